@@ -209,7 +209,7 @@ impl SecureFhir {
         };
         match self.authorizer.decide(&context, &request) {
             Decision::Deny(d) => {
-                let r = Rejection::from_denial(&d, &self.realm);
+                let r = self.denial(&d, parts);
                 Err(rejected(r, Some(context), Some(request)))
             }
             Decision::Allow(permit) | Decision::Narrow(permit) => {
@@ -233,6 +233,19 @@ impl SecureFhir {
             Decision::Allow(permit) | Decision::Narrow(permit) => {
                 Ok(Authorized::new(context, entry, permit, &self.realm))
             }
+        }
+    }
+}
+
+impl SecureFhir {
+    /// The rejection for a denial, in the scheme the request authenticated with.
+    fn denial(&self, d: &smart_auth::decision::Denial, parts: &http::request::Parts) -> Rejection {
+        let dpop = matches!(extract_from_parts(parts), Ok(Credential::Dpop { .. }));
+        match (&self.dpop, dpop) {
+            (Some(binding), true) => {
+                Rejection::from_denial_as(d, &self.realm, Some(&binding.algs()))
+            }
+            _ => Rejection::from_denial(d, &self.realm),
         }
     }
 }

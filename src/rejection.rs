@@ -107,6 +107,20 @@ impl Rejection {
 
     /// The answer for a decision's denial.
     pub fn from_denial(d: &smart_auth::decision::Denial, realm: &str) -> Rejection {
+        Rejection::from_denial_as(d, realm, None)
+    }
+
+    /// As [`Rejection::from_denial`]; for a request authenticated with a DPoP-bound token,
+    /// `dpop_algs` makes the challenge use the `DPoP` scheme (RFC 9449 §7.1) with those `algs`.
+    pub(crate) fn from_denial_as(
+        d: &smart_auth::decision::Denial,
+        realm: &str,
+        dpop_algs: Option<&str>,
+    ) -> Rejection {
+        let scheme = || match dpop_algs {
+            Some(algs) => Challenge::dpop().algs(algs),
+            None => Challenge::bearer(),
+        };
         use smart_auth::decision::Response as Answer;
         let reason = d.reason().code();
         match d.response() {
@@ -124,7 +138,7 @@ impl Rejection {
                     reason,
                     "The access token does not carry the context its scopes need",
                 );
-                let c = Challenge::bearer()
+                let c = scheme()
                     .realm(realm)
                     .error(Some(ChallengeError::InvalidToken));
                 r.challenge = HeaderValue::from_str(&c.to_header_value()).ok();
@@ -143,7 +157,7 @@ impl Rejection {
                     reason,
                     "The access token does not allow this request",
                 );
-                let mut c = Challenge::bearer()
+                let mut c = scheme()
                     .realm(realm)
                     .error(Some(ChallengeError::InsufficientScope));
                 if let Some(scope) = d.required_scope() {

@@ -58,6 +58,7 @@ mod generated;
 mod generated_prelude;
 pub mod json;
 mod primitive;
+mod visit;
 
 pub mod compartment;
 pub mod reference;

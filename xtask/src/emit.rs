@@ -1,7 +1,7 @@
 //! Emits one Rust file per unit: struct and choice-enum definitions, JSON read/write, reference visits.
 
 use crate::docs::{doc_lines, doc_raw, escape};
-use crate::model::{Card, Field, Kind, Origin, Struct, Ty, Unit};
+use crate::model::{Card, Field, Kind, Origin, Struct, Ty, Unit, Variant};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -127,115 +127,14 @@ fn choice_enums(st: &Struct, out: &mut String) {
             f.json, first.suffix, first.suffix
         )
         .unwrap();
+        choice_methods(f, enum_name, variants, out);
     }
-}
-
-/// Bit positions of each field's JSON keys in the `seen` bitset.
-struct Bits {
-    /// First bit of each field.
-    start: Vec<usize>,
-    total: usize,
-}
-
-fn bits(st: &Struct) -> Bits {
-    let mut start = Vec::new();
-    let mut n = usize::from(st.origin == Origin::Resource);
-    for f in &st.fields {
-        start.push(n);
-        n += match &f.kind {
-            Kind::Single(Ty::Prim(_)) => 2,
-            Kind::Single(_) => 1,
-            Kind::Choice { variants, .. } => variants
-                .iter()
-                .map(|v| if matches!(v.ty, Ty::Prim(_)) { 2 } else { 1 })
-                .sum(),
-        };
-    }
-    Bits { start, total: n }
 }
 
 fn impl_json(ctx: &Ctx, st: &Struct, out: &mut String) {
-    let b = bits(st);
-    let words = b.total.div_ceil(64).max(1);
     writeln!(out, "impl {} {{", st.name).unwrap();
     constructor(ctx, st, out);
-    // read
-    out.push_str("    pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {\n");
-    out.push_str("        let mut r = Self::default();\n");
-    writeln!(out, "        let mut seen = [0u64; {words}];").unwrap();
-    let mut choice_no = 0;
-    for f in &st.fields {
-        if let Kind::Choice { .. } = f.kind {
-            writeln!(out, "        let mut c{choice_no} = 0u8;").unwrap();
-            choice_no += 1;
-        }
-    }
-    out.push_str("        p.begin_object()?;\n        while let Some(k) = p.next_key()? {\n            match &*k {\n");
-    if st.origin == Origin::Resource {
-        writeln!(out, "                \"resourceType\" => {{ p.mark(&mut seen, 0)?; p.expect_resource_type(\"{}\")?; }}", st.name)
-            .unwrap();
-    }
-    let mut choice_no = 0;
-    for (i, f) in st.fields.iter().enumerate() {
-        read_arms(ctx, st, f, b.start[i], &mut choice_no, out);
-    }
-    out.push_str("                _ => p.unknown_key(&k)?,\n            }\n        }\n");
-    // checks after the object
-    let mut choice_no = 0;
-    for (i, f) in st.fields.iter().enumerate() {
-        let bit = b.start[i];
-        match (&f.kind, f.card) {
-            (Kind::Choice { .. }, card) => {
-                if card == Card::One {
-                    writeln!(
-                        out,
-                        "        if c{choice_no} == 0 {{ return Err(p.missing(\"{}[x]\")); }}",
-                        f.json
-                    )
-                    .unwrap();
-                }
-                choice_no += 1;
-            }
-            (Kind::Single(Ty::Prim(_)), Card::Many { min }) => {
-                writeln!(
-                    out,
-                    "        check_list(p, &r.{}, \"{}\")?;",
-                    f.rust, f.json
-                )
-                .unwrap();
-                if min > 0 {
-                    writeln!(
-                        out,
-                        "        if r.{}.is_empty() {{ return Err(p.missing(\"{}\")); }}",
-                        f.rust, f.json
-                    )
-                    .unwrap();
-                }
-            }
-            (Kind::Single(Ty::Prim(_)), Card::One) => {
-                writeln!(out, "        if !p.marked(&seen, {bit}) && !p.marked(&seen, {}) {{ return Err(p.missing(\"{}\")); }}", bit + 1, f.json)
-                    .unwrap();
-            }
-            (Kind::Single(_), Card::One) => {
-                writeln!(
-                    out,
-                    "        if !p.marked(&seen, {bit}) {{ return Err(p.missing(\"{}\")); }}",
-                    f.json
-                )
-                .unwrap();
-            }
-            (Kind::Single(_), Card::Many { min }) if min > 0 => {
-                writeln!(
-                    out,
-                    "        if r.{}.is_empty() {{ return Err(p.missing(\"{}\")); }}",
-                    f.rust, f.json
-                )
-                .unwrap();
-            }
-            _ => {}
-        }
-    }
-    out.push_str("        Ok(r)\n    }\n\n");
+    let after = crate::emit_read::read_fn(ctx, st, out);
     // write
     out.push_str("    pub(crate) fn write(&self, w: &mut Writer) {\n        w.begin_object();\n");
     if st.origin == Origin::Resource {
@@ -247,17 +146,14 @@ fn impl_json(ctx: &Ctx, st: &Struct, out: &mut String) {
         .unwrap();
     }
     for f in &st.fields {
-        write_field(f, out);
+        write_field(ctx, st, f, out);
     }
     out.push_str("        w.end_object();\n    }\n\n");
     // references
     out.push_str("    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {\n");
     out.push_str("        let _ = (&path, &f);\n");
-    if st.name == "Reference" {
-        // the caller reports the Reference itself; nested ones continue below.
-    }
     for fl in &st.fields {
-        visit_field(fl, out);
+        visit_field(ctx, st, fl, out);
     }
     out.push_str("    }\n");
     if ctx.holds_resources.contains(&st.name) {
@@ -295,6 +191,7 @@ fn impl_json(ctx: &Ctx, st: &Struct, out: &mut String) {
         out.push_str("    }\n");
     }
     out.push_str("}\n\n");
+    out.push_str(&after);
 }
 
 /// `new(required elements)`, for structs that have required elements.
@@ -340,206 +237,121 @@ fn constructor(ctx: &Ctx, st: &Struct, out: &mut String) {
     .unwrap();
 }
 
-fn read_arms(
-    ctx: &Ctx,
-    st: &Struct,
-    f: &Field,
-    bit: usize,
-    choice_no: &mut usize,
-    out: &mut String,
-) {
+/// The function that writes (`write`) or visits (`visit_refs`) one value of a field's type.
+fn value_fn(ty: &Ty, method: &str) -> String {
+    match ty {
+        Ty::Complex(n) if n == "Reference" && method == "visit_refs" => "reference".into(),
+        Ty::Prim(p) => format!("{}::{method}", p.alias),
+        other => format!("{}::{method}", ty_name(other)),
+    }
+}
+
+fn write_field(ctx: &Ctx, st: &Struct, f: &Field, out: &mut String) {
     let r = &f.rust;
     let j = &f.json;
     let boxed = ctx.boxed.contains(&(st.name.clone(), f.rust.clone()));
-    match &f.kind {
-        Kind::Single(Ty::Prim(prim)) => {
-            let rd = &prim.reader;
-            let (val, elt) = match f.card {
-                Card::One => (
-                    format!("prim_value(p, &mut r.{r}, {rd})?;"),
-                    format!("prim_element(p, &mut r.{r})?;"),
-                ),
-                Card::Opt => (
-                    format!("opt_prim_value(p, &mut r.{r}, {rd})?;"),
-                    format!("opt_prim_element(p, &mut r.{r})?;"),
-                ),
-                Card::Many { .. } => (
-                    format!(
-                        "let other = p.marked(&seen, {}); values(p, &mut r.{r}, {rd}, other)?;",
-                        bit + 1
-                    ),
-                    format!("let other = p.marked(&seen, {bit}); elements(p, &mut r.{r}, other)?;"),
-                ),
+    let line = match (&f.kind, f.card) {
+        (Kind::Single(Ty::Prim(prim)), card) => {
+            let helper = match card {
+                Card::One => "write_one_prim",
+                Card::Opt => "write_opt_prim",
+                Card::Many { .. } => "write_prims",
             };
-            writeln!(
-                out,
-                "                \"{j}\" => {{ p.mark(&mut seen, {bit})?; {val} }}"
+            format!(
+                "{helper}(w, \"{j}\", \"_{j}\", &self.{r}, {});",
+                prim.writer
             )
-            .unwrap();
-            writeln!(
-                out,
-                "                \"_{j}\" => {{ p.mark(&mut seen, {})?; {elt} }}",
-                bit + 1
+        }
+        (Kind::Single(Ty::PlainString), Card::One) => {
+            format!("write_one_str(w, \"{j}\", &self.{r});")
+        }
+        (Kind::Single(Ty::PlainString), Card::Opt) => {
+            format!("write_opt_str(w, \"{j}\", &self.{r});")
+        }
+        (Kind::Single(Ty::PlainString), Card::Many { .. }) => {
+            panic!("repeating plain string {}", f.path)
+        }
+        (Kind::Single(ty), card) => {
+            let helper = match (card, boxed) {
+                (Card::One, _) => "write_one",
+                (Card::Opt, false) => "write_opt",
+                (Card::Opt, true) => "write_opt_box",
+                (Card::Many { .. }, _) => "write_many",
+            };
+            format!(
+                "{helper}(w, \"{j}\", &self.{r}, {});",
+                value_fn(ty, "write")
             )
-            .unwrap();
         }
-        Kind::Single(ty) => {
-            let read = match ty {
-                Ty::PlainString => "plain_string".to_string(),
-                Ty::Resource => "Resource::read".to_string(),
-                Ty::Complex(n) => format!("{n}::read"),
-                Ty::Prim(_) => unreachable!(),
-            };
-            let helper = match (f.card, boxed) {
-                (Card::One, false) => "one",
-                (Card::Opt, false) => "opt",
-                (Card::Opt, true) => "opt_box",
-                (Card::Many { .. }, _) => "many",
-                (Card::One, true) => panic!("boxed required field {}", f.path),
-            };
-            writeln!(out, "                \"{j}\" => {{ p.mark(&mut seen, {bit})?; {helper}(p, &mut r.{r}, {read})?; }}").unwrap();
-        }
-        Kind::Choice {
-            enum_name,
-            variants,
-        } => {
-            let c = format!("c{choice_no}");
-            *choice_no += 1;
-            let one = if f.card == Card::One { "_one" } else { "" };
-            let mut bit = bit;
-            for (vi, v) in variants.iter().enumerate() {
-                let vn = vi + 1;
-                let key = format!("{j}{}", v.suffix);
-                let var = format!("{enum_name}::{}", v.suffix);
-                let head =
-                    format!("p.mark(&mut seen, {bit})?; p.choice(&mut {c}, {vn}, \"{j}\")?;");
-                match &v.ty {
-                    Ty::Prim(prim) => {
-                        let project = format!("|e| match e {{ {var}(x) => Some(x), _ => None }}");
-                        writeln!(
-                            out,
-                            "                \"{key}\" => {{ {head} choice_value{one}(p, &mut r.{r}, {}, {var}, {project})?; }}",
-                            prim.reader
-                        )
-                        .unwrap();
-                        let head = format!(
-                            "p.mark(&mut seen, {})?; p.choice(&mut {c}, {vn}, \"{j}\")?;",
-                            bit + 1
-                        );
-                        writeln!(out, "                \"_{key}\" => {{ {head} choice_element{one}(p, &mut r.{r}, {var}, {project})?; }}")
-                            .unwrap();
-                        bit += 2;
-                    }
-                    Ty::Complex(n) => {
-                        writeln!(out, "                \"{key}\" => {{ {head} choice_box{one}(p, &mut r.{r}, {n}::read, {var})?; }}").unwrap();
-                        bit += 1;
-                    }
-                    other => panic!("unexpected choice variant {other:?} in {}", f.path),
-                }
-            }
-        }
-    }
-}
-
-fn write_field(f: &Field, out: &mut String) {
-    let r = &f.rust;
-    let j = &f.json;
-    match &f.kind {
-        Kind::Single(Ty::Prim(prim)) => {
-            let wr = &prim.writer;
-            match f.card {
-                Card::One => writeln!(out, "        write_prim(w, \"{j}\", \"_{j}\", &self.{r}, {wr});").unwrap(),
-                Card::Opt => {
-                    writeln!(out, "        if let Some(v) = &self.{r} {{ write_prim(w, \"{j}\", \"_{j}\", v, {wr}); }}").unwrap()
-                }
-                Card::Many { .. } => writeln!(out, "        write_prims(w, \"{j}\", \"_{j}\", &self.{r}, {wr});").unwrap(),
-            }
-        }
-        Kind::Single(ty) => {
-            let wv = match ty {
-                Ty::PlainString => "w.str(v)",
-                _ => "v.write(w)",
-            };
-            match f.card {
-                Card::One => writeln!(out, "        {{ let v = &self.{r}; w.key(\"{j}\"); {wv}; }}").unwrap(),
-                Card::Opt => writeln!(out, "        if let Some(v) = &self.{r} {{ w.key(\"{j}\"); {wv}; }}").unwrap(),
-                Card::Many { .. } => writeln!(
-                    out,
-                    "        if !self.{r}.is_empty() {{ w.key(\"{j}\"); w.begin_array(); for v in &self.{r} {{ {wv}; }} w.end_array(); }}"
-                )
-                .unwrap(),
-            }
-        }
-        Kind::Choice {
-            enum_name,
-            variants,
-        } => {
-            let head = match f.card {
-                Card::One => format!("{{ let v = &self.{r};"),
-                _ => format!("if let Some(v) = &self.{r} {{"),
-            };
-            writeln!(out, "        {head} match v {{").unwrap();
-            for v in variants {
-                let key = format!("{j}{}", v.suffix);
-                match &v.ty {
-                    Ty::Prim(prim) => writeln!(
-                        out,
-                        "            {enum_name}::{}(x) => write_prim(w, \"{key}\", \"_{key}\", x, {}),",
-                        v.suffix, prim.writer
-                    )
-                    .unwrap(),
-                    _ => writeln!(out, "            {enum_name}::{}(x) => {{ w.key(\"{key}\"); x.write(w); }}", v.suffix).unwrap(),
-                }
-            }
-            out.push_str("        } }\n");
-        }
-    }
-}
-
-fn visit_field(f: &Field, out: &mut String) {
-    let r = &f.rust;
-    let seg = match f.kind {
-        Kind::Choice { .. } => format!(".{}[x]", f.json),
-        _ => format!(".{}", f.json),
+        (Kind::Choice { .. }, Card::One) => format!("self.{r}.write_keys(w);"),
+        (Kind::Choice { .. }, _) => format!("if let Some(v) = &self.{r} {{ v.write_keys(w); }}"),
     };
-    let body: String = match &f.kind {
+    writeln!(out, "        {line}").unwrap();
+}
+
+fn visit_field(ctx: &Ctx, st: &Struct, f: &Field, out: &mut String) {
+    let r = &f.rust;
+    let boxed = ctx.boxed.contains(&(st.name.clone(), f.rust.clone()));
+    let (seg, visit) = match &f.kind {
         Kind::Single(Ty::PlainString) | Kind::Single(Ty::Resource) => return,
-        Kind::Single(Ty::Prim(_)) => "v.visit_refs(path, f);".into(),
-        Kind::Single(Ty::Complex(n)) if n == "Reference" => {
-            "f(path, v); v.visit_refs(path, f);".into()
+        Kind::Single(ty) => (format!(".{}", f.json), value_fn(ty, "visit_refs")),
+        Kind::Choice { enum_name, .. } => (
+            format!(".{}[x]", f.json),
+            format!("{enum_name}::visit_refs"),
+        ),
+    };
+    let helper = match (f.card, boxed) {
+        (Card::One, _) => "visit_one",
+        (Card::Opt, false) => "visit_opt",
+        (Card::Opt, true) => "visit_opt_box",
+        (Card::Many { .. }, _) => "visit_many",
+    };
+    writeln!(
+        out,
+        "        {helper}(path, f, \"{seg}\", &self.{r}, {visit});"
+    )
+    .unwrap();
+}
+
+/// `write_keys` and `visit_refs` of a choice enum.
+fn choice_methods(f: &Field, enum_name: &str, variants: &[Variant], out: &mut String) {
+    writeln!(out, "impl {enum_name} {{").unwrap();
+    out.push_str("    /// Writes the variant's key(s) and value.\n    pub(crate) fn write_keys(&self, w: &mut Writer) {\n        match self {\n");
+    for v in variants {
+        let key = format!("{}{}", f.json, v.suffix);
+        match &v.ty {
+            Ty::Prim(prim) => writeln!(
+                out,
+                "            Self::{}(x) => write_one_prim(w, \"{key}\", \"_{key}\", x, {}),",
+                v.suffix, prim.writer
+            )
+            .unwrap(),
+            ty => writeln!(
+                out,
+                "            Self::{}(x) => write_one(w, \"{key}\", &**x, {}),",
+                v.suffix,
+                value_fn(ty, "write")
+            )
+            .unwrap(),
         }
-        Kind::Single(Ty::Complex(_)) => "v.visit_refs(path, f);".into(),
-        Kind::Choice {
-            enum_name,
-            variants,
-        } => {
-            let mut s = String::from("match v { ");
-            for v in variants {
-                match &v.ty {
-                    Ty::Complex(n) if n == "Reference" => write!(
-                        s,
-                        "{enum_name}::{}(x) => {{ f(path, x); x.visit_refs(path, f); }} ",
-                        v.suffix
-                    )
-                    .unwrap(),
-                    _ => write!(s, "{enum_name}::{}(x) => x.visit_refs(path, f), ", v.suffix)
-                        .unwrap(),
-                }
-            }
-            s.push('}');
-            s
+    }
+    out.push_str("        }\n    }\n\n");
+    out.push_str("    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {\n        match self {\n");
+    for v in variants {
+        match &v.ty {
+            Ty::Complex(n) if n == "Reference" => writeln!(
+                out,
+                "            Self::{}(x) => reference(x, path, f),",
+                v.suffix
+            )
+            .unwrap(),
+            _ => writeln!(
+                out,
+                "            Self::{}(x) => x.visit_refs(path, f),",
+                v.suffix
+            )
+            .unwrap(),
         }
-    };
-    let iter = match f.card {
-        Card::One => format!("{{ let v = &self.{r};"),
-        Card::Opt => format!("if let Some(v) = &self.{r} {{"),
-        Card::Many { .. } => format!("for v in &self.{r} {{"),
-    };
-    // Only touch the path when there is something to visit.
-    let guard = match f.card {
-        Card::Many { .. } => format!("if !self.{r}.is_empty() "),
-        Card::Opt => format!("if self.{r}.is_some() "),
-        Card::One => String::new(),
-    };
-    writeln!(out, "        {guard}{{ let n = path.len(); path.push_str(\"{seg}\"); {iter} {body} }} path.truncate(n); }}").unwrap();
+    }
+    out.push_str("        }\n    }\n}\n\n");
 }

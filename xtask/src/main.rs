@@ -8,6 +8,7 @@
 mod codes;
 mod docs;
 mod emit;
+mod emit_read;
 mod emit_resource;
 mod facts;
 mod model;

@@ -277,6 +277,14 @@ fn writes_and_scopes_are_decided_as_for_bearer_tokens() {
         Some(body),
     );
     assert_eq!(r.status, 403, "{}", r.text());
+    // The refusal speaks the scheme the token was presented with (RFC 9449 §7.1).
+    let c = challenges(&r).join(" | ");
+    assert!(
+        c.starts_with("DPoP ")
+            && c.contains("error=\"insufficient_scope\"")
+            && c.contains("algs=\""),
+        "{c}"
+    );
     let writer = Client::new(&s, "patient/*.cruds");
     let r = raw_request(
         &s.addr,

@@ -12,6 +12,7 @@
 
 pub(crate) mod error;
 pub(crate) mod fields;
+pub(crate) mod object;
 pub(crate) mod parser;
 pub(crate) mod writer;
 

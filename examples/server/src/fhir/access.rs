@@ -23,6 +23,15 @@ pub trait Access: Sync {
         narrowing_admits(tx, rtype, id, self.narrowing(rtype))
     }
 
+    /// Whether the caller could read the deleted resource `rtype` whose last content was `body`
+    /// (then it learns `410 Gone`, and sees the deletion in history; otherwise `404`). The
+    /// store no longer indexes a deleted resource, so only the content can decide; the default
+    /// decides for unrestricted callers only.
+    fn may_read_deleted(&self, rtype: &str, body: &Value) -> bool {
+        let _ = body;
+        self.narrowing(rtype).is_some_and(|c| c.is_empty())
+    }
+
     /// Whether the caller's write may touch the resource `rtype/id` with content `body`: the
     /// stored version before an update, patch or delete, and the new version after a create,
     /// update or patch (inside its transaction). A token that may write but not read (`c`,

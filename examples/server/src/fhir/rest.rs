@@ -106,7 +106,7 @@ fn readable_current(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Result<Ver
     if cur.deleted {
         let live = tx.last_live(t, id)?.and_then(|v| v.json());
         return match live {
-            Some(body) if env.access.may_read(tx, t, id, &body) => Err(Fail::new(
+            Some(body) if env.access.may_read_deleted(t, &body) => Err(Fail::new(
                 StatusCode::GONE,
                 IssueCode::Deleted,
                 "The resource was deleted",
@@ -138,20 +138,41 @@ fn vread(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str, v: i64) -> Outcome {
         Err(f) => return Err(f),
     }
     let version = tx.version(t, id, v)?.ok_or(Fail::NOT_FOUND)?;
-    match version.json() {
-        Some(body) if env.access.may_read(tx, t, id, &body) => Ok(Done::version(
+    let readable = match version.json() {
+        Some(body) => may_read_version(tx, env, t, id, &body)?.then_some(body),
+        None => None,
+    };
+    match readable {
+        Some(_) => Ok(Done::version(
             StatusCode::OK,
             version,
             Return::Representation,
             false,
         )),
-        Some(_) => Err(Fail::NOT_FOUND),
-        None => Err(Fail::new(
+        None if version.deleted => Err(Fail::new(
             StatusCode::GONE,
             IssueCode::Deleted,
             "This version is a deletion",
         )),
+        None => Err(Fail::NOT_FOUND),
     }
+}
+
+/// Whether the caller may see `body`, one version of `t/id`: through the index while the
+/// resource is live, by its content alone once it is deleted (the index forgets it).
+fn may_read_version(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    t: &str,
+    id: &str,
+    body: &Value,
+) -> Result<bool, Fail> {
+    let deleted = tx.current(t, id)?.is_some_and(|c| c.deleted);
+    Ok(if deleted {
+        env.access.may_read_deleted(t, body)
+    } else {
+        env.access.may_read(tx, t, id, body)
+    })
 }
 
 /// Checks a body for `t`: a JSON object of that type that the FHIR model accepts.
@@ -348,9 +369,10 @@ fn history(
             Some(_) => v.json(),
             None => tx.last_live(&v.rtype, &v.id)?.and_then(|l| l.json()),
         };
-        let allowed = body
-            .as_ref()
-            .is_some_and(|b| env.access.may_read(tx, &v.rtype, &v.id, b));
+        let allowed = match body.as_ref() {
+            Some(b) => may_read_version(tx, env, &v.rtype, &v.id, b)?,
+            None => false,
+        };
         if !allowed {
             filtered = true;
             continue;

@@ -63,237 +63,121 @@ impl Address {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, codes::AddressUse::read_code)?;
-                }
-                "_use" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.use_)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.type_, codes::AddressType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                "line" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 9);
-                    values(p, &mut r.line, string, other)?;
-                }
-                "_line" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 8);
-                    elements(p, &mut r.line, other)?;
-                }
-                "city" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.city, string)?;
-                }
-                "_city" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.city)?;
-                }
-                "district" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.district, string)?;
-                }
-                "_district" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.district)?;
-                }
-                "state" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.state, string)?;
-                }
-                "_state" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.state)?;
-                }
-                "postalCode" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.postal_code, string)?;
-                }
-                "_postalCode" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.postal_code)?;
-                }
-                "country" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.country, string)?;
-                }
-                "_country" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.country)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &ADDRESS_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.line, "line")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.use_ {
-            write_prim(w, "use", "_use", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "use", "_use", &self.use_, w_str);
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
         write_prims(w, "line", "_line", &self.line, w_str);
-        if let Some(v) = &self.city {
-            write_prim(w, "city", "_city", v, w_str);
-        }
-        if let Some(v) = &self.district {
-            write_prim(w, "district", "_district", v, w_str);
-        }
-        if let Some(v) = &self.state {
-            write_prim(w, "state", "_state", v, w_str);
-        }
-        if let Some(v) = &self.postal_code {
-            write_prim(w, "postalCode", "_postalCode", v, w_str);
-        }
-        if let Some(v) = &self.country {
-            write_prim(w, "country", "_country", v, w_str);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_prim(w, "city", "_city", &self.city, w_str);
+        write_opt_prim(w, "district", "_district", &self.district, w_str);
+        write_opt_prim(w, "state", "_state", &self.state, w_str);
+        write_opt_prim(w, "postalCode", "_postalCode", &self.postal_code, w_str);
+        write_opt_prim(w, "country", "_country", &self.country, w_str);
+        write_opt(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".use", &self.use_, Code::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_many(path, f, ".line", &self.line, FhirString::visit_refs);
+        visit_opt(path, f, ".city", &self.city, FhirString::visit_refs);
+        visit_opt(path, f, ".district", &self.district, FhirString::visit_refs);
+        visit_opt(path, f, ".state", &self.state, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".postalCode",
+            &self.postal_code,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".country", &self.country, FhirString::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for Address {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.use_, codes::AddressUse::read_code),
+            2 => opt_prim_element(p, &mut self.use_),
+            3 => opt_prim_value(p, &mut self.city, string),
+            4 => {
+                let other = p.marked(seen, 8);
+                values(p, &mut self.line, string, other)
             }
-            path.truncate(n);
-        }
-        if self.use_.is_some() {
-            let n = path.len();
-            path.push_str(".use");
-            if let Some(v) = &self.use_ {
-                v.visit_refs(path, f);
+            5 => opt_prim_value(p, &mut self.text, string),
+            6 => opt_prim_value(p, &mut self.type_, codes::AddressType::read_code),
+            7 => opt_prim_element(p, &mut self.city),
+            8 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.line, other)
             }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.line.is_empty() {
-            let n = path.len();
-            path.push_str(".line");
-            for v in &self.line {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.city.is_some() {
-            let n = path.len();
-            path.push_str(".city");
-            if let Some(v) = &self.city {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.district.is_some() {
-            let n = path.len();
-            path.push_str(".district");
-            if let Some(v) = &self.district {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.state.is_some() {
-            let n = path.len();
-            path.push_str(".state");
-            if let Some(v) = &self.state {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.postal_code.is_some() {
-            let n = path.len();
-            path.push_str(".postalCode");
-            if let Some(v) = &self.postal_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.country.is_some() {
-            let n = path.len();
-            path.push_str(".country");
-            if let Some(v) = &self.country {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            9 => opt_prim_element(p, &mut self.text),
+            10 => opt_prim_element(p, &mut self.type_),
+            11 => opt_prim_value(p, &mut self.state, string),
+            12 => opt_prim_element(p, &mut self.state),
+            13 => opt(p, &mut self.period, Period::read),
+            14 => opt_prim_value(p, &mut self.country, string),
+            15 => opt_prim_element(p, &mut self.country),
+            16 => opt_prim_value(p, &mut self.district, string),
+            17 => opt_prim_element(p, &mut self.district),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => opt_prim_value(p, &mut self.postal_code, string),
+            20 => opt_prim_element(p, &mut self.postal_code),
+            _ => Ok(()),
         }
     }
 }
+
+static ADDRESS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("use"),
+        Key::plain("_use"),
+        Key::plain("city"),
+        Key::plain("line"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_city"),
+        Key::plain("_line"),
+        Key::plain("_text"),
+        Key::plain("_type"),
+        Key::plain("state"),
+        Key::plain("_state"),
+        Key::plain("period"),
+        Key::plain("country"),
+        Key::plain("_country"),
+        Key::plain("district"),
+        Key::plain("_district"),
+        Key::plain("extension"),
+        Key::plain("postalCode"),
+        Key::plain("_postalCode"),
+    ],
+    choices: &[],
+    required: &[],
+};

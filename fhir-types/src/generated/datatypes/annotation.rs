@@ -50,6 +50,23 @@ impl Default for AnnotationAuthor {
     }
 }
 
+impl AnnotationAuthor {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Reference(x) => write_one(w, "authorReference", &**x, Reference::write),
+            Self::String(x) => write_one_prim(w, "authorString", "_authorString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Reference(x) => reference(x, path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Annotation {
     /// A `Annotation` with its required elements (`text`); everything else is empty.
     pub fn new(text: impl Into<Markdown>) -> Self {
@@ -62,147 +79,98 @@ impl Annotation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "authorReference" => {
-                    p.mark(&mut seen, 2)?;
-                    p.choice(&mut c0, 1, "author")?;
-                    choice_box(
-                        p,
-                        &mut r.author,
-                        Reference::read,
-                        AnnotationAuthor::Reference,
-                    )?;
-                }
-                "authorString" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 2, "author")?;
-                    choice_value(
-                        p,
-                        &mut r.author,
-                        string,
-                        AnnotationAuthor::String,
-                        |e| match e {
-                            AnnotationAuthor::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_authorString" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "author")?;
-                    choice_element(p, &mut r.author, AnnotationAuthor::String, |e| match e {
-                        AnnotationAuthor::String(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "time" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.time, date_time)?;
-                }
-                "_time" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.time)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.text, markdown)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.text)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("text"));
-        }
+        read_object(p, &ANNOTATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
         if let Some(v) = &self.author {
-            match v {
-                AnnotationAuthor::Reference(x) => {
-                    w.key("authorReference");
-                    x.write(w);
-                }
-                AnnotationAuthor::String(x) => {
-                    write_prim(w, "authorString", "_authorString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.time {
-            write_prim(w, "time", "_time", v, w_str);
-        }
-        write_prim(w, "text", "_text", &self.text, w_str);
+        write_opt_prim(w, "time", "_time", &self.time, w_str);
+        write_one_prim(w, "text", "_text", &self.text, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.author.is_some() {
-            let n = path.len();
-            path.push_str(".author[x]");
-            if let Some(v) = &self.author {
-                match v {
-                    AnnotationAuthor::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    AnnotationAuthor::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.time.is_some() {
-            let n = path.len();
-            path.push_str(".time");
-            if let Some(v) = &self.time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".text");
-            {
-                let v = &self.text;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".author[x]",
+            &self.author,
+            AnnotationAuthor::visit_refs,
+        );
+        visit_opt(path, f, ".time", &self.time, DateTime::visit_refs);
+        visit_one(path, f, ".text", &self.text, Markdown::visit_refs);
+    }
+}
+
+impl ReadFields for Annotation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.text, markdown),
+            2 => opt_prim_value(p, &mut self.time, date_time),
+            3 => prim_element(p, &mut self.text),
+            4 => opt_prim_element(p, &mut self.time),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => choice_value(
+                p,
+                &mut self.author,
+                string,
+                AnnotationAuthor::String,
+                |e| match e {
+                    AnnotationAuthor::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_element(p, &mut self.author, AnnotationAuthor::String, |e| match e {
+                AnnotationAuthor::String(x) => Some(x),
+                _ => None,
+            }),
+            8 => choice_box(
+                p,
+                &mut self.author,
+                Reference::read,
+                AnnotationAuthor::Reference,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static ANNOTATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("text"),
+        Key::plain("time"),
+        Key::plain("_text"),
+        Key::plain("_time"),
+        Key::plain("extension"),
+        Key::choice("authorString", 1, 2),
+        Key::choice("_authorString", 1, 2),
+        Key::choice("authorReference", 1, 1),
+    ],
+    choices: &["author"],
+    required: &[Required {
+        name: "text",
+        keys: &[1, 3],
+    }],
+};

@@ -57,201 +57,104 @@ impl Attachment {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "contentType" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.content_type, code)?;
-                }
-                "_contentType" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.content_type)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "data" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.data, base64_binary)?;
-                }
-                "_data" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.data)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.url, url)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "size" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.size, unsigned_int)?;
-                }
-                "_size" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.size)?;
-                }
-                "hash" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.hash, base64_binary)?;
-                }
-                "_hash" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.hash)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "creation" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.creation, date_time)?;
-                }
-                "_creation" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.creation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &ATTACHMENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.content_type {
-            write_prim(w, "contentType", "_contentType", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.data {
-            write_prim(w, "data", "_data", v, w_str);
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.size {
-            write_prim(w, "size", "_size", v, w_unsigned);
-        }
-        if let Some(v) = &self.hash {
-            write_prim(w, "hash", "_hash", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.creation {
-            write_prim(w, "creation", "_creation", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "contentType", "_contentType", &self.content_type, w_str);
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt_prim(w, "data", "_data", &self.data, w_str);
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "size", "_size", &self.size, w_unsigned);
+        write_opt_prim(w, "hash", "_hash", &self.hash, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "creation", "_creation", &self.creation, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.content_type.is_some() {
-            let n = path.len();
-            path.push_str(".contentType");
-            if let Some(v) = &self.content_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.data.is_some() {
-            let n = path.len();
-            path.push_str(".data");
-            if let Some(v) = &self.data {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.size.is_some() {
-            let n = path.len();
-            path.push_str(".size");
-            if let Some(v) = &self.size {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.hash.is_some() {
-            let n = path.len();
-            path.push_str(".hash");
-            if let Some(v) = &self.hash {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.creation.is_some() {
-            let n = path.len();
-            path.push_str(".creation");
-            if let Some(v) = &self.creation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".contentType",
+            &self.content_type,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".data", &self.data, Base64Binary::visit_refs);
+        visit_opt(path, f, ".url", &self.url, Url::visit_refs);
+        visit_opt(path, f, ".size", &self.size, UnsignedInt::visit_refs);
+        visit_opt(path, f, ".hash", &self.hash, Base64Binary::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(path, f, ".creation", &self.creation, DateTime::visit_refs);
+    }
+}
+
+impl ReadFields for Attachment {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.url, url),
+            2 => opt_prim_element(p, &mut self.url),
+            3 => opt_prim_value(p, &mut self.data, base64_binary),
+            4 => opt_prim_value(p, &mut self.hash, base64_binary),
+            5 => opt_prim_value(p, &mut self.size, unsigned_int),
+            6 => opt_prim_element(p, &mut self.data),
+            7 => opt_prim_element(p, &mut self.hash),
+            8 => opt_prim_element(p, &mut self.size),
+            9 => opt_prim_value(p, &mut self.title, string),
+            10 => opt_prim_element(p, &mut self.title),
+            11 => opt_prim_value(p, &mut self.creation, date_time),
+            12 => opt_prim_value(p, &mut self.language, code),
+            13 => opt_prim_element(p, &mut self.creation),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => opt_prim_value(p, &mut self.content_type, code),
+            17 => opt_prim_element(p, &mut self.content_type),
+            _ => Ok(()),
         }
     }
 }
+
+static ATTACHMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("data"),
+        Key::plain("hash"),
+        Key::plain("size"),
+        Key::plain("_data"),
+        Key::plain("_hash"),
+        Key::plain("_size"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("creation"),
+        Key::plain("language"),
+        Key::plain("_creation"),
+        Key::plain("_language"),
+        Key::plain("extension"),
+        Key::plain("contentType"),
+        Key::plain("_contentType"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -45,144 +45,92 @@ impl Coding {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "system" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.system, uri)?;
-                }
-                "_system" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.system)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.code)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                "userSelected" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.user_selected, boolean)?;
-                }
-                "_userSelected" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.user_selected)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CODING_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.system {
-            write_prim(w, "system", "_system", v, w_str);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.code {
-            write_prim(w, "code", "_code", v, w_str);
-        }
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
-        if let Some(v) = &self.user_selected {
-            write_prim(w, "userSelected", "_userSelected", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "system", "_system", &self.system, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
+        write_opt_prim(
+            w,
+            "userSelected",
+            "_userSelected",
+            &self.user_selected,
+            w_boolean,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.system.is_some() {
-            let n = path.len();
-            path.push_str(".system");
-            if let Some(v) = &self.system {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.user_selected.is_some() {
-            let n = path.len();
-            path.push_str(".userSelected");
-            if let Some(v) = &self.user_selected {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".system", &self.system, Uri::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".userSelected",
+            &self.user_selected,
+            Boolean::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for Coding {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.code, code),
+            2 => opt_prim_element(p, &mut self.code),
+            3 => opt_prim_value(p, &mut self.system, uri),
+            4 => opt_prim_element(p, &mut self.system),
+            5 => opt_prim_value(p, &mut self.display, string),
+            6 => opt_prim_value(p, &mut self.version, string),
+            7 => opt_prim_element(p, &mut self.display),
+            8 => opt_prim_element(p, &mut self.version),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => opt_prim_value(p, &mut self.user_selected, boolean),
+            11 => opt_prim_element(p, &mut self.user_selected),
+            _ => Ok(()),
         }
     }
 }
+
+static CODING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("system"),
+        Key::plain("_system"),
+        Key::plain("display"),
+        Key::plain("version"),
+        Key::plain("_display"),
+        Key::plain("_version"),
+        Key::plain("extension"),
+        Key::plain("userSelected"),
+        Key::plain("_userSelected"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -43,141 +43,78 @@ impl ContactPoint {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "system" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.system, codes::ContactPointSystem::read_code)?;
-                }
-                "_system" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.system)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.value)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.use_, codes::ContactPointUse::read_code)?;
-                }
-                "_use" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.use_)?;
-                }
-                "rank" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.rank, positive_int)?;
-                }
-                "_rank" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.rank)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONTACT_POINT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.system {
-            write_prim(w, "system", "_system", v, w_str);
-        }
-        if let Some(v) = &self.value {
-            write_prim(w, "value", "_value", v, w_str);
-        }
-        if let Some(v) = &self.use_ {
-            write_prim(w, "use", "_use", v, w_str);
-        }
-        if let Some(v) = &self.rank {
-            write_prim(w, "rank", "_rank", v, w_unsigned);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "system", "_system", &self.system, w_str);
+        write_opt_prim(w, "value", "_value", &self.value, w_str);
+        write_opt_prim(w, "use", "_use", &self.use_, w_str);
+        write_opt_prim(w, "rank", "_rank", &self.rank, w_unsigned);
+        write_opt(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.system.is_some() {
-            let n = path.len();
-            path.push_str(".system");
-            if let Some(v) = &self.system {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.use_.is_some() {
-            let n = path.len();
-            path.push_str(".use");
-            if let Some(v) = &self.use_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.rank.is_some() {
-            let n = path.len();
-            path.push_str(".rank");
-            if let Some(v) = &self.rank {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".system", &self.system, Code::visit_refs);
+        visit_opt(path, f, ".value", &self.value, FhirString::visit_refs);
+        visit_opt(path, f, ".use", &self.use_, Code::visit_refs);
+        visit_opt(path, f, ".rank", &self.rank, PositiveInt::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for ContactPoint {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.use_, codes::ContactPointUse::read_code),
+            2 => opt_prim_element(p, &mut self.use_),
+            3 => opt_prim_value(p, &mut self.rank, positive_int),
+            4 => opt_prim_element(p, &mut self.rank),
+            5 => opt_prim_value(p, &mut self.value, string),
+            6 => opt_prim_element(p, &mut self.value),
+            7 => opt(p, &mut self.period, Period::read),
+            8 => opt_prim_value(p, &mut self.system, codes::ContactPointSystem::read_code),
+            9 => opt_prim_element(p, &mut self.system),
+            10 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTACT_POINT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("use"),
+        Key::plain("_use"),
+        Key::plain("rank"),
+        Key::plain("_rank"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("period"),
+        Key::plain("system"),
+        Key::plain("_system"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[],
+};

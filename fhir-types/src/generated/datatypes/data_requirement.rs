@@ -72,6 +72,25 @@ impl Default for DataRequirementSubject {
     }
 }
 
+impl DataRequirementSubject {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "subjectCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "subjectReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl DataRequirement {
     /// A `DataRequirement` with its required elements (`type`); everything else is empty.
     pub fn new(type_: impl Into<Code>) -> Self {
@@ -84,92 +103,7 @@ impl DataRequirement {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, codes::FHIRAllTypes::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 5);
-                    values(p, &mut r.profile, canonical, other)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 4);
-                    elements(p, &mut r.profile, other)?;
-                }
-                "subjectCodeableConcept" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        CodeableConcept::read,
-                        DataRequirementSubject::CodeableConcept,
-                    )?;
-                }
-                "subjectReference" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        Reference::read,
-                        DataRequirementSubject::Reference,
-                    )?;
-                }
-                "mustSupport" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 9);
-                    values(p, &mut r.must_support, string, other)?;
-                }
-                "_mustSupport" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 8);
-                    elements(p, &mut r.must_support, other)?;
-                }
-                "codeFilter" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.code_filter, DataRequirementCodeFilter::read)?;
-                }
-                "dateFilter" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.date_filter, DataRequirementDateFilter::read)?;
-                }
-                "limit" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.limit, positive_int)?;
-                }
-                "_limit" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.limit)?;
-                }
-                "sort" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.sort, DataRequirementSort::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &DATA_REQUIREMENT_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.profile, "profile")?;
         check_list(p, &r.must_support, "mustSupport")?;
         Ok(r)
@@ -177,146 +111,156 @@ impl DataRequirement {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
         write_prims(w, "profile", "_profile", &self.profile, w_str);
         if let Some(v) = &self.subject {
-            match v {
-                DataRequirementSubject::CodeableConcept(x) => {
-                    w.key("subjectCodeableConcept");
-                    x.write(w);
-                }
-                DataRequirementSubject::Reference(x) => {
-                    w.key("subjectReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         write_prims(w, "mustSupport", "_mustSupport", &self.must_support, w_str);
-        if !self.code_filter.is_empty() {
-            w.key("codeFilter");
-            w.begin_array();
-            for v in &self.code_filter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.date_filter.is_empty() {
-            w.key("dateFilter");
-            w.begin_array();
-            for v in &self.date_filter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.limit {
-            write_prim(w, "limit", "_limit", v, w_unsigned);
-        }
-        if !self.sort.is_empty() {
-            w.key("sort");
-            w.begin_array();
-            for v in &self.sort {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "codeFilter",
+            &self.code_filter,
+            DataRequirementCodeFilter::write,
+        );
+        write_many(
+            w,
+            "dateFilter",
+            &self.date_filter,
+            DataRequirementDateFilter::write,
+        );
+        write_opt_prim(w, "limit", "_limit", &self.limit, w_unsigned);
+        write_many(w, "sort", &self.sort, DataRequirementSort::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_many(path, f, ".profile", &self.profile, Canonical::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".subject[x]",
+            &self.subject,
+            DataRequirementSubject::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".mustSupport",
+            &self.must_support,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".codeFilter",
+            &self.code_filter,
+            DataRequirementCodeFilter::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".dateFilter",
+            &self.date_filter,
+            DataRequirementDateFilter::visit_refs,
+        );
+        visit_opt(path, f, ".limit", &self.limit, PositiveInt::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".sort",
+            &self.sort,
+            DataRequirementSort::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for DataRequirement {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.sort, DataRequirementSort::read),
+            2 => prim_value(p, &mut self.type_, codes::FHIRAllTypes::read_code),
+            3 => prim_element(p, &mut self.type_),
+            4 => opt_prim_value(p, &mut self.limit, positive_int),
+            5 => opt_prim_element(p, &mut self.limit),
+            6 => {
+                let other = p.marked(seen, 7);
+                values(p, &mut self.profile, canonical, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
+            7 => {
+                let other = p.marked(seen, 6);
+                elements(p, &mut self.profile, other)
             }
-            path.truncate(n);
-        }
-        if !self.profile.is_empty() {
-            let n = path.len();
-            path.push_str(".profile");
-            for v in &self.profile {
-                v.visit_refs(path, f);
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.code_filter, DataRequirementCodeFilter::read),
+            10 => many(p, &mut self.date_filter, DataRequirementDateFilter::read),
+            11 => {
+                let other = p.marked(seen, 12);
+                values(p, &mut self.must_support, string, other)
             }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject[x]");
-            if let Some(v) = &self.subject {
-                match v {
-                    DataRequirementSubject::CodeableConcept(x) => x.visit_refs(path, f),
-                    DataRequirementSubject::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
+            12 => {
+                let other = p.marked(seen, 11);
+                elements(p, &mut self.must_support, other)
             }
-            path.truncate(n);
-        }
-        if !self.must_support.is_empty() {
-            let n = path.len();
-            path.push_str(".mustSupport");
-            for v in &self.must_support {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code_filter.is_empty() {
-            let n = path.len();
-            path.push_str(".codeFilter");
-            for v in &self.code_filter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.date_filter.is_empty() {
-            let n = path.len();
-            path.push_str(".dateFilter");
-            for v in &self.date_filter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.limit.is_some() {
-            let n = path.len();
-            path.push_str(".limit");
-            if let Some(v) = &self.limit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sort.is_empty() {
-            let n = path.len();
-            path.push_str(".sort");
-            for v in &self.sort {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            13 => choice_box(
+                p,
+                &mut self.subject,
+                Reference::read,
+                DataRequirementSubject::Reference,
+            ),
+            14 => choice_box(
+                p,
+                &mut self.subject,
+                CodeableConcept::read,
+                DataRequirementSubject::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static DATA_REQUIREMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("sort"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("limit"),
+        Key::plain("_limit"),
+        Key::plain("profile"),
+        Key::plain("_profile"),
+        Key::plain("extension"),
+        Key::plain("codeFilter"),
+        Key::plain("dateFilter"),
+        Key::plain("mustSupport"),
+        Key::plain("_mustSupport"),
+        Key::choice("subjectReference", 1, 2),
+        Key::choice("subjectCodeableConcept", 1, 1),
+    ],
+    choices: &["subject"],
+    required: &[Required {
+        name: "type",
+        keys: &[2, 3],
+    }],
+};
 
 /// What codes are expected
 ///
@@ -356,129 +300,81 @@ impl DataRequirementCodeFilter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.path)?;
-                }
-                "searchParam" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.search_param, string)?;
-                }
-                "_searchParam" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.search_param)?;
-                }
-                "valueSet" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.value_set, canonical)?;
-                }
-                "_valueSet" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.value_set)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.code, Coding::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DATA_REQUIREMENT_CODE_FILTER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.path {
-            write_prim(w, "path", "_path", v, w_str);
-        }
-        if let Some(v) = &self.search_param {
-            write_prim(w, "searchParam", "_searchParam", v, w_str);
-        }
-        if let Some(v) = &self.value_set {
-            write_prim(w, "valueSet", "_valueSet", v, w_str);
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "path", "_path", &self.path, w_str);
+        write_opt_prim(w, "searchParam", "_searchParam", &self.search_param, w_str);
+        write_opt_prim(w, "valueSet", "_valueSet", &self.value_set, w_str);
+        write_many(w, "code", &self.code, Coding::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.path.is_some() {
-            let n = path.len();
-            path.push_str(".path");
-            if let Some(v) = &self.path {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.search_param.is_some() {
-            let n = path.len();
-            path.push_str(".searchParam");
-            if let Some(v) = &self.search_param {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value_set.is_some() {
-            let n = path.len();
-            path.push_str(".valueSet");
-            if let Some(v) = &self.value_set {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".path", &self.path, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".searchParam",
+            &self.search_param,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".valueSet", &self.value_set, Canonical::visit_refs);
+        visit_many(path, f, ".code", &self.code, Coding::visit_refs);
+    }
+}
+
+impl ReadFields for DataRequirementCodeFilter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.code, Coding::read),
+            2 => opt_prim_value(p, &mut self.path, string),
+            3 => opt_prim_element(p, &mut self.path),
+            4 => opt_prim_value(p, &mut self.value_set, canonical),
+            5 => opt_prim_element(p, &mut self.value_set),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => opt_prim_value(p, &mut self.search_param, string),
+            8 => opt_prim_element(p, &mut self.search_param),
+            _ => Ok(()),
         }
     }
 }
+
+static DATA_REQUIREMENT_CODE_FILTER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("path"),
+        Key::plain("_path"),
+        Key::plain("valueSet"),
+        Key::plain("_valueSet"),
+        Key::plain("extension"),
+        Key::plain("searchParam"),
+        Key::plain("_searchParam"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// What dates/date ranges are expected
 ///
@@ -529,169 +425,139 @@ impl Default for DataRequirementDateFilterValue {
     }
 }
 
+impl DataRequirementDateFilterValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Period(x) => write_one(w, "valuePeriod", &**x, Period::write),
+            Self::Duration(x) => write_one(w, "valueDuration", &**x, Duration::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl DataRequirementDateFilter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.path)?;
-                }
-                "searchParam" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.search_param, string)?;
-                }
-                "_searchParam" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.search_param)?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        DataRequirementDateFilterValue::DateTime,
-                        |e| match e {
-                            DataRequirementDateFilterValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        DataRequirementDateFilterValue::DateTime,
-                        |e| match e {
-                            DataRequirementDateFilterValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valuePeriod" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Period::read,
-                        DataRequirementDateFilterValue::Period,
-                    )?;
-                }
-                "valueDuration" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Duration::read,
-                        DataRequirementDateFilterValue::Duration,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DATA_REQUIREMENT_DATE_FILTER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.path {
-            write_prim(w, "path", "_path", v, w_str);
-        }
-        if let Some(v) = &self.search_param {
-            write_prim(w, "searchParam", "_searchParam", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "path", "_path", &self.path, w_str);
+        write_opt_prim(w, "searchParam", "_searchParam", &self.search_param, w_str);
         if let Some(v) = &self.value {
-            match v {
-                DataRequirementDateFilterValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                DataRequirementDateFilterValue::Period(x) => {
-                    w.key("valuePeriod");
-                    x.write(w);
-                }
-                DataRequirementDateFilterValue::Duration(x) => {
-                    w.key("valueDuration");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.path.is_some() {
-            let n = path.len();
-            path.push_str(".path");
-            if let Some(v) = &self.path {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.search_param.is_some() {
-            let n = path.len();
-            path.push_str(".searchParam");
-            if let Some(v) = &self.search_param {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    DataRequirementDateFilterValue::DateTime(x) => x.visit_refs(path, f),
-                    DataRequirementDateFilterValue::Period(x) => x.visit_refs(path, f),
-                    DataRequirementDateFilterValue::Duration(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".path", &self.path, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".searchParam",
+            &self.search_param,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            DataRequirementDateFilterValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for DataRequirementDateFilter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.path, string),
+            2 => opt_prim_element(p, &mut self.path),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.search_param, string),
+            5 => choice_box(
+                p,
+                &mut self.value,
+                Period::read,
+                DataRequirementDateFilterValue::Period,
+            ),
+            6 => opt_prim_element(p, &mut self.search_param),
+            7 => choice_value(
+                p,
+                &mut self.value,
+                date_time,
+                DataRequirementDateFilterValue::DateTime,
+                |e| match e {
+                    DataRequirementDateFilterValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_box(
+                p,
+                &mut self.value,
+                Duration::read,
+                DataRequirementDateFilterValue::Duration,
+            ),
+            9 => choice_element(
+                p,
+                &mut self.value,
+                DataRequirementDateFilterValue::DateTime,
+                |e| match e {
+                    DataRequirementDateFilterValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static DATA_REQUIREMENT_DATE_FILTER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("path"),
+        Key::plain("_path"),
+        Key::plain("extension"),
+        Key::plain("searchParam"),
+        Key::choice("valuePeriod", 1, 2),
+        Key::plain("_searchParam"),
+        Key::choice("valueDateTime", 1, 1),
+        Key::choice("valueDuration", 1, 3),
+        Key::choice("_valueDateTime", 1, 1),
+    ],
+    choices: &["value"],
+    required: &[],
+};
 
 /// Order of the results
 ///
@@ -732,91 +598,71 @@ impl DataRequirementSort {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.path)?;
-                }
-                "direction" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.direction, codes::SortDirection::read_code)?;
-                }
-                "_direction" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.direction)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("path"));
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("direction"));
-        }
+        read_object(p, &DATA_REQUIREMENT_SORT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "path", "_path", &self.path, w_str);
-        write_prim(w, "direction", "_direction", &self.direction, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "path", "_path", &self.path, w_str);
+        write_one_prim(w, "direction", "_direction", &self.direction, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".path");
-            {
-                let v = &self.path;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".direction");
-            {
-                let v = &self.direction;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".path", &self.path, FhirString::visit_refs);
+        visit_one(path, f, ".direction", &self.direction, Code::visit_refs);
+    }
+}
+
+impl ReadFields for DataRequirementSort {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.path, string),
+            2 => prim_element(p, &mut self.path),
+            3 => prim_value(p, &mut self.direction, codes::SortDirection::read_code),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => prim_element(p, &mut self.direction),
+            _ => Ok(()),
         }
     }
 }
+
+static DATA_REQUIREMENT_SORT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("path"),
+        Key::plain("_path"),
+        Key::plain("direction"),
+        Key::plain("extension"),
+        Key::plain("_direction"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "path",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "direction",
+            keys: &[3, 5],
+        },
+    ],
+};

@@ -45,144 +45,84 @@ impl Distance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.value, decimal)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.value)?;
-                }
-                "comparator" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.comparator, codes::QuantityComparator::read_code)?;
-                }
-                "_comparator" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.comparator)?;
-                }
-                "unit" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.unit, string)?;
-                }
-                "_unit" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.unit)?;
-                }
-                "system" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.system, uri)?;
-                }
-                "_system" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.system)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.code)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DISTANCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.value {
-            write_prim(w, "value", "_value", v, w_decimal);
-        }
-        if let Some(v) = &self.comparator {
-            write_prim(w, "comparator", "_comparator", v, w_str);
-        }
-        if let Some(v) = &self.unit {
-            write_prim(w, "unit", "_unit", v, w_str);
-        }
-        if let Some(v) = &self.system {
-            write_prim(w, "system", "_system", v, w_str);
-        }
-        if let Some(v) = &self.code {
-            write_prim(w, "code", "_code", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "value", "_value", &self.value, w_decimal);
+        write_opt_prim(w, "comparator", "_comparator", &self.comparator, w_str);
+        write_opt_prim(w, "unit", "_unit", &self.unit, w_str);
+        write_opt_prim(w, "system", "_system", &self.system, w_str);
+        write_opt_prim(w, "code", "_code", &self.code, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comparator.is_some() {
-            let n = path.len();
-            path.push_str(".comparator");
-            if let Some(v) = &self.comparator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit.is_some() {
-            let n = path.len();
-            path.push_str(".unit");
-            if let Some(v) = &self.unit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.system.is_some() {
-            let n = path.len();
-            path.push_str(".system");
-            if let Some(v) = &self.system {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".value", &self.value, Decimal::visit_refs);
+        visit_opt(path, f, ".comparator", &self.comparator, Code::visit_refs);
+        visit_opt(path, f, ".unit", &self.unit, FhirString::visit_refs);
+        visit_opt(path, f, ".system", &self.system, Uri::visit_refs);
+        visit_opt(path, f, ".code", &self.code, Code::visit_refs);
+    }
+}
+
+impl ReadFields for Distance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.code, code),
+            2 => opt_prim_value(p, &mut self.unit, string),
+            3 => opt_prim_element(p, &mut self.code),
+            4 => opt_prim_element(p, &mut self.unit),
+            5 => opt_prim_value(p, &mut self.value, decimal),
+            6 => opt_prim_element(p, &mut self.value),
+            7 => opt_prim_value(p, &mut self.system, uri),
+            8 => opt_prim_element(p, &mut self.system),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => opt_prim_value(
+                p,
+                &mut self.comparator,
+                codes::QuantityComparator::read_code,
+            ),
+            11 => opt_prim_element(p, &mut self.comparator),
+            _ => Ok(()),
         }
     }
 }
+
+static DISTANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("unit"),
+        Key::plain("_code"),
+        Key::plain("_unit"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("system"),
+        Key::plain("_system"),
+        Key::plain("extension"),
+        Key::plain("comparator"),
+        Key::plain("_comparator"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -80,340 +80,258 @@ impl Default for DosageAsNeeded {
     }
 }
 
+impl DosageAsNeeded {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => {
+                write_one_prim(w, "asNeededBoolean", "_asNeededBoolean", x, w_boolean)
+            }
+            Self::CodeableConcept(x) => {
+                write_one(w, "asNeededCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Dosage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.sequence, integer)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.sequence)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                "additionalInstruction" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.additional_instruction, CodeableConcept::read)?;
-                }
-                "patientInstruction" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.patient_instruction, string)?;
-                }
-                "_patientInstruction" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.patient_instruction)?;
-                }
-                "timing" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.timing, Timing::read)?;
-                }
-                "asNeededBoolean" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 1, "asNeeded")?;
-                    choice_value(
-                        p,
-                        &mut r.as_needed,
-                        boolean,
-                        DosageAsNeeded::Boolean,
-                        |e| match e {
-                            DosageAsNeeded::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_asNeededBoolean" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 1, "asNeeded")?;
-                    choice_element(p, &mut r.as_needed, DosageAsNeeded::Boolean, |e| match e {
-                        DosageAsNeeded::Boolean(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "asNeededCodeableConcept" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 2, "asNeeded")?;
-                    choice_box(
-                        p,
-                        &mut r.as_needed,
-                        CodeableConcept::read,
-                        DosageAsNeeded::CodeableConcept,
-                    )?;
-                }
-                "site" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.site, CodeableConcept::read)?;
-                }
-                "route" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.route, CodeableConcept::read)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.method, CodeableConcept::read)?;
-                }
-                "doseAndRate" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.dose_and_rate, DosageDoseAndRate::read)?;
-                }
-                "maxDosePerPeriod" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.max_dose_per_period, Ratio::read)?;
-                }
-                "maxDosePerAdministration" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.max_dose_per_administration, Quantity::read)?;
-                }
-                "maxDosePerLifetime" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.max_dose_per_lifetime, Quantity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DOSAGE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.sequence {
-            write_prim(w, "sequence", "_sequence", v, w_integer);
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
-        if !self.additional_instruction.is_empty() {
-            w.key("additionalInstruction");
-            w.begin_array();
-            for v in &self.additional_instruction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.patient_instruction {
-            write_prim(w, "patientInstruction", "_patientInstruction", v, w_str);
-        }
-        if let Some(v) = &self.timing {
-            w.key("timing");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "sequence", "_sequence", &self.sequence, w_integer);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
+        write_many(
+            w,
+            "additionalInstruction",
+            &self.additional_instruction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "patientInstruction",
+            "_patientInstruction",
+            &self.patient_instruction,
+            w_str,
+        );
+        write_opt(w, "timing", &self.timing, Timing::write);
         if let Some(v) = &self.as_needed {
-            match v {
-                DosageAsNeeded::Boolean(x) => {
-                    write_prim(w, "asNeededBoolean", "_asNeededBoolean", x, w_boolean)
-                }
-                DosageAsNeeded::CodeableConcept(x) => {
-                    w.key("asNeededCodeableConcept");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.site {
-            w.key("site");
-            v.write(w);
-        }
-        if let Some(v) = &self.route {
-            w.key("route");
-            v.write(w);
-        }
-        if let Some(v) = &self.method {
-            w.key("method");
-            v.write(w);
-        }
-        if !self.dose_and_rate.is_empty() {
-            w.key("doseAndRate");
-            w.begin_array();
-            for v in &self.dose_and_rate {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.max_dose_per_period {
-            w.key("maxDosePerPeriod");
-            v.write(w);
-        }
-        if let Some(v) = &self.max_dose_per_administration {
-            w.key("maxDosePerAdministration");
-            v.write(w);
-        }
-        if let Some(v) = &self.max_dose_per_lifetime {
-            w.key("maxDosePerLifetime");
-            v.write(w);
-        }
+        write_opt(w, "site", &self.site, CodeableConcept::write);
+        write_opt(w, "route", &self.route, CodeableConcept::write);
+        write_opt(w, "method", &self.method, CodeableConcept::write);
+        write_many(
+            w,
+            "doseAndRate",
+            &self.dose_and_rate,
+            DosageDoseAndRate::write,
+        );
+        write_opt(
+            w,
+            "maxDosePerPeriod",
+            &self.max_dose_per_period,
+            Ratio::write,
+        );
+        write_opt(
+            w,
+            "maxDosePerAdministration",
+            &self.max_dose_per_administration,
+            Quantity::write,
+        );
+        write_opt(
+            w,
+            "maxDosePerLifetime",
+            &self.max_dose_per_lifetime,
+            Quantity::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sequence.is_some() {
-            let n = path.len();
-            path.push_str(".sequence");
-            if let Some(v) = &self.sequence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.additional_instruction.is_empty() {
-            let n = path.len();
-            path.push_str(".additionalInstruction");
-            for v in &self.additional_instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.patient_instruction.is_some() {
-            let n = path.len();
-            path.push_str(".patientInstruction");
-            if let Some(v) = &self.patient_instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.timing.is_some() {
-            let n = path.len();
-            path.push_str(".timing");
-            if let Some(v) = &self.timing {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.as_needed.is_some() {
-            let n = path.len();
-            path.push_str(".asNeeded[x]");
-            if let Some(v) = &self.as_needed {
-                match v {
-                    DosageAsNeeded::Boolean(x) => x.visit_refs(path, f),
-                    DosageAsNeeded::CodeableConcept(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.site.is_some() {
-            let n = path.len();
-            path.push_str(".site");
-            if let Some(v) = &self.site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.route.is_some() {
-            let n = path.len();
-            path.push_str(".route");
-            if let Some(v) = &self.route {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.method.is_some() {
-            let n = path.len();
-            path.push_str(".method");
-            if let Some(v) = &self.method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dose_and_rate.is_empty() {
-            let n = path.len();
-            path.push_str(".doseAndRate");
-            for v in &self.dose_and_rate {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_dose_per_period.is_some() {
-            let n = path.len();
-            path.push_str(".maxDosePerPeriod");
-            if let Some(v) = &self.max_dose_per_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_dose_per_administration.is_some() {
-            let n = path.len();
-            path.push_str(".maxDosePerAdministration");
-            if let Some(v) = &self.max_dose_per_administration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_dose_per_lifetime.is_some() {
-            let n = path.len();
-            path.push_str(".maxDosePerLifetime");
-            if let Some(v) = &self.max_dose_per_lifetime {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".sequence", &self.sequence, Integer::visit_refs);
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".additionalInstruction",
+            &self.additional_instruction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".patientInstruction",
+            &self.patient_instruction,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".timing", &self.timing, Timing::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".asNeeded[x]",
+            &self.as_needed,
+            DosageAsNeeded::visit_refs,
+        );
+        visit_opt(path, f, ".site", &self.site, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".route", &self.route, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".method",
+            &self.method,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".doseAndRate",
+            &self.dose_and_rate,
+            DosageDoseAndRate::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxDosePerPeriod",
+            &self.max_dose_per_period,
+            Ratio::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxDosePerAdministration",
+            &self.max_dose_per_administration,
+            Quantity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxDosePerLifetime",
+            &self.max_dose_per_lifetime,
+            Quantity::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for Dosage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.site, CodeableConcept::read),
+            2 => opt_prim_value(p, &mut self.text, string),
+            3 => opt_prim_element(p, &mut self.text),
+            4 => opt(p, &mut self.route, CodeableConcept::read),
+            5 => opt(p, &mut self.method, CodeableConcept::read),
+            6 => opt(p, &mut self.timing, Timing::read),
+            7 => opt_prim_value(p, &mut self.sequence, integer),
+            8 => opt_prim_element(p, &mut self.sequence),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(p, &mut self.dose_and_rate, DosageDoseAndRate::read),
+            11 => choice_value(
+                p,
+                &mut self.as_needed,
+                boolean,
+                DosageAsNeeded::Boolean,
+                |e| match e {
+                    DosageAsNeeded::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_element(
+                p,
+                &mut self.as_needed,
+                DosageAsNeeded::Boolean,
+                |e| match e {
+                    DosageAsNeeded::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => opt(p, &mut self.max_dose_per_period, Ratio::read),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            15 => opt(p, &mut self.max_dose_per_lifetime, Quantity::read),
+            16 => opt_prim_value(p, &mut self.patient_instruction, string),
+            17 => opt_prim_element(p, &mut self.patient_instruction),
+            18 => many(p, &mut self.additional_instruction, CodeableConcept::read),
+            19 => choice_box(
+                p,
+                &mut self.as_needed,
+                CodeableConcept::read,
+                DosageAsNeeded::CodeableConcept,
+            ),
+            20 => opt(p, &mut self.max_dose_per_administration, Quantity::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DOSAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("site"),
+        Key::plain("text"),
+        Key::plain("_text"),
+        Key::plain("route"),
+        Key::plain("method"),
+        Key::plain("timing"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("doseAndRate"),
+        Key::choice("asNeededBoolean", 1, 1),
+        Key::choice("_asNeededBoolean", 1, 1),
+        Key::plain("maxDosePerPeriod"),
+        Key::plain("modifierExtension"),
+        Key::plain("maxDosePerLifetime"),
+        Key::plain("patientInstruction"),
+        Key::plain("_patientInstruction"),
+        Key::plain("additionalInstruction"),
+        Key::choice("asNeededCodeableConcept", 1, 2),
+        Key::plain("maxDosePerAdministration"),
+    ],
+    choices: &["asNeeded"],
+    required: &[],
+};
 
 /// Amount of medication administered
 ///
@@ -458,6 +376,23 @@ impl Default for DosageDoseAndRateDose {
     }
 }
 
+impl DosageDoseAndRateDose {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Range(x) => write_one(w, "doseRange", &**x, Range::write),
+            Self::Quantity(x) => write_one(w, "doseQuantity", &**x, Quantity::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'Dosage.doseAndRate.rate\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -477,157 +412,117 @@ impl Default for DosageDoseAndRateRate {
     }
 }
 
+impl DosageDoseAndRateRate {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Ratio(x) => write_one(w, "rateRatio", &**x, Ratio::write),
+            Self::Range(x) => write_one(w, "rateRange", &**x, Range::write),
+            Self::Quantity(x) => write_one(w, "rateQuantity", &**x, Quantity::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl DosageDoseAndRate {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 2)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "doseRange" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "dose")?;
-                    choice_box(p, &mut r.dose, Range::read, DosageDoseAndRateDose::Range)?;
-                }
-                "doseQuantity" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "dose")?;
-                    choice_box(
-                        p,
-                        &mut r.dose,
-                        Quantity::read,
-                        DosageDoseAndRateDose::Quantity,
-                    )?;
-                }
-                "rateRatio" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c1, 1, "rate")?;
-                    choice_box(p, &mut r.rate, Ratio::read, DosageDoseAndRateRate::Ratio)?;
-                }
-                "rateRange" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c1, 2, "rate")?;
-                    choice_box(p, &mut r.rate, Range::read, DosageDoseAndRateRate::Range)?;
-                }
-                "rateQuantity" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c1, 3, "rate")?;
-                    choice_box(
-                        p,
-                        &mut r.rate,
-                        Quantity::read,
-                        DosageDoseAndRateRate::Quantity,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DOSAGE_DOSE_AND_RATE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
         if let Some(v) = &self.dose {
-            match v {
-                DosageDoseAndRateDose::Range(x) => {
-                    w.key("doseRange");
-                    x.write(w);
-                }
-                DosageDoseAndRateDose::Quantity(x) => {
-                    w.key("doseQuantity");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.rate {
-            match v {
-                DosageDoseAndRateRate::Ratio(x) => {
-                    w.key("rateRatio");
-                    x.write(w);
-                }
-                DosageDoseAndRateRate::Range(x) => {
-                    w.key("rateRange");
-                    x.write(w);
-                }
-                DosageDoseAndRateRate::Quantity(x) => {
-                    w.key("rateQuantity");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dose.is_some() {
-            let n = path.len();
-            path.push_str(".dose[x]");
-            if let Some(v) = &self.dose {
-                match v {
-                    DosageDoseAndRateDose::Range(x) => x.visit_refs(path, f),
-                    DosageDoseAndRateDose::Quantity(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.rate.is_some() {
-            let n = path.len();
-            path.push_str(".rate[x]");
-            if let Some(v) = &self.rate {
-                match v {
-                    DosageDoseAndRateRate::Ratio(x) => x.visit_refs(path, f),
-                    DosageDoseAndRateRate::Range(x) => x.visit_refs(path, f),
-                    DosageDoseAndRateRate::Quantity(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".dose[x]",
+            &self.dose,
+            DosageDoseAndRateDose::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".rate[x]",
+            &self.rate,
+            DosageDoseAndRateRate::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for DosageDoseAndRate {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => choice_box(p, &mut self.dose, Range::read, DosageDoseAndRateDose::Range),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_box(p, &mut self.rate, Range::read, DosageDoseAndRateRate::Range),
+            5 => choice_box(p, &mut self.rate, Ratio::read, DosageDoseAndRateRate::Ratio),
+            6 => choice_box(
+                p,
+                &mut self.dose,
+                Quantity::read,
+                DosageDoseAndRateDose::Quantity,
+            ),
+            7 => choice_box(
+                p,
+                &mut self.rate,
+                Quantity::read,
+                DosageDoseAndRateRate::Quantity,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static DOSAGE_DOSE_AND_RATE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::choice("doseRange", 1, 1),
+        Key::plain("extension"),
+        Key::choice("rateRange", 2, 2),
+        Key::choice("rateRatio", 2, 1),
+        Key::choice("doseQuantity", 1, 2),
+        Key::choice("rateQuantity", 2, 3),
+    ],
+    choices: &["dose", "rate"],
+    required: &[],
+};

@@ -286,6 +286,204 @@ impl Default for ElementDefinitionDefaultValue {
     }
 }
 
+impl ElementDefinitionDefaultValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Base64Binary(x) => write_one_prim(
+                w,
+                "defaultValueBase64Binary",
+                "_defaultValueBase64Binary",
+                x,
+                w_str,
+            ),
+            Self::Boolean(x) => write_one_prim(
+                w,
+                "defaultValueBoolean",
+                "_defaultValueBoolean",
+                x,
+                w_boolean,
+            ),
+            Self::Canonical(x) => write_one_prim(
+                w,
+                "defaultValueCanonical",
+                "_defaultValueCanonical",
+                x,
+                w_str,
+            ),
+            Self::Code(x) => write_one_prim(w, "defaultValueCode", "_defaultValueCode", x, w_str),
+            Self::Date(x) => write_one_prim(w, "defaultValueDate", "_defaultValueDate", x, w_str),
+            Self::DateTime(x) => {
+                write_one_prim(w, "defaultValueDateTime", "_defaultValueDateTime", x, w_str)
+            }
+            Self::Decimal(x) => write_one_prim(
+                w,
+                "defaultValueDecimal",
+                "_defaultValueDecimal",
+                x,
+                w_decimal,
+            ),
+            Self::Id(x) => write_one_prim(w, "defaultValueId", "_defaultValueId", x, w_str),
+            Self::Instant(x) => {
+                write_one_prim(w, "defaultValueInstant", "_defaultValueInstant", x, w_str)
+            }
+            Self::Integer(x) => write_one_prim(
+                w,
+                "defaultValueInteger",
+                "_defaultValueInteger",
+                x,
+                w_integer,
+            ),
+            Self::Markdown(x) => {
+                write_one_prim(w, "defaultValueMarkdown", "_defaultValueMarkdown", x, w_str)
+            }
+            Self::Oid(x) => write_one_prim(w, "defaultValueOid", "_defaultValueOid", x, w_str),
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "defaultValuePositiveInt",
+                "_defaultValuePositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => {
+                write_one_prim(w, "defaultValueString", "_defaultValueString", x, w_str)
+            }
+            Self::Time(x) => write_one_prim(w, "defaultValueTime", "_defaultValueTime", x, w_str),
+            Self::UnsignedInt(x) => write_one_prim(
+                w,
+                "defaultValueUnsignedInt",
+                "_defaultValueUnsignedInt",
+                x,
+                w_unsigned,
+            ),
+            Self::Uri(x) => write_one_prim(w, "defaultValueUri", "_defaultValueUri", x, w_str),
+            Self::Url(x) => write_one_prim(w, "defaultValueUrl", "_defaultValueUrl", x, w_str),
+            Self::Uuid(x) => write_one_prim(w, "defaultValueUuid", "_defaultValueUuid", x, w_str),
+            Self::Address(x) => write_one(w, "defaultValueAddress", &**x, Address::write),
+            Self::Age(x) => write_one(w, "defaultValueAge", &**x, Age::write),
+            Self::Annotation(x) => write_one(w, "defaultValueAnnotation", &**x, Annotation::write),
+            Self::Attachment(x) => write_one(w, "defaultValueAttachment", &**x, Attachment::write),
+            Self::CodeableConcept(x) => write_one(
+                w,
+                "defaultValueCodeableConcept",
+                &**x,
+                CodeableConcept::write,
+            ),
+            Self::Coding(x) => write_one(w, "defaultValueCoding", &**x, Coding::write),
+            Self::ContactPoint(x) => {
+                write_one(w, "defaultValueContactPoint", &**x, ContactPoint::write)
+            }
+            Self::Count(x) => write_one(w, "defaultValueCount", &**x, Count::write),
+            Self::Distance(x) => write_one(w, "defaultValueDistance", &**x, Distance::write),
+            Self::Duration(x) => write_one(w, "defaultValueDuration", &**x, Duration::write),
+            Self::HumanName(x) => write_one(w, "defaultValueHumanName", &**x, HumanName::write),
+            Self::Identifier(x) => write_one(w, "defaultValueIdentifier", &**x, Identifier::write),
+            Self::Money(x) => write_one(w, "defaultValueMoney", &**x, Money::write),
+            Self::Period(x) => write_one(w, "defaultValuePeriod", &**x, Period::write),
+            Self::Quantity(x) => write_one(w, "defaultValueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "defaultValueRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "defaultValueRatio", &**x, Ratio::write),
+            Self::Reference(x) => write_one(w, "defaultValueReference", &**x, Reference::write),
+            Self::SampledData(x) => {
+                write_one(w, "defaultValueSampledData", &**x, SampledData::write)
+            }
+            Self::Signature(x) => write_one(w, "defaultValueSignature", &**x, Signature::write),
+            Self::Timing(x) => write_one(w, "defaultValueTiming", &**x, Timing::write),
+            Self::ContactDetail(x) => {
+                write_one(w, "defaultValueContactDetail", &**x, ContactDetail::write)
+            }
+            Self::Contributor(x) => {
+                write_one(w, "defaultValueContributor", &**x, Contributor::write)
+            }
+            Self::DataRequirement(x) => write_one(
+                w,
+                "defaultValueDataRequirement",
+                &**x,
+                DataRequirement::write,
+            ),
+            Self::Expression(x) => write_one(w, "defaultValueExpression", &**x, Expression::write),
+            Self::ParameterDefinition(x) => write_one(
+                w,
+                "defaultValueParameterDefinition",
+                &**x,
+                ParameterDefinition::write,
+            ),
+            Self::RelatedArtifact(x) => write_one(
+                w,
+                "defaultValueRelatedArtifact",
+                &**x,
+                RelatedArtifact::write,
+            ),
+            Self::TriggerDefinition(x) => write_one(
+                w,
+                "defaultValueTriggerDefinition",
+                &**x,
+                TriggerDefinition::write,
+            ),
+            Self::UsageContext(x) => {
+                write_one(w, "defaultValueUsageContext", &**x, UsageContext::write)
+            }
+            Self::Dosage(x) => write_one(w, "defaultValueDosage", &**x, Dosage::write),
+            Self::Meta(x) => write_one(w, "defaultValueMeta", &**x, Meta::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Id(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Markdown(x) => x.visit_refs(path, f),
+            Self::Oid(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Url(x) => x.visit_refs(path, f),
+            Self::Uuid(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Annotation(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::ContactPoint(x) => x.visit_refs(path, f),
+            Self::Count(x) => x.visit_refs(path, f),
+            Self::Distance(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::HumanName(x) => x.visit_refs(path, f),
+            Self::Identifier(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Signature(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::ContactDetail(x) => x.visit_refs(path, f),
+            Self::Contributor(x) => x.visit_refs(path, f),
+            Self::DataRequirement(x) => x.visit_refs(path, f),
+            Self::Expression(x) => x.visit_refs(path, f),
+            Self::ParameterDefinition(x) => x.visit_refs(path, f),
+            Self::RelatedArtifact(x) => x.visit_refs(path, f),
+            Self::TriggerDefinition(x) => x.visit_refs(path, f),
+            Self::UsageContext(x) => x.visit_refs(path, f),
+            Self::Dosage(x) => x.visit_refs(path, f),
+            Self::Meta(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ElementDefinition.fixed\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -396,6 +594,140 @@ impl Default for ElementDefinitionFixed {
     /// An empty `fixedBase64Binary`: a placeholder until a value is set.
     fn default() -> Self {
         Self::Base64Binary(Default::default())
+    }
+}
+
+impl ElementDefinitionFixed {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Base64Binary(x) => {
+                write_one_prim(w, "fixedBase64Binary", "_fixedBase64Binary", x, w_str)
+            }
+            Self::Boolean(x) => write_one_prim(w, "fixedBoolean", "_fixedBoolean", x, w_boolean),
+            Self::Canonical(x) => write_one_prim(w, "fixedCanonical", "_fixedCanonical", x, w_str),
+            Self::Code(x) => write_one_prim(w, "fixedCode", "_fixedCode", x, w_str),
+            Self::Date(x) => write_one_prim(w, "fixedDate", "_fixedDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "fixedDateTime", "_fixedDateTime", x, w_str),
+            Self::Decimal(x) => write_one_prim(w, "fixedDecimal", "_fixedDecimal", x, w_decimal),
+            Self::Id(x) => write_one_prim(w, "fixedId", "_fixedId", x, w_str),
+            Self::Instant(x) => write_one_prim(w, "fixedInstant", "_fixedInstant", x, w_str),
+            Self::Integer(x) => write_one_prim(w, "fixedInteger", "_fixedInteger", x, w_integer),
+            Self::Markdown(x) => write_one_prim(w, "fixedMarkdown", "_fixedMarkdown", x, w_str),
+            Self::Oid(x) => write_one_prim(w, "fixedOid", "_fixedOid", x, w_str),
+            Self::PositiveInt(x) => {
+                write_one_prim(w, "fixedPositiveInt", "_fixedPositiveInt", x, w_unsigned)
+            }
+            Self::String(x) => write_one_prim(w, "fixedString", "_fixedString", x, w_str),
+            Self::Time(x) => write_one_prim(w, "fixedTime", "_fixedTime", x, w_str),
+            Self::UnsignedInt(x) => {
+                write_one_prim(w, "fixedUnsignedInt", "_fixedUnsignedInt", x, w_unsigned)
+            }
+            Self::Uri(x) => write_one_prim(w, "fixedUri", "_fixedUri", x, w_str),
+            Self::Url(x) => write_one_prim(w, "fixedUrl", "_fixedUrl", x, w_str),
+            Self::Uuid(x) => write_one_prim(w, "fixedUuid", "_fixedUuid", x, w_str),
+            Self::Address(x) => write_one(w, "fixedAddress", &**x, Address::write),
+            Self::Age(x) => write_one(w, "fixedAge", &**x, Age::write),
+            Self::Annotation(x) => write_one(w, "fixedAnnotation", &**x, Annotation::write),
+            Self::Attachment(x) => write_one(w, "fixedAttachment", &**x, Attachment::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "fixedCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Coding(x) => write_one(w, "fixedCoding", &**x, Coding::write),
+            Self::ContactPoint(x) => write_one(w, "fixedContactPoint", &**x, ContactPoint::write),
+            Self::Count(x) => write_one(w, "fixedCount", &**x, Count::write),
+            Self::Distance(x) => write_one(w, "fixedDistance", &**x, Distance::write),
+            Self::Duration(x) => write_one(w, "fixedDuration", &**x, Duration::write),
+            Self::HumanName(x) => write_one(w, "fixedHumanName", &**x, HumanName::write),
+            Self::Identifier(x) => write_one(w, "fixedIdentifier", &**x, Identifier::write),
+            Self::Money(x) => write_one(w, "fixedMoney", &**x, Money::write),
+            Self::Period(x) => write_one(w, "fixedPeriod", &**x, Period::write),
+            Self::Quantity(x) => write_one(w, "fixedQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "fixedRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "fixedRatio", &**x, Ratio::write),
+            Self::Reference(x) => write_one(w, "fixedReference", &**x, Reference::write),
+            Self::SampledData(x) => write_one(w, "fixedSampledData", &**x, SampledData::write),
+            Self::Signature(x) => write_one(w, "fixedSignature", &**x, Signature::write),
+            Self::Timing(x) => write_one(w, "fixedTiming", &**x, Timing::write),
+            Self::ContactDetail(x) => {
+                write_one(w, "fixedContactDetail", &**x, ContactDetail::write)
+            }
+            Self::Contributor(x) => write_one(w, "fixedContributor", &**x, Contributor::write),
+            Self::DataRequirement(x) => {
+                write_one(w, "fixedDataRequirement", &**x, DataRequirement::write)
+            }
+            Self::Expression(x) => write_one(w, "fixedExpression", &**x, Expression::write),
+            Self::ParameterDefinition(x) => write_one(
+                w,
+                "fixedParameterDefinition",
+                &**x,
+                ParameterDefinition::write,
+            ),
+            Self::RelatedArtifact(x) => {
+                write_one(w, "fixedRelatedArtifact", &**x, RelatedArtifact::write)
+            }
+            Self::TriggerDefinition(x) => {
+                write_one(w, "fixedTriggerDefinition", &**x, TriggerDefinition::write)
+            }
+            Self::UsageContext(x) => write_one(w, "fixedUsageContext", &**x, UsageContext::write),
+            Self::Dosage(x) => write_one(w, "fixedDosage", &**x, Dosage::write),
+            Self::Meta(x) => write_one(w, "fixedMeta", &**x, Meta::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Id(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Markdown(x) => x.visit_refs(path, f),
+            Self::Oid(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Url(x) => x.visit_refs(path, f),
+            Self::Uuid(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Annotation(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::ContactPoint(x) => x.visit_refs(path, f),
+            Self::Count(x) => x.visit_refs(path, f),
+            Self::Distance(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::HumanName(x) => x.visit_refs(path, f),
+            Self::Identifier(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Signature(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::ContactDetail(x) => x.visit_refs(path, f),
+            Self::Contributor(x) => x.visit_refs(path, f),
+            Self::DataRequirement(x) => x.visit_refs(path, f),
+            Self::Expression(x) => x.visit_refs(path, f),
+            Self::ParameterDefinition(x) => x.visit_refs(path, f),
+            Self::RelatedArtifact(x) => x.visit_refs(path, f),
+            Self::TriggerDefinition(x) => x.visit_refs(path, f),
+            Self::UsageContext(x) => x.visit_refs(path, f),
+            Self::Dosage(x) => x.visit_refs(path, f),
+            Self::Meta(x) => x.visit_refs(path, f),
+        }
     }
 }
 
@@ -512,6 +844,159 @@ impl Default for ElementDefinitionPattern {
     }
 }
 
+impl ElementDefinitionPattern {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Base64Binary(x) => {
+                write_one_prim(w, "patternBase64Binary", "_patternBase64Binary", x, w_str)
+            }
+            Self::Boolean(x) => {
+                write_one_prim(w, "patternBoolean", "_patternBoolean", x, w_boolean)
+            }
+            Self::Canonical(x) => {
+                write_one_prim(w, "patternCanonical", "_patternCanonical", x, w_str)
+            }
+            Self::Code(x) => write_one_prim(w, "patternCode", "_patternCode", x, w_str),
+            Self::Date(x) => write_one_prim(w, "patternDate", "_patternDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "patternDateTime", "_patternDateTime", x, w_str),
+            Self::Decimal(x) => {
+                write_one_prim(w, "patternDecimal", "_patternDecimal", x, w_decimal)
+            }
+            Self::Id(x) => write_one_prim(w, "patternId", "_patternId", x, w_str),
+            Self::Instant(x) => write_one_prim(w, "patternInstant", "_patternInstant", x, w_str),
+            Self::Integer(x) => {
+                write_one_prim(w, "patternInteger", "_patternInteger", x, w_integer)
+            }
+            Self::Markdown(x) => write_one_prim(w, "patternMarkdown", "_patternMarkdown", x, w_str),
+            Self::Oid(x) => write_one_prim(w, "patternOid", "_patternOid", x, w_str),
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "patternPositiveInt",
+                "_patternPositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => write_one_prim(w, "patternString", "_patternString", x, w_str),
+            Self::Time(x) => write_one_prim(w, "patternTime", "_patternTime", x, w_str),
+            Self::UnsignedInt(x) => write_one_prim(
+                w,
+                "patternUnsignedInt",
+                "_patternUnsignedInt",
+                x,
+                w_unsigned,
+            ),
+            Self::Uri(x) => write_one_prim(w, "patternUri", "_patternUri", x, w_str),
+            Self::Url(x) => write_one_prim(w, "patternUrl", "_patternUrl", x, w_str),
+            Self::Uuid(x) => write_one_prim(w, "patternUuid", "_patternUuid", x, w_str),
+            Self::Address(x) => write_one(w, "patternAddress", &**x, Address::write),
+            Self::Age(x) => write_one(w, "patternAge", &**x, Age::write),
+            Self::Annotation(x) => write_one(w, "patternAnnotation", &**x, Annotation::write),
+            Self::Attachment(x) => write_one(w, "patternAttachment", &**x, Attachment::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "patternCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Coding(x) => write_one(w, "patternCoding", &**x, Coding::write),
+            Self::ContactPoint(x) => write_one(w, "patternContactPoint", &**x, ContactPoint::write),
+            Self::Count(x) => write_one(w, "patternCount", &**x, Count::write),
+            Self::Distance(x) => write_one(w, "patternDistance", &**x, Distance::write),
+            Self::Duration(x) => write_one(w, "patternDuration", &**x, Duration::write),
+            Self::HumanName(x) => write_one(w, "patternHumanName", &**x, HumanName::write),
+            Self::Identifier(x) => write_one(w, "patternIdentifier", &**x, Identifier::write),
+            Self::Money(x) => write_one(w, "patternMoney", &**x, Money::write),
+            Self::Period(x) => write_one(w, "patternPeriod", &**x, Period::write),
+            Self::Quantity(x) => write_one(w, "patternQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "patternRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "patternRatio", &**x, Ratio::write),
+            Self::Reference(x) => write_one(w, "patternReference", &**x, Reference::write),
+            Self::SampledData(x) => write_one(w, "patternSampledData", &**x, SampledData::write),
+            Self::Signature(x) => write_one(w, "patternSignature", &**x, Signature::write),
+            Self::Timing(x) => write_one(w, "patternTiming", &**x, Timing::write),
+            Self::ContactDetail(x) => {
+                write_one(w, "patternContactDetail", &**x, ContactDetail::write)
+            }
+            Self::Contributor(x) => write_one(w, "patternContributor", &**x, Contributor::write),
+            Self::DataRequirement(x) => {
+                write_one(w, "patternDataRequirement", &**x, DataRequirement::write)
+            }
+            Self::Expression(x) => write_one(w, "patternExpression", &**x, Expression::write),
+            Self::ParameterDefinition(x) => write_one(
+                w,
+                "patternParameterDefinition",
+                &**x,
+                ParameterDefinition::write,
+            ),
+            Self::RelatedArtifact(x) => {
+                write_one(w, "patternRelatedArtifact", &**x, RelatedArtifact::write)
+            }
+            Self::TriggerDefinition(x) => write_one(
+                w,
+                "patternTriggerDefinition",
+                &**x,
+                TriggerDefinition::write,
+            ),
+            Self::UsageContext(x) => write_one(w, "patternUsageContext", &**x, UsageContext::write),
+            Self::Dosage(x) => write_one(w, "patternDosage", &**x, Dosage::write),
+            Self::Meta(x) => write_one(w, "patternMeta", &**x, Meta::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Id(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Markdown(x) => x.visit_refs(path, f),
+            Self::Oid(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Url(x) => x.visit_refs(path, f),
+            Self::Uuid(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Annotation(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::ContactPoint(x) => x.visit_refs(path, f),
+            Self::Count(x) => x.visit_refs(path, f),
+            Self::Distance(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::HumanName(x) => x.visit_refs(path, f),
+            Self::Identifier(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Signature(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::ContactDetail(x) => x.visit_refs(path, f),
+            Self::Contributor(x) => x.visit_refs(path, f),
+            Self::DataRequirement(x) => x.visit_refs(path, f),
+            Self::Expression(x) => x.visit_refs(path, f),
+            Self::ParameterDefinition(x) => x.visit_refs(path, f),
+            Self::RelatedArtifact(x) => x.visit_refs(path, f),
+            Self::TriggerDefinition(x) => x.visit_refs(path, f),
+            Self::UsageContext(x) => x.visit_refs(path, f),
+            Self::Dosage(x) => x.visit_refs(path, f),
+            Self::Meta(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ElementDefinition.minValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -540,6 +1025,55 @@ impl Default for ElementDefinitionMinValue {
     /// An empty `minValueDate`: a placeholder until a value is set.
     fn default() -> Self {
         Self::Date(Default::default())
+    }
+}
+
+impl ElementDefinitionMinValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "minValueDate", "_minValueDate", x, w_str),
+            Self::DateTime(x) => {
+                write_one_prim(w, "minValueDateTime", "_minValueDateTime", x, w_str)
+            }
+            Self::Instant(x) => write_one_prim(w, "minValueInstant", "_minValueInstant", x, w_str),
+            Self::Time(x) => write_one_prim(w, "minValueTime", "_minValueTime", x, w_str),
+            Self::Decimal(x) => {
+                write_one_prim(w, "minValueDecimal", "_minValueDecimal", x, w_decimal)
+            }
+            Self::Integer(x) => {
+                write_one_prim(w, "minValueInteger", "_minValueInteger", x, w_integer)
+            }
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "minValuePositiveInt",
+                "_minValuePositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::UnsignedInt(x) => write_one_prim(
+                w,
+                "minValueUnsignedInt",
+                "_minValueUnsignedInt",
+                x,
+                w_unsigned,
+            ),
+            Self::Quantity(x) => write_one(w, "minValueQuantity", &**x, Quantity::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+        }
     }
 }
 
@@ -574,6 +1108,55 @@ impl Default for ElementDefinitionMaxValue {
     }
 }
 
+impl ElementDefinitionMaxValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "maxValueDate", "_maxValueDate", x, w_str),
+            Self::DateTime(x) => {
+                write_one_prim(w, "maxValueDateTime", "_maxValueDateTime", x, w_str)
+            }
+            Self::Instant(x) => write_one_prim(w, "maxValueInstant", "_maxValueInstant", x, w_str),
+            Self::Time(x) => write_one_prim(w, "maxValueTime", "_maxValueTime", x, w_str),
+            Self::Decimal(x) => {
+                write_one_prim(w, "maxValueDecimal", "_maxValueDecimal", x, w_decimal)
+            }
+            Self::Integer(x) => {
+                write_one_prim(w, "maxValueInteger", "_maxValueInteger", x, w_integer)
+            }
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "maxValuePositiveInt",
+                "_maxValuePositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::UnsignedInt(x) => write_one_prim(
+                w,
+                "maxValueUnsignedInt",
+                "_maxValueUnsignedInt",
+                x,
+                w_unsigned,
+            ),
+            Self::Quantity(x) => write_one(w, "maxValueQuantity", &**x, Quantity::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ElementDefinition {
     /// A `ElementDefinition` with its required elements (`path`); everything else is empty.
     pub fn new(path: impl Into<FhirString>) -> Self {
@@ -586,3080 +1169,7 @@ impl ElementDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 5];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        let mut c2 = 0u8;
-        let mut c3 = 0u8;
-        let mut c4 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.path)?;
-                }
-                "representation" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(
-                        p,
-                        &mut r.representation,
-                        codes::PropertyRepresentation::read_code,
-                        other,
-                    )?;
-                }
-                "_representation" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.representation, other)?;
-                }
-                "sliceName" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.slice_name, string)?;
-                }
-                "_sliceName" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.slice_name)?;
-                }
-                "sliceIsConstraining" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.slice_is_constraining, boolean)?;
-                }
-                "_sliceIsConstraining" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.slice_is_constraining)?;
-                }
-                "label" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.label, string)?;
-                }
-                "_label" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.label)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.code, Coding::read)?;
-                }
-                "slicing" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.slicing, ElementDefinitionSlicing::read)?;
-                }
-                "short" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.short, string)?;
-                }
-                "_short" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.short)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.definition, markdown)?;
-                }
-                "_definition" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.definition)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.comment, markdown)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                "requirements" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.requirements, markdown)?;
-                }
-                "_requirements" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.requirements)?;
-                }
-                "alias" => {
-                    p.mark(&mut seen, 23)?;
-                    let other = p.marked(&seen, 24);
-                    values(p, &mut r.alias, string, other)?;
-                }
-                "_alias" => {
-                    p.mark(&mut seen, 24)?;
-                    let other = p.marked(&seen, 23);
-                    elements(p, &mut r.alias, other)?;
-                }
-                "min" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.min, unsigned_int)?;
-                }
-                "_min" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.min)?;
-                }
-                "max" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.max, string)?;
-                }
-                "_max" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.max)?;
-                }
-                "base" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.base, ElementDefinitionBase::read)?;
-                }
-                "contentReference" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.content_reference, uri)?;
-                }
-                "_contentReference" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.content_reference)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.type_, ElementDefinitionType::read)?;
-                }
-                "defaultValueBase64Binary" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c0, 1, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        base64_binary,
-                        ElementDefinitionDefaultValue::Base64Binary,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueBase64Binary" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c0, 1, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Base64Binary,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueBoolean" => {
-                    p.mark(&mut seen, 35)?;
-                    p.choice(&mut c0, 2, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        boolean,
-                        ElementDefinitionDefaultValue::Boolean,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueBoolean" => {
-                    p.mark(&mut seen, 36)?;
-                    p.choice(&mut c0, 2, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Boolean,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueCanonical" => {
-                    p.mark(&mut seen, 37)?;
-                    p.choice(&mut c0, 3, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        canonical,
-                        ElementDefinitionDefaultValue::Canonical,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueCanonical" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c0, 3, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Canonical,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueCode" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c0, 4, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        code,
-                        ElementDefinitionDefaultValue::Code,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueCode" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c0, 4, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Code,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueDate" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c0, 5, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        date,
-                        ElementDefinitionDefaultValue::Date,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueDate" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c0, 5, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Date,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueDateTime" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c0, 6, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        date_time,
-                        ElementDefinitionDefaultValue::DateTime,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueDateTime" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c0, 6, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::DateTime,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueDecimal" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c0, 7, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        decimal,
-                        ElementDefinitionDefaultValue::Decimal,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueDecimal" => {
-                    p.mark(&mut seen, 46)?;
-                    p.choice(&mut c0, 7, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Decimal,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueId" => {
-                    p.mark(&mut seen, 47)?;
-                    p.choice(&mut c0, 8, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        id,
-                        ElementDefinitionDefaultValue::Id,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueId" => {
-                    p.mark(&mut seen, 48)?;
-                    p.choice(&mut c0, 8, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Id,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueInstant" => {
-                    p.mark(&mut seen, 49)?;
-                    p.choice(&mut c0, 9, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        instant,
-                        ElementDefinitionDefaultValue::Instant,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueInstant" => {
-                    p.mark(&mut seen, 50)?;
-                    p.choice(&mut c0, 9, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Instant,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueInteger" => {
-                    p.mark(&mut seen, 51)?;
-                    p.choice(&mut c0, 10, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        integer,
-                        ElementDefinitionDefaultValue::Integer,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueInteger" => {
-                    p.mark(&mut seen, 52)?;
-                    p.choice(&mut c0, 10, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Integer,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueMarkdown" => {
-                    p.mark(&mut seen, 53)?;
-                    p.choice(&mut c0, 11, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        markdown,
-                        ElementDefinitionDefaultValue::Markdown,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueMarkdown" => {
-                    p.mark(&mut seen, 54)?;
-                    p.choice(&mut c0, 11, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Markdown,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueOid" => {
-                    p.mark(&mut seen, 55)?;
-                    p.choice(&mut c0, 12, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        oid,
-                        ElementDefinitionDefaultValue::Oid,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Oid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueOid" => {
-                    p.mark(&mut seen, 56)?;
-                    p.choice(&mut c0, 12, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Oid,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Oid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValuePositiveInt" => {
-                    p.mark(&mut seen, 57)?;
-                    p.choice(&mut c0, 13, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        positive_int,
-                        ElementDefinitionDefaultValue::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValuePositiveInt" => {
-                    p.mark(&mut seen, 58)?;
-                    p.choice(&mut c0, 13, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueString" => {
-                    p.mark(&mut seen, 59)?;
-                    p.choice(&mut c0, 14, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        string,
-                        ElementDefinitionDefaultValue::String,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueString" => {
-                    p.mark(&mut seen, 60)?;
-                    p.choice(&mut c0, 14, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::String,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueTime" => {
-                    p.mark(&mut seen, 61)?;
-                    p.choice(&mut c0, 15, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        time,
-                        ElementDefinitionDefaultValue::Time,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueTime" => {
-                    p.mark(&mut seen, 62)?;
-                    p.choice(&mut c0, 15, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Time,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueUnsignedInt" => {
-                    p.mark(&mut seen, 63)?;
-                    p.choice(&mut c0, 16, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        unsigned_int,
-                        ElementDefinitionDefaultValue::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueUnsignedInt" => {
-                    p.mark(&mut seen, 64)?;
-                    p.choice(&mut c0, 16, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueUri" => {
-                    p.mark(&mut seen, 65)?;
-                    p.choice(&mut c0, 17, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        uri,
-                        ElementDefinitionDefaultValue::Uri,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueUri" => {
-                    p.mark(&mut seen, 66)?;
-                    p.choice(&mut c0, 17, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Uri,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueUrl" => {
-                    p.mark(&mut seen, 67)?;
-                    p.choice(&mut c0, 18, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        url,
-                        ElementDefinitionDefaultValue::Url,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueUrl" => {
-                    p.mark(&mut seen, 68)?;
-                    p.choice(&mut c0, 18, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Url,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueUuid" => {
-                    p.mark(&mut seen, 69)?;
-                    p.choice(&mut c0, 19, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        uuid,
-                        ElementDefinitionDefaultValue::Uuid,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueUuid" => {
-                    p.mark(&mut seen, 70)?;
-                    p.choice(&mut c0, 19, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        ElementDefinitionDefaultValue::Uuid,
-                        |e| match e {
-                            ElementDefinitionDefaultValue::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueAddress" => {
-                    p.mark(&mut seen, 71)?;
-                    p.choice(&mut c0, 20, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Address::read,
-                        ElementDefinitionDefaultValue::Address,
-                    )?;
-                }
-                "defaultValueAge" => {
-                    p.mark(&mut seen, 72)?;
-                    p.choice(&mut c0, 21, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Age::read,
-                        ElementDefinitionDefaultValue::Age,
-                    )?;
-                }
-                "defaultValueAnnotation" => {
-                    p.mark(&mut seen, 73)?;
-                    p.choice(&mut c0, 22, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Annotation::read,
-                        ElementDefinitionDefaultValue::Annotation,
-                    )?;
-                }
-                "defaultValueAttachment" => {
-                    p.mark(&mut seen, 74)?;
-                    p.choice(&mut c0, 23, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Attachment::read,
-                        ElementDefinitionDefaultValue::Attachment,
-                    )?;
-                }
-                "defaultValueCodeableConcept" => {
-                    p.mark(&mut seen, 75)?;
-                    p.choice(&mut c0, 24, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        CodeableConcept::read,
-                        ElementDefinitionDefaultValue::CodeableConcept,
-                    )?;
-                }
-                "defaultValueCoding" => {
-                    p.mark(&mut seen, 76)?;
-                    p.choice(&mut c0, 25, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Coding::read,
-                        ElementDefinitionDefaultValue::Coding,
-                    )?;
-                }
-                "defaultValueContactPoint" => {
-                    p.mark(&mut seen, 77)?;
-                    p.choice(&mut c0, 26, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        ContactPoint::read,
-                        ElementDefinitionDefaultValue::ContactPoint,
-                    )?;
-                }
-                "defaultValueCount" => {
-                    p.mark(&mut seen, 78)?;
-                    p.choice(&mut c0, 27, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Count::read,
-                        ElementDefinitionDefaultValue::Count,
-                    )?;
-                }
-                "defaultValueDistance" => {
-                    p.mark(&mut seen, 79)?;
-                    p.choice(&mut c0, 28, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Distance::read,
-                        ElementDefinitionDefaultValue::Distance,
-                    )?;
-                }
-                "defaultValueDuration" => {
-                    p.mark(&mut seen, 80)?;
-                    p.choice(&mut c0, 29, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Duration::read,
-                        ElementDefinitionDefaultValue::Duration,
-                    )?;
-                }
-                "defaultValueHumanName" => {
-                    p.mark(&mut seen, 81)?;
-                    p.choice(&mut c0, 30, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        HumanName::read,
-                        ElementDefinitionDefaultValue::HumanName,
-                    )?;
-                }
-                "defaultValueIdentifier" => {
-                    p.mark(&mut seen, 82)?;
-                    p.choice(&mut c0, 31, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Identifier::read,
-                        ElementDefinitionDefaultValue::Identifier,
-                    )?;
-                }
-                "defaultValueMoney" => {
-                    p.mark(&mut seen, 83)?;
-                    p.choice(&mut c0, 32, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Money::read,
-                        ElementDefinitionDefaultValue::Money,
-                    )?;
-                }
-                "defaultValuePeriod" => {
-                    p.mark(&mut seen, 84)?;
-                    p.choice(&mut c0, 33, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Period::read,
-                        ElementDefinitionDefaultValue::Period,
-                    )?;
-                }
-                "defaultValueQuantity" => {
-                    p.mark(&mut seen, 85)?;
-                    p.choice(&mut c0, 34, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Quantity::read,
-                        ElementDefinitionDefaultValue::Quantity,
-                    )?;
-                }
-                "defaultValueRange" => {
-                    p.mark(&mut seen, 86)?;
-                    p.choice(&mut c0, 35, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Range::read,
-                        ElementDefinitionDefaultValue::Range,
-                    )?;
-                }
-                "defaultValueRatio" => {
-                    p.mark(&mut seen, 87)?;
-                    p.choice(&mut c0, 36, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Ratio::read,
-                        ElementDefinitionDefaultValue::Ratio,
-                    )?;
-                }
-                "defaultValueReference" => {
-                    p.mark(&mut seen, 88)?;
-                    p.choice(&mut c0, 37, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Reference::read,
-                        ElementDefinitionDefaultValue::Reference,
-                    )?;
-                }
-                "defaultValueSampledData" => {
-                    p.mark(&mut seen, 89)?;
-                    p.choice(&mut c0, 38, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        SampledData::read,
-                        ElementDefinitionDefaultValue::SampledData,
-                    )?;
-                }
-                "defaultValueSignature" => {
-                    p.mark(&mut seen, 90)?;
-                    p.choice(&mut c0, 39, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Signature::read,
-                        ElementDefinitionDefaultValue::Signature,
-                    )?;
-                }
-                "defaultValueTiming" => {
-                    p.mark(&mut seen, 91)?;
-                    p.choice(&mut c0, 40, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Timing::read,
-                        ElementDefinitionDefaultValue::Timing,
-                    )?;
-                }
-                "defaultValueContactDetail" => {
-                    p.mark(&mut seen, 92)?;
-                    p.choice(&mut c0, 41, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        ContactDetail::read,
-                        ElementDefinitionDefaultValue::ContactDetail,
-                    )?;
-                }
-                "defaultValueContributor" => {
-                    p.mark(&mut seen, 93)?;
-                    p.choice(&mut c0, 42, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Contributor::read,
-                        ElementDefinitionDefaultValue::Contributor,
-                    )?;
-                }
-                "defaultValueDataRequirement" => {
-                    p.mark(&mut seen, 94)?;
-                    p.choice(&mut c0, 43, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        DataRequirement::read,
-                        ElementDefinitionDefaultValue::DataRequirement,
-                    )?;
-                }
-                "defaultValueExpression" => {
-                    p.mark(&mut seen, 95)?;
-                    p.choice(&mut c0, 44, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Expression::read,
-                        ElementDefinitionDefaultValue::Expression,
-                    )?;
-                }
-                "defaultValueParameterDefinition" => {
-                    p.mark(&mut seen, 96)?;
-                    p.choice(&mut c0, 45, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        ParameterDefinition::read,
-                        ElementDefinitionDefaultValue::ParameterDefinition,
-                    )?;
-                }
-                "defaultValueRelatedArtifact" => {
-                    p.mark(&mut seen, 97)?;
-                    p.choice(&mut c0, 46, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        RelatedArtifact::read,
-                        ElementDefinitionDefaultValue::RelatedArtifact,
-                    )?;
-                }
-                "defaultValueTriggerDefinition" => {
-                    p.mark(&mut seen, 98)?;
-                    p.choice(&mut c0, 47, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        TriggerDefinition::read,
-                        ElementDefinitionDefaultValue::TriggerDefinition,
-                    )?;
-                }
-                "defaultValueUsageContext" => {
-                    p.mark(&mut seen, 99)?;
-                    p.choice(&mut c0, 48, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        UsageContext::read,
-                        ElementDefinitionDefaultValue::UsageContext,
-                    )?;
-                }
-                "defaultValueDosage" => {
-                    p.mark(&mut seen, 100)?;
-                    p.choice(&mut c0, 49, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Dosage::read,
-                        ElementDefinitionDefaultValue::Dosage,
-                    )?;
-                }
-                "defaultValueMeta" => {
-                    p.mark(&mut seen, 101)?;
-                    p.choice(&mut c0, 50, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Meta::read,
-                        ElementDefinitionDefaultValue::Meta,
-                    )?;
-                }
-                "meaningWhenMissing" => {
-                    p.mark(&mut seen, 102)?;
-                    opt_prim_value(p, &mut r.meaning_when_missing, markdown)?;
-                }
-                "_meaningWhenMissing" => {
-                    p.mark(&mut seen, 103)?;
-                    opt_prim_element(p, &mut r.meaning_when_missing)?;
-                }
-                "orderMeaning" => {
-                    p.mark(&mut seen, 104)?;
-                    opt_prim_value(p, &mut r.order_meaning, string)?;
-                }
-                "_orderMeaning" => {
-                    p.mark(&mut seen, 105)?;
-                    opt_prim_element(p, &mut r.order_meaning)?;
-                }
-                "fixedBase64Binary" => {
-                    p.mark(&mut seen, 106)?;
-                    p.choice(&mut c1, 1, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        base64_binary,
-                        ElementDefinitionFixed::Base64Binary,
-                        |e| match e {
-                            ElementDefinitionFixed::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedBase64Binary" => {
-                    p.mark(&mut seen, 107)?;
-                    p.choice(&mut c1, 1, "fixed")?;
-                    choice_element(p, &mut r.fixed, ElementDefinitionFixed::Base64Binary, |e| {
-                        match e {
-                            ElementDefinitionFixed::Base64Binary(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "fixedBoolean" => {
-                    p.mark(&mut seen, 108)?;
-                    p.choice(&mut c1, 2, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        boolean,
-                        ElementDefinitionFixed::Boolean,
-                        |e| match e {
-                            ElementDefinitionFixed::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedBoolean" => {
-                    p.mark(&mut seen, 109)?;
-                    p.choice(&mut c1, 2, "fixed")?;
-                    choice_element(
-                        p,
-                        &mut r.fixed,
-                        ElementDefinitionFixed::Boolean,
-                        |e| match e {
-                            ElementDefinitionFixed::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "fixedCanonical" => {
-                    p.mark(&mut seen, 110)?;
-                    p.choice(&mut c1, 3, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        canonical,
-                        ElementDefinitionFixed::Canonical,
-                        |e| match e {
-                            ElementDefinitionFixed::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedCanonical" => {
-                    p.mark(&mut seen, 111)?;
-                    p.choice(&mut c1, 3, "fixed")?;
-                    choice_element(
-                        p,
-                        &mut r.fixed,
-                        ElementDefinitionFixed::Canonical,
-                        |e| match e {
-                            ElementDefinitionFixed::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "fixedCode" => {
-                    p.mark(&mut seen, 112)?;
-                    p.choice(&mut c1, 4, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        code,
-                        ElementDefinitionFixed::Code,
-                        |e| match e {
-                            ElementDefinitionFixed::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedCode" => {
-                    p.mark(&mut seen, 113)?;
-                    p.choice(&mut c1, 4, "fixed")?;
-                    choice_element(p, &mut r.fixed, ElementDefinitionFixed::Code, |e| match e {
-                        ElementDefinitionFixed::Code(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "fixedDate" => {
-                    p.mark(&mut seen, 114)?;
-                    p.choice(&mut c1, 5, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        date,
-                        ElementDefinitionFixed::Date,
-                        |e| match e {
-                            ElementDefinitionFixed::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedDate" => {
-                    p.mark(&mut seen, 115)?;
-                    p.choice(&mut c1, 5, "fixed")?;
-                    choice_element(p, &mut r.fixed, ElementDefinitionFixed::Date, |e| match e {
-                        ElementDefinitionFixed::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "fixedDateTime" => {
-                    p.mark(&mut seen, 116)?;
-                    p.choice(&mut c1, 6, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        date_time,
-                        ElementDefinitionFixed::DateTime,
-                        |e| match e {
-                            ElementDefinitionFixed::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedDateTime" => {
-                    p.mark(&mut seen, 117)?;
-                    p.choice(&mut c1, 6, "fixed")?;
-                    choice_element(
-                        p,
-                        &mut r.fixed,
-                        ElementDefinitionFixed::DateTime,
-                        |e| match e {
-                            ElementDefinitionFixed::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "fixedDecimal" => {
-                    p.mark(&mut seen, 118)?;
-                    p.choice(&mut c1, 7, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        decimal,
-                        ElementDefinitionFixed::Decimal,
-                        |e| match e {
-                            ElementDefinitionFixed::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedDecimal" => {
-                    p.mark(&mut seen, 119)?;
-                    p.choice(&mut c1, 7, "fixed")?;
-                    choice_element(
-                        p,
-                        &mut r.fixed,
-                        ElementDefinitionFixed::Decimal,
-                        |e| match e {
-                            ElementDefinitionFixed::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "fixedId" => {
-                    p.mark(&mut seen, 120)?;
-                    p.choice(&mut c1, 8, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        id,
-                        ElementDefinitionFixed::Id,
-                        |e| match e {
-                            ElementDefinitionFixed::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedId" => {
-                    p.mark(&mut seen, 121)?;
-                    p.choice(&mut c1, 8, "fixed")?;
-                    choice_element(p, &mut r.fixed, ElementDefinitionFixed::Id, |e| match e {
-                        ElementDefinitionFixed::Id(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "fixedInstant" => {
-                    p.mark(&mut seen, 122)?;
-                    p.choice(&mut c1, 9, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        instant,
-                        ElementDefinitionFixed::Instant,
-                        |e| match e {
-                            ElementDefinitionFixed::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedInstant" => {
-                    p.mark(&mut seen, 123)?;
-                    p.choice(&mut c1, 9, "fixed")?;
-                    choice_element(
-                        p,
-                        &mut r.fixed,
-                        ElementDefinitionFixed::Instant,
-                        |e| match e {
-                            ElementDefinitionFixed::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "fixedInteger" => {
-                    p.mark(&mut seen, 124)?;
-                    p.choice(&mut c1, 10, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        integer,
-                        ElementDefinitionFixed::Integer,
-                        |e| match e {
-                            ElementDefinitionFixed::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedInteger" => {
-                    p.mark(&mut seen, 125)?;
-                    p.choice(&mut c1, 10, "fixed")?;
-                    choice_element(
-                        p,
-                        &mut r.fixed,
-                        ElementDefinitionFixed::Integer,
-                        |e| match e {
-                            ElementDefinitionFixed::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "fixedMarkdown" => {
-                    p.mark(&mut seen, 126)?;
-                    p.choice(&mut c1, 11, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        markdown,
-                        ElementDefinitionFixed::Markdown,
-                        |e| match e {
-                            ElementDefinitionFixed::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedMarkdown" => {
-                    p.mark(&mut seen, 127)?;
-                    p.choice(&mut c1, 11, "fixed")?;
-                    choice_element(
-                        p,
-                        &mut r.fixed,
-                        ElementDefinitionFixed::Markdown,
-                        |e| match e {
-                            ElementDefinitionFixed::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "fixedOid" => {
-                    p.mark(&mut seen, 128)?;
-                    p.choice(&mut c1, 12, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        oid,
-                        ElementDefinitionFixed::Oid,
-                        |e| match e {
-                            ElementDefinitionFixed::Oid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedOid" => {
-                    p.mark(&mut seen, 129)?;
-                    p.choice(&mut c1, 12, "fixed")?;
-                    choice_element(p, &mut r.fixed, ElementDefinitionFixed::Oid, |e| match e {
-                        ElementDefinitionFixed::Oid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "fixedPositiveInt" => {
-                    p.mark(&mut seen, 130)?;
-                    p.choice(&mut c1, 13, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        positive_int,
-                        ElementDefinitionFixed::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionFixed::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedPositiveInt" => {
-                    p.mark(&mut seen, 131)?;
-                    p.choice(&mut c1, 13, "fixed")?;
-                    choice_element(
-                        p,
-                        &mut r.fixed,
-                        ElementDefinitionFixed::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionFixed::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "fixedString" => {
-                    p.mark(&mut seen, 132)?;
-                    p.choice(&mut c1, 14, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        string,
-                        ElementDefinitionFixed::String,
-                        |e| match e {
-                            ElementDefinitionFixed::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedString" => {
-                    p.mark(&mut seen, 133)?;
-                    p.choice(&mut c1, 14, "fixed")?;
-                    choice_element(
-                        p,
-                        &mut r.fixed,
-                        ElementDefinitionFixed::String,
-                        |e| match e {
-                            ElementDefinitionFixed::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "fixedTime" => {
-                    p.mark(&mut seen, 134)?;
-                    p.choice(&mut c1, 15, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        time,
-                        ElementDefinitionFixed::Time,
-                        |e| match e {
-                            ElementDefinitionFixed::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedTime" => {
-                    p.mark(&mut seen, 135)?;
-                    p.choice(&mut c1, 15, "fixed")?;
-                    choice_element(p, &mut r.fixed, ElementDefinitionFixed::Time, |e| match e {
-                        ElementDefinitionFixed::Time(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "fixedUnsignedInt" => {
-                    p.mark(&mut seen, 136)?;
-                    p.choice(&mut c1, 16, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        unsigned_int,
-                        ElementDefinitionFixed::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionFixed::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedUnsignedInt" => {
-                    p.mark(&mut seen, 137)?;
-                    p.choice(&mut c1, 16, "fixed")?;
-                    choice_element(
-                        p,
-                        &mut r.fixed,
-                        ElementDefinitionFixed::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionFixed::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "fixedUri" => {
-                    p.mark(&mut seen, 138)?;
-                    p.choice(&mut c1, 17, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        uri,
-                        ElementDefinitionFixed::Uri,
-                        |e| match e {
-                            ElementDefinitionFixed::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedUri" => {
-                    p.mark(&mut seen, 139)?;
-                    p.choice(&mut c1, 17, "fixed")?;
-                    choice_element(p, &mut r.fixed, ElementDefinitionFixed::Uri, |e| match e {
-                        ElementDefinitionFixed::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "fixedUrl" => {
-                    p.mark(&mut seen, 140)?;
-                    p.choice(&mut c1, 18, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        url,
-                        ElementDefinitionFixed::Url,
-                        |e| match e {
-                            ElementDefinitionFixed::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedUrl" => {
-                    p.mark(&mut seen, 141)?;
-                    p.choice(&mut c1, 18, "fixed")?;
-                    choice_element(p, &mut r.fixed, ElementDefinitionFixed::Url, |e| match e {
-                        ElementDefinitionFixed::Url(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "fixedUuid" => {
-                    p.mark(&mut seen, 142)?;
-                    p.choice(&mut c1, 19, "fixed")?;
-                    choice_value(
-                        p,
-                        &mut r.fixed,
-                        uuid,
-                        ElementDefinitionFixed::Uuid,
-                        |e| match e {
-                            ElementDefinitionFixed::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_fixedUuid" => {
-                    p.mark(&mut seen, 143)?;
-                    p.choice(&mut c1, 19, "fixed")?;
-                    choice_element(p, &mut r.fixed, ElementDefinitionFixed::Uuid, |e| match e {
-                        ElementDefinitionFixed::Uuid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "fixedAddress" => {
-                    p.mark(&mut seen, 144)?;
-                    p.choice(&mut c1, 20, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Address::read,
-                        ElementDefinitionFixed::Address,
-                    )?;
-                }
-                "fixedAge" => {
-                    p.mark(&mut seen, 145)?;
-                    p.choice(&mut c1, 21, "fixed")?;
-                    choice_box(p, &mut r.fixed, Age::read, ElementDefinitionFixed::Age)?;
-                }
-                "fixedAnnotation" => {
-                    p.mark(&mut seen, 146)?;
-                    p.choice(&mut c1, 22, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Annotation::read,
-                        ElementDefinitionFixed::Annotation,
-                    )?;
-                }
-                "fixedAttachment" => {
-                    p.mark(&mut seen, 147)?;
-                    p.choice(&mut c1, 23, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Attachment::read,
-                        ElementDefinitionFixed::Attachment,
-                    )?;
-                }
-                "fixedCodeableConcept" => {
-                    p.mark(&mut seen, 148)?;
-                    p.choice(&mut c1, 24, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        CodeableConcept::read,
-                        ElementDefinitionFixed::CodeableConcept,
-                    )?;
-                }
-                "fixedCoding" => {
-                    p.mark(&mut seen, 149)?;
-                    p.choice(&mut c1, 25, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Coding::read,
-                        ElementDefinitionFixed::Coding,
-                    )?;
-                }
-                "fixedContactPoint" => {
-                    p.mark(&mut seen, 150)?;
-                    p.choice(&mut c1, 26, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        ContactPoint::read,
-                        ElementDefinitionFixed::ContactPoint,
-                    )?;
-                }
-                "fixedCount" => {
-                    p.mark(&mut seen, 151)?;
-                    p.choice(&mut c1, 27, "fixed")?;
-                    choice_box(p, &mut r.fixed, Count::read, ElementDefinitionFixed::Count)?;
-                }
-                "fixedDistance" => {
-                    p.mark(&mut seen, 152)?;
-                    p.choice(&mut c1, 28, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Distance::read,
-                        ElementDefinitionFixed::Distance,
-                    )?;
-                }
-                "fixedDuration" => {
-                    p.mark(&mut seen, 153)?;
-                    p.choice(&mut c1, 29, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Duration::read,
-                        ElementDefinitionFixed::Duration,
-                    )?;
-                }
-                "fixedHumanName" => {
-                    p.mark(&mut seen, 154)?;
-                    p.choice(&mut c1, 30, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        HumanName::read,
-                        ElementDefinitionFixed::HumanName,
-                    )?;
-                }
-                "fixedIdentifier" => {
-                    p.mark(&mut seen, 155)?;
-                    p.choice(&mut c1, 31, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Identifier::read,
-                        ElementDefinitionFixed::Identifier,
-                    )?;
-                }
-                "fixedMoney" => {
-                    p.mark(&mut seen, 156)?;
-                    p.choice(&mut c1, 32, "fixed")?;
-                    choice_box(p, &mut r.fixed, Money::read, ElementDefinitionFixed::Money)?;
-                }
-                "fixedPeriod" => {
-                    p.mark(&mut seen, 157)?;
-                    p.choice(&mut c1, 33, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Period::read,
-                        ElementDefinitionFixed::Period,
-                    )?;
-                }
-                "fixedQuantity" => {
-                    p.mark(&mut seen, 158)?;
-                    p.choice(&mut c1, 34, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Quantity::read,
-                        ElementDefinitionFixed::Quantity,
-                    )?;
-                }
-                "fixedRange" => {
-                    p.mark(&mut seen, 159)?;
-                    p.choice(&mut c1, 35, "fixed")?;
-                    choice_box(p, &mut r.fixed, Range::read, ElementDefinitionFixed::Range)?;
-                }
-                "fixedRatio" => {
-                    p.mark(&mut seen, 160)?;
-                    p.choice(&mut c1, 36, "fixed")?;
-                    choice_box(p, &mut r.fixed, Ratio::read, ElementDefinitionFixed::Ratio)?;
-                }
-                "fixedReference" => {
-                    p.mark(&mut seen, 161)?;
-                    p.choice(&mut c1, 37, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Reference::read,
-                        ElementDefinitionFixed::Reference,
-                    )?;
-                }
-                "fixedSampledData" => {
-                    p.mark(&mut seen, 162)?;
-                    p.choice(&mut c1, 38, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        SampledData::read,
-                        ElementDefinitionFixed::SampledData,
-                    )?;
-                }
-                "fixedSignature" => {
-                    p.mark(&mut seen, 163)?;
-                    p.choice(&mut c1, 39, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Signature::read,
-                        ElementDefinitionFixed::Signature,
-                    )?;
-                }
-                "fixedTiming" => {
-                    p.mark(&mut seen, 164)?;
-                    p.choice(&mut c1, 40, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Timing::read,
-                        ElementDefinitionFixed::Timing,
-                    )?;
-                }
-                "fixedContactDetail" => {
-                    p.mark(&mut seen, 165)?;
-                    p.choice(&mut c1, 41, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        ContactDetail::read,
-                        ElementDefinitionFixed::ContactDetail,
-                    )?;
-                }
-                "fixedContributor" => {
-                    p.mark(&mut seen, 166)?;
-                    p.choice(&mut c1, 42, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Contributor::read,
-                        ElementDefinitionFixed::Contributor,
-                    )?;
-                }
-                "fixedDataRequirement" => {
-                    p.mark(&mut seen, 167)?;
-                    p.choice(&mut c1, 43, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        DataRequirement::read,
-                        ElementDefinitionFixed::DataRequirement,
-                    )?;
-                }
-                "fixedExpression" => {
-                    p.mark(&mut seen, 168)?;
-                    p.choice(&mut c1, 44, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Expression::read,
-                        ElementDefinitionFixed::Expression,
-                    )?;
-                }
-                "fixedParameterDefinition" => {
-                    p.mark(&mut seen, 169)?;
-                    p.choice(&mut c1, 45, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        ParameterDefinition::read,
-                        ElementDefinitionFixed::ParameterDefinition,
-                    )?;
-                }
-                "fixedRelatedArtifact" => {
-                    p.mark(&mut seen, 170)?;
-                    p.choice(&mut c1, 46, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        RelatedArtifact::read,
-                        ElementDefinitionFixed::RelatedArtifact,
-                    )?;
-                }
-                "fixedTriggerDefinition" => {
-                    p.mark(&mut seen, 171)?;
-                    p.choice(&mut c1, 47, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        TriggerDefinition::read,
-                        ElementDefinitionFixed::TriggerDefinition,
-                    )?;
-                }
-                "fixedUsageContext" => {
-                    p.mark(&mut seen, 172)?;
-                    p.choice(&mut c1, 48, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        UsageContext::read,
-                        ElementDefinitionFixed::UsageContext,
-                    )?;
-                }
-                "fixedDosage" => {
-                    p.mark(&mut seen, 173)?;
-                    p.choice(&mut c1, 49, "fixed")?;
-                    choice_box(
-                        p,
-                        &mut r.fixed,
-                        Dosage::read,
-                        ElementDefinitionFixed::Dosage,
-                    )?;
-                }
-                "fixedMeta" => {
-                    p.mark(&mut seen, 174)?;
-                    p.choice(&mut c1, 50, "fixed")?;
-                    choice_box(p, &mut r.fixed, Meta::read, ElementDefinitionFixed::Meta)?;
-                }
-                "patternBase64Binary" => {
-                    p.mark(&mut seen, 175)?;
-                    p.choice(&mut c2, 1, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        base64_binary,
-                        ElementDefinitionPattern::Base64Binary,
-                        |e| match e {
-                            ElementDefinitionPattern::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternBase64Binary" => {
-                    p.mark(&mut seen, 176)?;
-                    p.choice(&mut c2, 1, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Base64Binary,
-                        |e| match e {
-                            ElementDefinitionPattern::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternBoolean" => {
-                    p.mark(&mut seen, 177)?;
-                    p.choice(&mut c2, 2, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        boolean,
-                        ElementDefinitionPattern::Boolean,
-                        |e| match e {
-                            ElementDefinitionPattern::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternBoolean" => {
-                    p.mark(&mut seen, 178)?;
-                    p.choice(&mut c2, 2, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Boolean,
-                        |e| match e {
-                            ElementDefinitionPattern::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternCanonical" => {
-                    p.mark(&mut seen, 179)?;
-                    p.choice(&mut c2, 3, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        canonical,
-                        ElementDefinitionPattern::Canonical,
-                        |e| match e {
-                            ElementDefinitionPattern::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternCanonical" => {
-                    p.mark(&mut seen, 180)?;
-                    p.choice(&mut c2, 3, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Canonical,
-                        |e| match e {
-                            ElementDefinitionPattern::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternCode" => {
-                    p.mark(&mut seen, 181)?;
-                    p.choice(&mut c2, 4, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        code,
-                        ElementDefinitionPattern::Code,
-                        |e| match e {
-                            ElementDefinitionPattern::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternCode" => {
-                    p.mark(&mut seen, 182)?;
-                    p.choice(&mut c2, 4, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Code,
-                        |e| match e {
-                            ElementDefinitionPattern::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternDate" => {
-                    p.mark(&mut seen, 183)?;
-                    p.choice(&mut c2, 5, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        date,
-                        ElementDefinitionPattern::Date,
-                        |e| match e {
-                            ElementDefinitionPattern::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternDate" => {
-                    p.mark(&mut seen, 184)?;
-                    p.choice(&mut c2, 5, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Date,
-                        |e| match e {
-                            ElementDefinitionPattern::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternDateTime" => {
-                    p.mark(&mut seen, 185)?;
-                    p.choice(&mut c2, 6, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        date_time,
-                        ElementDefinitionPattern::DateTime,
-                        |e| match e {
-                            ElementDefinitionPattern::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternDateTime" => {
-                    p.mark(&mut seen, 186)?;
-                    p.choice(&mut c2, 6, "pattern")?;
-                    choice_element(p, &mut r.pattern, ElementDefinitionPattern::DateTime, |e| {
-                        match e {
-                            ElementDefinitionPattern::DateTime(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "patternDecimal" => {
-                    p.mark(&mut seen, 187)?;
-                    p.choice(&mut c2, 7, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        decimal,
-                        ElementDefinitionPattern::Decimal,
-                        |e| match e {
-                            ElementDefinitionPattern::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternDecimal" => {
-                    p.mark(&mut seen, 188)?;
-                    p.choice(&mut c2, 7, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Decimal,
-                        |e| match e {
-                            ElementDefinitionPattern::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternId" => {
-                    p.mark(&mut seen, 189)?;
-                    p.choice(&mut c2, 8, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        id,
-                        ElementDefinitionPattern::Id,
-                        |e| match e {
-                            ElementDefinitionPattern::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternId" => {
-                    p.mark(&mut seen, 190)?;
-                    p.choice(&mut c2, 8, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Id,
-                        |e| match e {
-                            ElementDefinitionPattern::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternInstant" => {
-                    p.mark(&mut seen, 191)?;
-                    p.choice(&mut c2, 9, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        instant,
-                        ElementDefinitionPattern::Instant,
-                        |e| match e {
-                            ElementDefinitionPattern::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternInstant" => {
-                    p.mark(&mut seen, 192)?;
-                    p.choice(&mut c2, 9, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Instant,
-                        |e| match e {
-                            ElementDefinitionPattern::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternInteger" => {
-                    p.mark(&mut seen, 193)?;
-                    p.choice(&mut c2, 10, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        integer,
-                        ElementDefinitionPattern::Integer,
-                        |e| match e {
-                            ElementDefinitionPattern::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternInteger" => {
-                    p.mark(&mut seen, 194)?;
-                    p.choice(&mut c2, 10, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Integer,
-                        |e| match e {
-                            ElementDefinitionPattern::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternMarkdown" => {
-                    p.mark(&mut seen, 195)?;
-                    p.choice(&mut c2, 11, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        markdown,
-                        ElementDefinitionPattern::Markdown,
-                        |e| match e {
-                            ElementDefinitionPattern::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternMarkdown" => {
-                    p.mark(&mut seen, 196)?;
-                    p.choice(&mut c2, 11, "pattern")?;
-                    choice_element(p, &mut r.pattern, ElementDefinitionPattern::Markdown, |e| {
-                        match e {
-                            ElementDefinitionPattern::Markdown(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "patternOid" => {
-                    p.mark(&mut seen, 197)?;
-                    p.choice(&mut c2, 12, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        oid,
-                        ElementDefinitionPattern::Oid,
-                        |e| match e {
-                            ElementDefinitionPattern::Oid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternOid" => {
-                    p.mark(&mut seen, 198)?;
-                    p.choice(&mut c2, 12, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Oid,
-                        |e| match e {
-                            ElementDefinitionPattern::Oid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternPositiveInt" => {
-                    p.mark(&mut seen, 199)?;
-                    p.choice(&mut c2, 13, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        positive_int,
-                        ElementDefinitionPattern::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionPattern::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternPositiveInt" => {
-                    p.mark(&mut seen, 200)?;
-                    p.choice(&mut c2, 13, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionPattern::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternString" => {
-                    p.mark(&mut seen, 201)?;
-                    p.choice(&mut c2, 14, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        string,
-                        ElementDefinitionPattern::String,
-                        |e| match e {
-                            ElementDefinitionPattern::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternString" => {
-                    p.mark(&mut seen, 202)?;
-                    p.choice(&mut c2, 14, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::String,
-                        |e| match e {
-                            ElementDefinitionPattern::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternTime" => {
-                    p.mark(&mut seen, 203)?;
-                    p.choice(&mut c2, 15, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        time,
-                        ElementDefinitionPattern::Time,
-                        |e| match e {
-                            ElementDefinitionPattern::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternTime" => {
-                    p.mark(&mut seen, 204)?;
-                    p.choice(&mut c2, 15, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Time,
-                        |e| match e {
-                            ElementDefinitionPattern::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternUnsignedInt" => {
-                    p.mark(&mut seen, 205)?;
-                    p.choice(&mut c2, 16, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        unsigned_int,
-                        ElementDefinitionPattern::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionPattern::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternUnsignedInt" => {
-                    p.mark(&mut seen, 206)?;
-                    p.choice(&mut c2, 16, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionPattern::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternUri" => {
-                    p.mark(&mut seen, 207)?;
-                    p.choice(&mut c2, 17, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        uri,
-                        ElementDefinitionPattern::Uri,
-                        |e| match e {
-                            ElementDefinitionPattern::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternUri" => {
-                    p.mark(&mut seen, 208)?;
-                    p.choice(&mut c2, 17, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Uri,
-                        |e| match e {
-                            ElementDefinitionPattern::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternUrl" => {
-                    p.mark(&mut seen, 209)?;
-                    p.choice(&mut c2, 18, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        url,
-                        ElementDefinitionPattern::Url,
-                        |e| match e {
-                            ElementDefinitionPattern::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternUrl" => {
-                    p.mark(&mut seen, 210)?;
-                    p.choice(&mut c2, 18, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Url,
-                        |e| match e {
-                            ElementDefinitionPattern::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternUuid" => {
-                    p.mark(&mut seen, 211)?;
-                    p.choice(&mut c2, 19, "pattern")?;
-                    choice_value(
-                        p,
-                        &mut r.pattern,
-                        uuid,
-                        ElementDefinitionPattern::Uuid,
-                        |e| match e {
-                            ElementDefinitionPattern::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_patternUuid" => {
-                    p.mark(&mut seen, 212)?;
-                    p.choice(&mut c2, 19, "pattern")?;
-                    choice_element(
-                        p,
-                        &mut r.pattern,
-                        ElementDefinitionPattern::Uuid,
-                        |e| match e {
-                            ElementDefinitionPattern::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "patternAddress" => {
-                    p.mark(&mut seen, 213)?;
-                    p.choice(&mut c2, 20, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Address::read,
-                        ElementDefinitionPattern::Address,
-                    )?;
-                }
-                "patternAge" => {
-                    p.mark(&mut seen, 214)?;
-                    p.choice(&mut c2, 21, "pattern")?;
-                    choice_box(p, &mut r.pattern, Age::read, ElementDefinitionPattern::Age)?;
-                }
-                "patternAnnotation" => {
-                    p.mark(&mut seen, 215)?;
-                    p.choice(&mut c2, 22, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Annotation::read,
-                        ElementDefinitionPattern::Annotation,
-                    )?;
-                }
-                "patternAttachment" => {
-                    p.mark(&mut seen, 216)?;
-                    p.choice(&mut c2, 23, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Attachment::read,
-                        ElementDefinitionPattern::Attachment,
-                    )?;
-                }
-                "patternCodeableConcept" => {
-                    p.mark(&mut seen, 217)?;
-                    p.choice(&mut c2, 24, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        CodeableConcept::read,
-                        ElementDefinitionPattern::CodeableConcept,
-                    )?;
-                }
-                "patternCoding" => {
-                    p.mark(&mut seen, 218)?;
-                    p.choice(&mut c2, 25, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Coding::read,
-                        ElementDefinitionPattern::Coding,
-                    )?;
-                }
-                "patternContactPoint" => {
-                    p.mark(&mut seen, 219)?;
-                    p.choice(&mut c2, 26, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        ContactPoint::read,
-                        ElementDefinitionPattern::ContactPoint,
-                    )?;
-                }
-                "patternCount" => {
-                    p.mark(&mut seen, 220)?;
-                    p.choice(&mut c2, 27, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Count::read,
-                        ElementDefinitionPattern::Count,
-                    )?;
-                }
-                "patternDistance" => {
-                    p.mark(&mut seen, 221)?;
-                    p.choice(&mut c2, 28, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Distance::read,
-                        ElementDefinitionPattern::Distance,
-                    )?;
-                }
-                "patternDuration" => {
-                    p.mark(&mut seen, 222)?;
-                    p.choice(&mut c2, 29, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Duration::read,
-                        ElementDefinitionPattern::Duration,
-                    )?;
-                }
-                "patternHumanName" => {
-                    p.mark(&mut seen, 223)?;
-                    p.choice(&mut c2, 30, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        HumanName::read,
-                        ElementDefinitionPattern::HumanName,
-                    )?;
-                }
-                "patternIdentifier" => {
-                    p.mark(&mut seen, 224)?;
-                    p.choice(&mut c2, 31, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Identifier::read,
-                        ElementDefinitionPattern::Identifier,
-                    )?;
-                }
-                "patternMoney" => {
-                    p.mark(&mut seen, 225)?;
-                    p.choice(&mut c2, 32, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Money::read,
-                        ElementDefinitionPattern::Money,
-                    )?;
-                }
-                "patternPeriod" => {
-                    p.mark(&mut seen, 226)?;
-                    p.choice(&mut c2, 33, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Period::read,
-                        ElementDefinitionPattern::Period,
-                    )?;
-                }
-                "patternQuantity" => {
-                    p.mark(&mut seen, 227)?;
-                    p.choice(&mut c2, 34, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Quantity::read,
-                        ElementDefinitionPattern::Quantity,
-                    )?;
-                }
-                "patternRange" => {
-                    p.mark(&mut seen, 228)?;
-                    p.choice(&mut c2, 35, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Range::read,
-                        ElementDefinitionPattern::Range,
-                    )?;
-                }
-                "patternRatio" => {
-                    p.mark(&mut seen, 229)?;
-                    p.choice(&mut c2, 36, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Ratio::read,
-                        ElementDefinitionPattern::Ratio,
-                    )?;
-                }
-                "patternReference" => {
-                    p.mark(&mut seen, 230)?;
-                    p.choice(&mut c2, 37, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Reference::read,
-                        ElementDefinitionPattern::Reference,
-                    )?;
-                }
-                "patternSampledData" => {
-                    p.mark(&mut seen, 231)?;
-                    p.choice(&mut c2, 38, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        SampledData::read,
-                        ElementDefinitionPattern::SampledData,
-                    )?;
-                }
-                "patternSignature" => {
-                    p.mark(&mut seen, 232)?;
-                    p.choice(&mut c2, 39, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Signature::read,
-                        ElementDefinitionPattern::Signature,
-                    )?;
-                }
-                "patternTiming" => {
-                    p.mark(&mut seen, 233)?;
-                    p.choice(&mut c2, 40, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Timing::read,
-                        ElementDefinitionPattern::Timing,
-                    )?;
-                }
-                "patternContactDetail" => {
-                    p.mark(&mut seen, 234)?;
-                    p.choice(&mut c2, 41, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        ContactDetail::read,
-                        ElementDefinitionPattern::ContactDetail,
-                    )?;
-                }
-                "patternContributor" => {
-                    p.mark(&mut seen, 235)?;
-                    p.choice(&mut c2, 42, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Contributor::read,
-                        ElementDefinitionPattern::Contributor,
-                    )?;
-                }
-                "patternDataRequirement" => {
-                    p.mark(&mut seen, 236)?;
-                    p.choice(&mut c2, 43, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        DataRequirement::read,
-                        ElementDefinitionPattern::DataRequirement,
-                    )?;
-                }
-                "patternExpression" => {
-                    p.mark(&mut seen, 237)?;
-                    p.choice(&mut c2, 44, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Expression::read,
-                        ElementDefinitionPattern::Expression,
-                    )?;
-                }
-                "patternParameterDefinition" => {
-                    p.mark(&mut seen, 238)?;
-                    p.choice(&mut c2, 45, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        ParameterDefinition::read,
-                        ElementDefinitionPattern::ParameterDefinition,
-                    )?;
-                }
-                "patternRelatedArtifact" => {
-                    p.mark(&mut seen, 239)?;
-                    p.choice(&mut c2, 46, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        RelatedArtifact::read,
-                        ElementDefinitionPattern::RelatedArtifact,
-                    )?;
-                }
-                "patternTriggerDefinition" => {
-                    p.mark(&mut seen, 240)?;
-                    p.choice(&mut c2, 47, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        TriggerDefinition::read,
-                        ElementDefinitionPattern::TriggerDefinition,
-                    )?;
-                }
-                "patternUsageContext" => {
-                    p.mark(&mut seen, 241)?;
-                    p.choice(&mut c2, 48, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        UsageContext::read,
-                        ElementDefinitionPattern::UsageContext,
-                    )?;
-                }
-                "patternDosage" => {
-                    p.mark(&mut seen, 242)?;
-                    p.choice(&mut c2, 49, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Dosage::read,
-                        ElementDefinitionPattern::Dosage,
-                    )?;
-                }
-                "patternMeta" => {
-                    p.mark(&mut seen, 243)?;
-                    p.choice(&mut c2, 50, "pattern")?;
-                    choice_box(
-                        p,
-                        &mut r.pattern,
-                        Meta::read,
-                        ElementDefinitionPattern::Meta,
-                    )?;
-                }
-                "example" => {
-                    p.mark(&mut seen, 244)?;
-                    many(p, &mut r.example, ElementDefinitionExample::read)?;
-                }
-                "minValueDate" => {
-                    p.mark(&mut seen, 245)?;
-                    p.choice(&mut c3, 1, "minValue")?;
-                    choice_value(
-                        p,
-                        &mut r.min_value,
-                        date,
-                        ElementDefinitionMinValue::Date,
-                        |e| match e {
-                            ElementDefinitionMinValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_minValueDate" => {
-                    p.mark(&mut seen, 246)?;
-                    p.choice(&mut c3, 1, "minValue")?;
-                    choice_element(
-                        p,
-                        &mut r.min_value,
-                        ElementDefinitionMinValue::Date,
-                        |e| match e {
-                            ElementDefinitionMinValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "minValueDateTime" => {
-                    p.mark(&mut seen, 247)?;
-                    p.choice(&mut c3, 2, "minValue")?;
-                    choice_value(
-                        p,
-                        &mut r.min_value,
-                        date_time,
-                        ElementDefinitionMinValue::DateTime,
-                        |e| match e {
-                            ElementDefinitionMinValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_minValueDateTime" => {
-                    p.mark(&mut seen, 248)?;
-                    p.choice(&mut c3, 2, "minValue")?;
-                    choice_element(
-                        p,
-                        &mut r.min_value,
-                        ElementDefinitionMinValue::DateTime,
-                        |e| match e {
-                            ElementDefinitionMinValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "minValueInstant" => {
-                    p.mark(&mut seen, 249)?;
-                    p.choice(&mut c3, 3, "minValue")?;
-                    choice_value(
-                        p,
-                        &mut r.min_value,
-                        instant,
-                        ElementDefinitionMinValue::Instant,
-                        |e| match e {
-                            ElementDefinitionMinValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_minValueInstant" => {
-                    p.mark(&mut seen, 250)?;
-                    p.choice(&mut c3, 3, "minValue")?;
-                    choice_element(
-                        p,
-                        &mut r.min_value,
-                        ElementDefinitionMinValue::Instant,
-                        |e| match e {
-                            ElementDefinitionMinValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "minValueTime" => {
-                    p.mark(&mut seen, 251)?;
-                    p.choice(&mut c3, 4, "minValue")?;
-                    choice_value(
-                        p,
-                        &mut r.min_value,
-                        time,
-                        ElementDefinitionMinValue::Time,
-                        |e| match e {
-                            ElementDefinitionMinValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_minValueTime" => {
-                    p.mark(&mut seen, 252)?;
-                    p.choice(&mut c3, 4, "minValue")?;
-                    choice_element(
-                        p,
-                        &mut r.min_value,
-                        ElementDefinitionMinValue::Time,
-                        |e| match e {
-                            ElementDefinitionMinValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "minValueDecimal" => {
-                    p.mark(&mut seen, 253)?;
-                    p.choice(&mut c3, 5, "minValue")?;
-                    choice_value(
-                        p,
-                        &mut r.min_value,
-                        decimal,
-                        ElementDefinitionMinValue::Decimal,
-                        |e| match e {
-                            ElementDefinitionMinValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_minValueDecimal" => {
-                    p.mark(&mut seen, 254)?;
-                    p.choice(&mut c3, 5, "minValue")?;
-                    choice_element(
-                        p,
-                        &mut r.min_value,
-                        ElementDefinitionMinValue::Decimal,
-                        |e| match e {
-                            ElementDefinitionMinValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "minValueInteger" => {
-                    p.mark(&mut seen, 255)?;
-                    p.choice(&mut c3, 6, "minValue")?;
-                    choice_value(
-                        p,
-                        &mut r.min_value,
-                        integer,
-                        ElementDefinitionMinValue::Integer,
-                        |e| match e {
-                            ElementDefinitionMinValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_minValueInteger" => {
-                    p.mark(&mut seen, 256)?;
-                    p.choice(&mut c3, 6, "minValue")?;
-                    choice_element(
-                        p,
-                        &mut r.min_value,
-                        ElementDefinitionMinValue::Integer,
-                        |e| match e {
-                            ElementDefinitionMinValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "minValuePositiveInt" => {
-                    p.mark(&mut seen, 257)?;
-                    p.choice(&mut c3, 7, "minValue")?;
-                    choice_value(
-                        p,
-                        &mut r.min_value,
-                        positive_int,
-                        ElementDefinitionMinValue::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionMinValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_minValuePositiveInt" => {
-                    p.mark(&mut seen, 258)?;
-                    p.choice(&mut c3, 7, "minValue")?;
-                    choice_element(
-                        p,
-                        &mut r.min_value,
-                        ElementDefinitionMinValue::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionMinValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "minValueUnsignedInt" => {
-                    p.mark(&mut seen, 259)?;
-                    p.choice(&mut c3, 8, "minValue")?;
-                    choice_value(
-                        p,
-                        &mut r.min_value,
-                        unsigned_int,
-                        ElementDefinitionMinValue::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionMinValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_minValueUnsignedInt" => {
-                    p.mark(&mut seen, 260)?;
-                    p.choice(&mut c3, 8, "minValue")?;
-                    choice_element(
-                        p,
-                        &mut r.min_value,
-                        ElementDefinitionMinValue::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionMinValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "minValueQuantity" => {
-                    p.mark(&mut seen, 261)?;
-                    p.choice(&mut c3, 9, "minValue")?;
-                    choice_box(
-                        p,
-                        &mut r.min_value,
-                        Quantity::read,
-                        ElementDefinitionMinValue::Quantity,
-                    )?;
-                }
-                "maxValueDate" => {
-                    p.mark(&mut seen, 262)?;
-                    p.choice(&mut c4, 1, "maxValue")?;
-                    choice_value(
-                        p,
-                        &mut r.max_value,
-                        date,
-                        ElementDefinitionMaxValue::Date,
-                        |e| match e {
-                            ElementDefinitionMaxValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_maxValueDate" => {
-                    p.mark(&mut seen, 263)?;
-                    p.choice(&mut c4, 1, "maxValue")?;
-                    choice_element(
-                        p,
-                        &mut r.max_value,
-                        ElementDefinitionMaxValue::Date,
-                        |e| match e {
-                            ElementDefinitionMaxValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "maxValueDateTime" => {
-                    p.mark(&mut seen, 264)?;
-                    p.choice(&mut c4, 2, "maxValue")?;
-                    choice_value(
-                        p,
-                        &mut r.max_value,
-                        date_time,
-                        ElementDefinitionMaxValue::DateTime,
-                        |e| match e {
-                            ElementDefinitionMaxValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_maxValueDateTime" => {
-                    p.mark(&mut seen, 265)?;
-                    p.choice(&mut c4, 2, "maxValue")?;
-                    choice_element(
-                        p,
-                        &mut r.max_value,
-                        ElementDefinitionMaxValue::DateTime,
-                        |e| match e {
-                            ElementDefinitionMaxValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "maxValueInstant" => {
-                    p.mark(&mut seen, 266)?;
-                    p.choice(&mut c4, 3, "maxValue")?;
-                    choice_value(
-                        p,
-                        &mut r.max_value,
-                        instant,
-                        ElementDefinitionMaxValue::Instant,
-                        |e| match e {
-                            ElementDefinitionMaxValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_maxValueInstant" => {
-                    p.mark(&mut seen, 267)?;
-                    p.choice(&mut c4, 3, "maxValue")?;
-                    choice_element(
-                        p,
-                        &mut r.max_value,
-                        ElementDefinitionMaxValue::Instant,
-                        |e| match e {
-                            ElementDefinitionMaxValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "maxValueTime" => {
-                    p.mark(&mut seen, 268)?;
-                    p.choice(&mut c4, 4, "maxValue")?;
-                    choice_value(
-                        p,
-                        &mut r.max_value,
-                        time,
-                        ElementDefinitionMaxValue::Time,
-                        |e| match e {
-                            ElementDefinitionMaxValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_maxValueTime" => {
-                    p.mark(&mut seen, 269)?;
-                    p.choice(&mut c4, 4, "maxValue")?;
-                    choice_element(
-                        p,
-                        &mut r.max_value,
-                        ElementDefinitionMaxValue::Time,
-                        |e| match e {
-                            ElementDefinitionMaxValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "maxValueDecimal" => {
-                    p.mark(&mut seen, 270)?;
-                    p.choice(&mut c4, 5, "maxValue")?;
-                    choice_value(
-                        p,
-                        &mut r.max_value,
-                        decimal,
-                        ElementDefinitionMaxValue::Decimal,
-                        |e| match e {
-                            ElementDefinitionMaxValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_maxValueDecimal" => {
-                    p.mark(&mut seen, 271)?;
-                    p.choice(&mut c4, 5, "maxValue")?;
-                    choice_element(
-                        p,
-                        &mut r.max_value,
-                        ElementDefinitionMaxValue::Decimal,
-                        |e| match e {
-                            ElementDefinitionMaxValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "maxValueInteger" => {
-                    p.mark(&mut seen, 272)?;
-                    p.choice(&mut c4, 6, "maxValue")?;
-                    choice_value(
-                        p,
-                        &mut r.max_value,
-                        integer,
-                        ElementDefinitionMaxValue::Integer,
-                        |e| match e {
-                            ElementDefinitionMaxValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_maxValueInteger" => {
-                    p.mark(&mut seen, 273)?;
-                    p.choice(&mut c4, 6, "maxValue")?;
-                    choice_element(
-                        p,
-                        &mut r.max_value,
-                        ElementDefinitionMaxValue::Integer,
-                        |e| match e {
-                            ElementDefinitionMaxValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "maxValuePositiveInt" => {
-                    p.mark(&mut seen, 274)?;
-                    p.choice(&mut c4, 7, "maxValue")?;
-                    choice_value(
-                        p,
-                        &mut r.max_value,
-                        positive_int,
-                        ElementDefinitionMaxValue::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionMaxValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_maxValuePositiveInt" => {
-                    p.mark(&mut seen, 275)?;
-                    p.choice(&mut c4, 7, "maxValue")?;
-                    choice_element(
-                        p,
-                        &mut r.max_value,
-                        ElementDefinitionMaxValue::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionMaxValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "maxValueUnsignedInt" => {
-                    p.mark(&mut seen, 276)?;
-                    p.choice(&mut c4, 8, "maxValue")?;
-                    choice_value(
-                        p,
-                        &mut r.max_value,
-                        unsigned_int,
-                        ElementDefinitionMaxValue::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionMaxValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_maxValueUnsignedInt" => {
-                    p.mark(&mut seen, 277)?;
-                    p.choice(&mut c4, 8, "maxValue")?;
-                    choice_element(
-                        p,
-                        &mut r.max_value,
-                        ElementDefinitionMaxValue::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionMaxValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "maxValueQuantity" => {
-                    p.mark(&mut seen, 278)?;
-                    p.choice(&mut c4, 9, "maxValue")?;
-                    choice_box(
-                        p,
-                        &mut r.max_value,
-                        Quantity::read,
-                        ElementDefinitionMaxValue::Quantity,
-                    )?;
-                }
-                "maxLength" => {
-                    p.mark(&mut seen, 279)?;
-                    opt_prim_value(p, &mut r.max_length, integer)?;
-                }
-                "_maxLength" => {
-                    p.mark(&mut seen, 280)?;
-                    opt_prim_element(p, &mut r.max_length)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 281)?;
-                    let other = p.marked(&seen, 282);
-                    values(p, &mut r.condition, id, other)?;
-                }
-                "_condition" => {
-                    p.mark(&mut seen, 282)?;
-                    let other = p.marked(&seen, 281);
-                    elements(p, &mut r.condition, other)?;
-                }
-                "constraint" => {
-                    p.mark(&mut seen, 283)?;
-                    many(p, &mut r.constraint, ElementDefinitionConstraint::read)?;
-                }
-                "mustSupport" => {
-                    p.mark(&mut seen, 284)?;
-                    opt_prim_value(p, &mut r.must_support, boolean)?;
-                }
-                "_mustSupport" => {
-                    p.mark(&mut seen, 285)?;
-                    opt_prim_element(p, &mut r.must_support)?;
-                }
-                "isModifier" => {
-                    p.mark(&mut seen, 286)?;
-                    opt_prim_value(p, &mut r.is_modifier, boolean)?;
-                }
-                "_isModifier" => {
-                    p.mark(&mut seen, 287)?;
-                    opt_prim_element(p, &mut r.is_modifier)?;
-                }
-                "isModifierReason" => {
-                    p.mark(&mut seen, 288)?;
-                    opt_prim_value(p, &mut r.is_modifier_reason, string)?;
-                }
-                "_isModifierReason" => {
-                    p.mark(&mut seen, 289)?;
-                    opt_prim_element(p, &mut r.is_modifier_reason)?;
-                }
-                "isSummary" => {
-                    p.mark(&mut seen, 290)?;
-                    opt_prim_value(p, &mut r.is_summary, boolean)?;
-                }
-                "_isSummary" => {
-                    p.mark(&mut seen, 291)?;
-                    opt_prim_element(p, &mut r.is_summary)?;
-                }
-                "binding" => {
-                    p.mark(&mut seen, 292)?;
-                    opt(p, &mut r.binding, ElementDefinitionBinding::read)?;
-                }
-                "mapping" => {
-                    p.mark(&mut seen, 293)?;
-                    many(p, &mut r.mapping, ElementDefinitionMapping::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("path"));
-        }
+        read_object(p, &ELEMENT_DEFINITION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.representation, "representation")?;
         check_list(p, &r.alias, "alias")?;
         check_list(p, &r.condition, "condition")?;
@@ -3668,27 +1178,15 @@ impl ElementDefinition {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "path", "_path", &self.path, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "path", "_path", &self.path, w_str);
         write_prims(
             w,
             "representation",
@@ -3696,1258 +1194,2629 @@ impl ElementDefinition {
             &self.representation,
             w_str,
         );
-        if let Some(v) = &self.slice_name {
-            write_prim(w, "sliceName", "_sliceName", v, w_str);
-        }
-        if let Some(v) = &self.slice_is_constraining {
-            write_prim(
-                w,
-                "sliceIsConstraining",
-                "_sliceIsConstraining",
-                v,
-                w_boolean,
-            );
-        }
-        if let Some(v) = &self.label {
-            write_prim(w, "label", "_label", v, w_str);
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.slicing {
-            w.key("slicing");
-            v.write(w);
-        }
-        if let Some(v) = &self.short {
-            write_prim(w, "short", "_short", v, w_str);
-        }
-        if let Some(v) = &self.definition {
-            write_prim(w, "definition", "_definition", v, w_str);
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
-        if let Some(v) = &self.requirements {
-            write_prim(w, "requirements", "_requirements", v, w_str);
-        }
+        write_opt_prim(w, "sliceName", "_sliceName", &self.slice_name, w_str);
+        write_opt_prim(
+            w,
+            "sliceIsConstraining",
+            "_sliceIsConstraining",
+            &self.slice_is_constraining,
+            w_boolean,
+        );
+        write_opt_prim(w, "label", "_label", &self.label, w_str);
+        write_many(w, "code", &self.code, Coding::write);
+        write_opt(w, "slicing", &self.slicing, ElementDefinitionSlicing::write);
+        write_opt_prim(w, "short", "_short", &self.short, w_str);
+        write_opt_prim(w, "definition", "_definition", &self.definition, w_str);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
+        write_opt_prim(
+            w,
+            "requirements",
+            "_requirements",
+            &self.requirements,
+            w_str,
+        );
         write_prims(w, "alias", "_alias", &self.alias, w_str);
-        if let Some(v) = &self.min {
-            write_prim(w, "min", "_min", v, w_unsigned);
-        }
-        if let Some(v) = &self.max {
-            write_prim(w, "max", "_max", v, w_str);
-        }
-        if let Some(v) = &self.base {
-            w.key("base");
-            v.write(w);
-        }
-        if let Some(v) = &self.content_reference {
-            write_prim(w, "contentReference", "_contentReference", v, w_str);
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "min", "_min", &self.min, w_unsigned);
+        write_opt_prim(w, "max", "_max", &self.max, w_str);
+        write_opt(w, "base", &self.base, ElementDefinitionBase::write);
+        write_opt_prim(
+            w,
+            "contentReference",
+            "_contentReference",
+            &self.content_reference,
+            w_str,
+        );
+        write_many(w, "type", &self.type_, ElementDefinitionType::write);
         if let Some(v) = &self.default_value {
-            match v {
-                ElementDefinitionDefaultValue::Base64Binary(x) => write_prim(
-                    w,
-                    "defaultValueBase64Binary",
-                    "_defaultValueBase64Binary",
-                    x,
-                    w_str,
-                ),
-                ElementDefinitionDefaultValue::Boolean(x) => write_prim(
-                    w,
-                    "defaultValueBoolean",
-                    "_defaultValueBoolean",
-                    x,
-                    w_boolean,
-                ),
-                ElementDefinitionDefaultValue::Canonical(x) => write_prim(
-                    w,
-                    "defaultValueCanonical",
-                    "_defaultValueCanonical",
-                    x,
-                    w_str,
-                ),
-                ElementDefinitionDefaultValue::Code(x) => {
-                    write_prim(w, "defaultValueCode", "_defaultValueCode", x, w_str)
-                }
-                ElementDefinitionDefaultValue::Date(x) => {
-                    write_prim(w, "defaultValueDate", "_defaultValueDate", x, w_str)
-                }
-                ElementDefinitionDefaultValue::DateTime(x) => {
-                    write_prim(w, "defaultValueDateTime", "_defaultValueDateTime", x, w_str)
-                }
-                ElementDefinitionDefaultValue::Decimal(x) => write_prim(
-                    w,
-                    "defaultValueDecimal",
-                    "_defaultValueDecimal",
-                    x,
-                    w_decimal,
-                ),
-                ElementDefinitionDefaultValue::Id(x) => {
-                    write_prim(w, "defaultValueId", "_defaultValueId", x, w_str)
-                }
-                ElementDefinitionDefaultValue::Instant(x) => {
-                    write_prim(w, "defaultValueInstant", "_defaultValueInstant", x, w_str)
-                }
-                ElementDefinitionDefaultValue::Integer(x) => write_prim(
-                    w,
-                    "defaultValueInteger",
-                    "_defaultValueInteger",
-                    x,
-                    w_integer,
-                ),
-                ElementDefinitionDefaultValue::Markdown(x) => {
-                    write_prim(w, "defaultValueMarkdown", "_defaultValueMarkdown", x, w_str)
-                }
-                ElementDefinitionDefaultValue::Oid(x) => {
-                    write_prim(w, "defaultValueOid", "_defaultValueOid", x, w_str)
-                }
-                ElementDefinitionDefaultValue::PositiveInt(x) => write_prim(
-                    w,
-                    "defaultValuePositiveInt",
-                    "_defaultValuePositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                ElementDefinitionDefaultValue::String(x) => {
-                    write_prim(w, "defaultValueString", "_defaultValueString", x, w_str)
-                }
-                ElementDefinitionDefaultValue::Time(x) => {
-                    write_prim(w, "defaultValueTime", "_defaultValueTime", x, w_str)
-                }
-                ElementDefinitionDefaultValue::UnsignedInt(x) => write_prim(
-                    w,
-                    "defaultValueUnsignedInt",
-                    "_defaultValueUnsignedInt",
-                    x,
-                    w_unsigned,
-                ),
-                ElementDefinitionDefaultValue::Uri(x) => {
-                    write_prim(w, "defaultValueUri", "_defaultValueUri", x, w_str)
-                }
-                ElementDefinitionDefaultValue::Url(x) => {
-                    write_prim(w, "defaultValueUrl", "_defaultValueUrl", x, w_str)
-                }
-                ElementDefinitionDefaultValue::Uuid(x) => {
-                    write_prim(w, "defaultValueUuid", "_defaultValueUuid", x, w_str)
-                }
-                ElementDefinitionDefaultValue::Address(x) => {
-                    w.key("defaultValueAddress");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Age(x) => {
-                    w.key("defaultValueAge");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Annotation(x) => {
-                    w.key("defaultValueAnnotation");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Attachment(x) => {
-                    w.key("defaultValueAttachment");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::CodeableConcept(x) => {
-                    w.key("defaultValueCodeableConcept");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Coding(x) => {
-                    w.key("defaultValueCoding");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::ContactPoint(x) => {
-                    w.key("defaultValueContactPoint");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Count(x) => {
-                    w.key("defaultValueCount");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Distance(x) => {
-                    w.key("defaultValueDistance");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Duration(x) => {
-                    w.key("defaultValueDuration");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::HumanName(x) => {
-                    w.key("defaultValueHumanName");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Identifier(x) => {
-                    w.key("defaultValueIdentifier");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Money(x) => {
-                    w.key("defaultValueMoney");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Period(x) => {
-                    w.key("defaultValuePeriod");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Quantity(x) => {
-                    w.key("defaultValueQuantity");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Range(x) => {
-                    w.key("defaultValueRange");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Ratio(x) => {
-                    w.key("defaultValueRatio");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Reference(x) => {
-                    w.key("defaultValueReference");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::SampledData(x) => {
-                    w.key("defaultValueSampledData");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Signature(x) => {
-                    w.key("defaultValueSignature");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Timing(x) => {
-                    w.key("defaultValueTiming");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::ContactDetail(x) => {
-                    w.key("defaultValueContactDetail");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Contributor(x) => {
-                    w.key("defaultValueContributor");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::DataRequirement(x) => {
-                    w.key("defaultValueDataRequirement");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Expression(x) => {
-                    w.key("defaultValueExpression");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::ParameterDefinition(x) => {
-                    w.key("defaultValueParameterDefinition");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::RelatedArtifact(x) => {
-                    w.key("defaultValueRelatedArtifact");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::TriggerDefinition(x) => {
-                    w.key("defaultValueTriggerDefinition");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::UsageContext(x) => {
-                    w.key("defaultValueUsageContext");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Dosage(x) => {
-                    w.key("defaultValueDosage");
-                    x.write(w);
-                }
-                ElementDefinitionDefaultValue::Meta(x) => {
-                    w.key("defaultValueMeta");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.meaning_when_missing {
-            write_prim(w, "meaningWhenMissing", "_meaningWhenMissing", v, w_str);
-        }
-        if let Some(v) = &self.order_meaning {
-            write_prim(w, "orderMeaning", "_orderMeaning", v, w_str);
-        }
+        write_opt_prim(
+            w,
+            "meaningWhenMissing",
+            "_meaningWhenMissing",
+            &self.meaning_when_missing,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "orderMeaning",
+            "_orderMeaning",
+            &self.order_meaning,
+            w_str,
+        );
         if let Some(v) = &self.fixed {
-            match v {
-                ElementDefinitionFixed::Base64Binary(x) => {
-                    write_prim(w, "fixedBase64Binary", "_fixedBase64Binary", x, w_str)
-                }
-                ElementDefinitionFixed::Boolean(x) => {
-                    write_prim(w, "fixedBoolean", "_fixedBoolean", x, w_boolean)
-                }
-                ElementDefinitionFixed::Canonical(x) => {
-                    write_prim(w, "fixedCanonical", "_fixedCanonical", x, w_str)
-                }
-                ElementDefinitionFixed::Code(x) => {
-                    write_prim(w, "fixedCode", "_fixedCode", x, w_str)
-                }
-                ElementDefinitionFixed::Date(x) => {
-                    write_prim(w, "fixedDate", "_fixedDate", x, w_str)
-                }
-                ElementDefinitionFixed::DateTime(x) => {
-                    write_prim(w, "fixedDateTime", "_fixedDateTime", x, w_str)
-                }
-                ElementDefinitionFixed::Decimal(x) => {
-                    write_prim(w, "fixedDecimal", "_fixedDecimal", x, w_decimal)
-                }
-                ElementDefinitionFixed::Id(x) => write_prim(w, "fixedId", "_fixedId", x, w_str),
-                ElementDefinitionFixed::Instant(x) => {
-                    write_prim(w, "fixedInstant", "_fixedInstant", x, w_str)
-                }
-                ElementDefinitionFixed::Integer(x) => {
-                    write_prim(w, "fixedInteger", "_fixedInteger", x, w_integer)
-                }
-                ElementDefinitionFixed::Markdown(x) => {
-                    write_prim(w, "fixedMarkdown", "_fixedMarkdown", x, w_str)
-                }
-                ElementDefinitionFixed::Oid(x) => write_prim(w, "fixedOid", "_fixedOid", x, w_str),
-                ElementDefinitionFixed::PositiveInt(x) => {
-                    write_prim(w, "fixedPositiveInt", "_fixedPositiveInt", x, w_unsigned)
-                }
-                ElementDefinitionFixed::String(x) => {
-                    write_prim(w, "fixedString", "_fixedString", x, w_str)
-                }
-                ElementDefinitionFixed::Time(x) => {
-                    write_prim(w, "fixedTime", "_fixedTime", x, w_str)
-                }
-                ElementDefinitionFixed::UnsignedInt(x) => {
-                    write_prim(w, "fixedUnsignedInt", "_fixedUnsignedInt", x, w_unsigned)
-                }
-                ElementDefinitionFixed::Uri(x) => write_prim(w, "fixedUri", "_fixedUri", x, w_str),
-                ElementDefinitionFixed::Url(x) => write_prim(w, "fixedUrl", "_fixedUrl", x, w_str),
-                ElementDefinitionFixed::Uuid(x) => {
-                    write_prim(w, "fixedUuid", "_fixedUuid", x, w_str)
-                }
-                ElementDefinitionFixed::Address(x) => {
-                    w.key("fixedAddress");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Age(x) => {
-                    w.key("fixedAge");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Annotation(x) => {
-                    w.key("fixedAnnotation");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Attachment(x) => {
-                    w.key("fixedAttachment");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::CodeableConcept(x) => {
-                    w.key("fixedCodeableConcept");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Coding(x) => {
-                    w.key("fixedCoding");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::ContactPoint(x) => {
-                    w.key("fixedContactPoint");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Count(x) => {
-                    w.key("fixedCount");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Distance(x) => {
-                    w.key("fixedDistance");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Duration(x) => {
-                    w.key("fixedDuration");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::HumanName(x) => {
-                    w.key("fixedHumanName");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Identifier(x) => {
-                    w.key("fixedIdentifier");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Money(x) => {
-                    w.key("fixedMoney");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Period(x) => {
-                    w.key("fixedPeriod");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Quantity(x) => {
-                    w.key("fixedQuantity");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Range(x) => {
-                    w.key("fixedRange");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Ratio(x) => {
-                    w.key("fixedRatio");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Reference(x) => {
-                    w.key("fixedReference");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::SampledData(x) => {
-                    w.key("fixedSampledData");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Signature(x) => {
-                    w.key("fixedSignature");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Timing(x) => {
-                    w.key("fixedTiming");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::ContactDetail(x) => {
-                    w.key("fixedContactDetail");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Contributor(x) => {
-                    w.key("fixedContributor");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::DataRequirement(x) => {
-                    w.key("fixedDataRequirement");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Expression(x) => {
-                    w.key("fixedExpression");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::ParameterDefinition(x) => {
-                    w.key("fixedParameterDefinition");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::RelatedArtifact(x) => {
-                    w.key("fixedRelatedArtifact");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::TriggerDefinition(x) => {
-                    w.key("fixedTriggerDefinition");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::UsageContext(x) => {
-                    w.key("fixedUsageContext");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Dosage(x) => {
-                    w.key("fixedDosage");
-                    x.write(w);
-                }
-                ElementDefinitionFixed::Meta(x) => {
-                    w.key("fixedMeta");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.pattern {
-            match v {
-                ElementDefinitionPattern::Base64Binary(x) => {
-                    write_prim(w, "patternBase64Binary", "_patternBase64Binary", x, w_str)
-                }
-                ElementDefinitionPattern::Boolean(x) => {
-                    write_prim(w, "patternBoolean", "_patternBoolean", x, w_boolean)
-                }
-                ElementDefinitionPattern::Canonical(x) => {
-                    write_prim(w, "patternCanonical", "_patternCanonical", x, w_str)
-                }
-                ElementDefinitionPattern::Code(x) => {
-                    write_prim(w, "patternCode", "_patternCode", x, w_str)
-                }
-                ElementDefinitionPattern::Date(x) => {
-                    write_prim(w, "patternDate", "_patternDate", x, w_str)
-                }
-                ElementDefinitionPattern::DateTime(x) => {
-                    write_prim(w, "patternDateTime", "_patternDateTime", x, w_str)
-                }
-                ElementDefinitionPattern::Decimal(x) => {
-                    write_prim(w, "patternDecimal", "_patternDecimal", x, w_decimal)
-                }
-                ElementDefinitionPattern::Id(x) => {
-                    write_prim(w, "patternId", "_patternId", x, w_str)
-                }
-                ElementDefinitionPattern::Instant(x) => {
-                    write_prim(w, "patternInstant", "_patternInstant", x, w_str)
-                }
-                ElementDefinitionPattern::Integer(x) => {
-                    write_prim(w, "patternInteger", "_patternInteger", x, w_integer)
-                }
-                ElementDefinitionPattern::Markdown(x) => {
-                    write_prim(w, "patternMarkdown", "_patternMarkdown", x, w_str)
-                }
-                ElementDefinitionPattern::Oid(x) => {
-                    write_prim(w, "patternOid", "_patternOid", x, w_str)
-                }
-                ElementDefinitionPattern::PositiveInt(x) => write_prim(
-                    w,
-                    "patternPositiveInt",
-                    "_patternPositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                ElementDefinitionPattern::String(x) => {
-                    write_prim(w, "patternString", "_patternString", x, w_str)
-                }
-                ElementDefinitionPattern::Time(x) => {
-                    write_prim(w, "patternTime", "_patternTime", x, w_str)
-                }
-                ElementDefinitionPattern::UnsignedInt(x) => write_prim(
-                    w,
-                    "patternUnsignedInt",
-                    "_patternUnsignedInt",
-                    x,
-                    w_unsigned,
-                ),
-                ElementDefinitionPattern::Uri(x) => {
-                    write_prim(w, "patternUri", "_patternUri", x, w_str)
-                }
-                ElementDefinitionPattern::Url(x) => {
-                    write_prim(w, "patternUrl", "_patternUrl", x, w_str)
-                }
-                ElementDefinitionPattern::Uuid(x) => {
-                    write_prim(w, "patternUuid", "_patternUuid", x, w_str)
-                }
-                ElementDefinitionPattern::Address(x) => {
-                    w.key("patternAddress");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Age(x) => {
-                    w.key("patternAge");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Annotation(x) => {
-                    w.key("patternAnnotation");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Attachment(x) => {
-                    w.key("patternAttachment");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::CodeableConcept(x) => {
-                    w.key("patternCodeableConcept");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Coding(x) => {
-                    w.key("patternCoding");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::ContactPoint(x) => {
-                    w.key("patternContactPoint");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Count(x) => {
-                    w.key("patternCount");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Distance(x) => {
-                    w.key("patternDistance");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Duration(x) => {
-                    w.key("patternDuration");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::HumanName(x) => {
-                    w.key("patternHumanName");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Identifier(x) => {
-                    w.key("patternIdentifier");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Money(x) => {
-                    w.key("patternMoney");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Period(x) => {
-                    w.key("patternPeriod");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Quantity(x) => {
-                    w.key("patternQuantity");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Range(x) => {
-                    w.key("patternRange");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Ratio(x) => {
-                    w.key("patternRatio");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Reference(x) => {
-                    w.key("patternReference");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::SampledData(x) => {
-                    w.key("patternSampledData");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Signature(x) => {
-                    w.key("patternSignature");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Timing(x) => {
-                    w.key("patternTiming");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::ContactDetail(x) => {
-                    w.key("patternContactDetail");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Contributor(x) => {
-                    w.key("patternContributor");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::DataRequirement(x) => {
-                    w.key("patternDataRequirement");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Expression(x) => {
-                    w.key("patternExpression");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::ParameterDefinition(x) => {
-                    w.key("patternParameterDefinition");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::RelatedArtifact(x) => {
-                    w.key("patternRelatedArtifact");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::TriggerDefinition(x) => {
-                    w.key("patternTriggerDefinition");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::UsageContext(x) => {
-                    w.key("patternUsageContext");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Dosage(x) => {
-                    w.key("patternDosage");
-                    x.write(w);
-                }
-                ElementDefinitionPattern::Meta(x) => {
-                    w.key("patternMeta");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.example.is_empty() {
-            w.key("example");
-            w.begin_array();
-            for v in &self.example {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "example", &self.example, ElementDefinitionExample::write);
         if let Some(v) = &self.min_value {
-            match v {
-                ElementDefinitionMinValue::Date(x) => {
-                    write_prim(w, "minValueDate", "_minValueDate", x, w_str)
-                }
-                ElementDefinitionMinValue::DateTime(x) => {
-                    write_prim(w, "minValueDateTime", "_minValueDateTime", x, w_str)
-                }
-                ElementDefinitionMinValue::Instant(x) => {
-                    write_prim(w, "minValueInstant", "_minValueInstant", x, w_str)
-                }
-                ElementDefinitionMinValue::Time(x) => {
-                    write_prim(w, "minValueTime", "_minValueTime", x, w_str)
-                }
-                ElementDefinitionMinValue::Decimal(x) => {
-                    write_prim(w, "minValueDecimal", "_minValueDecimal", x, w_decimal)
-                }
-                ElementDefinitionMinValue::Integer(x) => {
-                    write_prim(w, "minValueInteger", "_minValueInteger", x, w_integer)
-                }
-                ElementDefinitionMinValue::PositiveInt(x) => write_prim(
-                    w,
-                    "minValuePositiveInt",
-                    "_minValuePositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                ElementDefinitionMinValue::UnsignedInt(x) => write_prim(
-                    w,
-                    "minValueUnsignedInt",
-                    "_minValueUnsignedInt",
-                    x,
-                    w_unsigned,
-                ),
-                ElementDefinitionMinValue::Quantity(x) => {
-                    w.key("minValueQuantity");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.max_value {
-            match v {
-                ElementDefinitionMaxValue::Date(x) => {
-                    write_prim(w, "maxValueDate", "_maxValueDate", x, w_str)
-                }
-                ElementDefinitionMaxValue::DateTime(x) => {
-                    write_prim(w, "maxValueDateTime", "_maxValueDateTime", x, w_str)
-                }
-                ElementDefinitionMaxValue::Instant(x) => {
-                    write_prim(w, "maxValueInstant", "_maxValueInstant", x, w_str)
-                }
-                ElementDefinitionMaxValue::Time(x) => {
-                    write_prim(w, "maxValueTime", "_maxValueTime", x, w_str)
-                }
-                ElementDefinitionMaxValue::Decimal(x) => {
-                    write_prim(w, "maxValueDecimal", "_maxValueDecimal", x, w_decimal)
-                }
-                ElementDefinitionMaxValue::Integer(x) => {
-                    write_prim(w, "maxValueInteger", "_maxValueInteger", x, w_integer)
-                }
-                ElementDefinitionMaxValue::PositiveInt(x) => write_prim(
-                    w,
-                    "maxValuePositiveInt",
-                    "_maxValuePositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                ElementDefinitionMaxValue::UnsignedInt(x) => write_prim(
-                    w,
-                    "maxValueUnsignedInt",
-                    "_maxValueUnsignedInt",
-                    x,
-                    w_unsigned,
-                ),
-                ElementDefinitionMaxValue::Quantity(x) => {
-                    w.key("maxValueQuantity");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.max_length {
-            write_prim(w, "maxLength", "_maxLength", v, w_integer);
-        }
+        write_opt_prim(w, "maxLength", "_maxLength", &self.max_length, w_integer);
         write_prims(w, "condition", "_condition", &self.condition, w_str);
-        if !self.constraint.is_empty() {
-            w.key("constraint");
-            w.begin_array();
-            for v in &self.constraint {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.must_support {
-            write_prim(w, "mustSupport", "_mustSupport", v, w_boolean);
-        }
-        if let Some(v) = &self.is_modifier {
-            write_prim(w, "isModifier", "_isModifier", v, w_boolean);
-        }
-        if let Some(v) = &self.is_modifier_reason {
-            write_prim(w, "isModifierReason", "_isModifierReason", v, w_str);
-        }
-        if let Some(v) = &self.is_summary {
-            write_prim(w, "isSummary", "_isSummary", v, w_boolean);
-        }
-        if let Some(v) = &self.binding {
-            w.key("binding");
-            v.write(w);
-        }
-        if !self.mapping.is_empty() {
-            w.key("mapping");
-            w.begin_array();
-            for v in &self.mapping {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "constraint",
+            &self.constraint,
+            ElementDefinitionConstraint::write,
+        );
+        write_opt_prim(
+            w,
+            "mustSupport",
+            "_mustSupport",
+            &self.must_support,
+            w_boolean,
+        );
+        write_opt_prim(w, "isModifier", "_isModifier", &self.is_modifier, w_boolean);
+        write_opt_prim(
+            w,
+            "isModifierReason",
+            "_isModifierReason",
+            &self.is_modifier_reason,
+            w_str,
+        );
+        write_opt_prim(w, "isSummary", "_isSummary", &self.is_summary, w_boolean);
+        write_opt(w, "binding", &self.binding, ElementDefinitionBinding::write);
+        write_many(w, "mapping", &self.mapping, ElementDefinitionMapping::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".path", &self.path, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".representation",
+            &self.representation,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".sliceName",
+            &self.slice_name,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".sliceIsConstraining",
+            &self.slice_is_constraining,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".label", &self.label, FhirString::visit_refs);
+        visit_many(path, f, ".code", &self.code, Coding::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".slicing",
+            &self.slicing,
+            ElementDefinitionSlicing::visit_refs,
+        );
+        visit_opt(path, f, ".short", &self.short, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".definition",
+            &self.definition,
+            Markdown::visit_refs,
+        );
+        visit_opt(path, f, ".comment", &self.comment, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".requirements",
+            &self.requirements,
+            Markdown::visit_refs,
+        );
+        visit_many(path, f, ".alias", &self.alias, FhirString::visit_refs);
+        visit_opt(path, f, ".min", &self.min, UnsignedInt::visit_refs);
+        visit_opt(path, f, ".max", &self.max, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".base",
+            &self.base,
+            ElementDefinitionBase::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".contentReference",
+            &self.content_reference,
+            Uri::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".type",
+            &self.type_,
+            ElementDefinitionType::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".defaultValue[x]",
+            &self.default_value,
+            ElementDefinitionDefaultValue::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".meaningWhenMissing",
+            &self.meaning_when_missing,
+            Markdown::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".orderMeaning",
+            &self.order_meaning,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".fixed[x]",
+            &self.fixed,
+            ElementDefinitionFixed::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".pattern[x]",
+            &self.pattern,
+            ElementDefinitionPattern::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".example",
+            &self.example,
+            ElementDefinitionExample::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".minValue[x]",
+            &self.min_value,
+            ElementDefinitionMinValue::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxValue[x]",
+            &self.max_value,
+            ElementDefinitionMaxValue::visit_refs,
+        );
+        visit_opt(path, f, ".maxLength", &self.max_length, Integer::visit_refs);
+        visit_many(path, f, ".condition", &self.condition, Id::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".constraint",
+            &self.constraint,
+            ElementDefinitionConstraint::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".mustSupport",
+            &self.must_support,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".isModifier",
+            &self.is_modifier,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".isModifierReason",
+            &self.is_modifier_reason,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".isSummary", &self.is_summary, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".binding",
+            &self.binding,
+            ElementDefinitionBinding::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".mapping",
+            &self.mapping,
+            ElementDefinitionMapping::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ElementDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.max, string),
+            2 => opt_prim_value(p, &mut self.min, unsigned_int),
+            3 => opt_prim_element(p, &mut self.max),
+            4 => opt_prim_element(p, &mut self.min),
+            5 => opt(p, &mut self.base, ElementDefinitionBase::read),
+            6 => many(p, &mut self.code, Coding::read),
+            7 => prim_value(p, &mut self.path, string),
+            8 => many(p, &mut self.type_, ElementDefinitionType::read),
+            9 => prim_element(p, &mut self.path),
+            10 => {
+                let other = p.marked(seen, 13);
+                values(p, &mut self.alias, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            11 => opt_prim_value(p, &mut self.label, string),
+            12 => opt_prim_value(p, &mut self.short, string),
+            13 => {
+                let other = p.marked(seen, 10);
+                elements(p, &mut self.alias, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".path");
-            {
-                let v = &self.path;
-                v.visit_refs(path, f);
+            14 => opt_prim_element(p, &mut self.label),
+            15 => opt_prim_element(p, &mut self.short),
+            16 => opt(p, &mut self.binding, ElementDefinitionBinding::read),
+            17 => opt_prim_value(p, &mut self.comment, markdown),
+            18 => many(p, &mut self.example, ElementDefinitionExample::read),
+            19 => choice_value(
+                p,
+                &mut self.fixed,
+                id,
+                ElementDefinitionFixed::Id,
+                |e| match e {
+                    ElementDefinitionFixed::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            20 => many(p, &mut self.mapping, ElementDefinitionMapping::read),
+            21 => opt(p, &mut self.slicing, ElementDefinitionSlicing::read),
+            22 => opt_prim_element(p, &mut self.comment),
+            23 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Id,
+                |e| match e {
+                    ElementDefinitionFixed::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            24 => choice_box(p, &mut self.fixed, Age::read, ElementDefinitionFixed::Age),
+            25 => choice_value(
+                p,
+                &mut self.fixed,
+                oid,
+                ElementDefinitionFixed::Oid,
+                |e| match e {
+                    ElementDefinitionFixed::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            26 => choice_value(
+                p,
+                &mut self.fixed,
+                uri,
+                ElementDefinitionFixed::Uri,
+                |e| match e {
+                    ElementDefinitionFixed::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            27 => choice_value(
+                p,
+                &mut self.fixed,
+                url,
+                ElementDefinitionFixed::Url,
+                |e| match e {
+                    ElementDefinitionFixed::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            28 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Oid,
+                |e| match e {
+                    ElementDefinitionFixed::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            29 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Uri,
+                |e| match e {
+                    ElementDefinitionFixed::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            30 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Url,
+                |e| match e {
+                    ElementDefinitionFixed::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            31 => {
+                let other = p.marked(seen, 42);
+                values(p, &mut self.condition, id, other)
             }
-            path.truncate(n);
-        }
-        if !self.representation.is_empty() {
-            let n = path.len();
-            path.push_str(".representation");
-            for v in &self.representation {
-                v.visit_refs(path, f);
+            32 => many(p, &mut self.extension, Extension::read),
+            33 => choice_value(
+                p,
+                &mut self.fixed,
+                code,
+                ElementDefinitionFixed::Code,
+                |e| match e {
+                    ElementDefinitionFixed::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            34 => choice_value(
+                p,
+                &mut self.fixed,
+                date,
+                ElementDefinitionFixed::Date,
+                |e| match e {
+                    ElementDefinitionFixed::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            35 => choice_box(p, &mut self.fixed, Meta::read, ElementDefinitionFixed::Meta),
+            36 => choice_value(
+                p,
+                &mut self.fixed,
+                time,
+                ElementDefinitionFixed::Time,
+                |e| match e {
+                    ElementDefinitionFixed::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            37 => choice_value(
+                p,
+                &mut self.fixed,
+                uuid,
+                ElementDefinitionFixed::Uuid,
+                |e| match e {
+                    ElementDefinitionFixed::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            38 => opt_prim_value(p, &mut self.is_summary, boolean),
+            39 => opt_prim_value(p, &mut self.max_length, integer),
+            40 => choice_value(
+                p,
+                &mut self.pattern,
+                id,
+                ElementDefinitionPattern::Id,
+                |e| match e {
+                    ElementDefinitionPattern::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            41 => opt_prim_value(p, &mut self.slice_name, string),
+            42 => {
+                let other = p.marked(seen, 31);
+                elements(p, &mut self.condition, other)
             }
-            path.truncate(n);
-        }
-        if self.slice_name.is_some() {
-            let n = path.len();
-            path.push_str(".sliceName");
-            if let Some(v) = &self.slice_name {
-                v.visit_refs(path, f);
+            43 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Code,
+                |e| match e {
+                    ElementDefinitionFixed::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            44 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Date,
+                |e| match e {
+                    ElementDefinitionFixed::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            45 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Time,
+                |e| match e {
+                    ElementDefinitionFixed::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            46 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Uuid,
+                |e| match e {
+                    ElementDefinitionFixed::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            47 => opt_prim_element(p, &mut self.is_summary),
+            48 => opt_prim_element(p, &mut self.max_length),
+            49 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Id,
+                |e| match e {
+                    ElementDefinitionPattern::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            50 => opt_prim_element(p, &mut self.slice_name),
+            51 => many(p, &mut self.constraint, ElementDefinitionConstraint::read),
+            52 => opt_prim_value(p, &mut self.definition, markdown),
+            53 => choice_box(
+                p,
+                &mut self.fixed,
+                Count::read,
+                ElementDefinitionFixed::Count,
+            ),
+            54 => choice_box(
+                p,
+                &mut self.fixed,
+                Money::read,
+                ElementDefinitionFixed::Money,
+            ),
+            55 => choice_box(
+                p,
+                &mut self.fixed,
+                Range::read,
+                ElementDefinitionFixed::Range,
+            ),
+            56 => choice_box(
+                p,
+                &mut self.fixed,
+                Ratio::read,
+                ElementDefinitionFixed::Ratio,
+            ),
+            57 => opt_prim_value(p, &mut self.is_modifier, boolean),
+            58 => choice_box(
+                p,
+                &mut self.pattern,
+                Age::read,
+                ElementDefinitionPattern::Age,
+            ),
+            59 => choice_value(
+                p,
+                &mut self.pattern,
+                oid,
+                ElementDefinitionPattern::Oid,
+                |e| match e {
+                    ElementDefinitionPattern::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            60 => choice_value(
+                p,
+                &mut self.pattern,
+                uri,
+                ElementDefinitionPattern::Uri,
+                |e| match e {
+                    ElementDefinitionPattern::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            61 => choice_value(
+                p,
+                &mut self.pattern,
+                url,
+                ElementDefinitionPattern::Url,
+                |e| match e {
+                    ElementDefinitionPattern::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            62 => opt_prim_element(p, &mut self.definition),
+            63 => opt_prim_element(p, &mut self.is_modifier),
+            64 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Oid,
+                |e| match e {
+                    ElementDefinitionPattern::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            65 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Uri,
+                |e| match e {
+                    ElementDefinitionPattern::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            66 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Url,
+                |e| match e {
+                    ElementDefinitionPattern::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            67 => choice_box(
+                p,
+                &mut self.fixed,
+                Coding::read,
+                ElementDefinitionFixed::Coding,
+            ),
+            68 => choice_box(
+                p,
+                &mut self.fixed,
+                Dosage::read,
+                ElementDefinitionFixed::Dosage,
+            ),
+            69 => choice_box(
+                p,
+                &mut self.fixed,
+                Period::read,
+                ElementDefinitionFixed::Period,
+            ),
+            70 => choice_value(
+                p,
+                &mut self.fixed,
+                string,
+                ElementDefinitionFixed::String,
+                |e| match e {
+                    ElementDefinitionFixed::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            71 => choice_box(
+                p,
+                &mut self.fixed,
+                Timing::read,
+                ElementDefinitionFixed::Timing,
+            ),
+            72 => opt_prim_value(p, &mut self.must_support, boolean),
+            73 => choice_value(
+                p,
+                &mut self.pattern,
+                code,
+                ElementDefinitionPattern::Code,
+                |e| match e {
+                    ElementDefinitionPattern::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            74 => choice_value(
+                p,
+                &mut self.pattern,
+                date,
+                ElementDefinitionPattern::Date,
+                |e| match e {
+                    ElementDefinitionPattern::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            75 => choice_box(
+                p,
+                &mut self.pattern,
+                Meta::read,
+                ElementDefinitionPattern::Meta,
+            ),
+            76 => choice_value(
+                p,
+                &mut self.pattern,
+                time,
+                ElementDefinitionPattern::Time,
+                |e| match e {
+                    ElementDefinitionPattern::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            77 => choice_value(
+                p,
+                &mut self.pattern,
+                uuid,
+                ElementDefinitionPattern::Uuid,
+                |e| match e {
+                    ElementDefinitionPattern::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            78 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::String,
+                |e| match e {
+                    ElementDefinitionFixed::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            79 => opt_prim_element(p, &mut self.must_support),
+            80 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Code,
+                |e| match e {
+                    ElementDefinitionPattern::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            81 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Date,
+                |e| match e {
+                    ElementDefinitionPattern::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            82 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Time,
+                |e| match e {
+                    ElementDefinitionPattern::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            83 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Uuid,
+                |e| match e {
+                    ElementDefinitionPattern::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            84 => choice_box(
+                p,
+                &mut self.fixed,
+                Address::read,
+                ElementDefinitionFixed::Address,
+            ),
+            85 => choice_value(
+                p,
+                &mut self.fixed,
+                boolean,
+                ElementDefinitionFixed::Boolean,
+                |e| match e {
+                    ElementDefinitionFixed::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            86 => choice_value(
+                p,
+                &mut self.fixed,
+                decimal,
+                ElementDefinitionFixed::Decimal,
+                |e| match e {
+                    ElementDefinitionFixed::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            87 => choice_value(
+                p,
+                &mut self.fixed,
+                instant,
+                ElementDefinitionFixed::Instant,
+                |e| match e {
+                    ElementDefinitionFixed::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            88 => choice_value(
+                p,
+                &mut self.fixed,
+                integer,
+                ElementDefinitionFixed::Integer,
+                |e| match e {
+                    ElementDefinitionFixed::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            89 => choice_value(
+                p,
+                &mut self.max_value,
+                date,
+                ElementDefinitionMaxValue::Date,
+                |e| match e {
+                    ElementDefinitionMaxValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            90 => choice_value(
+                p,
+                &mut self.max_value,
+                time,
+                ElementDefinitionMaxValue::Time,
+                |e| match e {
+                    ElementDefinitionMaxValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            91 => choice_value(
+                p,
+                &mut self.min_value,
+                date,
+                ElementDefinitionMinValue::Date,
+                |e| match e {
+                    ElementDefinitionMinValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            92 => choice_value(
+                p,
+                &mut self.min_value,
+                time,
+                ElementDefinitionMinValue::Time,
+                |e| match e {
+                    ElementDefinitionMinValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            93 => opt_prim_value(p, &mut self.order_meaning, string),
+            94 => choice_box(
+                p,
+                &mut self.pattern,
+                Count::read,
+                ElementDefinitionPattern::Count,
+            ),
+            95 => choice_box(
+                p,
+                &mut self.pattern,
+                Money::read,
+                ElementDefinitionPattern::Money,
+            ),
+            96 => choice_box(
+                p,
+                &mut self.pattern,
+                Range::read,
+                ElementDefinitionPattern::Range,
+            ),
+            97 => choice_box(
+                p,
+                &mut self.pattern,
+                Ratio::read,
+                ElementDefinitionPattern::Ratio,
+            ),
+            98 => opt_prim_value(p, &mut self.requirements, markdown),
+            99 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Boolean,
+                |e| match e {
+                    ElementDefinitionFixed::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            100 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Decimal,
+                |e| match e {
+                    ElementDefinitionFixed::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            101 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Instant,
+                |e| match e {
+                    ElementDefinitionFixed::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            102 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Integer,
+                |e| match e {
+                    ElementDefinitionFixed::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            103 => choice_element(
+                p,
+                &mut self.max_value,
+                ElementDefinitionMaxValue::Date,
+                |e| match e {
+                    ElementDefinitionMaxValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            104 => choice_element(
+                p,
+                &mut self.max_value,
+                ElementDefinitionMaxValue::Time,
+                |e| match e {
+                    ElementDefinitionMaxValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            105 => choice_element(
+                p,
+                &mut self.min_value,
+                ElementDefinitionMinValue::Date,
+                |e| match e {
+                    ElementDefinitionMinValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            106 => choice_element(
+                p,
+                &mut self.min_value,
+                ElementDefinitionMinValue::Time,
+                |e| match e {
+                    ElementDefinitionMinValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            107 => opt_prim_element(p, &mut self.order_meaning),
+            108 => opt_prim_element(p, &mut self.requirements),
+            109 => choice_value(
+                p,
+                &mut self.fixed,
+                date_time,
+                ElementDefinitionFixed::DateTime,
+                |e| match e {
+                    ElementDefinitionFixed::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            110 => choice_box(
+                p,
+                &mut self.fixed,
+                Distance::read,
+                ElementDefinitionFixed::Distance,
+            ),
+            111 => choice_box(
+                p,
+                &mut self.fixed,
+                Duration::read,
+                ElementDefinitionFixed::Duration,
+            ),
+            112 => choice_value(
+                p,
+                &mut self.fixed,
+                markdown,
+                ElementDefinitionFixed::Markdown,
+                |e| match e {
+                    ElementDefinitionFixed::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            113 => choice_box(
+                p,
+                &mut self.fixed,
+                Quantity::read,
+                ElementDefinitionFixed::Quantity,
+            ),
+            114 => choice_box(
+                p,
+                &mut self.pattern,
+                Coding::read,
+                ElementDefinitionPattern::Coding,
+            ),
+            115 => choice_box(
+                p,
+                &mut self.pattern,
+                Dosage::read,
+                ElementDefinitionPattern::Dosage,
+            ),
+            116 => choice_box(
+                p,
+                &mut self.pattern,
+                Period::read,
+                ElementDefinitionPattern::Period,
+            ),
+            117 => choice_value(
+                p,
+                &mut self.pattern,
+                string,
+                ElementDefinitionPattern::String,
+                |e| match e {
+                    ElementDefinitionPattern::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            118 => choice_box(
+                p,
+                &mut self.pattern,
+                Timing::read,
+                ElementDefinitionPattern::Timing,
+            ),
+            119 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::DateTime,
+                |e| match e {
+                    ElementDefinitionFixed::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            120 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Markdown,
+                |e| match e {
+                    ElementDefinitionFixed::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            121 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::String,
+                |e| match e {
+                    ElementDefinitionPattern::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            122 => choice_value(
+                p,
+                &mut self.default_value,
+                id,
+                ElementDefinitionDefaultValue::Id,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            123 => choice_value(
+                p,
+                &mut self.fixed,
+                canonical,
+                ElementDefinitionFixed::Canonical,
+                |e| match e {
+                    ElementDefinitionFixed::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            124 => choice_box(
+                p,
+                &mut self.fixed,
+                HumanName::read,
+                ElementDefinitionFixed::HumanName,
+            ),
+            125 => choice_box(
+                p,
+                &mut self.fixed,
+                Reference::read,
+                ElementDefinitionFixed::Reference,
+            ),
+            126 => choice_box(
+                p,
+                &mut self.fixed,
+                Signature::read,
+                ElementDefinitionFixed::Signature,
+            ),
+            127 => choice_box(
+                p,
+                &mut self.pattern,
+                Address::read,
+                ElementDefinitionPattern::Address,
+            ),
+            128 => choice_value(
+                p,
+                &mut self.pattern,
+                boolean,
+                ElementDefinitionPattern::Boolean,
+                |e| match e {
+                    ElementDefinitionPattern::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            129 => choice_value(
+                p,
+                &mut self.pattern,
+                decimal,
+                ElementDefinitionPattern::Decimal,
+                |e| match e {
+                    ElementDefinitionPattern::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            130 => choice_value(
+                p,
+                &mut self.pattern,
+                instant,
+                ElementDefinitionPattern::Instant,
+                |e| match e {
+                    ElementDefinitionPattern::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            131 => choice_value(
+                p,
+                &mut self.pattern,
+                integer,
+                ElementDefinitionPattern::Integer,
+                |e| match e {
+                    ElementDefinitionPattern::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            132 => {
+                let other = p.marked(seen, 139);
+                values(
+                    p,
+                    &mut self.representation,
+                    codes::PropertyRepresentation::read_code,
+                    other,
+                )
             }
-            path.truncate(n);
-        }
-        if self.slice_is_constraining.is_some() {
-            let n = path.len();
-            path.push_str(".sliceIsConstraining");
-            if let Some(v) = &self.slice_is_constraining {
-                v.visit_refs(path, f);
+            133 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Id,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            134 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Canonical,
+                |e| match e {
+                    ElementDefinitionFixed::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            135 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Boolean,
+                |e| match e {
+                    ElementDefinitionPattern::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            136 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Decimal,
+                |e| match e {
+                    ElementDefinitionPattern::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            137 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Instant,
+                |e| match e {
+                    ElementDefinitionPattern::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            138 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Integer,
+                |e| match e {
+                    ElementDefinitionPattern::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            139 => {
+                let other = p.marked(seen, 132);
+                elements(p, &mut self.representation, other)
             }
-            path.truncate(n);
-        }
-        if self.label.is_some() {
-            let n = path.len();
-            path.push_str(".label");
-            if let Some(v) = &self.label {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.slicing.is_some() {
-            let n = path.len();
-            path.push_str(".slicing");
-            if let Some(v) = &self.slicing {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.short.is_some() {
-            let n = path.len();
-            path.push_str(".short");
-            if let Some(v) = &self.short {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.definition.is_some() {
-            let n = path.len();
-            path.push_str(".definition");
-            if let Some(v) = &self.definition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requirements.is_some() {
-            let n = path.len();
-            path.push_str(".requirements");
-            if let Some(v) = &self.requirements {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.alias.is_empty() {
-            let n = path.len();
-            path.push_str(".alias");
-            for v in &self.alias {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.min.is_some() {
-            let n = path.len();
-            path.push_str(".min");
-            if let Some(v) = &self.min {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max.is_some() {
-            let n = path.len();
-            path.push_str(".max");
-            if let Some(v) = &self.max {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.base.is_some() {
-            let n = path.len();
-            path.push_str(".base");
-            if let Some(v) = &self.base {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.content_reference.is_some() {
-            let n = path.len();
-            path.push_str(".contentReference");
-            if let Some(v) = &self.content_reference {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.default_value.is_some() {
-            let n = path.len();
-            path.push_str(".defaultValue[x]");
-            if let Some(v) = &self.default_value {
-                match v {
-                    ElementDefinitionDefaultValue::Base64Binary(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Boolean(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Canonical(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Code(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Date(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::DateTime(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Decimal(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Id(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Instant(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Integer(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Markdown(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Oid(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::PositiveInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::String(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Time(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::UnsignedInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Uri(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Url(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Uuid(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Address(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Age(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Annotation(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Attachment(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Coding(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::ContactPoint(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Count(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Distance(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Duration(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::HumanName(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Identifier(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Money(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Period(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Quantity(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Range(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Ratio(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    ElementDefinitionDefaultValue::SampledData(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Signature(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Timing(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::ContactDetail(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Contributor(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::DataRequirement(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Expression(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::ParameterDefinition(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::RelatedArtifact(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::TriggerDefinition(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::UsageContext(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Dosage(x) => x.visit_refs(path, f),
-                    ElementDefinitionDefaultValue::Meta(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.meaning_when_missing.is_some() {
-            let n = path.len();
-            path.push_str(".meaningWhenMissing");
-            if let Some(v) = &self.meaning_when_missing {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.order_meaning.is_some() {
-            let n = path.len();
-            path.push_str(".orderMeaning");
-            if let Some(v) = &self.order_meaning {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.fixed.is_some() {
-            let n = path.len();
-            path.push_str(".fixed[x]");
-            if let Some(v) = &self.fixed {
-                match v {
-                    ElementDefinitionFixed::Base64Binary(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Boolean(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Canonical(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Code(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Date(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::DateTime(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Decimal(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Id(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Instant(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Integer(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Markdown(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Oid(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::PositiveInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::String(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Time(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::UnsignedInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Uri(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Url(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Uuid(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Address(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Age(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Annotation(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Attachment(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::CodeableConcept(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Coding(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::ContactPoint(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Count(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Distance(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Duration(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::HumanName(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Identifier(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Money(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Period(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Quantity(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Range(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Ratio(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    ElementDefinitionFixed::SampledData(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Signature(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Timing(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::ContactDetail(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Contributor(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::DataRequirement(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Expression(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::ParameterDefinition(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::RelatedArtifact(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::TriggerDefinition(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::UsageContext(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Dosage(x) => x.visit_refs(path, f),
-                    ElementDefinitionFixed::Meta(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.pattern.is_some() {
-            let n = path.len();
-            path.push_str(".pattern[x]");
-            if let Some(v) = &self.pattern {
-                match v {
-                    ElementDefinitionPattern::Base64Binary(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Boolean(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Canonical(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Code(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Date(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::DateTime(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Decimal(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Id(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Instant(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Integer(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Markdown(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Oid(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::PositiveInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::String(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Time(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::UnsignedInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Uri(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Url(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Uuid(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Address(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Age(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Annotation(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Attachment(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::CodeableConcept(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Coding(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::ContactPoint(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Count(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Distance(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Duration(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::HumanName(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Identifier(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Money(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Period(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Quantity(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Range(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Ratio(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    ElementDefinitionPattern::SampledData(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Signature(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Timing(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::ContactDetail(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Contributor(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::DataRequirement(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Expression(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::ParameterDefinition(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::RelatedArtifact(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::TriggerDefinition(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::UsageContext(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Dosage(x) => x.visit_refs(path, f),
-                    ElementDefinitionPattern::Meta(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.example.is_empty() {
-            let n = path.len();
-            path.push_str(".example");
-            for v in &self.example {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.min_value.is_some() {
-            let n = path.len();
-            path.push_str(".minValue[x]");
-            if let Some(v) = &self.min_value {
-                match v {
-                    ElementDefinitionMinValue::Date(x) => x.visit_refs(path, f),
-                    ElementDefinitionMinValue::DateTime(x) => x.visit_refs(path, f),
-                    ElementDefinitionMinValue::Instant(x) => x.visit_refs(path, f),
-                    ElementDefinitionMinValue::Time(x) => x.visit_refs(path, f),
-                    ElementDefinitionMinValue::Decimal(x) => x.visit_refs(path, f),
-                    ElementDefinitionMinValue::Integer(x) => x.visit_refs(path, f),
-                    ElementDefinitionMinValue::PositiveInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionMinValue::UnsignedInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionMinValue::Quantity(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.max_value.is_some() {
-            let n = path.len();
-            path.push_str(".maxValue[x]");
-            if let Some(v) = &self.max_value {
-                match v {
-                    ElementDefinitionMaxValue::Date(x) => x.visit_refs(path, f),
-                    ElementDefinitionMaxValue::DateTime(x) => x.visit_refs(path, f),
-                    ElementDefinitionMaxValue::Instant(x) => x.visit_refs(path, f),
-                    ElementDefinitionMaxValue::Time(x) => x.visit_refs(path, f),
-                    ElementDefinitionMaxValue::Decimal(x) => x.visit_refs(path, f),
-                    ElementDefinitionMaxValue::Integer(x) => x.visit_refs(path, f),
-                    ElementDefinitionMaxValue::PositiveInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionMaxValue::UnsignedInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionMaxValue::Quantity(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.max_length.is_some() {
-            let n = path.len();
-            path.push_str(".maxLength");
-            if let Some(v) = &self.max_length {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.condition.is_empty() {
-            let n = path.len();
-            path.push_str(".condition");
-            for v in &self.condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.constraint.is_empty() {
-            let n = path.len();
-            path.push_str(".constraint");
-            for v in &self.constraint {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.must_support.is_some() {
-            let n = path.len();
-            path.push_str(".mustSupport");
-            if let Some(v) = &self.must_support {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.is_modifier.is_some() {
-            let n = path.len();
-            path.push_str(".isModifier");
-            if let Some(v) = &self.is_modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.is_modifier_reason.is_some() {
-            let n = path.len();
-            path.push_str(".isModifierReason");
-            if let Some(v) = &self.is_modifier_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.is_summary.is_some() {
-            let n = path.len();
-            path.push_str(".isSummary");
-            if let Some(v) = &self.is_summary {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.binding.is_some() {
-            let n = path.len();
-            path.push_str(".binding");
-            if let Some(v) = &self.binding {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.mapping.is_empty() {
-            let n = path.len();
-            path.push_str(".mapping");
-            for v in &self.mapping {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            140 => choice_box(
+                p,
+                &mut self.default_value,
+                Age::read,
+                ElementDefinitionDefaultValue::Age,
+            ),
+            141 => choice_value(
+                p,
+                &mut self.default_value,
+                oid,
+                ElementDefinitionDefaultValue::Oid,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            142 => choice_value(
+                p,
+                &mut self.default_value,
+                uri,
+                ElementDefinitionDefaultValue::Uri,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            143 => choice_value(
+                p,
+                &mut self.default_value,
+                url,
+                ElementDefinitionDefaultValue::Url,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            144 => choice_box(
+                p,
+                &mut self.fixed,
+                Annotation::read,
+                ElementDefinitionFixed::Annotation,
+            ),
+            145 => choice_box(
+                p,
+                &mut self.fixed,
+                Attachment::read,
+                ElementDefinitionFixed::Attachment,
+            ),
+            146 => choice_box(
+                p,
+                &mut self.fixed,
+                Expression::read,
+                ElementDefinitionFixed::Expression,
+            ),
+            147 => choice_box(
+                p,
+                &mut self.fixed,
+                Identifier::read,
+                ElementDefinitionFixed::Identifier,
+            ),
+            148 => choice_value(
+                p,
+                &mut self.max_value,
+                decimal,
+                ElementDefinitionMaxValue::Decimal,
+                |e| match e {
+                    ElementDefinitionMaxValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            149 => choice_value(
+                p,
+                &mut self.max_value,
+                instant,
+                ElementDefinitionMaxValue::Instant,
+                |e| match e {
+                    ElementDefinitionMaxValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            150 => choice_value(
+                p,
+                &mut self.max_value,
+                integer,
+                ElementDefinitionMaxValue::Integer,
+                |e| match e {
+                    ElementDefinitionMaxValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            151 => choice_value(
+                p,
+                &mut self.min_value,
+                decimal,
+                ElementDefinitionMinValue::Decimal,
+                |e| match e {
+                    ElementDefinitionMinValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            152 => choice_value(
+                p,
+                &mut self.min_value,
+                instant,
+                ElementDefinitionMinValue::Instant,
+                |e| match e {
+                    ElementDefinitionMinValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            153 => choice_value(
+                p,
+                &mut self.min_value,
+                integer,
+                ElementDefinitionMinValue::Integer,
+                |e| match e {
+                    ElementDefinitionMinValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            154 => choice_value(
+                p,
+                &mut self.pattern,
+                date_time,
+                ElementDefinitionPattern::DateTime,
+                |e| match e {
+                    ElementDefinitionPattern::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            155 => choice_box(
+                p,
+                &mut self.pattern,
+                Distance::read,
+                ElementDefinitionPattern::Distance,
+            ),
+            156 => choice_box(
+                p,
+                &mut self.pattern,
+                Duration::read,
+                ElementDefinitionPattern::Duration,
+            ),
+            157 => choice_value(
+                p,
+                &mut self.pattern,
+                markdown,
+                ElementDefinitionPattern::Markdown,
+                |e| match e {
+                    ElementDefinitionPattern::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            158 => choice_box(
+                p,
+                &mut self.pattern,
+                Quantity::read,
+                ElementDefinitionPattern::Quantity,
+            ),
+            159 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Oid,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            160 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Uri,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            161 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Url,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            162 => choice_element(
+                p,
+                &mut self.max_value,
+                ElementDefinitionMaxValue::Decimal,
+                |e| match e {
+                    ElementDefinitionMaxValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            163 => choice_element(
+                p,
+                &mut self.max_value,
+                ElementDefinitionMaxValue::Instant,
+                |e| match e {
+                    ElementDefinitionMaxValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            164 => choice_element(
+                p,
+                &mut self.max_value,
+                ElementDefinitionMaxValue::Integer,
+                |e| match e {
+                    ElementDefinitionMaxValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            165 => choice_element(
+                p,
+                &mut self.min_value,
+                ElementDefinitionMinValue::Decimal,
+                |e| match e {
+                    ElementDefinitionMinValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            166 => choice_element(
+                p,
+                &mut self.min_value,
+                ElementDefinitionMinValue::Instant,
+                |e| match e {
+                    ElementDefinitionMinValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            167 => choice_element(
+                p,
+                &mut self.min_value,
+                ElementDefinitionMinValue::Integer,
+                |e| match e {
+                    ElementDefinitionMinValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            168 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::DateTime,
+                |e| match e {
+                    ElementDefinitionPattern::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            169 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Markdown,
+                |e| match e {
+                    ElementDefinitionPattern::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            170 => opt_prim_value(p, &mut self.content_reference, uri),
+            171 => choice_value(
+                p,
+                &mut self.default_value,
+                code,
+                ElementDefinitionDefaultValue::Code,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            172 => choice_value(
+                p,
+                &mut self.default_value,
+                date,
+                ElementDefinitionDefaultValue::Date,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            173 => choice_box(
+                p,
+                &mut self.default_value,
+                Meta::read,
+                ElementDefinitionDefaultValue::Meta,
+            ),
+            174 => choice_value(
+                p,
+                &mut self.default_value,
+                time,
+                ElementDefinitionDefaultValue::Time,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            175 => choice_value(
+                p,
+                &mut self.default_value,
+                uuid,
+                ElementDefinitionDefaultValue::Uuid,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            176 => choice_box(
+                p,
+                &mut self.fixed,
+                Contributor::read,
+                ElementDefinitionFixed::Contributor,
+            ),
+            177 => choice_value(
+                p,
+                &mut self.fixed,
+                positive_int,
+                ElementDefinitionFixed::PositiveInt,
+                |e| match e {
+                    ElementDefinitionFixed::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            178 => choice_box(
+                p,
+                &mut self.fixed,
+                SampledData::read,
+                ElementDefinitionFixed::SampledData,
+            ),
+            179 => choice_value(
+                p,
+                &mut self.fixed,
+                unsigned_int,
+                ElementDefinitionFixed::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionFixed::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            180 => opt_prim_value(p, &mut self.is_modifier_reason, string),
+            181 => choice_value(
+                p,
+                &mut self.max_value,
+                date_time,
+                ElementDefinitionMaxValue::DateTime,
+                |e| match e {
+                    ElementDefinitionMaxValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            182 => choice_box(
+                p,
+                &mut self.max_value,
+                Quantity::read,
+                ElementDefinitionMaxValue::Quantity,
+            ),
+            183 => choice_value(
+                p,
+                &mut self.min_value,
+                date_time,
+                ElementDefinitionMinValue::DateTime,
+                |e| match e {
+                    ElementDefinitionMinValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            184 => choice_box(
+                p,
+                &mut self.min_value,
+                Quantity::read,
+                ElementDefinitionMinValue::Quantity,
+            ),
+            185 => choice_value(
+                p,
+                &mut self.pattern,
+                canonical,
+                ElementDefinitionPattern::Canonical,
+                |e| match e {
+                    ElementDefinitionPattern::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            186 => choice_box(
+                p,
+                &mut self.pattern,
+                HumanName::read,
+                ElementDefinitionPattern::HumanName,
+            ),
+            187 => choice_box(
+                p,
+                &mut self.pattern,
+                Reference::read,
+                ElementDefinitionPattern::Reference,
+            ),
+            188 => choice_box(
+                p,
+                &mut self.pattern,
+                Signature::read,
+                ElementDefinitionPattern::Signature,
+            ),
+            189 => opt_prim_element(p, &mut self.content_reference),
+            190 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Code,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            191 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Date,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            192 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Time,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            193 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Uuid,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            194 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::PositiveInt,
+                |e| match e {
+                    ElementDefinitionFixed::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            195 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionFixed::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            196 => opt_prim_element(p, &mut self.is_modifier_reason),
+            197 => choice_element(
+                p,
+                &mut self.max_value,
+                ElementDefinitionMaxValue::DateTime,
+                |e| match e {
+                    ElementDefinitionMaxValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            198 => choice_element(
+                p,
+                &mut self.min_value,
+                ElementDefinitionMinValue::DateTime,
+                |e| match e {
+                    ElementDefinitionMinValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            199 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Canonical,
+                |e| match e {
+                    ElementDefinitionPattern::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            200 => choice_box(
+                p,
+                &mut self.default_value,
+                Count::read,
+                ElementDefinitionDefaultValue::Count,
+            ),
+            201 => choice_box(
+                p,
+                &mut self.default_value,
+                Money::read,
+                ElementDefinitionDefaultValue::Money,
+            ),
+            202 => choice_box(
+                p,
+                &mut self.default_value,
+                Range::read,
+                ElementDefinitionDefaultValue::Range,
+            ),
+            203 => choice_box(
+                p,
+                &mut self.default_value,
+                Ratio::read,
+                ElementDefinitionDefaultValue::Ratio,
+            ),
+            204 => choice_value(
+                p,
+                &mut self.fixed,
+                base64_binary,
+                ElementDefinitionFixed::Base64Binary,
+                |e| match e {
+                    ElementDefinitionFixed::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            205 => choice_box(
+                p,
+                &mut self.fixed,
+                ContactPoint::read,
+                ElementDefinitionFixed::ContactPoint,
+            ),
+            206 => choice_box(
+                p,
+                &mut self.fixed,
+                UsageContext::read,
+                ElementDefinitionFixed::UsageContext,
+            ),
+            207 => many(p, &mut self.modifier_extension, Extension::read),
+            208 => choice_box(
+                p,
+                &mut self.pattern,
+                Annotation::read,
+                ElementDefinitionPattern::Annotation,
+            ),
+            209 => choice_box(
+                p,
+                &mut self.pattern,
+                Attachment::read,
+                ElementDefinitionPattern::Attachment,
+            ),
+            210 => choice_box(
+                p,
+                &mut self.pattern,
+                Expression::read,
+                ElementDefinitionPattern::Expression,
+            ),
+            211 => choice_box(
+                p,
+                &mut self.pattern,
+                Identifier::read,
+                ElementDefinitionPattern::Identifier,
+            ),
+            212 => choice_element(
+                p,
+                &mut self.fixed,
+                ElementDefinitionFixed::Base64Binary,
+                |e| match e {
+                    ElementDefinitionFixed::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            213 => choice_box(
+                p,
+                &mut self.default_value,
+                Coding::read,
+                ElementDefinitionDefaultValue::Coding,
+            ),
+            214 => choice_box(
+                p,
+                &mut self.default_value,
+                Dosage::read,
+                ElementDefinitionDefaultValue::Dosage,
+            ),
+            215 => choice_box(
+                p,
+                &mut self.default_value,
+                Period::read,
+                ElementDefinitionDefaultValue::Period,
+            ),
+            216 => choice_value(
+                p,
+                &mut self.default_value,
+                string,
+                ElementDefinitionDefaultValue::String,
+                |e| match e {
+                    ElementDefinitionDefaultValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            217 => choice_box(
+                p,
+                &mut self.default_value,
+                Timing::read,
+                ElementDefinitionDefaultValue::Timing,
+            ),
+            218 => choice_box(
+                p,
+                &mut self.fixed,
+                ContactDetail::read,
+                ElementDefinitionFixed::ContactDetail,
+            ),
+            219 => opt_prim_value(p, &mut self.meaning_when_missing, markdown),
+            220 => choice_box(
+                p,
+                &mut self.pattern,
+                Contributor::read,
+                ElementDefinitionPattern::Contributor,
+            ),
+            221 => choice_value(
+                p,
+                &mut self.pattern,
+                positive_int,
+                ElementDefinitionPattern::PositiveInt,
+                |e| match e {
+                    ElementDefinitionPattern::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            222 => choice_box(
+                p,
+                &mut self.pattern,
+                SampledData::read,
+                ElementDefinitionPattern::SampledData,
+            ),
+            223 => choice_value(
+                p,
+                &mut self.pattern,
+                unsigned_int,
+                ElementDefinitionPattern::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionPattern::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            224 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::String,
+                |e| match e {
+                    ElementDefinitionDefaultValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            225 => opt_prim_element(p, &mut self.meaning_when_missing),
+            226 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::PositiveInt,
+                |e| match e {
+                    ElementDefinitionPattern::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            227 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionPattern::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            228 => choice_box(
+                p,
+                &mut self.default_value,
+                Address::read,
+                ElementDefinitionDefaultValue::Address,
+            ),
+            229 => choice_value(
+                p,
+                &mut self.default_value,
+                boolean,
+                ElementDefinitionDefaultValue::Boolean,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            230 => choice_value(
+                p,
+                &mut self.default_value,
+                decimal,
+                ElementDefinitionDefaultValue::Decimal,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            231 => choice_value(
+                p,
+                &mut self.default_value,
+                instant,
+                ElementDefinitionDefaultValue::Instant,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            232 => choice_value(
+                p,
+                &mut self.default_value,
+                integer,
+                ElementDefinitionDefaultValue::Integer,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            233 => choice_value(
+                p,
+                &mut self.max_value,
+                positive_int,
+                ElementDefinitionMaxValue::PositiveInt,
+                |e| match e {
+                    ElementDefinitionMaxValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            234 => choice_value(
+                p,
+                &mut self.max_value,
+                unsigned_int,
+                ElementDefinitionMaxValue::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionMaxValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            235 => choice_value(
+                p,
+                &mut self.min_value,
+                positive_int,
+                ElementDefinitionMinValue::PositiveInt,
+                |e| match e {
+                    ElementDefinitionMinValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            236 => choice_value(
+                p,
+                &mut self.min_value,
+                unsigned_int,
+                ElementDefinitionMinValue::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionMinValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            237 => choice_value(
+                p,
+                &mut self.pattern,
+                base64_binary,
+                ElementDefinitionPattern::Base64Binary,
+                |e| match e {
+                    ElementDefinitionPattern::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            238 => choice_box(
+                p,
+                &mut self.pattern,
+                ContactPoint::read,
+                ElementDefinitionPattern::ContactPoint,
+            ),
+            239 => choice_box(
+                p,
+                &mut self.pattern,
+                UsageContext::read,
+                ElementDefinitionPattern::UsageContext,
+            ),
+            240 => opt_prim_value(p, &mut self.slice_is_constraining, boolean),
+            241 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Boolean,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            242 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Decimal,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            243 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Instant,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            244 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Integer,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            245 => choice_element(
+                p,
+                &mut self.max_value,
+                ElementDefinitionMaxValue::PositiveInt,
+                |e| match e {
+                    ElementDefinitionMaxValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            246 => choice_element(
+                p,
+                &mut self.max_value,
+                ElementDefinitionMaxValue::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionMaxValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            247 => choice_element(
+                p,
+                &mut self.min_value,
+                ElementDefinitionMinValue::PositiveInt,
+                |e| match e {
+                    ElementDefinitionMinValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            248 => choice_element(
+                p,
+                &mut self.min_value,
+                ElementDefinitionMinValue::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionMinValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            249 => choice_element(
+                p,
+                &mut self.pattern,
+                ElementDefinitionPattern::Base64Binary,
+                |e| match e {
+                    ElementDefinitionPattern::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            250 => opt_prim_element(p, &mut self.slice_is_constraining),
+            251 => choice_value(
+                p,
+                &mut self.default_value,
+                date_time,
+                ElementDefinitionDefaultValue::DateTime,
+                |e| match e {
+                    ElementDefinitionDefaultValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            252 => choice_box(
+                p,
+                &mut self.default_value,
+                Distance::read,
+                ElementDefinitionDefaultValue::Distance,
+            ),
+            253 => choice_box(
+                p,
+                &mut self.default_value,
+                Duration::read,
+                ElementDefinitionDefaultValue::Duration,
+            ),
+            254 => choice_value(
+                p,
+                &mut self.default_value,
+                markdown,
+                ElementDefinitionDefaultValue::Markdown,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            255 => choice_box(
+                p,
+                &mut self.default_value,
+                Quantity::read,
+                ElementDefinitionDefaultValue::Quantity,
+            ),
+            256 => choice_box(
+                p,
+                &mut self.fixed,
+                CodeableConcept::read,
+                ElementDefinitionFixed::CodeableConcept,
+            ),
+            257 => choice_box(
+                p,
+                &mut self.fixed,
+                DataRequirement::read,
+                ElementDefinitionFixed::DataRequirement,
+            ),
+            258 => choice_box(
+                p,
+                &mut self.fixed,
+                RelatedArtifact::read,
+                ElementDefinitionFixed::RelatedArtifact,
+            ),
+            259 => choice_box(
+                p,
+                &mut self.pattern,
+                ContactDetail::read,
+                ElementDefinitionPattern::ContactDetail,
+            ),
+            260 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::DateTime,
+                |e| match e {
+                    ElementDefinitionDefaultValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            261 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Markdown,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            262 => choice_value(
+                p,
+                &mut self.default_value,
+                canonical,
+                ElementDefinitionDefaultValue::Canonical,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            263 => choice_box(
+                p,
+                &mut self.default_value,
+                HumanName::read,
+                ElementDefinitionDefaultValue::HumanName,
+            ),
+            264 => choice_box(
+                p,
+                &mut self.default_value,
+                Reference::read,
+                ElementDefinitionDefaultValue::Reference,
+            ),
+            265 => choice_box(
+                p,
+                &mut self.default_value,
+                Signature::read,
+                ElementDefinitionDefaultValue::Signature,
+            ),
+            266 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Canonical,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            267 => choice_box(
+                p,
+                &mut self.default_value,
+                Annotation::read,
+                ElementDefinitionDefaultValue::Annotation,
+            ),
+            268 => choice_box(
+                p,
+                &mut self.default_value,
+                Attachment::read,
+                ElementDefinitionDefaultValue::Attachment,
+            ),
+            269 => choice_box(
+                p,
+                &mut self.default_value,
+                Expression::read,
+                ElementDefinitionDefaultValue::Expression,
+            ),
+            270 => choice_box(
+                p,
+                &mut self.default_value,
+                Identifier::read,
+                ElementDefinitionDefaultValue::Identifier,
+            ),
+            271 => choice_box(
+                p,
+                &mut self.fixed,
+                TriggerDefinition::read,
+                ElementDefinitionFixed::TriggerDefinition,
+            ),
+            272 => choice_box(
+                p,
+                &mut self.pattern,
+                CodeableConcept::read,
+                ElementDefinitionPattern::CodeableConcept,
+            ),
+            273 => choice_box(
+                p,
+                &mut self.pattern,
+                DataRequirement::read,
+                ElementDefinitionPattern::DataRequirement,
+            ),
+            274 => choice_box(
+                p,
+                &mut self.pattern,
+                RelatedArtifact::read,
+                ElementDefinitionPattern::RelatedArtifact,
+            ),
+            275 => choice_box(
+                p,
+                &mut self.default_value,
+                Contributor::read,
+                ElementDefinitionDefaultValue::Contributor,
+            ),
+            276 => choice_value(
+                p,
+                &mut self.default_value,
+                positive_int,
+                ElementDefinitionDefaultValue::PositiveInt,
+                |e| match e {
+                    ElementDefinitionDefaultValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            277 => choice_box(
+                p,
+                &mut self.default_value,
+                SampledData::read,
+                ElementDefinitionDefaultValue::SampledData,
+            ),
+            278 => choice_value(
+                p,
+                &mut self.default_value,
+                unsigned_int,
+                ElementDefinitionDefaultValue::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionDefaultValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            279 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::PositiveInt,
+                |e| match e {
+                    ElementDefinitionDefaultValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            280 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionDefaultValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            281 => choice_value(
+                p,
+                &mut self.default_value,
+                base64_binary,
+                ElementDefinitionDefaultValue::Base64Binary,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            282 => choice_box(
+                p,
+                &mut self.default_value,
+                ContactPoint::read,
+                ElementDefinitionDefaultValue::ContactPoint,
+            ),
+            283 => choice_box(
+                p,
+                &mut self.default_value,
+                UsageContext::read,
+                ElementDefinitionDefaultValue::UsageContext,
+            ),
+            284 => choice_box(
+                p,
+                &mut self.fixed,
+                ParameterDefinition::read,
+                ElementDefinitionFixed::ParameterDefinition,
+            ),
+            285 => choice_box(
+                p,
+                &mut self.pattern,
+                TriggerDefinition::read,
+                ElementDefinitionPattern::TriggerDefinition,
+            ),
+            286 => choice_element(
+                p,
+                &mut self.default_value,
+                ElementDefinitionDefaultValue::Base64Binary,
+                |e| match e {
+                    ElementDefinitionDefaultValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            287 => choice_box(
+                p,
+                &mut self.default_value,
+                ContactDetail::read,
+                ElementDefinitionDefaultValue::ContactDetail,
+            ),
+            288 => choice_box(
+                p,
+                &mut self.pattern,
+                ParameterDefinition::read,
+                ElementDefinitionPattern::ParameterDefinition,
+            ),
+            289 => choice_box(
+                p,
+                &mut self.default_value,
+                CodeableConcept::read,
+                ElementDefinitionDefaultValue::CodeableConcept,
+            ),
+            290 => choice_box(
+                p,
+                &mut self.default_value,
+                DataRequirement::read,
+                ElementDefinitionDefaultValue::DataRequirement,
+            ),
+            291 => choice_box(
+                p,
+                &mut self.default_value,
+                RelatedArtifact::read,
+                ElementDefinitionDefaultValue::RelatedArtifact,
+            ),
+            292 => choice_box(
+                p,
+                &mut self.default_value,
+                TriggerDefinition::read,
+                ElementDefinitionDefaultValue::TriggerDefinition,
+            ),
+            293 => choice_box(
+                p,
+                &mut self.default_value,
+                ParameterDefinition::read,
+                ElementDefinitionDefaultValue::ParameterDefinition,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static ELEMENT_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("max"),
+        Key::plain("min"),
+        Key::plain("_max"),
+        Key::plain("_min"),
+        Key::plain("base"),
+        Key::plain("code"),
+        Key::plain("path"),
+        Key::plain("type"),
+        Key::plain("_path"),
+        Key::plain("alias"),
+        Key::plain("label"),
+        Key::plain("short"),
+        Key::plain("_alias"),
+        Key::plain("_label"),
+        Key::plain("_short"),
+        Key::plain("binding"),
+        Key::plain("comment"),
+        Key::plain("example"),
+        Key::choice("fixedId", 2, 8),
+        Key::plain("mapping"),
+        Key::plain("slicing"),
+        Key::plain("_comment"),
+        Key::choice("_fixedId", 2, 8),
+        Key::choice("fixedAge", 2, 21),
+        Key::choice("fixedOid", 2, 12),
+        Key::choice("fixedUri", 2, 17),
+        Key::choice("fixedUrl", 2, 18),
+        Key::choice("_fixedOid", 2, 12),
+        Key::choice("_fixedUri", 2, 17),
+        Key::choice("_fixedUrl", 2, 18),
+        Key::plain("condition"),
+        Key::plain("extension"),
+        Key::choice("fixedCode", 2, 4),
+        Key::choice("fixedDate", 2, 5),
+        Key::choice("fixedMeta", 2, 50),
+        Key::choice("fixedTime", 2, 15),
+        Key::choice("fixedUuid", 2, 19),
+        Key::plain("isSummary"),
+        Key::plain("maxLength"),
+        Key::choice("patternId", 3, 8),
+        Key::plain("sliceName"),
+        Key::plain("_condition"),
+        Key::choice("_fixedCode", 2, 4),
+        Key::choice("_fixedDate", 2, 5),
+        Key::choice("_fixedTime", 2, 15),
+        Key::choice("_fixedUuid", 2, 19),
+        Key::plain("_isSummary"),
+        Key::plain("_maxLength"),
+        Key::choice("_patternId", 3, 8),
+        Key::plain("_sliceName"),
+        Key::plain("constraint"),
+        Key::plain("definition"),
+        Key::choice("fixedCount", 2, 27),
+        Key::choice("fixedMoney", 2, 32),
+        Key::choice("fixedRange", 2, 35),
+        Key::choice("fixedRatio", 2, 36),
+        Key::plain("isModifier"),
+        Key::choice("patternAge", 3, 21),
+        Key::choice("patternOid", 3, 12),
+        Key::choice("patternUri", 3, 17),
+        Key::choice("patternUrl", 3, 18),
+        Key::plain("_definition"),
+        Key::plain("_isModifier"),
+        Key::choice("_patternOid", 3, 12),
+        Key::choice("_patternUri", 3, 17),
+        Key::choice("_patternUrl", 3, 18),
+        Key::choice("fixedCoding", 2, 25),
+        Key::choice("fixedDosage", 2, 49),
+        Key::choice("fixedPeriod", 2, 33),
+        Key::choice("fixedString", 2, 14),
+        Key::choice("fixedTiming", 2, 40),
+        Key::plain("mustSupport"),
+        Key::choice("patternCode", 3, 4),
+        Key::choice("patternDate", 3, 5),
+        Key::choice("patternMeta", 3, 50),
+        Key::choice("patternTime", 3, 15),
+        Key::choice("patternUuid", 3, 19),
+        Key::choice("_fixedString", 2, 14),
+        Key::plain("_mustSupport"),
+        Key::choice("_patternCode", 3, 4),
+        Key::choice("_patternDate", 3, 5),
+        Key::choice("_patternTime", 3, 15),
+        Key::choice("_patternUuid", 3, 19),
+        Key::choice("fixedAddress", 2, 20),
+        Key::choice("fixedBoolean", 2, 2),
+        Key::choice("fixedDecimal", 2, 7),
+        Key::choice("fixedInstant", 2, 9),
+        Key::choice("fixedInteger", 2, 10),
+        Key::choice("maxValueDate", 5, 1),
+        Key::choice("maxValueTime", 5, 4),
+        Key::choice("minValueDate", 4, 1),
+        Key::choice("minValueTime", 4, 4),
+        Key::plain("orderMeaning"),
+        Key::choice("patternCount", 3, 27),
+        Key::choice("patternMoney", 3, 32),
+        Key::choice("patternRange", 3, 35),
+        Key::choice("patternRatio", 3, 36),
+        Key::plain("requirements"),
+        Key::choice("_fixedBoolean", 2, 2),
+        Key::choice("_fixedDecimal", 2, 7),
+        Key::choice("_fixedInstant", 2, 9),
+        Key::choice("_fixedInteger", 2, 10),
+        Key::choice("_maxValueDate", 5, 1),
+        Key::choice("_maxValueTime", 5, 4),
+        Key::choice("_minValueDate", 4, 1),
+        Key::choice("_minValueTime", 4, 4),
+        Key::plain("_orderMeaning"),
+        Key::plain("_requirements"),
+        Key::choice("fixedDateTime", 2, 6),
+        Key::choice("fixedDistance", 2, 28),
+        Key::choice("fixedDuration", 2, 29),
+        Key::choice("fixedMarkdown", 2, 11),
+        Key::choice("fixedQuantity", 2, 34),
+        Key::choice("patternCoding", 3, 25),
+        Key::choice("patternDosage", 3, 49),
+        Key::choice("patternPeriod", 3, 33),
+        Key::choice("patternString", 3, 14),
+        Key::choice("patternTiming", 3, 40),
+        Key::choice("_fixedDateTime", 2, 6),
+        Key::choice("_fixedMarkdown", 2, 11),
+        Key::choice("_patternString", 3, 14),
+        Key::choice("defaultValueId", 1, 8),
+        Key::choice("fixedCanonical", 2, 3),
+        Key::choice("fixedHumanName", 2, 30),
+        Key::choice("fixedReference", 2, 37),
+        Key::choice("fixedSignature", 2, 39),
+        Key::choice("patternAddress", 3, 20),
+        Key::choice("patternBoolean", 3, 2),
+        Key::choice("patternDecimal", 3, 7),
+        Key::choice("patternInstant", 3, 9),
+        Key::choice("patternInteger", 3, 10),
+        Key::plain("representation"),
+        Key::choice("_defaultValueId", 1, 8),
+        Key::choice("_fixedCanonical", 2, 3),
+        Key::choice("_patternBoolean", 3, 2),
+        Key::choice("_patternDecimal", 3, 7),
+        Key::choice("_patternInstant", 3, 9),
+        Key::choice("_patternInteger", 3, 10),
+        Key::plain("_representation"),
+        Key::choice("defaultValueAge", 1, 21),
+        Key::choice("defaultValueOid", 1, 12),
+        Key::choice("defaultValueUri", 1, 17),
+        Key::choice("defaultValueUrl", 1, 18),
+        Key::choice("fixedAnnotation", 2, 22),
+        Key::choice("fixedAttachment", 2, 23),
+        Key::choice("fixedExpression", 2, 44),
+        Key::choice("fixedIdentifier", 2, 31),
+        Key::choice("maxValueDecimal", 5, 5),
+        Key::choice("maxValueInstant", 5, 3),
+        Key::choice("maxValueInteger", 5, 6),
+        Key::choice("minValueDecimal", 4, 5),
+        Key::choice("minValueInstant", 4, 3),
+        Key::choice("minValueInteger", 4, 6),
+        Key::choice("patternDateTime", 3, 6),
+        Key::choice("patternDistance", 3, 28),
+        Key::choice("patternDuration", 3, 29),
+        Key::choice("patternMarkdown", 3, 11),
+        Key::choice("patternQuantity", 3, 34),
+        Key::choice("_defaultValueOid", 1, 12),
+        Key::choice("_defaultValueUri", 1, 17),
+        Key::choice("_defaultValueUrl", 1, 18),
+        Key::choice("_maxValueDecimal", 5, 5),
+        Key::choice("_maxValueInstant", 5, 3),
+        Key::choice("_maxValueInteger", 5, 6),
+        Key::choice("_minValueDecimal", 4, 5),
+        Key::choice("_minValueInstant", 4, 3),
+        Key::choice("_minValueInteger", 4, 6),
+        Key::choice("_patternDateTime", 3, 6),
+        Key::choice("_patternMarkdown", 3, 11),
+        Key::plain("contentReference"),
+        Key::choice("defaultValueCode", 1, 4),
+        Key::choice("defaultValueDate", 1, 5),
+        Key::choice("defaultValueMeta", 1, 50),
+        Key::choice("defaultValueTime", 1, 15),
+        Key::choice("defaultValueUuid", 1, 19),
+        Key::choice("fixedContributor", 2, 42),
+        Key::choice("fixedPositiveInt", 2, 13),
+        Key::choice("fixedSampledData", 2, 38),
+        Key::choice("fixedUnsignedInt", 2, 16),
+        Key::plain("isModifierReason"),
+        Key::choice("maxValueDateTime", 5, 2),
+        Key::choice("maxValueQuantity", 5, 9),
+        Key::choice("minValueDateTime", 4, 2),
+        Key::choice("minValueQuantity", 4, 9),
+        Key::choice("patternCanonical", 3, 3),
+        Key::choice("patternHumanName", 3, 30),
+        Key::choice("patternReference", 3, 37),
+        Key::choice("patternSignature", 3, 39),
+        Key::plain("_contentReference"),
+        Key::choice("_defaultValueCode", 1, 4),
+        Key::choice("_defaultValueDate", 1, 5),
+        Key::choice("_defaultValueTime", 1, 15),
+        Key::choice("_defaultValueUuid", 1, 19),
+        Key::choice("_fixedPositiveInt", 2, 13),
+        Key::choice("_fixedUnsignedInt", 2, 16),
+        Key::plain("_isModifierReason"),
+        Key::choice("_maxValueDateTime", 5, 2),
+        Key::choice("_minValueDateTime", 4, 2),
+        Key::choice("_patternCanonical", 3, 3),
+        Key::choice("defaultValueCount", 1, 27),
+        Key::choice("defaultValueMoney", 1, 32),
+        Key::choice("defaultValueRange", 1, 35),
+        Key::choice("defaultValueRatio", 1, 36),
+        Key::choice("fixedBase64Binary", 2, 1),
+        Key::choice("fixedContactPoint", 2, 26),
+        Key::choice("fixedUsageContext", 2, 48),
+        Key::plain("modifierExtension"),
+        Key::choice("patternAnnotation", 3, 22),
+        Key::choice("patternAttachment", 3, 23),
+        Key::choice("patternExpression", 3, 44),
+        Key::choice("patternIdentifier", 3, 31),
+        Key::choice("_fixedBase64Binary", 2, 1),
+        Key::choice("defaultValueCoding", 1, 25),
+        Key::choice("defaultValueDosage", 1, 49),
+        Key::choice("defaultValuePeriod", 1, 33),
+        Key::choice("defaultValueString", 1, 14),
+        Key::choice("defaultValueTiming", 1, 40),
+        Key::choice("fixedContactDetail", 2, 41),
+        Key::plain("meaningWhenMissing"),
+        Key::choice("patternContributor", 3, 42),
+        Key::choice("patternPositiveInt", 3, 13),
+        Key::choice("patternSampledData", 3, 38),
+        Key::choice("patternUnsignedInt", 3, 16),
+        Key::choice("_defaultValueString", 1, 14),
+        Key::plain("_meaningWhenMissing"),
+        Key::choice("_patternPositiveInt", 3, 13),
+        Key::choice("_patternUnsignedInt", 3, 16),
+        Key::choice("defaultValueAddress", 1, 20),
+        Key::choice("defaultValueBoolean", 1, 2),
+        Key::choice("defaultValueDecimal", 1, 7),
+        Key::choice("defaultValueInstant", 1, 9),
+        Key::choice("defaultValueInteger", 1, 10),
+        Key::choice("maxValuePositiveInt", 5, 7),
+        Key::choice("maxValueUnsignedInt", 5, 8),
+        Key::choice("minValuePositiveInt", 4, 7),
+        Key::choice("minValueUnsignedInt", 4, 8),
+        Key::choice("patternBase64Binary", 3, 1),
+        Key::choice("patternContactPoint", 3, 26),
+        Key::choice("patternUsageContext", 3, 48),
+        Key::plain("sliceIsConstraining"),
+        Key::choice("_defaultValueBoolean", 1, 2),
+        Key::choice("_defaultValueDecimal", 1, 7),
+        Key::choice("_defaultValueInstant", 1, 9),
+        Key::choice("_defaultValueInteger", 1, 10),
+        Key::choice("_maxValuePositiveInt", 5, 7),
+        Key::choice("_maxValueUnsignedInt", 5, 8),
+        Key::choice("_minValuePositiveInt", 4, 7),
+        Key::choice("_minValueUnsignedInt", 4, 8),
+        Key::choice("_patternBase64Binary", 3, 1),
+        Key::plain("_sliceIsConstraining"),
+        Key::choice("defaultValueDateTime", 1, 6),
+        Key::choice("defaultValueDistance", 1, 28),
+        Key::choice("defaultValueDuration", 1, 29),
+        Key::choice("defaultValueMarkdown", 1, 11),
+        Key::choice("defaultValueQuantity", 1, 34),
+        Key::choice("fixedCodeableConcept", 2, 24),
+        Key::choice("fixedDataRequirement", 2, 43),
+        Key::choice("fixedRelatedArtifact", 2, 46),
+        Key::choice("patternContactDetail", 3, 41),
+        Key::choice("_defaultValueDateTime", 1, 6),
+        Key::choice("_defaultValueMarkdown", 1, 11),
+        Key::choice("defaultValueCanonical", 1, 3),
+        Key::choice("defaultValueHumanName", 1, 30),
+        Key::choice("defaultValueReference", 1, 37),
+        Key::choice("defaultValueSignature", 1, 39),
+        Key::choice("_defaultValueCanonical", 1, 3),
+        Key::choice("defaultValueAnnotation", 1, 22),
+        Key::choice("defaultValueAttachment", 1, 23),
+        Key::choice("defaultValueExpression", 1, 44),
+        Key::choice("defaultValueIdentifier", 1, 31),
+        Key::choice("fixedTriggerDefinition", 2, 47),
+        Key::choice("patternCodeableConcept", 3, 24),
+        Key::choice("patternDataRequirement", 3, 43),
+        Key::choice("patternRelatedArtifact", 3, 46),
+        Key::choice("defaultValueContributor", 1, 42),
+        Key::choice("defaultValuePositiveInt", 1, 13),
+        Key::choice("defaultValueSampledData", 1, 38),
+        Key::choice("defaultValueUnsignedInt", 1, 16),
+        Key::choice("_defaultValuePositiveInt", 1, 13),
+        Key::choice("_defaultValueUnsignedInt", 1, 16),
+        Key::choice("defaultValueBase64Binary", 1, 1),
+        Key::choice("defaultValueContactPoint", 1, 26),
+        Key::choice("defaultValueUsageContext", 1, 48),
+        Key::choice("fixedParameterDefinition", 2, 45),
+        Key::choice("patternTriggerDefinition", 3, 47),
+        Key::choice("_defaultValueBase64Binary", 1, 1),
+        Key::choice("defaultValueContactDetail", 1, 41),
+        Key::choice("patternParameterDefinition", 3, 45),
+        Key::choice("defaultValueCodeableConcept", 1, 24),
+        Key::choice("defaultValueDataRequirement", 1, 43),
+        Key::choice("defaultValueRelatedArtifact", 1, 46),
+        Key::choice("defaultValueTriggerDefinition", 1, 47),
+        Key::choice("defaultValueParameterDefinition", 1, 45),
+    ],
+    choices: &["defaultValue", "fixed", "pattern", "minValue", "maxValue"],
+    required: &[Required {
+        name: "path",
+        keys: &[7, 9],
+    }],
+};
 
 /// Base definition information for tools
 ///
@@ -4997,115 +3866,84 @@ impl ElementDefinitionBase {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.path)?;
-                }
-                "min" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.min, unsigned_int)?;
-                }
-                "_min" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.min)?;
-                }
-                "max" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.max, string)?;
-                }
-                "_max" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_element(p, &mut r.max)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("path"));
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("min"));
-        }
-        if !p.marked(&seen, 6) && !p.marked(&seen, 7) {
-            return Err(p.missing("max"));
-        }
+        read_object(p, &ELEMENT_DEFINITION_BASE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "path", "_path", &self.path, w_str);
-        write_prim(w, "min", "_min", &self.min, w_unsigned);
-        write_prim(w, "max", "_max", &self.max, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "path", "_path", &self.path, w_str);
+        write_one_prim(w, "min", "_min", &self.min, w_unsigned);
+        write_one_prim(w, "max", "_max", &self.max, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".path");
-            {
-                let v = &self.path;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".min");
-            {
-                let v = &self.min;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".max");
-            {
-                let v = &self.max;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".path", &self.path, FhirString::visit_refs);
+        visit_one(path, f, ".min", &self.min, UnsignedInt::visit_refs);
+        visit_one(path, f, ".max", &self.max, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ElementDefinitionBase {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.max, string),
+            2 => prim_value(p, &mut self.min, unsigned_int),
+            3 => prim_element(p, &mut self.max),
+            4 => prim_element(p, &mut self.min),
+            5 => prim_value(p, &mut self.path, string),
+            6 => prim_element(p, &mut self.path),
+            7 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ELEMENT_DEFINITION_BASE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("max"),
+        Key::plain("min"),
+        Key::plain("_max"),
+        Key::plain("_min"),
+        Key::plain("path"),
+        Key::plain("_path"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "path",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "min",
+            keys: &[2, 4],
+        },
+        Required {
+            name: "max",
+            keys: &[1, 3],
+        },
+    ],
+};
 
 /// ValueSet details if this is coded
 ///
@@ -5149,111 +3987,80 @@ impl ElementDefinitionBinding {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "strength" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.strength, codes::BindingStrength::read_code)?;
-                }
-                "_strength" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.strength)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "valueSet" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.value_set, canonical)?;
-                }
-                "_valueSet" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.value_set)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("strength"));
-        }
+        read_object(p, &ELEMENT_DEFINITION_BINDING_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "strength", "_strength", &self.strength, w_str);
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.value_set {
-            write_prim(w, "valueSet", "_valueSet", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "strength", "_strength", &self.strength, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "valueSet", "_valueSet", &self.value_set, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".strength");
-            {
-                let v = &self.strength;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value_set.is_some() {
-            let n = path.len();
-            path.push_str(".valueSet");
-            if let Some(v) = &self.value_set {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".strength", &self.strength, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".valueSet", &self.value_set, Canonical::visit_refs);
+    }
+}
+
+impl ReadFields for ElementDefinitionBinding {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.strength, codes::BindingStrength::read_code),
+            2 => opt_prim_value(p, &mut self.value_set, canonical),
+            3 => prim_element(p, &mut self.strength),
+            4 => opt_prim_element(p, &mut self.value_set),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.description, string),
+            7 => opt_prim_element(p, &mut self.description),
+            _ => Ok(()),
         }
     }
 }
+
+static ELEMENT_DEFINITION_BINDING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("strength"),
+        Key::plain("valueSet"),
+        Key::plain("_strength"),
+        Key::plain("_valueSet"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "strength",
+        keys: &[1, 3],
+    }],
+};
 
 /// Condition that must evaluate to true
 ///
@@ -5319,191 +4126,126 @@ impl ElementDefinitionConstraint {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "key" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.key, id)?;
-                }
-                "_key" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.key)?;
-                }
-                "requirements" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.requirements, string)?;
-                }
-                "_requirements" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.requirements)?;
-                }
-                "severity" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.severity, codes::ConstraintSeverity::read_code)?;
-                }
-                "_severity" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_element(p, &mut r.severity)?;
-                }
-                "human" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_value(p, &mut r.human, string)?;
-                }
-                "_human" => {
-                    p.mark(&mut seen, 9)?;
-                    prim_element(p, &mut r.human)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.expression, string)?;
-                }
-                "_expression" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.expression)?;
-                }
-                "xpath" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.xpath, string)?;
-                }
-                "_xpath" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.xpath)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.source, canonical)?;
-                }
-                "_source" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.source)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("key"));
-        }
-        if !p.marked(&seen, 6) && !p.marked(&seen, 7) {
-            return Err(p.missing("severity"));
-        }
-        if !p.marked(&seen, 8) && !p.marked(&seen, 9) {
-            return Err(p.missing("human"));
-        }
+        read_object(p, &ELEMENT_DEFINITION_CONSTRAINT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "key", "_key", &self.key, w_str);
-        if let Some(v) = &self.requirements {
-            write_prim(w, "requirements", "_requirements", v, w_str);
-        }
-        write_prim(w, "severity", "_severity", &self.severity, w_str);
-        write_prim(w, "human", "_human", &self.human, w_str);
-        if let Some(v) = &self.expression {
-            write_prim(w, "expression", "_expression", v, w_str);
-        }
-        if let Some(v) = &self.xpath {
-            write_prim(w, "xpath", "_xpath", v, w_str);
-        }
-        if let Some(v) = &self.source {
-            write_prim(w, "source", "_source", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "key", "_key", &self.key, w_str);
+        write_opt_prim(
+            w,
+            "requirements",
+            "_requirements",
+            &self.requirements,
+            w_str,
+        );
+        write_one_prim(w, "severity", "_severity", &self.severity, w_str);
+        write_one_prim(w, "human", "_human", &self.human, w_str);
+        write_opt_prim(w, "expression", "_expression", &self.expression, w_str);
+        write_opt_prim(w, "xpath", "_xpath", &self.xpath, w_str);
+        write_opt_prim(w, "source", "_source", &self.source, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".key");
-            {
-                let v = &self.key;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requirements.is_some() {
-            let n = path.len();
-            path.push_str(".requirements");
-            if let Some(v) = &self.requirements {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".severity");
-            {
-                let v = &self.severity;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".human");
-            {
-                let v = &self.human;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expression.is_some() {
-            let n = path.len();
-            path.push_str(".expression");
-            if let Some(v) = &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.xpath.is_some() {
-            let n = path.len();
-            path.push_str(".xpath");
-            if let Some(v) = &self.xpath {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".key", &self.key, Id::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".requirements",
+            &self.requirements,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".severity", &self.severity, Code::visit_refs);
+        visit_one(path, f, ".human", &self.human, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".xpath", &self.xpath, FhirString::visit_refs);
+        visit_opt(path, f, ".source", &self.source, Canonical::visit_refs);
+    }
+}
+
+impl ReadFields for ElementDefinitionConstraint {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.key, id),
+            2 => prim_element(p, &mut self.key),
+            3 => prim_value(p, &mut self.human, string),
+            4 => opt_prim_value(p, &mut self.xpath, string),
+            5 => prim_element(p, &mut self.human),
+            6 => opt_prim_element(p, &mut self.xpath),
+            7 => opt_prim_value(p, &mut self.source, canonical),
+            8 => opt_prim_element(p, &mut self.source),
+            9 => prim_value(p, &mut self.severity, codes::ConstraintSeverity::read_code),
+            10 => prim_element(p, &mut self.severity),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => opt_prim_value(p, &mut self.expression, string),
+            13 => opt_prim_element(p, &mut self.expression),
+            14 => opt_prim_value(p, &mut self.requirements, string),
+            15 => opt_prim_element(p, &mut self.requirements),
+            _ => Ok(()),
         }
     }
 }
+
+static ELEMENT_DEFINITION_CONSTRAINT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("key"),
+        Key::plain("_key"),
+        Key::plain("human"),
+        Key::plain("xpath"),
+        Key::plain("_human"),
+        Key::plain("_xpath"),
+        Key::plain("source"),
+        Key::plain("_source"),
+        Key::plain("severity"),
+        Key::plain("_severity"),
+        Key::plain("extension"),
+        Key::plain("expression"),
+        Key::plain("_expression"),
+        Key::plain("requirements"),
+        Key::plain("_requirements"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "key",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "severity",
+            keys: &[9, 10],
+        },
+        Required {
+            name: "human",
+            keys: &[3, 5],
+        },
+    ],
+};
 
 /// Example value (as defined for type)
 ///
@@ -5644,6 +4386,140 @@ impl Default for ElementDefinitionExampleValue {
     }
 }
 
+impl ElementDefinitionExampleValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Base64Binary(x) => {
+                write_one_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
+            }
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Canonical(x) => write_one_prim(w, "valueCanonical", "_valueCanonical", x, w_str),
+            Self::Code(x) => write_one_prim(w, "valueCode", "_valueCode", x, w_str),
+            Self::Date(x) => write_one_prim(w, "valueDate", "_valueDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+            Self::Id(x) => write_one_prim(w, "valueId", "_valueId", x, w_str),
+            Self::Instant(x) => write_one_prim(w, "valueInstant", "_valueInstant", x, w_str),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Markdown(x) => write_one_prim(w, "valueMarkdown", "_valueMarkdown", x, w_str),
+            Self::Oid(x) => write_one_prim(w, "valueOid", "_valueOid", x, w_str),
+            Self::PositiveInt(x) => {
+                write_one_prim(w, "valuePositiveInt", "_valuePositiveInt", x, w_unsigned)
+            }
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::UnsignedInt(x) => {
+                write_one_prim(w, "valueUnsignedInt", "_valueUnsignedInt", x, w_unsigned)
+            }
+            Self::Uri(x) => write_one_prim(w, "valueUri", "_valueUri", x, w_str),
+            Self::Url(x) => write_one_prim(w, "valueUrl", "_valueUrl", x, w_str),
+            Self::Uuid(x) => write_one_prim(w, "valueUuid", "_valueUuid", x, w_str),
+            Self::Address(x) => write_one(w, "valueAddress", &**x, Address::write),
+            Self::Age(x) => write_one(w, "valueAge", &**x, Age::write),
+            Self::Annotation(x) => write_one(w, "valueAnnotation", &**x, Annotation::write),
+            Self::Attachment(x) => write_one(w, "valueAttachment", &**x, Attachment::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Coding(x) => write_one(w, "valueCoding", &**x, Coding::write),
+            Self::ContactPoint(x) => write_one(w, "valueContactPoint", &**x, ContactPoint::write),
+            Self::Count(x) => write_one(w, "valueCount", &**x, Count::write),
+            Self::Distance(x) => write_one(w, "valueDistance", &**x, Distance::write),
+            Self::Duration(x) => write_one(w, "valueDuration", &**x, Duration::write),
+            Self::HumanName(x) => write_one(w, "valueHumanName", &**x, HumanName::write),
+            Self::Identifier(x) => write_one(w, "valueIdentifier", &**x, Identifier::write),
+            Self::Money(x) => write_one(w, "valueMoney", &**x, Money::write),
+            Self::Period(x) => write_one(w, "valuePeriod", &**x, Period::write),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "valueRatio", &**x, Ratio::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+            Self::SampledData(x) => write_one(w, "valueSampledData", &**x, SampledData::write),
+            Self::Signature(x) => write_one(w, "valueSignature", &**x, Signature::write),
+            Self::Timing(x) => write_one(w, "valueTiming", &**x, Timing::write),
+            Self::ContactDetail(x) => {
+                write_one(w, "valueContactDetail", &**x, ContactDetail::write)
+            }
+            Self::Contributor(x) => write_one(w, "valueContributor", &**x, Contributor::write),
+            Self::DataRequirement(x) => {
+                write_one(w, "valueDataRequirement", &**x, DataRequirement::write)
+            }
+            Self::Expression(x) => write_one(w, "valueExpression", &**x, Expression::write),
+            Self::ParameterDefinition(x) => write_one(
+                w,
+                "valueParameterDefinition",
+                &**x,
+                ParameterDefinition::write,
+            ),
+            Self::RelatedArtifact(x) => {
+                write_one(w, "valueRelatedArtifact", &**x, RelatedArtifact::write)
+            }
+            Self::TriggerDefinition(x) => {
+                write_one(w, "valueTriggerDefinition", &**x, TriggerDefinition::write)
+            }
+            Self::UsageContext(x) => write_one(w, "valueUsageContext", &**x, UsageContext::write),
+            Self::Dosage(x) => write_one(w, "valueDosage", &**x, Dosage::write),
+            Self::Meta(x) => write_one(w, "valueMeta", &**x, Meta::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Id(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Markdown(x) => x.visit_refs(path, f),
+            Self::Oid(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Url(x) => x.visit_refs(path, f),
+            Self::Uuid(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Annotation(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::ContactPoint(x) => x.visit_refs(path, f),
+            Self::Count(x) => x.visit_refs(path, f),
+            Self::Distance(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::HumanName(x) => x.visit_refs(path, f),
+            Self::Identifier(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Signature(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::ContactDetail(x) => x.visit_refs(path, f),
+            Self::Contributor(x) => x.visit_refs(path, f),
+            Self::DataRequirement(x) => x.visit_refs(path, f),
+            Self::Expression(x) => x.visit_refs(path, f),
+            Self::ParameterDefinition(x) => x.visit_refs(path, f),
+            Self::RelatedArtifact(x) => x.visit_refs(path, f),
+            Self::TriggerDefinition(x) => x.visit_refs(path, f),
+            Self::UsageContext(x) => x.visit_refs(path, f),
+            Self::Dosage(x) => x.visit_refs(path, f),
+            Self::Meta(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ElementDefinitionExample {
     /// A `ElementDefinitionExample` with its required elements (`label`, `value`); everything else is empty.
     pub fn new(label: impl Into<FhirString>, value: ElementDefinitionExampleValue) -> Self {
@@ -5657,1137 +4533,694 @@ impl ElementDefinitionExample {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "label" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.label, string)?;
-                }
-                "_label" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.label)?;
-                }
-                "valueBase64Binary" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        base64_binary,
-                        ElementDefinitionExampleValue::Base64Binary,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBase64Binary" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Base64Binary,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        ElementDefinitionExampleValue::Boolean,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Boolean,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueCanonical" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        canonical,
-                        ElementDefinitionExampleValue::Canonical,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueCanonical" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Canonical,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueCode" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        code,
-                        ElementDefinitionExampleValue::Code,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueCode" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Code,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDate" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        date,
-                        ElementDefinitionExampleValue::Date,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDate" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Date,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        ElementDefinitionExampleValue::DateTime,
-                        |e| match e {
-                            ElementDefinitionExampleValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::DateTime,
-                        |e| match e {
-                            ElementDefinitionExampleValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        ElementDefinitionExampleValue::Decimal,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Decimal,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueId" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        id,
-                        ElementDefinitionExampleValue::Id,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueId" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_element_one(p, &mut r.value, ElementDefinitionExampleValue::Id, |e| {
-                        match e {
-                            ElementDefinitionExampleValue::Id(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "valueInstant" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        instant,
-                        ElementDefinitionExampleValue::Instant,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInstant" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Instant,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        integer,
-                        ElementDefinitionExampleValue::Integer,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Integer,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueMarkdown" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        markdown,
-                        ElementDefinitionExampleValue::Markdown,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueMarkdown" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Markdown,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueOid" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        oid,
-                        ElementDefinitionExampleValue::Oid,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Oid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueOid" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_element_one(p, &mut r.value, ElementDefinitionExampleValue::Oid, |e| {
-                        match e {
-                            ElementDefinitionExampleValue::Oid(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "valuePositiveInt" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 13, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        positive_int,
-                        ElementDefinitionExampleValue::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionExampleValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valuePositiveInt" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 13, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::PositiveInt,
-                        |e| match e {
-                            ElementDefinitionExampleValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 14, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        string,
-                        ElementDefinitionExampleValue::String,
-                        |e| match e {
-                            ElementDefinitionExampleValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c0, 14, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::String,
-                        |e| match e {
-                            ElementDefinitionExampleValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c0, 15, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        time,
-                        ElementDefinitionExampleValue::Time,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c0, 15, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Time,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUnsignedInt" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c0, 16, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        unsigned_int,
-                        ElementDefinitionExampleValue::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionExampleValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUnsignedInt" => {
-                    p.mark(&mut seen, 35)?;
-                    p.choice(&mut c0, 16, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::UnsignedInt,
-                        |e| match e {
-                            ElementDefinitionExampleValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUri" => {
-                    p.mark(&mut seen, 36)?;
-                    p.choice(&mut c0, 17, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        uri,
-                        ElementDefinitionExampleValue::Uri,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUri" => {
-                    p.mark(&mut seen, 37)?;
-                    p.choice(&mut c0, 17, "value")?;
-                    choice_element_one(p, &mut r.value, ElementDefinitionExampleValue::Uri, |e| {
-                        match e {
-                            ElementDefinitionExampleValue::Uri(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "valueUrl" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c0, 18, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        url,
-                        ElementDefinitionExampleValue::Url,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUrl" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c0, 18, "value")?;
-                    choice_element_one(p, &mut r.value, ElementDefinitionExampleValue::Url, |e| {
-                        match e {
-                            ElementDefinitionExampleValue::Url(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "valueUuid" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c0, 19, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        uuid,
-                        ElementDefinitionExampleValue::Uuid,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUuid" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c0, 19, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ElementDefinitionExampleValue::Uuid,
-                        |e| match e {
-                            ElementDefinitionExampleValue::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueAddress" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c0, 20, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Address::read,
-                        ElementDefinitionExampleValue::Address,
-                    )?;
-                }
-                "valueAge" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c0, 21, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Age::read,
-                        ElementDefinitionExampleValue::Age,
-                    )?;
-                }
-                "valueAnnotation" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c0, 22, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Annotation::read,
-                        ElementDefinitionExampleValue::Annotation,
-                    )?;
-                }
-                "valueAttachment" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c0, 23, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Attachment::read,
-                        ElementDefinitionExampleValue::Attachment,
-                    )?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 46)?;
-                    p.choice(&mut c0, 24, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        ElementDefinitionExampleValue::CodeableConcept,
-                    )?;
-                }
-                "valueCoding" => {
-                    p.mark(&mut seen, 47)?;
-                    p.choice(&mut c0, 25, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Coding::read,
-                        ElementDefinitionExampleValue::Coding,
-                    )?;
-                }
-                "valueContactPoint" => {
-                    p.mark(&mut seen, 48)?;
-                    p.choice(&mut c0, 26, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        ContactPoint::read,
-                        ElementDefinitionExampleValue::ContactPoint,
-                    )?;
-                }
-                "valueCount" => {
-                    p.mark(&mut seen, 49)?;
-                    p.choice(&mut c0, 27, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Count::read,
-                        ElementDefinitionExampleValue::Count,
-                    )?;
-                }
-                "valueDistance" => {
-                    p.mark(&mut seen, 50)?;
-                    p.choice(&mut c0, 28, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Distance::read,
-                        ElementDefinitionExampleValue::Distance,
-                    )?;
-                }
-                "valueDuration" => {
-                    p.mark(&mut seen, 51)?;
-                    p.choice(&mut c0, 29, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Duration::read,
-                        ElementDefinitionExampleValue::Duration,
-                    )?;
-                }
-                "valueHumanName" => {
-                    p.mark(&mut seen, 52)?;
-                    p.choice(&mut c0, 30, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        HumanName::read,
-                        ElementDefinitionExampleValue::HumanName,
-                    )?;
-                }
-                "valueIdentifier" => {
-                    p.mark(&mut seen, 53)?;
-                    p.choice(&mut c0, 31, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Identifier::read,
-                        ElementDefinitionExampleValue::Identifier,
-                    )?;
-                }
-                "valueMoney" => {
-                    p.mark(&mut seen, 54)?;
-                    p.choice(&mut c0, 32, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Money::read,
-                        ElementDefinitionExampleValue::Money,
-                    )?;
-                }
-                "valuePeriod" => {
-                    p.mark(&mut seen, 55)?;
-                    p.choice(&mut c0, 33, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Period::read,
-                        ElementDefinitionExampleValue::Period,
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 56)?;
-                    p.choice(&mut c0, 34, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        ElementDefinitionExampleValue::Quantity,
-                    )?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 57)?;
-                    p.choice(&mut c0, 35, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Range::read,
-                        ElementDefinitionExampleValue::Range,
-                    )?;
-                }
-                "valueRatio" => {
-                    p.mark(&mut seen, 58)?;
-                    p.choice(&mut c0, 36, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Ratio::read,
-                        ElementDefinitionExampleValue::Ratio,
-                    )?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 59)?;
-                    p.choice(&mut c0, 37, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Reference::read,
-                        ElementDefinitionExampleValue::Reference,
-                    )?;
-                }
-                "valueSampledData" => {
-                    p.mark(&mut seen, 60)?;
-                    p.choice(&mut c0, 38, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        SampledData::read,
-                        ElementDefinitionExampleValue::SampledData,
-                    )?;
-                }
-                "valueSignature" => {
-                    p.mark(&mut seen, 61)?;
-                    p.choice(&mut c0, 39, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Signature::read,
-                        ElementDefinitionExampleValue::Signature,
-                    )?;
-                }
-                "valueTiming" => {
-                    p.mark(&mut seen, 62)?;
-                    p.choice(&mut c0, 40, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Timing::read,
-                        ElementDefinitionExampleValue::Timing,
-                    )?;
-                }
-                "valueContactDetail" => {
-                    p.mark(&mut seen, 63)?;
-                    p.choice(&mut c0, 41, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        ContactDetail::read,
-                        ElementDefinitionExampleValue::ContactDetail,
-                    )?;
-                }
-                "valueContributor" => {
-                    p.mark(&mut seen, 64)?;
-                    p.choice(&mut c0, 42, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Contributor::read,
-                        ElementDefinitionExampleValue::Contributor,
-                    )?;
-                }
-                "valueDataRequirement" => {
-                    p.mark(&mut seen, 65)?;
-                    p.choice(&mut c0, 43, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        DataRequirement::read,
-                        ElementDefinitionExampleValue::DataRequirement,
-                    )?;
-                }
-                "valueExpression" => {
-                    p.mark(&mut seen, 66)?;
-                    p.choice(&mut c0, 44, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Expression::read,
-                        ElementDefinitionExampleValue::Expression,
-                    )?;
-                }
-                "valueParameterDefinition" => {
-                    p.mark(&mut seen, 67)?;
-                    p.choice(&mut c0, 45, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        ParameterDefinition::read,
-                        ElementDefinitionExampleValue::ParameterDefinition,
-                    )?;
-                }
-                "valueRelatedArtifact" => {
-                    p.mark(&mut seen, 68)?;
-                    p.choice(&mut c0, 46, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        RelatedArtifact::read,
-                        ElementDefinitionExampleValue::RelatedArtifact,
-                    )?;
-                }
-                "valueTriggerDefinition" => {
-                    p.mark(&mut seen, 69)?;
-                    p.choice(&mut c0, 47, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        TriggerDefinition::read,
-                        ElementDefinitionExampleValue::TriggerDefinition,
-                    )?;
-                }
-                "valueUsageContext" => {
-                    p.mark(&mut seen, 70)?;
-                    p.choice(&mut c0, 48, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        UsageContext::read,
-                        ElementDefinitionExampleValue::UsageContext,
-                    )?;
-                }
-                "valueDosage" => {
-                    p.mark(&mut seen, 71)?;
-                    p.choice(&mut c0, 49, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Dosage::read,
-                        ElementDefinitionExampleValue::Dosage,
-                    )?;
-                }
-                "valueMeta" => {
-                    p.mark(&mut seen, 72)?;
-                    p.choice(&mut c0, 50, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Meta::read,
-                        ElementDefinitionExampleValue::Meta,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("label"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(p, &ELEMENT_DEFINITION_EXAMPLE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "label", "_label", &self.label, w_str);
-        {
-            let v = &self.value;
-            match v {
-                ElementDefinitionExampleValue::Base64Binary(x) => {
-                    write_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
-                }
-                ElementDefinitionExampleValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                ElementDefinitionExampleValue::Canonical(x) => {
-                    write_prim(w, "valueCanonical", "_valueCanonical", x, w_str)
-                }
-                ElementDefinitionExampleValue::Code(x) => {
-                    write_prim(w, "valueCode", "_valueCode", x, w_str)
-                }
-                ElementDefinitionExampleValue::Date(x) => {
-                    write_prim(w, "valueDate", "_valueDate", x, w_str)
-                }
-                ElementDefinitionExampleValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                ElementDefinitionExampleValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-                ElementDefinitionExampleValue::Id(x) => {
-                    write_prim(w, "valueId", "_valueId", x, w_str)
-                }
-                ElementDefinitionExampleValue::Instant(x) => {
-                    write_prim(w, "valueInstant", "_valueInstant", x, w_str)
-                }
-                ElementDefinitionExampleValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                ElementDefinitionExampleValue::Markdown(x) => {
-                    write_prim(w, "valueMarkdown", "_valueMarkdown", x, w_str)
-                }
-                ElementDefinitionExampleValue::Oid(x) => {
-                    write_prim(w, "valueOid", "_valueOid", x, w_str)
-                }
-                ElementDefinitionExampleValue::PositiveInt(x) => {
-                    write_prim(w, "valuePositiveInt", "_valuePositiveInt", x, w_unsigned)
-                }
-                ElementDefinitionExampleValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                ElementDefinitionExampleValue::Time(x) => {
-                    write_prim(w, "valueTime", "_valueTime", x, w_str)
-                }
-                ElementDefinitionExampleValue::UnsignedInt(x) => {
-                    write_prim(w, "valueUnsignedInt", "_valueUnsignedInt", x, w_unsigned)
-                }
-                ElementDefinitionExampleValue::Uri(x) => {
-                    write_prim(w, "valueUri", "_valueUri", x, w_str)
-                }
-                ElementDefinitionExampleValue::Url(x) => {
-                    write_prim(w, "valueUrl", "_valueUrl", x, w_str)
-                }
-                ElementDefinitionExampleValue::Uuid(x) => {
-                    write_prim(w, "valueUuid", "_valueUuid", x, w_str)
-                }
-                ElementDefinitionExampleValue::Address(x) => {
-                    w.key("valueAddress");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Age(x) => {
-                    w.key("valueAge");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Annotation(x) => {
-                    w.key("valueAnnotation");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Attachment(x) => {
-                    w.key("valueAttachment");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Coding(x) => {
-                    w.key("valueCoding");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::ContactPoint(x) => {
-                    w.key("valueContactPoint");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Count(x) => {
-                    w.key("valueCount");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Distance(x) => {
-                    w.key("valueDistance");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Duration(x) => {
-                    w.key("valueDuration");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::HumanName(x) => {
-                    w.key("valueHumanName");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Identifier(x) => {
-                    w.key("valueIdentifier");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Money(x) => {
-                    w.key("valueMoney");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Period(x) => {
-                    w.key("valuePeriod");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Ratio(x) => {
-                    w.key("valueRatio");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::SampledData(x) => {
-                    w.key("valueSampledData");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Signature(x) => {
-                    w.key("valueSignature");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Timing(x) => {
-                    w.key("valueTiming");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::ContactDetail(x) => {
-                    w.key("valueContactDetail");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Contributor(x) => {
-                    w.key("valueContributor");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::DataRequirement(x) => {
-                    w.key("valueDataRequirement");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Expression(x) => {
-                    w.key("valueExpression");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::ParameterDefinition(x) => {
-                    w.key("valueParameterDefinition");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::RelatedArtifact(x) => {
-                    w.key("valueRelatedArtifact");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::TriggerDefinition(x) => {
-                    w.key("valueTriggerDefinition");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::UsageContext(x) => {
-                    w.key("valueUsageContext");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Dosage(x) => {
-                    w.key("valueDosage");
-                    x.write(w);
-                }
-                ElementDefinitionExampleValue::Meta(x) => {
-                    w.key("valueMeta");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "label", "_label", &self.label, w_str);
+        self.value.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".label");
-            {
-                let v = &self.label;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    ElementDefinitionExampleValue::Base64Binary(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Boolean(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Canonical(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Code(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Date(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::DateTime(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Decimal(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Id(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Instant(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Integer(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Markdown(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Oid(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::PositiveInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::String(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Time(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::UnsignedInt(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Uri(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Url(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Uuid(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Address(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Age(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Annotation(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Attachment(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Coding(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::ContactPoint(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Count(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Distance(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Duration(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::HumanName(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Identifier(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Money(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Period(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Quantity(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Range(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Ratio(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    ElementDefinitionExampleValue::SampledData(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Signature(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Timing(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::ContactDetail(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Contributor(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::DataRequirement(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Expression(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::ParameterDefinition(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::RelatedArtifact(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::TriggerDefinition(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::UsageContext(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Dosage(x) => x.visit_refs(path, f),
-                    ElementDefinitionExampleValue::Meta(x) => x.visit_refs(path, f),
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".label", &self.label, FhirString::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            ElementDefinitionExampleValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ElementDefinitionExample {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.label, string),
+            2 => prim_element(p, &mut self.label),
+            3 => choice_value_one(
+                p,
+                &mut self.value,
+                id,
+                ElementDefinitionExampleValue::Id,
+                |e| match e {
+                    ElementDefinitionExampleValue::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            4 => choice_element_one(p, &mut self.value, ElementDefinitionExampleValue::Id, |e| {
+                match e {
+                    ElementDefinitionExampleValue::Id(x) => Some(x),
+                    _ => None,
                 }
-            }
-            path.truncate(n);
+            }),
+            5 => choice_box_one(
+                p,
+                &mut self.value,
+                Age::read,
+                ElementDefinitionExampleValue::Age,
+            ),
+            6 => choice_value_one(
+                p,
+                &mut self.value,
+                oid,
+                ElementDefinitionExampleValue::Oid,
+                |e| match e {
+                    ElementDefinitionExampleValue::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_value_one(
+                p,
+                &mut self.value,
+                uri,
+                ElementDefinitionExampleValue::Uri,
+                |e| match e {
+                    ElementDefinitionExampleValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_value_one(
+                p,
+                &mut self.value,
+                url,
+                ElementDefinitionExampleValue::Url,
+                |e| match e {
+                    ElementDefinitionExampleValue::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Oid,
+                |e| match e {
+                    ElementDefinitionExampleValue::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Uri,
+                |e| match e {
+                    ElementDefinitionExampleValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Url,
+                |e| match e {
+                    ElementDefinitionExampleValue::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => many(p, &mut self.extension, Extension::read),
+            13 => choice_value_one(
+                p,
+                &mut self.value,
+                code,
+                ElementDefinitionExampleValue::Code,
+                |e| match e {
+                    ElementDefinitionExampleValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_value_one(
+                p,
+                &mut self.value,
+                date,
+                ElementDefinitionExampleValue::Date,
+                |e| match e {
+                    ElementDefinitionExampleValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => choice_box_one(
+                p,
+                &mut self.value,
+                Meta::read,
+                ElementDefinitionExampleValue::Meta,
+            ),
+            16 => choice_value_one(
+                p,
+                &mut self.value,
+                time,
+                ElementDefinitionExampleValue::Time,
+                |e| match e {
+                    ElementDefinitionExampleValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_value_one(
+                p,
+                &mut self.value,
+                uuid,
+                ElementDefinitionExampleValue::Uuid,
+                |e| match e {
+                    ElementDefinitionExampleValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            18 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Code,
+                |e| match e {
+                    ElementDefinitionExampleValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            19 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Date,
+                |e| match e {
+                    ElementDefinitionExampleValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            20 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Time,
+                |e| match e {
+                    ElementDefinitionExampleValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            21 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Uuid,
+                |e| match e {
+                    ElementDefinitionExampleValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            22 => choice_box_one(
+                p,
+                &mut self.value,
+                Count::read,
+                ElementDefinitionExampleValue::Count,
+            ),
+            23 => choice_box_one(
+                p,
+                &mut self.value,
+                Money::read,
+                ElementDefinitionExampleValue::Money,
+            ),
+            24 => choice_box_one(
+                p,
+                &mut self.value,
+                Range::read,
+                ElementDefinitionExampleValue::Range,
+            ),
+            25 => choice_box_one(
+                p,
+                &mut self.value,
+                Ratio::read,
+                ElementDefinitionExampleValue::Ratio,
+            ),
+            26 => choice_box_one(
+                p,
+                &mut self.value,
+                Coding::read,
+                ElementDefinitionExampleValue::Coding,
+            ),
+            27 => choice_box_one(
+                p,
+                &mut self.value,
+                Dosage::read,
+                ElementDefinitionExampleValue::Dosage,
+            ),
+            28 => choice_box_one(
+                p,
+                &mut self.value,
+                Period::read,
+                ElementDefinitionExampleValue::Period,
+            ),
+            29 => choice_value_one(
+                p,
+                &mut self.value,
+                string,
+                ElementDefinitionExampleValue::String,
+                |e| match e {
+                    ElementDefinitionExampleValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            30 => choice_box_one(
+                p,
+                &mut self.value,
+                Timing::read,
+                ElementDefinitionExampleValue::Timing,
+            ),
+            31 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::String,
+                |e| match e {
+                    ElementDefinitionExampleValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => choice_box_one(
+                p,
+                &mut self.value,
+                Address::read,
+                ElementDefinitionExampleValue::Address,
+            ),
+            33 => choice_value_one(
+                p,
+                &mut self.value,
+                boolean,
+                ElementDefinitionExampleValue::Boolean,
+                |e| match e {
+                    ElementDefinitionExampleValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            34 => choice_value_one(
+                p,
+                &mut self.value,
+                decimal,
+                ElementDefinitionExampleValue::Decimal,
+                |e| match e {
+                    ElementDefinitionExampleValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            35 => choice_value_one(
+                p,
+                &mut self.value,
+                instant,
+                ElementDefinitionExampleValue::Instant,
+                |e| match e {
+                    ElementDefinitionExampleValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            36 => choice_value_one(
+                p,
+                &mut self.value,
+                integer,
+                ElementDefinitionExampleValue::Integer,
+                |e| match e {
+                    ElementDefinitionExampleValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            37 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Boolean,
+                |e| match e {
+                    ElementDefinitionExampleValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            38 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Decimal,
+                |e| match e {
+                    ElementDefinitionExampleValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            39 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Instant,
+                |e| match e {
+                    ElementDefinitionExampleValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            40 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Integer,
+                |e| match e {
+                    ElementDefinitionExampleValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            41 => choice_value_one(
+                p,
+                &mut self.value,
+                date_time,
+                ElementDefinitionExampleValue::DateTime,
+                |e| match e {
+                    ElementDefinitionExampleValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            42 => choice_box_one(
+                p,
+                &mut self.value,
+                Distance::read,
+                ElementDefinitionExampleValue::Distance,
+            ),
+            43 => choice_box_one(
+                p,
+                &mut self.value,
+                Duration::read,
+                ElementDefinitionExampleValue::Duration,
+            ),
+            44 => choice_value_one(
+                p,
+                &mut self.value,
+                markdown,
+                ElementDefinitionExampleValue::Markdown,
+                |e| match e {
+                    ElementDefinitionExampleValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            45 => choice_box_one(
+                p,
+                &mut self.value,
+                Quantity::read,
+                ElementDefinitionExampleValue::Quantity,
+            ),
+            46 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::DateTime,
+                |e| match e {
+                    ElementDefinitionExampleValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            47 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Markdown,
+                |e| match e {
+                    ElementDefinitionExampleValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            48 => choice_value_one(
+                p,
+                &mut self.value,
+                canonical,
+                ElementDefinitionExampleValue::Canonical,
+                |e| match e {
+                    ElementDefinitionExampleValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            49 => choice_box_one(
+                p,
+                &mut self.value,
+                HumanName::read,
+                ElementDefinitionExampleValue::HumanName,
+            ),
+            50 => choice_box_one(
+                p,
+                &mut self.value,
+                Reference::read,
+                ElementDefinitionExampleValue::Reference,
+            ),
+            51 => choice_box_one(
+                p,
+                &mut self.value,
+                Signature::read,
+                ElementDefinitionExampleValue::Signature,
+            ),
+            52 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Canonical,
+                |e| match e {
+                    ElementDefinitionExampleValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            53 => choice_box_one(
+                p,
+                &mut self.value,
+                Annotation::read,
+                ElementDefinitionExampleValue::Annotation,
+            ),
+            54 => choice_box_one(
+                p,
+                &mut self.value,
+                Attachment::read,
+                ElementDefinitionExampleValue::Attachment,
+            ),
+            55 => choice_box_one(
+                p,
+                &mut self.value,
+                Expression::read,
+                ElementDefinitionExampleValue::Expression,
+            ),
+            56 => choice_box_one(
+                p,
+                &mut self.value,
+                Identifier::read,
+                ElementDefinitionExampleValue::Identifier,
+            ),
+            57 => choice_box_one(
+                p,
+                &mut self.value,
+                Contributor::read,
+                ElementDefinitionExampleValue::Contributor,
+            ),
+            58 => choice_value_one(
+                p,
+                &mut self.value,
+                positive_int,
+                ElementDefinitionExampleValue::PositiveInt,
+                |e| match e {
+                    ElementDefinitionExampleValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            59 => choice_box_one(
+                p,
+                &mut self.value,
+                SampledData::read,
+                ElementDefinitionExampleValue::SampledData,
+            ),
+            60 => choice_value_one(
+                p,
+                &mut self.value,
+                unsigned_int,
+                ElementDefinitionExampleValue::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionExampleValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            61 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::PositiveInt,
+                |e| match e {
+                    ElementDefinitionExampleValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            62 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::UnsignedInt,
+                |e| match e {
+                    ElementDefinitionExampleValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            63 => choice_value_one(
+                p,
+                &mut self.value,
+                base64_binary,
+                ElementDefinitionExampleValue::Base64Binary,
+                |e| match e {
+                    ElementDefinitionExampleValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            64 => choice_box_one(
+                p,
+                &mut self.value,
+                ContactPoint::read,
+                ElementDefinitionExampleValue::ContactPoint,
+            ),
+            65 => choice_box_one(
+                p,
+                &mut self.value,
+                UsageContext::read,
+                ElementDefinitionExampleValue::UsageContext,
+            ),
+            66 => choice_element_one(
+                p,
+                &mut self.value,
+                ElementDefinitionExampleValue::Base64Binary,
+                |e| match e {
+                    ElementDefinitionExampleValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            67 => choice_box_one(
+                p,
+                &mut self.value,
+                ContactDetail::read,
+                ElementDefinitionExampleValue::ContactDetail,
+            ),
+            68 => choice_box_one(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                ElementDefinitionExampleValue::CodeableConcept,
+            ),
+            69 => choice_box_one(
+                p,
+                &mut self.value,
+                DataRequirement::read,
+                ElementDefinitionExampleValue::DataRequirement,
+            ),
+            70 => choice_box_one(
+                p,
+                &mut self.value,
+                RelatedArtifact::read,
+                ElementDefinitionExampleValue::RelatedArtifact,
+            ),
+            71 => choice_box_one(
+                p,
+                &mut self.value,
+                TriggerDefinition::read,
+                ElementDefinitionExampleValue::TriggerDefinition,
+            ),
+            72 => choice_box_one(
+                p,
+                &mut self.value,
+                ParameterDefinition::read,
+                ElementDefinitionExampleValue::ParameterDefinition,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static ELEMENT_DEFINITION_EXAMPLE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("label"),
+        Key::plain("_label"),
+        Key::choice("valueId", 1, 8),
+        Key::choice("_valueId", 1, 8),
+        Key::choice("valueAge", 1, 21),
+        Key::choice("valueOid", 1, 12),
+        Key::choice("valueUri", 1, 17),
+        Key::choice("valueUrl", 1, 18),
+        Key::choice("_valueOid", 1, 12),
+        Key::choice("_valueUri", 1, 17),
+        Key::choice("_valueUrl", 1, 18),
+        Key::plain("extension"),
+        Key::choice("valueCode", 1, 4),
+        Key::choice("valueDate", 1, 5),
+        Key::choice("valueMeta", 1, 50),
+        Key::choice("valueTime", 1, 15),
+        Key::choice("valueUuid", 1, 19),
+        Key::choice("_valueCode", 1, 4),
+        Key::choice("_valueDate", 1, 5),
+        Key::choice("_valueTime", 1, 15),
+        Key::choice("_valueUuid", 1, 19),
+        Key::choice("valueCount", 1, 27),
+        Key::choice("valueMoney", 1, 32),
+        Key::choice("valueRange", 1, 35),
+        Key::choice("valueRatio", 1, 36),
+        Key::choice("valueCoding", 1, 25),
+        Key::choice("valueDosage", 1, 49),
+        Key::choice("valuePeriod", 1, 33),
+        Key::choice("valueString", 1, 14),
+        Key::choice("valueTiming", 1, 40),
+        Key::choice("_valueString", 1, 14),
+        Key::choice("valueAddress", 1, 20),
+        Key::choice("valueBoolean", 1, 2),
+        Key::choice("valueDecimal", 1, 7),
+        Key::choice("valueInstant", 1, 9),
+        Key::choice("valueInteger", 1, 10),
+        Key::choice("_valueBoolean", 1, 2),
+        Key::choice("_valueDecimal", 1, 7),
+        Key::choice("_valueInstant", 1, 9),
+        Key::choice("_valueInteger", 1, 10),
+        Key::choice("valueDateTime", 1, 6),
+        Key::choice("valueDistance", 1, 28),
+        Key::choice("valueDuration", 1, 29),
+        Key::choice("valueMarkdown", 1, 11),
+        Key::choice("valueQuantity", 1, 34),
+        Key::choice("_valueDateTime", 1, 6),
+        Key::choice("_valueMarkdown", 1, 11),
+        Key::choice("valueCanonical", 1, 3),
+        Key::choice("valueHumanName", 1, 30),
+        Key::choice("valueReference", 1, 37),
+        Key::choice("valueSignature", 1, 39),
+        Key::choice("_valueCanonical", 1, 3),
+        Key::choice("valueAnnotation", 1, 22),
+        Key::choice("valueAttachment", 1, 23),
+        Key::choice("valueExpression", 1, 44),
+        Key::choice("valueIdentifier", 1, 31),
+        Key::choice("valueContributor", 1, 42),
+        Key::choice("valuePositiveInt", 1, 13),
+        Key::choice("valueSampledData", 1, 38),
+        Key::choice("valueUnsignedInt", 1, 16),
+        Key::choice("_valuePositiveInt", 1, 13),
+        Key::choice("_valueUnsignedInt", 1, 16),
+        Key::choice("valueBase64Binary", 1, 1),
+        Key::choice("valueContactPoint", 1, 26),
+        Key::choice("valueUsageContext", 1, 48),
+        Key::choice("_valueBase64Binary", 1, 1),
+        Key::choice("valueContactDetail", 1, 41),
+        Key::choice("valueCodeableConcept", 1, 24),
+        Key::choice("valueDataRequirement", 1, 43),
+        Key::choice("valueRelatedArtifact", 1, 46),
+        Key::choice("valueTriggerDefinition", 1, 47),
+        Key::choice("valueParameterDefinition", 1, 45),
+    ],
+    choices: &["value"],
+    required: &[
+        Required {
+            name: "label",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "value[x]",
+            keys: &[
+                3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+                26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46,
+                47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67,
+                68, 69, 70, 71, 72,
+            ],
+        },
+    ],
+};
 
 /// Map element to another set of definitions
 ///
@@ -6836,132 +5269,86 @@ impl ElementDefinitionMapping {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "identity" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.identity, id)?;
-                }
-                "_identity" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.identity)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "map" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.map, string)?;
-                }
-                "_map" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_element(p, &mut r.map)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("identity"));
-        }
-        if !p.marked(&seen, 6) && !p.marked(&seen, 7) {
-            return Err(p.missing("map"));
-        }
+        read_object(p, &ELEMENT_DEFINITION_MAPPING_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "identity", "_identity", &self.identity, w_str);
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        write_prim(w, "map", "_map", &self.map, w_str);
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "identity", "_identity", &self.identity, w_str);
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_one_prim(w, "map", "_map", &self.map, w_str);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".identity");
-            {
-                let v = &self.identity;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".map");
-            {
-                let v = &self.map;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".identity", &self.identity, Id::visit_refs);
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_one(path, f, ".map", &self.map, FhirString::visit_refs);
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ElementDefinitionMapping {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.map, string),
+            2 => prim_element(p, &mut self.map),
+            3 => opt_prim_value(p, &mut self.comment, string),
+            4 => opt_prim_element(p, &mut self.comment),
+            5 => prim_value(p, &mut self.identity, id),
+            6 => opt_prim_value(p, &mut self.language, code),
+            7 => prim_element(p, &mut self.identity),
+            8 => opt_prim_element(p, &mut self.language),
+            9 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ELEMENT_DEFINITION_MAPPING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("map"),
+        Key::plain("_map"),
+        Key::plain("comment"),
+        Key::plain("_comment"),
+        Key::plain("identity"),
+        Key::plain("language"),
+        Key::plain("_identity"),
+        Key::plain("_language"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "identity",
+            keys: &[5, 7],
+        },
+        Required {
+            name: "map",
+            keys: &[1, 2],
+        },
+    ],
+};
 
 /// This element is sliced - slices follow
 ///
@@ -7009,135 +5396,99 @@ impl ElementDefinitionSlicing {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "discriminator" => {
-                    p.mark(&mut seen, 2)?;
-                    many(
-                        p,
-                        &mut r.discriminator,
-                        ElementDefinitionSlicingDiscriminator::read,
-                    )?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "ordered" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.ordered, boolean)?;
-                }
-                "_ordered" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.ordered)?;
-                }
-                "rules" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.rules, codes::SlicingRules::read_code)?;
-                }
-                "_rules" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.rules)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("rules"));
-        }
+        read_object(p, &ELEMENT_DEFINITION_SLICING_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.discriminator.is_empty() {
-            w.key("discriminator");
-            w.begin_array();
-            for v in &self.discriminator {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.ordered {
-            write_prim(w, "ordered", "_ordered", v, w_boolean);
-        }
-        write_prim(w, "rules", "_rules", &self.rules, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "discriminator",
+            &self.discriminator,
+            ElementDefinitionSlicingDiscriminator::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "ordered", "_ordered", &self.ordered, w_boolean);
+        write_one_prim(w, "rules", "_rules", &self.rules, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.discriminator.is_empty() {
-            let n = path.len();
-            path.push_str(".discriminator");
-            for v in &self.discriminator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.ordered.is_some() {
-            let n = path.len();
-            path.push_str(".ordered");
-            if let Some(v) = &self.ordered {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".rules");
-            {
-                let v = &self.rules;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".discriminator",
+            &self.discriminator,
+            ElementDefinitionSlicingDiscriminator::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".ordered", &self.ordered, Boolean::visit_refs);
+        visit_one(path, f, ".rules", &self.rules, Code::visit_refs);
+    }
+}
+
+impl ReadFields for ElementDefinitionSlicing {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.rules, codes::SlicingRules::read_code),
+            2 => prim_element(p, &mut self.rules),
+            3 => opt_prim_value(p, &mut self.ordered, boolean),
+            4 => opt_prim_element(p, &mut self.ordered),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.description, string),
+            7 => opt_prim_element(p, &mut self.description),
+            8 => many(
+                p,
+                &mut self.discriminator,
+                ElementDefinitionSlicingDiscriminator::read,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static ELEMENT_DEFINITION_SLICING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("rules"),
+        Key::plain("_rules"),
+        Key::plain("ordered"),
+        Key::plain("_ordered"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("discriminator"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "rules",
+        keys: &[1, 2],
+    }],
+};
 
 /// Element values that are used to distinguish the slices
 ///
@@ -7178,94 +5529,79 @@ impl ElementDefinitionSlicingDiscriminator {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, codes::DiscriminatorType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.path)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("path"));
-        }
+        read_object(
+            p,
+            &ELEMENT_DEFINITION_SLICING_DISCRIMINATOR_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        write_prim(w, "path", "_path", &self.path, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_one_prim(w, "path", "_path", &self.path, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".path");
-            {
-                let v = &self.path;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_one(path, f, ".path", &self.path, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ElementDefinitionSlicingDiscriminator {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.path, string),
+            2 => prim_value(p, &mut self.type_, codes::DiscriminatorType::read_code),
+            3 => prim_element(p, &mut self.path),
+            4 => prim_element(p, &mut self.type_),
+            5 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ELEMENT_DEFINITION_SLICING_DISCRIMINATOR_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("path"),
+        Key::plain("type"),
+        Key::plain("_path"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[2, 4],
+        },
+        Required {
+            name: "path",
+            keys: &[1, 3],
+        },
+    ],
+};
 
 /// Data type and Profile for this element
 ///
@@ -7317,78 +5653,7 @@ impl ElementDefinitionType {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.code, uri)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 5);
-                    values(p, &mut r.profile, canonical, other)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 4);
-                    elements(p, &mut r.profile, other)?;
-                }
-                "targetProfile" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 7);
-                    values(p, &mut r.target_profile, canonical, other)?;
-                }
-                "_targetProfile" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 6);
-                    elements(p, &mut r.target_profile, other)?;
-                }
-                "aggregation" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 9);
-                    values(
-                        p,
-                        &mut r.aggregation,
-                        codes::AggregationMode::read_code,
-                        other,
-                    )?;
-                }
-                "_aggregation" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 8);
-                    elements(p, &mut r.aggregation, other)?;
-                }
-                "versioning" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.versioning,
-                        codes::ReferenceVersionRules::read_code,
-                    )?;
-                }
-                "_versioning" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.versioning)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &ELEMENT_DEFINITION_TYPE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.profile, "profile")?;
         check_list(p, &r.target_profile, "targetProfile")?;
         check_list(p, &r.aggregation, "aggregation")?;
@@ -7397,19 +5662,9 @@ impl ElementDefinitionType {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "code", "_code", &self.code, w_str);
         write_prims(w, "profile", "_profile", &self.profile, w_str);
         write_prims(
             w,
@@ -7419,62 +5674,104 @@ impl ElementDefinitionType {
             w_str,
         );
         write_prims(w, "aggregation", "_aggregation", &self.aggregation, w_str);
-        if let Some(v) = &self.versioning {
-            write_prim(w, "versioning", "_versioning", v, w_str);
-        }
+        write_opt_prim(w, "versioning", "_versioning", &self.versioning, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Uri::visit_refs);
+        visit_many(path, f, ".profile", &self.profile, Canonical::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".targetProfile",
+            &self.target_profile,
+            Canonical::visit_refs,
+        );
+        visit_many(path, f, ".aggregation", &self.aggregation, Code::visit_refs);
+        visit_opt(path, f, ".versioning", &self.versioning, Code::visit_refs);
+    }
+}
+
+impl ReadFields for ElementDefinitionType {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.code, uri),
+            2 => prim_element(p, &mut self.code),
+            3 => {
+                let other = p.marked(seen, 4);
+                values(p, &mut self.profile, canonical, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
+            4 => {
+                let other = p.marked(seen, 3);
+                elements(p, &mut self.profile, other)
             }
-            path.truncate(n);
-        }
-        if !self.profile.is_empty() {
-            let n = path.len();
-            path.push_str(".profile");
-            for v in &self.profile {
-                v.visit_refs(path, f);
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(
+                p,
+                &mut self.versioning,
+                codes::ReferenceVersionRules::read_code,
+            ),
+            7 => opt_prim_element(p, &mut self.versioning),
+            8 => {
+                let other = p.marked(seen, 9);
+                values(
+                    p,
+                    &mut self.aggregation,
+                    codes::AggregationMode::read_code,
+                    other,
+                )
             }
-            path.truncate(n);
-        }
-        if !self.target_profile.is_empty() {
-            let n = path.len();
-            path.push_str(".targetProfile");
-            for v in &self.target_profile {
-                v.visit_refs(path, f);
+            9 => {
+                let other = p.marked(seen, 8);
+                elements(p, &mut self.aggregation, other)
             }
-            path.truncate(n);
-        }
-        if !self.aggregation.is_empty() {
-            let n = path.len();
-            path.push_str(".aggregation");
-            for v in &self.aggregation {
-                v.visit_refs(path, f);
+            10 => {
+                let other = p.marked(seen, 11);
+                values(p, &mut self.target_profile, canonical, other)
             }
-            path.truncate(n);
-        }
-        if self.versioning.is_some() {
-            let n = path.len();
-            path.push_str(".versioning");
-            if let Some(v) = &self.versioning {
-                v.visit_refs(path, f);
+            11 => {
+                let other = p.marked(seen, 10);
+                elements(p, &mut self.target_profile, other)
             }
-            path.truncate(n);
+            _ => Ok(()),
         }
     }
 }
+
+static ELEMENT_DEFINITION_TYPE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("profile"),
+        Key::plain("_profile"),
+        Key::plain("extension"),
+        Key::plain("versioning"),
+        Key::plain("_versioning"),
+        Key::plain("aggregation"),
+        Key::plain("_aggregation"),
+        Key::plain("targetProfile"),
+        Key::plain("_targetProfile"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1, 2],
+    }],
+};

@@ -53,146 +53,95 @@ impl Expression {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.name, id)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_element(p, &mut r.language)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.expression, string)?;
-                }
-                "_expression" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.expression)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.reference, uri)?;
-                }
-                "_reference" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.reference)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 6) && !p.marked(&seen, 7) {
-            return Err(p.missing("language"));
-        }
+        read_object(p, &EXPRESSION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        write_prim(w, "language", "_language", &self.language, w_str);
-        if let Some(v) = &self.expression {
-            write_prim(w, "expression", "_expression", v, w_str);
-        }
-        if let Some(v) = &self.reference {
-            write_prim(w, "reference", "_reference", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_one_prim(w, "language", "_language", &self.language, w_str);
+        write_opt_prim(w, "expression", "_expression", &self.expression, w_str);
+        write_opt_prim(w, "reference", "_reference", &self.reference, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".language");
-            {
-                let v = &self.language;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expression.is_some() {
-            let n = path.len();
-            path.push_str(".expression");
-            if let Some(v) = &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference.is_some() {
-            let n = path.len();
-            path.push_str(".reference");
-            if let Some(v) = &self.reference {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, Id::visit_refs);
+        visit_one(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".reference", &self.reference, Uri::visit_refs);
+    }
+}
+
+impl ReadFields for Expression {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, id),
+            2 => opt_prim_element(p, &mut self.name),
+            3 => prim_value(p, &mut self.language, code),
+            4 => prim_element(p, &mut self.language),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.reference, uri),
+            7 => opt_prim_element(p, &mut self.reference),
+            8 => opt_prim_value(p, &mut self.expression, string),
+            9 => opt_prim_element(p, &mut self.expression),
+            10 => opt_prim_value(p, &mut self.description, string),
+            11 => opt_prim_element(p, &mut self.description),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPRESSION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("_reference"),
+        Key::plain("expression"),
+        Key::plain("_expression"),
+        Key::plain("description"),
+        Key::plain("_description"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "language",
+        keys: &[3, 4],
+    }],
+};

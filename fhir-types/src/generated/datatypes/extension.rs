@@ -142,6 +142,140 @@ impl Default for ExtensionValue {
     }
 }
 
+impl ExtensionValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Base64Binary(x) => {
+                write_one_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
+            }
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Canonical(x) => write_one_prim(w, "valueCanonical", "_valueCanonical", x, w_str),
+            Self::Code(x) => write_one_prim(w, "valueCode", "_valueCode", x, w_str),
+            Self::Date(x) => write_one_prim(w, "valueDate", "_valueDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+            Self::Id(x) => write_one_prim(w, "valueId", "_valueId", x, w_str),
+            Self::Instant(x) => write_one_prim(w, "valueInstant", "_valueInstant", x, w_str),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Markdown(x) => write_one_prim(w, "valueMarkdown", "_valueMarkdown", x, w_str),
+            Self::Oid(x) => write_one_prim(w, "valueOid", "_valueOid", x, w_str),
+            Self::PositiveInt(x) => {
+                write_one_prim(w, "valuePositiveInt", "_valuePositiveInt", x, w_unsigned)
+            }
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::UnsignedInt(x) => {
+                write_one_prim(w, "valueUnsignedInt", "_valueUnsignedInt", x, w_unsigned)
+            }
+            Self::Uri(x) => write_one_prim(w, "valueUri", "_valueUri", x, w_str),
+            Self::Url(x) => write_one_prim(w, "valueUrl", "_valueUrl", x, w_str),
+            Self::Uuid(x) => write_one_prim(w, "valueUuid", "_valueUuid", x, w_str),
+            Self::Address(x) => write_one(w, "valueAddress", &**x, Address::write),
+            Self::Age(x) => write_one(w, "valueAge", &**x, Age::write),
+            Self::Annotation(x) => write_one(w, "valueAnnotation", &**x, Annotation::write),
+            Self::Attachment(x) => write_one(w, "valueAttachment", &**x, Attachment::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Coding(x) => write_one(w, "valueCoding", &**x, Coding::write),
+            Self::ContactPoint(x) => write_one(w, "valueContactPoint", &**x, ContactPoint::write),
+            Self::Count(x) => write_one(w, "valueCount", &**x, Count::write),
+            Self::Distance(x) => write_one(w, "valueDistance", &**x, Distance::write),
+            Self::Duration(x) => write_one(w, "valueDuration", &**x, Duration::write),
+            Self::HumanName(x) => write_one(w, "valueHumanName", &**x, HumanName::write),
+            Self::Identifier(x) => write_one(w, "valueIdentifier", &**x, Identifier::write),
+            Self::Money(x) => write_one(w, "valueMoney", &**x, Money::write),
+            Self::Period(x) => write_one(w, "valuePeriod", &**x, Period::write),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "valueRatio", &**x, Ratio::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+            Self::SampledData(x) => write_one(w, "valueSampledData", &**x, SampledData::write),
+            Self::Signature(x) => write_one(w, "valueSignature", &**x, Signature::write),
+            Self::Timing(x) => write_one(w, "valueTiming", &**x, Timing::write),
+            Self::ContactDetail(x) => {
+                write_one(w, "valueContactDetail", &**x, ContactDetail::write)
+            }
+            Self::Contributor(x) => write_one(w, "valueContributor", &**x, Contributor::write),
+            Self::DataRequirement(x) => {
+                write_one(w, "valueDataRequirement", &**x, DataRequirement::write)
+            }
+            Self::Expression(x) => write_one(w, "valueExpression", &**x, Expression::write),
+            Self::ParameterDefinition(x) => write_one(
+                w,
+                "valueParameterDefinition",
+                &**x,
+                ParameterDefinition::write,
+            ),
+            Self::RelatedArtifact(x) => {
+                write_one(w, "valueRelatedArtifact", &**x, RelatedArtifact::write)
+            }
+            Self::TriggerDefinition(x) => {
+                write_one(w, "valueTriggerDefinition", &**x, TriggerDefinition::write)
+            }
+            Self::UsageContext(x) => write_one(w, "valueUsageContext", &**x, UsageContext::write),
+            Self::Dosage(x) => write_one(w, "valueDosage", &**x, Dosage::write),
+            Self::Meta(x) => write_one(w, "valueMeta", &**x, Meta::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Id(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Markdown(x) => x.visit_refs(path, f),
+            Self::Oid(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Url(x) => x.visit_refs(path, f),
+            Self::Uuid(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Annotation(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::ContactPoint(x) => x.visit_refs(path, f),
+            Self::Count(x) => x.visit_refs(path, f),
+            Self::Distance(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::HumanName(x) => x.visit_refs(path, f),
+            Self::Identifier(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Signature(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::ContactDetail(x) => x.visit_refs(path, f),
+            Self::Contributor(x) => x.visit_refs(path, f),
+            Self::DataRequirement(x) => x.visit_refs(path, f),
+            Self::Expression(x) => x.visit_refs(path, f),
+            Self::ParameterDefinition(x) => x.visit_refs(path, f),
+            Self::RelatedArtifact(x) => x.visit_refs(path, f),
+            Self::TriggerDefinition(x) => x.visit_refs(path, f),
+            Self::UsageContext(x) => x.visit_refs(path, f),
+            Self::Dosage(x) => x.visit_refs(path, f),
+            Self::Meta(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Extension {
     /// A `Extension` with its required elements (`url`); everything else is empty.
     pub fn new(url: String) -> Self {
@@ -154,886 +288,508 @@ impl Extension {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 2)?;
-                    one(p, &mut r.url, plain_string)?;
-                }
-                "valueBase64Binary" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        base64_binary,
-                        ExtensionValue::Base64Binary,
-                        |e| match e {
-                            ExtensionValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBase64Binary" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Base64Binary, |e| match e {
-                        ExtensionValue::Base64Binary(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        ExtensionValue::Boolean,
-                        |e| match e {
-                            ExtensionValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Boolean, |e| match e {
-                        ExtensionValue::Boolean(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueCanonical" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        canonical,
-                        ExtensionValue::Canonical,
-                        |e| match e {
-                            ExtensionValue::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueCanonical" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Canonical, |e| match e {
-                        ExtensionValue::Canonical(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueCode" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value(p, &mut r.value, code, ExtensionValue::Code, |e| match e {
-                        ExtensionValue::Code(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueCode" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Code, |e| match e {
-                        ExtensionValue::Code(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueDate" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value(p, &mut r.value, date, ExtensionValue::Date, |e| match e {
-                        ExtensionValue::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueDate" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Date, |e| match e {
-                        ExtensionValue::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        ExtensionValue::DateTime,
-                        |e| match e {
-                            ExtensionValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::DateTime, |e| match e {
-                        ExtensionValue::DateTime(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        ExtensionValue::Decimal,
-                        |e| match e {
-                            ExtensionValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Decimal, |e| match e {
-                        ExtensionValue::Decimal(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueId" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_value(p, &mut r.value, id, ExtensionValue::Id, |e| match e {
-                        ExtensionValue::Id(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueId" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Id, |e| match e {
-                        ExtensionValue::Id(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueInstant" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        instant,
-                        ExtensionValue::Instant,
-                        |e| match e {
-                            ExtensionValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInstant" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Instant, |e| match e {
-                        ExtensionValue::Instant(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        integer,
-                        ExtensionValue::Integer,
-                        |e| match e {
-                            ExtensionValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Integer, |e| match e {
-                        ExtensionValue::Integer(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueMarkdown" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        markdown,
-                        ExtensionValue::Markdown,
-                        |e| match e {
-                            ExtensionValue::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueMarkdown" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Markdown, |e| match e {
-                        ExtensionValue::Markdown(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueOid" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_value(p, &mut r.value, oid, ExtensionValue::Oid, |e| match e {
-                        ExtensionValue::Oid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueOid" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Oid, |e| match e {
-                        ExtensionValue::Oid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valuePositiveInt" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 13, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        positive_int,
-                        ExtensionValue::PositiveInt,
-                        |e| match e {
-                            ExtensionValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valuePositiveInt" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 13, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::PositiveInt, |e| match e {
-                        ExtensionValue::PositiveInt(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 14, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        string,
-                        ExtensionValue::String,
-                        |e| match e {
-                            ExtensionValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 14, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::String, |e| match e {
-                        ExtensionValue::String(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c0, 15, "value")?;
-                    choice_value(p, &mut r.value, time, ExtensionValue::Time, |e| match e {
-                        ExtensionValue::Time(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c0, 15, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Time, |e| match e {
-                        ExtensionValue::Time(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueUnsignedInt" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c0, 16, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        unsigned_int,
-                        ExtensionValue::UnsignedInt,
-                        |e| match e {
-                            ExtensionValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUnsignedInt" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c0, 16, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::UnsignedInt, |e| match e {
-                        ExtensionValue::UnsignedInt(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueUri" => {
-                    p.mark(&mut seen, 35)?;
-                    p.choice(&mut c0, 17, "value")?;
-                    choice_value(p, &mut r.value, uri, ExtensionValue::Uri, |e| match e {
-                        ExtensionValue::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueUri" => {
-                    p.mark(&mut seen, 36)?;
-                    p.choice(&mut c0, 17, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Uri, |e| match e {
-                        ExtensionValue::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueUrl" => {
-                    p.mark(&mut seen, 37)?;
-                    p.choice(&mut c0, 18, "value")?;
-                    choice_value(p, &mut r.value, url, ExtensionValue::Url, |e| match e {
-                        ExtensionValue::Url(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueUrl" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c0, 18, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Url, |e| match e {
-                        ExtensionValue::Url(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueUuid" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c0, 19, "value")?;
-                    choice_value(p, &mut r.value, uuid, ExtensionValue::Uuid, |e| match e {
-                        ExtensionValue::Uuid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueUuid" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c0, 19, "value")?;
-                    choice_element(p, &mut r.value, ExtensionValue::Uuid, |e| match e {
-                        ExtensionValue::Uuid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueAddress" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c0, 20, "value")?;
-                    choice_box(p, &mut r.value, Address::read, ExtensionValue::Address)?;
-                }
-                "valueAge" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c0, 21, "value")?;
-                    choice_box(p, &mut r.value, Age::read, ExtensionValue::Age)?;
-                }
-                "valueAnnotation" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c0, 22, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Annotation::read,
-                        ExtensionValue::Annotation,
-                    )?;
-                }
-                "valueAttachment" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c0, 23, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Attachment::read,
-                        ExtensionValue::Attachment,
-                    )?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c0, 24, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        ExtensionValue::CodeableConcept,
-                    )?;
-                }
-                "valueCoding" => {
-                    p.mark(&mut seen, 46)?;
-                    p.choice(&mut c0, 25, "value")?;
-                    choice_box(p, &mut r.value, Coding::read, ExtensionValue::Coding)?;
-                }
-                "valueContactPoint" => {
-                    p.mark(&mut seen, 47)?;
-                    p.choice(&mut c0, 26, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        ContactPoint::read,
-                        ExtensionValue::ContactPoint,
-                    )?;
-                }
-                "valueCount" => {
-                    p.mark(&mut seen, 48)?;
-                    p.choice(&mut c0, 27, "value")?;
-                    choice_box(p, &mut r.value, Count::read, ExtensionValue::Count)?;
-                }
-                "valueDistance" => {
-                    p.mark(&mut seen, 49)?;
-                    p.choice(&mut c0, 28, "value")?;
-                    choice_box(p, &mut r.value, Distance::read, ExtensionValue::Distance)?;
-                }
-                "valueDuration" => {
-                    p.mark(&mut seen, 50)?;
-                    p.choice(&mut c0, 29, "value")?;
-                    choice_box(p, &mut r.value, Duration::read, ExtensionValue::Duration)?;
-                }
-                "valueHumanName" => {
-                    p.mark(&mut seen, 51)?;
-                    p.choice(&mut c0, 30, "value")?;
-                    choice_box(p, &mut r.value, HumanName::read, ExtensionValue::HumanName)?;
-                }
-                "valueIdentifier" => {
-                    p.mark(&mut seen, 52)?;
-                    p.choice(&mut c0, 31, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Identifier::read,
-                        ExtensionValue::Identifier,
-                    )?;
-                }
-                "valueMoney" => {
-                    p.mark(&mut seen, 53)?;
-                    p.choice(&mut c0, 32, "value")?;
-                    choice_box(p, &mut r.value, Money::read, ExtensionValue::Money)?;
-                }
-                "valuePeriod" => {
-                    p.mark(&mut seen, 54)?;
-                    p.choice(&mut c0, 33, "value")?;
-                    choice_box(p, &mut r.value, Period::read, ExtensionValue::Period)?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 55)?;
-                    p.choice(&mut c0, 34, "value")?;
-                    choice_box(p, &mut r.value, Quantity::read, ExtensionValue::Quantity)?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 56)?;
-                    p.choice(&mut c0, 35, "value")?;
-                    choice_box(p, &mut r.value, Range::read, ExtensionValue::Range)?;
-                }
-                "valueRatio" => {
-                    p.mark(&mut seen, 57)?;
-                    p.choice(&mut c0, 36, "value")?;
-                    choice_box(p, &mut r.value, Ratio::read, ExtensionValue::Ratio)?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 58)?;
-                    p.choice(&mut c0, 37, "value")?;
-                    choice_box(p, &mut r.value, Reference::read, ExtensionValue::Reference)?;
-                }
-                "valueSampledData" => {
-                    p.mark(&mut seen, 59)?;
-                    p.choice(&mut c0, 38, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        SampledData::read,
-                        ExtensionValue::SampledData,
-                    )?;
-                }
-                "valueSignature" => {
-                    p.mark(&mut seen, 60)?;
-                    p.choice(&mut c0, 39, "value")?;
-                    choice_box(p, &mut r.value, Signature::read, ExtensionValue::Signature)?;
-                }
-                "valueTiming" => {
-                    p.mark(&mut seen, 61)?;
-                    p.choice(&mut c0, 40, "value")?;
-                    choice_box(p, &mut r.value, Timing::read, ExtensionValue::Timing)?;
-                }
-                "valueContactDetail" => {
-                    p.mark(&mut seen, 62)?;
-                    p.choice(&mut c0, 41, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        ContactDetail::read,
-                        ExtensionValue::ContactDetail,
-                    )?;
-                }
-                "valueContributor" => {
-                    p.mark(&mut seen, 63)?;
-                    p.choice(&mut c0, 42, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Contributor::read,
-                        ExtensionValue::Contributor,
-                    )?;
-                }
-                "valueDataRequirement" => {
-                    p.mark(&mut seen, 64)?;
-                    p.choice(&mut c0, 43, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        DataRequirement::read,
-                        ExtensionValue::DataRequirement,
-                    )?;
-                }
-                "valueExpression" => {
-                    p.mark(&mut seen, 65)?;
-                    p.choice(&mut c0, 44, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Expression::read,
-                        ExtensionValue::Expression,
-                    )?;
-                }
-                "valueParameterDefinition" => {
-                    p.mark(&mut seen, 66)?;
-                    p.choice(&mut c0, 45, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        ParameterDefinition::read,
-                        ExtensionValue::ParameterDefinition,
-                    )?;
-                }
-                "valueRelatedArtifact" => {
-                    p.mark(&mut seen, 67)?;
-                    p.choice(&mut c0, 46, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        RelatedArtifact::read,
-                        ExtensionValue::RelatedArtifact,
-                    )?;
-                }
-                "valueTriggerDefinition" => {
-                    p.mark(&mut seen, 68)?;
-                    p.choice(&mut c0, 47, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        TriggerDefinition::read,
-                        ExtensionValue::TriggerDefinition,
-                    )?;
-                }
-                "valueUsageContext" => {
-                    p.mark(&mut seen, 69)?;
-                    p.choice(&mut c0, 48, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        UsageContext::read,
-                        ExtensionValue::UsageContext,
-                    )?;
-                }
-                "valueDosage" => {
-                    p.mark(&mut seen, 70)?;
-                    p.choice(&mut c0, 49, "value")?;
-                    choice_box(p, &mut r.value, Dosage::read, ExtensionValue::Dosage)?;
-                }
-                "valueMeta" => {
-                    p.mark(&mut seen, 71)?;
-                    p.choice(&mut c0, 50, "value")?;
-                    choice_box(p, &mut r.value, Meta::read, ExtensionValue::Meta)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) {
-            return Err(p.missing("url"));
-        }
+        read_object(p, &EXTENSION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.url;
-            w.key("url");
-            w.str(v);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_str(w, "url", &self.url);
         if let Some(v) = &self.value {
-            match v {
-                ExtensionValue::Base64Binary(x) => {
-                    write_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
-                }
-                ExtensionValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                ExtensionValue::Canonical(x) => {
-                    write_prim(w, "valueCanonical", "_valueCanonical", x, w_str)
-                }
-                ExtensionValue::Code(x) => write_prim(w, "valueCode", "_valueCode", x, w_str),
-                ExtensionValue::Date(x) => write_prim(w, "valueDate", "_valueDate", x, w_str),
-                ExtensionValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                ExtensionValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-                ExtensionValue::Id(x) => write_prim(w, "valueId", "_valueId", x, w_str),
-                ExtensionValue::Instant(x) => {
-                    write_prim(w, "valueInstant", "_valueInstant", x, w_str)
-                }
-                ExtensionValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                ExtensionValue::Markdown(x) => {
-                    write_prim(w, "valueMarkdown", "_valueMarkdown", x, w_str)
-                }
-                ExtensionValue::Oid(x) => write_prim(w, "valueOid", "_valueOid", x, w_str),
-                ExtensionValue::PositiveInt(x) => {
-                    write_prim(w, "valuePositiveInt", "_valuePositiveInt", x, w_unsigned)
-                }
-                ExtensionValue::String(x) => write_prim(w, "valueString", "_valueString", x, w_str),
-                ExtensionValue::Time(x) => write_prim(w, "valueTime", "_valueTime", x, w_str),
-                ExtensionValue::UnsignedInt(x) => {
-                    write_prim(w, "valueUnsignedInt", "_valueUnsignedInt", x, w_unsigned)
-                }
-                ExtensionValue::Uri(x) => write_prim(w, "valueUri", "_valueUri", x, w_str),
-                ExtensionValue::Url(x) => write_prim(w, "valueUrl", "_valueUrl", x, w_str),
-                ExtensionValue::Uuid(x) => write_prim(w, "valueUuid", "_valueUuid", x, w_str),
-                ExtensionValue::Address(x) => {
-                    w.key("valueAddress");
-                    x.write(w);
-                }
-                ExtensionValue::Age(x) => {
-                    w.key("valueAge");
-                    x.write(w);
-                }
-                ExtensionValue::Annotation(x) => {
-                    w.key("valueAnnotation");
-                    x.write(w);
-                }
-                ExtensionValue::Attachment(x) => {
-                    w.key("valueAttachment");
-                    x.write(w);
-                }
-                ExtensionValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                ExtensionValue::Coding(x) => {
-                    w.key("valueCoding");
-                    x.write(w);
-                }
-                ExtensionValue::ContactPoint(x) => {
-                    w.key("valueContactPoint");
-                    x.write(w);
-                }
-                ExtensionValue::Count(x) => {
-                    w.key("valueCount");
-                    x.write(w);
-                }
-                ExtensionValue::Distance(x) => {
-                    w.key("valueDistance");
-                    x.write(w);
-                }
-                ExtensionValue::Duration(x) => {
-                    w.key("valueDuration");
-                    x.write(w);
-                }
-                ExtensionValue::HumanName(x) => {
-                    w.key("valueHumanName");
-                    x.write(w);
-                }
-                ExtensionValue::Identifier(x) => {
-                    w.key("valueIdentifier");
-                    x.write(w);
-                }
-                ExtensionValue::Money(x) => {
-                    w.key("valueMoney");
-                    x.write(w);
-                }
-                ExtensionValue::Period(x) => {
-                    w.key("valuePeriod");
-                    x.write(w);
-                }
-                ExtensionValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                ExtensionValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                ExtensionValue::Ratio(x) => {
-                    w.key("valueRatio");
-                    x.write(w);
-                }
-                ExtensionValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-                ExtensionValue::SampledData(x) => {
-                    w.key("valueSampledData");
-                    x.write(w);
-                }
-                ExtensionValue::Signature(x) => {
-                    w.key("valueSignature");
-                    x.write(w);
-                }
-                ExtensionValue::Timing(x) => {
-                    w.key("valueTiming");
-                    x.write(w);
-                }
-                ExtensionValue::ContactDetail(x) => {
-                    w.key("valueContactDetail");
-                    x.write(w);
-                }
-                ExtensionValue::Contributor(x) => {
-                    w.key("valueContributor");
-                    x.write(w);
-                }
-                ExtensionValue::DataRequirement(x) => {
-                    w.key("valueDataRequirement");
-                    x.write(w);
-                }
-                ExtensionValue::Expression(x) => {
-                    w.key("valueExpression");
-                    x.write(w);
-                }
-                ExtensionValue::ParameterDefinition(x) => {
-                    w.key("valueParameterDefinition");
-                    x.write(w);
-                }
-                ExtensionValue::RelatedArtifact(x) => {
-                    w.key("valueRelatedArtifact");
-                    x.write(w);
-                }
-                ExtensionValue::TriggerDefinition(x) => {
-                    w.key("valueTriggerDefinition");
-                    x.write(w);
-                }
-                ExtensionValue::UsageContext(x) => {
-                    w.key("valueUsageContext");
-                    x.write(w);
-                }
-                ExtensionValue::Dosage(x) => {
-                    w.key("valueDosage");
-                    x.write(w);
-                }
-                ExtensionValue::Meta(x) => {
-                    w.key("valueMeta");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    ExtensionValue::Base64Binary(x) => x.visit_refs(path, f),
-                    ExtensionValue::Boolean(x) => x.visit_refs(path, f),
-                    ExtensionValue::Canonical(x) => x.visit_refs(path, f),
-                    ExtensionValue::Code(x) => x.visit_refs(path, f),
-                    ExtensionValue::Date(x) => x.visit_refs(path, f),
-                    ExtensionValue::DateTime(x) => x.visit_refs(path, f),
-                    ExtensionValue::Decimal(x) => x.visit_refs(path, f),
-                    ExtensionValue::Id(x) => x.visit_refs(path, f),
-                    ExtensionValue::Instant(x) => x.visit_refs(path, f),
-                    ExtensionValue::Integer(x) => x.visit_refs(path, f),
-                    ExtensionValue::Markdown(x) => x.visit_refs(path, f),
-                    ExtensionValue::Oid(x) => x.visit_refs(path, f),
-                    ExtensionValue::PositiveInt(x) => x.visit_refs(path, f),
-                    ExtensionValue::String(x) => x.visit_refs(path, f),
-                    ExtensionValue::Time(x) => x.visit_refs(path, f),
-                    ExtensionValue::UnsignedInt(x) => x.visit_refs(path, f),
-                    ExtensionValue::Uri(x) => x.visit_refs(path, f),
-                    ExtensionValue::Url(x) => x.visit_refs(path, f),
-                    ExtensionValue::Uuid(x) => x.visit_refs(path, f),
-                    ExtensionValue::Address(x) => x.visit_refs(path, f),
-                    ExtensionValue::Age(x) => x.visit_refs(path, f),
-                    ExtensionValue::Annotation(x) => x.visit_refs(path, f),
-                    ExtensionValue::Attachment(x) => x.visit_refs(path, f),
-                    ExtensionValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    ExtensionValue::Coding(x) => x.visit_refs(path, f),
-                    ExtensionValue::ContactPoint(x) => x.visit_refs(path, f),
-                    ExtensionValue::Count(x) => x.visit_refs(path, f),
-                    ExtensionValue::Distance(x) => x.visit_refs(path, f),
-                    ExtensionValue::Duration(x) => x.visit_refs(path, f),
-                    ExtensionValue::HumanName(x) => x.visit_refs(path, f),
-                    ExtensionValue::Identifier(x) => x.visit_refs(path, f),
-                    ExtensionValue::Money(x) => x.visit_refs(path, f),
-                    ExtensionValue::Period(x) => x.visit_refs(path, f),
-                    ExtensionValue::Quantity(x) => x.visit_refs(path, f),
-                    ExtensionValue::Range(x) => x.visit_refs(path, f),
-                    ExtensionValue::Ratio(x) => x.visit_refs(path, f),
-                    ExtensionValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    ExtensionValue::SampledData(x) => x.visit_refs(path, f),
-                    ExtensionValue::Signature(x) => x.visit_refs(path, f),
-                    ExtensionValue::Timing(x) => x.visit_refs(path, f),
-                    ExtensionValue::ContactDetail(x) => x.visit_refs(path, f),
-                    ExtensionValue::Contributor(x) => x.visit_refs(path, f),
-                    ExtensionValue::DataRequirement(x) => x.visit_refs(path, f),
-                    ExtensionValue::Expression(x) => x.visit_refs(path, f),
-                    ExtensionValue::ParameterDefinition(x) => x.visit_refs(path, f),
-                    ExtensionValue::RelatedArtifact(x) => x.visit_refs(path, f),
-                    ExtensionValue::TriggerDefinition(x) => x.visit_refs(path, f),
-                    ExtensionValue::UsageContext(x) => x.visit_refs(path, f),
-                    ExtensionValue::Dosage(x) => x.visit_refs(path, f),
-                    ExtensionValue::Meta(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            ExtensionValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for Extension {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.url, plain_string),
+            2 => choice_value(p, &mut self.value, id, ExtensionValue::Id, |e| match e {
+                ExtensionValue::Id(x) => Some(x),
+                _ => None,
+            }),
+            3 => choice_element(p, &mut self.value, ExtensionValue::Id, |e| match e {
+                ExtensionValue::Id(x) => Some(x),
+                _ => None,
+            }),
+            4 => choice_box(p, &mut self.value, Age::read, ExtensionValue::Age),
+            5 => choice_value(p, &mut self.value, oid, ExtensionValue::Oid, |e| match e {
+                ExtensionValue::Oid(x) => Some(x),
+                _ => None,
+            }),
+            6 => choice_value(p, &mut self.value, uri, ExtensionValue::Uri, |e| match e {
+                ExtensionValue::Uri(x) => Some(x),
+                _ => None,
+            }),
+            7 => choice_value(p, &mut self.value, url, ExtensionValue::Url, |e| match e {
+                ExtensionValue::Url(x) => Some(x),
+                _ => None,
+            }),
+            8 => choice_element(p, &mut self.value, ExtensionValue::Oid, |e| match e {
+                ExtensionValue::Oid(x) => Some(x),
+                _ => None,
+            }),
+            9 => choice_element(p, &mut self.value, ExtensionValue::Uri, |e| match e {
+                ExtensionValue::Uri(x) => Some(x),
+                _ => None,
+            }),
+            10 => choice_element(p, &mut self.value, ExtensionValue::Url, |e| match e {
+                ExtensionValue::Url(x) => Some(x),
+                _ => None,
+            }),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => choice_value(
+                p,
+                &mut self.value,
+                code,
+                ExtensionValue::Code,
+                |e| match e {
+                    ExtensionValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_value(
+                p,
+                &mut self.value,
+                date,
+                ExtensionValue::Date,
+                |e| match e {
+                    ExtensionValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_box(p, &mut self.value, Meta::read, ExtensionValue::Meta),
+            15 => choice_value(
+                p,
+                &mut self.value,
+                time,
+                ExtensionValue::Time,
+                |e| match e {
+                    ExtensionValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_value(
+                p,
+                &mut self.value,
+                uuid,
+                ExtensionValue::Uuid,
+                |e| match e {
+                    ExtensionValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_element(p, &mut self.value, ExtensionValue::Code, |e| match e {
+                ExtensionValue::Code(x) => Some(x),
+                _ => None,
+            }),
+            18 => choice_element(p, &mut self.value, ExtensionValue::Date, |e| match e {
+                ExtensionValue::Date(x) => Some(x),
+                _ => None,
+            }),
+            19 => choice_element(p, &mut self.value, ExtensionValue::Time, |e| match e {
+                ExtensionValue::Time(x) => Some(x),
+                _ => None,
+            }),
+            20 => choice_element(p, &mut self.value, ExtensionValue::Uuid, |e| match e {
+                ExtensionValue::Uuid(x) => Some(x),
+                _ => None,
+            }),
+            21 => choice_box(p, &mut self.value, Count::read, ExtensionValue::Count),
+            22 => choice_box(p, &mut self.value, Money::read, ExtensionValue::Money),
+            23 => choice_box(p, &mut self.value, Range::read, ExtensionValue::Range),
+            24 => choice_box(p, &mut self.value, Ratio::read, ExtensionValue::Ratio),
+            25 => choice_box(p, &mut self.value, Coding::read, ExtensionValue::Coding),
+            26 => choice_box(p, &mut self.value, Dosage::read, ExtensionValue::Dosage),
+            27 => choice_box(p, &mut self.value, Period::read, ExtensionValue::Period),
+            28 => choice_value(
+                p,
+                &mut self.value,
+                string,
+                ExtensionValue::String,
+                |e| match e {
+                    ExtensionValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            29 => choice_box(p, &mut self.value, Timing::read, ExtensionValue::Timing),
+            30 => choice_element(p, &mut self.value, ExtensionValue::String, |e| match e {
+                ExtensionValue::String(x) => Some(x),
+                _ => None,
+            }),
+            31 => choice_box(p, &mut self.value, Address::read, ExtensionValue::Address),
+            32 => choice_value(
+                p,
+                &mut self.value,
+                boolean,
+                ExtensionValue::Boolean,
+                |e| match e {
+                    ExtensionValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            33 => choice_value(
+                p,
+                &mut self.value,
+                decimal,
+                ExtensionValue::Decimal,
+                |e| match e {
+                    ExtensionValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            34 => choice_value(
+                p,
+                &mut self.value,
+                instant,
+                ExtensionValue::Instant,
+                |e| match e {
+                    ExtensionValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            35 => choice_value(
+                p,
+                &mut self.value,
+                integer,
+                ExtensionValue::Integer,
+                |e| match e {
+                    ExtensionValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            36 => choice_element(p, &mut self.value, ExtensionValue::Boolean, |e| match e {
+                ExtensionValue::Boolean(x) => Some(x),
+                _ => None,
+            }),
+            37 => choice_element(p, &mut self.value, ExtensionValue::Decimal, |e| match e {
+                ExtensionValue::Decimal(x) => Some(x),
+                _ => None,
+            }),
+            38 => choice_element(p, &mut self.value, ExtensionValue::Instant, |e| match e {
+                ExtensionValue::Instant(x) => Some(x),
+                _ => None,
+            }),
+            39 => choice_element(p, &mut self.value, ExtensionValue::Integer, |e| match e {
+                ExtensionValue::Integer(x) => Some(x),
+                _ => None,
+            }),
+            40 => choice_value(
+                p,
+                &mut self.value,
+                date_time,
+                ExtensionValue::DateTime,
+                |e| match e {
+                    ExtensionValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            41 => choice_box(p, &mut self.value, Distance::read, ExtensionValue::Distance),
+            42 => choice_box(p, &mut self.value, Duration::read, ExtensionValue::Duration),
+            43 => choice_value(
+                p,
+                &mut self.value,
+                markdown,
+                ExtensionValue::Markdown,
+                |e| match e {
+                    ExtensionValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            44 => choice_box(p, &mut self.value, Quantity::read, ExtensionValue::Quantity),
+            45 => choice_element(p, &mut self.value, ExtensionValue::DateTime, |e| match e {
+                ExtensionValue::DateTime(x) => Some(x),
+                _ => None,
+            }),
+            46 => choice_element(p, &mut self.value, ExtensionValue::Markdown, |e| match e {
+                ExtensionValue::Markdown(x) => Some(x),
+                _ => None,
+            }),
+            47 => choice_value(
+                p,
+                &mut self.value,
+                canonical,
+                ExtensionValue::Canonical,
+                |e| match e {
+                    ExtensionValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            48 => choice_box(
+                p,
+                &mut self.value,
+                HumanName::read,
+                ExtensionValue::HumanName,
+            ),
+            49 => choice_box(
+                p,
+                &mut self.value,
+                Reference::read,
+                ExtensionValue::Reference,
+            ),
+            50 => choice_box(
+                p,
+                &mut self.value,
+                Signature::read,
+                ExtensionValue::Signature,
+            ),
+            51 => choice_element(p, &mut self.value, ExtensionValue::Canonical, |e| match e {
+                ExtensionValue::Canonical(x) => Some(x),
+                _ => None,
+            }),
+            52 => choice_box(
+                p,
+                &mut self.value,
+                Annotation::read,
+                ExtensionValue::Annotation,
+            ),
+            53 => choice_box(
+                p,
+                &mut self.value,
+                Attachment::read,
+                ExtensionValue::Attachment,
+            ),
+            54 => choice_box(
+                p,
+                &mut self.value,
+                Expression::read,
+                ExtensionValue::Expression,
+            ),
+            55 => choice_box(
+                p,
+                &mut self.value,
+                Identifier::read,
+                ExtensionValue::Identifier,
+            ),
+            56 => choice_box(
+                p,
+                &mut self.value,
+                Contributor::read,
+                ExtensionValue::Contributor,
+            ),
+            57 => choice_value(
+                p,
+                &mut self.value,
+                positive_int,
+                ExtensionValue::PositiveInt,
+                |e| match e {
+                    ExtensionValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            58 => choice_box(
+                p,
+                &mut self.value,
+                SampledData::read,
+                ExtensionValue::SampledData,
+            ),
+            59 => choice_value(
+                p,
+                &mut self.value,
+                unsigned_int,
+                ExtensionValue::UnsignedInt,
+                |e| match e {
+                    ExtensionValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            60 => choice_element(
+                p,
+                &mut self.value,
+                ExtensionValue::PositiveInt,
+                |e| match e {
+                    ExtensionValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            61 => choice_element(
+                p,
+                &mut self.value,
+                ExtensionValue::UnsignedInt,
+                |e| match e {
+                    ExtensionValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            62 => choice_value(
+                p,
+                &mut self.value,
+                base64_binary,
+                ExtensionValue::Base64Binary,
+                |e| match e {
+                    ExtensionValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            63 => choice_box(
+                p,
+                &mut self.value,
+                ContactPoint::read,
+                ExtensionValue::ContactPoint,
+            ),
+            64 => choice_box(
+                p,
+                &mut self.value,
+                UsageContext::read,
+                ExtensionValue::UsageContext,
+            ),
+            65 => choice_element(
+                p,
+                &mut self.value,
+                ExtensionValue::Base64Binary,
+                |e| match e {
+                    ExtensionValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            66 => choice_box(
+                p,
+                &mut self.value,
+                ContactDetail::read,
+                ExtensionValue::ContactDetail,
+            ),
+            67 => choice_box(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                ExtensionValue::CodeableConcept,
+            ),
+            68 => choice_box(
+                p,
+                &mut self.value,
+                DataRequirement::read,
+                ExtensionValue::DataRequirement,
+            ),
+            69 => choice_box(
+                p,
+                &mut self.value,
+                RelatedArtifact::read,
+                ExtensionValue::RelatedArtifact,
+            ),
+            70 => choice_box(
+                p,
+                &mut self.value,
+                TriggerDefinition::read,
+                ExtensionValue::TriggerDefinition,
+            ),
+            71 => choice_box(
+                p,
+                &mut self.value,
+                ParameterDefinition::read,
+                ExtensionValue::ParameterDefinition,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static EXTENSION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::choice("valueId", 1, 8),
+        Key::choice("_valueId", 1, 8),
+        Key::choice("valueAge", 1, 21),
+        Key::choice("valueOid", 1, 12),
+        Key::choice("valueUri", 1, 17),
+        Key::choice("valueUrl", 1, 18),
+        Key::choice("_valueOid", 1, 12),
+        Key::choice("_valueUri", 1, 17),
+        Key::choice("_valueUrl", 1, 18),
+        Key::plain("extension"),
+        Key::choice("valueCode", 1, 4),
+        Key::choice("valueDate", 1, 5),
+        Key::choice("valueMeta", 1, 50),
+        Key::choice("valueTime", 1, 15),
+        Key::choice("valueUuid", 1, 19),
+        Key::choice("_valueCode", 1, 4),
+        Key::choice("_valueDate", 1, 5),
+        Key::choice("_valueTime", 1, 15),
+        Key::choice("_valueUuid", 1, 19),
+        Key::choice("valueCount", 1, 27),
+        Key::choice("valueMoney", 1, 32),
+        Key::choice("valueRange", 1, 35),
+        Key::choice("valueRatio", 1, 36),
+        Key::choice("valueCoding", 1, 25),
+        Key::choice("valueDosage", 1, 49),
+        Key::choice("valuePeriod", 1, 33),
+        Key::choice("valueString", 1, 14),
+        Key::choice("valueTiming", 1, 40),
+        Key::choice("_valueString", 1, 14),
+        Key::choice("valueAddress", 1, 20),
+        Key::choice("valueBoolean", 1, 2),
+        Key::choice("valueDecimal", 1, 7),
+        Key::choice("valueInstant", 1, 9),
+        Key::choice("valueInteger", 1, 10),
+        Key::choice("_valueBoolean", 1, 2),
+        Key::choice("_valueDecimal", 1, 7),
+        Key::choice("_valueInstant", 1, 9),
+        Key::choice("_valueInteger", 1, 10),
+        Key::choice("valueDateTime", 1, 6),
+        Key::choice("valueDistance", 1, 28),
+        Key::choice("valueDuration", 1, 29),
+        Key::choice("valueMarkdown", 1, 11),
+        Key::choice("valueQuantity", 1, 34),
+        Key::choice("_valueDateTime", 1, 6),
+        Key::choice("_valueMarkdown", 1, 11),
+        Key::choice("valueCanonical", 1, 3),
+        Key::choice("valueHumanName", 1, 30),
+        Key::choice("valueReference", 1, 37),
+        Key::choice("valueSignature", 1, 39),
+        Key::choice("_valueCanonical", 1, 3),
+        Key::choice("valueAnnotation", 1, 22),
+        Key::choice("valueAttachment", 1, 23),
+        Key::choice("valueExpression", 1, 44),
+        Key::choice("valueIdentifier", 1, 31),
+        Key::choice("valueContributor", 1, 42),
+        Key::choice("valuePositiveInt", 1, 13),
+        Key::choice("valueSampledData", 1, 38),
+        Key::choice("valueUnsignedInt", 1, 16),
+        Key::choice("_valuePositiveInt", 1, 13),
+        Key::choice("_valueUnsignedInt", 1, 16),
+        Key::choice("valueBase64Binary", 1, 1),
+        Key::choice("valueContactPoint", 1, 26),
+        Key::choice("valueUsageContext", 1, 48),
+        Key::choice("_valueBase64Binary", 1, 1),
+        Key::choice("valueContactDetail", 1, 41),
+        Key::choice("valueCodeableConcept", 1, 24),
+        Key::choice("valueDataRequirement", 1, 43),
+        Key::choice("valueRelatedArtifact", 1, 46),
+        Key::choice("valueTriggerDefinition", 1, 47),
+        Key::choice("valueParameterDefinition", 1, 45),
+    ],
+    choices: &["value"],
+    required: &[Required {
+        name: "url",
+        keys: &[1],
+    }],
+};

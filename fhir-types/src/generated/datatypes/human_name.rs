@@ -53,78 +53,7 @@ impl HumanName {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, codes::NameUse::read_code)?;
-                }
-                "_use" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.use_)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                "family" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.family, string)?;
-                }
-                "_family" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.family)?;
-                }
-                "given" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 9);
-                    values(p, &mut r.given, string, other)?;
-                }
-                "_given" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 8);
-                    elements(p, &mut r.given, other)?;
-                }
-                "prefix" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 11);
-                    values(p, &mut r.prefix, string, other)?;
-                }
-                "_prefix" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 10);
-                    elements(p, &mut r.prefix, other)?;
-                }
-                "suffix" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 13);
-                    values(p, &mut r.suffix, string, other)?;
-                }
-                "_suffix" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 12);
-                    elements(p, &mut r.suffix, other)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &HUMAN_NAME_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.given, "given")?;
         check_list(p, &r.prefix, "prefix")?;
         check_list(p, &r.suffix, "suffix")?;
@@ -133,102 +62,102 @@ impl HumanName {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.use_ {
-            write_prim(w, "use", "_use", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
-        if let Some(v) = &self.family {
-            write_prim(w, "family", "_family", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "use", "_use", &self.use_, w_str);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
+        write_opt_prim(w, "family", "_family", &self.family, w_str);
         write_prims(w, "given", "_given", &self.given, w_str);
         write_prims(w, "prefix", "_prefix", &self.prefix, w_str);
         write_prims(w, "suffix", "_suffix", &self.suffix, w_str);
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
+        write_opt(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".use", &self.use_, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_opt(path, f, ".family", &self.family, FhirString::visit_refs);
+        visit_many(path, f, ".given", &self.given, FhirString::visit_refs);
+        visit_many(path, f, ".prefix", &self.prefix, FhirString::visit_refs);
+        visit_many(path, f, ".suffix", &self.suffix, FhirString::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for HumanName {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.use_, codes::NameUse::read_code),
+            2 => opt_prim_element(p, &mut self.use_),
+            3 => opt_prim_value(p, &mut self.text, string),
+            4 => opt_prim_element(p, &mut self.text),
+            5 => {
+                let other = p.marked(seen, 6);
+                values(p, &mut self.given, string, other)
             }
-            path.truncate(n);
-        }
-        if self.use_.is_some() {
-            let n = path.len();
-            path.push_str(".use");
-            if let Some(v) = &self.use_ {
-                v.visit_refs(path, f);
+            6 => {
+                let other = p.marked(seen, 5);
+                elements(p, &mut self.given, other)
             }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
+            7 => opt_prim_value(p, &mut self.family, string),
+            8 => opt(p, &mut self.period, Period::read),
+            9 => {
+                let other = p.marked(seen, 12);
+                values(p, &mut self.prefix, string, other)
             }
-            path.truncate(n);
-        }
-        if self.family.is_some() {
-            let n = path.len();
-            path.push_str(".family");
-            if let Some(v) = &self.family {
-                v.visit_refs(path, f);
+            10 => {
+                let other = p.marked(seen, 13);
+                values(p, &mut self.suffix, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.given.is_empty() {
-            let n = path.len();
-            path.push_str(".given");
-            for v in &self.given {
-                v.visit_refs(path, f);
+            11 => opt_prim_element(p, &mut self.family),
+            12 => {
+                let other = p.marked(seen, 9);
+                elements(p, &mut self.prefix, other)
             }
-            path.truncate(n);
-        }
-        if !self.prefix.is_empty() {
-            let n = path.len();
-            path.push_str(".prefix");
-            for v in &self.prefix {
-                v.visit_refs(path, f);
+            13 => {
+                let other = p.marked(seen, 10);
+                elements(p, &mut self.suffix, other)
             }
-            path.truncate(n);
-        }
-        if !self.suffix.is_empty() {
-            let n = path.len();
-            path.push_str(".suffix");
-            for v in &self.suffix {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            14 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static HUMAN_NAME_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("use"),
+        Key::plain("_use"),
+        Key::plain("text"),
+        Key::plain("_text"),
+        Key::plain("given"),
+        Key::plain("_given"),
+        Key::plain("family"),
+        Key::plain("period"),
+        Key::plain("prefix"),
+        Key::plain("suffix"),
+        Key::plain("_family"),
+        Key::plain("_prefix"),
+        Key::plain("_suffix"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -49,155 +49,80 @@ impl Identifier {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, codes::IdentifierUse::read_code)?;
-                }
-                "_use" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.use_)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "system" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.system, uri)?;
-                }
-                "_system" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.system)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.value)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "assigner" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_box(p, &mut r.assigner, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &IDENTIFIER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.use_ {
-            write_prim(w, "use", "_use", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.system {
-            write_prim(w, "system", "_system", v, w_str);
-        }
-        if let Some(v) = &self.value {
-            write_prim(w, "value", "_value", v, w_str);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.assigner {
-            w.key("assigner");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "use", "_use", &self.use_, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "system", "_system", &self.system, w_str);
+        write_opt_prim(w, "value", "_value", &self.value, w_str);
+        write_opt(w, "period", &self.period, Period::write);
+        write_opt_box(w, "assigner", &self.assigner, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.use_.is_some() {
-            let n = path.len();
-            path.push_str(".use");
-            if let Some(v) = &self.use_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.system.is_some() {
-            let n = path.len();
-            path.push_str(".system");
-            if let Some(v) = &self.system {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.assigner.is_some() {
-            let n = path.len();
-            path.push_str(".assigner");
-            if let Some(v) = &self.assigner {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".use", &self.use_, Code::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".system", &self.system, Uri::visit_refs);
+        visit_opt(path, f, ".value", &self.value, FhirString::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt_box(path, f, ".assigner", &self.assigner, reference);
+    }
+}
+
+impl ReadFields for Identifier {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.use_, codes::IdentifierUse::read_code),
+            2 => opt_prim_element(p, &mut self.use_),
+            3 => opt(p, &mut self.type_, CodeableConcept::read),
+            4 => opt_prim_value(p, &mut self.value, string),
+            5 => opt_prim_element(p, &mut self.value),
+            6 => opt(p, &mut self.period, Period::read),
+            7 => opt_prim_value(p, &mut self.system, uri),
+            8 => opt_prim_element(p, &mut self.system),
+            9 => opt_box(p, &mut self.assigner, Reference::read),
+            10 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IDENTIFIER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("use"),
+        Key::plain("_use"),
+        Key::plain("type"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("period"),
+        Key::plain("system"),
+        Key::plain("_system"),
+        Key::plain("assigner"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[],
+};

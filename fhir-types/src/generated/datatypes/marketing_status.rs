@@ -51,167 +51,129 @@ impl MarketingStatus {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "country" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.country, CodeableConcept::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.status, CodeableConcept::read)?;
-                }
-                "dateRange" => {
-                    p.mark(&mut seen, 6)?;
-                    one(p, &mut r.date_range, Period::read)?;
-                }
-                "restoreDate" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.restore_date, date_time)?;
-                }
-                "_restoreDate" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.restore_date)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("country"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 6) {
-            return Err(p.missing("dateRange"));
-        }
+        read_object(p, &MARKETING_STATUS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.country;
-            w.key("country");
-            v.write(w);
-        }
-        if let Some(v) = &self.jurisdiction {
-            w.key("jurisdiction");
-            v.write(w);
-        }
-        {
-            let v = &self.status;
-            w.key("status");
-            v.write(w);
-        }
-        {
-            let v = &self.date_range;
-            w.key("dateRange");
-            v.write(w);
-        }
-        if let Some(v) = &self.restore_date {
-            write_prim(w, "restoreDate", "_restoreDate", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "country", &self.country, CodeableConcept::write);
+        write_opt(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_one(w, "status", &self.status, CodeableConcept::write);
+        write_one(w, "dateRange", &self.date_range, Period::write);
+        write_opt_prim(w, "restoreDate", "_restoreDate", &self.restore_date, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".country");
-            {
-                let v = &self.country;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.jurisdiction.is_some() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            if let Some(v) = &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".dateRange");
-            {
-                let v = &self.date_range;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.restore_date.is_some() {
-            let n = path.len();
-            path.push_str(".restoreDate");
-            if let Some(v) = &self.restore_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".country",
+            &self.country,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".status",
+            &self.status,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".dateRange", &self.date_range, Period::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".restoreDate",
+            &self.restore_date,
+            DateTime::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MarketingStatus {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.status, CodeableConcept::read),
+            2 => one(p, &mut self.country, CodeableConcept::read),
+            3 => one(p, &mut self.date_range, Period::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.restore_date, date_time),
+            6 => opt_prim_element(p, &mut self.restore_date),
+            7 => opt(p, &mut self.jurisdiction, CodeableConcept::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MARKETING_STATUS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("status"),
+        Key::plain("country"),
+        Key::plain("dateRange"),
+        Key::plain("extension"),
+        Key::plain("restoreDate"),
+        Key::plain("_restoreDate"),
+        Key::plain("jurisdiction"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "country",
+            keys: &[2],
+        },
+        Required {
+            name: "status",
+            keys: &[1],
+        },
+        Required {
+            name: "dateRange",
+            keys: &[3],
+        },
+    ],
+};

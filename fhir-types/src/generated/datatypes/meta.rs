@@ -49,166 +49,95 @@ impl Meta {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "versionId" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.version_id, id)?;
-                }
-                "_versionId" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.version_id)?;
-                }
-                "lastUpdated" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.last_updated, instant)?;
-                }
-                "_lastUpdated" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.last_updated)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.source, uri)?;
-                }
-                "_source" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.source)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 9);
-                    values(p, &mut r.profile, canonical, other)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 8);
-                    elements(p, &mut r.profile, other)?;
-                }
-                "security" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.security, Coding::read)?;
-                }
-                "tag" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.tag, Coding::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &META_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.profile, "profile")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version_id {
-            write_prim(w, "versionId", "_versionId", v, w_str);
-        }
-        if let Some(v) = &self.last_updated {
-            write_prim(w, "lastUpdated", "_lastUpdated", v, w_str);
-        }
-        if let Some(v) = &self.source {
-            write_prim(w, "source", "_source", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "versionId", "_versionId", &self.version_id, w_str);
+        write_opt_prim(w, "lastUpdated", "_lastUpdated", &self.last_updated, w_str);
+        write_opt_prim(w, "source", "_source", &self.source, w_str);
         write_prims(w, "profile", "_profile", &self.profile, w_str);
-        if !self.security.is_empty() {
-            w.key("security");
-            w.begin_array();
-            for v in &self.security {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.tag.is_empty() {
-            w.key("tag");
-            w.begin_array();
-            for v in &self.tag {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "security", &self.security, Coding::write);
+        write_many(w, "tag", &self.tag, Coding::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".versionId", &self.version_id, Id::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".lastUpdated",
+            &self.last_updated,
+            Instant::visit_refs,
+        );
+        visit_opt(path, f, ".source", &self.source, Uri::visit_refs);
+        visit_many(path, f, ".profile", &self.profile, Canonical::visit_refs);
+        visit_many(path, f, ".security", &self.security, Coding::visit_refs);
+        visit_many(path, f, ".tag", &self.tag, Coding::visit_refs);
+    }
+}
+
+impl ReadFields for Meta {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.tag, Coding::read),
+            2 => opt_prim_value(p, &mut self.source, uri),
+            3 => opt_prim_element(p, &mut self.source),
+            4 => {
+                let other = p.marked(seen, 5);
+                values(p, &mut self.profile, canonical, other)
             }
-            path.truncate(n);
-        }
-        if self.version_id.is_some() {
-            let n = path.len();
-            path.push_str(".versionId");
-            if let Some(v) = &self.version_id {
-                v.visit_refs(path, f);
+            5 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.profile, other)
             }
-            path.truncate(n);
-        }
-        if self.last_updated.is_some() {
-            let n = path.len();
-            path.push_str(".lastUpdated");
-            if let Some(v) = &self.last_updated {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.profile.is_empty() {
-            let n = path.len();
-            path.push_str(".profile");
-            for v in &self.profile {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.security.is_empty() {
-            let n = path.len();
-            path.push_str(".security");
-            for v in &self.security {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.tag.is_empty() {
-            let n = path.len();
-            path.push_str(".tag");
-            for v in &self.tag {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            6 => many(p, &mut self.security, Coding::read),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.version_id, id),
+            9 => opt_prim_element(p, &mut self.version_id),
+            10 => opt_prim_value(p, &mut self.last_updated, instant),
+            11 => opt_prim_element(p, &mut self.last_updated),
+            _ => Ok(()),
         }
     }
 }
+
+static META_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("tag"),
+        Key::plain("source"),
+        Key::plain("_source"),
+        Key::plain("profile"),
+        Key::plain("_profile"),
+        Key::plain("security"),
+        Key::plain("extension"),
+        Key::plain("versionId"),
+        Key::plain("_versionId"),
+        Key::plain("lastUpdated"),
+        Key::plain("_lastUpdated"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -29,87 +29,62 @@ impl Money {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.value, decimal)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.value)?;
-                }
-                "currency" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.currency, code)?;
-                }
-                "_currency" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.currency)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MONEY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.value {
-            write_prim(w, "value", "_value", v, w_decimal);
-        }
-        if let Some(v) = &self.currency {
-            write_prim(w, "currency", "_currency", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "value", "_value", &self.value, w_decimal);
+        write_opt_prim(w, "currency", "_currency", &self.currency, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.currency.is_some() {
-            let n = path.len();
-            path.push_str(".currency");
-            if let Some(v) = &self.currency {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".value", &self.value, Decimal::visit_refs);
+        visit_opt(path, f, ".currency", &self.currency, Code::visit_refs);
+    }
+}
+
+impl ReadFields for Money {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.value, decimal),
+            2 => opt_prim_element(p, &mut self.value),
+            3 => opt_prim_value(p, &mut self.currency, code),
+            4 => opt_prim_element(p, &mut self.currency),
+            5 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MONEY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("currency"),
+        Key::plain("_currency"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -42,91 +42,71 @@ impl Narrative {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.status, codes::NarrativeStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "div" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.div, xhtml)?;
-                }
-                "_div" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.div)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("div"));
-        }
+        read_object(p, &NARRATIVE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "div", "_div", &self.div, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one_prim(w, "div", "_div", &self.div, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".div");
-            {
-                let v = &self.div;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".div", &self.div, Xhtml::visit_refs);
+    }
+}
+
+impl ReadFields for Narrative {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.div, xhtml),
+            2 => prim_element(p, &mut self.div),
+            3 => prim_value(p, &mut self.status, codes::NarrativeStatus::read_code),
+            4 => prim_element(p, &mut self.status),
+            5 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static NARRATIVE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("div"),
+        Key::plain("_div"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[3, 4],
+        },
+        Required {
+            name: "div",
+            keys: &[1, 2],
+        },
+    ],
+};

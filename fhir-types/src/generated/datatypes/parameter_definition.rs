@@ -62,186 +62,113 @@ impl ParameterDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.name, code)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.use_, codes::OperationParameterUse::read_code)?;
-                }
-                "_use" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.use_)?;
-                }
-                "min" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.min, integer)?;
-                }
-                "_min" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.min)?;
-                }
-                "max" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.max, string)?;
-                }
-                "_max" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.max)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.documentation, string)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.type_, codes::FHIRAllTypes::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.profile, canonical)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.profile)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("use"));
-        }
-        if !p.marked(&seen, 12) && !p.marked(&seen, 13) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &PARAMETER_DEFINITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        write_prim(w, "use", "_use", &self.use_, w_str);
-        if let Some(v) = &self.min {
-            write_prim(w, "min", "_min", v, w_integer);
-        }
-        if let Some(v) = &self.max {
-            write_prim(w, "max", "_max", v, w_str);
-        }
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.profile {
-            write_prim(w, "profile", "_profile", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_one_prim(w, "use", "_use", &self.use_, w_str);
+        write_opt_prim(w, "min", "_min", &self.min, w_integer);
+        write_opt_prim(w, "max", "_max", &self.max, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "profile", "_profile", &self.profile, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".use");
-            {
-                let v = &self.use_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.min.is_some() {
-            let n = path.len();
-            path.push_str(".min");
-            if let Some(v) = &self.min {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max.is_some() {
-            let n = path.len();
-            path.push_str(".max");
-            if let Some(v) = &self.max {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.profile.is_some() {
-            let n = path.len();
-            path.push_str(".profile");
-            if let Some(v) = &self.profile {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, Code::visit_refs);
+        visit_one(path, f, ".use", &self.use_, Code::visit_refs);
+        visit_opt(path, f, ".min", &self.min, Integer::visit_refs);
+        visit_opt(path, f, ".max", &self.max, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".profile", &self.profile, Canonical::visit_refs);
+    }
+}
+
+impl ReadFields for ParameterDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.max, string),
+            2 => opt_prim_value(p, &mut self.min, integer),
+            3 => prim_value(p, &mut self.use_, codes::OperationParameterUse::read_code),
+            4 => opt_prim_element(p, &mut self.max),
+            5 => opt_prim_element(p, &mut self.min),
+            6 => prim_element(p, &mut self.use_),
+            7 => opt_prim_value(p, &mut self.name, code),
+            8 => prim_value(p, &mut self.type_, codes::FHIRAllTypes::read_code),
+            9 => opt_prim_element(p, &mut self.name),
+            10 => prim_element(p, &mut self.type_),
+            11 => opt_prim_value(p, &mut self.profile, canonical),
+            12 => opt_prim_element(p, &mut self.profile),
+            13 => many(p, &mut self.extension, Extension::read),
+            14 => opt_prim_value(p, &mut self.documentation, string),
+            15 => opt_prim_element(p, &mut self.documentation),
+            _ => Ok(()),
         }
     }
 }
+
+static PARAMETER_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("max"),
+        Key::plain("min"),
+        Key::plain("use"),
+        Key::plain("_max"),
+        Key::plain("_min"),
+        Key::plain("_use"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("profile"),
+        Key::plain("_profile"),
+        Key::plain("extension"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "use",
+            keys: &[3, 6],
+        },
+        Required {
+            name: "type",
+            keys: &[8, 10],
+        },
+    ],
+};

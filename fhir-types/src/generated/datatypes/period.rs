@@ -33,87 +33,62 @@ impl Period {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "start" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.start, date_time)?;
-                }
-                "_start" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.start)?;
-                }
-                "end" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.end, date_time)?;
-                }
-                "_end" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.end)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PERIOD_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.start {
-            write_prim(w, "start", "_start", v, w_str);
-        }
-        if let Some(v) = &self.end {
-            write_prim(w, "end", "_end", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "start", "_start", &self.start, w_str);
+        write_opt_prim(w, "end", "_end", &self.end, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.start.is_some() {
-            let n = path.len();
-            path.push_str(".start");
-            if let Some(v) = &self.start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.end.is_some() {
-            let n = path.len();
-            path.push_str(".end");
-            if let Some(v) = &self.end {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".start", &self.start, DateTime::visit_refs);
+        visit_opt(path, f, ".end", &self.end, DateTime::visit_refs);
+    }
+}
+
+impl ReadFields for Period {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.end, date_time),
+            2 => opt_prim_element(p, &mut self.end),
+            3 => opt_prim_value(p, &mut self.start, date_time),
+            4 => opt_prim_element(p, &mut self.start),
+            5 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PERIOD_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("end"),
+        Key::plain("_end"),
+        Key::plain("start"),
+        Key::plain("_start"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -52,160 +52,130 @@ impl Default for PopulationAge {
     }
 }
 
+impl PopulationAge {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Range(x) => write_one(w, "ageRange", &**x, Range::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "ageCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Population {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "ageRange" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "age")?;
-                    choice_box(p, &mut r.age, Range::read, PopulationAge::Range)?;
-                }
-                "ageCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "age")?;
-                    choice_box(
-                        p,
-                        &mut r.age,
-                        CodeableConcept::read,
-                        PopulationAge::CodeableConcept,
-                    )?;
-                }
-                "gender" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.gender, CodeableConcept::read)?;
-                }
-                "race" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.race, CodeableConcept::read)?;
-                }
-                "physiologicalCondition" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.physiological_condition, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &POPULATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         if let Some(v) = &self.age {
-            match v {
-                PopulationAge::Range(x) => {
-                    w.key("ageRange");
-                    x.write(w);
-                }
-                PopulationAge::CodeableConcept(x) => {
-                    w.key("ageCodeableConcept");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.gender {
-            w.key("gender");
-            v.write(w);
-        }
-        if let Some(v) = &self.race {
-            w.key("race");
-            v.write(w);
-        }
-        if let Some(v) = &self.physiological_condition {
-            w.key("physiologicalCondition");
-            v.write(w);
-        }
+        write_opt(w, "gender", &self.gender, CodeableConcept::write);
+        write_opt(w, "race", &self.race, CodeableConcept::write);
+        write_opt(
+            w,
+            "physiologicalCondition",
+            &self.physiological_condition,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.age.is_some() {
-            let n = path.len();
-            path.push_str(".age[x]");
-            if let Some(v) = &self.age {
-                match v {
-                    PopulationAge::Range(x) => x.visit_refs(path, f),
-                    PopulationAge::CodeableConcept(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.gender.is_some() {
-            let n = path.len();
-            path.push_str(".gender");
-            if let Some(v) = &self.gender {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.race.is_some() {
-            let n = path.len();
-            path.push_str(".race");
-            if let Some(v) = &self.race {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.physiological_condition.is_some() {
-            let n = path.len();
-            path.push_str(".physiologicalCondition");
-            if let Some(v) = &self.physiological_condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".age[x]", &self.age, PopulationAge::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".gender",
+            &self.gender,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".race", &self.race, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".physiologicalCondition",
+            &self.physiological_condition,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for Population {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.race, CodeableConcept::read),
+            2 => opt(p, &mut self.gender, CodeableConcept::read),
+            3 => choice_box(p, &mut self.age, Range::read, PopulationAge::Range),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => choice_box(
+                p,
+                &mut self.age,
+                CodeableConcept::read,
+                PopulationAge::CodeableConcept,
+            ),
+            7 => opt(p, &mut self.physiological_condition, CodeableConcept::read),
+            _ => Ok(()),
         }
     }
 }
+
+static POPULATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("race"),
+        Key::plain("gender"),
+        Key::choice("ageRange", 1, 1),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::choice("ageCodeableConcept", 1, 2),
+        Key::plain("physiologicalCondition"),
+    ],
+    choices: &["age"],
+    required: &[],
+};

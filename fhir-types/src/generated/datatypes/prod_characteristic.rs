@@ -53,84 +53,7 @@ impl ProdCharacteristic {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "height" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.height, Quantity::read)?;
-                }
-                "width" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.width, Quantity::read)?;
-                }
-                "depth" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.depth, Quantity::read)?;
-                }
-                "weight" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.weight, Quantity::read)?;
-                }
-                "nominalVolume" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.nominal_volume, Quantity::read)?;
-                }
-                "externalDiameter" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.external_diameter, Quantity::read)?;
-                }
-                "shape" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.shape, string)?;
-                }
-                "_shape" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.shape)?;
-                }
-                "color" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 12);
-                    values(p, &mut r.color, string, other)?;
-                }
-                "_color" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 11);
-                    elements(p, &mut r.color, other)?;
-                }
-                "imprint" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.imprint, string, other)?;
-                }
-                "_imprint" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.imprint, other)?;
-                }
-                "image" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.image, Attachment::read)?;
-                }
-                "scoring" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.scoring, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PROD_CHARACTERISTIC_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.color, "color")?;
         check_list(p, &r.imprint, "imprint")?;
         Ok(r)
@@ -138,175 +61,144 @@ impl ProdCharacteristic {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.height {
-            w.key("height");
-            v.write(w);
-        }
-        if let Some(v) = &self.width {
-            w.key("width");
-            v.write(w);
-        }
-        if let Some(v) = &self.depth {
-            w.key("depth");
-            v.write(w);
-        }
-        if let Some(v) = &self.weight {
-            w.key("weight");
-            v.write(w);
-        }
-        if let Some(v) = &self.nominal_volume {
-            w.key("nominalVolume");
-            v.write(w);
-        }
-        if let Some(v) = &self.external_diameter {
-            w.key("externalDiameter");
-            v.write(w);
-        }
-        if let Some(v) = &self.shape {
-            write_prim(w, "shape", "_shape", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "height", &self.height, Quantity::write);
+        write_opt(w, "width", &self.width, Quantity::write);
+        write_opt(w, "depth", &self.depth, Quantity::write);
+        write_opt(w, "weight", &self.weight, Quantity::write);
+        write_opt(w, "nominalVolume", &self.nominal_volume, Quantity::write);
+        write_opt(
+            w,
+            "externalDiameter",
+            &self.external_diameter,
+            Quantity::write,
+        );
+        write_opt_prim(w, "shape", "_shape", &self.shape, w_str);
         write_prims(w, "color", "_color", &self.color, w_str);
         write_prims(w, "imprint", "_imprint", &self.imprint, w_str);
-        if !self.image.is_empty() {
-            w.key("image");
-            w.begin_array();
-            for v in &self.image {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.scoring {
-            w.key("scoring");
-            v.write(w);
-        }
+        write_many(w, "image", &self.image, Attachment::write);
+        write_opt(w, "scoring", &self.scoring, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".height", &self.height, Quantity::visit_refs);
+        visit_opt(path, f, ".width", &self.width, Quantity::visit_refs);
+        visit_opt(path, f, ".depth", &self.depth, Quantity::visit_refs);
+        visit_opt(path, f, ".weight", &self.weight, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".nominalVolume",
+            &self.nominal_volume,
+            Quantity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".externalDiameter",
+            &self.external_diameter,
+            Quantity::visit_refs,
+        );
+        visit_opt(path, f, ".shape", &self.shape, FhirString::visit_refs);
+        visit_many(path, f, ".color", &self.color, FhirString::visit_refs);
+        visit_many(path, f, ".imprint", &self.imprint, FhirString::visit_refs);
+        visit_many(path, f, ".image", &self.image, Attachment::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".scoring",
+            &self.scoring,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ProdCharacteristic {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => {
+                let other = p.marked(seen, 6);
+                values(p, &mut self.color, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            2 => opt(p, &mut self.depth, Quantity::read),
+            3 => many(p, &mut self.image, Attachment::read),
+            4 => opt_prim_value(p, &mut self.shape, string),
+            5 => opt(p, &mut self.width, Quantity::read),
+            6 => {
+                let other = p.marked(seen, 1);
+                elements(p, &mut self.color, other)
             }
-            path.truncate(n);
-        }
-        if self.height.is_some() {
-            let n = path.len();
-            path.push_str(".height");
-            if let Some(v) = &self.height {
-                v.visit_refs(path, f);
+            7 => opt_prim_element(p, &mut self.shape),
+            8 => opt(p, &mut self.height, Quantity::read),
+            9 => opt(p, &mut self.weight, Quantity::read),
+            10 => {
+                let other = p.marked(seen, 12);
+                values(p, &mut self.imprint, string, other)
             }
-            path.truncate(n);
-        }
-        if self.width.is_some() {
-            let n = path.len();
-            path.push_str(".width");
-            if let Some(v) = &self.width {
-                v.visit_refs(path, f);
+            11 => opt(p, &mut self.scoring, CodeableConcept::read),
+            12 => {
+                let other = p.marked(seen, 10);
+                elements(p, &mut self.imprint, other)
             }
-            path.truncate(n);
-        }
-        if self.depth.is_some() {
-            let n = path.len();
-            path.push_str(".depth");
-            if let Some(v) = &self.depth {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.weight.is_some() {
-            let n = path.len();
-            path.push_str(".weight");
-            if let Some(v) = &self.weight {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.nominal_volume.is_some() {
-            let n = path.len();
-            path.push_str(".nominalVolume");
-            if let Some(v) = &self.nominal_volume {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.external_diameter.is_some() {
-            let n = path.len();
-            path.push_str(".externalDiameter");
-            if let Some(v) = &self.external_diameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.shape.is_some() {
-            let n = path.len();
-            path.push_str(".shape");
-            if let Some(v) = &self.shape {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.color.is_empty() {
-            let n = path.len();
-            path.push_str(".color");
-            for v in &self.color {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.imprint.is_empty() {
-            let n = path.len();
-            path.push_str(".imprint");
-            for v in &self.imprint {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.image.is_empty() {
-            let n = path.len();
-            path.push_str(".image");
-            for v in &self.image {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.scoring.is_some() {
-            let n = path.len();
-            path.push_str(".scoring");
-            if let Some(v) = &self.scoring {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            13 => many(p, &mut self.extension, Extension::read),
+            14 => opt(p, &mut self.nominal_volume, Quantity::read),
+            15 => opt(p, &mut self.external_diameter, Quantity::read),
+            16 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PROD_CHARACTERISTIC_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("color"),
+        Key::plain("depth"),
+        Key::plain("image"),
+        Key::plain("shape"),
+        Key::plain("width"),
+        Key::plain("_color"),
+        Key::plain("_shape"),
+        Key::plain("height"),
+        Key::plain("weight"),
+        Key::plain("imprint"),
+        Key::plain("scoring"),
+        Key::plain("_imprint"),
+        Key::plain("extension"),
+        Key::plain("nominalVolume"),
+        Key::plain("externalDiameter"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

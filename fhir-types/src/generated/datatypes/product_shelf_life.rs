@@ -48,151 +48,111 @@ impl ProductShelfLife {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.period, Quantity::read)?;
-                }
-                "specialPrecautionsForStorage" => {
-                    p.mark(&mut seen, 6)?;
-                    many(
-                        p,
-                        &mut r.special_precautions_for_storage,
-                        CodeableConcept::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("period"));
-        }
+        read_object(p, &PRODUCT_SHELF_LIFE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        {
-            let v = &self.period;
-            w.key("period");
-            v.write(w);
-        }
-        if !self.special_precautions_for_storage.is_empty() {
-            w.key("specialPrecautionsForStorage");
-            w.begin_array();
-            for v in &self.special_precautions_for_storage {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_one(w, "period", &self.period, Quantity::write);
+        write_many(
+            w,
+            "specialPrecautionsForStorage",
+            &self.special_precautions_for_storage,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".period");
-            {
-                let v = &self.period;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.special_precautions_for_storage.is_empty() {
-            let n = path.len();
-            path.push_str(".specialPrecautionsForStorage");
-            for v in &self.special_precautions_for_storage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_one(path, f, ".period", &self.period, Quantity::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".specialPrecautionsForStorage",
+            &self.special_precautions_for_storage,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ProductShelfLife {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => one(p, &mut self.period, Quantity::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.identifier, Identifier::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => many(
+                p,
+                &mut self.special_precautions_for_storage,
+                CodeableConcept::read,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static PRODUCT_SHELF_LIFE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("period"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("modifierExtension"),
+        Key::plain("specialPrecautionsForStorage"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1],
+        },
+        Required {
+            name: "period",
+            keys: &[2],
+        },
+    ],
+};

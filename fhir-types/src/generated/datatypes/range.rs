@@ -33,81 +33,58 @@ impl Range {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "low" => {
-                    p.mark(&mut seen, 2)?;
-                    opt(p, &mut r.low, Quantity::read)?;
-                }
-                "high" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.high, Quantity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &RANGE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.low {
-            w.key("low");
-            v.write(w);
-        }
-        if let Some(v) = &self.high {
-            w.key("high");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt(w, "low", &self.low, Quantity::write);
+        write_opt(w, "high", &self.high, Quantity::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.low.is_some() {
-            let n = path.len();
-            path.push_str(".low");
-            if let Some(v) = &self.low {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.high.is_some() {
-            let n = path.len();
-            path.push_str(".high");
-            if let Some(v) = &self.high {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".low", &self.low, Quantity::visit_refs);
+        visit_opt(path, f, ".high", &self.high, Quantity::visit_refs);
+    }
+}
+
+impl ReadFields for Range {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.low, Quantity::read),
+            2 => opt(p, &mut self.high, Quantity::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static RANGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("low"),
+        Key::plain("high"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[],
+};

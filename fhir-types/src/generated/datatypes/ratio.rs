@@ -33,81 +33,64 @@ impl Ratio {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "numerator" => {
-                    p.mark(&mut seen, 2)?;
-                    opt(p, &mut r.numerator, Quantity::read)?;
-                }
-                "denominator" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.denominator, Quantity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &RATIO_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.numerator {
-            w.key("numerator");
-            v.write(w);
-        }
-        if let Some(v) = &self.denominator {
-            w.key("denominator");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt(w, "numerator", &self.numerator, Quantity::write);
+        write_opt(w, "denominator", &self.denominator, Quantity::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.numerator.is_some() {
-            let n = path.len();
-            path.push_str(".numerator");
-            if let Some(v) = &self.numerator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.denominator.is_some() {
-            let n = path.len();
-            path.push_str(".denominator");
-            if let Some(v) = &self.denominator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".numerator", &self.numerator, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".denominator",
+            &self.denominator,
+            Quantity::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for Ratio {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt(p, &mut self.numerator, Quantity::read),
+            3 => opt(p, &mut self.denominator, Quantity::read),
+            _ => Ok(()),
         }
     }
 }
+
+static RATIO_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("numerator"),
+        Key::plain("denominator"),
+    ],
+    choices: &[],
+    required: &[],
+};

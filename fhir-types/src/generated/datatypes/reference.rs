@@ -43,122 +43,84 @@ impl Reference {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.reference, string)?;
-                }
-                "_reference" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_element(p, &mut r.reference)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.type_, uri)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_box(p, &mut r.identifier, Identifier::read)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &REFERENCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.reference {
-            write_prim(w, "reference", "_reference", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt_prim(w, "reference", "_reference", &self.reference, w_str);
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_box(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference.is_some() {
-            let n = path.len();
-            path.push_str(".reference");
-            if let Some(v) = &self.reference {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reference",
+            &self.reference,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, Uri::visit_refs);
+        visit_opt_box(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for Reference {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.type_, uri),
+            2 => opt_prim_element(p, &mut self.type_),
+            3 => opt_prim_value(p, &mut self.display, string),
+            4 => opt_prim_element(p, &mut self.display),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.reference, string),
+            7 => opt_prim_element(p, &mut self.reference),
+            8 => opt_box(p, &mut self.identifier, Identifier::read),
+            _ => Ok(()),
         }
     }
 }
+
+static REFERENCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("display"),
+        Key::plain("_display"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("_reference"),
+        Key::plain("identifier"),
+    ],
+    choices: &[],
+    required: &[],
+};

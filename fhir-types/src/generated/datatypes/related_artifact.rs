@@ -61,181 +61,93 @@ impl RelatedArtifact {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, codes::RelatedArtifactType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "label" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.label, string)?;
-                }
-                "_label" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.label)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                "citation" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.citation, markdown)?;
-                }
-                "_citation" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.citation)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.url, url)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "document" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.document, Attachment::read)?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.resource, canonical)?;
-                }
-                "_resource" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.resource)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &RELATED_ARTIFACT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.label {
-            write_prim(w, "label", "_label", v, w_str);
-        }
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
-        if let Some(v) = &self.citation {
-            write_prim(w, "citation", "_citation", v, w_str);
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.document {
-            w.key("document");
-            v.write(w);
-        }
-        if let Some(v) = &self.resource {
-            write_prim(w, "resource", "_resource", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "label", "_label", &self.label, w_str);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
+        write_opt_prim(w, "citation", "_citation", &self.citation, w_str);
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt(w, "document", &self.document, Attachment::write);
+        write_opt_prim(w, "resource", "_resource", &self.resource, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.label.is_some() {
-            let n = path.len();
-            path.push_str(".label");
-            if let Some(v) = &self.label {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.citation.is_some() {
-            let n = path.len();
-            path.push_str(".citation");
-            if let Some(v) = &self.citation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.document.is_some() {
-            let n = path.len();
-            path.push_str(".document");
-            if let Some(v) = &self.document {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.resource.is_some() {
-            let n = path.len();
-            path.push_str(".resource");
-            if let Some(v) = &self.resource {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".label", &self.label, FhirString::visit_refs);
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+        visit_opt(path, f, ".citation", &self.citation, Markdown::visit_refs);
+        visit_opt(path, f, ".url", &self.url, Url::visit_refs);
+        visit_opt(path, f, ".document", &self.document, Attachment::visit_refs);
+        visit_opt(path, f, ".resource", &self.resource, Canonical::visit_refs);
+    }
+}
+
+impl ReadFields for RelatedArtifact {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.url, url),
+            2 => opt_prim_element(p, &mut self.url),
+            3 => prim_value(p, &mut self.type_, codes::RelatedArtifactType::read_code),
+            4 => prim_element(p, &mut self.type_),
+            5 => opt_prim_value(p, &mut self.label, string),
+            6 => opt_prim_element(p, &mut self.label),
+            7 => opt_prim_value(p, &mut self.display, string),
+            8 => opt_prim_element(p, &mut self.display),
+            9 => opt_prim_value(p, &mut self.citation, markdown),
+            10 => opt(p, &mut self.document, Attachment::read),
+            11 => opt_prim_value(p, &mut self.resource, canonical),
+            12 => opt_prim_element(p, &mut self.citation),
+            13 => opt_prim_element(p, &mut self.resource),
+            14 => many(p, &mut self.extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static RELATED_ARTIFACT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("label"),
+        Key::plain("_label"),
+        Key::plain("display"),
+        Key::plain("_display"),
+        Key::plain("citation"),
+        Key::plain("document"),
+        Key::plain("resource"),
+        Key::plain("_citation"),
+        Key::plain("_resource"),
+        Key::plain("extension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[3, 4],
+    }],
+};

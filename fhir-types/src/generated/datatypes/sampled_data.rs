@@ -67,188 +67,121 @@ impl SampledData {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "origin" => {
-                    p.mark(&mut seen, 2)?;
-                    one(p, &mut r.origin, Quantity::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.period, decimal)?;
-                }
-                "_period" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.period)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "lowerLimit" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.lower_limit, decimal)?;
-                }
-                "_lowerLimit" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.lower_limit)?;
-                }
-                "upperLimit" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.upper_limit, decimal)?;
-                }
-                "_upperLimit" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.upper_limit)?;
-                }
-                "dimensions" => {
-                    p.mark(&mut seen, 11)?;
-                    prim_value(p, &mut r.dimensions, positive_int)?;
-                }
-                "_dimensions" => {
-                    p.mark(&mut seen, 12)?;
-                    prim_element(p, &mut r.dimensions)?;
-                }
-                "data" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.data, string)?;
-                }
-                "_data" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.data)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) {
-            return Err(p.missing("origin"));
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("period"));
-        }
-        if !p.marked(&seen, 11) && !p.marked(&seen, 12) {
-            return Err(p.missing("dimensions"));
-        }
+        read_object(p, &SAMPLED_DATA_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.origin;
-            w.key("origin");
-            v.write(w);
-        }
-        write_prim(w, "period", "_period", &self.period, w_decimal);
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.lower_limit {
-            write_prim(w, "lowerLimit", "_lowerLimit", v, w_decimal);
-        }
-        if let Some(v) = &self.upper_limit {
-            write_prim(w, "upperLimit", "_upperLimit", v, w_decimal);
-        }
-        write_prim(w, "dimensions", "_dimensions", &self.dimensions, w_unsigned);
-        if let Some(v) = &self.data {
-            write_prim(w, "data", "_data", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one(w, "origin", &self.origin, Quantity::write);
+        write_one_prim(w, "period", "_period", &self.period, w_decimal);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt_prim(w, "lowerLimit", "_lowerLimit", &self.lower_limit, w_decimal);
+        write_opt_prim(w, "upperLimit", "_upperLimit", &self.upper_limit, w_decimal);
+        write_one_prim(w, "dimensions", "_dimensions", &self.dimensions, w_unsigned);
+        write_opt_prim(w, "data", "_data", &self.data, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".origin");
-            {
-                let v = &self.origin;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".period");
-            {
-                let v = &self.period;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.lower_limit.is_some() {
-            let n = path.len();
-            path.push_str(".lowerLimit");
-            if let Some(v) = &self.lower_limit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.upper_limit.is_some() {
-            let n = path.len();
-            path.push_str(".upperLimit");
-            if let Some(v) = &self.upper_limit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".dimensions");
-            {
-                let v = &self.dimensions;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.data.is_some() {
-            let n = path.len();
-            path.push_str(".data");
-            if let Some(v) = &self.data {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".origin", &self.origin, Quantity::visit_refs);
+        visit_one(path, f, ".period", &self.period, Decimal::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".lowerLimit",
+            &self.lower_limit,
+            Decimal::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".upperLimit",
+            &self.upper_limit,
+            Decimal::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".dimensions",
+            &self.dimensions,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(path, f, ".data", &self.data, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for SampledData {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.data, string),
+            2 => opt_prim_element(p, &mut self.data),
+            3 => opt_prim_value(p, &mut self.factor, decimal),
+            4 => one(p, &mut self.origin, Quantity::read),
+            5 => prim_value(p, &mut self.period, decimal),
+            6 => opt_prim_element(p, &mut self.factor),
+            7 => prim_element(p, &mut self.period),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => prim_value(p, &mut self.dimensions, positive_int),
+            10 => opt_prim_value(p, &mut self.lower_limit, decimal),
+            11 => opt_prim_value(p, &mut self.upper_limit, decimal),
+            12 => prim_element(p, &mut self.dimensions),
+            13 => opt_prim_element(p, &mut self.lower_limit),
+            14 => opt_prim_element(p, &mut self.upper_limit),
+            _ => Ok(()),
         }
     }
 }
+
+static SAMPLED_DATA_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("data"),
+        Key::plain("_data"),
+        Key::plain("factor"),
+        Key::plain("origin"),
+        Key::plain("period"),
+        Key::plain("_factor"),
+        Key::plain("_period"),
+        Key::plain("extension"),
+        Key::plain("dimensions"),
+        Key::plain("lowerLimit"),
+        Key::plain("upperLimit"),
+        Key::plain("_dimensions"),
+        Key::plain("_lowerLimit"),
+        Key::plain("_upperLimit"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "origin",
+            keys: &[4],
+        },
+        Required {
+            name: "period",
+            keys: &[5, 7],
+        },
+        Required {
+            name: "dimensions",
+            keys: &[9, 12],
+        },
+    ],
+};

@@ -63,189 +63,111 @@ impl Signature {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.type_, Coding::read)?;
-                }
-                "when" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.when, instant)?;
-                }
-                "_when" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.when)?;
-                }
-                "who" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.who, Reference::read)?;
-                }
-                "onBehalfOf" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.on_behalf_of, Reference::read)?;
-                }
-                "targetFormat" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.target_format, code)?;
-                }
-                "_targetFormat" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.target_format)?;
-                }
-                "sigFormat" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.sig_format, code)?;
-                }
-                "_sigFormat" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.sig_format)?;
-                }
-                "data" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.data, base64_binary)?;
-                }
-                "_data" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.data)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.type_.is_empty() {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("when"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("who"));
-        }
+        read_object(p, &SIGNATURE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "when", "_when", &self.when, w_str);
-        {
-            let v = &self.who;
-            w.key("who");
-            v.write(w);
-        }
-        if let Some(v) = &self.on_behalf_of {
-            w.key("onBehalfOf");
-            v.write(w);
-        }
-        if let Some(v) = &self.target_format {
-            write_prim(w, "targetFormat", "_targetFormat", v, w_str);
-        }
-        if let Some(v) = &self.sig_format {
-            write_prim(w, "sigFormat", "_sigFormat", v, w_str);
-        }
-        if let Some(v) = &self.data {
-            write_prim(w, "data", "_data", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(w, "type", &self.type_, Coding::write);
+        write_one_prim(w, "when", "_when", &self.when, w_str);
+        write_one(w, "who", &self.who, Reference::write);
+        write_opt(w, "onBehalfOf", &self.on_behalf_of, Reference::write);
+        write_opt_prim(
+            w,
+            "targetFormat",
+            "_targetFormat",
+            &self.target_format,
+            w_str,
+        );
+        write_opt_prim(w, "sigFormat", "_sigFormat", &self.sig_format, w_str);
+        write_opt_prim(w, "data", "_data", &self.data, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".when");
-            {
-                let v = &self.when;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".who");
-            {
-                let v = &self.who;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.on_behalf_of.is_some() {
-            let n = path.len();
-            path.push_str(".onBehalfOf");
-            if let Some(v) = &self.on_behalf_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.target_format.is_some() {
-            let n = path.len();
-            path.push_str(".targetFormat");
-            if let Some(v) = &self.target_format {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sig_format.is_some() {
-            let n = path.len();
-            path.push_str(".sigFormat");
-            if let Some(v) = &self.sig_format {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.data.is_some() {
-            let n = path.len();
-            path.push_str(".data");
-            if let Some(v) = &self.data {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, Coding::visit_refs);
+        visit_one(path, f, ".when", &self.when, Instant::visit_refs);
+        visit_one(path, f, ".who", &self.who, reference);
+        visit_opt(path, f, ".onBehalfOf", &self.on_behalf_of, reference);
+        visit_opt(
+            path,
+            f,
+            ".targetFormat",
+            &self.target_format,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".sigFormat", &self.sig_format, Code::visit_refs);
+        visit_opt(path, f, ".data", &self.data, Base64Binary::visit_refs);
+    }
+}
+
+impl ReadFields for Signature {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.who, Reference::read),
+            2 => opt_prim_value(p, &mut self.data, base64_binary),
+            3 => many(p, &mut self.type_, Coding::read),
+            4 => prim_value(p, &mut self.when, instant),
+            5 => opt_prim_element(p, &mut self.data),
+            6 => prim_element(p, &mut self.when),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.sig_format, code),
+            9 => opt_prim_element(p, &mut self.sig_format),
+            10 => opt(p, &mut self.on_behalf_of, Reference::read),
+            11 => opt_prim_value(p, &mut self.target_format, code),
+            12 => opt_prim_element(p, &mut self.target_format),
+            _ => Ok(()),
         }
     }
 }
+
+static SIGNATURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("who"),
+        Key::plain("data"),
+        Key::plain("type"),
+        Key::plain("when"),
+        Key::plain("_data"),
+        Key::plain("_when"),
+        Key::plain("extension"),
+        Key::plain("sigFormat"),
+        Key::plain("_sigFormat"),
+        Key::plain("onBehalfOf"),
+        Key::plain("targetFormat"),
+        Key::plain("_targetFormat"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[3],
+        },
+        Required {
+            name: "when",
+            keys: &[4, 6],
+        },
+        Required {
+            name: "who",
+            keys: &[1],
+        },
+    ],
+};

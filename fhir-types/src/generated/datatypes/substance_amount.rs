@@ -54,201 +54,177 @@ impl Default for SubstanceAmountAmount {
     }
 }
 
+impl SubstanceAmountAmount {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "amountQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "amountRange", &**x, Range::write),
+            Self::String(x) => write_one_prim(w, "amountString", "_amountString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SubstanceAmount {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "amountQuantity" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "amount")?;
-                    choice_box(
-                        p,
-                        &mut r.amount,
-                        Quantity::read,
-                        SubstanceAmountAmount::Quantity,
-                    )?;
-                }
-                "amountRange" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "amount")?;
-                    choice_box(p, &mut r.amount, Range::read, SubstanceAmountAmount::Range)?;
-                }
-                "amountString" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 3, "amount")?;
-                    choice_value(
-                        p,
-                        &mut r.amount,
-                        string,
-                        SubstanceAmountAmount::String,
-                        |e| match e {
-                            SubstanceAmountAmount::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_amountString" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 3, "amount")?;
-                    choice_element(
-                        p,
-                        &mut r.amount,
-                        SubstanceAmountAmount::String,
-                        |e| match e {
-                            SubstanceAmountAmount::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "amountType" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.amount_type, CodeableConcept::read)?;
-                }
-                "amountText" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.amount_text, string)?;
-                }
-                "_amountText" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.amount_text)?;
-                }
-                "referenceRange" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(
-                        p,
-                        &mut r.reference_range,
-                        SubstanceAmountReferenceRange::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_AMOUNT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         if let Some(v) = &self.amount {
-            match v {
-                SubstanceAmountAmount::Quantity(x) => {
-                    w.key("amountQuantity");
-                    x.write(w);
-                }
-                SubstanceAmountAmount::Range(x) => {
-                    w.key("amountRange");
-                    x.write(w);
-                }
-                SubstanceAmountAmount::String(x) => {
-                    write_prim(w, "amountString", "_amountString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.amount_type {
-            w.key("amountType");
-            v.write(w);
-        }
-        if let Some(v) = &self.amount_text {
-            write_prim(w, "amountText", "_amountText", v, w_str);
-        }
-        if let Some(v) = &self.reference_range {
-            w.key("referenceRange");
-            v.write(w);
-        }
+        write_opt(w, "amountType", &self.amount_type, CodeableConcept::write);
+        write_opt_prim(w, "amountText", "_amountText", &self.amount_text, w_str);
+        write_opt(
+            w,
+            "referenceRange",
+            &self.reference_range,
+            SubstanceAmountReferenceRange::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount[x]");
-            if let Some(v) = &self.amount {
-                match v {
-                    SubstanceAmountAmount::Quantity(x) => x.visit_refs(path, f),
-                    SubstanceAmountAmount::Range(x) => x.visit_refs(path, f),
-                    SubstanceAmountAmount::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.amount_type.is_some() {
-            let n = path.len();
-            path.push_str(".amountType");
-            if let Some(v) = &self.amount_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount_text.is_some() {
-            let n = path.len();
-            path.push_str(".amountText");
-            if let Some(v) = &self.amount_text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference_range.is_some() {
-            let n = path.len();
-            path.push_str(".referenceRange");
-            if let Some(v) = &self.reference_range {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amount[x]",
+            &self.amount,
+            SubstanceAmountAmount::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amountType",
+            &self.amount_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amountText",
+            &self.amount_text,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".referenceRange",
+            &self.reference_range,
+            SubstanceAmountReferenceRange::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceAmount {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt_prim_value(p, &mut self.amount_text, string),
+            3 => opt(p, &mut self.amount_type, CodeableConcept::read),
+            4 => opt_prim_element(p, &mut self.amount_text),
+            5 => choice_box(
+                p,
+                &mut self.amount,
+                Range::read,
+                SubstanceAmountAmount::Range,
+            ),
+            6 => choice_value(
+                p,
+                &mut self.amount,
+                string,
+                SubstanceAmountAmount::String,
+                |e| match e {
+                    SubstanceAmountAmount::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_element(
+                p,
+                &mut self.amount,
+                SubstanceAmountAmount::String,
+                |e| match e {
+                    SubstanceAmountAmount::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_box(
+                p,
+                &mut self.amount,
+                Quantity::read,
+                SubstanceAmountAmount::Quantity,
+            ),
+            9 => opt(
+                p,
+                &mut self.reference_range,
+                SubstanceAmountReferenceRange::read,
+            ),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_AMOUNT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("amountText"),
+        Key::plain("amountType"),
+        Key::plain("_amountText"),
+        Key::choice("amountRange", 1, 2),
+        Key::choice("amountString", 1, 3),
+        Key::choice("_amountString", 1, 3),
+        Key::choice("amountQuantity", 1, 1),
+        Key::plain("referenceRange"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["amount"],
+    required: &[],
+};
 
 /// Reference range of possible or expected values
 ///
@@ -276,81 +252,64 @@ impl SubstanceAmountReferenceRange {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "lowLimit" => {
-                    p.mark(&mut seen, 2)?;
-                    opt(p, &mut r.low_limit, Quantity::read)?;
-                }
-                "highLimit" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.high_limit, Quantity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_AMOUNT_REFERENCE_RANGE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.low_limit {
-            w.key("lowLimit");
-            v.write(w);
-        }
-        if let Some(v) = &self.high_limit {
-            w.key("highLimit");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_opt(w, "lowLimit", &self.low_limit, Quantity::write);
+        write_opt(w, "highLimit", &self.high_limit, Quantity::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.low_limit.is_some() {
-            let n = path.len();
-            path.push_str(".lowLimit");
-            if let Some(v) = &self.low_limit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.high_limit.is_some() {
-            let n = path.len();
-            path.push_str(".highLimit");
-            if let Some(v) = &self.high_limit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".lowLimit", &self.low_limit, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".highLimit",
+            &self.high_limit,
+            Quantity::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceAmountReferenceRange {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.low_limit, Quantity::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.high_limit, Quantity::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_AMOUNT_REFERENCE_RANGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("lowLimit"),
+        Key::plain("extension"),
+        Key::plain("highLimit"),
+    ],
+    choices: &[],
+    required: &[],
+};

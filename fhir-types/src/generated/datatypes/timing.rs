@@ -43,124 +43,89 @@ impl Timing {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "event" => {
-                    p.mark(&mut seen, 3)?;
-                    let other = p.marked(&seen, 4);
-                    values(p, &mut r.event, date_time, other)?;
-                }
-                "_event" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 3);
-                    elements(p, &mut r.event, other)?;
-                }
-                "repeat" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.repeat, TimingRepeat::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &TIMING_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.event, "event")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         write_prims(w, "event", "_event", &self.event, w_str);
-        if let Some(v) = &self.repeat {
-            w.key("repeat");
-            v.write(w);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
+        write_opt(w, "repeat", &self.repeat, TimingRepeat::write);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".event", &self.event, DateTime::visit_refs);
+        visit_opt(path, f, ".repeat", &self.repeat, TimingRepeat::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for Timing {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => {
+                let other = p.marked(seen, 3);
+                values(p, &mut self.event, date_time, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            3 => {
+                let other = p.marked(seen, 2);
+                elements(p, &mut self.event, other)
             }
-            path.truncate(n);
-        }
-        if !self.event.is_empty() {
-            let n = path.len();
-            path.push_str(".event");
-            for v in &self.event {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.repeat.is_some() {
-            let n = path.len();
-            path.push_str(".repeat");
-            if let Some(v) = &self.repeat {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            4 => opt(p, &mut self.repeat, TimingRepeat::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TIMING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("event"),
+        Key::plain("_event"),
+        Key::plain("repeat"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// When the event is to occur
 ///
@@ -259,163 +224,30 @@ impl Default for TimingRepeatBounds {
     }
 }
 
+impl TimingRepeatBounds {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Duration(x) => write_one(w, "boundsDuration", &**x, Duration::write),
+            Self::Range(x) => write_one(w, "boundsRange", &**x, Range::write),
+            Self::Period(x) => write_one(w, "boundsPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl TimingRepeat {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "boundsDuration" => {
-                    p.mark(&mut seen, 2)?;
-                    p.choice(&mut c0, 1, "bounds")?;
-                    choice_box(
-                        p,
-                        &mut r.bounds,
-                        Duration::read,
-                        TimingRepeatBounds::Duration,
-                    )?;
-                }
-                "boundsRange" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 2, "bounds")?;
-                    choice_box(p, &mut r.bounds, Range::read, TimingRepeatBounds::Range)?;
-                }
-                "boundsPeriod" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 3, "bounds")?;
-                    choice_box(p, &mut r.bounds, Period::read, TimingRepeatBounds::Period)?;
-                }
-                "count" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.count, positive_int)?;
-                }
-                "_count" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.count)?;
-                }
-                "countMax" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.count_max, positive_int)?;
-                }
-                "_countMax" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.count_max)?;
-                }
-                "duration" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.duration, decimal)?;
-                }
-                "_duration" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.duration)?;
-                }
-                "durationMax" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.duration_max, decimal)?;
-                }
-                "_durationMax" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.duration_max)?;
-                }
-                "durationUnit" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.duration_unit, codes::UnitsOfTime::read_code)?;
-                }
-                "_durationUnit" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.duration_unit)?;
-                }
-                "frequency" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.frequency, positive_int)?;
-                }
-                "_frequency" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.frequency)?;
-                }
-                "frequencyMax" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.frequency_max, positive_int)?;
-                }
-                "_frequencyMax" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.frequency_max)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.period, decimal)?;
-                }
-                "_period" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.period)?;
-                }
-                "periodMax" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.period_max, decimal)?;
-                }
-                "_periodMax" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.period_max)?;
-                }
-                "periodUnit" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.period_unit, codes::UnitsOfTime::read_code)?;
-                }
-                "_periodUnit" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.period_unit)?;
-                }
-                "dayOfWeek" => {
-                    p.mark(&mut seen, 25)?;
-                    let other = p.marked(&seen, 26);
-                    values(p, &mut r.day_of_week, codes::DaysOfWeek::read_code, other)?;
-                }
-                "_dayOfWeek" => {
-                    p.mark(&mut seen, 26)?;
-                    let other = p.marked(&seen, 25);
-                    elements(p, &mut r.day_of_week, other)?;
-                }
-                "timeOfDay" => {
-                    p.mark(&mut seen, 27)?;
-                    let other = p.marked(&seen, 28);
-                    values(p, &mut r.time_of_day, time, other)?;
-                }
-                "_timeOfDay" => {
-                    p.mark(&mut seen, 28)?;
-                    let other = p.marked(&seen, 27);
-                    elements(p, &mut r.time_of_day, other)?;
-                }
-                "when" => {
-                    p.mark(&mut seen, 29)?;
-                    let other = p.marked(&seen, 30);
-                    values(p, &mut r.when, codes::EventTiming::read_code, other)?;
-                }
-                "_when" => {
-                    p.mark(&mut seen, 30)?;
-                    let other = p.marked(&seen, 29);
-                    elements(p, &mut r.when, other)?;
-                }
-                "offset" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.offset, unsigned_int)?;
-                }
-                "_offset" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.offset)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &TIMING_REPEAT_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.day_of_week, "dayOfWeek")?;
         check_list(p, &r.time_of_day, "timeOfDay")?;
         check_list(p, &r.when, "when")?;
@@ -424,206 +256,225 @@ impl TimingRepeat {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
         if let Some(v) = &self.bounds {
-            match v {
-                TimingRepeatBounds::Duration(x) => {
-                    w.key("boundsDuration");
-                    x.write(w);
-                }
-                TimingRepeatBounds::Range(x) => {
-                    w.key("boundsRange");
-                    x.write(w);
-                }
-                TimingRepeatBounds::Period(x) => {
-                    w.key("boundsPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.count {
-            write_prim(w, "count", "_count", v, w_unsigned);
-        }
-        if let Some(v) = &self.count_max {
-            write_prim(w, "countMax", "_countMax", v, w_unsigned);
-        }
-        if let Some(v) = &self.duration {
-            write_prim(w, "duration", "_duration", v, w_decimal);
-        }
-        if let Some(v) = &self.duration_max {
-            write_prim(w, "durationMax", "_durationMax", v, w_decimal);
-        }
-        if let Some(v) = &self.duration_unit {
-            write_prim(w, "durationUnit", "_durationUnit", v, w_str);
-        }
-        if let Some(v) = &self.frequency {
-            write_prim(w, "frequency", "_frequency", v, w_unsigned);
-        }
-        if let Some(v) = &self.frequency_max {
-            write_prim(w, "frequencyMax", "_frequencyMax", v, w_unsigned);
-        }
-        if let Some(v) = &self.period {
-            write_prim(w, "period", "_period", v, w_decimal);
-        }
-        if let Some(v) = &self.period_max {
-            write_prim(w, "periodMax", "_periodMax", v, w_decimal);
-        }
-        if let Some(v) = &self.period_unit {
-            write_prim(w, "periodUnit", "_periodUnit", v, w_str);
-        }
+        write_opt_prim(w, "count", "_count", &self.count, w_unsigned);
+        write_opt_prim(w, "countMax", "_countMax", &self.count_max, w_unsigned);
+        write_opt_prim(w, "duration", "_duration", &self.duration, w_decimal);
+        write_opt_prim(
+            w,
+            "durationMax",
+            "_durationMax",
+            &self.duration_max,
+            w_decimal,
+        );
+        write_opt_prim(
+            w,
+            "durationUnit",
+            "_durationUnit",
+            &self.duration_unit,
+            w_str,
+        );
+        write_opt_prim(w, "frequency", "_frequency", &self.frequency, w_unsigned);
+        write_opt_prim(
+            w,
+            "frequencyMax",
+            "_frequencyMax",
+            &self.frequency_max,
+            w_unsigned,
+        );
+        write_opt_prim(w, "period", "_period", &self.period, w_decimal);
+        write_opt_prim(w, "periodMax", "_periodMax", &self.period_max, w_decimal);
+        write_opt_prim(w, "periodUnit", "_periodUnit", &self.period_unit, w_str);
         write_prims(w, "dayOfWeek", "_dayOfWeek", &self.day_of_week, w_str);
         write_prims(w, "timeOfDay", "_timeOfDay", &self.time_of_day, w_str);
         write_prims(w, "when", "_when", &self.when, w_str);
-        if let Some(v) = &self.offset {
-            write_prim(w, "offset", "_offset", v, w_unsigned);
-        }
+        write_opt_prim(w, "offset", "_offset", &self.offset, w_unsigned);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".bounds[x]",
+            &self.bounds,
+            TimingRepeatBounds::visit_refs,
+        );
+        visit_opt(path, f, ".count", &self.count, PositiveInt::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".countMax",
+            &self.count_max,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(path, f, ".duration", &self.duration, Decimal::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".durationMax",
+            &self.duration_max,
+            Decimal::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".durationUnit",
+            &self.duration_unit,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".frequency",
+            &self.frequency,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".frequencyMax",
+            &self.frequency_max,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(path, f, ".period", &self.period, Decimal::visit_refs);
+        visit_opt(path, f, ".periodMax", &self.period_max, Decimal::visit_refs);
+        visit_opt(path, f, ".periodUnit", &self.period_unit, Code::visit_refs);
+        visit_many(path, f, ".dayOfWeek", &self.day_of_week, Code::visit_refs);
+        visit_many(path, f, ".timeOfDay", &self.time_of_day, Time::visit_refs);
+        visit_many(path, f, ".when", &self.when, Code::visit_refs);
+        visit_opt(path, f, ".offset", &self.offset, UnsignedInt::visit_refs);
+    }
+}
+
+impl ReadFields for TimingRepeat {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => {
+                let other = p.marked(seen, 2);
+                values(p, &mut self.when, codes::EventTiming::read_code, other)
             }
-            path.truncate(n);
-        }
-        if self.bounds.is_some() {
-            let n = path.len();
-            path.push_str(".bounds[x]");
-            if let Some(v) = &self.bounds {
-                match v {
-                    TimingRepeatBounds::Duration(x) => x.visit_refs(path, f),
-                    TimingRepeatBounds::Range(x) => x.visit_refs(path, f),
-                    TimingRepeatBounds::Period(x) => x.visit_refs(path, f),
-                }
+            2 => {
+                let other = p.marked(seen, 1);
+                elements(p, &mut self.when, other)
             }
-            path.truncate(n);
-        }
-        if self.count.is_some() {
-            let n = path.len();
-            path.push_str(".count");
-            if let Some(v) = &self.count {
-                v.visit_refs(path, f);
+            3 => opt_prim_value(p, &mut self.count, positive_int),
+            4 => opt_prim_element(p, &mut self.count),
+            5 => opt_prim_value(p, &mut self.offset, unsigned_int),
+            6 => opt_prim_value(p, &mut self.period, decimal),
+            7 => opt_prim_element(p, &mut self.offset),
+            8 => opt_prim_element(p, &mut self.period),
+            9 => opt_prim_value(p, &mut self.count_max, positive_int),
+            10 => opt_prim_value(p, &mut self.duration, decimal),
+            11 => opt_prim_element(p, &mut self.count_max),
+            12 => opt_prim_element(p, &mut self.duration),
+            13 => {
+                let other = p.marked(seen, 18);
+                values(
+                    p,
+                    &mut self.day_of_week,
+                    codes::DaysOfWeek::read_code,
+                    other,
+                )
             }
-            path.truncate(n);
-        }
-        if self.count_max.is_some() {
-            let n = path.len();
-            path.push_str(".countMax");
-            if let Some(v) = &self.count_max {
-                v.visit_refs(path, f);
+            14 => many(p, &mut self.extension, Extension::read),
+            15 => opt_prim_value(p, &mut self.frequency, positive_int),
+            16 => opt_prim_value(p, &mut self.period_max, decimal),
+            17 => {
+                let other = p.marked(seen, 21);
+                values(p, &mut self.time_of_day, time, other)
             }
-            path.truncate(n);
-        }
-        if self.duration.is_some() {
-            let n = path.len();
-            path.push_str(".duration");
-            if let Some(v) = &self.duration {
-                v.visit_refs(path, f);
+            18 => {
+                let other = p.marked(seen, 13);
+                elements(p, &mut self.day_of_week, other)
             }
-            path.truncate(n);
-        }
-        if self.duration_max.is_some() {
-            let n = path.len();
-            path.push_str(".durationMax");
-            if let Some(v) = &self.duration_max {
-                v.visit_refs(path, f);
+            19 => opt_prim_element(p, &mut self.frequency),
+            20 => opt_prim_element(p, &mut self.period_max),
+            21 => {
+                let other = p.marked(seen, 17);
+                elements(p, &mut self.time_of_day, other)
             }
-            path.truncate(n);
-        }
-        if self.duration_unit.is_some() {
-            let n = path.len();
-            path.push_str(".durationUnit");
-            if let Some(v) = &self.duration_unit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.frequency.is_some() {
-            let n = path.len();
-            path.push_str(".frequency");
-            if let Some(v) = &self.frequency {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.frequency_max.is_some() {
-            let n = path.len();
-            path.push_str(".frequencyMax");
-            if let Some(v) = &self.frequency_max {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period_max.is_some() {
-            let n = path.len();
-            path.push_str(".periodMax");
-            if let Some(v) = &self.period_max {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period_unit.is_some() {
-            let n = path.len();
-            path.push_str(".periodUnit");
-            if let Some(v) = &self.period_unit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.day_of_week.is_empty() {
-            let n = path.len();
-            path.push_str(".dayOfWeek");
-            for v in &self.day_of_week {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.time_of_day.is_empty() {
-            let n = path.len();
-            path.push_str(".timeOfDay");
-            for v in &self.time_of_day {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.when.is_empty() {
-            let n = path.len();
-            path.push_str(".when");
-            for v in &self.when {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.offset.is_some() {
-            let n = path.len();
-            path.push_str(".offset");
-            if let Some(v) = &self.offset {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            22 => opt_prim_value(p, &mut self.period_unit, codes::UnitsOfTime::read_code),
+            23 => opt_prim_element(p, &mut self.period_unit),
+            24 => choice_box(p, &mut self.bounds, Range::read, TimingRepeatBounds::Range),
+            25 => opt_prim_value(p, &mut self.duration_max, decimal),
+            26 => opt_prim_element(p, &mut self.duration_max),
+            27 => choice_box(
+                p,
+                &mut self.bounds,
+                Period::read,
+                TimingRepeatBounds::Period,
+            ),
+            28 => opt_prim_value(p, &mut self.duration_unit, codes::UnitsOfTime::read_code),
+            29 => opt_prim_value(p, &mut self.frequency_max, positive_int),
+            30 => opt_prim_element(p, &mut self.duration_unit),
+            31 => opt_prim_element(p, &mut self.frequency_max),
+            32 => choice_box(
+                p,
+                &mut self.bounds,
+                Duration::read,
+                TimingRepeatBounds::Duration,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static TIMING_REPEAT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("when"),
+        Key::plain("_when"),
+        Key::plain("count"),
+        Key::plain("_count"),
+        Key::plain("offset"),
+        Key::plain("period"),
+        Key::plain("_offset"),
+        Key::plain("_period"),
+        Key::plain("countMax"),
+        Key::plain("duration"),
+        Key::plain("_countMax"),
+        Key::plain("_duration"),
+        Key::plain("dayOfWeek"),
+        Key::plain("extension"),
+        Key::plain("frequency"),
+        Key::plain("periodMax"),
+        Key::plain("timeOfDay"),
+        Key::plain("_dayOfWeek"),
+        Key::plain("_frequency"),
+        Key::plain("_periodMax"),
+        Key::plain("_timeOfDay"),
+        Key::plain("periodUnit"),
+        Key::plain("_periodUnit"),
+        Key::choice("boundsRange", 1, 2),
+        Key::plain("durationMax"),
+        Key::plain("_durationMax"),
+        Key::choice("boundsPeriod", 1, 3),
+        Key::plain("durationUnit"),
+        Key::plain("frequencyMax"),
+        Key::plain("_durationUnit"),
+        Key::plain("_frequencyMax"),
+        Key::choice("boundsDuration", 1, 1),
+    ],
+    choices: &["bounds"],
+    required: &[],
+};

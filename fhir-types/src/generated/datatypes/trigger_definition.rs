@@ -62,6 +62,27 @@ impl Default for TriggerDefinitionTiming {
     }
 }
 
+impl TriggerDefinitionTiming {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Timing(x) => write_one(w, "timingTiming", &**x, Timing::write),
+            Self::Reference(x) => write_one(w, "timingReference", &**x, Reference::write),
+            Self::Date(x) => write_one_prim(w, "timingDate", "_timingDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "timingDateTime", "_timingDateTime", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl TriggerDefinition {
     /// A `TriggerDefinition` with its required elements (`type`); everything else is empty.
     pub fn new(type_: impl Into<Code>) -> Self {
@@ -74,234 +95,145 @@ impl TriggerDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, codes::TriggerType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "timingTiming" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Timing::read,
-                        TriggerDefinitionTiming::Timing,
-                    )?;
-                }
-                "timingReference" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Reference::read,
-                        TriggerDefinitionTiming::Reference,
-                    )?;
-                }
-                "timingDate" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "timing")?;
-                    choice_value(
-                        p,
-                        &mut r.timing,
-                        date,
-                        TriggerDefinitionTiming::Date,
-                        |e| match e {
-                            TriggerDefinitionTiming::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timingDate" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 3, "timing")?;
-                    choice_element(
-                        p,
-                        &mut r.timing,
-                        TriggerDefinitionTiming::Date,
-                        |e| match e {
-                            TriggerDefinitionTiming::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "timingDateTime" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "timing")?;
-                    choice_value(
-                        p,
-                        &mut r.timing,
-                        date_time,
-                        TriggerDefinitionTiming::DateTime,
-                        |e| match e {
-                            TriggerDefinitionTiming::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timingDateTime" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 4, "timing")?;
-                    choice_element(
-                        p,
-                        &mut r.timing,
-                        TriggerDefinitionTiming::DateTime,
-                        |e| match e {
-                            TriggerDefinitionTiming::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "data" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.data, DataRequirement::read)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.condition, Expression::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) && !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &TRIGGER_DEFINITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
         if let Some(v) = &self.timing {
-            match v {
-                TriggerDefinitionTiming::Timing(x) => {
-                    w.key("timingTiming");
-                    x.write(w);
-                }
-                TriggerDefinitionTiming::Reference(x) => {
-                    w.key("timingReference");
-                    x.write(w);
-                }
-                TriggerDefinitionTiming::Date(x) => {
-                    write_prim(w, "timingDate", "_timingDate", x, w_str)
-                }
-                TriggerDefinitionTiming::DateTime(x) => {
-                    write_prim(w, "timingDateTime", "_timingDateTime", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.data.is_empty() {
-            w.key("data");
-            w.begin_array();
-            for v in &self.data {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.condition {
-            w.key("condition");
-            v.write(w);
-        }
+        write_many(w, "data", &self.data, DataRequirement::write);
+        write_opt(w, "condition", &self.condition, Expression::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.timing.is_some() {
-            let n = path.len();
-            path.push_str(".timing[x]");
-            if let Some(v) = &self.timing {
-                match v {
-                    TriggerDefinitionTiming::Timing(x) => x.visit_refs(path, f),
-                    TriggerDefinitionTiming::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    TriggerDefinitionTiming::Date(x) => x.visit_refs(path, f),
-                    TriggerDefinitionTiming::DateTime(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.data.is_empty() {
-            let n = path.len();
-            path.push_str(".data");
-            for v in &self.data {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.condition.is_some() {
-            let n = path.len();
-            path.push_str(".condition");
-            if let Some(v) = &self.condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".timing[x]",
+            &self.timing,
+            TriggerDefinitionTiming::visit_refs,
+        );
+        visit_many(path, f, ".data", &self.data, DataRequirement::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".condition",
+            &self.condition,
+            Expression::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TriggerDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.data, DataRequirement::read),
+            2 => opt_prim_value(p, &mut self.name, string),
+            3 => prim_value(p, &mut self.type_, codes::TriggerType::read_code),
+            4 => opt_prim_element(p, &mut self.name),
+            5 => prim_element(p, &mut self.type_),
+            6 => opt(p, &mut self.condition, Expression::read),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => choice_value(
+                p,
+                &mut self.timing,
+                date,
+                TriggerDefinitionTiming::Date,
+                |e| match e {
+                    TriggerDefinitionTiming::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_element(
+                p,
+                &mut self.timing,
+                TriggerDefinitionTiming::Date,
+                |e| match e {
+                    TriggerDefinitionTiming::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_box(
+                p,
+                &mut self.timing,
+                Timing::read,
+                TriggerDefinitionTiming::Timing,
+            ),
+            11 => choice_value(
+                p,
+                &mut self.timing,
+                date_time,
+                TriggerDefinitionTiming::DateTime,
+                |e| match e {
+                    TriggerDefinitionTiming::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_element(
+                p,
+                &mut self.timing,
+                TriggerDefinitionTiming::DateTime,
+                |e| match e {
+                    TriggerDefinitionTiming::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_box(
+                p,
+                &mut self.timing,
+                Reference::read,
+                TriggerDefinitionTiming::Reference,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static TRIGGER_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("data"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("condition"),
+        Key::plain("extension"),
+        Key::choice("timingDate", 1, 3),
+        Key::choice("_timingDate", 1, 3),
+        Key::choice("timingTiming", 1, 1),
+        Key::choice("timingDateTime", 1, 4),
+        Key::choice("_timingDateTime", 1, 4),
+        Key::choice("timingReference", 1, 2),
+    ],
+    choices: &["timing"],
+    required: &[Required {
+        name: "type",
+        keys: &[3, 5],
+    }],
+};

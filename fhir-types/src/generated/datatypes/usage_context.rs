@@ -50,6 +50,29 @@ impl Default for UsageContextValue {
     }
 }
 
+impl UsageContextValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl UsageContext {
     /// A `UsageContext` with its required elements (`code`, `value`); everything else is empty.
     pub fn new(code: Coding, value: UsageContextValue) -> Self {
@@ -63,142 +86,94 @@ impl UsageContext {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 2)?;
-                    one(p, &mut r.code, Coding::read)?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        UsageContextValue::CodeableConcept,
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_box_one(p, &mut r.value, Quantity::read, UsageContextValue::Quantity)?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_box_one(p, &mut r.value, Range::read, UsageContextValue::Range)?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Reference::read,
-                        UsageContextValue::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 2) {
-            return Err(p.missing("code"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(p, &USAGE_CONTEXT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        {
-            let v = &self.value;
-            match v {
-                UsageContextValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                UsageContextValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                UsageContextValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                UsageContextValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_one(w, "code", &self.code, Coding::write);
+        self.value.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    UsageContextValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    UsageContextValue::Quantity(x) => x.visit_refs(path, f),
-                    UsageContextValue::Range(x) => x.visit_refs(path, f),
-                    UsageContextValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Coding::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            UsageContextValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for UsageContext {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, Coding::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => choice_box_one(p, &mut self.value, Range::read, UsageContextValue::Range),
+            4 => choice_box_one(
+                p,
+                &mut self.value,
+                Quantity::read,
+                UsageContextValue::Quantity,
+            ),
+            5 => choice_box_one(
+                p,
+                &mut self.value,
+                Reference::read,
+                UsageContextValue::Reference,
+            ),
+            6 => choice_box_one(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                UsageContextValue::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static USAGE_CONTEXT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("extension"),
+        Key::choice("valueRange", 1, 3),
+        Key::choice("valueQuantity", 1, 2),
+        Key::choice("valueReference", 1, 4),
+        Key::choice("valueCodeableConcept", 1, 1),
+    ],
+    choices: &["value"],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1],
+        },
+        Required {
+            name: "value[x]",
+            keys: &[3, 4, 5, 6],
+        },
+    ],
+};

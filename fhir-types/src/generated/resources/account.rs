@@ -99,119 +99,7 @@ impl Account {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Account")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::AccountStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.subject, Reference::read)?;
-                }
-                "servicePeriod" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.service_period, Period::read)?;
-                }
-                "coverage" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.coverage, AccountCoverage::read)?;
-                }
-                "owner" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.owner, Reference::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "guarantor" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.guarantor, AccountGuarantor::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.part_of, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &ACCOUNT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -219,261 +107,189 @@ impl Account {
         w.begin_object();
         w.key("resourceType");
         w.str("Account");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if !self.subject.is_empty() {
-            w.key("subject");
-            w.begin_array();
-            for v in &self.subject {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.service_period {
-            w.key("servicePeriod");
-            v.write(w);
-        }
-        if !self.coverage.is_empty() {
-            w.key("coverage");
-            w.begin_array();
-            for v in &self.coverage {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.owner {
-            w.key("owner");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.guarantor.is_empty() {
-            w.key("guarantor");
-            w.begin_array();
-            for v in &self.guarantor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.part_of {
-            w.key("partOf");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_many(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "servicePeriod", &self.service_period, Period::write);
+        write_many(w, "coverage", &self.coverage, AccountCoverage::write);
+        write_opt(w, "owner", &self.owner, Reference::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "guarantor", &self.guarantor, AccountGuarantor::write);
+        write_opt(w, "partOf", &self.part_of, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subject.is_empty() {
-            let n = path.len();
-            path.push_str(".subject");
-            for v in &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.service_period.is_some() {
-            let n = path.len();
-            path.push_str(".servicePeriod");
-            if let Some(v) = &self.service_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.coverage.is_empty() {
-            let n = path.len();
-            path.push_str(".coverage");
-            for v in &self.coverage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.owner.is_some() {
-            let n = path.len();
-            path.push_str(".owner");
-            if let Some(v) = &self.owner {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.guarantor.is_empty() {
-            let n = path.len();
-            path.push_str(".guarantor");
-            for v in &self.guarantor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.part_of.is_some() {
-            let n = path.len();
-            path.push_str(".partOf");
-            if let Some(v) = &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_many(path, f, ".subject", &self.subject, reference);
+        visit_opt(
+            path,
+            f,
+            ".servicePeriod",
+            &self.service_period,
+            Period::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".coverage",
+            &self.coverage,
+            AccountCoverage::visit_refs,
+        );
+        visit_opt(path, f, ".owner", &self.owner, reference);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".guarantor",
+            &self.guarantor,
+            AccountGuarantor::visit_refs,
+        );
+        visit_opt(path, f, ".partOf", &self.part_of, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Account {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt_prim_value(p, &mut self.name, string),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt(p, &mut self.type_, CodeableConcept::read),
+            6 => opt_prim_element(p, &mut self.name),
+            7 => opt(p, &mut self.owner, Reference::read),
+            8 => opt(p, &mut self.part_of, Reference::read),
+            9 => prim_value(p, &mut self.status, codes::AccountStatus::read_code),
+            10 => prim_element(p, &mut self.status),
+            11 => many(p, &mut self.subject, Reference::read),
+            12 => many(p, &mut self.coverage, AccountCoverage::read),
+            13 => opt_prim_value(p, &mut self.language, code),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => many(p, &mut self.contained, Resource::read),
+            16 => many(p, &mut self.extension, Extension::read),
+            17 => many(p, &mut self.guarantor, AccountGuarantor::read),
+            18 => many(p, &mut self.identifier, Identifier::read),
+            19 => opt_prim_value(p, &mut self.description, string),
+            20 => opt_prim_element(p, &mut self.description),
+            21 => p.expect_resource_type("Account"),
+            22 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            23 => opt(p, &mut self.service_period, Period::read),
+            24 => opt_prim_element(p, &mut self.implicit_rules),
+            25 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static ACCOUNT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("owner"),
+        Key::plain("partOf"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("subject"),
+        Key::plain("coverage"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("guarantor"),
+        Key::plain("identifier"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("servicePeriod"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[9, 10],
+    }],
+};
 
 /// The party(s) that are responsible for covering the payment of this account, and what order should they be applied to the account
 ///
@@ -519,113 +335,87 @@ impl AccountCoverage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "coverage" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.coverage, Reference::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.priority, positive_int)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("coverage"));
-        }
+        read_object(p, &ACCOUNT_COVERAGE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.coverage;
-            w.key("coverage");
-            v.write(w);
-        }
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_unsigned);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "coverage", &self.coverage, Reference::write);
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_unsigned);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".coverage");
-            {
-                let v = &self.coverage;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".coverage", &self.coverage, reference);
+        visit_opt(
+            path,
+            f,
+            ".priority",
+            &self.priority,
+            PositiveInt::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for AccountCoverage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.coverage, Reference::read),
+            2 => opt_prim_value(p, &mut self.priority, positive_int),
+            3 => opt_prim_element(p, &mut self.priority),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ACCOUNT_COVERAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("coverage"),
+        Key::plain("priority"),
+        Key::plain("_priority"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "coverage",
+        keys: &[1],
+    }],
+};
 
 /// The parties ultimately responsible for balancing the Account
 ///
@@ -675,126 +465,82 @@ impl AccountGuarantor {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "party" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.party, Reference::read)?;
-                }
-                "onHold" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.on_hold, boolean)?;
-                }
-                "_onHold" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.on_hold)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("party"));
-        }
+        read_object(p, &ACCOUNT_GUARANTOR_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.party;
-            w.key("party");
-            v.write(w);
-        }
-        if let Some(v) = &self.on_hold {
-            write_prim(w, "onHold", "_onHold", v, w_boolean);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "party", &self.party, Reference::write);
+        write_opt_prim(w, "onHold", "_onHold", &self.on_hold, w_boolean);
+        write_opt(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".party");
-            {
-                let v = &self.party;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.on_hold.is_some() {
-            let n = path.len();
-            path.push_str(".onHold");
-            if let Some(v) = &self.on_hold {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".party", &self.party, reference);
+        visit_opt(path, f, ".onHold", &self.on_hold, Boolean::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for AccountGuarantor {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.party, Reference::read),
+            2 => opt_prim_value(p, &mut self.on_hold, boolean),
+            3 => opt(p, &mut self.period, Period::read),
+            4 => opt_prim_element(p, &mut self.on_hold),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ACCOUNT_GUARANTOR_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("party"),
+        Key::plain("onHold"),
+        Key::plain("period"),
+        Key::plain("_onHold"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "party",
+        keys: &[1],
+    }],
+};

@@ -248,6 +248,25 @@ impl Default for ActivityDefinitionSubject {
     }
 }
 
+impl ActivityDefinitionSubject {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "subjectCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "subjectReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ActivityDefinition.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -273,6 +292,31 @@ impl Default for ActivityDefinitionTiming {
     }
 }
 
+impl ActivityDefinitionTiming {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Timing(x) => write_one(w, "timingTiming", &**x, Timing::write),
+            Self::DateTime(x) => write_one_prim(w, "timingDateTime", "_timingDateTime", x, w_str),
+            Self::Age(x) => write_one(w, "timingAge", &**x, Age::write),
+            Self::Period(x) => write_one(w, "timingPeriod", &**x, Period::write),
+            Self::Range(x) => write_one(w, "timingRange", &**x, Range::write),
+            Self::Duration(x) => write_one(w, "timingDuration", &**x, Duration::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ActivityDefinition.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -290,6 +334,25 @@ impl Default for ActivityDefinitionProduct {
     }
 }
 
+impl ActivityDefinitionProduct {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Reference(x) => write_one(w, "productReference", &**x, Reference::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "productCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Reference(x) => reference(x, path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ActivityDefinition {
     /// A `ActivityDefinition` with its required elements (`status`); everything else is empty.
     pub fn new(status: impl Into<Code>) -> Self {
@@ -302,444 +365,7 @@ impl ActivityDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        let mut c2 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ActivityDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "subtitle" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.subtitle, string)?;
-                }
-                "_subtitle" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.subtitle)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 24)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "subjectCodeableConcept" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 1, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        CodeableConcept::read,
-                        ActivityDefinitionSubject::CodeableConcept,
-                    )?;
-                }
-                "subjectReference" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 2, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        Reference::read,
-                        ActivityDefinitionSubject::Reference,
-                    )?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "usage" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_value(p, &mut r.usage, string)?;
-                }
-                "_usage" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_element(p, &mut r.usage)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "approvalDate" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_value(p, &mut r.approval_date, date)?;
-                }
-                "_approvalDate" => {
-                    p.mark(&mut seen, 45)?;
-                    opt_prim_element(p, &mut r.approval_date)?;
-                }
-                "lastReviewDate" => {
-                    p.mark(&mut seen, 46)?;
-                    opt_prim_value(p, &mut r.last_review_date, date)?;
-                }
-                "_lastReviewDate" => {
-                    p.mark(&mut seen, 47)?;
-                    opt_prim_element(p, &mut r.last_review_date)?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 48)?;
-                    opt(p, &mut r.effective_period, Period::read)?;
-                }
-                "topic" => {
-                    p.mark(&mut seen, 49)?;
-                    many(p, &mut r.topic, CodeableConcept::read)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 50)?;
-                    many(p, &mut r.author, ContactDetail::read)?;
-                }
-                "editor" => {
-                    p.mark(&mut seen, 51)?;
-                    many(p, &mut r.editor, ContactDetail::read)?;
-                }
-                "reviewer" => {
-                    p.mark(&mut seen, 52)?;
-                    many(p, &mut r.reviewer, ContactDetail::read)?;
-                }
-                "endorser" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.endorser, ContactDetail::read)?;
-                }
-                "relatedArtifact" => {
-                    p.mark(&mut seen, 54)?;
-                    many(p, &mut r.related_artifact, RelatedArtifact::read)?;
-                }
-                "library" => {
-                    p.mark(&mut seen, 55)?;
-                    let other = p.marked(&seen, 56);
-                    values(p, &mut r.library, canonical, other)?;
-                }
-                "_library" => {
-                    p.mark(&mut seen, 56)?;
-                    let other = p.marked(&seen, 55);
-                    elements(p, &mut r.library, other)?;
-                }
-                "kind" => {
-                    p.mark(&mut seen, 57)?;
-                    opt_prim_value(p, &mut r.kind, codes::RequestResourceType::read_code)?;
-                }
-                "_kind" => {
-                    p.mark(&mut seen, 58)?;
-                    opt_prim_element(p, &mut r.kind)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 59)?;
-                    opt_prim_value(p, &mut r.profile, canonical)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 60)?;
-                    opt_prim_element(p, &mut r.profile)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 61)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "intent" => {
-                    p.mark(&mut seen, 62)?;
-                    opt_prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
-                }
-                "_intent" => {
-                    p.mark(&mut seen, 63)?;
-                    opt_prim_element(p, &mut r.intent)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 64)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 65)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "doNotPerform" => {
-                    p.mark(&mut seen, 66)?;
-                    opt_prim_value(p, &mut r.do_not_perform, boolean)?;
-                }
-                "_doNotPerform" => {
-                    p.mark(&mut seen, 67)?;
-                    opt_prim_element(p, &mut r.do_not_perform)?;
-                }
-                "timingTiming" => {
-                    p.mark(&mut seen, 68)?;
-                    p.choice(&mut c1, 1, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Timing::read,
-                        ActivityDefinitionTiming::Timing,
-                    )?;
-                }
-                "timingDateTime" => {
-                    p.mark(&mut seen, 69)?;
-                    p.choice(&mut c1, 2, "timing")?;
-                    choice_value(
-                        p,
-                        &mut r.timing,
-                        date_time,
-                        ActivityDefinitionTiming::DateTime,
-                        |e| match e {
-                            ActivityDefinitionTiming::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timingDateTime" => {
-                    p.mark(&mut seen, 70)?;
-                    p.choice(&mut c1, 2, "timing")?;
-                    choice_element(
-                        p,
-                        &mut r.timing,
-                        ActivityDefinitionTiming::DateTime,
-                        |e| match e {
-                            ActivityDefinitionTiming::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "timingAge" => {
-                    p.mark(&mut seen, 71)?;
-                    p.choice(&mut c1, 3, "timing")?;
-                    choice_box(p, &mut r.timing, Age::read, ActivityDefinitionTiming::Age)?;
-                }
-                "timingPeriod" => {
-                    p.mark(&mut seen, 72)?;
-                    p.choice(&mut c1, 4, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Period::read,
-                        ActivityDefinitionTiming::Period,
-                    )?;
-                }
-                "timingRange" => {
-                    p.mark(&mut seen, 73)?;
-                    p.choice(&mut c1, 5, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Range::read,
-                        ActivityDefinitionTiming::Range,
-                    )?;
-                }
-                "timingDuration" => {
-                    p.mark(&mut seen, 74)?;
-                    p.choice(&mut c1, 6, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Duration::read,
-                        ActivityDefinitionTiming::Duration,
-                    )?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 75)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "participant" => {
-                    p.mark(&mut seen, 76)?;
-                    many(p, &mut r.participant, ActivityDefinitionParticipant::read)?;
-                }
-                "productReference" => {
-                    p.mark(&mut seen, 77)?;
-                    p.choice(&mut c2, 1, "product")?;
-                    choice_box(
-                        p,
-                        &mut r.product,
-                        Reference::read,
-                        ActivityDefinitionProduct::Reference,
-                    )?;
-                }
-                "productCodeableConcept" => {
-                    p.mark(&mut seen, 78)?;
-                    p.choice(&mut c2, 2, "product")?;
-                    choice_box(
-                        p,
-                        &mut r.product,
-                        CodeableConcept::read,
-                        ActivityDefinitionProduct::CodeableConcept,
-                    )?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 79)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "dosage" => {
-                    p.mark(&mut seen, 80)?;
-                    many(p, &mut r.dosage, Dosage::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 81)?;
-                    many(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "specimenRequirement" => {
-                    p.mark(&mut seen, 82)?;
-                    many(p, &mut r.specimen_requirement, Reference::read)?;
-                }
-                "observationRequirement" => {
-                    p.mark(&mut seen, 83)?;
-                    many(p, &mut r.observation_requirement, Reference::read)?;
-                }
-                "observationResultRequirement" => {
-                    p.mark(&mut seen, 84)?;
-                    many(p, &mut r.observation_result_requirement, Reference::read)?;
-                }
-                "transform" => {
-                    p.mark(&mut seen, 85)?;
-                    opt_prim_value(p, &mut r.transform, canonical)?;
-                }
-                "_transform" => {
-                    p.mark(&mut seen, 86)?;
-                    opt_prim_element(p, &mut r.transform)?;
-                }
-                "dynamicValue" => {
-                    p.mark(&mut seen, 87)?;
-                    many(
-                        p,
-                        &mut r.dynamic_value,
-                        ActivityDefinitionDynamicValue::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 23) && !p.marked(&seen, 24) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &ACTIVITY_DEFINITION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.library, "library")?;
         Ok(r)
     }
@@ -748,771 +374,638 @@ impl ActivityDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("ActivityDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.subtitle {
-            write_prim(w, "subtitle", "_subtitle", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "subtitle", "_subtitle", &self.subtitle, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
         if let Some(v) = &self.subject {
-            match v {
-                ActivityDefinitionSubject::CodeableConcept(x) => {
-                    w.key("subjectCodeableConcept");
-                    x.write(w);
-                }
-                ActivityDefinitionSubject::Reference(x) => {
-                    w.key("subjectReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.usage {
-            write_prim(w, "usage", "_usage", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.approval_date {
-            write_prim(w, "approvalDate", "_approvalDate", v, w_str);
-        }
-        if let Some(v) = &self.last_review_date {
-            write_prim(w, "lastReviewDate", "_lastReviewDate", v, w_str);
-        }
-        if let Some(v) = &self.effective_period {
-            w.key("effectivePeriod");
-            v.write(w);
-        }
-        if !self.topic.is_empty() {
-            w.key("topic");
-            w.begin_array();
-            for v in &self.topic {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.editor.is_empty() {
-            w.key("editor");
-            w.begin_array();
-            for v in &self.editor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reviewer.is_empty() {
-            w.key("reviewer");
-            w.begin_array();
-            for v in &self.reviewer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.endorser.is_empty() {
-            w.key("endorser");
-            w.begin_array();
-            for v in &self.endorser {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related_artifact.is_empty() {
-            w.key("relatedArtifact");
-            w.begin_array();
-            for v in &self.related_artifact {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "usage", "_usage", &self.usage, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(
+            w,
+            "approvalDate",
+            "_approvalDate",
+            &self.approval_date,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "lastReviewDate",
+            "_lastReviewDate",
+            &self.last_review_date,
+            w_str,
+        );
+        write_opt(w, "effectivePeriod", &self.effective_period, Period::write);
+        write_many(w, "topic", &self.topic, CodeableConcept::write);
+        write_many(w, "author", &self.author, ContactDetail::write);
+        write_many(w, "editor", &self.editor, ContactDetail::write);
+        write_many(w, "reviewer", &self.reviewer, ContactDetail::write);
+        write_many(w, "endorser", &self.endorser, ContactDetail::write);
+        write_many(
+            w,
+            "relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::write,
+        );
         write_prims(w, "library", "_library", &self.library, w_str);
-        if let Some(v) = &self.kind {
-            write_prim(w, "kind", "_kind", v, w_str);
-        }
-        if let Some(v) = &self.profile {
-            write_prim(w, "profile", "_profile", v, w_str);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.intent {
-            write_prim(w, "intent", "_intent", v, w_str);
-        }
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        if let Some(v) = &self.do_not_perform {
-            write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);
-        }
+        write_opt_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_opt_prim(w, "profile", "_profile", &self.profile, w_str);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        write_opt_prim(
+            w,
+            "doNotPerform",
+            "_doNotPerform",
+            &self.do_not_perform,
+            w_boolean,
+        );
         if let Some(v) = &self.timing {
-            match v {
-                ActivityDefinitionTiming::Timing(x) => {
-                    w.key("timingTiming");
-                    x.write(w);
-                }
-                ActivityDefinitionTiming::DateTime(x) => {
-                    write_prim(w, "timingDateTime", "_timingDateTime", x, w_str)
-                }
-                ActivityDefinitionTiming::Age(x) => {
-                    w.key("timingAge");
-                    x.write(w);
-                }
-                ActivityDefinitionTiming::Period(x) => {
-                    w.key("timingPeriod");
-                    x.write(w);
-                }
-                ActivityDefinitionTiming::Range(x) => {
-                    w.key("timingRange");
-                    x.write(w);
-                }
-                ActivityDefinitionTiming::Duration(x) => {
-                    w.key("timingDuration");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
-        if !self.participant.is_empty() {
-            w.key("participant");
-            w.begin_array();
-            for v in &self.participant {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "location", &self.location, Reference::write);
+        write_many(
+            w,
+            "participant",
+            &self.participant,
+            ActivityDefinitionParticipant::write,
+        );
         if let Some(v) = &self.product {
-            match v {
-                ActivityDefinitionProduct::Reference(x) => {
-                    w.key("productReference");
-                    x.write(w);
-                }
-                ActivityDefinitionProduct::CodeableConcept(x) => {
-                    w.key("productCodeableConcept");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if !self.dosage.is_empty() {
-            w.key("dosage");
-            w.begin_array();
-            for v in &self.dosage {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.body_site.is_empty() {
-            w.key("bodySite");
-            w.begin_array();
-            for v in &self.body_site {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.specimen_requirement.is_empty() {
-            w.key("specimenRequirement");
-            w.begin_array();
-            for v in &self.specimen_requirement {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.observation_requirement.is_empty() {
-            w.key("observationRequirement");
-            w.begin_array();
-            for v in &self.observation_requirement {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.observation_result_requirement.is_empty() {
-            w.key("observationResultRequirement");
-            w.begin_array();
-            for v in &self.observation_result_requirement {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.transform {
-            write_prim(w, "transform", "_transform", v, w_str);
-        }
-        if !self.dynamic_value.is_empty() {
-            w.key("dynamicValue");
-            w.begin_array();
-            for v in &self.dynamic_value {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_many(w, "dosage", &self.dosage, Dosage::write);
+        write_many(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_many(
+            w,
+            "specimenRequirement",
+            &self.specimen_requirement,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "observationRequirement",
+            &self.observation_requirement,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "observationResultRequirement",
+            &self.observation_result_requirement,
+            Reference::write,
+        );
+        write_opt_prim(w, "transform", "_transform", &self.transform, w_str);
+        write_many(
+            w,
+            "dynamicValue",
+            &self.dynamic_value,
+            ActivityDefinitionDynamicValue::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subtitle.is_some() {
-            let n = path.len();
-            path.push_str(".subtitle");
-            if let Some(v) = &self.subtitle {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject[x]");
-            if let Some(v) = &self.subject {
-                match v {
-                    ActivityDefinitionSubject::CodeableConcept(x) => x.visit_refs(path, f),
-                    ActivityDefinitionSubject::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.usage.is_some() {
-            let n = path.len();
-            path.push_str(".usage");
-            if let Some(v) = &self.usage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.approval_date.is_some() {
-            let n = path.len();
-            path.push_str(".approvalDate");
-            if let Some(v) = &self.approval_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_review_date.is_some() {
-            let n = path.len();
-            path.push_str(".lastReviewDate");
-            if let Some(v) = &self.last_review_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective_period.is_some() {
-            let n = path.len();
-            path.push_str(".effectivePeriod");
-            if let Some(v) = &self.effective_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.topic.is_empty() {
-            let n = path.len();
-            path.push_str(".topic");
-            for v in &self.topic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.editor.is_empty() {
-            let n = path.len();
-            path.push_str(".editor");
-            for v in &self.editor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reviewer.is_empty() {
-            let n = path.len();
-            path.push_str(".reviewer");
-            for v in &self.reviewer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endorser.is_empty() {
-            let n = path.len();
-            path.push_str(".endorser");
-            for v in &self.endorser {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_artifact.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedArtifact");
-            for v in &self.related_artifact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.library.is_empty() {
-            let n = path.len();
-            path.push_str(".library");
-            for v in &self.library {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.kind.is_some() {
-            let n = path.len();
-            path.push_str(".kind");
-            if let Some(v) = &self.kind {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.profile.is_some() {
-            let n = path.len();
-            path.push_str(".profile");
-            if let Some(v) = &self.profile {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.intent.is_some() {
-            let n = path.len();
-            path.push_str(".intent");
-            if let Some(v) = &self.intent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.do_not_perform.is_some() {
-            let n = path.len();
-            path.push_str(".doNotPerform");
-            if let Some(v) = &self.do_not_perform {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.timing.is_some() {
-            let n = path.len();
-            path.push_str(".timing[x]");
-            if let Some(v) = &self.timing {
-                match v {
-                    ActivityDefinitionTiming::Timing(x) => x.visit_refs(path, f),
-                    ActivityDefinitionTiming::DateTime(x) => x.visit_refs(path, f),
-                    ActivityDefinitionTiming::Age(x) => x.visit_refs(path, f),
-                    ActivityDefinitionTiming::Period(x) => x.visit_refs(path, f),
-                    ActivityDefinitionTiming::Range(x) => x.visit_refs(path, f),
-                    ActivityDefinitionTiming::Duration(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.participant.is_empty() {
-            let n = path.len();
-            path.push_str(".participant");
-            for v in &self.participant {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.product.is_some() {
-            let n = path.len();
-            path.push_str(".product[x]");
-            if let Some(v) = &self.product {
-                match v {
-                    ActivityDefinitionProduct::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    ActivityDefinitionProduct::CodeableConcept(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dosage.is_empty() {
-            let n = path.len();
-            path.push_str(".dosage");
-            for v in &self.dosage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.body_site.is_empty() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            for v in &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specimen_requirement.is_empty() {
-            let n = path.len();
-            path.push_str(".specimenRequirement");
-            for v in &self.specimen_requirement {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.observation_requirement.is_empty() {
-            let n = path.len();
-            path.push_str(".observationRequirement");
-            for v in &self.observation_requirement {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.observation_result_requirement.is_empty() {
-            let n = path.len();
-            path.push_str(".observationResultRequirement");
-            for v in &self.observation_result_requirement {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.transform.is_some() {
-            let n = path.len();
-            path.push_str(".transform");
-            if let Some(v) = &self.transform {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dynamic_value.is_empty() {
-            let n = path.len();
-            path.push_str(".dynamicValue");
-            for v in &self.dynamic_value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(path, f, ".subtitle", &self.subtitle, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".subject[x]",
+            &self.subject,
+            ActivityDefinitionSubject::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".usage", &self.usage, FhirString::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".approvalDate",
+            &self.approval_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lastReviewDate",
+            &self.last_review_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".effectivePeriod",
+            &self.effective_period,
+            Period::visit_refs,
+        );
+        visit_many(path, f, ".topic", &self.topic, CodeableConcept::visit_refs);
+        visit_many(path, f, ".author", &self.author, ContactDetail::visit_refs);
+        visit_many(path, f, ".editor", &self.editor, ContactDetail::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reviewer",
+            &self.reviewer,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".endorser",
+            &self.endorser,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::visit_refs,
+        );
+        visit_many(path, f, ".library", &self.library, Canonical::visit_refs);
+        visit_opt(path, f, ".kind", &self.kind, Code::visit_refs);
+        visit_opt(path, f, ".profile", &self.profile, Canonical::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".intent", &self.intent, Code::visit_refs);
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".doNotPerform",
+            &self.do_not_perform,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".timing[x]",
+            &self.timing,
+            ActivityDefinitionTiming::visit_refs,
+        );
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_many(
+            path,
+            f,
+            ".participant",
+            &self.participant,
+            ActivityDefinitionParticipant::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".product[x]",
+            &self.product,
+            ActivityDefinitionProduct::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_many(path, f, ".dosage", &self.dosage, Dosage::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".specimenRequirement",
+            &self.specimen_requirement,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".observationRequirement",
+            &self.observation_requirement,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".observationResultRequirement",
+            &self.observation_result_requirement,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".transform",
+            &self.transform,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".dynamicValue",
+            &self.dynamic_value,
+            ActivityDefinitionDynamicValue::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ActivityDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt(p, &mut self.code, CodeableConcept::read),
+            5 => opt_prim_value(p, &mut self.date, date_time),
+            6 => opt_prim_value(p, &mut self.kind, codes::RequestResourceType::read_code),
+            7 => opt(p, &mut self.meta, Meta::read),
+            8 => opt_prim_value(p, &mut self.name, string),
+            9 => opt(p, &mut self.text, Narrative::read),
+            10 => opt_prim_element(p, &mut self.date),
+            11 => opt_prim_element(p, &mut self.kind),
+            12 => opt_prim_element(p, &mut self.name),
+            13 => opt_prim_value(p, &mut self.title, string),
+            14 => many(p, &mut self.topic, CodeableConcept::read),
+            15 => opt_prim_value(p, &mut self.usage, string),
+            16 => opt_prim_element(p, &mut self.title),
+            17 => opt_prim_element(p, &mut self.usage),
+            18 => many(p, &mut self.author, ContactDetail::read),
+            19 => many(p, &mut self.dosage, Dosage::read),
+            20 => many(p, &mut self.editor, ContactDetail::read),
+            21 => opt_prim_value(p, &mut self.intent, codes::RequestIntent::read_code),
+            22 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            23 => opt_prim_element(p, &mut self.intent),
+            24 => prim_element(p, &mut self.status),
+            25 => many(p, &mut self.contact, ContactDetail::read),
+            26 => {
+                let other = p.marked(seen, 30);
+                values(p, &mut self.library, canonical, other)
+            }
+            27 => opt_prim_value(p, &mut self.profile, canonical),
+            28 => opt_prim_value(p, &mut self.purpose, markdown),
+            29 => opt_prim_value(p, &mut self.version, string),
+            30 => {
+                let other = p.marked(seen, 26);
+                elements(p, &mut self.library, other)
+            }
+            31 => opt_prim_element(p, &mut self.profile),
+            32 => opt_prim_element(p, &mut self.purpose),
+            33 => opt_prim_element(p, &mut self.version),
+            34 => many(p, &mut self.body_site, CodeableConcept::read),
+            35 => many(p, &mut self.endorser, ContactDetail::read),
+            36 => opt_prim_value(p, &mut self.language, code),
+            37 => opt(p, &mut self.location, Reference::read),
+            38 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            39 => opt(p, &mut self.quantity, Quantity::read),
+            40 => many(p, &mut self.reviewer, ContactDetail::read),
+            41 => opt_prim_value(p, &mut self.subtitle, string),
+            42 => opt_prim_element(p, &mut self.language),
+            43 => opt_prim_element(p, &mut self.priority),
+            44 => opt_prim_element(p, &mut self.subtitle),
+            45 => many(p, &mut self.contained, Resource::read),
+            46 => opt_prim_value(p, &mut self.copyright, markdown),
+            47 => many(p, &mut self.extension, Extension::read),
+            48 => opt_prim_value(p, &mut self.publisher, string),
+            49 => choice_box(
+                p,
+                &mut self.timing,
+                Age::read,
+                ActivityDefinitionTiming::Age,
+            ),
+            50 => opt_prim_value(p, &mut self.transform, canonical),
+            51 => opt_prim_element(p, &mut self.copyright),
+            52 => opt_prim_element(p, &mut self.publisher),
+            53 => opt_prim_element(p, &mut self.transform),
+            54 => many(p, &mut self.identifier, Identifier::read),
+            55 => many(p, &mut self.use_context, UsageContext::read),
+            56 => opt_prim_value(p, &mut self.description, markdown),
+            57 => many(
+                p,
+                &mut self.participant,
+                ActivityDefinitionParticipant::read,
+            ),
+            58 => choice_box(
+                p,
+                &mut self.timing,
+                Range::read,
+                ActivityDefinitionTiming::Range,
+            ),
+            59 => opt_prim_element(p, &mut self.description),
+            60 => opt_prim_value(p, &mut self.approval_date, date),
+            61 => opt_prim_value(p, &mut self.do_not_perform, boolean),
+            62 => many(
+                p,
+                &mut self.dynamic_value,
+                ActivityDefinitionDynamicValue::read,
+            ),
+            63 => opt_prim_value(p, &mut self.experimental, boolean),
+            64 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            65 => p.expect_resource_type("ActivityDefinition"),
+            66 => choice_box(
+                p,
+                &mut self.timing,
+                Period::read,
+                ActivityDefinitionTiming::Period,
+            ),
+            67 => choice_box(
+                p,
+                &mut self.timing,
+                Timing::read,
+                ActivityDefinitionTiming::Timing,
+            ),
+            68 => opt_prim_element(p, &mut self.approval_date),
+            69 => opt_prim_element(p, &mut self.do_not_perform),
+            70 => opt_prim_element(p, &mut self.experimental),
+            71 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            72 => opt_prim_element(p, &mut self.implicit_rules),
+            73 => opt_prim_value(p, &mut self.last_review_date, date),
+            74 => choice_value(
+                p,
+                &mut self.timing,
+                date_time,
+                ActivityDefinitionTiming::DateTime,
+                |e| match e {
+                    ActivityDefinitionTiming::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            75 => choice_box(
+                p,
+                &mut self.timing,
+                Duration::read,
+                ActivityDefinitionTiming::Duration,
+            ),
+            76 => opt_prim_element(p, &mut self.last_review_date),
+            77 => choice_element(
+                p,
+                &mut self.timing,
+                ActivityDefinitionTiming::DateTime,
+                |e| match e {
+                    ActivityDefinitionTiming::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            78 => opt(p, &mut self.effective_period, Period::read),
+            79 => many(p, &mut self.related_artifact, RelatedArtifact::read),
+            80 => choice_box(
+                p,
+                &mut self.product,
+                Reference::read,
+                ActivityDefinitionProduct::Reference,
+            ),
+            81 => choice_box(
+                p,
+                &mut self.subject,
+                Reference::read,
+                ActivityDefinitionSubject::Reference,
+            ),
+            82 => many(p, &mut self.modifier_extension, Extension::read),
+            83 => many(p, &mut self.specimen_requirement, Reference::read),
+            84 => many(p, &mut self.observation_requirement, Reference::read),
+            85 => choice_box(
+                p,
+                &mut self.product,
+                CodeableConcept::read,
+                ActivityDefinitionProduct::CodeableConcept,
+            ),
+            86 => choice_box(
+                p,
+                &mut self.subject,
+                CodeableConcept::read,
+                ActivityDefinitionSubject::CodeableConcept,
+            ),
+            87 => many(p, &mut self.observation_result_requirement, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static ACTIVITY_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("code"),
+        Key::plain("date"),
+        Key::plain("kind"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_kind"),
+        Key::plain("_name"),
+        Key::plain("title"),
+        Key::plain("topic"),
+        Key::plain("usage"),
+        Key::plain("_title"),
+        Key::plain("_usage"),
+        Key::plain("author"),
+        Key::plain("dosage"),
+        Key::plain("editor"),
+        Key::plain("intent"),
+        Key::plain("status"),
+        Key::plain("_intent"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("library"),
+        Key::plain("profile"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_library"),
+        Key::plain("_profile"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("bodySite"),
+        Key::plain("endorser"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("priority"),
+        Key::plain("quantity"),
+        Key::plain("reviewer"),
+        Key::plain("subtitle"),
+        Key::plain("_language"),
+        Key::plain("_priority"),
+        Key::plain("_subtitle"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::choice("timingAge", 2, 3),
+        Key::plain("transform"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("_transform"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("participant"),
+        Key::choice("timingRange", 2, 5),
+        Key::plain("_description"),
+        Key::plain("approvalDate"),
+        Key::plain("doNotPerform"),
+        Key::plain("dynamicValue"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::choice("timingPeriod", 2, 4),
+        Key::choice("timingTiming", 2, 1),
+        Key::plain("_approvalDate"),
+        Key::plain("_doNotPerform"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("lastReviewDate"),
+        Key::choice("timingDateTime", 2, 2),
+        Key::choice("timingDuration", 2, 6),
+        Key::plain("_lastReviewDate"),
+        Key::choice("_timingDateTime", 2, 2),
+        Key::plain("effectivePeriod"),
+        Key::plain("relatedArtifact"),
+        Key::choice("productReference", 3, 1),
+        Key::choice("subjectReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::plain("specimenRequirement"),
+        Key::plain("observationRequirement"),
+        Key::choice("productCodeableConcept", 3, 2),
+        Key::choice("subjectCodeableConcept", 1, 1),
+        Key::plain("observationResultRequirement"),
+    ],
+    choices: &["subject", "timing", "product"],
+    required: &[Required {
+        name: "status",
+        keys: &[22, 24],
+    }],
+};
 
 /// Dynamic aspects of the definition
 ///
@@ -1559,114 +1052,98 @@ impl ActivityDefinitionDynamicValue {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.path)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.expression, Expression::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("path"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("expression"));
-        }
+        read_object(
+            p,
+            &ACTIVITY_DEFINITION_DYNAMIC_VALUE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "path", "_path", &self.path, w_str);
-        {
-            let v = &self.expression;
-            w.key("expression");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "path", "_path", &self.path, w_str);
+        write_one(w, "expression", &self.expression, Expression::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".path");
-            {
-                let v = &self.path;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".expression");
-            {
-                let v = &self.expression;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".path", &self.path, FhirString::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            Expression::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ActivityDefinitionDynamicValue {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.path, string),
+            2 => prim_element(p, &mut self.path),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => one(p, &mut self.expression, Expression::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ACTIVITY_DEFINITION_DYNAMIC_VALUE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("path"),
+        Key::plain("_path"),
+        Key::plain("extension"),
+        Key::plain("expression"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "path",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "expression",
+            keys: &[4],
+        },
+    ],
+};
 
 /// Who should participate in the action
 ///
@@ -1712,106 +1189,78 @@ impl ActivityDefinitionParticipant {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ActionParticipantType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.role, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &ACTIVITY_DEFINITION_PARTICIPANT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.role {
-            w.key("role");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt(w, "role", &self.role, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.role.is_some() {
-            let n = path.len();
-            path.push_str(".role");
-            if let Some(v) = &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for ActivityDefinitionParticipant {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.role, CodeableConcept::read),
+            2 => prim_value(p, &mut self.type_, codes::ActionParticipantType::read_code),
+            3 => prim_element(p, &mut self.type_),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ACTIVITY_DEFINITION_PARTICIPANT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("role"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[2, 3],
+    }],
+};

@@ -134,162 +134,7 @@ impl AdverseEvent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("AdverseEvent")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "actuality" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.actuality, codes::AdverseEventActuality::read_code)?;
-                }
-                "_actuality" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.actuality)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "event" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.event, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 17)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "detected" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.detected, date_time)?;
-                }
-                "_detected" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.detected)?;
-                }
-                "recordedDate" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.recorded_date, date_time)?;
-                }
-                "_recordedDate" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.recorded_date)?;
-                }
-                "resultingCondition" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.resulting_condition, Reference::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "seriousness" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.seriousness, CodeableConcept::read)?;
-                }
-                "severity" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.severity, CodeableConcept::read)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.outcome, CodeableConcept::read)?;
-                }
-                "recorder" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.recorder, Reference::read)?;
-                }
-                "contributor" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.contributor, Reference::read)?;
-                }
-                "suspectEntity" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.suspect_entity, AdverseEventSuspectEntity::read)?;
-                }
-                "subjectMedicalHistory" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.subject_medical_history, Reference::read)?;
-                }
-                "referenceDocument" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.reference_document, Reference::read)?;
-                }
-                "study" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.study, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("actuality"));
-        }
-        if !p.marked(&seen, 17) {
-            return Err(p.missing("subject"));
-        }
+        read_object(p, &ADVERSE_EVENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -297,388 +142,293 @@ impl AdverseEvent {
         w.begin_object();
         w.key("resourceType");
         w.str("AdverseEvent");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        write_prim(w, "actuality", "_actuality", &self.actuality, w_str);
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.event {
-            w.key("event");
-            v.write(w);
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.detected {
-            write_prim(w, "detected", "_detected", v, w_str);
-        }
-        if let Some(v) = &self.recorded_date {
-            write_prim(w, "recordedDate", "_recordedDate", v, w_str);
-        }
-        if !self.resulting_condition.is_empty() {
-            w.key("resultingCondition");
-            w.begin_array();
-            for v in &self.resulting_condition {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
-        if let Some(v) = &self.seriousness {
-            w.key("seriousness");
-            v.write(w);
-        }
-        if let Some(v) = &self.severity {
-            w.key("severity");
-            v.write(w);
-        }
-        if let Some(v) = &self.outcome {
-            w.key("outcome");
-            v.write(w);
-        }
-        if let Some(v) = &self.recorder {
-            w.key("recorder");
-            v.write(w);
-        }
-        if !self.contributor.is_empty() {
-            w.key("contributor");
-            w.begin_array();
-            for v in &self.contributor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.suspect_entity.is_empty() {
-            w.key("suspectEntity");
-            w.begin_array();
-            for v in &self.suspect_entity {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.subject_medical_history.is_empty() {
-            w.key("subjectMedicalHistory");
-            w.begin_array();
-            for v in &self.subject_medical_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reference_document.is_empty() {
-            w.key("referenceDocument");
-            w.begin_array();
-            for v in &self.reference_document {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.study.is_empty() {
-            w.key("study");
-            w.begin_array();
-            for v in &self.study {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "actuality", "_actuality", &self.actuality, w_str);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "event", &self.event, CodeableConcept::write);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "detected", "_detected", &self.detected, w_str);
+        write_opt_prim(
+            w,
+            "recordedDate",
+            "_recordedDate",
+            &self.recorded_date,
+            w_str,
+        );
+        write_many(
+            w,
+            "resultingCondition",
+            &self.resulting_condition,
+            Reference::write,
+        );
+        write_opt(w, "location", &self.location, Reference::write);
+        write_opt(w, "seriousness", &self.seriousness, CodeableConcept::write);
+        write_opt(w, "severity", &self.severity, CodeableConcept::write);
+        write_opt(w, "outcome", &self.outcome, CodeableConcept::write);
+        write_opt(w, "recorder", &self.recorder, Reference::write);
+        write_many(w, "contributor", &self.contributor, Reference::write);
+        write_many(
+            w,
+            "suspectEntity",
+            &self.suspect_entity,
+            AdverseEventSuspectEntity::write,
+        );
+        write_many(
+            w,
+            "subjectMedicalHistory",
+            &self.subject_medical_history,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "referenceDocument",
+            &self.reference_document,
+            Reference::write,
+        );
+        write_many(w, "study", &self.study, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actuality");
-            {
-                let v = &self.actuality;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.event.is_some() {
-            let n = path.len();
-            path.push_str(".event");
-            if let Some(v) = &self.event {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.detected.is_some() {
-            let n = path.len();
-            path.push_str(".detected");
-            if let Some(v) = &self.detected {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.recorded_date.is_some() {
-            let n = path.len();
-            path.push_str(".recordedDate");
-            if let Some(v) = &self.recorded_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.resulting_condition.is_empty() {
-            let n = path.len();
-            path.push_str(".resultingCondition");
-            for v in &self.resulting_condition {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.seriousness.is_some() {
-            let n = path.len();
-            path.push_str(".seriousness");
-            if let Some(v) = &self.seriousness {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.severity.is_some() {
-            let n = path.len();
-            path.push_str(".severity");
-            if let Some(v) = &self.severity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.outcome.is_some() {
-            let n = path.len();
-            path.push_str(".outcome");
-            if let Some(v) = &self.outcome {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.recorder.is_some() {
-            let n = path.len();
-            path.push_str(".recorder");
-            if let Some(v) = &self.recorder {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contributor.is_empty() {
-            let n = path.len();
-            path.push_str(".contributor");
-            for v in &self.contributor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.suspect_entity.is_empty() {
-            let n = path.len();
-            path.push_str(".suspectEntity");
-            for v in &self.suspect_entity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subject_medical_history.is_empty() {
-            let n = path.len();
-            path.push_str(".subjectMedicalHistory");
-            for v in &self.subject_medical_history {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reference_document.is_empty() {
-            let n = path.len();
-            path.push_str(".referenceDocument");
-            for v in &self.reference_document {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.study.is_empty() {
-            let n = path.len();
-            path.push_str(".study");
-            for v in &self.study {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".actuality", &self.actuality, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".event", &self.event, CodeableConcept::visit_refs);
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(path, f, ".detected", &self.detected, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".recordedDate",
+            &self.recorded_date,
+            DateTime::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".resultingCondition",
+            &self.resulting_condition,
+            reference,
+        );
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_opt(
+            path,
+            f,
+            ".seriousness",
+            &self.seriousness,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".severity",
+            &self.severity,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".outcome",
+            &self.outcome,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".recorder", &self.recorder, reference);
+        visit_many(path, f, ".contributor", &self.contributor, reference);
+        visit_many(
+            path,
+            f,
+            ".suspectEntity",
+            &self.suspect_entity,
+            AdverseEventSuspectEntity::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subjectMedicalHistory",
+            &self.subject_medical_history,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".referenceDocument",
+            &self.reference_document,
+            reference,
+        );
+        visit_many(path, f, ".study", &self.study, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for AdverseEvent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.date, date_time),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt_prim_element(p, &mut self.date),
+            6 => opt(p, &mut self.event, CodeableConcept::read),
+            7 => many(p, &mut self.study, Reference::read),
+            8 => opt(p, &mut self.outcome, CodeableConcept::read),
+            9 => one(p, &mut self.subject, Reference::read),
+            10 => many(p, &mut self.category, CodeableConcept::read),
+            11 => opt_prim_value(p, &mut self.detected, date_time),
+            12 => opt_prim_value(p, &mut self.language, code),
+            13 => opt(p, &mut self.location, Reference::read),
+            14 => opt(p, &mut self.recorder, Reference::read),
+            15 => opt(p, &mut self.severity, CodeableConcept::read),
+            16 => opt_prim_element(p, &mut self.detected),
+            17 => opt_prim_element(p, &mut self.language),
+            18 => prim_value(
+                p,
+                &mut self.actuality,
+                codes::AdverseEventActuality::read_code,
+            ),
+            19 => many(p, &mut self.contained, Resource::read),
+            20 => opt(p, &mut self.encounter, Reference::read),
+            21 => many(p, &mut self.extension, Extension::read),
+            22 => prim_element(p, &mut self.actuality),
+            23 => opt(p, &mut self.identifier, Identifier::read),
+            24 => many(p, &mut self.contributor, Reference::read),
+            25 => opt(p, &mut self.seriousness, CodeableConcept::read),
+            26 => opt_prim_value(p, &mut self.recorded_date, date_time),
+            27 => p.expect_resource_type("AdverseEvent"),
+            28 => opt_prim_element(p, &mut self.recorded_date),
+            29 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            30 => many(p, &mut self.suspect_entity, AdverseEventSuspectEntity::read),
+            31 => opt_prim_element(p, &mut self.implicit_rules),
+            32 => many(p, &mut self.modifier_extension, Extension::read),
+            33 => many(p, &mut self.reference_document, Reference::read),
+            34 => many(p, &mut self.resulting_condition, Reference::read),
+            35 => many(p, &mut self.subject_medical_history, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static ADVERSE_EVENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("event"),
+        Key::plain("study"),
+        Key::plain("outcome"),
+        Key::plain("subject"),
+        Key::plain("category"),
+        Key::plain("detected"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("recorder"),
+        Key::plain("severity"),
+        Key::plain("_detected"),
+        Key::plain("_language"),
+        Key::plain("actuality"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("_actuality"),
+        Key::plain("identifier"),
+        Key::plain("contributor"),
+        Key::plain("seriousness"),
+        Key::plain("recordedDate"),
+        Key::plain("resourceType"),
+        Key::plain("_recordedDate"),
+        Key::plain("implicitRules"),
+        Key::plain("suspectEntity"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+        Key::plain("referenceDocument"),
+        Key::plain("resultingCondition"),
+        Key::plain("subjectMedicalHistory"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "actuality",
+            keys: &[18, 22],
+        },
+        Required {
+            name: "subject",
+            keys: &[9],
+        },
+    ],
+};
 
 /// The suspected agent causing the adverse event
 ///
@@ -722,118 +472,94 @@ impl AdverseEventSuspectEntity {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "instance" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.instance, Reference::read)?;
-                }
-                "causality" => {
-                    p.mark(&mut seen, 4)?;
-                    many(
-                        p,
-                        &mut r.causality,
-                        AdverseEventSuspectEntityCausality::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("instance"));
-        }
+        read_object(p, &ADVERSE_EVENT_SUSPECT_ENTITY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.instance;
-            w.key("instance");
-            v.write(w);
-        }
-        if !self.causality.is_empty() {
-            w.key("causality");
-            w.begin_array();
-            for v in &self.causality {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "instance", &self.instance, Reference::write);
+        write_many(
+            w,
+            "causality",
+            &self.causality,
+            AdverseEventSuspectEntityCausality::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".instance");
-            {
-                let v = &self.instance;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.causality.is_empty() {
-            let n = path.len();
-            path.push_str(".causality");
-            for v in &self.causality {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".instance", &self.instance, reference);
+        visit_many(
+            path,
+            f,
+            ".causality",
+            &self.causality,
+            AdverseEventSuspectEntityCausality::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for AdverseEventSuspectEntity {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.instance, Reference::read),
+            2 => many(
+                p,
+                &mut self.causality,
+                AdverseEventSuspectEntityCausality::read,
+            ),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ADVERSE_EVENT_SUSPECT_ENTITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("instance"),
+        Key::plain("causality"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "instance",
+        keys: &[1],
+    }],
+};
 
 /// Information on the possible cause of the event
 ///
@@ -871,137 +597,112 @@ impl AdverseEventSuspectEntityCausality {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "assessment" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.assessment, CodeableConcept::read)?;
-                }
-                "productRelatedness" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.product_relatedness, string)?;
-                }
-                "_productRelatedness" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.product_relatedness)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.author, Reference::read)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.method, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &ADVERSE_EVENT_SUSPECT_ENTITY_CAUSALITY_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.assessment {
-            w.key("assessment");
-            v.write(w);
-        }
-        if let Some(v) = &self.product_relatedness {
-            write_prim(w, "productRelatedness", "_productRelatedness", v, w_str);
-        }
-        if let Some(v) = &self.author {
-            w.key("author");
-            v.write(w);
-        }
-        if let Some(v) = &self.method {
-            w.key("method");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "assessment", &self.assessment, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "productRelatedness",
+            "_productRelatedness",
+            &self.product_relatedness,
+            w_str,
+        );
+        write_opt(w, "author", &self.author, Reference::write);
+        write_opt(w, "method", &self.method, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.assessment.is_some() {
-            let n = path.len();
-            path.push_str(".assessment");
-            if let Some(v) = &self.assessment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.product_relatedness.is_some() {
-            let n = path.len();
-            path.push_str(".productRelatedness");
-            if let Some(v) = &self.product_relatedness {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.author.is_some() {
-            let n = path.len();
-            path.push_str(".author");
-            if let Some(v) = &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.method.is_some() {
-            let n = path.len();
-            path.push_str(".method");
-            if let Some(v) = &self.method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".assessment",
+            &self.assessment,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".productRelatedness",
+            &self.product_relatedness,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".author", &self.author, reference);
+        visit_opt(
+            path,
+            f,
+            ".method",
+            &self.method,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for AdverseEventSuspectEntityCausality {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.author, Reference::read),
+            2 => opt(p, &mut self.method, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.assessment, CodeableConcept::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.product_relatedness, string),
+            7 => opt_prim_element(p, &mut self.product_relatedness),
+            _ => Ok(()),
         }
     }
 }
+
+static ADVERSE_EVENT_SUSPECT_ENTITY_CAUSALITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("author"),
+        Key::plain("method"),
+        Key::plain("extension"),
+        Key::plain("assessment"),
+        Key::plain("modifierExtension"),
+        Key::plain("productRelatedness"),
+        Key::plain("_productRelatedness"),
+    ],
+    choices: &[],
+    required: &[],
+};

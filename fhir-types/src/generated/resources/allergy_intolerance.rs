@@ -134,6 +134,29 @@ impl Default for AllergyIntoleranceOnset {
     }
 }
 
+impl AllergyIntoleranceOnset {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(w, "onsetDateTime", "_onsetDateTime", x, w_str),
+            Self::Age(x) => write_one(w, "onsetAge", &**x, Age::write),
+            Self::Period(x) => write_one(w, "onsetPeriod", &**x, Period::write),
+            Self::Range(x) => write_one(w, "onsetRange", &**x, Range::write),
+            Self::String(x) => write_one_prim(w, "onsetString", "_onsetString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl AllergyIntolerance {
     /// A `AllergyIntolerance` with its required elements (`patient`); everything else is empty.
     pub fn new(patient: Reference) -> Self {
@@ -146,230 +169,8 @@ impl AllergyIntolerance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("AllergyIntolerance")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "clinicalStatus" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.clinical_status, CodeableConcept::read)?;
-                }
-                "verificationStatus" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.verification_status, CodeableConcept::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.type_, codes::AllergyIntoleranceType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 17)?;
-                    let other = p.marked(&seen, 18);
-                    values(
-                        p,
-                        &mut r.category,
-                        codes::AllergyIntoleranceCategory::read_code,
-                        other,
-                    )?;
-                }
-                "_category" => {
-                    p.mark(&mut seen, 18)?;
-                    let other = p.marked(&seen, 17);
-                    elements(p, &mut r.category, other)?;
-                }
-                "criticality" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.criticality,
-                        codes::AllergyIntoleranceCriticality::read_code,
-                    )?;
-                }
-                "_criticality" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.criticality)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 22)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "onsetDateTime" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 1, "onset")?;
-                    choice_value(
-                        p,
-                        &mut r.onset,
-                        date_time,
-                        AllergyIntoleranceOnset::DateTime,
-                        |e| match e {
-                            AllergyIntoleranceOnset::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_onsetDateTime" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 1, "onset")?;
-                    choice_element(
-                        p,
-                        &mut r.onset,
-                        AllergyIntoleranceOnset::DateTime,
-                        |e| match e {
-                            AllergyIntoleranceOnset::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "onsetAge" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 2, "onset")?;
-                    choice_box(p, &mut r.onset, Age::read, AllergyIntoleranceOnset::Age)?;
-                }
-                "onsetPeriod" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 3, "onset")?;
-                    choice_box(
-                        p,
-                        &mut r.onset,
-                        Period::read,
-                        AllergyIntoleranceOnset::Period,
-                    )?;
-                }
-                "onsetRange" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 4, "onset")?;
-                    choice_box(p, &mut r.onset, Range::read, AllergyIntoleranceOnset::Range)?;
-                }
-                "onsetString" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 5, "onset")?;
-                    choice_value(
-                        p,
-                        &mut r.onset,
-                        string,
-                        AllergyIntoleranceOnset::String,
-                        |e| match e {
-                            AllergyIntoleranceOnset::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_onsetString" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 5, "onset")?;
-                    choice_element(
-                        p,
-                        &mut r.onset,
-                        AllergyIntoleranceOnset::String,
-                        |e| match e {
-                            AllergyIntoleranceOnset::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "recordedDate" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.recorded_date, date_time)?;
-                }
-                "_recordedDate" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.recorded_date)?;
-                }
-                "recorder" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(p, &mut r.recorder, Reference::read)?;
-                }
-                "asserter" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.asserter, Reference::read)?;
-                }
-                "lastOccurrence" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.last_occurrence, date_time)?;
-                }
-                "_lastOccurrence" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.last_occurrence)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "reaction" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.reaction, AllergyIntoleranceReaction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &ALLERGY_INTOLERANCE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.category, "category")?;
-        if !p.marked(&seen, 22) {
-            return Err(p.missing("patient"));
-        }
         Ok(r)
     }
 
@@ -377,341 +178,325 @@ impl AllergyIntolerance {
         w.begin_object();
         w.key("resourceType");
         w.str("AllergyIntolerance");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.clinical_status {
-            w.key("clinicalStatus");
-            v.write(w);
-        }
-        if let Some(v) = &self.verification_status {
-            w.key("verificationStatus");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(
+            w,
+            "clinicalStatus",
+            &self.clinical_status,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "verificationStatus",
+            &self.verification_status,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
         write_prims(w, "category", "_category", &self.category, w_str);
-        if let Some(v) = &self.criticality {
-            write_prim(w, "criticality", "_criticality", v, w_str);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
+        write_opt_prim(w, "criticality", "_criticality", &self.criticality, w_str);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
         if let Some(v) = &self.onset {
-            match v {
-                AllergyIntoleranceOnset::DateTime(x) => {
-                    write_prim(w, "onsetDateTime", "_onsetDateTime", x, w_str)
-                }
-                AllergyIntoleranceOnset::Age(x) => {
-                    w.key("onsetAge");
-                    x.write(w);
-                }
-                AllergyIntoleranceOnset::Period(x) => {
-                    w.key("onsetPeriod");
-                    x.write(w);
-                }
-                AllergyIntoleranceOnset::Range(x) => {
-                    w.key("onsetRange");
-                    x.write(w);
-                }
-                AllergyIntoleranceOnset::String(x) => {
-                    write_prim(w, "onsetString", "_onsetString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.recorded_date {
-            write_prim(w, "recordedDate", "_recordedDate", v, w_str);
-        }
-        if let Some(v) = &self.recorder {
-            w.key("recorder");
-            v.write(w);
-        }
-        if let Some(v) = &self.asserter {
-            w.key("asserter");
-            v.write(w);
-        }
-        if let Some(v) = &self.last_occurrence {
-            write_prim(w, "lastOccurrence", "_lastOccurrence", v, w_str);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reaction.is_empty() {
-            w.key("reaction");
-            w.begin_array();
-            for v in &self.reaction {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(
+            w,
+            "recordedDate",
+            "_recordedDate",
+            &self.recorded_date,
+            w_str,
+        );
+        write_opt(w, "recorder", &self.recorder, Reference::write);
+        write_opt(w, "asserter", &self.asserter, Reference::write);
+        write_opt_prim(
+            w,
+            "lastOccurrence",
+            "_lastOccurrence",
+            &self.last_occurrence,
+            w_str,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(
+            w,
+            "reaction",
+            &self.reaction,
+            AllergyIntoleranceReaction::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.clinical_status.is_some() {
-            let n = path.len();
-            path.push_str(".clinicalStatus");
-            if let Some(v) = &self.clinical_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.verification_status.is_some() {
-            let n = path.len();
-            path.push_str(".verificationStatus");
-            if let Some(v) = &self.verification_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.criticality.is_some() {
-            let n = path.len();
-            path.push_str(".criticality");
-            if let Some(v) = &self.criticality {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.onset.is_some() {
-            let n = path.len();
-            path.push_str(".onset[x]");
-            if let Some(v) = &self.onset {
-                match v {
-                    AllergyIntoleranceOnset::DateTime(x) => x.visit_refs(path, f),
-                    AllergyIntoleranceOnset::Age(x) => x.visit_refs(path, f),
-                    AllergyIntoleranceOnset::Period(x) => x.visit_refs(path, f),
-                    AllergyIntoleranceOnset::Range(x) => x.visit_refs(path, f),
-                    AllergyIntoleranceOnset::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.recorded_date.is_some() {
-            let n = path.len();
-            path.push_str(".recordedDate");
-            if let Some(v) = &self.recorded_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.recorder.is_some() {
-            let n = path.len();
-            path.push_str(".recorder");
-            if let Some(v) = &self.recorder {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.asserter.is_some() {
-            let n = path.len();
-            path.push_str(".asserter");
-            if let Some(v) = &self.asserter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_occurrence.is_some() {
-            let n = path.len();
-            path.push_str(".lastOccurrence");
-            if let Some(v) = &self.last_occurrence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reaction.is_empty() {
-            let n = path.len();
-            path.push_str(".reaction");
-            for v in &self.reaction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".clinicalStatus",
+            &self.clinical_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".verificationStatus",
+            &self.verification_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_many(path, f, ".category", &self.category, Code::visit_refs);
+        visit_opt(path, f, ".criticality", &self.criticality, Code::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".onset[x]",
+            &self.onset,
+            AllergyIntoleranceOnset::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".recordedDate",
+            &self.recorded_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".recorder", &self.recorder, reference);
+        visit_opt(path, f, ".asserter", &self.asserter, reference);
+        visit_opt(
+            path,
+            f,
+            ".lastOccurrence",
+            &self.last_occurrence,
+            DateTime::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reaction",
+            &self.reaction,
+            AllergyIntoleranceReaction::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for AllergyIntolerance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt_prim_value(p, &mut self.type_, codes::AllergyIntoleranceType::read_code),
+            7 => opt_prim_element(p, &mut self.type_),
+            8 => one(p, &mut self.patient, Reference::read),
+            9 => opt(p, &mut self.asserter, Reference::read),
+            10 => {
+                let other = p.marked(seen, 15);
+                values(
+                    p,
+                    &mut self.category,
+                    codes::AllergyIntoleranceCategory::read_code,
+                    other,
+                )
+            }
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => choice_box(p, &mut self.onset, Age::read, AllergyIntoleranceOnset::Age),
+            13 => many(p, &mut self.reaction, AllergyIntoleranceReaction::read),
+            14 => opt(p, &mut self.recorder, Reference::read),
+            15 => {
+                let other = p.marked(seen, 10);
+                elements(p, &mut self.category, other)
+            }
+            16 => opt_prim_element(p, &mut self.language),
+            17 => many(p, &mut self.contained, Resource::read),
+            18 => opt(p, &mut self.encounter, Reference::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => many(p, &mut self.identifier, Identifier::read),
+            21 => choice_box(
+                p,
+                &mut self.onset,
+                Range::read,
+                AllergyIntoleranceOnset::Range,
+            ),
+            22 => opt_prim_value(
+                p,
+                &mut self.criticality,
+                codes::AllergyIntoleranceCriticality::read_code,
+            ),
+            23 => choice_box(
+                p,
+                &mut self.onset,
+                Period::read,
+                AllergyIntoleranceOnset::Period,
+            ),
+            24 => choice_value(
+                p,
+                &mut self.onset,
+                string,
+                AllergyIntoleranceOnset::String,
+                |e| match e {
+                    AllergyIntoleranceOnset::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            25 => opt_prim_element(p, &mut self.criticality),
+            26 => choice_element(
+                p,
+                &mut self.onset,
+                AllergyIntoleranceOnset::String,
+                |e| match e {
+                    AllergyIntoleranceOnset::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            27 => opt_prim_value(p, &mut self.recorded_date, date_time),
+            28 => p.expect_resource_type("AllergyIntolerance"),
+            29 => opt_prim_element(p, &mut self.recorded_date),
+            30 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            31 => choice_value(
+                p,
+                &mut self.onset,
+                date_time,
+                AllergyIntoleranceOnset::DateTime,
+                |e| match e {
+                    AllergyIntoleranceOnset::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => opt_prim_element(p, &mut self.implicit_rules),
+            33 => choice_element(
+                p,
+                &mut self.onset,
+                AllergyIntoleranceOnset::DateTime,
+                |e| match e {
+                    AllergyIntoleranceOnset::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            34 => opt(p, &mut self.clinical_status, CodeableConcept::read),
+            35 => opt_prim_value(p, &mut self.last_occurrence, date_time),
+            36 => opt_prim_element(p, &mut self.last_occurrence),
+            37 => many(p, &mut self.modifier_extension, Extension::read),
+            38 => opt(p, &mut self.verification_status, CodeableConcept::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static ALLERGY_INTOLERANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("patient"),
+        Key::plain("asserter"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::choice("onsetAge", 1, 2),
+        Key::plain("reaction"),
+        Key::plain("recorder"),
+        Key::plain("_category"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::choice("onsetRange", 1, 4),
+        Key::plain("criticality"),
+        Key::choice("onsetPeriod", 1, 3),
+        Key::choice("onsetString", 1, 5),
+        Key::plain("_criticality"),
+        Key::choice("_onsetString", 1, 5),
+        Key::plain("recordedDate"),
+        Key::plain("resourceType"),
+        Key::plain("_recordedDate"),
+        Key::plain("implicitRules"),
+        Key::choice("onsetDateTime", 1, 1),
+        Key::plain("_implicitRules"),
+        Key::choice("_onsetDateTime", 1, 1),
+        Key::plain("clinicalStatus"),
+        Key::plain("lastOccurrence"),
+        Key::plain("_lastOccurrence"),
+        Key::plain("modifierExtension"),
+        Key::plain("verificationStatus"),
+    ],
+    choices: &["onset"],
+    required: &[Required {
+        name: "patient",
+        keys: &[8],
+    }],
+};
 
 /// Adverse Reaction Events linked to exposure to substance
 ///
@@ -777,205 +562,140 @@ impl AllergyIntoleranceReaction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "substance" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.substance, CodeableConcept::read)?;
-                }
-                "manifestation" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.manifestation, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "onset" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.onset, date_time)?;
-                }
-                "_onset" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.onset)?;
-                }
-                "severity" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.severity,
-                        codes::AllergyIntoleranceSeverity::read_code,
-                    )?;
-                }
-                "_severity" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.severity)?;
-                }
-                "exposureRoute" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.exposure_route, CodeableConcept::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.manifestation.is_empty() {
-            return Err(p.missing("manifestation"));
-        }
+        read_object(p, &ALLERGY_INTOLERANCE_REACTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.substance {
-            w.key("substance");
-            v.write(w);
-        }
-        if !self.manifestation.is_empty() {
-            w.key("manifestation");
-            w.begin_array();
-            for v in &self.manifestation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.onset {
-            write_prim(w, "onset", "_onset", v, w_str);
-        }
-        if let Some(v) = &self.severity {
-            write_prim(w, "severity", "_severity", v, w_str);
-        }
-        if let Some(v) = &self.exposure_route {
-            w.key("exposureRoute");
-            v.write(w);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "substance", &self.substance, CodeableConcept::write);
+        write_many(
+            w,
+            "manifestation",
+            &self.manifestation,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "onset", "_onset", &self.onset, w_str);
+        write_opt_prim(w, "severity", "_severity", &self.severity, w_str);
+        write_opt(
+            w,
+            "exposureRoute",
+            &self.exposure_route,
+            CodeableConcept::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.substance.is_some() {
-            let n = path.len();
-            path.push_str(".substance");
-            if let Some(v) = &self.substance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.manifestation.is_empty() {
-            let n = path.len();
-            path.push_str(".manifestation");
-            for v in &self.manifestation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.onset.is_some() {
-            let n = path.len();
-            path.push_str(".onset");
-            if let Some(v) = &self.onset {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.severity.is_some() {
-            let n = path.len();
-            path.push_str(".severity");
-            if let Some(v) = &self.severity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.exposure_route.is_some() {
-            let n = path.len();
-            path.push_str(".exposureRoute");
-            if let Some(v) = &self.exposure_route {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".substance",
+            &self.substance,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".manifestation",
+            &self.manifestation,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".onset", &self.onset, DateTime::visit_refs);
+        visit_opt(path, f, ".severity", &self.severity, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".exposureRoute",
+            &self.exposure_route,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+    }
+}
+
+impl ReadFields for AllergyIntoleranceReaction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.note, Annotation::read),
+            2 => opt_prim_value(p, &mut self.onset, date_time),
+            3 => opt_prim_element(p, &mut self.onset),
+            4 => opt_prim_value(
+                p,
+                &mut self.severity,
+                codes::AllergyIntoleranceSeverity::read_code,
+            ),
+            5 => opt_prim_element(p, &mut self.severity),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => opt(p, &mut self.substance, CodeableConcept::read),
+            8 => opt_prim_value(p, &mut self.description, string),
+            9 => opt_prim_element(p, &mut self.description),
+            10 => opt(p, &mut self.exposure_route, CodeableConcept::read),
+            11 => many(p, &mut self.manifestation, CodeableConcept::read),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ALLERGY_INTOLERANCE_REACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("note"),
+        Key::plain("onset"),
+        Key::plain("_onset"),
+        Key::plain("severity"),
+        Key::plain("_severity"),
+        Key::plain("extension"),
+        Key::plain("substance"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("exposureRoute"),
+        Key::plain("manifestation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "manifestation",
+        keys: &[11],
+    }],
+};

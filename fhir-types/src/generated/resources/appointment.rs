@@ -142,190 +142,7 @@ impl Appointment {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Appointment")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::AppointmentStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "cancelationReason" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.cancelation_reason, CodeableConcept::read)?;
-                }
-                "serviceCategory" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.service_category, CodeableConcept::read)?;
-                }
-                "serviceType" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.service_type, CodeableConcept::read)?;
-                }
-                "specialty" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.specialty, CodeableConcept::read)?;
-                }
-                "appointmentType" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.appointment_type, CodeableConcept::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.priority, unsigned_int)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "supportingInformation" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.supporting_information, Reference::read)?;
-                }
-                "start" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.start, instant)?;
-                }
-                "_start" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.start)?;
-                }
-                "end" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.end, instant)?;
-                }
-                "_end" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.end)?;
-                }
-                "minutesDuration" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.minutes_duration, positive_int)?;
-                }
-                "_minutesDuration" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.minutes_duration)?;
-                }
-                "slot" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.slot, Reference::read)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.created)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                "patientInstruction" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_value(p, &mut r.patient_instruction, string)?;
-                }
-                "_patientInstruction" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_element(p, &mut r.patient_instruction)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "participant" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.participant, AppointmentParticipant::read)?;
-                }
-                "requestedPeriod" => {
-                    p.mark(&mut seen, 42)?;
-                    many(p, &mut r.requested_period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if r.participant.is_empty() {
-            return Err(p.missing("participant"));
-        }
+        read_object(p, &APPOINTMENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -333,416 +150,353 @@ impl Appointment {
         w.begin_object();
         w.key("resourceType");
         w.str("Appointment");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.cancelation_reason {
-            w.key("cancelationReason");
-            v.write(w);
-        }
-        if !self.service_category.is_empty() {
-            w.key("serviceCategory");
-            w.begin_array();
-            for v in &self.service_category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.service_type.is_empty() {
-            w.key("serviceType");
-            w.begin_array();
-            for v in &self.service_type {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.specialty.is_empty() {
-            w.key("specialty");
-            w.begin_array();
-            for v in &self.specialty {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.appointment_type {
-            w.key("appointmentType");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_unsigned);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.supporting_information.is_empty() {
-            w.key("supportingInformation");
-            w.begin_array();
-            for v in &self.supporting_information {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.start {
-            write_prim(w, "start", "_start", v, w_str);
-        }
-        if let Some(v) = &self.end {
-            write_prim(w, "end", "_end", v, w_str);
-        }
-        if let Some(v) = &self.minutes_duration {
-            write_prim(w, "minutesDuration", "_minutesDuration", v, w_unsigned);
-        }
-        if !self.slot.is_empty() {
-            w.key("slot");
-            w.begin_array();
-            for v in &self.slot {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.created {
-            write_prim(w, "created", "_created", v, w_str);
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
-        if let Some(v) = &self.patient_instruction {
-            write_prim(w, "patientInstruction", "_patientInstruction", v, w_str);
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.participant.is_empty() {
-            w.key("participant");
-            w.begin_array();
-            for v in &self.participant {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.requested_period.is_empty() {
-            w.key("requestedPeriod");
-            w.begin_array();
-            for v in &self.requested_period {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "cancelationReason",
+            &self.cancelation_reason,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "serviceCategory",
+            &self.service_category,
+            CodeableConcept::write,
+        );
+        write_many(w, "serviceType", &self.service_type, CodeableConcept::write);
+        write_many(w, "specialty", &self.specialty, CodeableConcept::write);
+        write_opt(
+            w,
+            "appointmentType",
+            &self.appointment_type,
+            CodeableConcept::write,
+        );
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_unsigned);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(
+            w,
+            "supportingInformation",
+            &self.supporting_information,
+            Reference::write,
+        );
+        write_opt_prim(w, "start", "_start", &self.start, w_str);
+        write_opt_prim(w, "end", "_end", &self.end, w_str);
+        write_opt_prim(
+            w,
+            "minutesDuration",
+            "_minutesDuration",
+            &self.minutes_duration,
+            w_unsigned,
+        );
+        write_many(w, "slot", &self.slot, Reference::write);
+        write_opt_prim(w, "created", "_created", &self.created, w_str);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
+        write_opt_prim(
+            w,
+            "patientInstruction",
+            "_patientInstruction",
+            &self.patient_instruction,
+            w_str,
+        );
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(
+            w,
+            "participant",
+            &self.participant,
+            AppointmentParticipant::write,
+        );
+        write_many(w, "requestedPeriod", &self.requested_period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.cancelation_reason.is_some() {
-            let n = path.len();
-            path.push_str(".cancelationReason");
-            if let Some(v) = &self.cancelation_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.service_category.is_empty() {
-            let n = path.len();
-            path.push_str(".serviceCategory");
-            for v in &self.service_category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.service_type.is_empty() {
-            let n = path.len();
-            path.push_str(".serviceType");
-            for v in &self.service_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specialty.is_empty() {
-            let n = path.len();
-            path.push_str(".specialty");
-            for v in &self.specialty {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.appointment_type.is_some() {
-            let n = path.len();
-            path.push_str(".appointmentType");
-            if let Some(v) = &self.appointment_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_information.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInformation");
-            for v in &self.supporting_information {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.start.is_some() {
-            let n = path.len();
-            path.push_str(".start");
-            if let Some(v) = &self.start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.end.is_some() {
-            let n = path.len();
-            path.push_str(".end");
-            if let Some(v) = &self.end {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.minutes_duration.is_some() {
-            let n = path.len();
-            path.push_str(".minutesDuration");
-            if let Some(v) = &self.minutes_duration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.slot.is_empty() {
-            let n = path.len();
-            path.push_str(".slot");
-            for v in &self.slot {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.created.is_some() {
-            let n = path.len();
-            path.push_str(".created");
-            if let Some(v) = &self.created {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.patient_instruction.is_some() {
-            let n = path.len();
-            path.push_str(".patientInstruction");
-            if let Some(v) = &self.patient_instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.participant.is_empty() {
-            let n = path.len();
-            path.push_str(".participant");
-            for v in &self.participant {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.requested_period.is_empty() {
-            let n = path.len();
-            path.push_str(".requestedPeriod");
-            for v in &self.requested_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".cancelationReason",
+            &self.cancelation_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".serviceCategory",
+            &self.service_category,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".serviceType",
+            &self.service_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".specialty",
+            &self.specialty,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".appointmentType",
+            &self.appointment_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".priority",
+            &self.priority,
+            UnsignedInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".supportingInformation",
+            &self.supporting_information,
+            reference,
+        );
+        visit_opt(path, f, ".start", &self.start, Instant::visit_refs);
+        visit_opt(path, f, ".end", &self.end, Instant::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".minutesDuration",
+            &self.minutes_duration,
+            PositiveInt::visit_refs,
+        );
+        visit_many(path, f, ".slot", &self.slot, reference);
+        visit_opt(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".patientInstruction",
+            &self.patient_instruction,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(
+            path,
+            f,
+            ".participant",
+            &self.participant,
+            AppointmentParticipant::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".requestedPeriod",
+            &self.requested_period,
+            Period::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Appointment {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.end, instant),
+            3 => opt_prim_element(p, &mut self.end),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => many(p, &mut self.slot, Reference::read),
+            6 => opt(p, &mut self.text, Narrative::read),
+            7 => opt_prim_value(p, &mut self.start, instant),
+            8 => opt_prim_element(p, &mut self.start),
+            9 => prim_value(p, &mut self.status, codes::AppointmentStatus::read_code),
+            10 => prim_element(p, &mut self.status),
+            11 => many(p, &mut self.based_on, Reference::read),
+            12 => opt_prim_value(p, &mut self.comment, string),
+            13 => opt_prim_value(p, &mut self.created, date_time),
+            14 => opt_prim_element(p, &mut self.comment),
+            15 => opt_prim_element(p, &mut self.created),
+            16 => opt_prim_value(p, &mut self.language, code),
+            17 => opt_prim_value(p, &mut self.priority, unsigned_int),
+            18 => opt_prim_element(p, &mut self.language),
+            19 => opt_prim_element(p, &mut self.priority),
+            20 => many(p, &mut self.contained, Resource::read),
+            21 => many(p, &mut self.extension, Extension::read),
+            22 => many(p, &mut self.specialty, CodeableConcept::read),
+            23 => many(p, &mut self.identifier, Identifier::read),
+            24 => many(p, &mut self.reason_code, CodeableConcept::read),
+            25 => opt_prim_value(p, &mut self.description, string),
+            26 => many(p, &mut self.participant, AppointmentParticipant::read),
+            27 => many(p, &mut self.service_type, CodeableConcept::read),
+            28 => opt_prim_element(p, &mut self.description),
+            29 => p.expect_resource_type("Appointment"),
+            30 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            31 => opt_prim_element(p, &mut self.implicit_rules),
+            32 => opt(p, &mut self.appointment_type, CodeableConcept::read),
+            33 => opt_prim_value(p, &mut self.minutes_duration, positive_int),
+            34 => many(p, &mut self.reason_reference, Reference::read),
+            35 => many(p, &mut self.requested_period, Period::read),
+            36 => many(p, &mut self.service_category, CodeableConcept::read),
+            37 => opt_prim_element(p, &mut self.minutes_duration),
+            38 => opt(p, &mut self.cancelation_reason, CodeableConcept::read),
+            39 => many(p, &mut self.modifier_extension, Extension::read),
+            40 => opt_prim_value(p, &mut self.patient_instruction, string),
+            41 => opt_prim_element(p, &mut self.patient_instruction),
+            42 => many(p, &mut self.supporting_information, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static APPOINTMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("end"),
+        Key::plain("_end"),
+        Key::plain("meta"),
+        Key::plain("slot"),
+        Key::plain("text"),
+        Key::plain("start"),
+        Key::plain("_start"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("comment"),
+        Key::plain("created"),
+        Key::plain("_comment"),
+        Key::plain("_created"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("_language"),
+        Key::plain("_priority"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("specialty"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("description"),
+        Key::plain("participant"),
+        Key::plain("serviceType"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("appointmentType"),
+        Key::plain("minutesDuration"),
+        Key::plain("reasonReference"),
+        Key::plain("requestedPeriod"),
+        Key::plain("serviceCategory"),
+        Key::plain("_minutesDuration"),
+        Key::plain("cancelationReason"),
+        Key::plain("modifierExtension"),
+        Key::plain("patientInstruction"),
+        Key::plain("_patientInstruction"),
+        Key::plain("supportingInformation"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[9, 10],
+        },
+        Required {
+            name: "participant",
+            keys: &[26],
+        },
+    ],
+};
 
 /// Participants involved in appointment
 ///
@@ -796,162 +550,92 @@ impl AppointmentParticipant {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.actor, Reference::read)?;
-                }
-                "required" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.required, codes::ParticipantRequired::read_code)?;
-                }
-                "_required" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.required)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.status, codes::ParticipationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &APPOINTMENT_PARTICIPANT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.actor {
-            w.key("actor");
-            v.write(w);
-        }
-        if let Some(v) = &self.required {
-            write_prim(w, "required", "_required", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "actor", &self.actor, Reference::write);
+        write_opt_prim(w, "required", "_required", &self.required, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.actor.is_some() {
-            let n = path.len();
-            path.push_str(".actor");
-            if let Some(v) = &self.actor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.required.is_some() {
-            let n = path.len();
-            path.push_str(".required");
-            if let Some(v) = &self.required {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".actor", &self.actor, reference);
+        visit_opt(path, f, ".required", &self.required, Code::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for AppointmentParticipant {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.actor, Reference::read),
+            3 => opt(p, &mut self.period, Period::read),
+            4 => prim_value(p, &mut self.status, codes::ParticipationStatus::read_code),
+            5 => prim_element(p, &mut self.status),
+            6 => opt_prim_value(p, &mut self.required, codes::ParticipantRequired::read_code),
+            7 => opt_prim_element(p, &mut self.required),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static APPOINTMENT_PARTICIPANT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("actor"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("required"),
+        Key::plain("_required"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[4, 5],
+    }],
+};

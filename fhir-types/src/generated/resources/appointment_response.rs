@@ -90,118 +90,7 @@ impl AppointmentResponse {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("AppointmentResponse")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "appointment" => {
-                    p.mark(&mut seen, 13)?;
-                    one(p, &mut r.appointment, Reference::read)?;
-                }
-                "start" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.start, instant)?;
-                }
-                "_start" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.start)?;
-                }
-                "end" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.end, instant)?;
-                }
-                "_end" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.end)?;
-                }
-                "participantType" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.participant_type, CodeableConcept::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.actor, Reference::read)?;
-                }
-                "participantStatus" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(
-                        p,
-                        &mut r.participant_status,
-                        codes::ParticipationStatus::read_code,
-                    )?;
-                }
-                "_participantStatus" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.participant_status)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) {
-            return Err(p.missing("appointment"));
-        }
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("participantStatus"));
-        }
+        read_object(p, &APPOINTMENT_RESPONSE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -209,220 +98,185 @@ impl AppointmentResponse {
         w.begin_object();
         w.key("resourceType");
         w.str("AppointmentResponse");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.appointment;
-            w.key("appointment");
-            v.write(w);
-        }
-        if let Some(v) = &self.start {
-            write_prim(w, "start", "_start", v, w_str);
-        }
-        if let Some(v) = &self.end {
-            write_prim(w, "end", "_end", v, w_str);
-        }
-        if !self.participant_type.is_empty() {
-            w.key("participantType");
-            w.begin_array();
-            for v in &self.participant_type {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.actor {
-            w.key("actor");
-            v.write(w);
-        }
-        write_prim(
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one(w, "appointment", &self.appointment, Reference::write);
+        write_opt_prim(w, "start", "_start", &self.start, w_str);
+        write_opt_prim(w, "end", "_end", &self.end, w_str);
+        write_many(
+            w,
+            "participantType",
+            &self.participant_type,
+            CodeableConcept::write,
+        );
+        write_opt(w, "actor", &self.actor, Reference::write);
+        write_one_prim(
             w,
             "participantStatus",
             "_participantStatus",
             &self.participant_status,
             w_str,
         );
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".appointment");
-            {
-                let v = &self.appointment;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.start.is_some() {
-            let n = path.len();
-            path.push_str(".start");
-            if let Some(v) = &self.start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.end.is_some() {
-            let n = path.len();
-            path.push_str(".end");
-            if let Some(v) = &self.end {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.participant_type.is_empty() {
-            let n = path.len();
-            path.push_str(".participantType");
-            for v in &self.participant_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.actor.is_some() {
-            let n = path.len();
-            path.push_str(".actor");
-            if let Some(v) = &self.actor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".participantStatus");
-            {
-                let v = &self.participant_status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".appointment", &self.appointment, reference);
+        visit_opt(path, f, ".start", &self.start, Instant::visit_refs);
+        visit_opt(path, f, ".end", &self.end, Instant::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".participantType",
+            &self.participant_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".actor", &self.actor, reference);
+        visit_one(
+            path,
+            f,
+            ".participantStatus",
+            &self.participant_status,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for AppointmentResponse {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.end, instant),
+            3 => opt_prim_element(p, &mut self.end),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt(p, &mut self.actor, Reference::read),
+            7 => opt_prim_value(p, &mut self.start, instant),
+            8 => opt_prim_element(p, &mut self.start),
+            9 => opt_prim_value(p, &mut self.comment, string),
+            10 => opt_prim_element(p, &mut self.comment),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => opt_prim_element(p, &mut self.language),
+            13 => many(p, &mut self.contained, Resource::read),
+            14 => many(p, &mut self.extension, Extension::read),
+            15 => many(p, &mut self.identifier, Identifier::read),
+            16 => one(p, &mut self.appointment, Reference::read),
+            17 => p.expect_resource_type("AppointmentResponse"),
+            18 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            19 => opt_prim_element(p, &mut self.implicit_rules),
+            20 => many(p, &mut self.participant_type, CodeableConcept::read),
+            21 => many(p, &mut self.modifier_extension, Extension::read),
+            22 => prim_value(
+                p,
+                &mut self.participant_status,
+                codes::ParticipationStatus::read_code,
+            ),
+            23 => prim_element(p, &mut self.participant_status),
+            _ => Ok(()),
+        }
+    }
+}
+
+static APPOINTMENT_RESPONSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("end"),
+        Key::plain("_end"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("actor"),
+        Key::plain("start"),
+        Key::plain("_start"),
+        Key::plain("comment"),
+        Key::plain("_comment"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("appointment"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("participantType"),
+        Key::plain("modifierExtension"),
+        Key::plain("participantStatus"),
+        Key::plain("_participantStatus"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "appointment",
+            keys: &[16],
+        },
+        Required {
+            name: "participantStatus",
+            keys: &[22, 23],
+        },
+    ],
+};

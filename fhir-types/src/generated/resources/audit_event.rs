@@ -111,132 +111,7 @@ impl AuditEvent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("AuditEvent")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 12)?;
-                    one(p, &mut r.type_, Coding::read)?;
-                }
-                "subtype" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.subtype, Coding::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.action, codes::AuditEventAction::read_code)?;
-                }
-                "_action" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.action)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "recorded" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.recorded, instant)?;
-                }
-                "_recorded" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.recorded)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.outcome, codes::AuditEventOutcome::read_code)?;
-                }
-                "_outcome" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.outcome)?;
-                }
-                "outcomeDesc" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.outcome_desc, string)?;
-                }
-                "_outcomeDesc" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.outcome_desc)?;
-                }
-                "purposeOfEvent" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.purpose_of_event, CodeableConcept::read)?;
-                }
-                "agent" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.agent, AuditEventAgent::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 25)?;
-                    one(p, &mut r.source, AuditEventSource::read)?;
-                }
-                "entity" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.entity, AuditEventEntity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 12) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("recorded"));
-        }
-        if r.agent.is_empty() {
-            return Err(p.missing("agent"));
-        }
-        if !p.marked(&seen, 25) {
-            return Err(p.missing("source"));
-        }
+        read_object(p, &AUDIT_EVENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -244,261 +119,204 @@ impl AuditEvent {
         w.begin_object();
         w.key("resourceType");
         w.str("AuditEvent");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.subtype.is_empty() {
-            w.key("subtype");
-            w.begin_array();
-            for v in &self.subtype {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.action {
-            write_prim(w, "action", "_action", v, w_str);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        write_prim(w, "recorded", "_recorded", &self.recorded, w_str);
-        if let Some(v) = &self.outcome {
-            write_prim(w, "outcome", "_outcome", v, w_str);
-        }
-        if let Some(v) = &self.outcome_desc {
-            write_prim(w, "outcomeDesc", "_outcomeDesc", v, w_str);
-        }
-        if !self.purpose_of_event.is_empty() {
-            w.key("purposeOfEvent");
-            w.begin_array();
-            for v in &self.purpose_of_event {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.agent.is_empty() {
-            w.key("agent");
-            w.begin_array();
-            for v in &self.agent {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.source;
-            w.key("source");
-            v.write(w);
-        }
-        if !self.entity.is_empty() {
-            w.key("entity");
-            w.begin_array();
-            for v in &self.entity {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, Coding::write);
+        write_many(w, "subtype", &self.subtype, Coding::write);
+        write_opt_prim(w, "action", "_action", &self.action, w_str);
+        write_opt(w, "period", &self.period, Period::write);
+        write_one_prim(w, "recorded", "_recorded", &self.recorded, w_str);
+        write_opt_prim(w, "outcome", "_outcome", &self.outcome, w_str);
+        write_opt_prim(w, "outcomeDesc", "_outcomeDesc", &self.outcome_desc, w_str);
+        write_many(
+            w,
+            "purposeOfEvent",
+            &self.purpose_of_event,
+            CodeableConcept::write,
+        );
+        write_many(w, "agent", &self.agent, AuditEventAgent::write);
+        write_one(w, "source", &self.source, AuditEventSource::write);
+        write_many(w, "entity", &self.entity, AuditEventEntity::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subtype.is_empty() {
-            let n = path.len();
-            path.push_str(".subtype");
-            for v in &self.subtype {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.action.is_some() {
-            let n = path.len();
-            path.push_str(".action");
-            if let Some(v) = &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".recorded");
-            {
-                let v = &self.recorded;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.outcome.is_some() {
-            let n = path.len();
-            path.push_str(".outcome");
-            if let Some(v) = &self.outcome {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.outcome_desc.is_some() {
-            let n = path.len();
-            path.push_str(".outcomeDesc");
-            if let Some(v) = &self.outcome_desc {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.purpose_of_event.is_empty() {
-            let n = path.len();
-            path.push_str(".purposeOfEvent");
-            for v in &self.purpose_of_event {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.agent.is_empty() {
-            let n = path.len();
-            path.push_str(".agent");
-            for v in &self.agent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".source");
-            {
-                let v = &self.source;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.entity.is_empty() {
-            let n = path.len();
-            path.push_str(".entity");
-            for v in &self.entity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Coding::visit_refs);
+        visit_many(path, f, ".subtype", &self.subtype, Coding::visit_refs);
+        visit_opt(path, f, ".action", &self.action, Code::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_one(path, f, ".recorded", &self.recorded, Instant::visit_refs);
+        visit_opt(path, f, ".outcome", &self.outcome, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".outcomeDesc",
+            &self.outcome_desc,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".purposeOfEvent",
+            &self.purpose_of_event,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".agent", &self.agent, AuditEventAgent::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".source",
+            &self.source,
+            AuditEventSource::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".entity",
+            &self.entity,
+            AuditEventEntity::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for AuditEvent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => one(p, &mut self.type_, Coding::read),
+            5 => many(p, &mut self.agent, AuditEventAgent::read),
+            6 => opt_prim_value(p, &mut self.action, codes::AuditEventAction::read_code),
+            7 => many(p, &mut self.entity, AuditEventEntity::read),
+            8 => opt(p, &mut self.period, Period::read),
+            9 => one(p, &mut self.source, AuditEventSource::read),
+            10 => opt_prim_element(p, &mut self.action),
+            11 => opt_prim_value(p, &mut self.outcome, codes::AuditEventOutcome::read_code),
+            12 => many(p, &mut self.subtype, Coding::read),
+            13 => opt_prim_element(p, &mut self.outcome),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => prim_value(p, &mut self.recorded, instant),
+            16 => opt_prim_element(p, &mut self.language),
+            17 => prim_element(p, &mut self.recorded),
+            18 => many(p, &mut self.contained, Resource::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => opt_prim_value(p, &mut self.outcome_desc, string),
+            21 => opt_prim_element(p, &mut self.outcome_desc),
+            22 => p.expect_resource_type("AuditEvent"),
+            23 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            24 => opt_prim_element(p, &mut self.implicit_rules),
+            25 => many(p, &mut self.purpose_of_event, CodeableConcept::read),
+            26 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static AUDIT_EVENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("agent"),
+        Key::plain("action"),
+        Key::plain("entity"),
+        Key::plain("period"),
+        Key::plain("source"),
+        Key::plain("_action"),
+        Key::plain("outcome"),
+        Key::plain("subtype"),
+        Key::plain("_outcome"),
+        Key::plain("language"),
+        Key::plain("recorded"),
+        Key::plain("_language"),
+        Key::plain("_recorded"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("outcomeDesc"),
+        Key::plain("_outcomeDesc"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("purposeOfEvent"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[4],
+        },
+        Required {
+            name: "recorded",
+            keys: &[15, 17],
+        },
+        Required {
+            name: "agent",
+            keys: &[5],
+        },
+        Required {
+            name: "source",
+            keys: &[9],
+        },
+    ],
+};
 
 /// Actor involved in the event
 ///
@@ -580,273 +398,147 @@ impl AuditEventAgent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.role, CodeableConcept::read)?;
-                }
-                "who" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.who, Reference::read)?;
-                }
-                "altId" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.alt_id, string)?;
-                }
-                "_altId" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.alt_id)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "requestor" => {
-                    p.mark(&mut seen, 10)?;
-                    prim_value(p, &mut r.requestor, boolean)?;
-                }
-                "_requestor" => {
-                    p.mark(&mut seen, 11)?;
-                    prim_element(p, &mut r.requestor)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "policy" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.policy, uri, other)?;
-                }
-                "_policy" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.policy, other)?;
-                }
-                "media" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.media, Coding::read)?;
-                }
-                "network" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.network, AuditEventAgentNetwork::read)?;
-                }
-                "purposeOfUse" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.purpose_of_use, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 10) && !p.marked(&seen, 11) {
-            return Err(p.missing("requestor"));
-        }
+        read_object(p, &AUDIT_EVENT_AGENT_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.policy, "policy")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if !self.role.is_empty() {
-            w.key("role");
-            w.begin_array();
-            for v in &self.role {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.who {
-            w.key("who");
-            v.write(w);
-        }
-        if let Some(v) = &self.alt_id {
-            write_prim(w, "altId", "_altId", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        write_prim(w, "requestor", "_requestor", &self.requestor, w_boolean);
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "role", &self.role, CodeableConcept::write);
+        write_opt(w, "who", &self.who, Reference::write);
+        write_opt_prim(w, "altId", "_altId", &self.alt_id, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_one_prim(w, "requestor", "_requestor", &self.requestor, w_boolean);
+        write_opt(w, "location", &self.location, Reference::write);
         write_prims(w, "policy", "_policy", &self.policy, w_str);
-        if let Some(v) = &self.media {
-            w.key("media");
-            v.write(w);
-        }
-        if let Some(v) = &self.network {
-            w.key("network");
-            v.write(w);
-        }
-        if !self.purpose_of_use.is_empty() {
-            w.key("purposeOfUse");
-            w.begin_array();
-            for v in &self.purpose_of_use {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "media", &self.media, Coding::write);
+        write_opt(w, "network", &self.network, AuditEventAgentNetwork::write);
+        write_many(
+            w,
+            "purposeOfUse",
+            &self.purpose_of_use,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".who", &self.who, reference);
+        visit_opt(path, f, ".altId", &self.alt_id, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_one(path, f, ".requestor", &self.requestor, Boolean::visit_refs);
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_many(path, f, ".policy", &self.policy, Uri::visit_refs);
+        visit_opt(path, f, ".media", &self.media, Coding::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".network",
+            &self.network,
+            AuditEventAgentNetwork::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".purposeOfUse",
+            &self.purpose_of_use,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for AuditEventAgent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.who, Reference::read),
+            2 => opt_prim_value(p, &mut self.name, string),
+            3 => many(p, &mut self.role, CodeableConcept::read),
+            4 => opt(p, &mut self.type_, CodeableConcept::read),
+            5 => opt_prim_element(p, &mut self.name),
+            6 => opt_prim_value(p, &mut self.alt_id, string),
+            7 => opt(p, &mut self.media, Coding::read),
+            8 => opt_prim_element(p, &mut self.alt_id),
+            9 => {
+                let other = p.marked(seen, 10);
+                values(p, &mut self.policy, uri, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            10 => {
+                let other = p.marked(seen, 9);
+                elements(p, &mut self.policy, other)
             }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.role.is_empty() {
-            let n = path.len();
-            path.push_str(".role");
-            for v in &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.who.is_some() {
-            let n = path.len();
-            path.push_str(".who");
-            if let Some(v) = &self.who {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.alt_id.is_some() {
-            let n = path.len();
-            path.push_str(".altId");
-            if let Some(v) = &self.alt_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".requestor");
-            {
-                let v = &self.requestor;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.policy.is_empty() {
-            let n = path.len();
-            path.push_str(".policy");
-            for v in &self.policy {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.media.is_some() {
-            let n = path.len();
-            path.push_str(".media");
-            if let Some(v) = &self.media {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.network.is_some() {
-            let n = path.len();
-            path.push_str(".network");
-            if let Some(v) = &self.network {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.purpose_of_use.is_empty() {
-            let n = path.len();
-            path.push_str(".purposeOfUse");
-            for v in &self.purpose_of_use {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            11 => opt(p, &mut self.network, AuditEventAgentNetwork::read),
+            12 => opt(p, &mut self.location, Reference::read),
+            13 => many(p, &mut self.extension, Extension::read),
+            14 => prim_value(p, &mut self.requestor, boolean),
+            15 => prim_element(p, &mut self.requestor),
+            16 => many(p, &mut self.purpose_of_use, CodeableConcept::read),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static AUDIT_EVENT_AGENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("who"),
+        Key::plain("name"),
+        Key::plain("role"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("altId"),
+        Key::plain("media"),
+        Key::plain("_altId"),
+        Key::plain("policy"),
+        Key::plain("_policy"),
+        Key::plain("network"),
+        Key::plain("location"),
+        Key::plain("extension"),
+        Key::plain("requestor"),
+        Key::plain("_requestor"),
+        Key::plain("purposeOfUse"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "requestor",
+        keys: &[14, 15],
+    }],
+};
 
 /// Logical network location for application activity
 ///
@@ -884,114 +576,84 @@ impl AuditEventAgentNetwork {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "address" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.address, string)?;
-                }
-                "_address" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.address)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.type_,
-                        codes::AuditEventAgentNetworkType::read_code,
-                    )?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &AUDIT_EVENT_AGENT_NETWORK_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.address {
-            write_prim(w, "address", "_address", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "address", "_address", &self.address, w_str);
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.address.is_some() {
-            let n = path.len();
-            path.push_str(".address");
-            if let Some(v) = &self.address {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".address", &self.address, FhirString::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, Code::visit_refs);
+    }
+}
+
+impl ReadFields for AuditEventAgentNetwork {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(
+                p,
+                &mut self.type_,
+                codes::AuditEventAgentNetworkType::read_code,
+            ),
+            2 => opt_prim_element(p, &mut self.type_),
+            3 => opt_prim_value(p, &mut self.address, string),
+            4 => opt_prim_element(p, &mut self.address),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static AUDIT_EVENT_AGENT_NETWORK_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("address"),
+        Key::plain("_address"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Data or objects used
 ///
@@ -1057,234 +719,128 @@ impl AuditEventEntity {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "what" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.what, Reference::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.type_, Coding::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.role, Coding::read)?;
-                }
-                "lifecycle" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.lifecycle, Coding::read)?;
-                }
-                "securityLabel" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.security_label, Coding::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "query" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.query, base64_binary)?;
-                }
-                "_query" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.query)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.detail, AuditEventEntityDetail::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &AUDIT_EVENT_ENTITY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.what {
-            w.key("what");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.role {
-            w.key("role");
-            v.write(w);
-        }
-        if let Some(v) = &self.lifecycle {
-            w.key("lifecycle");
-            v.write(w);
-        }
-        if !self.security_label.is_empty() {
-            w.key("securityLabel");
-            w.begin_array();
-            for v in &self.security_label {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.query {
-            write_prim(w, "query", "_query", v, w_str);
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "what", &self.what, Reference::write);
+        write_opt(w, "type", &self.type_, Coding::write);
+        write_opt(w, "role", &self.role, Coding::write);
+        write_opt(w, "lifecycle", &self.lifecycle, Coding::write);
+        write_many(w, "securityLabel", &self.security_label, Coding::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "query", "_query", &self.query, w_str);
+        write_many(w, "detail", &self.detail, AuditEventEntityDetail::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.what.is_some() {
-            let n = path.len();
-            path.push_str(".what");
-            if let Some(v) = &self.what {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.role.is_some() {
-            let n = path.len();
-            path.push_str(".role");
-            if let Some(v) = &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.lifecycle.is_some() {
-            let n = path.len();
-            path.push_str(".lifecycle");
-            if let Some(v) = &self.lifecycle {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.security_label.is_empty() {
-            let n = path.len();
-            path.push_str(".securityLabel");
-            for v in &self.security_label {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.query.is_some() {
-            let n = path.len();
-            path.push_str(".query");
-            if let Some(v) = &self.query {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".what", &self.what, reference);
+        visit_opt(path, f, ".type", &self.type_, Coding::visit_refs);
+        visit_opt(path, f, ".role", &self.role, Coding::visit_refs);
+        visit_opt(path, f, ".lifecycle", &self.lifecycle, Coding::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".securityLabel",
+            &self.security_label,
+            Coding::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".query", &self.query, Base64Binary::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".detail",
+            &self.detail,
+            AuditEventEntityDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for AuditEventEntity {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt(p, &mut self.role, Coding::read),
+            3 => opt(p, &mut self.type_, Coding::read),
+            4 => opt(p, &mut self.what, Reference::read),
+            5 => opt_prim_element(p, &mut self.name),
+            6 => opt_prim_value(p, &mut self.query, base64_binary),
+            7 => opt_prim_element(p, &mut self.query),
+            8 => many(p, &mut self.detail, AuditEventEntityDetail::read),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => opt(p, &mut self.lifecycle, Coding::read),
+            11 => opt_prim_value(p, &mut self.description, string),
+            12 => opt_prim_element(p, &mut self.description),
+            13 => many(p, &mut self.security_label, Coding::read),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static AUDIT_EVENT_ENTITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("role"),
+        Key::plain("type"),
+        Key::plain("what"),
+        Key::plain("_name"),
+        Key::plain("query"),
+        Key::plain("_query"),
+        Key::plain("detail"),
+        Key::plain("extension"),
+        Key::plain("lifecycle"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("securityLabel"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Additional Information about the entity
 ///
@@ -1335,6 +891,25 @@ impl Default for AuditEventEntityDetailValue {
     }
 }
 
+impl AuditEventEntityDetailValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Base64Binary(x) => {
+                write_one_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl AuditEventEntityDetail {
     /// A `AuditEventEntityDetail` with its required elements (`type`, `value`); everything else is empty.
     pub fn new(type_: impl Into<FhirString>, value: AuditEventEntityDetailValue) -> Self {
@@ -1348,174 +923,133 @@ impl AuditEventEntityDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, string)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        string,
-                        AuditEventEntityDetailValue::String,
-                        |e| match e {
-                            AuditEventEntityDetailValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        AuditEventEntityDetailValue::String,
-                        |e| match e {
-                            AuditEventEntityDetailValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueBase64Binary" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        base64_binary,
-                        AuditEventEntityDetailValue::Base64Binary,
-                        |e| match e {
-                            AuditEventEntityDetailValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBase64Binary" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        AuditEventEntityDetailValue::Base64Binary,
-                        |e| match e {
-                            AuditEventEntityDetailValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(p, &AUDIT_EVENT_ENTITY_DETAIL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        {
-            let v = &self.value;
-            match v {
-                AuditEventEntityDetailValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                AuditEventEntityDetailValue::Base64Binary(x) => {
-                    write_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        self.value.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    AuditEventEntityDetailValue::String(x) => x.visit_refs(path, f),
-                    AuditEventEntityDetailValue::Base64Binary(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, FhirString::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            AuditEventEntityDetailValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for AuditEventEntityDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.type_, string),
+            2 => prim_element(p, &mut self.type_),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_value_one(
+                p,
+                &mut self.value,
+                string,
+                AuditEventEntityDetailValue::String,
+                |e| match e {
+                    AuditEventEntityDetailValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_element_one(
+                p,
+                &mut self.value,
+                AuditEventEntityDetailValue::String,
+                |e| match e {
+                    AuditEventEntityDetailValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => choice_value_one(
+                p,
+                &mut self.value,
+                base64_binary,
+                AuditEventEntityDetailValue::Base64Binary,
+                |e| match e {
+                    AuditEventEntityDetailValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element_one(
+                p,
+                &mut self.value,
+                AuditEventEntityDetailValue::Base64Binary,
+                |e| match e {
+                    AuditEventEntityDetailValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static AUDIT_EVENT_ENTITY_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+        Key::choice("valueString", 1, 1),
+        Key::choice("_valueString", 1, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("valueBase64Binary", 1, 2),
+        Key::choice("_valueBase64Binary", 1, 2),
+    ],
+    choices: &["value"],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "value[x]",
+            keys: &[4, 5, 7, 8],
+        },
+    ],
+};
 
 /// Audit Event Reporter
 ///
@@ -1565,130 +1099,82 @@ impl AuditEventSource {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "site" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.site, string)?;
-                }
-                "_site" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.site)?;
-                }
-                "observer" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.observer, Reference::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.type_, Coding::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("observer"));
-        }
+        read_object(p, &AUDIT_EVENT_SOURCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.site {
-            write_prim(w, "site", "_site", v, w_str);
-        }
-        {
-            let v = &self.observer;
-            w.key("observer");
-            v.write(w);
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "site", "_site", &self.site, w_str);
+        write_one(w, "observer", &self.observer, Reference::write);
+        write_many(w, "type", &self.type_, Coding::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.site.is_some() {
-            let n = path.len();
-            path.push_str(".site");
-            if let Some(v) = &self.site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".observer");
-            {
-                let v = &self.observer;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".site", &self.site, FhirString::visit_refs);
+        visit_one(path, f, ".observer", &self.observer, reference);
+        visit_many(path, f, ".type", &self.type_, Coding::visit_refs);
+    }
+}
+
+impl ReadFields for AuditEventSource {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.site, string),
+            2 => many(p, &mut self.type_, Coding::read),
+            3 => opt_prim_element(p, &mut self.site),
+            4 => one(p, &mut self.observer, Reference::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static AUDIT_EVENT_SOURCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("site"),
+        Key::plain("type"),
+        Key::plain("_site"),
+        Key::plain("observer"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "observer",
+        keys: &[4],
+    }],
+};

@@ -53,67 +53,7 @@ impl Binary {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Binary")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "contentType" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_value(p, &mut r.content_type, code)?;
-                }
-                "_contentType" => {
-                    p.mark(&mut seen, 9)?;
-                    prim_element(p, &mut r.content_type)?;
-                }
-                "securityContext" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.security_context, Reference::read)?;
-                }
-                "data" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.data, base64_binary)?;
-                }
-                "_data" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.data)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 8) && !p.marked(&seen, 9) {
-            return Err(p.missing("contentType"));
-        }
+        read_object(p, &BINARY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -121,89 +61,103 @@ impl Binary {
         w.begin_object();
         w.key("resourceType");
         w.str("Binary");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        write_prim(w, "contentType", "_contentType", &self.content_type, w_str);
-        if let Some(v) = &self.security_context {
-            w.key("securityContext");
-            v.write(w);
-        }
-        if let Some(v) = &self.data {
-            write_prim(w, "data", "_data", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_one_prim(w, "contentType", "_contentType", &self.content_type, w_str);
+        write_opt(
+            w,
+            "securityContext",
+            &self.security_context,
+            Reference::write,
+        );
+        write_opt_prim(w, "data", "_data", &self.data, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".contentType");
-            {
-                let v = &self.content_type;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.security_context.is_some() {
-            let n = path.len();
-            path.push_str(".securityContext");
-            if let Some(v) = &self.security_context {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.data.is_some() {
-            let n = path.len();
-            path.push_str(".data");
-            if let Some(v) = &self.data {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".contentType",
+            &self.content_type,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".securityContext",
+            &self.security_context,
+            reference,
+        );
+        visit_opt(path, f, ".data", &self.data, Base64Binary::visit_refs);
+    }
+}
+
+impl ReadFields for Binary {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.data, base64_binary),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt_prim_element(p, &mut self.data),
+            5 => opt_prim_value(p, &mut self.language, code),
+            6 => opt_prim_element(p, &mut self.language),
+            7 => prim_value(p, &mut self.content_type, code),
+            8 => prim_element(p, &mut self.content_type),
+            9 => p.expect_resource_type("Binary"),
+            10 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            11 => opt_prim_element(p, &mut self.implicit_rules),
+            12 => opt(p, &mut self.security_context, Reference::read),
+            _ => Ok(()),
         }
     }
 }
+
+static BINARY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("data"),
+        Key::plain("meta"),
+        Key::plain("_data"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contentType"),
+        Key::plain("_contentType"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("securityContext"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "contentType",
+        keys: &[7, 8],
+    }],
+};

@@ -92,136 +92,7 @@ impl BiologicallyDerivedProduct {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("BiologicallyDerivedProduct")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "productCategory" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.product_category,
-                        codes::BiologicallyDerivedProductCategory::read_code,
-                    )?;
-                }
-                "_productCategory" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.product_category)?;
-                }
-                "productCode" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.product_code, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.status,
-                        codes::BiologicallyDerivedProductStatus::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.request, Reference::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.quantity, integer)?;
-                }
-                "_quantity" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.quantity)?;
-                }
-                "parent" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.parent, Reference::read)?;
-                }
-                "collection" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(
-                        p,
-                        &mut r.collection,
-                        BiologicallyDerivedProductCollection::read,
-                    )?;
-                }
-                "processing" => {
-                    p.mark(&mut seen, 23)?;
-                    many(
-                        p,
-                        &mut r.processing,
-                        BiologicallyDerivedProductProcessing::read,
-                    )?;
-                }
-                "manipulation" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(
-                        p,
-                        &mut r.manipulation,
-                        BiologicallyDerivedProductManipulation::read,
-                    )?;
-                }
-                "storage" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.storage, BiologicallyDerivedProductStorage::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &BIOLOGICALLY_DERIVED_PRODUCT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -229,265 +100,248 @@ impl BiologicallyDerivedProduct {
         w.begin_object();
         w.key("resourceType");
         w.str("BiologicallyDerivedProduct");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.product_category {
-            write_prim(w, "productCategory", "_productCategory", v, w_str);
-        }
-        if let Some(v) = &self.product_code {
-            w.key("productCode");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if !self.request.is_empty() {
-            w.key("request");
-            w.begin_array();
-            for v in &self.request {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            write_prim(w, "quantity", "_quantity", v, w_integer);
-        }
-        if !self.parent.is_empty() {
-            w.key("parent");
-            w.begin_array();
-            for v in &self.parent {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.collection {
-            w.key("collection");
-            v.write(w);
-        }
-        if !self.processing.is_empty() {
-            w.key("processing");
-            w.begin_array();
-            for v in &self.processing {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.manipulation {
-            w.key("manipulation");
-            v.write(w);
-        }
-        if !self.storage.is_empty() {
-            w.key("storage");
-            w.begin_array();
-            for v in &self.storage {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(
+            w,
+            "productCategory",
+            "_productCategory",
+            &self.product_category,
+            w_str,
+        );
+        write_opt(w, "productCode", &self.product_code, CodeableConcept::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_many(w, "request", &self.request, Reference::write);
+        write_opt_prim(w, "quantity", "_quantity", &self.quantity, w_integer);
+        write_many(w, "parent", &self.parent, Reference::write);
+        write_opt(
+            w,
+            "collection",
+            &self.collection,
+            BiologicallyDerivedProductCollection::write,
+        );
+        write_many(
+            w,
+            "processing",
+            &self.processing,
+            BiologicallyDerivedProductProcessing::write,
+        );
+        write_opt(
+            w,
+            "manipulation",
+            &self.manipulation,
+            BiologicallyDerivedProductManipulation::write,
+        );
+        write_many(
+            w,
+            "storage",
+            &self.storage,
+            BiologicallyDerivedProductStorage::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.product_category.is_some() {
-            let n = path.len();
-            path.push_str(".productCategory");
-            if let Some(v) = &self.product_category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.product_code.is_some() {
-            let n = path.len();
-            path.push_str(".productCode");
-            if let Some(v) = &self.product_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.request.is_empty() {
-            let n = path.len();
-            path.push_str(".request");
-            for v in &self.request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parent.is_empty() {
-            let n = path.len();
-            path.push_str(".parent");
-            for v in &self.parent {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.collection.is_some() {
-            let n = path.len();
-            path.push_str(".collection");
-            if let Some(v) = &self.collection {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.processing.is_empty() {
-            let n = path.len();
-            path.push_str(".processing");
-            for v in &self.processing {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.manipulation.is_some() {
-            let n = path.len();
-            path.push_str(".manipulation");
-            if let Some(v) = &self.manipulation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.storage.is_empty() {
-            let n = path.len();
-            path.push_str(".storage");
-            for v in &self.storage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".productCategory",
+            &self.product_category,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".productCode",
+            &self.product_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(path, f, ".request", &self.request, reference);
+        visit_opt(path, f, ".quantity", &self.quantity, Integer::visit_refs);
+        visit_many(path, f, ".parent", &self.parent, reference);
+        visit_opt(
+            path,
+            f,
+            ".collection",
+            &self.collection,
+            BiologicallyDerivedProductCollection::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".processing",
+            &self.processing,
+            BiologicallyDerivedProductProcessing::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".manipulation",
+            &self.manipulation,
+            BiologicallyDerivedProductManipulation::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".storage",
+            &self.storage,
+            BiologicallyDerivedProductStorage::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for BiologicallyDerivedProduct {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.parent, Reference::read),
+            5 => opt_prim_value(
+                p,
+                &mut self.status,
+                codes::BiologicallyDerivedProductStatus::read_code,
+            ),
+            6 => opt_prim_element(p, &mut self.status),
+            7 => many(p, &mut self.request, Reference::read),
+            8 => many(
+                p,
+                &mut self.storage,
+                BiologicallyDerivedProductStorage::read,
+            ),
+            9 => opt_prim_value(p, &mut self.language, code),
+            10 => opt_prim_value(p, &mut self.quantity, integer),
+            11 => opt_prim_element(p, &mut self.language),
+            12 => opt_prim_element(p, &mut self.quantity),
+            13 => many(p, &mut self.contained, Resource::read),
+            14 => many(p, &mut self.extension, Extension::read),
+            15 => opt(
+                p,
+                &mut self.collection,
+                BiologicallyDerivedProductCollection::read,
+            ),
+            16 => many(p, &mut self.identifier, Identifier::read),
+            17 => many(
+                p,
+                &mut self.processing,
+                BiologicallyDerivedProductProcessing::read,
+            ),
+            18 => opt(p, &mut self.product_code, CodeableConcept::read),
+            19 => opt(
+                p,
+                &mut self.manipulation,
+                BiologicallyDerivedProductManipulation::read,
+            ),
+            20 => p.expect_resource_type("BiologicallyDerivedProduct"),
+            21 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            22 => opt_prim_element(p, &mut self.implicit_rules),
+            23 => opt_prim_value(
+                p,
+                &mut self.product_category,
+                codes::BiologicallyDerivedProductCategory::read_code,
+            ),
+            24 => opt_prim_element(p, &mut self.product_category),
+            25 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static BIOLOGICALLY_DERIVED_PRODUCT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("parent"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("request"),
+        Key::plain("storage"),
+        Key::plain("language"),
+        Key::plain("quantity"),
+        Key::plain("_language"),
+        Key::plain("_quantity"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("collection"),
+        Key::plain("identifier"),
+        Key::plain("processing"),
+        Key::plain("productCode"),
+        Key::plain("manipulation"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("productCategory"),
+        Key::plain("_productCategory"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// How this product was collected
 ///
@@ -540,174 +394,142 @@ impl Default for BiologicallyDerivedProductCollectionCollected {
     }
 }
 
+impl BiologicallyDerivedProductCollectionCollected {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "collectedDateTime", "_collectedDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "collectedPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl BiologicallyDerivedProductCollection {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "collector" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.collector, Reference::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.source, Reference::read)?;
-                }
-                "collectedDateTime" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "collected")?;
-                    choice_value(
-                        p,
-                        &mut r.collected,
-                        date_time,
-                        BiologicallyDerivedProductCollectionCollected::DateTime,
-                        |e| match e {
-                            BiologicallyDerivedProductCollectionCollected::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_collectedDateTime" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "collected")?;
-                    choice_element(
-                        p,
-                        &mut r.collected,
-                        BiologicallyDerivedProductCollectionCollected::DateTime,
-                        |e| match e {
-                            BiologicallyDerivedProductCollectionCollected::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "collectedPeriod" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "collected")?;
-                    choice_box(
-                        p,
-                        &mut r.collected,
-                        Period::read,
-                        BiologicallyDerivedProductCollectionCollected::Period,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &BIOLOGICALLY_DERIVED_PRODUCT_COLLECTION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.collector {
-            w.key("collector");
-            v.write(w);
-        }
-        if let Some(v) = &self.source {
-            w.key("source");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "collector", &self.collector, Reference::write);
+        write_opt(w, "source", &self.source, Reference::write);
         if let Some(v) = &self.collected {
-            match v {
-                BiologicallyDerivedProductCollectionCollected::DateTime(x) => {
-                    write_prim(w, "collectedDateTime", "_collectedDateTime", x, w_str)
-                }
-                BiologicallyDerivedProductCollectionCollected::Period(x) => {
-                    w.key("collectedPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.collector.is_some() {
-            let n = path.len();
-            path.push_str(".collector");
-            if let Some(v) = &self.collector {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.collected.is_some() {
-            let n = path.len();
-            path.push_str(".collected[x]");
-            if let Some(v) = &self.collected {
-                match v {
-                    BiologicallyDerivedProductCollectionCollected::DateTime(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    BiologicallyDerivedProductCollectionCollected::Period(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".collector", &self.collector, reference);
+        visit_opt(path, f, ".source", &self.source, reference);
+        visit_opt(
+            path,
+            f,
+            ".collected[x]",
+            &self.collected,
+            BiologicallyDerivedProductCollectionCollected::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for BiologicallyDerivedProductCollection {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.source, Reference::read),
+            2 => opt(p, &mut self.collector, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_box(
+                p,
+                &mut self.collected,
+                Period::read,
+                BiologicallyDerivedProductCollectionCollected::Period,
+            ),
+            5 => choice_value(
+                p,
+                &mut self.collected,
+                date_time,
+                BiologicallyDerivedProductCollectionCollected::DateTime,
+                |e| match e {
+                    BiologicallyDerivedProductCollectionCollected::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => choice_element(
+                p,
+                &mut self.collected,
+                BiologicallyDerivedProductCollectionCollected::DateTime,
+                |e| match e {
+                    BiologicallyDerivedProductCollectionCollected::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static BIOLOGICALLY_DERIVED_PRODUCT_COLLECTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("source"),
+        Key::plain("collector"),
+        Key::plain("extension"),
+        Key::choice("collectedPeriod", 1, 2),
+        Key::choice("collectedDateTime", 1, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("_collectedDateTime", 1, 1),
+    ],
+    choices: &["collected"],
+    required: &[],
+};
 
 /// Any manipulation of product post-collection
 ///
@@ -754,157 +576,144 @@ impl Default for BiologicallyDerivedProductManipulationTime {
     }
 }
 
+impl BiologicallyDerivedProductManipulationTime {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(w, "timeDateTime", "_timeDateTime", x, w_str),
+            Self::Period(x) => write_one(w, "timePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl BiologicallyDerivedProductManipulation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "timeDateTime" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "time")?;
-                    choice_value(
-                        p,
-                        &mut r.time,
-                        date_time,
-                        BiologicallyDerivedProductManipulationTime::DateTime,
-                        |e| match e {
-                            BiologicallyDerivedProductManipulationTime::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timeDateTime" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "time")?;
-                    choice_element(
-                        p,
-                        &mut r.time,
-                        BiologicallyDerivedProductManipulationTime::DateTime,
-                        |e| match e {
-                            BiologicallyDerivedProductManipulationTime::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "timePeriod" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "time")?;
-                    choice_box(
-                        p,
-                        &mut r.time,
-                        Period::read,
-                        BiologicallyDerivedProductManipulationTime::Period,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &BIOLOGICALLY_DERIVED_PRODUCT_MANIPULATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         if let Some(v) = &self.time {
-            match v {
-                BiologicallyDerivedProductManipulationTime::DateTime(x) => {
-                    write_prim(w, "timeDateTime", "_timeDateTime", x, w_str)
-                }
-                BiologicallyDerivedProductManipulationTime::Period(x) => {
-                    w.key("timePeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.time.is_some() {
-            let n = path.len();
-            path.push_str(".time[x]");
-            if let Some(v) = &self.time {
-                match v {
-                    BiologicallyDerivedProductManipulationTime::DateTime(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    BiologicallyDerivedProductManipulationTime::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".time[x]",
+            &self.time,
+            BiologicallyDerivedProductManipulationTime::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for BiologicallyDerivedProductManipulation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => choice_box(
+                p,
+                &mut self.time,
+                Period::read,
+                BiologicallyDerivedProductManipulationTime::Period,
+            ),
+            3 => opt_prim_value(p, &mut self.description, string),
+            4 => opt_prim_element(p, &mut self.description),
+            5 => choice_value(
+                p,
+                &mut self.time,
+                date_time,
+                BiologicallyDerivedProductManipulationTime::DateTime,
+                |e| match e {
+                    BiologicallyDerivedProductManipulationTime::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_element(
+                p,
+                &mut self.time,
+                BiologicallyDerivedProductManipulationTime::DateTime,
+                |e| match e {
+                    BiologicallyDerivedProductManipulationTime::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static BIOLOGICALLY_DERIVED_PRODUCT_MANIPULATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::choice("timePeriod", 1, 2),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::choice("timeDateTime", 1, 1),
+        Key::choice("_timeDateTime", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["time"],
+    required: &[],
+};
 
 /// Any processing of the product during collection
 ///
@@ -955,188 +764,158 @@ impl Default for BiologicallyDerivedProductProcessingTime {
     }
 }
 
+impl BiologicallyDerivedProductProcessingTime {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(w, "timeDateTime", "_timeDateTime", x, w_str),
+            Self::Period(x) => write_one(w, "timePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl BiologicallyDerivedProductProcessing {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "procedure" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.procedure, CodeableConcept::read)?;
-                }
-                "additive" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.additive, Reference::read)?;
-                }
-                "timeDateTime" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "time")?;
-                    choice_value(
-                        p,
-                        &mut r.time,
-                        date_time,
-                        BiologicallyDerivedProductProcessingTime::DateTime,
-                        |e| match e {
-                            BiologicallyDerivedProductProcessingTime::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timeDateTime" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 1, "time")?;
-                    choice_element(
-                        p,
-                        &mut r.time,
-                        BiologicallyDerivedProductProcessingTime::DateTime,
-                        |e| match e {
-                            BiologicallyDerivedProductProcessingTime::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "timePeriod" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 2, "time")?;
-                    choice_box(
-                        p,
-                        &mut r.time,
-                        Period::read,
-                        BiologicallyDerivedProductProcessingTime::Period,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &BIOLOGICALLY_DERIVED_PRODUCT_PROCESSING_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.procedure {
-            w.key("procedure");
-            v.write(w);
-        }
-        if let Some(v) = &self.additive {
-            w.key("additive");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "procedure", &self.procedure, CodeableConcept::write);
+        write_opt(w, "additive", &self.additive, Reference::write);
         if let Some(v) = &self.time {
-            match v {
-                BiologicallyDerivedProductProcessingTime::DateTime(x) => {
-                    write_prim(w, "timeDateTime", "_timeDateTime", x, w_str)
-                }
-                BiologicallyDerivedProductProcessingTime::Period(x) => {
-                    w.key("timePeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.procedure.is_some() {
-            let n = path.len();
-            path.push_str(".procedure");
-            if let Some(v) = &self.procedure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.additive.is_some() {
-            let n = path.len();
-            path.push_str(".additive");
-            if let Some(v) = &self.additive {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.time.is_some() {
-            let n = path.len();
-            path.push_str(".time[x]");
-            if let Some(v) = &self.time {
-                match v {
-                    BiologicallyDerivedProductProcessingTime::DateTime(x) => x.visit_refs(path, f),
-                    BiologicallyDerivedProductProcessingTime::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".procedure",
+            &self.procedure,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".additive", &self.additive, reference);
+        visit_opt(
+            path,
+            f,
+            ".time[x]",
+            &self.time,
+            BiologicallyDerivedProductProcessingTime::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for BiologicallyDerivedProductProcessing {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.additive, Reference::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.procedure, CodeableConcept::read),
+            4 => choice_box(
+                p,
+                &mut self.time,
+                Period::read,
+                BiologicallyDerivedProductProcessingTime::Period,
+            ),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => choice_value(
+                p,
+                &mut self.time,
+                date_time,
+                BiologicallyDerivedProductProcessingTime::DateTime,
+                |e| match e {
+                    BiologicallyDerivedProductProcessingTime::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element(
+                p,
+                &mut self.time,
+                BiologicallyDerivedProductProcessingTime::DateTime,
+                |e| match e {
+                    BiologicallyDerivedProductProcessingTime::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static BIOLOGICALLY_DERIVED_PRODUCT_PROCESSING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("additive"),
+        Key::plain("extension"),
+        Key::plain("procedure"),
+        Key::choice("timePeriod", 1, 2),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::choice("timeDateTime", 1, 1),
+        Key::choice("_timeDateTime", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["time"],
+    required: &[],
+};
 
 /// Product storage
 ///
@@ -1176,146 +955,114 @@ impl BiologicallyDerivedProductStorage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "temperature" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.temperature, decimal)?;
-                }
-                "_temperature" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.temperature)?;
-                }
-                "scale" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.scale,
-                        codes::BiologicallyDerivedProductStorageScale::read_code,
-                    )?;
-                }
-                "_scale" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.scale)?;
-                }
-                "duration" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.duration, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &BIOLOGICALLY_DERIVED_PRODUCT_STORAGE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.temperature {
-            write_prim(w, "temperature", "_temperature", v, w_decimal);
-        }
-        if let Some(v) = &self.scale {
-            write_prim(w, "scale", "_scale", v, w_str);
-        }
-        if let Some(v) = &self.duration {
-            w.key("duration");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(
+            w,
+            "temperature",
+            "_temperature",
+            &self.temperature,
+            w_decimal,
+        );
+        write_opt_prim(w, "scale", "_scale", &self.scale, w_str);
+        write_opt(w, "duration", &self.duration, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.temperature.is_some() {
-            let n = path.len();
-            path.push_str(".temperature");
-            if let Some(v) = &self.temperature {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.scale.is_some() {
-            let n = path.len();
-            path.push_str(".scale");
-            if let Some(v) = &self.scale {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.duration.is_some() {
-            let n = path.len();
-            path.push_str(".duration");
-            if let Some(v) = &self.duration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".temperature",
+            &self.temperature,
+            Decimal::visit_refs,
+        );
+        visit_opt(path, f, ".scale", &self.scale, Code::visit_refs);
+        visit_opt(path, f, ".duration", &self.duration, Period::visit_refs);
+    }
+}
+
+impl ReadFields for BiologicallyDerivedProductStorage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(
+                p,
+                &mut self.scale,
+                codes::BiologicallyDerivedProductStorageScale::read_code,
+            ),
+            2 => opt_prim_element(p, &mut self.scale),
+            3 => opt(p, &mut self.duration, Period::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_value(p, &mut self.temperature, decimal),
+            7 => opt_prim_element(p, &mut self.description),
+            8 => opt_prim_element(p, &mut self.temperature),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static BIOLOGICALLY_DERIVED_PRODUCT_STORAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("scale"),
+        Key::plain("_scale"),
+        Key::plain("duration"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("temperature"),
+        Key::plain("_description"),
+        Key::plain("_temperature"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -69,87 +69,7 @@ impl Bundle {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Bundle")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 9)?;
-                    prim_value(p, &mut r.type_, codes::BundleType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 10)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "timestamp" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.timestamp, instant)?;
-                }
-                "_timestamp" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.timestamp)?;
-                }
-                "total" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.total, unsigned_int)?;
-                }
-                "_total" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.total)?;
-                }
-                "link" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.link, BundleLink::read)?;
-                }
-                "entry" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.entry, BundleEntry::read)?;
-                }
-                "signature" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.signature, Signature::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 9) && !p.marked(&seen, 10) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &BUNDLE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -157,144 +77,57 @@ impl Bundle {
         w.begin_object();
         w.key("resourceType");
         w.str("Bundle");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.timestamp {
-            write_prim(w, "timestamp", "_timestamp", v, w_str);
-        }
-        if let Some(v) = &self.total {
-            write_prim(w, "total", "_total", v, w_unsigned);
-        }
-        if !self.link.is_empty() {
-            w.key("link");
-            w.begin_array();
-            for v in &self.link {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.entry.is_empty() {
-            w.key("entry");
-            w.begin_array();
-            for v in &self.entry {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.signature {
-            w.key("signature");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "timestamp", "_timestamp", &self.timestamp, w_str);
+        write_opt_prim(w, "total", "_total", &self.total, w_unsigned);
+        write_many(w, "link", &self.link, BundleLink::write);
+        write_many(w, "entry", &self.entry, BundleEntry::write);
+        write_opt(w, "signature", &self.signature, Signature::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.timestamp.is_some() {
-            let n = path.len();
-            path.push_str(".timestamp");
-            if let Some(v) = &self.timestamp {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.total.is_some() {
-            let n = path.len();
-            path.push_str(".total");
-            if let Some(v) = &self.total {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link.is_empty() {
-            let n = path.len();
-            path.push_str(".link");
-            for v in &self.link {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.entry.is_empty() {
-            let n = path.len();
-            path.push_str(".entry");
-            for v in &self.entry {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.signature.is_some() {
-            let n = path.len();
-            path.push_str(".signature");
-            if let Some(v) = &self.signature {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".timestamp", &self.timestamp, Instant::visit_refs);
+        visit_opt(path, f, ".total", &self.total, UnsignedInt::visit_refs);
+        visit_many(path, f, ".link", &self.link, BundleLink::visit_refs);
+        visit_many(path, f, ".entry", &self.entry, BundleEntry::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".signature",
+            &self.signature,
+            Signature::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
@@ -303,6 +136,66 @@ impl Bundle {
         }
     }
 }
+
+impl ReadFields for Bundle {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.link, BundleLink::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => prim_value(p, &mut self.type_, codes::BundleType::read_code),
+            5 => prim_element(p, &mut self.type_),
+            6 => many(p, &mut self.entry, BundleEntry::read),
+            7 => opt_prim_value(p, &mut self.total, unsigned_int),
+            8 => opt_prim_element(p, &mut self.total),
+            9 => opt_prim_value(p, &mut self.language, code),
+            10 => opt_prim_element(p, &mut self.language),
+            11 => opt(p, &mut self.signature, Signature::read),
+            12 => opt_prim_value(p, &mut self.timestamp, instant),
+            13 => opt_prim_element(p, &mut self.timestamp),
+            14 => opt(p, &mut self.identifier, Identifier::read),
+            15 => p.expect_resource_type("Bundle"),
+            16 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            17 => opt_prim_element(p, &mut self.implicit_rules),
+            _ => Ok(()),
+        }
+    }
+}
+
+static BUNDLE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("link"),
+        Key::plain("meta"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("entry"),
+        Key::plain("total"),
+        Key::plain("_total"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("signature"),
+        Key::plain("timestamp"),
+        Key::plain("_timestamp"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[4, 5],
+    }],
+};
 
 /// Entry in the bundle - will have a resource or information
 ///
@@ -358,165 +251,68 @@ impl BundleEntry {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "link" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.link, BundleLink::read)?;
-                }
-                "fullUrl" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.full_url, uri)?;
-                }
-                "_fullUrl" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.full_url)?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.resource, Resource::read)?;
-                }
-                "search" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.search, BundleEntrySearch::read)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.request, BundleEntryRequest::read)?;
-                }
-                "response" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.response, BundleEntryResponse::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &BUNDLE_ENTRY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.link.is_empty() {
-            w.key("link");
-            w.begin_array();
-            for v in &self.link {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.full_url {
-            write_prim(w, "fullUrl", "_fullUrl", v, w_str);
-        }
-        if let Some(v) = &self.resource {
-            w.key("resource");
-            v.write(w);
-        }
-        if let Some(v) = &self.search {
-            w.key("search");
-            v.write(w);
-        }
-        if let Some(v) = &self.request {
-            w.key("request");
-            v.write(w);
-        }
-        if let Some(v) = &self.response {
-            w.key("response");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "link", &self.link, BundleLink::write);
+        write_opt_prim(w, "fullUrl", "_fullUrl", &self.full_url, w_str);
+        write_opt(w, "resource", &self.resource, Resource::write);
+        write_opt(w, "search", &self.search, BundleEntrySearch::write);
+        write_opt(w, "request", &self.request, BundleEntryRequest::write);
+        write_opt(w, "response", &self.response, BundleEntryResponse::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link.is_empty() {
-            let n = path.len();
-            path.push_str(".link");
-            for v in &self.link {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.full_url.is_some() {
-            let n = path.len();
-            path.push_str(".fullUrl");
-            if let Some(v) = &self.full_url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.search.is_some() {
-            let n = path.len();
-            path.push_str(".search");
-            if let Some(v) = &self.search {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request.is_some() {
-            let n = path.len();
-            path.push_str(".request");
-            if let Some(v) = &self.request {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.response.is_some() {
-            let n = path.len();
-            path.push_str(".response");
-            if let Some(v) = &self.response {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".link", &self.link, BundleLink::visit_refs);
+        visit_opt(path, f, ".fullUrl", &self.full_url, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".search",
+            &self.search,
+            BundleEntrySearch::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".request",
+            &self.request,
+            BundleEntryRequest::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".response",
+            &self.response,
+            BundleEntryResponse::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
@@ -526,6 +322,47 @@ impl BundleEntry {
         }
     }
 }
+
+impl ReadFields for BundleEntry {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.link, BundleLink::read),
+            2 => opt(p, &mut self.search, BundleEntrySearch::read),
+            3 => opt_prim_value(p, &mut self.full_url, uri),
+            4 => opt(p, &mut self.request, BundleEntryRequest::read),
+            5 => opt_prim_element(p, &mut self.full_url),
+            6 => opt(p, &mut self.resource, Resource::read),
+            7 => opt(p, &mut self.response, BundleEntryResponse::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static BUNDLE_ENTRY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("link"),
+        Key::plain("search"),
+        Key::plain("fullUrl"),
+        Key::plain("request"),
+        Key::plain("_fullUrl"),
+        Key::plain("resource"),
+        Key::plain("response"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Additional execution information (transaction/batch/history)
 ///
@@ -588,190 +425,137 @@ impl BundleEntryRequest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.method, codes::HTTPVerb::read_code)?;
-                }
-                "_method" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.method)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.url)?;
-                }
-                "ifNoneMatch" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.if_none_match, string)?;
-                }
-                "_ifNoneMatch" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.if_none_match)?;
-                }
-                "ifModifiedSince" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.if_modified_since, instant)?;
-                }
-                "_ifModifiedSince" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.if_modified_since)?;
-                }
-                "ifMatch" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.if_match, string)?;
-                }
-                "_ifMatch" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.if_match)?;
-                }
-                "ifNoneExist" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.if_none_exist, string)?;
-                }
-                "_ifNoneExist" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.if_none_exist)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("method"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("url"));
-        }
+        read_object(p, &BUNDLE_ENTRY_REQUEST_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "method", "_method", &self.method, w_str);
-        write_prim(w, "url", "_url", &self.url, w_str);
-        if let Some(v) = &self.if_none_match {
-            write_prim(w, "ifNoneMatch", "_ifNoneMatch", v, w_str);
-        }
-        if let Some(v) = &self.if_modified_since {
-            write_prim(w, "ifModifiedSince", "_ifModifiedSince", v, w_str);
-        }
-        if let Some(v) = &self.if_match {
-            write_prim(w, "ifMatch", "_ifMatch", v, w_str);
-        }
-        if let Some(v) = &self.if_none_exist {
-            write_prim(w, "ifNoneExist", "_ifNoneExist", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "method", "_method", &self.method, w_str);
+        write_one_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "ifNoneMatch", "_ifNoneMatch", &self.if_none_match, w_str);
+        write_opt_prim(
+            w,
+            "ifModifiedSince",
+            "_ifModifiedSince",
+            &self.if_modified_since,
+            w_str,
+        );
+        write_opt_prim(w, "ifMatch", "_ifMatch", &self.if_match, w_str);
+        write_opt_prim(w, "ifNoneExist", "_ifNoneExist", &self.if_none_exist, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".method");
-            {
-                let v = &self.method;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".url");
-            {
-                let v = &self.url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.if_none_match.is_some() {
-            let n = path.len();
-            path.push_str(".ifNoneMatch");
-            if let Some(v) = &self.if_none_match {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.if_modified_since.is_some() {
-            let n = path.len();
-            path.push_str(".ifModifiedSince");
-            if let Some(v) = &self.if_modified_since {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.if_match.is_some() {
-            let n = path.len();
-            path.push_str(".ifMatch");
-            if let Some(v) = &self.if_match {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.if_none_exist.is_some() {
-            let n = path.len();
-            path.push_str(".ifNoneExist");
-            if let Some(v) = &self.if_none_exist {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".method", &self.method, Code::visit_refs);
+        visit_one(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".ifNoneMatch",
+            &self.if_none_match,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".ifModifiedSince",
+            &self.if_modified_since,
+            Instant::visit_refs,
+        );
+        visit_opt(path, f, ".ifMatch", &self.if_match, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".ifNoneExist",
+            &self.if_none_exist,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for BundleEntryRequest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.url, uri),
+            2 => prim_element(p, &mut self.url),
+            3 => prim_value(p, &mut self.method, codes::HTTPVerb::read_code),
+            4 => prim_element(p, &mut self.method),
+            5 => opt_prim_value(p, &mut self.if_match, string),
+            6 => opt_prim_element(p, &mut self.if_match),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.if_none_exist, string),
+            9 => opt_prim_value(p, &mut self.if_none_match, string),
+            10 => opt_prim_element(p, &mut self.if_none_exist),
+            11 => opt_prim_element(p, &mut self.if_none_match),
+            12 => opt_prim_value(p, &mut self.if_modified_since, instant),
+            13 => opt_prim_element(p, &mut self.if_modified_since),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static BUNDLE_ENTRY_REQUEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("method"),
+        Key::plain("_method"),
+        Key::plain("ifMatch"),
+        Key::plain("_ifMatch"),
+        Key::plain("extension"),
+        Key::plain("ifNoneExist"),
+        Key::plain("ifNoneMatch"),
+        Key::plain("_ifNoneExist"),
+        Key::plain("_ifNoneMatch"),
+        Key::plain("ifModifiedSince"),
+        Key::plain("_ifModifiedSince"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "method",
+            keys: &[3, 4],
+        },
+        Required {
+            name: "url",
+            keys: &[1, 2],
+        },
+    ],
+};
 
 /// Results of execution (transaction/batch/history)
 ///
@@ -829,162 +613,114 @@ impl BundleEntryResponse {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.status, string)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.location, uri)?;
-                }
-                "_location" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.location)?;
-                }
-                "etag" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.etag, string)?;
-                }
-                "_etag" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.etag)?;
-                }
-                "lastModified" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.last_modified, instant)?;
-                }
-                "_lastModified" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.last_modified)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.outcome, Resource::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &BUNDLE_ENTRY_RESPONSE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.location {
-            write_prim(w, "location", "_location", v, w_str);
-        }
-        if let Some(v) = &self.etag {
-            write_prim(w, "etag", "_etag", v, w_str);
-        }
-        if let Some(v) = &self.last_modified {
-            write_prim(w, "lastModified", "_lastModified", v, w_str);
-        }
-        if let Some(v) = &self.outcome {
-            w.key("outcome");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(w, "location", "_location", &self.location, w_str);
+        write_opt_prim(w, "etag", "_etag", &self.etag, w_str);
+        write_opt_prim(
+            w,
+            "lastModified",
+            "_lastModified",
+            &self.last_modified,
+            w_str,
+        );
+        write_opt(w, "outcome", &self.outcome, Resource::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.etag.is_some() {
-            let n = path.len();
-            path.push_str(".etag");
-            if let Some(v) = &self.etag {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_modified.is_some() {
-            let n = path.len();
-            path.push_str(".lastModified");
-            if let Some(v) = &self.last_modified {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, FhirString::visit_refs);
+        visit_opt(path, f, ".location", &self.location, Uri::visit_refs);
+        visit_opt(path, f, ".etag", &self.etag, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".lastModified",
+            &self.last_modified,
+            Instant::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.outcome.as_ref());
     }
 }
+
+impl ReadFields for BundleEntryResponse {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.etag, string),
+            2 => opt_prim_element(p, &mut self.etag),
+            3 => prim_value(p, &mut self.status, string),
+            4 => prim_element(p, &mut self.status),
+            5 => opt(p, &mut self.outcome, Resource::read),
+            6 => opt_prim_value(p, &mut self.location, uri),
+            7 => opt_prim_element(p, &mut self.location),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => opt_prim_value(p, &mut self.last_modified, instant),
+            10 => opt_prim_element(p, &mut self.last_modified),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static BUNDLE_ENTRY_RESPONSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("etag"),
+        Key::plain("_etag"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("outcome"),
+        Key::plain("location"),
+        Key::plain("_location"),
+        Key::plain("extension"),
+        Key::plain("lastModified"),
+        Key::plain("_lastModified"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[3, 4],
+    }],
+};
 
 /// Search related information
 ///
@@ -1022,110 +758,80 @@ impl BundleEntrySearch {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.mode, codes::SearchEntryMode::read_code)?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.mode)?;
-                }
-                "score" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.score, decimal)?;
-                }
-                "_score" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.score)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &BUNDLE_ENTRY_SEARCH_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.mode {
-            write_prim(w, "mode", "_mode", v, w_str);
-        }
-        if let Some(v) = &self.score {
-            write_prim(w, "score", "_score", v, w_decimal);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_opt_prim(w, "score", "_score", &self.score, w_decimal);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.mode.is_some() {
-            let n = path.len();
-            path.push_str(".mode");
-            if let Some(v) = &self.mode {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.score.is_some() {
-            let n = path.len();
-            path.push_str(".score");
-            if let Some(v) = &self.score {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_opt(path, f, ".score", &self.score, Decimal::visit_refs);
+    }
+}
+
+impl ReadFields for BundleEntrySearch {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.mode, codes::SearchEntryMode::read_code),
+            2 => opt_prim_element(p, &mut self.mode),
+            3 => opt_prim_value(p, &mut self.score, decimal),
+            4 => opt_prim_element(p, &mut self.score),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static BUNDLE_ENTRY_SEARCH_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("mode"),
+        Key::plain("_mode"),
+        Key::plain("score"),
+        Key::plain("_score"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Links related to this Bundle
 ///
@@ -1172,111 +878,86 @@ impl BundleLink {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "relation" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.relation, string)?;
-                }
-                "_relation" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.relation)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.url)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("relation"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("url"));
-        }
+        read_object(p, &BUNDLE_LINK_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "relation", "_relation", &self.relation, w_str);
-        write_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "relation", "_relation", &self.relation, w_str);
+        write_one_prim(w, "url", "_url", &self.url, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".relation");
-            {
-                let v = &self.relation;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".url");
-            {
-                let v = &self.url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".relation", &self.relation, FhirString::visit_refs);
+        visit_one(path, f, ".url", &self.url, Uri::visit_refs);
+    }
+}
+
+impl ReadFields for BundleLink {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.url, uri),
+            2 => prim_element(p, &mut self.url),
+            3 => prim_value(p, &mut self.relation, string),
+            4 => prim_element(p, &mut self.relation),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static BUNDLE_LINK_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("relation"),
+        Key::plain("_relation"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "relation",
+            keys: &[3, 4],
+        },
+        Required {
+            name: "url",
+            keys: &[1, 2],
+        },
+    ],
+};

@@ -173,268 +173,10 @@ impl CapabilityStatement {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("CapabilityStatement")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "kind" => {
-                    p.mark(&mut seen, 37)?;
-                    prim_value(p, &mut r.kind, codes::CapabilityStatementKind::read_code)?;
-                }
-                "_kind" => {
-                    p.mark(&mut seen, 38)?;
-                    prim_element(p, &mut r.kind)?;
-                }
-                "instantiates" => {
-                    p.mark(&mut seen, 39)?;
-                    let other = p.marked(&seen, 40);
-                    values(p, &mut r.instantiates, canonical, other)?;
-                }
-                "_instantiates" => {
-                    p.mark(&mut seen, 40)?;
-                    let other = p.marked(&seen, 39);
-                    elements(p, &mut r.instantiates, other)?;
-                }
-                "imports" => {
-                    p.mark(&mut seen, 41)?;
-                    let other = p.marked(&seen, 42);
-                    values(p, &mut r.imports, canonical, other)?;
-                }
-                "_imports" => {
-                    p.mark(&mut seen, 42)?;
-                    let other = p.marked(&seen, 41);
-                    elements(p, &mut r.imports, other)?;
-                }
-                "software" => {
-                    p.mark(&mut seen, 43)?;
-                    opt(p, &mut r.software, CapabilityStatementSoftware::read)?;
-                }
-                "implementation" => {
-                    p.mark(&mut seen, 44)?;
-                    opt(
-                        p,
-                        &mut r.implementation,
-                        CapabilityStatementImplementation::read,
-                    )?;
-                }
-                "fhirVersion" => {
-                    p.mark(&mut seen, 45)?;
-                    prim_value(p, &mut r.fhir_version, codes::FHIRVersion::read_code)?;
-                }
-                "_fhirVersion" => {
-                    p.mark(&mut seen, 46)?;
-                    prim_element(p, &mut r.fhir_version)?;
-                }
-                "format" => {
-                    p.mark(&mut seen, 47)?;
-                    let other = p.marked(&seen, 48);
-                    values(p, &mut r.format, code, other)?;
-                }
-                "_format" => {
-                    p.mark(&mut seen, 48)?;
-                    let other = p.marked(&seen, 47);
-                    elements(p, &mut r.format, other)?;
-                }
-                "patchFormat" => {
-                    p.mark(&mut seen, 49)?;
-                    let other = p.marked(&seen, 50);
-                    values(p, &mut r.patch_format, code, other)?;
-                }
-                "_patchFormat" => {
-                    p.mark(&mut seen, 50)?;
-                    let other = p.marked(&seen, 49);
-                    elements(p, &mut r.patch_format, other)?;
-                }
-                "implementationGuide" => {
-                    p.mark(&mut seen, 51)?;
-                    let other = p.marked(&seen, 52);
-                    values(p, &mut r.implementation_guide, canonical, other)?;
-                }
-                "_implementationGuide" => {
-                    p.mark(&mut seen, 52)?;
-                    let other = p.marked(&seen, 51);
-                    elements(p, &mut r.implementation_guide, other)?;
-                }
-                "rest" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.rest, CapabilityStatementRest::read)?;
-                }
-                "messaging" => {
-                    p.mark(&mut seen, 54)?;
-                    many(p, &mut r.messaging, CapabilityStatementMessaging::read)?;
-                }
-                "document" => {
-                    p.mark(&mut seen, 55)?;
-                    many(p, &mut r.document, CapabilityStatementDocument::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 24) && !p.marked(&seen, 25) {
-            return Err(p.missing("date"));
-        }
-        if !p.marked(&seen, 37) && !p.marked(&seen, 38) {
-            return Err(p.missing("kind"));
-        }
+        read_object(p, &CAPABILITY_STATEMENT_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates, "instantiates")?;
         check_list(p, &r.imports, "imports")?;
-        if !p.marked(&seen, 45) && !p.marked(&seen, 46) {
-            return Err(p.missing("fhirVersion"));
-        }
         check_list(p, &r.format, "format")?;
-        if r.format.is_empty() {
-            return Err(p.missing("format"));
-        }
         check_list(p, &r.patch_format, "patchFormat")?;
         check_list(p, &r.implementation_guide, "implementationGuide")?;
         Ok(r)
@@ -444,101 +186,51 @@ impl CapabilityStatement {
         w.begin_object();
         w.key("resourceType");
         w.str("CapabilityStatement");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        write_prim(w, "date", "_date", &self.date, w_str);
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_one_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_one_prim(w, "kind", "_kind", &self.kind, w_str);
         write_prims(
             w,
             "instantiates",
@@ -547,15 +239,19 @@ impl CapabilityStatement {
             w_str,
         );
         write_prims(w, "imports", "_imports", &self.imports, w_str);
-        if let Some(v) = &self.software {
-            w.key("software");
-            v.write(w);
-        }
-        if let Some(v) = &self.implementation {
-            w.key("implementation");
-            v.write(w);
-        }
-        write_prim(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
+        write_opt(
+            w,
+            "software",
+            &self.software,
+            CapabilityStatementSoftware::write,
+        );
+        write_opt(
+            w,
+            "implementation",
+            &self.implementation,
+            CapabilityStatementImplementation::write,
+        );
+        write_one_prim(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
         write_prims(w, "format", "_format", &self.format, w_str);
         write_prims(w, "patchFormat", "_patchFormat", &self.patch_format, w_str);
         write_prims(
@@ -565,309 +261,359 @@ impl CapabilityStatement {
             &self.implementation_guide,
             w_str,
         );
-        if !self.rest.is_empty() {
-            w.key("rest");
-            w.begin_array();
-            for v in &self.rest {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.messaging.is_empty() {
-            w.key("messaging");
-            w.begin_array();
-            for v in &self.messaging {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.document.is_empty() {
-            w.key("document");
-            w.begin_array();
-            for v in &self.document {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "rest", &self.rest, CapabilityStatementRest::write);
+        write_many(
+            w,
+            "messaging",
+            &self.messaging,
+            CapabilityStatementMessaging::write,
+        );
+        write_many(
+            w,
+            "document",
+            &self.document,
+            CapabilityStatementDocument::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".date");
-            {
-                let v = &self.date;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".kind");
-            {
-                let v = &self.kind;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiates");
-            for v in &self.instantiates {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.imports.is_empty() {
-            let n = path.len();
-            path.push_str(".imports");
-            for v in &self.imports {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.software.is_some() {
-            let n = path.len();
-            path.push_str(".software");
-            if let Some(v) = &self.software {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implementation.is_some() {
-            let n = path.len();
-            path.push_str(".implementation");
-            if let Some(v) = &self.implementation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".fhirVersion");
-            {
-                let v = &self.fhir_version;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.format.is_empty() {
-            let n = path.len();
-            path.push_str(".format");
-            for v in &self.format {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.patch_format.is_empty() {
-            let n = path.len();
-            path.push_str(".patchFormat");
-            for v in &self.patch_format {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.implementation_guide.is_empty() {
-            let n = path.len();
-            path.push_str(".implementationGuide");
-            for v in &self.implementation_guide {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.rest.is_empty() {
-            let n = path.len();
-            path.push_str(".rest");
-            for v in &self.rest {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.messaging.is_empty() {
-            let n = path.len();
-            path.push_str(".messaging");
-            for v in &self.messaging {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.document.is_empty() {
-            let n = path.len();
-            path.push_str(".document");
-            for v in &self.document {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_one(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_one(path, f, ".kind", &self.kind, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".instantiates",
+            &self.instantiates,
+            Canonical::visit_refs,
+        );
+        visit_many(path, f, ".imports", &self.imports, Canonical::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".software",
+            &self.software,
+            CapabilityStatementSoftware::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".implementation",
+            &self.implementation,
+            CapabilityStatementImplementation::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".fhirVersion",
+            &self.fhir_version,
+            Code::visit_refs,
+        );
+        visit_many(path, f, ".format", &self.format, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".patchFormat",
+            &self.patch_format,
+            Code::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".implementationGuide",
+            &self.implementation_guide,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".rest",
+            &self.rest,
+            CapabilityStatementRest::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".messaging",
+            &self.messaging,
+            CapabilityStatementMessaging::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".document",
+            &self.document,
+            CapabilityStatementDocument::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for CapabilityStatement {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => prim_value(p, &mut self.date, date_time),
+            5 => prim_value(p, &mut self.kind, codes::CapabilityStatementKind::read_code),
+            6 => opt(p, &mut self.meta, Meta::read),
+            7 => opt_prim_value(p, &mut self.name, string),
+            8 => many(p, &mut self.rest, CapabilityStatementRest::read),
+            9 => opt(p, &mut self.text, Narrative::read),
+            10 => prim_element(p, &mut self.date),
+            11 => prim_element(p, &mut self.kind),
+            12 => opt_prim_element(p, &mut self.name),
+            13 => opt_prim_value(p, &mut self.title, string),
+            14 => opt_prim_element(p, &mut self.title),
+            15 => {
+                let other = p.marked(seen, 17);
+                values(p, &mut self.format, code, other)
+            }
+            16 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            17 => {
+                let other = p.marked(seen, 15);
+                elements(p, &mut self.format, other)
+            }
+            18 => prim_element(p, &mut self.status),
+            19 => many(p, &mut self.contact, ContactDetail::read),
+            20 => {
+                let other = p.marked(seen, 23);
+                values(p, &mut self.imports, canonical, other)
+            }
+            21 => opt_prim_value(p, &mut self.purpose, markdown),
+            22 => opt_prim_value(p, &mut self.version, string),
+            23 => {
+                let other = p.marked(seen, 20);
+                elements(p, &mut self.imports, other)
+            }
+            24 => opt_prim_element(p, &mut self.purpose),
+            25 => opt_prim_element(p, &mut self.version),
+            26 => many(p, &mut self.document, CapabilityStatementDocument::read),
+            27 => opt_prim_value(p, &mut self.language, code),
+            28 => opt(p, &mut self.software, CapabilityStatementSoftware::read),
+            29 => opt_prim_element(p, &mut self.language),
+            30 => many(p, &mut self.contained, Resource::read),
+            31 => opt_prim_value(p, &mut self.copyright, markdown),
+            32 => many(p, &mut self.extension, Extension::read),
+            33 => many(p, &mut self.messaging, CapabilityStatementMessaging::read),
+            34 => opt_prim_value(p, &mut self.publisher, string),
+            35 => opt_prim_element(p, &mut self.copyright),
+            36 => opt_prim_element(p, &mut self.publisher),
+            37 => many(p, &mut self.use_context, UsageContext::read),
+            38 => opt_prim_value(p, &mut self.description, markdown),
+            39 => prim_value(p, &mut self.fhir_version, codes::FHIRVersion::read_code),
+            40 => {
+                let other = p.marked(seen, 43);
+                values(p, &mut self.patch_format, code, other)
+            }
+            41 => opt_prim_element(p, &mut self.description),
+            42 => prim_element(p, &mut self.fhir_version),
+            43 => {
+                let other = p.marked(seen, 40);
+                elements(p, &mut self.patch_format, other)
+            }
+            44 => opt_prim_value(p, &mut self.experimental, boolean),
+            45 => {
+                let other = p.marked(seen, 49);
+                values(p, &mut self.instantiates, canonical, other)
+            }
+            46 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            47 => p.expect_resource_type("CapabilityStatement"),
+            48 => opt_prim_element(p, &mut self.experimental),
+            49 => {
+                let other = p.marked(seen, 45);
+                elements(p, &mut self.instantiates, other)
+            }
+            50 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            51 => opt_prim_element(p, &mut self.implicit_rules),
+            52 => opt(
+                p,
+                &mut self.implementation,
+                CapabilityStatementImplementation::read,
+            ),
+            53 => many(p, &mut self.modifier_extension, Extension::read),
+            54 => {
+                let other = p.marked(seen, 55);
+                values(p, &mut self.implementation_guide, canonical, other)
+            }
+            55 => {
+                let other = p.marked(seen, 54);
+                elements(p, &mut self.implementation_guide, other)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+static CAPABILITY_STATEMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("kind"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("rest"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_kind"),
+        Key::plain("_name"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("format"),
+        Key::plain("status"),
+        Key::plain("_format"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("imports"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_imports"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("document"),
+        Key::plain("language"),
+        Key::plain("software"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("messaging"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("fhirVersion"),
+        Key::plain("patchFormat"),
+        Key::plain("_description"),
+        Key::plain("_fhirVersion"),
+        Key::plain("_patchFormat"),
+        Key::plain("experimental"),
+        Key::plain("instantiates"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("_instantiates"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("implementation"),
+        Key::plain("modifierExtension"),
+        Key::plain("implementationGuide"),
+        Key::plain("_implementationGuide"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[16, 18],
+        },
+        Required {
+            name: "date",
+            keys: &[4, 10],
+        },
+        Required {
+            name: "kind",
+            keys: &[5, 11],
+        },
+        Required {
+            name: "fhirVersion",
+            keys: &[39, 42],
+        },
+        Required {
+            name: "format",
+            keys: &[15, 17],
+        },
+    ],
+};
 
 /// Document definition
 ///
@@ -918,133 +664,107 @@ impl CapabilityStatementDocument {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, codes::DocumentMode::read_code)?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.mode)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.documentation, markdown)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.profile, canonical)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.profile)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("mode"));
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("profile"));
-        }
+        read_object(p, &CAPABILITY_STATEMENT_DOCUMENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
-        write_prim(w, "profile", "_profile", &self.profile, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
+        write_one_prim(w, "profile", "_profile", &self.profile, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".mode");
-            {
-                let v = &self.mode;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".profile");
-            {
-                let v = &self.profile;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            Markdown::visit_refs,
+        );
+        visit_one(path, f, ".profile", &self.profile, Canonical::visit_refs);
+    }
+}
+
+impl ReadFields for CapabilityStatementDocument {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.mode, codes::DocumentMode::read_code),
+            2 => prim_element(p, &mut self.mode),
+            3 => prim_value(p, &mut self.profile, canonical),
+            4 => prim_element(p, &mut self.profile),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.documentation, markdown),
+            7 => opt_prim_element(p, &mut self.documentation),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_DOCUMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("mode"),
+        Key::plain("_mode"),
+        Key::plain("profile"),
+        Key::plain("_profile"),
+        Key::plain("extension"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "mode",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "profile",
+            keys: &[3, 4],
+        },
+    ],
+};
 
 /// If this describes a specific instance
 ///
@@ -1094,129 +814,98 @@ impl CapabilityStatementImplementation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.description)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.url, url)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "custodian" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.custodian, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("description"));
-        }
+        read_object(
+            p,
+            &CAPABILITY_STATEMENT_IMPLEMENTATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "description", "_description", &self.description, w_str);
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.custodian {
-            w.key("custodian");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt(w, "custodian", &self.custodian, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".description");
-            {
-                let v = &self.description;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.custodian.is_some() {
-            let n = path.len();
-            path.push_str(".custodian");
-            if let Some(v) = &self.custodian {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Url::visit_refs);
+        visit_opt(path, f, ".custodian", &self.custodian, reference);
+    }
+}
+
+impl ReadFields for CapabilityStatementImplementation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.url, url),
+            2 => opt_prim_element(p, &mut self.url),
+            3 => opt(p, &mut self.custodian, Reference::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => prim_value(p, &mut self.description, string),
+            6 => prim_element(p, &mut self.description),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_IMPLEMENTATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("custodian"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "description",
+        keys: &[5, 6],
+    }],
+};
 
 /// If messaging is supported
 ///
@@ -1262,158 +951,142 @@ impl CapabilityStatementMessaging {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 3)?;
-                    many(
-                        p,
-                        &mut r.endpoint,
-                        CapabilityStatementMessagingEndpoint::read,
-                    )?;
-                }
-                "reliableCache" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.reliable_cache, unsigned_int)?;
-                }
-                "_reliableCache" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.reliable_cache)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.documentation, markdown)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                "supportedMessage" => {
-                    p.mark(&mut seen, 8)?;
-                    many(
-                        p,
-                        &mut r.supported_message,
-                        CapabilityStatementMessagingSupportedMessage::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CAPABILITY_STATEMENT_MESSAGING_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.endpoint.is_empty() {
-            w.key("endpoint");
-            w.begin_array();
-            for v in &self.endpoint {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.reliable_cache {
-            write_prim(w, "reliableCache", "_reliableCache", v, w_unsigned);
-        }
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
-        if !self.supported_message.is_empty() {
-            w.key("supportedMessage");
-            w.begin_array();
-            for v in &self.supported_message {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(
+            w,
+            "endpoint",
+            &self.endpoint,
+            CapabilityStatementMessagingEndpoint::write,
+        );
+        write_opt_prim(
+            w,
+            "reliableCache",
+            "_reliableCache",
+            &self.reliable_cache,
+            w_unsigned,
+        );
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
+        write_many(
+            w,
+            "supportedMessage",
+            &self.supported_message,
+            CapabilityStatementMessagingSupportedMessage::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endpoint.is_empty() {
-            let n = path.len();
-            path.push_str(".endpoint");
-            for v in &self.endpoint {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reliable_cache.is_some() {
-            let n = path.len();
-            path.push_str(".reliableCache");
-            if let Some(v) = &self.reliable_cache {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supported_message.is_empty() {
-            let n = path.len();
-            path.push_str(".supportedMessage");
-            for v in &self.supported_message {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".endpoint",
+            &self.endpoint,
+            CapabilityStatementMessagingEndpoint::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reliableCache",
+            &self.reliable_cache,
+            UnsignedInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".supportedMessage",
+            &self.supported_message,
+            CapabilityStatementMessagingSupportedMessage::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CapabilityStatementMessaging {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(
+                p,
+                &mut self.endpoint,
+                CapabilityStatementMessagingEndpoint::read,
+            ),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt_prim_value(p, &mut self.documentation, markdown),
+            4 => opt_prim_value(p, &mut self.reliable_cache, unsigned_int),
+            5 => opt_prim_element(p, &mut self.documentation),
+            6 => opt_prim_element(p, &mut self.reliable_cache),
+            7 => many(
+                p,
+                &mut self.supported_message,
+                CapabilityStatementMessagingSupportedMessage::read,
+            ),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_MESSAGING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("endpoint"),
+        Key::plain("extension"),
+        Key::plain("documentation"),
+        Key::plain("reliableCache"),
+        Key::plain("_documentation"),
+        Key::plain("_reliableCache"),
+        Key::plain("supportedMessage"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Where messages should be sent
 ///
@@ -1460,114 +1133,92 @@ impl CapabilityStatementMessagingEndpoint {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "protocol" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.protocol, Coding::read)?;
-                }
-                "address" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.address, url)?;
-                }
-                "_address" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.address)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("protocol"));
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("address"));
-        }
+        read_object(
+            p,
+            &CAPABILITY_STATEMENT_MESSAGING_ENDPOINT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.protocol;
-            w.key("protocol");
-            v.write(w);
-        }
-        write_prim(w, "address", "_address", &self.address, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "protocol", &self.protocol, Coding::write);
+        write_one_prim(w, "address", "_address", &self.address, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".protocol");
-            {
-                let v = &self.protocol;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".address");
-            {
-                let v = &self.address;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".protocol", &self.protocol, Coding::visit_refs);
+        visit_one(path, f, ".address", &self.address, Url::visit_refs);
+    }
+}
+
+impl ReadFields for CapabilityStatementMessagingEndpoint {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.address, url),
+            2 => prim_element(p, &mut self.address),
+            3 => one(p, &mut self.protocol, Coding::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_MESSAGING_ENDPOINT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("address"),
+        Key::plain("_address"),
+        Key::plain("protocol"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "protocol",
+            keys: &[3],
+        },
+        Required {
+            name: "address",
+            keys: &[1, 2],
+        },
+    ],
+};
 
 /// Messages supported by this system
 ///
@@ -1614,114 +1265,100 @@ impl CapabilityStatementMessagingSupportedMessage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, codes::EventCapabilityMode::read_code)?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.mode)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.definition, canonical)?;
-                }
-                "_definition" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.definition)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("mode"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("definition"));
-        }
+        read_object(
+            p,
+            &CAPABILITY_STATEMENT_MESSAGING_SUPPORTED_MESSAGE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
-        write_prim(w, "definition", "_definition", &self.definition, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_one_prim(w, "definition", "_definition", &self.definition, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".mode");
-            {
-                let v = &self.mode;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".definition");
-            {
-                let v = &self.definition;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".definition",
+            &self.definition,
+            Canonical::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CapabilityStatementMessagingSupportedMessage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.mode, codes::EventCapabilityMode::read_code),
+            2 => prim_element(p, &mut self.mode),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => prim_value(p, &mut self.definition, canonical),
+            5 => prim_element(p, &mut self.definition),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_MESSAGING_SUPPORTED_MESSAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("mode"),
+        Key::plain("_mode"),
+        Key::plain("extension"),
+        Key::plain("definition"),
+        Key::plain("_definition"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "mode",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "definition",
+            keys: &[4, 5],
+        },
+    ],
+};
 
 /// If the endpoint is a RESTful one
 ///
@@ -1791,240 +1428,201 @@ impl CapabilityStatementRest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, codes::RestfulCapabilityMode::read_code)?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.mode)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.documentation, markdown)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                "security" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.security, CapabilityStatementRestSecurity::read)?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.resource, CapabilityStatementRestResource::read)?;
-                }
-                "interaction" => {
-                    p.mark(&mut seen, 9)?;
-                    many(
-                        p,
-                        &mut r.interaction,
-                        CapabilityStatementRestInteraction::read,
-                    )?;
-                }
-                "searchParam" => {
-                    p.mark(&mut seen, 10)?;
-                    many(
-                        p,
-                        &mut r.search_param,
-                        CapabilityStatementRestResourceSearchParam::read,
-                    )?;
-                }
-                "operation" => {
-                    p.mark(&mut seen, 11)?;
-                    many(
-                        p,
-                        &mut r.operation,
-                        CapabilityStatementRestResourceOperation::read,
-                    )?;
-                }
-                "compartment" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 13);
-                    values(p, &mut r.compartment, canonical, other)?;
-                }
-                "_compartment" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 12);
-                    elements(p, &mut r.compartment, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("mode"));
-        }
+        read_object(p, &CAPABILITY_STATEMENT_REST_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.compartment, "compartment")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
-        if let Some(v) = &self.security {
-            w.key("security");
-            v.write(w);
-        }
-        if !self.resource.is_empty() {
-            w.key("resource");
-            w.begin_array();
-            for v in &self.resource {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.interaction.is_empty() {
-            w.key("interaction");
-            w.begin_array();
-            for v in &self.interaction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.search_param.is_empty() {
-            w.key("searchParam");
-            w.begin_array();
-            for v in &self.search_param {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.operation.is_empty() {
-            w.key("operation");
-            w.begin_array();
-            for v in &self.operation {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
+        write_opt(
+            w,
+            "security",
+            &self.security,
+            CapabilityStatementRestSecurity::write,
+        );
+        write_many(
+            w,
+            "resource",
+            &self.resource,
+            CapabilityStatementRestResource::write,
+        );
+        write_many(
+            w,
+            "interaction",
+            &self.interaction,
+            CapabilityStatementRestInteraction::write,
+        );
+        write_many(
+            w,
+            "searchParam",
+            &self.search_param,
+            CapabilityStatementRestResourceSearchParam::write,
+        );
+        write_many(
+            w,
+            "operation",
+            &self.operation,
+            CapabilityStatementRestResourceOperation::write,
+        );
         write_prims(w, "compartment", "_compartment", &self.compartment, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            Markdown::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".security",
+            &self.security,
+            CapabilityStatementRestSecurity::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".resource",
+            &self.resource,
+            CapabilityStatementRestResource::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".interaction",
+            &self.interaction,
+            CapabilityStatementRestInteraction::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".searchParam",
+            &self.search_param,
+            CapabilityStatementRestResourceSearchParam::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".operation",
+            &self.operation,
+            CapabilityStatementRestResourceOperation::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".compartment",
+            &self.compartment,
+            Canonical::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CapabilityStatementRest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.mode, codes::RestfulCapabilityMode::read_code),
+            2 => prim_element(p, &mut self.mode),
+            3 => many(p, &mut self.resource, CapabilityStatementRestResource::read),
+            4 => opt(p, &mut self.security, CapabilityStatementRestSecurity::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(
+                p,
+                &mut self.operation,
+                CapabilityStatementRestResourceOperation::read,
+            ),
+            7 => {
+                let other = p.marked(seen, 10);
+                values(p, &mut self.compartment, canonical, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            8 => many(
+                p,
+                &mut self.interaction,
+                CapabilityStatementRestInteraction::read,
+            ),
+            9 => many(
+                p,
+                &mut self.search_param,
+                CapabilityStatementRestResourceSearchParam::read,
+            ),
+            10 => {
+                let other = p.marked(seen, 7);
+                elements(p, &mut self.compartment, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".mode");
-            {
-                let v = &self.mode;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.security.is_some() {
-            let n = path.len();
-            path.push_str(".security");
-            if let Some(v) = &self.security {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.resource.is_empty() {
-            let n = path.len();
-            path.push_str(".resource");
-            for v in &self.resource {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.interaction.is_empty() {
-            let n = path.len();
-            path.push_str(".interaction");
-            for v in &self.interaction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.search_param.is_empty() {
-            let n = path.len();
-            path.push_str(".searchParam");
-            for v in &self.search_param {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.operation.is_empty() {
-            let n = path.len();
-            path.push_str(".operation");
-            for v in &self.operation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.compartment.is_empty() {
-            let n = path.len();
-            path.push_str(".compartment");
-            for v in &self.compartment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            11 => opt_prim_value(p, &mut self.documentation, markdown),
+            12 => opt_prim_element(p, &mut self.documentation),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_REST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("mode"),
+        Key::plain("_mode"),
+        Key::plain("resource"),
+        Key::plain("security"),
+        Key::plain("extension"),
+        Key::plain("operation"),
+        Key::plain("compartment"),
+        Key::plain("interaction"),
+        Key::plain("searchParam"),
+        Key::plain("_compartment"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "mode",
+        keys: &[1, 2],
+    }],
+};
 
 /// What operations are supported?
 ///
@@ -2070,112 +1668,104 @@ impl CapabilityStatementRestInteraction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::SystemRestfulInteraction::read_code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.documentation, markdown)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
+        read_object(
+            p,
+            &CAPABILITY_STATEMENT_REST_INTERACTION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            Markdown::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CapabilityStatementRestInteraction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(
+                p,
+                &mut self.code,
+                codes::SystemRestfulInteraction::read_code,
+            ),
+            2 => prim_element(p, &mut self.code),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.documentation, markdown),
+            5 => opt_prim_element(p, &mut self.documentation),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_REST_INTERACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("extension"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1, 2],
+    }],
+};
 
 /// Resource served on the REST interface
 ///
@@ -2281,188 +1871,12 @@ impl CapabilityStatementRestResource {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ResourceType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.profile, canonical)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.profile)?;
-                }
-                "supportedProfile" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 8);
-                    values(p, &mut r.supported_profile, canonical, other)?;
-                }
-                "_supportedProfile" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 7);
-                    elements(p, &mut r.supported_profile, other)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.documentation, markdown)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                "interaction" => {
-                    p.mark(&mut seen, 11)?;
-                    many(
-                        p,
-                        &mut r.interaction,
-                        CapabilityStatementRestResourceInteraction::read,
-                    )?;
-                }
-                "versioning" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.versioning,
-                        codes::ResourceVersionPolicy::read_code,
-                    )?;
-                }
-                "_versioning" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.versioning)?;
-                }
-                "readHistory" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.read_history, boolean)?;
-                }
-                "_readHistory" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.read_history)?;
-                }
-                "updateCreate" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.update_create, boolean)?;
-                }
-                "_updateCreate" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.update_create)?;
-                }
-                "conditionalCreate" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.conditional_create, boolean)?;
-                }
-                "_conditionalCreate" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.conditional_create)?;
-                }
-                "conditionalRead" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.conditional_read,
-                        codes::ConditionalReadStatus::read_code,
-                    )?;
-                }
-                "_conditionalRead" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.conditional_read)?;
-                }
-                "conditionalUpdate" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.conditional_update, boolean)?;
-                }
-                "_conditionalUpdate" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.conditional_update)?;
-                }
-                "conditionalDelete" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.conditional_delete,
-                        codes::ConditionalDeleteStatus::read_code,
-                    )?;
-                }
-                "_conditionalDelete" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.conditional_delete)?;
-                }
-                "referencePolicy" => {
-                    p.mark(&mut seen, 26)?;
-                    let other = p.marked(&seen, 27);
-                    values(
-                        p,
-                        &mut r.reference_policy,
-                        codes::ReferenceHandlingPolicy::read_code,
-                        other,
-                    )?;
-                }
-                "_referencePolicy" => {
-                    p.mark(&mut seen, 27)?;
-                    let other = p.marked(&seen, 26);
-                    elements(p, &mut r.reference_policy, other)?;
-                }
-                "searchInclude" => {
-                    p.mark(&mut seen, 28)?;
-                    let other = p.marked(&seen, 29);
-                    values(p, &mut r.search_include, string, other)?;
-                }
-                "_searchInclude" => {
-                    p.mark(&mut seen, 29)?;
-                    let other = p.marked(&seen, 28);
-                    elements(p, &mut r.search_include, other)?;
-                }
-                "searchRevInclude" => {
-                    p.mark(&mut seen, 30)?;
-                    let other = p.marked(&seen, 31);
-                    values(p, &mut r.search_rev_include, string, other)?;
-                }
-                "_searchRevInclude" => {
-                    p.mark(&mut seen, 31)?;
-                    let other = p.marked(&seen, 30);
-                    elements(p, &mut r.search_rev_include, other)?;
-                }
-                "searchParam" => {
-                    p.mark(&mut seen, 32)?;
-                    many(
-                        p,
-                        &mut r.search_param,
-                        CapabilityStatementRestResourceSearchParam::read,
-                    )?;
-                }
-                "operation" => {
-                    p.mark(&mut seen, 33)?;
-                    many(
-                        p,
-                        &mut r.operation,
-                        CapabilityStatementRestResourceOperation::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &CAPABILITY_STATEMENT_REST_RESOURCE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.supported_profile, "supportedProfile")?;
         check_list(p, &r.reference_policy, "referencePolicy")?;
         check_list(p, &r.search_include, "searchInclude")?;
@@ -2472,30 +1886,16 @@ impl CapabilityStatementRestResource {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.profile {
-            write_prim(w, "profile", "_profile", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "profile", "_profile", &self.profile, w_str);
         write_prims(
             w,
             "supportedProfile",
@@ -2503,38 +1903,62 @@ impl CapabilityStatementRestResource {
             &self.supported_profile,
             w_str,
         );
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
-        if !self.interaction.is_empty() {
-            w.key("interaction");
-            w.begin_array();
-            for v in &self.interaction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.versioning {
-            write_prim(w, "versioning", "_versioning", v, w_str);
-        }
-        if let Some(v) = &self.read_history {
-            write_prim(w, "readHistory", "_readHistory", v, w_boolean);
-        }
-        if let Some(v) = &self.update_create {
-            write_prim(w, "updateCreate", "_updateCreate", v, w_boolean);
-        }
-        if let Some(v) = &self.conditional_create {
-            write_prim(w, "conditionalCreate", "_conditionalCreate", v, w_boolean);
-        }
-        if let Some(v) = &self.conditional_read {
-            write_prim(w, "conditionalRead", "_conditionalRead", v, w_str);
-        }
-        if let Some(v) = &self.conditional_update {
-            write_prim(w, "conditionalUpdate", "_conditionalUpdate", v, w_boolean);
-        }
-        if let Some(v) = &self.conditional_delete {
-            write_prim(w, "conditionalDelete", "_conditionalDelete", v, w_str);
-        }
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
+        write_many(
+            w,
+            "interaction",
+            &self.interaction,
+            CapabilityStatementRestResourceInteraction::write,
+        );
+        write_opt_prim(w, "versioning", "_versioning", &self.versioning, w_str);
+        write_opt_prim(
+            w,
+            "readHistory",
+            "_readHistory",
+            &self.read_history,
+            w_boolean,
+        );
+        write_opt_prim(
+            w,
+            "updateCreate",
+            "_updateCreate",
+            &self.update_create,
+            w_boolean,
+        );
+        write_opt_prim(
+            w,
+            "conditionalCreate",
+            "_conditionalCreate",
+            &self.conditional_create,
+            w_boolean,
+        );
+        write_opt_prim(
+            w,
+            "conditionalRead",
+            "_conditionalRead",
+            &self.conditional_read,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "conditionalUpdate",
+            "_conditionalUpdate",
+            &self.conditional_update,
+            w_boolean,
+        );
+        write_opt_prim(
+            w,
+            "conditionalDelete",
+            "_conditionalDelete",
+            &self.conditional_delete,
+            w_str,
+        );
         write_prims(
             w,
             "referencePolicy",
@@ -2556,182 +1980,285 @@ impl CapabilityStatementRestResource {
             &self.search_rev_include,
             w_str,
         );
-        if !self.search_param.is_empty() {
-            w.key("searchParam");
-            w.begin_array();
-            for v in &self.search_param {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.operation.is_empty() {
-            w.key("operation");
-            w.begin_array();
-            for v in &self.operation {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "searchParam",
+            &self.search_param,
+            CapabilityStatementRestResourceSearchParam::write,
+        );
+        write_many(
+            w,
+            "operation",
+            &self.operation,
+            CapabilityStatementRestResourceOperation::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".profile", &self.profile, Canonical::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".supportedProfile",
+            &self.supported_profile,
+            Canonical::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".interaction",
+            &self.interaction,
+            CapabilityStatementRestResourceInteraction::visit_refs,
+        );
+        visit_opt(path, f, ".versioning", &self.versioning, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".readHistory",
+            &self.read_history,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".updateCreate",
+            &self.update_create,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".conditionalCreate",
+            &self.conditional_create,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".conditionalRead",
+            &self.conditional_read,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".conditionalUpdate",
+            &self.conditional_update,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".conditionalDelete",
+            &self.conditional_delete,
+            Code::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".referencePolicy",
+            &self.reference_policy,
+            Code::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".searchInclude",
+            &self.search_include,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".searchRevInclude",
+            &self.search_rev_include,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".searchParam",
+            &self.search_param,
+            CapabilityStatementRestResourceSearchParam::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".operation",
+            &self.operation,
+            CapabilityStatementRestResourceOperation::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CapabilityStatementRestResource {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.type_, codes::ResourceType::read_code),
+            2 => prim_element(p, &mut self.type_),
+            3 => opt_prim_value(p, &mut self.profile, canonical),
+            4 => opt_prim_element(p, &mut self.profile),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(
+                p,
+                &mut self.operation,
+                CapabilityStatementRestResourceOperation::read,
+            ),
+            7 => opt_prim_value(
+                p,
+                &mut self.versioning,
+                codes::ResourceVersionPolicy::read_code,
+            ),
+            8 => opt_prim_element(p, &mut self.versioning),
+            9 => many(
+                p,
+                &mut self.interaction,
+                CapabilityStatementRestResourceInteraction::read,
+            ),
+            10 => opt_prim_value(p, &mut self.read_history, boolean),
+            11 => many(
+                p,
+                &mut self.search_param,
+                CapabilityStatementRestResourceSearchParam::read,
+            ),
+            12 => opt_prim_element(p, &mut self.read_history),
+            13 => opt_prim_value(p, &mut self.update_create, boolean),
+            14 => opt_prim_element(p, &mut self.update_create),
+            15 => opt_prim_value(p, &mut self.documentation, markdown),
+            16 => {
+                let other = p.marked(seen, 18);
+                values(p, &mut self.search_include, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            17 => opt_prim_element(p, &mut self.documentation),
+            18 => {
+                let other = p.marked(seen, 16);
+                elements(p, &mut self.search_include, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
+            19 => opt_prim_value(
+                p,
+                &mut self.conditional_read,
+                codes::ConditionalReadStatus::read_code,
+            ),
+            20 => {
+                let other = p.marked(seen, 22);
+                values(
+                    p,
+                    &mut self.reference_policy,
+                    codes::ReferenceHandlingPolicy::read_code,
+                    other,
+                )
             }
-            path.truncate(n);
-        }
-        if self.profile.is_some() {
-            let n = path.len();
-            path.push_str(".profile");
-            if let Some(v) = &self.profile {
-                v.visit_refs(path, f);
+            21 => opt_prim_element(p, &mut self.conditional_read),
+            22 => {
+                let other = p.marked(seen, 20);
+                elements(p, &mut self.reference_policy, other)
             }
-            path.truncate(n);
-        }
-        if !self.supported_profile.is_empty() {
-            let n = path.len();
-            path.push_str(".supportedProfile");
-            for v in &self.supported_profile {
-                v.visit_refs(path, f);
+            23 => {
+                let other = p.marked(seen, 25);
+                values(p, &mut self.search_rev_include, string, other)
             }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
+            24 => {
+                let other = p.marked(seen, 26);
+                values(p, &mut self.supported_profile, canonical, other)
             }
-            path.truncate(n);
-        }
-        if !self.interaction.is_empty() {
-            let n = path.len();
-            path.push_str(".interaction");
-            for v in &self.interaction {
-                v.visit_refs(path, f);
+            25 => {
+                let other = p.marked(seen, 23);
+                elements(p, &mut self.search_rev_include, other)
             }
-            path.truncate(n);
-        }
-        if self.versioning.is_some() {
-            let n = path.len();
-            path.push_str(".versioning");
-            if let Some(v) = &self.versioning {
-                v.visit_refs(path, f);
+            26 => {
+                let other = p.marked(seen, 24);
+                elements(p, &mut self.supported_profile, other)
             }
-            path.truncate(n);
-        }
-        if self.read_history.is_some() {
-            let n = path.len();
-            path.push_str(".readHistory");
-            if let Some(v) = &self.read_history {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.update_create.is_some() {
-            let n = path.len();
-            path.push_str(".updateCreate");
-            if let Some(v) = &self.update_create {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.conditional_create.is_some() {
-            let n = path.len();
-            path.push_str(".conditionalCreate");
-            if let Some(v) = &self.conditional_create {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.conditional_read.is_some() {
-            let n = path.len();
-            path.push_str(".conditionalRead");
-            if let Some(v) = &self.conditional_read {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.conditional_update.is_some() {
-            let n = path.len();
-            path.push_str(".conditionalUpdate");
-            if let Some(v) = &self.conditional_update {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.conditional_delete.is_some() {
-            let n = path.len();
-            path.push_str(".conditionalDelete");
-            if let Some(v) = &self.conditional_delete {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reference_policy.is_empty() {
-            let n = path.len();
-            path.push_str(".referencePolicy");
-            for v in &self.reference_policy {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.search_include.is_empty() {
-            let n = path.len();
-            path.push_str(".searchInclude");
-            for v in &self.search_include {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.search_rev_include.is_empty() {
-            let n = path.len();
-            path.push_str(".searchRevInclude");
-            for v in &self.search_rev_include {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.search_param.is_empty() {
-            let n = path.len();
-            path.push_str(".searchParam");
-            for v in &self.search_param {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.operation.is_empty() {
-            let n = path.len();
-            path.push_str(".operation");
-            for v in &self.operation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            27 => opt_prim_value(p, &mut self.conditional_create, boolean),
+            28 => opt_prim_value(
+                p,
+                &mut self.conditional_delete,
+                codes::ConditionalDeleteStatus::read_code,
+            ),
+            29 => opt_prim_value(p, &mut self.conditional_update, boolean),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            31 => opt_prim_element(p, &mut self.conditional_create),
+            32 => opt_prim_element(p, &mut self.conditional_delete),
+            33 => opt_prim_element(p, &mut self.conditional_update),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_REST_RESOURCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("profile"),
+        Key::plain("_profile"),
+        Key::plain("extension"),
+        Key::plain("operation"),
+        Key::plain("versioning"),
+        Key::plain("_versioning"),
+        Key::plain("interaction"),
+        Key::plain("readHistory"),
+        Key::plain("searchParam"),
+        Key::plain("_readHistory"),
+        Key::plain("updateCreate"),
+        Key::plain("_updateCreate"),
+        Key::plain("documentation"),
+        Key::plain("searchInclude"),
+        Key::plain("_documentation"),
+        Key::plain("_searchInclude"),
+        Key::plain("conditionalRead"),
+        Key::plain("referencePolicy"),
+        Key::plain("_conditionalRead"),
+        Key::plain("_referencePolicy"),
+        Key::plain("searchRevInclude"),
+        Key::plain("supportedProfile"),
+        Key::plain("_searchRevInclude"),
+        Key::plain("_supportedProfile"),
+        Key::plain("conditionalCreate"),
+        Key::plain("conditionalDelete"),
+        Key::plain("conditionalUpdate"),
+        Key::plain("modifierExtension"),
+        Key::plain("_conditionalCreate"),
+        Key::plain("_conditionalDelete"),
+        Key::plain("_conditionalUpdate"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[1, 2],
+    }],
+};
 
 /// What operations are supported?
 ///
@@ -2777,112 +2304,100 @@ impl CapabilityStatementRestResourceInteraction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::TypeRestfulInteraction::read_code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.documentation, markdown)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
+        read_object(
+            p,
+            &CAPABILITY_STATEMENT_REST_RESOURCE_INTERACTION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            Markdown::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CapabilityStatementRestResourceInteraction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.code, codes::TypeRestfulInteraction::read_code),
+            2 => prim_element(p, &mut self.code),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.documentation, markdown),
+            5 => opt_prim_element(p, &mut self.documentation),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_REST_RESOURCE_INTERACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("extension"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1, 2],
+    }],
+};
 
 /// Definition of a resource operation
 ///
@@ -2933,133 +2448,118 @@ impl CapabilityStatementRestResourceOperation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.definition, canonical)?;
-                }
-                "_definition" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.definition)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.documentation, markdown)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("definition"));
-        }
+        read_object(
+            p,
+            &CAPABILITY_STATEMENT_REST_RESOURCE_OPERATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(w, "definition", "_definition", &self.definition, w_str);
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_one_prim(w, "definition", "_definition", &self.definition, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".definition");
-            {
-                let v = &self.definition;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".definition",
+            &self.definition,
+            Canonical::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            Markdown::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CapabilityStatementRestResourceOperation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => prim_element(p, &mut self.name),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => prim_value(p, &mut self.definition, canonical),
+            5 => prim_element(p, &mut self.definition),
+            6 => opt_prim_value(p, &mut self.documentation, markdown),
+            7 => opt_prim_element(p, &mut self.documentation),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_REST_RESOURCE_OPERATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("extension"),
+        Key::plain("definition"),
+        Key::plain("_definition"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "definition",
+            keys: &[4, 5],
+        },
+    ],
+};
 
 /// Search parameters supported by implementation
 ///
@@ -3114,152 +2614,124 @@ impl CapabilityStatementRestResourceSearchParam {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.definition, canonical)?;
-                }
-                "_definition" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.definition)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.type_, codes::SearchParamType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.documentation, markdown)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &CAPABILITY_STATEMENT_REST_RESOURCE_SEARCH_PARAM_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.definition {
-            write_prim(w, "definition", "_definition", v, w_str);
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "definition", "_definition", &self.definition, w_str);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.definition.is_some() {
-            let n = path.len();
-            path.push_str(".definition");
-            if let Some(v) = &self.definition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".definition",
+            &self.definition,
+            Canonical::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            Markdown::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CapabilityStatementRestResourceSearchParam {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => prim_value(p, &mut self.type_, codes::SearchParamType::read_code),
+            3 => prim_element(p, &mut self.name),
+            4 => prim_element(p, &mut self.type_),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.definition, canonical),
+            7 => opt_prim_element(p, &mut self.definition),
+            8 => opt_prim_value(p, &mut self.documentation, markdown),
+            9 => opt_prim_element(p, &mut self.documentation),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_REST_RESOURCE_SEARCH_PARAM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+        Key::plain("definition"),
+        Key::plain("_definition"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[1, 3],
+        },
+        Required {
+            name: "type",
+            keys: &[2, 4],
+        },
+    ],
+};
 
 /// Information about security of implementation
 ///
@@ -3299,130 +2771,101 @@ impl CapabilityStatementRestSecurity {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "cors" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.cors, boolean)?;
-                }
-                "_cors" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.cors)?;
-                }
-                "service" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.service, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &CAPABILITY_STATEMENT_REST_SECURITY_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.cors {
-            write_prim(w, "cors", "_cors", v, w_boolean);
-        }
-        if !self.service.is_empty() {
-            w.key("service");
-            w.begin_array();
-            for v in &self.service {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "cors", "_cors", &self.cors, w_boolean);
+        write_many(w, "service", &self.service, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.cors.is_some() {
-            let n = path.len();
-            path.push_str(".cors");
-            if let Some(v) = &self.cors {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.service.is_empty() {
-            let n = path.len();
-            path.push_str(".service");
-            for v in &self.service {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".cors", &self.cors, Boolean::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".service",
+            &self.service,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CapabilityStatementRestSecurity {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.cors, boolean),
+            2 => opt_prim_element(p, &mut self.cors),
+            3 => many(p, &mut self.service, CodeableConcept::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.description, markdown),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_REST_SECURITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("cors"),
+        Key::plain("_cors"),
+        Key::plain("service"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Software that is covered by this capability statement
 ///
@@ -3472,128 +2915,92 @@ impl CapabilityStatementSoftware {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "releaseDate" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.release_date, date_time)?;
-                }
-                "_releaseDate" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.release_date)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(p, &CAPABILITY_STATEMENT_SOFTWARE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.release_date {
-            write_prim(w, "releaseDate", "_releaseDate", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "releaseDate", "_releaseDate", &self.release_date, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.release_date.is_some() {
-            let n = path.len();
-            path.push_str(".releaseDate");
-            if let Some(v) = &self.release_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".releaseDate",
+            &self.release_date,
+            DateTime::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CapabilityStatementSoftware {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => prim_element(p, &mut self.name),
+            3 => opt_prim_value(p, &mut self.version, string),
+            4 => opt_prim_element(p, &mut self.version),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.release_date, date_time),
+            7 => opt_prim_element(p, &mut self.release_date),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CAPABILITY_STATEMENT_SOFTWARE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("extension"),
+        Key::plain("releaseDate"),
+        Key::plain("_releaseDate"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "name",
+        keys: &[1, 2],
+    }],
+};

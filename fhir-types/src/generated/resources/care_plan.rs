@@ -151,195 +151,9 @@ impl CarePlan {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("CarePlan")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.instantiates_canonical, canonical, other)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.instantiates_canonical, other)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.instantiates_uri, uri, other)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.instantiates_uri, other)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "replaces" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.replaces, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "intent" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, codes::CarePlanIntent::read_code)?;
-                }
-                "_intent" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_element(p, &mut r.intent)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 29)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.created)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.author, Reference::read)?;
-                }
-                "contributor" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.contributor, Reference::read)?;
-                }
-                "careTeam" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.care_team, Reference::read)?;
-                }
-                "addresses" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.addresses, Reference::read)?;
-                }
-                "supportingInfo" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.supporting_info, Reference::read)?;
-                }
-                "goal" => {
-                    p.mark(&mut seen, 39)?;
-                    many(p, &mut r.goal, Reference::read)?;
-                }
-                "activity" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.activity, CarePlanActivity::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CARE_PLAN_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates_canonical, "instantiatesCanonical")?;
         check_list(p, &r.instantiates_uri, "instantiatesUri")?;
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 22) && !p.marked(&seen, 23) {
-            return Err(p.missing("intent"));
-        }
-        if !p.marked(&seen, 29) {
-            return Err(p.missing("subject"));
-        }
         Ok(r)
     }
 
@@ -347,55 +161,26 @@ impl CarePlan {
         w.begin_object();
         w.key("resourceType");
         w.str("CarePlan");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "instantiatesCanonical",
@@ -410,387 +195,251 @@ impl CarePlan {
             &self.instantiates_uri,
             w_str,
         );
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.replaces.is_empty() {
-            w.key("replaces");
-            w.begin_array();
-            for v in &self.replaces {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.created {
-            write_prim(w, "created", "_created", v, w_str);
-        }
-        if let Some(v) = &self.author {
-            w.key("author");
-            v.write(w);
-        }
-        if !self.contributor.is_empty() {
-            w.key("contributor");
-            w.begin_array();
-            for v in &self.contributor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.care_team.is_empty() {
-            w.key("careTeam");
-            w.begin_array();
-            for v in &self.care_team {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.addresses.is_empty() {
-            w.key("addresses");
-            w.begin_array();
-            for v in &self.addresses {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.supporting_info.is_empty() {
-            w.key("supportingInfo");
-            w.begin_array();
-            for v in &self.supporting_info {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.goal.is_empty() {
-            w.key("goal");
-            w.begin_array();
-            for v in &self.goal {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.activity.is_empty() {
-            w.key("activity");
-            w.begin_array();
-            for v in &self.activity {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "replaces", &self.replaces, Reference::write);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_opt(w, "period", &self.period, Period::write);
+        write_opt_prim(w, "created", "_created", &self.created, w_str);
+        write_opt(w, "author", &self.author, Reference::write);
+        write_many(w, "contributor", &self.contributor, Reference::write);
+        write_many(w, "careTeam", &self.care_team, Reference::write);
+        write_many(w, "addresses", &self.addresses, Reference::write);
+        write_many(w, "supportingInfo", &self.supporting_info, Reference::write);
+        write_many(w, "goal", &self.goal, Reference::write);
+        write_many(w, "activity", &self.activity, CarePlanActivity::write);
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            for v in &self.instantiates_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            for v in &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.replaces.is_empty() {
-            let n = path.len();
-            path.push_str(".replaces");
-            for v in &self.replaces {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".intent");
-            {
-                let v = &self.intent;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.created.is_some() {
-            let n = path.len();
-            path.push_str(".created");
-            if let Some(v) = &self.created {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.author.is_some() {
-            let n = path.len();
-            path.push_str(".author");
-            if let Some(v) = &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contributor.is_empty() {
-            let n = path.len();
-            path.push_str(".contributor");
-            for v in &self.contributor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.care_team.is_empty() {
-            let n = path.len();
-            path.push_str(".careTeam");
-            for v in &self.care_team {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.addresses.is_empty() {
-            let n = path.len();
-            path.push_str(".addresses");
-            for v in &self.addresses {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_info.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInfo");
-            for v in &self.supporting_info {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.goal.is_empty() {
-            let n = path.len();
-            path.push_str(".goal");
-            for v in &self.goal {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.activity.is_empty() {
-            let n = path.len();
-            path.push_str(".activity");
-            for v in &self.activity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".replaces", &self.replaces, reference);
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".intent", &self.intent, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_opt(path, f, ".author", &self.author, reference);
+        visit_many(path, f, ".contributor", &self.contributor, reference);
+        visit_many(path, f, ".careTeam", &self.care_team, reference);
+        visit_many(path, f, ".addresses", &self.addresses, reference);
+        visit_many(path, f, ".supportingInfo", &self.supporting_info, reference);
+        visit_many(path, f, ".goal", &self.goal, reference);
+        visit_many(
+            path,
+            f,
+            ".activity",
+            &self.activity,
+            CarePlanActivity::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for CarePlan {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.goal, Reference::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt_prim_value(p, &mut self.title, string),
+            7 => opt_prim_element(p, &mut self.title),
+            8 => opt(p, &mut self.author, Reference::read),
+            9 => prim_value(p, &mut self.intent, codes::CarePlanIntent::read_code),
+            10 => many(p, &mut self.part_of, Reference::read),
+            11 => opt(p, &mut self.period, Period::read),
+            12 => prim_value(p, &mut self.status, codes::RequestStatus::read_code),
+            13 => prim_element(p, &mut self.intent),
+            14 => prim_element(p, &mut self.status),
+            15 => many(p, &mut self.based_on, Reference::read),
+            16 => opt_prim_value(p, &mut self.created, date_time),
+            17 => one(p, &mut self.subject, Reference::read),
+            18 => opt_prim_element(p, &mut self.created),
+            19 => many(p, &mut self.activity, CarePlanActivity::read),
+            20 => many(p, &mut self.care_team, Reference::read),
+            21 => many(p, &mut self.category, CodeableConcept::read),
+            22 => opt_prim_value(p, &mut self.language, code),
+            23 => many(p, &mut self.replaces, Reference::read),
+            24 => opt_prim_element(p, &mut self.language),
+            25 => many(p, &mut self.addresses, Reference::read),
+            26 => many(p, &mut self.contained, Resource::read),
+            27 => opt(p, &mut self.encounter, Reference::read),
+            28 => many(p, &mut self.extension, Extension::read),
+            29 => many(p, &mut self.identifier, Identifier::read),
+            30 => many(p, &mut self.contributor, Reference::read),
+            31 => opt_prim_value(p, &mut self.description, string),
+            32 => opt_prim_element(p, &mut self.description),
+            33 => p.expect_resource_type("CarePlan"),
+            34 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            35 => opt_prim_element(p, &mut self.implicit_rules),
+            36 => many(p, &mut self.supporting_info, Reference::read),
+            37 => {
+                let other = p.marked(seen, 38);
+                values(p, &mut self.instantiates_uri, uri, other)
+            }
+            38 => {
+                let other = p.marked(seen, 37);
+                elements(p, &mut self.instantiates_uri, other)
+            }
+            39 => many(p, &mut self.modifier_extension, Extension::read),
+            40 => {
+                let other = p.marked(seen, 41);
+                values(p, &mut self.instantiates_canonical, canonical, other)
+            }
+            41 => {
+                let other = p.marked(seen, 40);
+                elements(p, &mut self.instantiates_canonical, other)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+static CARE_PLAN_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("goal"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("author"),
+        Key::plain("intent"),
+        Key::plain("partOf"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_intent"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("created"),
+        Key::plain("subject"),
+        Key::plain("_created"),
+        Key::plain("activity"),
+        Key::plain("careTeam"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("replaces"),
+        Key::plain("_language"),
+        Key::plain("addresses"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("contributor"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("supportingInfo"),
+        Key::plain("instantiatesUri"),
+        Key::plain("_instantiatesUri"),
+        Key::plain("modifierExtension"),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("_instantiatesCanonical"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[12, 14],
+        },
+        Required {
+            name: "intent",
+            keys: &[9, 13],
+        },
+        Required {
+            name: "subject",
+            keys: &[17],
+        },
+    ],
+};
 
 /// Action to occur as part of plan
 ///
@@ -840,166 +489,116 @@ impl CarePlanActivity {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "outcomeCodeableConcept" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.outcome_codeable_concept, CodeableConcept::read)?;
-                }
-                "outcomeReference" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.outcome_reference, Reference::read)?;
-                }
-                "progress" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.progress, Annotation::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.reference, Reference::read)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.detail, CarePlanActivityDetail::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CARE_PLAN_ACTIVITY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.outcome_codeable_concept.is_empty() {
-            w.key("outcomeCodeableConcept");
-            w.begin_array();
-            for v in &self.outcome_codeable_concept {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.outcome_reference.is_empty() {
-            w.key("outcomeReference");
-            w.begin_array();
-            for v in &self.outcome_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.progress.is_empty() {
-            w.key("progress");
-            w.begin_array();
-            for v in &self.progress {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.reference {
-            w.key("reference");
-            v.write(w);
-        }
-        if let Some(v) = &self.detail {
-            w.key("detail");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(
+            w,
+            "outcomeCodeableConcept",
+            &self.outcome_codeable_concept,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "outcomeReference",
+            &self.outcome_reference,
+            Reference::write,
+        );
+        write_many(w, "progress", &self.progress, Annotation::write);
+        write_opt(w, "reference", &self.reference, Reference::write);
+        write_opt(w, "detail", &self.detail, CarePlanActivityDetail::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.outcome_codeable_concept.is_empty() {
-            let n = path.len();
-            path.push_str(".outcomeCodeableConcept");
-            for v in &self.outcome_codeable_concept {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.outcome_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".outcomeReference");
-            for v in &self.outcome_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.progress.is_empty() {
-            let n = path.len();
-            path.push_str(".progress");
-            for v in &self.progress {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference.is_some() {
-            let n = path.len();
-            path.push_str(".reference");
-            if let Some(v) = &self.reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.detail.is_some() {
-            let n = path.len();
-            path.push_str(".detail");
-            if let Some(v) = &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".outcomeCodeableConcept",
+            &self.outcome_codeable_concept,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".outcomeReference",
+            &self.outcome_reference,
+            reference,
+        );
+        visit_many(path, f, ".progress", &self.progress, Annotation::visit_refs);
+        visit_opt(path, f, ".reference", &self.reference, reference);
+        visit_opt(
+            path,
+            f,
+            ".detail",
+            &self.detail,
+            CarePlanActivityDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CarePlanActivity {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.detail, CarePlanActivityDetail::read),
+            2 => many(p, &mut self.progress, Annotation::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.reference, Reference::read),
+            5 => many(p, &mut self.outcome_reference, Reference::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => many(p, &mut self.outcome_codeable_concept, CodeableConcept::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CARE_PLAN_ACTIVITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("detail"),
+        Key::plain("progress"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("outcomeReference"),
+        Key::plain("modifierExtension"),
+        Key::plain("outcomeCodeableConcept"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// In-line definition of activity
 ///
@@ -1112,6 +711,25 @@ impl Default for CarePlanActivityDetailScheduled {
     }
 }
 
+impl CarePlanActivityDetailScheduled {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Timing(x) => write_one(w, "scheduledTiming", &**x, Timing::write),
+            Self::Period(x) => write_one(w, "scheduledPeriod", &**x, Period::write),
+            Self::String(x) => write_one_prim(w, "scheduledString", "_scheduledString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'CarePlan.activity.detail.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1129,6 +747,25 @@ impl Default for CarePlanActivityDetailProduct {
     }
 }
 
+impl CarePlanActivityDetailProduct {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "productCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "productReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl CarePlanActivityDetail {
     /// A `CarePlanActivityDetail` with its required elements (`status`); everything else is empty.
     pub fn new(status: impl Into<Code>) -> Self {
@@ -1141,214 +778,23 @@ impl CarePlanActivityDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "kind" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.kind, codes::CarePlanActivityKind::read_code)?;
-                }
-                "_kind" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.kind)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.instantiates_canonical, canonical, other)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.instantiates_canonical, other)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 8);
-                    values(p, &mut r.instantiates_uri, uri, other)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 7);
-                    elements(p, &mut r.instantiates_uri, other)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "goal" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.goal, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::CarePlanActivityStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "doNotPerform" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.do_not_perform, boolean)?;
-                }
-                "_doNotPerform" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.do_not_perform)?;
-                }
-                "scheduledTiming" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 1, "scheduled")?;
-                    choice_box(
-                        p,
-                        &mut r.scheduled,
-                        Timing::read,
-                        CarePlanActivityDetailScheduled::Timing,
-                    )?;
-                }
-                "scheduledPeriod" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 2, "scheduled")?;
-                    choice_box(
-                        p,
-                        &mut r.scheduled,
-                        Period::read,
-                        CarePlanActivityDetailScheduled::Period,
-                    )?;
-                }
-                "scheduledString" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 3, "scheduled")?;
-                    choice_value(
-                        p,
-                        &mut r.scheduled,
-                        string,
-                        CarePlanActivityDetailScheduled::String,
-                        |e| match e {
-                            CarePlanActivityDetailScheduled::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_scheduledString" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 3, "scheduled")?;
-                    choice_element(
-                        p,
-                        &mut r.scheduled,
-                        CarePlanActivityDetailScheduled::String,
-                        |e| match e {
-                            CarePlanActivityDetailScheduled::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.performer, Reference::read)?;
-                }
-                "productCodeableConcept" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c1, 1, "product")?;
-                    choice_box(
-                        p,
-                        &mut r.product,
-                        CodeableConcept::read,
-                        CarePlanActivityDetailProduct::CodeableConcept,
-                    )?;
-                }
-                "productReference" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c1, 2, "product")?;
-                    choice_box(
-                        p,
-                        &mut r.product,
-                        Reference::read,
-                        CarePlanActivityDetailProduct::Reference,
-                    )?;
-                }
-                "dailyAmount" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.daily_amount, Quantity::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CARE_PLAN_ACTIVITY_DETAIL_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates_canonical, "instantiatesCanonical")?;
         check_list(p, &r.instantiates_uri, "instantiatesUri")?;
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.kind {
-            write_prim(w, "kind", "_kind", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "kind", "_kind", &self.kind, w_str);
         write_prims(
             w,
             "instantiatesCanonical",
@@ -1363,263 +809,272 @@ impl CarePlanActivityDetail {
             &self.instantiates_uri,
             w_str,
         );
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.goal.is_empty() {
-            w.key("goal");
-            w.begin_array();
-            for v in &self.goal {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.status_reason {
-            w.key("statusReason");
-            v.write(w);
-        }
-        if let Some(v) = &self.do_not_perform {
-            write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);
-        }
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "goal", &self.goal, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "doNotPerform",
+            "_doNotPerform",
+            &self.do_not_perform,
+            w_boolean,
+        );
         if let Some(v) = &self.scheduled {
-            match v {
-                CarePlanActivityDetailScheduled::Timing(x) => {
-                    w.key("scheduledTiming");
-                    x.write(w);
-                }
-                CarePlanActivityDetailScheduled::Period(x) => {
-                    w.key("scheduledPeriod");
-                    x.write(w);
-                }
-                CarePlanActivityDetailScheduled::String(x) => {
-                    write_prim(w, "scheduledString", "_scheduledString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "location", &self.location, Reference::write);
+        write_many(w, "performer", &self.performer, Reference::write);
         if let Some(v) = &self.product {
-            match v {
-                CarePlanActivityDetailProduct::CodeableConcept(x) => {
-                    w.key("productCodeableConcept");
-                    x.write(w);
-                }
-                CarePlanActivityDetailProduct::Reference(x) => {
-                    w.key("productReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.daily_amount {
-            w.key("dailyAmount");
-            v.write(w);
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt(w, "dailyAmount", &self.daily_amount, Quantity::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".kind", &self.kind, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".goal", &self.goal, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".doNotPerform",
+            &self.do_not_perform,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".scheduled[x]",
+            &self.scheduled,
+            CarePlanActivityDetailScheduled::visit_refs,
+        );
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_many(path, f, ".performer", &self.performer, reference);
+        visit_opt(
+            path,
+            f,
+            ".product[x]",
+            &self.product,
+            CarePlanActivityDetailProduct::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".dailyAmount",
+            &self.daily_amount,
+            Quantity::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CarePlanActivityDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.goal, Reference::read),
+            3 => opt_prim_value(p, &mut self.kind, codes::CarePlanActivityKind::read_code),
+            4 => opt_prim_element(p, &mut self.kind),
+            5 => prim_value(
+                p,
+                &mut self.status,
+                codes::CarePlanActivityStatus::read_code,
+            ),
+            6 => prim_element(p, &mut self.status),
+            7 => opt(p, &mut self.location, Reference::read),
+            8 => opt(p, &mut self.quantity, Quantity::read),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(p, &mut self.performer, Reference::read),
+            11 => many(p, &mut self.reason_code, CodeableConcept::read),
+            12 => opt(p, &mut self.daily_amount, Quantity::read),
+            13 => opt_prim_value(p, &mut self.description, string),
+            14 => opt_prim_element(p, &mut self.description),
+            15 => opt_prim_value(p, &mut self.do_not_perform, boolean),
+            16 => opt(p, &mut self.status_reason, CodeableConcept::read),
+            17 => opt_prim_element(p, &mut self.do_not_perform),
+            18 => {
+                let other = p.marked(seen, 23);
+                values(p, &mut self.instantiates_uri, uri, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            19 => many(p, &mut self.reason_reference, Reference::read),
+            20 => choice_box(
+                p,
+                &mut self.scheduled,
+                Period::read,
+                CarePlanActivityDetailScheduled::Period,
+            ),
+            21 => choice_value(
+                p,
+                &mut self.scheduled,
+                string,
+                CarePlanActivityDetailScheduled::String,
+                |e| match e {
+                    CarePlanActivityDetailScheduled::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            22 => choice_box(
+                p,
+                &mut self.scheduled,
+                Timing::read,
+                CarePlanActivityDetailScheduled::Timing,
+            ),
+            23 => {
+                let other = p.marked(seen, 18);
+                elements(p, &mut self.instantiates_uri, other)
             }
-            path.truncate(n);
-        }
-        if self.kind.is_some() {
-            let n = path.len();
-            path.push_str(".kind");
-            if let Some(v) = &self.kind {
-                v.visit_refs(path, f);
+            24 => choice_element(
+                p,
+                &mut self.scheduled,
+                CarePlanActivityDetailScheduled::String,
+                |e| match e {
+                    CarePlanActivityDetailScheduled::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            25 => choice_box(
+                p,
+                &mut self.product,
+                Reference::read,
+                CarePlanActivityDetailProduct::Reference,
+            ),
+            26 => many(p, &mut self.modifier_extension, Extension::read),
+            27 => {
+                let other = p.marked(seen, 28);
+                values(p, &mut self.instantiates_canonical, canonical, other)
             }
-            path.truncate(n);
-        }
-        if !self.instantiates_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            for v in &self.instantiates_canonical {
-                v.visit_refs(path, f);
+            28 => {
+                let other = p.marked(seen, 27);
+                elements(p, &mut self.instantiates_canonical, other)
             }
-            path.truncate(n);
-        }
-        if !self.instantiates_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            for v in &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.goal.is_empty() {
-            let n = path.len();
-            path.push_str(".goal");
-            for v in &self.goal {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_reason.is_some() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            if let Some(v) = &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.do_not_perform.is_some() {
-            let n = path.len();
-            path.push_str(".doNotPerform");
-            if let Some(v) = &self.do_not_perform {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.scheduled.is_some() {
-            let n = path.len();
-            path.push_str(".scheduled[x]");
-            if let Some(v) = &self.scheduled {
-                match v {
-                    CarePlanActivityDetailScheduled::Timing(x) => x.visit_refs(path, f),
-                    CarePlanActivityDetailScheduled::Period(x) => x.visit_refs(path, f),
-                    CarePlanActivityDetailScheduled::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.product.is_some() {
-            let n = path.len();
-            path.push_str(".product[x]");
-            if let Some(v) = &self.product {
-                match v {
-                    CarePlanActivityDetailProduct::CodeableConcept(x) => x.visit_refs(path, f),
-                    CarePlanActivityDetailProduct::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.daily_amount.is_some() {
-            let n = path.len();
-            path.push_str(".dailyAmount");
-            if let Some(v) = &self.daily_amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            29 => choice_box(
+                p,
+                &mut self.product,
+                CodeableConcept::read,
+                CarePlanActivityDetailProduct::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static CARE_PLAN_ACTIVITY_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("goal"),
+        Key::plain("kind"),
+        Key::plain("_kind"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("location"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("reasonCode"),
+        Key::plain("dailyAmount"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("doNotPerform"),
+        Key::plain("statusReason"),
+        Key::plain("_doNotPerform"),
+        Key::plain("instantiatesUri"),
+        Key::plain("reasonReference"),
+        Key::choice("scheduledPeriod", 1, 2),
+        Key::choice("scheduledString", 1, 3),
+        Key::choice("scheduledTiming", 1, 1),
+        Key::plain("_instantiatesUri"),
+        Key::choice("_scheduledString", 1, 3),
+        Key::choice("productReference", 2, 2),
+        Key::plain("modifierExtension"),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("_instantiatesCanonical"),
+        Key::choice("productCodeableConcept", 2, 1),
+    ],
+    choices: &["scheduled", "product"],
+    required: &[Required {
+        name: "status",
+        keys: &[5, 6],
+    }],
+};

@@ -104,134 +104,7 @@ impl CatalogEntry {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("CatalogEntry")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "orderable" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.orderable, boolean)?;
-                }
-                "_orderable" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_element(p, &mut r.orderable)?;
-                }
-                "referencedItem" => {
-                    p.mark(&mut seen, 16)?;
-                    one(p, &mut r.referenced_item, Reference::read)?;
-                }
-                "additionalIdentifier" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.additional_identifier, Identifier::read)?;
-                }
-                "classification" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.classification, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "validityPeriod" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.validity_period, Period::read)?;
-                }
-                "validTo" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.valid_to, date_time)?;
-                }
-                "_validTo" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.valid_to)?;
-                }
-                "lastUpdated" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.last_updated, date_time)?;
-                }
-                "_lastUpdated" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.last_updated)?;
-                }
-                "additionalCharacteristic" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.additional_characteristic, CodeableConcept::read)?;
-                }
-                "additionalClassification" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.additional_classification, CodeableConcept::read)?;
-                }
-                "relatedEntry" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.related_entry, CatalogEntryRelatedEntry::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 14) && !p.marked(&seen, 15) {
-            return Err(p.missing("orderable"));
-        }
-        if !p.marked(&seen, 16) {
-            return Err(p.missing("referencedItem"));
-        }
+        read_object(p, &CATALOG_ENTRY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -239,292 +112,256 @@ impl CatalogEntry {
         w.begin_object();
         w.key("resourceType");
         w.str("CatalogEntry");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        write_prim(w, "orderable", "_orderable", &self.orderable, w_boolean);
-        {
-            let v = &self.referenced_item;
-            w.key("referencedItem");
-            v.write(w);
-        }
-        if !self.additional_identifier.is_empty() {
-            w.key("additionalIdentifier");
-            w.begin_array();
-            for v in &self.additional_identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.classification.is_empty() {
-            w.key("classification");
-            w.begin_array();
-            for v in &self.classification {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.validity_period {
-            w.key("validityPeriod");
-            v.write(w);
-        }
-        if let Some(v) = &self.valid_to {
-            write_prim(w, "validTo", "_validTo", v, w_str);
-        }
-        if let Some(v) = &self.last_updated {
-            write_prim(w, "lastUpdated", "_lastUpdated", v, w_str);
-        }
-        if !self.additional_characteristic.is_empty() {
-            w.key("additionalCharacteristic");
-            w.begin_array();
-            for v in &self.additional_characteristic {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.additional_classification.is_empty() {
-            w.key("additionalClassification");
-            w.begin_array();
-            for v in &self.additional_classification {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related_entry.is_empty() {
-            w.key("relatedEntry");
-            w.begin_array();
-            for v in &self.related_entry {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_one_prim(w, "orderable", "_orderable", &self.orderable, w_boolean);
+        write_one(w, "referencedItem", &self.referenced_item, Reference::write);
+        write_many(
+            w,
+            "additionalIdentifier",
+            &self.additional_identifier,
+            Identifier::write,
+        );
+        write_many(
+            w,
+            "classification",
+            &self.classification,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "validityPeriod", &self.validity_period, Period::write);
+        write_opt_prim(w, "validTo", "_validTo", &self.valid_to, w_str);
+        write_opt_prim(w, "lastUpdated", "_lastUpdated", &self.last_updated, w_str);
+        write_many(
+            w,
+            "additionalCharacteristic",
+            &self.additional_characteristic,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "additionalClassification",
+            &self.additional_classification,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "relatedEntry",
+            &self.related_entry,
+            CatalogEntryRelatedEntry::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".orderable");
-            {
-                let v = &self.orderable;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".referencedItem");
-            {
-                let v = &self.referenced_item;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.additional_identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".additionalIdentifier");
-            for v in &self.additional_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.classification.is_empty() {
-            let n = path.len();
-            path.push_str(".classification");
-            for v in &self.classification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.validity_period.is_some() {
-            let n = path.len();
-            path.push_str(".validityPeriod");
-            if let Some(v) = &self.validity_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.valid_to.is_some() {
-            let n = path.len();
-            path.push_str(".validTo");
-            if let Some(v) = &self.valid_to {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_updated.is_some() {
-            let n = path.len();
-            path.push_str(".lastUpdated");
-            if let Some(v) = &self.last_updated {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.additional_characteristic.is_empty() {
-            let n = path.len();
-            path.push_str(".additionalCharacteristic");
-            for v in &self.additional_characteristic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.additional_classification.is_empty() {
-            let n = path.len();
-            path.push_str(".additionalClassification");
-            for v in &self.additional_classification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_entry.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedEntry");
-            for v in &self.related_entry {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_one(path, f, ".orderable", &self.orderable, Boolean::visit_refs);
+        visit_one(path, f, ".referencedItem", &self.referenced_item, reference);
+        visit_many(
+            path,
+            f,
+            ".additionalIdentifier",
+            &self.additional_identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".classification",
+            &self.classification,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".validityPeriod",
+            &self.validity_period,
+            Period::visit_refs,
+        );
+        visit_opt(path, f, ".validTo", &self.valid_to, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".lastUpdated",
+            &self.last_updated,
+            DateTime::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".additionalCharacteristic",
+            &self.additional_characteristic,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".additionalClassification",
+            &self.additional_classification,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relatedEntry",
+            &self.related_entry,
+            CatalogEntryRelatedEntry::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for CatalogEntry {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt(p, &mut self.type_, CodeableConcept::read),
+            5 => opt_prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            6 => opt_prim_element(p, &mut self.status),
+            7 => opt_prim_value(p, &mut self.valid_to, date_time),
+            8 => opt_prim_element(p, &mut self.valid_to),
+            9 => opt_prim_value(p, &mut self.language, code),
+            10 => opt_prim_element(p, &mut self.language),
+            11 => many(p, &mut self.contained, Resource::read),
+            12 => many(p, &mut self.extension, Extension::read),
+            13 => prim_value(p, &mut self.orderable, boolean),
+            14 => prim_element(p, &mut self.orderable),
+            15 => many(p, &mut self.identifier, Identifier::read),
+            16 => opt_prim_value(p, &mut self.last_updated, date_time),
+            17 => opt_prim_element(p, &mut self.last_updated),
+            18 => many(p, &mut self.related_entry, CatalogEntryRelatedEntry::read),
+            19 => p.expect_resource_type("CatalogEntry"),
+            20 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            21 => opt_prim_element(p, &mut self.implicit_rules),
+            22 => many(p, &mut self.classification, CodeableConcept::read),
+            23 => one(p, &mut self.referenced_item, Reference::read),
+            24 => opt(p, &mut self.validity_period, Period::read),
+            25 => many(p, &mut self.modifier_extension, Extension::read),
+            26 => many(p, &mut self.additional_identifier, Identifier::read),
+            27 => many(
+                p,
+                &mut self.additional_characteristic,
+                CodeableConcept::read,
+            ),
+            28 => many(
+                p,
+                &mut self.additional_classification,
+                CodeableConcept::read,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CATALOG_ENTRY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("validTo"),
+        Key::plain("_validTo"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("orderable"),
+        Key::plain("_orderable"),
+        Key::plain("identifier"),
+        Key::plain("lastUpdated"),
+        Key::plain("_lastUpdated"),
+        Key::plain("relatedEntry"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("classification"),
+        Key::plain("referencedItem"),
+        Key::plain("validityPeriod"),
+        Key::plain("modifierExtension"),
+        Key::plain("additionalIdentifier"),
+        Key::plain("additionalCharacteristic"),
+        Key::plain("additionalClassification"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "orderable",
+            keys: &[13, 14],
+        },
+        Required {
+            name: "referencedItem",
+            keys: &[23],
+        },
+    ],
+};
 
 /// An item that this catalog entry is related to
 ///
@@ -569,122 +406,100 @@ impl CatalogEntryRelatedEntry {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "relationtype" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(
-                        p,
-                        &mut r.relationtype,
-                        codes::CatalogEntryRelationType::read_code,
-                    )?;
-                }
-                "_relationtype" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.relationtype)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.item, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("relationtype"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("item"));
-        }
+        read_object(p, &CATALOG_ENTRY_RELATED_ENTRY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(
             w,
             "relationtype",
             "_relationtype",
             &self.relationtype,
             w_str,
         );
-        {
-            let v = &self.item;
-            w.key("item");
-            v.write(w);
-        }
+        write_one(w, "item", &self.item, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".relationtype");
-            {
-                let v = &self.relationtype;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".item");
-            {
-                let v = &self.item;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".relationtype",
+            &self.relationtype,
+            Code::visit_refs,
+        );
+        visit_one(path, f, ".item", &self.item, reference);
+    }
+}
+
+impl ReadFields for CatalogEntryRelatedEntry {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.item, Reference::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => prim_value(
+                p,
+                &mut self.relationtype,
+                codes::CatalogEntryRelationType::read_code,
+            ),
+            4 => prim_element(p, &mut self.relationtype),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CATALOG_ENTRY_RELATED_ENTRY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("item"),
+        Key::plain("extension"),
+        Key::plain("relationtype"),
+        Key::plain("_relationtype"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "relationtype",
+            keys: &[3, 4],
+        },
+        Required {
+            name: "item",
+            keys: &[1],
+        },
+    ],
+};

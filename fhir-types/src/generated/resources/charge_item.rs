@@ -162,6 +162,27 @@ impl Default for ChargeItemOccurrence {
     }
 }
 
+impl ChargeItemOccurrence {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "occurrencePeriod", &**x, Period::write),
+            Self::Timing(x) => write_one(w, "occurrenceTiming", &**x, Timing::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ChargeItem.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -179,6 +200,25 @@ impl Default for ChargeItemProduct {
     }
 }
 
+impl ChargeItemProduct {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Reference(x) => write_one(w, "productReference", &**x, Reference::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "productCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Reference(x) => reference(x, path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ChargeItem {
     /// A `ChargeItem` with its required elements (`status`, `code`, `subject`); everything else is empty.
     pub fn new(status: impl Into<Code>, code: CodeableConcept, subject: Reference) -> Self {
@@ -193,264 +233,9 @@ impl ChargeItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ChargeItem")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "definitionUri" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.definition_uri, uri, other)?;
-                }
-                "_definitionUri" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.definition_uri, other)?;
-                }
-                "definitionCanonical" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.definition_canonical, canonical, other)?;
-                }
-                "_definitionCanonical" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.definition_canonical, other)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, codes::ChargeItemStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 20)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 21)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.context, Reference::read)?;
-                }
-                "occurrenceDateTime" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_value(
-                        p,
-                        &mut r.occurrence,
-                        date_time,
-                        ChargeItemOccurrence::DateTime,
-                        |e| match e {
-                            ChargeItemOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurrenceDateTime" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_element(
-                        p,
-                        &mut r.occurrence,
-                        ChargeItemOccurrence::DateTime,
-                        |e| match e {
-                            ChargeItemOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "occurrencePeriod" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 2, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Period::read,
-                        ChargeItemOccurrence::Period,
-                    )?;
-                }
-                "occurrenceTiming" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 3, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Timing::read,
-                        ChargeItemOccurrence::Timing,
-                    )?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.performer, ChargeItemPerformer::read)?;
-                }
-                "performingOrganization" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.performing_organization, Reference::read)?;
-                }
-                "requestingOrganization" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.requesting_organization, Reference::read)?;
-                }
-                "costCenter" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.cost_center, Reference::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "bodysite" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.bodysite, CodeableConcept::read)?;
-                }
-                "factorOverride" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.factor_override, decimal)?;
-                }
-                "_factorOverride" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.factor_override)?;
-                }
-                "priceOverride" => {
-                    p.mark(&mut seen, 35)?;
-                    opt(p, &mut r.price_override, Money::read)?;
-                }
-                "overrideReason" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.override_reason, string)?;
-                }
-                "_overrideReason" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.override_reason)?;
-                }
-                "enterer" => {
-                    p.mark(&mut seen, 38)?;
-                    opt(p, &mut r.enterer, Reference::read)?;
-                }
-                "enteredDate" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.entered_date, date_time)?;
-                }
-                "_enteredDate" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_element(p, &mut r.entered_date)?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.reason, CodeableConcept::read)?;
-                }
-                "service" => {
-                    p.mark(&mut seen, 42)?;
-                    many(p, &mut r.service, Reference::read)?;
-                }
-                "productReference" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c1, 1, "product")?;
-                    choice_box(
-                        p,
-                        &mut r.product,
-                        Reference::read,
-                        ChargeItemProduct::Reference,
-                    )?;
-                }
-                "productCodeableConcept" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c1, 2, "product")?;
-                    choice_box(
-                        p,
-                        &mut r.product,
-                        CodeableConcept::read,
-                        ChargeItemProduct::CodeableConcept,
-                    )?;
-                }
-                "account" => {
-                    p.mark(&mut seen, 45)?;
-                    many(p, &mut r.account, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 46)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "supportingInformation" => {
-                    p.mark(&mut seen, 47)?;
-                    many(p, &mut r.supporting_information, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CHARGE_ITEM_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.definition_uri, "definitionUri")?;
         check_list(p, &r.definition_canonical, "definitionCanonical")?;
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 20) {
-            return Err(p.missing("code"));
-        }
-        if !p.marked(&seen, 21) {
-            return Err(p.missing("subject"));
-        }
         Ok(r)
     }
 
@@ -458,55 +243,26 @@ impl ChargeItem {
         w.begin_object();
         w.key("resourceType");
         w.str("ChargeItem");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "definitionUri",
@@ -521,443 +277,391 @@ impl ChargeItem {
             &self.definition_canonical,
             w_str,
         );
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.context {
-            w.key("context");
-            v.write(w);
-        }
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "context", &self.context, Reference::write);
         if let Some(v) = &self.occurrence {
-            match v {
-                ChargeItemOccurrence::DateTime(x) => {
-                    write_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
-                }
-                ChargeItemOccurrence::Period(x) => {
-                    w.key("occurrencePeriod");
-                    x.write(w);
-                }
-                ChargeItemOccurrence::Timing(x) => {
-                    w.key("occurrenceTiming");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.performing_organization {
-            w.key("performingOrganization");
-            v.write(w);
-        }
-        if let Some(v) = &self.requesting_organization {
-            w.key("requestingOrganization");
-            v.write(w);
-        }
-        if let Some(v) = &self.cost_center {
-            w.key("costCenter");
-            v.write(w);
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if !self.bodysite.is_empty() {
-            w.key("bodysite");
-            w.begin_array();
-            for v in &self.bodysite {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.factor_override {
-            write_prim(w, "factorOverride", "_factorOverride", v, w_decimal);
-        }
-        if let Some(v) = &self.price_override {
-            w.key("priceOverride");
-            v.write(w);
-        }
-        if let Some(v) = &self.override_reason {
-            write_prim(w, "overrideReason", "_overrideReason", v, w_str);
-        }
-        if let Some(v) = &self.enterer {
-            w.key("enterer");
-            v.write(w);
-        }
-        if let Some(v) = &self.entered_date {
-            write_prim(w, "enteredDate", "_enteredDate", v, w_str);
-        }
-        if !self.reason.is_empty() {
-            w.key("reason");
-            w.begin_array();
-            for v in &self.reason {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.service.is_empty() {
-            w.key("service");
-            w.begin_array();
-            for v in &self.service {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "performer", &self.performer, ChargeItemPerformer::write);
+        write_opt(
+            w,
+            "performingOrganization",
+            &self.performing_organization,
+            Reference::write,
+        );
+        write_opt(
+            w,
+            "requestingOrganization",
+            &self.requesting_organization,
+            Reference::write,
+        );
+        write_opt(w, "costCenter", &self.cost_center, Reference::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_many(w, "bodysite", &self.bodysite, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "factorOverride",
+            "_factorOverride",
+            &self.factor_override,
+            w_decimal,
+        );
+        write_opt(w, "priceOverride", &self.price_override, Money::write);
+        write_opt_prim(
+            w,
+            "overrideReason",
+            "_overrideReason",
+            &self.override_reason,
+            w_str,
+        );
+        write_opt(w, "enterer", &self.enterer, Reference::write);
+        write_opt_prim(w, "enteredDate", "_enteredDate", &self.entered_date, w_str);
+        write_many(w, "reason", &self.reason, CodeableConcept::write);
+        write_many(w, "service", &self.service, Reference::write);
         if let Some(v) = &self.product {
-            match v {
-                ChargeItemProduct::Reference(x) => {
-                    w.key("productReference");
-                    x.write(w);
-                }
-                ChargeItemProduct::CodeableConcept(x) => {
-                    w.key("productCodeableConcept");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.account.is_empty() {
-            w.key("account");
-            w.begin_array();
-            for v in &self.account {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.supporting_information.is_empty() {
-            w.key("supportingInformation");
-            w.begin_array();
-            for v in &self.supporting_information {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "account", &self.account, Reference::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(
+            w,
+            "supportingInformation",
+            &self.supporting_information,
+            Reference::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.definition_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".definitionUri");
-            for v in &self.definition_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.definition_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".definitionCanonical");
-            for v in &self.definition_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.context.is_some() {
-            let n = path.len();
-            path.push_str(".context");
-            if let Some(v) = &self.context {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.occurrence.is_some() {
-            let n = path.len();
-            path.push_str(".occurrence[x]");
-            if let Some(v) = &self.occurrence {
-                match v {
-                    ChargeItemOccurrence::DateTime(x) => x.visit_refs(path, f),
-                    ChargeItemOccurrence::Period(x) => x.visit_refs(path, f),
-                    ChargeItemOccurrence::Timing(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performing_organization.is_some() {
-            let n = path.len();
-            path.push_str(".performingOrganization");
-            if let Some(v) = &self.performing_organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requesting_organization.is_some() {
-            let n = path.len();
-            path.push_str(".requestingOrganization");
-            if let Some(v) = &self.requesting_organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.cost_center.is_some() {
-            let n = path.len();
-            path.push_str(".costCenter");
-            if let Some(v) = &self.cost_center {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.bodysite.is_empty() {
-            let n = path.len();
-            path.push_str(".bodysite");
-            for v in &self.bodysite {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor_override.is_some() {
-            let n = path.len();
-            path.push_str(".factorOverride");
-            if let Some(v) = &self.factor_override {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.price_override.is_some() {
-            let n = path.len();
-            path.push_str(".priceOverride");
-            if let Some(v) = &self.price_override {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.override_reason.is_some() {
-            let n = path.len();
-            path.push_str(".overrideReason");
-            if let Some(v) = &self.override_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.enterer.is_some() {
-            let n = path.len();
-            path.push_str(".enterer");
-            if let Some(v) = &self.enterer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.entered_date.is_some() {
-            let n = path.len();
-            path.push_str(".enteredDate");
-            if let Some(v) = &self.entered_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason.is_empty() {
-            let n = path.len();
-            path.push_str(".reason");
-            for v in &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.service.is_empty() {
-            let n = path.len();
-            path.push_str(".service");
-            for v in &self.service {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.product.is_some() {
-            let n = path.len();
-            path.push_str(".product[x]");
-            if let Some(v) = &self.product {
-                match v {
-                    ChargeItemProduct::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    ChargeItemProduct::CodeableConcept(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.account.is_empty() {
-            let n = path.len();
-            path.push_str(".account");
-            for v in &self.account {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_information.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInformation");
-            for v in &self.supporting_information {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".definitionUri",
+            &self.definition_uri,
+            Uri::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".definitionCanonical",
+            &self.definition_canonical,
+            Canonical::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".context", &self.context, reference);
+        visit_opt(
+            path,
+            f,
+            ".occurrence[x]",
+            &self.occurrence,
+            ChargeItemOccurrence::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".performer",
+            &self.performer,
+            ChargeItemPerformer::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".performingOrganization",
+            &self.performing_organization,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".requestingOrganization",
+            &self.requesting_organization,
+            reference,
+        );
+        visit_opt(path, f, ".costCenter", &self.cost_center, reference);
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".bodysite",
+            &self.bodysite,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".factorOverride",
+            &self.factor_override,
+            Decimal::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".priceOverride",
+            &self.price_override,
+            Money::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".overrideReason",
+            &self.override_reason,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".enterer", &self.enterer, reference);
+        visit_opt(
+            path,
+            f,
+            ".enteredDate",
+            &self.entered_date,
+            DateTime::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reason",
+            &self.reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".service", &self.service, reference);
+        visit_opt(
+            path,
+            f,
+            ".product[x]",
+            &self.product,
+            ChargeItemProduct::visit_refs,
+        );
+        visit_many(path, f, ".account", &self.account, reference);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".supportingInformation",
+            &self.supporting_information,
+            reference,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ChargeItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => one(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => many(p, &mut self.part_of, Reference::read),
+            7 => many(p, &mut self.reason, CodeableConcept::read),
+            8 => prim_value(p, &mut self.status, codes::ChargeItemStatus::read_code),
+            9 => prim_element(p, &mut self.status),
+            10 => many(p, &mut self.account, Reference::read),
+            11 => opt(p, &mut self.context, Reference::read),
+            12 => opt(p, &mut self.enterer, Reference::read),
+            13 => many(p, &mut self.service, Reference::read),
+            14 => one(p, &mut self.subject, Reference::read),
+            15 => many(p, &mut self.bodysite, CodeableConcept::read),
+            16 => opt_prim_value(p, &mut self.language, code),
+            17 => opt(p, &mut self.quantity, Quantity::read),
+            18 => opt_prim_element(p, &mut self.language),
+            19 => many(p, &mut self.contained, Resource::read),
+            20 => many(p, &mut self.extension, Extension::read),
+            21 => many(p, &mut self.performer, ChargeItemPerformer::read),
+            22 => opt(p, &mut self.cost_center, Reference::read),
+            23 => many(p, &mut self.identifier, Identifier::read),
+            24 => opt_prim_value(p, &mut self.entered_date, date_time),
+            25 => opt_prim_element(p, &mut self.entered_date),
+            26 => p.expect_resource_type("ChargeItem"),
+            27 => {
+                let other = p.marked(seen, 30);
+                values(p, &mut self.definition_uri, uri, other)
+            }
+            28 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            29 => opt(p, &mut self.price_override, Money::read),
+            30 => {
+                let other = p.marked(seen, 27);
+                elements(p, &mut self.definition_uri, other)
+            }
+            31 => opt_prim_element(p, &mut self.implicit_rules),
+            32 => opt_prim_value(p, &mut self.factor_override, decimal),
+            33 => opt_prim_value(p, &mut self.override_reason, string),
+            34 => opt_prim_element(p, &mut self.factor_override),
+            35 => opt_prim_element(p, &mut self.override_reason),
+            36 => choice_box(
+                p,
+                &mut self.occurrence,
+                Period::read,
+                ChargeItemOccurrence::Period,
+            ),
+            37 => choice_box(
+                p,
+                &mut self.occurrence,
+                Timing::read,
+                ChargeItemOccurrence::Timing,
+            ),
+            38 => choice_box(
+                p,
+                &mut self.product,
+                Reference::read,
+                ChargeItemProduct::Reference,
+            ),
+            39 => many(p, &mut self.modifier_extension, Extension::read),
+            40 => choice_value(
+                p,
+                &mut self.occurrence,
+                date_time,
+                ChargeItemOccurrence::DateTime,
+                |e| match e {
+                    ChargeItemOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            41 => choice_element(
+                p,
+                &mut self.occurrence,
+                ChargeItemOccurrence::DateTime,
+                |e| match e {
+                    ChargeItemOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            42 => {
+                let other = p.marked(seen, 43);
+                values(p, &mut self.definition_canonical, canonical, other)
+            }
+            43 => {
+                let other = p.marked(seen, 42);
+                elements(p, &mut self.definition_canonical, other)
+            }
+            44 => many(p, &mut self.supporting_information, Reference::read),
+            45 => opt(p, &mut self.performing_organization, Reference::read),
+            46 => choice_box(
+                p,
+                &mut self.product,
+                CodeableConcept::read,
+                ChargeItemProduct::CodeableConcept,
+            ),
+            47 => opt(p, &mut self.requesting_organization, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CHARGE_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("partOf"),
+        Key::plain("reason"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("account"),
+        Key::plain("context"),
+        Key::plain("enterer"),
+        Key::plain("service"),
+        Key::plain("subject"),
+        Key::plain("bodysite"),
+        Key::plain("language"),
+        Key::plain("quantity"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("costCenter"),
+        Key::plain("identifier"),
+        Key::plain("enteredDate"),
+        Key::plain("_enteredDate"),
+        Key::plain("resourceType"),
+        Key::plain("definitionUri"),
+        Key::plain("implicitRules"),
+        Key::plain("priceOverride"),
+        Key::plain("_definitionUri"),
+        Key::plain("_implicitRules"),
+        Key::plain("factorOverride"),
+        Key::plain("overrideReason"),
+        Key::plain("_factorOverride"),
+        Key::plain("_overrideReason"),
+        Key::choice("occurrencePeriod", 1, 2),
+        Key::choice("occurrenceTiming", 1, 3),
+        Key::choice("productReference", 2, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("occurrenceDateTime", 1, 1),
+        Key::choice("_occurrenceDateTime", 1, 1),
+        Key::plain("definitionCanonical"),
+        Key::plain("_definitionCanonical"),
+        Key::plain("supportingInformation"),
+        Key::plain("performingOrganization"),
+        Key::choice("productCodeableConcept", 2, 2),
+        Key::plain("requestingOrganization"),
+    ],
+    choices: &["occurrence", "product"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[8, 9],
+        },
+        Required {
+            name: "code",
+            keys: &[2],
+        },
+        Required {
+            name: "subject",
+            keys: &[14],
+        },
+    ],
+};
 
 /// Who performed charged service
 ///
@@ -1003,107 +707,82 @@ impl ChargeItemPerformer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "function" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.function, CodeableConcept::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.actor, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("actor"));
-        }
+        read_object(p, &CHARGE_ITEM_PERFORMER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.function {
-            w.key("function");
-            v.write(w);
-        }
-        {
-            let v = &self.actor;
-            w.key("actor");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "function", &self.function, CodeableConcept::write);
+        write_one(w, "actor", &self.actor, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.function.is_some() {
-            let n = path.len();
-            path.push_str(".function");
-            if let Some(v) = &self.function {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actor");
-            {
-                let v = &self.actor;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".function",
+            &self.function,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".actor", &self.actor, reference);
+    }
+}
+
+impl ReadFields for ChargeItemPerformer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.actor, Reference::read),
+            2 => opt(p, &mut self.function, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CHARGE_ITEM_PERFORMER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("actor"),
+        Key::plain("function"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "actor",
+        keys: &[1],
+    }],
+};

@@ -150,231 +150,10 @@ impl ChargeItemDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ChargeItemDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "derivedFromUri" => {
-                    p.mark(&mut seen, 19)?;
-                    let other = p.marked(&seen, 20);
-                    values(p, &mut r.derived_from_uri, uri, other)?;
-                }
-                "_derivedFromUri" => {
-                    p.mark(&mut seen, 20)?;
-                    let other = p.marked(&seen, 19);
-                    elements(p, &mut r.derived_from_uri, other)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 21)?;
-                    let other = p.marked(&seen, 22);
-                    values(p, &mut r.part_of, canonical, other)?;
-                }
-                "_partOf" => {
-                    p.mark(&mut seen, 22)?;
-                    let other = p.marked(&seen, 21);
-                    elements(p, &mut r.part_of, other)?;
-                }
-                "replaces" => {
-                    p.mark(&mut seen, 23)?;
-                    let other = p.marked(&seen, 24);
-                    values(p, &mut r.replaces, canonical, other)?;
-                }
-                "_replaces" => {
-                    p.mark(&mut seen, 24)?;
-                    let other = p.marked(&seen, 23);
-                    elements(p, &mut r.replaces, other)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 26)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "approvalDate" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_value(p, &mut r.approval_date, date)?;
-                }
-                "_approvalDate" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_element(p, &mut r.approval_date)?;
-                }
-                "lastReviewDate" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_value(p, &mut r.last_review_date, date)?;
-                }
-                "_lastReviewDate" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_element(p, &mut r.last_review_date)?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 44)?;
-                    opt(p, &mut r.effective_period, Period::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 45)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "instance" => {
-                    p.mark(&mut seen, 46)?;
-                    many(p, &mut r.instance, Reference::read)?;
-                }
-                "applicability" => {
-                    p.mark(&mut seen, 47)?;
-                    many(
-                        p,
-                        &mut r.applicability,
-                        ChargeItemDefinitionApplicability::read,
-                    )?;
-                }
-                "propertyGroup" => {
-                    p.mark(&mut seen, 48)?;
-                    many(
-                        p,
-                        &mut r.property_group,
-                        ChargeItemDefinitionPropertyGroup::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 12) && !p.marked(&seen, 13) {
-            return Err(p.missing("url"));
-        }
+        read_object(p, &CHARGE_ITEM_DEFINITION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.derived_from_uri, "derivedFromUri")?;
         check_list(p, &r.part_of, "partOf")?;
         check_list(p, &r.replaces, "replaces")?;
-        if !p.marked(&seen, 25) && !p.marked(&seen, 26) {
-            return Err(p.missing("status"));
-        }
         Ok(r)
     }
 
@@ -382,62 +161,29 @@ impl ChargeItemDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("ChargeItemDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "url", "_url", &self.url, w_str);
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
         write_prims(
             w,
             "derivedFromUri",
@@ -447,338 +193,346 @@ impl ChargeItemDefinition {
         );
         write_prims(w, "partOf", "_partOf", &self.part_of, w_str);
         write_prims(w, "replaces", "_replaces", &self.replaces, w_str);
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.approval_date {
-            write_prim(w, "approvalDate", "_approvalDate", v, w_str);
-        }
-        if let Some(v) = &self.last_review_date {
-            write_prim(w, "lastReviewDate", "_lastReviewDate", v, w_str);
-        }
-        if let Some(v) = &self.effective_period {
-            w.key("effectivePeriod");
-            v.write(w);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if !self.instance.is_empty() {
-            w.key("instance");
-            w.begin_array();
-            for v in &self.instance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.applicability.is_empty() {
-            w.key("applicability");
-            w.begin_array();
-            for v in &self.applicability {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.property_group.is_empty() {
-            w.key("propertyGroup");
-            w.begin_array();
-            for v in &self.property_group {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(
+            w,
+            "approvalDate",
+            "_approvalDate",
+            &self.approval_date,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "lastReviewDate",
+            "_lastReviewDate",
+            &self.last_review_date,
+            w_str,
+        );
+        write_opt(w, "effectivePeriod", &self.effective_period, Period::write);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "instance", &self.instance, Reference::write);
+        write_many(
+            w,
+            "applicability",
+            &self.applicability,
+            ChargeItemDefinitionApplicability::write,
+        );
+        write_many(
+            w,
+            "propertyGroup",
+            &self.property_group,
+            ChargeItemDefinitionPropertyGroup::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".url");
-            {
-                let v = &self.url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.derived_from_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".derivedFromUri");
-            for v in &self.derived_from_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.replaces.is_empty() {
-            let n = path.len();
-            path.push_str(".replaces");
-            for v in &self.replaces {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.approval_date.is_some() {
-            let n = path.len();
-            path.push_str(".approvalDate");
-            if let Some(v) = &self.approval_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_review_date.is_some() {
-            let n = path.len();
-            path.push_str(".lastReviewDate");
-            if let Some(v) = &self.last_review_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective_period.is_some() {
-            let n = path.len();
-            path.push_str(".effectivePeriod");
-            if let Some(v) = &self.effective_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instance.is_empty() {
-            let n = path.len();
-            path.push_str(".instance");
-            for v in &self.instance {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.applicability.is_empty() {
-            let n = path.len();
-            path.push_str(".applicability");
-            for v in &self.applicability {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.property_group.is_empty() {
-            let n = path.len();
-            path.push_str(".propertyGroup");
-            for v in &self.property_group {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".derivedFromUri",
+            &self.derived_from_uri,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".partOf", &self.part_of, Canonical::visit_refs);
+        visit_many(path, f, ".replaces", &self.replaces, Canonical::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".approvalDate",
+            &self.approval_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lastReviewDate",
+            &self.last_review_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".effectivePeriod",
+            &self.effective_period,
+            Period::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(path, f, ".instance", &self.instance, reference);
+        visit_many(
+            path,
+            f,
+            ".applicability",
+            &self.applicability,
+            ChargeItemDefinitionApplicability::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".propertyGroup",
+            &self.property_group,
+            ChargeItemDefinitionPropertyGroup::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ChargeItemDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.url, uri),
+            3 => prim_element(p, &mut self.url),
+            4 => opt(p, &mut self.code, CodeableConcept::read),
+            5 => opt_prim_value(p, &mut self.date, date_time),
+            6 => opt(p, &mut self.meta, Meta::read),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => opt_prim_element(p, &mut self.date),
+            9 => opt_prim_value(p, &mut self.title, string),
+            10 => opt_prim_element(p, &mut self.title),
+            11 => {
+                let other = p.marked(seen, 13);
+                values(p, &mut self.part_of, canonical, other)
+            }
+            12 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            13 => {
+                let other = p.marked(seen, 11);
+                elements(p, &mut self.part_of, other)
+            }
+            14 => prim_element(p, &mut self.status),
+            15 => many(p, &mut self.contact, ContactDetail::read),
+            16 => opt_prim_value(p, &mut self.version, string),
+            17 => opt_prim_element(p, &mut self.version),
+            18 => many(p, &mut self.instance, Reference::read),
+            19 => opt_prim_value(p, &mut self.language, code),
+            20 => {
+                let other = p.marked(seen, 22);
+                values(p, &mut self.replaces, canonical, other)
+            }
+            21 => opt_prim_element(p, &mut self.language),
+            22 => {
+                let other = p.marked(seen, 20);
+                elements(p, &mut self.replaces, other)
+            }
+            23 => many(p, &mut self.contained, Resource::read),
+            24 => opt_prim_value(p, &mut self.copyright, markdown),
+            25 => many(p, &mut self.extension, Extension::read),
+            26 => opt_prim_value(p, &mut self.publisher, string),
+            27 => opt_prim_element(p, &mut self.copyright),
+            28 => opt_prim_element(p, &mut self.publisher),
+            29 => many(p, &mut self.identifier, Identifier::read),
+            30 => many(p, &mut self.use_context, UsageContext::read),
+            31 => opt_prim_value(p, &mut self.description, markdown),
+            32 => opt_prim_element(p, &mut self.description),
+            33 => opt_prim_value(p, &mut self.approval_date, date),
+            34 => opt_prim_value(p, &mut self.experimental, boolean),
+            35 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            36 => p.expect_resource_type("ChargeItemDefinition"),
+            37 => opt_prim_element(p, &mut self.approval_date),
+            38 => opt_prim_element(p, &mut self.experimental),
+            39 => many(
+                p,
+                &mut self.applicability,
+                ChargeItemDefinitionApplicability::read,
+            ),
+            40 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            41 => many(
+                p,
+                &mut self.property_group,
+                ChargeItemDefinitionPropertyGroup::read,
+            ),
+            42 => opt_prim_element(p, &mut self.implicit_rules),
+            43 => {
+                let other = p.marked(seen, 45);
+                values(p, &mut self.derived_from_uri, uri, other)
+            }
+            44 => opt_prim_value(p, &mut self.last_review_date, date),
+            45 => {
+                let other = p.marked(seen, 43);
+                elements(p, &mut self.derived_from_uri, other)
+            }
+            46 => opt_prim_element(p, &mut self.last_review_date),
+            47 => opt(p, &mut self.effective_period, Period::read),
+            48 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CHARGE_ITEM_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("code"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("partOf"),
+        Key::plain("status"),
+        Key::plain("_partOf"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("instance"),
+        Key::plain("language"),
+        Key::plain("replaces"),
+        Key::plain("_language"),
+        Key::plain("_replaces"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("approvalDate"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_approvalDate"),
+        Key::plain("_experimental"),
+        Key::plain("applicability"),
+        Key::plain("implicitRules"),
+        Key::plain("propertyGroup"),
+        Key::plain("_implicitRules"),
+        Key::plain("derivedFromUri"),
+        Key::plain("lastReviewDate"),
+        Key::plain("_derivedFromUri"),
+        Key::plain("_lastReviewDate"),
+        Key::plain("effectivePeriod"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "url",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "status",
+            keys: &[12, 14],
+        },
+    ],
+};
 
 /// Whether or not the billing code is applicable
 ///
@@ -820,129 +574,103 @@ impl ChargeItemDefinitionApplicability {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.language, string)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.expression, string)?;
-                }
-                "_expression" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.expression)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &CHARGE_ITEM_DEFINITION_APPLICABILITY_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.expression {
-            write_prim(w, "expression", "_expression", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt_prim(w, "expression", "_expression", &self.expression, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expression.is_some() {
-            let n = path.len();
-            path.push_str(".expression");
-            if let Some(v) = &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ChargeItemDefinitionApplicability {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.language, string),
+            2 => opt_prim_element(p, &mut self.language),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.expression, string),
+            5 => opt_prim_element(p, &mut self.expression),
+            6 => opt_prim_value(p, &mut self.description, string),
+            7 => opt_prim_element(p, &mut self.description),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CHARGE_ITEM_DEFINITION_APPLICABILITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("extension"),
+        Key::plain("expression"),
+        Key::plain("_expression"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Group of properties which are applicable under the same conditions
 ///
@@ -980,120 +708,111 @@ impl ChargeItemDefinitionPropertyGroup {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "applicability" => {
-                    p.mark(&mut seen, 3)?;
-                    many(
-                        p,
-                        &mut r.applicability,
-                        ChargeItemDefinitionApplicability::read,
-                    )?;
-                }
-                "priceComponent" => {
-                    p.mark(&mut seen, 4)?;
-                    many(
-                        p,
-                        &mut r.price_component,
-                        ChargeItemDefinitionPropertyGroupPriceComponent::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &CHARGE_ITEM_DEFINITION_PROPERTY_GROUP_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.applicability.is_empty() {
-            w.key("applicability");
-            w.begin_array();
-            for v in &self.applicability {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.price_component.is_empty() {
-            w.key("priceComponent");
-            w.begin_array();
-            for v in &self.price_component {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(
+            w,
+            "applicability",
+            &self.applicability,
+            ChargeItemDefinitionApplicability::write,
+        );
+        write_many(
+            w,
+            "priceComponent",
+            &self.price_component,
+            ChargeItemDefinitionPropertyGroupPriceComponent::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.applicability.is_empty() {
-            let n = path.len();
-            path.push_str(".applicability");
-            for v in &self.applicability {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.price_component.is_empty() {
-            let n = path.len();
-            path.push_str(".priceComponent");
-            for v in &self.price_component {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".applicability",
+            &self.applicability,
+            ChargeItemDefinitionApplicability::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".priceComponent",
+            &self.price_component,
+            ChargeItemDefinitionPropertyGroupPriceComponent::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ChargeItemDefinitionPropertyGroup {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => many(
+                p,
+                &mut self.applicability,
+                ChargeItemDefinitionApplicability::read,
+            ),
+            3 => many(
+                p,
+                &mut self.price_component,
+                ChargeItemDefinitionPropertyGroupPriceComponent::read,
+            ),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CHARGE_ITEM_DEFINITION_PROPERTY_GROUP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("applicability"),
+        Key::plain("priceComponent"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Components of total line item price
 ///
@@ -1147,141 +866,97 @@ impl ChargeItemDefinitionPropertyGroupPriceComponent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::InvoicePriceComponentType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.amount, Money::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &CHARGE_ITEM_DEFINITION_PROPERTY_GROUP_PRICE_COMPONENT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "amount", &self.amount, Money::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".amount", &self.amount, Money::visit_refs);
+    }
+}
+
+impl ReadFields for ChargeItemDefinitionPropertyGroupPriceComponent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => prim_value(
+                p,
+                &mut self.type_,
+                codes::InvoicePriceComponentType::read_code,
+            ),
+            3 => prim_element(p, &mut self.type_),
+            4 => opt(p, &mut self.amount, Money::read),
+            5 => opt_prim_value(p, &mut self.factor, decimal),
+            6 => opt_prim_element(p, &mut self.factor),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CHARGE_ITEM_DEFINITION_PROPERTY_GROUP_PRICE_COMPONENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("amount"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[2, 3],
+    }],
+};

@@ -183,208 +183,7 @@ impl Claim {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Claim")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::FinancialResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 15)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subType" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.sub_type, CodeableConcept::read)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.use_, codes::Use::read_code)?;
-                }
-                "_use" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.use_)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 19)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "billablePeriod" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.billable_period, Period::read)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.created)?;
-                }
-                "enterer" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.enterer, Reference::read)?;
-                }
-                "insurer" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.insurer, Reference::read)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 25)?;
-                    one(p, &mut r.provider, Reference::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 26)?;
-                    one(p, &mut r.priority, CodeableConcept::read)?;
-                }
-                "fundsReserve" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.funds_reserve, CodeableConcept::read)?;
-                }
-                "related" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.related, ClaimRelated::read)?;
-                }
-                "prescription" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.prescription, Reference::read)?;
-                }
-                "originalPrescription" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.original_prescription, Reference::read)?;
-                }
-                "payee" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.payee, ClaimPayee::read)?;
-                }
-                "referral" => {
-                    p.mark(&mut seen, 32)?;
-                    opt(p, &mut r.referral, Reference::read)?;
-                }
-                "facility" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(p, &mut r.facility, Reference::read)?;
-                }
-                "careTeam" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.care_team, ClaimCareTeam::read)?;
-                }
-                "supportingInfo" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.supporting_info, ClaimSupportingInfo::read)?;
-                }
-                "diagnosis" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.diagnosis, ClaimDiagnosis::read)?;
-                }
-                "procedure" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.procedure, ClaimProcedure::read)?;
-                }
-                "insurance" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.insurance, ClaimInsurance::read)?;
-                }
-                "accident" => {
-                    p.mark(&mut seen, 39)?;
-                    opt(p, &mut r.accident, ClaimAccident::read)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.item, ClaimItem::read)?;
-                }
-                "total" => {
-                    p.mark(&mut seen, 41)?;
-                    opt(p, &mut r.total, Money::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 15) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("use"));
-        }
-        if !p.marked(&seen, 19) {
-            return Err(p.missing("patient"));
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("created"));
-        }
-        if !p.marked(&seen, 25) {
-            return Err(p.missing("provider"));
-        }
-        if !p.marked(&seen, 26) {
-            return Err(p.missing("priority"));
-        }
-        if r.insurance.is_empty() {
-            return Err(p.missing("insurance"));
-        }
+        read_object(p, &CLAIM_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -392,480 +191,344 @@ impl Claim {
         w.begin_object();
         w.key("resourceType");
         w.str("Claim");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.sub_type {
-            w.key("subType");
-            v.write(w);
-        }
-        write_prim(w, "use", "_use", &self.use_, w_str);
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.billable_period {
-            w.key("billablePeriod");
-            v.write(w);
-        }
-        write_prim(w, "created", "_created", &self.created, w_str);
-        if let Some(v) = &self.enterer {
-            w.key("enterer");
-            v.write(w);
-        }
-        if let Some(v) = &self.insurer {
-            w.key("insurer");
-            v.write(w);
-        }
-        {
-            let v = &self.provider;
-            w.key("provider");
-            v.write(w);
-        }
-        {
-            let v = &self.priority;
-            w.key("priority");
-            v.write(w);
-        }
-        if let Some(v) = &self.funds_reserve {
-            w.key("fundsReserve");
-            v.write(w);
-        }
-        if !self.related.is_empty() {
-            w.key("related");
-            w.begin_array();
-            for v in &self.related {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.prescription {
-            w.key("prescription");
-            v.write(w);
-        }
-        if let Some(v) = &self.original_prescription {
-            w.key("originalPrescription");
-            v.write(w);
-        }
-        if let Some(v) = &self.payee {
-            w.key("payee");
-            v.write(w);
-        }
-        if let Some(v) = &self.referral {
-            w.key("referral");
-            v.write(w);
-        }
-        if let Some(v) = &self.facility {
-            w.key("facility");
-            v.write(w);
-        }
-        if !self.care_team.is_empty() {
-            w.key("careTeam");
-            w.begin_array();
-            for v in &self.care_team {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.supporting_info.is_empty() {
-            w.key("supportingInfo");
-            w.begin_array();
-            for v in &self.supporting_info {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.diagnosis.is_empty() {
-            w.key("diagnosis");
-            w.begin_array();
-            for v in &self.diagnosis {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.procedure.is_empty() {
-            w.key("procedure");
-            w.begin_array();
-            for v in &self.procedure {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.insurance.is_empty() {
-            w.key("insurance");
-            w.begin_array();
-            for v in &self.insurance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.accident {
-            w.key("accident");
-            v.write(w);
-        }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.total {
-            w.key("total");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "subType", &self.sub_type, CodeableConcept::write);
+        write_one_prim(w, "use", "_use", &self.use_, w_str);
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_opt(w, "billablePeriod", &self.billable_period, Period::write);
+        write_one_prim(w, "created", "_created", &self.created, w_str);
+        write_opt(w, "enterer", &self.enterer, Reference::write);
+        write_opt(w, "insurer", &self.insurer, Reference::write);
+        write_one(w, "provider", &self.provider, Reference::write);
+        write_one(w, "priority", &self.priority, CodeableConcept::write);
+        write_opt(
+            w,
+            "fundsReserve",
+            &self.funds_reserve,
+            CodeableConcept::write,
+        );
+        write_many(w, "related", &self.related, ClaimRelated::write);
+        write_opt(w, "prescription", &self.prescription, Reference::write);
+        write_opt(
+            w,
+            "originalPrescription",
+            &self.original_prescription,
+            Reference::write,
+        );
+        write_opt(w, "payee", &self.payee, ClaimPayee::write);
+        write_opt(w, "referral", &self.referral, Reference::write);
+        write_opt(w, "facility", &self.facility, Reference::write);
+        write_many(w, "careTeam", &self.care_team, ClaimCareTeam::write);
+        write_many(
+            w,
+            "supportingInfo",
+            &self.supporting_info,
+            ClaimSupportingInfo::write,
+        );
+        write_many(w, "diagnosis", &self.diagnosis, ClaimDiagnosis::write);
+        write_many(w, "procedure", &self.procedure, ClaimProcedure::write);
+        write_many(w, "insurance", &self.insurance, ClaimInsurance::write);
+        write_opt(w, "accident", &self.accident, ClaimAccident::write);
+        write_many(w, "item", &self.item, ClaimItem::write);
+        write_opt(w, "total", &self.total, Money::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sub_type.is_some() {
-            let n = path.len();
-            path.push_str(".subType");
-            if let Some(v) = &self.sub_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".use");
-            {
-                let v = &self.use_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.billable_period.is_some() {
-            let n = path.len();
-            path.push_str(".billablePeriod");
-            if let Some(v) = &self.billable_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".created");
-            {
-                let v = &self.created;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.enterer.is_some() {
-            let n = path.len();
-            path.push_str(".enterer");
-            if let Some(v) = &self.enterer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.insurer.is_some() {
-            let n = path.len();
-            path.push_str(".insurer");
-            if let Some(v) = &self.insurer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".provider");
-            {
-                let v = &self.provider;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".priority");
-            {
-                let v = &self.priority;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.funds_reserve.is_some() {
-            let n = path.len();
-            path.push_str(".fundsReserve");
-            if let Some(v) = &self.funds_reserve {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related.is_empty() {
-            let n = path.len();
-            path.push_str(".related");
-            for v in &self.related {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.prescription.is_some() {
-            let n = path.len();
-            path.push_str(".prescription");
-            if let Some(v) = &self.prescription {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.original_prescription.is_some() {
-            let n = path.len();
-            path.push_str(".originalPrescription");
-            if let Some(v) = &self.original_prescription {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payee.is_some() {
-            let n = path.len();
-            path.push_str(".payee");
-            if let Some(v) = &self.payee {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.referral.is_some() {
-            let n = path.len();
-            path.push_str(".referral");
-            if let Some(v) = &self.referral {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.facility.is_some() {
-            let n = path.len();
-            path.push_str(".facility");
-            if let Some(v) = &self.facility {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.care_team.is_empty() {
-            let n = path.len();
-            path.push_str(".careTeam");
-            for v in &self.care_team {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_info.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInfo");
-            for v in &self.supporting_info {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.diagnosis.is_empty() {
-            let n = path.len();
-            path.push_str(".diagnosis");
-            for v in &self.diagnosis {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.procedure.is_empty() {
-            let n = path.len();
-            path.push_str(".procedure");
-            for v in &self.procedure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.insurance.is_empty() {
-            let n = path.len();
-            path.push_str(".insurance");
-            for v in &self.insurance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.accident.is_some() {
-            let n = path.len();
-            path.push_str(".accident");
-            if let Some(v) = &self.accident {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.total.is_some() {
-            let n = path.len();
-            path.push_str(".total");
-            if let Some(v) = &self.total {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".subType",
+            &self.sub_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".use", &self.use_, Code::visit_refs);
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(
+            path,
+            f,
+            ".billablePeriod",
+            &self.billable_period,
+            Period::visit_refs,
+        );
+        visit_one(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_opt(path, f, ".enterer", &self.enterer, reference);
+        visit_opt(path, f, ".insurer", &self.insurer, reference);
+        visit_one(path, f, ".provider", &self.provider, reference);
+        visit_one(
+            path,
+            f,
+            ".priority",
+            &self.priority,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".fundsReserve",
+            &self.funds_reserve,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".related", &self.related, ClaimRelated::visit_refs);
+        visit_opt(path, f, ".prescription", &self.prescription, reference);
+        visit_opt(
+            path,
+            f,
+            ".originalPrescription",
+            &self.original_prescription,
+            reference,
+        );
+        visit_opt(path, f, ".payee", &self.payee, ClaimPayee::visit_refs);
+        visit_opt(path, f, ".referral", &self.referral, reference);
+        visit_opt(path, f, ".facility", &self.facility, reference);
+        visit_many(
+            path,
+            f,
+            ".careTeam",
+            &self.care_team,
+            ClaimCareTeam::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".supportingInfo",
+            &self.supporting_info,
+            ClaimSupportingInfo::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".diagnosis",
+            &self.diagnosis,
+            ClaimDiagnosis::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".procedure",
+            &self.procedure,
+            ClaimProcedure::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".insurance",
+            &self.insurance,
+            ClaimInsurance::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".accident",
+            &self.accident,
+            ClaimAccident::visit_refs,
+        );
+        visit_many(path, f, ".item", &self.item, ClaimItem::visit_refs);
+        visit_opt(path, f, ".total", &self.total, Money::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Claim {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.use_, codes::Use::read_code),
+            3 => prim_element(p, &mut self.use_),
+            4 => many(p, &mut self.item, ClaimItem::read),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => opt(p, &mut self.text, Narrative::read),
+            7 => one(p, &mut self.type_, CodeableConcept::read),
+            8 => opt(p, &mut self.payee, ClaimPayee::read),
+            9 => opt(p, &mut self.total, Money::read),
+            10 => prim_value(
+                p,
+                &mut self.status,
+                codes::FinancialResourceStatusCodes::read_code,
+            ),
+            11 => prim_element(p, &mut self.status),
+            12 => prim_value(p, &mut self.created, date_time),
+            13 => opt(p, &mut self.enterer, Reference::read),
+            14 => opt(p, &mut self.insurer, Reference::read),
+            15 => one(p, &mut self.patient, Reference::read),
+            16 => many(p, &mut self.related, ClaimRelated::read),
+            17 => opt(p, &mut self.sub_type, CodeableConcept::read),
+            18 => prim_element(p, &mut self.created),
+            19 => opt(p, &mut self.accident, ClaimAccident::read),
+            20 => many(p, &mut self.care_team, ClaimCareTeam::read),
+            21 => opt(p, &mut self.facility, Reference::read),
+            22 => opt_prim_value(p, &mut self.language, code),
+            23 => one(p, &mut self.priority, CodeableConcept::read),
+            24 => one(p, &mut self.provider, Reference::read),
+            25 => opt(p, &mut self.referral, Reference::read),
+            26 => opt_prim_element(p, &mut self.language),
+            27 => many(p, &mut self.contained, Resource::read),
+            28 => many(p, &mut self.diagnosis, ClaimDiagnosis::read),
+            29 => many(p, &mut self.extension, Extension::read),
+            30 => many(p, &mut self.insurance, ClaimInsurance::read),
+            31 => many(p, &mut self.procedure, ClaimProcedure::read),
+            32 => many(p, &mut self.identifier, Identifier::read),
+            33 => opt(p, &mut self.funds_reserve, CodeableConcept::read),
+            34 => opt(p, &mut self.prescription, Reference::read),
+            35 => p.expect_resource_type("Claim"),
+            36 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            37 => opt_prim_element(p, &mut self.implicit_rules),
+            38 => opt(p, &mut self.billable_period, Period::read),
+            39 => many(p, &mut self.supporting_info, ClaimSupportingInfo::read),
+            40 => many(p, &mut self.modifier_extension, Extension::read),
+            41 => opt(p, &mut self.original_prescription, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CLAIM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("use"),
+        Key::plain("_use"),
+        Key::plain("item"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("payee"),
+        Key::plain("total"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("created"),
+        Key::plain("enterer"),
+        Key::plain("insurer"),
+        Key::plain("patient"),
+        Key::plain("related"),
+        Key::plain("subType"),
+        Key::plain("_created"),
+        Key::plain("accident"),
+        Key::plain("careTeam"),
+        Key::plain("facility"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("provider"),
+        Key::plain("referral"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("diagnosis"),
+        Key::plain("extension"),
+        Key::plain("insurance"),
+        Key::plain("procedure"),
+        Key::plain("identifier"),
+        Key::plain("fundsReserve"),
+        Key::plain("prescription"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("billablePeriod"),
+        Key::plain("supportingInfo"),
+        Key::plain("modifierExtension"),
+        Key::plain("originalPrescription"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[10, 11],
+        },
+        Required {
+            name: "type",
+            keys: &[7],
+        },
+        Required {
+            name: "use",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "patient",
+            keys: &[15],
+        },
+        Required {
+            name: "created",
+            keys: &[12, 18],
+        },
+        Required {
+            name: "provider",
+            keys: &[24],
+        },
+        Required {
+            name: "priority",
+            keys: &[23],
+        },
+        Required {
+            name: "insurance",
+            keys: &[30],
+        },
+    ],
+};
 
 /// Details of the event
 ///
@@ -920,6 +583,23 @@ impl Default for ClaimAccidentLocation {
     }
 }
 
+impl ClaimAccidentLocation {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Address(x) => write_one(w, "locationAddress", &**x, Address::write),
+            Self::Reference(x) => write_one(w, "locationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ClaimAccident {
     /// A `ClaimAccident` with its required elements (`date`); everything else is empty.
     pub fn new(date: impl Into<Date>) -> Self {
@@ -932,156 +612,105 @@ impl ClaimAccident {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.date, date)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.date)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "locationAddress" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Address::read,
-                        ClaimAccidentLocation::Address,
-                    )?;
-                }
-                "locationReference" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Reference::read,
-                        ClaimAccidentLocation::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("date"));
-        }
+        read_object(p, &CLAIM_ACCIDENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "date", "_date", &self.date, w_str);
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
         if let Some(v) = &self.location {
-            match v {
-                ClaimAccidentLocation::Address(x) => {
-                    w.key("locationAddress");
-                    x.write(w);
-                }
-                ClaimAccidentLocation::Reference(x) => {
-                    w.key("locationReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".date");
-            {
-                let v = &self.date;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location[x]");
-            if let Some(v) = &self.location {
-                match v {
-                    ClaimAccidentLocation::Address(x) => x.visit_refs(path, f),
-                    ClaimAccidentLocation::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".date", &self.date, Date::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".location[x]",
+            &self.location,
+            ClaimAccidentLocation::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimAccident {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.date, date),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => prim_element(p, &mut self.date),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => choice_box(
+                p,
+                &mut self.location,
+                Address::read,
+                ClaimAccidentLocation::Address,
+            ),
+            6 => choice_box(
+                p,
+                &mut self.location,
+                Reference::read,
+                ClaimAccidentLocation::Reference,
+            ),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_ACCIDENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("date"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("extension"),
+        Key::choice("locationAddress", 1, 1),
+        Key::choice("locationReference", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["location"],
+    required: &[Required {
+        name: "date",
+        keys: &[1, 3],
+    }],
+};
 
 /// Members of the care team
 ///
@@ -1140,166 +769,130 @@ impl ClaimCareTeam {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.provider, Reference::read)?;
-                }
-                "responsible" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.responsible, boolean)?;
-                }
-                "_responsible" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.responsible)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.role, CodeableConcept::read)?;
-                }
-                "qualification" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.qualification, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("provider"));
-        }
+        read_object(p, &CLAIM_CARE_TEAM_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        {
-            let v = &self.provider;
-            w.key("provider");
-            v.write(w);
-        }
-        if let Some(v) = &self.responsible {
-            write_prim(w, "responsible", "_responsible", v, w_boolean);
-        }
-        if let Some(v) = &self.role {
-            w.key("role");
-            v.write(w);
-        }
-        if let Some(v) = &self.qualification {
-            w.key("qualification");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_one(w, "provider", &self.provider, Reference::write);
+        write_opt_prim(
+            w,
+            "responsible",
+            "_responsible",
+            &self.responsible,
+            w_boolean,
+        );
+        write_opt(w, "role", &self.role, CodeableConcept::write);
+        write_opt(
+            w,
+            "qualification",
+            &self.qualification,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".provider");
-            {
-                let v = &self.provider;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.responsible.is_some() {
-            let n = path.len();
-            path.push_str(".responsible");
-            if let Some(v) = &self.responsible {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.role.is_some() {
-            let n = path.len();
-            path.push_str(".role");
-            if let Some(v) = &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.qualification.is_some() {
-            let n = path.len();
-            path.push_str(".qualification");
-            if let Some(v) = &self.qualification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(path, f, ".provider", &self.provider, reference);
+        visit_opt(
+            path,
+            f,
+            ".responsible",
+            &self.responsible,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".qualification",
+            &self.qualification,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimCareTeam {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.role, CodeableConcept::read),
+            2 => one(p, &mut self.provider, Reference::read),
+            3 => prim_value(p, &mut self.sequence, positive_int),
+            4 => prim_element(p, &mut self.sequence),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.responsible, boolean),
+            7 => opt_prim_element(p, &mut self.responsible),
+            8 => opt(p, &mut self.qualification, CodeableConcept::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_CARE_TEAM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("role"),
+        Key::plain("provider"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("responsible"),
+        Key::plain("_responsible"),
+        Key::plain("qualification"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[3, 4],
+        },
+        Required {
+            name: "provider",
+            keys: &[2],
+        },
+    ],
+};
 
 /// Pertinent diagnosis information
 ///
@@ -1362,6 +955,25 @@ impl Default for ClaimDiagnosisDiagnosis {
     }
 }
 
+impl ClaimDiagnosisDiagnosis {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "diagnosisCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "diagnosisReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ClaimDiagnosis {
     /// A `ClaimDiagnosis` with its required elements (`sequence`, `diagnosis`); everything else is empty.
     pub fn new(sequence: impl Into<PositiveInt>, diagnosis: ClaimDiagnosisDiagnosis) -> Self {
@@ -1375,197 +987,135 @@ impl ClaimDiagnosis {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "diagnosisCodeableConcept" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "diagnosis")?;
-                    choice_box_one(
-                        p,
-                        &mut r.diagnosis,
-                        CodeableConcept::read,
-                        ClaimDiagnosisDiagnosis::CodeableConcept,
-                    )?;
-                }
-                "diagnosisReference" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "diagnosis")?;
-                    choice_box_one(
-                        p,
-                        &mut r.diagnosis,
-                        Reference::read,
-                        ClaimDiagnosisDiagnosis::Reference,
-                    )?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "onAdmission" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.on_admission, CodeableConcept::read)?;
-                }
-                "packageCode" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.package_code, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("diagnosis[x]"));
-        }
+        read_object(p, &CLAIM_DIAGNOSIS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        {
-            let v = &self.diagnosis;
-            match v {
-                ClaimDiagnosisDiagnosis::CodeableConcept(x) => {
-                    w.key("diagnosisCodeableConcept");
-                    x.write(w);
-                }
-                ClaimDiagnosisDiagnosis::Reference(x) => {
-                    w.key("diagnosisReference");
-                    x.write(w);
-                }
-            }
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.on_admission {
-            w.key("onAdmission");
-            v.write(w);
-        }
-        if let Some(v) = &self.package_code {
-            w.key("packageCode");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        self.diagnosis.write_keys(w);
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "onAdmission", &self.on_admission, CodeableConcept::write);
+        write_opt(w, "packageCode", &self.package_code, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".diagnosis[x]");
-            {
-                let v = &self.diagnosis;
-                match v {
-                    ClaimDiagnosisDiagnosis::CodeableConcept(x) => x.visit_refs(path, f),
-                    ClaimDiagnosisDiagnosis::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.on_admission.is_some() {
-            let n = path.len();
-            path.push_str(".onAdmission");
-            if let Some(v) = &self.on_admission {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.package_code.is_some() {
-            let n = path.len();
-            path.push_str(".packageCode");
-            if let Some(v) = &self.package_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".diagnosis[x]",
+            &self.diagnosis,
+            ClaimDiagnosisDiagnosis::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".onAdmission",
+            &self.on_admission,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".packageCode",
+            &self.package_code,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimDiagnosis {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.type_, CodeableConcept::read),
+            2 => prim_value(p, &mut self.sequence, positive_int),
+            3 => prim_element(p, &mut self.sequence),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.on_admission, CodeableConcept::read),
+            6 => opt(p, &mut self.package_code, CodeableConcept::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            8 => choice_box_one(
+                p,
+                &mut self.diagnosis,
+                Reference::read,
+                ClaimDiagnosisDiagnosis::Reference,
+            ),
+            9 => choice_box_one(
+                p,
+                &mut self.diagnosis,
+                CodeableConcept::read,
+                ClaimDiagnosisDiagnosis::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_DIAGNOSIS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("onAdmission"),
+        Key::plain("packageCode"),
+        Key::plain("modifierExtension"),
+        Key::choice("diagnosisReference", 1, 2),
+        Key::choice("diagnosisCodeableConcept", 1, 1),
+    ],
+    choices: &["diagnosis"],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "diagnosis[x]",
+            keys: &[8, 9],
+        },
+    ],
+};
 
 /// Patient insurance information
 ///
@@ -1637,208 +1187,154 @@ impl ClaimInsurance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "focal" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.focal, boolean)?;
-                }
-                "_focal" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.focal)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "coverage" => {
-                    p.mark(&mut seen, 8)?;
-                    one(p, &mut r.coverage, Reference::read)?;
-                }
-                "businessArrangement" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.business_arrangement, string)?;
-                }
-                "_businessArrangement" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.business_arrangement)?;
-                }
-                "preAuthRef" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 12);
-                    values(p, &mut r.pre_auth_ref, string, other)?;
-                }
-                "_preAuthRef" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 11);
-                    elements(p, &mut r.pre_auth_ref, other)?;
-                }
-                "claimResponse" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.claim_response, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("focal"));
-        }
-        if !p.marked(&seen, 8) {
-            return Err(p.missing("coverage"));
-        }
+        read_object(p, &CLAIM_INSURANCE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.pre_auth_ref, "preAuthRef")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        write_prim(w, "focal", "_focal", &self.focal, w_boolean);
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        {
-            let v = &self.coverage;
-            w.key("coverage");
-            v.write(w);
-        }
-        if let Some(v) = &self.business_arrangement {
-            write_prim(w, "businessArrangement", "_businessArrangement", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_one_prim(w, "focal", "_focal", &self.focal, w_boolean);
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_one(w, "coverage", &self.coverage, Reference::write);
+        write_opt_prim(
+            w,
+            "businessArrangement",
+            "_businessArrangement",
+            &self.business_arrangement,
+            w_str,
+        );
         write_prims(w, "preAuthRef", "_preAuthRef", &self.pre_auth_ref, w_str);
-        if let Some(v) = &self.claim_response {
-            w.key("claimResponse");
-            v.write(w);
-        }
+        write_opt(w, "claimResponse", &self.claim_response, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(path, f, ".focal", &self.focal, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".coverage", &self.coverage, reference);
+        visit_opt(
+            path,
+            f,
+            ".businessArrangement",
+            &self.business_arrangement,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".preAuthRef",
+            &self.pre_auth_ref,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".claimResponse", &self.claim_response, reference);
+    }
+}
+
+impl ReadFields for ClaimInsurance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.focal, boolean),
+            2 => prim_element(p, &mut self.focal),
+            3 => one(p, &mut self.coverage, Reference::read),
+            4 => prim_value(p, &mut self.sequence, positive_int),
+            5 => prim_element(p, &mut self.sequence),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => opt(p, &mut self.identifier, Identifier::read),
+            8 => {
+                let other = p.marked(seen, 9);
+                values(p, &mut self.pre_auth_ref, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            9 => {
+                let other = p.marked(seen, 8);
+                elements(p, &mut self.pre_auth_ref, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".focal");
-            {
-                let v = &self.focal;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".coverage");
-            {
-                let v = &self.coverage;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.business_arrangement.is_some() {
-            let n = path.len();
-            path.push_str(".businessArrangement");
-            if let Some(v) = &self.business_arrangement {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.pre_auth_ref.is_empty() {
-            let n = path.len();
-            path.push_str(".preAuthRef");
-            for v in &self.pre_auth_ref {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.claim_response.is_some() {
-            let n = path.len();
-            path.push_str(".claimResponse");
-            if let Some(v) = &self.claim_response {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            10 => opt(p, &mut self.claim_response, Reference::read),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            12 => opt_prim_value(p, &mut self.business_arrangement, string),
+            13 => opt_prim_element(p, &mut self.business_arrangement),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_INSURANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("focal"),
+        Key::plain("_focal"),
+        Key::plain("coverage"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("preAuthRef"),
+        Key::plain("_preAuthRef"),
+        Key::plain("claimResponse"),
+        Key::plain("modifierExtension"),
+        Key::plain("businessArrangement"),
+        Key::plain("_businessArrangement"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[4, 5],
+        },
+        Required {
+            name: "focal",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "coverage",
+            keys: &[3],
+        },
+    ],
+};
 
 /// Product or service provided
 ///
@@ -1965,6 +1461,23 @@ impl Default for ClaimItemServiced {
     }
 }
 
+impl ClaimItemServiced {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "servicedDate", "_servicedDate", x, w_str),
+            Self::Period(x) => write_one(w, "servicedPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'Claim.item.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1984,6 +1497,27 @@ impl Default for ClaimItemLocation {
     }
 }
 
+impl ClaimItemLocation {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "locationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Address(x) => write_one(w, "locationAddress", &**x, Address::write),
+            Self::Reference(x) => write_one(w, "locationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ClaimItem {
     /// A `ClaimItem` with its required elements (`sequence`, `productOrService`); everything else is empty.
     pub fn new(sequence: impl Into<PositiveInt>, product_or_service: CodeableConcept) -> Self {
@@ -1997,227 +1531,25 @@ impl ClaimItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "careTeamSequence" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.care_team_sequence, positive_int, other)?;
-                }
-                "_careTeamSequence" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.care_team_sequence, other)?;
-                }
-                "diagnosisSequence" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 8);
-                    values(p, &mut r.diagnosis_sequence, positive_int, other)?;
-                }
-                "_diagnosisSequence" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 7);
-                    elements(p, &mut r.diagnosis_sequence, other)?;
-                }
-                "procedureSequence" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 10);
-                    values(p, &mut r.procedure_sequence, positive_int, other)?;
-                }
-                "_procedureSequence" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 9);
-                    elements(p, &mut r.procedure_sequence, other)?;
-                }
-                "informationSequence" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 12);
-                    values(p, &mut r.information_sequence, positive_int, other)?;
-                }
-                "_informationSequence" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 11);
-                    elements(p, &mut r.information_sequence, other)?;
-                }
-                "revenue" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.revenue, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 15)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "programCode" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.program_code, CodeableConcept::read)?;
-                }
-                "servicedDate" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_value(
-                        p,
-                        &mut r.serviced,
-                        date,
-                        ClaimItemServiced::Date,
-                        |e| match e {
-                            ClaimItemServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_servicedDate" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_element(p, &mut r.serviced, ClaimItemServiced::Date, |e| match e {
-                        ClaimItemServiced::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "servicedPeriod" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 2, "serviced")?;
-                    choice_box(p, &mut r.serviced, Period::read, ClaimItemServiced::Period)?;
-                }
-                "locationCodeableConcept" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c1, 1, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        CodeableConcept::read,
-                        ClaimItemLocation::CodeableConcept,
-                    )?;
-                }
-                "locationAddress" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c1, 2, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Address::read,
-                        ClaimItemLocation::Address,
-                    )?;
-                }
-                "locationReference" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c1, 3, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Reference::read,
-                        ClaimItemLocation::Reference,
-                    )?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "udi" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.udi, Reference::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "subSite" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.sub_site, CodeableConcept::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.encounter, Reference::read)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.detail, ClaimItemDetail::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
+        read_object(p, &CLAIM_ITEM_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.care_team_sequence, "careTeamSequence")?;
         check_list(p, &r.diagnosis_sequence, "diagnosisSequence")?;
         check_list(p, &r.procedure_sequence, "procedureSequence")?;
         check_list(p, &r.information_sequence, "informationSequence")?;
-        if !p.marked(&seen, 15) {
-            return Err(p.missing("productOrService"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
         write_prims(
             w,
             "careTeamSequence",
@@ -2246,318 +1578,322 @@ impl ClaimItem {
             &self.information_sequence,
             w_unsigned,
         );
-        if let Some(v) = &self.revenue {
-            w.key("revenue");
-            v.write(w);
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.program_code.is_empty() {
-            w.key("programCode");
-            w.begin_array();
-            for v in &self.program_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "revenue", &self.revenue, CodeableConcept::write);
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_many(w, "programCode", &self.program_code, CodeableConcept::write);
         if let Some(v) = &self.serviced {
-            match v {
-                ClaimItemServiced::Date(x) => {
-                    write_prim(w, "servicedDate", "_servicedDate", x, w_str)
-                }
-                ClaimItemServiced::Period(x) => {
-                    w.key("servicedPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.location {
-            match v {
-                ClaimItemLocation::CodeableConcept(x) => {
-                    w.key("locationCodeableConcept");
-                    x.write(w);
-                }
-                ClaimItemLocation::Address(x) => {
-                    w.key("locationAddress");
-                    x.write(w);
-                }
-                ClaimItemLocation::Reference(x) => {
-                    w.key("locationReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
-        if !self.udi.is_empty() {
-            w.key("udi");
-            w.begin_array();
-            for v in &self.udi {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.body_site {
-            w.key("bodySite");
-            v.write(w);
-        }
-        if !self.sub_site.is_empty() {
-            w.key("subSite");
-            w.begin_array();
-            for v in &self.sub_site {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.encounter.is_empty() {
-            w.key("encounter");
-            w.begin_array();
-            for v in &self.encounter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
+        write_many(w, "udi", &self.udi, Reference::write);
+        write_opt(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_many(w, "subSite", &self.sub_site, CodeableConcept::write);
+        write_many(w, "encounter", &self.encounter, Reference::write);
+        write_many(w, "detail", &self.detail, ClaimItemDetail::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".careTeamSequence",
+            &self.care_team_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".diagnosisSequence",
+            &self.diagnosis_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".procedureSequence",
+            &self.procedure_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".informationSequence",
+            &self.information_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".revenue",
+            &self.revenue,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".programCode",
+            &self.program_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".serviced[x]",
+            &self.serviced,
+            ClaimItemServiced::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".location[x]",
+            &self.location,
+            ClaimItemLocation::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_many(path, f, ".udi", &self.udi, reference);
+        visit_opt(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subSite",
+            &self.sub_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".encounter", &self.encounter, reference);
+        visit_many(
+            path,
+            f,
+            ".detail",
+            &self.detail,
+            ClaimItemDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => many(p, &mut self.udi, Reference::read),
+            3 => many(p, &mut self.detail, ClaimItemDetail::read),
+            4 => opt_prim_value(p, &mut self.factor, decimal),
+            5 => opt_prim_element(p, &mut self.factor),
+            6 => opt(p, &mut self.revenue, CodeableConcept::read),
+            7 => many(p, &mut self.sub_site, CodeableConcept::read),
+            8 => opt(p, &mut self.body_site, CodeableConcept::read),
+            9 => opt(p, &mut self.category, CodeableConcept::read),
+            10 => many(p, &mut self.modifier, CodeableConcept::read),
+            11 => opt(p, &mut self.quantity, Quantity::read),
+            12 => prim_value(p, &mut self.sequence, positive_int),
+            13 => prim_element(p, &mut self.sequence),
+            14 => many(p, &mut self.encounter, Reference::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => opt(p, &mut self.unit_price, Money::read),
+            17 => many(p, &mut self.program_code, CodeableConcept::read),
+            18 => choice_value(
+                p,
+                &mut self.serviced,
+                date,
+                ClaimItemServiced::Date,
+                |e| match e {
+                    ClaimItemServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            19 => choice_element(
+                p,
+                &mut self.serviced,
+                ClaimItemServiced::Date,
+                |e| match e {
+                    ClaimItemServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            20 => choice_box(
+                p,
+                &mut self.serviced,
+                Period::read,
+                ClaimItemServiced::Period,
+            ),
+            21 => choice_box(
+                p,
+                &mut self.location,
+                Address::read,
+                ClaimItemLocation::Address,
+            ),
+            22 => {
+                let other = p.marked(seen, 24);
+                values(p, &mut self.care_team_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            23 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            24 => {
+                let other = p.marked(seen, 22);
+                elements(p, &mut self.care_team_sequence, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
+            25 => {
+                let other = p.marked(seen, 29);
+                values(p, &mut self.diagnosis_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.care_team_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".careTeamSequence");
-            for v in &self.care_team_sequence {
-                v.visit_refs(path, f);
+            26 => choice_box(
+                p,
+                &mut self.location,
+                Reference::read,
+                ClaimItemLocation::Reference,
+            ),
+            27 => many(p, &mut self.modifier_extension, Extension::read),
+            28 => {
+                let other = p.marked(seen, 30);
+                values(p, &mut self.procedure_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.diagnosis_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".diagnosisSequence");
-            for v in &self.diagnosis_sequence {
-                v.visit_refs(path, f);
+            29 => {
+                let other = p.marked(seen, 25);
+                elements(p, &mut self.diagnosis_sequence, other)
             }
-            path.truncate(n);
-        }
-        if !self.procedure_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".procedureSequence");
-            for v in &self.procedure_sequence {
-                v.visit_refs(path, f);
+            30 => {
+                let other = p.marked(seen, 28);
+                elements(p, &mut self.procedure_sequence, other)
             }
-            path.truncate(n);
-        }
-        if !self.information_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".informationSequence");
-            for v in &self.information_sequence {
-                v.visit_refs(path, f);
+            31 => {
+                let other = p.marked(seen, 32);
+                values(p, &mut self.information_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if self.revenue.is_some() {
-            let n = path.len();
-            path.push_str(".revenue");
-            if let Some(v) = &self.revenue {
-                v.visit_refs(path, f);
+            32 => {
+                let other = p.marked(seen, 31);
+                elements(p, &mut self.information_sequence, other)
             }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.program_code.is_empty() {
-            let n = path.len();
-            path.push_str(".programCode");
-            for v in &self.program_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.serviced.is_some() {
-            let n = path.len();
-            path.push_str(".serviced[x]");
-            if let Some(v) = &self.serviced {
-                match v {
-                    ClaimItemServiced::Date(x) => x.visit_refs(path, f),
-                    ClaimItemServiced::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location[x]");
-            if let Some(v) = &self.location {
-                match v {
-                    ClaimItemLocation::CodeableConcept(x) => x.visit_refs(path, f),
-                    ClaimItemLocation::Address(x) => x.visit_refs(path, f),
-                    ClaimItemLocation::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.udi.is_empty() {
-            let n = path.len();
-            path.push_str(".udi");
-            for v in &self.udi {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.body_site.is_some() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            if let Some(v) = &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sub_site.is_empty() {
-            let n = path.len();
-            path.push_str(".subSite");
-            for v in &self.sub_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.encounter.is_empty() {
-            let n = path.len();
-            path.push_str(".encounter");
-            for v in &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            33 => choice_box(
+                p,
+                &mut self.location,
+                CodeableConcept::read,
+                ClaimItemLocation::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("udi"),
+        Key::plain("detail"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("revenue"),
+        Key::plain("subSite"),
+        Key::plain("bodySite"),
+        Key::plain("category"),
+        Key::plain("modifier"),
+        Key::plain("quantity"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("unitPrice"),
+        Key::plain("programCode"),
+        Key::choice("servicedDate", 1, 1),
+        Key::choice("_servicedDate", 1, 1),
+        Key::choice("servicedPeriod", 1, 2),
+        Key::choice("locationAddress", 2, 2),
+        Key::plain("careTeamSequence"),
+        Key::plain("productOrService"),
+        Key::plain("_careTeamSequence"),
+        Key::plain("diagnosisSequence"),
+        Key::choice("locationReference", 2, 3),
+        Key::plain("modifierExtension"),
+        Key::plain("procedureSequence"),
+        Key::plain("_diagnosisSequence"),
+        Key::plain("_procedureSequence"),
+        Key::plain("informationSequence"),
+        Key::plain("_informationSequence"),
+        Key::choice("locationCodeableConcept", 2, 1),
+    ],
+    choices: &["serviced", "location"],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[12, 13],
+        },
+        Required {
+            name: "productOrService",
+            keys: &[23],
+        },
+    ],
+};
 
 /// Product or service provided
 ///
@@ -2644,294 +1980,181 @@ impl ClaimItemDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "revenue" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.revenue, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 7)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "programCode" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.program_code, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "udi" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.udi, Reference::read)?;
-                }
-                "subDetail" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.sub_detail, ClaimItemDetailSubDetail::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 7) {
-            return Err(p.missing("productOrService"));
-        }
+        read_object(p, &CLAIM_ITEM_DETAIL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        if let Some(v) = &self.revenue {
-            w.key("revenue");
-            v.write(w);
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.program_code.is_empty() {
-            w.key("programCode");
-            w.begin_array();
-            for v in &self.program_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
-        if !self.udi.is_empty() {
-            w.key("udi");
-            w.begin_array();
-            for v in &self.udi {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.sub_detail.is_empty() {
-            w.key("subDetail");
-            w.begin_array();
-            for v in &self.sub_detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_opt(w, "revenue", &self.revenue, CodeableConcept::write);
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_many(w, "programCode", &self.program_code, CodeableConcept::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
+        write_many(w, "udi", &self.udi, Reference::write);
+        write_many(
+            w,
+            "subDetail",
+            &self.sub_detail,
+            ClaimItemDetailSubDetail::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.revenue.is_some() {
-            let n = path.len();
-            path.push_str(".revenue");
-            if let Some(v) = &self.revenue {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.program_code.is_empty() {
-            let n = path.len();
-            path.push_str(".programCode");
-            for v in &self.program_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.udi.is_empty() {
-            let n = path.len();
-            path.push_str(".udi");
-            for v in &self.udi {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sub_detail.is_empty() {
-            let n = path.len();
-            path.push_str(".subDetail");
-            for v in &self.sub_detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".revenue",
+            &self.revenue,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".programCode",
+            &self.program_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_many(path, f, ".udi", &self.udi, reference);
+        visit_many(
+            path,
+            f,
+            ".subDetail",
+            &self.sub_detail,
+            ClaimItemDetailSubDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimItemDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => many(p, &mut self.udi, Reference::read),
+            3 => opt_prim_value(p, &mut self.factor, decimal),
+            4 => opt_prim_element(p, &mut self.factor),
+            5 => opt(p, &mut self.revenue, CodeableConcept::read),
+            6 => opt(p, &mut self.category, CodeableConcept::read),
+            7 => many(p, &mut self.modifier, CodeableConcept::read),
+            8 => opt(p, &mut self.quantity, Quantity::read),
+            9 => prim_value(p, &mut self.sequence, positive_int),
+            10 => prim_element(p, &mut self.sequence),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => many(p, &mut self.sub_detail, ClaimItemDetailSubDetail::read),
+            13 => opt(p, &mut self.unit_price, Money::read),
+            14 => many(p, &mut self.program_code, CodeableConcept::read),
+            15 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            16 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_ITEM_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("udi"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("revenue"),
+        Key::plain("category"),
+        Key::plain("modifier"),
+        Key::plain("quantity"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("subDetail"),
+        Key::plain("unitPrice"),
+        Key::plain("programCode"),
+        Key::plain("productOrService"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[9, 10],
+        },
+        Required {
+            name: "productOrService",
+            keys: &[15],
+        },
+    ],
+};
 
 /// Product or service provided
 ///
@@ -3014,274 +2237,166 @@ impl ClaimItemDetailSubDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "revenue" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.revenue, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 7)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "programCode" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.program_code, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "udi" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.udi, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 7) {
-            return Err(p.missing("productOrService"));
-        }
+        read_object(p, &CLAIM_ITEM_DETAIL_SUB_DETAIL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        if let Some(v) = &self.revenue {
-            w.key("revenue");
-            v.write(w);
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.program_code.is_empty() {
-            w.key("programCode");
-            w.begin_array();
-            for v in &self.program_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
-        if !self.udi.is_empty() {
-            w.key("udi");
-            w.begin_array();
-            for v in &self.udi {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_opt(w, "revenue", &self.revenue, CodeableConcept::write);
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_many(w, "programCode", &self.program_code, CodeableConcept::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
+        write_many(w, "udi", &self.udi, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.revenue.is_some() {
-            let n = path.len();
-            path.push_str(".revenue");
-            if let Some(v) = &self.revenue {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.program_code.is_empty() {
-            let n = path.len();
-            path.push_str(".programCode");
-            for v in &self.program_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.udi.is_empty() {
-            let n = path.len();
-            path.push_str(".udi");
-            for v in &self.udi {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".revenue",
+            &self.revenue,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".programCode",
+            &self.program_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_many(path, f, ".udi", &self.udi, reference);
+    }
+}
+
+impl ReadFields for ClaimItemDetailSubDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => many(p, &mut self.udi, Reference::read),
+            3 => opt_prim_value(p, &mut self.factor, decimal),
+            4 => opt_prim_element(p, &mut self.factor),
+            5 => opt(p, &mut self.revenue, CodeableConcept::read),
+            6 => opt(p, &mut self.category, CodeableConcept::read),
+            7 => many(p, &mut self.modifier, CodeableConcept::read),
+            8 => opt(p, &mut self.quantity, Quantity::read),
+            9 => prim_value(p, &mut self.sequence, positive_int),
+            10 => prim_element(p, &mut self.sequence),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => opt(p, &mut self.unit_price, Money::read),
+            13 => many(p, &mut self.program_code, CodeableConcept::read),
+            14 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            15 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_ITEM_DETAIL_SUB_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("udi"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("revenue"),
+        Key::plain("category"),
+        Key::plain("modifier"),
+        Key::plain("quantity"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("unitPrice"),
+        Key::plain("programCode"),
+        Key::plain("productOrService"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[9, 10],
+        },
+        Required {
+            name: "productOrService",
+            keys: &[14],
+        },
+    ],
+};
 
 /// Recipient of benefits payable
 ///
@@ -3327,110 +2442,79 @@ impl ClaimPayee {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "party" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.party, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &CLAIM_PAYEE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.party {
-            w.key("party");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "party", &self.party, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.party.is_some() {
-            let n = path.len();
-            path.push_str(".party");
-            if let Some(v) = &self.party {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".party", &self.party, reference);
+    }
+}
+
+impl ReadFields for ClaimPayee {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.party, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_PAYEE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("party"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};
 
 /// Clinical procedures performed
 ///
@@ -3493,6 +2577,25 @@ impl Default for ClaimProcedureProcedure {
     }
 }
 
+impl ClaimProcedureProcedure {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "procedureCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "procedureReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ClaimProcedure {
     /// A `ClaimProcedure` with its required elements (`sequence`, `procedure`); everything else is empty.
     pub fn new(sequence: impl Into<PositiveInt>, procedure: ClaimProcedureProcedure) -> Self {
@@ -3506,205 +2609,125 @@ impl ClaimProcedure {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "procedureCodeableConcept" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 1, "procedure")?;
-                    choice_box_one(
-                        p,
-                        &mut r.procedure,
-                        CodeableConcept::read,
-                        ClaimProcedureProcedure::CodeableConcept,
-                    )?;
-                }
-                "procedureReference" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 2, "procedure")?;
-                    choice_box_one(
-                        p,
-                        &mut r.procedure,
-                        Reference::read,
-                        ClaimProcedureProcedure::Reference,
-                    )?;
-                }
-                "udi" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.udi, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("procedure[x]"));
-        }
+        read_object(p, &CLAIM_PROCEDURE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        {
-            let v = &self.procedure;
-            match v {
-                ClaimProcedureProcedure::CodeableConcept(x) => {
-                    w.key("procedureCodeableConcept");
-                    x.write(w);
-                }
-                ClaimProcedureProcedure::Reference(x) => {
-                    w.key("procedureReference");
-                    x.write(w);
-                }
-            }
-        }
-        if !self.udi.is_empty() {
-            w.key("udi");
-            w.begin_array();
-            for v in &self.udi {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        self.procedure.write_keys(w);
+        write_many(w, "udi", &self.udi, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".procedure[x]");
-            {
-                let v = &self.procedure;
-                match v {
-                    ClaimProcedureProcedure::CodeableConcept(x) => x.visit_refs(path, f),
-                    ClaimProcedureProcedure::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.udi.is_empty() {
-            let n = path.len();
-            path.push_str(".udi");
-            for v in &self.udi {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".procedure[x]",
+            &self.procedure,
+            ClaimProcedureProcedure::visit_refs,
+        );
+        visit_many(path, f, ".udi", &self.udi, reference);
+    }
+}
+
+impl ReadFields for ClaimProcedure {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.udi, Reference::read),
+            2 => opt_prim_value(p, &mut self.date, date_time),
+            3 => many(p, &mut self.type_, CodeableConcept::read),
+            4 => opt_prim_element(p, &mut self.date),
+            5 => prim_value(p, &mut self.sequence, positive_int),
+            6 => prim_element(p, &mut self.sequence),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => choice_box_one(
+                p,
+                &mut self.procedure,
+                Reference::read,
+                ClaimProcedureProcedure::Reference,
+            ),
+            10 => choice_box_one(
+                p,
+                &mut self.procedure,
+                CodeableConcept::read,
+                ClaimProcedureProcedure::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_PROCEDURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("udi"),
+        Key::plain("date"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::choice("procedureReference", 1, 2),
+        Key::choice("procedureCodeableConcept", 1, 1),
+    ],
+    choices: &["procedure"],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "procedure[x]",
+            keys: &[9, 10],
+        },
+    ],
+};
 
 /// Prior or corollary claims
 ///
@@ -3746,121 +2769,97 @@ impl ClaimRelated {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "claim" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.claim, Reference::read)?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.relationship, CodeableConcept::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.reference, Identifier::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CLAIM_RELATED_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.claim {
-            w.key("claim");
-            v.write(w);
-        }
-        if let Some(v) = &self.relationship {
-            w.key("relationship");
-            v.write(w);
-        }
-        if let Some(v) = &self.reference {
-            w.key("reference");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "claim", &self.claim, Reference::write);
+        write_opt(
+            w,
+            "relationship",
+            &self.relationship,
+            CodeableConcept::write,
+        );
+        write_opt(w, "reference", &self.reference, Identifier::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.claim.is_some() {
-            let n = path.len();
-            path.push_str(".claim");
-            if let Some(v) = &self.claim {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.relationship.is_some() {
-            let n = path.len();
-            path.push_str(".relationship");
-            if let Some(v) = &self.relationship {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference.is_some() {
-            let n = path.len();
-            path.push_str(".reference");
-            if let Some(v) = &self.reference {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".claim", &self.claim, reference);
+        visit_opt(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reference",
+            &self.reference,
+            Identifier::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimRelated {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.claim, Reference::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.reference, Identifier::read),
+            4 => opt(p, &mut self.relationship, CodeableConcept::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RELATED_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("claim"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("relationship"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Supporting information
 ///
@@ -3927,6 +2926,23 @@ impl Default for ClaimSupportingInfoTiming {
     }
 }
 
+impl ClaimSupportingInfoTiming {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "timingDate", "_timingDate", x, w_str),
+            Self::Period(x) => write_one(w, "timingPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'Claim.supportingInfo.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -3950,6 +2966,29 @@ impl Default for ClaimSupportingInfoValue {
     }
 }
 
+impl ClaimSupportingInfoValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Attachment(x) => write_one(w, "valueAttachment", &**x, Attachment::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ClaimSupportingInfo {
     /// A `ClaimSupportingInfo` with its required elements (`sequence`, `category`); everything else is empty.
     pub fn new(sequence: impl Into<PositiveInt>, category: CodeableConcept) -> Self {
@@ -3963,327 +3002,221 @@ impl ClaimSupportingInfo {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "timingDate" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "timing")?;
-                    choice_value(
-                        p,
-                        &mut r.timing,
-                        date,
-                        ClaimSupportingInfoTiming::Date,
-                        |e| match e {
-                            ClaimSupportingInfoTiming::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timingDate" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 1, "timing")?;
-                    choice_element(
-                        p,
-                        &mut r.timing,
-                        ClaimSupportingInfoTiming::Date,
-                        |e| match e {
-                            ClaimSupportingInfoTiming::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "timingPeriod" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 2, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Period::read,
-                        ClaimSupportingInfoTiming::Period,
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c1, 1, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        ClaimSupportingInfoValue::Boolean,
-                        |e| match e {
-                            ClaimSupportingInfoValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c1, 1, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ClaimSupportingInfoValue::Boolean,
-                        |e| match e {
-                            ClaimSupportingInfoValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c1, 2, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        string,
-                        ClaimSupportingInfoValue::String,
-                        |e| match e {
-                            ClaimSupportingInfoValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c1, 2, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ClaimSupportingInfoValue::String,
-                        |e| match e {
-                            ClaimSupportingInfoValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c1, 3, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        ClaimSupportingInfoValue::Quantity,
-                    )?;
-                }
-                "valueAttachment" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c1, 4, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Attachment::read,
-                        ClaimSupportingInfoValue::Attachment,
-                    )?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c1, 5, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Reference::read,
-                        ClaimSupportingInfoValue::Reference,
-                    )?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.reason, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("category"));
-        }
+        read_object(p, &CLAIM_SUPPORTING_INFO_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        {
-            let v = &self.category;
-            w.key("category");
-            v.write(w);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_one(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
         if let Some(v) = &self.timing {
-            match v {
-                ClaimSupportingInfoTiming::Date(x) => {
-                    write_prim(w, "timingDate", "_timingDate", x, w_str)
-                }
-                ClaimSupportingInfoTiming::Period(x) => {
-                    w.key("timingPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.value {
-            match v {
-                ClaimSupportingInfoValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                ClaimSupportingInfoValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                ClaimSupportingInfoValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                ClaimSupportingInfoValue::Attachment(x) => {
-                    w.key("valueAttachment");
-                    x.write(w);
-                }
-                ClaimSupportingInfoValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.reason {
-            w.key("reason");
-            v.write(w);
-        }
+        write_opt(w, "reason", &self.reason, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".category");
-            {
-                let v = &self.category;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.timing.is_some() {
-            let n = path.len();
-            path.push_str(".timing[x]");
-            if let Some(v) = &self.timing {
-                match v {
-                    ClaimSupportingInfoTiming::Date(x) => x.visit_refs(path, f),
-                    ClaimSupportingInfoTiming::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    ClaimSupportingInfoValue::Boolean(x) => x.visit_refs(path, f),
-                    ClaimSupportingInfoValue::String(x) => x.visit_refs(path, f),
-                    ClaimSupportingInfoValue::Quantity(x) => x.visit_refs(path, f),
-                    ClaimSupportingInfoValue::Attachment(x) => x.visit_refs(path, f),
-                    ClaimSupportingInfoValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.reason.is_some() {
-            let n = path.len();
-            path.push_str(".reason");
-            if let Some(v) = &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".timing[x]",
+            &self.timing,
+            ClaimSupportingInfoTiming::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            ClaimSupportingInfoValue::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reason",
+            &self.reason,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimSupportingInfo {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => opt(p, &mut self.reason, CodeableConcept::read),
+            3 => one(p, &mut self.category, CodeableConcept::read),
+            4 => prim_value(p, &mut self.sequence, positive_int),
+            5 => prim_element(p, &mut self.sequence),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => choice_value(
+                p,
+                &mut self.timing,
+                date,
+                ClaimSupportingInfoTiming::Date,
+                |e| match e {
+                    ClaimSupportingInfoTiming::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element(
+                p,
+                &mut self.timing,
+                ClaimSupportingInfoTiming::Date,
+                |e| match e {
+                    ClaimSupportingInfoTiming::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_value(
+                p,
+                &mut self.value,
+                string,
+                ClaimSupportingInfoValue::String,
+                |e| match e {
+                    ClaimSupportingInfoValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_element(
+                p,
+                &mut self.value,
+                ClaimSupportingInfoValue::String,
+                |e| match e {
+                    ClaimSupportingInfoValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_box(
+                p,
+                &mut self.timing,
+                Period::read,
+                ClaimSupportingInfoTiming::Period,
+            ),
+            12 => choice_value(
+                p,
+                &mut self.value,
+                boolean,
+                ClaimSupportingInfoValue::Boolean,
+                |e| match e {
+                    ClaimSupportingInfoValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_element(
+                p,
+                &mut self.value,
+                ClaimSupportingInfoValue::Boolean,
+                |e| match e {
+                    ClaimSupportingInfoValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_box(
+                p,
+                &mut self.value,
+                Quantity::read,
+                ClaimSupportingInfoValue::Quantity,
+            ),
+            15 => choice_box(
+                p,
+                &mut self.value,
+                Reference::read,
+                ClaimSupportingInfoValue::Reference,
+            ),
+            16 => choice_box(
+                p,
+                &mut self.value,
+                Attachment::read,
+                ClaimSupportingInfoValue::Attachment,
+            ),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_SUPPORTING_INFO_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("reason"),
+        Key::plain("category"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::choice("timingDate", 1, 1),
+        Key::choice("_timingDate", 1, 1),
+        Key::choice("valueString", 2, 2),
+        Key::choice("_valueString", 2, 2),
+        Key::choice("timingPeriod", 1, 2),
+        Key::choice("valueBoolean", 2, 1),
+        Key::choice("_valueBoolean", 2, 1),
+        Key::choice("valueQuantity", 2, 3),
+        Key::choice("valueReference", 2, 5),
+        Key::choice("valueAttachment", 2, 4),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["timing", "value"],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[4, 5],
+        },
+        Required {
+            name: "category",
+            keys: &[3],
+        },
+    ],
+};

@@ -181,217 +181,7 @@ impl ClaimResponse {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ClaimResponse")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::FinancialResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 15)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subType" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.sub_type, CodeableConcept::read)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.use_, codes::Use::read_code)?;
-                }
-                "_use" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.use_)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 19)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.created)?;
-                }
-                "insurer" => {
-                    p.mark(&mut seen, 22)?;
-                    one(p, &mut r.insurer, Reference::read)?;
-                }
-                "requestor" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.requestor, Reference::read)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.request, Reference::read)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
-                }
-                "_outcome" => {
-                    p.mark(&mut seen, 26)?;
-                    prim_element(p, &mut r.outcome)?;
-                }
-                "disposition" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.disposition, string)?;
-                }
-                "_disposition" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.disposition)?;
-                }
-                "preAuthRef" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.pre_auth_ref, string)?;
-                }
-                "_preAuthRef" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.pre_auth_ref)?;
-                }
-                "preAuthPeriod" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.pre_auth_period, Period::read)?;
-                }
-                "payeeType" => {
-                    p.mark(&mut seen, 32)?;
-                    opt(p, &mut r.payee_type, CodeableConcept::read)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.item, ClaimResponseItem::read)?;
-                }
-                "addItem" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.add_item, ClaimResponseAddItem::read)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.adjudication, ClaimResponseItemAdjudication::read)?;
-                }
-                "total" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.total, ClaimResponseTotal::read)?;
-                }
-                "payment" => {
-                    p.mark(&mut seen, 37)?;
-                    opt(p, &mut r.payment, ClaimResponsePayment::read)?;
-                }
-                "fundsReserve" => {
-                    p.mark(&mut seen, 38)?;
-                    opt(p, &mut r.funds_reserve, CodeableConcept::read)?;
-                }
-                "formCode" => {
-                    p.mark(&mut seen, 39)?;
-                    opt(p, &mut r.form_code, CodeableConcept::read)?;
-                }
-                "form" => {
-                    p.mark(&mut seen, 40)?;
-                    opt(p, &mut r.form, Attachment::read)?;
-                }
-                "processNote" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.process_note, ClaimResponseProcessNote::read)?;
-                }
-                "communicationRequest" => {
-                    p.mark(&mut seen, 42)?;
-                    many(p, &mut r.communication_request, Reference::read)?;
-                }
-                "insurance" => {
-                    p.mark(&mut seen, 43)?;
-                    many(p, &mut r.insurance, ClaimResponseInsurance::read)?;
-                }
-                "error" => {
-                    p.mark(&mut seen, 44)?;
-                    many(p, &mut r.error, ClaimResponseError::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 15) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("use"));
-        }
-        if !p.marked(&seen, 19) {
-            return Err(p.missing("patient"));
-        }
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("created"));
-        }
-        if !p.marked(&seen, 22) {
-            return Err(p.missing("insurer"));
-        }
-        if !p.marked(&seen, 25) && !p.marked(&seen, 26) {
-            return Err(p.missing("outcome"));
-        }
+        read_object(p, &CLAIM_RESPONSE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -399,475 +189,384 @@ impl ClaimResponse {
         w.begin_object();
         w.key("resourceType");
         w.str("ClaimResponse");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.sub_type {
-            w.key("subType");
-            v.write(w);
-        }
-        write_prim(w, "use", "_use", &self.use_, w_str);
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        write_prim(w, "created", "_created", &self.created, w_str);
-        {
-            let v = &self.insurer;
-            w.key("insurer");
-            v.write(w);
-        }
-        if let Some(v) = &self.requestor {
-            w.key("requestor");
-            v.write(w);
-        }
-        if let Some(v) = &self.request {
-            w.key("request");
-            v.write(w);
-        }
-        write_prim(w, "outcome", "_outcome", &self.outcome, w_str);
-        if let Some(v) = &self.disposition {
-            write_prim(w, "disposition", "_disposition", v, w_str);
-        }
-        if let Some(v) = &self.pre_auth_ref {
-            write_prim(w, "preAuthRef", "_preAuthRef", v, w_str);
-        }
-        if let Some(v) = &self.pre_auth_period {
-            w.key("preAuthPeriod");
-            v.write(w);
-        }
-        if let Some(v) = &self.payee_type {
-            w.key("payeeType");
-            v.write(w);
-        }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.add_item.is_empty() {
-            w.key("addItem");
-            w.begin_array();
-            for v in &self.add_item {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.total.is_empty() {
-            w.key("total");
-            w.begin_array();
-            for v in &self.total {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.payment {
-            w.key("payment");
-            v.write(w);
-        }
-        if let Some(v) = &self.funds_reserve {
-            w.key("fundsReserve");
-            v.write(w);
-        }
-        if let Some(v) = &self.form_code {
-            w.key("formCode");
-            v.write(w);
-        }
-        if let Some(v) = &self.form {
-            w.key("form");
-            v.write(w);
-        }
-        if !self.process_note.is_empty() {
-            w.key("processNote");
-            w.begin_array();
-            for v in &self.process_note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.communication_request.is_empty() {
-            w.key("communicationRequest");
-            w.begin_array();
-            for v in &self.communication_request {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.insurance.is_empty() {
-            w.key("insurance");
-            w.begin_array();
-            for v in &self.insurance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.error.is_empty() {
-            w.key("error");
-            w.begin_array();
-            for v in &self.error {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "subType", &self.sub_type, CodeableConcept::write);
+        write_one_prim(w, "use", "_use", &self.use_, w_str);
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_one_prim(w, "created", "_created", &self.created, w_str);
+        write_one(w, "insurer", &self.insurer, Reference::write);
+        write_opt(w, "requestor", &self.requestor, Reference::write);
+        write_opt(w, "request", &self.request, Reference::write);
+        write_one_prim(w, "outcome", "_outcome", &self.outcome, w_str);
+        write_opt_prim(w, "disposition", "_disposition", &self.disposition, w_str);
+        write_opt_prim(w, "preAuthRef", "_preAuthRef", &self.pre_auth_ref, w_str);
+        write_opt(w, "preAuthPeriod", &self.pre_auth_period, Period::write);
+        write_opt(w, "payeeType", &self.payee_type, CodeableConcept::write);
+        write_many(w, "item", &self.item, ClaimResponseItem::write);
+        write_many(w, "addItem", &self.add_item, ClaimResponseAddItem::write);
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::write,
+        );
+        write_many(w, "total", &self.total, ClaimResponseTotal::write);
+        write_opt(w, "payment", &self.payment, ClaimResponsePayment::write);
+        write_opt(
+            w,
+            "fundsReserve",
+            &self.funds_reserve,
+            CodeableConcept::write,
+        );
+        write_opt(w, "formCode", &self.form_code, CodeableConcept::write);
+        write_opt(w, "form", &self.form, Attachment::write);
+        write_many(
+            w,
+            "processNote",
+            &self.process_note,
+            ClaimResponseProcessNote::write,
+        );
+        write_many(
+            w,
+            "communicationRequest",
+            &self.communication_request,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "insurance",
+            &self.insurance,
+            ClaimResponseInsurance::write,
+        );
+        write_many(w, "error", &self.error, ClaimResponseError::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sub_type.is_some() {
-            let n = path.len();
-            path.push_str(".subType");
-            if let Some(v) = &self.sub_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".use");
-            {
-                let v = &self.use_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".created");
-            {
-                let v = &self.created;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".insurer");
-            {
-                let v = &self.insurer;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requestor.is_some() {
-            let n = path.len();
-            path.push_str(".requestor");
-            if let Some(v) = &self.requestor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request.is_some() {
-            let n = path.len();
-            path.push_str(".request");
-            if let Some(v) = &self.request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".outcome");
-            {
-                let v = &self.outcome;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.disposition.is_some() {
-            let n = path.len();
-            path.push_str(".disposition");
-            if let Some(v) = &self.disposition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.pre_auth_ref.is_some() {
-            let n = path.len();
-            path.push_str(".preAuthRef");
-            if let Some(v) = &self.pre_auth_ref {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.pre_auth_period.is_some() {
-            let n = path.len();
-            path.push_str(".preAuthPeriod");
-            if let Some(v) = &self.pre_auth_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payee_type.is_some() {
-            let n = path.len();
-            path.push_str(".payeeType");
-            if let Some(v) = &self.payee_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.add_item.is_empty() {
-            let n = path.len();
-            path.push_str(".addItem");
-            for v in &self.add_item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.total.is_empty() {
-            let n = path.len();
-            path.push_str(".total");
-            for v in &self.total {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payment.is_some() {
-            let n = path.len();
-            path.push_str(".payment");
-            if let Some(v) = &self.payment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.funds_reserve.is_some() {
-            let n = path.len();
-            path.push_str(".fundsReserve");
-            if let Some(v) = &self.funds_reserve {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.form_code.is_some() {
-            let n = path.len();
-            path.push_str(".formCode");
-            if let Some(v) = &self.form_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.form.is_some() {
-            let n = path.len();
-            path.push_str(".form");
-            if let Some(v) = &self.form {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.process_note.is_empty() {
-            let n = path.len();
-            path.push_str(".processNote");
-            for v in &self.process_note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.communication_request.is_empty() {
-            let n = path.len();
-            path.push_str(".communicationRequest");
-            for v in &self.communication_request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.insurance.is_empty() {
-            let n = path.len();
-            path.push_str(".insurance");
-            for v in &self.insurance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.error.is_empty() {
-            let n = path.len();
-            path.push_str(".error");
-            for v in &self.error {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".subType",
+            &self.sub_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".use", &self.use_, Code::visit_refs);
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_one(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_one(path, f, ".insurer", &self.insurer, reference);
+        visit_opt(path, f, ".requestor", &self.requestor, reference);
+        visit_opt(path, f, ".request", &self.request, reference);
+        visit_one(path, f, ".outcome", &self.outcome, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".disposition",
+            &self.disposition,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".preAuthRef",
+            &self.pre_auth_ref,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".preAuthPeriod",
+            &self.pre_auth_period,
+            Period::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".payeeType",
+            &self.payee_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".item", &self.item, ClaimResponseItem::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".addItem",
+            &self.add_item,
+            ClaimResponseAddItem::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".total",
+            &self.total,
+            ClaimResponseTotal::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".payment",
+            &self.payment,
+            ClaimResponsePayment::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".fundsReserve",
+            &self.funds_reserve,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".formCode",
+            &self.form_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".form", &self.form, Attachment::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".processNote",
+            &self.process_note,
+            ClaimResponseProcessNote::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".communicationRequest",
+            &self.communication_request,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".insurance",
+            &self.insurance,
+            ClaimResponseInsurance::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".error",
+            &self.error,
+            ClaimResponseError::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ClaimResponse {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.use_, codes::Use::read_code),
+            3 => prim_element(p, &mut self.use_),
+            4 => opt(p, &mut self.form, Attachment::read),
+            5 => many(p, &mut self.item, ClaimResponseItem::read),
+            6 => opt(p, &mut self.meta, Meta::read),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => one(p, &mut self.type_, CodeableConcept::read),
+            9 => many(p, &mut self.error, ClaimResponseError::read),
+            10 => many(p, &mut self.total, ClaimResponseTotal::read),
+            11 => prim_value(
+                p,
+                &mut self.status,
+                codes::FinancialResourceStatusCodes::read_code,
+            ),
+            12 => prim_element(p, &mut self.status),
+            13 => many(p, &mut self.add_item, ClaimResponseAddItem::read),
+            14 => prim_value(p, &mut self.created, date_time),
+            15 => one(p, &mut self.insurer, Reference::read),
+            16 => prim_value(p, &mut self.outcome, codes::ClaimProcessingCodes::read_code),
+            17 => one(p, &mut self.patient, Reference::read),
+            18 => opt(p, &mut self.payment, ClaimResponsePayment::read),
+            19 => opt(p, &mut self.request, Reference::read),
+            20 => opt(p, &mut self.sub_type, CodeableConcept::read),
+            21 => prim_element(p, &mut self.created),
+            22 => prim_element(p, &mut self.outcome),
+            23 => opt(p, &mut self.form_code, CodeableConcept::read),
+            24 => opt_prim_value(p, &mut self.language, code),
+            25 => opt_prim_element(p, &mut self.language),
+            26 => many(p, &mut self.contained, Resource::read),
+            27 => many(p, &mut self.extension, Extension::read),
+            28 => many(p, &mut self.insurance, ClaimResponseInsurance::read),
+            29 => opt(p, &mut self.payee_type, CodeableConcept::read),
+            30 => opt(p, &mut self.requestor, Reference::read),
+            31 => many(p, &mut self.identifier, Identifier::read),
+            32 => opt_prim_value(p, &mut self.pre_auth_ref, string),
+            33 => opt_prim_element(p, &mut self.pre_auth_ref),
+            34 => opt_prim_value(p, &mut self.disposition, string),
+            35 => many(p, &mut self.process_note, ClaimResponseProcessNote::read),
+            36 => opt_prim_element(p, &mut self.disposition),
+            37 => many(
+                p,
+                &mut self.adjudication,
+                ClaimResponseItemAdjudication::read,
+            ),
+            38 => opt(p, &mut self.funds_reserve, CodeableConcept::read),
+            39 => p.expect_resource_type("ClaimResponse"),
+            40 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            41 => opt(p, &mut self.pre_auth_period, Period::read),
+            42 => opt_prim_element(p, &mut self.implicit_rules),
+            43 => many(p, &mut self.modifier_extension, Extension::read),
+            44 => many(p, &mut self.communication_request, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CLAIM_RESPONSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("use"),
+        Key::plain("_use"),
+        Key::plain("form"),
+        Key::plain("item"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("error"),
+        Key::plain("total"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("addItem"),
+        Key::plain("created"),
+        Key::plain("insurer"),
+        Key::plain("outcome"),
+        Key::plain("patient"),
+        Key::plain("payment"),
+        Key::plain("request"),
+        Key::plain("subType"),
+        Key::plain("_created"),
+        Key::plain("_outcome"),
+        Key::plain("formCode"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("insurance"),
+        Key::plain("payeeType"),
+        Key::plain("requestor"),
+        Key::plain("identifier"),
+        Key::plain("preAuthRef"),
+        Key::plain("_preAuthRef"),
+        Key::plain("disposition"),
+        Key::plain("processNote"),
+        Key::plain("_disposition"),
+        Key::plain("adjudication"),
+        Key::plain("fundsReserve"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("preAuthPeriod"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+        Key::plain("communicationRequest"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[11, 12],
+        },
+        Required {
+            name: "type",
+            keys: &[8],
+        },
+        Required {
+            name: "use",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "patient",
+            keys: &[17],
+        },
+        Required {
+            name: "created",
+            keys: &[14, 21],
+        },
+        Required {
+            name: "insurer",
+            keys: &[15],
+        },
+        Required {
+            name: "outcome",
+            keys: &[16, 22],
+        },
+    ],
+};
 
 /// Insurer added line items
 ///
@@ -982,6 +681,23 @@ impl Default for ClaimResponseAddItemServiced {
     }
 }
 
+impl ClaimResponseAddItemServiced {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "servicedDate", "_servicedDate", x, w_str),
+            Self::Period(x) => write_one(w, "servicedPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ClaimResponse.addItem.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1001,6 +717,27 @@ impl Default for ClaimResponseAddItemLocation {
     }
 }
 
+impl ClaimResponseAddItemLocation {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "locationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Address(x) => write_one(w, "locationAddress", &**x, Address::write),
+            Self::Reference(x) => write_one(w, "locationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ClaimResponseAddItem {
     /// A `ClaimResponseAddItem` with its required elements (`productOrService`, `adjudication`); everything else is empty.
     pub fn new(
@@ -1017,220 +754,24 @@ impl ClaimResponseAddItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "itemSequence" => {
-                    p.mark(&mut seen, 3)?;
-                    let other = p.marked(&seen, 4);
-                    values(p, &mut r.item_sequence, positive_int, other)?;
-                }
-                "_itemSequence" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 3);
-                    elements(p, &mut r.item_sequence, other)?;
-                }
-                "detailSequence" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.detail_sequence, positive_int, other)?;
-                }
-                "_detailSequence" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.detail_sequence, other)?;
-                }
-                "subdetailSequence" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 8);
-                    values(p, &mut r.subdetail_sequence, positive_int, other)?;
-                }
-                "_subdetailSequence" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 7);
-                    elements(p, &mut r.subdetail_sequence, other)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.provider, Reference::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 10)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "programCode" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.program_code, CodeableConcept::read)?;
-                }
-                "servicedDate" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_value(
-                        p,
-                        &mut r.serviced,
-                        date,
-                        ClaimResponseAddItemServiced::Date,
-                        |e| match e {
-                            ClaimResponseAddItemServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_servicedDate" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_element(
-                        p,
-                        &mut r.serviced,
-                        ClaimResponseAddItemServiced::Date,
-                        |e| match e {
-                            ClaimResponseAddItemServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "servicedPeriod" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 2, "serviced")?;
-                    choice_box(
-                        p,
-                        &mut r.serviced,
-                        Period::read,
-                        ClaimResponseAddItemServiced::Period,
-                    )?;
-                }
-                "locationCodeableConcept" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c1, 1, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        CodeableConcept::read,
-                        ClaimResponseAddItemLocation::CodeableConcept,
-                    )?;
-                }
-                "locationAddress" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c1, 2, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Address::read,
-                        ClaimResponseAddItemLocation::Address,
-                    )?;
-                }
-                "locationReference" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c1, 3, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Reference::read,
-                        ClaimResponseAddItemLocation::Reference,
-                    )?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "subSite" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.sub_site, CodeableConcept::read)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 26)?;
-                    let other = p.marked(&seen, 27);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 27)?;
-                    let other = p.marked(&seen, 26);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.adjudication, ClaimResponseItemAdjudication::read)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.detail, ClaimResponseAddItemDetail::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CLAIM_RESPONSE_ADD_ITEM_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.item_sequence, "itemSequence")?;
         check_list(p, &r.detail_sequence, "detailSequence")?;
         check_list(p, &r.subdetail_sequence, "subdetailSequence")?;
-        if !p.marked(&seen, 10) {
-            return Err(p.missing("productOrService"));
-        }
         check_list(p, &r.note_number, "noteNumber")?;
-        if r.adjudication.is_empty() {
-            return Err(p.missing("adjudication"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         write_prims(
             w,
             "itemSequence",
@@ -1252,89 +793,27 @@ impl ClaimResponseAddItem {
             &self.subdetail_sequence,
             w_unsigned,
         );
-        if !self.provider.is_empty() {
-            w.key("provider");
-            w.begin_array();
-            for v in &self.provider {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.program_code.is_empty() {
-            w.key("programCode");
-            w.begin_array();
-            for v in &self.program_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "provider", &self.provider, Reference::write);
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_many(w, "programCode", &self.program_code, CodeableConcept::write);
         if let Some(v) = &self.serviced {
-            match v {
-                ClaimResponseAddItemServiced::Date(x) => {
-                    write_prim(w, "servicedDate", "_servicedDate", x, w_str)
-                }
-                ClaimResponseAddItemServiced::Period(x) => {
-                    w.key("servicedPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.location {
-            match v {
-                ClaimResponseAddItemLocation::CodeableConcept(x) => {
-                    w.key("locationCodeableConcept");
-                    x.write(w);
-                }
-                ClaimResponseAddItemLocation::Address(x) => {
-                    w.key("locationAddress");
-                    x.write(w);
-                }
-                ClaimResponseAddItemLocation::Reference(x) => {
-                    w.key("locationReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
-        if let Some(v) = &self.body_site {
-            w.key("bodySite");
-            v.write(w);
-        }
-        if !self.sub_site.is_empty() {
-            w.key("subSite");
-            w.begin_array();
-            for v in &self.sub_site {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
+        write_opt(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_many(w, "subSite", &self.sub_site, CodeableConcept::write);
         write_prims(
             w,
             "noteNumber",
@@ -1342,201 +821,285 @@ impl ClaimResponseAddItem {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::write,
+        );
+        write_many(w, "detail", &self.detail, ClaimResponseAddItemDetail::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".itemSequence",
+            &self.item_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".detailSequence",
+            &self.detail_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subdetailSequence",
+            &self.subdetail_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(path, f, ".provider", &self.provider, reference);
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".programCode",
+            &self.program_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".serviced[x]",
+            &self.serviced,
+            ClaimResponseAddItemServiced::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".location[x]",
+            &self.location,
+            ClaimResponseAddItemLocation::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subSite",
+            &self.sub_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".detail",
+            &self.detail,
+            ClaimResponseAddItemDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimResponseAddItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => many(p, &mut self.detail, ClaimResponseAddItemDetail::read),
+            3 => opt_prim_value(p, &mut self.factor, decimal),
+            4 => opt_prim_element(p, &mut self.factor),
+            5 => many(p, &mut self.sub_site, CodeableConcept::read),
+            6 => opt(p, &mut self.body_site, CodeableConcept::read),
+            7 => many(p, &mut self.modifier, CodeableConcept::read),
+            8 => many(p, &mut self.provider, Reference::read),
+            9 => opt(p, &mut self.quantity, Quantity::read),
+            10 => many(p, &mut self.extension, Extension::read),
+            11 => opt(p, &mut self.unit_price, Money::read),
+            12 => {
+                let other = p.marked(seen, 13);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            13 => {
+                let other = p.marked(seen, 12);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        if !self.item_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".itemSequence");
-            for v in &self.item_sequence {
-                v.visit_refs(path, f);
+            14 => many(p, &mut self.program_code, CodeableConcept::read),
+            15 => many(
+                p,
+                &mut self.adjudication,
+                ClaimResponseItemAdjudication::read,
+            ),
+            16 => {
+                let other = p.marked(seen, 18);
+                values(p, &mut self.item_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.detail_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".detailSequence");
-            for v in &self.detail_sequence {
-                v.visit_refs(path, f);
+            17 => choice_value(
+                p,
+                &mut self.serviced,
+                date,
+                ClaimResponseAddItemServiced::Date,
+                |e| match e {
+                    ClaimResponseAddItemServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            18 => {
+                let other = p.marked(seen, 16);
+                elements(p, &mut self.item_sequence, other)
             }
-            path.truncate(n);
-        }
-        if !self.subdetail_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".subdetailSequence");
-            for v in &self.subdetail_sequence {
-                v.visit_refs(path, f);
+            19 => choice_element(
+                p,
+                &mut self.serviced,
+                ClaimResponseAddItemServiced::Date,
+                |e| match e {
+                    ClaimResponseAddItemServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            20 => {
+                let other = p.marked(seen, 22);
+                values(p, &mut self.detail_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.provider.is_empty() {
-            let n = path.len();
-            path.push_str(".provider");
-            for v in &self.provider {
-                f(path, v);
-                v.visit_refs(path, f);
+            21 => choice_box(
+                p,
+                &mut self.serviced,
+                Period::read,
+                ClaimResponseAddItemServiced::Period,
+            ),
+            22 => {
+                let other = p.marked(seen, 20);
+                elements(p, &mut self.detail_sequence, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
+            23 => choice_box(
+                p,
+                &mut self.location,
+                Address::read,
+                ClaimResponseAddItemLocation::Address,
+            ),
+            24 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            25 => choice_box(
+                p,
+                &mut self.location,
+                Reference::read,
+                ClaimResponseAddItemLocation::Reference,
+            ),
+            26 => many(p, &mut self.modifier_extension, Extension::read),
+            27 => {
+                let other = p.marked(seen, 28);
+                values(p, &mut self.subdetail_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
+            28 => {
+                let other = p.marked(seen, 27);
+                elements(p, &mut self.subdetail_sequence, other)
             }
-            path.truncate(n);
-        }
-        if !self.program_code.is_empty() {
-            let n = path.len();
-            path.push_str(".programCode");
-            for v in &self.program_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.serviced.is_some() {
-            let n = path.len();
-            path.push_str(".serviced[x]");
-            if let Some(v) = &self.serviced {
-                match v {
-                    ClaimResponseAddItemServiced::Date(x) => x.visit_refs(path, f),
-                    ClaimResponseAddItemServiced::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location[x]");
-            if let Some(v) = &self.location {
-                match v {
-                    ClaimResponseAddItemLocation::CodeableConcept(x) => x.visit_refs(path, f),
-                    ClaimResponseAddItemLocation::Address(x) => x.visit_refs(path, f),
-                    ClaimResponseAddItemLocation::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.body_site.is_some() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            if let Some(v) = &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sub_site.is_empty() {
-            let n = path.len();
-            path.push_str(".subSite");
-            for v in &self.sub_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            29 => choice_box(
+                p,
+                &mut self.location,
+                CodeableConcept::read,
+                ClaimResponseAddItemLocation::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_ADD_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("detail"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("subSite"),
+        Key::plain("bodySite"),
+        Key::plain("modifier"),
+        Key::plain("provider"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("unitPrice"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("programCode"),
+        Key::plain("adjudication"),
+        Key::plain("itemSequence"),
+        Key::choice("servicedDate", 1, 1),
+        Key::plain("_itemSequence"),
+        Key::choice("_servicedDate", 1, 1),
+        Key::plain("detailSequence"),
+        Key::choice("servicedPeriod", 1, 2),
+        Key::plain("_detailSequence"),
+        Key::choice("locationAddress", 2, 2),
+        Key::plain("productOrService"),
+        Key::choice("locationReference", 2, 3),
+        Key::plain("modifierExtension"),
+        Key::plain("subdetailSequence"),
+        Key::plain("_subdetailSequence"),
+        Key::choice("locationCodeableConcept", 2, 1),
+    ],
+    choices: &["serviced", "location"],
+    required: &[
+        Required {
+            name: "productOrService",
+            keys: &[24],
+        },
+        Required {
+            name: "adjudication",
+            keys: &[15],
+        },
+    ],
+};
 
 /// Insurer added line details
 ///
@@ -1614,134 +1177,32 @@ impl ClaimResponseAddItemDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 11);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 10);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.adjudication, ClaimResponseItemAdjudication::read)?;
-                }
-                "subDetail" => {
-                    p.mark(&mut seen, 13)?;
-                    many(
-                        p,
-                        &mut r.sub_detail,
-                        ClaimResponseAddItemDetailSubDetail::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("productOrService"));
-        }
+        read_object(p, &CLAIM_RESPONSE_ADD_ITEM_DETAIL_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.note_number, "noteNumber")?;
-        if r.adjudication.is_empty() {
-            return Err(p.missing("adjudication"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
         write_prims(
             w,
             "noteNumber",
@@ -1749,118 +1210,150 @@ impl ClaimResponseAddItemDetail {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.sub_detail.is_empty() {
-            w.key("subDetail");
-            w.begin_array();
-            for v in &self.sub_detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::write,
+        );
+        write_many(
+            w,
+            "subDetail",
+            &self.sub_detail,
+            ClaimResponseAddItemDetailSubDetail::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subDetail",
+            &self.sub_detail,
+            ClaimResponseAddItemDetailSubDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimResponseAddItemDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => opt_prim_value(p, &mut self.factor, decimal),
+            3 => opt_prim_element(p, &mut self.factor),
+            4 => many(p, &mut self.modifier, CodeableConcept::read),
+            5 => opt(p, &mut self.quantity, Quantity::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(
+                p,
+                &mut self.sub_detail,
+                ClaimResponseAddItemDetailSubDetail::read,
+            ),
+            8 => opt(p, &mut self.unit_price, Money::read),
+            9 => {
+                let other = p.marked(seen, 10);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            10 => {
+                let other = p.marked(seen, 9);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sub_detail.is_empty() {
-            let n = path.len();
-            path.push_str(".subDetail");
-            for v in &self.sub_detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            11 => many(
+                p,
+                &mut self.adjudication,
+                ClaimResponseItemAdjudication::read,
+            ),
+            12 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_ADD_ITEM_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("modifier"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("subDetail"),
+        Key::plain("unitPrice"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("adjudication"),
+        Key::plain("productOrService"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "productOrService",
+            keys: &[12],
+        },
+        Required {
+            name: "adjudication",
+            keys: &[11],
+        },
+    ],
+};
 
 /// Insurer added line items
 ///
@@ -1934,126 +1427,37 @@ impl ClaimResponseAddItemDetailSubDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 11);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 10);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.adjudication, ClaimResponseItemAdjudication::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("productOrService"));
-        }
+        read_object(
+            p,
+            &CLAIM_RESPONSE_ADD_ITEM_DETAIL_SUB_DETAIL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.note_number, "noteNumber")?;
-        if r.adjudication.is_empty() {
-            return Err(p.missing("adjudication"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
         write_prims(
             w,
             "noteNumber",
@@ -2061,102 +1465,131 @@ impl ClaimResponseAddItemDetailSubDetail {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimResponseAddItemDetailSubDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => opt_prim_value(p, &mut self.factor, decimal),
+            3 => opt_prim_element(p, &mut self.factor),
+            4 => many(p, &mut self.modifier, CodeableConcept::read),
+            5 => opt(p, &mut self.quantity, Quantity::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => opt(p, &mut self.unit_price, Money::read),
+            8 => {
+                let other = p.marked(seen, 9);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            9 => {
+                let other = p.marked(seen, 8);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            10 => many(
+                p,
+                &mut self.adjudication,
+                ClaimResponseItemAdjudication::read,
+            ),
+            11 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_ADD_ITEM_DETAIL_SUB_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("modifier"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("unitPrice"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("adjudication"),
+        Key::plain("productOrService"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "productOrService",
+            keys: &[11],
+        },
+        Required {
+            name: "adjudication",
+            keys: &[10],
+        },
+    ],
+};
 
 /// Processing errors
 ///
@@ -2210,150 +1643,129 @@ impl ClaimResponseError {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "itemSequence" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.item_sequence, positive_int)?;
-                }
-                "_itemSequence" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.item_sequence)?;
-                }
-                "detailSequence" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.detail_sequence, positive_int)?;
-                }
-                "_detailSequence" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.detail_sequence)?;
-                }
-                "subDetailSequence" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.sub_detail_sequence, positive_int)?;
-                }
-                "_subDetailSequence" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.sub_detail_sequence)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 9)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 9) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &CLAIM_RESPONSE_ERROR_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.item_sequence {
-            write_prim(w, "itemSequence", "_itemSequence", v, w_unsigned);
-        }
-        if let Some(v) = &self.detail_sequence {
-            write_prim(w, "detailSequence", "_detailSequence", v, w_unsigned);
-        }
-        if let Some(v) = &self.sub_detail_sequence {
-            write_prim(w, "subDetailSequence", "_subDetailSequence", v, w_unsigned);
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(
+            w,
+            "itemSequence",
+            "_itemSequence",
+            &self.item_sequence,
+            w_unsigned,
+        );
+        write_opt_prim(
+            w,
+            "detailSequence",
+            "_detailSequence",
+            &self.detail_sequence,
+            w_unsigned,
+        );
+        write_opt_prim(
+            w,
+            "subDetailSequence",
+            "_subDetailSequence",
+            &self.sub_detail_sequence,
+            w_unsigned,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.item_sequence.is_some() {
-            let n = path.len();
-            path.push_str(".itemSequence");
-            if let Some(v) = &self.item_sequence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.detail_sequence.is_some() {
-            let n = path.len();
-            path.push_str(".detailSequence");
-            if let Some(v) = &self.detail_sequence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sub_detail_sequence.is_some() {
-            let n = path.len();
-            path.push_str(".subDetailSequence");
-            if let Some(v) = &self.sub_detail_sequence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".itemSequence",
+            &self.item_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".detailSequence",
+            &self.detail_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".subDetailSequence",
+            &self.sub_detail_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for ClaimResponseError {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt_prim_value(p, &mut self.item_sequence, positive_int),
+            4 => opt_prim_element(p, &mut self.item_sequence),
+            5 => opt_prim_value(p, &mut self.detail_sequence, positive_int),
+            6 => opt_prim_element(p, &mut self.detail_sequence),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.sub_detail_sequence, positive_int),
+            9 => opt_prim_element(p, &mut self.sub_detail_sequence),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_ERROR_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("extension"),
+        Key::plain("itemSequence"),
+        Key::plain("_itemSequence"),
+        Key::plain("detailSequence"),
+        Key::plain("_detailSequence"),
+        Key::plain("modifierExtension"),
+        Key::plain("subDetailSequence"),
+        Key::plain("_subDetailSequence"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1],
+    }],
+};
 
 /// Patient insurance information
 ///
@@ -2417,172 +1829,125 @@ impl ClaimResponseInsurance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "focal" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.focal, boolean)?;
-                }
-                "_focal" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.focal)?;
-                }
-                "coverage" => {
-                    p.mark(&mut seen, 7)?;
-                    one(p, &mut r.coverage, Reference::read)?;
-                }
-                "businessArrangement" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.business_arrangement, string)?;
-                }
-                "_businessArrangement" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.business_arrangement)?;
-                }
-                "claimResponse" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.claim_response, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("focal"));
-        }
-        if !p.marked(&seen, 7) {
-            return Err(p.missing("coverage"));
-        }
+        read_object(p, &CLAIM_RESPONSE_INSURANCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        write_prim(w, "focal", "_focal", &self.focal, w_boolean);
-        {
-            let v = &self.coverage;
-            w.key("coverage");
-            v.write(w);
-        }
-        if let Some(v) = &self.business_arrangement {
-            write_prim(w, "businessArrangement", "_businessArrangement", v, w_str);
-        }
-        if let Some(v) = &self.claim_response {
-            w.key("claimResponse");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_one_prim(w, "focal", "_focal", &self.focal, w_boolean);
+        write_one(w, "coverage", &self.coverage, Reference::write);
+        write_opt_prim(
+            w,
+            "businessArrangement",
+            "_businessArrangement",
+            &self.business_arrangement,
+            w_str,
+        );
+        write_opt(w, "claimResponse", &self.claim_response, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".focal");
-            {
-                let v = &self.focal;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".coverage");
-            {
-                let v = &self.coverage;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.business_arrangement.is_some() {
-            let n = path.len();
-            path.push_str(".businessArrangement");
-            if let Some(v) = &self.business_arrangement {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.claim_response.is_some() {
-            let n = path.len();
-            path.push_str(".claimResponse");
-            if let Some(v) = &self.claim_response {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(path, f, ".focal", &self.focal, Boolean::visit_refs);
+        visit_one(path, f, ".coverage", &self.coverage, reference);
+        visit_opt(
+            path,
+            f,
+            ".businessArrangement",
+            &self.business_arrangement,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".claimResponse", &self.claim_response, reference);
+    }
+}
+
+impl ReadFields for ClaimResponseInsurance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.focal, boolean),
+            2 => prim_element(p, &mut self.focal),
+            3 => one(p, &mut self.coverage, Reference::read),
+            4 => prim_value(p, &mut self.sequence, positive_int),
+            5 => prim_element(p, &mut self.sequence),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => opt(p, &mut self.claim_response, Reference::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => opt_prim_value(p, &mut self.business_arrangement, string),
+            10 => opt_prim_element(p, &mut self.business_arrangement),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_INSURANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("focal"),
+        Key::plain("_focal"),
+        Key::plain("coverage"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("claimResponse"),
+        Key::plain("modifierExtension"),
+        Key::plain("businessArrangement"),
+        Key::plain("_businessArrangement"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[4, 5],
+        },
+        Required {
+            name: "focal",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "coverage",
+            keys: &[3],
+        },
+    ],
+};
 
 /// Adjudication for claim line items
 ///
@@ -2640,83 +2005,22 @@ impl ClaimResponseItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "itemSequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.item_sequence, positive_int)?;
-                }
-                "_itemSequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.item_sequence)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.adjudication, ClaimResponseItemAdjudication::read)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.detail, ClaimResponseItemDetail::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("itemSequence"));
-        }
+        read_object(p, &CLAIM_RESPONSE_ITEM_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.note_number, "noteNumber")?;
-        if r.adjudication.is_empty() {
-            return Err(p.missing("adjudication"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(
             w,
             "itemSequence",
             "_itemSequence",
@@ -2730,78 +2034,120 @@ impl ClaimResponseItem {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::write,
+        );
+        write_many(w, "detail", &self.detail, ClaimResponseItemDetail::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".itemSequence",
+            &self.item_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".detail",
+            &self.detail,
+            ClaimResponseItemDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimResponseItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.detail, ClaimResponseItemDetail::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => {
+                let other = p.marked(seen, 4);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            4 => {
+                let other = p.marked(seen, 3);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".itemSequence");
-            {
-                let v = &self.item_sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            5 => many(
+                p,
+                &mut self.adjudication,
+                ClaimResponseItemAdjudication::read,
+            ),
+            6 => prim_value(p, &mut self.item_sequence, positive_int),
+            7 => prim_element(p, &mut self.item_sequence),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("detail"),
+        Key::plain("extension"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("adjudication"),
+        Key::plain("itemSequence"),
+        Key::plain("_itemSequence"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "itemSequence",
+            keys: &[6, 7],
+        },
+        Required {
+            name: "adjudication",
+            keys: &[5],
+        },
+    ],
+};
 
 /// Adjudication details
 ///
@@ -2855,144 +2201,101 @@ impl ClaimResponseItemAdjudication {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.reason, CodeableConcept::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.amount, Money::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.value, decimal)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.value)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("category"));
-        }
+        read_object(p, &CLAIM_RESPONSE_ITEM_ADJUDICATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.category;
-            w.key("category");
-            v.write(w);
-        }
-        if let Some(v) = &self.reason {
-            w.key("reason");
-            v.write(w);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
-        if let Some(v) = &self.value {
-            write_prim(w, "value", "_value", v, w_decimal);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "reason", &self.reason, CodeableConcept::write);
+        write_opt(w, "amount", &self.amount, Money::write);
+        write_opt_prim(w, "value", "_value", &self.value, w_decimal);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".category");
-            {
-                let v = &self.category;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reason.is_some() {
-            let n = path.len();
-            path.push_str(".reason");
-            if let Some(v) = &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reason",
+            &self.reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".amount", &self.amount, Money::visit_refs);
+        visit_opt(path, f, ".value", &self.value, Decimal::visit_refs);
+    }
+}
+
+impl ReadFields for ClaimResponseItemAdjudication {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.value, decimal),
+            2 => opt_prim_element(p, &mut self.value),
+            3 => opt(p, &mut self.amount, Money::read),
+            4 => opt(p, &mut self.reason, CodeableConcept::read),
+            5 => one(p, &mut self.category, CodeableConcept::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_ITEM_ADJUDICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("amount"),
+        Key::plain("reason"),
+        Key::plain("category"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "category",
+        keys: &[5],
+    }],
+};
 
 /// Adjudication for claim details
 ///
@@ -3050,83 +2353,22 @@ impl ClaimResponseItemDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "detailSequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.detail_sequence, positive_int)?;
-                }
-                "_detailSequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.detail_sequence)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.adjudication, ClaimResponseItemAdjudication::read)?;
-                }
-                "subDetail" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.sub_detail, ClaimResponseItemDetailSubDetail::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("detailSequence"));
-        }
+        read_object(p, &CLAIM_RESPONSE_ITEM_DETAIL_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.note_number, "noteNumber")?;
-        if r.adjudication.is_empty() {
-            return Err(p.missing("adjudication"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(
             w,
             "detailSequence",
             "_detailSequence",
@@ -3140,78 +2382,129 @@ impl ClaimResponseItemDetail {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.sub_detail.is_empty() {
-            w.key("subDetail");
-            w.begin_array();
-            for v in &self.sub_detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::write,
+        );
+        write_many(
+            w,
+            "subDetail",
+            &self.sub_detail,
+            ClaimResponseItemDetailSubDetail::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".detailSequence",
+            &self.detail_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subDetail",
+            &self.sub_detail,
+            ClaimResponseItemDetailSubDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimResponseItemDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => many(
+                p,
+                &mut self.sub_detail,
+                ClaimResponseItemDetailSubDetail::read,
+            ),
+            3 => {
+                let other = p.marked(seen, 4);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            4 => {
+                let other = p.marked(seen, 3);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".detailSequence");
-            {
-                let v = &self.detail_sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sub_detail.is_empty() {
-            let n = path.len();
-            path.push_str(".subDetail");
-            for v in &self.sub_detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            5 => many(
+                p,
+                &mut self.adjudication,
+                ClaimResponseItemAdjudication::read,
+            ),
+            6 => prim_value(p, &mut self.detail_sequence, positive_int),
+            7 => prim_element(p, &mut self.detail_sequence),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_ITEM_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("subDetail"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("adjudication"),
+        Key::plain("detailSequence"),
+        Key::plain("_detailSequence"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "detailSequence",
+            keys: &[6, 7],
+        },
+        Required {
+            name: "adjudication",
+            keys: &[5],
+        },
+    ],
+};
 
 /// Adjudication for claim sub-details
 ///
@@ -3261,76 +2554,27 @@ impl ClaimResponseItemDetailSubDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "subDetailSequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sub_detail_sequence, positive_int)?;
-                }
-                "_subDetailSequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sub_detail_sequence)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.adjudication, ClaimResponseItemAdjudication::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("subDetailSequence"));
-        }
+        read_object(
+            p,
+            &CLAIM_RESPONSE_ITEM_DETAIL_SUB_DETAIL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.note_number, "noteNumber")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(
             w,
             "subDetailSequence",
             "_subDetailSequence",
@@ -3344,62 +2588,104 @@ impl ClaimResponseItemDetailSubDetail {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".subDetailSequence",
+            &self.sub_detail_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ClaimResponseItemAdjudication::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimResponseItemDetailSubDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => {
+                let other = p.marked(seen, 3);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            3 => {
+                let other = p.marked(seen, 2);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subDetailSequence");
-            {
-                let v = &self.sub_detail_sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            4 => many(
+                p,
+                &mut self.adjudication,
+                ClaimResponseItemAdjudication::read,
+            ),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => prim_value(p, &mut self.sub_detail_sequence, positive_int),
+            7 => prim_element(p, &mut self.sub_detail_sequence),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_ITEM_DETAIL_SUB_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("adjudication"),
+        Key::plain("modifierExtension"),
+        Key::plain("subDetailSequence"),
+        Key::plain("_subDetailSequence"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "subDetailSequence",
+        keys: &[6, 7],
+    }],
+};
 
 /// Payment Details
 ///
@@ -3462,181 +2748,120 @@ impl ClaimResponsePayment {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "adjustment" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.adjustment, Money::read)?;
-                }
-                "adjustmentReason" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.adjustment_reason, CodeableConcept::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.date, date)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 8)?;
-                    one(p, &mut r.amount, Money::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 8) {
-            return Err(p.missing("amount"));
-        }
+        read_object(p, &CLAIM_RESPONSE_PAYMENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.adjustment {
-            w.key("adjustment");
-            v.write(w);
-        }
-        if let Some(v) = &self.adjustment_reason {
-            w.key("adjustmentReason");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        {
-            let v = &self.amount;
-            w.key("amount");
-            v.write(w);
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "adjustment", &self.adjustment, Money::write);
+        write_opt(
+            w,
+            "adjustmentReason",
+            &self.adjustment_reason,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_one(w, "amount", &self.amount, Money::write);
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.adjustment.is_some() {
-            let n = path.len();
-            path.push_str(".adjustment");
-            if let Some(v) = &self.adjustment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.adjustment_reason.is_some() {
-            let n = path.len();
-            path.push_str(".adjustmentReason");
-            if let Some(v) = &self.adjustment_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".amount");
-            {
-                let v = &self.amount;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".adjustment", &self.adjustment, Money::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".adjustmentReason",
+            &self.adjustment_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, Date::visit_refs);
+        visit_one(path, f, ".amount", &self.amount, Money::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimResponsePayment {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.date, date),
+            2 => one(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.date),
+            4 => one(p, &mut self.amount, Money::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt(p, &mut self.adjustment, Money::read),
+            7 => opt(p, &mut self.identifier, Identifier::read),
+            8 => opt(p, &mut self.adjustment_reason, CodeableConcept::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_PAYMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("date"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("amount"),
+        Key::plain("extension"),
+        Key::plain("adjustment"),
+        Key::plain("identifier"),
+        Key::plain("adjustmentReason"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[2],
+        },
+        Required {
+            name: "amount",
+            keys: &[4],
+        },
+    ],
+};
 
 /// Note concerning adjudication
 ///
@@ -3690,147 +2915,99 @@ impl ClaimResponseProcessNote {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "number" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.number, positive_int)?;
-                }
-                "_number" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.number)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, codes::NoteType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.text)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.language, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("text"));
-        }
+        read_object(p, &CLAIM_RESPONSE_PROCESS_NOTE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.number {
-            write_prim(w, "number", "_number", v, w_unsigned);
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
-        write_prim(w, "text", "_text", &self.text, w_str);
-        if let Some(v) = &self.language {
-            w.key("language");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "number", "_number", &self.number, w_unsigned);
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
+        write_one_prim(w, "text", "_text", &self.text, w_str);
+        write_opt(w, "language", &self.language, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number.is_some() {
-            let n = path.len();
-            path.push_str(".number");
-            if let Some(v) = &self.number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".text");
-            {
-                let v = &self.text;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".number", &self.number, PositiveInt::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_one(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".language",
+            &self.language,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ClaimResponseProcessNote {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.text, string),
+            2 => opt_prim_value(p, &mut self.type_, codes::NoteType::read_code),
+            3 => prim_element(p, &mut self.text),
+            4 => opt_prim_element(p, &mut self.type_),
+            5 => opt_prim_value(p, &mut self.number, positive_int),
+            6 => opt_prim_element(p, &mut self.number),
+            7 => opt(p, &mut self.language, CodeableConcept::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_PROCESS_NOTE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_text"),
+        Key::plain("_type"),
+        Key::plain("number"),
+        Key::plain("_number"),
+        Key::plain("language"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "text",
+        keys: &[1, 3],
+    }],
+};
 
 /// Adjudication totals
 ///
@@ -3877,111 +3054,88 @@ impl ClaimResponseTotal {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.amount, Money::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("category"));
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("amount"));
-        }
+        read_object(p, &CLAIM_RESPONSE_TOTAL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.category;
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.amount;
-            w.key("amount");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "category", &self.category, CodeableConcept::write);
+        write_one(w, "amount", &self.amount, Money::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".category");
-            {
-                let v = &self.category;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".amount");
-            {
-                let v = &self.amount;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".amount", &self.amount, Money::visit_refs);
+    }
+}
+
+impl ReadFields for ClaimResponseTotal {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.amount, Money::read),
+            2 => one(p, &mut self.category, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLAIM_RESPONSE_TOTAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("amount"),
+        Key::plain("category"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "category",
+            keys: &[2],
+        },
+        Required {
+            name: "amount",
+            keys: &[1],
+        },
+    ],
+};

@@ -136,6 +136,25 @@ impl Default for ClinicalImpressionEffective {
     }
 }
 
+impl ClinicalImpressionEffective {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "effectiveDateTime", "_effectiveDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "effectivePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ClinicalImpression {
     /// A `ClinicalImpression` with its required elements (`status`, `subject`); everything else is empty.
     pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
@@ -149,206 +168,7 @@ impl ClinicalImpression {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ClinicalImpression")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ClinicalImpressionStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 19)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "effectiveDateTime" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 1, "effective")?;
-                    choice_value(
-                        p,
-                        &mut r.effective,
-                        date_time,
-                        ClinicalImpressionEffective::DateTime,
-                        |e| match e {
-                            ClinicalImpressionEffective::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_effectiveDateTime" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 1, "effective")?;
-                    choice_element(
-                        p,
-                        &mut r.effective,
-                        ClinicalImpressionEffective::DateTime,
-                        |e| match e {
-                            ClinicalImpressionEffective::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 2, "effective")?;
-                    choice_box(
-                        p,
-                        &mut r.effective,
-                        Period::read,
-                        ClinicalImpressionEffective::Period,
-                    )?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "assessor" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.assessor, Reference::read)?;
-                }
-                "previous" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.previous, Reference::read)?;
-                }
-                "problem" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.problem, Reference::read)?;
-                }
-                "investigation" => {
-                    p.mark(&mut seen, 29)?;
-                    many(
-                        p,
-                        &mut r.investigation,
-                        ClinicalImpressionInvestigation::read,
-                    )?;
-                }
-                "protocol" => {
-                    p.mark(&mut seen, 30)?;
-                    let other = p.marked(&seen, 31);
-                    values(p, &mut r.protocol, uri, other)?;
-                }
-                "_protocol" => {
-                    p.mark(&mut seen, 31)?;
-                    let other = p.marked(&seen, 30);
-                    elements(p, &mut r.protocol, other)?;
-                }
-                "summary" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.summary, string)?;
-                }
-                "_summary" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.summary)?;
-                }
-                "finding" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.finding, ClinicalImpressionFinding::read)?;
-                }
-                "prognosisCodeableConcept" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.prognosis_codeable_concept, CodeableConcept::read)?;
-                }
-                "prognosisReference" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.prognosis_reference, Reference::read)?;
-                }
-                "supportingInfo" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.supporting_info, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 19) {
-            return Err(p.missing("subject"));
-        }
+        read_object(p, &CLINICAL_IMPRESSION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.protocol, "protocol")?;
         Ok(r)
     }
@@ -357,397 +177,324 @@ impl ClinicalImpression {
         w.begin_object();
         w.key("resourceType");
         w.str("ClinicalImpression");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.status_reason {
-            w.key("statusReason");
-            v.write(w);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
         if let Some(v) = &self.effective {
-            match v {
-                ClinicalImpressionEffective::DateTime(x) => {
-                    write_prim(w, "effectiveDateTime", "_effectiveDateTime", x, w_str)
-                }
-                ClinicalImpressionEffective::Period(x) => {
-                    w.key("effectivePeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.assessor {
-            w.key("assessor");
-            v.write(w);
-        }
-        if let Some(v) = &self.previous {
-            w.key("previous");
-            v.write(w);
-        }
-        if !self.problem.is_empty() {
-            w.key("problem");
-            w.begin_array();
-            for v in &self.problem {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.investigation.is_empty() {
-            w.key("investigation");
-            w.begin_array();
-            for v in &self.investigation {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "assessor", &self.assessor, Reference::write);
+        write_opt(w, "previous", &self.previous, Reference::write);
+        write_many(w, "problem", &self.problem, Reference::write);
+        write_many(
+            w,
+            "investigation",
+            &self.investigation,
+            ClinicalImpressionInvestigation::write,
+        );
         write_prims(w, "protocol", "_protocol", &self.protocol, w_str);
-        if let Some(v) = &self.summary {
-            write_prim(w, "summary", "_summary", v, w_str);
-        }
-        if !self.finding.is_empty() {
-            w.key("finding");
-            w.begin_array();
-            for v in &self.finding {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.prognosis_codeable_concept.is_empty() {
-            w.key("prognosisCodeableConcept");
-            w.begin_array();
-            for v in &self.prognosis_codeable_concept {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.prognosis_reference.is_empty() {
-            w.key("prognosisReference");
-            w.begin_array();
-            for v in &self.prognosis_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.supporting_info.is_empty() {
-            w.key("supportingInfo");
-            w.begin_array();
-            for v in &self.supporting_info {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "summary", "_summary", &self.summary, w_str);
+        write_many(
+            w,
+            "finding",
+            &self.finding,
+            ClinicalImpressionFinding::write,
+        );
+        write_many(
+            w,
+            "prognosisCodeableConcept",
+            &self.prognosis_codeable_concept,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "prognosisReference",
+            &self.prognosis_reference,
+            Reference::write,
+        );
+        write_many(w, "supportingInfo", &self.supporting_info, Reference::write);
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_reason.is_some() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            if let Some(v) = &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective.is_some() {
-            let n = path.len();
-            path.push_str(".effective[x]");
-            if let Some(v) = &self.effective {
-                match v {
-                    ClinicalImpressionEffective::DateTime(x) => x.visit_refs(path, f),
-                    ClinicalImpressionEffective::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.assessor.is_some() {
-            let n = path.len();
-            path.push_str(".assessor");
-            if let Some(v) = &self.assessor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.previous.is_some() {
-            let n = path.len();
-            path.push_str(".previous");
-            if let Some(v) = &self.previous {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.problem.is_empty() {
-            let n = path.len();
-            path.push_str(".problem");
-            for v in &self.problem {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.investigation.is_empty() {
-            let n = path.len();
-            path.push_str(".investigation");
-            for v in &self.investigation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.protocol.is_empty() {
-            let n = path.len();
-            path.push_str(".protocol");
-            for v in &self.protocol {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.summary.is_some() {
-            let n = path.len();
-            path.push_str(".summary");
-            if let Some(v) = &self.summary {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.finding.is_empty() {
-            let n = path.len();
-            path.push_str(".finding");
-            for v in &self.finding {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.prognosis_codeable_concept.is_empty() {
-            let n = path.len();
-            path.push_str(".prognosisCodeableConcept");
-            for v in &self.prognosis_codeable_concept {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.prognosis_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".prognosisReference");
-            for v in &self.prognosis_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_info.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInfo");
-            for v in &self.supporting_info {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".effective[x]",
+            &self.effective,
+            ClinicalImpressionEffective::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(path, f, ".assessor", &self.assessor, reference);
+        visit_opt(path, f, ".previous", &self.previous, reference);
+        visit_many(path, f, ".problem", &self.problem, reference);
+        visit_many(
+            path,
+            f,
+            ".investigation",
+            &self.investigation,
+            ClinicalImpressionInvestigation::visit_refs,
+        );
+        visit_many(path, f, ".protocol", &self.protocol, Uri::visit_refs);
+        visit_opt(path, f, ".summary", &self.summary, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".finding",
+            &self.finding,
+            ClinicalImpressionFinding::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".prognosisCodeableConcept",
+            &self.prognosis_codeable_concept,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".prognosisReference",
+            &self.prognosis_reference,
+            reference,
+        );
+        visit_many(path, f, ".supportingInfo", &self.supporting_info, reference);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ClinicalImpression {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt_prim_value(p, &mut self.date, date_time),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => many(p, &mut self.note, Annotation::read),
+            6 => opt(p, &mut self.text, Narrative::read),
+            7 => opt_prim_element(p, &mut self.date),
+            8 => prim_value(
+                p,
+                &mut self.status,
+                codes::ClinicalImpressionStatus::read_code,
+            ),
+            9 => prim_element(p, &mut self.status),
+            10 => many(p, &mut self.finding, ClinicalImpressionFinding::read),
+            11 => many(p, &mut self.problem, Reference::read),
+            12 => one(p, &mut self.subject, Reference::read),
+            13 => opt_prim_value(p, &mut self.summary, string),
+            14 => opt_prim_element(p, &mut self.summary),
+            15 => opt(p, &mut self.assessor, Reference::read),
+            16 => opt_prim_value(p, &mut self.language, code),
+            17 => opt(p, &mut self.previous, Reference::read),
+            18 => {
+                let other = p.marked(seen, 20);
+                values(p, &mut self.protocol, uri, other)
+            }
+            19 => opt_prim_element(p, &mut self.language),
+            20 => {
+                let other = p.marked(seen, 18);
+                elements(p, &mut self.protocol, other)
+            }
+            21 => many(p, &mut self.contained, Resource::read),
+            22 => opt(p, &mut self.encounter, Reference::read),
+            23 => many(p, &mut self.extension, Extension::read),
+            24 => many(p, &mut self.identifier, Identifier::read),
+            25 => opt_prim_value(p, &mut self.description, string),
+            26 => opt_prim_element(p, &mut self.description),
+            27 => p.expect_resource_type("ClinicalImpression"),
+            28 => opt(p, &mut self.status_reason, CodeableConcept::read),
+            29 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            30 => many(
+                p,
+                &mut self.investigation,
+                ClinicalImpressionInvestigation::read,
+            ),
+            31 => opt_prim_element(p, &mut self.implicit_rules),
+            32 => many(p, &mut self.supporting_info, Reference::read),
+            33 => choice_box(
+                p,
+                &mut self.effective,
+                Period::read,
+                ClinicalImpressionEffective::Period,
+            ),
+            34 => choice_value(
+                p,
+                &mut self.effective,
+                date_time,
+                ClinicalImpressionEffective::DateTime,
+                |e| match e {
+                    ClinicalImpressionEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            35 => many(p, &mut self.modifier_extension, Extension::read),
+            36 => choice_element(
+                p,
+                &mut self.effective,
+                ClinicalImpressionEffective::DateTime,
+                |e| match e {
+                    ClinicalImpressionEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            37 => many(p, &mut self.prognosis_reference, Reference::read),
+            38 => many(
+                p,
+                &mut self.prognosis_codeable_concept,
+                CodeableConcept::read,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CLINICAL_IMPRESSION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("finding"),
+        Key::plain("problem"),
+        Key::plain("subject"),
+        Key::plain("summary"),
+        Key::plain("_summary"),
+        Key::plain("assessor"),
+        Key::plain("language"),
+        Key::plain("previous"),
+        Key::plain("protocol"),
+        Key::plain("_language"),
+        Key::plain("_protocol"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("statusReason"),
+        Key::plain("implicitRules"),
+        Key::plain("investigation"),
+        Key::plain("_implicitRules"),
+        Key::plain("supportingInfo"),
+        Key::choice("effectivePeriod", 1, 2),
+        Key::choice("effectiveDateTime", 1, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("_effectiveDateTime", 1, 1),
+        Key::plain("prognosisReference"),
+        Key::plain("prognosisCodeableConcept"),
+    ],
+    choices: &["effective"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[8, 9],
+        },
+        Required {
+            name: "subject",
+            keys: &[12],
+        },
+    ],
+};
 
 /// Possible or likely findings and diagnoses
 ///
@@ -789,124 +536,93 @@ impl ClinicalImpressionFinding {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "itemCodeableConcept" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.item_codeable_concept, CodeableConcept::read)?;
-                }
-                "itemReference" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.item_reference, Reference::read)?;
-                }
-                "basis" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.basis, string)?;
-                }
-                "_basis" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.basis)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CLINICAL_IMPRESSION_FINDING_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.item_codeable_concept {
-            w.key("itemCodeableConcept");
-            v.write(w);
-        }
-        if let Some(v) = &self.item_reference {
-            w.key("itemReference");
-            v.write(w);
-        }
-        if let Some(v) = &self.basis {
-            write_prim(w, "basis", "_basis", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "itemCodeableConcept",
+            &self.item_codeable_concept,
+            CodeableConcept::write,
+        );
+        write_opt(w, "itemReference", &self.item_reference, Reference::write);
+        write_opt_prim(w, "basis", "_basis", &self.basis, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.item_codeable_concept.is_some() {
-            let n = path.len();
-            path.push_str(".itemCodeableConcept");
-            if let Some(v) = &self.item_codeable_concept {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.item_reference.is_some() {
-            let n = path.len();
-            path.push_str(".itemReference");
-            if let Some(v) = &self.item_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.basis.is_some() {
-            let n = path.len();
-            path.push_str(".basis");
-            if let Some(v) = &self.basis {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".itemCodeableConcept",
+            &self.item_codeable_concept,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".itemReference", &self.item_reference, reference);
+        visit_opt(path, f, ".basis", &self.basis, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ClinicalImpressionFinding {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.basis, string),
+            2 => opt_prim_element(p, &mut self.basis),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.item_reference, Reference::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => opt(p, &mut self.item_codeable_concept, CodeableConcept::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLINICAL_IMPRESSION_FINDING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("basis"),
+        Key::plain("_basis"),
+        Key::plain("extension"),
+        Key::plain("itemReference"),
+        Key::plain("modifierExtension"),
+        Key::plain("itemCodeableConcept"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// One or more sets of investigations (signs, symptoms, etc.)
 ///
@@ -952,111 +668,81 @@ impl ClinicalImpressionInvestigation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.item, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
+        read_object(
+            p,
+            &CLINICAL_IMPRESSION_INVESTIGATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "item", &self.item, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(path, f, ".item", &self.item, reference);
+    }
+}
+
+impl ReadFields for ClinicalImpressionInvestigation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.item, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CLINICAL_IMPRESSION_INVESTIGATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("item"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1],
+    }],
+};

@@ -164,250 +164,7 @@ impl CodeSystem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("CodeSystem")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "caseSensitive" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_value(p, &mut r.case_sensitive, boolean)?;
-                }
-                "_caseSensitive" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_element(p, &mut r.case_sensitive)?;
-                }
-                "valueSet" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_value(p, &mut r.value_set, canonical)?;
-                }
-                "_valueSet" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_element(p, &mut r.value_set)?;
-                }
-                "hierarchyMeaning" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.hierarchy_meaning,
-                        codes::CodeSystemHierarchyMeaning::read_code,
-                    )?;
-                }
-                "_hierarchyMeaning" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_element(p, &mut r.hierarchy_meaning)?;
-                }
-                "compositional" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_value(p, &mut r.compositional, boolean)?;
-                }
-                "_compositional" => {
-                    p.mark(&mut seen, 45)?;
-                    opt_prim_element(p, &mut r.compositional)?;
-                }
-                "versionNeeded" => {
-                    p.mark(&mut seen, 46)?;
-                    opt_prim_value(p, &mut r.version_needed, boolean)?;
-                }
-                "_versionNeeded" => {
-                    p.mark(&mut seen, 47)?;
-                    opt_prim_element(p, &mut r.version_needed)?;
-                }
-                "content" => {
-                    p.mark(&mut seen, 48)?;
-                    prim_value(p, &mut r.content, codes::CodeSystemContentMode::read_code)?;
-                }
-                "_content" => {
-                    p.mark(&mut seen, 49)?;
-                    prim_element(p, &mut r.content)?;
-                }
-                "supplements" => {
-                    p.mark(&mut seen, 50)?;
-                    opt_prim_value(p, &mut r.supplements, canonical)?;
-                }
-                "_supplements" => {
-                    p.mark(&mut seen, 51)?;
-                    opt_prim_element(p, &mut r.supplements)?;
-                }
-                "count" => {
-                    p.mark(&mut seen, 52)?;
-                    opt_prim_value(p, &mut r.count, unsigned_int)?;
-                }
-                "_count" => {
-                    p.mark(&mut seen, 53)?;
-                    opt_prim_element(p, &mut r.count)?;
-                }
-                "filter" => {
-                    p.mark(&mut seen, 54)?;
-                    many(p, &mut r.filter, CodeSystemFilter::read)?;
-                }
-                "property" => {
-                    p.mark(&mut seen, 55)?;
-                    many(p, &mut r.property, CodeSystemProperty::read)?;
-                }
-                "concept" => {
-                    p.mark(&mut seen, 56)?;
-                    many(p, &mut r.concept, CodeSystemConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 48) && !p.marked(&seen, 49) {
-            return Err(p.missing("content"));
-        }
+        read_object(p, &CODE_SYSTEM_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -415,433 +172,390 @@ impl CodeSystem {
         w.begin_object();
         w.key("resourceType");
         w.str("CodeSystem");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.case_sensitive {
-            write_prim(w, "caseSensitive", "_caseSensitive", v, w_boolean);
-        }
-        if let Some(v) = &self.value_set {
-            write_prim(w, "valueSet", "_valueSet", v, w_str);
-        }
-        if let Some(v) = &self.hierarchy_meaning {
-            write_prim(w, "hierarchyMeaning", "_hierarchyMeaning", v, w_str);
-        }
-        if let Some(v) = &self.compositional {
-            write_prim(w, "compositional", "_compositional", v, w_boolean);
-        }
-        if let Some(v) = &self.version_needed {
-            write_prim(w, "versionNeeded", "_versionNeeded", v, w_boolean);
-        }
-        write_prim(w, "content", "_content", &self.content, w_str);
-        if let Some(v) = &self.supplements {
-            write_prim(w, "supplements", "_supplements", v, w_str);
-        }
-        if let Some(v) = &self.count {
-            write_prim(w, "count", "_count", v, w_unsigned);
-        }
-        if !self.filter.is_empty() {
-            w.key("filter");
-            w.begin_array();
-            for v in &self.filter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.property.is_empty() {
-            w.key("property");
-            w.begin_array();
-            for v in &self.property {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.concept.is_empty() {
-            w.key("concept");
-            w.begin_array();
-            for v in &self.concept {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(
+            w,
+            "caseSensitive",
+            "_caseSensitive",
+            &self.case_sensitive,
+            w_boolean,
+        );
+        write_opt_prim(w, "valueSet", "_valueSet", &self.value_set, w_str);
+        write_opt_prim(
+            w,
+            "hierarchyMeaning",
+            "_hierarchyMeaning",
+            &self.hierarchy_meaning,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "compositional",
+            "_compositional",
+            &self.compositional,
+            w_boolean,
+        );
+        write_opt_prim(
+            w,
+            "versionNeeded",
+            "_versionNeeded",
+            &self.version_needed,
+            w_boolean,
+        );
+        write_one_prim(w, "content", "_content", &self.content, w_str);
+        write_opt_prim(w, "supplements", "_supplements", &self.supplements, w_str);
+        write_opt_prim(w, "count", "_count", &self.count, w_unsigned);
+        write_many(w, "filter", &self.filter, CodeSystemFilter::write);
+        write_many(w, "property", &self.property, CodeSystemProperty::write);
+        write_many(w, "concept", &self.concept, CodeSystemConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.case_sensitive.is_some() {
-            let n = path.len();
-            path.push_str(".caseSensitive");
-            if let Some(v) = &self.case_sensitive {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value_set.is_some() {
-            let n = path.len();
-            path.push_str(".valueSet");
-            if let Some(v) = &self.value_set {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.hierarchy_meaning.is_some() {
-            let n = path.len();
-            path.push_str(".hierarchyMeaning");
-            if let Some(v) = &self.hierarchy_meaning {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.compositional.is_some() {
-            let n = path.len();
-            path.push_str(".compositional");
-            if let Some(v) = &self.compositional {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version_needed.is_some() {
-            let n = path.len();
-            path.push_str(".versionNeeded");
-            if let Some(v) = &self.version_needed {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".content");
-            {
-                let v = &self.content;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.supplements.is_some() {
-            let n = path.len();
-            path.push_str(".supplements");
-            if let Some(v) = &self.supplements {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.count.is_some() {
-            let n = path.len();
-            path.push_str(".count");
-            if let Some(v) = &self.count {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.filter.is_empty() {
-            let n = path.len();
-            path.push_str(".filter");
-            for v in &self.filter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.property.is_empty() {
-            let n = path.len();
-            path.push_str(".property");
-            for v in &self.property {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.concept.is_empty() {
-            let n = path.len();
-            path.push_str(".concept");
-            for v in &self.concept {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".caseSensitive",
+            &self.case_sensitive,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".valueSet", &self.value_set, Canonical::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".hierarchyMeaning",
+            &self.hierarchy_meaning,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".compositional",
+            &self.compositional,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".versionNeeded",
+            &self.version_needed,
+            Boolean::visit_refs,
+        );
+        visit_one(path, f, ".content", &self.content, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".supplements",
+            &self.supplements,
+            Canonical::visit_refs,
+        );
+        visit_opt(path, f, ".count", &self.count, UnsignedInt::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".filter",
+            &self.filter,
+            CodeSystemFilter::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".property",
+            &self.property,
+            CodeSystemProperty::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".concept",
+            &self.concept,
+            CodeSystemConcept::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for CodeSystem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => opt_prim_value(p, &mut self.name, string),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => opt_prim_element(p, &mut self.date),
+            9 => opt_prim_element(p, &mut self.name),
+            10 => opt_prim_value(p, &mut self.count, unsigned_int),
+            11 => opt_prim_value(p, &mut self.title, string),
+            12 => opt_prim_element(p, &mut self.count),
+            13 => opt_prim_element(p, &mut self.title),
+            14 => many(p, &mut self.filter, CodeSystemFilter::read),
+            15 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            16 => prim_element(p, &mut self.status),
+            17 => many(p, &mut self.concept, CodeSystemConcept::read),
+            18 => many(p, &mut self.contact, ContactDetail::read),
+            19 => prim_value(
+                p,
+                &mut self.content,
+                codes::CodeSystemContentMode::read_code,
+            ),
+            20 => opt_prim_value(p, &mut self.purpose, markdown),
+            21 => opt_prim_value(p, &mut self.version, string),
+            22 => prim_element(p, &mut self.content),
+            23 => opt_prim_element(p, &mut self.purpose),
+            24 => opt_prim_element(p, &mut self.version),
+            25 => opt_prim_value(p, &mut self.language, code),
+            26 => many(p, &mut self.property, CodeSystemProperty::read),
+            27 => opt_prim_value(p, &mut self.value_set, canonical),
+            28 => opt_prim_element(p, &mut self.language),
+            29 => opt_prim_element(p, &mut self.value_set),
+            30 => many(p, &mut self.contained, Resource::read),
+            31 => opt_prim_value(p, &mut self.copyright, markdown),
+            32 => many(p, &mut self.extension, Extension::read),
+            33 => opt_prim_value(p, &mut self.publisher, string),
+            34 => opt_prim_element(p, &mut self.copyright),
+            35 => opt_prim_element(p, &mut self.publisher),
+            36 => many(p, &mut self.identifier, Identifier::read),
+            37 => many(p, &mut self.use_context, UsageContext::read),
+            38 => opt_prim_value(p, &mut self.description, markdown),
+            39 => opt_prim_value(p, &mut self.supplements, canonical),
+            40 => opt_prim_element(p, &mut self.description),
+            41 => opt_prim_element(p, &mut self.supplements),
+            42 => opt_prim_value(p, &mut self.experimental, boolean),
+            43 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            44 => p.expect_resource_type("CodeSystem"),
+            45 => opt_prim_element(p, &mut self.experimental),
+            46 => opt_prim_value(p, &mut self.case_sensitive, boolean),
+            47 => opt_prim_value(p, &mut self.compositional, boolean),
+            48 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            49 => opt_prim_value(p, &mut self.version_needed, boolean),
+            50 => opt_prim_element(p, &mut self.case_sensitive),
+            51 => opt_prim_element(p, &mut self.compositional),
+            52 => opt_prim_element(p, &mut self.implicit_rules),
+            53 => opt_prim_element(p, &mut self.version_needed),
+            54 => opt_prim_value(
+                p,
+                &mut self.hierarchy_meaning,
+                codes::CodeSystemHierarchyMeaning::read_code,
+            ),
+            55 => opt_prim_element(p, &mut self.hierarchy_meaning),
+            56 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CODE_SYSTEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("count"),
+        Key::plain("title"),
+        Key::plain("_count"),
+        Key::plain("_title"),
+        Key::plain("filter"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("concept"),
+        Key::plain("contact"),
+        Key::plain("content"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_content"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("property"),
+        Key::plain("valueSet"),
+        Key::plain("_language"),
+        Key::plain("_valueSet"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("supplements"),
+        Key::plain("_description"),
+        Key::plain("_supplements"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("caseSensitive"),
+        Key::plain("compositional"),
+        Key::plain("implicitRules"),
+        Key::plain("versionNeeded"),
+        Key::plain("_caseSensitive"),
+        Key::plain("_compositional"),
+        Key::plain("_implicitRules"),
+        Key::plain("_versionNeeded"),
+        Key::plain("hierarchyMeaning"),
+        Key::plain("_hierarchyMeaning"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[15, 16],
+        },
+        Required {
+            name: "content",
+            keys: &[19, 22],
+        },
+    ],
+};
 
 /// Concepts in the code system
 ///
@@ -903,191 +617,135 @@ impl CodeSystemConcept {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.definition, string)?;
-                }
-                "_definition" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.definition)?;
-                }
-                "designation" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.designation, CodeSystemConceptDesignation::read)?;
-                }
-                "property" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.property, CodeSystemConceptProperty::read)?;
-                }
-                "concept" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.concept, CodeSystemConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &CODE_SYSTEM_CONCEPT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
-        if let Some(v) = &self.definition {
-            write_prim(w, "definition", "_definition", v, w_str);
-        }
-        if !self.designation.is_empty() {
-            w.key("designation");
-            w.begin_array();
-            for v in &self.designation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.property.is_empty() {
-            w.key("property");
-            w.begin_array();
-            for v in &self.property {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.concept.is_empty() {
-            w.key("concept");
-            w.begin_array();
-            for v in &self.concept {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
+        write_opt_prim(w, "definition", "_definition", &self.definition, w_str);
+        write_many(
+            w,
+            "designation",
+            &self.designation,
+            CodeSystemConceptDesignation::write,
+        );
+        write_many(
+            w,
+            "property",
+            &self.property,
+            CodeSystemConceptProperty::write,
+        );
+        write_many(w, "concept", &self.concept, CodeSystemConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.definition.is_some() {
-            let n = path.len();
-            path.push_str(".definition");
-            if let Some(v) = &self.definition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.designation.is_empty() {
-            let n = path.len();
-            path.push_str(".designation");
-            for v in &self.designation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.property.is_empty() {
-            let n = path.len();
-            path.push_str(".property");
-            for v in &self.property {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.concept.is_empty() {
-            let n = path.len();
-            path.push_str(".concept");
-            for v in &self.concept {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".definition",
+            &self.definition,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".designation",
+            &self.designation,
+            CodeSystemConceptDesignation::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".property",
+            &self.property,
+            CodeSystemConceptProperty::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".concept",
+            &self.concept,
+            CodeSystemConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CodeSystemConcept {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.code, code),
+            2 => prim_element(p, &mut self.code),
+            3 => many(p, &mut self.concept, CodeSystemConcept::read),
+            4 => opt_prim_value(p, &mut self.display, string),
+            5 => opt_prim_element(p, &mut self.display),
+            6 => many(p, &mut self.property, CodeSystemConceptProperty::read),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.definition, string),
+            9 => opt_prim_element(p, &mut self.definition),
+            10 => many(p, &mut self.designation, CodeSystemConceptDesignation::read),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CODE_SYSTEM_CONCEPT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("concept"),
+        Key::plain("display"),
+        Key::plain("_display"),
+        Key::plain("property"),
+        Key::plain("extension"),
+        Key::plain("definition"),
+        Key::plain("_definition"),
+        Key::plain("designation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1, 2],
+    }],
+};
 
 /// Additional representations for the concept
 ///
@@ -1135,128 +793,87 @@ impl CodeSystemConceptDesignation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.use_, Coding::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_element(p, &mut r.value)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 6) && !p.marked(&seen, 7) {
-            return Err(p.missing("value"));
-        }
+        read_object(p, &CODE_SYSTEM_CONCEPT_DESIGNATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.use_ {
-            w.key("use");
-            v.write(w);
-        }
-        write_prim(w, "value", "_value", &self.value, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "use", &self.use_, Coding::write);
+        write_one_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.use_.is_some() {
-            let n = path.len();
-            path.push_str(".use");
-            if let Some(v) = &self.use_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".use", &self.use_, Coding::visit_refs);
+        visit_one(path, f, ".value", &self.value, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for CodeSystemConceptDesignation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.use_, Coding::read),
+            2 => prim_value(p, &mut self.value, string),
+            3 => prim_element(p, &mut self.value),
+            4 => opt_prim_value(p, &mut self.language, code),
+            5 => opt_prim_element(p, &mut self.language),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CODE_SYSTEM_CONCEPT_DESIGNATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("use"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "value",
+        keys: &[2, 3],
+    }],
+};
 
 /// Property value for the concept
 ///
@@ -1317,6 +934,33 @@ impl Default for CodeSystemConceptPropertyValue {
     }
 }
 
+impl CodeSystemConceptPropertyValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Code(x) => write_one_prim(w, "valueCode", "_valueCode", x, w_str),
+            Self::Coding(x) => write_one(w, "valueCoding", &**x, Coding::write),
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl CodeSystemConceptProperty {
     /// A `CodeSystemConceptProperty` with its required elements (`code`, `value`); everything else is empty.
     pub fn new(code: impl Into<Code>, value: CodeSystemConceptPropertyValue) -> Self {
@@ -1330,313 +974,224 @@ impl CodeSystemConceptProperty {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "valueCode" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        code,
-                        CodeSystemConceptPropertyValue::Code,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueCode" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        CodeSystemConceptPropertyValue::Code,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueCoding" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Coding::read,
-                        CodeSystemConceptPropertyValue::Coding,
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        string,
-                        CodeSystemConceptPropertyValue::String,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        CodeSystemConceptPropertyValue::String,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        integer,
-                        CodeSystemConceptPropertyValue::Integer,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        CodeSystemConceptPropertyValue::Integer,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        CodeSystemConceptPropertyValue::Boolean,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        CodeSystemConceptPropertyValue::Boolean,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        CodeSystemConceptPropertyValue::DateTime,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        CodeSystemConceptPropertyValue::DateTime,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        CodeSystemConceptPropertyValue::Decimal,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        CodeSystemConceptPropertyValue::Decimal,
-                        |e| match e {
-                            CodeSystemConceptPropertyValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(p, &CODE_SYSTEM_CONCEPT_PROPERTY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        {
-            let v = &self.value;
-            match v {
-                CodeSystemConceptPropertyValue::Code(x) => {
-                    write_prim(w, "valueCode", "_valueCode", x, w_str)
-                }
-                CodeSystemConceptPropertyValue::Coding(x) => {
-                    w.key("valueCoding");
-                    x.write(w);
-                }
-                CodeSystemConceptPropertyValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                CodeSystemConceptPropertyValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                CodeSystemConceptPropertyValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                CodeSystemConceptPropertyValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                CodeSystemConceptPropertyValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        self.value.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    CodeSystemConceptPropertyValue::Code(x) => x.visit_refs(path, f),
-                    CodeSystemConceptPropertyValue::Coding(x) => x.visit_refs(path, f),
-                    CodeSystemConceptPropertyValue::String(x) => x.visit_refs(path, f),
-                    CodeSystemConceptPropertyValue::Integer(x) => x.visit_refs(path, f),
-                    CodeSystemConceptPropertyValue::Boolean(x) => x.visit_refs(path, f),
-                    CodeSystemConceptPropertyValue::DateTime(x) => x.visit_refs(path, f),
-                    CodeSystemConceptPropertyValue::Decimal(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            CodeSystemConceptPropertyValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CodeSystemConceptProperty {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.code, code),
+            2 => prim_element(p, &mut self.code),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_value_one(
+                p,
+                &mut self.value,
+                code,
+                CodeSystemConceptPropertyValue::Code,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_element_one(
+                p,
+                &mut self.value,
+                CodeSystemConceptPropertyValue::Code,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_box_one(
+                p,
+                &mut self.value,
+                Coding::read,
+                CodeSystemConceptPropertyValue::Coding,
+            ),
+            7 => choice_value_one(
+                p,
+                &mut self.value,
+                string,
+                CodeSystemConceptPropertyValue::String,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element_one(
+                p,
+                &mut self.value,
+                CodeSystemConceptPropertyValue::String,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_value_one(
+                p,
+                &mut self.value,
+                boolean,
+                CodeSystemConceptPropertyValue::Boolean,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_value_one(
+                p,
+                &mut self.value,
+                decimal,
+                CodeSystemConceptPropertyValue::Decimal,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_value_one(
+                p,
+                &mut self.value,
+                integer,
+                CodeSystemConceptPropertyValue::Integer,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_element_one(
+                p,
+                &mut self.value,
+                CodeSystemConceptPropertyValue::Boolean,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_element_one(
+                p,
+                &mut self.value,
+                CodeSystemConceptPropertyValue::Decimal,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_element_one(
+                p,
+                &mut self.value,
+                CodeSystemConceptPropertyValue::Integer,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => choice_value_one(
+                p,
+                &mut self.value,
+                date_time,
+                CodeSystemConceptPropertyValue::DateTime,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_element_one(
+                p,
+                &mut self.value,
+                CodeSystemConceptPropertyValue::DateTime,
+                |e| match e {
+                    CodeSystemConceptPropertyValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CODE_SYSTEM_CONCEPT_PROPERTY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("extension"),
+        Key::choice("valueCode", 1, 1),
+        Key::choice("_valueCode", 1, 1),
+        Key::choice("valueCoding", 1, 2),
+        Key::choice("valueString", 1, 3),
+        Key::choice("_valueString", 1, 3),
+        Key::choice("valueBoolean", 1, 5),
+        Key::choice("valueDecimal", 1, 7),
+        Key::choice("valueInteger", 1, 4),
+        Key::choice("_valueBoolean", 1, 5),
+        Key::choice("_valueDecimal", 1, 7),
+        Key::choice("_valueInteger", 1, 4),
+        Key::choice("valueDateTime", 1, 6),
+        Key::choice("_valueDateTime", 1, 6),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["value"],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "value[x]",
+            keys: &[4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+        },
+    ],
+};
 
 /// Filter that can be used in a value set
 ///
@@ -1692,156 +1247,123 @@ impl CodeSystemFilter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "operator" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 8);
-                    values(p, &mut r.operator, codes::FilterOperator::read_code, other)?;
-                }
-                "_operator" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 7);
-                    elements(p, &mut r.operator, other)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 9)?;
-                    prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 10)?;
-                    prim_element(p, &mut r.value)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &CODE_SYSTEM_FILTER_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.operator, "operator")?;
-        if r.operator.is_empty() {
-            return Err(p.missing("operator"));
-        }
-        if !p.marked(&seen, 9) && !p.marked(&seen, 10) {
-            return Err(p.missing("value"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         write_prims(w, "operator", "_operator", &self.operator, w_str);
-        write_prim(w, "value", "_value", &self.value, w_str);
+        write_one_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".operator", &self.operator, Code::visit_refs);
+        visit_one(path, f, ".value", &self.value, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for CodeSystemFilter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.code, code),
+            2 => prim_element(p, &mut self.code),
+            3 => prim_value(p, &mut self.value, string),
+            4 => prim_element(p, &mut self.value),
+            5 => {
+                let other = p.marked(seen, 6);
+                values(
+                    p,
+                    &mut self.operator,
+                    codes::FilterOperator::read_code,
+                    other,
+                )
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            6 => {
+                let other = p.marked(seen, 5);
+                elements(p, &mut self.operator, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.operator.is_empty() {
-            let n = path.len();
-            path.push_str(".operator");
-            for v in &self.operator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.description, string),
+            9 => opt_prim_element(p, &mut self.description),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CODE_SYSTEM_FILTER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("operator"),
+        Key::plain("_operator"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "operator",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "value",
+            keys: &[3, 4],
+        },
+    ],
+};
 
 /// Additional information supplied about each concept
 ///
@@ -1896,149 +1418,104 @@ impl CodeSystemProperty {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "uri" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.uri, uri)?;
-                }
-                "_uri" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.uri)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 9)?;
-                    prim_value(p, &mut r.type_, codes::PropertyType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 10)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
-        if !p.marked(&seen, 9) && !p.marked(&seen, 10) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &CODE_SYSTEM_PROPERTY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        if let Some(v) = &self.uri {
-            write_prim(w, "uri", "_uri", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "uri", "_uri", &self.uri, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.uri.is_some() {
-            let n = path.len();
-            path.push_str(".uri");
-            if let Some(v) = &self.uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".uri", &self.uri, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+    }
+}
+
+impl ReadFields for CodeSystemProperty {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.uri, uri),
+            2 => opt_prim_element(p, &mut self.uri),
+            3 => prim_value(p, &mut self.code, code),
+            4 => prim_value(p, &mut self.type_, codes::PropertyType::read_code),
+            5 => prim_element(p, &mut self.code),
+            6 => prim_element(p, &mut self.type_),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.description, string),
+            9 => opt_prim_element(p, &mut self.description),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CODE_SYSTEM_PROPERTY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("uri"),
+        Key::plain("_uri"),
+        Key::plain("code"),
+        Key::plain("type"),
+        Key::plain("_code"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[3, 5],
+        },
+        Required {
+            name: "type",
+            keys: &[4, 6],
+        },
+    ],
+};

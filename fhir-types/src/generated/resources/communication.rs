@@ -149,185 +149,9 @@ impl Communication {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Communication")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.instantiates_canonical, canonical, other)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.instantiates_canonical, other)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.instantiates_uri, uri, other)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.instantiates_uri, other)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "inResponseTo" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.in_response_to, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::EventStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "medium" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.medium, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "topic" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.topic, CodeableConcept::read)?;
-                }
-                "about" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.about, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "sent" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.sent, date_time)?;
-                }
-                "_sent" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.sent)?;
-                }
-                "received" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.received, date_time)?;
-                }
-                "_received" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.received)?;
-                }
-                "recipient" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.recipient, Reference::read)?;
-                }
-                "sender" => {
-                    p.mark(&mut seen, 36)?;
-                    opt(p, &mut r.sender, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "payload" => {
-                    p.mark(&mut seen, 39)?;
-                    many(p, &mut r.payload, CommunicationPayload::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &COMMUNICATION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates_canonical, "instantiatesCanonical")?;
         check_list(p, &r.instantiates_uri, "instantiatesUri")?;
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("status"));
-        }
         Ok(r)
     }
 
@@ -335,55 +159,26 @@ impl Communication {
         w.begin_object();
         w.key("resourceType");
         w.str("Communication");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "instantiatesCanonical",
@@ -398,385 +193,267 @@ impl Communication {
             &self.instantiates_uri,
             w_str,
         );
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.in_response_to.is_empty() {
-            w.key("inResponseTo");
-            w.begin_array();
-            for v in &self.in_response_to {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.status_reason {
-            w.key("statusReason");
-            v.write(w);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        if !self.medium.is_empty() {
-            w.key("medium");
-            w.begin_array();
-            for v in &self.medium {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.topic {
-            w.key("topic");
-            v.write(w);
-        }
-        if !self.about.is_empty() {
-            w.key("about");
-            w.begin_array();
-            for v in &self.about {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if let Some(v) = &self.sent {
-            write_prim(w, "sent", "_sent", v, w_str);
-        }
-        if let Some(v) = &self.received {
-            write_prim(w, "received", "_received", v, w_str);
-        }
-        if !self.recipient.is_empty() {
-            w.key("recipient");
-            w.begin_array();
-            for v in &self.recipient {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.sender {
-            w.key("sender");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.payload.is_empty() {
-            w.key("payload");
-            w.begin_array();
-            for v in &self.payload {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_many(w, "inResponseTo", &self.in_response_to, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        write_many(w, "medium", &self.medium, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "topic", &self.topic, CodeableConcept::write);
+        write_many(w, "about", &self.about, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_opt_prim(w, "sent", "_sent", &self.sent, w_str);
+        write_opt_prim(w, "received", "_received", &self.received, w_str);
+        write_many(w, "recipient", &self.recipient, Reference::write);
+        write_opt(w, "sender", &self.sender, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "payload", &self.payload, CommunicationPayload::write);
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            for v in &self.instantiates_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            for v in &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.in_response_to.is_empty() {
-            let n = path.len();
-            path.push_str(".inResponseTo");
-            for v in &self.in_response_to {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_reason.is_some() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            if let Some(v) = &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.medium.is_empty() {
-            let n = path.len();
-            path.push_str(".medium");
-            for v in &self.medium {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.topic.is_some() {
-            let n = path.len();
-            path.push_str(".topic");
-            if let Some(v) = &self.topic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.about.is_empty() {
-            let n = path.len();
-            path.push_str(".about");
-            for v in &self.about {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sent.is_some() {
-            let n = path.len();
-            path.push_str(".sent");
-            if let Some(v) = &self.sent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.received.is_some() {
-            let n = path.len();
-            path.push_str(".received");
-            if let Some(v) = &self.received {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.recipient.is_empty() {
-            let n = path.len();
-            path.push_str(".recipient");
-            for v in &self.recipient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sender.is_some() {
-            let n = path.len();
-            path.push_str(".sender");
-            if let Some(v) = &self.sender {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.payload.is_empty() {
-            let n = path.len();
-            path.push_str(".payload");
-            for v in &self.payload {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_many(path, f, ".inResponseTo", &self.in_response_to, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".medium",
+            &self.medium,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".topic", &self.topic, CodeableConcept::visit_refs);
+        visit_many(path, f, ".about", &self.about, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(path, f, ".sent", &self.sent, DateTime::visit_refs);
+        visit_opt(path, f, ".received", &self.received, DateTime::visit_refs);
+        visit_many(path, f, ".recipient", &self.recipient, reference);
+        visit_opt(path, f, ".sender", &self.sender, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".payload",
+            &self.payload,
+            CommunicationPayload::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Communication {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt_prim_value(p, &mut self.sent, date_time),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt_prim_element(p, &mut self.sent),
+            7 => many(p, &mut self.about, Reference::read),
+            8 => opt(p, &mut self.topic, CodeableConcept::read),
+            9 => many(p, &mut self.medium, CodeableConcept::read),
+            10 => many(p, &mut self.part_of, Reference::read),
+            11 => opt(p, &mut self.sender, Reference::read),
+            12 => prim_value(p, &mut self.status, codes::EventStatus::read_code),
+            13 => prim_element(p, &mut self.status),
+            14 => many(p, &mut self.based_on, Reference::read),
+            15 => many(p, &mut self.payload, CommunicationPayload::read),
+            16 => opt(p, &mut self.subject, Reference::read),
+            17 => many(p, &mut self.category, CodeableConcept::read),
+            18 => opt_prim_value(p, &mut self.language, code),
+            19 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            20 => opt_prim_value(p, &mut self.received, date_time),
+            21 => opt_prim_element(p, &mut self.language),
+            22 => opt_prim_element(p, &mut self.priority),
+            23 => opt_prim_element(p, &mut self.received),
+            24 => many(p, &mut self.contained, Resource::read),
+            25 => opt(p, &mut self.encounter, Reference::read),
+            26 => many(p, &mut self.extension, Extension::read),
+            27 => many(p, &mut self.recipient, Reference::read),
+            28 => many(p, &mut self.identifier, Identifier::read),
+            29 => many(p, &mut self.reason_code, CodeableConcept::read),
+            30 => many(p, &mut self.in_response_to, Reference::read),
+            31 => p.expect_resource_type("Communication"),
+            32 => opt(p, &mut self.status_reason, CodeableConcept::read),
+            33 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            34 => opt_prim_element(p, &mut self.implicit_rules),
+            35 => {
+                let other = p.marked(seen, 37);
+                values(p, &mut self.instantiates_uri, uri, other)
+            }
+            36 => many(p, &mut self.reason_reference, Reference::read),
+            37 => {
+                let other = p.marked(seen, 35);
+                elements(p, &mut self.instantiates_uri, other)
+            }
+            38 => many(p, &mut self.modifier_extension, Extension::read),
+            39 => {
+                let other = p.marked(seen, 40);
+                values(p, &mut self.instantiates_canonical, canonical, other)
+            }
+            40 => {
+                let other = p.marked(seen, 39);
+                elements(p, &mut self.instantiates_canonical, other)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+static COMMUNICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("sent"),
+        Key::plain("text"),
+        Key::plain("_sent"),
+        Key::plain("about"),
+        Key::plain("topic"),
+        Key::plain("medium"),
+        Key::plain("partOf"),
+        Key::plain("sender"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("payload"),
+        Key::plain("subject"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("received"),
+        Key::plain("_language"),
+        Key::plain("_priority"),
+        Key::plain("_received"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("recipient"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("inResponseTo"),
+        Key::plain("resourceType"),
+        Key::plain("statusReason"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("instantiatesUri"),
+        Key::plain("reasonReference"),
+        Key::plain("_instantiatesUri"),
+        Key::plain("modifierExtension"),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("_instantiatesCanonical"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[12, 13],
+    }],
+};
 
 /// Message payload
 ///
@@ -825,6 +502,25 @@ impl Default for CommunicationPayloadContent {
     }
 }
 
+impl CommunicationPayloadContent {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::String(x) => write_one_prim(w, "contentString", "_contentString", x, w_str),
+            Self::Attachment(x) => write_one(w, "contentAttachment", &**x, Attachment::write),
+            Self::Reference(x) => write_one(w, "contentReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl CommunicationPayload {
     /// A `CommunicationPayload` with its required elements (`content`); everything else is empty.
     pub fn new(content: CommunicationPayloadContent) -> Self {
@@ -837,152 +533,111 @@ impl CommunicationPayload {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "contentString" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "content")?;
-                    choice_value_one(
-                        p,
-                        &mut r.content,
-                        string,
-                        CommunicationPayloadContent::String,
-                        |e| match e {
-                            CommunicationPayloadContent::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_contentString" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "content")?;
-                    choice_element_one(
-                        p,
-                        &mut r.content,
-                        CommunicationPayloadContent::String,
-                        |e| match e {
-                            CommunicationPayloadContent::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "contentAttachment" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "content")?;
-                    choice_box_one(
-                        p,
-                        &mut r.content,
-                        Attachment::read,
-                        CommunicationPayloadContent::Attachment,
-                    )?;
-                }
-                "contentReference" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 3, "content")?;
-                    choice_box_one(
-                        p,
-                        &mut r.content,
-                        Reference::read,
-                        CommunicationPayloadContent::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("content[x]"));
-        }
+        read_object(p, &COMMUNICATION_PAYLOAD_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.content;
-            match v {
-                CommunicationPayloadContent::String(x) => {
-                    write_prim(w, "contentString", "_contentString", x, w_str)
-                }
-                CommunicationPayloadContent::Attachment(x) => {
-                    w.key("contentAttachment");
-                    x.write(w);
-                }
-                CommunicationPayloadContent::Reference(x) => {
-                    w.key("contentReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.content.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".content[x]");
-            {
-                let v = &self.content;
-                match v {
-                    CommunicationPayloadContent::String(x) => x.visit_refs(path, f),
-                    CommunicationPayloadContent::Attachment(x) => x.visit_refs(path, f),
-                    CommunicationPayloadContent::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".content[x]",
+            &self.content,
+            CommunicationPayloadContent::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CommunicationPayload {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => choice_value_one(
+                p,
+                &mut self.content,
+                string,
+                CommunicationPayloadContent::String,
+                |e| match e {
+                    CommunicationPayloadContent::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            3 => choice_element_one(
+                p,
+                &mut self.content,
+                CommunicationPayloadContent::String,
+                |e| match e {
+                    CommunicationPayloadContent::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            4 => choice_box_one(
+                p,
+                &mut self.content,
+                Reference::read,
+                CommunicationPayloadContent::Reference,
+            ),
+            5 => choice_box_one(
+                p,
+                &mut self.content,
+                Attachment::read,
+                CommunicationPayloadContent::Attachment,
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COMMUNICATION_PAYLOAD_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::choice("contentString", 1, 1),
+        Key::choice("_contentString", 1, 1),
+        Key::choice("contentReference", 1, 3),
+        Key::choice("contentAttachment", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["content"],
+    required: &[Required {
+        name: "content[x]",
+        keys: &[2, 3, 4, 5],
+    }],
+};

@@ -152,6 +152,25 @@ impl Default for CommunicationRequestOccurrence {
     }
 }
 
+impl CommunicationRequestOccurrence {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "occurrencePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl CommunicationRequest {
     /// A `CommunicationRequest` with its required elements (`status`); everything else is empty.
     pub fn new(status: impl Into<Code>) -> Self {
@@ -164,201 +183,7 @@ impl CommunicationRequest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("CommunicationRequest")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "replaces" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.replaces, Reference::read)?;
-                }
-                "groupIdentifier" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.group_identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "doNotPerform" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.do_not_perform, boolean)?;
-                }
-                "_doNotPerform" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.do_not_perform)?;
-                }
-                "medium" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.medium, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "about" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.about, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "payload" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.payload, CommunicationRequestPayload::read)?;
-                }
-                "occurrenceDateTime" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_value(
-                        p,
-                        &mut r.occurrence,
-                        date_time,
-                        CommunicationRequestOccurrence::DateTime,
-                        |e| match e {
-                            CommunicationRequestOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurrenceDateTime" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_element(
-                        p,
-                        &mut r.occurrence,
-                        CommunicationRequestOccurrence::DateTime,
-                        |e| match e {
-                            CommunicationRequestOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "occurrencePeriod" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c0, 2, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Period::read,
-                        CommunicationRequestOccurrence::Period,
-                    )?;
-                }
-                "authoredOn" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.authored_on, date_time)?;
-                }
-                "_authoredOn" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.authored_on)?;
-                }
-                "requester" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.requester, Reference::read)?;
-                }
-                "recipient" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.recipient, Reference::read)?;
-                }
-                "sender" => {
-                    p.mark(&mut seen, 36)?;
-                    opt(p, &mut r.sender, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 39)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &COMMUNICATION_REQUEST_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -366,436 +191,325 @@ impl CommunicationRequest {
         w.begin_object();
         w.key("resourceType");
         w.str("CommunicationRequest");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.replaces.is_empty() {
-            w.key("replaces");
-            w.begin_array();
-            for v in &self.replaces {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.group_identifier {
-            w.key("groupIdentifier");
-            v.write(w);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.status_reason {
-            w.key("statusReason");
-            v.write(w);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        if let Some(v) = &self.do_not_perform {
-            write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);
-        }
-        if !self.medium.is_empty() {
-            w.key("medium");
-            w.begin_array();
-            for v in &self.medium {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if !self.about.is_empty() {
-            w.key("about");
-            w.begin_array();
-            for v in &self.about {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if !self.payload.is_empty() {
-            w.key("payload");
-            w.begin_array();
-            for v in &self.payload {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "replaces", &self.replaces, Reference::write);
+        write_opt(
+            w,
+            "groupIdentifier",
+            &self.group_identifier,
+            Identifier::write,
+        );
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        write_opt_prim(
+            w,
+            "doNotPerform",
+            "_doNotPerform",
+            &self.do_not_perform,
+            w_boolean,
+        );
+        write_many(w, "medium", &self.medium, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_many(w, "about", &self.about, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_many(
+            w,
+            "payload",
+            &self.payload,
+            CommunicationRequestPayload::write,
+        );
         if let Some(v) = &self.occurrence {
-            match v {
-                CommunicationRequestOccurrence::DateTime(x) => {
-                    write_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
-                }
-                CommunicationRequestOccurrence::Period(x) => {
-                    w.key("occurrencePeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.authored_on {
-            write_prim(w, "authoredOn", "_authoredOn", v, w_str);
-        }
-        if let Some(v) = &self.requester {
-            w.key("requester");
-            v.write(w);
-        }
-        if !self.recipient.is_empty() {
-            w.key("recipient");
-            w.begin_array();
-            for v in &self.recipient {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.sender {
-            w.key("sender");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "authoredOn", "_authoredOn", &self.authored_on, w_str);
+        write_opt(w, "requester", &self.requester, Reference::write);
+        write_many(w, "recipient", &self.recipient, Reference::write);
+        write_opt(w, "sender", &self.sender, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.replaces.is_empty() {
-            let n = path.len();
-            path.push_str(".replaces");
-            for v in &self.replaces {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.group_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".groupIdentifier");
-            if let Some(v) = &self.group_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_reason.is_some() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            if let Some(v) = &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.do_not_perform.is_some() {
-            let n = path.len();
-            path.push_str(".doNotPerform");
-            if let Some(v) = &self.do_not_perform {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.medium.is_empty() {
-            let n = path.len();
-            path.push_str(".medium");
-            for v in &self.medium {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.about.is_empty() {
-            let n = path.len();
-            path.push_str(".about");
-            for v in &self.about {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.payload.is_empty() {
-            let n = path.len();
-            path.push_str(".payload");
-            for v in &self.payload {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.occurrence.is_some() {
-            let n = path.len();
-            path.push_str(".occurrence[x]");
-            if let Some(v) = &self.occurrence {
-                match v {
-                    CommunicationRequestOccurrence::DateTime(x) => x.visit_refs(path, f),
-                    CommunicationRequestOccurrence::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.authored_on.is_some() {
-            let n = path.len();
-            path.push_str(".authoredOn");
-            if let Some(v) = &self.authored_on {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requester.is_some() {
-            let n = path.len();
-            path.push_str(".requester");
-            if let Some(v) = &self.requester {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.recipient.is_empty() {
-            let n = path.len();
-            path.push_str(".recipient");
-            for v in &self.recipient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sender.is_some() {
-            let n = path.len();
-            path.push_str(".sender");
-            if let Some(v) = &self.sender {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".replaces", &self.replaces, reference);
+        visit_opt(
+            path,
+            f,
+            ".groupIdentifier",
+            &self.group_identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".doNotPerform",
+            &self.do_not_perform,
+            Boolean::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".medium",
+            &self.medium,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_many(path, f, ".about", &self.about, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_many(
+            path,
+            f,
+            ".payload",
+            &self.payload,
+            CommunicationRequestPayload::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".occurrence[x]",
+            &self.occurrence,
+            CommunicationRequestOccurrence::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authoredOn",
+            &self.authored_on,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".requester", &self.requester, reference);
+        visit_many(path, f, ".recipient", &self.recipient, reference);
+        visit_opt(path, f, ".sender", &self.sender, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for CommunicationRequest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(p, &mut self.about, Reference::read),
+            6 => many(p, &mut self.medium, CodeableConcept::read),
+            7 => opt(p, &mut self.sender, Reference::read),
+            8 => prim_value(p, &mut self.status, codes::RequestStatus::read_code),
+            9 => prim_element(p, &mut self.status),
+            10 => many(p, &mut self.based_on, Reference::read),
+            11 => many(p, &mut self.payload, CommunicationRequestPayload::read),
+            12 => opt(p, &mut self.subject, Reference::read),
+            13 => many(p, &mut self.category, CodeableConcept::read),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            16 => many(p, &mut self.replaces, Reference::read),
+            17 => opt_prim_element(p, &mut self.language),
+            18 => opt_prim_element(p, &mut self.priority),
+            19 => many(p, &mut self.contained, Resource::read),
+            20 => opt(p, &mut self.encounter, Reference::read),
+            21 => many(p, &mut self.extension, Extension::read),
+            22 => many(p, &mut self.recipient, Reference::read),
+            23 => opt(p, &mut self.requester, Reference::read),
+            24 => opt_prim_value(p, &mut self.authored_on, date_time),
+            25 => many(p, &mut self.identifier, Identifier::read),
+            26 => many(p, &mut self.reason_code, CodeableConcept::read),
+            27 => opt_prim_element(p, &mut self.authored_on),
+            28 => opt_prim_value(p, &mut self.do_not_perform, boolean),
+            29 => p.expect_resource_type("CommunicationRequest"),
+            30 => opt(p, &mut self.status_reason, CodeableConcept::read),
+            31 => opt_prim_element(p, &mut self.do_not_perform),
+            32 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            33 => opt_prim_element(p, &mut self.implicit_rules),
+            34 => opt(p, &mut self.group_identifier, Identifier::read),
+            35 => many(p, &mut self.reason_reference, Reference::read),
+            36 => choice_box(
+                p,
+                &mut self.occurrence,
+                Period::read,
+                CommunicationRequestOccurrence::Period,
+            ),
+            37 => many(p, &mut self.modifier_extension, Extension::read),
+            38 => choice_value(
+                p,
+                &mut self.occurrence,
+                date_time,
+                CommunicationRequestOccurrence::DateTime,
+                |e| match e {
+                    CommunicationRequestOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            39 => choice_element(
+                p,
+                &mut self.occurrence,
+                CommunicationRequestOccurrence::DateTime,
+                |e| match e {
+                    CommunicationRequestOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static COMMUNICATION_REQUEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("about"),
+        Key::plain("medium"),
+        Key::plain("sender"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("payload"),
+        Key::plain("subject"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("replaces"),
+        Key::plain("_language"),
+        Key::plain("_priority"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("recipient"),
+        Key::plain("requester"),
+        Key::plain("authoredOn"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("_authoredOn"),
+        Key::plain("doNotPerform"),
+        Key::plain("resourceType"),
+        Key::plain("statusReason"),
+        Key::plain("_doNotPerform"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("groupIdentifier"),
+        Key::plain("reasonReference"),
+        Key::choice("occurrencePeriod", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("occurrenceDateTime", 1, 1),
+        Key::choice("_occurrenceDateTime", 1, 1),
+    ],
+    choices: &["occurrence"],
+    required: &[Required {
+        name: "status",
+        keys: &[8, 9],
+    }],
+};
 
 /// Message payload
 ///
@@ -844,6 +558,25 @@ impl Default for CommunicationRequestPayloadContent {
     }
 }
 
+impl CommunicationRequestPayloadContent {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::String(x) => write_one_prim(w, "contentString", "_contentString", x, w_str),
+            Self::Attachment(x) => write_one(w, "contentAttachment", &**x, Attachment::write),
+            Self::Reference(x) => write_one(w, "contentReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl CommunicationRequestPayload {
     /// A `CommunicationRequestPayload` with its required elements (`content`); everything else is empty.
     pub fn new(content: CommunicationRequestPayloadContent) -> Self {
@@ -856,152 +589,111 @@ impl CommunicationRequestPayload {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "contentString" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "content")?;
-                    choice_value_one(
-                        p,
-                        &mut r.content,
-                        string,
-                        CommunicationRequestPayloadContent::String,
-                        |e| match e {
-                            CommunicationRequestPayloadContent::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_contentString" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "content")?;
-                    choice_element_one(
-                        p,
-                        &mut r.content,
-                        CommunicationRequestPayloadContent::String,
-                        |e| match e {
-                            CommunicationRequestPayloadContent::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "contentAttachment" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "content")?;
-                    choice_box_one(
-                        p,
-                        &mut r.content,
-                        Attachment::read,
-                        CommunicationRequestPayloadContent::Attachment,
-                    )?;
-                }
-                "contentReference" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 3, "content")?;
-                    choice_box_one(
-                        p,
-                        &mut r.content,
-                        Reference::read,
-                        CommunicationRequestPayloadContent::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("content[x]"));
-        }
+        read_object(p, &COMMUNICATION_REQUEST_PAYLOAD_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.content;
-            match v {
-                CommunicationRequestPayloadContent::String(x) => {
-                    write_prim(w, "contentString", "_contentString", x, w_str)
-                }
-                CommunicationRequestPayloadContent::Attachment(x) => {
-                    w.key("contentAttachment");
-                    x.write(w);
-                }
-                CommunicationRequestPayloadContent::Reference(x) => {
-                    w.key("contentReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.content.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".content[x]");
-            {
-                let v = &self.content;
-                match v {
-                    CommunicationRequestPayloadContent::String(x) => x.visit_refs(path, f),
-                    CommunicationRequestPayloadContent::Attachment(x) => x.visit_refs(path, f),
-                    CommunicationRequestPayloadContent::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".content[x]",
+            &self.content,
+            CommunicationRequestPayloadContent::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CommunicationRequestPayload {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => choice_value_one(
+                p,
+                &mut self.content,
+                string,
+                CommunicationRequestPayloadContent::String,
+                |e| match e {
+                    CommunicationRequestPayloadContent::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            3 => choice_element_one(
+                p,
+                &mut self.content,
+                CommunicationRequestPayloadContent::String,
+                |e| match e {
+                    CommunicationRequestPayloadContent::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            4 => choice_box_one(
+                p,
+                &mut self.content,
+                Reference::read,
+                CommunicationRequestPayloadContent::Reference,
+            ),
+            5 => choice_box_one(
+                p,
+                &mut self.content,
+                Attachment::read,
+                CommunicationRequestPayloadContent::Attachment,
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COMMUNICATION_REQUEST_PAYLOAD_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::choice("contentString", 1, 1),
+        Key::choice("_contentString", 1, 1),
+        Key::choice("contentReference", 1, 3),
+        Key::choice("contentAttachment", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["content"],
+    required: &[Required {
+        name: "content[x]",
+        keys: &[2, 3, 4, 5],
+    }],
+};

@@ -129,151 +129,7 @@ impl Composition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Composition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::CompositionStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 15)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_element(p, &mut r.date)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.author, Reference::read)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_element(p, &mut r.title)?;
-                }
-                "confidentiality" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.confidentiality, code)?;
-                }
-                "_confidentiality" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.confidentiality)?;
-                }
-                "attester" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.attester, CompositionAttester::read)?;
-                }
-                "custodian" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.custodian, Reference::read)?;
-                }
-                "relatesTo" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.relates_to, CompositionRelatesTo::read)?;
-                }
-                "event" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.event, CompositionEvent::read)?;
-                }
-                "section" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.section, CompositionSection::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 15) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 19) && !p.marked(&seen, 20) {
-            return Err(p.missing("date"));
-        }
-        if r.author.is_empty() {
-            return Err(p.missing("author"));
-        }
-        if !p.marked(&seen, 22) && !p.marked(&seen, 23) {
-            return Err(p.missing("title"));
-        }
+        read_object(p, &COMPOSITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -281,317 +137,242 @@ impl Composition {
         w.begin_object();
         w.key("resourceType");
         w.str("Composition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        write_prim(w, "date", "_date", &self.date, w_str);
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "title", "_title", &self.title, w_str);
-        if let Some(v) = &self.confidentiality {
-            write_prim(w, "confidentiality", "_confidentiality", v, w_str);
-        }
-        if !self.attester.is_empty() {
-            w.key("attester");
-            w.begin_array();
-            for v in &self.attester {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.custodian {
-            w.key("custodian");
-            v.write(w);
-        }
-        if !self.relates_to.is_empty() {
-            w.key("relatesTo");
-            w.begin_array();
-            for v in &self.relates_to {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.event.is_empty() {
-            w.key("event");
-            w.begin_array();
-            for v in &self.event {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.section.is_empty() {
-            w.key("section");
-            w.begin_array();
-            for v in &self.section {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_one_prim(w, "date", "_date", &self.date, w_str);
+        write_many(w, "author", &self.author, Reference::write);
+        write_one_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(
+            w,
+            "confidentiality",
+            "_confidentiality",
+            &self.confidentiality,
+            w_str,
+        );
+        write_many(w, "attester", &self.attester, CompositionAttester::write);
+        write_opt(w, "custodian", &self.custodian, Reference::write);
+        write_many(
+            w,
+            "relatesTo",
+            &self.relates_to,
+            CompositionRelatesTo::write,
+        );
+        write_many(w, "event", &self.event, CompositionEvent::write);
+        write_many(w, "section", &self.section, CompositionSection::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".date");
-            {
-                let v = &self.date;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".title");
-            {
-                let v = &self.title;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.confidentiality.is_some() {
-            let n = path.len();
-            path.push_str(".confidentiality");
-            if let Some(v) = &self.confidentiality {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.attester.is_empty() {
-            let n = path.len();
-            path.push_str(".attester");
-            for v in &self.attester {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.custodian.is_some() {
-            let n = path.len();
-            path.push_str(".custodian");
-            if let Some(v) = &self.custodian {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.relates_to.is_empty() {
-            let n = path.len();
-            path.push_str(".relatesTo");
-            for v in &self.relates_to {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.event.is_empty() {
-            let n = path.len();
-            path.push_str(".event");
-            for v in &self.event {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.section.is_empty() {
-            let n = path.len();
-            path.push_str(".section");
-            for v in &self.section {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_one(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_many(path, f, ".author", &self.author, reference);
+        visit_one(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".confidentiality",
+            &self.confidentiality,
+            Code::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".attester",
+            &self.attester,
+            CompositionAttester::visit_refs,
+        );
+        visit_opt(path, f, ".custodian", &self.custodian, reference);
+        visit_many(
+            path,
+            f,
+            ".relatesTo",
+            &self.relates_to,
+            CompositionRelatesTo::visit_refs,
+        );
+        visit_many(path, f, ".event", &self.event, CompositionEvent::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".section",
+            &self.section,
+            CompositionSection::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Composition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.date, date_time),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => one(p, &mut self.type_, CodeableConcept::read),
+            6 => prim_element(p, &mut self.date),
+            7 => many(p, &mut self.event, CompositionEvent::read),
+            8 => prim_value(p, &mut self.title, string),
+            9 => prim_element(p, &mut self.title),
+            10 => many(p, &mut self.author, Reference::read),
+            11 => prim_value(p, &mut self.status, codes::CompositionStatus::read_code),
+            12 => prim_element(p, &mut self.status),
+            13 => many(p, &mut self.section, CompositionSection::read),
+            14 => opt(p, &mut self.subject, Reference::read),
+            15 => many(p, &mut self.attester, CompositionAttester::read),
+            16 => many(p, &mut self.category, CodeableConcept::read),
+            17 => opt_prim_value(p, &mut self.language, code),
+            18 => opt_prim_element(p, &mut self.language),
+            19 => many(p, &mut self.contained, Resource::read),
+            20 => opt(p, &mut self.custodian, Reference::read),
+            21 => opt(p, &mut self.encounter, Reference::read),
+            22 => many(p, &mut self.extension, Extension::read),
+            23 => many(p, &mut self.relates_to, CompositionRelatesTo::read),
+            24 => opt(p, &mut self.identifier, Identifier::read),
+            25 => p.expect_resource_type("Composition"),
+            26 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            27 => opt_prim_element(p, &mut self.implicit_rules),
+            28 => opt_prim_value(p, &mut self.confidentiality, code),
+            29 => opt_prim_element(p, &mut self.confidentiality),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static COMPOSITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("event"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("author"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("section"),
+        Key::plain("subject"),
+        Key::plain("attester"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("custodian"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("relatesTo"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("confidentiality"),
+        Key::plain("_confidentiality"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[11, 12],
+        },
+        Required {
+            name: "type",
+            keys: &[5],
+        },
+        Required {
+            name: "date",
+            keys: &[2, 6],
+        },
+        Required {
+            name: "author",
+            keys: &[10],
+        },
+        Required {
+            name: "title",
+            keys: &[8, 9],
+        },
+    ],
+};
 
 /// Attests to accuracy of composition
 ///
@@ -641,129 +422,91 @@ impl CompositionAttester {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, codes::CompositionAttestationMode::read_code)?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.mode)?;
-                }
-                "time" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.time, date_time)?;
-                }
-                "_time" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.time)?;
-                }
-                "party" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.party, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("mode"));
-        }
+        read_object(p, &COMPOSITION_ATTESTER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
-        if let Some(v) = &self.time {
-            write_prim(w, "time", "_time", v, w_str);
-        }
-        if let Some(v) = &self.party {
-            w.key("party");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_opt_prim(w, "time", "_time", &self.time, w_str);
+        write_opt(w, "party", &self.party, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".mode");
-            {
-                let v = &self.mode;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.time.is_some() {
-            let n = path.len();
-            path.push_str(".time");
-            if let Some(v) = &self.time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.party.is_some() {
-            let n = path.len();
-            path.push_str(".party");
-            if let Some(v) = &self.party {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_opt(path, f, ".time", &self.time, DateTime::visit_refs);
+        visit_opt(path, f, ".party", &self.party, reference);
+    }
+}
+
+impl ReadFields for CompositionAttester {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(
+                p,
+                &mut self.mode,
+                codes::CompositionAttestationMode::read_code,
+            ),
+            2 => opt_prim_value(p, &mut self.time, date_time),
+            3 => prim_element(p, &mut self.mode),
+            4 => opt_prim_element(p, &mut self.time),
+            5 => opt(p, &mut self.party, Reference::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COMPOSITION_ATTESTER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("mode"),
+        Key::plain("time"),
+        Key::plain("_mode"),
+        Key::plain("_time"),
+        Key::plain("party"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "mode",
+        keys: &[1, 3],
+    }],
+};
 
 /// The clinical service(s) being documented
 ///
@@ -805,129 +548,80 @@ impl CompositionEvent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.detail, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &COMPOSITION_EVENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "code", &self.code, CodeableConcept::write);
+        write_opt(w, "period", &self.period, Period::write);
+        write_many(w, "detail", &self.detail, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_many(path, f, ".detail", &self.detail, reference);
+    }
+}
+
+impl ReadFields for CompositionEvent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.detail, Reference::read),
+            3 => opt(p, &mut self.period, Period::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COMPOSITION_EVENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("detail"),
+        Key::plain("period"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Relationships to other compositions/documents
 ///
@@ -978,6 +672,23 @@ impl Default for CompositionRelatesToTarget {
     }
 }
 
+impl CompositionRelatesToTarget {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Identifier(x) => write_one(w, "targetIdentifier", &**x, Identifier::write),
+            Self::Reference(x) => write_one(w, "targetReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Identifier(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl CompositionRelatesTo {
     /// A `CompositionRelatesTo` with its required elements (`code`, `target`); everything else is empty.
     pub fn new(code: impl Into<Code>, target: CompositionRelatesToTarget) -> Self {
@@ -991,145 +702,109 @@ impl CompositionRelatesTo {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::DocumentRelationshipType::read_code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "targetIdentifier" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "target")?;
-                    choice_box_one(
-                        p,
-                        &mut r.target,
-                        Identifier::read,
-                        CompositionRelatesToTarget::Identifier,
-                    )?;
-                }
-                "targetReference" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "target")?;
-                    choice_box_one(
-                        p,
-                        &mut r.target,
-                        Reference::read,
-                        CompositionRelatesToTarget::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("target[x]"));
-        }
+        read_object(p, &COMPOSITION_RELATES_TO_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        {
-            let v = &self.target;
-            match v {
-                CompositionRelatesToTarget::Identifier(x) => {
-                    w.key("targetIdentifier");
-                    x.write(w);
-                }
-                CompositionRelatesToTarget::Reference(x) => {
-                    w.key("targetReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        self.target.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".target[x]");
-            {
-                let v = &self.target;
-                match v {
-                    CompositionRelatesToTarget::Identifier(x) => x.visit_refs(path, f),
-                    CompositionRelatesToTarget::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".target[x]",
+            &self.target,
+            CompositionRelatesToTarget::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CompositionRelatesTo {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(
+                p,
+                &mut self.code,
+                codes::DocumentRelationshipType::read_code,
+            ),
+            2 => prim_element(p, &mut self.code),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_box_one(
+                p,
+                &mut self.target,
+                Reference::read,
+                CompositionRelatesToTarget::Reference,
+            ),
+            5 => choice_box_one(
+                p,
+                &mut self.target,
+                Identifier::read,
+                CompositionRelatesToTarget::Identifier,
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COMPOSITION_RELATES_TO_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("extension"),
+        Key::choice("targetReference", 1, 2),
+        Key::choice("targetIdentifier", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["target"],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "target[x]",
+            keys: &[4, 5],
+        },
+    ],
+};
 
 /// Composition is broken into sections
 ///
@@ -1199,250 +874,127 @@ impl CompositionSection {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.author, Reference::read)?;
-                }
-                "focus" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.focus, Reference::read)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.mode, codes::ListMode::read_code)?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.mode)?;
-                }
-                "orderedBy" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.ordered_by, CodeableConcept::read)?;
-                }
-                "entry" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.entry, Reference::read)?;
-                }
-                "emptyReason" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.empty_reason, CodeableConcept::read)?;
-                }
-                "section" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.section, CompositionSection::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &COMPOSITION_SECTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.focus {
-            w.key("focus");
-            v.write(w);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if let Some(v) = &self.mode {
-            write_prim(w, "mode", "_mode", v, w_str);
-        }
-        if let Some(v) = &self.ordered_by {
-            w.key("orderedBy");
-            v.write(w);
-        }
-        if !self.entry.is_empty() {
-            w.key("entry");
-            w.begin_array();
-            for v in &self.entry {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.empty_reason {
-            w.key("emptyReason");
-            v.write(w);
-        }
-        if !self.section.is_empty() {
-            w.key("section");
-            w.begin_array();
-            for v in &self.section {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "author", &self.author, Reference::write);
+        write_opt(w, "focus", &self.focus, Reference::write);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_opt_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_opt(w, "orderedBy", &self.ordered_by, CodeableConcept::write);
+        write_many(w, "entry", &self.entry, Reference::write);
+        write_opt(w, "emptyReason", &self.empty_reason, CodeableConcept::write);
+        write_many(w, "section", &self.section, CompositionSection::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.focus.is_some() {
-            let n = path.len();
-            path.push_str(".focus");
-            if let Some(v) = &self.focus {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.mode.is_some() {
-            let n = path.len();
-            path.push_str(".mode");
-            if let Some(v) = &self.mode {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.ordered_by.is_some() {
-            let n = path.len();
-            path.push_str(".orderedBy");
-            if let Some(v) = &self.ordered_by {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.entry.is_empty() {
-            let n = path.len();
-            path.push_str(".entry");
-            for v in &self.entry {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.empty_reason.is_some() {
-            let n = path.len();
-            path.push_str(".emptyReason");
-            if let Some(v) = &self.empty_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.section.is_empty() {
-            let n = path.len();
-            path.push_str(".section");
-            for v in &self.section {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(path, f, ".author", &self.author, reference);
+        visit_opt(path, f, ".focus", &self.focus, reference);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_opt(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".orderedBy",
+            &self.ordered_by,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".entry", &self.entry, reference);
+        visit_opt(
+            path,
+            f,
+            ".emptyReason",
+            &self.empty_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".section",
+            &self.section,
+            CompositionSection::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CompositionSection {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => opt_prim_value(p, &mut self.mode, codes::ListMode::read_code),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt_prim_element(p, &mut self.mode),
+            5 => many(p, &mut self.entry, Reference::read),
+            6 => opt(p, &mut self.focus, Reference::read),
+            7 => opt_prim_value(p, &mut self.title, string),
+            8 => opt_prim_element(p, &mut self.title),
+            9 => many(p, &mut self.author, Reference::read),
+            10 => many(p, &mut self.section, CompositionSection::read),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => opt(p, &mut self.ordered_by, CodeableConcept::read),
+            13 => opt(p, &mut self.empty_reason, CodeableConcept::read),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COMPOSITION_SECTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("mode"),
+        Key::plain("text"),
+        Key::plain("_mode"),
+        Key::plain("entry"),
+        Key::plain("focus"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("author"),
+        Key::plain("section"),
+        Key::plain("extension"),
+        Key::plain("orderedBy"),
+        Key::plain("emptyReason"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

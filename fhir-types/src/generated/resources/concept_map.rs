@@ -136,6 +136,25 @@ impl Default for ConceptMapSource {
     }
 }
 
+impl ConceptMapSource {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Uri(x) => write_one_prim(w, "sourceUri", "_sourceUri", x, w_str),
+            Self::Canonical(x) => {
+                write_one_prim(w, "sourceCanonical", "_sourceCanonical", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ConceptMap.target\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -153,6 +172,25 @@ impl Default for ConceptMapTarget {
     }
 }
 
+impl ConceptMapTarget {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Uri(x) => write_one_prim(w, "targetUri", "_targetUri", x, w_str),
+            Self::Canonical(x) => {
+                write_one_prim(w, "targetCanonical", "_targetCanonical", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ConceptMap {
     /// A `ConceptMap` with its required elements (`status`); everything else is empty.
     pub fn new(status: impl Into<Code>) -> Self {
@@ -165,249 +203,7 @@ impl ConceptMap {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ConceptMap")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "sourceUri" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c0, 1, "source")?;
-                    choice_value(p, &mut r.source, uri, ConceptMapSource::Uri, |e| match e {
-                        ConceptMapSource::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_sourceUri" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c0, 1, "source")?;
-                    choice_element(p, &mut r.source, ConceptMapSource::Uri, |e| match e {
-                        ConceptMapSource::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "sourceCanonical" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c0, 2, "source")?;
-                    choice_value(
-                        p,
-                        &mut r.source,
-                        canonical,
-                        ConceptMapSource::Canonical,
-                        |e| match e {
-                            ConceptMapSource::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_sourceCanonical" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c0, 2, "source")?;
-                    choice_element(p, &mut r.source, ConceptMapSource::Canonical, |e| match e {
-                        ConceptMapSource::Canonical(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "targetUri" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c1, 1, "target")?;
-                    choice_value(p, &mut r.target, uri, ConceptMapTarget::Uri, |e| match e {
-                        ConceptMapTarget::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_targetUri" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c1, 1, "target")?;
-                    choice_element(p, &mut r.target, ConceptMapTarget::Uri, |e| match e {
-                        ConceptMapTarget::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "targetCanonical" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c1, 2, "target")?;
-                    choice_value(
-                        p,
-                        &mut r.target,
-                        canonical,
-                        ConceptMapTarget::Canonical,
-                        |e| match e {
-                            ConceptMapTarget::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_targetCanonical" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c1, 2, "target")?;
-                    choice_element(p, &mut r.target, ConceptMapTarget::Canonical, |e| match e {
-                        ConceptMapTarget::Canonical(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "group" => {
-                    p.mark(&mut seen, 46)?;
-                    many(p, &mut r.group, ConceptMapGroup::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &CONCEPT_MAP_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -415,348 +211,342 @@ impl ConceptMap {
         w.begin_object();
         w.key("resourceType");
         w.str("ConceptMap");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
         if let Some(v) = &self.source {
-            match v {
-                ConceptMapSource::Uri(x) => write_prim(w, "sourceUri", "_sourceUri", x, w_str),
-                ConceptMapSource::Canonical(x) => {
-                    write_prim(w, "sourceCanonical", "_sourceCanonical", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.target {
-            match v {
-                ConceptMapTarget::Uri(x) => write_prim(w, "targetUri", "_targetUri", x, w_str),
-                ConceptMapTarget::Canonical(x) => {
-                    write_prim(w, "targetCanonical", "_targetCanonical", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.group.is_empty() {
-            w.key("group");
-            w.begin_array();
-            for v in &self.group {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "group", &self.group, ConceptMapGroup::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source[x]");
-            if let Some(v) = &self.source {
-                match v {
-                    ConceptMapSource::Uri(x) => x.visit_refs(path, f),
-                    ConceptMapSource::Canonical(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.target.is_some() {
-            let n = path.len();
-            path.push_str(".target[x]");
-            if let Some(v) = &self.target {
-                match v {
-                    ConceptMapTarget::Uri(x) => x.visit_refs(path, f),
-                    ConceptMapTarget::Canonical(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.group.is_empty() {
-            let n = path.len();
-            path.push_str(".group");
-            for v in &self.group {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".source[x]",
+            &self.source,
+            ConceptMapSource::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".target[x]",
+            &self.target,
+            ConceptMapTarget::visit_refs,
+        );
+        visit_many(path, f, ".group", &self.group, ConceptMapGroup::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ConceptMap {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => opt_prim_value(p, &mut self.name, string),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => opt_prim_element(p, &mut self.date),
+            9 => opt_prim_element(p, &mut self.name),
+            10 => many(p, &mut self.group, ConceptMapGroup::read),
+            11 => opt_prim_value(p, &mut self.title, string),
+            12 => opt_prim_element(p, &mut self.title),
+            13 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            14 => prim_element(p, &mut self.status),
+            15 => many(p, &mut self.contact, ContactDetail::read),
+            16 => opt_prim_value(p, &mut self.purpose, markdown),
+            17 => opt_prim_value(p, &mut self.version, string),
+            18 => opt_prim_element(p, &mut self.purpose),
+            19 => opt_prim_element(p, &mut self.version),
+            20 => opt_prim_value(p, &mut self.language, code),
+            21 => opt_prim_element(p, &mut self.language),
+            22 => many(p, &mut self.contained, Resource::read),
+            23 => opt_prim_value(p, &mut self.copyright, markdown),
+            24 => many(p, &mut self.extension, Extension::read),
+            25 => opt_prim_value(p, &mut self.publisher, string),
+            26 => choice_value(
+                p,
+                &mut self.source,
+                uri,
+                ConceptMapSource::Uri,
+                |e| match e {
+                    ConceptMapSource::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            27 => choice_value(
+                p,
+                &mut self.target,
+                uri,
+                ConceptMapTarget::Uri,
+                |e| match e {
+                    ConceptMapTarget::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            28 => opt_prim_element(p, &mut self.copyright),
+            29 => opt_prim_element(p, &mut self.publisher),
+            30 => choice_element(p, &mut self.source, ConceptMapSource::Uri, |e| match e {
+                ConceptMapSource::Uri(x) => Some(x),
+                _ => None,
+            }),
+            31 => choice_element(p, &mut self.target, ConceptMapTarget::Uri, |e| match e {
+                ConceptMapTarget::Uri(x) => Some(x),
+                _ => None,
+            }),
+            32 => opt(p, &mut self.identifier, Identifier::read),
+            33 => many(p, &mut self.use_context, UsageContext::read),
+            34 => opt_prim_value(p, &mut self.description, markdown),
+            35 => opt_prim_element(p, &mut self.description),
+            36 => opt_prim_value(p, &mut self.experimental, boolean),
+            37 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            38 => p.expect_resource_type("ConceptMap"),
+            39 => opt_prim_element(p, &mut self.experimental),
+            40 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            41 => opt_prim_element(p, &mut self.implicit_rules),
+            42 => choice_value(
+                p,
+                &mut self.source,
+                canonical,
+                ConceptMapSource::Canonical,
+                |e| match e {
+                    ConceptMapSource::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            43 => choice_value(
+                p,
+                &mut self.target,
+                canonical,
+                ConceptMapTarget::Canonical,
+                |e| match e {
+                    ConceptMapTarget::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            44 => choice_element(
+                p,
+                &mut self.source,
+                ConceptMapSource::Canonical,
+                |e| match e {
+                    ConceptMapSource::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            45 => choice_element(
+                p,
+                &mut self.target,
+                ConceptMapTarget::Canonical,
+                |e| match e {
+                    ConceptMapTarget::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            46 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CONCEPT_MAP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("group"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::choice("sourceUri", 1, 1),
+        Key::choice("targetUri", 2, 1),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::choice("_sourceUri", 1, 1),
+        Key::choice("_targetUri", 2, 1),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("sourceCanonical", 1, 2),
+        Key::choice("targetCanonical", 2, 2),
+        Key::choice("_sourceCanonical", 1, 2),
+        Key::choice("_targetCanonical", 2, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["source", "target"],
+    required: &[Required {
+        name: "status",
+        keys: &[13, 14],
+    }],
+};
 
 /// Same source and target systems
 ///
@@ -818,187 +608,144 @@ impl ConceptMapGroup {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.source, uri)?;
-                }
-                "_source" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.source)?;
-                }
-                "sourceVersion" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.source_version, string)?;
-                }
-                "_sourceVersion" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.source_version)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.target, uri)?;
-                }
-                "_target" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.target)?;
-                }
-                "targetVersion" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.target_version, string)?;
-                }
-                "_targetVersion" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.target_version)?;
-                }
-                "element" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.element, ConceptMapGroupElement::read)?;
-                }
-                "unmapped" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.unmapped, ConceptMapGroupUnmapped::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.element.is_empty() {
-            return Err(p.missing("element"));
-        }
+        read_object(p, &CONCEPT_MAP_GROUP_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.source {
-            write_prim(w, "source", "_source", v, w_str);
-        }
-        if let Some(v) = &self.source_version {
-            write_prim(w, "sourceVersion", "_sourceVersion", v, w_str);
-        }
-        if let Some(v) = &self.target {
-            write_prim(w, "target", "_target", v, w_str);
-        }
-        if let Some(v) = &self.target_version {
-            write_prim(w, "targetVersion", "_targetVersion", v, w_str);
-        }
-        if !self.element.is_empty() {
-            w.key("element");
-            w.begin_array();
-            for v in &self.element {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.unmapped {
-            w.key("unmapped");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "source", "_source", &self.source, w_str);
+        write_opt_prim(
+            w,
+            "sourceVersion",
+            "_sourceVersion",
+            &self.source_version,
+            w_str,
+        );
+        write_opt_prim(w, "target", "_target", &self.target, w_str);
+        write_opt_prim(
+            w,
+            "targetVersion",
+            "_targetVersion",
+            &self.target_version,
+            w_str,
+        );
+        write_many(w, "element", &self.element, ConceptMapGroupElement::write);
+        write_opt(
+            w,
+            "unmapped",
+            &self.unmapped,
+            ConceptMapGroupUnmapped::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_version.is_some() {
-            let n = path.len();
-            path.push_str(".sourceVersion");
-            if let Some(v) = &self.source_version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.target.is_some() {
-            let n = path.len();
-            path.push_str(".target");
-            if let Some(v) = &self.target {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.target_version.is_some() {
-            let n = path.len();
-            path.push_str(".targetVersion");
-            if let Some(v) = &self.target_version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.element.is_empty() {
-            let n = path.len();
-            path.push_str(".element");
-            for v in &self.element {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unmapped.is_some() {
-            let n = path.len();
-            path.push_str(".unmapped");
-            if let Some(v) = &self.unmapped {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".source", &self.source, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".sourceVersion",
+            &self.source_version,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".target", &self.target, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".targetVersion",
+            &self.target_version,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".element",
+            &self.element,
+            ConceptMapGroupElement::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".unmapped",
+            &self.unmapped,
+            ConceptMapGroupUnmapped::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ConceptMapGroup {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.source, uri),
+            2 => opt_prim_value(p, &mut self.target, uri),
+            3 => opt_prim_element(p, &mut self.source),
+            4 => opt_prim_element(p, &mut self.target),
+            5 => many(p, &mut self.element, ConceptMapGroupElement::read),
+            6 => opt(p, &mut self.unmapped, ConceptMapGroupUnmapped::read),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.source_version, string),
+            9 => opt_prim_value(p, &mut self.target_version, string),
+            10 => opt_prim_element(p, &mut self.source_version),
+            11 => opt_prim_element(p, &mut self.target_version),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONCEPT_MAP_GROUP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("source"),
+        Key::plain("target"),
+        Key::plain("_source"),
+        Key::plain("_target"),
+        Key::plain("element"),
+        Key::plain("unmapped"),
+        Key::plain("extension"),
+        Key::plain("sourceVersion"),
+        Key::plain("targetVersion"),
+        Key::plain("_sourceVersion"),
+        Key::plain("_targetVersion"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "element",
+        keys: &[5],
+    }],
+};
 
 /// Mappings for a concept from the source set
 ///
@@ -1040,130 +787,95 @@ impl ConceptMapGroupElement {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.code)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.target, ConceptMapGroupElementTarget::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONCEPT_MAP_GROUP_ELEMENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            write_prim(w, "code", "_code", v, w_str);
-        }
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
-        if !self.target.is_empty() {
-            w.key("target");
-            w.begin_array();
-            for v in &self.target {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
+        write_many(
+            w,
+            "target",
+            &self.target,
+            ConceptMapGroupElementTarget::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target.is_empty() {
-            let n = path.len();
-            path.push_str(".target");
-            for v in &self.target {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".target",
+            &self.target,
+            ConceptMapGroupElementTarget::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ConceptMapGroupElement {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.code, code),
+            2 => opt_prim_element(p, &mut self.code),
+            3 => many(p, &mut self.target, ConceptMapGroupElementTarget::read),
+            4 => opt_prim_value(p, &mut self.display, string),
+            5 => opt_prim_element(p, &mut self.display),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONCEPT_MAP_GROUP_ELEMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("target"),
+        Key::plain("display"),
+        Key::plain("_display"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Concept in target system for element
 ///
@@ -1225,202 +937,137 @@ impl ConceptMapGroupElementTarget {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.code)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                "equivalence" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(
-                        p,
-                        &mut r.equivalence,
-                        codes::ConceptMapEquivalence::read_code,
-                    )?;
-                }
-                "_equivalence" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.equivalence)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                "dependsOn" => {
-                    p.mark(&mut seen, 11)?;
-                    many(
-                        p,
-                        &mut r.depends_on,
-                        ConceptMapGroupElementTargetDependsOn::read,
-                    )?;
-                }
-                "product" => {
-                    p.mark(&mut seen, 12)?;
-                    many(
-                        p,
-                        &mut r.product,
-                        ConceptMapGroupElementTargetDependsOn::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("equivalence"));
-        }
+        read_object(p, &CONCEPT_MAP_GROUP_ELEMENT_TARGET_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            write_prim(w, "code", "_code", v, w_str);
-        }
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
-        write_prim(w, "equivalence", "_equivalence", &self.equivalence, w_str);
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
-        if !self.depends_on.is_empty() {
-            w.key("dependsOn");
-            w.begin_array();
-            for v in &self.depends_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.product.is_empty() {
-            w.key("product");
-            w.begin_array();
-            for v in &self.product {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
+        write_one_prim(w, "equivalence", "_equivalence", &self.equivalence, w_str);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
+        write_many(
+            w,
+            "dependsOn",
+            &self.depends_on,
+            ConceptMapGroupElementTargetDependsOn::write,
+        );
+        write_many(
+            w,
+            "product",
+            &self.product,
+            ConceptMapGroupElementTargetDependsOn::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".equivalence");
-            {
-                let v = &self.equivalence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.depends_on.is_empty() {
-            let n = path.len();
-            path.push_str(".dependsOn");
-            for v in &self.depends_on {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.product.is_empty() {
-            let n = path.len();
-            path.push_str(".product");
-            for v in &self.product {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+        visit_one(path, f, ".equivalence", &self.equivalence, Code::visit_refs);
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".dependsOn",
+            &self.depends_on,
+            ConceptMapGroupElementTargetDependsOn::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".product",
+            &self.product,
+            ConceptMapGroupElementTargetDependsOn::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ConceptMapGroupElementTarget {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.code, code),
+            2 => opt_prim_element(p, &mut self.code),
+            3 => opt_prim_value(p, &mut self.comment, string),
+            4 => opt_prim_value(p, &mut self.display, string),
+            5 => many(
+                p,
+                &mut self.product,
+                ConceptMapGroupElementTargetDependsOn::read,
+            ),
+            6 => opt_prim_element(p, &mut self.comment),
+            7 => opt_prim_element(p, &mut self.display),
+            8 => many(
+                p,
+                &mut self.depends_on,
+                ConceptMapGroupElementTargetDependsOn::read,
+            ),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => prim_value(
+                p,
+                &mut self.equivalence,
+                codes::ConceptMapEquivalence::read_code,
+            ),
+            11 => prim_element(p, &mut self.equivalence),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONCEPT_MAP_GROUP_ELEMENT_TARGET_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("comment"),
+        Key::plain("display"),
+        Key::plain("product"),
+        Key::plain("_comment"),
+        Key::plain("_display"),
+        Key::plain("dependsOn"),
+        Key::plain("extension"),
+        Key::plain("equivalence"),
+        Key::plain("_equivalence"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "equivalence",
+        keys: &[10, 11],
+    }],
+};
 
 /// Other elements required for this mapping (from context)
 ///
@@ -1475,152 +1122,106 @@ impl ConceptMapGroupElementTargetDependsOn {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "property" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.property, uri)?;
-                }
-                "_property" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.property)?;
-                }
-                "system" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.system, canonical)?;
-                }
-                "_system" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.system)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.value)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("property"));
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("value"));
-        }
+        read_object(
+            p,
+            &CONCEPT_MAP_GROUP_ELEMENT_TARGET_DEPENDS_ON_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "property", "_property", &self.property, w_str);
-        if let Some(v) = &self.system {
-            write_prim(w, "system", "_system", v, w_str);
-        }
-        write_prim(w, "value", "_value", &self.value, w_str);
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "property", "_property", &self.property, w_str);
+        write_opt_prim(w, "system", "_system", &self.system, w_str);
+        write_one_prim(w, "value", "_value", &self.value, w_str);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".property");
-            {
-                let v = &self.property;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.system.is_some() {
-            let n = path.len();
-            path.push_str(".system");
-            if let Some(v) = &self.system {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".property", &self.property, Uri::visit_refs);
+        visit_opt(path, f, ".system", &self.system, Canonical::visit_refs);
+        visit_one(path, f, ".value", &self.value, FhirString::visit_refs);
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ConceptMapGroupElementTargetDependsOn {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.value, string),
+            2 => prim_element(p, &mut self.value),
+            3 => opt_prim_value(p, &mut self.system, canonical),
+            4 => opt_prim_element(p, &mut self.system),
+            5 => opt_prim_value(p, &mut self.display, string),
+            6 => opt_prim_element(p, &mut self.display),
+            7 => prim_value(p, &mut self.property, uri),
+            8 => prim_element(p, &mut self.property),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONCEPT_MAP_GROUP_ELEMENT_TARGET_DEPENDS_ON_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("system"),
+        Key::plain("_system"),
+        Key::plain("display"),
+        Key::plain("_display"),
+        Key::plain("property"),
+        Key::plain("_property"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "property",
+            keys: &[7, 8],
+        },
+        Required {
+            name: "value",
+            keys: &[1, 2],
+        },
+    ],
+};
 
 /// What to do when there is no mapping for the source concept
 ///
@@ -1674,151 +1275,96 @@ impl ConceptMapGroupUnmapped {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(
-                        p,
-                        &mut r.mode,
-                        codes::ConceptMapGroupUnmappedMode::read_code,
-                    )?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.mode)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.code)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.url, canonical)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("mode"));
-        }
+        read_object(p, &CONCEPT_MAP_GROUP_UNMAPPED_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
-        if let Some(v) = &self.code {
-            write_prim(w, "code", "_code", v, w_str);
-        }
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_opt_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".mode");
-            {
-                let v = &self.mode;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_opt(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+        visit_opt(path, f, ".url", &self.url, Canonical::visit_refs);
+    }
+}
+
+impl ReadFields for ConceptMapGroupUnmapped {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.url, canonical),
+            2 => opt_prim_element(p, &mut self.url),
+            3 => opt_prim_value(p, &mut self.code, code),
+            4 => prim_value(
+                p,
+                &mut self.mode,
+                codes::ConceptMapGroupUnmappedMode::read_code,
+            ),
+            5 => opt_prim_element(p, &mut self.code),
+            6 => prim_element(p, &mut self.mode),
+            7 => opt_prim_value(p, &mut self.display, string),
+            8 => opt_prim_element(p, &mut self.display),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONCEPT_MAP_GROUP_UNMAPPED_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("code"),
+        Key::plain("mode"),
+        Key::plain("_code"),
+        Key::plain("_mode"),
+        Key::plain("display"),
+        Key::plain("_display"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "mode",
+        keys: &[4, 6],
+    }],
+};

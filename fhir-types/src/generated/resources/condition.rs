@@ -136,6 +136,29 @@ impl Default for ConditionOnset {
     }
 }
 
+impl ConditionOnset {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(w, "onsetDateTime", "_onsetDateTime", x, w_str),
+            Self::Age(x) => write_one(w, "onsetAge", &**x, Age::write),
+            Self::Period(x) => write_one(w, "onsetPeriod", &**x, Period::write),
+            Self::Range(x) => write_one(w, "onsetRange", &**x, Range::write),
+            Self::String(x) => write_one_prim(w, "onsetString", "_onsetString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'Condition.abatement\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -159,6 +182,31 @@ impl Default for ConditionAbatement {
     }
 }
 
+impl ConditionAbatement {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "abatementDateTime", "_abatementDateTime", x, w_str)
+            }
+            Self::Age(x) => write_one(w, "abatementAge", &**x, Age::write),
+            Self::Period(x) => write_one(w, "abatementPeriod", &**x, Period::write),
+            Self::Range(x) => write_one(w, "abatementRange", &**x, Range::write),
+            Self::String(x) => write_one_prim(w, "abatementString", "_abatementString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Condition {
     /// A `Condition` with its required elements (`subject`); everything else is empty.
     pub fn new(subject: Reference) -> Self {
@@ -171,262 +219,7 @@ impl Condition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Condition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "clinicalStatus" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.clinical_status, CodeableConcept::read)?;
-                }
-                "verificationStatus" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.verification_status, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "severity" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.severity, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 19)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "onsetDateTime" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 1, "onset")?;
-                    choice_value(
-                        p,
-                        &mut r.onset,
-                        date_time,
-                        ConditionOnset::DateTime,
-                        |e| match e {
-                            ConditionOnset::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_onsetDateTime" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 1, "onset")?;
-                    choice_element(p, &mut r.onset, ConditionOnset::DateTime, |e| match e {
-                        ConditionOnset::DateTime(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "onsetAge" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 2, "onset")?;
-                    choice_box(p, &mut r.onset, Age::read, ConditionOnset::Age)?;
-                }
-                "onsetPeriod" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 3, "onset")?;
-                    choice_box(p, &mut r.onset, Period::read, ConditionOnset::Period)?;
-                }
-                "onsetRange" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 4, "onset")?;
-                    choice_box(p, &mut r.onset, Range::read, ConditionOnset::Range)?;
-                }
-                "onsetString" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 5, "onset")?;
-                    choice_value(
-                        p,
-                        &mut r.onset,
-                        string,
-                        ConditionOnset::String,
-                        |e| match e {
-                            ConditionOnset::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_onsetString" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 5, "onset")?;
-                    choice_element(p, &mut r.onset, ConditionOnset::String, |e| match e {
-                        ConditionOnset::String(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "abatementDateTime" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c1, 1, "abatement")?;
-                    choice_value(
-                        p,
-                        &mut r.abatement,
-                        date_time,
-                        ConditionAbatement::DateTime,
-                        |e| match e {
-                            ConditionAbatement::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_abatementDateTime" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c1, 1, "abatement")?;
-                    choice_element(
-                        p,
-                        &mut r.abatement,
-                        ConditionAbatement::DateTime,
-                        |e| match e {
-                            ConditionAbatement::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "abatementAge" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c1, 2, "abatement")?;
-                    choice_box(p, &mut r.abatement, Age::read, ConditionAbatement::Age)?;
-                }
-                "abatementPeriod" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c1, 3, "abatement")?;
-                    choice_box(
-                        p,
-                        &mut r.abatement,
-                        Period::read,
-                        ConditionAbatement::Period,
-                    )?;
-                }
-                "abatementRange" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c1, 4, "abatement")?;
-                    choice_box(p, &mut r.abatement, Range::read, ConditionAbatement::Range)?;
-                }
-                "abatementString" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c1, 5, "abatement")?;
-                    choice_value(
-                        p,
-                        &mut r.abatement,
-                        string,
-                        ConditionAbatement::String,
-                        |e| match e {
-                            ConditionAbatement::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_abatementString" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c1, 5, "abatement")?;
-                    choice_element(
-                        p,
-                        &mut r.abatement,
-                        ConditionAbatement::String,
-                        |e| match e {
-                            ConditionAbatement::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "recordedDate" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.recorded_date, date_time)?;
-                }
-                "_recordedDate" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.recorded_date)?;
-                }
-                "recorder" => {
-                    p.mark(&mut seen, 37)?;
-                    opt(p, &mut r.recorder, Reference::read)?;
-                }
-                "asserter" => {
-                    p.mark(&mut seen, 38)?;
-                    opt(p, &mut r.asserter, Reference::read)?;
-                }
-                "stage" => {
-                    p.mark(&mut seen, 39)?;
-                    many(p, &mut r.stage, ConditionStage::read)?;
-                }
-                "evidence" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.evidence, ConditionEvidence::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 19) {
-            return Err(p.missing("subject"));
-        }
+        read_object(p, &CONDITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -434,393 +227,351 @@ impl Condition {
         w.begin_object();
         w.key("resourceType");
         w.str("Condition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.clinical_status {
-            w.key("clinicalStatus");
-            v.write(w);
-        }
-        if let Some(v) = &self.verification_status {
-            w.key("verificationStatus");
-            v.write(w);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.severity {
-            w.key("severity");
-            v.write(w);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if !self.body_site.is_empty() {
-            w.key("bodySite");
-            w.begin_array();
-            for v in &self.body_site {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(
+            w,
+            "clinicalStatus",
+            &self.clinical_status,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "verificationStatus",
+            &self.verification_status,
+            CodeableConcept::write,
+        );
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "severity", &self.severity, CodeableConcept::write);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
         if let Some(v) = &self.onset {
-            match v {
-                ConditionOnset::DateTime(x) => {
-                    write_prim(w, "onsetDateTime", "_onsetDateTime", x, w_str)
-                }
-                ConditionOnset::Age(x) => {
-                    w.key("onsetAge");
-                    x.write(w);
-                }
-                ConditionOnset::Period(x) => {
-                    w.key("onsetPeriod");
-                    x.write(w);
-                }
-                ConditionOnset::Range(x) => {
-                    w.key("onsetRange");
-                    x.write(w);
-                }
-                ConditionOnset::String(x) => write_prim(w, "onsetString", "_onsetString", x, w_str),
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.abatement {
-            match v {
-                ConditionAbatement::DateTime(x) => {
-                    write_prim(w, "abatementDateTime", "_abatementDateTime", x, w_str)
-                }
-                ConditionAbatement::Age(x) => {
-                    w.key("abatementAge");
-                    x.write(w);
-                }
-                ConditionAbatement::Period(x) => {
-                    w.key("abatementPeriod");
-                    x.write(w);
-                }
-                ConditionAbatement::Range(x) => {
-                    w.key("abatementRange");
-                    x.write(w);
-                }
-                ConditionAbatement::String(x) => {
-                    write_prim(w, "abatementString", "_abatementString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.recorded_date {
-            write_prim(w, "recordedDate", "_recordedDate", v, w_str);
-        }
-        if let Some(v) = &self.recorder {
-            w.key("recorder");
-            v.write(w);
-        }
-        if let Some(v) = &self.asserter {
-            w.key("asserter");
-            v.write(w);
-        }
-        if !self.stage.is_empty() {
-            w.key("stage");
-            w.begin_array();
-            for v in &self.stage {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.evidence.is_empty() {
-            w.key("evidence");
-            w.begin_array();
-            for v in &self.evidence {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(
+            w,
+            "recordedDate",
+            "_recordedDate",
+            &self.recorded_date,
+            w_str,
+        );
+        write_opt(w, "recorder", &self.recorder, Reference::write);
+        write_opt(w, "asserter", &self.asserter, Reference::write);
+        write_many(w, "stage", &self.stage, ConditionStage::write);
+        write_many(w, "evidence", &self.evidence, ConditionEvidence::write);
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.clinical_status.is_some() {
-            let n = path.len();
-            path.push_str(".clinicalStatus");
-            if let Some(v) = &self.clinical_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.verification_status.is_some() {
-            let n = path.len();
-            path.push_str(".verificationStatus");
-            if let Some(v) = &self.verification_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.severity.is_some() {
-            let n = path.len();
-            path.push_str(".severity");
-            if let Some(v) = &self.severity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.body_site.is_empty() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            for v in &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.onset.is_some() {
-            let n = path.len();
-            path.push_str(".onset[x]");
-            if let Some(v) = &self.onset {
-                match v {
-                    ConditionOnset::DateTime(x) => x.visit_refs(path, f),
-                    ConditionOnset::Age(x) => x.visit_refs(path, f),
-                    ConditionOnset::Period(x) => x.visit_refs(path, f),
-                    ConditionOnset::Range(x) => x.visit_refs(path, f),
-                    ConditionOnset::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.abatement.is_some() {
-            let n = path.len();
-            path.push_str(".abatement[x]");
-            if let Some(v) = &self.abatement {
-                match v {
-                    ConditionAbatement::DateTime(x) => x.visit_refs(path, f),
-                    ConditionAbatement::Age(x) => x.visit_refs(path, f),
-                    ConditionAbatement::Period(x) => x.visit_refs(path, f),
-                    ConditionAbatement::Range(x) => x.visit_refs(path, f),
-                    ConditionAbatement::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.recorded_date.is_some() {
-            let n = path.len();
-            path.push_str(".recordedDate");
-            if let Some(v) = &self.recorded_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.recorder.is_some() {
-            let n = path.len();
-            path.push_str(".recorder");
-            if let Some(v) = &self.recorder {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.asserter.is_some() {
-            let n = path.len();
-            path.push_str(".asserter");
-            if let Some(v) = &self.asserter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.stage.is_empty() {
-            let n = path.len();
-            path.push_str(".stage");
-            for v in &self.stage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.evidence.is_empty() {
-            let n = path.len();
-            path.push_str(".evidence");
-            for v in &self.evidence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".clinicalStatus",
+            &self.clinical_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".verificationStatus",
+            &self.verification_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".severity",
+            &self.severity,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".onset[x]",
+            &self.onset,
+            ConditionOnset::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".abatement[x]",
+            &self.abatement,
+            ConditionAbatement::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".recordedDate",
+            &self.recorded_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".recorder", &self.recorder, reference);
+        visit_opt(path, f, ".asserter", &self.asserter, reference);
+        visit_many(path, f, ".stage", &self.stage, ConditionStage::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".evidence",
+            &self.evidence,
+            ConditionEvidence::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Condition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => many(p, &mut self.stage, ConditionStage::read),
+            7 => one(p, &mut self.subject, Reference::read),
+            8 => opt(p, &mut self.asserter, Reference::read),
+            9 => many(p, &mut self.body_site, CodeableConcept::read),
+            10 => many(p, &mut self.category, CodeableConcept::read),
+            11 => many(p, &mut self.evidence, ConditionEvidence::read),
+            12 => opt_prim_value(p, &mut self.language, code),
+            13 => choice_box(p, &mut self.onset, Age::read, ConditionOnset::Age),
+            14 => opt(p, &mut self.recorder, Reference::read),
+            15 => opt(p, &mut self.severity, CodeableConcept::read),
+            16 => opt_prim_element(p, &mut self.language),
+            17 => many(p, &mut self.contained, Resource::read),
+            18 => opt(p, &mut self.encounter, Reference::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => many(p, &mut self.identifier, Identifier::read),
+            21 => choice_box(p, &mut self.onset, Range::read, ConditionOnset::Range),
+            22 => choice_box(p, &mut self.onset, Period::read, ConditionOnset::Period),
+            23 => choice_value(
+                p,
+                &mut self.onset,
+                string,
+                ConditionOnset::String,
+                |e| match e {
+                    ConditionOnset::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            24 => choice_element(p, &mut self.onset, ConditionOnset::String, |e| match e {
+                ConditionOnset::String(x) => Some(x),
+                _ => None,
+            }),
+            25 => choice_box(p, &mut self.abatement, Age::read, ConditionAbatement::Age),
+            26 => opt_prim_value(p, &mut self.recorded_date, date_time),
+            27 => p.expect_resource_type("Condition"),
+            28 => opt_prim_element(p, &mut self.recorded_date),
+            29 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            30 => choice_value(
+                p,
+                &mut self.onset,
+                date_time,
+                ConditionOnset::DateTime,
+                |e| match e {
+                    ConditionOnset::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            31 => opt_prim_element(p, &mut self.implicit_rules),
+            32 => choice_element(p, &mut self.onset, ConditionOnset::DateTime, |e| match e {
+                ConditionOnset::DateTime(x) => Some(x),
+                _ => None,
+            }),
+            33 => choice_box(
+                p,
+                &mut self.abatement,
+                Range::read,
+                ConditionAbatement::Range,
+            ),
+            34 => opt(p, &mut self.clinical_status, CodeableConcept::read),
+            35 => choice_box(
+                p,
+                &mut self.abatement,
+                Period::read,
+                ConditionAbatement::Period,
+            ),
+            36 => choice_value(
+                p,
+                &mut self.abatement,
+                string,
+                ConditionAbatement::String,
+                |e| match e {
+                    ConditionAbatement::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            37 => choice_element(
+                p,
+                &mut self.abatement,
+                ConditionAbatement::String,
+                |e| match e {
+                    ConditionAbatement::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            38 => choice_value(
+                p,
+                &mut self.abatement,
+                date_time,
+                ConditionAbatement::DateTime,
+                |e| match e {
+                    ConditionAbatement::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            39 => many(p, &mut self.modifier_extension, Extension::read),
+            40 => choice_element(
+                p,
+                &mut self.abatement,
+                ConditionAbatement::DateTime,
+                |e| match e {
+                    ConditionAbatement::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            41 => opt(p, &mut self.verification_status, CodeableConcept::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CONDITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("stage"),
+        Key::plain("subject"),
+        Key::plain("asserter"),
+        Key::plain("bodySite"),
+        Key::plain("category"),
+        Key::plain("evidence"),
+        Key::plain("language"),
+        Key::choice("onsetAge", 1, 2),
+        Key::plain("recorder"),
+        Key::plain("severity"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::choice("onsetRange", 1, 4),
+        Key::choice("onsetPeriod", 1, 3),
+        Key::choice("onsetString", 1, 5),
+        Key::choice("_onsetString", 1, 5),
+        Key::choice("abatementAge", 2, 2),
+        Key::plain("recordedDate"),
+        Key::plain("resourceType"),
+        Key::plain("_recordedDate"),
+        Key::plain("implicitRules"),
+        Key::choice("onsetDateTime", 1, 1),
+        Key::plain("_implicitRules"),
+        Key::choice("_onsetDateTime", 1, 1),
+        Key::choice("abatementRange", 2, 4),
+        Key::plain("clinicalStatus"),
+        Key::choice("abatementPeriod", 2, 3),
+        Key::choice("abatementString", 2, 5),
+        Key::choice("_abatementString", 2, 5),
+        Key::choice("abatementDateTime", 2, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("_abatementDateTime", 2, 1),
+        Key::plain("verificationStatus"),
+    ],
+    choices: &["onset", "abatement"],
+    required: &[Required {
+        name: "subject",
+        keys: &[7],
+    }],
+};
 
 /// Supporting evidence
 ///
@@ -858,113 +609,76 @@ impl ConditionEvidence {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.detail, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONDITION_EVIDENCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "detail", &self.detail, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(path, f, ".detail", &self.detail, reference);
+    }
+}
+
+impl ReadFields for ConditionEvidence {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.detail, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONDITION_EVIDENCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("detail"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Stage/grade, usually assessed formally
 ///
@@ -1006,122 +720,83 @@ impl ConditionStage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "summary" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.summary, CodeableConcept::read)?;
-                }
-                "assessment" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.assessment, Reference::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONDITION_STAGE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.summary {
-            w.key("summary");
-            v.write(w);
-        }
-        if !self.assessment.is_empty() {
-            w.key("assessment");
-            w.begin_array();
-            for v in &self.assessment {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "summary", &self.summary, CodeableConcept::write);
+        write_many(w, "assessment", &self.assessment, Reference::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.summary.is_some() {
-            let n = path.len();
-            path.push_str(".summary");
-            if let Some(v) = &self.summary {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.assessment.is_empty() {
-            let n = path.len();
-            path.push_str(".assessment");
-            for v in &self.assessment {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".summary",
+            &self.summary,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".assessment", &self.assessment, reference);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for ConditionStage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.summary, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.assessment, Reference::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONDITION_STAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("summary"),
+        Key::plain("extension"),
+        Key::plain("assessment"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

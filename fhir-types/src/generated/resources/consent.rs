@@ -116,6 +116,23 @@ impl Default for ConsentSource {
     }
 }
 
+impl ConsentSource {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Attachment(x) => write_one(w, "sourceAttachment", &**x, Attachment::write),
+            Self::Reference(x) => write_one(w, "sourceReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl Consent {
     /// A `Consent` with its required elements (`status`, `scope`, `category`); everything else is empty.
     pub fn new(
@@ -134,141 +151,7 @@ impl Consent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Consent")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ConsentState::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "scope" => {
-                    p.mark(&mut seen, 15)?;
-                    one(p, &mut r.scope, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.patient, Reference::read)?;
-                }
-                "dateTime" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.date_time, date_time)?;
-                }
-                "_dateTime" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.date_time)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.performer, Reference::read)?;
-                }
-                "organization" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.organization, Reference::read)?;
-                }
-                "sourceAttachment" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 1, "source")?;
-                    choice_box(
-                        p,
-                        &mut r.source,
-                        Attachment::read,
-                        ConsentSource::Attachment,
-                    )?;
-                }
-                "sourceReference" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 2, "source")?;
-                    choice_box(p, &mut r.source, Reference::read, ConsentSource::Reference)?;
-                }
-                "policy" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.policy, ConsentPolicy::read)?;
-                }
-                "policyRule" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.policy_rule, CodeableConcept::read)?;
-                }
-                "verification" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.verification, ConsentVerification::read)?;
-                }
-                "provision" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.provision, ConsentProvision::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 15) {
-            return Err(p.missing("scope"));
-        }
-        if r.category.is_empty() {
-            return Err(p.missing("category"));
-        }
+        read_object(p, &CONSENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -276,310 +159,230 @@ impl Consent {
         w.begin_object();
         w.key("resourceType");
         w.str("Consent");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.scope;
-            w.key("scope");
-            v.write(w);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.patient {
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.date_time {
-            write_prim(w, "dateTime", "_dateTime", v, w_str);
-        }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.organization.is_empty() {
-            w.key("organization");
-            w.begin_array();
-            for v in &self.organization {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "scope", &self.scope, CodeableConcept::write);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "patient", &self.patient, Reference::write);
+        write_opt_prim(w, "dateTime", "_dateTime", &self.date_time, w_str);
+        write_many(w, "performer", &self.performer, Reference::write);
+        write_many(w, "organization", &self.organization, Reference::write);
         if let Some(v) = &self.source {
-            match v {
-                ConsentSource::Attachment(x) => {
-                    w.key("sourceAttachment");
-                    x.write(w);
-                }
-                ConsentSource::Reference(x) => {
-                    w.key("sourceReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.policy.is_empty() {
-            w.key("policy");
-            w.begin_array();
-            for v in &self.policy {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.policy_rule {
-            w.key("policyRule");
-            v.write(w);
-        }
-        if !self.verification.is_empty() {
-            w.key("verification");
-            w.begin_array();
-            for v in &self.verification {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.provision {
-            w.key("provision");
-            v.write(w);
-        }
+        write_many(w, "policy", &self.policy, ConsentPolicy::write);
+        write_opt(w, "policyRule", &self.policy_rule, CodeableConcept::write);
+        write_many(
+            w,
+            "verification",
+            &self.verification,
+            ConsentVerification::write,
+        );
+        write_opt(w, "provision", &self.provision, ConsentProvision::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".scope");
-            {
-                let v = &self.scope;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.patient.is_some() {
-            let n = path.len();
-            path.push_str(".patient");
-            if let Some(v) = &self.patient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date_time.is_some() {
-            let n = path.len();
-            path.push_str(".dateTime");
-            if let Some(v) = &self.date_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.organization.is_empty() {
-            let n = path.len();
-            path.push_str(".organization");
-            for v in &self.organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source[x]");
-            if let Some(v) = &self.source {
-                match v {
-                    ConsentSource::Attachment(x) => x.visit_refs(path, f),
-                    ConsentSource::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.policy.is_empty() {
-            let n = path.len();
-            path.push_str(".policy");
-            for v in &self.policy {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.policy_rule.is_some() {
-            let n = path.len();
-            path.push_str(".policyRule");
-            if let Some(v) = &self.policy_rule {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.verification.is_empty() {
-            let n = path.len();
-            path.push_str(".verification");
-            for v in &self.verification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.provision.is_some() {
-            let n = path.len();
-            path.push_str(".provision");
-            if let Some(v) = &self.provision {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".scope", &self.scope, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".patient", &self.patient, reference);
+        visit_opt(path, f, ".dateTime", &self.date_time, DateTime::visit_refs);
+        visit_many(path, f, ".performer", &self.performer, reference);
+        visit_many(path, f, ".organization", &self.organization, reference);
+        visit_opt(
+            path,
+            f,
+            ".source[x]",
+            &self.source,
+            ConsentSource::visit_refs,
+        );
+        visit_many(path, f, ".policy", &self.policy, ConsentPolicy::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".policyRule",
+            &self.policy_rule,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".verification",
+            &self.verification,
+            ConsentVerification::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".provision",
+            &self.provision,
+            ConsentProvision::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Consent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => one(p, &mut self.scope, CodeableConcept::read),
+            5 => many(p, &mut self.policy, ConsentPolicy::read),
+            6 => prim_value(p, &mut self.status, codes::ConsentState::read_code),
+            7 => prim_element(p, &mut self.status),
+            8 => opt(p, &mut self.patient, Reference::read),
+            9 => many(p, &mut self.category, CodeableConcept::read),
+            10 => opt_prim_value(p, &mut self.date_time, date_time),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => opt_prim_element(p, &mut self.date_time),
+            13 => opt_prim_element(p, &mut self.language),
+            14 => many(p, &mut self.contained, Resource::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => many(p, &mut self.performer, Reference::read),
+            17 => opt(p, &mut self.provision, ConsentProvision::read),
+            18 => many(p, &mut self.identifier, Identifier::read),
+            19 => opt(p, &mut self.policy_rule, CodeableConcept::read),
+            20 => many(p, &mut self.organization, Reference::read),
+            21 => p.expect_resource_type("Consent"),
+            22 => many(p, &mut self.verification, ConsentVerification::read),
+            23 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            24 => opt_prim_element(p, &mut self.implicit_rules),
+            25 => choice_box(
+                p,
+                &mut self.source,
+                Reference::read,
+                ConsentSource::Reference,
+            ),
+            26 => choice_box(
+                p,
+                &mut self.source,
+                Attachment::read,
+                ConsentSource::Attachment,
+            ),
+            27 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CONSENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("scope"),
+        Key::plain("policy"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("patient"),
+        Key::plain("category"),
+        Key::plain("dateTime"),
+        Key::plain("language"),
+        Key::plain("_dateTime"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("provision"),
+        Key::plain("identifier"),
+        Key::plain("policyRule"),
+        Key::plain("organization"),
+        Key::plain("resourceType"),
+        Key::plain("verification"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("sourceReference", 1, 2),
+        Key::choice("sourceAttachment", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["source"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[6, 7],
+        },
+        Required {
+            name: "scope",
+            keys: &[4],
+        },
+        Required {
+            name: "category",
+            keys: &[9],
+        },
+    ],
+};
 
 /// Policies covered by this consent
 ///
@@ -617,110 +420,80 @@ impl ConsentPolicy {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "authority" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.authority, uri)?;
-                }
-                "_authority" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.authority)?;
-                }
-                "uri" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.uri, uri)?;
-                }
-                "_uri" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.uri)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONSENT_POLICY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.authority {
-            write_prim(w, "authority", "_authority", v, w_str);
-        }
-        if let Some(v) = &self.uri {
-            write_prim(w, "uri", "_uri", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "authority", "_authority", &self.authority, w_str);
+        write_opt_prim(w, "uri", "_uri", &self.uri, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authority.is_some() {
-            let n = path.len();
-            path.push_str(".authority");
-            if let Some(v) = &self.authority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.uri.is_some() {
-            let n = path.len();
-            path.push_str(".uri");
-            if let Some(v) = &self.uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".authority", &self.authority, Uri::visit_refs);
+        visit_opt(path, f, ".uri", &self.uri, Uri::visit_refs);
+    }
+}
+
+impl ReadFields for ConsentPolicy {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.uri, uri),
+            2 => opt_prim_element(p, &mut self.uri),
+            3 => opt_prim_value(p, &mut self.authority, uri),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_element(p, &mut self.authority),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONSENT_POLICY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("uri"),
+        Key::plain("_uri"),
+        Key::plain("authority"),
+        Key::plain("extension"),
+        Key::plain("_authority"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Constraints to the base Consent.policyRule
 ///
@@ -794,283 +567,150 @@ impl ConsentProvision {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, codes::ConsentProvisionType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.actor, ConsentProvisionActor::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.action, CodeableConcept::read)?;
-                }
-                "securityLabel" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.security_label, Coding::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.purpose, Coding::read)?;
-                }
-                "class" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.class, Coding::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "dataPeriod" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.data_period, Period::read)?;
-                }
-                "data" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.data, ConsentProvisionData::read)?;
-                }
-                "provision" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.provision, ConsentProvision::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONSENT_PROVISION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if !self.actor.is_empty() {
-            w.key("actor");
-            w.begin_array();
-            for v in &self.actor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.security_label.is_empty() {
-            w.key("securityLabel");
-            w.begin_array();
-            for v in &self.security_label {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.purpose.is_empty() {
-            w.key("purpose");
-            w.begin_array();
-            for v in &self.purpose {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.class.is_empty() {
-            w.key("class");
-            w.begin_array();
-            for v in &self.class {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.data_period {
-            w.key("dataPeriod");
-            v.write(w);
-        }
-        if !self.data.is_empty() {
-            w.key("data");
-            w.begin_array();
-            for v in &self.data {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.provision.is_empty() {
-            w.key("provision");
-            w.begin_array();
-            for v in &self.provision {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt(w, "period", &self.period, Period::write);
+        write_many(w, "actor", &self.actor, ConsentProvisionActor::write);
+        write_many(w, "action", &self.action, CodeableConcept::write);
+        write_many(w, "securityLabel", &self.security_label, Coding::write);
+        write_many(w, "purpose", &self.purpose, Coding::write);
+        write_many(w, "class", &self.class, Coding::write);
+        write_many(w, "code", &self.code, CodeableConcept::write);
+        write_opt(w, "dataPeriod", &self.data_period, Period::write);
+        write_many(w, "data", &self.data, ConsentProvisionData::write);
+        write_many(w, "provision", &self.provision, ConsentProvision::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.actor.is_empty() {
-            let n = path.len();
-            path.push_str(".actor");
-            for v in &self.actor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.security_label.is_empty() {
-            let n = path.len();
-            path.push_str(".securityLabel");
-            for v in &self.security_label {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.purpose.is_empty() {
-            let n = path.len();
-            path.push_str(".purpose");
-            for v in &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.class.is_empty() {
-            let n = path.len();
-            path.push_str(".class");
-            for v in &self.class {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.data_period.is_some() {
-            let n = path.len();
-            path.push_str(".dataPeriod");
-            if let Some(v) = &self.data_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.data.is_empty() {
-            let n = path.len();
-            path.push_str(".data");
-            for v in &self.data {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.provision.is_empty() {
-            let n = path.len();
-            path.push_str(".provision");
-            for v in &self.provision {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".actor",
+            &self.actor,
+            ConsentProvisionActor::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".securityLabel",
+            &self.security_label,
+            Coding::visit_refs,
+        );
+        visit_many(path, f, ".purpose", &self.purpose, Coding::visit_refs);
+        visit_many(path, f, ".class", &self.class, Coding::visit_refs);
+        visit_many(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".dataPeriod",
+            &self.data_period,
+            Period::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".data",
+            &self.data,
+            ConsentProvisionData::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".provision",
+            &self.provision,
+            ConsentProvision::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ConsentProvision {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.data, ConsentProvisionData::read),
+            3 => opt_prim_value(p, &mut self.type_, codes::ConsentProvisionType::read_code),
+            4 => opt_prim_element(p, &mut self.type_),
+            5 => many(p, &mut self.actor, ConsentProvisionActor::read),
+            6 => many(p, &mut self.class, Coding::read),
+            7 => many(p, &mut self.action, CodeableConcept::read),
+            8 => opt(p, &mut self.period, Period::read),
+            9 => many(p, &mut self.purpose, Coding::read),
+            10 => many(p, &mut self.extension, Extension::read),
+            11 => many(p, &mut self.provision, ConsentProvision::read),
+            12 => opt(p, &mut self.data_period, Period::read),
+            13 => many(p, &mut self.security_label, Coding::read),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONSENT_PROVISION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("data"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("actor"),
+        Key::plain("class"),
+        Key::plain("action"),
+        Key::plain("period"),
+        Key::plain("purpose"),
+        Key::plain("extension"),
+        Key::plain("provision"),
+        Key::plain("dataPeriod"),
+        Key::plain("securityLabel"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Who\|what controlled by this rule (or group, by role)
 ///
@@ -1117,115 +757,85 @@ impl ConsentProvisionActor {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.role, CodeableConcept::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.reference, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("role"));
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("reference"));
-        }
+        read_object(p, &CONSENT_PROVISION_ACTOR_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.role;
-            w.key("role");
-            v.write(w);
-        }
-        {
-            let v = &self.reference;
-            w.key("reference");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "role", &self.role, CodeableConcept::write);
+        write_one(w, "reference", &self.reference, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".role");
-            {
-                let v = &self.role;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".reference");
-            {
-                let v = &self.reference;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+        visit_one(path, f, ".reference", &self.reference, reference);
+    }
+}
+
+impl ReadFields for ConsentProvisionActor {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.role, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => one(p, &mut self.reference, Reference::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONSENT_PROVISION_ACTOR_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("role"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "role",
+            keys: &[1],
+        },
+        Required {
+            name: "reference",
+            keys: &[3],
+        },
+    ],
+};
 
 /// Data controlled by this rule
 ///
@@ -1272,115 +882,87 @@ impl ConsentProvisionData {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "meaning" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.meaning, codes::ConsentDataMeaning::read_code)?;
-                }
-                "_meaning" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.meaning)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.reference, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("meaning"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("reference"));
-        }
+        read_object(p, &CONSENT_PROVISION_DATA_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "meaning", "_meaning", &self.meaning, w_str);
-        {
-            let v = &self.reference;
-            w.key("reference");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "meaning", "_meaning", &self.meaning, w_str);
+        write_one(w, "reference", &self.reference, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".meaning");
-            {
-                let v = &self.meaning;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".reference");
-            {
-                let v = &self.reference;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".meaning", &self.meaning, Code::visit_refs);
+        visit_one(path, f, ".reference", &self.reference, reference);
+    }
+}
+
+impl ReadFields for ConsentProvisionData {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.meaning, codes::ConsentDataMeaning::read_code),
+            2 => prim_element(p, &mut self.meaning),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => one(p, &mut self.reference, Reference::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONSENT_PROVISION_DATA_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("meaning"),
+        Key::plain("_meaning"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "meaning",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "reference",
+            keys: &[4],
+        },
+    ],
+};
 
 /// Consent Verified by patient or family
 ///
@@ -1430,126 +1012,96 @@ impl ConsentVerification {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "verified" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.verified, boolean)?;
-                }
-                "_verified" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.verified)?;
-                }
-                "verifiedWith" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.verified_with, Reference::read)?;
-                }
-                "verificationDate" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.verification_date, date_time)?;
-                }
-                "_verificationDate" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.verification_date)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("verified"));
-        }
+        read_object(p, &CONSENT_VERIFICATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "verified", "_verified", &self.verified, w_boolean);
-        if let Some(v) = &self.verified_with {
-            w.key("verifiedWith");
-            v.write(w);
-        }
-        if let Some(v) = &self.verification_date {
-            write_prim(w, "verificationDate", "_verificationDate", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "verified", "_verified", &self.verified, w_boolean);
+        write_opt(w, "verifiedWith", &self.verified_with, Reference::write);
+        write_opt_prim(
+            w,
+            "verificationDate",
+            "_verificationDate",
+            &self.verification_date,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".verified");
-            {
-                let v = &self.verified;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.verified_with.is_some() {
-            let n = path.len();
-            path.push_str(".verifiedWith");
-            if let Some(v) = &self.verified_with {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.verification_date.is_some() {
-            let n = path.len();
-            path.push_str(".verificationDate");
-            if let Some(v) = &self.verification_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".verified", &self.verified, Boolean::visit_refs);
+        visit_opt(path, f, ".verifiedWith", &self.verified_with, reference);
+        visit_opt(
+            path,
+            f,
+            ".verificationDate",
+            &self.verification_date,
+            DateTime::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ConsentVerification {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.verified, boolean),
+            2 => prim_element(p, &mut self.verified),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.verified_with, Reference::read),
+            5 => opt_prim_value(p, &mut self.verification_date, date_time),
+            6 => opt_prim_element(p, &mut self.verification_date),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONSENT_VERIFICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("verified"),
+        Key::plain("_verified"),
+        Key::plain("extension"),
+        Key::plain("verifiedWith"),
+        Key::plain("verificationDate"),
+        Key::plain("_verificationDate"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "verified",
+        keys: &[1, 2],
+    }],
+};

@@ -196,6 +196,25 @@ impl Default for ContractTopic {
     }
 }
 
+impl ContractTopic {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "topicCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "topicReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 /// The choice of types of 'Contract.legallyBinding\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -213,271 +232,30 @@ impl Default for ContractLegallyBinding {
     }
 }
 
+impl ContractLegallyBinding {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Attachment(x) => {
+                write_one(w, "legallyBindingAttachment", &**x, Attachment::write)
+            }
+            Self::Reference(x) => write_one(w, "legallyBindingReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl Contract {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Contract")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.status,
-                        codes::ContractResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "legalState" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.legal_state, CodeableConcept::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.instantiates_canonical, Reference::read)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.instantiates_uri, uri)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.instantiates_uri)?;
-                }
-                "contentDerivative" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.content_derivative, CodeableConcept::read)?;
-                }
-                "issued" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.issued, date_time)?;
-                }
-                "_issued" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.issued)?;
-                }
-                "applies" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.applies, Period::read)?;
-                }
-                "expirationType" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.expiration_type, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.subject, Reference::read)?;
-                }
-                "authority" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.authority, Reference::read)?;
-                }
-                "domain" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.domain, Reference::read)?;
-                }
-                "site" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.site, Reference::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "subtitle" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.subtitle, string)?;
-                }
-                "_subtitle" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.subtitle)?;
-                }
-                "alias" => {
-                    p.mark(&mut seen, 38)?;
-                    let other = p.marked(&seen, 39);
-                    values(p, &mut r.alias, string, other)?;
-                }
-                "_alias" => {
-                    p.mark(&mut seen, 39)?;
-                    let other = p.marked(&seen, 38);
-                    elements(p, &mut r.alias, other)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 40)?;
-                    opt(p, &mut r.author, Reference::read)?;
-                }
-                "scope" => {
-                    p.mark(&mut seen, 41)?;
-                    opt(p, &mut r.scope, CodeableConcept::read)?;
-                }
-                "topicCodeableConcept" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c0, 1, "topic")?;
-                    choice_box(
-                        p,
-                        &mut r.topic,
-                        CodeableConcept::read,
-                        ContractTopic::CodeableConcept,
-                    )?;
-                }
-                "topicReference" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c0, 2, "topic")?;
-                    choice_box(p, &mut r.topic, Reference::read, ContractTopic::Reference)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 44)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subType" => {
-                    p.mark(&mut seen, 45)?;
-                    many(p, &mut r.sub_type, CodeableConcept::read)?;
-                }
-                "contentDefinition" => {
-                    p.mark(&mut seen, 46)?;
-                    opt(
-                        p,
-                        &mut r.content_definition,
-                        ContractContentDefinition::read,
-                    )?;
-                }
-                "term" => {
-                    p.mark(&mut seen, 47)?;
-                    many(p, &mut r.term, ContractTerm::read)?;
-                }
-                "supportingInfo" => {
-                    p.mark(&mut seen, 48)?;
-                    many(p, &mut r.supporting_info, Reference::read)?;
-                }
-                "relevantHistory" => {
-                    p.mark(&mut seen, 49)?;
-                    many(p, &mut r.relevant_history, Reference::read)?;
-                }
-                "signer" => {
-                    p.mark(&mut seen, 50)?;
-                    many(p, &mut r.signer, ContractSigner::read)?;
-                }
-                "friendly" => {
-                    p.mark(&mut seen, 51)?;
-                    many(p, &mut r.friendly, ContractFriendly::read)?;
-                }
-                "legal" => {
-                    p.mark(&mut seen, 52)?;
-                    many(p, &mut r.legal, ContractLegal::read)?;
-                }
-                "rule" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.rule, ContractRule::read)?;
-                }
-                "legallyBindingAttachment" => {
-                    p.mark(&mut seen, 54)?;
-                    p.choice(&mut c1, 1, "legallyBinding")?;
-                    choice_box(
-                        p,
-                        &mut r.legally_binding,
-                        Attachment::read,
-                        ContractLegallyBinding::Attachment,
-                    )?;
-                }
-                "legallyBindingReference" => {
-                    p.mark(&mut seen, 55)?;
-                    p.choice(&mut c1, 2, "legallyBinding")?;
-                    choice_box(
-                        p,
-                        &mut r.legally_binding,
-                        Reference::read,
-                        ContractLegallyBinding::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONTRACT_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.alias, "alias")?;
         Ok(r)
     }
@@ -486,587 +264,395 @@ impl Contract {
         w.begin_object();
         w.key("resourceType");
         w.str("Contract");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.legal_state {
-            w.key("legalState");
-            v.write(w);
-        }
-        if let Some(v) = &self.instantiates_canonical {
-            w.key("instantiatesCanonical");
-            v.write(w);
-        }
-        if let Some(v) = &self.instantiates_uri {
-            write_prim(w, "instantiatesUri", "_instantiatesUri", v, w_str);
-        }
-        if let Some(v) = &self.content_derivative {
-            w.key("contentDerivative");
-            v.write(w);
-        }
-        if let Some(v) = &self.issued {
-            write_prim(w, "issued", "_issued", v, w_str);
-        }
-        if let Some(v) = &self.applies {
-            w.key("applies");
-            v.write(w);
-        }
-        if let Some(v) = &self.expiration_type {
-            w.key("expirationType");
-            v.write(w);
-        }
-        if !self.subject.is_empty() {
-            w.key("subject");
-            w.begin_array();
-            for v in &self.subject {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.authority.is_empty() {
-            w.key("authority");
-            w.begin_array();
-            for v in &self.authority {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.domain.is_empty() {
-            w.key("domain");
-            w.begin_array();
-            for v in &self.domain {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.site.is_empty() {
-            w.key("site");
-            w.begin_array();
-            for v in &self.site {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.subtitle {
-            write_prim(w, "subtitle", "_subtitle", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "legalState", &self.legal_state, CodeableConcept::write);
+        write_opt(
+            w,
+            "instantiatesCanonical",
+            &self.instantiates_canonical,
+            Reference::write,
+        );
+        write_opt_prim(
+            w,
+            "instantiatesUri",
+            "_instantiatesUri",
+            &self.instantiates_uri,
+            w_str,
+        );
+        write_opt(
+            w,
+            "contentDerivative",
+            &self.content_derivative,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "issued", "_issued", &self.issued, w_str);
+        write_opt(w, "applies", &self.applies, Period::write);
+        write_opt(
+            w,
+            "expirationType",
+            &self.expiration_type,
+            CodeableConcept::write,
+        );
+        write_many(w, "subject", &self.subject, Reference::write);
+        write_many(w, "authority", &self.authority, Reference::write);
+        write_many(w, "domain", &self.domain, Reference::write);
+        write_many(w, "site", &self.site, Reference::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "subtitle", "_subtitle", &self.subtitle, w_str);
         write_prims(w, "alias", "_alias", &self.alias, w_str);
-        if let Some(v) = &self.author {
-            w.key("author");
-            v.write(w);
-        }
-        if let Some(v) = &self.scope {
-            w.key("scope");
-            v.write(w);
-        }
+        write_opt(w, "author", &self.author, Reference::write);
+        write_opt(w, "scope", &self.scope, CodeableConcept::write);
         if let Some(v) = &self.topic {
-            match v {
-                ContractTopic::CodeableConcept(x) => {
-                    w.key("topicCodeableConcept");
-                    x.write(w);
-                }
-                ContractTopic::Reference(x) => {
-                    w.key("topicReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if !self.sub_type.is_empty() {
-            w.key("subType");
-            w.begin_array();
-            for v in &self.sub_type {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.content_definition {
-            w.key("contentDefinition");
-            v.write(w);
-        }
-        if !self.term.is_empty() {
-            w.key("term");
-            w.begin_array();
-            for v in &self.term {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.supporting_info.is_empty() {
-            w.key("supportingInfo");
-            w.begin_array();
-            for v in &self.supporting_info {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.relevant_history.is_empty() {
-            w.key("relevantHistory");
-            w.begin_array();
-            for v in &self.relevant_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.signer.is_empty() {
-            w.key("signer");
-            w.begin_array();
-            for v in &self.signer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.friendly.is_empty() {
-            w.key("friendly");
-            w.begin_array();
-            for v in &self.friendly {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.legal.is_empty() {
-            w.key("legal");
-            w.begin_array();
-            for v in &self.legal {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.rule.is_empty() {
-            w.key("rule");
-            w.begin_array();
-            for v in &self.rule {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "subType", &self.sub_type, CodeableConcept::write);
+        write_opt(
+            w,
+            "contentDefinition",
+            &self.content_definition,
+            ContractContentDefinition::write,
+        );
+        write_many(w, "term", &self.term, ContractTerm::write);
+        write_many(w, "supportingInfo", &self.supporting_info, Reference::write);
+        write_many(
+            w,
+            "relevantHistory",
+            &self.relevant_history,
+            Reference::write,
+        );
+        write_many(w, "signer", &self.signer, ContractSigner::write);
+        write_many(w, "friendly", &self.friendly, ContractFriendly::write);
+        write_many(w, "legal", &self.legal, ContractLegal::write);
+        write_many(w, "rule", &self.rule, ContractRule::write);
         if let Some(v) = &self.legally_binding {
-            match v {
-                ContractLegallyBinding::Attachment(x) => {
-                    w.key("legallyBindingAttachment");
-                    x.write(w);
-                }
-                ContractLegallyBinding::Reference(x) => {
-                    w.key("legallyBindingReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.legal_state.is_some() {
-            let n = path.len();
-            path.push_str(".legalState");
-            if let Some(v) = &self.legal_state {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.instantiates_canonical.is_some() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            if let Some(v) = &self.instantiates_canonical {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.instantiates_uri.is_some() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            if let Some(v) = &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.content_derivative.is_some() {
-            let n = path.len();
-            path.push_str(".contentDerivative");
-            if let Some(v) = &self.content_derivative {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.issued.is_some() {
-            let n = path.len();
-            path.push_str(".issued");
-            if let Some(v) = &self.issued {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.applies.is_some() {
-            let n = path.len();
-            path.push_str(".applies");
-            if let Some(v) = &self.applies {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expiration_type.is_some() {
-            let n = path.len();
-            path.push_str(".expirationType");
-            if let Some(v) = &self.expiration_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subject.is_empty() {
-            let n = path.len();
-            path.push_str(".subject");
-            for v in &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.authority.is_empty() {
-            let n = path.len();
-            path.push_str(".authority");
-            for v in &self.authority {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.domain.is_empty() {
-            let n = path.len();
-            path.push_str(".domain");
-            for v in &self.domain {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.site.is_empty() {
-            let n = path.len();
-            path.push_str(".site");
-            for v in &self.site {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subtitle.is_some() {
-            let n = path.len();
-            path.push_str(".subtitle");
-            if let Some(v) = &self.subtitle {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.alias.is_empty() {
-            let n = path.len();
-            path.push_str(".alias");
-            for v in &self.alias {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.author.is_some() {
-            let n = path.len();
-            path.push_str(".author");
-            if let Some(v) = &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.scope.is_some() {
-            let n = path.len();
-            path.push_str(".scope");
-            if let Some(v) = &self.scope {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.topic.is_some() {
-            let n = path.len();
-            path.push_str(".topic[x]");
-            if let Some(v) = &self.topic {
-                match v {
-                    ContractTopic::CodeableConcept(x) => x.visit_refs(path, f),
-                    ContractTopic::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sub_type.is_empty() {
-            let n = path.len();
-            path.push_str(".subType");
-            for v in &self.sub_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.content_definition.is_some() {
-            let n = path.len();
-            path.push_str(".contentDefinition");
-            if let Some(v) = &self.content_definition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.term.is_empty() {
-            let n = path.len();
-            path.push_str(".term");
-            for v in &self.term {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_info.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInfo");
-            for v in &self.supporting_info {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.relevant_history.is_empty() {
-            let n = path.len();
-            path.push_str(".relevantHistory");
-            for v in &self.relevant_history {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.signer.is_empty() {
-            let n = path.len();
-            path.push_str(".signer");
-            for v in &self.signer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.friendly.is_empty() {
-            let n = path.len();
-            path.push_str(".friendly");
-            for v in &self.friendly {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.legal.is_empty() {
-            let n = path.len();
-            path.push_str(".legal");
-            for v in &self.legal {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.rule.is_empty() {
-            let n = path.len();
-            path.push_str(".rule");
-            for v in &self.rule {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.legally_binding.is_some() {
-            let n = path.len();
-            path.push_str(".legallyBinding[x]");
-            if let Some(v) = &self.legally_binding {
-                match v {
-                    ContractLegallyBinding::Attachment(x) => x.visit_refs(path, f),
-                    ContractLegallyBinding::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".legalState",
+            &self.legal_state,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".contentDerivative",
+            &self.content_derivative,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".issued", &self.issued, DateTime::visit_refs);
+        visit_opt(path, f, ".applies", &self.applies, Period::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".expirationType",
+            &self.expiration_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".subject", &self.subject, reference);
+        visit_many(path, f, ".authority", &self.authority, reference);
+        visit_many(path, f, ".domain", &self.domain, reference);
+        visit_many(path, f, ".site", &self.site, reference);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(path, f, ".subtitle", &self.subtitle, FhirString::visit_refs);
+        visit_many(path, f, ".alias", &self.alias, FhirString::visit_refs);
+        visit_opt(path, f, ".author", &self.author, reference);
+        visit_opt(path, f, ".scope", &self.scope, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".topic[x]", &self.topic, ContractTopic::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".subType",
+            &self.sub_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".contentDefinition",
+            &self.content_definition,
+            ContractContentDefinition::visit_refs,
+        );
+        visit_many(path, f, ".term", &self.term, ContractTerm::visit_refs);
+        visit_many(path, f, ".supportingInfo", &self.supporting_info, reference);
+        visit_many(
+            path,
+            f,
+            ".relevantHistory",
+            &self.relevant_history,
+            reference,
+        );
+        visit_many(path, f, ".signer", &self.signer, ContractSigner::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".friendly",
+            &self.friendly,
+            ContractFriendly::visit_refs,
+        );
+        visit_many(path, f, ".legal", &self.legal, ContractLegal::visit_refs);
+        visit_many(path, f, ".rule", &self.rule, ContractRule::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".legallyBinding[x]",
+            &self.legally_binding,
+            ContractLegallyBinding::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Contract {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => opt_prim_value(p, &mut self.name, string),
+            6 => many(p, &mut self.rule, ContractRule::read),
+            7 => many(p, &mut self.site, Reference::read),
+            8 => many(p, &mut self.term, ContractTerm::read),
+            9 => opt(p, &mut self.text, Narrative::read),
+            10 => opt(p, &mut self.type_, CodeableConcept::read),
+            11 => opt_prim_element(p, &mut self.name),
+            12 => {
+                let other = p.marked(seen, 16);
+                values(p, &mut self.alias, string, other)
+            }
+            13 => many(p, &mut self.legal, ContractLegal::read),
+            14 => opt(p, &mut self.scope, CodeableConcept::read),
+            15 => opt_prim_value(p, &mut self.title, string),
+            16 => {
+                let other = p.marked(seen, 12);
+                elements(p, &mut self.alias, other)
+            }
+            17 => opt_prim_element(p, &mut self.title),
+            18 => opt(p, &mut self.author, Reference::read),
+            19 => many(p, &mut self.domain, Reference::read),
+            20 => opt_prim_value(p, &mut self.issued, date_time),
+            21 => many(p, &mut self.signer, ContractSigner::read),
+            22 => opt_prim_value(
+                p,
+                &mut self.status,
+                codes::ContractResourceStatusCodes::read_code,
+            ),
+            23 => opt_prim_element(p, &mut self.issued),
+            24 => opt_prim_element(p, &mut self.status),
+            25 => opt(p, &mut self.applies, Period::read),
+            26 => many(p, &mut self.sub_type, CodeableConcept::read),
+            27 => many(p, &mut self.subject, Reference::read),
+            28 => opt_prim_value(p, &mut self.version, string),
+            29 => opt_prim_element(p, &mut self.version),
+            30 => many(p, &mut self.friendly, ContractFriendly::read),
+            31 => opt_prim_value(p, &mut self.language, code),
+            32 => opt_prim_value(p, &mut self.subtitle, string),
+            33 => opt_prim_element(p, &mut self.language),
+            34 => opt_prim_element(p, &mut self.subtitle),
+            35 => many(p, &mut self.authority, Reference::read),
+            36 => many(p, &mut self.contained, Resource::read),
+            37 => many(p, &mut self.extension, Extension::read),
+            38 => many(p, &mut self.identifier, Identifier::read),
+            39 => opt(p, &mut self.legal_state, CodeableConcept::read),
+            40 => p.expect_resource_type("Contract"),
+            41 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            42 => opt_prim_element(p, &mut self.implicit_rules),
+            43 => opt(p, &mut self.expiration_type, CodeableConcept::read),
+            44 => many(p, &mut self.supporting_info, Reference::read),
+            45 => choice_box(
+                p,
+                &mut self.topic,
+                Reference::read,
+                ContractTopic::Reference,
+            ),
+            46 => opt_prim_value(p, &mut self.instantiates_uri, uri),
+            47 => many(p, &mut self.relevant_history, Reference::read),
+            48 => opt_prim_element(p, &mut self.instantiates_uri),
+            49 => opt(
+                p,
+                &mut self.content_definition,
+                ContractContentDefinition::read,
+            ),
+            50 => opt(p, &mut self.content_derivative, CodeableConcept::read),
+            51 => many(p, &mut self.modifier_extension, Extension::read),
+            52 => choice_box(
+                p,
+                &mut self.topic,
+                CodeableConcept::read,
+                ContractTopic::CodeableConcept,
+            ),
+            53 => opt(p, &mut self.instantiates_canonical, Reference::read),
+            54 => choice_box(
+                p,
+                &mut self.legally_binding,
+                Reference::read,
+                ContractLegallyBinding::Reference,
+            ),
+            55 => choice_box(
+                p,
+                &mut self.legally_binding,
+                Attachment::read,
+                ContractLegallyBinding::Attachment,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static CONTRACT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("rule"),
+        Key::plain("site"),
+        Key::plain("term"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("alias"),
+        Key::plain("legal"),
+        Key::plain("scope"),
+        Key::plain("title"),
+        Key::plain("_alias"),
+        Key::plain("_title"),
+        Key::plain("author"),
+        Key::plain("domain"),
+        Key::plain("issued"),
+        Key::plain("signer"),
+        Key::plain("status"),
+        Key::plain("_issued"),
+        Key::plain("_status"),
+        Key::plain("applies"),
+        Key::plain("subType"),
+        Key::plain("subject"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("friendly"),
+        Key::plain("language"),
+        Key::plain("subtitle"),
+        Key::plain("_language"),
+        Key::plain("_subtitle"),
+        Key::plain("authority"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("legalState"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("expirationType"),
+        Key::plain("supportingInfo"),
+        Key::choice("topicReference", 1, 2),
+        Key::plain("instantiatesUri"),
+        Key::plain("relevantHistory"),
+        Key::plain("_instantiatesUri"),
+        Key::plain("contentDefinition"),
+        Key::plain("contentDerivative"),
+        Key::plain("modifierExtension"),
+        Key::choice("topicCodeableConcept", 1, 1),
+        Key::plain("instantiatesCanonical"),
+        Key::choice("legallyBindingReference", 2, 2),
+        Key::choice("legallyBindingAttachment", 2, 1),
+    ],
+    choices: &["topic", "legallyBinding"],
+    required: &[],
+};
 
 /// Contract precursor content
 ///
@@ -1127,195 +713,141 @@ impl ContractContentDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subType" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.sub_type, CodeableConcept::read)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.publisher, Reference::read)?;
-                }
-                "publicationDate" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.publication_date, date_time)?;
-                }
-                "_publicationDate" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.publication_date)?;
-                }
-                "publicationStatus" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_value(
-                        p,
-                        &mut r.publication_status,
-                        codes::ContractResourcePublicationStatusCodes::read_code,
-                    )?;
-                }
-                "_publicationStatus" => {
-                    p.mark(&mut seen, 9)?;
-                    prim_element(p, &mut r.publication_status)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 8) && !p.marked(&seen, 9) {
-            return Err(p.missing("publicationStatus"));
-        }
+        read_object(p, &CONTRACT_CONTENT_DEFINITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.sub_type {
-            w.key("subType");
-            v.write(w);
-        }
-        if let Some(v) = &self.publisher {
-            w.key("publisher");
-            v.write(w);
-        }
-        if let Some(v) = &self.publication_date {
-            write_prim(w, "publicationDate", "_publicationDate", v, w_str);
-        }
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "subType", &self.sub_type, CodeableConcept::write);
+        write_opt(w, "publisher", &self.publisher, Reference::write);
+        write_opt_prim(
+            w,
+            "publicationDate",
+            "_publicationDate",
+            &self.publication_date,
+            w_str,
+        );
+        write_one_prim(
             w,
             "publicationStatus",
             "_publicationStatus",
             &self.publication_status,
             w_str,
         );
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sub_type.is_some() {
-            let n = path.len();
-            path.push_str(".subType");
-            if let Some(v) = &self.sub_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publication_date.is_some() {
-            let n = path.len();
-            path.push_str(".publicationDate");
-            if let Some(v) = &self.publication_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".publicationStatus");
-            {
-                let v = &self.publication_status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".subType",
+            &self.sub_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".publisher", &self.publisher, reference);
+        visit_opt(
+            path,
+            f,
+            ".publicationDate",
+            &self.publication_date,
+            DateTime::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".publicationStatus",
+            &self.publication_status,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+    }
+}
+
+impl ReadFields for ContractContentDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.sub_type, CodeableConcept::read),
+            3 => opt_prim_value(p, &mut self.copyright, markdown),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.publisher, Reference::read),
+            6 => opt_prim_element(p, &mut self.copyright),
+            7 => opt_prim_value(p, &mut self.publication_date, date_time),
+            8 => opt_prim_element(p, &mut self.publication_date),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            10 => prim_value(
+                p,
+                &mut self.publication_status,
+                codes::ContractResourcePublicationStatusCodes::read_code,
+            ),
+            11 => prim_element(p, &mut self.publication_status),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_CONTENT_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("subType"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("publicationDate"),
+        Key::plain("_publicationDate"),
+        Key::plain("modifierExtension"),
+        Key::plain("publicationStatus"),
+        Key::plain("_publicationStatus"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1],
+        },
+        Required {
+            name: "publicationStatus",
+            keys: &[10, 11],
+        },
+    ],
+};
 
 /// Contract Friendly Language
 ///
@@ -1362,6 +894,23 @@ impl Default for ContractFriendlyContent {
     }
 }
 
+impl ContractFriendlyContent {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Attachment(x) => write_one(w, "contentAttachment", &**x, Attachment::write),
+            Self::Reference(x) => write_one(w, "contentReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ContractFriendly {
     /// A `ContractFriendly` with its required elements (`content`); everything else is empty.
     pub fn new(content: ContractFriendlyContent) -> Self {
@@ -1374,124 +923,93 @@ impl ContractFriendly {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "contentAttachment" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "content")?;
-                    choice_box_one(
-                        p,
-                        &mut r.content,
-                        Attachment::read,
-                        ContractFriendlyContent::Attachment,
-                    )?;
-                }
-                "contentReference" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "content")?;
-                    choice_box_one(
-                        p,
-                        &mut r.content,
-                        Reference::read,
-                        ContractFriendlyContent::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("content[x]"));
-        }
+        read_object(p, &CONTRACT_FRIENDLY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.content;
-            match v {
-                ContractFriendlyContent::Attachment(x) => {
-                    w.key("contentAttachment");
-                    x.write(w);
-                }
-                ContractFriendlyContent::Reference(x) => {
-                    w.key("contentReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.content.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".content[x]");
-            {
-                let v = &self.content;
-                match v {
-                    ContractFriendlyContent::Attachment(x) => x.visit_refs(path, f),
-                    ContractFriendlyContent::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".content[x]",
+            &self.content,
+            ContractFriendlyContent::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ContractFriendly {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => choice_box_one(
+                p,
+                &mut self.content,
+                Reference::read,
+                ContractFriendlyContent::Reference,
+            ),
+            3 => choice_box_one(
+                p,
+                &mut self.content,
+                Attachment::read,
+                ContractFriendlyContent::Attachment,
+            ),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_FRIENDLY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::choice("contentReference", 1, 2),
+        Key::choice("contentAttachment", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["content"],
+    required: &[Required {
+        name: "content[x]",
+        keys: &[2, 3],
+    }],
+};
 
 /// Contract Legal Language
 ///
@@ -1538,6 +1056,23 @@ impl Default for ContractLegalContent {
     }
 }
 
+impl ContractLegalContent {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Attachment(x) => write_one(w, "contentAttachment", &**x, Attachment::write),
+            Self::Reference(x) => write_one(w, "contentReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ContractLegal {
     /// A `ContractLegal` with its required elements (`content`); everything else is empty.
     pub fn new(content: ContractLegalContent) -> Self {
@@ -1550,124 +1085,93 @@ impl ContractLegal {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "contentAttachment" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "content")?;
-                    choice_box_one(
-                        p,
-                        &mut r.content,
-                        Attachment::read,
-                        ContractLegalContent::Attachment,
-                    )?;
-                }
-                "contentReference" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "content")?;
-                    choice_box_one(
-                        p,
-                        &mut r.content,
-                        Reference::read,
-                        ContractLegalContent::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("content[x]"));
-        }
+        read_object(p, &CONTRACT_LEGAL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.content;
-            match v {
-                ContractLegalContent::Attachment(x) => {
-                    w.key("contentAttachment");
-                    x.write(w);
-                }
-                ContractLegalContent::Reference(x) => {
-                    w.key("contentReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.content.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".content[x]");
-            {
-                let v = &self.content;
-                match v {
-                    ContractLegalContent::Attachment(x) => x.visit_refs(path, f),
-                    ContractLegalContent::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".content[x]",
+            &self.content,
+            ContractLegalContent::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ContractLegal {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => choice_box_one(
+                p,
+                &mut self.content,
+                Reference::read,
+                ContractLegalContent::Reference,
+            ),
+            3 => choice_box_one(
+                p,
+                &mut self.content,
+                Attachment::read,
+                ContractLegalContent::Attachment,
+            ),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_LEGAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::choice("contentReference", 1, 2),
+        Key::choice("contentAttachment", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["content"],
+    required: &[Required {
+        name: "content[x]",
+        keys: &[2, 3],
+    }],
+};
 
 /// Computable Contract Language
 ///
@@ -1714,6 +1218,23 @@ impl Default for ContractRuleContent {
     }
 }
 
+impl ContractRuleContent {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Attachment(x) => write_one(w, "contentAttachment", &**x, Attachment::write),
+            Self::Reference(x) => write_one(w, "contentReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ContractRule {
     /// A `ContractRule` with its required elements (`content`); everything else is empty.
     pub fn new(content: ContractRuleContent) -> Self {
@@ -1726,124 +1247,93 @@ impl ContractRule {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "contentAttachment" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "content")?;
-                    choice_box_one(
-                        p,
-                        &mut r.content,
-                        Attachment::read,
-                        ContractRuleContent::Attachment,
-                    )?;
-                }
-                "contentReference" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "content")?;
-                    choice_box_one(
-                        p,
-                        &mut r.content,
-                        Reference::read,
-                        ContractRuleContent::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("content[x]"));
-        }
+        read_object(p, &CONTRACT_RULE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.content;
-            match v {
-                ContractRuleContent::Attachment(x) => {
-                    w.key("contentAttachment");
-                    x.write(w);
-                }
-                ContractRuleContent::Reference(x) => {
-                    w.key("contentReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.content.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".content[x]");
-            {
-                let v = &self.content;
-                match v {
-                    ContractRuleContent::Attachment(x) => x.visit_refs(path, f),
-                    ContractRuleContent::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".content[x]",
+            &self.content,
+            ContractRuleContent::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ContractRule {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => choice_box_one(
+                p,
+                &mut self.content,
+                Reference::read,
+                ContractRuleContent::Reference,
+            ),
+            3 => choice_box_one(
+                p,
+                &mut self.content,
+                Attachment::read,
+                ContractRuleContent::Attachment,
+            ),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_RULE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::choice("contentReference", 1, 2),
+        Key::choice("contentAttachment", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["content"],
+    required: &[Required {
+        name: "content[x]",
+        keys: &[2, 3],
+    }],
+};
 
 /// Contract Signatory
 ///
@@ -1895,138 +1385,99 @@ impl ContractSigner {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, Coding::read)?;
-                }
-                "party" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.party, Reference::read)?;
-                }
-                "signature" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.signature, Signature::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("party"));
-        }
-        if r.signature.is_empty() {
-            return Err(p.missing("signature"));
-        }
+        read_object(p, &CONTRACT_SIGNER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        {
-            let v = &self.party;
-            w.key("party");
-            v.write(w);
-        }
-        if !self.signature.is_empty() {
-            w.key("signature");
-            w.begin_array();
-            for v in &self.signature {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, Coding::write);
+        write_one(w, "party", &self.party, Reference::write);
+        write_many(w, "signature", &self.signature, Signature::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".party");
-            {
-                let v = &self.party;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.signature.is_empty() {
-            let n = path.len();
-            path.push_str(".signature");
-            for v in &self.signature {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Coding::visit_refs);
+        visit_one(path, f, ".party", &self.party, reference);
+        visit_many(
+            path,
+            f,
+            ".signature",
+            &self.signature,
+            Signature::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ContractSigner {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, Coding::read),
+            2 => one(p, &mut self.party, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.signature, Signature::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_SIGNER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("party"),
+        Key::plain("extension"),
+        Key::plain("signature"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1],
+        },
+        Required {
+            name: "party",
+            keys: &[2],
+        },
+        Required {
+            name: "signature",
+            keys: &[4],
+        },
+    ],
+};
 
 /// Contract Term List
 ///
@@ -2115,6 +1566,25 @@ impl Default for ContractTermTopic {
     }
 }
 
+impl ContractTermTopic {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "topicCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "topicReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ContractTerm {
     /// A `ContractTerm` with its required elements (`offer`); everything else is empty.
     pub fn new(offer: ContractTermOffer) -> Self {
@@ -2127,322 +1597,184 @@ impl ContractTerm {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "issued" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.issued, date_time)?;
-                }
-                "_issued" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.issued)?;
-                }
-                "applies" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.applies, Period::read)?;
-                }
-                "topicCodeableConcept" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "topic")?;
-                    choice_box(
-                        p,
-                        &mut r.topic,
-                        CodeableConcept::read,
-                        ContractTermTopic::CodeableConcept,
-                    )?;
-                }
-                "topicReference" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 2, "topic")?;
-                    choice_box(
-                        p,
-                        &mut r.topic,
-                        Reference::read,
-                        ContractTermTopic::Reference,
-                    )?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subType" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.sub_type, CodeableConcept::read)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                "securityLabel" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.security_label, ContractTermSecurityLabel::read)?;
-                }
-                "offer" => {
-                    p.mark(&mut seen, 14)?;
-                    one(p, &mut r.offer, ContractTermOffer::read)?;
-                }
-                "asset" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.asset, ContractTermAsset::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.action, ContractTermAction::read)?;
-                }
-                "group" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.group, ContractTerm::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 14) {
-            return Err(p.missing("offer"));
-        }
+        read_object(p, &CONTRACT_TERM_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.issued {
-            write_prim(w, "issued", "_issued", v, w_str);
-        }
-        if let Some(v) = &self.applies {
-            w.key("applies");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "issued", "_issued", &self.issued, w_str);
+        write_opt(w, "applies", &self.applies, Period::write);
         if let Some(v) = &self.topic {
-            match v {
-                ContractTermTopic::CodeableConcept(x) => {
-                    w.key("topicCodeableConcept");
-                    x.write(w);
-                }
-                ContractTermTopic::Reference(x) => {
-                    w.key("topicReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.sub_type {
-            w.key("subType");
-            v.write(w);
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
-        if !self.security_label.is_empty() {
-            w.key("securityLabel");
-            w.begin_array();
-            for v in &self.security_label {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.offer;
-            w.key("offer");
-            v.write(w);
-        }
-        if !self.asset.is_empty() {
-            w.key("asset");
-            w.begin_array();
-            for v in &self.asset {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.group.is_empty() {
-            w.key("group");
-            w.begin_array();
-            for v in &self.group {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "subType", &self.sub_type, CodeableConcept::write);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
+        write_many(
+            w,
+            "securityLabel",
+            &self.security_label,
+            ContractTermSecurityLabel::write,
+        );
+        write_one(w, "offer", &self.offer, ContractTermOffer::write);
+        write_many(w, "asset", &self.asset, ContractTermAsset::write);
+        write_many(w, "action", &self.action, ContractTermAction::write);
+        write_many(w, "group", &self.group, ContractTerm::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.issued.is_some() {
-            let n = path.len();
-            path.push_str(".issued");
-            if let Some(v) = &self.issued {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.applies.is_some() {
-            let n = path.len();
-            path.push_str(".applies");
-            if let Some(v) = &self.applies {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.topic.is_some() {
-            let n = path.len();
-            path.push_str(".topic[x]");
-            if let Some(v) = &self.topic {
-                match v {
-                    ContractTermTopic::CodeableConcept(x) => x.visit_refs(path, f),
-                    ContractTermTopic::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sub_type.is_some() {
-            let n = path.len();
-            path.push_str(".subType");
-            if let Some(v) = &self.sub_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.security_label.is_empty() {
-            let n = path.len();
-            path.push_str(".securityLabel");
-            for v in &self.security_label {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".offer");
-            {
-                let v = &self.offer;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.asset.is_empty() {
-            let n = path.len();
-            path.push_str(".asset");
-            for v in &self.asset {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.group.is_empty() {
-            let n = path.len();
-            path.push_str(".group");
-            for v in &self.group {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".issued", &self.issued, DateTime::visit_refs);
+        visit_opt(path, f, ".applies", &self.applies, Period::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".topic[x]",
+            &self.topic,
+            ContractTermTopic::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".subType",
+            &self.sub_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".securityLabel",
+            &self.security_label,
+            ContractTermSecurityLabel::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".offer",
+            &self.offer,
+            ContractTermOffer::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".asset",
+            &self.asset,
+            ContractTermAsset::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            ContractTermAction::visit_refs,
+        );
+        visit_many(path, f, ".group", &self.group, ContractTerm::visit_refs);
+    }
+}
+
+impl ReadFields for ContractTerm {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.text, string),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.text),
+            4 => many(p, &mut self.asset, ContractTermAsset::read),
+            5 => many(p, &mut self.group, ContractTerm::read),
+            6 => one(p, &mut self.offer, ContractTermOffer::read),
+            7 => many(p, &mut self.action, ContractTermAction::read),
+            8 => opt_prim_value(p, &mut self.issued, date_time),
+            9 => opt_prim_element(p, &mut self.issued),
+            10 => opt(p, &mut self.applies, Period::read),
+            11 => opt(p, &mut self.sub_type, CodeableConcept::read),
+            12 => many(p, &mut self.extension, Extension::read),
+            13 => opt(p, &mut self.identifier, Identifier::read),
+            14 => many(p, &mut self.security_label, ContractTermSecurityLabel::read),
+            15 => choice_box(
+                p,
+                &mut self.topic,
+                Reference::read,
+                ContractTermTopic::Reference,
+            ),
+            16 => many(p, &mut self.modifier_extension, Extension::read),
+            17 => choice_box(
+                p,
+                &mut self.topic,
+                CodeableConcept::read,
+                ContractTermTopic::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_TERM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_text"),
+        Key::plain("asset"),
+        Key::plain("group"),
+        Key::plain("offer"),
+        Key::plain("action"),
+        Key::plain("issued"),
+        Key::plain("_issued"),
+        Key::plain("applies"),
+        Key::plain("subType"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("securityLabel"),
+        Key::choice("topicReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("topicCodeableConcept", 1, 1),
+    ],
+    choices: &["topic"],
+    required: &[Required {
+        name: "offer",
+        keys: &[6],
+    }],
+};
 
 /// Entity being ascribed responsibility
 ///
@@ -2565,6 +1897,27 @@ impl Default for ContractTermActionOccurrence {
     }
 }
 
+impl ContractTermActionOccurrence {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "occurrencePeriod", &**x, Period::write),
+            Self::Timing(x) => write_one(w, "occurrenceTiming", &**x, Timing::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ContractTermAction {
     /// A `ContractTermAction` with its required elements (`type`, `intent`, `status`); everything else is empty.
     pub fn new(type_: CodeableConcept, intent: CodeableConcept, status: CodeableConcept) -> Self {
@@ -2579,208 +1932,8 @@ impl ContractTermAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "doNotPerform" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.do_not_perform, boolean)?;
-                }
-                "_doNotPerform" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.do_not_perform)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.subject, ContractTermActionSubject::read)?;
-                }
-                "intent" => {
-                    p.mark(&mut seen, 7)?;
-                    one(p, &mut r.intent, CodeableConcept::read)?;
-                }
-                "linkId" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 9);
-                    values(p, &mut r.link_id, string, other)?;
-                }
-                "_linkId" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 8);
-                    elements(p, &mut r.link_id, other)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 10)?;
-                    one(p, &mut r.status, CodeableConcept::read)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.context, Reference::read)?;
-                }
-                "contextLinkId" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 13);
-                    values(p, &mut r.context_link_id, string, other)?;
-                }
-                "_contextLinkId" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 12);
-                    elements(p, &mut r.context_link_id, other)?;
-                }
-                "occurrenceDateTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_value(
-                        p,
-                        &mut r.occurrence,
-                        date_time,
-                        ContractTermActionOccurrence::DateTime,
-                        |e| match e {
-                            ContractTermActionOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurrenceDateTime" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_element(
-                        p,
-                        &mut r.occurrence,
-                        ContractTermActionOccurrence::DateTime,
-                        |e| match e {
-                            ContractTermActionOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "occurrencePeriod" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 2, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Period::read,
-                        ContractTermActionOccurrence::Period,
-                    )?;
-                }
-                "occurrenceTiming" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 3, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Timing::read,
-                        ContractTermActionOccurrence::Timing,
-                    )?;
-                }
-                "requester" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.requester, Reference::read)?;
-                }
-                "requesterLinkId" => {
-                    p.mark(&mut seen, 19)?;
-                    let other = p.marked(&seen, 20);
-                    values(p, &mut r.requester_link_id, string, other)?;
-                }
-                "_requesterLinkId" => {
-                    p.mark(&mut seen, 20)?;
-                    let other = p.marked(&seen, 19);
-                    elements(p, &mut r.requester_link_id, other)?;
-                }
-                "performerType" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.performer_type, CodeableConcept::read)?;
-                }
-                "performerRole" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.performer_role, CodeableConcept::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.performer, Reference::read)?;
-                }
-                "performerLinkId" => {
-                    p.mark(&mut seen, 24)?;
-                    let other = p.marked(&seen, 25);
-                    values(p, &mut r.performer_link_id, string, other)?;
-                }
-                "_performerLinkId" => {
-                    p.mark(&mut seen, 25)?;
-                    let other = p.marked(&seen, 24);
-                    elements(p, &mut r.performer_link_id, other)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 28)?;
-                    let other = p.marked(&seen, 29);
-                    values(p, &mut r.reason, string, other)?;
-                }
-                "_reason" => {
-                    p.mark(&mut seen, 29)?;
-                    let other = p.marked(&seen, 28);
-                    elements(p, &mut r.reason, other)?;
-                }
-                "reasonLinkId" => {
-                    p.mark(&mut seen, 30)?;
-                    let other = p.marked(&seen, 31);
-                    values(p, &mut r.reason_link_id, string, other)?;
-                }
-                "_reasonLinkId" => {
-                    p.mark(&mut seen, 31)?;
-                    let other = p.marked(&seen, 30);
-                    elements(p, &mut r.reason_link_id, other)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "securityLabelNumber" => {
-                    p.mark(&mut seen, 33)?;
-                    let other = p.marked(&seen, 34);
-                    values(p, &mut r.security_label_number, unsigned_int, other)?;
-                }
-                "_securityLabelNumber" => {
-                    p.mark(&mut seen, 34)?;
-                    let other = p.marked(&seen, 33);
-                    elements(p, &mut r.security_label_number, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 7) {
-            return Err(p.missing("intent"));
-        }
+        read_object(p, &CONTRACT_TERM_ACTION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.link_id, "linkId")?;
-        if !p.marked(&seen, 10) {
-            return Err(p.missing("status"));
-        }
         check_list(p, &r.context_link_id, "contextLinkId")?;
         check_list(p, &r.requester_link_id, "requesterLinkId")?;
         check_list(p, &r.performer_link_id, "performerLinkId")?;
@@ -2792,57 +1945,32 @@ impl ContractTermAction {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.do_not_perform {
-            write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.subject.is_empty() {
-            w.key("subject");
-            w.begin_array();
-            for v in &self.subject {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.intent;
-            w.key("intent");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(
+            w,
+            "doNotPerform",
+            "_doNotPerform",
+            &self.do_not_perform,
+            w_boolean,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_many(
+            w,
+            "subject",
+            &self.subject,
+            ContractTermActionSubject::write,
+        );
+        write_one(w, "intent", &self.intent, CodeableConcept::write);
         write_prims(w, "linkId", "_linkId", &self.link_id, w_str);
-        {
-            let v = &self.status;
-            w.key("status");
-            v.write(w);
-        }
-        if let Some(v) = &self.context {
-            w.key("context");
-            v.write(w);
-        }
+        write_one(w, "status", &self.status, CodeableConcept::write);
+        write_opt(w, "context", &self.context, Reference::write);
         write_prims(
             w,
             "contextLinkId",
@@ -2851,28 +1979,9 @@ impl ContractTermAction {
             w_str,
         );
         if let Some(v) = &self.occurrence {
-            match v {
-                ContractTermActionOccurrence::DateTime(x) => {
-                    write_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
-                }
-                ContractTermActionOccurrence::Period(x) => {
-                    w.key("occurrencePeriod");
-                    x.write(w);
-                }
-                ContractTermActionOccurrence::Timing(x) => {
-                    w.key("occurrenceTiming");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.requester.is_empty() {
-            w.key("requester");
-            w.begin_array();
-            for v in &self.requester {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "requester", &self.requester, Reference::write);
         write_prims(
             w,
             "requesterLinkId",
@@ -2880,22 +1989,19 @@ impl ContractTermAction {
             &self.requester_link_id,
             w_str,
         );
-        if !self.performer_type.is_empty() {
-            w.key("performerType");
-            w.begin_array();
-            for v in &self.performer_type {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.performer_role {
-            w.key("performerRole");
-            v.write(w);
-        }
-        if let Some(v) = &self.performer {
-            w.key("performer");
-            v.write(w);
-        }
+        write_many(
+            w,
+            "performerType",
+            &self.performer_type,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "performerRole",
+            &self.performer_role,
+            CodeableConcept::write,
+        );
+        write_opt(w, "performer", &self.performer, Reference::write);
         write_prims(
             w,
             "performerLinkId",
@@ -2903,22 +2009,13 @@ impl ContractTermAction {
             &self.performer_link_id,
             w_str,
         );
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
         write_prims(w, "reason", "_reason", &self.reason, w_str);
         write_prims(
             w,
@@ -2927,14 +2024,7 @@ impl ContractTermAction {
             &self.reason_link_id,
             w_str,
         );
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "note", &self.note, Annotation::write);
         write_prims(
             w,
             "securityLabelNumber",
@@ -2947,203 +2037,300 @@ impl ContractTermAction {
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".doNotPerform",
+            &self.do_not_perform,
+            Boolean::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".subject",
+            &self.subject,
+            ContractTermActionSubject::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".intent",
+            &self.intent,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".linkId", &self.link_id, FhirString::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".status",
+            &self.status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".context", &self.context, reference);
+        visit_many(
+            path,
+            f,
+            ".contextLinkId",
+            &self.context_link_id,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".occurrence[x]",
+            &self.occurrence,
+            ContractTermActionOccurrence::visit_refs,
+        );
+        visit_many(path, f, ".requester", &self.requester, reference);
+        visit_many(
+            path,
+            f,
+            ".requesterLinkId",
+            &self.requester_link_id,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".performerType",
+            &self.performer_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".performerRole",
+            &self.performer_role,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".performer", &self.performer, reference);
+        visit_many(
+            path,
+            f,
+            ".performerLinkId",
+            &self.performer_link_id,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".reason", &self.reason, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reasonLinkId",
+            &self.reason_link_id,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".securityLabelNumber",
+            &self.security_label_number,
+            UnsignedInt::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ContractTermAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.note, Annotation::read),
+            2 => one(p, &mut self.type_, CodeableConcept::read),
+            3 => one(p, &mut self.intent, CodeableConcept::read),
+            4 => {
+                let other = p.marked(seen, 7);
+                values(p, &mut self.link_id, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            5 => {
+                let other = p.marked(seen, 8);
+                values(p, &mut self.reason, string, other)
             }
-            path.truncate(n);
-        }
-        if self.do_not_perform.is_some() {
-            let n = path.len();
-            path.push_str(".doNotPerform");
-            if let Some(v) = &self.do_not_perform {
-                v.visit_refs(path, f);
+            6 => one(p, &mut self.status, CodeableConcept::read),
+            7 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.link_id, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
+            8 => {
+                let other = p.marked(seen, 5);
+                elements(p, &mut self.reason, other)
             }
-            path.truncate(n);
-        }
-        if !self.subject.is_empty() {
-            let n = path.len();
-            path.push_str(".subject");
-            for v in &self.subject {
-                v.visit_refs(path, f);
+            9 => opt(p, &mut self.context, Reference::read),
+            10 => many(p, &mut self.subject, ContractTermActionSubject::read),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => opt(p, &mut self.performer, Reference::read),
+            13 => many(p, &mut self.requester, Reference::read),
+            14 => many(p, &mut self.reason_code, CodeableConcept::read),
+            15 => opt_prim_value(p, &mut self.do_not_perform, boolean),
+            16 => {
+                let other = p.marked(seen, 18);
+                values(p, &mut self.reason_link_id, string, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".intent");
-            {
-                let v = &self.intent;
-                v.visit_refs(path, f);
+            17 => opt_prim_element(p, &mut self.do_not_perform),
+            18 => {
+                let other = p.marked(seen, 16);
+                elements(p, &mut self.reason_link_id, other)
             }
-            path.truncate(n);
-        }
-        if !self.link_id.is_empty() {
-            let n = path.len();
-            path.push_str(".linkId");
-            for v in &self.link_id {
-                v.visit_refs(path, f);
+            19 => {
+                let other = p.marked(seen, 22);
+                values(p, &mut self.context_link_id, string, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
+            20 => opt(p, &mut self.performer_role, CodeableConcept::read),
+            21 => many(p, &mut self.performer_type, CodeableConcept::read),
+            22 => {
+                let other = p.marked(seen, 19);
+                elements(p, &mut self.context_link_id, other)
             }
-            path.truncate(n);
-        }
-        if self.context.is_some() {
-            let n = path.len();
-            path.push_str(".context");
-            if let Some(v) = &self.context {
-                f(path, v);
-                v.visit_refs(path, f);
+            23 => {
+                let other = p.marked(seen, 26);
+                values(p, &mut self.performer_link_id, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.context_link_id.is_empty() {
-            let n = path.len();
-            path.push_str(".contextLinkId");
-            for v in &self.context_link_id {
-                v.visit_refs(path, f);
+            24 => many(p, &mut self.reason_reference, Reference::read),
+            25 => {
+                let other = p.marked(seen, 27);
+                values(p, &mut self.requester_link_id, string, other)
             }
-            path.truncate(n);
-        }
-        if self.occurrence.is_some() {
-            let n = path.len();
-            path.push_str(".occurrence[x]");
-            if let Some(v) = &self.occurrence {
-                match v {
-                    ContractTermActionOccurrence::DateTime(x) => x.visit_refs(path, f),
-                    ContractTermActionOccurrence::Period(x) => x.visit_refs(path, f),
-                    ContractTermActionOccurrence::Timing(x) => x.visit_refs(path, f),
-                }
+            26 => {
+                let other = p.marked(seen, 23);
+                elements(p, &mut self.performer_link_id, other)
             }
-            path.truncate(n);
-        }
-        if !self.requester.is_empty() {
-            let n = path.len();
-            path.push_str(".requester");
-            for v in &self.requester {
-                f(path, v);
-                v.visit_refs(path, f);
+            27 => {
+                let other = p.marked(seen, 25);
+                elements(p, &mut self.requester_link_id, other)
             }
-            path.truncate(n);
-        }
-        if !self.requester_link_id.is_empty() {
-            let n = path.len();
-            path.push_str(".requesterLinkId");
-            for v in &self.requester_link_id {
-                v.visit_refs(path, f);
+            28 => choice_box(
+                p,
+                &mut self.occurrence,
+                Period::read,
+                ContractTermActionOccurrence::Period,
+            ),
+            29 => choice_box(
+                p,
+                &mut self.occurrence,
+                Timing::read,
+                ContractTermActionOccurrence::Timing,
+            ),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            31 => choice_value(
+                p,
+                &mut self.occurrence,
+                date_time,
+                ContractTermActionOccurrence::DateTime,
+                |e| match e {
+                    ContractTermActionOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => choice_element(
+                p,
+                &mut self.occurrence,
+                ContractTermActionOccurrence::DateTime,
+                |e| match e {
+                    ContractTermActionOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            33 => {
+                let other = p.marked(seen, 34);
+                values(p, &mut self.security_label_number, unsigned_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.performer_type.is_empty() {
-            let n = path.len();
-            path.push_str(".performerType");
-            for v in &self.performer_type {
-                v.visit_refs(path, f);
+            34 => {
+                let other = p.marked(seen, 33);
+                elements(p, &mut self.security_label_number, other)
             }
-            path.truncate(n);
-        }
-        if self.performer_role.is_some() {
-            let n = path.len();
-            path.push_str(".performerRole");
-            if let Some(v) = &self.performer_role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performer.is_some() {
-            let n = path.len();
-            path.push_str(".performer");
-            if let Some(v) = &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer_link_id.is_empty() {
-            let n = path.len();
-            path.push_str(".performerLinkId");
-            for v in &self.performer_link_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason.is_empty() {
-            let n = path.len();
-            path.push_str(".reason");
-            for v in &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_link_id.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonLinkId");
-            for v in &self.reason_link_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.security_label_number.is_empty() {
-            let n = path.len();
-            path.push_str(".securityLabelNumber");
-            for v in &self.security_label_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_TERM_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("note"),
+        Key::plain("type"),
+        Key::plain("intent"),
+        Key::plain("linkId"),
+        Key::plain("reason"),
+        Key::plain("status"),
+        Key::plain("_linkId"),
+        Key::plain("_reason"),
+        Key::plain("context"),
+        Key::plain("subject"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("requester"),
+        Key::plain("reasonCode"),
+        Key::plain("doNotPerform"),
+        Key::plain("reasonLinkId"),
+        Key::plain("_doNotPerform"),
+        Key::plain("_reasonLinkId"),
+        Key::plain("contextLinkId"),
+        Key::plain("performerRole"),
+        Key::plain("performerType"),
+        Key::plain("_contextLinkId"),
+        Key::plain("performerLinkId"),
+        Key::plain("reasonReference"),
+        Key::plain("requesterLinkId"),
+        Key::plain("_performerLinkId"),
+        Key::plain("_requesterLinkId"),
+        Key::choice("occurrencePeriod", 1, 2),
+        Key::choice("occurrenceTiming", 1, 3),
+        Key::plain("modifierExtension"),
+        Key::choice("occurrenceDateTime", 1, 1),
+        Key::choice("_occurrenceDateTime", 1, 1),
+        Key::plain("securityLabelNumber"),
+        Key::plain("_securityLabelNumber"),
+    ],
+    choices: &["occurrence"],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[2],
+        },
+        Required {
+            name: "intent",
+            keys: &[3],
+        },
+        Required {
+            name: "status",
+            keys: &[6],
+        },
+    ],
+};
 
 /// Entity of the action
 ///
@@ -3189,112 +2376,79 @@ impl ContractTermActionSubject {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.reference, Reference::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.role, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.reference.is_empty() {
-            return Err(p.missing("reference"));
-        }
+        read_object(p, &CONTRACT_TERM_ACTION_SUBJECT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reference.is_empty() {
-            w.key("reference");
-            w.begin_array();
-            for v in &self.reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.role {
-            w.key("role");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "reference", &self.reference, Reference::write);
+        write_opt(w, "role", &self.role, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reference");
-            for v in &self.reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.role.is_some() {
-            let n = path.len();
-            path.push_str(".role");
-            if let Some(v) = &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".reference", &self.reference, reference);
+        visit_opt(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for ContractTermActionSubject {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.role, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.reference, Reference::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_TERM_ACTION_SUBJECT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("role"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "reference",
+        keys: &[3],
+    }],
+};
 
 /// Contract Term Asset List
 ///
@@ -3376,104 +2530,7 @@ impl ContractTermAsset {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "scope" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.scope, CodeableConcept::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "typeReference" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.type_reference, Reference::read)?;
-                }
-                "subtype" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.subtype, CodeableConcept::read)?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.relationship, Coding::read)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.context, ContractTermAssetContext::read)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.condition, string)?;
-                }
-                "_condition" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.condition)?;
-                }
-                "periodType" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.period_type, CodeableConcept::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.period, Period::read)?;
-                }
-                "usePeriod" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.use_period, Period::read)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                "linkId" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 17);
-                    values(p, &mut r.link_id, string, other)?;
-                }
-                "_linkId" => {
-                    p.mark(&mut seen, 17)?;
-                    let other = p.marked(&seen, 16);
-                    elements(p, &mut r.link_id, other)?;
-                }
-                "answer" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.answer, ContractTermOfferAnswer::read)?;
-                }
-                "securityLabelNumber" => {
-                    p.mark(&mut seen, 19)?;
-                    let other = p.marked(&seen, 20);
-                    values(p, &mut r.security_label_number, unsigned_int, other)?;
-                }
-                "_securityLabelNumber" => {
-                    p.mark(&mut seen, 20)?;
-                    let other = p.marked(&seen, 19);
-                    elements(p, &mut r.security_label_number, other)?;
-                }
-                "valuedItem" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.valued_item, ContractTermAssetValuedItem::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONTRACT_TERM_ASSET_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.link_id, "linkId")?;
         check_list(p, &r.security_label_number, "securityLabelNumber")?;
         Ok(r)
@@ -3481,105 +2538,27 @@ impl ContractTermAsset {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.scope {
-            w.key("scope");
-            v.write(w);
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.type_reference.is_empty() {
-            w.key("typeReference");
-            w.begin_array();
-            for v in &self.type_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.subtype.is_empty() {
-            w.key("subtype");
-            w.begin_array();
-            for v in &self.subtype {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.relationship {
-            w.key("relationship");
-            v.write(w);
-        }
-        if !self.context.is_empty() {
-            w.key("context");
-            w.begin_array();
-            for v in &self.context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.condition {
-            write_prim(w, "condition", "_condition", v, w_str);
-        }
-        if !self.period_type.is_empty() {
-            w.key("periodType");
-            w.begin_array();
-            for v in &self.period_type {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.period.is_empty() {
-            w.key("period");
-            w.begin_array();
-            for v in &self.period {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.use_period.is_empty() {
-            w.key("usePeriod");
-            w.begin_array();
-            for v in &self.use_period {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "scope", &self.scope, CodeableConcept::write);
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "typeReference", &self.type_reference, Reference::write);
+        write_many(w, "subtype", &self.subtype, CodeableConcept::write);
+        write_opt(w, "relationship", &self.relationship, Coding::write);
+        write_many(w, "context", &self.context, ContractTermAssetContext::write);
+        write_opt_prim(w, "condition", "_condition", &self.condition, w_str);
+        write_many(w, "periodType", &self.period_type, CodeableConcept::write);
+        write_many(w, "period", &self.period, Period::write);
+        write_many(w, "usePeriod", &self.use_period, Period::write);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
         write_prims(w, "linkId", "_linkId", &self.link_id, w_str);
-        if !self.answer.is_empty() {
-            w.key("answer");
-            w.begin_array();
-            for v in &self.answer {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "answer", &self.answer, ContractTermOfferAnswer::write);
         write_prims(
             w,
             "securityLabelNumber",
@@ -3587,158 +2566,173 @@ impl ContractTermAsset {
             &self.security_label_number,
             w_unsigned,
         );
-        if !self.valued_item.is_empty() {
-            w.key("valuedItem");
-            w.begin_array();
-            for v in &self.valued_item {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "valuedItem",
+            &self.valued_item,
+            ContractTermAssetValuedItem::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".scope", &self.scope, CodeableConcept::visit_refs);
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(path, f, ".typeReference", &self.type_reference, reference);
+        visit_many(
+            path,
+            f,
+            ".subtype",
+            &self.subtype,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            Coding::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".context",
+            &self.context,
+            ContractTermAssetContext::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".condition",
+            &self.condition,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".periodType",
+            &self.period_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".period", &self.period, Period::visit_refs);
+        visit_many(path, f, ".usePeriod", &self.use_period, Period::visit_refs);
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_many(path, f, ".linkId", &self.link_id, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".answer",
+            &self.answer,
+            ContractTermOfferAnswer::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".securityLabelNumber",
+            &self.security_label_number,
+            UnsignedInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".valuedItem",
+            &self.valued_item,
+            ContractTermAssetValuedItem::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ContractTermAsset {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.text, string),
+            2 => many(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.text),
+            4 => opt(p, &mut self.scope, CodeableConcept::read),
+            5 => many(p, &mut self.answer, ContractTermOfferAnswer::read),
+            6 => {
+                let other = p.marked(seen, 8);
+                values(p, &mut self.link_id, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            7 => many(p, &mut self.period, Period::read),
+            8 => {
+                let other = p.marked(seen, 6);
+                elements(p, &mut self.link_id, other)
             }
-            path.truncate(n);
-        }
-        if self.scope.is_some() {
-            let n = path.len();
-            path.push_str(".scope");
-            if let Some(v) = &self.scope {
-                v.visit_refs(path, f);
+            9 => many(p, &mut self.context, ContractTermAssetContext::read),
+            10 => many(p, &mut self.subtype, CodeableConcept::read),
+            11 => opt_prim_value(p, &mut self.condition, string),
+            12 => many(p, &mut self.extension, Extension::read),
+            13 => many(p, &mut self.use_period, Period::read),
+            14 => opt_prim_element(p, &mut self.condition),
+            15 => many(p, &mut self.period_type, CodeableConcept::read),
+            16 => many(p, &mut self.valued_item, ContractTermAssetValuedItem::read),
+            17 => opt(p, &mut self.relationship, Coding::read),
+            18 => many(p, &mut self.type_reference, Reference::read),
+            19 => many(p, &mut self.modifier_extension, Extension::read),
+            20 => {
+                let other = p.marked(seen, 21);
+                values(p, &mut self.security_label_number, unsigned_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
+            21 => {
+                let other = p.marked(seen, 20);
+                elements(p, &mut self.security_label_number, other)
             }
-            path.truncate(n);
-        }
-        if !self.type_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".typeReference");
-            for v in &self.type_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subtype.is_empty() {
-            let n = path.len();
-            path.push_str(".subtype");
-            for v in &self.subtype {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.relationship.is_some() {
-            let n = path.len();
-            path.push_str(".relationship");
-            if let Some(v) = &self.relationship {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.context.is_empty() {
-            let n = path.len();
-            path.push_str(".context");
-            for v in &self.context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.condition.is_some() {
-            let n = path.len();
-            path.push_str(".condition");
-            if let Some(v) = &self.condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.period_type.is_empty() {
-            let n = path.len();
-            path.push_str(".periodType");
-            for v in &self.period_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.period.is_empty() {
-            let n = path.len();
-            path.push_str(".period");
-            for v in &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_period.is_empty() {
-            let n = path.len();
-            path.push_str(".usePeriod");
-            for v in &self.use_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link_id.is_empty() {
-            let n = path.len();
-            path.push_str(".linkId");
-            for v in &self.link_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.answer.is_empty() {
-            let n = path.len();
-            path.push_str(".answer");
-            for v in &self.answer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.security_label_number.is_empty() {
-            let n = path.len();
-            path.push_str(".securityLabelNumber");
-            for v in &self.security_label_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.valued_item.is_empty() {
-            let n = path.len();
-            path.push_str(".valuedItem");
-            for v in &self.valued_item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_TERM_ASSET_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_text"),
+        Key::plain("scope"),
+        Key::plain("answer"),
+        Key::plain("linkId"),
+        Key::plain("period"),
+        Key::plain("_linkId"),
+        Key::plain("context"),
+        Key::plain("subtype"),
+        Key::plain("condition"),
+        Key::plain("extension"),
+        Key::plain("usePeriod"),
+        Key::plain("_condition"),
+        Key::plain("periodType"),
+        Key::plain("valuedItem"),
+        Key::plain("relationship"),
+        Key::plain("typeReference"),
+        Key::plain("modifierExtension"),
+        Key::plain("securityLabelNumber"),
+        Key::plain("_securityLabelNumber"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Circumstance of the asset
 ///
@@ -3778,128 +2772,82 @@ impl ContractTermAssetContext {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.reference, Reference::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONTRACT_TERM_ASSET_CONTEXT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.reference {
-            w.key("reference");
-            v.write(w);
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "reference", &self.reference, Reference::write);
+        write_many(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference.is_some() {
-            let n = path.len();
-            path.push_str(".reference");
-            if let Some(v) = &self.reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".reference", &self.reference, reference);
+        visit_many(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ContractTermAssetContext {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.code, CodeableConcept::read),
+            2 => opt_prim_value(p, &mut self.text, string),
+            3 => opt_prim_element(p, &mut self.text),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.reference, Reference::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_TERM_ASSET_CONTEXT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("text"),
+        Key::plain("_text"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Contract Valued Item List
 ///
@@ -3990,133 +2938,30 @@ impl Default for ContractTermAssetValuedItemEntity {
     }
 }
 
+impl ContractTermAssetValuedItemEntity {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "entityCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "entityReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ContractTermAssetValuedItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "entityCodeableConcept" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "entity")?;
-                    choice_box(
-                        p,
-                        &mut r.entity,
-                        CodeableConcept::read,
-                        ContractTermAssetValuedItemEntity::CodeableConcept,
-                    )?;
-                }
-                "entityReference" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "entity")?;
-                    choice_box(
-                        p,
-                        &mut r.entity,
-                        Reference::read,
-                        ContractTermAssetValuedItemEntity::Reference,
-                    )?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "effectiveTime" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.effective_time, date_time)?;
-                }
-                "_effectiveTime" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.effective_time)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "points" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.points, decimal)?;
-                }
-                "_points" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.points)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "payment" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.payment, string)?;
-                }
-                "_payment" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.payment)?;
-                }
-                "paymentDate" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.payment_date, date_time)?;
-                }
-                "_paymentDate" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.payment_date)?;
-                }
-                "responsible" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.responsible, Reference::read)?;
-                }
-                "recipient" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.recipient, Reference::read)?;
-                }
-                "linkId" => {
-                    p.mark(&mut seen, 21)?;
-                    let other = p.marked(&seen, 22);
-                    values(p, &mut r.link_id, string, other)?;
-                }
-                "_linkId" => {
-                    p.mark(&mut seen, 22)?;
-                    let other = p.marked(&seen, 21);
-                    elements(p, &mut r.link_id, other)?;
-                }
-                "securityLabelNumber" => {
-                    p.mark(&mut seen, 23)?;
-                    let other = p.marked(&seen, 24);
-                    values(p, &mut r.security_label_number, unsigned_int, other)?;
-                }
-                "_securityLabelNumber" => {
-                    p.mark(&mut seen, 24)?;
-                    let other = p.marked(&seen, 23);
-                    elements(p, &mut r.security_label_number, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONTRACT_TERM_ASSET_VALUED_ITEM_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.link_id, "linkId")?;
         check_list(p, &r.security_label_number, "securityLabelNumber")?;
         Ok(r)
@@ -4124,77 +2969,34 @@ impl ContractTermAssetValuedItem {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         if let Some(v) = &self.entity {
-            match v {
-                ContractTermAssetValuedItemEntity::CodeableConcept(x) => {
-                    w.key("entityCodeableConcept");
-                    x.write(w);
-                }
-                ContractTermAssetValuedItemEntity::Reference(x) => {
-                    w.key("entityReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.effective_time {
-            write_prim(w, "effectiveTime", "_effectiveTime", v, w_str);
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.points {
-            write_prim(w, "points", "_points", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
-        if let Some(v) = &self.payment {
-            write_prim(w, "payment", "_payment", v, w_str);
-        }
-        if let Some(v) = &self.payment_date {
-            write_prim(w, "paymentDate", "_paymentDate", v, w_str);
-        }
-        if let Some(v) = &self.responsible {
-            w.key("responsible");
-            v.write(w);
-        }
-        if let Some(v) = &self.recipient {
-            w.key("recipient");
-            v.write(w);
-        }
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(
+            w,
+            "effectiveTime",
+            "_effectiveTime",
+            &self.effective_time,
+            w_str,
+        );
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt_prim(w, "points", "_points", &self.points, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
+        write_opt_prim(w, "payment", "_payment", &self.payment, w_str);
+        write_opt_prim(w, "paymentDate", "_paymentDate", &self.payment_date, w_str);
+        write_opt(w, "responsible", &self.responsible, Reference::write);
+        write_opt(w, "recipient", &self.recipient, Reference::write);
         write_prims(w, "linkId", "_linkId", &self.link_id, w_str);
         write_prims(
             w,
@@ -4208,144 +3010,159 @@ impl ContractTermAssetValuedItem {
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".entity[x]",
+            &self.entity,
+            ContractTermAssetValuedItemEntity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".effectiveTime",
+            &self.effective_time,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".points", &self.points, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_opt(path, f, ".payment", &self.payment, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".paymentDate",
+            &self.payment_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".responsible", &self.responsible, reference);
+        visit_opt(path, f, ".recipient", &self.recipient, reference);
+        visit_many(path, f, ".linkId", &self.link_id, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".securityLabelNumber",
+            &self.security_label_number,
+            UnsignedInt::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ContractTermAssetValuedItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => opt_prim_value(p, &mut self.factor, decimal),
+            3 => {
+                let other = p.marked(seen, 6);
+                values(p, &mut self.link_id, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            4 => opt_prim_value(p, &mut self.points, decimal),
+            5 => opt_prim_element(p, &mut self.factor),
+            6 => {
+                let other = p.marked(seen, 3);
+                elements(p, &mut self.link_id, other)
             }
-            path.truncate(n);
-        }
-        if self.entity.is_some() {
-            let n = path.len();
-            path.push_str(".entity[x]");
-            if let Some(v) = &self.entity {
-                match v {
-                    ContractTermAssetValuedItemEntity::CodeableConcept(x) => x.visit_refs(path, f),
-                    ContractTermAssetValuedItemEntity::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
+            7 => opt_prim_element(p, &mut self.points),
+            8 => opt_prim_value(p, &mut self.payment, string),
+            9 => opt_prim_element(p, &mut self.payment),
+            10 => opt(p, &mut self.quantity, Quantity::read),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => opt(p, &mut self.recipient, Reference::read),
+            13 => opt(p, &mut self.unit_price, Money::read),
+            14 => opt(p, &mut self.identifier, Identifier::read),
+            15 => opt_prim_value(p, &mut self.payment_date, date_time),
+            16 => opt(p, &mut self.responsible, Reference::read),
+            17 => opt_prim_element(p, &mut self.payment_date),
+            18 => opt_prim_value(p, &mut self.effective_time, date_time),
+            19 => opt_prim_element(p, &mut self.effective_time),
+            20 => choice_box(
+                p,
+                &mut self.entity,
+                Reference::read,
+                ContractTermAssetValuedItemEntity::Reference,
+            ),
+            21 => many(p, &mut self.modifier_extension, Extension::read),
+            22 => {
+                let other = p.marked(seen, 23);
+                values(p, &mut self.security_label_number, unsigned_int, other)
             }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
+            23 => {
+                let other = p.marked(seen, 22);
+                elements(p, &mut self.security_label_number, other)
             }
-            path.truncate(n);
-        }
-        if self.effective_time.is_some() {
-            let n = path.len();
-            path.push_str(".effectiveTime");
-            if let Some(v) = &self.effective_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.points.is_some() {
-            let n = path.len();
-            path.push_str(".points");
-            if let Some(v) = &self.points {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payment.is_some() {
-            let n = path.len();
-            path.push_str(".payment");
-            if let Some(v) = &self.payment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payment_date.is_some() {
-            let n = path.len();
-            path.push_str(".paymentDate");
-            if let Some(v) = &self.payment_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.responsible.is_some() {
-            let n = path.len();
-            path.push_str(".responsible");
-            if let Some(v) = &self.responsible {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.recipient.is_some() {
-            let n = path.len();
-            path.push_str(".recipient");
-            if let Some(v) = &self.recipient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link_id.is_empty() {
-            let n = path.len();
-            path.push_str(".linkId");
-            for v in &self.link_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.security_label_number.is_empty() {
-            let n = path.len();
-            path.push_str(".securityLabelNumber");
-            for v in &self.security_label_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            24 => choice_box(
+                p,
+                &mut self.entity,
+                CodeableConcept::read,
+                ContractTermAssetValuedItemEntity::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_TERM_ASSET_VALUED_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("factor"),
+        Key::plain("linkId"),
+        Key::plain("points"),
+        Key::plain("_factor"),
+        Key::plain("_linkId"),
+        Key::plain("_points"),
+        Key::plain("payment"),
+        Key::plain("_payment"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("recipient"),
+        Key::plain("unitPrice"),
+        Key::plain("identifier"),
+        Key::plain("paymentDate"),
+        Key::plain("responsible"),
+        Key::plain("_paymentDate"),
+        Key::plain("effectiveTime"),
+        Key::plain("_effectiveTime"),
+        Key::choice("entityReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::plain("securityLabelNumber"),
+        Key::plain("_securityLabelNumber"),
+        Key::choice("entityCodeableConcept", 1, 1),
+    ],
+    choices: &["entity"],
+    required: &[],
+};
 
 /// Context of the Contract term
 ///
@@ -4411,80 +3228,7 @@ impl ContractTermOffer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "party" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.party, ContractTermOfferParty::read)?;
-                }
-                "topic" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.topic, Reference::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "decision" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.decision, CodeableConcept::read)?;
-                }
-                "decisionMode" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.decision_mode, CodeableConcept::read)?;
-                }
-                "answer" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.answer, ContractTermOfferAnswer::read)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                "linkId" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 13);
-                    values(p, &mut r.link_id, string, other)?;
-                }
-                "_linkId" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 12);
-                    elements(p, &mut r.link_id, other)?;
-                }
-                "securityLabelNumber" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 15);
-                    values(p, &mut r.security_label_number, unsigned_int, other)?;
-                }
-                "_securityLabelNumber" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 14);
-                    elements(p, &mut r.security_label_number, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONTRACT_TERM_OFFER_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.link_id, "linkId")?;
         check_list(p, &r.security_label_number, "securityLabelNumber")?;
         Ok(r)
@@ -4492,73 +3236,27 @@ impl ContractTermOffer {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.party.is_empty() {
-            w.key("party");
-            w.begin_array();
-            for v in &self.party {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.topic {
-            w.key("topic");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.decision {
-            w.key("decision");
-            v.write(w);
-        }
-        if !self.decision_mode.is_empty() {
-            w.key("decisionMode");
-            w.begin_array();
-            for v in &self.decision_mode {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.answer.is_empty() {
-            w.key("answer");
-            w.begin_array();
-            for v in &self.answer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "party", &self.party, ContractTermOfferParty::write);
+        write_opt(w, "topic", &self.topic, Reference::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "decision", &self.decision, CodeableConcept::write);
+        write_many(
+            w,
+            "decisionMode",
+            &self.decision_mode,
+            CodeableConcept::write,
+        );
+        write_many(w, "answer", &self.answer, ContractTermOfferAnswer::write);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
         write_prims(w, "linkId", "_linkId", &self.link_id, w_str);
         write_prims(
             w,
@@ -4572,105 +3270,133 @@ impl ContractTermOffer {
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".party",
+            &self.party,
+            ContractTermOfferParty::visit_refs,
+        );
+        visit_opt(path, f, ".topic", &self.topic, reference);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".decision",
+            &self.decision,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".decisionMode",
+            &self.decision_mode,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".answer",
+            &self.answer,
+            ContractTermOfferAnswer::visit_refs,
+        );
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_many(path, f, ".linkId", &self.link_id, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".securityLabelNumber",
+            &self.security_label_number,
+            UnsignedInt::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ContractTermOffer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.text, string),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.text),
+            4 => many(p, &mut self.party, ContractTermOfferParty::read),
+            5 => opt(p, &mut self.topic, Reference::read),
+            6 => many(p, &mut self.answer, ContractTermOfferAnswer::read),
+            7 => {
+                let other = p.marked(seen, 8);
+                values(p, &mut self.link_id, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            8 => {
+                let other = p.marked(seen, 7);
+                elements(p, &mut self.link_id, other)
             }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
+            9 => opt(p, &mut self.decision, CodeableConcept::read),
+            10 => many(p, &mut self.extension, Extension::read),
+            11 => many(p, &mut self.identifier, Identifier::read),
+            12 => many(p, &mut self.decision_mode, CodeableConcept::read),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            14 => {
+                let other = p.marked(seen, 15);
+                values(p, &mut self.security_label_number, unsigned_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.party.is_empty() {
-            let n = path.len();
-            path.push_str(".party");
-            for v in &self.party {
-                v.visit_refs(path, f);
+            15 => {
+                let other = p.marked(seen, 14);
+                elements(p, &mut self.security_label_number, other)
             }
-            path.truncate(n);
-        }
-        if self.topic.is_some() {
-            let n = path.len();
-            path.push_str(".topic");
-            if let Some(v) = &self.topic {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.decision.is_some() {
-            let n = path.len();
-            path.push_str(".decision");
-            if let Some(v) = &self.decision {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.decision_mode.is_empty() {
-            let n = path.len();
-            path.push_str(".decisionMode");
-            for v in &self.decision_mode {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.answer.is_empty() {
-            let n = path.len();
-            path.push_str(".answer");
-            for v in &self.answer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link_id.is_empty() {
-            let n = path.len();
-            path.push_str(".linkId");
-            for v in &self.link_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.security_label_number.is_empty() {
-            let n = path.len();
-            path.push_str(".securityLabelNumber");
-            for v in &self.security_label_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_TERM_OFFER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_text"),
+        Key::plain("party"),
+        Key::plain("topic"),
+        Key::plain("answer"),
+        Key::plain("linkId"),
+        Key::plain("_linkId"),
+        Key::plain("decision"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("decisionMode"),
+        Key::plain("modifierExtension"),
+        Key::plain("securityLabelNumber"),
+        Key::plain("_securityLabelNumber"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Response to offer text
 ///
@@ -4737,6 +3463,43 @@ impl Default for ContractTermOfferAnswerValue {
     }
 }
 
+impl ContractTermOfferAnswerValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Date(x) => write_one_prim(w, "valueDate", "_valueDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Uri(x) => write_one_prim(w, "valueUri", "_valueUri", x, w_str),
+            Self::Attachment(x) => write_one(w, "valueAttachment", &**x, Attachment::write),
+            Self::Coding(x) => write_one(w, "valueCoding", &**x, Coding::write),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ContractTermOfferAnswer {
     /// A `ContractTermOfferAnswer` with its required elements (`value`); everything else is empty.
     pub fn new(value: ContractTermOfferAnswerValue) -> Self {
@@ -4749,393 +3512,274 @@ impl ContractTermOfferAnswer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        ContractTermOfferAnswerValue::Boolean,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ContractTermOfferAnswerValue::Boolean,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        ContractTermOfferAnswerValue::Decimal,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ContractTermOfferAnswerValue::Decimal,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        integer,
-                        ContractTermOfferAnswerValue::Integer,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ContractTermOfferAnswerValue::Integer,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDate" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        date,
-                        ContractTermOfferAnswerValue::Date,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDate" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element_one(p, &mut r.value, ContractTermOfferAnswerValue::Date, |e| {
-                        match e {
-                            ContractTermOfferAnswerValue::Date(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        ContractTermOfferAnswerValue::DateTime,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ContractTermOfferAnswerValue::DateTime,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        time,
-                        ContractTermOfferAnswerValue::Time,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_element_one(p, &mut r.value, ContractTermOfferAnswerValue::Time, |e| {
-                        match e {
-                            ContractTermOfferAnswerValue::Time(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        string,
-                        ContractTermOfferAnswerValue::String,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        ContractTermOfferAnswerValue::String,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUri" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        uri,
-                        ContractTermOfferAnswerValue::Uri,
-                        |e| match e {
-                            ContractTermOfferAnswerValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUri" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_element_one(p, &mut r.value, ContractTermOfferAnswerValue::Uri, |e| {
-                        match e {
-                            ContractTermOfferAnswerValue::Uri(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "valueAttachment" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Attachment::read,
-                        ContractTermOfferAnswerValue::Attachment,
-                    )?;
-                }
-                "valueCoding" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Coding::read,
-                        ContractTermOfferAnswerValue::Coding,
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        ContractTermOfferAnswerValue::Quantity,
-                    )?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Reference::read,
-                        ContractTermOfferAnswerValue::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(p, &CONTRACT_TERM_OFFER_ANSWER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.value;
-            match v {
-                ContractTermOfferAnswerValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                ContractTermOfferAnswerValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-                ContractTermOfferAnswerValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                ContractTermOfferAnswerValue::Date(x) => {
-                    write_prim(w, "valueDate", "_valueDate", x, w_str)
-                }
-                ContractTermOfferAnswerValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                ContractTermOfferAnswerValue::Time(x) => {
-                    write_prim(w, "valueTime", "_valueTime", x, w_str)
-                }
-                ContractTermOfferAnswerValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                ContractTermOfferAnswerValue::Uri(x) => {
-                    write_prim(w, "valueUri", "_valueUri", x, w_str)
-                }
-                ContractTermOfferAnswerValue::Attachment(x) => {
-                    w.key("valueAttachment");
-                    x.write(w);
-                }
-                ContractTermOfferAnswerValue::Coding(x) => {
-                    w.key("valueCoding");
-                    x.write(w);
-                }
-                ContractTermOfferAnswerValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                ContractTermOfferAnswerValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.value.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    ContractTermOfferAnswerValue::Boolean(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::Decimal(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::Integer(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::Date(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::DateTime(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::Time(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::String(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::Uri(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::Attachment(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::Coding(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::Quantity(x) => x.visit_refs(path, f),
-                    ContractTermOfferAnswerValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            ContractTermOfferAnswerValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ContractTermOfferAnswer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => choice_value_one(
+                p,
+                &mut self.value,
+                uri,
+                ContractTermOfferAnswerValue::Uri,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            2 => choice_element_one(p, &mut self.value, ContractTermOfferAnswerValue::Uri, |e| {
+                match e {
+                    ContractTermOfferAnswerValue::Uri(x) => Some(x),
+                    _ => None,
                 }
-            }
-            path.truncate(n);
+            }),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_value_one(
+                p,
+                &mut self.value,
+                date,
+                ContractTermOfferAnswerValue::Date,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_value_one(
+                p,
+                &mut self.value,
+                time,
+                ContractTermOfferAnswerValue::Time,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_element_one(
+                p,
+                &mut self.value,
+                ContractTermOfferAnswerValue::Date,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_element_one(
+                p,
+                &mut self.value,
+                ContractTermOfferAnswerValue::Time,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_box_one(
+                p,
+                &mut self.value,
+                Coding::read,
+                ContractTermOfferAnswerValue::Coding,
+            ),
+            9 => choice_value_one(
+                p,
+                &mut self.value,
+                string,
+                ContractTermOfferAnswerValue::String,
+                |e| match e {
+                    ContractTermOfferAnswerValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_element_one(
+                p,
+                &mut self.value,
+                ContractTermOfferAnswerValue::String,
+                |e| match e {
+                    ContractTermOfferAnswerValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_value_one(
+                p,
+                &mut self.value,
+                boolean,
+                ContractTermOfferAnswerValue::Boolean,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_value_one(
+                p,
+                &mut self.value,
+                decimal,
+                ContractTermOfferAnswerValue::Decimal,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_value_one(
+                p,
+                &mut self.value,
+                integer,
+                ContractTermOfferAnswerValue::Integer,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_element_one(
+                p,
+                &mut self.value,
+                ContractTermOfferAnswerValue::Boolean,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => choice_element_one(
+                p,
+                &mut self.value,
+                ContractTermOfferAnswerValue::Decimal,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_element_one(
+                p,
+                &mut self.value,
+                ContractTermOfferAnswerValue::Integer,
+                |e| match e {
+                    ContractTermOfferAnswerValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_value_one(
+                p,
+                &mut self.value,
+                date_time,
+                ContractTermOfferAnswerValue::DateTime,
+                |e| match e {
+                    ContractTermOfferAnswerValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            18 => choice_box_one(
+                p,
+                &mut self.value,
+                Quantity::read,
+                ContractTermOfferAnswerValue::Quantity,
+            ),
+            19 => choice_element_one(
+                p,
+                &mut self.value,
+                ContractTermOfferAnswerValue::DateTime,
+                |e| match e {
+                    ContractTermOfferAnswerValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            20 => choice_box_one(
+                p,
+                &mut self.value,
+                Reference::read,
+                ContractTermOfferAnswerValue::Reference,
+            ),
+            21 => choice_box_one(
+                p,
+                &mut self.value,
+                Attachment::read,
+                ContractTermOfferAnswerValue::Attachment,
+            ),
+            22 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_TERM_OFFER_ANSWER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::choice("valueUri", 1, 8),
+        Key::choice("_valueUri", 1, 8),
+        Key::plain("extension"),
+        Key::choice("valueDate", 1, 4),
+        Key::choice("valueTime", 1, 6),
+        Key::choice("_valueDate", 1, 4),
+        Key::choice("_valueTime", 1, 6),
+        Key::choice("valueCoding", 1, 10),
+        Key::choice("valueString", 1, 7),
+        Key::choice("_valueString", 1, 7),
+        Key::choice("valueBoolean", 1, 1),
+        Key::choice("valueDecimal", 1, 2),
+        Key::choice("valueInteger", 1, 3),
+        Key::choice("_valueBoolean", 1, 1),
+        Key::choice("_valueDecimal", 1, 2),
+        Key::choice("_valueInteger", 1, 3),
+        Key::choice("valueDateTime", 1, 5),
+        Key::choice("valueQuantity", 1, 11),
+        Key::choice("_valueDateTime", 1, 5),
+        Key::choice("valueReference", 1, 12),
+        Key::choice("valueAttachment", 1, 9),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["value"],
+    required: &[Required {
+        name: "value[x]",
+        keys: &[
+            1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+        ],
+    }],
+};
 
 /// Offer Recipient
 ///
@@ -5182,117 +3826,85 @@ impl ContractTermOfferParty {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.reference, Reference::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.role, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.reference.is_empty() {
-            return Err(p.missing("reference"));
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("role"));
-        }
+        read_object(p, &CONTRACT_TERM_OFFER_PARTY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reference.is_empty() {
-            w.key("reference");
-            w.begin_array();
-            for v in &self.reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.role;
-            w.key("role");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "reference", &self.reference, Reference::write);
+        write_one(w, "role", &self.role, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reference");
-            for v in &self.reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".role");
-            {
-                let v = &self.role;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".reference", &self.reference, reference);
+        visit_one(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for ContractTermOfferParty {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.role, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.reference, Reference::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_TERM_OFFER_PARTY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("role"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "reference",
+            keys: &[3],
+        },
+        Required {
+            name: "role",
+            keys: &[1],
+        },
+    ],
+};
 
 /// Protection for the Term
 ///
@@ -5346,150 +3958,99 @@ impl ContractTermSecurityLabel {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "number" => {
-                    p.mark(&mut seen, 3)?;
-                    let other = p.marked(&seen, 4);
-                    values(p, &mut r.number, unsigned_int, other)?;
-                }
-                "_number" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 3);
-                    elements(p, &mut r.number, other)?;
-                }
-                "classification" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.classification, Coding::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.category, Coding::read)?;
-                }
-                "control" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.control, Coding::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &CONTRACT_TERM_SECURITY_LABEL_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.number, "number")?;
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("classification"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         write_prims(w, "number", "_number", &self.number, w_unsigned);
-        {
-            let v = &self.classification;
-            w.key("classification");
-            v.write(w);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.control.is_empty() {
-            w.key("control");
-            w.begin_array();
-            for v in &self.control {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_one(w, "classification", &self.classification, Coding::write);
+        write_many(w, "category", &self.category, Coding::write);
+        write_many(w, "control", &self.control, Coding::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".number", &self.number, UnsignedInt::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".classification",
+            &self.classification,
+            Coding::visit_refs,
+        );
+        visit_many(path, f, ".category", &self.category, Coding::visit_refs);
+        visit_many(path, f, ".control", &self.control, Coding::visit_refs);
+    }
+}
+
+impl ReadFields for ContractTermSecurityLabel {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => {
+                let other = p.marked(seen, 2);
+                values(p, &mut self.number, unsigned_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            2 => {
+                let other = p.marked(seen, 1);
+                elements(p, &mut self.number, other)
             }
-            path.truncate(n);
-        }
-        if !self.number.is_empty() {
-            let n = path.len();
-            path.push_str(".number");
-            for v in &self.number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".classification");
-            {
-                let v = &self.classification;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.control.is_empty() {
-            let n = path.len();
-            path.push_str(".control");
-            for v in &self.control {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            3 => many(p, &mut self.control, Coding::read),
+            4 => many(p, &mut self.category, Coding::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => one(p, &mut self.classification, Coding::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static CONTRACT_TERM_SECURITY_LABEL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("number"),
+        Key::plain("_number"),
+        Key::plain("control"),
+        Key::plain("category"),
+        Key::plain("extension"),
+        Key::plain("classification"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "classification",
+        keys: &[6],
+    }],
+};

@@ -129,169 +129,7 @@ impl Coverage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Coverage")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::FinancialResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "policyHolder" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.policy_holder, Reference::read)?;
-                }
-                "subscriber" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.subscriber, Reference::read)?;
-                }
-                "subscriberId" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.subscriber_id, string)?;
-                }
-                "_subscriberId" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.subscriber_id)?;
-                }
-                "beneficiary" => {
-                    p.mark(&mut seen, 20)?;
-                    one(p, &mut r.beneficiary, Reference::read)?;
-                }
-                "dependent" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.dependent, string)?;
-                }
-                "_dependent" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.dependent)?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.relationship, CodeableConcept::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "payor" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.payor, Reference::read)?;
-                }
-                "class" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.class, CoverageClass::read)?;
-                }
-                "order" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.order, positive_int)?;
-                }
-                "_order" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.order)?;
-                }
-                "network" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.network, string)?;
-                }
-                "_network" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.network)?;
-                }
-                "costToBeneficiary" => {
-                    p.mark(&mut seen, 31)?;
-                    many(
-                        p,
-                        &mut r.cost_to_beneficiary,
-                        CoverageCostToBeneficiary::read,
-                    )?;
-                }
-                "subrogation" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.subrogation, boolean)?;
-                }
-                "_subrogation" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.subrogation)?;
-                }
-                "contract" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.contract, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 20) {
-            return Err(p.missing("beneficiary"));
-        }
-        if r.payor.is_empty() {
-            return Err(p.missing("payor"));
-        }
+        read_object(p, &COVERAGE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -299,338 +137,265 @@ impl Coverage {
         w.begin_object();
         w.key("resourceType");
         w.str("Coverage");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.policy_holder {
-            w.key("policyHolder");
-            v.write(w);
-        }
-        if let Some(v) = &self.subscriber {
-            w.key("subscriber");
-            v.write(w);
-        }
-        if let Some(v) = &self.subscriber_id {
-            write_prim(w, "subscriberId", "_subscriberId", v, w_str);
-        }
-        {
-            let v = &self.beneficiary;
-            w.key("beneficiary");
-            v.write(w);
-        }
-        if let Some(v) = &self.dependent {
-            write_prim(w, "dependent", "_dependent", v, w_str);
-        }
-        if let Some(v) = &self.relationship {
-            w.key("relationship");
-            v.write(w);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if !self.payor.is_empty() {
-            w.key("payor");
-            w.begin_array();
-            for v in &self.payor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.class.is_empty() {
-            w.key("class");
-            w.begin_array();
-            for v in &self.class {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.order {
-            write_prim(w, "order", "_order", v, w_unsigned);
-        }
-        if let Some(v) = &self.network {
-            write_prim(w, "network", "_network", v, w_str);
-        }
-        if !self.cost_to_beneficiary.is_empty() {
-            w.key("costToBeneficiary");
-            w.begin_array();
-            for v in &self.cost_to_beneficiary {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.subrogation {
-            write_prim(w, "subrogation", "_subrogation", v, w_boolean);
-        }
-        if !self.contract.is_empty() {
-            w.key("contract");
-            w.begin_array();
-            for v in &self.contract {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "policyHolder", &self.policy_holder, Reference::write);
+        write_opt(w, "subscriber", &self.subscriber, Reference::write);
+        write_opt_prim(
+            w,
+            "subscriberId",
+            "_subscriberId",
+            &self.subscriber_id,
+            w_str,
+        );
+        write_one(w, "beneficiary", &self.beneficiary, Reference::write);
+        write_opt_prim(w, "dependent", "_dependent", &self.dependent, w_str);
+        write_opt(
+            w,
+            "relationship",
+            &self.relationship,
+            CodeableConcept::write,
+        );
+        write_opt(w, "period", &self.period, Period::write);
+        write_many(w, "payor", &self.payor, Reference::write);
+        write_many(w, "class", &self.class, CoverageClass::write);
+        write_opt_prim(w, "order", "_order", &self.order, w_unsigned);
+        write_opt_prim(w, "network", "_network", &self.network, w_str);
+        write_many(
+            w,
+            "costToBeneficiary",
+            &self.cost_to_beneficiary,
+            CoverageCostToBeneficiary::write,
+        );
+        write_opt_prim(
+            w,
+            "subrogation",
+            "_subrogation",
+            &self.subrogation,
+            w_boolean,
+        );
+        write_many(w, "contract", &self.contract, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.policy_holder.is_some() {
-            let n = path.len();
-            path.push_str(".policyHolder");
-            if let Some(v) = &self.policy_holder {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subscriber.is_some() {
-            let n = path.len();
-            path.push_str(".subscriber");
-            if let Some(v) = &self.subscriber {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subscriber_id.is_some() {
-            let n = path.len();
-            path.push_str(".subscriberId");
-            if let Some(v) = &self.subscriber_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".beneficiary");
-            {
-                let v = &self.beneficiary;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dependent.is_some() {
-            let n = path.len();
-            path.push_str(".dependent");
-            if let Some(v) = &self.dependent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.relationship.is_some() {
-            let n = path.len();
-            path.push_str(".relationship");
-            if let Some(v) = &self.relationship {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.payor.is_empty() {
-            let n = path.len();
-            path.push_str(".payor");
-            for v in &self.payor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.class.is_empty() {
-            let n = path.len();
-            path.push_str(".class");
-            for v in &self.class {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.order.is_some() {
-            let n = path.len();
-            path.push_str(".order");
-            if let Some(v) = &self.order {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.network.is_some() {
-            let n = path.len();
-            path.push_str(".network");
-            if let Some(v) = &self.network {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.cost_to_beneficiary.is_empty() {
-            let n = path.len();
-            path.push_str(".costToBeneficiary");
-            for v in &self.cost_to_beneficiary {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subrogation.is_some() {
-            let n = path.len();
-            path.push_str(".subrogation");
-            if let Some(v) = &self.subrogation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contract.is_empty() {
-            let n = path.len();
-            path.push_str(".contract");
-            for v in &self.contract {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".policyHolder", &self.policy_holder, reference);
+        visit_opt(path, f, ".subscriber", &self.subscriber, reference);
+        visit_opt(
+            path,
+            f,
+            ".subscriberId",
+            &self.subscriber_id,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".beneficiary", &self.beneficiary, reference);
+        visit_opt(
+            path,
+            f,
+            ".dependent",
+            &self.dependent,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_many(path, f, ".payor", &self.payor, reference);
+        visit_many(path, f, ".class", &self.class, CoverageClass::visit_refs);
+        visit_opt(path, f, ".order", &self.order, PositiveInt::visit_refs);
+        visit_opt(path, f, ".network", &self.network, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".costToBeneficiary",
+            &self.cost_to_beneficiary,
+            CoverageCostToBeneficiary::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".subrogation",
+            &self.subrogation,
+            Boolean::visit_refs,
+        );
+        visit_many(path, f, ".contract", &self.contract, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Coverage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt(p, &mut self.type_, CodeableConcept::read),
+            5 => many(p, &mut self.class, CoverageClass::read),
+            6 => opt_prim_value(p, &mut self.order, positive_int),
+            7 => many(p, &mut self.payor, Reference::read),
+            8 => opt_prim_element(p, &mut self.order),
+            9 => opt(p, &mut self.period, Period::read),
+            10 => prim_value(
+                p,
+                &mut self.status,
+                codes::FinancialResourceStatusCodes::read_code,
+            ),
+            11 => prim_element(p, &mut self.status),
+            12 => opt_prim_value(p, &mut self.network, string),
+            13 => opt_prim_element(p, &mut self.network),
+            14 => many(p, &mut self.contract, Reference::read),
+            15 => opt_prim_value(p, &mut self.language, code),
+            16 => opt_prim_element(p, &mut self.language),
+            17 => many(p, &mut self.contained, Resource::read),
+            18 => opt_prim_value(p, &mut self.dependent, string),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => opt_prim_element(p, &mut self.dependent),
+            21 => many(p, &mut self.identifier, Identifier::read),
+            22 => opt(p, &mut self.subscriber, Reference::read),
+            23 => one(p, &mut self.beneficiary, Reference::read),
+            24 => opt_prim_value(p, &mut self.subrogation, boolean),
+            25 => opt_prim_element(p, &mut self.subrogation),
+            26 => opt(p, &mut self.policy_holder, Reference::read),
+            27 => opt(p, &mut self.relationship, CodeableConcept::read),
+            28 => p.expect_resource_type("Coverage"),
+            29 => opt_prim_value(p, &mut self.subscriber_id, string),
+            30 => opt_prim_element(p, &mut self.subscriber_id),
+            31 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            32 => opt_prim_element(p, &mut self.implicit_rules),
+            33 => many(
+                p,
+                &mut self.cost_to_beneficiary,
+                CoverageCostToBeneficiary::read,
+            ),
+            34 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static COVERAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("class"),
+        Key::plain("order"),
+        Key::plain("payor"),
+        Key::plain("_order"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("network"),
+        Key::plain("_network"),
+        Key::plain("contract"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("dependent"),
+        Key::plain("extension"),
+        Key::plain("_dependent"),
+        Key::plain("identifier"),
+        Key::plain("subscriber"),
+        Key::plain("beneficiary"),
+        Key::plain("subrogation"),
+        Key::plain("_subrogation"),
+        Key::plain("policyHolder"),
+        Key::plain("relationship"),
+        Key::plain("resourceType"),
+        Key::plain("subscriberId"),
+        Key::plain("_subscriberId"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("costToBeneficiary"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[10, 11],
+        },
+        Required {
+            name: "beneficiary",
+            keys: &[23],
+        },
+        Required {
+            name: "payor",
+            keys: &[7],
+        },
+    ],
+};
 
 /// Additional coverage classifications
 ///
@@ -681,133 +446,93 @@ impl CoverageClass {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.value)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("value"));
-        }
+        read_object(p, &COVERAGE_CLASS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        write_prim(w, "value", "_value", &self.value, w_str);
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_one_prim(w, "value", "_value", &self.value, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_one(path, f, ".value", &self.value, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for CoverageClass {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => one(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.name),
+            4 => prim_value(p, &mut self.value, string),
+            5 => prim_element(p, &mut self.value),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_CLASS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[2],
+        },
+        Required {
+            name: "value",
+            keys: &[4, 5],
+        },
+    ],
+};
 
 /// Patient payments for services/products
 ///
@@ -862,6 +587,23 @@ impl Default for CoverageCostToBeneficiaryValue {
     }
 }
 
+impl CoverageCostToBeneficiaryValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Money(x) => write_one(w, "valueMoney", &**x, Money::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl CoverageCostToBeneficiary {
     /// A `CoverageCostToBeneficiary` with its required elements (`value`); everything else is empty.
     pub fn new(value: CoverageCostToBeneficiaryValue) -> Self {
@@ -874,161 +616,116 @@ impl CoverageCostToBeneficiary {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        CoverageCostToBeneficiaryValue::Quantity,
-                    )?;
-                }
-                "valueMoney" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Money::read,
-                        CoverageCostToBeneficiaryValue::Money,
-                    )?;
-                }
-                "exception" => {
-                    p.mark(&mut seen, 6)?;
-                    many(
-                        p,
-                        &mut r.exception,
-                        CoverageCostToBeneficiaryException::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(p, &COVERAGE_COST_TO_BENEFICIARY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        {
-            let v = &self.value;
-            match v {
-                CoverageCostToBeneficiaryValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                CoverageCostToBeneficiaryValue::Money(x) => {
-                    w.key("valueMoney");
-                    x.write(w);
-                }
-            }
-        }
-        if !self.exception.is_empty() {
-            w.key("exception");
-            w.begin_array();
-            for v in &self.exception {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        self.value.write_keys(w);
+        write_many(
+            w,
+            "exception",
+            &self.exception,
+            CoverageCostToBeneficiaryException::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    CoverageCostToBeneficiaryValue::Quantity(x) => x.visit_refs(path, f),
-                    CoverageCostToBeneficiaryValue::Money(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.exception.is_empty() {
-            let n = path.len();
-            path.push_str(".exception");
-            for v in &self.exception {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            CoverageCostToBeneficiaryValue::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".exception",
+            &self.exception,
+            CoverageCostToBeneficiaryException::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CoverageCostToBeneficiary {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => many(
+                p,
+                &mut self.exception,
+                CoverageCostToBeneficiaryException::read,
+            ),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_box_one(
+                p,
+                &mut self.value,
+                Money::read,
+                CoverageCostToBeneficiaryValue::Money,
+            ),
+            5 => choice_box_one(
+                p,
+                &mut self.value,
+                Quantity::read,
+                CoverageCostToBeneficiaryValue::Quantity,
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_COST_TO_BENEFICIARY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("exception"),
+        Key::plain("extension"),
+        Key::choice("valueMoney", 1, 2),
+        Key::choice("valueQuantity", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["value"],
+    required: &[Required {
+        name: "value[x]",
+        keys: &[4, 5],
+    }],
+};
 
 /// Exceptions for patient payments
 ///
@@ -1074,106 +771,81 @@ impl CoverageCostToBeneficiaryException {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &COVERAGE_COST_TO_BENEFICIARY_EXCEPTION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for CoverageCostToBeneficiaryException {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.period, Period::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_COST_TO_BENEFICIARY_EXCEPTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("period"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};

@@ -120,6 +120,23 @@ impl Default for CoverageEligibilityRequestServiced {
     }
 }
 
+impl CoverageEligibilityRequestServiced {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "servicedDate", "_servicedDate", x, w_str),
+            Self::Period(x) => write_one(w, "servicedPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl CoverageEligibilityRequest {
     /// A `CoverageEligibilityRequest` with its required elements (`status`, `purpose`, `patient`, `created`, `insurer`); everything else is empty.
     pub fn new(
@@ -142,197 +159,8 @@ impl CoverageEligibilityRequest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("CoverageEligibilityRequest")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::FinancialResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.priority, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 17);
-                    values(
-                        p,
-                        &mut r.purpose,
-                        codes::EligibilityRequestPurpose::read_code,
-                        other,
-                    )?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 17)?;
-                    let other = p.marked(&seen, 16);
-                    elements(p, &mut r.purpose, other)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 18)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "servicedDate" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_value(
-                        p,
-                        &mut r.serviced,
-                        date,
-                        CoverageEligibilityRequestServiced::Date,
-                        |e| match e {
-                            CoverageEligibilityRequestServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_servicedDate" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_element(
-                        p,
-                        &mut r.serviced,
-                        CoverageEligibilityRequestServiced::Date,
-                        |e| match e {
-                            CoverageEligibilityRequestServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "servicedPeriod" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 2, "serviced")?;
-                    choice_box(
-                        p,
-                        &mut r.serviced,
-                        Period::read,
-                        CoverageEligibilityRequestServiced::Period,
-                    )?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_element(p, &mut r.created)?;
-                }
-                "enterer" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.enterer, Reference::read)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.provider, Reference::read)?;
-                }
-                "insurer" => {
-                    p.mark(&mut seen, 26)?;
-                    one(p, &mut r.insurer, Reference::read)?;
-                }
-                "facility" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.facility, Reference::read)?;
-                }
-                "supportingInfo" => {
-                    p.mark(&mut seen, 28)?;
-                    many(
-                        p,
-                        &mut r.supporting_info,
-                        CoverageEligibilityRequestSupportingInfo::read,
-                    )?;
-                }
-                "insurance" => {
-                    p.mark(&mut seen, 29)?;
-                    many(
-                        p,
-                        &mut r.insurance,
-                        CoverageEligibilityRequestInsurance::read,
-                    )?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.item, CoverageEligibilityRequestItem::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &COVERAGE_ELIGIBILITY_REQUEST_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.purpose, "purpose")?;
-        if r.purpose.is_empty() {
-            return Err(p.missing("purpose"));
-        }
-        if !p.marked(&seen, 18) {
-            return Err(p.missing("patient"));
-        }
-        if !p.marked(&seen, 22) && !p.marked(&seen, 23) {
-            return Err(p.missing("created"));
-        }
-        if !p.marked(&seen, 26) {
-            return Err(p.missing("insurer"));
-        }
         Ok(r)
     }
 
@@ -340,310 +168,286 @@ impl CoverageEligibilityRequest {
         w.begin_object();
         w.key("resourceType");
         w.str("CoverageEligibilityRequest");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.priority {
-            w.key("priority");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "priority", &self.priority, CodeableConcept::write);
         write_prims(w, "purpose", "_purpose", &self.purpose, w_str);
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
+        write_one(w, "patient", &self.patient, Reference::write);
         if let Some(v) = &self.serviced {
-            match v {
-                CoverageEligibilityRequestServiced::Date(x) => {
-                    write_prim(w, "servicedDate", "_servicedDate", x, w_str)
-                }
-                CoverageEligibilityRequestServiced::Period(x) => {
-                    w.key("servicedPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        write_prim(w, "created", "_created", &self.created, w_str);
-        if let Some(v) = &self.enterer {
-            w.key("enterer");
-            v.write(w);
-        }
-        if let Some(v) = &self.provider {
-            w.key("provider");
-            v.write(w);
-        }
-        {
-            let v = &self.insurer;
-            w.key("insurer");
-            v.write(w);
-        }
-        if let Some(v) = &self.facility {
-            w.key("facility");
-            v.write(w);
-        }
-        if !self.supporting_info.is_empty() {
-            w.key("supportingInfo");
-            w.begin_array();
-            for v in &self.supporting_info {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.insurance.is_empty() {
-            w.key("insurance");
-            w.begin_array();
-            for v in &self.insurance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_one_prim(w, "created", "_created", &self.created, w_str);
+        write_opt(w, "enterer", &self.enterer, Reference::write);
+        write_opt(w, "provider", &self.provider, Reference::write);
+        write_one(w, "insurer", &self.insurer, Reference::write);
+        write_opt(w, "facility", &self.facility, Reference::write);
+        write_many(
+            w,
+            "supportingInfo",
+            &self.supporting_info,
+            CoverageEligibilityRequestSupportingInfo::write,
+        );
+        write_many(
+            w,
+            "insurance",
+            &self.insurance,
+            CoverageEligibilityRequestInsurance::write,
+        );
+        write_many(w, "item", &self.item, CoverageEligibilityRequestItem::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.purpose.is_empty() {
-            let n = path.len();
-            path.push_str(".purpose");
-            for v in &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.serviced.is_some() {
-            let n = path.len();
-            path.push_str(".serviced[x]");
-            if let Some(v) = &self.serviced {
-                match v {
-                    CoverageEligibilityRequestServiced::Date(x) => x.visit_refs(path, f),
-                    CoverageEligibilityRequestServiced::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".created");
-            {
-                let v = &self.created;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.enterer.is_some() {
-            let n = path.len();
-            path.push_str(".enterer");
-            if let Some(v) = &self.enterer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.provider.is_some() {
-            let n = path.len();
-            path.push_str(".provider");
-            if let Some(v) = &self.provider {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".insurer");
-            {
-                let v = &self.insurer;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.facility.is_some() {
-            let n = path.len();
-            path.push_str(".facility");
-            if let Some(v) = &self.facility {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_info.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInfo");
-            for v in &self.supporting_info {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.insurance.is_empty() {
-            let n = path.len();
-            path.push_str(".insurance");
-            for v in &self.insurance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".priority",
+            &self.priority,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".purpose", &self.purpose, Code::visit_refs);
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(
+            path,
+            f,
+            ".serviced[x]",
+            &self.serviced,
+            CoverageEligibilityRequestServiced::visit_refs,
+        );
+        visit_one(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_opt(path, f, ".enterer", &self.enterer, reference);
+        visit_opt(path, f, ".provider", &self.provider, reference);
+        visit_one(path, f, ".insurer", &self.insurer, reference);
+        visit_opt(path, f, ".facility", &self.facility, reference);
+        visit_many(
+            path,
+            f,
+            ".supportingInfo",
+            &self.supporting_info,
+            CoverageEligibilityRequestSupportingInfo::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".insurance",
+            &self.insurance,
+            CoverageEligibilityRequestInsurance::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".item",
+            &self.item,
+            CoverageEligibilityRequestItem::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for CoverageEligibilityRequest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.item, CoverageEligibilityRequestItem::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => prim_value(
+                p,
+                &mut self.status,
+                codes::FinancialResourceStatusCodes::read_code,
+            ),
+            6 => prim_element(p, &mut self.status),
+            7 => prim_value(p, &mut self.created, date_time),
+            8 => opt(p, &mut self.enterer, Reference::read),
+            9 => one(p, &mut self.insurer, Reference::read),
+            10 => one(p, &mut self.patient, Reference::read),
+            11 => {
+                let other = p.marked(seen, 13);
+                values(
+                    p,
+                    &mut self.purpose,
+                    codes::EligibilityRequestPurpose::read_code,
+                    other,
+                )
+            }
+            12 => prim_element(p, &mut self.created),
+            13 => {
+                let other = p.marked(seen, 11);
+                elements(p, &mut self.purpose, other)
+            }
+            14 => opt(p, &mut self.facility, Reference::read),
+            15 => opt_prim_value(p, &mut self.language, code),
+            16 => opt(p, &mut self.priority, CodeableConcept::read),
+            17 => opt(p, &mut self.provider, Reference::read),
+            18 => opt_prim_element(p, &mut self.language),
+            19 => many(p, &mut self.contained, Resource::read),
+            20 => many(p, &mut self.extension, Extension::read),
+            21 => many(
+                p,
+                &mut self.insurance,
+                CoverageEligibilityRequestInsurance::read,
+            ),
+            22 => many(p, &mut self.identifier, Identifier::read),
+            23 => p.expect_resource_type("CoverageEligibilityRequest"),
+            24 => choice_value(
+                p,
+                &mut self.serviced,
+                date,
+                CoverageEligibilityRequestServiced::Date,
+                |e| match e {
+                    CoverageEligibilityRequestServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            25 => choice_element(
+                p,
+                &mut self.serviced,
+                CoverageEligibilityRequestServiced::Date,
+                |e| match e {
+                    CoverageEligibilityRequestServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            26 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            27 => opt_prim_element(p, &mut self.implicit_rules),
+            28 => choice_box(
+                p,
+                &mut self.serviced,
+                Period::read,
+                CoverageEligibilityRequestServiced::Period,
+            ),
+            29 => many(
+                p,
+                &mut self.supporting_info,
+                CoverageEligibilityRequestSupportingInfo::read,
+            ),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static COVERAGE_ELIGIBILITY_REQUEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("item"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("created"),
+        Key::plain("enterer"),
+        Key::plain("insurer"),
+        Key::plain("patient"),
+        Key::plain("purpose"),
+        Key::plain("_created"),
+        Key::plain("_purpose"),
+        Key::plain("facility"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("provider"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("insurance"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::choice("servicedDate", 1, 1),
+        Key::choice("_servicedDate", 1, 1),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("servicedPeriod", 1, 2),
+        Key::plain("supportingInfo"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["serviced"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "purpose",
+            keys: &[11, 13],
+        },
+        Required {
+            name: "patient",
+            keys: &[10],
+        },
+        Required {
+            name: "created",
+            keys: &[7, 12],
+        },
+        Required {
+            name: "insurer",
+            keys: &[9],
+        },
+    ],
+};
 
 /// Patient insurance information
 ///
@@ -693,132 +497,104 @@ impl CoverageEligibilityRequestInsurance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "focal" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.focal, boolean)?;
-                }
-                "_focal" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.focal)?;
-                }
-                "coverage" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.coverage, Reference::read)?;
-                }
-                "businessArrangement" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.business_arrangement, string)?;
-                }
-                "_businessArrangement" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.business_arrangement)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("coverage"));
-        }
+        read_object(
+            p,
+            &COVERAGE_ELIGIBILITY_REQUEST_INSURANCE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.focal {
-            write_prim(w, "focal", "_focal", v, w_boolean);
-        }
-        {
-            let v = &self.coverage;
-            w.key("coverage");
-            v.write(w);
-        }
-        if let Some(v) = &self.business_arrangement {
-            write_prim(w, "businessArrangement", "_businessArrangement", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "focal", "_focal", &self.focal, w_boolean);
+        write_one(w, "coverage", &self.coverage, Reference::write);
+        write_opt_prim(
+            w,
+            "businessArrangement",
+            "_businessArrangement",
+            &self.business_arrangement,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.focal.is_some() {
-            let n = path.len();
-            path.push_str(".focal");
-            if let Some(v) = &self.focal {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".coverage");
-            {
-                let v = &self.coverage;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.business_arrangement.is_some() {
-            let n = path.len();
-            path.push_str(".businessArrangement");
-            if let Some(v) = &self.business_arrangement {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".focal", &self.focal, Boolean::visit_refs);
+        visit_one(path, f, ".coverage", &self.coverage, reference);
+        visit_opt(
+            path,
+            f,
+            ".businessArrangement",
+            &self.business_arrangement,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CoverageEligibilityRequestInsurance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.focal, boolean),
+            2 => opt_prim_element(p, &mut self.focal),
+            3 => one(p, &mut self.coverage, Reference::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.business_arrangement, string),
+            7 => opt_prim_element(p, &mut self.business_arrangement),
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_ELIGIBILITY_REQUEST_INSURANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("focal"),
+        Key::plain("_focal"),
+        Key::plain("coverage"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::plain("businessArrangement"),
+        Key::plain("_businessArrangement"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "coverage",
+        keys: &[3],
+    }],
+};
 
 /// Item to be evaluated for eligibiity
 ///
@@ -888,100 +664,26 @@ impl CoverageEligibilityRequestItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "supportingInfoSequence" => {
-                    p.mark(&mut seen, 3)?;
-                    let other = p.marked(&seen, 4);
-                    values(p, &mut r.supporting_info_sequence, positive_int, other)?;
-                }
-                "_supportingInfoSequence" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 3);
-                    elements(p, &mut r.supporting_info_sequence, other)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.provider, Reference::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "facility" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.facility, Reference::read)?;
-                }
-                "diagnosis" => {
-                    p.mark(&mut seen, 12)?;
-                    many(
-                        p,
-                        &mut r.diagnosis,
-                        CoverageEligibilityRequestItemDiagnosis::read,
-                    )?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.detail, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &COVERAGE_ELIGIBILITY_REQUEST_ITEM_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.supporting_info_sequence, "supportingInfoSequence")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         write_prims(
             w,
             "supportingInfoSequence",
@@ -989,160 +691,145 @@ impl CoverageEligibilityRequestItem {
             &self.supporting_info_sequence,
             w_unsigned,
         );
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        if let Some(v) = &self.product_or_service {
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.provider {
-            w.key("provider");
-            v.write(w);
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.facility {
-            w.key("facility");
-            v.write(w);
-        }
-        if !self.diagnosis.is_empty() {
-            w.key("diagnosis");
-            w.begin_array();
-            for v in &self.diagnosis {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_opt(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_opt(w, "provider", &self.provider, Reference::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt(w, "facility", &self.facility, Reference::write);
+        write_many(
+            w,
+            "diagnosis",
+            &self.diagnosis,
+            CoverageEligibilityRequestItemDiagnosis::write,
+        );
+        write_many(w, "detail", &self.detail, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".supportingInfoSequence",
+            &self.supporting_info_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".provider", &self.provider, reference);
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".facility", &self.facility, reference);
+        visit_many(
+            path,
+            f,
+            ".diagnosis",
+            &self.diagnosis,
+            CoverageEligibilityRequestItemDiagnosis::visit_refs,
+        );
+        visit_many(path, f, ".detail", &self.detail, reference);
+    }
+}
+
+impl ReadFields for CoverageEligibilityRequestItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.detail, Reference::read),
+            2 => opt(p, &mut self.category, CodeableConcept::read),
+            3 => opt(p, &mut self.facility, Reference::read),
+            4 => many(p, &mut self.modifier, CodeableConcept::read),
+            5 => opt(p, &mut self.provider, Reference::read),
+            6 => opt(p, &mut self.quantity, Quantity::read),
+            7 => many(
+                p,
+                &mut self.diagnosis,
+                CoverageEligibilityRequestItemDiagnosis::read,
+            ),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => opt(p, &mut self.unit_price, Money::read),
+            10 => opt(p, &mut self.product_or_service, CodeableConcept::read),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            12 => {
+                let other = p.marked(seen, 13);
+                values(p, &mut self.supporting_info_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            13 => {
+                let other = p.marked(seen, 12);
+                elements(p, &mut self.supporting_info_sequence, other)
             }
-            path.truncate(n);
-        }
-        if !self.supporting_info_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInfoSequence");
-            for v in &self.supporting_info_sequence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.product_or_service.is_some() {
-            let n = path.len();
-            path.push_str(".productOrService");
-            if let Some(v) = &self.product_or_service {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.provider.is_some() {
-            let n = path.len();
-            path.push_str(".provider");
-            if let Some(v) = &self.provider {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.facility.is_some() {
-            let n = path.len();
-            path.push_str(".facility");
-            if let Some(v) = &self.facility {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.diagnosis.is_empty() {
-            let n = path.len();
-            path.push_str(".diagnosis");
-            for v in &self.diagnosis {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_ELIGIBILITY_REQUEST_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("detail"),
+        Key::plain("category"),
+        Key::plain("facility"),
+        Key::plain("modifier"),
+        Key::plain("provider"),
+        Key::plain("quantity"),
+        Key::plain("diagnosis"),
+        Key::plain("extension"),
+        Key::plain("unitPrice"),
+        Key::plain("productOrService"),
+        Key::plain("modifierExtension"),
+        Key::plain("supportingInfoSequence"),
+        Key::plain("_supportingInfoSequence"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Applicable diagnosis
 ///
@@ -1189,125 +876,120 @@ impl Default for CoverageEligibilityRequestItemDiagnosisDiagnosis {
     }
 }
 
+impl CoverageEligibilityRequestItemDiagnosisDiagnosis {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "diagnosisCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "diagnosisReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl CoverageEligibilityRequestItemDiagnosis {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "diagnosisCodeableConcept" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "diagnosis")?;
-                    choice_box(
-                        p,
-                        &mut r.diagnosis,
-                        CodeableConcept::read,
-                        CoverageEligibilityRequestItemDiagnosisDiagnosis::CodeableConcept,
-                    )?;
-                }
-                "diagnosisReference" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "diagnosis")?;
-                    choice_box(
-                        p,
-                        &mut r.diagnosis,
-                        Reference::read,
-                        CoverageEligibilityRequestItemDiagnosisDiagnosis::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &COVERAGE_ELIGIBILITY_REQUEST_ITEM_DIAGNOSIS_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         if let Some(v) = &self.diagnosis {
-            match v {
-                CoverageEligibilityRequestItemDiagnosisDiagnosis::CodeableConcept(x) => {
-                    w.key("diagnosisCodeableConcept");
-                    x.write(w);
-                }
-                CoverageEligibilityRequestItemDiagnosisDiagnosis::Reference(x) => {
-                    w.key("diagnosisReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.diagnosis.is_some() {
-            let n = path.len();
-            path.push_str(".diagnosis[x]");
-            if let Some(v) = &self.diagnosis {
-                match v {
-                    CoverageEligibilityRequestItemDiagnosisDiagnosis::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    CoverageEligibilityRequestItemDiagnosisDiagnosis::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".diagnosis[x]",
+            &self.diagnosis,
+            CoverageEligibilityRequestItemDiagnosisDiagnosis::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CoverageEligibilityRequestItemDiagnosis {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => many(p, &mut self.modifier_extension, Extension::read),
+            3 => choice_box(
+                p,
+                &mut self.diagnosis,
+                Reference::read,
+                CoverageEligibilityRequestItemDiagnosisDiagnosis::Reference,
+            ),
+            4 => choice_box(
+                p,
+                &mut self.diagnosis,
+                CodeableConcept::read,
+                CoverageEligibilityRequestItemDiagnosisDiagnosis::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_ELIGIBILITY_REQUEST_ITEM_DIAGNOSIS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::choice("diagnosisReference", 1, 2),
+        Key::choice("diagnosisCodeableConcept", 1, 1),
+    ],
+    choices: &["diagnosis"],
+    required: &[],
+};
 
 /// Supporting information
 ///
@@ -1358,131 +1040,113 @@ impl CoverageEligibilityRequestSupportingInfo {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "information" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.information, Reference::read)?;
-                }
-                "appliesToAll" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.applies_to_all, boolean)?;
-                }
-                "_appliesToAll" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.applies_to_all)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("information"));
-        }
+        read_object(
+            p,
+            &COVERAGE_ELIGIBILITY_REQUEST_SUPPORTING_INFO_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        {
-            let v = &self.information;
-            w.key("information");
-            v.write(w);
-        }
-        if let Some(v) = &self.applies_to_all {
-            write_prim(w, "appliesToAll", "_appliesToAll", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_one(w, "information", &self.information, Reference::write);
+        write_opt_prim(
+            w,
+            "appliesToAll",
+            "_appliesToAll",
+            &self.applies_to_all,
+            w_boolean,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".information");
-            {
-                let v = &self.information;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.applies_to_all.is_some() {
-            let n = path.len();
-            path.push_str(".appliesToAll");
-            if let Some(v) = &self.applies_to_all {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(path, f, ".information", &self.information, reference);
+        visit_opt(
+            path,
+            f,
+            ".appliesToAll",
+            &self.applies_to_all,
+            Boolean::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CoverageEligibilityRequestSupportingInfo {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.sequence, positive_int),
+            2 => prim_element(p, &mut self.sequence),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => one(p, &mut self.information, Reference::read),
+            5 => opt_prim_value(p, &mut self.applies_to_all, boolean),
+            6 => opt_prim_element(p, &mut self.applies_to_all),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_ELIGIBILITY_REQUEST_SUPPORTING_INFO_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("information"),
+        Key::plain("appliesToAll"),
+        Key::plain("_appliesToAll"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "information",
+            keys: &[4],
+        },
+    ],
+};

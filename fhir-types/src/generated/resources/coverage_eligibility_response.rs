@@ -124,6 +124,23 @@ impl Default for CoverageEligibilityResponseServiced {
     }
 }
 
+impl CoverageEligibilityResponseServiced {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "servicedDate", "_servicedDate", x, w_str),
+            Self::Period(x) => write_one(w, "servicedPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl CoverageEligibilityResponse {
     /// A `CoverageEligibilityResponse` with its required elements (`status`, `purpose`, `patient`, `created`, `request`, `outcome`, `insurer`); everything else is empty.
     pub fn new(
@@ -150,215 +167,8 @@ impl CoverageEligibilityResponse {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("CoverageEligibilityResponse")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::FinancialResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(
-                        p,
-                        &mut r.purpose,
-                        codes::EligibilityResponsePurpose::read_code,
-                        other,
-                    )?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.purpose, other)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 17)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "servicedDate" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_value(
-                        p,
-                        &mut r.serviced,
-                        date,
-                        CoverageEligibilityResponseServiced::Date,
-                        |e| match e {
-                            CoverageEligibilityResponseServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_servicedDate" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_element(
-                        p,
-                        &mut r.serviced,
-                        CoverageEligibilityResponseServiced::Date,
-                        |e| match e {
-                            CoverageEligibilityResponseServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "servicedPeriod" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 2, "serviced")?;
-                    choice_box(
-                        p,
-                        &mut r.serviced,
-                        Period::read,
-                        CoverageEligibilityResponseServiced::Period,
-                    )?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.created)?;
-                }
-                "requestor" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.requestor, Reference::read)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 24)?;
-                    one(p, &mut r.request, Reference::read)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
-                }
-                "_outcome" => {
-                    p.mark(&mut seen, 26)?;
-                    prim_element(p, &mut r.outcome)?;
-                }
-                "disposition" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.disposition, string)?;
-                }
-                "_disposition" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.disposition)?;
-                }
-                "insurer" => {
-                    p.mark(&mut seen, 29)?;
-                    one(p, &mut r.insurer, Reference::read)?;
-                }
-                "insurance" => {
-                    p.mark(&mut seen, 30)?;
-                    many(
-                        p,
-                        &mut r.insurance,
-                        CoverageEligibilityResponseInsurance::read,
-                    )?;
-                }
-                "preAuthRef" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.pre_auth_ref, string)?;
-                }
-                "_preAuthRef" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.pre_auth_ref)?;
-                }
-                "form" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(p, &mut r.form, CodeableConcept::read)?;
-                }
-                "error" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.error, CoverageEligibilityResponseError::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &COVERAGE_ELIGIBILITY_RESPONSE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.purpose, "purpose")?;
-        if r.purpose.is_empty() {
-            return Err(p.missing("purpose"));
-        }
-        if !p.marked(&seen, 17) {
-            return Err(p.missing("patient"));
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("created"));
-        }
-        if !p.marked(&seen, 24) {
-            return Err(p.missing("request"));
-        }
-        if !p.marked(&seen, 25) && !p.marked(&seen, 26) {
-            return Err(p.missing("outcome"));
-        }
-        if !p.marked(&seen, 29) {
-            return Err(p.missing("insurer"));
-        }
         Ok(r)
     }
 
@@ -366,315 +176,300 @@ impl CoverageEligibilityResponse {
         w.begin_object();
         w.key("resourceType");
         w.str("CoverageEligibilityResponse");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
         write_prims(w, "purpose", "_purpose", &self.purpose, w_str);
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
+        write_one(w, "patient", &self.patient, Reference::write);
         if let Some(v) = &self.serviced {
-            match v {
-                CoverageEligibilityResponseServiced::Date(x) => {
-                    write_prim(w, "servicedDate", "_servicedDate", x, w_str)
-                }
-                CoverageEligibilityResponseServiced::Period(x) => {
-                    w.key("servicedPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        write_prim(w, "created", "_created", &self.created, w_str);
-        if let Some(v) = &self.requestor {
-            w.key("requestor");
-            v.write(w);
-        }
-        {
-            let v = &self.request;
-            w.key("request");
-            v.write(w);
-        }
-        write_prim(w, "outcome", "_outcome", &self.outcome, w_str);
-        if let Some(v) = &self.disposition {
-            write_prim(w, "disposition", "_disposition", v, w_str);
-        }
-        {
-            let v = &self.insurer;
-            w.key("insurer");
-            v.write(w);
-        }
-        if !self.insurance.is_empty() {
-            w.key("insurance");
-            w.begin_array();
-            for v in &self.insurance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.pre_auth_ref {
-            write_prim(w, "preAuthRef", "_preAuthRef", v, w_str);
-        }
-        if let Some(v) = &self.form {
-            w.key("form");
-            v.write(w);
-        }
-        if !self.error.is_empty() {
-            w.key("error");
-            w.begin_array();
-            for v in &self.error {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_one_prim(w, "created", "_created", &self.created, w_str);
+        write_opt(w, "requestor", &self.requestor, Reference::write);
+        write_one(w, "request", &self.request, Reference::write);
+        write_one_prim(w, "outcome", "_outcome", &self.outcome, w_str);
+        write_opt_prim(w, "disposition", "_disposition", &self.disposition, w_str);
+        write_one(w, "insurer", &self.insurer, Reference::write);
+        write_many(
+            w,
+            "insurance",
+            &self.insurance,
+            CoverageEligibilityResponseInsurance::write,
+        );
+        write_opt_prim(w, "preAuthRef", "_preAuthRef", &self.pre_auth_ref, w_str);
+        write_opt(w, "form", &self.form, CodeableConcept::write);
+        write_many(
+            w,
+            "error",
+            &self.error,
+            CoverageEligibilityResponseError::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.purpose.is_empty() {
-            let n = path.len();
-            path.push_str(".purpose");
-            for v in &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.serviced.is_some() {
-            let n = path.len();
-            path.push_str(".serviced[x]");
-            if let Some(v) = &self.serviced {
-                match v {
-                    CoverageEligibilityResponseServiced::Date(x) => x.visit_refs(path, f),
-                    CoverageEligibilityResponseServiced::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".created");
-            {
-                let v = &self.created;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requestor.is_some() {
-            let n = path.len();
-            path.push_str(".requestor");
-            if let Some(v) = &self.requestor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".request");
-            {
-                let v = &self.request;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".outcome");
-            {
-                let v = &self.outcome;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.disposition.is_some() {
-            let n = path.len();
-            path.push_str(".disposition");
-            if let Some(v) = &self.disposition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".insurer");
-            {
-                let v = &self.insurer;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.insurance.is_empty() {
-            let n = path.len();
-            path.push_str(".insurance");
-            for v in &self.insurance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.pre_auth_ref.is_some() {
-            let n = path.len();
-            path.push_str(".preAuthRef");
-            if let Some(v) = &self.pre_auth_ref {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.form.is_some() {
-            let n = path.len();
-            path.push_str(".form");
-            if let Some(v) = &self.form {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.error.is_empty() {
-            let n = path.len();
-            path.push_str(".error");
-            for v in &self.error {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(path, f, ".purpose", &self.purpose, Code::visit_refs);
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(
+            path,
+            f,
+            ".serviced[x]",
+            &self.serviced,
+            CoverageEligibilityResponseServiced::visit_refs,
+        );
+        visit_one(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_opt(path, f, ".requestor", &self.requestor, reference);
+        visit_one(path, f, ".request", &self.request, reference);
+        visit_one(path, f, ".outcome", &self.outcome, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".disposition",
+            &self.disposition,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".insurer", &self.insurer, reference);
+        visit_many(
+            path,
+            f,
+            ".insurance",
+            &self.insurance,
+            CoverageEligibilityResponseInsurance::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".preAuthRef",
+            &self.pre_auth_ref,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".form", &self.form, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".error",
+            &self.error,
+            CoverageEligibilityResponseError::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for CoverageEligibilityResponse {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.form, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(p, &mut self.error, CoverageEligibilityResponseError::read),
+            6 => prim_value(
+                p,
+                &mut self.status,
+                codes::FinancialResourceStatusCodes::read_code,
+            ),
+            7 => prim_element(p, &mut self.status),
+            8 => prim_value(p, &mut self.created, date_time),
+            9 => one(p, &mut self.insurer, Reference::read),
+            10 => prim_value(p, &mut self.outcome, codes::ClaimProcessingCodes::read_code),
+            11 => one(p, &mut self.patient, Reference::read),
+            12 => {
+                let other = p.marked(seen, 16);
+                values(
+                    p,
+                    &mut self.purpose,
+                    codes::EligibilityResponsePurpose::read_code,
+                    other,
+                )
+            }
+            13 => one(p, &mut self.request, Reference::read),
+            14 => prim_element(p, &mut self.created),
+            15 => prim_element(p, &mut self.outcome),
+            16 => {
+                let other = p.marked(seen, 12);
+                elements(p, &mut self.purpose, other)
+            }
+            17 => opt_prim_value(p, &mut self.language, code),
+            18 => opt_prim_element(p, &mut self.language),
+            19 => many(p, &mut self.contained, Resource::read),
+            20 => many(p, &mut self.extension, Extension::read),
+            21 => many(
+                p,
+                &mut self.insurance,
+                CoverageEligibilityResponseInsurance::read,
+            ),
+            22 => opt(p, &mut self.requestor, Reference::read),
+            23 => many(p, &mut self.identifier, Identifier::read),
+            24 => opt_prim_value(p, &mut self.pre_auth_ref, string),
+            25 => opt_prim_element(p, &mut self.pre_auth_ref),
+            26 => opt_prim_value(p, &mut self.disposition, string),
+            27 => opt_prim_element(p, &mut self.disposition),
+            28 => p.expect_resource_type("CoverageEligibilityResponse"),
+            29 => choice_value(
+                p,
+                &mut self.serviced,
+                date,
+                CoverageEligibilityResponseServiced::Date,
+                |e| match e {
+                    CoverageEligibilityResponseServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            30 => choice_element(
+                p,
+                &mut self.serviced,
+                CoverageEligibilityResponseServiced::Date,
+                |e| match e {
+                    CoverageEligibilityResponseServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            31 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            32 => opt_prim_element(p, &mut self.implicit_rules),
+            33 => choice_box(
+                p,
+                &mut self.serviced,
+                Period::read,
+                CoverageEligibilityResponseServiced::Period,
+            ),
+            34 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static COVERAGE_ELIGIBILITY_RESPONSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("form"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("error"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("created"),
+        Key::plain("insurer"),
+        Key::plain("outcome"),
+        Key::plain("patient"),
+        Key::plain("purpose"),
+        Key::plain("request"),
+        Key::plain("_created"),
+        Key::plain("_outcome"),
+        Key::plain("_purpose"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("insurance"),
+        Key::plain("requestor"),
+        Key::plain("identifier"),
+        Key::plain("preAuthRef"),
+        Key::plain("_preAuthRef"),
+        Key::plain("disposition"),
+        Key::plain("_disposition"),
+        Key::plain("resourceType"),
+        Key::choice("servicedDate", 1, 1),
+        Key::choice("_servicedDate", 1, 1),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("servicedPeriod", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["serviced"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[6, 7],
+        },
+        Required {
+            name: "purpose",
+            keys: &[12, 16],
+        },
+        Required {
+            name: "patient",
+            keys: &[11],
+        },
+        Required {
+            name: "created",
+            keys: &[8, 14],
+        },
+        Required {
+            name: "request",
+            keys: &[13],
+        },
+        Required {
+            name: "outcome",
+            keys: &[10, 15],
+        },
+        Required {
+            name: "insurer",
+            keys: &[9],
+        },
+    ],
+};
 
 /// Processing errors
 ///
@@ -716,93 +511,80 @@ impl CoverageEligibilityResponseError {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
+        read_object(
+            p,
+            &COVERAGE_ELIGIBILITY_RESPONSE_ERROR_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for CoverageEligibilityResponseError {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_ELIGIBILITY_RESPONSE_ERROR_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1],
+    }],
+};
 
 /// Patient insurance information
 ///
@@ -856,153 +638,115 @@ impl CoverageEligibilityResponseInsurance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "coverage" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.coverage, Reference::read)?;
-                }
-                "inforce" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.inforce, boolean)?;
-                }
-                "_inforce" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.inforce)?;
-                }
-                "benefitPeriod" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.benefit_period, Period::read)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 7)?;
-                    many(
-                        p,
-                        &mut r.item,
-                        CoverageEligibilityResponseInsuranceItem::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("coverage"));
-        }
+        read_object(
+            p,
+            &COVERAGE_ELIGIBILITY_RESPONSE_INSURANCE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.coverage;
-            w.key("coverage");
-            v.write(w);
-        }
-        if let Some(v) = &self.inforce {
-            write_prim(w, "inforce", "_inforce", v, w_boolean);
-        }
-        if let Some(v) = &self.benefit_period {
-            w.key("benefitPeriod");
-            v.write(w);
-        }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "coverage", &self.coverage, Reference::write);
+        write_opt_prim(w, "inforce", "_inforce", &self.inforce, w_boolean);
+        write_opt(w, "benefitPeriod", &self.benefit_period, Period::write);
+        write_many(
+            w,
+            "item",
+            &self.item,
+            CoverageEligibilityResponseInsuranceItem::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".coverage");
-            {
-                let v = &self.coverage;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.inforce.is_some() {
-            let n = path.len();
-            path.push_str(".inforce");
-            if let Some(v) = &self.inforce {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.benefit_period.is_some() {
-            let n = path.len();
-            path.push_str(".benefitPeriod");
-            if let Some(v) = &self.benefit_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".coverage", &self.coverage, reference);
+        visit_opt(path, f, ".inforce", &self.inforce, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".benefitPeriod",
+            &self.benefit_period,
+            Period::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".item",
+            &self.item,
+            CoverageEligibilityResponseInsuranceItem::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CoverageEligibilityResponseInsurance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(
+                p,
+                &mut self.item,
+                CoverageEligibilityResponseInsuranceItem::read,
+            ),
+            2 => opt_prim_value(p, &mut self.inforce, boolean),
+            3 => opt_prim_element(p, &mut self.inforce),
+            4 => one(p, &mut self.coverage, Reference::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt(p, &mut self.benefit_period, Period::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_ELIGIBILITY_RESPONSE_INSURANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("item"),
+        Key::plain("inforce"),
+        Key::plain("_inforce"),
+        Key::plain("coverage"),
+        Key::plain("extension"),
+        Key::plain("benefitPeriod"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "coverage",
+        keys: &[4],
+    }],
+};
 
 /// Benefits and authorization details
 ///
@@ -1088,334 +832,224 @@ impl CoverageEligibilityResponseInsuranceItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.provider, Reference::read)?;
-                }
-                "excluded" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.excluded, boolean)?;
-                }
-                "_excluded" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.excluded)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "network" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.network, CodeableConcept::read)?;
-                }
-                "unit" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.unit, CodeableConcept::read)?;
-                }
-                "term" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.term, CodeableConcept::read)?;
-                }
-                "benefit" => {
-                    p.mark(&mut seen, 16)?;
-                    many(
-                        p,
-                        &mut r.benefit,
-                        CoverageEligibilityResponseInsuranceItemBenefit::read,
-                    )?;
-                }
-                "authorizationRequired" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.authorization_required, boolean)?;
-                }
-                "_authorizationRequired" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.authorization_required)?;
-                }
-                "authorizationSupporting" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.authorization_supporting, CodeableConcept::read)?;
-                }
-                "authorizationUrl" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.authorization_url, uri)?;
-                }
-                "_authorizationUrl" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.authorization_url)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &COVERAGE_ELIGIBILITY_RESPONSE_INSURANCE_ITEM_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        if let Some(v) = &self.product_or_service {
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.provider {
-            w.key("provider");
-            v.write(w);
-        }
-        if let Some(v) = &self.excluded {
-            write_prim(w, "excluded", "_excluded", v, w_boolean);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.network {
-            w.key("network");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit {
-            w.key("unit");
-            v.write(w);
-        }
-        if let Some(v) = &self.term {
-            w.key("term");
-            v.write(w);
-        }
-        if !self.benefit.is_empty() {
-            w.key("benefit");
-            w.begin_array();
-            for v in &self.benefit {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.authorization_required {
-            write_prim(
-                w,
-                "authorizationRequired",
-                "_authorizationRequired",
-                v,
-                w_boolean,
-            );
-        }
-        if !self.authorization_supporting.is_empty() {
-            w.key("authorizationSupporting");
-            w.begin_array();
-            for v in &self.authorization_supporting {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.authorization_url {
-            write_prim(w, "authorizationUrl", "_authorizationUrl", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_opt(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_opt(w, "provider", &self.provider, Reference::write);
+        write_opt_prim(w, "excluded", "_excluded", &self.excluded, w_boolean);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "network", &self.network, CodeableConcept::write);
+        write_opt(w, "unit", &self.unit, CodeableConcept::write);
+        write_opt(w, "term", &self.term, CodeableConcept::write);
+        write_many(
+            w,
+            "benefit",
+            &self.benefit,
+            CoverageEligibilityResponseInsuranceItemBenefit::write,
+        );
+        write_opt_prim(
+            w,
+            "authorizationRequired",
+            "_authorizationRequired",
+            &self.authorization_required,
+            w_boolean,
+        );
+        write_many(
+            w,
+            "authorizationSupporting",
+            &self.authorization_supporting,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "authorizationUrl",
+            "_authorizationUrl",
+            &self.authorization_url,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.product_or_service.is_some() {
-            let n = path.len();
-            path.push_str(".productOrService");
-            if let Some(v) = &self.product_or_service {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.provider.is_some() {
-            let n = path.len();
-            path.push_str(".provider");
-            if let Some(v) = &self.provider {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.excluded.is_some() {
-            let n = path.len();
-            path.push_str(".excluded");
-            if let Some(v) = &self.excluded {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.network.is_some() {
-            let n = path.len();
-            path.push_str(".network");
-            if let Some(v) = &self.network {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit.is_some() {
-            let n = path.len();
-            path.push_str(".unit");
-            if let Some(v) = &self.unit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.term.is_some() {
-            let n = path.len();
-            path.push_str(".term");
-            if let Some(v) = &self.term {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.benefit.is_empty() {
-            let n = path.len();
-            path.push_str(".benefit");
-            for v in &self.benefit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authorization_required.is_some() {
-            let n = path.len();
-            path.push_str(".authorizationRequired");
-            if let Some(v) = &self.authorization_required {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.authorization_supporting.is_empty() {
-            let n = path.len();
-            path.push_str(".authorizationSupporting");
-            for v in &self.authorization_supporting {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authorization_url.is_some() {
-            let n = path.len();
-            path.push_str(".authorizationUrl");
-            if let Some(v) = &self.authorization_url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".provider", &self.provider, reference);
+        visit_opt(path, f, ".excluded", &self.excluded, Boolean::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".network",
+            &self.network,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".unit", &self.unit, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".term", &self.term, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".benefit",
+            &self.benefit,
+            CoverageEligibilityResponseInsuranceItemBenefit::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authorizationRequired",
+            &self.authorization_required,
+            Boolean::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".authorizationSupporting",
+            &self.authorization_supporting,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authorizationUrl",
+            &self.authorization_url,
+            Uri::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CoverageEligibilityResponseInsuranceItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt(p, &mut self.term, CodeableConcept::read),
+            3 => opt(p, &mut self.unit, CodeableConcept::read),
+            4 => opt_prim_element(p, &mut self.name),
+            5 => many(
+                p,
+                &mut self.benefit,
+                CoverageEligibilityResponseInsuranceItemBenefit::read,
+            ),
+            6 => opt(p, &mut self.network, CodeableConcept::read),
+            7 => opt(p, &mut self.category, CodeableConcept::read),
+            8 => opt_prim_value(p, &mut self.excluded, boolean),
+            9 => many(p, &mut self.modifier, CodeableConcept::read),
+            10 => opt(p, &mut self.provider, Reference::read),
+            11 => opt_prim_element(p, &mut self.excluded),
+            12 => many(p, &mut self.extension, Extension::read),
+            13 => opt_prim_value(p, &mut self.description, string),
+            14 => opt_prim_element(p, &mut self.description),
+            15 => opt_prim_value(p, &mut self.authorization_url, uri),
+            16 => opt(p, &mut self.product_or_service, CodeableConcept::read),
+            17 => opt_prim_element(p, &mut self.authorization_url),
+            18 => many(p, &mut self.modifier_extension, Extension::read),
+            19 => opt_prim_value(p, &mut self.authorization_required, boolean),
+            20 => opt_prim_element(p, &mut self.authorization_required),
+            21 => many(p, &mut self.authorization_supporting, CodeableConcept::read),
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_ELIGIBILITY_RESPONSE_INSURANCE_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("term"),
+        Key::plain("unit"),
+        Key::plain("_name"),
+        Key::plain("benefit"),
+        Key::plain("network"),
+        Key::plain("category"),
+        Key::plain("excluded"),
+        Key::plain("modifier"),
+        Key::plain("provider"),
+        Key::plain("_excluded"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("authorizationUrl"),
+        Key::plain("productOrService"),
+        Key::plain("_authorizationUrl"),
+        Key::plain("modifierExtension"),
+        Key::plain("authorizationRequired"),
+        Key::plain("_authorizationRequired"),
+        Key::plain("authorizationSupporting"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Benefit Summary
 ///
@@ -1472,6 +1106,31 @@ impl Default for CoverageEligibilityResponseInsuranceItemBenefitAllowed {
     }
 }
 
+impl CoverageEligibilityResponseInsuranceItemBenefitAllowed {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::UnsignedInt(x) => write_one_prim(
+                w,
+                "allowedUnsignedInt",
+                "_allowedUnsignedInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => write_one_prim(w, "allowedString", "_allowedString", x, w_str),
+            Self::Money(x) => write_one(w, "allowedMoney", &**x, Money::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'CoverageEligibilityResponse.insurance.item.benefit.used\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1491,6 +1150,27 @@ impl Default for CoverageEligibilityResponseInsuranceItemBenefitUsed {
     }
 }
 
+impl CoverageEligibilityResponseInsuranceItemBenefitUsed {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::UnsignedInt(x) => {
+                write_one_prim(w, "usedUnsignedInt", "_usedUnsignedInt", x, w_unsigned)
+            }
+            Self::String(x) => write_one_prim(w, "usedString", "_usedString", x, w_str),
+            Self::Money(x) => write_one(w, "usedMoney", &**x, Money::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl CoverageEligibilityResponseInsuranceItemBenefit {
     /// A `CoverageEligibilityResponseInsuranceItemBenefit` with its required elements (`type`); everything else is empty.
     pub fn new(type_: CodeableConcept) -> Self {
@@ -1503,306 +1183,199 @@ impl CoverageEligibilityResponseInsuranceItemBenefit {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "allowedUnsignedInt" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "allowed")?;
-                    choice_value(
-                        p,
-                        &mut r.allowed,
-                        unsigned_int,
-                        CoverageEligibilityResponseInsuranceItemBenefitAllowed::UnsignedInt,
-                        |e| match e {
-                            CoverageEligibilityResponseInsuranceItemBenefitAllowed::UnsignedInt(
-                                x,
-                            ) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_allowedUnsignedInt" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "allowed")?;
-                    choice_element(
-                        p,
-                        &mut r.allowed,
-                        CoverageEligibilityResponseInsuranceItemBenefitAllowed::UnsignedInt,
-                        |e| match e {
-                            CoverageEligibilityResponseInsuranceItemBenefitAllowed::UnsignedInt(
-                                x,
-                            ) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "allowedString" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "allowed")?;
-                    choice_value(
-                        p,
-                        &mut r.allowed,
-                        string,
-                        CoverageEligibilityResponseInsuranceItemBenefitAllowed::String,
-                        |e| match e {
-                            CoverageEligibilityResponseInsuranceItemBenefitAllowed::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_allowedString" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "allowed")?;
-                    choice_element(
-                        p,
-                        &mut r.allowed,
-                        CoverageEligibilityResponseInsuranceItemBenefitAllowed::String,
-                        |e| match e {
-                            CoverageEligibilityResponseInsuranceItemBenefitAllowed::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "allowedMoney" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "allowed")?;
-                    choice_box(
-                        p,
-                        &mut r.allowed,
-                        Money::read,
-                        CoverageEligibilityResponseInsuranceItemBenefitAllowed::Money,
-                    )?;
-                }
-                "usedUnsignedInt" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c1, 1, "used")?;
-                    choice_value(
-                        p,
-                        &mut r.used,
-                        unsigned_int,
-                        CoverageEligibilityResponseInsuranceItemBenefitUsed::UnsignedInt,
-                        |e| match e {
-                            CoverageEligibilityResponseInsuranceItemBenefitUsed::UnsignedInt(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_usedUnsignedInt" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c1, 1, "used")?;
-                    choice_element(
-                        p,
-                        &mut r.used,
-                        CoverageEligibilityResponseInsuranceItemBenefitUsed::UnsignedInt,
-                        |e| match e {
-                            CoverageEligibilityResponseInsuranceItemBenefitUsed::UnsignedInt(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "usedString" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c1, 2, "used")?;
-                    choice_value(
-                        p,
-                        &mut r.used,
-                        string,
-                        CoverageEligibilityResponseInsuranceItemBenefitUsed::String,
-                        |e| match e {
-                            CoverageEligibilityResponseInsuranceItemBenefitUsed::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_usedString" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c1, 2, "used")?;
-                    choice_element(
-                        p,
-                        &mut r.used,
-                        CoverageEligibilityResponseInsuranceItemBenefitUsed::String,
-                        |e| match e {
-                            CoverageEligibilityResponseInsuranceItemBenefitUsed::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "usedMoney" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c1, 3, "used")?;
-                    choice_box(
-                        p,
-                        &mut r.used,
-                        Money::read,
-                        CoverageEligibilityResponseInsuranceItemBenefitUsed::Money,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &COVERAGE_ELIGIBILITY_RESPONSE_INSURANCE_ITEM_BENEFIT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
         if let Some(v) = &self.allowed {
-            match v {
-                CoverageEligibilityResponseInsuranceItemBenefitAllowed::UnsignedInt(x) => {
-                    write_prim(
-                        w,
-                        "allowedUnsignedInt",
-                        "_allowedUnsignedInt",
-                        x,
-                        w_unsigned,
-                    )
-                }
-                CoverageEligibilityResponseInsuranceItemBenefitAllowed::String(x) => {
-                    write_prim(w, "allowedString", "_allowedString", x, w_str)
-                }
-                CoverageEligibilityResponseInsuranceItemBenefitAllowed::Money(x) => {
-                    w.key("allowedMoney");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.used {
-            match v {
-                CoverageEligibilityResponseInsuranceItemBenefitUsed::UnsignedInt(x) => {
-                    write_prim(w, "usedUnsignedInt", "_usedUnsignedInt", x, w_unsigned)
-                }
-                CoverageEligibilityResponseInsuranceItemBenefitUsed::String(x) => {
-                    write_prim(w, "usedString", "_usedString", x, w_str)
-                }
-                CoverageEligibilityResponseInsuranceItemBenefitUsed::Money(x) => {
-                    w.key("usedMoney");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.allowed.is_some() {
-            let n = path.len();
-            path.push_str(".allowed[x]");
-            if let Some(v) = &self.allowed {
-                match v {
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".allowed[x]",
+            &self.allowed,
+            CoverageEligibilityResponseInsuranceItemBenefitAllowed::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".used[x]",
+            &self.used,
+            CoverageEligibilityResponseInsuranceItemBenefitUsed::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for CoverageEligibilityResponseInsuranceItemBenefit {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => choice_box(
+                p,
+                &mut self.used,
+                Money::read,
+                CoverageEligibilityResponseInsuranceItemBenefitUsed::Money,
+            ),
+            4 => choice_value(
+                p,
+                &mut self.used,
+                string,
+                CoverageEligibilityResponseInsuranceItemBenefitUsed::String,
+                |e| match e {
+                    CoverageEligibilityResponseInsuranceItemBenefitUsed::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_element(
+                p,
+                &mut self.used,
+                CoverageEligibilityResponseInsuranceItemBenefitUsed::String,
+                |e| match e {
+                    CoverageEligibilityResponseInsuranceItemBenefitUsed::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_box(
+                p,
+                &mut self.allowed,
+                Money::read,
+                CoverageEligibilityResponseInsuranceItemBenefitAllowed::Money,
+            ),
+            7 => choice_value(
+                p,
+                &mut self.allowed,
+                string,
+                CoverageEligibilityResponseInsuranceItemBenefitAllowed::String,
+                |e| match e {
+                    CoverageEligibilityResponseInsuranceItemBenefitAllowed::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element(
+                p,
+                &mut self.allowed,
+                CoverageEligibilityResponseInsuranceItemBenefitAllowed::String,
+                |e| match e {
+                    CoverageEligibilityResponseInsuranceItemBenefitAllowed::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_value(
+                p,
+                &mut self.used,
+                unsigned_int,
+                CoverageEligibilityResponseInsuranceItemBenefitUsed::UnsignedInt,
+                |e| match e {
+                    CoverageEligibilityResponseInsuranceItemBenefitUsed::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_element(
+                p,
+                &mut self.used,
+                CoverageEligibilityResponseInsuranceItemBenefitUsed::UnsignedInt,
+                |e| match e {
+                    CoverageEligibilityResponseInsuranceItemBenefitUsed::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            12 => choice_value(
+                p,
+                &mut self.allowed,
+                unsigned_int,
+                CoverageEligibilityResponseInsuranceItemBenefitAllowed::UnsignedInt,
+                |e| match e {
                     CoverageEligibilityResponseInsuranceItemBenefitAllowed::UnsignedInt(x) => {
-                        x.visit_refs(path, f)
+                        Some(x)
                     }
-                    CoverageEligibilityResponseInsuranceItemBenefitAllowed::String(x) => {
-                        x.visit_refs(path, f)
+                    _ => None,
+                },
+            ),
+            13 => choice_element(
+                p,
+                &mut self.allowed,
+                CoverageEligibilityResponseInsuranceItemBenefitAllowed::UnsignedInt,
+                |e| match e {
+                    CoverageEligibilityResponseInsuranceItemBenefitAllowed::UnsignedInt(x) => {
+                        Some(x)
                     }
-                    CoverageEligibilityResponseInsuranceItemBenefitAllowed::Money(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.used.is_some() {
-            let n = path.len();
-            path.push_str(".used[x]");
-            if let Some(v) = &self.used {
-                match v {
-                    CoverageEligibilityResponseInsuranceItemBenefitUsed::UnsignedInt(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    CoverageEligibilityResponseInsuranceItemBenefitUsed::String(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    CoverageEligibilityResponseInsuranceItemBenefitUsed::Money(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static COVERAGE_ELIGIBILITY_RESPONSE_INSURANCE_ITEM_BENEFIT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::choice("usedMoney", 2, 3),
+        Key::choice("usedString", 2, 2),
+        Key::choice("_usedString", 2, 2),
+        Key::choice("allowedMoney", 1, 3),
+        Key::choice("allowedString", 1, 2),
+        Key::choice("_allowedString", 1, 2),
+        Key::choice("usedUnsignedInt", 2, 1),
+        Key::choice("_usedUnsignedInt", 2, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("allowedUnsignedInt", 1, 1),
+        Key::choice("_allowedUnsignedInt", 1, 1),
+    ],
+    choices: &["allowed", "used"],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};

@@ -112,6 +112,25 @@ impl Default for DetectedIssueIdentified {
     }
 }
 
+impl DetectedIssueIdentified {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "identifiedDateTime", "_identifiedDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "identifiedPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl DetectedIssue {
     /// A `DetectedIssue` with its required elements (`status`); everything else is empty.
     pub fn new(status: impl Into<Code>) -> Self {
@@ -124,161 +143,7 @@ impl DetectedIssue {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("DetectedIssue")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ObservationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "severity" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.severity, codes::DetectedIssueSeverity::read_code)?;
-                }
-                "_severity" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.severity)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.patient, Reference::read)?;
-                }
-                "identifiedDateTime" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 1, "identified")?;
-                    choice_value(
-                        p,
-                        &mut r.identified,
-                        date_time,
-                        DetectedIssueIdentified::DateTime,
-                        |e| match e {
-                            DetectedIssueIdentified::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_identifiedDateTime" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 1, "identified")?;
-                    choice_element(
-                        p,
-                        &mut r.identified,
-                        DetectedIssueIdentified::DateTime,
-                        |e| match e {
-                            DetectedIssueIdentified::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "identifiedPeriod" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 2, "identified")?;
-                    choice_box(
-                        p,
-                        &mut r.identified,
-                        Period::read,
-                        DetectedIssueIdentified::Period,
-                    )?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.author, Reference::read)?;
-                }
-                "implicated" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.implicated, Reference::read)?;
-                }
-                "evidence" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.evidence, DetectedIssueEvidence::read)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.detail, string)?;
-                }
-                "_detail" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.detail)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.reference, uri)?;
-                }
-                "_reference" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.reference)?;
-                }
-                "mitigation" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.mitigation, DetectedIssueMitigation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &DETECTED_ISSUE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -286,282 +151,226 @@ impl DetectedIssue {
         w.begin_object();
         w.key("resourceType");
         w.str("DetectedIssue");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.severity {
-            write_prim(w, "severity", "_severity", v, w_str);
-        }
-        if let Some(v) = &self.patient {
-            w.key("patient");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "severity", "_severity", &self.severity, w_str);
+        write_opt(w, "patient", &self.patient, Reference::write);
         if let Some(v) = &self.identified {
-            match v {
-                DetectedIssueIdentified::DateTime(x) => {
-                    write_prim(w, "identifiedDateTime", "_identifiedDateTime", x, w_str)
-                }
-                DetectedIssueIdentified::Period(x) => {
-                    w.key("identifiedPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.author {
-            w.key("author");
-            v.write(w);
-        }
-        if !self.implicated.is_empty() {
-            w.key("implicated");
-            w.begin_array();
-            for v in &self.implicated {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.evidence.is_empty() {
-            w.key("evidence");
-            w.begin_array();
-            for v in &self.evidence {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.detail {
-            write_prim(w, "detail", "_detail", v, w_str);
-        }
-        if let Some(v) = &self.reference {
-            write_prim(w, "reference", "_reference", v, w_str);
-        }
-        if !self.mitigation.is_empty() {
-            w.key("mitigation");
-            w.begin_array();
-            for v in &self.mitigation {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "author", &self.author, Reference::write);
+        write_many(w, "implicated", &self.implicated, Reference::write);
+        write_many(w, "evidence", &self.evidence, DetectedIssueEvidence::write);
+        write_opt_prim(w, "detail", "_detail", &self.detail, w_str);
+        write_opt_prim(w, "reference", "_reference", &self.reference, w_str);
+        write_many(
+            w,
+            "mitigation",
+            &self.mitigation,
+            DetectedIssueMitigation::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.severity.is_some() {
-            let n = path.len();
-            path.push_str(".severity");
-            if let Some(v) = &self.severity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.patient.is_some() {
-            let n = path.len();
-            path.push_str(".patient");
-            if let Some(v) = &self.patient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identified.is_some() {
-            let n = path.len();
-            path.push_str(".identified[x]");
-            if let Some(v) = &self.identified {
-                match v {
-                    DetectedIssueIdentified::DateTime(x) => x.visit_refs(path, f),
-                    DetectedIssueIdentified::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.author.is_some() {
-            let n = path.len();
-            path.push_str(".author");
-            if let Some(v) = &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.implicated.is_empty() {
-            let n = path.len();
-            path.push_str(".implicated");
-            for v in &self.implicated {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.evidence.is_empty() {
-            let n = path.len();
-            path.push_str(".evidence");
-            for v in &self.evidence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.detail.is_some() {
-            let n = path.len();
-            path.push_str(".detail");
-            if let Some(v) = &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference.is_some() {
-            let n = path.len();
-            path.push_str(".reference");
-            if let Some(v) = &self.reference {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.mitigation.is_empty() {
-            let n = path.len();
-            path.push_str(".mitigation");
-            for v in &self.mitigation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".severity", &self.severity, Code::visit_refs);
+        visit_opt(path, f, ".patient", &self.patient, reference);
+        visit_opt(
+            path,
+            f,
+            ".identified[x]",
+            &self.identified,
+            DetectedIssueIdentified::visit_refs,
+        );
+        visit_opt(path, f, ".author", &self.author, reference);
+        visit_many(path, f, ".implicated", &self.implicated, reference);
+        visit_many(
+            path,
+            f,
+            ".evidence",
+            &self.evidence,
+            DetectedIssueEvidence::visit_refs,
+        );
+        visit_opt(path, f, ".detail", &self.detail, FhirString::visit_refs);
+        visit_opt(path, f, ".reference", &self.reference, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".mitigation",
+            &self.mitigation,
+            DetectedIssueMitigation::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for DetectedIssue {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt(p, &mut self.author, Reference::read),
+            6 => opt_prim_value(p, &mut self.detail, string),
+            7 => prim_value(p, &mut self.status, codes::ObservationStatus::read_code),
+            8 => opt_prim_element(p, &mut self.detail),
+            9 => prim_element(p, &mut self.status),
+            10 => opt(p, &mut self.patient, Reference::read),
+            11 => many(p, &mut self.evidence, DetectedIssueEvidence::read),
+            12 => opt_prim_value(p, &mut self.language, code),
+            13 => opt_prim_value(
+                p,
+                &mut self.severity,
+                codes::DetectedIssueSeverity::read_code,
+            ),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => opt_prim_element(p, &mut self.severity),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => many(p, &mut self.extension, Extension::read),
+            18 => opt_prim_value(p, &mut self.reference, uri),
+            19 => opt_prim_element(p, &mut self.reference),
+            20 => many(p, &mut self.identifier, Identifier::read),
+            21 => many(p, &mut self.implicated, Reference::read),
+            22 => many(p, &mut self.mitigation, DetectedIssueMitigation::read),
+            23 => p.expect_resource_type("DetectedIssue"),
+            24 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            25 => opt_prim_element(p, &mut self.implicit_rules),
+            26 => choice_box(
+                p,
+                &mut self.identified,
+                Period::read,
+                DetectedIssueIdentified::Period,
+            ),
+            27 => many(p, &mut self.modifier_extension, Extension::read),
+            28 => choice_value(
+                p,
+                &mut self.identified,
+                date_time,
+                DetectedIssueIdentified::DateTime,
+                |e| match e {
+                    DetectedIssueIdentified::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            29 => choice_element(
+                p,
+                &mut self.identified,
+                DetectedIssueIdentified::DateTime,
+                |e| match e {
+                    DetectedIssueIdentified::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static DETECTED_ISSUE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("author"),
+        Key::plain("detail"),
+        Key::plain("status"),
+        Key::plain("_detail"),
+        Key::plain("_status"),
+        Key::plain("patient"),
+        Key::plain("evidence"),
+        Key::plain("language"),
+        Key::plain("severity"),
+        Key::plain("_language"),
+        Key::plain("_severity"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("_reference"),
+        Key::plain("identifier"),
+        Key::plain("implicated"),
+        Key::plain("mitigation"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("identifiedPeriod", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("identifiedDateTime", 1, 1),
+        Key::choice("_identifiedDateTime", 1, 1),
+    ],
+    choices: &["identified"],
+    required: &[Required {
+        name: "status",
+        keys: &[7, 9],
+    }],
+};
 
 /// Supporting evidence
 ///
@@ -599,113 +408,76 @@ impl DetectedIssueEvidence {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.detail, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DETECTED_ISSUE_EVIDENCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "detail", &self.detail, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(path, f, ".detail", &self.detail, reference);
+    }
+}
+
+impl ReadFields for DetectedIssueEvidence {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.detail, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DETECTED_ISSUE_EVIDENCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("detail"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Step taken to address
 ///
@@ -755,126 +527,88 @@ impl DetectedIssueMitigation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.action, CodeableConcept::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.author, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("action"));
-        }
+        read_object(p, &DETECTED_ISSUE_MITIGATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.action;
-            w.key("action");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.author {
-            w.key("author");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "action", &self.action, CodeableConcept::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "author", &self.author, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".action");
-            {
-                let v = &self.action;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.author.is_some() {
-            let n = path.len();
-            path.push_str(".author");
-            if let Some(v) = &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".action",
+            &self.action,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(path, f, ".author", &self.author, reference);
+    }
+}
+
+impl ReadFields for DetectedIssueMitigation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.date, date_time),
+            2 => opt_prim_element(p, &mut self.date),
+            3 => one(p, &mut self.action, CodeableConcept::read),
+            4 => opt(p, &mut self.author, Reference::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DETECTED_ISSUE_MITIGATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("date"),
+        Key::plain("_date"),
+        Key::plain("action"),
+        Key::plain("author"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "action",
+        keys: &[3],
+    }],
+};

@@ -139,204 +139,7 @@ impl Device {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Device")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.definition, Reference::read)?;
-                }
-                "udiCarrier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.udi_carrier, DeviceUdiCarrier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.status, codes::FHIRDeviceStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "distinctIdentifier" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.distinct_identifier, string)?;
-                }
-                "_distinctIdentifier" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.distinct_identifier)?;
-                }
-                "manufacturer" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.manufacturer, string)?;
-                }
-                "_manufacturer" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.manufacturer)?;
-                }
-                "manufactureDate" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.manufacture_date, date_time)?;
-                }
-                "_manufactureDate" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.manufacture_date)?;
-                }
-                "expirationDate" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.expiration_date, date_time)?;
-                }
-                "_expirationDate" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.expiration_date)?;
-                }
-                "lotNumber" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.lot_number, string)?;
-                }
-                "_lotNumber" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.lot_number)?;
-                }
-                "serialNumber" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_value(p, &mut r.serial_number, string)?;
-                }
-                "_serialNumber" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_element(p, &mut r.serial_number)?;
-                }
-                "deviceName" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.device_name, DeviceDeviceName::read)?;
-                }
-                "modelNumber" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.model_number, string)?;
-                }
-                "_modelNumber" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.model_number)?;
-                }
-                "partNumber" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.part_number, string)?;
-                }
-                "_partNumber" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.part_number)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 35)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "specialization" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.specialization, DeviceSpecialization::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.version, DeviceVersion::read)?;
-                }
-                "property" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.property, DeviceProperty::read)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 39)?;
-                    opt(p, &mut r.patient, Reference::read)?;
-                }
-                "owner" => {
-                    p.mark(&mut seen, 40)?;
-                    opt(p, &mut r.owner, Reference::read)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.contact, ContactPoint::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 42)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 45)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "safety" => {
-                    p.mark(&mut seen, 46)?;
-                    many(p, &mut r.safety, CodeableConcept::read)?;
-                }
-                "parent" => {
-                    p.mark(&mut seen, 47)?;
-                    opt(p, &mut r.parent, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DEVICE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -344,461 +147,366 @@ impl Device {
         w.begin_object();
         w.key("resourceType");
         w.str("Device");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.definition {
-            w.key("definition");
-            v.write(w);
-        }
-        if !self.udi_carrier.is_empty() {
-            w.key("udiCarrier");
-            w.begin_array();
-            for v in &self.udi_carrier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if !self.status_reason.is_empty() {
-            w.key("statusReason");
-            w.begin_array();
-            for v in &self.status_reason {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.distinct_identifier {
-            write_prim(w, "distinctIdentifier", "_distinctIdentifier", v, w_str);
-        }
-        if let Some(v) = &self.manufacturer {
-            write_prim(w, "manufacturer", "_manufacturer", v, w_str);
-        }
-        if let Some(v) = &self.manufacture_date {
-            write_prim(w, "manufactureDate", "_manufactureDate", v, w_str);
-        }
-        if let Some(v) = &self.expiration_date {
-            write_prim(w, "expirationDate", "_expirationDate", v, w_str);
-        }
-        if let Some(v) = &self.lot_number {
-            write_prim(w, "lotNumber", "_lotNumber", v, w_str);
-        }
-        if let Some(v) = &self.serial_number {
-            write_prim(w, "serialNumber", "_serialNumber", v, w_str);
-        }
-        if !self.device_name.is_empty() {
-            w.key("deviceName");
-            w.begin_array();
-            for v in &self.device_name {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.model_number {
-            write_prim(w, "modelNumber", "_modelNumber", v, w_str);
-        }
-        if let Some(v) = &self.part_number {
-            write_prim(w, "partNumber", "_partNumber", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if !self.specialization.is_empty() {
-            w.key("specialization");
-            w.begin_array();
-            for v in &self.specialization {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.version.is_empty() {
-            w.key("version");
-            w.begin_array();
-            for v in &self.version {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.property.is_empty() {
-            w.key("property");
-            w.begin_array();
-            for v in &self.property {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.patient {
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.owner {
-            w.key("owner");
-            v.write(w);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.safety.is_empty() {
-            w.key("safety");
-            w.begin_array();
-            for v in &self.safety {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.parent {
-            w.key("parent");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "definition", &self.definition, Reference::write);
+        write_many(w, "udiCarrier", &self.udi_carrier, DeviceUdiCarrier::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_many(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "distinctIdentifier",
+            "_distinctIdentifier",
+            &self.distinct_identifier,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "manufacturer",
+            "_manufacturer",
+            &self.manufacturer,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "manufactureDate",
+            "_manufactureDate",
+            &self.manufacture_date,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "expirationDate",
+            "_expirationDate",
+            &self.expiration_date,
+            w_str,
+        );
+        write_opt_prim(w, "lotNumber", "_lotNumber", &self.lot_number, w_str);
+        write_opt_prim(
+            w,
+            "serialNumber",
+            "_serialNumber",
+            &self.serial_number,
+            w_str,
+        );
+        write_many(w, "deviceName", &self.device_name, DeviceDeviceName::write);
+        write_opt_prim(w, "modelNumber", "_modelNumber", &self.model_number, w_str);
+        write_opt_prim(w, "partNumber", "_partNumber", &self.part_number, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_many(
+            w,
+            "specialization",
+            &self.specialization,
+            DeviceSpecialization::write,
+        );
+        write_many(w, "version", &self.version, DeviceVersion::write);
+        write_many(w, "property", &self.property, DeviceProperty::write);
+        write_opt(w, "patient", &self.patient, Reference::write);
+        write_opt(w, "owner", &self.owner, Reference::write);
+        write_many(w, "contact", &self.contact, ContactPoint::write);
+        write_opt(w, "location", &self.location, Reference::write);
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(w, "safety", &self.safety, CodeableConcept::write);
+        write_opt(w, "parent", &self.parent, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.definition.is_some() {
-            let n = path.len();
-            path.push_str(".definition");
-            if let Some(v) = &self.definition {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.udi_carrier.is_empty() {
-            let n = path.len();
-            path.push_str(".udiCarrier");
-            for v in &self.udi_carrier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.status_reason.is_empty() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            for v in &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.distinct_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".distinctIdentifier");
-            if let Some(v) = &self.distinct_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.manufacturer.is_some() {
-            let n = path.len();
-            path.push_str(".manufacturer");
-            if let Some(v) = &self.manufacturer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.manufacture_date.is_some() {
-            let n = path.len();
-            path.push_str(".manufactureDate");
-            if let Some(v) = &self.manufacture_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expiration_date.is_some() {
-            let n = path.len();
-            path.push_str(".expirationDate");
-            if let Some(v) = &self.expiration_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.lot_number.is_some() {
-            let n = path.len();
-            path.push_str(".lotNumber");
-            if let Some(v) = &self.lot_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.serial_number.is_some() {
-            let n = path.len();
-            path.push_str(".serialNumber");
-            if let Some(v) = &self.serial_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.device_name.is_empty() {
-            let n = path.len();
-            path.push_str(".deviceName");
-            for v in &self.device_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.model_number.is_some() {
-            let n = path.len();
-            path.push_str(".modelNumber");
-            if let Some(v) = &self.model_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.part_number.is_some() {
-            let n = path.len();
-            path.push_str(".partNumber");
-            if let Some(v) = &self.part_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specialization.is_empty() {
-            let n = path.len();
-            path.push_str(".specialization");
-            for v in &self.specialization {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.version.is_empty() {
-            let n = path.len();
-            path.push_str(".version");
-            for v in &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.property.is_empty() {
-            let n = path.len();
-            path.push_str(".property");
-            for v in &self.property {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.patient.is_some() {
-            let n = path.len();
-            path.push_str(".patient");
-            if let Some(v) = &self.patient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.owner.is_some() {
-            let n = path.len();
-            path.push_str(".owner");
-            if let Some(v) = &self.owner {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.safety.is_empty() {
-            let n = path.len();
-            path.push_str(".safety");
-            for v in &self.safety {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.parent.is_some() {
-            let n = path.len();
-            path.push_str(".parent");
-            if let Some(v) = &self.parent {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".definition", &self.definition, reference);
+        visit_many(
+            path,
+            f,
+            ".udiCarrier",
+            &self.udi_carrier,
+            DeviceUdiCarrier::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".distinctIdentifier",
+            &self.distinct_identifier,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".manufacturer",
+            &self.manufacturer,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".manufactureDate",
+            &self.manufacture_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".expirationDate",
+            &self.expiration_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lotNumber",
+            &self.lot_number,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".serialNumber",
+            &self.serial_number,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".deviceName",
+            &self.device_name,
+            DeviceDeviceName::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".modelNumber",
+            &self.model_number,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".partNumber",
+            &self.part_number,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".specialization",
+            &self.specialization,
+            DeviceSpecialization::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".version",
+            &self.version,
+            DeviceVersion::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".property",
+            &self.property,
+            DeviceProperty::visit_refs,
+        );
+        visit_opt(path, f, ".patient", &self.patient, reference);
+        visit_opt(path, f, ".owner", &self.owner, reference);
+        visit_many(path, f, ".contact", &self.contact, ContactPoint::visit_refs);
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".safety",
+            &self.safety,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".parent", &self.parent, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Device {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => many(p, &mut self.note, Annotation::read),
+            6 => opt(p, &mut self.text, Narrative::read),
+            7 => opt(p, &mut self.type_, CodeableConcept::read),
+            8 => opt(p, &mut self.owner, Reference::read),
+            9 => opt(p, &mut self.parent, Reference::read),
+            10 => many(p, &mut self.safety, CodeableConcept::read),
+            11 => opt_prim_value(p, &mut self.status, codes::FHIRDeviceStatus::read_code),
+            12 => opt_prim_element(p, &mut self.status),
+            13 => many(p, &mut self.contact, ContactPoint::read),
+            14 => opt(p, &mut self.patient, Reference::read),
+            15 => many(p, &mut self.version, DeviceVersion::read),
+            16 => opt_prim_value(p, &mut self.language, code),
+            17 => opt(p, &mut self.location, Reference::read),
+            18 => many(p, &mut self.property, DeviceProperty::read),
+            19 => opt_prim_element(p, &mut self.language),
+            20 => many(p, &mut self.contained, Resource::read),
+            21 => many(p, &mut self.extension, Extension::read),
+            22 => opt_prim_value(p, &mut self.lot_number, string),
+            23 => opt_prim_element(p, &mut self.lot_number),
+            24 => opt(p, &mut self.definition, Reference::read),
+            25 => many(p, &mut self.device_name, DeviceDeviceName::read),
+            26 => many(p, &mut self.identifier, Identifier::read),
+            27 => opt_prim_value(p, &mut self.part_number, string),
+            28 => many(p, &mut self.udi_carrier, DeviceUdiCarrier::read),
+            29 => opt_prim_element(p, &mut self.part_number),
+            30 => opt_prim_value(p, &mut self.model_number, string),
+            31 => opt_prim_element(p, &mut self.model_number),
+            32 => opt_prim_value(p, &mut self.manufacturer, string),
+            33 => p.expect_resource_type("Device"),
+            34 => opt_prim_value(p, &mut self.serial_number, string),
+            35 => many(p, &mut self.status_reason, CodeableConcept::read),
+            36 => opt_prim_element(p, &mut self.manufacturer),
+            37 => opt_prim_element(p, &mut self.serial_number),
+            38 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            39 => opt_prim_element(p, &mut self.implicit_rules),
+            40 => opt_prim_value(p, &mut self.expiration_date, date_time),
+            41 => many(p, &mut self.specialization, DeviceSpecialization::read),
+            42 => opt_prim_element(p, &mut self.expiration_date),
+            43 => opt_prim_value(p, &mut self.manufacture_date, date_time),
+            44 => opt_prim_element(p, &mut self.manufacture_date),
+            45 => many(p, &mut self.modifier_extension, Extension::read),
+            46 => opt_prim_value(p, &mut self.distinct_identifier, string),
+            47 => opt_prim_element(p, &mut self.distinct_identifier),
+            _ => Ok(()),
+        }
+    }
+}
+
+static DEVICE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("owner"),
+        Key::plain("parent"),
+        Key::plain("safety"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("patient"),
+        Key::plain("version"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("property"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("lotNumber"),
+        Key::plain("_lotNumber"),
+        Key::plain("definition"),
+        Key::plain("deviceName"),
+        Key::plain("identifier"),
+        Key::plain("partNumber"),
+        Key::plain("udiCarrier"),
+        Key::plain("_partNumber"),
+        Key::plain("modelNumber"),
+        Key::plain("_modelNumber"),
+        Key::plain("manufacturer"),
+        Key::plain("resourceType"),
+        Key::plain("serialNumber"),
+        Key::plain("statusReason"),
+        Key::plain("_manufacturer"),
+        Key::plain("_serialNumber"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("expirationDate"),
+        Key::plain("specialization"),
+        Key::plain("_expirationDate"),
+        Key::plain("manufactureDate"),
+        Key::plain("_manufactureDate"),
+        Key::plain("modifierExtension"),
+        Key::plain("distinctIdentifier"),
+        Key::plain("_distinctIdentifier"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The name of the device as given by the manufacturer
 ///
@@ -844,114 +552,89 @@ impl DeviceDeviceName {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.type_, codes::DeviceNameType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &DEVICE_DEVICE_NAME_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+    }
+}
+
+impl ReadFields for DeviceDeviceName {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => prim_value(p, &mut self.type_, codes::DeviceNameType::read_code),
+            3 => prim_element(p, &mut self.name),
+            4 => prim_element(p, &mut self.type_),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_DEVICE_NAME_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[1, 3],
+        },
+        Required {
+            name: "type",
+            keys: &[2, 4],
+        },
+    ],
+};
 
 /// The actual configuration settings of a device as it actually operates, e.g., regulation status, time properties
 ///
@@ -995,133 +678,95 @@ impl DeviceProperty {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.value_quantity, Quantity::read)?;
-                }
-                "valueCode" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.value_code, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &DEVICE_PROPERTY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.value_quantity.is_empty() {
-            w.key("valueQuantity");
-            w.begin_array();
-            for v in &self.value_quantity {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.value_code.is_empty() {
-            w.key("valueCode");
-            w.begin_array();
-            for v in &self.value_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "valueQuantity", &self.value_quantity, Quantity::write);
+        write_many(w, "valueCode", &self.value_code, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.value_quantity.is_empty() {
-            let n = path.len();
-            path.push_str(".valueQuantity");
-            for v in &self.value_quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.value_code.is_empty() {
-            let n = path.len();
-            path.push_str(".valueCode");
-            for v in &self.value_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".valueQuantity",
+            &self.value_quantity,
+            Quantity::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".valueCode",
+            &self.value_code,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for DeviceProperty {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.value_code, CodeableConcept::read),
+            4 => many(p, &mut self.value_quantity, Quantity::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_PROPERTY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::plain("valueCode"),
+        Key::plain("valueQuantity"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};
 
 /// The capabilities supported on a  device, the standards to which the device conforms for a particular purpose, and used for the communication
 ///
@@ -1163,112 +808,87 @@ impl DeviceSpecialization {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "systemType" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.system_type, CodeableConcept::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("systemType"));
-        }
+        read_object(p, &DEVICE_SPECIALIZATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.system_type;
-            w.key("systemType");
-            v.write(w);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "systemType", &self.system_type, CodeableConcept::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".systemType");
-            {
-                let v = &self.system_type;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".systemType",
+            &self.system_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for DeviceSpecialization {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.version, string),
+            2 => opt_prim_element(p, &mut self.version),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => one(p, &mut self.system_type, CodeableConcept::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_SPECIALIZATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("extension"),
+        Key::plain("systemType"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "systemType",
+        keys: &[4],
+    }],
+};
 
 /// Unique Device Identifier (UDI) Barcode string
 ///
@@ -1330,186 +950,146 @@ impl DeviceUdiCarrier {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "deviceIdentifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.device_identifier, string)?;
-                }
-                "_deviceIdentifier" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.device_identifier)?;
-                }
-                "issuer" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.issuer, uri)?;
-                }
-                "_issuer" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.issuer)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.jurisdiction, uri)?;
-                }
-                "_jurisdiction" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.jurisdiction)?;
-                }
-                "carrierAIDC" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.carrier_a_i_d_c, base64_binary)?;
-                }
-                "_carrierAIDC" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.carrier_a_i_d_c)?;
-                }
-                "carrierHRF" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.carrier_h_r_f, string)?;
-                }
-                "_carrierHRF" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.carrier_h_r_f)?;
-                }
-                "entryType" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.entry_type, codes::UDIEntryType::read_code)?;
-                }
-                "_entryType" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.entry_type)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DEVICE_UDI_CARRIER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.device_identifier {
-            write_prim(w, "deviceIdentifier", "_deviceIdentifier", v, w_str);
-        }
-        if let Some(v) = &self.issuer {
-            write_prim(w, "issuer", "_issuer", v, w_str);
-        }
-        if let Some(v) = &self.jurisdiction {
-            write_prim(w, "jurisdiction", "_jurisdiction", v, w_str);
-        }
-        if let Some(v) = &self.carrier_a_i_d_c {
-            write_prim(w, "carrierAIDC", "_carrierAIDC", v, w_str);
-        }
-        if let Some(v) = &self.carrier_h_r_f {
-            write_prim(w, "carrierHRF", "_carrierHRF", v, w_str);
-        }
-        if let Some(v) = &self.entry_type {
-            write_prim(w, "entryType", "_entryType", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(
+            w,
+            "deviceIdentifier",
+            "_deviceIdentifier",
+            &self.device_identifier,
+            w_str,
+        );
+        write_opt_prim(w, "issuer", "_issuer", &self.issuer, w_str);
+        write_opt_prim(
+            w,
+            "jurisdiction",
+            "_jurisdiction",
+            &self.jurisdiction,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "carrierAIDC",
+            "_carrierAIDC",
+            &self.carrier_a_i_d_c,
+            w_str,
+        );
+        write_opt_prim(w, "carrierHRF", "_carrierHRF", &self.carrier_h_r_f, w_str);
+        write_opt_prim(w, "entryType", "_entryType", &self.entry_type, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.device_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".deviceIdentifier");
-            if let Some(v) = &self.device_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.issuer.is_some() {
-            let n = path.len();
-            path.push_str(".issuer");
-            if let Some(v) = &self.issuer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.jurisdiction.is_some() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            if let Some(v) = &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.carrier_a_i_d_c.is_some() {
-            let n = path.len();
-            path.push_str(".carrierAIDC");
-            if let Some(v) = &self.carrier_a_i_d_c {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.carrier_h_r_f.is_some() {
-            let n = path.len();
-            path.push_str(".carrierHRF");
-            if let Some(v) = &self.carrier_h_r_f {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.entry_type.is_some() {
-            let n = path.len();
-            path.push_str(".entryType");
-            if let Some(v) = &self.entry_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".deviceIdentifier",
+            &self.device_identifier,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".issuer", &self.issuer, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            Uri::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".carrierAIDC",
+            &self.carrier_a_i_d_c,
+            Base64Binary::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".carrierHRF",
+            &self.carrier_h_r_f,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".entryType", &self.entry_type, Code::visit_refs);
+    }
+}
+
+impl ReadFields for DeviceUdiCarrier {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.issuer, uri),
+            2 => opt_prim_element(p, &mut self.issuer),
+            3 => opt_prim_value(p, &mut self.entry_type, codes::UDIEntryType::read_code),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_element(p, &mut self.entry_type),
+            6 => opt_prim_value(p, &mut self.carrier_h_r_f, string),
+            7 => opt_prim_element(p, &mut self.carrier_h_r_f),
+            8 => opt_prim_value(p, &mut self.carrier_a_i_d_c, base64_binary),
+            9 => opt_prim_element(p, &mut self.carrier_a_i_d_c),
+            10 => opt_prim_value(p, &mut self.jurisdiction, uri),
+            11 => opt_prim_element(p, &mut self.jurisdiction),
+            12 => opt_prim_value(p, &mut self.device_identifier, string),
+            13 => opt_prim_element(p, &mut self.device_identifier),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_UDI_CARRIER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("issuer"),
+        Key::plain("_issuer"),
+        Key::plain("entryType"),
+        Key::plain("extension"),
+        Key::plain("_entryType"),
+        Key::plain("carrierHRF"),
+        Key::plain("_carrierHRF"),
+        Key::plain("carrierAIDC"),
+        Key::plain("_carrierAIDC"),
+        Key::plain("jurisdiction"),
+        Key::plain("_jurisdiction"),
+        Key::plain("deviceIdentifier"),
+        Key::plain("_deviceIdentifier"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The actual design of the device or software version running on the device
 ///
@@ -1553,122 +1133,88 @@ impl DeviceVersion {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "component" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.component, Identifier::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.value)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("value"));
-        }
+        read_object(p, &DEVICE_VERSION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.component {
-            w.key("component");
-            v.write(w);
-        }
-        write_prim(w, "value", "_value", &self.value, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "component", &self.component, Identifier::write);
+        write_one_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.component.is_some() {
-            let n = path.len();
-            path.push_str(".component");
-            if let Some(v) = &self.component {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".component",
+            &self.component,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".value", &self.value, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for DeviceVersion {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => prim_value(p, &mut self.value, string),
+            3 => prim_element(p, &mut self.value),
+            4 => opt(p, &mut self.component, Identifier::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_VERSION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("component"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "value",
+        keys: &[2, 3],
+    }],
+};

@@ -126,212 +126,30 @@ impl Default for DeviceDefinitionManufacturer {
     }
 }
 
+impl DeviceDefinitionManufacturer {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::String(x) => {
+                write_one_prim(w, "manufacturerString", "_manufacturerString", x, w_str)
+            }
+            Self::Reference(x) => write_one(w, "manufacturerReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl DeviceDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("DeviceDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "udiDeviceIdentifier" => {
-                    p.mark(&mut seen, 13)?;
-                    many(
-                        p,
-                        &mut r.udi_device_identifier,
-                        DeviceDefinitionUdiDeviceIdentifier::read,
-                    )?;
-                }
-                "manufacturerString" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 1, "manufacturer")?;
-                    choice_value(
-                        p,
-                        &mut r.manufacturer,
-                        string,
-                        DeviceDefinitionManufacturer::String,
-                        |e| match e {
-                            DeviceDefinitionManufacturer::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_manufacturerString" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 1, "manufacturer")?;
-                    choice_element(
-                        p,
-                        &mut r.manufacturer,
-                        DeviceDefinitionManufacturer::String,
-                        |e| match e {
-                            DeviceDefinitionManufacturer::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "manufacturerReference" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 2, "manufacturer")?;
-                    choice_box(
-                        p,
-                        &mut r.manufacturer,
-                        Reference::read,
-                        DeviceDefinitionManufacturer::Reference,
-                    )?;
-                }
-                "deviceName" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.device_name, DeviceDefinitionDeviceName::read)?;
-                }
-                "modelNumber" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.model_number, string)?;
-                }
-                "_modelNumber" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.model_number)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "specialization" => {
-                    p.mark(&mut seen, 21)?;
-                    many(
-                        p,
-                        &mut r.specialization,
-                        DeviceDefinitionSpecialization::read,
-                    )?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 22)?;
-                    let other = p.marked(&seen, 23);
-                    values(p, &mut r.version, string, other)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 23)?;
-                    let other = p.marked(&seen, 22);
-                    elements(p, &mut r.version, other)?;
-                }
-                "safety" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.safety, CodeableConcept::read)?;
-                }
-                "shelfLifeStorage" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.shelf_life_storage, ProductShelfLife::read)?;
-                }
-                "physicalCharacteristics" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.physical_characteristics, ProdCharacteristic::read)?;
-                }
-                "languageCode" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.language_code, CodeableConcept::read)?;
-                }
-                "capability" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.capability, DeviceDefinitionCapability::read)?;
-                }
-                "property" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.property, DeviceDefinitionProperty::read)?;
-                }
-                "owner" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.owner, Reference::read)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.contact, ContactPoint::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "onlineInformation" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.online_information, uri)?;
-                }
-                "_onlineInformation" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.online_information)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 37)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "parentDevice" => {
-                    p.mark(&mut seen, 38)?;
-                    opt(p, &mut r.parent_device, Reference::read)?;
-                }
-                "material" => {
-                    p.mark(&mut seen, 39)?;
-                    many(p, &mut r.material, DeviceDefinitionMaterial::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DEVICE_DEFINITION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.version, "version")?;
         Ok(r)
     }
@@ -340,435 +158,383 @@ impl DeviceDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("DeviceDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.udi_device_identifier.is_empty() {
-            w.key("udiDeviceIdentifier");
-            w.begin_array();
-            for v in &self.udi_device_identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(
+            w,
+            "udiDeviceIdentifier",
+            &self.udi_device_identifier,
+            DeviceDefinitionUdiDeviceIdentifier::write,
+        );
         if let Some(v) = &self.manufacturer {
-            match v {
-                DeviceDefinitionManufacturer::String(x) => {
-                    write_prim(w, "manufacturerString", "_manufacturerString", x, w_str)
-                }
-                DeviceDefinitionManufacturer::Reference(x) => {
-                    w.key("manufacturerReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.device_name.is_empty() {
-            w.key("deviceName");
-            w.begin_array();
-            for v in &self.device_name {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.model_number {
-            write_prim(w, "modelNumber", "_modelNumber", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if !self.specialization.is_empty() {
-            w.key("specialization");
-            w.begin_array();
-            for v in &self.specialization {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "deviceName",
+            &self.device_name,
+            DeviceDefinitionDeviceName::write,
+        );
+        write_opt_prim(w, "modelNumber", "_modelNumber", &self.model_number, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_many(
+            w,
+            "specialization",
+            &self.specialization,
+            DeviceDefinitionSpecialization::write,
+        );
         write_prims(w, "version", "_version", &self.version, w_str);
-        if !self.safety.is_empty() {
-            w.key("safety");
-            w.begin_array();
-            for v in &self.safety {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.shelf_life_storage.is_empty() {
-            w.key("shelfLifeStorage");
-            w.begin_array();
-            for v in &self.shelf_life_storage {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.physical_characteristics {
-            w.key("physicalCharacteristics");
-            v.write(w);
-        }
-        if !self.language_code.is_empty() {
-            w.key("languageCode");
-            w.begin_array();
-            for v in &self.language_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.capability.is_empty() {
-            w.key("capability");
-            w.begin_array();
-            for v in &self.capability {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.property.is_empty() {
-            w.key("property");
-            w.begin_array();
-            for v in &self.property {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.owner {
-            w.key("owner");
-            v.write(w);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.online_information {
-            write_prim(w, "onlineInformation", "_onlineInformation", v, w_str);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.parent_device {
-            w.key("parentDevice");
-            v.write(w);
-        }
-        if !self.material.is_empty() {
-            w.key("material");
-            w.begin_array();
-            for v in &self.material {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "safety", &self.safety, CodeableConcept::write);
+        write_many(
+            w,
+            "shelfLifeStorage",
+            &self.shelf_life_storage,
+            ProductShelfLife::write,
+        );
+        write_opt(
+            w,
+            "physicalCharacteristics",
+            &self.physical_characteristics,
+            ProdCharacteristic::write,
+        );
+        write_many(
+            w,
+            "languageCode",
+            &self.language_code,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "capability",
+            &self.capability,
+            DeviceDefinitionCapability::write,
+        );
+        write_many(
+            w,
+            "property",
+            &self.property,
+            DeviceDefinitionProperty::write,
+        );
+        write_opt(w, "owner", &self.owner, Reference::write);
+        write_many(w, "contact", &self.contact, ContactPoint::write);
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(
+            w,
+            "onlineInformation",
+            "_onlineInformation",
+            &self.online_information,
+            w_str,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "parentDevice", &self.parent_device, Reference::write);
+        write_many(
+            w,
+            "material",
+            &self.material,
+            DeviceDefinitionMaterial::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.udi_device_identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".udiDeviceIdentifier");
-            for v in &self.udi_device_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.manufacturer.is_some() {
-            let n = path.len();
-            path.push_str(".manufacturer[x]");
-            if let Some(v) = &self.manufacturer {
-                match v {
-                    DeviceDefinitionManufacturer::String(x) => x.visit_refs(path, f),
-                    DeviceDefinitionManufacturer::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.device_name.is_empty() {
-            let n = path.len();
-            path.push_str(".deviceName");
-            for v in &self.device_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.model_number.is_some() {
-            let n = path.len();
-            path.push_str(".modelNumber");
-            if let Some(v) = &self.model_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specialization.is_empty() {
-            let n = path.len();
-            path.push_str(".specialization");
-            for v in &self.specialization {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.version.is_empty() {
-            let n = path.len();
-            path.push_str(".version");
-            for v in &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.safety.is_empty() {
-            let n = path.len();
-            path.push_str(".safety");
-            for v in &self.safety {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.shelf_life_storage.is_empty() {
-            let n = path.len();
-            path.push_str(".shelfLifeStorage");
-            for v in &self.shelf_life_storage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.physical_characteristics.is_some() {
-            let n = path.len();
-            path.push_str(".physicalCharacteristics");
-            if let Some(v) = &self.physical_characteristics {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.language_code.is_empty() {
-            let n = path.len();
-            path.push_str(".languageCode");
-            for v in &self.language_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.capability.is_empty() {
-            let n = path.len();
-            path.push_str(".capability");
-            for v in &self.capability {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.property.is_empty() {
-            let n = path.len();
-            path.push_str(".property");
-            for v in &self.property {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.owner.is_some() {
-            let n = path.len();
-            path.push_str(".owner");
-            if let Some(v) = &self.owner {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.online_information.is_some() {
-            let n = path.len();
-            path.push_str(".onlineInformation");
-            if let Some(v) = &self.online_information {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.parent_device.is_some() {
-            let n = path.len();
-            path.push_str(".parentDevice");
-            if let Some(v) = &self.parent_device {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.material.is_empty() {
-            let n = path.len();
-            path.push_str(".material");
-            for v in &self.material {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".udiDeviceIdentifier",
+            &self.udi_device_identifier,
+            DeviceDefinitionUdiDeviceIdentifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".manufacturer[x]",
+            &self.manufacturer,
+            DeviceDefinitionManufacturer::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".deviceName",
+            &self.device_name,
+            DeviceDefinitionDeviceName::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".modelNumber",
+            &self.model_number,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".specialization",
+            &self.specialization,
+            DeviceDefinitionSpecialization::visit_refs,
+        );
+        visit_many(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".safety",
+            &self.safety,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".shelfLifeStorage",
+            &self.shelf_life_storage,
+            ProductShelfLife::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".physicalCharacteristics",
+            &self.physical_characteristics,
+            ProdCharacteristic::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".languageCode",
+            &self.language_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".capability",
+            &self.capability,
+            DeviceDefinitionCapability::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".property",
+            &self.property,
+            DeviceDefinitionProperty::visit_refs,
+        );
+        visit_opt(path, f, ".owner", &self.owner, reference);
+        visit_many(path, f, ".contact", &self.contact, ContactPoint::visit_refs);
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".onlineInformation",
+            &self.online_information,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".parentDevice", &self.parent_device, reference);
+        visit_many(
+            path,
+            f,
+            ".material",
+            &self.material,
+            DeviceDefinitionMaterial::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for DeviceDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => many(p, &mut self.note, Annotation::read),
+            6 => opt(p, &mut self.text, Narrative::read),
+            7 => opt(p, &mut self.type_, CodeableConcept::read),
+            8 => opt(p, &mut self.owner, Reference::read),
+            9 => many(p, &mut self.safety, CodeableConcept::read),
+            10 => many(p, &mut self.contact, ContactPoint::read),
+            11 => {
+                let other = p.marked(seen, 12);
+                values(p, &mut self.version, string, other)
+            }
+            12 => {
+                let other = p.marked(seen, 11);
+                elements(p, &mut self.version, other)
+            }
+            13 => opt_prim_value(p, &mut self.language, code),
+            14 => many(p, &mut self.material, DeviceDefinitionMaterial::read),
+            15 => many(p, &mut self.property, DeviceDefinitionProperty::read),
+            16 => opt(p, &mut self.quantity, Quantity::read),
+            17 => opt_prim_element(p, &mut self.language),
+            18 => many(p, &mut self.contained, Resource::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => many(p, &mut self.capability, DeviceDefinitionCapability::read),
+            21 => many(p, &mut self.device_name, DeviceDefinitionDeviceName::read),
+            22 => many(p, &mut self.identifier, Identifier::read),
+            23 => opt_prim_value(p, &mut self.model_number, string),
+            24 => opt_prim_element(p, &mut self.model_number),
+            25 => many(p, &mut self.language_code, CodeableConcept::read),
+            26 => opt(p, &mut self.parent_device, Reference::read),
+            27 => p.expect_resource_type("DeviceDefinition"),
+            28 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            29 => opt_prim_element(p, &mut self.implicit_rules),
+            30 => many(
+                p,
+                &mut self.specialization,
+                DeviceDefinitionSpecialization::read,
+            ),
+            31 => many(p, &mut self.shelf_life_storage, ProductShelfLife::read),
+            32 => many(p, &mut self.modifier_extension, Extension::read),
+            33 => opt_prim_value(p, &mut self.online_information, uri),
+            34 => opt_prim_element(p, &mut self.online_information),
+            35 => choice_value(
+                p,
+                &mut self.manufacturer,
+                string,
+                DeviceDefinitionManufacturer::String,
+                |e| match e {
+                    DeviceDefinitionManufacturer::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            36 => choice_element(
+                p,
+                &mut self.manufacturer,
+                DeviceDefinitionManufacturer::String,
+                |e| match e {
+                    DeviceDefinitionManufacturer::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            37 => many(
+                p,
+                &mut self.udi_device_identifier,
+                DeviceDefinitionUdiDeviceIdentifier::read,
+            ),
+            38 => choice_box(
+                p,
+                &mut self.manufacturer,
+                Reference::read,
+                DeviceDefinitionManufacturer::Reference,
+            ),
+            39 => opt(
+                p,
+                &mut self.physical_characteristics,
+                ProdCharacteristic::read,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static DEVICE_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("owner"),
+        Key::plain("safety"),
+        Key::plain("contact"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("material"),
+        Key::plain("property"),
+        Key::plain("quantity"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("capability"),
+        Key::plain("deviceName"),
+        Key::plain("identifier"),
+        Key::plain("modelNumber"),
+        Key::plain("_modelNumber"),
+        Key::plain("languageCode"),
+        Key::plain("parentDevice"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("specialization"),
+        Key::plain("shelfLifeStorage"),
+        Key::plain("modifierExtension"),
+        Key::plain("onlineInformation"),
+        Key::plain("_onlineInformation"),
+        Key::choice("manufacturerString", 1, 1),
+        Key::choice("_manufacturerString", 1, 1),
+        Key::plain("udiDeviceIdentifier"),
+        Key::choice("manufacturerReference", 1, 2),
+        Key::plain("physicalCharacteristics"),
+    ],
+    choices: &["manufacturer"],
+    required: &[],
+};
 
 /// Device capabilities
 ///
@@ -810,113 +576,85 @@ impl DeviceDefinitionCapability {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.description, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &DEVICE_DEFINITION_CAPABILITY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.description.is_empty() {
-            w.key("description");
-            w.begin_array();
-            for v in &self.description {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "description", &self.description, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.description.is_empty() {
-            let n = path.len();
-            path.push_str(".description");
-            for v in &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".description",
+            &self.description,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for DeviceDefinitionCapability {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.description, CodeableConcept::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_DEFINITION_CAPABILITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};
 
 /// A name given to the device to identify it
 ///
@@ -962,114 +700,89 @@ impl DeviceDefinitionDeviceName {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.type_, codes::DeviceNameType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &DEVICE_DEFINITION_DEVICE_NAME_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+    }
+}
+
+impl ReadFields for DeviceDefinitionDeviceName {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => prim_value(p, &mut self.type_, codes::DeviceNameType::read_code),
+            3 => prim_element(p, &mut self.name),
+            4 => prim_element(p, &mut self.type_),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_DEFINITION_DEVICE_NAME_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[1, 3],
+        },
+        Required {
+            name: "type",
+            keys: &[2, 4],
+        },
+    ],
+};
 
 /// A substance used to create the material(s) of which the device is made
 ///
@@ -1113,137 +826,105 @@ impl DeviceDefinitionMaterial {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "substance" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.substance, CodeableConcept::read)?;
-                }
-                "alternate" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.alternate, boolean)?;
-                }
-                "_alternate" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.alternate)?;
-                }
-                "allergenicIndicator" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.allergenic_indicator, boolean)?;
-                }
-                "_allergenicIndicator" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.allergenic_indicator)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("substance"));
-        }
+        read_object(p, &DEVICE_DEFINITION_MATERIAL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.substance;
-            w.key("substance");
-            v.write(w);
-        }
-        if let Some(v) = &self.alternate {
-            write_prim(w, "alternate", "_alternate", v, w_boolean);
-        }
-        if let Some(v) = &self.allergenic_indicator {
-            write_prim(
-                w,
-                "allergenicIndicator",
-                "_allergenicIndicator",
-                v,
-                w_boolean,
-            );
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "substance", &self.substance, CodeableConcept::write);
+        write_opt_prim(w, "alternate", "_alternate", &self.alternate, w_boolean);
+        write_opt_prim(
+            w,
+            "allergenicIndicator",
+            "_allergenicIndicator",
+            &self.allergenic_indicator,
+            w_boolean,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".substance");
-            {
-                let v = &self.substance;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.alternate.is_some() {
-            let n = path.len();
-            path.push_str(".alternate");
-            if let Some(v) = &self.alternate {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.allergenic_indicator.is_some() {
-            let n = path.len();
-            path.push_str(".allergenicIndicator");
-            if let Some(v) = &self.allergenic_indicator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".substance",
+            &self.substance,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".alternate", &self.alternate, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".allergenicIndicator",
+            &self.allergenic_indicator,
+            Boolean::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for DeviceDefinitionMaterial {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.alternate, boolean),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => one(p, &mut self.substance, CodeableConcept::read),
+            4 => opt_prim_element(p, &mut self.alternate),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.allergenic_indicator, boolean),
+            7 => opt_prim_element(p, &mut self.allergenic_indicator),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_DEFINITION_MATERIAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("alternate"),
+        Key::plain("extension"),
+        Key::plain("substance"),
+        Key::plain("_alternate"),
+        Key::plain("modifierExtension"),
+        Key::plain("allergenicIndicator"),
+        Key::plain("_allergenicIndicator"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "substance",
+        keys: &[3],
+    }],
+};
 
 /// The actual configuration settings of a device as it actually operates, e.g., regulation status, time properties
 ///
@@ -1287,133 +968,95 @@ impl DeviceDefinitionProperty {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.value_quantity, Quantity::read)?;
-                }
-                "valueCode" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.value_code, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &DEVICE_DEFINITION_PROPERTY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.value_quantity.is_empty() {
-            w.key("valueQuantity");
-            w.begin_array();
-            for v in &self.value_quantity {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.value_code.is_empty() {
-            w.key("valueCode");
-            w.begin_array();
-            for v in &self.value_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "valueQuantity", &self.value_quantity, Quantity::write);
+        write_many(w, "valueCode", &self.value_code, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.value_quantity.is_empty() {
-            let n = path.len();
-            path.push_str(".valueQuantity");
-            for v in &self.value_quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.value_code.is_empty() {
-            let n = path.len();
-            path.push_str(".valueCode");
-            for v in &self.value_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".valueQuantity",
+            &self.value_quantity,
+            Quantity::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".valueCode",
+            &self.value_code,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for DeviceDefinitionProperty {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.value_code, CodeableConcept::read),
+            4 => many(p, &mut self.value_quantity, Quantity::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_DEFINITION_PROPERTY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::plain("valueCode"),
+        Key::plain("valueQuantity"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};
 
 /// The capabilities supported on a  device, the standards to which the device conforms for a particular purpose, and used for the communication
 ///
@@ -1455,112 +1098,89 @@ impl DeviceDefinitionSpecialization {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "systemType" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.system_type, string)?;
-                }
-                "_systemType" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.system_type)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("systemType"));
-        }
+        read_object(p, &DEVICE_DEFINITION_SPECIALIZATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "systemType", "_systemType", &self.system_type, w_str);
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "systemType", "_systemType", &self.system_type, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".systemType");
-            {
-                let v = &self.system_type;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".systemType",
+            &self.system_type,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for DeviceDefinitionSpecialization {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.version, string),
+            2 => opt_prim_element(p, &mut self.version),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => prim_value(p, &mut self.system_type, string),
+            5 => prim_element(p, &mut self.system_type),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_DEFINITION_SPECIALIZATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("extension"),
+        Key::plain("systemType"),
+        Key::plain("_systemType"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "systemType",
+        keys: &[4, 5],
+    }],
+};
 
 /// Unique Device Identifier (UDI) Barcode string
 ///
@@ -1610,91 +1230,34 @@ impl DeviceDefinitionUdiDeviceIdentifier {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "deviceIdentifier" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.device_identifier, string)?;
-                }
-                "_deviceIdentifier" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.device_identifier)?;
-                }
-                "issuer" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.issuer, uri)?;
-                }
-                "_issuer" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.issuer)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.jurisdiction, uri)?;
-                }
-                "_jurisdiction" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.jurisdiction)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("deviceIdentifier"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("issuer"));
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("jurisdiction"));
-        }
+        read_object(
+            p,
+            &DEVICE_DEFINITION_UDI_DEVICE_IDENTIFIER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(
             w,
             "deviceIdentifier",
             "_deviceIdentifier",
             &self.device_identifier,
             w_str,
         );
-        write_prim(w, "issuer", "_issuer", &self.issuer, w_str);
-        write_prim(
+        write_one_prim(w, "issuer", "_issuer", &self.issuer, w_str);
+        write_one_prim(
             w,
             "jurisdiction",
             "_jurisdiction",
@@ -1706,48 +1269,86 @@ impl DeviceDefinitionUdiDeviceIdentifier {
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".deviceIdentifier");
-            {
-                let v = &self.device_identifier;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".issuer");
-            {
-                let v = &self.issuer;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            {
-                let v = &self.jurisdiction;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".deviceIdentifier",
+            &self.device_identifier,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".issuer", &self.issuer, Uri::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            Uri::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for DeviceDefinitionUdiDeviceIdentifier {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.issuer, uri),
+            2 => prim_element(p, &mut self.issuer),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => prim_value(p, &mut self.jurisdiction, uri),
+            5 => prim_element(p, &mut self.jurisdiction),
+            6 => prim_value(p, &mut self.device_identifier, string),
+            7 => prim_element(p, &mut self.device_identifier),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_DEFINITION_UDI_DEVICE_IDENTIFIER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("issuer"),
+        Key::plain("_issuer"),
+        Key::plain("extension"),
+        Key::plain("jurisdiction"),
+        Key::plain("_jurisdiction"),
+        Key::plain("deviceIdentifier"),
+        Key::plain("_deviceIdentifier"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "deviceIdentifier",
+            keys: &[6, 7],
+        },
+        Required {
+            name: "issuer",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "jurisdiction",
+            keys: &[4, 5],
+        },
+    ],
+};

@@ -98,122 +98,7 @@ impl DeviceMetric {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("DeviceMetric")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 13)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "unit" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.unit, CodeableConcept::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.source, Reference::read)?;
-                }
-                "parent" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.parent, Reference::read)?;
-                }
-                "operationalStatus" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.operational_status,
-                        codes::DeviceMetricOperationalStatus::read_code,
-                    )?;
-                }
-                "_operationalStatus" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.operational_status)?;
-                }
-                "color" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.color, codes::DeviceMetricColor::read_code)?;
-                }
-                "_color" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.color)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.category, codes::DeviceMetricCategory::read_code)?;
-                }
-                "_category" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.category)?;
-                }
-                "measurementPeriod" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.measurement_period, Timing::read)?;
-                }
-                "calibration" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.calibration, DeviceMetricCalibration::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("category"));
-        }
+        read_object(p, &DEVICE_METRIC_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -221,242 +106,209 @@ impl DeviceMetric {
         w.begin_object();
         w.key("resourceType");
         w.str("DeviceMetric");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit {
-            w.key("unit");
-            v.write(w);
-        }
-        if let Some(v) = &self.source {
-            w.key("source");
-            v.write(w);
-        }
-        if let Some(v) = &self.parent {
-            w.key("parent");
-            v.write(w);
-        }
-        if let Some(v) = &self.operational_status {
-            write_prim(w, "operationalStatus", "_operationalStatus", v, w_str);
-        }
-        if let Some(v) = &self.color {
-            write_prim(w, "color", "_color", v, w_str);
-        }
-        write_prim(w, "category", "_category", &self.category, w_str);
-        if let Some(v) = &self.measurement_period {
-            w.key("measurementPeriod");
-            v.write(w);
-        }
-        if !self.calibration.is_empty() {
-            w.key("calibration");
-            w.begin_array();
-            for v in &self.calibration {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "unit", &self.unit, CodeableConcept::write);
+        write_opt(w, "source", &self.source, Reference::write);
+        write_opt(w, "parent", &self.parent, Reference::write);
+        write_opt_prim(
+            w,
+            "operationalStatus",
+            "_operationalStatus",
+            &self.operational_status,
+            w_str,
+        );
+        write_opt_prim(w, "color", "_color", &self.color, w_str);
+        write_one_prim(w, "category", "_category", &self.category, w_str);
+        write_opt(
+            w,
+            "measurementPeriod",
+            &self.measurement_period,
+            Timing::write,
+        );
+        write_many(
+            w,
+            "calibration",
+            &self.calibration,
+            DeviceMetricCalibration::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit.is_some() {
-            let n = path.len();
-            path.push_str(".unit");
-            if let Some(v) = &self.unit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.parent.is_some() {
-            let n = path.len();
-            path.push_str(".parent");
-            if let Some(v) = &self.parent {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.operational_status.is_some() {
-            let n = path.len();
-            path.push_str(".operationalStatus");
-            if let Some(v) = &self.operational_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.color.is_some() {
-            let n = path.len();
-            path.push_str(".color");
-            if let Some(v) = &self.color {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".category");
-            {
-                let v = &self.category;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.measurement_period.is_some() {
-            let n = path.len();
-            path.push_str(".measurementPeriod");
-            if let Some(v) = &self.measurement_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.calibration.is_empty() {
-            let n = path.len();
-            path.push_str(".calibration");
-            for v in &self.calibration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".unit", &self.unit, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".source", &self.source, reference);
+        visit_opt(path, f, ".parent", &self.parent, reference);
+        visit_opt(
+            path,
+            f,
+            ".operationalStatus",
+            &self.operational_status,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".color", &self.color, Code::visit_refs);
+        visit_one(path, f, ".category", &self.category, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".measurementPeriod",
+            &self.measurement_period,
+            Timing::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".calibration",
+            &self.calibration,
+            DeviceMetricCalibration::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for DeviceMetric {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => one(p, &mut self.type_, CodeableConcept::read),
+            5 => opt(p, &mut self.unit, CodeableConcept::read),
+            6 => opt_prim_value(p, &mut self.color, codes::DeviceMetricColor::read_code),
+            7 => opt_prim_element(p, &mut self.color),
+            8 => opt(p, &mut self.parent, Reference::read),
+            9 => opt(p, &mut self.source, Reference::read),
+            10 => prim_value(
+                p,
+                &mut self.category,
+                codes::DeviceMetricCategory::read_code,
+            ),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => prim_element(p, &mut self.category),
+            13 => opt_prim_element(p, &mut self.language),
+            14 => many(p, &mut self.contained, Resource::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => many(p, &mut self.identifier, Identifier::read),
+            17 => many(p, &mut self.calibration, DeviceMetricCalibration::read),
+            18 => p.expect_resource_type("DeviceMetric"),
+            19 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            20 => opt_prim_element(p, &mut self.implicit_rules),
+            21 => opt(p, &mut self.measurement_period, Timing::read),
+            22 => many(p, &mut self.modifier_extension, Extension::read),
+            23 => opt_prim_value(
+                p,
+                &mut self.operational_status,
+                codes::DeviceMetricOperationalStatus::read_code,
+            ),
+            24 => opt_prim_element(p, &mut self.operational_status),
+            _ => Ok(()),
+        }
+    }
+}
+
+static DEVICE_METRIC_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("unit"),
+        Key::plain("color"),
+        Key::plain("_color"),
+        Key::plain("parent"),
+        Key::plain("source"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("_category"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("calibration"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("measurementPeriod"),
+        Key::plain("modifierExtension"),
+        Key::plain("operationalStatus"),
+        Key::plain("_operationalStatus"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[4],
+        },
+        Required {
+            name: "category",
+            keys: &[10, 12],
+        },
+    ],
+};
 
 /// Describes the calibrations that have been performed or that are required to be performed
 ///
@@ -496,134 +348,91 @@ impl DeviceMetricCalibration {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.type_,
-                        codes::DeviceMetricCalibrationType::read_code,
-                    )?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "state" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.state,
-                        codes::DeviceMetricCalibrationState::read_code,
-                    )?;
-                }
-                "_state" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.state)?;
-                }
-                "time" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.time, instant)?;
-                }
-                "_time" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.time)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DEVICE_METRIC_CALIBRATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
-        if let Some(v) = &self.state {
-            write_prim(w, "state", "_state", v, w_str);
-        }
-        if let Some(v) = &self.time {
-            write_prim(w, "time", "_time", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "state", "_state", &self.state, w_str);
+        write_opt_prim(w, "time", "_time", &self.time, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.state.is_some() {
-            let n = path.len();
-            path.push_str(".state");
-            if let Some(v) = &self.state {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.time.is_some() {
-            let n = path.len();
-            path.push_str(".time");
-            if let Some(v) = &self.time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".state", &self.state, Code::visit_refs);
+        visit_opt(path, f, ".time", &self.time, Instant::visit_refs);
+    }
+}
+
+impl ReadFields for DeviceMetricCalibration {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.time, instant),
+            2 => opt_prim_value(
+                p,
+                &mut self.type_,
+                codes::DeviceMetricCalibrationType::read_code,
+            ),
+            3 => opt_prim_element(p, &mut self.time),
+            4 => opt_prim_element(p, &mut self.type_),
+            5 => opt_prim_value(
+                p,
+                &mut self.state,
+                codes::DeviceMetricCalibrationState::read_code,
+            ),
+            6 => opt_prim_element(p, &mut self.state),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_METRIC_CALIBRATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("time"),
+        Key::plain("type"),
+        Key::plain("_time"),
+        Key::plain("_type"),
+        Key::plain("state"),
+        Key::plain("_state"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -160,6 +160,25 @@ impl Default for DeviceRequestCode {
     }
 }
 
+impl DeviceRequestCode {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Reference(x) => write_one(w, "codeReference", &**x, Reference::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "codeCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Reference(x) => reference(x, path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'DeviceRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -179,6 +198,27 @@ impl Default for DeviceRequestOccurrence {
     }
 }
 
+impl DeviceRequestOccurrence {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "occurrencePeriod", &**x, Period::write),
+            Self::Timing(x) => write_one(w, "occurrenceTiming", &**x, Timing::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl DeviceRequest {
     /// A `DeviceRequest` with its required elements (`intent`, `code`, `subject`); everything else is empty.
     pub fn new(intent: impl Into<Code>, code: DeviceRequestCode, subject: Reference) -> Self {
@@ -193,256 +233,9 @@ impl DeviceRequest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("DeviceRequest")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.instantiates_canonical, canonical, other)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.instantiates_canonical, other)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.instantiates_uri, uri, other)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.instantiates_uri, other)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "priorRequest" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.prior_request, Reference::read)?;
-                }
-                "groupIdentifier" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.group_identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "intent" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
-                }
-                "_intent" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_element(p, &mut r.intent)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "codeReference" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 1, "code")?;
-                    choice_box_one(
-                        p,
-                        &mut r.code,
-                        Reference::read,
-                        DeviceRequestCode::Reference,
-                    )?;
-                }
-                "codeCodeableConcept" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 2, "code")?;
-                    choice_box_one(
-                        p,
-                        &mut r.code,
-                        CodeableConcept::read,
-                        DeviceRequestCode::CodeableConcept,
-                    )?;
-                }
-                "parameter" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.parameter, DeviceRequestParameter::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 29)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "occurrenceDateTime" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c1, 1, "occurrence")?;
-                    choice_value(
-                        p,
-                        &mut r.occurrence,
-                        date_time,
-                        DeviceRequestOccurrence::DateTime,
-                        |e| match e {
-                            DeviceRequestOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurrenceDateTime" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c1, 1, "occurrence")?;
-                    choice_element(
-                        p,
-                        &mut r.occurrence,
-                        DeviceRequestOccurrence::DateTime,
-                        |e| match e {
-                            DeviceRequestOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "occurrencePeriod" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c1, 2, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Period::read,
-                        DeviceRequestOccurrence::Period,
-                    )?;
-                }
-                "occurrenceTiming" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c1, 3, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Timing::read,
-                        DeviceRequestOccurrence::Timing,
-                    )?;
-                }
-                "authoredOn" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.authored_on, date_time)?;
-                }
-                "_authoredOn" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.authored_on)?;
-                }
-                "requester" => {
-                    p.mark(&mut seen, 37)?;
-                    opt(p, &mut r.requester, Reference::read)?;
-                }
-                "performerType" => {
-                    p.mark(&mut seen, 38)?;
-                    opt(p, &mut r.performer_type, CodeableConcept::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 39)?;
-                    opt(p, &mut r.performer, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "insurance" => {
-                    p.mark(&mut seen, 42)?;
-                    many(p, &mut r.insurance, Reference::read)?;
-                }
-                "supportingInfo" => {
-                    p.mark(&mut seen, 43)?;
-                    many(p, &mut r.supporting_info, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 44)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "relevantHistory" => {
-                    p.mark(&mut seen, 45)?;
-                    many(p, &mut r.relevant_history, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DEVICE_REQUEST_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates_canonical, "instantiatesCanonical")?;
         check_list(p, &r.instantiates_uri, "instantiatesUri")?;
-        if !p.marked(&seen, 22) && !p.marked(&seen, 23) {
-            return Err(p.missing("intent"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("code[x]"));
-        }
-        if !p.marked(&seen, 29) {
-            return Err(p.missing("subject"));
-        }
         Ok(r)
     }
 
@@ -450,55 +243,26 @@ impl DeviceRequest {
         w.begin_object();
         w.key("resourceType");
         w.str("DeviceRequest");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "instantiatesCanonical",
@@ -513,423 +277,361 @@ impl DeviceRequest {
             &self.instantiates_uri,
             w_str,
         );
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.prior_request.is_empty() {
-            w.key("priorRequest");
-            w.begin_array();
-            for v in &self.prior_request {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.group_identifier {
-            w.key("groupIdentifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        {
-            let v = &self.code;
-            match v {
-                DeviceRequestCode::Reference(x) => {
-                    w.key("codeReference");
-                    x.write(w);
-                }
-                DeviceRequestCode::CodeableConcept(x) => {
-                    w.key("codeCodeableConcept");
-                    x.write(w);
-                }
-            }
-        }
-        if !self.parameter.is_empty() {
-            w.key("parameter");
-            w.begin_array();
-            for v in &self.parameter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "priorRequest", &self.prior_request, Reference::write);
+        write_opt(
+            w,
+            "groupIdentifier",
+            &self.group_identifier,
+            Identifier::write,
+        );
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_one_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        self.code.write_keys(w);
+        write_many(
+            w,
+            "parameter",
+            &self.parameter,
+            DeviceRequestParameter::write,
+        );
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
         if let Some(v) = &self.occurrence {
-            match v {
-                DeviceRequestOccurrence::DateTime(x) => {
-                    write_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
-                }
-                DeviceRequestOccurrence::Period(x) => {
-                    w.key("occurrencePeriod");
-                    x.write(w);
-                }
-                DeviceRequestOccurrence::Timing(x) => {
-                    w.key("occurrenceTiming");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.authored_on {
-            write_prim(w, "authoredOn", "_authoredOn", v, w_str);
-        }
-        if let Some(v) = &self.requester {
-            w.key("requester");
-            v.write(w);
-        }
-        if let Some(v) = &self.performer_type {
-            w.key("performerType");
-            v.write(w);
-        }
-        if let Some(v) = &self.performer {
-            w.key("performer");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.insurance.is_empty() {
-            w.key("insurance");
-            w.begin_array();
-            for v in &self.insurance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.supporting_info.is_empty() {
-            w.key("supportingInfo");
-            w.begin_array();
-            for v in &self.supporting_info {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.relevant_history.is_empty() {
-            w.key("relevantHistory");
-            w.begin_array();
-            for v in &self.relevant_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "authoredOn", "_authoredOn", &self.authored_on, w_str);
+        write_opt(w, "requester", &self.requester, Reference::write);
+        write_opt(
+            w,
+            "performerType",
+            &self.performer_type,
+            CodeableConcept::write,
+        );
+        write_opt(w, "performer", &self.performer, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "insurance", &self.insurance, Reference::write);
+        write_many(w, "supportingInfo", &self.supporting_info, Reference::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(
+            w,
+            "relevantHistory",
+            &self.relevant_history,
+            Reference::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            for v in &self.instantiates_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            for v in &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.prior_request.is_empty() {
-            let n = path.len();
-            path.push_str(".priorRequest");
-            for v in &self.prior_request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.group_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".groupIdentifier");
-            if let Some(v) = &self.group_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".intent");
-            {
-                let v = &self.intent;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code[x]");
-            {
-                let v = &self.code;
-                match v {
-                    DeviceRequestCode::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    DeviceRequestCode::CodeableConcept(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.parameter.is_empty() {
-            let n = path.len();
-            path.push_str(".parameter");
-            for v in &self.parameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.occurrence.is_some() {
-            let n = path.len();
-            path.push_str(".occurrence[x]");
-            if let Some(v) = &self.occurrence {
-                match v {
-                    DeviceRequestOccurrence::DateTime(x) => x.visit_refs(path, f),
-                    DeviceRequestOccurrence::Period(x) => x.visit_refs(path, f),
-                    DeviceRequestOccurrence::Timing(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.authored_on.is_some() {
-            let n = path.len();
-            path.push_str(".authoredOn");
-            if let Some(v) = &self.authored_on {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requester.is_some() {
-            let n = path.len();
-            path.push_str(".requester");
-            if let Some(v) = &self.requester {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performer_type.is_some() {
-            let n = path.len();
-            path.push_str(".performerType");
-            if let Some(v) = &self.performer_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performer.is_some() {
-            let n = path.len();
-            path.push_str(".performer");
-            if let Some(v) = &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.insurance.is_empty() {
-            let n = path.len();
-            path.push_str(".insurance");
-            for v in &self.insurance {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_info.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInfo");
-            for v in &self.supporting_info {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.relevant_history.is_empty() {
-            let n = path.len();
-            path.push_str(".relevantHistory");
-            for v in &self.relevant_history {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".priorRequest", &self.prior_request, reference);
+        visit_opt(
+            path,
+            f,
+            ".groupIdentifier",
+            &self.group_identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".intent", &self.intent, Code::visit_refs);
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".code[x]",
+            &self.code,
+            DeviceRequestCode::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".parameter",
+            &self.parameter,
+            DeviceRequestParameter::visit_refs,
+        );
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".occurrence[x]",
+            &self.occurrence,
+            DeviceRequestOccurrence::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authoredOn",
+            &self.authored_on,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".requester", &self.requester, reference);
+        visit_opt(
+            path,
+            f,
+            ".performerType",
+            &self.performer_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".performer", &self.performer, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".insurance", &self.insurance, reference);
+        visit_many(path, f, ".supportingInfo", &self.supporting_info, reference);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".relevantHistory",
+            &self.relevant_history,
+            reference,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for DeviceRequest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => prim_value(p, &mut self.intent, codes::RequestIntent::read_code),
+            6 => opt_prim_value(p, &mut self.status, codes::RequestStatus::read_code),
+            7 => prim_element(p, &mut self.intent),
+            8 => opt_prim_element(p, &mut self.status),
+            9 => many(p, &mut self.based_on, Reference::read),
+            10 => one(p, &mut self.subject, Reference::read),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            13 => opt_prim_element(p, &mut self.language),
+            14 => opt_prim_element(p, &mut self.priority),
+            15 => many(p, &mut self.contained, Resource::read),
+            16 => opt(p, &mut self.encounter, Reference::read),
+            17 => many(p, &mut self.extension, Extension::read),
+            18 => many(p, &mut self.insurance, Reference::read),
+            19 => many(p, &mut self.parameter, DeviceRequestParameter::read),
+            20 => opt(p, &mut self.performer, Reference::read),
+            21 => opt(p, &mut self.requester, Reference::read),
+            22 => opt_prim_value(p, &mut self.authored_on, date_time),
+            23 => many(p, &mut self.identifier, Identifier::read),
+            24 => many(p, &mut self.reason_code, CodeableConcept::read),
+            25 => opt_prim_element(p, &mut self.authored_on),
+            26 => many(p, &mut self.prior_request, Reference::read),
+            27 => p.expect_resource_type("DeviceRequest"),
+            28 => choice_box_one(
+                p,
+                &mut self.code,
+                Reference::read,
+                DeviceRequestCode::Reference,
+            ),
+            29 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            30 => opt(p, &mut self.performer_type, CodeableConcept::read),
+            31 => opt_prim_element(p, &mut self.implicit_rules),
+            32 => many(p, &mut self.supporting_info, Reference::read),
+            33 => opt(p, &mut self.group_identifier, Identifier::read),
+            34 => {
+                let other = p.marked(seen, 37);
+                values(p, &mut self.instantiates_uri, uri, other)
+            }
+            35 => many(p, &mut self.reason_reference, Reference::read),
+            36 => many(p, &mut self.relevant_history, Reference::read),
+            37 => {
+                let other = p.marked(seen, 34);
+                elements(p, &mut self.instantiates_uri, other)
+            }
+            38 => choice_box(
+                p,
+                &mut self.occurrence,
+                Period::read,
+                DeviceRequestOccurrence::Period,
+            ),
+            39 => choice_box(
+                p,
+                &mut self.occurrence,
+                Timing::read,
+                DeviceRequestOccurrence::Timing,
+            ),
+            40 => many(p, &mut self.modifier_extension, Extension::read),
+            41 => choice_value(
+                p,
+                &mut self.occurrence,
+                date_time,
+                DeviceRequestOccurrence::DateTime,
+                |e| match e {
+                    DeviceRequestOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            42 => choice_element(
+                p,
+                &mut self.occurrence,
+                DeviceRequestOccurrence::DateTime,
+                |e| match e {
+                    DeviceRequestOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            43 => choice_box_one(
+                p,
+                &mut self.code,
+                CodeableConcept::read,
+                DeviceRequestCode::CodeableConcept,
+            ),
+            44 => {
+                let other = p.marked(seen, 45);
+                values(p, &mut self.instantiates_canonical, canonical, other)
+            }
+            45 => {
+                let other = p.marked(seen, 44);
+                elements(p, &mut self.instantiates_canonical, other)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+static DEVICE_REQUEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("intent"),
+        Key::plain("status"),
+        Key::plain("_intent"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("_language"),
+        Key::plain("_priority"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("insurance"),
+        Key::plain("parameter"),
+        Key::plain("performer"),
+        Key::plain("requester"),
+        Key::plain("authoredOn"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("_authoredOn"),
+        Key::plain("priorRequest"),
+        Key::plain("resourceType"),
+        Key::choice("codeReference", 1, 1),
+        Key::plain("implicitRules"),
+        Key::plain("performerType"),
+        Key::plain("_implicitRules"),
+        Key::plain("supportingInfo"),
+        Key::plain("groupIdentifier"),
+        Key::plain("instantiatesUri"),
+        Key::plain("reasonReference"),
+        Key::plain("relevantHistory"),
+        Key::plain("_instantiatesUri"),
+        Key::choice("occurrencePeriod", 2, 2),
+        Key::choice("occurrenceTiming", 2, 3),
+        Key::plain("modifierExtension"),
+        Key::choice("occurrenceDateTime", 2, 1),
+        Key::choice("_occurrenceDateTime", 2, 1),
+        Key::choice("codeCodeableConcept", 1, 2),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("_instantiatesCanonical"),
+    ],
+    choices: &["code", "occurrence"],
+    required: &[
+        Required {
+            name: "intent",
+            keys: &[5, 7],
+        },
+        Required {
+            name: "code[x]",
+            keys: &[28, 43],
+        },
+        Required {
+            name: "subject",
+            keys: &[10],
+        },
+    ],
+};
 
 /// Device details
 ///
@@ -984,176 +686,148 @@ impl Default for DeviceRequestParameterValue {
     }
 }
 
+impl DeviceRequestParameterValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl DeviceRequestParameter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        DeviceRequestParameterValue::CodeableConcept,
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        DeviceRequestParameterValue::Quantity,
-                    )?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Range::read,
-                        DeviceRequestParameterValue::Range,
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        DeviceRequestParameterValue::Boolean,
-                        |e| match e {
-                            DeviceRequestParameterValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element(p, &mut r.value, DeviceRequestParameterValue::Boolean, |e| {
-                        match e {
-                            DeviceRequestParameterValue::Boolean(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DEVICE_REQUEST_PARAMETER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
         if let Some(v) = &self.value {
-            match v {
-                DeviceRequestParameterValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                DeviceRequestParameterValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                DeviceRequestParameterValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                DeviceRequestParameterValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    DeviceRequestParameterValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    DeviceRequestParameterValue::Quantity(x) => x.visit_refs(path, f),
-                    DeviceRequestParameterValue::Range(x) => x.visit_refs(path, f),
-                    DeviceRequestParameterValue::Boolean(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            DeviceRequestParameterValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for DeviceRequestParameter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => choice_box(
+                p,
+                &mut self.value,
+                Range::read,
+                DeviceRequestParameterValue::Range,
+            ),
+            4 => choice_value(
+                p,
+                &mut self.value,
+                boolean,
+                DeviceRequestParameterValue::Boolean,
+                |e| match e {
+                    DeviceRequestParameterValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_element(
+                p,
+                &mut self.value,
+                DeviceRequestParameterValue::Boolean,
+                |e| match e {
+                    DeviceRequestParameterValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_box(
+                p,
+                &mut self.value,
+                Quantity::read,
+                DeviceRequestParameterValue::Quantity,
+            ),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            8 => choice_box(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                DeviceRequestParameterValue::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static DEVICE_REQUEST_PARAMETER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("extension"),
+        Key::choice("valueRange", 1, 3),
+        Key::choice("valueBoolean", 1, 4),
+        Key::choice("_valueBoolean", 1, 4),
+        Key::choice("valueQuantity", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("valueCodeableConcept", 1, 1),
+    ],
+    choices: &["value"],
+    required: &[],
+};

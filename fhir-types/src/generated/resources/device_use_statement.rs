@@ -118,6 +118,25 @@ impl Default for DeviceUseStatementTiming {
     }
 }
 
+impl DeviceUseStatementTiming {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Timing(x) => write_one(w, "timingTiming", &**x, Timing::write),
+            Self::Period(x) => write_one(w, "timingPeriod", &**x, Period::write),
+            Self::DateTime(x) => write_one_prim(w, "timingDateTime", "_timingDateTime", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl DeviceUseStatement {
     /// A `DeviceUseStatement` with its required elements (`status`, `subject`, `device`); everything else is empty.
     pub fn new(status: impl Into<Code>, subject: Reference, device: Reference) -> Self {
@@ -132,173 +151,7 @@ impl DeviceUseStatement {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("DeviceUseStatement")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, codes::DeviceUseStatementStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 16)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "derivedFrom" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.derived_from, Reference::read)?;
-                }
-                "timingTiming" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 1, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Timing::read,
-                        DeviceUseStatementTiming::Timing,
-                    )?;
-                }
-                "timingPeriod" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 2, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Period::read,
-                        DeviceUseStatementTiming::Period,
-                    )?;
-                }
-                "timingDateTime" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 3, "timing")?;
-                    choice_value(
-                        p,
-                        &mut r.timing,
-                        date_time,
-                        DeviceUseStatementTiming::DateTime,
-                        |e| match e {
-                            DeviceUseStatementTiming::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timingDateTime" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 3, "timing")?;
-                    choice_element(
-                        p,
-                        &mut r.timing,
-                        DeviceUseStatementTiming::DateTime,
-                        |e| match e {
-                            DeviceUseStatementTiming::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "recordedOn" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.recorded_on, date_time)?;
-                }
-                "_recordedOn" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.recorded_on)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.source, Reference::read)?;
-                }
-                "device" => {
-                    p.mark(&mut seen, 25)?;
-                    one(p, &mut r.device, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 14) && !p.marked(&seen, 15) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 16) {
-            return Err(p.missing("subject"));
-        }
-        if !p.marked(&seen, 25) {
-            return Err(p.missing("device"));
-        }
+        read_object(p, &DEVICE_USE_STATEMENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -306,313 +159,252 @@ impl DeviceUseStatement {
         w.begin_object();
         w.key("resourceType");
         w.str("DeviceUseStatement");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if !self.derived_from.is_empty() {
-            w.key("derivedFrom");
-            w.begin_array();
-            for v in &self.derived_from {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_many(w, "derivedFrom", &self.derived_from, Reference::write);
         if let Some(v) = &self.timing {
-            match v {
-                DeviceUseStatementTiming::Timing(x) => {
-                    w.key("timingTiming");
-                    x.write(w);
-                }
-                DeviceUseStatementTiming::Period(x) => {
-                    w.key("timingPeriod");
-                    x.write(w);
-                }
-                DeviceUseStatementTiming::DateTime(x) => {
-                    write_prim(w, "timingDateTime", "_timingDateTime", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.recorded_on {
-            write_prim(w, "recordedOn", "_recordedOn", v, w_str);
-        }
-        if let Some(v) = &self.source {
-            w.key("source");
-            v.write(w);
-        }
-        {
-            let v = &self.device;
-            w.key("device");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.body_site {
-            w.key("bodySite");
-            v.write(w);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "recordedOn", "_recordedOn", &self.recorded_on, w_str);
+        write_opt(w, "source", &self.source, Reference::write);
+        write_one(w, "device", &self.device, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_opt(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.derived_from.is_empty() {
-            let n = path.len();
-            path.push_str(".derivedFrom");
-            for v in &self.derived_from {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.timing.is_some() {
-            let n = path.len();
-            path.push_str(".timing[x]");
-            if let Some(v) = &self.timing {
-                match v {
-                    DeviceUseStatementTiming::Timing(x) => x.visit_refs(path, f),
-                    DeviceUseStatementTiming::Period(x) => x.visit_refs(path, f),
-                    DeviceUseStatementTiming::DateTime(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.recorded_on.is_some() {
-            let n = path.len();
-            path.push_str(".recordedOn");
-            if let Some(v) = &self.recorded_on {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".device");
-            {
-                let v = &self.device;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.body_site.is_some() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            if let Some(v) = &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_many(path, f, ".derivedFrom", &self.derived_from, reference);
+        visit_opt(
+            path,
+            f,
+            ".timing[x]",
+            &self.timing,
+            DeviceUseStatementTiming::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".recordedOn",
+            &self.recorded_on,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".source", &self.source, reference);
+        visit_one(path, f, ".device", &self.device, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for DeviceUseStatement {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => one(p, &mut self.device, Reference::read),
+            6 => opt(p, &mut self.source, Reference::read),
+            7 => prim_value(
+                p,
+                &mut self.status,
+                codes::DeviceUseStatementStatus::read_code,
+            ),
+            8 => prim_element(p, &mut self.status),
+            9 => many(p, &mut self.based_on, Reference::read),
+            10 => one(p, &mut self.subject, Reference::read),
+            11 => opt(p, &mut self.body_site, CodeableConcept::read),
+            12 => opt_prim_value(p, &mut self.language, code),
+            13 => opt_prim_element(p, &mut self.language),
+            14 => many(p, &mut self.contained, Resource::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => many(p, &mut self.identifier, Identifier::read),
+            17 => many(p, &mut self.reason_code, CodeableConcept::read),
+            18 => opt_prim_value(p, &mut self.recorded_on, date_time),
+            19 => opt_prim_element(p, &mut self.recorded_on),
+            20 => many(p, &mut self.derived_from, Reference::read),
+            21 => p.expect_resource_type("DeviceUseStatement"),
+            22 => choice_box(
+                p,
+                &mut self.timing,
+                Period::read,
+                DeviceUseStatementTiming::Period,
+            ),
+            23 => choice_box(
+                p,
+                &mut self.timing,
+                Timing::read,
+                DeviceUseStatementTiming::Timing,
+            ),
+            24 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            25 => opt_prim_element(p, &mut self.implicit_rules),
+            26 => choice_value(
+                p,
+                &mut self.timing,
+                date_time,
+                DeviceUseStatementTiming::DateTime,
+                |e| match e {
+                    DeviceUseStatementTiming::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            27 => choice_element(
+                p,
+                &mut self.timing,
+                DeviceUseStatementTiming::DateTime,
+                |e| match e {
+                    DeviceUseStatementTiming::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            28 => many(p, &mut self.reason_reference, Reference::read),
+            29 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static DEVICE_USE_STATEMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("device"),
+        Key::plain("source"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("subject"),
+        Key::plain("bodySite"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("recordedOn"),
+        Key::plain("_recordedOn"),
+        Key::plain("derivedFrom"),
+        Key::plain("resourceType"),
+        Key::choice("timingPeriod", 1, 2),
+        Key::choice("timingTiming", 1, 1),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("timingDateTime", 1, 3),
+        Key::choice("_timingDateTime", 1, 3),
+        Key::plain("reasonReference"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["timing"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[7, 8],
+        },
+        Required {
+            name: "subject",
+            keys: &[10],
+        },
+        Required {
+            name: "device",
+            keys: &[5],
+        },
+    ],
+};

@@ -136,6 +136,25 @@ impl Default for DiagnosticReportEffective {
     }
 }
 
+impl DiagnosticReportEffective {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "effectiveDateTime", "_effectiveDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "effectivePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl DiagnosticReport {
     /// A `DiagnosticReport` with its required elements (`status`, `code`); everything else is empty.
     pub fn new(status: impl Into<Code>, code: CodeableConcept) -> Self {
@@ -149,184 +168,7 @@ impl DiagnosticReport {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("DiagnosticReport")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, codes::DiagnosticReportStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 17)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "effectiveDateTime" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 1, "effective")?;
-                    choice_value(
-                        p,
-                        &mut r.effective,
-                        date_time,
-                        DiagnosticReportEffective::DateTime,
-                        |e| match e {
-                            DiagnosticReportEffective::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_effectiveDateTime" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 1, "effective")?;
-                    choice_element(
-                        p,
-                        &mut r.effective,
-                        DiagnosticReportEffective::DateTime,
-                        |e| match e {
-                            DiagnosticReportEffective::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 2, "effective")?;
-                    choice_box(
-                        p,
-                        &mut r.effective,
-                        Period::read,
-                        DiagnosticReportEffective::Period,
-                    )?;
-                }
-                "issued" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.issued, instant)?;
-                }
-                "_issued" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.issued)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.performer, Reference::read)?;
-                }
-                "resultsInterpreter" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.results_interpreter, Reference::read)?;
-                }
-                "specimen" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.specimen, Reference::read)?;
-                }
-                "result" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.result, Reference::read)?;
-                }
-                "imagingStudy" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.imaging_study, Reference::read)?;
-                }
-                "media" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.media, DiagnosticReportMedia::read)?;
-                }
-                "conclusion" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.conclusion, string)?;
-                }
-                "_conclusion" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.conclusion)?;
-                }
-                "conclusionCode" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.conclusion_code, CodeableConcept::read)?;
-                }
-                "presentedForm" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.presented_form, Attachment::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 14) && !p.marked(&seen, 15) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 17) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &DIAGNOSTIC_REPORT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -334,390 +176,283 @@ impl DiagnosticReport {
         w.begin_object();
         w.key("resourceType");
         w.str("DiagnosticReport");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
         if let Some(v) = &self.effective {
-            match v {
-                DiagnosticReportEffective::DateTime(x) => {
-                    write_prim(w, "effectiveDateTime", "_effectiveDateTime", x, w_str)
-                }
-                DiagnosticReportEffective::Period(x) => {
-                    w.key("effectivePeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.issued {
-            write_prim(w, "issued", "_issued", v, w_str);
-        }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.results_interpreter.is_empty() {
-            w.key("resultsInterpreter");
-            w.begin_array();
-            for v in &self.results_interpreter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.specimen.is_empty() {
-            w.key("specimen");
-            w.begin_array();
-            for v in &self.specimen {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.result.is_empty() {
-            w.key("result");
-            w.begin_array();
-            for v in &self.result {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.imaging_study.is_empty() {
-            w.key("imagingStudy");
-            w.begin_array();
-            for v in &self.imaging_study {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.media.is_empty() {
-            w.key("media");
-            w.begin_array();
-            for v in &self.media {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.conclusion {
-            write_prim(w, "conclusion", "_conclusion", v, w_str);
-        }
-        if !self.conclusion_code.is_empty() {
-            w.key("conclusionCode");
-            w.begin_array();
-            for v in &self.conclusion_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.presented_form.is_empty() {
-            w.key("presentedForm");
-            w.begin_array();
-            for v in &self.presented_form {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "issued", "_issued", &self.issued, w_str);
+        write_many(w, "performer", &self.performer, Reference::write);
+        write_many(
+            w,
+            "resultsInterpreter",
+            &self.results_interpreter,
+            Reference::write,
+        );
+        write_many(w, "specimen", &self.specimen, Reference::write);
+        write_many(w, "result", &self.result, Reference::write);
+        write_many(w, "imagingStudy", &self.imaging_study, Reference::write);
+        write_many(w, "media", &self.media, DiagnosticReportMedia::write);
+        write_opt_prim(w, "conclusion", "_conclusion", &self.conclusion, w_str);
+        write_many(
+            w,
+            "conclusionCode",
+            &self.conclusion_code,
+            CodeableConcept::write,
+        );
+        write_many(w, "presentedForm", &self.presented_form, Attachment::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective.is_some() {
-            let n = path.len();
-            path.push_str(".effective[x]");
-            if let Some(v) = &self.effective {
-                match v {
-                    DiagnosticReportEffective::DateTime(x) => x.visit_refs(path, f),
-                    DiagnosticReportEffective::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.issued.is_some() {
-            let n = path.len();
-            path.push_str(".issued");
-            if let Some(v) = &self.issued {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.results_interpreter.is_empty() {
-            let n = path.len();
-            path.push_str(".resultsInterpreter");
-            for v in &self.results_interpreter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specimen.is_empty() {
-            let n = path.len();
-            path.push_str(".specimen");
-            for v in &self.specimen {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.result.is_empty() {
-            let n = path.len();
-            path.push_str(".result");
-            for v in &self.result {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.imaging_study.is_empty() {
-            let n = path.len();
-            path.push_str(".imagingStudy");
-            for v in &self.imaging_study {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.media.is_empty() {
-            let n = path.len();
-            path.push_str(".media");
-            for v in &self.media {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.conclusion.is_some() {
-            let n = path.len();
-            path.push_str(".conclusion");
-            if let Some(v) = &self.conclusion {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.conclusion_code.is_empty() {
-            let n = path.len();
-            path.push_str(".conclusionCode");
-            for v in &self.conclusion_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.presented_form.is_empty() {
-            let n = path.len();
-            path.push_str(".presentedForm");
-            for v in &self.presented_form {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".effective[x]",
+            &self.effective,
+            DiagnosticReportEffective::visit_refs,
+        );
+        visit_opt(path, f, ".issued", &self.issued, Instant::visit_refs);
+        visit_many(path, f, ".performer", &self.performer, reference);
+        visit_many(
+            path,
+            f,
+            ".resultsInterpreter",
+            &self.results_interpreter,
+            reference,
+        );
+        visit_many(path, f, ".specimen", &self.specimen, reference);
+        visit_many(path, f, ".result", &self.result, reference);
+        visit_many(path, f, ".imagingStudy", &self.imaging_study, reference);
+        visit_many(
+            path,
+            f,
+            ".media",
+            &self.media,
+            DiagnosticReportMedia::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".conclusion",
+            &self.conclusion,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".conclusionCode",
+            &self.conclusion_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".presentedForm",
+            &self.presented_form,
+            Attachment::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for DiagnosticReport {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => one(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(p, &mut self.media, DiagnosticReportMedia::read),
+            6 => opt_prim_value(p, &mut self.issued, instant),
+            7 => many(p, &mut self.result, Reference::read),
+            8 => prim_value(
+                p,
+                &mut self.status,
+                codes::DiagnosticReportStatus::read_code,
+            ),
+            9 => opt_prim_element(p, &mut self.issued),
+            10 => prim_element(p, &mut self.status),
+            11 => many(p, &mut self.based_on, Reference::read),
+            12 => opt(p, &mut self.subject, Reference::read),
+            13 => many(p, &mut self.category, CodeableConcept::read),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => many(p, &mut self.specimen, Reference::read),
+            16 => opt_prim_element(p, &mut self.language),
+            17 => many(p, &mut self.contained, Resource::read),
+            18 => opt(p, &mut self.encounter, Reference::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => many(p, &mut self.performer, Reference::read),
+            21 => opt_prim_value(p, &mut self.conclusion, string),
+            22 => many(p, &mut self.identifier, Identifier::read),
+            23 => opt_prim_element(p, &mut self.conclusion),
+            24 => many(p, &mut self.imaging_study, Reference::read),
+            25 => p.expect_resource_type("DiagnosticReport"),
+            26 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            27 => many(p, &mut self.presented_form, Attachment::read),
+            28 => opt_prim_element(p, &mut self.implicit_rules),
+            29 => many(p, &mut self.conclusion_code, CodeableConcept::read),
+            30 => choice_box(
+                p,
+                &mut self.effective,
+                Period::read,
+                DiagnosticReportEffective::Period,
+            ),
+            31 => choice_value(
+                p,
+                &mut self.effective,
+                date_time,
+                DiagnosticReportEffective::DateTime,
+                |e| match e {
+                    DiagnosticReportEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => many(p, &mut self.modifier_extension, Extension::read),
+            33 => choice_element(
+                p,
+                &mut self.effective,
+                DiagnosticReportEffective::DateTime,
+                |e| match e {
+                    DiagnosticReportEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            34 => many(p, &mut self.results_interpreter, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static DIAGNOSTIC_REPORT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("media"),
+        Key::plain("issued"),
+        Key::plain("result"),
+        Key::plain("status"),
+        Key::plain("_issued"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("subject"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("specimen"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("conclusion"),
+        Key::plain("identifier"),
+        Key::plain("_conclusion"),
+        Key::plain("imagingStudy"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("presentedForm"),
+        Key::plain("_implicitRules"),
+        Key::plain("conclusionCode"),
+        Key::choice("effectivePeriod", 1, 2),
+        Key::choice("effectiveDateTime", 1, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("_effectiveDateTime", 1, 1),
+        Key::plain("resultsInterpreter"),
+    ],
+    choices: &["effective"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[8, 10],
+        },
+        Required {
+            name: "code",
+            keys: &[2],
+        },
+    ],
+};
 
 /// Key images associated with this report
 ///
@@ -761,110 +496,78 @@ impl DiagnosticReportMedia {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                "link" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.link, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("link"));
-        }
+        read_object(p, &DIAGNOSTIC_REPORT_MEDIA_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
-        {
-            let v = &self.link;
-            w.key("link");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
+        write_one(w, "link", &self.link, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".link");
-            {
-                let v = &self.link;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+        visit_one(path, f, ".link", &self.link, reference);
+    }
+}
+
+impl ReadFields for DiagnosticReportMedia {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.link, Reference::read),
+            2 => opt_prim_value(p, &mut self.comment, string),
+            3 => opt_prim_element(p, &mut self.comment),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DIAGNOSTIC_REPORT_MEDIA_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("link"),
+        Key::plain("comment"),
+        Key::plain("_comment"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "link",
+        keys: &[1],
+    }],
+};

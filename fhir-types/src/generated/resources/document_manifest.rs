@@ -108,130 +108,7 @@ impl DocumentManifest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("DocumentManifest")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "masterIdentifier" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.master_identifier, Identifier::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, codes::DocumentReferenceStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.created)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.author, Reference::read)?;
-                }
-                "recipient" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.recipient, Reference::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.source, uri)?;
-                }
-                "_source" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.source)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "content" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.content, Reference::read)?;
-                }
-                "related" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.related, DocumentManifestRelated::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 14) && !p.marked(&seen, 15) {
-            return Err(p.missing("status"));
-        }
-        if r.content.is_empty() {
-            return Err(p.missing("content"));
-        }
+        read_object(p, &DOCUMENT_MANIFEST_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -239,277 +116,204 @@ impl DocumentManifest {
         w.begin_object();
         w.key("resourceType");
         w.str("DocumentManifest");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.master_identifier {
-            w.key("masterIdentifier");
-            v.write(w);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.created {
-            write_prim(w, "created", "_created", v, w_str);
-        }
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.recipient.is_empty() {
-            w.key("recipient");
-            w.begin_array();
-            for v in &self.recipient {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.source {
-            write_prim(w, "source", "_source", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.content.is_empty() {
-            w.key("content");
-            w.begin_array();
-            for v in &self.content {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related.is_empty() {
-            w.key("related");
-            w.begin_array();
-            for v in &self.related {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "masterIdentifier",
+            &self.master_identifier,
+            Identifier::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt_prim(w, "created", "_created", &self.created, w_str);
+        write_many(w, "author", &self.author, Reference::write);
+        write_many(w, "recipient", &self.recipient, Reference::write);
+        write_opt_prim(w, "source", "_source", &self.source, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "content", &self.content, Reference::write);
+        write_many(w, "related", &self.related, DocumentManifestRelated::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.master_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".masterIdentifier");
-            if let Some(v) = &self.master_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.created.is_some() {
-            let n = path.len();
-            path.push_str(".created");
-            if let Some(v) = &self.created {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.recipient.is_empty() {
-            let n = path.len();
-            path.push_str(".recipient");
-            for v in &self.recipient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.content.is_empty() {
-            let n = path.len();
-            path.push_str(".content");
-            for v in &self.content {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related.is_empty() {
-            let n = path.len();
-            path.push_str(".related");
-            for v in &self.related {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".masterIdentifier",
+            &self.master_identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_many(path, f, ".author", &self.author, reference);
+        visit_many(path, f, ".recipient", &self.recipient, reference);
+        visit_opt(path, f, ".source", &self.source, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".content", &self.content, reference);
+        visit_many(
+            path,
+            f,
+            ".related",
+            &self.related,
+            DocumentManifestRelated::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for DocumentManifest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt(p, &mut self.type_, CodeableConcept::read),
+            5 => many(p, &mut self.author, Reference::read),
+            6 => opt_prim_value(p, &mut self.source, uri),
+            7 => prim_value(
+                p,
+                &mut self.status,
+                codes::DocumentReferenceStatus::read_code,
+            ),
+            8 => opt_prim_element(p, &mut self.source),
+            9 => prim_element(p, &mut self.status),
+            10 => many(p, &mut self.content, Reference::read),
+            11 => opt_prim_value(p, &mut self.created, date_time),
+            12 => many(p, &mut self.related, DocumentManifestRelated::read),
+            13 => opt(p, &mut self.subject, Reference::read),
+            14 => opt_prim_element(p, &mut self.created),
+            15 => opt_prim_value(p, &mut self.language, code),
+            16 => opt_prim_element(p, &mut self.language),
+            17 => many(p, &mut self.contained, Resource::read),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => many(p, &mut self.recipient, Reference::read),
+            20 => many(p, &mut self.identifier, Identifier::read),
+            21 => opt_prim_value(p, &mut self.description, string),
+            22 => opt_prim_element(p, &mut self.description),
+            23 => p.expect_resource_type("DocumentManifest"),
+            24 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            25 => opt_prim_element(p, &mut self.implicit_rules),
+            26 => opt(p, &mut self.master_identifier, Identifier::read),
+            27 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static DOCUMENT_MANIFEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("author"),
+        Key::plain("source"),
+        Key::plain("status"),
+        Key::plain("_source"),
+        Key::plain("_status"),
+        Key::plain("content"),
+        Key::plain("created"),
+        Key::plain("related"),
+        Key::plain("subject"),
+        Key::plain("_created"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("recipient"),
+        Key::plain("identifier"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("masterIdentifier"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[7, 9],
+        },
+        Required {
+            name: "content",
+            keys: &[10],
+        },
+    ],
+};
 
 /// Related things
 ///
@@ -547,102 +351,79 @@ impl DocumentManifestRelated {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "ref" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.ref_, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DOCUMENT_MANIFEST_RELATED_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.ref_ {
-            w.key("ref");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "ref", &self.ref_, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.ref_.is_some() {
-            let n = path.len();
-            path.push_str(".ref");
-            if let Some(v) = &self.ref_ {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".ref", &self.ref_, reference);
+    }
+}
+
+impl ReadFields for DocumentManifestRelated {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.ref_, Reference::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.identifier, Identifier::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DOCUMENT_MANIFEST_RELATED_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("ref"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

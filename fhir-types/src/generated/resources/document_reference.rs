@@ -124,146 +124,7 @@ impl DocumentReference {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("DocumentReference")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "masterIdentifier" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.master_identifier, Identifier::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, codes::DocumentReferenceStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "docStatus" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.doc_status, codes::CompositionStatus::read_code)?;
-                }
-                "_docStatus" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.doc_status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.date, instant)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.author, Reference::read)?;
-                }
-                "authenticator" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.authenticator, Reference::read)?;
-                }
-                "custodian" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.custodian, Reference::read)?;
-                }
-                "relatesTo" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.relates_to, DocumentReferenceRelatesTo::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "securityLabel" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.security_label, CodeableConcept::read)?;
-                }
-                "content" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.content, DocumentReferenceContent::read)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.context, DocumentReferenceContext::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 14) && !p.marked(&seen, 15) {
-            return Err(p.missing("status"));
-        }
-        if r.content.is_empty() {
-            return Err(p.missing("content"));
-        }
+        read_object(p, &DOCUMENT_REFERENCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -271,329 +132,254 @@ impl DocumentReference {
         w.begin_object();
         w.key("resourceType");
         w.str("DocumentReference");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.master_identifier {
-            w.key("masterIdentifier");
-            v.write(w);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.doc_status {
-            write_prim(w, "docStatus", "_docStatus", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.authenticator {
-            w.key("authenticator");
-            v.write(w);
-        }
-        if let Some(v) = &self.custodian {
-            w.key("custodian");
-            v.write(w);
-        }
-        if !self.relates_to.is_empty() {
-            w.key("relatesTo");
-            w.begin_array();
-            for v in &self.relates_to {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.security_label.is_empty() {
-            w.key("securityLabel");
-            w.begin_array();
-            for v in &self.security_label {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.content.is_empty() {
-            w.key("content");
-            w.begin_array();
-            for v in &self.content {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.context {
-            w.key("context");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "masterIdentifier",
+            &self.master_identifier,
+            Identifier::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(w, "docStatus", "_docStatus", &self.doc_status, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_many(w, "author", &self.author, Reference::write);
+        write_opt(w, "authenticator", &self.authenticator, Reference::write);
+        write_opt(w, "custodian", &self.custodian, Reference::write);
+        write_many(
+            w,
+            "relatesTo",
+            &self.relates_to,
+            DocumentReferenceRelatesTo::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(
+            w,
+            "securityLabel",
+            &self.security_label,
+            CodeableConcept::write,
+        );
+        write_many(w, "content", &self.content, DocumentReferenceContent::write);
+        write_opt(w, "context", &self.context, DocumentReferenceContext::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.master_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".masterIdentifier");
-            if let Some(v) = &self.master_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.doc_status.is_some() {
-            let n = path.len();
-            path.push_str(".docStatus");
-            if let Some(v) = &self.doc_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authenticator.is_some() {
-            let n = path.len();
-            path.push_str(".authenticator");
-            if let Some(v) = &self.authenticator {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.custodian.is_some() {
-            let n = path.len();
-            path.push_str(".custodian");
-            if let Some(v) = &self.custodian {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.relates_to.is_empty() {
-            let n = path.len();
-            path.push_str(".relatesTo");
-            for v in &self.relates_to {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.security_label.is_empty() {
-            let n = path.len();
-            path.push_str(".securityLabel");
-            for v in &self.security_label {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.content.is_empty() {
-            let n = path.len();
-            path.push_str(".content");
-            for v in &self.content {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.context.is_some() {
-            let n = path.len();
-            path.push_str(".context");
-            if let Some(v) = &self.context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".masterIdentifier",
+            &self.master_identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".docStatus", &self.doc_status, Code::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".date", &self.date, Instant::visit_refs);
+        visit_many(path, f, ".author", &self.author, reference);
+        visit_opt(path, f, ".authenticator", &self.authenticator, reference);
+        visit_opt(path, f, ".custodian", &self.custodian, reference);
+        visit_many(
+            path,
+            f,
+            ".relatesTo",
+            &self.relates_to,
+            DocumentReferenceRelatesTo::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".securityLabel",
+            &self.security_label,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".content",
+            &self.content,
+            DocumentReferenceContent::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".context",
+            &self.context,
+            DocumentReferenceContext::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for DocumentReference {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.date, instant),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt(p, &mut self.type_, CodeableConcept::read),
+            6 => opt_prim_element(p, &mut self.date),
+            7 => many(p, &mut self.author, Reference::read),
+            8 => prim_value(
+                p,
+                &mut self.status,
+                codes::DocumentReferenceStatus::read_code,
+            ),
+            9 => prim_element(p, &mut self.status),
+            10 => many(p, &mut self.content, DocumentReferenceContent::read),
+            11 => opt(p, &mut self.context, DocumentReferenceContext::read),
+            12 => opt(p, &mut self.subject, Reference::read),
+            13 => many(p, &mut self.category, CodeableConcept::read),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => opt_prim_element(p, &mut self.language),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => opt(p, &mut self.custodian, Reference::read),
+            18 => opt_prim_value(p, &mut self.doc_status, codes::CompositionStatus::read_code),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => many(p, &mut self.relates_to, DocumentReferenceRelatesTo::read),
+            21 => opt_prim_element(p, &mut self.doc_status),
+            22 => many(p, &mut self.identifier, Identifier::read),
+            23 => opt_prim_value(p, &mut self.description, string),
+            24 => opt_prim_element(p, &mut self.description),
+            25 => p.expect_resource_type("DocumentReference"),
+            26 => opt(p, &mut self.authenticator, Reference::read),
+            27 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            28 => many(p, &mut self.security_label, CodeableConcept::read),
+            29 => opt_prim_element(p, &mut self.implicit_rules),
+            30 => opt(p, &mut self.master_identifier, Identifier::read),
+            31 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static DOCUMENT_REFERENCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("author"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("content"),
+        Key::plain("context"),
+        Key::plain("subject"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("custodian"),
+        Key::plain("docStatus"),
+        Key::plain("extension"),
+        Key::plain("relatesTo"),
+        Key::plain("_docStatus"),
+        Key::plain("identifier"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("authenticator"),
+        Key::plain("implicitRules"),
+        Key::plain("securityLabel"),
+        Key::plain("_implicitRules"),
+        Key::plain("masterIdentifier"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[8, 9],
+        },
+        Required {
+            name: "content",
+            keys: &[10],
+        },
+    ],
+};
 
 /// Document referenced
 ///
@@ -639,109 +425,85 @@ impl DocumentReferenceContent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "attachment" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.attachment, Attachment::read)?;
-                }
-                "format" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.format, Coding::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("attachment"));
-        }
+        read_object(p, &DOCUMENT_REFERENCE_CONTENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.attachment;
-            w.key("attachment");
-            v.write(w);
-        }
-        if let Some(v) = &self.format {
-            w.key("format");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "attachment", &self.attachment, Attachment::write);
+        write_opt(w, "format", &self.format, Coding::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".attachment");
-            {
-                let v = &self.attachment;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.format.is_some() {
-            let n = path.len();
-            path.push_str(".format");
-            if let Some(v) = &self.format {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".attachment",
+            &self.attachment,
+            Attachment::visit_refs,
+        );
+        visit_opt(path, f, ".format", &self.format, Coding::visit_refs);
+    }
+}
+
+impl ReadFields for DocumentReferenceContent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.format, Coding::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => one(p, &mut self.attachment, Attachment::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DOCUMENT_REFERENCE_CONTENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("format"),
+        Key::plain("extension"),
+        Key::plain("attachment"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "attachment",
+        keys: &[3],
+    }],
+};
 
 /// Clinical context of document
 ///
@@ -799,199 +561,129 @@ impl DocumentReferenceContext {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.encounter, Reference::read)?;
-                }
-                "event" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.event, CodeableConcept::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "facilityType" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.facility_type, CodeableConcept::read)?;
-                }
-                "practiceSetting" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.practice_setting, CodeableConcept::read)?;
-                }
-                "sourcePatientInfo" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.source_patient_info, Reference::read)?;
-                }
-                "related" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.related, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &DOCUMENT_REFERENCE_CONTEXT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.encounter.is_empty() {
-            w.key("encounter");
-            w.begin_array();
-            for v in &self.encounter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.event.is_empty() {
-            w.key("event");
-            w.begin_array();
-            for v in &self.event {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.facility_type {
-            w.key("facilityType");
-            v.write(w);
-        }
-        if let Some(v) = &self.practice_setting {
-            w.key("practiceSetting");
-            v.write(w);
-        }
-        if let Some(v) = &self.source_patient_info {
-            w.key("sourcePatientInfo");
-            v.write(w);
-        }
-        if !self.related.is_empty() {
-            w.key("related");
-            w.begin_array();
-            for v in &self.related {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "encounter", &self.encounter, Reference::write);
+        write_many(w, "event", &self.event, CodeableConcept::write);
+        write_opt(w, "period", &self.period, Period::write);
+        write_opt(
+            w,
+            "facilityType",
+            &self.facility_type,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "practiceSetting",
+            &self.practice_setting,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "sourcePatientInfo",
+            &self.source_patient_info,
+            Reference::write,
+        );
+        write_many(w, "related", &self.related, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.encounter.is_empty() {
-            let n = path.len();
-            path.push_str(".encounter");
-            for v in &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.event.is_empty() {
-            let n = path.len();
-            path.push_str(".event");
-            for v in &self.event {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.facility_type.is_some() {
-            let n = path.len();
-            path.push_str(".facilityType");
-            if let Some(v) = &self.facility_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.practice_setting.is_some() {
-            let n = path.len();
-            path.push_str(".practiceSetting");
-            if let Some(v) = &self.practice_setting {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_patient_info.is_some() {
-            let n = path.len();
-            path.push_str(".sourcePatientInfo");
-            if let Some(v) = &self.source_patient_info {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related.is_empty() {
-            let n = path.len();
-            path.push_str(".related");
-            for v in &self.related {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".encounter", &self.encounter, reference);
+        visit_many(path, f, ".event", &self.event, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".facilityType",
+            &self.facility_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".practiceSetting",
+            &self.practice_setting,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".sourcePatientInfo",
+            &self.source_patient_info,
+            reference,
+        );
+        visit_many(path, f, ".related", &self.related, reference);
+    }
+}
+
+impl ReadFields for DocumentReferenceContext {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.event, CodeableConcept::read),
+            2 => opt(p, &mut self.period, Period::read),
+            3 => many(p, &mut self.related, Reference::read),
+            4 => many(p, &mut self.encounter, Reference::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt(p, &mut self.facility_type, CodeableConcept::read),
+            7 => opt(p, &mut self.practice_setting, CodeableConcept::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => opt(p, &mut self.source_patient_info, Reference::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DOCUMENT_REFERENCE_CONTEXT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("event"),
+        Key::plain("period"),
+        Key::plain("related"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("facilityType"),
+        Key::plain("practiceSetting"),
+        Key::plain("modifierExtension"),
+        Key::plain("sourcePatientInfo"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Relationships to other documents
 ///
@@ -1038,112 +730,88 @@ impl DocumentReferenceRelatesTo {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::DocumentRelationshipType::read_code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.target, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("target"));
-        }
+        read_object(p, &DOCUMENT_REFERENCE_RELATES_TO_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        {
-            let v = &self.target;
-            w.key("target");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_one(w, "target", &self.target, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".target");
-            {
-                let v = &self.target;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_one(path, f, ".target", &self.target, reference);
+    }
+}
+
+impl ReadFields for DocumentReferenceRelatesTo {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(
+                p,
+                &mut self.code,
+                codes::DocumentRelationshipType::read_code,
+            ),
+            2 => prim_element(p, &mut self.code),
+            3 => one(p, &mut self.target, Reference::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static DOCUMENT_REFERENCE_RELATES_TO_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("target"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "target",
+            keys: &[3],
+        },
+    ],
+};

@@ -134,162 +134,7 @@ impl Encounter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Encounter")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::EncounterStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusHistory" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.status_history, EncounterStatusHistory::read)?;
-                }
-                "class" => {
-                    p.mark(&mut seen, 16)?;
-                    one(p, &mut r.class, Coding::read)?;
-                }
-                "classHistory" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.class_history, EncounterClassHistory::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "serviceType" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.service_type, CodeableConcept::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.priority, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "episodeOfCare" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.episode_of_care, Reference::read)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "participant" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.participant, EncounterParticipant::read)?;
-                }
-                "appointment" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.appointment, Reference::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "length" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.length, Duration::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "diagnosis" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.diagnosis, EncounterDiagnosis::read)?;
-                }
-                "account" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.account, Reference::read)?;
-                }
-                "hospitalization" => {
-                    p.mark(&mut seen, 32)?;
-                    opt(p, &mut r.hospitalization, EncounterHospitalization::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.location, EncounterLocation::read)?;
-                }
-                "serviceProvider" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.service_provider, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 35)?;
-                    opt(p, &mut r.part_of, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 16) {
-            return Err(p.missing("class"));
-        }
+        read_object(p, &ENCOUNTER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -297,450 +142,311 @@ impl Encounter {
         w.begin_object();
         w.key("resourceType");
         w.str("Encounter");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if !self.status_history.is_empty() {
-            w.key("statusHistory");
-            w.begin_array();
-            for v in &self.status_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.class;
-            w.key("class");
-            v.write(w);
-        }
-        if !self.class_history.is_empty() {
-            w.key("classHistory");
-            w.begin_array();
-            for v in &self.class_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.service_type {
-            w.key("serviceType");
-            v.write(w);
-        }
-        if let Some(v) = &self.priority {
-            w.key("priority");
-            v.write(w);
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if !self.episode_of_care.is_empty() {
-            w.key("episodeOfCare");
-            w.begin_array();
-            for v in &self.episode_of_care {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.participant.is_empty() {
-            w.key("participant");
-            w.begin_array();
-            for v in &self.participant {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.appointment.is_empty() {
-            w.key("appointment");
-            w.begin_array();
-            for v in &self.appointment {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.length {
-            w.key("length");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.diagnosis.is_empty() {
-            w.key("diagnosis");
-            w.begin_array();
-            for v in &self.diagnosis {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.account.is_empty() {
-            w.key("account");
-            w.begin_array();
-            for v in &self.account {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.hospitalization {
-            w.key("hospitalization");
-            v.write(w);
-        }
-        if !self.location.is_empty() {
-            w.key("location");
-            w.begin_array();
-            for v in &self.location {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.service_provider {
-            w.key("serviceProvider");
-            v.write(w);
-        }
-        if let Some(v) = &self.part_of {
-            w.key("partOf");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_many(
+            w,
+            "statusHistory",
+            &self.status_history,
+            EncounterStatusHistory::write,
+        );
+        write_one(w, "class", &self.class, Coding::write);
+        write_many(
+            w,
+            "classHistory",
+            &self.class_history,
+            EncounterClassHistory::write,
+        );
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "serviceType", &self.service_type, CodeableConcept::write);
+        write_opt(w, "priority", &self.priority, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_many(w, "episodeOfCare", &self.episode_of_care, Reference::write);
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(
+            w,
+            "participant",
+            &self.participant,
+            EncounterParticipant::write,
+        );
+        write_many(w, "appointment", &self.appointment, Reference::write);
+        write_opt(w, "period", &self.period, Period::write);
+        write_opt(w, "length", &self.length, Duration::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "diagnosis", &self.diagnosis, EncounterDiagnosis::write);
+        write_many(w, "account", &self.account, Reference::write);
+        write_opt(
+            w,
+            "hospitalization",
+            &self.hospitalization,
+            EncounterHospitalization::write,
+        );
+        write_many(w, "location", &self.location, EncounterLocation::write);
+        write_opt(
+            w,
+            "serviceProvider",
+            &self.service_provider,
+            Reference::write,
+        );
+        write_opt(w, "partOf", &self.part_of, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.status_history.is_empty() {
-            let n = path.len();
-            path.push_str(".statusHistory");
-            for v in &self.status_history {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".class");
-            {
-                let v = &self.class;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.class_history.is_empty() {
-            let n = path.len();
-            path.push_str(".classHistory");
-            for v in &self.class_history {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.service_type.is_some() {
-            let n = path.len();
-            path.push_str(".serviceType");
-            if let Some(v) = &self.service_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.episode_of_care.is_empty() {
-            let n = path.len();
-            path.push_str(".episodeOfCare");
-            for v in &self.episode_of_care {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.participant.is_empty() {
-            let n = path.len();
-            path.push_str(".participant");
-            for v in &self.participant {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.appointment.is_empty() {
-            let n = path.len();
-            path.push_str(".appointment");
-            for v in &self.appointment {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.length.is_some() {
-            let n = path.len();
-            path.push_str(".length");
-            if let Some(v) = &self.length {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.diagnosis.is_empty() {
-            let n = path.len();
-            path.push_str(".diagnosis");
-            for v in &self.diagnosis {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.account.is_empty() {
-            let n = path.len();
-            path.push_str(".account");
-            for v in &self.account {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.hospitalization.is_some() {
-            let n = path.len();
-            path.push_str(".hospitalization");
-            if let Some(v) = &self.hospitalization {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.location.is_empty() {
-            let n = path.len();
-            path.push_str(".location");
-            for v in &self.location {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.service_provider.is_some() {
-            let n = path.len();
-            path.push_str(".serviceProvider");
-            if let Some(v) = &self.service_provider {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.part_of.is_some() {
-            let n = path.len();
-            path.push_str(".partOf");
-            if let Some(v) = &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".statusHistory",
+            &self.status_history,
+            EncounterStatusHistory::visit_refs,
+        );
+        visit_one(path, f, ".class", &self.class, Coding::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".classHistory",
+            &self.class_history,
+            EncounterClassHistory::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".serviceType",
+            &self.service_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".priority",
+            &self.priority,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_many(path, f, ".episodeOfCare", &self.episode_of_care, reference);
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(
+            path,
+            f,
+            ".participant",
+            &self.participant,
+            EncounterParticipant::visit_refs,
+        );
+        visit_many(path, f, ".appointment", &self.appointment, reference);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt(path, f, ".length", &self.length, Duration::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".diagnosis",
+            &self.diagnosis,
+            EncounterDiagnosis::visit_refs,
+        );
+        visit_many(path, f, ".account", &self.account, reference);
+        visit_opt(
+            path,
+            f,
+            ".hospitalization",
+            &self.hospitalization,
+            EncounterHospitalization::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".location",
+            &self.location,
+            EncounterLocation::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".serviceProvider",
+            &self.service_provider,
+            reference,
+        );
+        visit_opt(path, f, ".partOf", &self.part_of, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Encounter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.type_, CodeableConcept::read),
+            5 => one(p, &mut self.class, Coding::read),
+            6 => opt(p, &mut self.length, Duration::read),
+            7 => opt(p, &mut self.part_of, Reference::read),
+            8 => opt(p, &mut self.period, Period::read),
+            9 => prim_value(p, &mut self.status, codes::EncounterStatus::read_code),
+            10 => prim_element(p, &mut self.status),
+            11 => many(p, &mut self.account, Reference::read),
+            12 => many(p, &mut self.based_on, Reference::read),
+            13 => opt(p, &mut self.subject, Reference::read),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => many(p, &mut self.location, EncounterLocation::read),
+            16 => opt(p, &mut self.priority, CodeableConcept::read),
+            17 => opt_prim_element(p, &mut self.language),
+            18 => many(p, &mut self.contained, Resource::read),
+            19 => many(p, &mut self.diagnosis, EncounterDiagnosis::read),
+            20 => many(p, &mut self.extension, Extension::read),
+            21 => many(p, &mut self.identifier, Identifier::read),
+            22 => many(p, &mut self.reason_code, CodeableConcept::read),
+            23 => many(p, &mut self.appointment, Reference::read),
+            24 => many(p, &mut self.participant, EncounterParticipant::read),
+            25 => opt(p, &mut self.service_type, CodeableConcept::read),
+            26 => many(p, &mut self.class_history, EncounterClassHistory::read),
+            27 => p.expect_resource_type("Encounter"),
+            28 => many(p, &mut self.episode_of_care, Reference::read),
+            29 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            30 => many(p, &mut self.status_history, EncounterStatusHistory::read),
+            31 => opt_prim_element(p, &mut self.implicit_rules),
+            32 => opt(p, &mut self.hospitalization, EncounterHospitalization::read),
+            33 => many(p, &mut self.reason_reference, Reference::read),
+            34 => opt(p, &mut self.service_provider, Reference::read),
+            35 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static ENCOUNTER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("class"),
+        Key::plain("length"),
+        Key::plain("partOf"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("account"),
+        Key::plain("basedOn"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("priority"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("diagnosis"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("appointment"),
+        Key::plain("participant"),
+        Key::plain("serviceType"),
+        Key::plain("classHistory"),
+        Key::plain("resourceType"),
+        Key::plain("episodeOfCare"),
+        Key::plain("implicitRules"),
+        Key::plain("statusHistory"),
+        Key::plain("_implicitRules"),
+        Key::plain("hospitalization"),
+        Key::plain("reasonReference"),
+        Key::plain("serviceProvider"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[9, 10],
+        },
+        Required {
+            name: "class",
+            keys: &[5],
+        },
+    ],
+};
 
 /// List of past encounter classes
 ///
@@ -783,114 +489,85 @@ impl EncounterClassHistory {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "class" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.class, Coding::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("class"));
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("period"));
-        }
+        read_object(p, &ENCOUNTER_CLASS_HISTORY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.class;
-            w.key("class");
-            v.write(w);
-        }
-        {
-            let v = &self.period;
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "class", &self.class, Coding::write);
+        write_one(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".class");
-            {
-                let v = &self.class;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".period");
-            {
-                let v = &self.period;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".class", &self.class, Coding::visit_refs);
+        visit_one(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for EncounterClassHistory {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.class, Coding::read),
+            2 => one(p, &mut self.period, Period::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ENCOUNTER_CLASS_HISTORY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("class"),
+        Key::plain("period"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "class",
+            keys: &[1],
+        },
+        Required {
+            name: "period",
+            keys: &[2],
+        },
+    ],
+};
 
 /// The list of diagnosis relevant to this encounter
 ///
@@ -936,129 +613,85 @@ impl EncounterDiagnosis {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.condition, Reference::read)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.use_, CodeableConcept::read)?;
-                }
-                "rank" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.rank, positive_int)?;
-                }
-                "_rank" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.rank)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("condition"));
-        }
+        read_object(p, &ENCOUNTER_DIAGNOSIS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.condition;
-            w.key("condition");
-            v.write(w);
-        }
-        if let Some(v) = &self.use_ {
-            w.key("use");
-            v.write(w);
-        }
-        if let Some(v) = &self.rank {
-            write_prim(w, "rank", "_rank", v, w_unsigned);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "condition", &self.condition, Reference::write);
+        write_opt(w, "use", &self.use_, CodeableConcept::write);
+        write_opt_prim(w, "rank", "_rank", &self.rank, w_unsigned);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".condition");
-            {
-                let v = &self.condition;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.use_.is_some() {
-            let n = path.len();
-            path.push_str(".use");
-            if let Some(v) = &self.use_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.rank.is_some() {
-            let n = path.len();
-            path.push_str(".rank");
-            if let Some(v) = &self.rank {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".condition", &self.condition, reference);
+        visit_opt(path, f, ".use", &self.use_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".rank", &self.rank, PositiveInt::visit_refs);
+    }
+}
+
+impl ReadFields for EncounterDiagnosis {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.use_, CodeableConcept::read),
+            2 => opt_prim_value(p, &mut self.rank, positive_int),
+            3 => opt_prim_element(p, &mut self.rank),
+            4 => one(p, &mut self.condition, Reference::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ENCOUNTER_DIAGNOSIS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("use"),
+        Key::plain("rank"),
+        Key::plain("_rank"),
+        Key::plain("condition"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "condition",
+        keys: &[4],
+    }],
+};
 
 /// Details about the admission to a healthcare service
 ///
@@ -1110,230 +743,171 @@ impl EncounterHospitalization {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "preAdmissionIdentifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.pre_admission_identifier, Identifier::read)?;
-                }
-                "origin" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.origin, Reference::read)?;
-                }
-                "admitSource" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.admit_source, CodeableConcept::read)?;
-                }
-                "reAdmission" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.re_admission, CodeableConcept::read)?;
-                }
-                "dietPreference" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.diet_preference, CodeableConcept::read)?;
-                }
-                "specialCourtesy" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.special_courtesy, CodeableConcept::read)?;
-                }
-                "specialArrangement" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.special_arrangement, CodeableConcept::read)?;
-                }
-                "destination" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.destination, Reference::read)?;
-                }
-                "dischargeDisposition" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.discharge_disposition, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &ENCOUNTER_HOSPITALIZATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.pre_admission_identifier {
-            w.key("preAdmissionIdentifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.origin {
-            w.key("origin");
-            v.write(w);
-        }
-        if let Some(v) = &self.admit_source {
-            w.key("admitSource");
-            v.write(w);
-        }
-        if let Some(v) = &self.re_admission {
-            w.key("reAdmission");
-            v.write(w);
-        }
-        if !self.diet_preference.is_empty() {
-            w.key("dietPreference");
-            w.begin_array();
-            for v in &self.diet_preference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.special_courtesy.is_empty() {
-            w.key("specialCourtesy");
-            w.begin_array();
-            for v in &self.special_courtesy {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.special_arrangement.is_empty() {
-            w.key("specialArrangement");
-            w.begin_array();
-            for v in &self.special_arrangement {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.destination {
-            w.key("destination");
-            v.write(w);
-        }
-        if let Some(v) = &self.discharge_disposition {
-            w.key("dischargeDisposition");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "preAdmissionIdentifier",
+            &self.pre_admission_identifier,
+            Identifier::write,
+        );
+        write_opt(w, "origin", &self.origin, Reference::write);
+        write_opt(w, "admitSource", &self.admit_source, CodeableConcept::write);
+        write_opt(w, "reAdmission", &self.re_admission, CodeableConcept::write);
+        write_many(
+            w,
+            "dietPreference",
+            &self.diet_preference,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "specialCourtesy",
+            &self.special_courtesy,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "specialArrangement",
+            &self.special_arrangement,
+            CodeableConcept::write,
+        );
+        write_opt(w, "destination", &self.destination, Reference::write);
+        write_opt(
+            w,
+            "dischargeDisposition",
+            &self.discharge_disposition,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.pre_admission_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".preAdmissionIdentifier");
-            if let Some(v) = &self.pre_admission_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.origin.is_some() {
-            let n = path.len();
-            path.push_str(".origin");
-            if let Some(v) = &self.origin {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.admit_source.is_some() {
-            let n = path.len();
-            path.push_str(".admitSource");
-            if let Some(v) = &self.admit_source {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.re_admission.is_some() {
-            let n = path.len();
-            path.push_str(".reAdmission");
-            if let Some(v) = &self.re_admission {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.diet_preference.is_empty() {
-            let n = path.len();
-            path.push_str(".dietPreference");
-            for v in &self.diet_preference {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.special_courtesy.is_empty() {
-            let n = path.len();
-            path.push_str(".specialCourtesy");
-            for v in &self.special_courtesy {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.special_arrangement.is_empty() {
-            let n = path.len();
-            path.push_str(".specialArrangement");
-            for v in &self.special_arrangement {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.destination.is_some() {
-            let n = path.len();
-            path.push_str(".destination");
-            if let Some(v) = &self.destination {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.discharge_disposition.is_some() {
-            let n = path.len();
-            path.push_str(".dischargeDisposition");
-            if let Some(v) = &self.discharge_disposition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".preAdmissionIdentifier",
+            &self.pre_admission_identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".origin", &self.origin, reference);
+        visit_opt(
+            path,
+            f,
+            ".admitSource",
+            &self.admit_source,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reAdmission",
+            &self.re_admission,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".dietPreference",
+            &self.diet_preference,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".specialCourtesy",
+            &self.special_courtesy,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".specialArrangement",
+            &self.special_arrangement,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".destination", &self.destination, reference);
+        visit_opt(
+            path,
+            f,
+            ".dischargeDisposition",
+            &self.discharge_disposition,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for EncounterHospitalization {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.origin, Reference::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.admit_source, CodeableConcept::read),
+            4 => opt(p, &mut self.destination, Reference::read),
+            5 => opt(p, &mut self.re_admission, CodeableConcept::read),
+            6 => many(p, &mut self.diet_preference, CodeableConcept::read),
+            7 => many(p, &mut self.special_courtesy, CodeableConcept::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => many(p, &mut self.special_arrangement, CodeableConcept::read),
+            10 => opt(p, &mut self.discharge_disposition, CodeableConcept::read),
+            11 => opt(p, &mut self.pre_admission_identifier, Identifier::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ENCOUNTER_HOSPITALIZATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("origin"),
+        Key::plain("extension"),
+        Key::plain("admitSource"),
+        Key::plain("destination"),
+        Key::plain("reAdmission"),
+        Key::plain("dietPreference"),
+        Key::plain("specialCourtesy"),
+        Key::plain("modifierExtension"),
+        Key::plain("specialArrangement"),
+        Key::plain("dischargeDisposition"),
+        Key::plain("preAdmissionIdentifier"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// List of locations where the patient has been
 ///
@@ -1385,145 +959,104 @@ impl EncounterLocation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.location, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.status, codes::EncounterLocationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "physicalType" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.physical_type, CodeableConcept::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("location"));
-        }
+        read_object(p, &ENCOUNTER_LOCATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.location;
-            w.key("location");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.physical_type {
-            w.key("physicalType");
-            v.write(w);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "location", &self.location, Reference::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "physicalType",
+            &self.physical_type,
+            CodeableConcept::write,
+        );
+        write_opt(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".location");
-            {
-                let v = &self.location;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.physical_type.is_some() {
-            let n = path.len();
-            path.push_str(".physicalType");
-            if let Some(v) = &self.physical_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".location", &self.location, reference);
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".physicalType",
+            &self.physical_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for EncounterLocation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.period, Period::read),
+            2 => opt_prim_value(
+                p,
+                &mut self.status,
+                codes::EncounterLocationStatus::read_code,
+            ),
+            3 => opt_prim_element(p, &mut self.status),
+            4 => one(p, &mut self.location, Reference::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt(p, &mut self.physical_type, CodeableConcept::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ENCOUNTER_LOCATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("location"),
+        Key::plain("extension"),
+        Key::plain("physicalType"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "location",
+        keys: &[4],
+    }],
+};
 
 /// List of participants involved in the encounter
 ///
@@ -1561,125 +1094,80 @@ impl EncounterParticipant {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "individual" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.individual, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &ENCOUNTER_PARTICIPANT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.individual {
-            w.key("individual");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "period", &self.period, Period::write);
+        write_opt(w, "individual", &self.individual, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.individual.is_some() {
-            let n = path.len();
-            path.push_str(".individual");
-            if let Some(v) = &self.individual {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt(path, f, ".individual", &self.individual, reference);
+    }
+}
+
+impl ReadFields for EncounterParticipant {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.period, Period::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.individual, Reference::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ENCOUNTER_PARTICIPANT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("period"),
+        Key::plain("extension"),
+        Key::plain("individual"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// List of past encounter statuses
 ///
@@ -1722,111 +1210,84 @@ impl EncounterStatusHistory {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.status, codes::EncounterStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("period"));
-        }
+        read_object(p, &ENCOUNTER_STATUS_HISTORY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.period;
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".period");
-            {
-                let v = &self.period;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for EncounterStatusHistory {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.period, Period::read),
+            2 => prim_value(p, &mut self.status, codes::EncounterStatus::read_code),
+            3 => prim_element(p, &mut self.status),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static ENCOUNTER_STATUS_HISTORY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "period",
+            keys: &[1],
+        },
+    ],
+};

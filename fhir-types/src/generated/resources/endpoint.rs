@@ -111,141 +111,8 @@ impl Endpoint {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Endpoint")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::EndpointStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "connectionType" => {
-                    p.mark(&mut seen, 15)?;
-                    one(p, &mut r.connection_type, Coding::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "managingOrganization" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.managing_organization, Reference::read)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.contact, ContactPoint::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "payloadType" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.payload_type, CodeableConcept::read)?;
-                }
-                "payloadMimeType" => {
-                    p.mark(&mut seen, 22)?;
-                    let other = p.marked(&seen, 23);
-                    values(p, &mut r.payload_mime_type, code, other)?;
-                }
-                "_payloadMimeType" => {
-                    p.mark(&mut seen, 23)?;
-                    let other = p.marked(&seen, 22);
-                    elements(p, &mut r.payload_mime_type, other)?;
-                }
-                "address" => {
-                    p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.address, url)?;
-                }
-                "_address" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_element(p, &mut r.address)?;
-                }
-                "header" => {
-                    p.mark(&mut seen, 26)?;
-                    let other = p.marked(&seen, 27);
-                    values(p, &mut r.header, string, other)?;
-                }
-                "_header" => {
-                    p.mark(&mut seen, 27)?;
-                    let other = p.marked(&seen, 26);
-                    elements(p, &mut r.header, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 15) {
-            return Err(p.missing("connectionType"));
-        }
-        if r.payload_type.is_empty() {
-            return Err(p.missing("payloadType"));
-        }
+        read_object(p, &ENDPOINT_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.payload_mime_type, "payloadMimeType")?;
-        if !p.marked(&seen, 24) && !p.marked(&seen, 25) {
-            return Err(p.missing("address"));
-        }
         check_list(p, &r.header, "header")?;
         Ok(r)
     }
@@ -254,88 +121,38 @@ impl Endpoint {
         w.begin_object();
         w.key("resourceType");
         w.str("Endpoint");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.connection_type;
-            w.key("connectionType");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.managing_organization {
-            w.key("managingOrganization");
-            v.write(w);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if !self.payload_type.is_empty() {
-            w.key("payloadType");
-            w.begin_array();
-            for v in &self.payload_type {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "connectionType", &self.connection_type, Coding::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt(
+            w,
+            "managingOrganization",
+            &self.managing_organization,
+            Reference::write,
+        );
+        write_many(w, "contact", &self.contact, ContactPoint::write);
+        write_opt(w, "period", &self.period, Period::write);
+        write_many(w, "payloadType", &self.payload_type, CodeableConcept::write);
         write_prims(
             w,
             "payloadMimeType",
@@ -343,164 +160,188 @@ impl Endpoint {
             &self.payload_mime_type,
             w_str,
         );
-        write_prim(w, "address", "_address", &self.address, w_str);
+        write_one_prim(w, "address", "_address", &self.address, w_str);
         write_prims(w, "header", "_header", &self.header, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".connectionType");
-            {
-                let v = &self.connection_type;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.managing_organization.is_some() {
-            let n = path.len();
-            path.push_str(".managingOrganization");
-            if let Some(v) = &self.managing_organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.payload_type.is_empty() {
-            let n = path.len();
-            path.push_str(".payloadType");
-            for v in &self.payload_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.payload_mime_type.is_empty() {
-            let n = path.len();
-            path.push_str(".payloadMimeType");
-            for v in &self.payload_mime_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".address");
-            {
-                let v = &self.address;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.header.is_empty() {
-            let n = path.len();
-            path.push_str(".header");
-            for v in &self.header {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".connectionType",
+            &self.connection_type,
+            Coding::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".managingOrganization",
+            &self.managing_organization,
+            reference,
+        );
+        visit_many(path, f, ".contact", &self.contact, ContactPoint::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".payloadType",
+            &self.payload_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".payloadMimeType",
+            &self.payload_mime_type,
+            Code::visit_refs,
+        );
+        visit_one(path, f, ".address", &self.address, Url::visit_refs);
+        visit_many(path, f, ".header", &self.header, FhirString::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Endpoint {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt_prim_value(p, &mut self.name, string),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt_prim_element(p, &mut self.name),
+            6 => {
+                let other = p.marked(seen, 9);
+                values(p, &mut self.header, string, other)
+            }
+            7 => opt(p, &mut self.period, Period::read),
+            8 => prim_value(p, &mut self.status, codes::EndpointStatus::read_code),
+            9 => {
+                let other = p.marked(seen, 6);
+                elements(p, &mut self.header, other)
+            }
+            10 => prim_element(p, &mut self.status),
+            11 => prim_value(p, &mut self.address, url),
+            12 => many(p, &mut self.contact, ContactPoint::read),
+            13 => prim_element(p, &mut self.address),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => opt_prim_element(p, &mut self.language),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => many(p, &mut self.extension, Extension::read),
+            18 => many(p, &mut self.identifier, Identifier::read),
+            19 => many(p, &mut self.payload_type, CodeableConcept::read),
+            20 => p.expect_resource_type("Endpoint"),
+            21 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            22 => opt_prim_element(p, &mut self.implicit_rules),
+            23 => one(p, &mut self.connection_type, Coding::read),
+            24 => {
+                let other = p.marked(seen, 25);
+                values(p, &mut self.payload_mime_type, code, other)
+            }
+            25 => {
+                let other = p.marked(seen, 24);
+                elements(p, &mut self.payload_mime_type, other)
+            }
+            26 => many(p, &mut self.modifier_extension, Extension::read),
+            27 => opt(p, &mut self.managing_organization, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static ENDPOINT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_name"),
+        Key::plain("header"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_header"),
+        Key::plain("_status"),
+        Key::plain("address"),
+        Key::plain("contact"),
+        Key::plain("_address"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("payloadType"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("connectionType"),
+        Key::plain("payloadMimeType"),
+        Key::plain("_payloadMimeType"),
+        Key::plain("modifierExtension"),
+        Key::plain("managingOrganization"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[8, 10],
+        },
+        Required {
+            name: "connectionType",
+            keys: &[23],
+        },
+        Required {
+            name: "payloadType",
+            keys: &[19],
+        },
+        Required {
+            name: "address",
+            keys: &[11, 13],
+        },
+    ],
+};

@@ -79,100 +79,7 @@ impl EnrollmentRequest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("EnrollmentRequest")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.status,
-                        codes::FinancialResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.created)?;
-                }
-                "insurer" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.insurer, Reference::read)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.provider, Reference::read)?;
-                }
-                "candidate" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.candidate, Reference::read)?;
-                }
-                "coverage" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.coverage, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &ENROLLMENT_REQUEST_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -180,201 +87,145 @@ impl EnrollmentRequest {
         w.begin_object();
         w.key("resourceType");
         w.str("EnrollmentRequest");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.created {
-            write_prim(w, "created", "_created", v, w_str);
-        }
-        if let Some(v) = &self.insurer {
-            w.key("insurer");
-            v.write(w);
-        }
-        if let Some(v) = &self.provider {
-            w.key("provider");
-            v.write(w);
-        }
-        if let Some(v) = &self.candidate {
-            w.key("candidate");
-            v.write(w);
-        }
-        if let Some(v) = &self.coverage {
-            w.key("coverage");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(w, "created", "_created", &self.created, w_str);
+        write_opt(w, "insurer", &self.insurer, Reference::write);
+        write_opt(w, "provider", &self.provider, Reference::write);
+        write_opt(w, "candidate", &self.candidate, Reference::write);
+        write_opt(w, "coverage", &self.coverage, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.created.is_some() {
-            let n = path.len();
-            path.push_str(".created");
-            if let Some(v) = &self.created {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.insurer.is_some() {
-            let n = path.len();
-            path.push_str(".insurer");
-            if let Some(v) = &self.insurer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.provider.is_some() {
-            let n = path.len();
-            path.push_str(".provider");
-            if let Some(v) = &self.provider {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.candidate.is_some() {
-            let n = path.len();
-            path.push_str(".candidate");
-            if let Some(v) = &self.candidate {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.coverage.is_some() {
-            let n = path.len();
-            path.push_str(".coverage");
-            if let Some(v) = &self.coverage {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_opt(path, f, ".insurer", &self.insurer, reference);
+        visit_opt(path, f, ".provider", &self.provider, reference);
+        visit_opt(path, f, ".candidate", &self.candidate, reference);
+        visit_opt(path, f, ".coverage", &self.coverage, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for EnrollmentRequest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt_prim_value(
+                p,
+                &mut self.status,
+                codes::FinancialResourceStatusCodes::read_code,
+            ),
+            5 => opt_prim_element(p, &mut self.status),
+            6 => opt_prim_value(p, &mut self.created, date_time),
+            7 => opt(p, &mut self.insurer, Reference::read),
+            8 => opt_prim_element(p, &mut self.created),
+            9 => opt(p, &mut self.coverage, Reference::read),
+            10 => opt_prim_value(p, &mut self.language, code),
+            11 => opt(p, &mut self.provider, Reference::read),
+            12 => opt_prim_element(p, &mut self.language),
+            13 => opt(p, &mut self.candidate, Reference::read),
+            14 => many(p, &mut self.contained, Resource::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => many(p, &mut self.identifier, Identifier::read),
+            17 => p.expect_resource_type("EnrollmentRequest"),
+            18 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            19 => opt_prim_element(p, &mut self.implicit_rules),
+            20 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static ENROLLMENT_REQUEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("created"),
+        Key::plain("insurer"),
+        Key::plain("_created"),
+        Key::plain("coverage"),
+        Key::plain("language"),
+        Key::plain("provider"),
+        Key::plain("_language"),
+        Key::plain("candidate"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

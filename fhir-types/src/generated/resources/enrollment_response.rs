@@ -83,112 +83,7 @@ impl EnrollmentResponse {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("EnrollmentResponse")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.status,
-                        codes::FinancialResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.request, Reference::read)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
-                }
-                "_outcome" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.outcome)?;
-                }
-                "disposition" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.disposition, string)?;
-                }
-                "_disposition" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.disposition)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.created)?;
-                }
-                "organization" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.organization, Reference::read)?;
-                }
-                "requestProvider" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.request_provider, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &ENROLLMENT_RESPONSE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -196,210 +91,170 @@ impl EnrollmentResponse {
         w.begin_object();
         w.key("resourceType");
         w.str("EnrollmentResponse");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.request {
-            w.key("request");
-            v.write(w);
-        }
-        if let Some(v) = &self.outcome {
-            write_prim(w, "outcome", "_outcome", v, w_str);
-        }
-        if let Some(v) = &self.disposition {
-            write_prim(w, "disposition", "_disposition", v, w_str);
-        }
-        if let Some(v) = &self.created {
-            write_prim(w, "created", "_created", v, w_str);
-        }
-        if let Some(v) = &self.organization {
-            w.key("organization");
-            v.write(w);
-        }
-        if let Some(v) = &self.request_provider {
-            w.key("requestProvider");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "request", &self.request, Reference::write);
+        write_opt_prim(w, "outcome", "_outcome", &self.outcome, w_str);
+        write_opt_prim(w, "disposition", "_disposition", &self.disposition, w_str);
+        write_opt_prim(w, "created", "_created", &self.created, w_str);
+        write_opt(w, "organization", &self.organization, Reference::write);
+        write_opt(
+            w,
+            "requestProvider",
+            &self.request_provider,
+            Reference::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request.is_some() {
-            let n = path.len();
-            path.push_str(".request");
-            if let Some(v) = &self.request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.outcome.is_some() {
-            let n = path.len();
-            path.push_str(".outcome");
-            if let Some(v) = &self.outcome {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.disposition.is_some() {
-            let n = path.len();
-            path.push_str(".disposition");
-            if let Some(v) = &self.disposition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.created.is_some() {
-            let n = path.len();
-            path.push_str(".created");
-            if let Some(v) = &self.created {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.organization.is_some() {
-            let n = path.len();
-            path.push_str(".organization");
-            if let Some(v) = &self.organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request_provider.is_some() {
-            let n = path.len();
-            path.push_str(".requestProvider");
-            if let Some(v) = &self.request_provider {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".request", &self.request, reference);
+        visit_opt(path, f, ".outcome", &self.outcome, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".disposition",
+            &self.disposition,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_opt(path, f, ".organization", &self.organization, reference);
+        visit_opt(
+            path,
+            f,
+            ".requestProvider",
+            &self.request_provider,
+            reference,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for EnrollmentResponse {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt_prim_value(
+                p,
+                &mut self.status,
+                codes::FinancialResourceStatusCodes::read_code,
+            ),
+            5 => opt_prim_element(p, &mut self.status),
+            6 => opt_prim_value(p, &mut self.created, date_time),
+            7 => opt_prim_value(p, &mut self.outcome, codes::ClaimProcessingCodes::read_code),
+            8 => opt(p, &mut self.request, Reference::read),
+            9 => opt_prim_element(p, &mut self.created),
+            10 => opt_prim_element(p, &mut self.outcome),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => opt_prim_element(p, &mut self.language),
+            13 => many(p, &mut self.contained, Resource::read),
+            14 => many(p, &mut self.extension, Extension::read),
+            15 => many(p, &mut self.identifier, Identifier::read),
+            16 => opt_prim_value(p, &mut self.disposition, string),
+            17 => opt_prim_element(p, &mut self.disposition),
+            18 => opt(p, &mut self.organization, Reference::read),
+            19 => p.expect_resource_type("EnrollmentResponse"),
+            20 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            21 => opt_prim_element(p, &mut self.implicit_rules),
+            22 => opt(p, &mut self.request_provider, Reference::read),
+            23 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static ENROLLMENT_RESPONSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("created"),
+        Key::plain("outcome"),
+        Key::plain("request"),
+        Key::plain("_created"),
+        Key::plain("_outcome"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("disposition"),
+        Key::plain("_disposition"),
+        Key::plain("organization"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("requestProvider"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

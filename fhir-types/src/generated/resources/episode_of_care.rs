@@ -102,118 +102,7 @@ impl EpisodeOfCare {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("EpisodeOfCare")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::EpisodeOfCareStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusHistory" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.status_history, EpisodeOfCareStatusHistory::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "diagnosis" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.diagnosis, EpisodeOfCareDiagnosis::read)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 18)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "managingOrganization" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.managing_organization, Reference::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "referralRequest" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.referral_request, Reference::read)?;
-                }
-                "careManager" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.care_manager, Reference::read)?;
-                }
-                "team" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.team, Reference::read)?;
-                }
-                "account" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.account, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 18) {
-            return Err(p.missing("patient"));
-        }
+        read_object(p, &EPISODE_OF_CARE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -221,292 +110,219 @@ impl EpisodeOfCare {
         w.begin_object();
         w.key("resourceType");
         w.str("EpisodeOfCare");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if !self.status_history.is_empty() {
-            w.key("statusHistory");
-            w.begin_array();
-            for v in &self.status_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.diagnosis.is_empty() {
-            w.key("diagnosis");
-            w.begin_array();
-            for v in &self.diagnosis {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.managing_organization {
-            w.key("managingOrganization");
-            v.write(w);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if !self.referral_request.is_empty() {
-            w.key("referralRequest");
-            w.begin_array();
-            for v in &self.referral_request {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.care_manager {
-            w.key("careManager");
-            v.write(w);
-        }
-        if !self.team.is_empty() {
-            w.key("team");
-            w.begin_array();
-            for v in &self.team {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.account.is_empty() {
-            w.key("account");
-            w.begin_array();
-            for v in &self.account {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_many(
+            w,
+            "statusHistory",
+            &self.status_history,
+            EpisodeOfCareStatusHistory::write,
+        );
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_many(
+            w,
+            "diagnosis",
+            &self.diagnosis,
+            EpisodeOfCareDiagnosis::write,
+        );
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_opt(
+            w,
+            "managingOrganization",
+            &self.managing_organization,
+            Reference::write,
+        );
+        write_opt(w, "period", &self.period, Period::write);
+        write_many(
+            w,
+            "referralRequest",
+            &self.referral_request,
+            Reference::write,
+        );
+        write_opt(w, "careManager", &self.care_manager, Reference::write);
+        write_many(w, "team", &self.team, Reference::write);
+        write_many(w, "account", &self.account, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.status_history.is_empty() {
-            let n = path.len();
-            path.push_str(".statusHistory");
-            for v in &self.status_history {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.diagnosis.is_empty() {
-            let n = path.len();
-            path.push_str(".diagnosis");
-            for v in &self.diagnosis {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.managing_organization.is_some() {
-            let n = path.len();
-            path.push_str(".managingOrganization");
-            if let Some(v) = &self.managing_organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.referral_request.is_empty() {
-            let n = path.len();
-            path.push_str(".referralRequest");
-            for v in &self.referral_request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.care_manager.is_some() {
-            let n = path.len();
-            path.push_str(".careManager");
-            if let Some(v) = &self.care_manager {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.team.is_empty() {
-            let n = path.len();
-            path.push_str(".team");
-            for v in &self.team {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.account.is_empty() {
-            let n = path.len();
-            path.push_str(".account");
-            for v in &self.account {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".statusHistory",
+            &self.status_history,
+            EpisodeOfCareStatusHistory::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".diagnosis",
+            &self.diagnosis,
+            EpisodeOfCareDiagnosis::visit_refs,
+        );
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(
+            path,
+            f,
+            ".managingOrganization",
+            &self.managing_organization,
+            reference,
+        );
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".referralRequest",
+            &self.referral_request,
+            reference,
+        );
+        visit_opt(path, f, ".careManager", &self.care_manager, reference);
+        visit_many(path, f, ".team", &self.team, reference);
+        visit_many(path, f, ".account", &self.account, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for EpisodeOfCare {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.team, Reference::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(p, &mut self.type_, CodeableConcept::read),
+            6 => opt(p, &mut self.period, Period::read),
+            7 => prim_value(p, &mut self.status, codes::EpisodeOfCareStatus::read_code),
+            8 => prim_element(p, &mut self.status),
+            9 => many(p, &mut self.account, Reference::read),
+            10 => one(p, &mut self.patient, Reference::read),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => opt_prim_element(p, &mut self.language),
+            13 => many(p, &mut self.contained, Resource::read),
+            14 => many(p, &mut self.diagnosis, EpisodeOfCareDiagnosis::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => many(p, &mut self.identifier, Identifier::read),
+            17 => opt(p, &mut self.care_manager, Reference::read),
+            18 => p.expect_resource_type("EpisodeOfCare"),
+            19 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            20 => many(
+                p,
+                &mut self.status_history,
+                EpisodeOfCareStatusHistory::read,
+            ),
+            21 => opt_prim_element(p, &mut self.implicit_rules),
+            22 => many(p, &mut self.referral_request, Reference::read),
+            23 => many(p, &mut self.modifier_extension, Extension::read),
+            24 => opt(p, &mut self.managing_organization, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static EPISODE_OF_CARE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("team"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("account"),
+        Key::plain("patient"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("diagnosis"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("careManager"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("statusHistory"),
+        Key::plain("_implicitRules"),
+        Key::plain("referralRequest"),
+        Key::plain("modifierExtension"),
+        Key::plain("managingOrganization"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[7, 8],
+        },
+        Required {
+            name: "patient",
+            keys: &[10],
+        },
+    ],
+};
 
 /// The list of diagnosis relevant to this episode of care
 ///
@@ -552,129 +368,85 @@ impl EpisodeOfCareDiagnosis {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.condition, Reference::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.role, CodeableConcept::read)?;
-                }
-                "rank" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.rank, positive_int)?;
-                }
-                "_rank" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.rank)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("condition"));
-        }
+        read_object(p, &EPISODE_OF_CARE_DIAGNOSIS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.condition;
-            w.key("condition");
-            v.write(w);
-        }
-        if let Some(v) = &self.role {
-            w.key("role");
-            v.write(w);
-        }
-        if let Some(v) = &self.rank {
-            write_prim(w, "rank", "_rank", v, w_unsigned);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "condition", &self.condition, Reference::write);
+        write_opt(w, "role", &self.role, CodeableConcept::write);
+        write_opt_prim(w, "rank", "_rank", &self.rank, w_unsigned);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".condition");
-            {
-                let v = &self.condition;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.role.is_some() {
-            let n = path.len();
-            path.push_str(".role");
-            if let Some(v) = &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.rank.is_some() {
-            let n = path.len();
-            path.push_str(".rank");
-            if let Some(v) = &self.rank {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".condition", &self.condition, reference);
+        visit_opt(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".rank", &self.rank, PositiveInt::visit_refs);
+    }
+}
+
+impl ReadFields for EpisodeOfCareDiagnosis {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.rank, positive_int),
+            2 => opt(p, &mut self.role, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.rank),
+            4 => one(p, &mut self.condition, Reference::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EPISODE_OF_CARE_DIAGNOSIS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("rank"),
+        Key::plain("role"),
+        Key::plain("_rank"),
+        Key::plain("condition"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "condition",
+        keys: &[4],
+    }],
+};
 
 /// Past list of status codes (the current status may be included to cover the start date of the status)
 ///
@@ -721,111 +493,84 @@ impl EpisodeOfCareStatusHistory {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.status, codes::EpisodeOfCareStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("period"));
-        }
+        read_object(p, &EPISODE_OF_CARE_STATUS_HISTORY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.period;
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".period");
-            {
-                let v = &self.period;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for EpisodeOfCareStatusHistory {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.period, Period::read),
+            2 => prim_value(p, &mut self.status, codes::EpisodeOfCareStatus::read_code),
+            3 => prim_element(p, &mut self.status),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EPISODE_OF_CARE_STATUS_HISTORY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "period",
+            keys: &[1],
+        },
+    ],
+};

@@ -119,173 +119,7 @@ impl ExampleScenario {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ExampleScenario")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.actor, ExampleScenarioActor::read)?;
-                }
-                "instance" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.instance, ExampleScenarioInstance::read)?;
-                }
-                "process" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.process, ExampleScenarioProcess::read)?;
-                }
-                "workflow" => {
-                    p.mark(&mut seen, 37)?;
-                    let other = p.marked(&seen, 38);
-                    values(p, &mut r.workflow, canonical, other)?;
-                }
-                "_workflow" => {
-                    p.mark(&mut seen, 38)?;
-                    let other = p.marked(&seen, 37);
-                    elements(p, &mut r.workflow, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 19) && !p.marked(&seen, 20) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &EXAMPLE_SCENARIO_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.workflow, "workflow")?;
         Ok(r)
     }
@@ -294,333 +128,273 @@ impl ExampleScenario {
         w.begin_object();
         w.key("resourceType");
         w.str("ExampleScenario");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if !self.actor.is_empty() {
-            w.key("actor");
-            w.begin_array();
-            for v in &self.actor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.instance.is_empty() {
-            w.key("instance");
-            w.begin_array();
-            for v in &self.instance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.process.is_empty() {
-            w.key("process");
-            w.begin_array();
-            for v in &self.process {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_many(w, "actor", &self.actor, ExampleScenarioActor::write);
+        write_many(
+            w,
+            "instance",
+            &self.instance,
+            ExampleScenarioInstance::write,
+        );
+        write_many(w, "process", &self.process, ExampleScenarioProcess::write);
         write_prims(w, "workflow", "_workflow", &self.workflow, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.actor.is_empty() {
-            let n = path.len();
-            path.push_str(".actor");
-            for v in &self.actor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instance.is_empty() {
-            let n = path.len();
-            path.push_str(".instance");
-            for v in &self.instance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.process.is_empty() {
-            let n = path.len();
-            path.push_str(".process");
-            for v in &self.process {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.workflow.is_empty() {
-            let n = path.len();
-            path.push_str(".workflow");
-            for v in &self.workflow {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".actor",
+            &self.actor,
+            ExampleScenarioActor::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instance",
+            &self.instance,
+            ExampleScenarioInstance::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".process",
+            &self.process,
+            ExampleScenarioProcess::visit_refs,
+        );
+        visit_many(path, f, ".workflow", &self.workflow, Canonical::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ExampleScenario {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => opt_prim_value(p, &mut self.name, string),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => opt_prim_element(p, &mut self.date),
+            9 => opt_prim_element(p, &mut self.name),
+            10 => many(p, &mut self.actor, ExampleScenarioActor::read),
+            11 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            12 => prim_element(p, &mut self.status),
+            13 => many(p, &mut self.contact, ContactDetail::read),
+            14 => many(p, &mut self.process, ExampleScenarioProcess::read),
+            15 => opt_prim_value(p, &mut self.purpose, markdown),
+            16 => opt_prim_value(p, &mut self.version, string),
+            17 => opt_prim_element(p, &mut self.purpose),
+            18 => opt_prim_element(p, &mut self.version),
+            19 => many(p, &mut self.instance, ExampleScenarioInstance::read),
+            20 => opt_prim_value(p, &mut self.language, code),
+            21 => {
+                let other = p.marked(seen, 23);
+                values(p, &mut self.workflow, canonical, other)
+            }
+            22 => opt_prim_element(p, &mut self.language),
+            23 => {
+                let other = p.marked(seen, 21);
+                elements(p, &mut self.workflow, other)
+            }
+            24 => many(p, &mut self.contained, Resource::read),
+            25 => opt_prim_value(p, &mut self.copyright, markdown),
+            26 => many(p, &mut self.extension, Extension::read),
+            27 => opt_prim_value(p, &mut self.publisher, string),
+            28 => opt_prim_element(p, &mut self.copyright),
+            29 => opt_prim_element(p, &mut self.publisher),
+            30 => many(p, &mut self.identifier, Identifier::read),
+            31 => many(p, &mut self.use_context, UsageContext::read),
+            32 => opt_prim_value(p, &mut self.experimental, boolean),
+            33 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            34 => p.expect_resource_type("ExampleScenario"),
+            35 => opt_prim_element(p, &mut self.experimental),
+            36 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            37 => opt_prim_element(p, &mut self.implicit_rules),
+            38 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static EXAMPLE_SCENARIO_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("actor"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("process"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("instance"),
+        Key::plain("language"),
+        Key::plain("workflow"),
+        Key::plain("_language"),
+        Key::plain("_workflow"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[11, 12],
+    }],
+};
 
 /// Actor participating in the resource
 ///
@@ -671,152 +445,111 @@ impl ExampleScenarioActor {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "actorId" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.actor_id, string)?;
-                }
-                "_actorId" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.actor_id)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.type_, codes::ExampleScenarioActorType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("actorId"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &EXAMPLE_SCENARIO_ACTOR_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "actorId", "_actorId", &self.actor_id, w_str);
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "actorId", "_actorId", &self.actor_id, w_str);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actorId");
-            {
-                let v = &self.actor_id;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".actorId", &self.actor_id, FhirString::visit_refs);
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExampleScenarioActor {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => prim_value(
+                p,
+                &mut self.type_,
+                codes::ExampleScenarioActorType::read_code,
+            ),
+            3 => opt_prim_element(p, &mut self.name),
+            4 => prim_element(p, &mut self.type_),
+            5 => prim_value(p, &mut self.actor_id, string),
+            6 => prim_element(p, &mut self.actor_id),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.description, markdown),
+            9 => opt_prim_element(p, &mut self.description),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXAMPLE_SCENARIO_ACTOR_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("actorId"),
+        Key::plain("_actorId"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "actorId",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "type",
+            keys: &[2, 4],
+        },
+    ],
+};
 
 /// Each resource and each version that is present in the workflow
 ///
@@ -869,202 +602,159 @@ impl ExampleScenarioInstance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "resourceId" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.resource_id, string)?;
-                }
-                "_resourceId" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.resource_id)?;
-                }
-                "resourceType" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.resource_type, codes::ResourceType::read_code)?;
-                }
-                "_resourceType" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.resource_type)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.version, ExampleScenarioInstanceVersion::read)?;
-                }
-                "containedInstance" => {
-                    p.mark(&mut seen, 12)?;
-                    many(
-                        p,
-                        &mut r.contained_instance,
-                        ExampleScenarioInstanceContainedInstance::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("resourceId"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("resourceType"));
-        }
+        read_object(p, &EXAMPLE_SCENARIO_INSTANCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "resourceId", "_resourceId", &self.resource_id, w_str);
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "resourceId", "_resourceId", &self.resource_id, w_str);
+        write_one_prim(
             w,
             "resourceType",
             "_resourceType",
             &self.resource_type,
             w_str,
         );
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.version.is_empty() {
-            w.key("version");
-            w.begin_array();
-            for v in &self.version {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.contained_instance.is_empty() {
-            w.key("containedInstance");
-            w.begin_array();
-            for v in &self.contained_instance {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(
+            w,
+            "version",
+            &self.version,
+            ExampleScenarioInstanceVersion::write,
+        );
+        write_many(
+            w,
+            "containedInstance",
+            &self.contained_instance,
+            ExampleScenarioInstanceContainedInstance::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".resourceId");
-            {
-                let v = &self.resource_id;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".resourceType");
-            {
-                let v = &self.resource_type;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.version.is_empty() {
-            let n = path.len();
-            path.push_str(".version");
-            for v in &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contained_instance.is_empty() {
-            let n = path.len();
-            path.push_str(".containedInstance");
-            for v in &self.contained_instance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".resourceId",
+            &self.resource_id,
+            FhirString::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".resourceType",
+            &self.resource_type,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".version",
+            &self.version,
+            ExampleScenarioInstanceVersion::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".containedInstance",
+            &self.contained_instance,
+            ExampleScenarioInstanceContainedInstance::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExampleScenarioInstance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt_prim_element(p, &mut self.name),
+            3 => many(p, &mut self.version, ExampleScenarioInstanceVersion::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => prim_value(p, &mut self.resource_id, string),
+            6 => prim_element(p, &mut self.resource_id),
+            7 => opt_prim_value(p, &mut self.description, markdown),
+            8 => opt_prim_element(p, &mut self.description),
+            9 => prim_value(p, &mut self.resource_type, codes::ResourceType::read_code),
+            10 => prim_element(p, &mut self.resource_type),
+            11 => many(
+                p,
+                &mut self.contained_instance,
+                ExampleScenarioInstanceContainedInstance::read,
+            ),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXAMPLE_SCENARIO_INSTANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("version"),
+        Key::plain("extension"),
+        Key::plain("resourceId"),
+        Key::plain("_resourceId"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("_resourceType"),
+        Key::plain("containedInstance"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "resourceId",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "resourceType",
+            keys: &[9, 10],
+        },
+    ],
+};
 
 /// Resources contained in the instance
 ///
@@ -1106,112 +796,100 @@ impl ExampleScenarioInstanceContainedInstance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "resourceId" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.resource_id, string)?;
-                }
-                "_resourceId" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.resource_id)?;
-                }
-                "versionId" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.version_id, string)?;
-                }
-                "_versionId" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.version_id)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("resourceId"));
-        }
+        read_object(
+            p,
+            &EXAMPLE_SCENARIO_INSTANCE_CONTAINED_INSTANCE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "resourceId", "_resourceId", &self.resource_id, w_str);
-        if let Some(v) = &self.version_id {
-            write_prim(w, "versionId", "_versionId", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "resourceId", "_resourceId", &self.resource_id, w_str);
+        write_opt_prim(w, "versionId", "_versionId", &self.version_id, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".resourceId");
-            {
-                let v = &self.resource_id;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version_id.is_some() {
-            let n = path.len();
-            path.push_str(".versionId");
-            if let Some(v) = &self.version_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".resourceId",
+            &self.resource_id,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".versionId",
+            &self.version_id,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExampleScenarioInstanceContainedInstance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt_prim_value(p, &mut self.version_id, string),
+            3 => opt_prim_element(p, &mut self.version_id),
+            4 => prim_value(p, &mut self.resource_id, string),
+            5 => prim_element(p, &mut self.resource_id),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXAMPLE_SCENARIO_INSTANCE_CONTAINED_INSTANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("versionId"),
+        Key::plain("_versionId"),
+        Key::plain("resourceId"),
+        Key::plain("_resourceId"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "resourceId",
+        keys: &[4, 5],
+    }],
+};
 
 /// A specific version of the resource
 ///
@@ -1254,114 +932,106 @@ impl ExampleScenarioInstanceVersion {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "versionId" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.version_id, string)?;
-                }
-                "_versionId" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.version_id)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.description)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("versionId"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("description"));
-        }
+        read_object(
+            p,
+            &EXAMPLE_SCENARIO_INSTANCE_VERSION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "versionId", "_versionId", &self.version_id, w_str);
-        write_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "versionId", "_versionId", &self.version_id, w_str);
+        write_one_prim(w, "description", "_description", &self.description, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".versionId");
-            {
-                let v = &self.version_id;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".description");
-            {
-                let v = &self.description;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".versionId",
+            &self.version_id,
+            FhirString::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExampleScenarioInstanceVersion {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => prim_value(p, &mut self.version_id, string),
+            3 => prim_element(p, &mut self.version_id),
+            4 => prim_value(p, &mut self.description, markdown),
+            5 => prim_element(p, &mut self.description),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXAMPLE_SCENARIO_INSTANCE_VERSION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("versionId"),
+        Key::plain("_versionId"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "versionId",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "description",
+            keys: &[4, 5],
+        },
+    ],
+};
 
 /// Each major process - a group of operations
 ///
@@ -1409,170 +1079,135 @@ impl ExampleScenarioProcess {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.title)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "preConditions" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.pre_conditions, markdown)?;
-                }
-                "_preConditions" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.pre_conditions)?;
-                }
-                "postConditions" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.post_conditions, markdown)?;
-                }
-                "_postConditions" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.post_conditions)?;
-                }
-                "step" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.step, ExampleScenarioProcessStep::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("title"));
-        }
+        read_object(p, &EXAMPLE_SCENARIO_PROCESS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "title", "_title", &self.title, w_str);
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.pre_conditions {
-            write_prim(w, "preConditions", "_preConditions", v, w_str);
-        }
-        if let Some(v) = &self.post_conditions {
-            write_prim(w, "postConditions", "_postConditions", v, w_str);
-        }
-        if !self.step.is_empty() {
-            w.key("step");
-            w.begin_array();
-            for v in &self.step {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(
+            w,
+            "preConditions",
+            "_preConditions",
+            &self.pre_conditions,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "postConditions",
+            "_postConditions",
+            &self.post_conditions,
+            w_str,
+        );
+        write_many(w, "step", &self.step, ExampleScenarioProcessStep::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".title");
-            {
-                let v = &self.title;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.pre_conditions.is_some() {
-            let n = path.len();
-            path.push_str(".preConditions");
-            if let Some(v) = &self.pre_conditions {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.post_conditions.is_some() {
-            let n = path.len();
-            path.push_str(".postConditions");
-            if let Some(v) = &self.post_conditions {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.step.is_empty() {
-            let n = path.len();
-            path.push_str(".step");
-            for v in &self.step {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".preConditions",
+            &self.pre_conditions,
+            Markdown::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".postConditions",
+            &self.post_conditions,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".step",
+            &self.step,
+            ExampleScenarioProcessStep::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExampleScenarioProcess {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.step, ExampleScenarioProcessStep::read),
+            2 => prim_value(p, &mut self.title, string),
+            3 => prim_element(p, &mut self.title),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.description, markdown),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => opt_prim_value(p, &mut self.pre_conditions, markdown),
+            8 => opt_prim_element(p, &mut self.pre_conditions),
+            9 => opt_prim_value(p, &mut self.post_conditions, markdown),
+            10 => opt_prim_element(p, &mut self.post_conditions),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXAMPLE_SCENARIO_PROCESS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("step"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("preConditions"),
+        Key::plain("_preConditions"),
+        Key::plain("postConditions"),
+        Key::plain("_postConditions"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "title",
+        keys: &[2, 3],
+    }],
+};
 
 /// Each step of the process
 ///
@@ -1612,155 +1247,122 @@ impl ExampleScenarioProcessStep {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "process" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.process, ExampleScenarioProcess::read)?;
-                }
-                "pause" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.pause, boolean)?;
-                }
-                "_pause" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.pause)?;
-                }
-                "operation" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(
-                        p,
-                        &mut r.operation,
-                        ExampleScenarioProcessStepOperation::read,
-                    )?;
-                }
-                "alternative" => {
-                    p.mark(&mut seen, 7)?;
-                    many(
-                        p,
-                        &mut r.alternative,
-                        ExampleScenarioProcessStepAlternative::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &EXAMPLE_SCENARIO_PROCESS_STEP_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.process.is_empty() {
-            w.key("process");
-            w.begin_array();
-            for v in &self.process {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.pause {
-            write_prim(w, "pause", "_pause", v, w_boolean);
-        }
-        if let Some(v) = &self.operation {
-            w.key("operation");
-            v.write(w);
-        }
-        if !self.alternative.is_empty() {
-            w.key("alternative");
-            w.begin_array();
-            for v in &self.alternative {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "process", &self.process, ExampleScenarioProcess::write);
+        write_opt_prim(w, "pause", "_pause", &self.pause, w_boolean);
+        write_opt(
+            w,
+            "operation",
+            &self.operation,
+            ExampleScenarioProcessStepOperation::write,
+        );
+        write_many(
+            w,
+            "alternative",
+            &self.alternative,
+            ExampleScenarioProcessStepAlternative::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.process.is_empty() {
-            let n = path.len();
-            path.push_str(".process");
-            for v in &self.process {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.pause.is_some() {
-            let n = path.len();
-            path.push_str(".pause");
-            if let Some(v) = &self.pause {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.operation.is_some() {
-            let n = path.len();
-            path.push_str(".operation");
-            if let Some(v) = &self.operation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.alternative.is_empty() {
-            let n = path.len();
-            path.push_str(".alternative");
-            for v in &self.alternative {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".process",
+            &self.process,
+            ExampleScenarioProcess::visit_refs,
+        );
+        visit_opt(path, f, ".pause", &self.pause, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".operation",
+            &self.operation,
+            ExampleScenarioProcessStepOperation::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".alternative",
+            &self.alternative,
+            ExampleScenarioProcessStepAlternative::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExampleScenarioProcessStep {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.pause, boolean),
+            2 => opt_prim_element(p, &mut self.pause),
+            3 => many(p, &mut self.process, ExampleScenarioProcess::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(
+                p,
+                &mut self.operation,
+                ExampleScenarioProcessStepOperation::read,
+            ),
+            6 => many(
+                p,
+                &mut self.alternative,
+                ExampleScenarioProcessStepAlternative::read,
+            ),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXAMPLE_SCENARIO_PROCESS_STEP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("pause"),
+        Key::plain("_pause"),
+        Key::plain("process"),
+        Key::plain("extension"),
+        Key::plain("operation"),
+        Key::plain("alternative"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Alternate non-typical step action
 ///
@@ -1808,132 +1410,104 @@ impl ExampleScenarioProcessStepAlternative {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.title)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "step" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.step, ExampleScenarioProcessStep::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("title"));
-        }
+        read_object(
+            p,
+            &EXAMPLE_SCENARIO_PROCESS_STEP_ALTERNATIVE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "title", "_title", &self.title, w_str);
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.step.is_empty() {
-            w.key("step");
-            w.begin_array();
-            for v in &self.step {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "step", &self.step, ExampleScenarioProcessStep::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".title");
-            {
-                let v = &self.title;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.step.is_empty() {
-            let n = path.len();
-            path.push_str(".step");
-            for v in &self.step {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".step",
+            &self.step,
+            ExampleScenarioProcessStep::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExampleScenarioProcessStepAlternative {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.step, ExampleScenarioProcessStep::read),
+            2 => prim_value(p, &mut self.title, string),
+            3 => prim_element(p, &mut self.title),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.description, markdown),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXAMPLE_SCENARIO_PROCESS_STEP_ALTERNATIVE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("step"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "title",
+        keys: &[2, 3],
+    }],
+};
 
 /// Each interaction or action
 ///
@@ -1993,263 +1567,195 @@ impl ExampleScenarioProcessStepOperation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "number" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.number, string)?;
-                }
-                "_number" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.number)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, string)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "initiator" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.initiator, string)?;
-                }
-                "_initiator" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.initiator)?;
-                }
-                "receiver" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.receiver, string)?;
-                }
-                "_receiver" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.receiver)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "initiatorActive" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.initiator_active, boolean)?;
-                }
-                "_initiatorActive" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.initiator_active)?;
-                }
-                "receiverActive" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.receiver_active, boolean)?;
-                }
-                "_receiverActive" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.receiver_active)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(
-                        p,
-                        &mut r.request,
-                        ExampleScenarioInstanceContainedInstance::read,
-                    )?;
-                }
-                "response" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(
-                        p,
-                        &mut r.response,
-                        ExampleScenarioInstanceContainedInstance::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("number"));
-        }
+        read_object(
+            p,
+            &EXAMPLE_SCENARIO_PROCESS_STEP_OPERATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "number", "_number", &self.number, w_str);
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.initiator {
-            write_prim(w, "initiator", "_initiator", v, w_str);
-        }
-        if let Some(v) = &self.receiver {
-            write_prim(w, "receiver", "_receiver", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.initiator_active {
-            write_prim(w, "initiatorActive", "_initiatorActive", v, w_boolean);
-        }
-        if let Some(v) = &self.receiver_active {
-            write_prim(w, "receiverActive", "_receiverActive", v, w_boolean);
-        }
-        if let Some(v) = &self.request {
-            w.key("request");
-            v.write(w);
-        }
-        if let Some(v) = &self.response {
-            w.key("response");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "number", "_number", &self.number, w_str);
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "initiator", "_initiator", &self.initiator, w_str);
+        write_opt_prim(w, "receiver", "_receiver", &self.receiver, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(
+            w,
+            "initiatorActive",
+            "_initiatorActive",
+            &self.initiator_active,
+            w_boolean,
+        );
+        write_opt_prim(
+            w,
+            "receiverActive",
+            "_receiverActive",
+            &self.receiver_active,
+            w_boolean,
+        );
+        write_opt(
+            w,
+            "request",
+            &self.request,
+            ExampleScenarioInstanceContainedInstance::write,
+        );
+        write_opt(
+            w,
+            "response",
+            &self.response,
+            ExampleScenarioInstanceContainedInstance::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".number");
-            {
-                let v = &self.number;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.initiator.is_some() {
-            let n = path.len();
-            path.push_str(".initiator");
-            if let Some(v) = &self.initiator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.receiver.is_some() {
-            let n = path.len();
-            path.push_str(".receiver");
-            if let Some(v) = &self.receiver {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.initiator_active.is_some() {
-            let n = path.len();
-            path.push_str(".initiatorActive");
-            if let Some(v) = &self.initiator_active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.receiver_active.is_some() {
-            let n = path.len();
-            path.push_str(".receiverActive");
-            if let Some(v) = &self.receiver_active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request.is_some() {
-            let n = path.len();
-            path.push_str(".request");
-            if let Some(v) = &self.request {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.response.is_some() {
-            let n = path.len();
-            path.push_str(".response");
-            if let Some(v) = &self.response {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".number", &self.number, FhirString::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".initiator",
+            &self.initiator,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".receiver", &self.receiver, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".initiatorActive",
+            &self.initiator_active,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".receiverActive",
+            &self.receiver_active,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".request",
+            &self.request,
+            ExampleScenarioInstanceContainedInstance::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".response",
+            &self.response,
+            ExampleScenarioInstanceContainedInstance::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExampleScenarioProcessStepOperation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt_prim_value(p, &mut self.type_, string),
+            3 => opt_prim_element(p, &mut self.name),
+            4 => opt_prim_element(p, &mut self.type_),
+            5 => prim_value(p, &mut self.number, string),
+            6 => prim_element(p, &mut self.number),
+            7 => opt(
+                p,
+                &mut self.request,
+                ExampleScenarioInstanceContainedInstance::read,
+            ),
+            8 => opt_prim_value(p, &mut self.receiver, string),
+            9 => opt(
+                p,
+                &mut self.response,
+                ExampleScenarioInstanceContainedInstance::read,
+            ),
+            10 => opt_prim_element(p, &mut self.receiver),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => opt_prim_value(p, &mut self.initiator, string),
+            13 => opt_prim_element(p, &mut self.initiator),
+            14 => opt_prim_value(p, &mut self.description, markdown),
+            15 => opt_prim_element(p, &mut self.description),
+            16 => opt_prim_value(p, &mut self.receiver_active, boolean),
+            17 => opt_prim_element(p, &mut self.receiver_active),
+            18 => opt_prim_value(p, &mut self.initiator_active, boolean),
+            19 => opt_prim_element(p, &mut self.initiator_active),
+            20 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXAMPLE_SCENARIO_PROCESS_STEP_OPERATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("number"),
+        Key::plain("_number"),
+        Key::plain("request"),
+        Key::plain("receiver"),
+        Key::plain("response"),
+        Key::plain("_receiver"),
+        Key::plain("extension"),
+        Key::plain("initiator"),
+        Key::plain("_initiator"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("receiverActive"),
+        Key::plain("_receiverActive"),
+        Key::plain("initiatorActive"),
+        Key::plain("_initiatorActive"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "number",
+        keys: &[5, 6],
+    }],
+};

@@ -247,310 +247,8 @@ impl ExplanationOfBenefit {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ExplanationOfBenefit")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::ExplanationOfBenefitStatus::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 15)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subType" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.sub_type, CodeableConcept::read)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.use_, codes::Use::read_code)?;
-                }
-                "_use" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.use_)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 19)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "billablePeriod" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.billable_period, Period::read)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.created)?;
-                }
-                "enterer" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.enterer, Reference::read)?;
-                }
-                "insurer" => {
-                    p.mark(&mut seen, 24)?;
-                    one(p, &mut r.insurer, Reference::read)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 25)?;
-                    one(p, &mut r.provider, Reference::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.priority, CodeableConcept::read)?;
-                }
-                "fundsReserveRequested" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.funds_reserve_requested, CodeableConcept::read)?;
-                }
-                "fundsReserve" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.funds_reserve, CodeableConcept::read)?;
-                }
-                "related" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.related, ExplanationOfBenefitRelated::read)?;
-                }
-                "prescription" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.prescription, Reference::read)?;
-                }
-                "originalPrescription" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.original_prescription, Reference::read)?;
-                }
-                "payee" => {
-                    p.mark(&mut seen, 32)?;
-                    opt(p, &mut r.payee, ExplanationOfBenefitPayee::read)?;
-                }
-                "referral" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(p, &mut r.referral, Reference::read)?;
-                }
-                "facility" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.facility, Reference::read)?;
-                }
-                "claim" => {
-                    p.mark(&mut seen, 35)?;
-                    opt(p, &mut r.claim, Reference::read)?;
-                }
-                "claimResponse" => {
-                    p.mark(&mut seen, 36)?;
-                    opt(p, &mut r.claim_response, Reference::read)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 37)?;
-                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
-                }
-                "_outcome" => {
-                    p.mark(&mut seen, 38)?;
-                    prim_element(p, &mut r.outcome)?;
-                }
-                "disposition" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.disposition, string)?;
-                }
-                "_disposition" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_element(p, &mut r.disposition)?;
-                }
-                "preAuthRef" => {
-                    p.mark(&mut seen, 41)?;
-                    let other = p.marked(&seen, 42);
-                    values(p, &mut r.pre_auth_ref, string, other)?;
-                }
-                "_preAuthRef" => {
-                    p.mark(&mut seen, 42)?;
-                    let other = p.marked(&seen, 41);
-                    elements(p, &mut r.pre_auth_ref, other)?;
-                }
-                "preAuthRefPeriod" => {
-                    p.mark(&mut seen, 43)?;
-                    many(p, &mut r.pre_auth_ref_period, Period::read)?;
-                }
-                "careTeam" => {
-                    p.mark(&mut seen, 44)?;
-                    many(p, &mut r.care_team, ExplanationOfBenefitCareTeam::read)?;
-                }
-                "supportingInfo" => {
-                    p.mark(&mut seen, 45)?;
-                    many(
-                        p,
-                        &mut r.supporting_info,
-                        ExplanationOfBenefitSupportingInfo::read,
-                    )?;
-                }
-                "diagnosis" => {
-                    p.mark(&mut seen, 46)?;
-                    many(p, &mut r.diagnosis, ExplanationOfBenefitDiagnosis::read)?;
-                }
-                "procedure" => {
-                    p.mark(&mut seen, 47)?;
-                    many(p, &mut r.procedure, ExplanationOfBenefitProcedure::read)?;
-                }
-                "precedence" => {
-                    p.mark(&mut seen, 48)?;
-                    opt_prim_value(p, &mut r.precedence, positive_int)?;
-                }
-                "_precedence" => {
-                    p.mark(&mut seen, 49)?;
-                    opt_prim_element(p, &mut r.precedence)?;
-                }
-                "insurance" => {
-                    p.mark(&mut seen, 50)?;
-                    many(p, &mut r.insurance, ExplanationOfBenefitInsurance::read)?;
-                }
-                "accident" => {
-                    p.mark(&mut seen, 51)?;
-                    opt(p, &mut r.accident, ExplanationOfBenefitAccident::read)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 52)?;
-                    many(p, &mut r.item, ExplanationOfBenefitItem::read)?;
-                }
-                "addItem" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.add_item, ExplanationOfBenefitAddItem::read)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 54)?;
-                    many(
-                        p,
-                        &mut r.adjudication,
-                        ExplanationOfBenefitItemAdjudication::read,
-                    )?;
-                }
-                "total" => {
-                    p.mark(&mut seen, 55)?;
-                    many(p, &mut r.total, ExplanationOfBenefitTotal::read)?;
-                }
-                "payment" => {
-                    p.mark(&mut seen, 56)?;
-                    opt(p, &mut r.payment, ExplanationOfBenefitPayment::read)?;
-                }
-                "formCode" => {
-                    p.mark(&mut seen, 57)?;
-                    opt(p, &mut r.form_code, CodeableConcept::read)?;
-                }
-                "form" => {
-                    p.mark(&mut seen, 58)?;
-                    opt(p, &mut r.form, Attachment::read)?;
-                }
-                "processNote" => {
-                    p.mark(&mut seen, 59)?;
-                    many(
-                        p,
-                        &mut r.process_note,
-                        ExplanationOfBenefitProcessNote::read,
-                    )?;
-                }
-                "benefitPeriod" => {
-                    p.mark(&mut seen, 60)?;
-                    opt(p, &mut r.benefit_period, Period::read)?;
-                }
-                "benefitBalance" => {
-                    p.mark(&mut seen, 61)?;
-                    many(
-                        p,
-                        &mut r.benefit_balance,
-                        ExplanationOfBenefitBenefitBalance::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 15) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("use"));
-        }
-        if !p.marked(&seen, 19) {
-            return Err(p.missing("patient"));
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("created"));
-        }
-        if !p.marked(&seen, 24) {
-            return Err(p.missing("insurer"));
-        }
-        if !p.marked(&seen, 25) {
-            return Err(p.missing("provider"));
-        }
-        if !p.marked(&seen, 37) && !p.marked(&seen, 38) {
-            return Err(p.missing("outcome"));
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.pre_auth_ref, "preAuthRef")?;
-        if r.insurance.is_empty() {
-            return Err(p.missing("insurance"));
-        }
         Ok(r)
     }
 
@@ -558,691 +256,603 @@ impl ExplanationOfBenefit {
         w.begin_object();
         w.key("resourceType");
         w.str("ExplanationOfBenefit");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.sub_type {
-            w.key("subType");
-            v.write(w);
-        }
-        write_prim(w, "use", "_use", &self.use_, w_str);
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.billable_period {
-            w.key("billablePeriod");
-            v.write(w);
-        }
-        write_prim(w, "created", "_created", &self.created, w_str);
-        if let Some(v) = &self.enterer {
-            w.key("enterer");
-            v.write(w);
-        }
-        {
-            let v = &self.insurer;
-            w.key("insurer");
-            v.write(w);
-        }
-        {
-            let v = &self.provider;
-            w.key("provider");
-            v.write(w);
-        }
-        if let Some(v) = &self.priority {
-            w.key("priority");
-            v.write(w);
-        }
-        if let Some(v) = &self.funds_reserve_requested {
-            w.key("fundsReserveRequested");
-            v.write(w);
-        }
-        if let Some(v) = &self.funds_reserve {
-            w.key("fundsReserve");
-            v.write(w);
-        }
-        if !self.related.is_empty() {
-            w.key("related");
-            w.begin_array();
-            for v in &self.related {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.prescription {
-            w.key("prescription");
-            v.write(w);
-        }
-        if let Some(v) = &self.original_prescription {
-            w.key("originalPrescription");
-            v.write(w);
-        }
-        if let Some(v) = &self.payee {
-            w.key("payee");
-            v.write(w);
-        }
-        if let Some(v) = &self.referral {
-            w.key("referral");
-            v.write(w);
-        }
-        if let Some(v) = &self.facility {
-            w.key("facility");
-            v.write(w);
-        }
-        if let Some(v) = &self.claim {
-            w.key("claim");
-            v.write(w);
-        }
-        if let Some(v) = &self.claim_response {
-            w.key("claimResponse");
-            v.write(w);
-        }
-        write_prim(w, "outcome", "_outcome", &self.outcome, w_str);
-        if let Some(v) = &self.disposition {
-            write_prim(w, "disposition", "_disposition", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "subType", &self.sub_type, CodeableConcept::write);
+        write_one_prim(w, "use", "_use", &self.use_, w_str);
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_opt(w, "billablePeriod", &self.billable_period, Period::write);
+        write_one_prim(w, "created", "_created", &self.created, w_str);
+        write_opt(w, "enterer", &self.enterer, Reference::write);
+        write_one(w, "insurer", &self.insurer, Reference::write);
+        write_one(w, "provider", &self.provider, Reference::write);
+        write_opt(w, "priority", &self.priority, CodeableConcept::write);
+        write_opt(
+            w,
+            "fundsReserveRequested",
+            &self.funds_reserve_requested,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "fundsReserve",
+            &self.funds_reserve,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "related",
+            &self.related,
+            ExplanationOfBenefitRelated::write,
+        );
+        write_opt(w, "prescription", &self.prescription, Reference::write);
+        write_opt(
+            w,
+            "originalPrescription",
+            &self.original_prescription,
+            Reference::write,
+        );
+        write_opt(w, "payee", &self.payee, ExplanationOfBenefitPayee::write);
+        write_opt(w, "referral", &self.referral, Reference::write);
+        write_opt(w, "facility", &self.facility, Reference::write);
+        write_opt(w, "claim", &self.claim, Reference::write);
+        write_opt(w, "claimResponse", &self.claim_response, Reference::write);
+        write_one_prim(w, "outcome", "_outcome", &self.outcome, w_str);
+        write_opt_prim(w, "disposition", "_disposition", &self.disposition, w_str);
         write_prims(w, "preAuthRef", "_preAuthRef", &self.pre_auth_ref, w_str);
-        if !self.pre_auth_ref_period.is_empty() {
-            w.key("preAuthRefPeriod");
-            w.begin_array();
-            for v in &self.pre_auth_ref_period {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.care_team.is_empty() {
-            w.key("careTeam");
-            w.begin_array();
-            for v in &self.care_team {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.supporting_info.is_empty() {
-            w.key("supportingInfo");
-            w.begin_array();
-            for v in &self.supporting_info {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.diagnosis.is_empty() {
-            w.key("diagnosis");
-            w.begin_array();
-            for v in &self.diagnosis {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.procedure.is_empty() {
-            w.key("procedure");
-            w.begin_array();
-            for v in &self.procedure {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.precedence {
-            write_prim(w, "precedence", "_precedence", v, w_unsigned);
-        }
-        if !self.insurance.is_empty() {
-            w.key("insurance");
-            w.begin_array();
-            for v in &self.insurance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.accident {
-            w.key("accident");
-            v.write(w);
-        }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.add_item.is_empty() {
-            w.key("addItem");
-            w.begin_array();
-            for v in &self.add_item {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.total.is_empty() {
-            w.key("total");
-            w.begin_array();
-            for v in &self.total {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.payment {
-            w.key("payment");
-            v.write(w);
-        }
-        if let Some(v) = &self.form_code {
-            w.key("formCode");
-            v.write(w);
-        }
-        if let Some(v) = &self.form {
-            w.key("form");
-            v.write(w);
-        }
-        if !self.process_note.is_empty() {
-            w.key("processNote");
-            w.begin_array();
-            for v in &self.process_note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.benefit_period {
-            w.key("benefitPeriod");
-            v.write(w);
-        }
-        if !self.benefit_balance.is_empty() {
-            w.key("benefitBalance");
-            w.begin_array();
-            for v in &self.benefit_balance {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "preAuthRefPeriod",
+            &self.pre_auth_ref_period,
+            Period::write,
+        );
+        write_many(
+            w,
+            "careTeam",
+            &self.care_team,
+            ExplanationOfBenefitCareTeam::write,
+        );
+        write_many(
+            w,
+            "supportingInfo",
+            &self.supporting_info,
+            ExplanationOfBenefitSupportingInfo::write,
+        );
+        write_many(
+            w,
+            "diagnosis",
+            &self.diagnosis,
+            ExplanationOfBenefitDiagnosis::write,
+        );
+        write_many(
+            w,
+            "procedure",
+            &self.procedure,
+            ExplanationOfBenefitProcedure::write,
+        );
+        write_opt_prim(w, "precedence", "_precedence", &self.precedence, w_unsigned);
+        write_many(
+            w,
+            "insurance",
+            &self.insurance,
+            ExplanationOfBenefitInsurance::write,
+        );
+        write_opt(
+            w,
+            "accident",
+            &self.accident,
+            ExplanationOfBenefitAccident::write,
+        );
+        write_many(w, "item", &self.item, ExplanationOfBenefitItem::write);
+        write_many(
+            w,
+            "addItem",
+            &self.add_item,
+            ExplanationOfBenefitAddItem::write,
+        );
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::write,
+        );
+        write_many(w, "total", &self.total, ExplanationOfBenefitTotal::write);
+        write_opt(
+            w,
+            "payment",
+            &self.payment,
+            ExplanationOfBenefitPayment::write,
+        );
+        write_opt(w, "formCode", &self.form_code, CodeableConcept::write);
+        write_opt(w, "form", &self.form, Attachment::write);
+        write_many(
+            w,
+            "processNote",
+            &self.process_note,
+            ExplanationOfBenefitProcessNote::write,
+        );
+        write_opt(w, "benefitPeriod", &self.benefit_period, Period::write);
+        write_many(
+            w,
+            "benefitBalance",
+            &self.benefit_balance,
+            ExplanationOfBenefitBenefitBalance::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sub_type.is_some() {
-            let n = path.len();
-            path.push_str(".subType");
-            if let Some(v) = &self.sub_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".use");
-            {
-                let v = &self.use_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.billable_period.is_some() {
-            let n = path.len();
-            path.push_str(".billablePeriod");
-            if let Some(v) = &self.billable_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".created");
-            {
-                let v = &self.created;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.enterer.is_some() {
-            let n = path.len();
-            path.push_str(".enterer");
-            if let Some(v) = &self.enterer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".insurer");
-            {
-                let v = &self.insurer;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".provider");
-            {
-                let v = &self.provider;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.funds_reserve_requested.is_some() {
-            let n = path.len();
-            path.push_str(".fundsReserveRequested");
-            if let Some(v) = &self.funds_reserve_requested {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.funds_reserve.is_some() {
-            let n = path.len();
-            path.push_str(".fundsReserve");
-            if let Some(v) = &self.funds_reserve {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related.is_empty() {
-            let n = path.len();
-            path.push_str(".related");
-            for v in &self.related {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.prescription.is_some() {
-            let n = path.len();
-            path.push_str(".prescription");
-            if let Some(v) = &self.prescription {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.original_prescription.is_some() {
-            let n = path.len();
-            path.push_str(".originalPrescription");
-            if let Some(v) = &self.original_prescription {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payee.is_some() {
-            let n = path.len();
-            path.push_str(".payee");
-            if let Some(v) = &self.payee {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.referral.is_some() {
-            let n = path.len();
-            path.push_str(".referral");
-            if let Some(v) = &self.referral {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.facility.is_some() {
-            let n = path.len();
-            path.push_str(".facility");
-            if let Some(v) = &self.facility {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.claim.is_some() {
-            let n = path.len();
-            path.push_str(".claim");
-            if let Some(v) = &self.claim {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.claim_response.is_some() {
-            let n = path.len();
-            path.push_str(".claimResponse");
-            if let Some(v) = &self.claim_response {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".outcome");
-            {
-                let v = &self.outcome;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.disposition.is_some() {
-            let n = path.len();
-            path.push_str(".disposition");
-            if let Some(v) = &self.disposition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.pre_auth_ref.is_empty() {
-            let n = path.len();
-            path.push_str(".preAuthRef");
-            for v in &self.pre_auth_ref {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.pre_auth_ref_period.is_empty() {
-            let n = path.len();
-            path.push_str(".preAuthRefPeriod");
-            for v in &self.pre_auth_ref_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.care_team.is_empty() {
-            let n = path.len();
-            path.push_str(".careTeam");
-            for v in &self.care_team {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_info.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInfo");
-            for v in &self.supporting_info {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.diagnosis.is_empty() {
-            let n = path.len();
-            path.push_str(".diagnosis");
-            for v in &self.diagnosis {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.procedure.is_empty() {
-            let n = path.len();
-            path.push_str(".procedure");
-            for v in &self.procedure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.precedence.is_some() {
-            let n = path.len();
-            path.push_str(".precedence");
-            if let Some(v) = &self.precedence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.insurance.is_empty() {
-            let n = path.len();
-            path.push_str(".insurance");
-            for v in &self.insurance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.accident.is_some() {
-            let n = path.len();
-            path.push_str(".accident");
-            if let Some(v) = &self.accident {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.add_item.is_empty() {
-            let n = path.len();
-            path.push_str(".addItem");
-            for v in &self.add_item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.total.is_empty() {
-            let n = path.len();
-            path.push_str(".total");
-            for v in &self.total {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payment.is_some() {
-            let n = path.len();
-            path.push_str(".payment");
-            if let Some(v) = &self.payment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.form_code.is_some() {
-            let n = path.len();
-            path.push_str(".formCode");
-            if let Some(v) = &self.form_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.form.is_some() {
-            let n = path.len();
-            path.push_str(".form");
-            if let Some(v) = &self.form {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.process_note.is_empty() {
-            let n = path.len();
-            path.push_str(".processNote");
-            for v in &self.process_note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.benefit_period.is_some() {
-            let n = path.len();
-            path.push_str(".benefitPeriod");
-            if let Some(v) = &self.benefit_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.benefit_balance.is_empty() {
-            let n = path.len();
-            path.push_str(".benefitBalance");
-            for v in &self.benefit_balance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".subType",
+            &self.sub_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".use", &self.use_, Code::visit_refs);
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(
+            path,
+            f,
+            ".billablePeriod",
+            &self.billable_period,
+            Period::visit_refs,
+        );
+        visit_one(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_opt(path, f, ".enterer", &self.enterer, reference);
+        visit_one(path, f, ".insurer", &self.insurer, reference);
+        visit_one(path, f, ".provider", &self.provider, reference);
+        visit_opt(
+            path,
+            f,
+            ".priority",
+            &self.priority,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".fundsReserveRequested",
+            &self.funds_reserve_requested,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".fundsReserve",
+            &self.funds_reserve,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".related",
+            &self.related,
+            ExplanationOfBenefitRelated::visit_refs,
+        );
+        visit_opt(path, f, ".prescription", &self.prescription, reference);
+        visit_opt(
+            path,
+            f,
+            ".originalPrescription",
+            &self.original_prescription,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".payee",
+            &self.payee,
+            ExplanationOfBenefitPayee::visit_refs,
+        );
+        visit_opt(path, f, ".referral", &self.referral, reference);
+        visit_opt(path, f, ".facility", &self.facility, reference);
+        visit_opt(path, f, ".claim", &self.claim, reference);
+        visit_opt(path, f, ".claimResponse", &self.claim_response, reference);
+        visit_one(path, f, ".outcome", &self.outcome, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".disposition",
+            &self.disposition,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".preAuthRef",
+            &self.pre_auth_ref,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".preAuthRefPeriod",
+            &self.pre_auth_ref_period,
+            Period::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".careTeam",
+            &self.care_team,
+            ExplanationOfBenefitCareTeam::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".supportingInfo",
+            &self.supporting_info,
+            ExplanationOfBenefitSupportingInfo::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".diagnosis",
+            &self.diagnosis,
+            ExplanationOfBenefitDiagnosis::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".procedure",
+            &self.procedure,
+            ExplanationOfBenefitProcedure::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".precedence",
+            &self.precedence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".insurance",
+            &self.insurance,
+            ExplanationOfBenefitInsurance::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".accident",
+            &self.accident,
+            ExplanationOfBenefitAccident::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".item",
+            &self.item,
+            ExplanationOfBenefitItem::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".addItem",
+            &self.add_item,
+            ExplanationOfBenefitAddItem::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".total",
+            &self.total,
+            ExplanationOfBenefitTotal::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".payment",
+            &self.payment,
+            ExplanationOfBenefitPayment::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".formCode",
+            &self.form_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".form", &self.form, Attachment::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".processNote",
+            &self.process_note,
+            ExplanationOfBenefitProcessNote::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".benefitPeriod",
+            &self.benefit_period,
+            Period::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".benefitBalance",
+            &self.benefit_balance,
+            ExplanationOfBenefitBenefitBalance::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ExplanationOfBenefit {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.use_, codes::Use::read_code),
+            3 => prim_element(p, &mut self.use_),
+            4 => opt(p, &mut self.form, Attachment::read),
+            5 => many(p, &mut self.item, ExplanationOfBenefitItem::read),
+            6 => opt(p, &mut self.meta, Meta::read),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => one(p, &mut self.type_, CodeableConcept::read),
+            9 => opt(p, &mut self.claim, Reference::read),
+            10 => opt(p, &mut self.payee, ExplanationOfBenefitPayee::read),
+            11 => many(p, &mut self.total, ExplanationOfBenefitTotal::read),
+            12 => prim_value(
+                p,
+                &mut self.status,
+                codes::ExplanationOfBenefitStatus::read_code,
+            ),
+            13 => prim_element(p, &mut self.status),
+            14 => many(p, &mut self.add_item, ExplanationOfBenefitAddItem::read),
+            15 => prim_value(p, &mut self.created, date_time),
+            16 => opt(p, &mut self.enterer, Reference::read),
+            17 => one(p, &mut self.insurer, Reference::read),
+            18 => prim_value(p, &mut self.outcome, codes::ClaimProcessingCodes::read_code),
+            19 => one(p, &mut self.patient, Reference::read),
+            20 => opt(p, &mut self.payment, ExplanationOfBenefitPayment::read),
+            21 => many(p, &mut self.related, ExplanationOfBenefitRelated::read),
+            22 => opt(p, &mut self.sub_type, CodeableConcept::read),
+            23 => prim_element(p, &mut self.created),
+            24 => prim_element(p, &mut self.outcome),
+            25 => opt(p, &mut self.accident, ExplanationOfBenefitAccident::read),
+            26 => many(p, &mut self.care_team, ExplanationOfBenefitCareTeam::read),
+            27 => opt(p, &mut self.facility, Reference::read),
+            28 => opt(p, &mut self.form_code, CodeableConcept::read),
+            29 => opt_prim_value(p, &mut self.language, code),
+            30 => opt(p, &mut self.priority, CodeableConcept::read),
+            31 => one(p, &mut self.provider, Reference::read),
+            32 => opt(p, &mut self.referral, Reference::read),
+            33 => opt_prim_element(p, &mut self.language),
+            34 => many(p, &mut self.contained, Resource::read),
+            35 => many(p, &mut self.diagnosis, ExplanationOfBenefitDiagnosis::read),
+            36 => many(p, &mut self.extension, Extension::read),
+            37 => many(p, &mut self.insurance, ExplanationOfBenefitInsurance::read),
+            38 => many(p, &mut self.procedure, ExplanationOfBenefitProcedure::read),
+            39 => many(p, &mut self.identifier, Identifier::read),
+            40 => {
+                let other = p.marked(seen, 42);
+                values(p, &mut self.pre_auth_ref, string, other)
+            }
+            41 => opt_prim_value(p, &mut self.precedence, positive_int),
+            42 => {
+                let other = p.marked(seen, 40);
+                elements(p, &mut self.pre_auth_ref, other)
+            }
+            43 => opt_prim_element(p, &mut self.precedence),
+            44 => opt_prim_value(p, &mut self.disposition, string),
+            45 => many(
+                p,
+                &mut self.process_note,
+                ExplanationOfBenefitProcessNote::read,
+            ),
+            46 => opt_prim_element(p, &mut self.disposition),
+            47 => many(
+                p,
+                &mut self.adjudication,
+                ExplanationOfBenefitItemAdjudication::read,
+            ),
+            48 => opt(p, &mut self.funds_reserve, CodeableConcept::read),
+            49 => opt(p, &mut self.prescription, Reference::read),
+            50 => p.expect_resource_type("ExplanationOfBenefit"),
+            51 => opt(p, &mut self.benefit_period, Period::read),
+            52 => opt(p, &mut self.claim_response, Reference::read),
+            53 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            54 => opt_prim_element(p, &mut self.implicit_rules),
+            55 => many(
+                p,
+                &mut self.benefit_balance,
+                ExplanationOfBenefitBenefitBalance::read,
+            ),
+            56 => opt(p, &mut self.billable_period, Period::read),
+            57 => many(
+                p,
+                &mut self.supporting_info,
+                ExplanationOfBenefitSupportingInfo::read,
+            ),
+            58 => many(p, &mut self.pre_auth_ref_period, Period::read),
+            59 => many(p, &mut self.modifier_extension, Extension::read),
+            60 => opt(p, &mut self.original_prescription, Reference::read),
+            61 => opt(p, &mut self.funds_reserve_requested, CodeableConcept::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static EXPLANATION_OF_BENEFIT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("use"),
+        Key::plain("_use"),
+        Key::plain("form"),
+        Key::plain("item"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("claim"),
+        Key::plain("payee"),
+        Key::plain("total"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("addItem"),
+        Key::plain("created"),
+        Key::plain("enterer"),
+        Key::plain("insurer"),
+        Key::plain("outcome"),
+        Key::plain("patient"),
+        Key::plain("payment"),
+        Key::plain("related"),
+        Key::plain("subType"),
+        Key::plain("_created"),
+        Key::plain("_outcome"),
+        Key::plain("accident"),
+        Key::plain("careTeam"),
+        Key::plain("facility"),
+        Key::plain("formCode"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("provider"),
+        Key::plain("referral"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("diagnosis"),
+        Key::plain("extension"),
+        Key::plain("insurance"),
+        Key::plain("procedure"),
+        Key::plain("identifier"),
+        Key::plain("preAuthRef"),
+        Key::plain("precedence"),
+        Key::plain("_preAuthRef"),
+        Key::plain("_precedence"),
+        Key::plain("disposition"),
+        Key::plain("processNote"),
+        Key::plain("_disposition"),
+        Key::plain("adjudication"),
+        Key::plain("fundsReserve"),
+        Key::plain("prescription"),
+        Key::plain("resourceType"),
+        Key::plain("benefitPeriod"),
+        Key::plain("claimResponse"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("benefitBalance"),
+        Key::plain("billablePeriod"),
+        Key::plain("supportingInfo"),
+        Key::plain("preAuthRefPeriod"),
+        Key::plain("modifierExtension"),
+        Key::plain("originalPrescription"),
+        Key::plain("fundsReserveRequested"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[12, 13],
+        },
+        Required {
+            name: "type",
+            keys: &[8],
+        },
+        Required {
+            name: "use",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "patient",
+            keys: &[19],
+        },
+        Required {
+            name: "created",
+            keys: &[15, 23],
+        },
+        Required {
+            name: "insurer",
+            keys: &[17],
+        },
+        Required {
+            name: "provider",
+            keys: &[31],
+        },
+        Required {
+            name: "outcome",
+            keys: &[18, 24],
+        },
+        Required {
+            name: "insurance",
+            keys: &[37],
+        },
+    ],
+};
 
 /// Details of the event
 ///
@@ -1297,158 +907,123 @@ impl Default for ExplanationOfBenefitAccidentLocation {
     }
 }
 
+impl ExplanationOfBenefitAccidentLocation {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Address(x) => write_one(w, "locationAddress", &**x, Address::write),
+            Self::Reference(x) => write_one(w, "locationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ExplanationOfBenefitAccident {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.date, date)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "locationAddress" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Address::read,
-                        ExplanationOfBenefitAccidentLocation::Address,
-                    )?;
-                }
-                "locationReference" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Reference::read,
-                        ExplanationOfBenefitAccidentLocation::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_ACCIDENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
         if let Some(v) = &self.location {
-            match v {
-                ExplanationOfBenefitAccidentLocation::Address(x) => {
-                    w.key("locationAddress");
-                    x.write(w);
-                }
-                ExplanationOfBenefitAccidentLocation::Reference(x) => {
-                    w.key("locationReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location[x]");
-            if let Some(v) = &self.location {
-                match v {
-                    ExplanationOfBenefitAccidentLocation::Address(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitAccidentLocation::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, Date::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".location[x]",
+            &self.location,
+            ExplanationOfBenefitAccidentLocation::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitAccident {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.date, date),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.date),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => choice_box(
+                p,
+                &mut self.location,
+                Address::read,
+                ExplanationOfBenefitAccidentLocation::Address,
+            ),
+            6 => choice_box(
+                p,
+                &mut self.location,
+                Reference::read,
+                ExplanationOfBenefitAccidentLocation::Reference,
+            ),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_ACCIDENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("date"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("extension"),
+        Key::choice("locationAddress", 1, 1),
+        Key::choice("locationReference", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["location"],
+    required: &[],
+};
 
 /// Insurer added line items
 ///
@@ -1563,6 +1138,23 @@ impl Default for ExplanationOfBenefitAddItemServiced {
     }
 }
 
+impl ExplanationOfBenefitAddItemServiced {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "servicedDate", "_servicedDate", x, w_str),
+            Self::Period(x) => write_one(w, "servicedPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ExplanationOfBenefit.addItem.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1582,6 +1174,27 @@ impl Default for ExplanationOfBenefitAddItemLocation {
     }
 }
 
+impl ExplanationOfBenefitAddItemLocation {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "locationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Address(x) => write_one(w, "locationAddress", &**x, Address::write),
+            Self::Reference(x) => write_one(w, "locationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ExplanationOfBenefitAddItem {
     /// A `ExplanationOfBenefitAddItem` with its required elements (`productOrService`); everything else is empty.
     pub fn new(product_or_service: CodeableConcept) -> Self {
@@ -1594,221 +1207,24 @@ impl ExplanationOfBenefitAddItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "itemSequence" => {
-                    p.mark(&mut seen, 3)?;
-                    let other = p.marked(&seen, 4);
-                    values(p, &mut r.item_sequence, positive_int, other)?;
-                }
-                "_itemSequence" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 3);
-                    elements(p, &mut r.item_sequence, other)?;
-                }
-                "detailSequence" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.detail_sequence, positive_int, other)?;
-                }
-                "_detailSequence" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.detail_sequence, other)?;
-                }
-                "subDetailSequence" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 8);
-                    values(p, &mut r.sub_detail_sequence, positive_int, other)?;
-                }
-                "_subDetailSequence" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 7);
-                    elements(p, &mut r.sub_detail_sequence, other)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.provider, Reference::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 10)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "programCode" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.program_code, CodeableConcept::read)?;
-                }
-                "servicedDate" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_value(
-                        p,
-                        &mut r.serviced,
-                        date,
-                        ExplanationOfBenefitAddItemServiced::Date,
-                        |e| match e {
-                            ExplanationOfBenefitAddItemServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_servicedDate" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_element(
-                        p,
-                        &mut r.serviced,
-                        ExplanationOfBenefitAddItemServiced::Date,
-                        |e| match e {
-                            ExplanationOfBenefitAddItemServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "servicedPeriod" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 2, "serviced")?;
-                    choice_box(
-                        p,
-                        &mut r.serviced,
-                        Period::read,
-                        ExplanationOfBenefitAddItemServiced::Period,
-                    )?;
-                }
-                "locationCodeableConcept" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c1, 1, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        CodeableConcept::read,
-                        ExplanationOfBenefitAddItemLocation::CodeableConcept,
-                    )?;
-                }
-                "locationAddress" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c1, 2, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Address::read,
-                        ExplanationOfBenefitAddItemLocation::Address,
-                    )?;
-                }
-                "locationReference" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c1, 3, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Reference::read,
-                        ExplanationOfBenefitAddItemLocation::Reference,
-                    )?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "subSite" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.sub_site, CodeableConcept::read)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 26)?;
-                    let other = p.marked(&seen, 27);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 27)?;
-                    let other = p.marked(&seen, 26);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 28)?;
-                    many(
-                        p,
-                        &mut r.adjudication,
-                        ExplanationOfBenefitItemAdjudication::read,
-                    )?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.detail, ExplanationOfBenefitAddItemDetail::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_ADD_ITEM_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.item_sequence, "itemSequence")?;
         check_list(p, &r.detail_sequence, "detailSequence")?;
         check_list(p, &r.sub_detail_sequence, "subDetailSequence")?;
-        if !p.marked(&seen, 10) {
-            return Err(p.missing("productOrService"));
-        }
         check_list(p, &r.note_number, "noteNumber")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         write_prims(
             w,
             "itemSequence",
@@ -1830,89 +1246,27 @@ impl ExplanationOfBenefitAddItem {
             &self.sub_detail_sequence,
             w_unsigned,
         );
-        if !self.provider.is_empty() {
-            w.key("provider");
-            w.begin_array();
-            for v in &self.provider {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.program_code.is_empty() {
-            w.key("programCode");
-            w.begin_array();
-            for v in &self.program_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "provider", &self.provider, Reference::write);
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_many(w, "programCode", &self.program_code, CodeableConcept::write);
         if let Some(v) = &self.serviced {
-            match v {
-                ExplanationOfBenefitAddItemServiced::Date(x) => {
-                    write_prim(w, "servicedDate", "_servicedDate", x, w_str)
-                }
-                ExplanationOfBenefitAddItemServiced::Period(x) => {
-                    w.key("servicedPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.location {
-            match v {
-                ExplanationOfBenefitAddItemLocation::CodeableConcept(x) => {
-                    w.key("locationCodeableConcept");
-                    x.write(w);
-                }
-                ExplanationOfBenefitAddItemLocation::Address(x) => {
-                    w.key("locationAddress");
-                    x.write(w);
-                }
-                ExplanationOfBenefitAddItemLocation::Reference(x) => {
-                    w.key("locationReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
-        if let Some(v) = &self.body_site {
-            w.key("bodySite");
-            v.write(w);
-        }
-        if !self.sub_site.is_empty() {
-            w.key("subSite");
-            w.begin_array();
-            for v in &self.sub_site {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
+        write_opt(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_many(w, "subSite", &self.sub_site, CodeableConcept::write);
         write_prims(
             w,
             "noteNumber",
@@ -1920,203 +1274,284 @@ impl ExplanationOfBenefitAddItem {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::write,
+        );
+        write_many(
+            w,
+            "detail",
+            &self.detail,
+            ExplanationOfBenefitAddItemDetail::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".itemSequence",
+            &self.item_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".detailSequence",
+            &self.detail_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subDetailSequence",
+            &self.sub_detail_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(path, f, ".provider", &self.provider, reference);
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".programCode",
+            &self.program_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".serviced[x]",
+            &self.serviced,
+            ExplanationOfBenefitAddItemServiced::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".location[x]",
+            &self.location,
+            ExplanationOfBenefitAddItemLocation::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subSite",
+            &self.sub_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".detail",
+            &self.detail,
+            ExplanationOfBenefitAddItemDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitAddItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => many(p, &mut self.detail, ExplanationOfBenefitAddItemDetail::read),
+            3 => opt_prim_value(p, &mut self.factor, decimal),
+            4 => opt_prim_element(p, &mut self.factor),
+            5 => many(p, &mut self.sub_site, CodeableConcept::read),
+            6 => opt(p, &mut self.body_site, CodeableConcept::read),
+            7 => many(p, &mut self.modifier, CodeableConcept::read),
+            8 => many(p, &mut self.provider, Reference::read),
+            9 => opt(p, &mut self.quantity, Quantity::read),
+            10 => many(p, &mut self.extension, Extension::read),
+            11 => opt(p, &mut self.unit_price, Money::read),
+            12 => {
+                let other = p.marked(seen, 13);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            13 => {
+                let other = p.marked(seen, 12);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        if !self.item_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".itemSequence");
-            for v in &self.item_sequence {
-                v.visit_refs(path, f);
+            14 => many(p, &mut self.program_code, CodeableConcept::read),
+            15 => many(
+                p,
+                &mut self.adjudication,
+                ExplanationOfBenefitItemAdjudication::read,
+            ),
+            16 => {
+                let other = p.marked(seen, 18);
+                values(p, &mut self.item_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.detail_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".detailSequence");
-            for v in &self.detail_sequence {
-                v.visit_refs(path, f);
+            17 => choice_value(
+                p,
+                &mut self.serviced,
+                date,
+                ExplanationOfBenefitAddItemServiced::Date,
+                |e| match e {
+                    ExplanationOfBenefitAddItemServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            18 => {
+                let other = p.marked(seen, 16);
+                elements(p, &mut self.item_sequence, other)
             }
-            path.truncate(n);
-        }
-        if !self.sub_detail_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".subDetailSequence");
-            for v in &self.sub_detail_sequence {
-                v.visit_refs(path, f);
+            19 => choice_element(
+                p,
+                &mut self.serviced,
+                ExplanationOfBenefitAddItemServiced::Date,
+                |e| match e {
+                    ExplanationOfBenefitAddItemServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            20 => {
+                let other = p.marked(seen, 22);
+                values(p, &mut self.detail_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.provider.is_empty() {
-            let n = path.len();
-            path.push_str(".provider");
-            for v in &self.provider {
-                f(path, v);
-                v.visit_refs(path, f);
+            21 => choice_box(
+                p,
+                &mut self.serviced,
+                Period::read,
+                ExplanationOfBenefitAddItemServiced::Period,
+            ),
+            22 => {
+                let other = p.marked(seen, 20);
+                elements(p, &mut self.detail_sequence, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
+            23 => choice_box(
+                p,
+                &mut self.location,
+                Address::read,
+                ExplanationOfBenefitAddItemLocation::Address,
+            ),
+            24 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            25 => choice_box(
+                p,
+                &mut self.location,
+                Reference::read,
+                ExplanationOfBenefitAddItemLocation::Reference,
+            ),
+            26 => many(p, &mut self.modifier_extension, Extension::read),
+            27 => {
+                let other = p.marked(seen, 28);
+                values(p, &mut self.sub_detail_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
+            28 => {
+                let other = p.marked(seen, 27);
+                elements(p, &mut self.sub_detail_sequence, other)
             }
-            path.truncate(n);
-        }
-        if !self.program_code.is_empty() {
-            let n = path.len();
-            path.push_str(".programCode");
-            for v in &self.program_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.serviced.is_some() {
-            let n = path.len();
-            path.push_str(".serviced[x]");
-            if let Some(v) = &self.serviced {
-                match v {
-                    ExplanationOfBenefitAddItemServiced::Date(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitAddItemServiced::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location[x]");
-            if let Some(v) = &self.location {
-                match v {
-                    ExplanationOfBenefitAddItemLocation::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ExplanationOfBenefitAddItemLocation::Address(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitAddItemLocation::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.body_site.is_some() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            if let Some(v) = &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sub_site.is_empty() {
-            let n = path.len();
-            path.push_str(".subSite");
-            for v in &self.sub_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            29 => choice_box(
+                p,
+                &mut self.location,
+                CodeableConcept::read,
+                ExplanationOfBenefitAddItemLocation::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_ADD_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("detail"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("subSite"),
+        Key::plain("bodySite"),
+        Key::plain("modifier"),
+        Key::plain("provider"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("unitPrice"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("programCode"),
+        Key::plain("adjudication"),
+        Key::plain("itemSequence"),
+        Key::choice("servicedDate", 1, 1),
+        Key::plain("_itemSequence"),
+        Key::choice("_servicedDate", 1, 1),
+        Key::plain("detailSequence"),
+        Key::choice("servicedPeriod", 1, 2),
+        Key::plain("_detailSequence"),
+        Key::choice("locationAddress", 2, 2),
+        Key::plain("productOrService"),
+        Key::choice("locationReference", 2, 3),
+        Key::plain("modifierExtension"),
+        Key::plain("subDetailSequence"),
+        Key::plain("_subDetailSequence"),
+        Key::choice("locationCodeableConcept", 2, 1),
+    ],
+    choices: &["serviced", "location"],
+    required: &[Required {
+        name: "productOrService",
+        keys: &[24],
+    }],
+};
 
 /// Insurer added line items
 ///
@@ -2190,135 +1625,37 @@ impl ExplanationOfBenefitAddItemDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 11);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 10);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 12)?;
-                    many(
-                        p,
-                        &mut r.adjudication,
-                        ExplanationOfBenefitItemAdjudication::read,
-                    )?;
-                }
-                "subDetail" => {
-                    p.mark(&mut seen, 13)?;
-                    many(
-                        p,
-                        &mut r.sub_detail,
-                        ExplanationOfBenefitAddItemDetailSubDetail::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("productOrService"));
-        }
+        read_object(
+            p,
+            &EXPLANATION_OF_BENEFIT_ADD_ITEM_DETAIL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.note_number, "noteNumber")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
         write_prims(
             w,
             "noteNumber",
@@ -2326,118 +1663,144 @@ impl ExplanationOfBenefitAddItemDetail {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.sub_detail.is_empty() {
-            w.key("subDetail");
-            w.begin_array();
-            for v in &self.sub_detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::write,
+        );
+        write_many(
+            w,
+            "subDetail",
+            &self.sub_detail,
+            ExplanationOfBenefitAddItemDetailSubDetail::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subDetail",
+            &self.sub_detail,
+            ExplanationOfBenefitAddItemDetailSubDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitAddItemDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => opt_prim_value(p, &mut self.factor, decimal),
+            3 => opt_prim_element(p, &mut self.factor),
+            4 => many(p, &mut self.modifier, CodeableConcept::read),
+            5 => opt(p, &mut self.quantity, Quantity::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(
+                p,
+                &mut self.sub_detail,
+                ExplanationOfBenefitAddItemDetailSubDetail::read,
+            ),
+            8 => opt(p, &mut self.unit_price, Money::read),
+            9 => {
+                let other = p.marked(seen, 10);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            10 => {
+                let other = p.marked(seen, 9);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sub_detail.is_empty() {
-            let n = path.len();
-            path.push_str(".subDetail");
-            for v in &self.sub_detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            11 => many(
+                p,
+                &mut self.adjudication,
+                ExplanationOfBenefitItemAdjudication::read,
+            ),
+            12 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_ADD_ITEM_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("modifier"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("subDetail"),
+        Key::plain("unitPrice"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("adjudication"),
+        Key::plain("productOrService"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "productOrService",
+        keys: &[12],
+    }],
+};
 
 /// Insurer added line items
 ///
@@ -2507,127 +1870,37 @@ impl ExplanationOfBenefitAddItemDetailSubDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 11);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 10);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 12)?;
-                    many(
-                        p,
-                        &mut r.adjudication,
-                        ExplanationOfBenefitItemAdjudication::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("productOrService"));
-        }
+        read_object(
+            p,
+            &EXPLANATION_OF_BENEFIT_ADD_ITEM_DETAIL_SUB_DETAIL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.note_number, "noteNumber")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
         write_prims(
             w,
             "noteNumber",
@@ -2635,102 +1908,125 @@ impl ExplanationOfBenefitAddItemDetailSubDetail {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitAddItemDetailSubDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => opt_prim_value(p, &mut self.factor, decimal),
+            3 => opt_prim_element(p, &mut self.factor),
+            4 => many(p, &mut self.modifier, CodeableConcept::read),
+            5 => opt(p, &mut self.quantity, Quantity::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => opt(p, &mut self.unit_price, Money::read),
+            8 => {
+                let other = p.marked(seen, 9);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            9 => {
+                let other = p.marked(seen, 8);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            10 => many(
+                p,
+                &mut self.adjudication,
+                ExplanationOfBenefitItemAdjudication::read,
+            ),
+            11 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_ADD_ITEM_DETAIL_SUB_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("modifier"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("unitPrice"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("adjudication"),
+        Key::plain("productOrService"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "productOrService",
+        keys: &[11],
+    }],
+};
 
 /// Balance by Benefit Category
 ///
@@ -2800,222 +2096,147 @@ impl ExplanationOfBenefitBenefitBalance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "excluded" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.excluded, boolean)?;
-                }
-                "_excluded" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.excluded)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "network" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.network, CodeableConcept::read)?;
-                }
-                "unit" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.unit, CodeableConcept::read)?;
-                }
-                "term" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.term, CodeableConcept::read)?;
-                }
-                "financial" => {
-                    p.mark(&mut seen, 13)?;
-                    many(
-                        p,
-                        &mut r.financial,
-                        ExplanationOfBenefitBenefitBalanceFinancial::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("category"));
-        }
+        read_object(
+            p,
+            &EXPLANATION_OF_BENEFIT_BENEFIT_BALANCE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.category;
-            w.key("category");
-            v.write(w);
-        }
-        if let Some(v) = &self.excluded {
-            write_prim(w, "excluded", "_excluded", v, w_boolean);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.network {
-            w.key("network");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit {
-            w.key("unit");
-            v.write(w);
-        }
-        if let Some(v) = &self.term {
-            w.key("term");
-            v.write(w);
-        }
-        if !self.financial.is_empty() {
-            w.key("financial");
-            w.begin_array();
-            for v in &self.financial {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "category", &self.category, CodeableConcept::write);
+        write_opt_prim(w, "excluded", "_excluded", &self.excluded, w_boolean);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "network", &self.network, CodeableConcept::write);
+        write_opt(w, "unit", &self.unit, CodeableConcept::write);
+        write_opt(w, "term", &self.term, CodeableConcept::write);
+        write_many(
+            w,
+            "financial",
+            &self.financial,
+            ExplanationOfBenefitBenefitBalanceFinancial::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".category");
-            {
-                let v = &self.category;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.excluded.is_some() {
-            let n = path.len();
-            path.push_str(".excluded");
-            if let Some(v) = &self.excluded {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.network.is_some() {
-            let n = path.len();
-            path.push_str(".network");
-            if let Some(v) = &self.network {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit.is_some() {
-            let n = path.len();
-            path.push_str(".unit");
-            if let Some(v) = &self.unit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.term.is_some() {
-            let n = path.len();
-            path.push_str(".term");
-            if let Some(v) = &self.term {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.financial.is_empty() {
-            let n = path.len();
-            path.push_str(".financial");
-            for v in &self.financial {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".excluded", &self.excluded, Boolean::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".network",
+            &self.network,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".unit", &self.unit, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".term", &self.term, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".financial",
+            &self.financial,
+            ExplanationOfBenefitBenefitBalanceFinancial::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitBenefitBalance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt(p, &mut self.term, CodeableConcept::read),
+            3 => opt(p, &mut self.unit, CodeableConcept::read),
+            4 => opt_prim_element(p, &mut self.name),
+            5 => opt(p, &mut self.network, CodeableConcept::read),
+            6 => one(p, &mut self.category, CodeableConcept::read),
+            7 => opt_prim_value(p, &mut self.excluded, boolean),
+            8 => opt_prim_element(p, &mut self.excluded),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(
+                p,
+                &mut self.financial,
+                ExplanationOfBenefitBenefitBalanceFinancial::read,
+            ),
+            11 => opt_prim_value(p, &mut self.description, string),
+            12 => opt_prim_element(p, &mut self.description),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_BENEFIT_BALANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("term"),
+        Key::plain("unit"),
+        Key::plain("_name"),
+        Key::plain("network"),
+        Key::plain("category"),
+        Key::plain("excluded"),
+        Key::plain("_excluded"),
+        Key::plain("extension"),
+        Key::plain("financial"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "category",
+        keys: &[6],
+    }],
+};
 
 /// Benefit Summary
 ///
@@ -3072,6 +2293,31 @@ impl Default for ExplanationOfBenefitBenefitBalanceFinancialAllowed {
     }
 }
 
+impl ExplanationOfBenefitBenefitBalanceFinancialAllowed {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::UnsignedInt(x) => write_one_prim(
+                w,
+                "allowedUnsignedInt",
+                "_allowedUnsignedInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => write_one_prim(w, "allowedString", "_allowedString", x, w_str),
+            Self::Money(x) => write_one(w, "allowedMoney", &**x, Money::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ExplanationOfBenefit.benefitBalance.financial.used\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -3089,6 +2335,25 @@ impl Default for ExplanationOfBenefitBenefitBalanceFinancialUsed {
     }
 }
 
+impl ExplanationOfBenefitBenefitBalanceFinancialUsed {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::UnsignedInt(x) => {
+                write_one_prim(w, "usedUnsignedInt", "_usedUnsignedInt", x, w_unsigned)
+            }
+            Self::Money(x) => write_one(w, "usedMoney", &**x, Money::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ExplanationOfBenefitBenefitBalanceFinancial {
     /// A `ExplanationOfBenefitBenefitBalanceFinancial` with its required elements (`type`); everything else is empty.
     pub fn new(type_: CodeableConcept) -> Self {
@@ -3101,270 +2366,177 @@ impl ExplanationOfBenefitBenefitBalanceFinancial {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "allowedUnsignedInt" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "allowed")?;
-                    choice_value(
-                        p,
-                        &mut r.allowed,
-                        unsigned_int,
-                        ExplanationOfBenefitBenefitBalanceFinancialAllowed::UnsignedInt,
-                        |e| match e {
-                            ExplanationOfBenefitBenefitBalanceFinancialAllowed::UnsignedInt(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_allowedUnsignedInt" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "allowed")?;
-                    choice_element(
-                        p,
-                        &mut r.allowed,
-                        ExplanationOfBenefitBenefitBalanceFinancialAllowed::UnsignedInt,
-                        |e| match e {
-                            ExplanationOfBenefitBenefitBalanceFinancialAllowed::UnsignedInt(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "allowedString" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "allowed")?;
-                    choice_value(
-                        p,
-                        &mut r.allowed,
-                        string,
-                        ExplanationOfBenefitBenefitBalanceFinancialAllowed::String,
-                        |e| match e {
-                            ExplanationOfBenefitBenefitBalanceFinancialAllowed::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_allowedString" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "allowed")?;
-                    choice_element(
-                        p,
-                        &mut r.allowed,
-                        ExplanationOfBenefitBenefitBalanceFinancialAllowed::String,
-                        |e| match e {
-                            ExplanationOfBenefitBenefitBalanceFinancialAllowed::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "allowedMoney" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "allowed")?;
-                    choice_box(
-                        p,
-                        &mut r.allowed,
-                        Money::read,
-                        ExplanationOfBenefitBenefitBalanceFinancialAllowed::Money,
-                    )?;
-                }
-                "usedUnsignedInt" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c1, 1, "used")?;
-                    choice_value(
-                        p,
-                        &mut r.used,
-                        unsigned_int,
-                        ExplanationOfBenefitBenefitBalanceFinancialUsed::UnsignedInt,
-                        |e| match e {
-                            ExplanationOfBenefitBenefitBalanceFinancialUsed::UnsignedInt(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_usedUnsignedInt" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c1, 1, "used")?;
-                    choice_element(
-                        p,
-                        &mut r.used,
-                        ExplanationOfBenefitBenefitBalanceFinancialUsed::UnsignedInt,
-                        |e| match e {
-                            ExplanationOfBenefitBenefitBalanceFinancialUsed::UnsignedInt(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "usedMoney" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c1, 2, "used")?;
-                    choice_box(
-                        p,
-                        &mut r.used,
-                        Money::read,
-                        ExplanationOfBenefitBenefitBalanceFinancialUsed::Money,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &EXPLANATION_OF_BENEFIT_BENEFIT_BALANCE_FINANCIAL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
         if let Some(v) = &self.allowed {
-            match v {
-                ExplanationOfBenefitBenefitBalanceFinancialAllowed::UnsignedInt(x) => write_prim(
-                    w,
-                    "allowedUnsignedInt",
-                    "_allowedUnsignedInt",
-                    x,
-                    w_unsigned,
-                ),
-                ExplanationOfBenefitBenefitBalanceFinancialAllowed::String(x) => {
-                    write_prim(w, "allowedString", "_allowedString", x, w_str)
-                }
-                ExplanationOfBenefitBenefitBalanceFinancialAllowed::Money(x) => {
-                    w.key("allowedMoney");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.used {
-            match v {
-                ExplanationOfBenefitBenefitBalanceFinancialUsed::UnsignedInt(x) => {
-                    write_prim(w, "usedUnsignedInt", "_usedUnsignedInt", x, w_unsigned)
-                }
-                ExplanationOfBenefitBenefitBalanceFinancialUsed::Money(x) => {
-                    w.key("usedMoney");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.allowed.is_some() {
-            let n = path.len();
-            path.push_str(".allowed[x]");
-            if let Some(v) = &self.allowed {
-                match v {
-                    ExplanationOfBenefitBenefitBalanceFinancialAllowed::UnsignedInt(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ExplanationOfBenefitBenefitBalanceFinancialAllowed::String(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ExplanationOfBenefitBenefitBalanceFinancialAllowed::Money(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.used.is_some() {
-            let n = path.len();
-            path.push_str(".used[x]");
-            if let Some(v) = &self.used {
-                match v {
-                    ExplanationOfBenefitBenefitBalanceFinancialUsed::UnsignedInt(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ExplanationOfBenefitBenefitBalanceFinancialUsed::Money(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".allowed[x]",
+            &self.allowed,
+            ExplanationOfBenefitBenefitBalanceFinancialAllowed::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".used[x]",
+            &self.used,
+            ExplanationOfBenefitBenefitBalanceFinancialUsed::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitBenefitBalanceFinancial {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => choice_box(
+                p,
+                &mut self.used,
+                Money::read,
+                ExplanationOfBenefitBenefitBalanceFinancialUsed::Money,
+            ),
+            4 => choice_box(
+                p,
+                &mut self.allowed,
+                Money::read,
+                ExplanationOfBenefitBenefitBalanceFinancialAllowed::Money,
+            ),
+            5 => choice_value(
+                p,
+                &mut self.allowed,
+                string,
+                ExplanationOfBenefitBenefitBalanceFinancialAllowed::String,
+                |e| match e {
+                    ExplanationOfBenefitBenefitBalanceFinancialAllowed::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_element(
+                p,
+                &mut self.allowed,
+                ExplanationOfBenefitBenefitBalanceFinancialAllowed::String,
+                |e| match e {
+                    ExplanationOfBenefitBenefitBalanceFinancialAllowed::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_value(
+                p,
+                &mut self.used,
+                unsigned_int,
+                ExplanationOfBenefitBenefitBalanceFinancialUsed::UnsignedInt,
+                |e| match e {
+                    ExplanationOfBenefitBenefitBalanceFinancialUsed::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element(
+                p,
+                &mut self.used,
+                ExplanationOfBenefitBenefitBalanceFinancialUsed::UnsignedInt,
+                |e| match e {
+                    ExplanationOfBenefitBenefitBalanceFinancialUsed::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            10 => choice_value(
+                p,
+                &mut self.allowed,
+                unsigned_int,
+                ExplanationOfBenefitBenefitBalanceFinancialAllowed::UnsignedInt,
+                |e| match e {
+                    ExplanationOfBenefitBenefitBalanceFinancialAllowed::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_element(
+                p,
+                &mut self.allowed,
+                ExplanationOfBenefitBenefitBalanceFinancialAllowed::UnsignedInt,
+                |e| match e {
+                    ExplanationOfBenefitBenefitBalanceFinancialAllowed::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_BENEFIT_BALANCE_FINANCIAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::choice("usedMoney", 2, 2),
+        Key::choice("allowedMoney", 1, 3),
+        Key::choice("allowedString", 1, 2),
+        Key::choice("_allowedString", 1, 2),
+        Key::choice("usedUnsignedInt", 2, 1),
+        Key::choice("_usedUnsignedInt", 2, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("allowedUnsignedInt", 1, 1),
+        Key::choice("_allowedUnsignedInt", 1, 1),
+    ],
+    choices: &["allowed", "used"],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};
 
 /// Care Team members
 ///
@@ -3423,166 +2595,130 @@ impl ExplanationOfBenefitCareTeam {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.provider, Reference::read)?;
-                }
-                "responsible" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.responsible, boolean)?;
-                }
-                "_responsible" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.responsible)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.role, CodeableConcept::read)?;
-                }
-                "qualification" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.qualification, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("provider"));
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_CARE_TEAM_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        {
-            let v = &self.provider;
-            w.key("provider");
-            v.write(w);
-        }
-        if let Some(v) = &self.responsible {
-            write_prim(w, "responsible", "_responsible", v, w_boolean);
-        }
-        if let Some(v) = &self.role {
-            w.key("role");
-            v.write(w);
-        }
-        if let Some(v) = &self.qualification {
-            w.key("qualification");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_one(w, "provider", &self.provider, Reference::write);
+        write_opt_prim(
+            w,
+            "responsible",
+            "_responsible",
+            &self.responsible,
+            w_boolean,
+        );
+        write_opt(w, "role", &self.role, CodeableConcept::write);
+        write_opt(
+            w,
+            "qualification",
+            &self.qualification,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".provider");
-            {
-                let v = &self.provider;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.responsible.is_some() {
-            let n = path.len();
-            path.push_str(".responsible");
-            if let Some(v) = &self.responsible {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.role.is_some() {
-            let n = path.len();
-            path.push_str(".role");
-            if let Some(v) = &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.qualification.is_some() {
-            let n = path.len();
-            path.push_str(".qualification");
-            if let Some(v) = &self.qualification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(path, f, ".provider", &self.provider, reference);
+        visit_opt(
+            path,
+            f,
+            ".responsible",
+            &self.responsible,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".qualification",
+            &self.qualification,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitCareTeam {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.role, CodeableConcept::read),
+            2 => one(p, &mut self.provider, Reference::read),
+            3 => prim_value(p, &mut self.sequence, positive_int),
+            4 => prim_element(p, &mut self.sequence),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.responsible, boolean),
+            7 => opt_prim_element(p, &mut self.responsible),
+            8 => opt(p, &mut self.qualification, CodeableConcept::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_CARE_TEAM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("role"),
+        Key::plain("provider"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("responsible"),
+        Key::plain("_responsible"),
+        Key::plain("qualification"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[3, 4],
+        },
+        Required {
+            name: "provider",
+            keys: &[2],
+        },
+    ],
+};
 
 /// Pertinent diagnosis information
 ///
@@ -3645,6 +2781,25 @@ impl Default for ExplanationOfBenefitDiagnosisDiagnosis {
     }
 }
 
+impl ExplanationOfBenefitDiagnosisDiagnosis {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "diagnosisCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "diagnosisReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ExplanationOfBenefitDiagnosis {
     /// A `ExplanationOfBenefitDiagnosis` with its required elements (`sequence`, `diagnosis`); everything else is empty.
     pub fn new(
@@ -3661,199 +2816,135 @@ impl ExplanationOfBenefitDiagnosis {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "diagnosisCodeableConcept" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "diagnosis")?;
-                    choice_box_one(
-                        p,
-                        &mut r.diagnosis,
-                        CodeableConcept::read,
-                        ExplanationOfBenefitDiagnosisDiagnosis::CodeableConcept,
-                    )?;
-                }
-                "diagnosisReference" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "diagnosis")?;
-                    choice_box_one(
-                        p,
-                        &mut r.diagnosis,
-                        Reference::read,
-                        ExplanationOfBenefitDiagnosisDiagnosis::Reference,
-                    )?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "onAdmission" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.on_admission, CodeableConcept::read)?;
-                }
-                "packageCode" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.package_code, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("diagnosis[x]"));
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_DIAGNOSIS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        {
-            let v = &self.diagnosis;
-            match v {
-                ExplanationOfBenefitDiagnosisDiagnosis::CodeableConcept(x) => {
-                    w.key("diagnosisCodeableConcept");
-                    x.write(w);
-                }
-                ExplanationOfBenefitDiagnosisDiagnosis::Reference(x) => {
-                    w.key("diagnosisReference");
-                    x.write(w);
-                }
-            }
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.on_admission {
-            w.key("onAdmission");
-            v.write(w);
-        }
-        if let Some(v) = &self.package_code {
-            w.key("packageCode");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        self.diagnosis.write_keys(w);
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "onAdmission", &self.on_admission, CodeableConcept::write);
+        write_opt(w, "packageCode", &self.package_code, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".diagnosis[x]");
-            {
-                let v = &self.diagnosis;
-                match v {
-                    ExplanationOfBenefitDiagnosisDiagnosis::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ExplanationOfBenefitDiagnosisDiagnosis::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.on_admission.is_some() {
-            let n = path.len();
-            path.push_str(".onAdmission");
-            if let Some(v) = &self.on_admission {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.package_code.is_some() {
-            let n = path.len();
-            path.push_str(".packageCode");
-            if let Some(v) = &self.package_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".diagnosis[x]",
+            &self.diagnosis,
+            ExplanationOfBenefitDiagnosisDiagnosis::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".onAdmission",
+            &self.on_admission,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".packageCode",
+            &self.package_code,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitDiagnosis {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.type_, CodeableConcept::read),
+            2 => prim_value(p, &mut self.sequence, positive_int),
+            3 => prim_element(p, &mut self.sequence),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.on_admission, CodeableConcept::read),
+            6 => opt(p, &mut self.package_code, CodeableConcept::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            8 => choice_box_one(
+                p,
+                &mut self.diagnosis,
+                Reference::read,
+                ExplanationOfBenefitDiagnosisDiagnosis::Reference,
+            ),
+            9 => choice_box_one(
+                p,
+                &mut self.diagnosis,
+                CodeableConcept::read,
+                ExplanationOfBenefitDiagnosisDiagnosis::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_DIAGNOSIS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("onAdmission"),
+        Key::plain("packageCode"),
+        Key::plain("modifierExtension"),
+        Key::choice("diagnosisReference", 1, 2),
+        Key::choice("diagnosisCodeableConcept", 1, 1),
+    ],
+    choices: &["diagnosis"],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "diagnosis[x]",
+            keys: &[8, 9],
+        },
+    ],
+};
 
 /// Patient insurance information
 ///
@@ -3904,135 +2995,106 @@ impl ExplanationOfBenefitInsurance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "focal" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.focal, boolean)?;
-                }
-                "_focal" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.focal)?;
-                }
-                "coverage" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.coverage, Reference::read)?;
-                }
-                "preAuthRef" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 7);
-                    values(p, &mut r.pre_auth_ref, string, other)?;
-                }
-                "_preAuthRef" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 6);
-                    elements(p, &mut r.pre_auth_ref, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("focal"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("coverage"));
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_INSURANCE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.pre_auth_ref, "preAuthRef")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "focal", "_focal", &self.focal, w_boolean);
-        {
-            let v = &self.coverage;
-            w.key("coverage");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "focal", "_focal", &self.focal, w_boolean);
+        write_one(w, "coverage", &self.coverage, Reference::write);
         write_prims(w, "preAuthRef", "_preAuthRef", &self.pre_auth_ref, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".focal", &self.focal, Boolean::visit_refs);
+        visit_one(path, f, ".coverage", &self.coverage, reference);
+        visit_many(
+            path,
+            f,
+            ".preAuthRef",
+            &self.pre_auth_ref,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitInsurance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.focal, boolean),
+            2 => prim_element(p, &mut self.focal),
+            3 => one(p, &mut self.coverage, Reference::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => {
+                let other = p.marked(seen, 6);
+                values(p, &mut self.pre_auth_ref, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            6 => {
+                let other = p.marked(seen, 5);
+                elements(p, &mut self.pre_auth_ref, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".focal");
-            {
-                let v = &self.focal;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".coverage");
-            {
-                let v = &self.coverage;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.pre_auth_ref.is_empty() {
-            let n = path.len();
-            path.push_str(".preAuthRef");
-            for v in &self.pre_auth_ref {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_INSURANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("focal"),
+        Key::plain("_focal"),
+        Key::plain("coverage"),
+        Key::plain("extension"),
+        Key::plain("preAuthRef"),
+        Key::plain("_preAuthRef"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "focal",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "coverage",
+            keys: &[3],
+        },
+    ],
+};
 
 /// Product or service provided
 ///
@@ -4167,6 +3229,23 @@ impl Default for ExplanationOfBenefitItemServiced {
     }
 }
 
+impl ExplanationOfBenefitItemServiced {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "servicedDate", "_servicedDate", x, w_str),
+            Self::Period(x) => write_one(w, "servicedPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ExplanationOfBenefit.item.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -4186,6 +3265,27 @@ impl Default for ExplanationOfBenefitItemLocation {
     }
 }
 
+impl ExplanationOfBenefitItemLocation {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "locationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Address(x) => write_one(w, "locationAddress", &**x, Address::write),
+            Self::Reference(x) => write_one(w, "locationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ExplanationOfBenefitItem {
     /// A `ExplanationOfBenefitItem` with its required elements (`sequence`, `productOrService`); everything else is empty.
     pub fn new(sequence: impl Into<PositiveInt>, product_or_service: CodeableConcept) -> Self {
@@ -4199,256 +3299,26 @@ impl ExplanationOfBenefitItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "careTeamSequence" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.care_team_sequence, positive_int, other)?;
-                }
-                "_careTeamSequence" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.care_team_sequence, other)?;
-                }
-                "diagnosisSequence" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 8);
-                    values(p, &mut r.diagnosis_sequence, positive_int, other)?;
-                }
-                "_diagnosisSequence" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 7);
-                    elements(p, &mut r.diagnosis_sequence, other)?;
-                }
-                "procedureSequence" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 10);
-                    values(p, &mut r.procedure_sequence, positive_int, other)?;
-                }
-                "_procedureSequence" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 9);
-                    elements(p, &mut r.procedure_sequence, other)?;
-                }
-                "informationSequence" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 12);
-                    values(p, &mut r.information_sequence, positive_int, other)?;
-                }
-                "_informationSequence" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 11);
-                    elements(p, &mut r.information_sequence, other)?;
-                }
-                "revenue" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.revenue, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 15)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "programCode" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.program_code, CodeableConcept::read)?;
-                }
-                "servicedDate" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_value(
-                        p,
-                        &mut r.serviced,
-                        date,
-                        ExplanationOfBenefitItemServiced::Date,
-                        |e| match e {
-                            ExplanationOfBenefitItemServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_servicedDate" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 1, "serviced")?;
-                    choice_element(
-                        p,
-                        &mut r.serviced,
-                        ExplanationOfBenefitItemServiced::Date,
-                        |e| match e {
-                            ExplanationOfBenefitItemServiced::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "servicedPeriod" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 2, "serviced")?;
-                    choice_box(
-                        p,
-                        &mut r.serviced,
-                        Period::read,
-                        ExplanationOfBenefitItemServiced::Period,
-                    )?;
-                }
-                "locationCodeableConcept" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c1, 1, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        CodeableConcept::read,
-                        ExplanationOfBenefitItemLocation::CodeableConcept,
-                    )?;
-                }
-                "locationAddress" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c1, 2, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Address::read,
-                        ExplanationOfBenefitItemLocation::Address,
-                    )?;
-                }
-                "locationReference" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c1, 3, "location")?;
-                    choice_box(
-                        p,
-                        &mut r.location,
-                        Reference::read,
-                        ExplanationOfBenefitItemLocation::Reference,
-                    )?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "udi" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.udi, Reference::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "subSite" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.sub_site, CodeableConcept::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.encounter, Reference::read)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 33)?;
-                    let other = p.marked(&seen, 34);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 34)?;
-                    let other = p.marked(&seen, 33);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 35)?;
-                    many(
-                        p,
-                        &mut r.adjudication,
-                        ExplanationOfBenefitItemAdjudication::read,
-                    )?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.detail, ExplanationOfBenefitItemDetail::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_ITEM_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.care_team_sequence, "careTeamSequence")?;
         check_list(p, &r.diagnosis_sequence, "diagnosisSequence")?;
         check_list(p, &r.procedure_sequence, "procedureSequence")?;
         check_list(p, &r.information_sequence, "informationSequence")?;
-        if !p.marked(&seen, 15) {
-            return Err(p.missing("productOrService"));
-        }
         check_list(p, &r.note_number, "noteNumber")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
         write_prims(
             w,
             "careTeamSequence",
@@ -4477,105 +3347,30 @@ impl ExplanationOfBenefitItem {
             &self.information_sequence,
             w_unsigned,
         );
-        if let Some(v) = &self.revenue {
-            w.key("revenue");
-            v.write(w);
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.program_code.is_empty() {
-            w.key("programCode");
-            w.begin_array();
-            for v in &self.program_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "revenue", &self.revenue, CodeableConcept::write);
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_many(w, "programCode", &self.program_code, CodeableConcept::write);
         if let Some(v) = &self.serviced {
-            match v {
-                ExplanationOfBenefitItemServiced::Date(x) => {
-                    write_prim(w, "servicedDate", "_servicedDate", x, w_str)
-                }
-                ExplanationOfBenefitItemServiced::Period(x) => {
-                    w.key("servicedPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.location {
-            match v {
-                ExplanationOfBenefitItemLocation::CodeableConcept(x) => {
-                    w.key("locationCodeableConcept");
-                    x.write(w);
-                }
-                ExplanationOfBenefitItemLocation::Address(x) => {
-                    w.key("locationAddress");
-                    x.write(w);
-                }
-                ExplanationOfBenefitItemLocation::Reference(x) => {
-                    w.key("locationReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
-        if !self.udi.is_empty() {
-            w.key("udi");
-            w.begin_array();
-            for v in &self.udi {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.body_site {
-            w.key("bodySite");
-            v.write(w);
-        }
-        if !self.sub_site.is_empty() {
-            w.key("subSite");
-            w.begin_array();
-            for v in &self.sub_site {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.encounter.is_empty() {
-            w.key("encounter");
-            w.begin_array();
-            for v in &self.encounter {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
+        write_many(w, "udi", &self.udi, Reference::write);
+        write_opt(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_many(w, "subSite", &self.sub_site, CodeableConcept::write);
+        write_many(w, "encounter", &self.encounter, Reference::write);
         write_prims(
             w,
             "noteNumber",
@@ -4583,243 +3378,339 @@ impl ExplanationOfBenefitItem {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::write,
+        );
+        write_many(
+            w,
+            "detail",
+            &self.detail,
+            ExplanationOfBenefitItemDetail::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".careTeamSequence",
+            &self.care_team_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".diagnosisSequence",
+            &self.diagnosis_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".procedureSequence",
+            &self.procedure_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".informationSequence",
+            &self.information_sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".revenue",
+            &self.revenue,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".programCode",
+            &self.program_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".serviced[x]",
+            &self.serviced,
+            ExplanationOfBenefitItemServiced::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".location[x]",
+            &self.location,
+            ExplanationOfBenefitItemLocation::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_many(path, f, ".udi", &self.udi, reference);
+        visit_opt(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subSite",
+            &self.sub_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".encounter", &self.encounter, reference);
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".detail",
+            &self.detail,
+            ExplanationOfBenefitItemDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => many(p, &mut self.udi, Reference::read),
+            3 => many(p, &mut self.detail, ExplanationOfBenefitItemDetail::read),
+            4 => opt_prim_value(p, &mut self.factor, decimal),
+            5 => opt_prim_element(p, &mut self.factor),
+            6 => opt(p, &mut self.revenue, CodeableConcept::read),
+            7 => many(p, &mut self.sub_site, CodeableConcept::read),
+            8 => opt(p, &mut self.body_site, CodeableConcept::read),
+            9 => opt(p, &mut self.category, CodeableConcept::read),
+            10 => many(p, &mut self.modifier, CodeableConcept::read),
+            11 => opt(p, &mut self.quantity, Quantity::read),
+            12 => prim_value(p, &mut self.sequence, positive_int),
+            13 => prim_element(p, &mut self.sequence),
+            14 => many(p, &mut self.encounter, Reference::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => opt(p, &mut self.unit_price, Money::read),
+            17 => {
+                let other = p.marked(seen, 18);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            18 => {
+                let other = p.marked(seen, 17);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
+            19 => many(p, &mut self.program_code, CodeableConcept::read),
+            20 => many(
+                p,
+                &mut self.adjudication,
+                ExplanationOfBenefitItemAdjudication::read,
+            ),
+            21 => choice_value(
+                p,
+                &mut self.serviced,
+                date,
+                ExplanationOfBenefitItemServiced::Date,
+                |e| match e {
+                    ExplanationOfBenefitItemServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            22 => choice_element(
+                p,
+                &mut self.serviced,
+                ExplanationOfBenefitItemServiced::Date,
+                |e| match e {
+                    ExplanationOfBenefitItemServiced::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            23 => choice_box(
+                p,
+                &mut self.serviced,
+                Period::read,
+                ExplanationOfBenefitItemServiced::Period,
+            ),
+            24 => choice_box(
+                p,
+                &mut self.location,
+                Address::read,
+                ExplanationOfBenefitItemLocation::Address,
+            ),
+            25 => {
+                let other = p.marked(seen, 27);
+                values(p, &mut self.care_team_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.care_team_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".careTeamSequence");
-            for v in &self.care_team_sequence {
-                v.visit_refs(path, f);
+            26 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            27 => {
+                let other = p.marked(seen, 25);
+                elements(p, &mut self.care_team_sequence, other)
             }
-            path.truncate(n);
-        }
-        if !self.diagnosis_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".diagnosisSequence");
-            for v in &self.diagnosis_sequence {
-                v.visit_refs(path, f);
+            28 => {
+                let other = p.marked(seen, 32);
+                values(p, &mut self.diagnosis_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.procedure_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".procedureSequence");
-            for v in &self.procedure_sequence {
-                v.visit_refs(path, f);
+            29 => choice_box(
+                p,
+                &mut self.location,
+                Reference::read,
+                ExplanationOfBenefitItemLocation::Reference,
+            ),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            31 => {
+                let other = p.marked(seen, 33);
+                values(p, &mut self.procedure_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.information_sequence.is_empty() {
-            let n = path.len();
-            path.push_str(".informationSequence");
-            for v in &self.information_sequence {
-                v.visit_refs(path, f);
+            32 => {
+                let other = p.marked(seen, 28);
+                elements(p, &mut self.diagnosis_sequence, other)
             }
-            path.truncate(n);
-        }
-        if self.revenue.is_some() {
-            let n = path.len();
-            path.push_str(".revenue");
-            if let Some(v) = &self.revenue {
-                v.visit_refs(path, f);
+            33 => {
+                let other = p.marked(seen, 31);
+                elements(p, &mut self.procedure_sequence, other)
             }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
+            34 => {
+                let other = p.marked(seen, 35);
+                values(p, &mut self.information_sequence, positive_int, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
+            35 => {
+                let other = p.marked(seen, 34);
+                elements(p, &mut self.information_sequence, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.program_code.is_empty() {
-            let n = path.len();
-            path.push_str(".programCode");
-            for v in &self.program_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.serviced.is_some() {
-            let n = path.len();
-            path.push_str(".serviced[x]");
-            if let Some(v) = &self.serviced {
-                match v {
-                    ExplanationOfBenefitItemServiced::Date(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitItemServiced::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location[x]");
-            if let Some(v) = &self.location {
-                match v {
-                    ExplanationOfBenefitItemLocation::CodeableConcept(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitItemLocation::Address(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitItemLocation::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.udi.is_empty() {
-            let n = path.len();
-            path.push_str(".udi");
-            for v in &self.udi {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.body_site.is_some() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            if let Some(v) = &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sub_site.is_empty() {
-            let n = path.len();
-            path.push_str(".subSite");
-            for v in &self.sub_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.encounter.is_empty() {
-            let n = path.len();
-            path.push_str(".encounter");
-            for v in &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            36 => choice_box(
+                p,
+                &mut self.location,
+                CodeableConcept::read,
+                ExplanationOfBenefitItemLocation::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("udi"),
+        Key::plain("detail"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("revenue"),
+        Key::plain("subSite"),
+        Key::plain("bodySite"),
+        Key::plain("category"),
+        Key::plain("modifier"),
+        Key::plain("quantity"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("unitPrice"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("programCode"),
+        Key::plain("adjudication"),
+        Key::choice("servicedDate", 1, 1),
+        Key::choice("_servicedDate", 1, 1),
+        Key::choice("servicedPeriod", 1, 2),
+        Key::choice("locationAddress", 2, 2),
+        Key::plain("careTeamSequence"),
+        Key::plain("productOrService"),
+        Key::plain("_careTeamSequence"),
+        Key::plain("diagnosisSequence"),
+        Key::choice("locationReference", 2, 3),
+        Key::plain("modifierExtension"),
+        Key::plain("procedureSequence"),
+        Key::plain("_diagnosisSequence"),
+        Key::plain("_procedureSequence"),
+        Key::plain("informationSequence"),
+        Key::plain("_informationSequence"),
+        Key::choice("locationCodeableConcept", 2, 1),
+    ],
+    choices: &["serviced", "location"],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[12, 13],
+        },
+        Required {
+            name: "productOrService",
+            keys: &[26],
+        },
+    ],
+};
 
 /// Adjudication details
 ///
@@ -4873,144 +3764,106 @@ impl ExplanationOfBenefitItemAdjudication {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.reason, CodeableConcept::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.amount, Money::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.value, decimal)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.value)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("category"));
-        }
+        read_object(
+            p,
+            &EXPLANATION_OF_BENEFIT_ITEM_ADJUDICATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.category;
-            w.key("category");
-            v.write(w);
-        }
-        if let Some(v) = &self.reason {
-            w.key("reason");
-            v.write(w);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
-        if let Some(v) = &self.value {
-            write_prim(w, "value", "_value", v, w_decimal);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "reason", &self.reason, CodeableConcept::write);
+        write_opt(w, "amount", &self.amount, Money::write);
+        write_opt_prim(w, "value", "_value", &self.value, w_decimal);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".category");
-            {
-                let v = &self.category;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reason.is_some() {
-            let n = path.len();
-            path.push_str(".reason");
-            if let Some(v) = &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reason",
+            &self.reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".amount", &self.amount, Money::visit_refs);
+        visit_opt(path, f, ".value", &self.value, Decimal::visit_refs);
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitItemAdjudication {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.value, decimal),
+            2 => opt_prim_element(p, &mut self.value),
+            3 => opt(p, &mut self.amount, Money::read),
+            4 => opt(p, &mut self.reason, CodeableConcept::read),
+            5 => one(p, &mut self.category, CodeableConcept::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_ITEM_ADJUDICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("amount"),
+        Key::plain("reason"),
+        Key::plain("category"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "category",
+        keys: &[5],
+    }],
+};
 
 /// Additional items
 ///
@@ -5105,187 +3958,42 @@ impl ExplanationOfBenefitItemDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "revenue" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.revenue, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 7)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "programCode" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.program_code, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "udi" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.udi, Reference::read)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 17);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 17)?;
-                    let other = p.marked(&seen, 16);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 18)?;
-                    many(
-                        p,
-                        &mut r.adjudication,
-                        ExplanationOfBenefitItemAdjudication::read,
-                    )?;
-                }
-                "subDetail" => {
-                    p.mark(&mut seen, 19)?;
-                    many(
-                        p,
-                        &mut r.sub_detail,
-                        ExplanationOfBenefitItemDetailSubDetail::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 7) {
-            return Err(p.missing("productOrService"));
-        }
+        read_object(
+            p,
+            &EXPLANATION_OF_BENEFIT_ITEM_DETAIL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.note_number, "noteNumber")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        if let Some(v) = &self.revenue {
-            w.key("revenue");
-            v.write(w);
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.program_code.is_empty() {
-            w.key("programCode");
-            w.begin_array();
-            for v in &self.program_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
-        if !self.udi.is_empty() {
-            w.key("udi");
-            w.begin_array();
-            for v in &self.udi {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_opt(w, "revenue", &self.revenue, CodeableConcept::write);
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_many(w, "programCode", &self.program_code, CodeableConcept::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
+        write_many(w, "udi", &self.udi, Reference::write);
         write_prims(
             w,
             "noteNumber",
@@ -5293,160 +4001,191 @@ impl ExplanationOfBenefitItemDetail {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.sub_detail.is_empty() {
-            w.key("subDetail");
-            w.begin_array();
-            for v in &self.sub_detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::write,
+        );
+        write_many(
+            w,
+            "subDetail",
+            &self.sub_detail,
+            ExplanationOfBenefitItemDetailSubDetail::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".revenue",
+            &self.revenue,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".programCode",
+            &self.program_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_many(path, f, ".udi", &self.udi, reference);
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subDetail",
+            &self.sub_detail,
+            ExplanationOfBenefitItemDetailSubDetail::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitItemDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => many(p, &mut self.udi, Reference::read),
+            3 => opt_prim_value(p, &mut self.factor, decimal),
+            4 => opt_prim_element(p, &mut self.factor),
+            5 => opt(p, &mut self.revenue, CodeableConcept::read),
+            6 => opt(p, &mut self.category, CodeableConcept::read),
+            7 => many(p, &mut self.modifier, CodeableConcept::read),
+            8 => opt(p, &mut self.quantity, Quantity::read),
+            9 => prim_value(p, &mut self.sequence, positive_int),
+            10 => prim_element(p, &mut self.sequence),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => many(
+                p,
+                &mut self.sub_detail,
+                ExplanationOfBenefitItemDetailSubDetail::read,
+            ),
+            13 => opt(p, &mut self.unit_price, Money::read),
+            14 => {
+                let other = p.marked(seen, 15);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            15 => {
+                let other = p.marked(seen, 14);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.revenue.is_some() {
-            let n = path.len();
-            path.push_str(".revenue");
-            if let Some(v) = &self.revenue {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.program_code.is_empty() {
-            let n = path.len();
-            path.push_str(".programCode");
-            for v in &self.program_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.udi.is_empty() {
-            let n = path.len();
-            path.push_str(".udi");
-            for v in &self.udi {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sub_detail.is_empty() {
-            let n = path.len();
-            path.push_str(".subDetail");
-            for v in &self.sub_detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            16 => many(p, &mut self.program_code, CodeableConcept::read),
+            17 => many(
+                p,
+                &mut self.adjudication,
+                ExplanationOfBenefitItemAdjudication::read,
+            ),
+            18 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            19 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_ITEM_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("udi"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("revenue"),
+        Key::plain("category"),
+        Key::plain("modifier"),
+        Key::plain("quantity"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("subDetail"),
+        Key::plain("unitPrice"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("programCode"),
+        Key::plain("adjudication"),
+        Key::plain("productOrService"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[9, 10],
+        },
+        Required {
+            name: "productOrService",
+            keys: &[18],
+        },
+    ],
+};
 
 /// Additional items
 ///
@@ -5537,179 +4276,42 @@ impl ExplanationOfBenefitItemDetailSubDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "revenue" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.revenue, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "productOrService" => {
-                    p.mark(&mut seen, 7)?;
-                    one(p, &mut r.product_or_service, CodeableConcept::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "programCode" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.program_code, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "unitPrice" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.unit_price, Money::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "net" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.net, Money::read)?;
-                }
-                "udi" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.udi, Reference::read)?;
-                }
-                "noteNumber" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 17);
-                    values(p, &mut r.note_number, positive_int, other)?;
-                }
-                "_noteNumber" => {
-                    p.mark(&mut seen, 17)?;
-                    let other = p.marked(&seen, 16);
-                    elements(p, &mut r.note_number, other)?;
-                }
-                "adjudication" => {
-                    p.mark(&mut seen, 18)?;
-                    many(
-                        p,
-                        &mut r.adjudication,
-                        ExplanationOfBenefitItemAdjudication::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 7) {
-            return Err(p.missing("productOrService"));
-        }
+        read_object(
+            p,
+            &EXPLANATION_OF_BENEFIT_ITEM_DETAIL_SUB_DETAIL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.note_number, "noteNumber")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        if let Some(v) = &self.revenue {
-            w.key("revenue");
-            v.write(w);
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.product_or_service;
-            w.key("productOrService");
-            v.write(w);
-        }
-        if !self.modifier.is_empty() {
-            w.key("modifier");
-            w.begin_array();
-            for v in &self.modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.program_code.is_empty() {
-            w.key("programCode");
-            w.begin_array();
-            for v in &self.program_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_price {
-            w.key("unitPrice");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.net {
-            w.key("net");
-            v.write(w);
-        }
-        if !self.udi.is_empty() {
-            w.key("udi");
-            w.begin_array();
-            for v in &self.udi {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_opt(w, "revenue", &self.revenue, CodeableConcept::write);
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_one(
+            w,
+            "productOrService",
+            &self.product_or_service,
+            CodeableConcept::write,
+        );
+        write_many(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_many(w, "programCode", &self.program_code, CodeableConcept::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "unitPrice", &self.unit_price, Money::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "net", &self.net, Money::write);
+        write_many(w, "udi", &self.udi, Reference::write);
         write_prims(
             w,
             "noteNumber",
@@ -5717,144 +4319,172 @@ impl ExplanationOfBenefitItemDetailSubDetail {
             &self.note_number,
             w_unsigned,
         );
-        if !self.adjudication.is_empty() {
-            w.key("adjudication");
-            w.begin_array();
-            for v in &self.adjudication {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".revenue",
+            &self.revenue,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productOrService",
+            &self.product_or_service,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".programCode",
+            &self.program_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".unitPrice", &self.unit_price, Money::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".net", &self.net, Money::visit_refs);
+        visit_many(path, f, ".udi", &self.udi, reference);
+        visit_many(
+            path,
+            f,
+            ".noteNumber",
+            &self.note_number,
+            PositiveInt::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".adjudication",
+            &self.adjudication,
+            ExplanationOfBenefitItemAdjudication::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitItemDetailSubDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.net, Money::read),
+            2 => many(p, &mut self.udi, Reference::read),
+            3 => opt_prim_value(p, &mut self.factor, decimal),
+            4 => opt_prim_element(p, &mut self.factor),
+            5 => opt(p, &mut self.revenue, CodeableConcept::read),
+            6 => opt(p, &mut self.category, CodeableConcept::read),
+            7 => many(p, &mut self.modifier, CodeableConcept::read),
+            8 => opt(p, &mut self.quantity, Quantity::read),
+            9 => prim_value(p, &mut self.sequence, positive_int),
+            10 => prim_element(p, &mut self.sequence),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => opt(p, &mut self.unit_price, Money::read),
+            13 => {
+                let other = p.marked(seen, 14);
+                values(p, &mut self.note_number, positive_int, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            14 => {
+                let other = p.marked(seen, 13);
+                elements(p, &mut self.note_number, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.revenue.is_some() {
-            let n = path.len();
-            path.push_str(".revenue");
-            if let Some(v) = &self.revenue {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productOrService");
-            {
-                let v = &self.product_or_service;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.program_code.is_empty() {
-            let n = path.len();
-            path.push_str(".programCode");
-            for v in &self.program_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_price.is_some() {
-            let n = path.len();
-            path.push_str(".unitPrice");
-            if let Some(v) = &self.unit_price {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.net.is_some() {
-            let n = path.len();
-            path.push_str(".net");
-            if let Some(v) = &self.net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.udi.is_empty() {
-            let n = path.len();
-            path.push_str(".udi");
-            for v in &self.udi {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note_number.is_empty() {
-            let n = path.len();
-            path.push_str(".noteNumber");
-            for v in &self.note_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.adjudication.is_empty() {
-            let n = path.len();
-            path.push_str(".adjudication");
-            for v in &self.adjudication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            15 => many(p, &mut self.program_code, CodeableConcept::read),
+            16 => many(
+                p,
+                &mut self.adjudication,
+                ExplanationOfBenefitItemAdjudication::read,
+            ),
+            17 => one(p, &mut self.product_or_service, CodeableConcept::read),
+            18 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_ITEM_DETAIL_SUB_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("net"),
+        Key::plain("udi"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("revenue"),
+        Key::plain("category"),
+        Key::plain("modifier"),
+        Key::plain("quantity"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("unitPrice"),
+        Key::plain("noteNumber"),
+        Key::plain("_noteNumber"),
+        Key::plain("programCode"),
+        Key::plain("adjudication"),
+        Key::plain("productOrService"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[9, 10],
+        },
+        Required {
+            name: "productOrService",
+            keys: &[17],
+        },
+    ],
+};
 
 /// Recipient of benefits payable
 ///
@@ -5892,105 +4522,76 @@ impl ExplanationOfBenefitPayee {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "party" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.party, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_PAYEE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.party {
-            w.key("party");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "party", &self.party, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.party.is_some() {
-            let n = path.len();
-            path.push_str(".party");
-            if let Some(v) = &self.party {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".party", &self.party, reference);
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitPayee {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.party, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_PAYEE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("party"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Payment Details
 ///
@@ -6044,171 +4645,111 @@ impl ExplanationOfBenefitPayment {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "adjustment" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.adjustment, Money::read)?;
-                }
-                "adjustmentReason" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.adjustment_reason, CodeableConcept::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.date, date)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.amount, Money::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_PAYMENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.adjustment {
-            w.key("adjustment");
-            v.write(w);
-        }
-        if let Some(v) = &self.adjustment_reason {
-            w.key("adjustmentReason");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "adjustment", &self.adjustment, Money::write);
+        write_opt(
+            w,
+            "adjustmentReason",
+            &self.adjustment_reason,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "amount", &self.amount, Money::write);
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.adjustment.is_some() {
-            let n = path.len();
-            path.push_str(".adjustment");
-            if let Some(v) = &self.adjustment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.adjustment_reason.is_some() {
-            let n = path.len();
-            path.push_str(".adjustmentReason");
-            if let Some(v) = &self.adjustment_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".adjustment", &self.adjustment, Money::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".adjustmentReason",
+            &self.adjustment_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, Date::visit_refs);
+        visit_opt(path, f, ".amount", &self.amount, Money::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitPayment {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.date, date),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.date),
+            4 => opt(p, &mut self.amount, Money::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt(p, &mut self.adjustment, Money::read),
+            7 => opt(p, &mut self.identifier, Identifier::read),
+            8 => opt(p, &mut self.adjustment_reason, CodeableConcept::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_PAYMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("date"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("amount"),
+        Key::plain("extension"),
+        Key::plain("adjustment"),
+        Key::plain("identifier"),
+        Key::plain("adjustmentReason"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Clinical procedures performed
 ///
@@ -6271,6 +4812,25 @@ impl Default for ExplanationOfBenefitProcedureProcedure {
     }
 }
 
+impl ExplanationOfBenefitProcedureProcedure {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "procedureCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "procedureReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ExplanationOfBenefitProcedure {
     /// A `ExplanationOfBenefitProcedure` with its required elements (`sequence`, `procedure`); everything else is empty.
     pub fn new(
@@ -6287,207 +4847,125 @@ impl ExplanationOfBenefitProcedure {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "procedureCodeableConcept" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 1, "procedure")?;
-                    choice_box_one(
-                        p,
-                        &mut r.procedure,
-                        CodeableConcept::read,
-                        ExplanationOfBenefitProcedureProcedure::CodeableConcept,
-                    )?;
-                }
-                "procedureReference" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 2, "procedure")?;
-                    choice_box_one(
-                        p,
-                        &mut r.procedure,
-                        Reference::read,
-                        ExplanationOfBenefitProcedureProcedure::Reference,
-                    )?;
-                }
-                "udi" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.udi, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("procedure[x]"));
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_PROCEDURE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        {
-            let v = &self.procedure;
-            match v {
-                ExplanationOfBenefitProcedureProcedure::CodeableConcept(x) => {
-                    w.key("procedureCodeableConcept");
-                    x.write(w);
-                }
-                ExplanationOfBenefitProcedureProcedure::Reference(x) => {
-                    w.key("procedureReference");
-                    x.write(w);
-                }
-            }
-        }
-        if !self.udi.is_empty() {
-            w.key("udi");
-            w.begin_array();
-            for v in &self.udi {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        self.procedure.write_keys(w);
+        write_many(w, "udi", &self.udi, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".procedure[x]");
-            {
-                let v = &self.procedure;
-                match v {
-                    ExplanationOfBenefitProcedureProcedure::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ExplanationOfBenefitProcedureProcedure::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.udi.is_empty() {
-            let n = path.len();
-            path.push_str(".udi");
-            for v in &self.udi {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".procedure[x]",
+            &self.procedure,
+            ExplanationOfBenefitProcedureProcedure::visit_refs,
+        );
+        visit_many(path, f, ".udi", &self.udi, reference);
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitProcedure {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.udi, Reference::read),
+            2 => opt_prim_value(p, &mut self.date, date_time),
+            3 => many(p, &mut self.type_, CodeableConcept::read),
+            4 => opt_prim_element(p, &mut self.date),
+            5 => prim_value(p, &mut self.sequence, positive_int),
+            6 => prim_element(p, &mut self.sequence),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => choice_box_one(
+                p,
+                &mut self.procedure,
+                Reference::read,
+                ExplanationOfBenefitProcedureProcedure::Reference,
+            ),
+            10 => choice_box_one(
+                p,
+                &mut self.procedure,
+                CodeableConcept::read,
+                ExplanationOfBenefitProcedureProcedure::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_PROCEDURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("udi"),
+        Key::plain("date"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::choice("procedureReference", 1, 2),
+        Key::choice("procedureCodeableConcept", 1, 1),
+    ],
+    choices: &["procedure"],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "procedure[x]",
+            keys: &[9, 10],
+        },
+    ],
+};
 
 /// Note concerning adjudication
 ///
@@ -6533,145 +5011,101 @@ impl ExplanationOfBenefitProcessNote {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "number" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.number, positive_int)?;
-                }
-                "_number" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.number)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, codes::NoteType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.language, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &EXPLANATION_OF_BENEFIT_PROCESS_NOTE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.number {
-            write_prim(w, "number", "_number", v, w_unsigned);
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            w.key("language");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "number", "_number", &self.number, w_unsigned);
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
+        write_opt(w, "language", &self.language, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number.is_some() {
-            let n = path.len();
-            path.push_str(".number");
-            if let Some(v) = &self.number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".number", &self.number, PositiveInt::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".language",
+            &self.language,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitProcessNote {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.text, string),
+            2 => opt_prim_value(p, &mut self.type_, codes::NoteType::read_code),
+            3 => opt_prim_element(p, &mut self.text),
+            4 => opt_prim_element(p, &mut self.type_),
+            5 => opt_prim_value(p, &mut self.number, positive_int),
+            6 => opt_prim_element(p, &mut self.number),
+            7 => opt(p, &mut self.language, CodeableConcept::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_PROCESS_NOTE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_text"),
+        Key::plain("_type"),
+        Key::plain("number"),
+        Key::plain("_number"),
+        Key::plain("language"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Prior or corollary claims
 ///
@@ -6713,121 +5147,97 @@ impl ExplanationOfBenefitRelated {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "claim" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.claim, Reference::read)?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.relationship, CodeableConcept::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.reference, Identifier::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_RELATED_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.claim {
-            w.key("claim");
-            v.write(w);
-        }
-        if let Some(v) = &self.relationship {
-            w.key("relationship");
-            v.write(w);
-        }
-        if let Some(v) = &self.reference {
-            w.key("reference");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "claim", &self.claim, Reference::write);
+        write_opt(
+            w,
+            "relationship",
+            &self.relationship,
+            CodeableConcept::write,
+        );
+        write_opt(w, "reference", &self.reference, Identifier::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.claim.is_some() {
-            let n = path.len();
-            path.push_str(".claim");
-            if let Some(v) = &self.claim {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.relationship.is_some() {
-            let n = path.len();
-            path.push_str(".relationship");
-            if let Some(v) = &self.relationship {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference.is_some() {
-            let n = path.len();
-            path.push_str(".reference");
-            if let Some(v) = &self.reference {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".claim", &self.claim, reference);
+        visit_opt(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reference",
+            &self.reference,
+            Identifier::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitRelated {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.claim, Reference::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.reference, Identifier::read),
+            4 => opt(p, &mut self.relationship, CodeableConcept::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_RELATED_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("claim"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("relationship"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Supporting information
 ///
@@ -6894,6 +5304,23 @@ impl Default for ExplanationOfBenefitSupportingInfoTiming {
     }
 }
 
+impl ExplanationOfBenefitSupportingInfoTiming {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "timingDate", "_timingDate", x, w_str),
+            Self::Period(x) => write_one(w, "timingPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ExplanationOfBenefit.supportingInfo.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -6917,6 +5344,29 @@ impl Default for ExplanationOfBenefitSupportingInfoValue {
     }
 }
 
+impl ExplanationOfBenefitSupportingInfoValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Attachment(x) => write_one(w, "valueAttachment", &**x, Attachment::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ExplanationOfBenefitSupportingInfo {
     /// A `ExplanationOfBenefitSupportingInfo` with its required elements (`sequence`, `category`); everything else is empty.
     pub fn new(sequence: impl Into<PositiveInt>, category: CodeableConcept) -> Self {
@@ -6930,330 +5380,223 @@ impl ExplanationOfBenefitSupportingInfo {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.sequence)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "timingDate" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "timing")?;
-                    choice_value(
-                        p,
-                        &mut r.timing,
-                        date,
-                        ExplanationOfBenefitSupportingInfoTiming::Date,
-                        |e| match e {
-                            ExplanationOfBenefitSupportingInfoTiming::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timingDate" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 1, "timing")?;
-                    choice_element(
-                        p,
-                        &mut r.timing,
-                        ExplanationOfBenefitSupportingInfoTiming::Date,
-                        |e| match e {
-                            ExplanationOfBenefitSupportingInfoTiming::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "timingPeriod" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 2, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Period::read,
-                        ExplanationOfBenefitSupportingInfoTiming::Period,
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c1, 1, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        ExplanationOfBenefitSupportingInfoValue::Boolean,
-                        |e| match e {
-                            ExplanationOfBenefitSupportingInfoValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c1, 1, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ExplanationOfBenefitSupportingInfoValue::Boolean,
-                        |e| match e {
-                            ExplanationOfBenefitSupportingInfoValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c1, 2, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        string,
-                        ExplanationOfBenefitSupportingInfoValue::String,
-                        |e| match e {
-                            ExplanationOfBenefitSupportingInfoValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c1, 2, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ExplanationOfBenefitSupportingInfoValue::String,
-                        |e| match e {
-                            ExplanationOfBenefitSupportingInfoValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c1, 3, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        ExplanationOfBenefitSupportingInfoValue::Quantity,
-                    )?;
-                }
-                "valueAttachment" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c1, 4, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Attachment::read,
-                        ExplanationOfBenefitSupportingInfoValue::Attachment,
-                    )?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c1, 5, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Reference::read,
-                        ExplanationOfBenefitSupportingInfoValue::Reference,
-                    )?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.reason, Coding::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("sequence"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("category"));
-        }
+        read_object(
+            p,
+            &EXPLANATION_OF_BENEFIT_SUPPORTING_INFO_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
-        {
-            let v = &self.category;
-            w.key("category");
-            v.write(w);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        write_one(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
         if let Some(v) = &self.timing {
-            match v {
-                ExplanationOfBenefitSupportingInfoTiming::Date(x) => {
-                    write_prim(w, "timingDate", "_timingDate", x, w_str)
-                }
-                ExplanationOfBenefitSupportingInfoTiming::Period(x) => {
-                    w.key("timingPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.value {
-            match v {
-                ExplanationOfBenefitSupportingInfoValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                ExplanationOfBenefitSupportingInfoValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                ExplanationOfBenefitSupportingInfoValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                ExplanationOfBenefitSupportingInfoValue::Attachment(x) => {
-                    w.key("valueAttachment");
-                    x.write(w);
-                }
-                ExplanationOfBenefitSupportingInfoValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.reason {
-            w.key("reason");
-            v.write(w);
-        }
+        write_opt(w, "reason", &self.reason, Coding::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sequence");
-            {
-                let v = &self.sequence;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".category");
-            {
-                let v = &self.category;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.timing.is_some() {
-            let n = path.len();
-            path.push_str(".timing[x]");
-            if let Some(v) = &self.timing {
-                match v {
-                    ExplanationOfBenefitSupportingInfoTiming::Date(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitSupportingInfoTiming::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    ExplanationOfBenefitSupportingInfoValue::Boolean(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitSupportingInfoValue::String(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitSupportingInfoValue::Quantity(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitSupportingInfoValue::Attachment(x) => x.visit_refs(path, f),
-                    ExplanationOfBenefitSupportingInfoValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.reason.is_some() {
-            let n = path.len();
-            path.push_str(".reason");
-            if let Some(v) = &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".timing[x]",
+            &self.timing,
+            ExplanationOfBenefitSupportingInfoTiming::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            ExplanationOfBenefitSupportingInfoValue::visit_refs,
+        );
+        visit_opt(path, f, ".reason", &self.reason, Coding::visit_refs);
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitSupportingInfo {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => opt(p, &mut self.reason, Coding::read),
+            3 => one(p, &mut self.category, CodeableConcept::read),
+            4 => prim_value(p, &mut self.sequence, positive_int),
+            5 => prim_element(p, &mut self.sequence),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => choice_value(
+                p,
+                &mut self.timing,
+                date,
+                ExplanationOfBenefitSupportingInfoTiming::Date,
+                |e| match e {
+                    ExplanationOfBenefitSupportingInfoTiming::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element(
+                p,
+                &mut self.timing,
+                ExplanationOfBenefitSupportingInfoTiming::Date,
+                |e| match e {
+                    ExplanationOfBenefitSupportingInfoTiming::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_value(
+                p,
+                &mut self.value,
+                string,
+                ExplanationOfBenefitSupportingInfoValue::String,
+                |e| match e {
+                    ExplanationOfBenefitSupportingInfoValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_element(
+                p,
+                &mut self.value,
+                ExplanationOfBenefitSupportingInfoValue::String,
+                |e| match e {
+                    ExplanationOfBenefitSupportingInfoValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_box(
+                p,
+                &mut self.timing,
+                Period::read,
+                ExplanationOfBenefitSupportingInfoTiming::Period,
+            ),
+            12 => choice_value(
+                p,
+                &mut self.value,
+                boolean,
+                ExplanationOfBenefitSupportingInfoValue::Boolean,
+                |e| match e {
+                    ExplanationOfBenefitSupportingInfoValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_element(
+                p,
+                &mut self.value,
+                ExplanationOfBenefitSupportingInfoValue::Boolean,
+                |e| match e {
+                    ExplanationOfBenefitSupportingInfoValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_box(
+                p,
+                &mut self.value,
+                Quantity::read,
+                ExplanationOfBenefitSupportingInfoValue::Quantity,
+            ),
+            15 => choice_box(
+                p,
+                &mut self.value,
+                Reference::read,
+                ExplanationOfBenefitSupportingInfoValue::Reference,
+            ),
+            16 => choice_box(
+                p,
+                &mut self.value,
+                Attachment::read,
+                ExplanationOfBenefitSupportingInfoValue::Attachment,
+            ),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_SUPPORTING_INFO_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("reason"),
+        Key::plain("category"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::choice("timingDate", 1, 1),
+        Key::choice("_timingDate", 1, 1),
+        Key::choice("valueString", 2, 2),
+        Key::choice("_valueString", 2, 2),
+        Key::choice("timingPeriod", 1, 2),
+        Key::choice("valueBoolean", 2, 1),
+        Key::choice("_valueBoolean", 2, 1),
+        Key::choice("valueQuantity", 2, 3),
+        Key::choice("valueReference", 2, 5),
+        Key::choice("valueAttachment", 2, 4),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["timing", "value"],
+    required: &[
+        Required {
+            name: "sequence",
+            keys: &[4, 5],
+        },
+        Required {
+            name: "category",
+            keys: &[3],
+        },
+    ],
+};
 
 /// Adjudication totals
 ///
@@ -7300,111 +5643,88 @@ impl ExplanationOfBenefitTotal {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.amount, Money::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("category"));
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("amount"));
-        }
+        read_object(p, &EXPLANATION_OF_BENEFIT_TOTAL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.category;
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.amount;
-            w.key("amount");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "category", &self.category, CodeableConcept::write);
+        write_one(w, "amount", &self.amount, Money::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".category");
-            {
-                let v = &self.category;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".amount");
-            {
-                let v = &self.amount;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".amount", &self.amount, Money::visit_refs);
+    }
+}
+
+impl ReadFields for ExplanationOfBenefitTotal {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.amount, Money::read),
+            2 => one(p, &mut self.category, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static EXPLANATION_OF_BENEFIT_TOTAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("amount"),
+        Key::plain("category"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "category",
+            keys: &[2],
+        },
+        Required {
+            name: "amount",
+            keys: &[1],
+        },
+    ],
+};

@@ -138,6 +138,25 @@ impl Default for FamilyMemberHistoryBorn {
     }
 }
 
+impl FamilyMemberHistoryBorn {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Period(x) => write_one(w, "bornPeriod", &**x, Period::write),
+            Self::Date(x) => write_one_prim(w, "bornDate", "_bornDate", x, w_str),
+            Self::String(x) => write_one_prim(w, "bornString", "_bornString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'FamilyMemberHistory.age\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -154,6 +173,25 @@ impl Default for FamilyMemberHistoryAge {
     /// An empty `ageAge`: a placeholder until a value is set.
     fn default() -> Self {
         Self::Age(Default::default())
+    }
+}
+
+impl FamilyMemberHistoryAge {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Age(x) => write_one(w, "ageAge", &**x, Age::write),
+            Self::Range(x) => write_one(w, "ageRange", &**x, Range::write),
+            Self::String(x) => write_one_prim(w, "ageString", "_ageString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
     }
 }
 
@@ -180,6 +218,31 @@ impl Default for FamilyMemberHistoryDeceased {
     }
 }
 
+impl FamilyMemberHistoryDeceased {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => {
+                write_one_prim(w, "deceasedBoolean", "_deceasedBoolean", x, w_boolean)
+            }
+            Self::Age(x) => write_one(w, "deceasedAge", &**x, Age::write),
+            Self::Range(x) => write_one(w, "deceasedRange", &**x, Range::write),
+            Self::Date(x) => write_one_prim(w, "deceasedDate", "_deceasedDate", x, w_str),
+            Self::String(x) => write_one_prim(w, "deceasedString", "_deceasedString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl FamilyMemberHistory {
     /// A `FamilyMemberHistory` with its required elements (`status`, `patient`, `relationship`); everything else is empty.
     pub fn new(status: impl Into<Code>, patient: Reference, relationship: CodeableConcept) -> Self {
@@ -194,351 +257,9 @@ impl FamilyMemberHistory {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        let mut c2 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("FamilyMemberHistory")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.instantiates_canonical, canonical, other)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.instantiates_canonical, other)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.instantiates_uri, uri, other)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.instantiates_uri, other)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, codes::FamilyHistoryStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "dataAbsentReason" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.data_absent_reason, CodeableConcept::read)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 20)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 25)?;
-                    one(p, &mut r.relationship, CodeableConcept::read)?;
-                }
-                "sex" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.sex, CodeableConcept::read)?;
-                }
-                "bornPeriod" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 1, "born")?;
-                    choice_box(
-                        p,
-                        &mut r.born,
-                        Period::read,
-                        FamilyMemberHistoryBorn::Period,
-                    )?;
-                }
-                "bornDate" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 2, "born")?;
-                    choice_value(
-                        p,
-                        &mut r.born,
-                        date,
-                        FamilyMemberHistoryBorn::Date,
-                        |e| match e {
-                            FamilyMemberHistoryBorn::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_bornDate" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 2, "born")?;
-                    choice_element(p, &mut r.born, FamilyMemberHistoryBorn::Date, |e| match e {
-                        FamilyMemberHistoryBorn::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "bornString" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 3, "born")?;
-                    choice_value(
-                        p,
-                        &mut r.born,
-                        string,
-                        FamilyMemberHistoryBorn::String,
-                        |e| match e {
-                            FamilyMemberHistoryBorn::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_bornString" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c0, 3, "born")?;
-                    choice_element(
-                        p,
-                        &mut r.born,
-                        FamilyMemberHistoryBorn::String,
-                        |e| match e {
-                            FamilyMemberHistoryBorn::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "ageAge" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c1, 1, "age")?;
-                    choice_box(p, &mut r.age, Age::read, FamilyMemberHistoryAge::Age)?;
-                }
-                "ageRange" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c1, 2, "age")?;
-                    choice_box(p, &mut r.age, Range::read, FamilyMemberHistoryAge::Range)?;
-                }
-                "ageString" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c1, 3, "age")?;
-                    choice_value(
-                        p,
-                        &mut r.age,
-                        string,
-                        FamilyMemberHistoryAge::String,
-                        |e| match e {
-                            FamilyMemberHistoryAge::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_ageString" => {
-                    p.mark(&mut seen, 35)?;
-                    p.choice(&mut c1, 3, "age")?;
-                    choice_element(p, &mut r.age, FamilyMemberHistoryAge::String, |e| match e {
-                        FamilyMemberHistoryAge::String(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "estimatedAge" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.estimated_age, boolean)?;
-                }
-                "_estimatedAge" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.estimated_age)?;
-                }
-                "deceasedBoolean" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c2, 1, "deceased")?;
-                    choice_value(
-                        p,
-                        &mut r.deceased,
-                        boolean,
-                        FamilyMemberHistoryDeceased::Boolean,
-                        |e| match e {
-                            FamilyMemberHistoryDeceased::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_deceasedBoolean" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c2, 1, "deceased")?;
-                    choice_element(
-                        p,
-                        &mut r.deceased,
-                        FamilyMemberHistoryDeceased::Boolean,
-                        |e| match e {
-                            FamilyMemberHistoryDeceased::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "deceasedAge" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c2, 2, "deceased")?;
-                    choice_box(
-                        p,
-                        &mut r.deceased,
-                        Age::read,
-                        FamilyMemberHistoryDeceased::Age,
-                    )?;
-                }
-                "deceasedRange" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c2, 3, "deceased")?;
-                    choice_box(
-                        p,
-                        &mut r.deceased,
-                        Range::read,
-                        FamilyMemberHistoryDeceased::Range,
-                    )?;
-                }
-                "deceasedDate" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c2, 4, "deceased")?;
-                    choice_value(
-                        p,
-                        &mut r.deceased,
-                        date,
-                        FamilyMemberHistoryDeceased::Date,
-                        |e| match e {
-                            FamilyMemberHistoryDeceased::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_deceasedDate" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c2, 4, "deceased")?;
-                    choice_element(p, &mut r.deceased, FamilyMemberHistoryDeceased::Date, |e| {
-                        match e {
-                            FamilyMemberHistoryDeceased::Date(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "deceasedString" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c2, 5, "deceased")?;
-                    choice_value(
-                        p,
-                        &mut r.deceased,
-                        string,
-                        FamilyMemberHistoryDeceased::String,
-                        |e| match e {
-                            FamilyMemberHistoryDeceased::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_deceasedString" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c2, 5, "deceased")?;
-                    choice_element(
-                        p,
-                        &mut r.deceased,
-                        FamilyMemberHistoryDeceased::String,
-                        |e| match e {
-                            FamilyMemberHistoryDeceased::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 46)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 47)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 48)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 49)?;
-                    many(p, &mut r.condition, FamilyMemberHistoryCondition::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &FAMILY_MEMBER_HISTORY_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates_canonical, "instantiatesCanonical")?;
         check_list(p, &r.instantiates_uri, "instantiatesUri")?;
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 20) {
-            return Err(p.missing("patient"));
-        }
-        if !p.marked(&seen, 25) {
-            return Err(p.missing("relationship"));
-        }
         Ok(r)
     }
 
@@ -546,55 +267,26 @@ impl FamilyMemberHistory {
         w.begin_object();
         w.key("resourceType");
         w.str("FamilyMemberHistory");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "instantiatesCanonical",
@@ -609,346 +301,442 @@ impl FamilyMemberHistory {
             &self.instantiates_uri,
             w_str,
         );
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.data_absent_reason {
-            w.key("dataAbsentReason");
-            v.write(w);
-        }
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        {
-            let v = &self.relationship;
-            w.key("relationship");
-            v.write(w);
-        }
-        if let Some(v) = &self.sex {
-            w.key("sex");
-            v.write(w);
-        }
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "dataAbsentReason",
+            &self.data_absent_reason,
+            CodeableConcept::write,
+        );
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_one(
+            w,
+            "relationship",
+            &self.relationship,
+            CodeableConcept::write,
+        );
+        write_opt(w, "sex", &self.sex, CodeableConcept::write);
         if let Some(v) = &self.born {
-            match v {
-                FamilyMemberHistoryBorn::Period(x) => {
-                    w.key("bornPeriod");
-                    x.write(w);
-                }
-                FamilyMemberHistoryBorn::Date(x) => {
-                    write_prim(w, "bornDate", "_bornDate", x, w_str)
-                }
-                FamilyMemberHistoryBorn::String(x) => {
-                    write_prim(w, "bornString", "_bornString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.age {
-            match v {
-                FamilyMemberHistoryAge::Age(x) => {
-                    w.key("ageAge");
-                    x.write(w);
-                }
-                FamilyMemberHistoryAge::Range(x) => {
-                    w.key("ageRange");
-                    x.write(w);
-                }
-                FamilyMemberHistoryAge::String(x) => {
-                    write_prim(w, "ageString", "_ageString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.estimated_age {
-            write_prim(w, "estimatedAge", "_estimatedAge", v, w_boolean);
-        }
+        write_opt_prim(
+            w,
+            "estimatedAge",
+            "_estimatedAge",
+            &self.estimated_age,
+            w_boolean,
+        );
         if let Some(v) = &self.deceased {
-            match v {
-                FamilyMemberHistoryDeceased::Boolean(x) => {
-                    write_prim(w, "deceasedBoolean", "_deceasedBoolean", x, w_boolean)
-                }
-                FamilyMemberHistoryDeceased::Age(x) => {
-                    w.key("deceasedAge");
-                    x.write(w);
-                }
-                FamilyMemberHistoryDeceased::Range(x) => {
-                    w.key("deceasedRange");
-                    x.write(w);
-                }
-                FamilyMemberHistoryDeceased::Date(x) => {
-                    write_prim(w, "deceasedDate", "_deceasedDate", x, w_str)
-                }
-                FamilyMemberHistoryDeceased::String(x) => {
-                    write_prim(w, "deceasedString", "_deceasedString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.condition.is_empty() {
-            w.key("condition");
-            w.begin_array();
-            for v in &self.condition {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(
+            w,
+            "condition",
+            &self.condition,
+            FamilyMemberHistoryCondition::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            for v in &self.instantiates_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            for v in &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.data_absent_reason.is_some() {
-            let n = path.len();
-            path.push_str(".dataAbsentReason");
-            if let Some(v) = &self.data_absent_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".relationship");
-            {
-                let v = &self.relationship;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sex.is_some() {
-            let n = path.len();
-            path.push_str(".sex");
-            if let Some(v) = &self.sex {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.born.is_some() {
-            let n = path.len();
-            path.push_str(".born[x]");
-            if let Some(v) = &self.born {
-                match v {
-                    FamilyMemberHistoryBorn::Period(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryBorn::Date(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryBorn::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.age.is_some() {
-            let n = path.len();
-            path.push_str(".age[x]");
-            if let Some(v) = &self.age {
-                match v {
-                    FamilyMemberHistoryAge::Age(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryAge::Range(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryAge::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.estimated_age.is_some() {
-            let n = path.len();
-            path.push_str(".estimatedAge");
-            if let Some(v) = &self.estimated_age {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.deceased.is_some() {
-            let n = path.len();
-            path.push_str(".deceased[x]");
-            if let Some(v) = &self.deceased {
-                match v {
-                    FamilyMemberHistoryDeceased::Boolean(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryDeceased::Age(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryDeceased::Range(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryDeceased::Date(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryDeceased::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.condition.is_empty() {
-            let n = path.len();
-            path.push_str(".condition");
-            for v in &self.condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".dataAbsentReason",
+            &self.data_absent_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".sex", &self.sex, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".born[x]",
+            &self.born,
+            FamilyMemberHistoryBorn::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".age[x]",
+            &self.age,
+            FamilyMemberHistoryAge::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".estimatedAge",
+            &self.estimated_age,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".deceased[x]",
+            &self.deceased,
+            FamilyMemberHistoryDeceased::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".condition",
+            &self.condition,
+            FamilyMemberHistoryCondition::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for FamilyMemberHistory {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.sex, CodeableConcept::read),
+            3 => opt_prim_value(p, &mut self.date, date_time),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => opt_prim_value(p, &mut self.name, string),
+            6 => many(p, &mut self.note, Annotation::read),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => opt_prim_element(p, &mut self.date),
+            9 => opt_prim_element(p, &mut self.name),
+            10 => choice_box(p, &mut self.age, Age::read, FamilyMemberHistoryAge::Age),
+            11 => prim_value(p, &mut self.status, codes::FamilyHistoryStatus::read_code),
+            12 => prim_element(p, &mut self.status),
+            13 => one(p, &mut self.patient, Reference::read),
+            14 => choice_box(p, &mut self.age, Range::read, FamilyMemberHistoryAge::Range),
+            15 => choice_value(
+                p,
+                &mut self.born,
+                date,
+                FamilyMemberHistoryBorn::Date,
+                |e| match e {
+                    FamilyMemberHistoryBorn::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => opt_prim_value(p, &mut self.language, code),
+            17 => choice_element(
+                p,
+                &mut self.born,
+                FamilyMemberHistoryBorn::Date,
+                |e| match e {
+                    FamilyMemberHistoryBorn::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            18 => opt_prim_element(p, &mut self.language),
+            19 => choice_value(
+                p,
+                &mut self.age,
+                string,
+                FamilyMemberHistoryAge::String,
+                |e| match e {
+                    FamilyMemberHistoryAge::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            20 => many(p, &mut self.condition, FamilyMemberHistoryCondition::read),
+            21 => many(p, &mut self.contained, Resource::read),
+            22 => many(p, &mut self.extension, Extension::read),
+            23 => choice_element(
+                p,
+                &mut self.age,
+                FamilyMemberHistoryAge::String,
+                |e| match e {
+                    FamilyMemberHistoryAge::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            24 => choice_box(
+                p,
+                &mut self.born,
+                Period::read,
+                FamilyMemberHistoryBorn::Period,
+            ),
+            25 => choice_value(
+                p,
+                &mut self.born,
+                string,
+                FamilyMemberHistoryBorn::String,
+                |e| match e {
+                    FamilyMemberHistoryBorn::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            26 => many(p, &mut self.identifier, Identifier::read),
+            27 => many(p, &mut self.reason_code, CodeableConcept::read),
+            28 => choice_element(
+                p,
+                &mut self.born,
+                FamilyMemberHistoryBorn::String,
+                |e| match e {
+                    FamilyMemberHistoryBorn::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            29 => choice_box(
+                p,
+                &mut self.deceased,
+                Age::read,
+                FamilyMemberHistoryDeceased::Age,
+            ),
+            30 => choice_value(
+                p,
+                &mut self.deceased,
+                date,
+                FamilyMemberHistoryDeceased::Date,
+                |e| match e {
+                    FamilyMemberHistoryDeceased::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            31 => opt_prim_value(p, &mut self.estimated_age, boolean),
+            32 => one(p, &mut self.relationship, CodeableConcept::read),
+            33 => p.expect_resource_type("FamilyMemberHistory"),
+            34 => choice_element(
+                p,
+                &mut self.deceased,
+                FamilyMemberHistoryDeceased::Date,
+                |e| match e {
+                    FamilyMemberHistoryDeceased::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            35 => opt_prim_element(p, &mut self.estimated_age),
+            36 => choice_box(
+                p,
+                &mut self.deceased,
+                Range::read,
+                FamilyMemberHistoryDeceased::Range,
+            ),
+            37 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            38 => opt_prim_element(p, &mut self.implicit_rules),
+            39 => choice_value(
+                p,
+                &mut self.deceased,
+                string,
+                FamilyMemberHistoryDeceased::String,
+                |e| match e {
+                    FamilyMemberHistoryDeceased::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            40 => choice_element(
+                p,
+                &mut self.deceased,
+                FamilyMemberHistoryDeceased::String,
+                |e| match e {
+                    FamilyMemberHistoryDeceased::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            41 => choice_value(
+                p,
+                &mut self.deceased,
+                boolean,
+                FamilyMemberHistoryDeceased::Boolean,
+                |e| match e {
+                    FamilyMemberHistoryDeceased::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            42 => {
+                let other = p.marked(seen, 45);
+                values(p, &mut self.instantiates_uri, uri, other)
+            }
+            43 => many(p, &mut self.reason_reference, Reference::read),
+            44 => choice_element(
+                p,
+                &mut self.deceased,
+                FamilyMemberHistoryDeceased::Boolean,
+                |e| match e {
+                    FamilyMemberHistoryDeceased::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            45 => {
+                let other = p.marked(seen, 42);
+                elements(p, &mut self.instantiates_uri, other)
+            }
+            46 => opt(p, &mut self.data_absent_reason, CodeableConcept::read),
+            47 => many(p, &mut self.modifier_extension, Extension::read),
+            48 => {
+                let other = p.marked(seen, 49);
+                values(p, &mut self.instantiates_canonical, canonical, other)
+            }
+            49 => {
+                let other = p.marked(seen, 48);
+                elements(p, &mut self.instantiates_canonical, other)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+static FAMILY_MEMBER_HISTORY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("sex"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::choice("ageAge", 2, 1),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("patient"),
+        Key::choice("ageRange", 2, 2),
+        Key::choice("bornDate", 1, 2),
+        Key::plain("language"),
+        Key::choice("_bornDate", 1, 2),
+        Key::plain("_language"),
+        Key::choice("ageString", 2, 3),
+        Key::plain("condition"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::choice("_ageString", 2, 3),
+        Key::choice("bornPeriod", 1, 1),
+        Key::choice("bornString", 1, 3),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::choice("_bornString", 1, 3),
+        Key::choice("deceasedAge", 3, 2),
+        Key::choice("deceasedDate", 3, 4),
+        Key::plain("estimatedAge"),
+        Key::plain("relationship"),
+        Key::plain("resourceType"),
+        Key::choice("_deceasedDate", 3, 4),
+        Key::plain("_estimatedAge"),
+        Key::choice("deceasedRange", 3, 3),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("deceasedString", 3, 5),
+        Key::choice("_deceasedString", 3, 5),
+        Key::choice("deceasedBoolean", 3, 1),
+        Key::plain("instantiatesUri"),
+        Key::plain("reasonReference"),
+        Key::choice("_deceasedBoolean", 3, 1),
+        Key::plain("_instantiatesUri"),
+        Key::plain("dataAbsentReason"),
+        Key::plain("modifierExtension"),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("_instantiatesCanonical"),
+    ],
+    choices: &["born", "age", "deceased"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[11, 12],
+        },
+        Required {
+            name: "patient",
+            keys: &[13],
+        },
+        Required {
+            name: "relationship",
+            keys: &[32],
+        },
+    ],
+};
 
 /// Condition that the related person had
 ///
@@ -1015,6 +803,27 @@ impl Default for FamilyMemberHistoryConditionOnset {
     }
 }
 
+impl FamilyMemberHistoryConditionOnset {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Age(x) => write_one(w, "onsetAge", &**x, Age::write),
+            Self::Range(x) => write_one(w, "onsetRange", &**x, Range::write),
+            Self::Period(x) => write_one(w, "onsetPeriod", &**x, Period::write),
+            Self::String(x) => write_one_prim(w, "onsetString", "_onsetString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl FamilyMemberHistoryCondition {
     /// A `FamilyMemberHistoryCondition` with its required elements (`code`); everything else is empty.
     pub fn new(code: CodeableConcept) -> Self {
@@ -1027,235 +836,156 @@ impl FamilyMemberHistoryCondition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.outcome, CodeableConcept::read)?;
-                }
-                "contributedToDeath" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.contributed_to_death, boolean)?;
-                }
-                "_contributedToDeath" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.contributed_to_death)?;
-                }
-                "onsetAge" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "onset")?;
-                    choice_box(
-                        p,
-                        &mut r.onset,
-                        Age::read,
-                        FamilyMemberHistoryConditionOnset::Age,
-                    )?;
-                }
-                "onsetRange" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 2, "onset")?;
-                    choice_box(
-                        p,
-                        &mut r.onset,
-                        Range::read,
-                        FamilyMemberHistoryConditionOnset::Range,
-                    )?;
-                }
-                "onsetPeriod" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 3, "onset")?;
-                    choice_box(
-                        p,
-                        &mut r.onset,
-                        Period::read,
-                        FamilyMemberHistoryConditionOnset::Period,
-                    )?;
-                }
-                "onsetString" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "onset")?;
-                    choice_value(
-                        p,
-                        &mut r.onset,
-                        string,
-                        FamilyMemberHistoryConditionOnset::String,
-                        |e| match e {
-                            FamilyMemberHistoryConditionOnset::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_onsetString" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 4, "onset")?;
-                    choice_element(
-                        p,
-                        &mut r.onset,
-                        FamilyMemberHistoryConditionOnset::String,
-                        |e| match e {
-                            FamilyMemberHistoryConditionOnset::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &FAMILY_MEMBER_HISTORY_CONDITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.outcome {
-            w.key("outcome");
-            v.write(w);
-        }
-        if let Some(v) = &self.contributed_to_death {
-            write_prim(w, "contributedToDeath", "_contributedToDeath", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_opt(w, "outcome", &self.outcome, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "contributedToDeath",
+            "_contributedToDeath",
+            &self.contributed_to_death,
+            w_boolean,
+        );
         if let Some(v) = &self.onset {
-            match v {
-                FamilyMemberHistoryConditionOnset::Age(x) => {
-                    w.key("onsetAge");
-                    x.write(w);
-                }
-                FamilyMemberHistoryConditionOnset::Range(x) => {
-                    w.key("onsetRange");
-                    x.write(w);
-                }
-                FamilyMemberHistoryConditionOnset::Period(x) => {
-                    w.key("onsetPeriod");
-                    x.write(w);
-                }
-                FamilyMemberHistoryConditionOnset::String(x) => {
-                    write_prim(w, "onsetString", "_onsetString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.outcome.is_some() {
-            let n = path.len();
-            path.push_str(".outcome");
-            if let Some(v) = &self.outcome {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.contributed_to_death.is_some() {
-            let n = path.len();
-            path.push_str(".contributedToDeath");
-            if let Some(v) = &self.contributed_to_death {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.onset.is_some() {
-            let n = path.len();
-            path.push_str(".onset[x]");
-            if let Some(v) = &self.onset {
-                match v {
-                    FamilyMemberHistoryConditionOnset::Age(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryConditionOnset::Range(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryConditionOnset::Period(x) => x.visit_refs(path, f),
-                    FamilyMemberHistoryConditionOnset::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".outcome",
+            &self.outcome,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".contributedToDeath",
+            &self.contributed_to_death,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".onset[x]",
+            &self.onset,
+            FamilyMemberHistoryConditionOnset::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+    }
+}
+
+impl ReadFields for FamilyMemberHistoryCondition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.note, Annotation::read),
+            3 => opt(p, &mut self.outcome, CodeableConcept::read),
+            4 => choice_box(
+                p,
+                &mut self.onset,
+                Age::read,
+                FamilyMemberHistoryConditionOnset::Age,
+            ),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => choice_box(
+                p,
+                &mut self.onset,
+                Range::read,
+                FamilyMemberHistoryConditionOnset::Range,
+            ),
+            7 => choice_box(
+                p,
+                &mut self.onset,
+                Period::read,
+                FamilyMemberHistoryConditionOnset::Period,
+            ),
+            8 => choice_value(
+                p,
+                &mut self.onset,
+                string,
+                FamilyMemberHistoryConditionOnset::String,
+                |e| match e {
+                    FamilyMemberHistoryConditionOnset::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_element(
+                p,
+                &mut self.onset,
+                FamilyMemberHistoryConditionOnset::String,
+                |e| match e {
+                    FamilyMemberHistoryConditionOnset::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            11 => opt_prim_value(p, &mut self.contributed_to_death, boolean),
+            12 => opt_prim_element(p, &mut self.contributed_to_death),
+            _ => Ok(()),
         }
     }
 }
+
+static FAMILY_MEMBER_HISTORY_CONDITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("note"),
+        Key::plain("outcome"),
+        Key::choice("onsetAge", 1, 1),
+        Key::plain("extension"),
+        Key::choice("onsetRange", 1, 2),
+        Key::choice("onsetPeriod", 1, 3),
+        Key::choice("onsetString", 1, 4),
+        Key::choice("_onsetString", 1, 4),
+        Key::plain("modifierExtension"),
+        Key::plain("contributedToDeath"),
+        Key::plain("_contributedToDeath"),
+    ],
+    choices: &["onset"],
+    required: &[Required {
+        name: "code",
+        keys: &[1],
+    }],
+};

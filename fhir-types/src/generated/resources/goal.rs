@@ -128,6 +128,25 @@ impl Default for GoalStart {
     }
 }
 
+impl GoalStart {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "startDate", "_startDate", x, w_str),
+            Self::CodeableConcept(x) => {
+                write_one(w, "startCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Goal {
     /// A `Goal` with its required elements (`lifecycleStatus`, `description`, `subject`); everything else is empty.
     pub fn new(
@@ -146,172 +165,7 @@ impl Goal {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Goal")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "lifecycleStatus" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.lifecycle_status,
-                        codes::GoalLifecycleStatus::read_code,
-                    )?;
-                }
-                "_lifecycleStatus" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.lifecycle_status)?;
-                }
-                "achievementStatus" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.achievement_status, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.priority, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 18)?;
-                    one(p, &mut r.description, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 19)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "startDate" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 1, "start")?;
-                    choice_value(p, &mut r.start, date, GoalStart::Date, |e| match e {
-                        GoalStart::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_startDate" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 1, "start")?;
-                    choice_element(p, &mut r.start, GoalStart::Date, |e| match e {
-                        GoalStart::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "startCodeableConcept" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 2, "start")?;
-                    choice_box(
-                        p,
-                        &mut r.start,
-                        CodeableConcept::read,
-                        GoalStart::CodeableConcept,
-                    )?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.target, GoalTarget::read)?;
-                }
-                "statusDate" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.status_date, date)?;
-                }
-                "_statusDate" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.status_date)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.status_reason, string)?;
-                }
-                "_statusReason" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.status_reason)?;
-                }
-                "expressedBy" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.expressed_by, Reference::read)?;
-                }
-                "addresses" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.addresses, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "outcomeCode" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.outcome_code, CodeableConcept::read)?;
-                }
-                "outcomeReference" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.outcome_reference, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("lifecycleStatus"));
-        }
-        if !p.marked(&seen, 18) {
-            return Err(p.missing("description"));
-        }
-        if !p.marked(&seen, 19) {
-            return Err(p.missing("subject"));
-        }
+        read_object(p, &GOAL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -319,352 +173,286 @@ impl Goal {
         w.begin_object();
         w.key("resourceType");
         w.str("Goal");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(
             w,
             "lifecycleStatus",
             "_lifecycleStatus",
             &self.lifecycle_status,
             w_str,
         );
-        if let Some(v) = &self.achievement_status {
-            w.key("achievementStatus");
-            v.write(w);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.priority {
-            w.key("priority");
-            v.write(w);
-        }
-        {
-            let v = &self.description;
-            w.key("description");
-            v.write(w);
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
+        write_opt(
+            w,
+            "achievementStatus",
+            &self.achievement_status,
+            CodeableConcept::write,
+        );
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "priority", &self.priority, CodeableConcept::write);
+        write_one(w, "description", &self.description, CodeableConcept::write);
+        write_one(w, "subject", &self.subject, Reference::write);
         if let Some(v) = &self.start {
-            match v {
-                GoalStart::Date(x) => write_prim(w, "startDate", "_startDate", x, w_str),
-                GoalStart::CodeableConcept(x) => {
-                    w.key("startCodeableConcept");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.target.is_empty() {
-            w.key("target");
-            w.begin_array();
-            for v in &self.target {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status_date {
-            write_prim(w, "statusDate", "_statusDate", v, w_str);
-        }
-        if let Some(v) = &self.status_reason {
-            write_prim(w, "statusReason", "_statusReason", v, w_str);
-        }
-        if let Some(v) = &self.expressed_by {
-            w.key("expressedBy");
-            v.write(w);
-        }
-        if !self.addresses.is_empty() {
-            w.key("addresses");
-            w.begin_array();
-            for v in &self.addresses {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.outcome_code.is_empty() {
-            w.key("outcomeCode");
-            w.begin_array();
-            for v in &self.outcome_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.outcome_reference.is_empty() {
-            w.key("outcomeReference");
-            w.begin_array();
-            for v in &self.outcome_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "target", &self.target, GoalTarget::write);
+        write_opt_prim(w, "statusDate", "_statusDate", &self.status_date, w_str);
+        write_opt_prim(
+            w,
+            "statusReason",
+            "_statusReason",
+            &self.status_reason,
+            w_str,
+        );
+        write_opt(w, "expressedBy", &self.expressed_by, Reference::write);
+        write_many(w, "addresses", &self.addresses, Reference::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(w, "outcomeCode", &self.outcome_code, CodeableConcept::write);
+        write_many(
+            w,
+            "outcomeReference",
+            &self.outcome_reference,
+            Reference::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".lifecycleStatus");
-            {
-                let v = &self.lifecycle_status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.achievement_status.is_some() {
-            let n = path.len();
-            path.push_str(".achievementStatus");
-            if let Some(v) = &self.achievement_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".description");
-            {
-                let v = &self.description;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.start.is_some() {
-            let n = path.len();
-            path.push_str(".start[x]");
-            if let Some(v) = &self.start {
-                match v {
-                    GoalStart::Date(x) => x.visit_refs(path, f),
-                    GoalStart::CodeableConcept(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.target.is_empty() {
-            let n = path.len();
-            path.push_str(".target");
-            for v in &self.target {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_date.is_some() {
-            let n = path.len();
-            path.push_str(".statusDate");
-            if let Some(v) = &self.status_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_reason.is_some() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            if let Some(v) = &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expressed_by.is_some() {
-            let n = path.len();
-            path.push_str(".expressedBy");
-            if let Some(v) = &self.expressed_by {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.addresses.is_empty() {
-            let n = path.len();
-            path.push_str(".addresses");
-            for v in &self.addresses {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.outcome_code.is_empty() {
-            let n = path.len();
-            path.push_str(".outcomeCode");
-            for v in &self.outcome_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.outcome_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".outcomeReference");
-            for v in &self.outcome_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".lifecycleStatus",
+            &self.lifecycle_status,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".achievementStatus",
+            &self.achievement_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".priority",
+            &self.priority,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".description",
+            &self.description,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".start[x]", &self.start, GoalStart::visit_refs);
+        visit_many(path, f, ".target", &self.target, GoalTarget::visit_refs);
+        visit_opt(path, f, ".statusDate", &self.status_date, Date::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".expressedBy", &self.expressed_by, reference);
+        visit_many(path, f, ".addresses", &self.addresses, reference);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".outcomeCode",
+            &self.outcome_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".outcomeReference",
+            &self.outcome_reference,
+            reference,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Goal {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(p, &mut self.target, GoalTarget::read),
+            6 => one(p, &mut self.subject, Reference::read),
+            7 => many(p, &mut self.category, CodeableConcept::read),
+            8 => opt_prim_value(p, &mut self.language, code),
+            9 => opt(p, &mut self.priority, CodeableConcept::read),
+            10 => opt_prim_element(p, &mut self.language),
+            11 => many(p, &mut self.addresses, Reference::read),
+            12 => many(p, &mut self.contained, Resource::read),
+            13 => many(p, &mut self.extension, Extension::read),
+            14 => choice_value(p, &mut self.start, date, GoalStart::Date, |e| match e {
+                GoalStart::Date(x) => Some(x),
+                _ => None,
+            }),
+            15 => choice_element(p, &mut self.start, GoalStart::Date, |e| match e {
+                GoalStart::Date(x) => Some(x),
+                _ => None,
+            }),
+            16 => many(p, &mut self.identifier, Identifier::read),
+            17 => opt_prim_value(p, &mut self.status_date, date),
+            18 => opt_prim_element(p, &mut self.status_date),
+            19 => one(p, &mut self.description, CodeableConcept::read),
+            20 => opt(p, &mut self.expressed_by, Reference::read),
+            21 => many(p, &mut self.outcome_code, CodeableConcept::read),
+            22 => p.expect_resource_type("Goal"),
+            23 => opt_prim_value(p, &mut self.status_reason, string),
+            24 => opt_prim_element(p, &mut self.status_reason),
+            25 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            26 => opt_prim_element(p, &mut self.implicit_rules),
+            27 => prim_value(
+                p,
+                &mut self.lifecycle_status,
+                codes::GoalLifecycleStatus::read_code,
+            ),
+            28 => prim_element(p, &mut self.lifecycle_status),
+            29 => many(p, &mut self.outcome_reference, Reference::read),
+            30 => opt(p, &mut self.achievement_status, CodeableConcept::read),
+            31 => many(p, &mut self.modifier_extension, Extension::read),
+            32 => choice_box(
+                p,
+                &mut self.start,
+                CodeableConcept::read,
+                GoalStart::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static GOAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("target"),
+        Key::plain("subject"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("_language"),
+        Key::plain("addresses"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::choice("startDate", 1, 1),
+        Key::choice("_startDate", 1, 1),
+        Key::plain("identifier"),
+        Key::plain("statusDate"),
+        Key::plain("_statusDate"),
+        Key::plain("description"),
+        Key::plain("expressedBy"),
+        Key::plain("outcomeCode"),
+        Key::plain("resourceType"),
+        Key::plain("statusReason"),
+        Key::plain("_statusReason"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("lifecycleStatus"),
+        Key::plain("_lifecycleStatus"),
+        Key::plain("outcomeReference"),
+        Key::plain("achievementStatus"),
+        Key::plain("modifierExtension"),
+        Key::choice("startCodeableConcept", 1, 2),
+    ],
+    choices: &["start"],
+    required: &[
+        Required {
+            name: "lifecycleStatus",
+            keys: &[27, 28],
+        },
+        Required {
+            name: "description",
+            keys: &[19],
+        },
+        Required {
+            name: "subject",
+            keys: &[6],
+        },
+    ],
+};
 
 /// Target outcome for the goal
 ///
@@ -729,6 +517,35 @@ impl Default for GoalTargetDetail {
     }
 }
 
+impl GoalTargetDetail {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "detailQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "detailRange", &**x, Range::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "detailCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::String(x) => write_one_prim(w, "detailString", "_detailString", x, w_str),
+            Self::Boolean(x) => write_one_prim(w, "detailBoolean", "_detailBoolean", x, w_boolean),
+            Self::Integer(x) => write_one_prim(w, "detailInteger", "_detailInteger", x, w_integer),
+            Self::Ratio(x) => write_one(w, "detailRatio", &**x, Ratio::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'Goal.target.due\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -746,268 +563,198 @@ impl Default for GoalTargetDue {
     }
 }
 
+impl GoalTargetDue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Date(x) => write_one_prim(w, "dueDate", "_dueDate", x, w_str),
+            Self::Duration(x) => write_one(w, "dueDuration", &**x, Duration::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl GoalTarget {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "measure" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.measure, CodeableConcept::read)?;
-                }
-                "detailQuantity" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "detail")?;
-                    choice_box(p, &mut r.detail, Quantity::read, GoalTargetDetail::Quantity)?;
-                }
-                "detailRange" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "detail")?;
-                    choice_box(p, &mut r.detail, Range::read, GoalTargetDetail::Range)?;
-                }
-                "detailCodeableConcept" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 3, "detail")?;
-                    choice_box(
-                        p,
-                        &mut r.detail,
-                        CodeableConcept::read,
-                        GoalTargetDetail::CodeableConcept,
-                    )?;
-                }
-                "detailString" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 4, "detail")?;
-                    choice_value(
-                        p,
-                        &mut r.detail,
-                        string,
-                        GoalTargetDetail::String,
-                        |e| match e {
-                            GoalTargetDetail::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_detailString" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 4, "detail")?;
-                    choice_element(p, &mut r.detail, GoalTargetDetail::String, |e| match e {
-                        GoalTargetDetail::String(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "detailBoolean" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 5, "detail")?;
-                    choice_value(
-                        p,
-                        &mut r.detail,
-                        boolean,
-                        GoalTargetDetail::Boolean,
-                        |e| match e {
-                            GoalTargetDetail::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_detailBoolean" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 5, "detail")?;
-                    choice_element(p, &mut r.detail, GoalTargetDetail::Boolean, |e| match e {
-                        GoalTargetDetail::Boolean(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "detailInteger" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 6, "detail")?;
-                    choice_value(
-                        p,
-                        &mut r.detail,
-                        integer,
-                        GoalTargetDetail::Integer,
-                        |e| match e {
-                            GoalTargetDetail::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_detailInteger" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 6, "detail")?;
-                    choice_element(p, &mut r.detail, GoalTargetDetail::Integer, |e| match e {
-                        GoalTargetDetail::Integer(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "detailRatio" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 7, "detail")?;
-                    choice_box(p, &mut r.detail, Ratio::read, GoalTargetDetail::Ratio)?;
-                }
-                "dueDate" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c1, 1, "due")?;
-                    choice_value(p, &mut r.due, date, GoalTargetDue::Date, |e| match e {
-                        GoalTargetDue::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_dueDate" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c1, 1, "due")?;
-                    choice_element(p, &mut r.due, GoalTargetDue::Date, |e| match e {
-                        GoalTargetDue::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "dueDuration" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c1, 2, "due")?;
-                    choice_box(p, &mut r.due, Duration::read, GoalTargetDue::Duration)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &GOAL_TARGET_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.measure {
-            w.key("measure");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "measure", &self.measure, CodeableConcept::write);
         if let Some(v) = &self.detail {
-            match v {
-                GoalTargetDetail::Quantity(x) => {
-                    w.key("detailQuantity");
-                    x.write(w);
-                }
-                GoalTargetDetail::Range(x) => {
-                    w.key("detailRange");
-                    x.write(w);
-                }
-                GoalTargetDetail::CodeableConcept(x) => {
-                    w.key("detailCodeableConcept");
-                    x.write(w);
-                }
-                GoalTargetDetail::String(x) => {
-                    write_prim(w, "detailString", "_detailString", x, w_str)
-                }
-                GoalTargetDetail::Boolean(x) => {
-                    write_prim(w, "detailBoolean", "_detailBoolean", x, w_boolean)
-                }
-                GoalTargetDetail::Integer(x) => {
-                    write_prim(w, "detailInteger", "_detailInteger", x, w_integer)
-                }
-                GoalTargetDetail::Ratio(x) => {
-                    w.key("detailRatio");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.due {
-            match v {
-                GoalTargetDue::Date(x) => write_prim(w, "dueDate", "_dueDate", x, w_str),
-                GoalTargetDue::Duration(x) => {
-                    w.key("dueDuration");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.measure.is_some() {
-            let n = path.len();
-            path.push_str(".measure");
-            if let Some(v) = &self.measure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.detail.is_some() {
-            let n = path.len();
-            path.push_str(".detail[x]");
-            if let Some(v) = &self.detail {
-                match v {
-                    GoalTargetDetail::Quantity(x) => x.visit_refs(path, f),
-                    GoalTargetDetail::Range(x) => x.visit_refs(path, f),
-                    GoalTargetDetail::CodeableConcept(x) => x.visit_refs(path, f),
-                    GoalTargetDetail::String(x) => x.visit_refs(path, f),
-                    GoalTargetDetail::Boolean(x) => x.visit_refs(path, f),
-                    GoalTargetDetail::Integer(x) => x.visit_refs(path, f),
-                    GoalTargetDetail::Ratio(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.due.is_some() {
-            let n = path.len();
-            path.push_str(".due[x]");
-            if let Some(v) = &self.due {
-                match v {
-                    GoalTargetDue::Date(x) => x.visit_refs(path, f),
-                    GoalTargetDue::Duration(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".measure",
+            &self.measure,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".detail[x]",
+            &self.detail,
+            GoalTargetDetail::visit_refs,
+        );
+        visit_opt(path, f, ".due[x]", &self.due, GoalTargetDue::visit_refs);
+    }
+}
+
+impl ReadFields for GoalTarget {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => choice_value(p, &mut self.due, date, GoalTargetDue::Date, |e| match e {
+                GoalTargetDue::Date(x) => Some(x),
+                _ => None,
+            }),
+            2 => opt(p, &mut self.measure, CodeableConcept::read),
+            3 => choice_element(p, &mut self.due, GoalTargetDue::Date, |e| match e {
+                GoalTargetDue::Date(x) => Some(x),
+                _ => None,
+            }),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => choice_box(p, &mut self.detail, Range::read, GoalTargetDetail::Range),
+            6 => choice_box(p, &mut self.detail, Ratio::read, GoalTargetDetail::Ratio),
+            7 => choice_box(p, &mut self.due, Duration::read, GoalTargetDue::Duration),
+            8 => choice_value(
+                p,
+                &mut self.detail,
+                string,
+                GoalTargetDetail::String,
+                |e| match e {
+                    GoalTargetDetail::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_element(p, &mut self.detail, GoalTargetDetail::String, |e| match e {
+                GoalTargetDetail::String(x) => Some(x),
+                _ => None,
+            }),
+            10 => choice_value(
+                p,
+                &mut self.detail,
+                boolean,
+                GoalTargetDetail::Boolean,
+                |e| match e {
+                    GoalTargetDetail::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_value(
+                p,
+                &mut self.detail,
+                integer,
+                GoalTargetDetail::Integer,
+                |e| match e {
+                    GoalTargetDetail::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_element(
+                p,
+                &mut self.detail,
+                GoalTargetDetail::Boolean,
+                |e| match e {
+                    GoalTargetDetail::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_element(
+                p,
+                &mut self.detail,
+                GoalTargetDetail::Integer,
+                |e| match e {
+                    GoalTargetDetail::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_box(
+                p,
+                &mut self.detail,
+                Quantity::read,
+                GoalTargetDetail::Quantity,
+            ),
+            15 => many(p, &mut self.modifier_extension, Extension::read),
+            16 => choice_box(
+                p,
+                &mut self.detail,
+                CodeableConcept::read,
+                GoalTargetDetail::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static GOAL_TARGET_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::choice("dueDate", 2, 1),
+        Key::plain("measure"),
+        Key::choice("_dueDate", 2, 1),
+        Key::plain("extension"),
+        Key::choice("detailRange", 1, 2),
+        Key::choice("detailRatio", 1, 7),
+        Key::choice("dueDuration", 2, 2),
+        Key::choice("detailString", 1, 4),
+        Key::choice("_detailString", 1, 4),
+        Key::choice("detailBoolean", 1, 5),
+        Key::choice("detailInteger", 1, 6),
+        Key::choice("_detailBoolean", 1, 5),
+        Key::choice("_detailInteger", 1, 6),
+        Key::choice("detailQuantity", 1, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("detailCodeableConcept", 1, 3),
+    ],
+    choices: &["detail", "due"],
+    required: &[],
+};

@@ -123,173 +123,7 @@ impl GraphDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("GraphDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 19)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "start" => {
-                    p.mark(&mut seen, 33)?;
-                    prim_value(p, &mut r.start, codes::ResourceType::read_code)?;
-                }
-                "_start" => {
-                    p.mark(&mut seen, 34)?;
-                    prim_element(p, &mut r.start)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.profile, canonical)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.profile)?;
-                }
-                "link" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.link, GraphDefinitionLink::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 18) && !p.marked(&seen, 19) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 33) && !p.marked(&seen, 34) {
-            return Err(p.missing("start"));
-        }
+        read_object(p, &GRAPH_DEFINITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -297,296 +131,254 @@ impl GraphDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("GraphDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        write_prim(w, "start", "_start", &self.start, w_str);
-        if let Some(v) = &self.profile {
-            write_prim(w, "profile", "_profile", v, w_str);
-        }
-        if !self.link.is_empty() {
-            w.key("link");
-            w.begin_array();
-            for v in &self.link {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_one_prim(w, "start", "_start", &self.start, w_str);
+        write_opt_prim(w, "profile", "_profile", &self.profile, w_str);
+        write_many(w, "link", &self.link, GraphDefinitionLink::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".start");
-            {
-                let v = &self.start;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.profile.is_some() {
-            let n = path.len();
-            path.push_str(".profile");
-            if let Some(v) = &self.profile {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link.is_empty() {
-            let n = path.len();
-            path.push_str(".link");
-            for v in &self.link {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_one(path, f, ".start", &self.start, Code::visit_refs);
+        visit_opt(path, f, ".profile", &self.profile, Canonical::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".link",
+            &self.link,
+            GraphDefinitionLink::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for GraphDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => many(p, &mut self.link, GraphDefinitionLink::read),
+            6 => opt(p, &mut self.meta, Meta::read),
+            7 => prim_value(p, &mut self.name, string),
+            8 => opt(p, &mut self.text, Narrative::read),
+            9 => opt_prim_element(p, &mut self.date),
+            10 => prim_element(p, &mut self.name),
+            11 => prim_value(p, &mut self.start, codes::ResourceType::read_code),
+            12 => prim_element(p, &mut self.start),
+            13 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            14 => prim_element(p, &mut self.status),
+            15 => many(p, &mut self.contact, ContactDetail::read),
+            16 => opt_prim_value(p, &mut self.profile, canonical),
+            17 => opt_prim_value(p, &mut self.purpose, markdown),
+            18 => opt_prim_value(p, &mut self.version, string),
+            19 => opt_prim_element(p, &mut self.profile),
+            20 => opt_prim_element(p, &mut self.purpose),
+            21 => opt_prim_element(p, &mut self.version),
+            22 => opt_prim_value(p, &mut self.language, code),
+            23 => opt_prim_element(p, &mut self.language),
+            24 => many(p, &mut self.contained, Resource::read),
+            25 => many(p, &mut self.extension, Extension::read),
+            26 => opt_prim_value(p, &mut self.publisher, string),
+            27 => opt_prim_element(p, &mut self.publisher),
+            28 => many(p, &mut self.use_context, UsageContext::read),
+            29 => opt_prim_value(p, &mut self.description, markdown),
+            30 => opt_prim_element(p, &mut self.description),
+            31 => opt_prim_value(p, &mut self.experimental, boolean),
+            32 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            33 => p.expect_resource_type("GraphDefinition"),
+            34 => opt_prim_element(p, &mut self.experimental),
+            35 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            36 => opt_prim_element(p, &mut self.implicit_rules),
+            37 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static GRAPH_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("link"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("start"),
+        Key::plain("_start"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("profile"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_profile"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_publisher"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[7, 10],
+        },
+        Required {
+            name: "status",
+            keys: &[13, 14],
+        },
+        Required {
+            name: "start",
+            keys: &[11, 12],
+        },
+    ],
+};
 
 /// Links this graph makes rules about
 ///
@@ -632,187 +424,120 @@ impl GraphDefinitionLink {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.path)?;
-                }
-                "sliceName" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.slice_name, string)?;
-                }
-                "_sliceName" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.slice_name)?;
-                }
-                "min" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.min, integer)?;
-                }
-                "_min" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.min)?;
-                }
-                "max" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.max, string)?;
-                }
-                "_max" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.max)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.target, GraphDefinitionLinkTarget::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &GRAPH_DEFINITION_LINK_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.path {
-            write_prim(w, "path", "_path", v, w_str);
-        }
-        if let Some(v) = &self.slice_name {
-            write_prim(w, "sliceName", "_sliceName", v, w_str);
-        }
-        if let Some(v) = &self.min {
-            write_prim(w, "min", "_min", v, w_integer);
-        }
-        if let Some(v) = &self.max {
-            write_prim(w, "max", "_max", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.target.is_empty() {
-            w.key("target");
-            w.begin_array();
-            for v in &self.target {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "path", "_path", &self.path, w_str);
+        write_opt_prim(w, "sliceName", "_sliceName", &self.slice_name, w_str);
+        write_opt_prim(w, "min", "_min", &self.min, w_integer);
+        write_opt_prim(w, "max", "_max", &self.max, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "target", &self.target, GraphDefinitionLinkTarget::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.path.is_some() {
-            let n = path.len();
-            path.push_str(".path");
-            if let Some(v) = &self.path {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.slice_name.is_some() {
-            let n = path.len();
-            path.push_str(".sliceName");
-            if let Some(v) = &self.slice_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.min.is_some() {
-            let n = path.len();
-            path.push_str(".min");
-            if let Some(v) = &self.min {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max.is_some() {
-            let n = path.len();
-            path.push_str(".max");
-            if let Some(v) = &self.max {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target.is_empty() {
-            let n = path.len();
-            path.push_str(".target");
-            for v in &self.target {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".path", &self.path, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".sliceName",
+            &self.slice_name,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".min", &self.min, Integer::visit_refs);
+        visit_opt(path, f, ".max", &self.max, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".target",
+            &self.target,
+            GraphDefinitionLinkTarget::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for GraphDefinitionLink {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.max, string),
+            2 => opt_prim_value(p, &mut self.min, integer),
+            3 => opt_prim_element(p, &mut self.max),
+            4 => opt_prim_element(p, &mut self.min),
+            5 => opt_prim_value(p, &mut self.path, string),
+            6 => opt_prim_element(p, &mut self.path),
+            7 => many(p, &mut self.target, GraphDefinitionLinkTarget::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => opt_prim_value(p, &mut self.slice_name, string),
+            10 => opt_prim_element(p, &mut self.slice_name),
+            11 => opt_prim_value(p, &mut self.description, string),
+            12 => opt_prim_element(p, &mut self.description),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static GRAPH_DEFINITION_LINK_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("max"),
+        Key::plain("min"),
+        Key::plain("_max"),
+        Key::plain("_min"),
+        Key::plain("path"),
+        Key::plain("_path"),
+        Key::plain("target"),
+        Key::plain("extension"),
+        Key::plain("sliceName"),
+        Key::plain("_sliceName"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Potential target for the link
 ///
@@ -862,175 +587,118 @@ impl GraphDefinitionLinkTarget {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ResourceType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "params" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.params, string)?;
-                }
-                "_params" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.params)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.profile, canonical)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.profile)?;
-                }
-                "compartment" => {
-                    p.mark(&mut seen, 9)?;
-                    many(
-                        p,
-                        &mut r.compartment,
-                        GraphDefinitionLinkTargetCompartment::read,
-                    )?;
-                }
-                "link" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.link, GraphDefinitionLink::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &GRAPH_DEFINITION_LINK_TARGET_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.params {
-            write_prim(w, "params", "_params", v, w_str);
-        }
-        if let Some(v) = &self.profile {
-            write_prim(w, "profile", "_profile", v, w_str);
-        }
-        if !self.compartment.is_empty() {
-            w.key("compartment");
-            w.begin_array();
-            for v in &self.compartment {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.link.is_empty() {
-            w.key("link");
-            w.begin_array();
-            for v in &self.link {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "params", "_params", &self.params, w_str);
+        write_opt_prim(w, "profile", "_profile", &self.profile, w_str);
+        write_many(
+            w,
+            "compartment",
+            &self.compartment,
+            GraphDefinitionLinkTargetCompartment::write,
+        );
+        write_many(w, "link", &self.link, GraphDefinitionLink::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.params.is_some() {
-            let n = path.len();
-            path.push_str(".params");
-            if let Some(v) = &self.params {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.profile.is_some() {
-            let n = path.len();
-            path.push_str(".profile");
-            if let Some(v) = &self.profile {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.compartment.is_empty() {
-            let n = path.len();
-            path.push_str(".compartment");
-            for v in &self.compartment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link.is_empty() {
-            let n = path.len();
-            path.push_str(".link");
-            for v in &self.link {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".params", &self.params, FhirString::visit_refs);
+        visit_opt(path, f, ".profile", &self.profile, Canonical::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".compartment",
+            &self.compartment,
+            GraphDefinitionLinkTargetCompartment::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".link",
+            &self.link,
+            GraphDefinitionLink::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for GraphDefinitionLinkTarget {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.link, GraphDefinitionLink::read),
+            2 => prim_value(p, &mut self.type_, codes::ResourceType::read_code),
+            3 => prim_element(p, &mut self.type_),
+            4 => opt_prim_value(p, &mut self.params, string),
+            5 => opt_prim_element(p, &mut self.params),
+            6 => opt_prim_value(p, &mut self.profile, canonical),
+            7 => opt_prim_element(p, &mut self.profile),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(
+                p,
+                &mut self.compartment,
+                GraphDefinitionLinkTargetCompartment::read,
+            ),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static GRAPH_DEFINITION_LINK_TARGET_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("link"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("params"),
+        Key::plain("_params"),
+        Key::plain("profile"),
+        Key::plain("_profile"),
+        Key::plain("extension"),
+        Key::plain("compartment"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[2, 3],
+    }],
+};
 
 /// Compartment Consistency Rules
 ///
@@ -1086,170 +754,125 @@ impl GraphDefinitionLinkTargetCompartment {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.use_, codes::GraphCompartmentUse::read_code)?;
-                }
-                "_use" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.use_)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, codes::CompartmentType::read_code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "rule" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.rule, codes::GraphCompartmentRule::read_code)?;
-                }
-                "_rule" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.rule)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.expression, string)?;
-                }
-                "_expression" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.expression)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("use"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("code"));
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("rule"));
-        }
+        read_object(
+            p,
+            &GRAPH_DEFINITION_LINK_TARGET_COMPARTMENT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "use", "_use", &self.use_, w_str);
-        write_prim(w, "code", "_code", &self.code, w_str);
-        write_prim(w, "rule", "_rule", &self.rule, w_str);
-        if let Some(v) = &self.expression {
-            write_prim(w, "expression", "_expression", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "use", "_use", &self.use_, w_str);
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_one_prim(w, "rule", "_rule", &self.rule, w_str);
+        write_opt_prim(w, "expression", "_expression", &self.expression, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".use");
-            {
-                let v = &self.use_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".rule");
-            {
-                let v = &self.rule;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expression.is_some() {
-            let n = path.len();
-            path.push_str(".expression");
-            if let Some(v) = &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".use", &self.use_, Code::visit_refs);
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_one(path, f, ".rule", &self.rule, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for GraphDefinitionLinkTargetCompartment {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.use_, codes::GraphCompartmentUse::read_code),
+            2 => prim_element(p, &mut self.use_),
+            3 => prim_value(p, &mut self.code, codes::CompartmentType::read_code),
+            4 => prim_value(p, &mut self.rule, codes::GraphCompartmentRule::read_code),
+            5 => prim_element(p, &mut self.code),
+            6 => prim_element(p, &mut self.rule),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.expression, string),
+            9 => opt_prim_element(p, &mut self.expression),
+            10 => opt_prim_value(p, &mut self.description, string),
+            11 => opt_prim_element(p, &mut self.description),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static GRAPH_DEFINITION_LINK_TARGET_COMPARTMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("use"),
+        Key::plain("_use"),
+        Key::plain("code"),
+        Key::plain("rule"),
+        Key::plain("_code"),
+        Key::plain("_rule"),
+        Key::plain("extension"),
+        Key::plain("expression"),
+        Key::plain("_expression"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "use",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "code",
+            keys: &[3, 5],
+        },
+        Required {
+            name: "rule",
+            keys: &[4, 6],
+        },
+    ],
+};

@@ -100,126 +100,7 @@ impl Group {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Group")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "active" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.active, boolean)?;
-                }
-                "_active" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.active)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.type_, codes::GroupType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "actual" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.actual, boolean)?;
-                }
-                "_actual" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.actual)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.quantity, unsigned_int)?;
-                }
-                "_quantity" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.quantity)?;
-                }
-                "managingEntity" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.managing_entity, Reference::read)?;
-                }
-                "characteristic" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.characteristic, GroupCharacteristic::read)?;
-                }
-                "member" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.member, GroupMember::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("actual"));
-        }
+        read_object(p, &GROUP_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -227,240 +108,188 @@ impl Group {
         w.begin_object();
         w.key("resourceType");
         w.str("Group");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.active {
-            write_prim(w, "active", "_active", v, w_boolean);
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        write_prim(w, "actual", "_actual", &self.actual, w_boolean);
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.quantity {
-            write_prim(w, "quantity", "_quantity", v, w_unsigned);
-        }
-        if let Some(v) = &self.managing_entity {
-            w.key("managingEntity");
-            v.write(w);
-        }
-        if !self.characteristic.is_empty() {
-            w.key("characteristic");
-            w.begin_array();
-            for v in &self.characteristic {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.member.is_empty() {
-            w.key("member");
-            w.begin_array();
-            for v in &self.member {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "active", "_active", &self.active, w_boolean);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_one_prim(w, "actual", "_actual", &self.actual, w_boolean);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "quantity", "_quantity", &self.quantity, w_unsigned);
+        write_opt(w, "managingEntity", &self.managing_entity, Reference::write);
+        write_many(
+            w,
+            "characteristic",
+            &self.characteristic,
+            GroupCharacteristic::write,
+        );
+        write_many(w, "member", &self.member, GroupMember::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.active.is_some() {
-            let n = path.len();
-            path.push_str(".active");
-            if let Some(v) = &self.active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actual");
-            {
-                let v = &self.actual;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.managing_entity.is_some() {
-            let n = path.len();
-            path.push_str(".managingEntity");
-            if let Some(v) = &self.managing_entity {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.characteristic.is_empty() {
-            let n = path.len();
-            path.push_str(".characteristic");
-            for v in &self.characteristic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.member.is_empty() {
-            let n = path.len();
-            path.push_str(".member");
-            for v in &self.member {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".active", &self.active, Boolean::visit_refs);
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_one(path, f, ".actual", &self.actual, Boolean::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".quantity",
+            &self.quantity,
+            UnsignedInt::visit_refs,
+        );
+        visit_opt(path, f, ".managingEntity", &self.managing_entity, reference);
+        visit_many(
+            path,
+            f,
+            ".characteristic",
+            &self.characteristic,
+            GroupCharacteristic::visit_refs,
+        );
+        visit_many(path, f, ".member", &self.member, GroupMember::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Group {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt_prim_value(p, &mut self.name, string),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => prim_value(p, &mut self.type_, codes::GroupType::read_code),
+            7 => opt_prim_element(p, &mut self.name),
+            8 => prim_element(p, &mut self.type_),
+            9 => opt_prim_value(p, &mut self.active, boolean),
+            10 => prim_value(p, &mut self.actual, boolean),
+            11 => many(p, &mut self.member, GroupMember::read),
+            12 => opt_prim_element(p, &mut self.active),
+            13 => prim_element(p, &mut self.actual),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => opt_prim_value(p, &mut self.quantity, unsigned_int),
+            16 => opt_prim_element(p, &mut self.language),
+            17 => opt_prim_element(p, &mut self.quantity),
+            18 => many(p, &mut self.contained, Resource::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => many(p, &mut self.identifier, Identifier::read),
+            21 => p.expect_resource_type("Group"),
+            22 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            23 => opt_prim_element(p, &mut self.implicit_rules),
+            24 => many(p, &mut self.characteristic, GroupCharacteristic::read),
+            25 => opt(p, &mut self.managing_entity, Reference::read),
+            26 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static GROUP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("active"),
+        Key::plain("actual"),
+        Key::plain("member"),
+        Key::plain("_active"),
+        Key::plain("_actual"),
+        Key::plain("language"),
+        Key::plain("quantity"),
+        Key::plain("_language"),
+        Key::plain("_quantity"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("characteristic"),
+        Key::plain("managingEntity"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[6, 8],
+        },
+        Required {
+            name: "actual",
+            keys: &[10, 13],
+        },
+    ],
+};
 
 /// Include / Exclude group members by Trait
 ///
@@ -525,6 +354,31 @@ impl Default for GroupCharacteristicValue {
     }
 }
 
+impl GroupCharacteristicValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl GroupCharacteristic {
     /// A `GroupCharacteristic` with its required elements (`code`, `value`, `exclude`); everything else is empty.
     pub fn new(
@@ -543,240 +397,149 @@ impl GroupCharacteristic {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        GroupCharacteristicValue::CodeableConcept,
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        GroupCharacteristicValue::Boolean,
-                        |e| match e {
-                            GroupCharacteristicValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element_one(p, &mut r.value, GroupCharacteristicValue::Boolean, |e| {
-                        match e {
-                            GroupCharacteristicValue::Boolean(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        GroupCharacteristicValue::Quantity,
-                    )?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Range::read,
-                        GroupCharacteristicValue::Range,
-                    )?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Reference::read,
-                        GroupCharacteristicValue::Reference,
-                    )?;
-                }
-                "exclude" => {
-                    p.mark(&mut seen, 10)?;
-                    prim_value(p, &mut r.exclude, boolean)?;
-                }
-                "_exclude" => {
-                    p.mark(&mut seen, 11)?;
-                    prim_element(p, &mut r.exclude)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
-        if !p.marked(&seen, 10) && !p.marked(&seen, 11) {
-            return Err(p.missing("exclude"));
-        }
+        read_object(p, &GROUP_CHARACTERISTIC_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        {
-            let v = &self.value;
-            match v {
-                GroupCharacteristicValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                GroupCharacteristicValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                GroupCharacteristicValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                GroupCharacteristicValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                GroupCharacteristicValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-            }
-        }
-        write_prim(w, "exclude", "_exclude", &self.exclude, w_boolean);
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        self.value.write_keys(w);
+        write_one_prim(w, "exclude", "_exclude", &self.exclude, w_boolean);
+        write_opt(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    GroupCharacteristicValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    GroupCharacteristicValue::Boolean(x) => x.visit_refs(path, f),
-                    GroupCharacteristicValue::Quantity(x) => x.visit_refs(path, f),
-                    GroupCharacteristicValue::Range(x) => x.visit_refs(path, f),
-                    GroupCharacteristicValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            GroupCharacteristicValue::visit_refs,
+        );
+        visit_one(path, f, ".exclude", &self.exclude, Boolean::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for GroupCharacteristic {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => opt(p, &mut self.period, Period::read),
+            3 => prim_value(p, &mut self.exclude, boolean),
+            4 => prim_element(p, &mut self.exclude),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => choice_box_one(
+                p,
+                &mut self.value,
+                Range::read,
+                GroupCharacteristicValue::Range,
+            ),
+            7 => choice_value_one(
+                p,
+                &mut self.value,
+                boolean,
+                GroupCharacteristicValue::Boolean,
+                |e| match e {
+                    GroupCharacteristicValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element_one(p, &mut self.value, GroupCharacteristicValue::Boolean, |e| {
+                match e {
+                    GroupCharacteristicValue::Boolean(x) => Some(x),
+                    _ => None,
                 }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".exclude");
-            {
-                let v = &self.exclude;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            }),
+            9 => choice_box_one(
+                p,
+                &mut self.value,
+                Quantity::read,
+                GroupCharacteristicValue::Quantity,
+            ),
+            10 => choice_box_one(
+                p,
+                &mut self.value,
+                Reference::read,
+                GroupCharacteristicValue::Reference,
+            ),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            12 => choice_box_one(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                GroupCharacteristicValue::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static GROUP_CHARACTERISTIC_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("period"),
+        Key::plain("exclude"),
+        Key::plain("_exclude"),
+        Key::plain("extension"),
+        Key::choice("valueRange", 1, 4),
+        Key::choice("valueBoolean", 1, 2),
+        Key::choice("_valueBoolean", 1, 2),
+        Key::choice("valueQuantity", 1, 3),
+        Key::choice("valueReference", 1, 5),
+        Key::plain("modifierExtension"),
+        Key::choice("valueCodeableConcept", 1, 1),
+    ],
+    choices: &["value"],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1],
+        },
+        Required {
+            name: "value[x]",
+            keys: &[6, 7, 8, 9, 10, 12],
+        },
+        Required {
+            name: "exclude",
+            keys: &[3, 4],
+        },
+    ],
+};
 
 /// Who or what is in group
 ///
@@ -826,126 +589,82 @@ impl GroupMember {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "entity" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.entity, Reference::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "inactive" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.inactive, boolean)?;
-                }
-                "_inactive" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.inactive)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("entity"));
-        }
+        read_object(p, &GROUP_MEMBER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.entity;
-            w.key("entity");
-            v.write(w);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.inactive {
-            write_prim(w, "inactive", "_inactive", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "entity", &self.entity, Reference::write);
+        write_opt(w, "period", &self.period, Period::write);
+        write_opt_prim(w, "inactive", "_inactive", &self.inactive, w_boolean);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".entity");
-            {
-                let v = &self.entity;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.inactive.is_some() {
-            let n = path.len();
-            path.push_str(".inactive");
-            if let Some(v) = &self.inactive {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".entity", &self.entity, reference);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt(path, f, ".inactive", &self.inactive, Boolean::visit_refs);
+    }
+}
+
+impl ReadFields for GroupMember {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.entity, Reference::read),
+            2 => opt(p, &mut self.period, Period::read),
+            3 => opt_prim_value(p, &mut self.inactive, boolean),
+            4 => opt_prim_element(p, &mut self.inactive),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static GROUP_MEMBER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("entity"),
+        Key::plain("period"),
+        Key::plain("inactive"),
+        Key::plain("_inactive"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "entity",
+        keys: &[1],
+    }],
+};

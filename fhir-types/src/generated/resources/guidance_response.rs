@@ -126,6 +126,29 @@ impl Default for GuidanceResponseModule {
     }
 }
 
+impl GuidanceResponseModule {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Uri(x) => write_one_prim(w, "moduleUri", "_moduleUri", x, w_str),
+            Self::Canonical(x) => {
+                write_one_prim(w, "moduleCanonical", "_moduleCanonical", x, w_str)
+            }
+            Self::CodeableConcept(x) => {
+                write_one(w, "moduleCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl GuidanceResponse {
     /// A `GuidanceResponse` with its required elements (`module`, `status`); everything else is empty.
     pub fn new(module: GuidanceResponseModule, status: impl Into<Code>) -> Self {
@@ -139,192 +162,7 @@ impl GuidanceResponse {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("GuidanceResponse")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "requestIdentifier" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.request_identifier, Identifier::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "moduleUri" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 1, "module")?;
-                    choice_value_one(
-                        p,
-                        &mut r.module,
-                        uri,
-                        GuidanceResponseModule::Uri,
-                        |e| match e {
-                            GuidanceResponseModule::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_moduleUri" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 1, "module")?;
-                    choice_element_one(
-                        p,
-                        &mut r.module,
-                        GuidanceResponseModule::Uri,
-                        |e| match e {
-                            GuidanceResponseModule::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "moduleCanonical" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 2, "module")?;
-                    choice_value_one(
-                        p,
-                        &mut r.module,
-                        canonical,
-                        GuidanceResponseModule::Canonical,
-                        |e| match e {
-                            GuidanceResponseModule::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_moduleCanonical" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 2, "module")?;
-                    choice_element_one(p, &mut r.module, GuidanceResponseModule::Canonical, |e| {
-                        match e {
-                            GuidanceResponseModule::Canonical(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "moduleCodeableConcept" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 3, "module")?;
-                    choice_box_one(
-                        p,
-                        &mut r.module,
-                        CodeableConcept::read,
-                        GuidanceResponseModule::CodeableConcept,
-                    )?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, codes::GuidanceResponseStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "occurrenceDateTime" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.occurrence_date_time, date_time)?;
-                }
-                "_occurrenceDateTime" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.occurrence_date_time)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.performer, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "evaluationMessage" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.evaluation_message, Reference::read)?;
-                }
-                "outputParameters" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.output_parameters, Reference::read)?;
-                }
-                "result" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.result, Reference::read)?;
-                }
-                "dataRequirement" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.data_requirement, DataRequirement::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("module[x]"));
-        }
-        if !p.marked(&seen, 19) && !p.marked(&seen, 20) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &GUIDANCE_RESPONSE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -332,335 +170,314 @@ impl GuidanceResponse {
         w.begin_object();
         w.key("resourceType");
         w.str("GuidanceResponse");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.request_identifier {
-            w.key("requestIdentifier");
-            v.write(w);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.module;
-            match v {
-                GuidanceResponseModule::Uri(x) => {
-                    write_prim(w, "moduleUri", "_moduleUri", x, w_str)
-                }
-                GuidanceResponseModule::Canonical(x) => {
-                    write_prim(w, "moduleCanonical", "_moduleCanonical", x, w_str)
-                }
-                GuidanceResponseModule::CodeableConcept(x) => {
-                    w.key("moduleCodeableConcept");
-                    x.write(w);
-                }
-            }
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if let Some(v) = &self.occurrence_date_time {
-            write_prim(w, "occurrenceDateTime", "_occurrenceDateTime", v, w_str);
-        }
-        if let Some(v) = &self.performer {
-            w.key("performer");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.evaluation_message.is_empty() {
-            w.key("evaluationMessage");
-            w.begin_array();
-            for v in &self.evaluation_message {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.output_parameters {
-            w.key("outputParameters");
-            v.write(w);
-        }
-        if let Some(v) = &self.result {
-            w.key("result");
-            v.write(w);
-        }
-        if !self.data_requirement.is_empty() {
-            w.key("dataRequirement");
-            w.begin_array();
-            for v in &self.data_requirement {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "requestIdentifier",
+            &self.request_identifier,
+            Identifier::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        self.module.write_keys(w);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_opt_prim(
+            w,
+            "occurrenceDateTime",
+            "_occurrenceDateTime",
+            &self.occurrence_date_time,
+            w_str,
+        );
+        write_opt(w, "performer", &self.performer, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(
+            w,
+            "evaluationMessage",
+            &self.evaluation_message,
+            Reference::write,
+        );
+        write_opt(
+            w,
+            "outputParameters",
+            &self.output_parameters,
+            Reference::write,
+        );
+        write_opt(w, "result", &self.result, Reference::write);
+        write_many(
+            w,
+            "dataRequirement",
+            &self.data_requirement,
+            DataRequirement::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".requestIdentifier");
-            if let Some(v) = &self.request_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".module[x]");
-            {
-                let v = &self.module;
-                match v {
-                    GuidanceResponseModule::Uri(x) => x.visit_refs(path, f),
-                    GuidanceResponseModule::Canonical(x) => x.visit_refs(path, f),
-                    GuidanceResponseModule::CodeableConcept(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.occurrence_date_time.is_some() {
-            let n = path.len();
-            path.push_str(".occurrenceDateTime");
-            if let Some(v) = &self.occurrence_date_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performer.is_some() {
-            let n = path.len();
-            path.push_str(".performer");
-            if let Some(v) = &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.evaluation_message.is_empty() {
-            let n = path.len();
-            path.push_str(".evaluationMessage");
-            for v in &self.evaluation_message {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.output_parameters.is_some() {
-            let n = path.len();
-            path.push_str(".outputParameters");
-            if let Some(v) = &self.output_parameters {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.result.is_some() {
-            let n = path.len();
-            path.push_str(".result");
-            if let Some(v) = &self.result {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.data_requirement.is_empty() {
-            let n = path.len();
-            path.push_str(".dataRequirement");
-            for v in &self.data_requirement {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".requestIdentifier",
+            &self.request_identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".module[x]",
+            &self.module,
+            GuidanceResponseModule::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".occurrenceDateTime",
+            &self.occurrence_date_time,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".performer", &self.performer, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".evaluationMessage",
+            &self.evaluation_message,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".outputParameters",
+            &self.output_parameters,
+            reference,
+        );
+        visit_opt(path, f, ".result", &self.result, reference);
+        visit_many(
+            path,
+            f,
+            ".dataRequirement",
+            &self.data_requirement,
+            DataRequirement::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for GuidanceResponse {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt(p, &mut self.result, Reference::read),
+            6 => prim_value(
+                p,
+                &mut self.status,
+                codes::GuidanceResponseStatus::read_code,
+            ),
+            7 => prim_element(p, &mut self.status),
+            8 => opt(p, &mut self.subject, Reference::read),
+            9 => opt_prim_value(p, &mut self.language, code),
+            10 => opt_prim_element(p, &mut self.language),
+            11 => many(p, &mut self.contained, Resource::read),
+            12 => opt(p, &mut self.encounter, Reference::read),
+            13 => many(p, &mut self.extension, Extension::read),
+            14 => {
+                choice_value_one(
+                    p,
+                    &mut self.module,
+                    uri,
+                    GuidanceResponseModule::Uri,
+                    |e| match e {
+                        GuidanceResponseModule::Uri(x) => Some(x),
+                        _ => None,
+                    },
+                )
+            }
+            15 => opt(p, &mut self.performer, Reference::read),
+            16 => choice_element_one(
+                p,
+                &mut self.module,
+                GuidanceResponseModule::Uri,
+                |e| match e {
+                    GuidanceResponseModule::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => many(p, &mut self.identifier, Identifier::read),
+            18 => many(p, &mut self.reason_code, CodeableConcept::read),
+            19 => p.expect_resource_type("GuidanceResponse"),
+            20 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            21 => opt_prim_element(p, &mut self.implicit_rules),
+            22 => many(p, &mut self.data_requirement, DataRequirement::read),
+            23 => choice_value_one(
+                p,
+                &mut self.module,
+                canonical,
+                GuidanceResponseModule::Canonical,
+                |e| match e {
+                    GuidanceResponseModule::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            24 => many(p, &mut self.reason_reference, Reference::read),
+            25 => choice_element_one(
+                p,
+                &mut self.module,
+                GuidanceResponseModule::Canonical,
+                |e| match e {
+                    GuidanceResponseModule::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            26 => opt(p, &mut self.output_parameters, Reference::read),
+            27 => many(p, &mut self.evaluation_message, Reference::read),
+            28 => many(p, &mut self.modifier_extension, Extension::read),
+            29 => opt(p, &mut self.request_identifier, Identifier::read),
+            30 => opt_prim_value(p, &mut self.occurrence_date_time, date_time),
+            31 => opt_prim_element(p, &mut self.occurrence_date_time),
+            32 => choice_box_one(
+                p,
+                &mut self.module,
+                CodeableConcept::read,
+                GuidanceResponseModule::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static GUIDANCE_RESPONSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("result"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::choice("moduleUri", 1, 1),
+        Key::plain("performer"),
+        Key::choice("_moduleUri", 1, 1),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("dataRequirement"),
+        Key::choice("moduleCanonical", 1, 2),
+        Key::plain("reasonReference"),
+        Key::choice("_moduleCanonical", 1, 2),
+        Key::plain("outputParameters"),
+        Key::plain("evaluationMessage"),
+        Key::plain("modifierExtension"),
+        Key::plain("requestIdentifier"),
+        Key::plain("occurrenceDateTime"),
+        Key::plain("_occurrenceDateTime"),
+        Key::choice("moduleCodeableConcept", 1, 3),
+    ],
+    choices: &["module"],
+    required: &[
+        Required {
+            name: "module[x]",
+            keys: &[14, 16, 23, 25, 32],
+        },
+        Required {
+            name: "status",
+            keys: &[6, 7],
+        },
+    ],
+};

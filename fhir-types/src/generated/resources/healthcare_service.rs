@@ -139,184 +139,7 @@ impl HealthcareService {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("HealthcareService")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "active" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.active, boolean)?;
-                }
-                "_active" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.active)?;
-                }
-                "providedBy" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.provided_by, Reference::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "specialty" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.specialty, CodeableConcept::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.location, Reference::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                "extraDetails" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.extra_details, markdown)?;
-                }
-                "_extraDetails" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.extra_details)?;
-                }
-                "photo" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.photo, Attachment::read)?;
-                }
-                "telecom" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.telecom, ContactPoint::read)?;
-                }
-                "coverageArea" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.coverage_area, Reference::read)?;
-                }
-                "serviceProvisionCode" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.service_provision_code, CodeableConcept::read)?;
-                }
-                "eligibility" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.eligibility, HealthcareServiceEligibility::read)?;
-                }
-                "program" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.program, CodeableConcept::read)?;
-                }
-                "characteristic" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.characteristic, CodeableConcept::read)?;
-                }
-                "communication" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.communication, CodeableConcept::read)?;
-                }
-                "referralMethod" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.referral_method, CodeableConcept::read)?;
-                }
-                "appointmentRequired" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.appointment_required, boolean)?;
-                }
-                "_appointmentRequired" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.appointment_required)?;
-                }
-                "availableTime" => {
-                    p.mark(&mut seen, 37)?;
-                    many(
-                        p,
-                        &mut r.available_time,
-                        HealthcareServiceAvailableTime::read,
-                    )?;
-                }
-                "notAvailable" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.not_available, HealthcareServiceNotAvailable::read)?;
-                }
-                "availabilityExceptions" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.availability_exceptions, string)?;
-                }
-                "_availabilityExceptions" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_element(p, &mut r.availability_exceptions)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.endpoint, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &HEALTHCARE_SERVICE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -324,476 +147,359 @@ impl HealthcareService {
         w.begin_object();
         w.key("resourceType");
         w.str("HealthcareService");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.active {
-            write_prim(w, "active", "_active", v, w_boolean);
-        }
-        if let Some(v) = &self.provided_by {
-            w.key("providedBy");
-            v.write(w);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.specialty.is_empty() {
-            w.key("specialty");
-            w.begin_array();
-            for v in &self.specialty {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.location.is_empty() {
-            w.key("location");
-            w.begin_array();
-            for v in &self.location {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
-        if let Some(v) = &self.extra_details {
-            write_prim(w, "extraDetails", "_extraDetails", v, w_str);
-        }
-        if let Some(v) = &self.photo {
-            w.key("photo");
-            v.write(w);
-        }
-        if !self.telecom.is_empty() {
-            w.key("telecom");
-            w.begin_array();
-            for v in &self.telecom {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.coverage_area.is_empty() {
-            w.key("coverageArea");
-            w.begin_array();
-            for v in &self.coverage_area {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.service_provision_code.is_empty() {
-            w.key("serviceProvisionCode");
-            w.begin_array();
-            for v in &self.service_provision_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.eligibility.is_empty() {
-            w.key("eligibility");
-            w.begin_array();
-            for v in &self.eligibility {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.program.is_empty() {
-            w.key("program");
-            w.begin_array();
-            for v in &self.program {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.characteristic.is_empty() {
-            w.key("characteristic");
-            w.begin_array();
-            for v in &self.characteristic {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.communication.is_empty() {
-            w.key("communication");
-            w.begin_array();
-            for v in &self.communication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.referral_method.is_empty() {
-            w.key("referralMethod");
-            w.begin_array();
-            for v in &self.referral_method {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.appointment_required {
-            write_prim(
-                w,
-                "appointmentRequired",
-                "_appointmentRequired",
-                v,
-                w_boolean,
-            );
-        }
-        if !self.available_time.is_empty() {
-            w.key("availableTime");
-            w.begin_array();
-            for v in &self.available_time {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.not_available.is_empty() {
-            w.key("notAvailable");
-            w.begin_array();
-            for v in &self.not_available {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.availability_exceptions {
-            write_prim(
-                w,
-                "availabilityExceptions",
-                "_availabilityExceptions",
-                v,
-                w_str,
-            );
-        }
-        if !self.endpoint.is_empty() {
-            w.key("endpoint");
-            w.begin_array();
-            for v in &self.endpoint {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "active", "_active", &self.active, w_boolean);
+        write_opt(w, "providedBy", &self.provided_by, Reference::write);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "specialty", &self.specialty, CodeableConcept::write);
+        write_many(w, "location", &self.location, Reference::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
+        write_opt_prim(
+            w,
+            "extraDetails",
+            "_extraDetails",
+            &self.extra_details,
+            w_str,
+        );
+        write_opt(w, "photo", &self.photo, Attachment::write);
+        write_many(w, "telecom", &self.telecom, ContactPoint::write);
+        write_many(w, "coverageArea", &self.coverage_area, Reference::write);
+        write_many(
+            w,
+            "serviceProvisionCode",
+            &self.service_provision_code,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "eligibility",
+            &self.eligibility,
+            HealthcareServiceEligibility::write,
+        );
+        write_many(w, "program", &self.program, CodeableConcept::write);
+        write_many(
+            w,
+            "characteristic",
+            &self.characteristic,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "communication",
+            &self.communication,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "referralMethod",
+            &self.referral_method,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "appointmentRequired",
+            "_appointmentRequired",
+            &self.appointment_required,
+            w_boolean,
+        );
+        write_many(
+            w,
+            "availableTime",
+            &self.available_time,
+            HealthcareServiceAvailableTime::write,
+        );
+        write_many(
+            w,
+            "notAvailable",
+            &self.not_available,
+            HealthcareServiceNotAvailable::write,
+        );
+        write_opt_prim(
+            w,
+            "availabilityExceptions",
+            "_availabilityExceptions",
+            &self.availability_exceptions,
+            w_str,
+        );
+        write_many(w, "endpoint", &self.endpoint, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.active.is_some() {
-            let n = path.len();
-            path.push_str(".active");
-            if let Some(v) = &self.active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.provided_by.is_some() {
-            let n = path.len();
-            path.push_str(".providedBy");
-            if let Some(v) = &self.provided_by {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specialty.is_empty() {
-            let n = path.len();
-            path.push_str(".specialty");
-            for v in &self.specialty {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.location.is_empty() {
-            let n = path.len();
-            path.push_str(".location");
-            for v in &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.extra_details.is_some() {
-            let n = path.len();
-            path.push_str(".extraDetails");
-            if let Some(v) = &self.extra_details {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.photo.is_some() {
-            let n = path.len();
-            path.push_str(".photo");
-            if let Some(v) = &self.photo {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.telecom.is_empty() {
-            let n = path.len();
-            path.push_str(".telecom");
-            for v in &self.telecom {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.coverage_area.is_empty() {
-            let n = path.len();
-            path.push_str(".coverageArea");
-            for v in &self.coverage_area {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.service_provision_code.is_empty() {
-            let n = path.len();
-            path.push_str(".serviceProvisionCode");
-            for v in &self.service_provision_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.eligibility.is_empty() {
-            let n = path.len();
-            path.push_str(".eligibility");
-            for v in &self.eligibility {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.program.is_empty() {
-            let n = path.len();
-            path.push_str(".program");
-            for v in &self.program {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.characteristic.is_empty() {
-            let n = path.len();
-            path.push_str(".characteristic");
-            for v in &self.characteristic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.communication.is_empty() {
-            let n = path.len();
-            path.push_str(".communication");
-            for v in &self.communication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.referral_method.is_empty() {
-            let n = path.len();
-            path.push_str(".referralMethod");
-            for v in &self.referral_method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.appointment_required.is_some() {
-            let n = path.len();
-            path.push_str(".appointmentRequired");
-            if let Some(v) = &self.appointment_required {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.available_time.is_empty() {
-            let n = path.len();
-            path.push_str(".availableTime");
-            for v in &self.available_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.not_available.is_empty() {
-            let n = path.len();
-            path.push_str(".notAvailable");
-            for v in &self.not_available {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.availability_exceptions.is_some() {
-            let n = path.len();
-            path.push_str(".availabilityExceptions");
-            if let Some(v) = &self.availability_exceptions {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endpoint.is_empty() {
-            let n = path.len();
-            path.push_str(".endpoint");
-            for v in &self.endpoint {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".active", &self.active, Boolean::visit_refs);
+        visit_opt(path, f, ".providedBy", &self.provided_by, reference);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".specialty",
+            &self.specialty,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".location", &self.location, reference);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".extraDetails",
+            &self.extra_details,
+            Markdown::visit_refs,
+        );
+        visit_opt(path, f, ".photo", &self.photo, Attachment::visit_refs);
+        visit_many(path, f, ".telecom", &self.telecom, ContactPoint::visit_refs);
+        visit_many(path, f, ".coverageArea", &self.coverage_area, reference);
+        visit_many(
+            path,
+            f,
+            ".serviceProvisionCode",
+            &self.service_provision_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".eligibility",
+            &self.eligibility,
+            HealthcareServiceEligibility::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".program",
+            &self.program,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".characteristic",
+            &self.characteristic,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".communication",
+            &self.communication,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".referralMethod",
+            &self.referral_method,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".appointmentRequired",
+            &self.appointment_required,
+            Boolean::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".availableTime",
+            &self.available_time,
+            HealthcareServiceAvailableTime::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".notAvailable",
+            &self.not_available,
+            HealthcareServiceNotAvailable::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".availabilityExceptions",
+            &self.availability_exceptions,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".endpoint", &self.endpoint, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for HealthcareService {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt_prim_value(p, &mut self.name, string),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(p, &mut self.type_, CodeableConcept::read),
+            6 => opt_prim_element(p, &mut self.name),
+            7 => opt(p, &mut self.photo, Attachment::read),
+            8 => opt_prim_value(p, &mut self.active, boolean),
+            9 => opt_prim_element(p, &mut self.active),
+            10 => opt_prim_value(p, &mut self.comment, string),
+            11 => many(p, &mut self.program, CodeableConcept::read),
+            12 => many(p, &mut self.telecom, ContactPoint::read),
+            13 => opt_prim_element(p, &mut self.comment),
+            14 => many(p, &mut self.category, CodeableConcept::read),
+            15 => many(p, &mut self.endpoint, Reference::read),
+            16 => opt_prim_value(p, &mut self.language, code),
+            17 => many(p, &mut self.location, Reference::read),
+            18 => opt_prim_element(p, &mut self.language),
+            19 => many(p, &mut self.contained, Resource::read),
+            20 => many(p, &mut self.extension, Extension::read),
+            21 => many(p, &mut self.specialty, CodeableConcept::read),
+            22 => many(p, &mut self.identifier, Identifier::read),
+            23 => opt(p, &mut self.provided_by, Reference::read),
+            24 => many(p, &mut self.eligibility, HealthcareServiceEligibility::read),
+            25 => many(p, &mut self.coverage_area, Reference::read),
+            26 => opt_prim_value(p, &mut self.extra_details, markdown),
+            27 => many(
+                p,
+                &mut self.not_available,
+                HealthcareServiceNotAvailable::read,
+            ),
+            28 => p.expect_resource_type("HealthcareService"),
+            29 => opt_prim_element(p, &mut self.extra_details),
+            30 => many(
+                p,
+                &mut self.available_time,
+                HealthcareServiceAvailableTime::read,
+            ),
+            31 => many(p, &mut self.communication, CodeableConcept::read),
+            32 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            33 => opt_prim_element(p, &mut self.implicit_rules),
+            34 => many(p, &mut self.characteristic, CodeableConcept::read),
+            35 => many(p, &mut self.referral_method, CodeableConcept::read),
+            36 => many(p, &mut self.modifier_extension, Extension::read),
+            37 => opt_prim_value(p, &mut self.appointment_required, boolean),
+            38 => opt_prim_element(p, &mut self.appointment_required),
+            39 => many(p, &mut self.service_provision_code, CodeableConcept::read),
+            40 => opt_prim_value(p, &mut self.availability_exceptions, string),
+            41 => opt_prim_element(p, &mut self.availability_exceptions),
+            _ => Ok(()),
+        }
+    }
+}
+
+static HEALTHCARE_SERVICE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("photo"),
+        Key::plain("active"),
+        Key::plain("_active"),
+        Key::plain("comment"),
+        Key::plain("program"),
+        Key::plain("telecom"),
+        Key::plain("_comment"),
+        Key::plain("category"),
+        Key::plain("endpoint"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("specialty"),
+        Key::plain("identifier"),
+        Key::plain("providedBy"),
+        Key::plain("eligibility"),
+        Key::plain("coverageArea"),
+        Key::plain("extraDetails"),
+        Key::plain("notAvailable"),
+        Key::plain("resourceType"),
+        Key::plain("_extraDetails"),
+        Key::plain("availableTime"),
+        Key::plain("communication"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("characteristic"),
+        Key::plain("referralMethod"),
+        Key::plain("modifierExtension"),
+        Key::plain("appointmentRequired"),
+        Key::plain("_appointmentRequired"),
+        Key::plain("serviceProvisionCode"),
+        Key::plain("availabilityExceptions"),
+        Key::plain("_availabilityExceptions"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Times the Service Site is available
 ///
@@ -839,149 +545,133 @@ impl HealthcareServiceAvailableTime {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "daysOfWeek" => {
-                    p.mark(&mut seen, 3)?;
-                    let other = p.marked(&seen, 4);
-                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read_code, other)?;
-                }
-                "_daysOfWeek" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 3);
-                    elements(p, &mut r.days_of_week, other)?;
-                }
-                "allDay" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.all_day, boolean)?;
-                }
-                "_allDay" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.all_day)?;
-                }
-                "availableStartTime" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.available_start_time, time)?;
-                }
-                "_availableStartTime" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.available_start_time)?;
-                }
-                "availableEndTime" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.available_end_time, time)?;
-                }
-                "_availableEndTime" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.available_end_time)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &HEALTHCARE_SERVICE_AVAILABLE_TIME_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.days_of_week, "daysOfWeek")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         write_prims(w, "daysOfWeek", "_daysOfWeek", &self.days_of_week, w_str);
-        if let Some(v) = &self.all_day {
-            write_prim(w, "allDay", "_allDay", v, w_boolean);
-        }
-        if let Some(v) = &self.available_start_time {
-            write_prim(w, "availableStartTime", "_availableStartTime", v, w_str);
-        }
-        if let Some(v) = &self.available_end_time {
-            write_prim(w, "availableEndTime", "_availableEndTime", v, w_str);
-        }
+        write_opt_prim(w, "allDay", "_allDay", &self.all_day, w_boolean);
+        write_opt_prim(
+            w,
+            "availableStartTime",
+            "_availableStartTime",
+            &self.available_start_time,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "availableEndTime",
+            "_availableEndTime",
+            &self.available_end_time,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".daysOfWeek", &self.days_of_week, Code::visit_refs);
+        visit_opt(path, f, ".allDay", &self.all_day, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".availableStartTime",
+            &self.available_start_time,
+            Time::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".availableEndTime",
+            &self.available_end_time,
+            Time::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for HealthcareServiceAvailableTime {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.all_day, boolean),
+            2 => opt_prim_element(p, &mut self.all_day),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => {
+                let other = p.marked(seen, 5);
+                values(
+                    p,
+                    &mut self.days_of_week,
+                    codes::DaysOfWeek::read_code,
+                    other,
+                )
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            5 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.days_of_week, other)
             }
-            path.truncate(n);
-        }
-        if !self.days_of_week.is_empty() {
-            let n = path.len();
-            path.push_str(".daysOfWeek");
-            for v in &self.days_of_week {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.all_day.is_some() {
-            let n = path.len();
-            path.push_str(".allDay");
-            if let Some(v) = &self.all_day {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.available_start_time.is_some() {
-            let n = path.len();
-            path.push_str(".availableStartTime");
-            if let Some(v) = &self.available_start_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.available_end_time.is_some() {
-            let n = path.len();
-            path.push_str(".availableEndTime");
-            if let Some(v) = &self.available_end_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            6 => opt_prim_value(p, &mut self.available_end_time, time),
+            7 => opt_prim_element(p, &mut self.available_end_time),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => opt_prim_value(p, &mut self.available_start_time, time),
+            10 => opt_prim_element(p, &mut self.available_start_time),
+            _ => Ok(()),
         }
     }
 }
+
+static HEALTHCARE_SERVICE_AVAILABLE_TIME_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("allDay"),
+        Key::plain("_allDay"),
+        Key::plain("extension"),
+        Key::plain("daysOfWeek"),
+        Key::plain("_daysOfWeek"),
+        Key::plain("availableEndTime"),
+        Key::plain("_availableEndTime"),
+        Key::plain("modifierExtension"),
+        Key::plain("availableStartTime"),
+        Key::plain("_availableStartTime"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Specific eligibility requirements required to use the service
 ///
@@ -1015,107 +705,78 @@ impl HealthcareServiceEligibility {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.comment, markdown)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &HEALTHCARE_SERVICE_ELIGIBILITY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".comment", &self.comment, Markdown::visit_refs);
+    }
+}
+
+impl ReadFields for HealthcareServiceEligibility {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => opt_prim_value(p, &mut self.comment, markdown),
+            3 => opt_prim_element(p, &mut self.comment),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static HEALTHCARE_SERVICE_ELIGIBILITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("comment"),
+        Key::plain("_comment"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Not available during this time due to provided reason
 ///
@@ -1161,106 +822,84 @@ impl HealthcareServiceNotAvailable {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.description)?;
-                }
-                "during" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.during, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("description"));
-        }
+        read_object(p, &HEALTHCARE_SERVICE_NOT_AVAILABLE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "description", "_description", &self.description, w_str);
-        if let Some(v) = &self.during {
-            w.key("during");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "during", &self.during, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".description");
-            {
-                let v = &self.description;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.during.is_some() {
-            let n = path.len();
-            path.push_str(".during");
-            if let Some(v) = &self.during {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".during", &self.during, Period::visit_refs);
+    }
+}
+
+impl ReadFields for HealthcareServiceNotAvailable {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.during, Period::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => prim_value(p, &mut self.description, string),
+            4 => prim_element(p, &mut self.description),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static HEALTHCARE_SERVICE_NOT_AVAILABLE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("during"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "description",
+        keys: &[3, 4],
+    }],
+};

@@ -140,166 +140,7 @@ impl ImagingStudy {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ImagingStudy")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ImagingStudyStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "modality" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.modality, Coding::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 16)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "started" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.started, date_time)?;
-                }
-                "_started" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.started)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "referrer" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.referrer, Reference::read)?;
-                }
-                "interpreter" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.interpreter, Reference::read)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.endpoint, Reference::read)?;
-                }
-                "numberOfSeries" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.number_of_series, unsigned_int)?;
-                }
-                "_numberOfSeries" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.number_of_series)?;
-                }
-                "numberOfInstances" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.number_of_instances, unsigned_int)?;
-                }
-                "_numberOfInstances" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.number_of_instances)?;
-                }
-                "procedureReference" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.procedure_reference, Reference::read)?;
-                }
-                "procedureCode" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.procedure_code, CodeableConcept::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "series" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.series, ImagingStudySeries::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 16) {
-            return Err(p.missing("subject"));
-        }
+        read_object(p, &IMAGING_STUDY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -307,399 +148,286 @@ impl ImagingStudy {
         w.begin_object();
         w.key("resourceType");
         w.str("ImagingStudy");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if !self.modality.is_empty() {
-            w.key("modality");
-            w.begin_array();
-            for v in &self.modality {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if let Some(v) = &self.started {
-            write_prim(w, "started", "_started", v, w_str);
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.referrer {
-            w.key("referrer");
-            v.write(w);
-        }
-        if !self.interpreter.is_empty() {
-            w.key("interpreter");
-            w.begin_array();
-            for v in &self.interpreter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.endpoint.is_empty() {
-            w.key("endpoint");
-            w.begin_array();
-            for v in &self.endpoint {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.number_of_series {
-            write_prim(w, "numberOfSeries", "_numberOfSeries", v, w_unsigned);
-        }
-        if let Some(v) = &self.number_of_instances {
-            write_prim(w, "numberOfInstances", "_numberOfInstances", v, w_unsigned);
-        }
-        if let Some(v) = &self.procedure_reference {
-            w.key("procedureReference");
-            v.write(w);
-        }
-        if !self.procedure_code.is_empty() {
-            w.key("procedureCode");
-            w.begin_array();
-            for v in &self.procedure_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.series.is_empty() {
-            w.key("series");
-            w.begin_array();
-            for v in &self.series {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_many(w, "modality", &self.modality, Coding::write);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_opt_prim(w, "started", "_started", &self.started, w_str);
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_opt(w, "referrer", &self.referrer, Reference::write);
+        write_many(w, "interpreter", &self.interpreter, Reference::write);
+        write_many(w, "endpoint", &self.endpoint, Reference::write);
+        write_opt_prim(
+            w,
+            "numberOfSeries",
+            "_numberOfSeries",
+            &self.number_of_series,
+            w_unsigned,
+        );
+        write_opt_prim(
+            w,
+            "numberOfInstances",
+            "_numberOfInstances",
+            &self.number_of_instances,
+            w_unsigned,
+        );
+        write_opt(
+            w,
+            "procedureReference",
+            &self.procedure_reference,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "procedureCode",
+            &self.procedure_code,
+            CodeableConcept::write,
+        );
+        write_opt(w, "location", &self.location, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "series", &self.series, ImagingStudySeries::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modality.is_empty() {
-            let n = path.len();
-            path.push_str(".modality");
-            for v in &self.modality {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.started.is_some() {
-            let n = path.len();
-            path.push_str(".started");
-            if let Some(v) = &self.started {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.referrer.is_some() {
-            let n = path.len();
-            path.push_str(".referrer");
-            if let Some(v) = &self.referrer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.interpreter.is_empty() {
-            let n = path.len();
-            path.push_str(".interpreter");
-            for v in &self.interpreter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endpoint.is_empty() {
-            let n = path.len();
-            path.push_str(".endpoint");
-            for v in &self.endpoint {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number_of_series.is_some() {
-            let n = path.len();
-            path.push_str(".numberOfSeries");
-            if let Some(v) = &self.number_of_series {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number_of_instances.is_some() {
-            let n = path.len();
-            path.push_str(".numberOfInstances");
-            if let Some(v) = &self.number_of_instances {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.procedure_reference.is_some() {
-            let n = path.len();
-            path.push_str(".procedureReference");
-            if let Some(v) = &self.procedure_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.procedure_code.is_empty() {
-            let n = path.len();
-            path.push_str(".procedureCode");
-            for v in &self.procedure_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.series.is_empty() {
-            let n = path.len();
-            path.push_str(".series");
-            for v in &self.series {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(path, f, ".modality", &self.modality, Coding::visit_refs);
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(path, f, ".started", &self.started, DateTime::visit_refs);
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_opt(path, f, ".referrer", &self.referrer, reference);
+        visit_many(path, f, ".interpreter", &self.interpreter, reference);
+        visit_many(path, f, ".endpoint", &self.endpoint, reference);
+        visit_opt(
+            path,
+            f,
+            ".numberOfSeries",
+            &self.number_of_series,
+            UnsignedInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".numberOfInstances",
+            &self.number_of_instances,
+            UnsignedInt::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".procedureReference",
+            &self.procedure_reference,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".procedureCode",
+            &self.procedure_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".series",
+            &self.series,
+            ImagingStudySeries::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ImagingStudy {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(p, &mut self.series, ImagingStudySeries::read),
+            6 => prim_value(p, &mut self.status, codes::ImagingStudyStatus::read_code),
+            7 => prim_element(p, &mut self.status),
+            8 => many(p, &mut self.based_on, Reference::read),
+            9 => opt_prim_value(p, &mut self.started, date_time),
+            10 => one(p, &mut self.subject, Reference::read),
+            11 => opt_prim_element(p, &mut self.started),
+            12 => many(p, &mut self.endpoint, Reference::read),
+            13 => opt_prim_value(p, &mut self.language, code),
+            14 => opt(p, &mut self.location, Reference::read),
+            15 => many(p, &mut self.modality, Coding::read),
+            16 => opt(p, &mut self.referrer, Reference::read),
+            17 => opt_prim_element(p, &mut self.language),
+            18 => many(p, &mut self.contained, Resource::read),
+            19 => opt(p, &mut self.encounter, Reference::read),
+            20 => many(p, &mut self.extension, Extension::read),
+            21 => many(p, &mut self.identifier, Identifier::read),
+            22 => many(p, &mut self.reason_code, CodeableConcept::read),
+            23 => opt_prim_value(p, &mut self.description, string),
+            24 => many(p, &mut self.interpreter, Reference::read),
+            25 => opt_prim_element(p, &mut self.description),
+            26 => p.expect_resource_type("ImagingStudy"),
+            27 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            28 => many(p, &mut self.procedure_code, CodeableConcept::read),
+            29 => opt_prim_element(p, &mut self.implicit_rules),
+            30 => opt_prim_value(p, &mut self.number_of_series, unsigned_int),
+            31 => opt_prim_element(p, &mut self.number_of_series),
+            32 => many(p, &mut self.reason_reference, Reference::read),
+            33 => many(p, &mut self.modifier_extension, Extension::read),
+            34 => opt_prim_value(p, &mut self.number_of_instances, unsigned_int),
+            35 => opt_prim_element(p, &mut self.number_of_instances),
+            36 => opt(p, &mut self.procedure_reference, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static IMAGING_STUDY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("series"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("started"),
+        Key::plain("subject"),
+        Key::plain("_started"),
+        Key::plain("endpoint"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("modality"),
+        Key::plain("referrer"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("description"),
+        Key::plain("interpreter"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("procedureCode"),
+        Key::plain("_implicitRules"),
+        Key::plain("numberOfSeries"),
+        Key::plain("_numberOfSeries"),
+        Key::plain("reasonReference"),
+        Key::plain("modifierExtension"),
+        Key::plain("numberOfInstances"),
+        Key::plain("_numberOfInstances"),
+        Key::plain("procedureReference"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[6, 7],
+        },
+        Required {
+            name: "subject",
+            keys: &[10],
+        },
+    ],
+};
 
 /// Each study has one or more series of instances
 ///
@@ -786,304 +514,175 @@ impl ImagingStudySeries {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "uid" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.uid, id)?;
-                }
-                "_uid" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.uid)?;
-                }
-                "number" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.number, unsigned_int)?;
-                }
-                "_number" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.number)?;
-                }
-                "modality" => {
-                    p.mark(&mut seen, 7)?;
-                    one(p, &mut r.modality, Coding::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "numberOfInstances" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.number_of_instances, unsigned_int)?;
-                }
-                "_numberOfInstances" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.number_of_instances)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.endpoint, Reference::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.body_site, Coding::read)?;
-                }
-                "laterality" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.laterality, Coding::read)?;
-                }
-                "specimen" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.specimen, Reference::read)?;
-                }
-                "started" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.started, date_time)?;
-                }
-                "_started" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.started)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.performer, ImagingStudySeriesPerformer::read)?;
-                }
-                "instance" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.instance, ImagingStudySeriesInstance::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("uid"));
-        }
-        if !p.marked(&seen, 7) {
-            return Err(p.missing("modality"));
-        }
+        read_object(p, &IMAGING_STUDY_SERIES_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "uid", "_uid", &self.uid, w_str);
-        if let Some(v) = &self.number {
-            write_prim(w, "number", "_number", v, w_unsigned);
-        }
-        {
-            let v = &self.modality;
-            w.key("modality");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.number_of_instances {
-            write_prim(w, "numberOfInstances", "_numberOfInstances", v, w_unsigned);
-        }
-        if !self.endpoint.is_empty() {
-            w.key("endpoint");
-            w.begin_array();
-            for v in &self.endpoint {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.body_site {
-            w.key("bodySite");
-            v.write(w);
-        }
-        if let Some(v) = &self.laterality {
-            w.key("laterality");
-            v.write(w);
-        }
-        if !self.specimen.is_empty() {
-            w.key("specimen");
-            w.begin_array();
-            for v in &self.specimen {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.started {
-            write_prim(w, "started", "_started", v, w_str);
-        }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.instance.is_empty() {
-            w.key("instance");
-            w.begin_array();
-            for v in &self.instance {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "uid", "_uid", &self.uid, w_str);
+        write_opt_prim(w, "number", "_number", &self.number, w_unsigned);
+        write_one(w, "modality", &self.modality, Coding::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(
+            w,
+            "numberOfInstances",
+            "_numberOfInstances",
+            &self.number_of_instances,
+            w_unsigned,
+        );
+        write_many(w, "endpoint", &self.endpoint, Reference::write);
+        write_opt(w, "bodySite", &self.body_site, Coding::write);
+        write_opt(w, "laterality", &self.laterality, Coding::write);
+        write_many(w, "specimen", &self.specimen, Reference::write);
+        write_opt_prim(w, "started", "_started", &self.started, w_str);
+        write_many(
+            w,
+            "performer",
+            &self.performer,
+            ImagingStudySeriesPerformer::write,
+        );
+        write_many(
+            w,
+            "instance",
+            &self.instance,
+            ImagingStudySeriesInstance::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".uid");
-            {
-                let v = &self.uid;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number.is_some() {
-            let n = path.len();
-            path.push_str(".number");
-            if let Some(v) = &self.number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".modality");
-            {
-                let v = &self.modality;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number_of_instances.is_some() {
-            let n = path.len();
-            path.push_str(".numberOfInstances");
-            if let Some(v) = &self.number_of_instances {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endpoint.is_empty() {
-            let n = path.len();
-            path.push_str(".endpoint");
-            for v in &self.endpoint {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.body_site.is_some() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            if let Some(v) = &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.laterality.is_some() {
-            let n = path.len();
-            path.push_str(".laterality");
-            if let Some(v) = &self.laterality {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specimen.is_empty() {
-            let n = path.len();
-            path.push_str(".specimen");
-            for v in &self.specimen {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.started.is_some() {
-            let n = path.len();
-            path.push_str(".started");
-            if let Some(v) = &self.started {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instance.is_empty() {
-            let n = path.len();
-            path.push_str(".instance");
-            for v in &self.instance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".uid", &self.uid, Id::visit_refs);
+        visit_opt(path, f, ".number", &self.number, UnsignedInt::visit_refs);
+        visit_one(path, f, ".modality", &self.modality, Coding::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".numberOfInstances",
+            &self.number_of_instances,
+            UnsignedInt::visit_refs,
+        );
+        visit_many(path, f, ".endpoint", &self.endpoint, reference);
+        visit_opt(path, f, ".bodySite", &self.body_site, Coding::visit_refs);
+        visit_opt(path, f, ".laterality", &self.laterality, Coding::visit_refs);
+        visit_many(path, f, ".specimen", &self.specimen, reference);
+        visit_opt(path, f, ".started", &self.started, DateTime::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".performer",
+            &self.performer,
+            ImagingStudySeriesPerformer::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instance",
+            &self.instance,
+            ImagingStudySeriesInstance::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ImagingStudySeries {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.uid, id),
+            2 => prim_element(p, &mut self.uid),
+            3 => opt_prim_value(p, &mut self.number, unsigned_int),
+            4 => opt_prim_element(p, &mut self.number),
+            5 => opt_prim_value(p, &mut self.started, date_time),
+            6 => opt_prim_element(p, &mut self.started),
+            7 => opt(p, &mut self.body_site, Coding::read),
+            8 => many(p, &mut self.endpoint, Reference::read),
+            9 => many(p, &mut self.instance, ImagingStudySeriesInstance::read),
+            10 => one(p, &mut self.modality, Coding::read),
+            11 => many(p, &mut self.specimen, Reference::read),
+            12 => many(p, &mut self.extension, Extension::read),
+            13 => many(p, &mut self.performer, ImagingStudySeriesPerformer::read),
+            14 => opt(p, &mut self.laterality, Coding::read),
+            15 => opt_prim_value(p, &mut self.description, string),
+            16 => opt_prim_element(p, &mut self.description),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            18 => opt_prim_value(p, &mut self.number_of_instances, unsigned_int),
+            19 => opt_prim_element(p, &mut self.number_of_instances),
+            _ => Ok(()),
         }
     }
 }
+
+static IMAGING_STUDY_SERIES_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("uid"),
+        Key::plain("_uid"),
+        Key::plain("number"),
+        Key::plain("_number"),
+        Key::plain("started"),
+        Key::plain("_started"),
+        Key::plain("bodySite"),
+        Key::plain("endpoint"),
+        Key::plain("instance"),
+        Key::plain("modality"),
+        Key::plain("specimen"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("laterality"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+        Key::plain("numberOfInstances"),
+        Key::plain("_numberOfInstances"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "uid",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "modality",
+            keys: &[10],
+        },
+    ],
+};
 
 /// A single SOP instance from the series
 ///
@@ -1138,152 +737,99 @@ impl ImagingStudySeriesInstance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "uid" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.uid, id)?;
-                }
-                "_uid" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.uid)?;
-                }
-                "sopClass" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.sop_class, Coding::read)?;
-                }
-                "number" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.number, unsigned_int)?;
-                }
-                "_number" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.number)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("uid"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("sopClass"));
-        }
+        read_object(p, &IMAGING_STUDY_SERIES_INSTANCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "uid", "_uid", &self.uid, w_str);
-        {
-            let v = &self.sop_class;
-            w.key("sopClass");
-            v.write(w);
-        }
-        if let Some(v) = &self.number {
-            write_prim(w, "number", "_number", v, w_unsigned);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "uid", "_uid", &self.uid, w_str);
+        write_one(w, "sopClass", &self.sop_class, Coding::write);
+        write_opt_prim(w, "number", "_number", &self.number, w_unsigned);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".uid");
-            {
-                let v = &self.uid;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".sopClass");
-            {
-                let v = &self.sop_class;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number.is_some() {
-            let n = path.len();
-            path.push_str(".number");
-            if let Some(v) = &self.number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".uid", &self.uid, Id::visit_refs);
+        visit_one(path, f, ".sopClass", &self.sop_class, Coding::visit_refs);
+        visit_opt(path, f, ".number", &self.number, UnsignedInt::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ImagingStudySeriesInstance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.uid, id),
+            2 => prim_element(p, &mut self.uid),
+            3 => opt_prim_value(p, &mut self.title, string),
+            4 => opt_prim_element(p, &mut self.title),
+            5 => opt_prim_value(p, &mut self.number, unsigned_int),
+            6 => opt_prim_element(p, &mut self.number),
+            7 => one(p, &mut self.sop_class, Coding::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMAGING_STUDY_SERIES_INSTANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("uid"),
+        Key::plain("_uid"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("number"),
+        Key::plain("_number"),
+        Key::plain("sopClass"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "uid",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "sopClass",
+            keys: &[7],
+        },
+    ],
+};
 
 /// Who performed the series
 ///
@@ -1329,107 +875,82 @@ impl ImagingStudySeriesPerformer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "function" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.function, CodeableConcept::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.actor, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("actor"));
-        }
+        read_object(p, &IMAGING_STUDY_SERIES_PERFORMER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.function {
-            w.key("function");
-            v.write(w);
-        }
-        {
-            let v = &self.actor;
-            w.key("actor");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "function", &self.function, CodeableConcept::write);
+        write_one(w, "actor", &self.actor, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.function.is_some() {
-            let n = path.len();
-            path.push_str(".function");
-            if let Some(v) = &self.function {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actor");
-            {
-                let v = &self.actor;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".function",
+            &self.function,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".actor", &self.actor, reference);
+    }
+}
+
+impl ReadFields for ImagingStudySeriesPerformer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.actor, Reference::read),
+            2 => opt(p, &mut self.function, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMAGING_STUDY_SERIES_PERFORMER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("actor"),
+        Key::plain("function"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "actor",
+        keys: &[1],
+    }],
+};

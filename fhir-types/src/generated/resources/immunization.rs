@@ -176,6 +176,25 @@ impl Default for ImmunizationOccurrence {
     }
 }
 
+impl ImmunizationOccurrence {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
+            }
+            Self::String(x) => write_one_prim(w, "occurrenceString", "_occurrenceString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Immunization {
     /// A `Immunization` with its required elements (`status`, `vaccineCode`, `patient`, `occurrence`); everything else is empty.
     pub fn new(
@@ -196,263 +215,7 @@ impl Immunization {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Immunization")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ImmunizationStatusCodes::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "vaccineCode" => {
-                    p.mark(&mut seen, 16)?;
-                    one(p, &mut r.vaccine_code, CodeableConcept::read)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 17)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "occurrenceDateTime" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_value_one(
-                        p,
-                        &mut r.occurrence,
-                        date_time,
-                        ImmunizationOccurrence::DateTime,
-                        |e| match e {
-                            ImmunizationOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurrenceDateTime" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_element_one(
-                        p,
-                        &mut r.occurrence,
-                        ImmunizationOccurrence::DateTime,
-                        |e| match e {
-                            ImmunizationOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "occurrenceString" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 2, "occurrence")?;
-                    choice_value_one(
-                        p,
-                        &mut r.occurrence,
-                        string,
-                        ImmunizationOccurrence::String,
-                        |e| match e {
-                            ImmunizationOccurrence::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurrenceString" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 2, "occurrence")?;
-                    choice_element_one(
-                        p,
-                        &mut r.occurrence,
-                        ImmunizationOccurrence::String,
-                        |e| match e {
-                            ImmunizationOccurrence::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "recorded" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.recorded, date_time)?;
-                }
-                "_recorded" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.recorded)?;
-                }
-                "primarySource" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.primary_source, boolean)?;
-                }
-                "_primarySource" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.primary_source)?;
-                }
-                "reportOrigin" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.report_origin, CodeableConcept::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "manufacturer" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.manufacturer, Reference::read)?;
-                }
-                "lotNumber" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.lot_number, string)?;
-                }
-                "_lotNumber" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.lot_number)?;
-                }
-                "expirationDate" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.expiration_date, date)?;
-                }
-                "_expirationDate" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.expiration_date)?;
-                }
-                "site" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.site, CodeableConcept::read)?;
-                }
-                "route" => {
-                    p.mark(&mut seen, 35)?;
-                    opt(p, &mut r.route, CodeableConcept::read)?;
-                }
-                "doseQuantity" => {
-                    p.mark(&mut seen, 36)?;
-                    opt(p, &mut r.dose_quantity, Quantity::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.performer, ImmunizationPerformer::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 39)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "isSubpotent" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_value(p, &mut r.is_subpotent, boolean)?;
-                }
-                "_isSubpotent" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_element(p, &mut r.is_subpotent)?;
-                }
-                "subpotentReason" => {
-                    p.mark(&mut seen, 43)?;
-                    many(p, &mut r.subpotent_reason, CodeableConcept::read)?;
-                }
-                "education" => {
-                    p.mark(&mut seen, 44)?;
-                    many(p, &mut r.education, ImmunizationEducation::read)?;
-                }
-                "programEligibility" => {
-                    p.mark(&mut seen, 45)?;
-                    many(p, &mut r.program_eligibility, CodeableConcept::read)?;
-                }
-                "fundingSource" => {
-                    p.mark(&mut seen, 46)?;
-                    opt(p, &mut r.funding_source, CodeableConcept::read)?;
-                }
-                "reaction" => {
-                    p.mark(&mut seen, 47)?;
-                    many(p, &mut r.reaction, ImmunizationReaction::read)?;
-                }
-                "protocolApplied" => {
-                    p.mark(&mut seen, 48)?;
-                    many(
-                        p,
-                        &mut r.protocol_applied,
-                        ImmunizationProtocolApplied::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 16) {
-            return Err(p.missing("vaccineCode"));
-        }
-        if !p.marked(&seen, 17) {
-            return Err(p.missing("patient"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("occurrence[x]"));
-        }
+        read_object(p, &IMMUNIZATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -460,503 +223,472 @@ impl Immunization {
         w.begin_object();
         w.key("resourceType");
         w.str("Immunization");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.status_reason {
-            w.key("statusReason");
-            v.write(w);
-        }
-        {
-            let v = &self.vaccine_code;
-            w.key("vaccineCode");
-            v.write(w);
-        }
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        {
-            let v = &self.occurrence;
-            match v {
-                ImmunizationOccurrence::DateTime(x) => {
-                    write_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
-                }
-                ImmunizationOccurrence::String(x) => {
-                    write_prim(w, "occurrenceString", "_occurrenceString", x, w_str)
-                }
-            }
-        }
-        if let Some(v) = &self.recorded {
-            write_prim(w, "recorded", "_recorded", v, w_str);
-        }
-        if let Some(v) = &self.primary_source {
-            write_prim(w, "primarySource", "_primarySource", v, w_boolean);
-        }
-        if let Some(v) = &self.report_origin {
-            w.key("reportOrigin");
-            v.write(w);
-        }
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
-        if let Some(v) = &self.manufacturer {
-            w.key("manufacturer");
-            v.write(w);
-        }
-        if let Some(v) = &self.lot_number {
-            write_prim(w, "lotNumber", "_lotNumber", v, w_str);
-        }
-        if let Some(v) = &self.expiration_date {
-            write_prim(w, "expirationDate", "_expirationDate", v, w_str);
-        }
-        if let Some(v) = &self.site {
-            w.key("site");
-            v.write(w);
-        }
-        if let Some(v) = &self.route {
-            w.key("route");
-            v.write(w);
-        }
-        if let Some(v) = &self.dose_quantity {
-            w.key("doseQuantity");
-            v.write(w);
-        }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.is_subpotent {
-            write_prim(w, "isSubpotent", "_isSubpotent", v, w_boolean);
-        }
-        if !self.subpotent_reason.is_empty() {
-            w.key("subpotentReason");
-            w.begin_array();
-            for v in &self.subpotent_reason {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.education.is_empty() {
-            w.key("education");
-            w.begin_array();
-            for v in &self.education {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.program_eligibility.is_empty() {
-            w.key("programEligibility");
-            w.begin_array();
-            for v in &self.program_eligibility {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.funding_source {
-            w.key("fundingSource");
-            v.write(w);
-        }
-        if !self.reaction.is_empty() {
-            w.key("reaction");
-            w.begin_array();
-            for v in &self.reaction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.protocol_applied.is_empty() {
-            w.key("protocolApplied");
-            w.begin_array();
-            for v in &self.protocol_applied {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_one(w, "vaccineCode", &self.vaccine_code, CodeableConcept::write);
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        self.occurrence.write_keys(w);
+        write_opt_prim(w, "recorded", "_recorded", &self.recorded, w_str);
+        write_opt_prim(
+            w,
+            "primarySource",
+            "_primarySource",
+            &self.primary_source,
+            w_boolean,
+        );
+        write_opt(
+            w,
+            "reportOrigin",
+            &self.report_origin,
+            CodeableConcept::write,
+        );
+        write_opt(w, "location", &self.location, Reference::write);
+        write_opt(w, "manufacturer", &self.manufacturer, Reference::write);
+        write_opt_prim(w, "lotNumber", "_lotNumber", &self.lot_number, w_str);
+        write_opt_prim(
+            w,
+            "expirationDate",
+            "_expirationDate",
+            &self.expiration_date,
+            w_str,
+        );
+        write_opt(w, "site", &self.site, CodeableConcept::write);
+        write_opt(w, "route", &self.route, CodeableConcept::write);
+        write_opt(w, "doseQuantity", &self.dose_quantity, Quantity::write);
+        write_many(
+            w,
+            "performer",
+            &self.performer,
+            ImmunizationPerformer::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_opt_prim(
+            w,
+            "isSubpotent",
+            "_isSubpotent",
+            &self.is_subpotent,
+            w_boolean,
+        );
+        write_many(
+            w,
+            "subpotentReason",
+            &self.subpotent_reason,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "education",
+            &self.education,
+            ImmunizationEducation::write,
+        );
+        write_many(
+            w,
+            "programEligibility",
+            &self.program_eligibility,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "fundingSource",
+            &self.funding_source,
+            CodeableConcept::write,
+        );
+        write_many(w, "reaction", &self.reaction, ImmunizationReaction::write);
+        write_many(
+            w,
+            "protocolApplied",
+            &self.protocol_applied,
+            ImmunizationProtocolApplied::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_reason.is_some() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            if let Some(v) = &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".vaccineCode");
-            {
-                let v = &self.vaccine_code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".occurrence[x]");
-            {
-                let v = &self.occurrence;
-                match v {
-                    ImmunizationOccurrence::DateTime(x) => x.visit_refs(path, f),
-                    ImmunizationOccurrence::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.recorded.is_some() {
-            let n = path.len();
-            path.push_str(".recorded");
-            if let Some(v) = &self.recorded {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.primary_source.is_some() {
-            let n = path.len();
-            path.push_str(".primarySource");
-            if let Some(v) = &self.primary_source {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.report_origin.is_some() {
-            let n = path.len();
-            path.push_str(".reportOrigin");
-            if let Some(v) = &self.report_origin {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.manufacturer.is_some() {
-            let n = path.len();
-            path.push_str(".manufacturer");
-            if let Some(v) = &self.manufacturer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.lot_number.is_some() {
-            let n = path.len();
-            path.push_str(".lotNumber");
-            if let Some(v) = &self.lot_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expiration_date.is_some() {
-            let n = path.len();
-            path.push_str(".expirationDate");
-            if let Some(v) = &self.expiration_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.site.is_some() {
-            let n = path.len();
-            path.push_str(".site");
-            if let Some(v) = &self.site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.route.is_some() {
-            let n = path.len();
-            path.push_str(".route");
-            if let Some(v) = &self.route {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dose_quantity.is_some() {
-            let n = path.len();
-            path.push_str(".doseQuantity");
-            if let Some(v) = &self.dose_quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.is_subpotent.is_some() {
-            let n = path.len();
-            path.push_str(".isSubpotent");
-            if let Some(v) = &self.is_subpotent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subpotent_reason.is_empty() {
-            let n = path.len();
-            path.push_str(".subpotentReason");
-            for v in &self.subpotent_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.education.is_empty() {
-            let n = path.len();
-            path.push_str(".education");
-            for v in &self.education {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.program_eligibility.is_empty() {
-            let n = path.len();
-            path.push_str(".programEligibility");
-            for v in &self.program_eligibility {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.funding_source.is_some() {
-            let n = path.len();
-            path.push_str(".fundingSource");
-            if let Some(v) = &self.funding_source {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reaction.is_empty() {
-            let n = path.len();
-            path.push_str(".reaction");
-            for v in &self.reaction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.protocol_applied.is_empty() {
-            let n = path.len();
-            path.push_str(".protocolApplied");
-            for v in &self.protocol_applied {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".vaccineCode",
+            &self.vaccine_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_one(
+            path,
+            f,
+            ".occurrence[x]",
+            &self.occurrence,
+            ImmunizationOccurrence::visit_refs,
+        );
+        visit_opt(path, f, ".recorded", &self.recorded, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".primarySource",
+            &self.primary_source,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reportOrigin",
+            &self.report_origin,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_opt(path, f, ".manufacturer", &self.manufacturer, reference);
+        visit_opt(
+            path,
+            f,
+            ".lotNumber",
+            &self.lot_number,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".expirationDate",
+            &self.expiration_date,
+            Date::visit_refs,
+        );
+        visit_opt(path, f, ".site", &self.site, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".route", &self.route, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".doseQuantity",
+            &self.dose_quantity,
+            Quantity::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".performer",
+            &self.performer,
+            ImmunizationPerformer::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".isSubpotent",
+            &self.is_subpotent,
+            Boolean::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subpotentReason",
+            &self.subpotent_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".education",
+            &self.education,
+            ImmunizationEducation::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".programEligibility",
+            &self.program_eligibility,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".fundingSource",
+            &self.funding_source,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reaction",
+            &self.reaction,
+            ImmunizationReaction::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".protocolApplied",
+            &self.protocol_applied,
+            ImmunizationProtocolApplied::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Immunization {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.site, CodeableConcept::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt(p, &mut self.route, CodeableConcept::read),
+            7 => prim_value(
+                p,
+                &mut self.status,
+                codes::ImmunizationStatusCodes::read_code,
+            ),
+            8 => prim_element(p, &mut self.status),
+            9 => one(p, &mut self.patient, Reference::read),
+            10 => opt_prim_value(p, &mut self.language, code),
+            11 => opt(p, &mut self.location, Reference::read),
+            12 => many(p, &mut self.reaction, ImmunizationReaction::read),
+            13 => opt_prim_value(p, &mut self.recorded, date_time),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => opt_prim_element(p, &mut self.recorded),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => many(p, &mut self.education, ImmunizationEducation::read),
+            18 => opt(p, &mut self.encounter, Reference::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => opt_prim_value(p, &mut self.lot_number, string),
+            21 => many(p, &mut self.performer, ImmunizationPerformer::read),
+            22 => opt_prim_element(p, &mut self.lot_number),
+            23 => many(p, &mut self.identifier, Identifier::read),
+            24 => many(p, &mut self.reason_code, CodeableConcept::read),
+            25 => opt_prim_value(p, &mut self.is_subpotent, boolean),
+            26 => one(p, &mut self.vaccine_code, CodeableConcept::read),
+            27 => opt_prim_element(p, &mut self.is_subpotent),
+            28 => opt(p, &mut self.dose_quantity, Quantity::read),
+            29 => opt(p, &mut self.manufacturer, Reference::read),
+            30 => opt(p, &mut self.report_origin, CodeableConcept::read),
+            31 => p.expect_resource_type("Immunization"),
+            32 => opt(p, &mut self.status_reason, CodeableConcept::read),
+            33 => opt(p, &mut self.funding_source, CodeableConcept::read),
+            34 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            35 => opt_prim_value(p, &mut self.primary_source, boolean),
+            36 => opt_prim_element(p, &mut self.implicit_rules),
+            37 => opt_prim_element(p, &mut self.primary_source),
+            38 => opt_prim_value(p, &mut self.expiration_date, date),
+            39 => opt_prim_element(p, &mut self.expiration_date),
+            40 => many(
+                p,
+                &mut self.protocol_applied,
+                ImmunizationProtocolApplied::read,
+            ),
+            41 => many(p, &mut self.reason_reference, Reference::read),
+            42 => many(p, &mut self.subpotent_reason, CodeableConcept::read),
+            43 => choice_value_one(
+                p,
+                &mut self.occurrence,
+                string,
+                ImmunizationOccurrence::String,
+                |e| match e {
+                    ImmunizationOccurrence::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            44 => choice_element_one(
+                p,
+                &mut self.occurrence,
+                ImmunizationOccurrence::String,
+                |e| match e {
+                    ImmunizationOccurrence::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            45 => many(p, &mut self.modifier_extension, Extension::read),
+            46 => choice_value_one(
+                p,
+                &mut self.occurrence,
+                date_time,
+                ImmunizationOccurrence::DateTime,
+                |e| match e {
+                    ImmunizationOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            47 => many(p, &mut self.program_eligibility, CodeableConcept::read),
+            48 => choice_element_one(
+                p,
+                &mut self.occurrence,
+                ImmunizationOccurrence::DateTime,
+                |e| match e {
+                    ImmunizationOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static IMMUNIZATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("site"),
+        Key::plain("text"),
+        Key::plain("route"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("patient"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("reaction"),
+        Key::plain("recorded"),
+        Key::plain("_language"),
+        Key::plain("_recorded"),
+        Key::plain("contained"),
+        Key::plain("education"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("lotNumber"),
+        Key::plain("performer"),
+        Key::plain("_lotNumber"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("isSubpotent"),
+        Key::plain("vaccineCode"),
+        Key::plain("_isSubpotent"),
+        Key::plain("doseQuantity"),
+        Key::plain("manufacturer"),
+        Key::plain("reportOrigin"),
+        Key::plain("resourceType"),
+        Key::plain("statusReason"),
+        Key::plain("fundingSource"),
+        Key::plain("implicitRules"),
+        Key::plain("primarySource"),
+        Key::plain("_implicitRules"),
+        Key::plain("_primarySource"),
+        Key::plain("expirationDate"),
+        Key::plain("_expirationDate"),
+        Key::plain("protocolApplied"),
+        Key::plain("reasonReference"),
+        Key::plain("subpotentReason"),
+        Key::choice("occurrenceString", 1, 2),
+        Key::choice("_occurrenceString", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("occurrenceDateTime", 1, 1),
+        Key::plain("programEligibility"),
+        Key::choice("_occurrenceDateTime", 1, 1),
+    ],
+    choices: &["occurrence"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[7, 8],
+        },
+        Required {
+            name: "vaccineCode",
+            keys: &[26],
+        },
+        Required {
+            name: "patient",
+            keys: &[9],
+        },
+        Required {
+            name: "occurrence[x]",
+            keys: &[43, 44, 46, 48],
+        },
+    ],
+};
 
 /// Educational material presented to patient
 ///
@@ -1002,148 +734,128 @@ impl ImmunizationEducation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "documentType" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.document_type, string)?;
-                }
-                "_documentType" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.document_type)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.reference, uri)?;
-                }
-                "_reference" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.reference)?;
-                }
-                "publicationDate" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.publication_date, date_time)?;
-                }
-                "_publicationDate" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.publication_date)?;
-                }
-                "presentationDate" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.presentation_date, date_time)?;
-                }
-                "_presentationDate" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.presentation_date)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &IMMUNIZATION_EDUCATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.document_type {
-            write_prim(w, "documentType", "_documentType", v, w_str);
-        }
-        if let Some(v) = &self.reference {
-            write_prim(w, "reference", "_reference", v, w_str);
-        }
-        if let Some(v) = &self.publication_date {
-            write_prim(w, "publicationDate", "_publicationDate", v, w_str);
-        }
-        if let Some(v) = &self.presentation_date {
-            write_prim(w, "presentationDate", "_presentationDate", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(
+            w,
+            "documentType",
+            "_documentType",
+            &self.document_type,
+            w_str,
+        );
+        write_opt_prim(w, "reference", "_reference", &self.reference, w_str);
+        write_opt_prim(
+            w,
+            "publicationDate",
+            "_publicationDate",
+            &self.publication_date,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "presentationDate",
+            "_presentationDate",
+            &self.presentation_date,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.document_type.is_some() {
-            let n = path.len();
-            path.push_str(".documentType");
-            if let Some(v) = &self.document_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference.is_some() {
-            let n = path.len();
-            path.push_str(".reference");
-            if let Some(v) = &self.reference {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publication_date.is_some() {
-            let n = path.len();
-            path.push_str(".publicationDate");
-            if let Some(v) = &self.publication_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.presentation_date.is_some() {
-            let n = path.len();
-            path.push_str(".presentationDate");
-            if let Some(v) = &self.presentation_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".documentType",
+            &self.document_type,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".reference", &self.reference, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publicationDate",
+            &self.publication_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".presentationDate",
+            &self.presentation_date,
+            DateTime::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ImmunizationEducation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt_prim_value(p, &mut self.reference, uri),
+            3 => opt_prim_element(p, &mut self.reference),
+            4 => opt_prim_value(p, &mut self.document_type, string),
+            5 => opt_prim_element(p, &mut self.document_type),
+            6 => opt_prim_value(p, &mut self.publication_date, date_time),
+            7 => opt_prim_element(p, &mut self.publication_date),
+            8 => opt_prim_value(p, &mut self.presentation_date, date_time),
+            9 => opt_prim_element(p, &mut self.presentation_date),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMMUNIZATION_EDUCATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("_reference"),
+        Key::plain("documentType"),
+        Key::plain("_documentType"),
+        Key::plain("publicationDate"),
+        Key::plain("_publicationDate"),
+        Key::plain("presentationDate"),
+        Key::plain("_presentationDate"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Who performed event
 ///
@@ -1189,110 +901,85 @@ impl ImmunizationPerformer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "function" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.function, CodeableConcept::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.actor, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("actor"));
-        }
+        read_object(p, &IMMUNIZATION_PERFORMER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.function {
-            w.key("function");
-            v.write(w);
-        }
-        {
-            let v = &self.actor;
-            w.key("actor");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "function", &self.function, CodeableConcept::write);
+        write_one(w, "actor", &self.actor, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.function.is_some() {
-            let n = path.len();
-            path.push_str(".function");
-            if let Some(v) = &self.function {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actor");
-            {
-                let v = &self.actor;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".function",
+            &self.function,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".actor", &self.actor, reference);
+    }
+}
+
+impl ReadFields for ImmunizationPerformer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.actor, Reference::read),
+            2 => opt(p, &mut self.function, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMMUNIZATION_PERFORMER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("actor"),
+        Key::plain("function"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "actor",
+        keys: &[1],
+    }],
+};
 
 /// Protocol followed by the provider
 ///
@@ -1355,6 +1042,29 @@ impl Default for ImmunizationProtocolAppliedDoseNumber {
     }
 }
 
+impl ImmunizationProtocolAppliedDoseNumber {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "doseNumberPositiveInt",
+                "_doseNumberPositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => write_one_prim(w, "doseNumberString", "_doseNumberString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'Immunization.protocolApplied.seriesDoses\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1372,6 +1082,31 @@ impl Default for ImmunizationProtocolAppliedSeriesDoses {
     }
 }
 
+impl ImmunizationProtocolAppliedSeriesDoses {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "seriesDosesPositiveInt",
+                "_seriesDosesPositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => {
+                write_one_prim(w, "seriesDosesString", "_seriesDosesString", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ImmunizationProtocolApplied {
     /// A `ImmunizationProtocolApplied` with its required elements (`doseNumber`); everything else is empty.
     pub fn new(dose_number: ImmunizationProtocolAppliedDoseNumber) -> Self {
@@ -1384,293 +1119,198 @@ impl ImmunizationProtocolApplied {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "series" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.series, string)?;
-                }
-                "_series" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.series)?;
-                }
-                "authority" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.authority, Reference::read)?;
-                }
-                "targetDisease" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.target_disease, CodeableConcept::read)?;
-                }
-                "doseNumberPositiveInt" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "doseNumber")?;
-                    choice_value_one(
-                        p,
-                        &mut r.dose_number,
-                        positive_int,
-                        ImmunizationProtocolAppliedDoseNumber::PositiveInt,
-                        |e| match e {
-                            ImmunizationProtocolAppliedDoseNumber::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_doseNumberPositiveInt" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 1, "doseNumber")?;
-                    choice_element_one(
-                        p,
-                        &mut r.dose_number,
-                        ImmunizationProtocolAppliedDoseNumber::PositiveInt,
-                        |e| match e {
-                            ImmunizationProtocolAppliedDoseNumber::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "doseNumberString" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 2, "doseNumber")?;
-                    choice_value_one(
-                        p,
-                        &mut r.dose_number,
-                        string,
-                        ImmunizationProtocolAppliedDoseNumber::String,
-                        |e| match e {
-                            ImmunizationProtocolAppliedDoseNumber::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_doseNumberString" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 2, "doseNumber")?;
-                    choice_element_one(
-                        p,
-                        &mut r.dose_number,
-                        ImmunizationProtocolAppliedDoseNumber::String,
-                        |e| match e {
-                            ImmunizationProtocolAppliedDoseNumber::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "seriesDosesPositiveInt" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c1, 1, "seriesDoses")?;
-                    choice_value(
-                        p,
-                        &mut r.series_doses,
-                        positive_int,
-                        ImmunizationProtocolAppliedSeriesDoses::PositiveInt,
-                        |e| match e {
-                            ImmunizationProtocolAppliedSeriesDoses::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_seriesDosesPositiveInt" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c1, 1, "seriesDoses")?;
-                    choice_element(
-                        p,
-                        &mut r.series_doses,
-                        ImmunizationProtocolAppliedSeriesDoses::PositiveInt,
-                        |e| match e {
-                            ImmunizationProtocolAppliedSeriesDoses::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "seriesDosesString" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c1, 2, "seriesDoses")?;
-                    choice_value(
-                        p,
-                        &mut r.series_doses,
-                        string,
-                        ImmunizationProtocolAppliedSeriesDoses::String,
-                        |e| match e {
-                            ImmunizationProtocolAppliedSeriesDoses::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_seriesDosesString" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c1, 2, "seriesDoses")?;
-                    choice_element(
-                        p,
-                        &mut r.series_doses,
-                        ImmunizationProtocolAppliedSeriesDoses::String,
-                        |e| match e {
-                            ImmunizationProtocolAppliedSeriesDoses::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("doseNumber[x]"));
-        }
+        read_object(p, &IMMUNIZATION_PROTOCOL_APPLIED_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.series {
-            write_prim(w, "series", "_series", v, w_str);
-        }
-        if let Some(v) = &self.authority {
-            w.key("authority");
-            v.write(w);
-        }
-        if !self.target_disease.is_empty() {
-            w.key("targetDisease");
-            w.begin_array();
-            for v in &self.target_disease {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.dose_number;
-            match v {
-                ImmunizationProtocolAppliedDoseNumber::PositiveInt(x) => write_prim(
-                    w,
-                    "doseNumberPositiveInt",
-                    "_doseNumberPositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                ImmunizationProtocolAppliedDoseNumber::String(x) => {
-                    write_prim(w, "doseNumberString", "_doseNumberString", x, w_str)
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "series", "_series", &self.series, w_str);
+        write_opt(w, "authority", &self.authority, Reference::write);
+        write_many(
+            w,
+            "targetDisease",
+            &self.target_disease,
+            CodeableConcept::write,
+        );
+        self.dose_number.write_keys(w);
         if let Some(v) = &self.series_doses {
-            match v {
-                ImmunizationProtocolAppliedSeriesDoses::PositiveInt(x) => write_prim(
-                    w,
-                    "seriesDosesPositiveInt",
-                    "_seriesDosesPositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                ImmunizationProtocolAppliedSeriesDoses::String(x) => {
-                    write_prim(w, "seriesDosesString", "_seriesDosesString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.series.is_some() {
-            let n = path.len();
-            path.push_str(".series");
-            if let Some(v) = &self.series {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authority.is_some() {
-            let n = path.len();
-            path.push_str(".authority");
-            if let Some(v) = &self.authority {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target_disease.is_empty() {
-            let n = path.len();
-            path.push_str(".targetDisease");
-            for v in &self.target_disease {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".doseNumber[x]");
-            {
-                let v = &self.dose_number;
-                match v {
-                    ImmunizationProtocolAppliedDoseNumber::PositiveInt(x) => x.visit_refs(path, f),
-                    ImmunizationProtocolAppliedDoseNumber::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.series_doses.is_some() {
-            let n = path.len();
-            path.push_str(".seriesDoses[x]");
-            if let Some(v) = &self.series_doses {
-                match v {
-                    ImmunizationProtocolAppliedSeriesDoses::PositiveInt(x) => x.visit_refs(path, f),
-                    ImmunizationProtocolAppliedSeriesDoses::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".series", &self.series, FhirString::visit_refs);
+        visit_opt(path, f, ".authority", &self.authority, reference);
+        visit_many(
+            path,
+            f,
+            ".targetDisease",
+            &self.target_disease,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".doseNumber[x]",
+            &self.dose_number,
+            ImmunizationProtocolAppliedDoseNumber::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".seriesDoses[x]",
+            &self.series_doses,
+            ImmunizationProtocolAppliedSeriesDoses::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ImmunizationProtocolApplied {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.series, string),
+            2 => opt_prim_element(p, &mut self.series),
+            3 => opt(p, &mut self.authority, Reference::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.target_disease, CodeableConcept::read),
+            6 => choice_value_one(
+                p,
+                &mut self.dose_number,
+                string,
+                ImmunizationProtocolAppliedDoseNumber::String,
+                |e| match e {
+                    ImmunizationProtocolAppliedDoseNumber::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_element_one(
+                p,
+                &mut self.dose_number,
+                ImmunizationProtocolAppliedDoseNumber::String,
+                |e| match e {
+                    ImmunizationProtocolAppliedDoseNumber::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => choice_value(
+                p,
+                &mut self.series_doses,
+                string,
+                ImmunizationProtocolAppliedSeriesDoses::String,
+                |e| match e {
+                    ImmunizationProtocolAppliedSeriesDoses::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_element(
+                p,
+                &mut self.series_doses,
+                ImmunizationProtocolAppliedSeriesDoses::String,
+                |e| match e {
+                    ImmunizationProtocolAppliedSeriesDoses::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_value_one(
+                p,
+                &mut self.dose_number,
+                positive_int,
+                ImmunizationProtocolAppliedDoseNumber::PositiveInt,
+                |e| match e {
+                    ImmunizationProtocolAppliedDoseNumber::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_element_one(
+                p,
+                &mut self.dose_number,
+                ImmunizationProtocolAppliedDoseNumber::PositiveInt,
+                |e| match e {
+                    ImmunizationProtocolAppliedDoseNumber::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_value(
+                p,
+                &mut self.series_doses,
+                positive_int,
+                ImmunizationProtocolAppliedSeriesDoses::PositiveInt,
+                |e| match e {
+                    ImmunizationProtocolAppliedSeriesDoses::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_element(
+                p,
+                &mut self.series_doses,
+                ImmunizationProtocolAppliedSeriesDoses::PositiveInt,
+                |e| match e {
+                    ImmunizationProtocolAppliedSeriesDoses::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static IMMUNIZATION_PROTOCOL_APPLIED_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("series"),
+        Key::plain("_series"),
+        Key::plain("authority"),
+        Key::plain("extension"),
+        Key::plain("targetDisease"),
+        Key::choice("doseNumberString", 1, 2),
+        Key::choice("_doseNumberString", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("seriesDosesString", 2, 2),
+        Key::choice("_seriesDosesString", 2, 2),
+        Key::choice("doseNumberPositiveInt", 1, 1),
+        Key::choice("_doseNumberPositiveInt", 1, 1),
+        Key::choice("seriesDosesPositiveInt", 2, 1),
+        Key::choice("_seriesDosesPositiveInt", 2, 1),
+    ],
+    choices: &["doseNumber", "seriesDoses"],
+    required: &[Required {
+        name: "doseNumber[x]",
+        keys: &[6, 7, 11, 12],
+    }],
+};
 
 /// Details of a reaction that follows immunization
 ///
@@ -1712,124 +1352,81 @@ impl ImmunizationReaction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.detail, Reference::read)?;
-                }
-                "reported" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.reported, boolean)?;
-                }
-                "_reported" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.reported)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &IMMUNIZATION_REACTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.detail {
-            w.key("detail");
-            v.write(w);
-        }
-        if let Some(v) = &self.reported {
-            write_prim(w, "reported", "_reported", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "detail", &self.detail, Reference::write);
+        write_opt_prim(w, "reported", "_reported", &self.reported, w_boolean);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.detail.is_some() {
-            let n = path.len();
-            path.push_str(".detail");
-            if let Some(v) = &self.detail {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reported.is_some() {
-            let n = path.len();
-            path.push_str(".reported");
-            if let Some(v) = &self.reported {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(path, f, ".detail", &self.detail, reference);
+        visit_opt(path, f, ".reported", &self.reported, Boolean::visit_refs);
+    }
+}
+
+impl ReadFields for ImmunizationReaction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.date, date_time),
+            2 => opt_prim_element(p, &mut self.date),
+            3 => opt(p, &mut self.detail, Reference::read),
+            4 => opt_prim_value(p, &mut self.reported, boolean),
+            5 => opt_prim_element(p, &mut self.reported),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMMUNIZATION_REACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("date"),
+        Key::plain("_date"),
+        Key::plain("detail"),
+        Key::plain("reported"),
+        Key::plain("_reported"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -116,6 +116,29 @@ impl Default for ImmunizationEvaluationDoseNumber {
     }
 }
 
+impl ImmunizationEvaluationDoseNumber {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "doseNumberPositiveInt",
+                "_doseNumberPositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => write_one_prim(w, "doseNumberString", "_doseNumberString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ImmunizationEvaluation.seriesDoses\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -130,6 +153,31 @@ impl Default for ImmunizationEvaluationSeriesDoses {
     /// An empty `seriesDosesPositiveInt`: a placeholder until a value is set.
     fn default() -> Self {
         Self::PositiveInt(Default::default())
+    }
+}
+
+impl ImmunizationEvaluationSeriesDoses {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "seriesDosesPositiveInt",
+                "_seriesDosesPositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => {
+                write_one_prim(w, "seriesDosesString", "_seriesDosesString", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
     }
 }
 
@@ -155,249 +203,7 @@ impl ImmunizationEvaluation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ImmunizationEvaluation")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::ImmunizationEvaluationStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 15)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "authority" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.authority, Reference::read)?;
-                }
-                "targetDisease" => {
-                    p.mark(&mut seen, 19)?;
-                    one(p, &mut r.target_disease, CodeableConcept::read)?;
-                }
-                "immunizationEvent" => {
-                    p.mark(&mut seen, 20)?;
-                    one(p, &mut r.immunization_event, Reference::read)?;
-                }
-                "doseStatus" => {
-                    p.mark(&mut seen, 21)?;
-                    one(p, &mut r.dose_status, CodeableConcept::read)?;
-                }
-                "doseStatusReason" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.dose_status_reason, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "series" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.series, string)?;
-                }
-                "_series" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.series)?;
-                }
-                "doseNumberPositiveInt" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 1, "doseNumber")?;
-                    choice_value(
-                        p,
-                        &mut r.dose_number,
-                        positive_int,
-                        ImmunizationEvaluationDoseNumber::PositiveInt,
-                        |e| match e {
-                            ImmunizationEvaluationDoseNumber::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_doseNumberPositiveInt" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 1, "doseNumber")?;
-                    choice_element(
-                        p,
-                        &mut r.dose_number,
-                        ImmunizationEvaluationDoseNumber::PositiveInt,
-                        |e| match e {
-                            ImmunizationEvaluationDoseNumber::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "doseNumberString" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 2, "doseNumber")?;
-                    choice_value(
-                        p,
-                        &mut r.dose_number,
-                        string,
-                        ImmunizationEvaluationDoseNumber::String,
-                        |e| match e {
-                            ImmunizationEvaluationDoseNumber::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_doseNumberString" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 2, "doseNumber")?;
-                    choice_element(
-                        p,
-                        &mut r.dose_number,
-                        ImmunizationEvaluationDoseNumber::String,
-                        |e| match e {
-                            ImmunizationEvaluationDoseNumber::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "seriesDosesPositiveInt" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c1, 1, "seriesDoses")?;
-                    choice_value(
-                        p,
-                        &mut r.series_doses,
-                        positive_int,
-                        ImmunizationEvaluationSeriesDoses::PositiveInt,
-                        |e| match e {
-                            ImmunizationEvaluationSeriesDoses::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_seriesDosesPositiveInt" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c1, 1, "seriesDoses")?;
-                    choice_element(
-                        p,
-                        &mut r.series_doses,
-                        ImmunizationEvaluationSeriesDoses::PositiveInt,
-                        |e| match e {
-                            ImmunizationEvaluationSeriesDoses::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "seriesDosesString" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c1, 2, "seriesDoses")?;
-                    choice_value(
-                        p,
-                        &mut r.series_doses,
-                        string,
-                        ImmunizationEvaluationSeriesDoses::String,
-                        |e| match e {
-                            ImmunizationEvaluationSeriesDoses::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_seriesDosesString" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c1, 2, "seriesDoses")?;
-                    choice_element(
-                        p,
-                        &mut r.series_doses,
-                        ImmunizationEvaluationSeriesDoses::String,
-                        |e| match e {
-                            ImmunizationEvaluationSeriesDoses::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 15) {
-            return Err(p.missing("patient"));
-        }
-        if !p.marked(&seen, 19) {
-            return Err(p.missing("targetDisease"));
-        }
-        if !p.marked(&seen, 20) {
-            return Err(p.missing("immunizationEvent"));
-        }
-        if !p.marked(&seen, 21) {
-            return Err(p.missing("doseStatus"));
-        }
+        read_object(p, &IMMUNIZATION_EVALUATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -405,307 +211,335 @@ impl ImmunizationEvaluation {
         w.begin_object();
         w.key("resourceType");
         w.str("ImmunizationEvaluation");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.authority {
-            w.key("authority");
-            v.write(w);
-        }
-        {
-            let v = &self.target_disease;
-            w.key("targetDisease");
-            v.write(w);
-        }
-        {
-            let v = &self.immunization_event;
-            w.key("immunizationEvent");
-            v.write(w);
-        }
-        {
-            let v = &self.dose_status;
-            w.key("doseStatus");
-            v.write(w);
-        }
-        if !self.dose_status_reason.is_empty() {
-            w.key("doseStatusReason");
-            w.begin_array();
-            for v in &self.dose_status_reason {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.series {
-            write_prim(w, "series", "_series", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "authority", &self.authority, Reference::write);
+        write_one(
+            w,
+            "targetDisease",
+            &self.target_disease,
+            CodeableConcept::write,
+        );
+        write_one(
+            w,
+            "immunizationEvent",
+            &self.immunization_event,
+            Reference::write,
+        );
+        write_one(w, "doseStatus", &self.dose_status, CodeableConcept::write);
+        write_many(
+            w,
+            "doseStatusReason",
+            &self.dose_status_reason,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "series", "_series", &self.series, w_str);
         if let Some(v) = &self.dose_number {
-            match v {
-                ImmunizationEvaluationDoseNumber::PositiveInt(x) => write_prim(
-                    w,
-                    "doseNumberPositiveInt",
-                    "_doseNumberPositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                ImmunizationEvaluationDoseNumber::String(x) => {
-                    write_prim(w, "doseNumberString", "_doseNumberString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.series_doses {
-            match v {
-                ImmunizationEvaluationSeriesDoses::PositiveInt(x) => write_prim(
-                    w,
-                    "seriesDosesPositiveInt",
-                    "_seriesDosesPositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                ImmunizationEvaluationSeriesDoses::String(x) => {
-                    write_prim(w, "seriesDosesString", "_seriesDosesString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authority.is_some() {
-            let n = path.len();
-            path.push_str(".authority");
-            if let Some(v) = &self.authority {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".targetDisease");
-            {
-                let v = &self.target_disease;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".immunizationEvent");
-            {
-                let v = &self.immunization_event;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".doseStatus");
-            {
-                let v = &self.dose_status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dose_status_reason.is_empty() {
-            let n = path.len();
-            path.push_str(".doseStatusReason");
-            for v in &self.dose_status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.series.is_some() {
-            let n = path.len();
-            path.push_str(".series");
-            if let Some(v) = &self.series {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dose_number.is_some() {
-            let n = path.len();
-            path.push_str(".doseNumber[x]");
-            if let Some(v) = &self.dose_number {
-                match v {
-                    ImmunizationEvaluationDoseNumber::PositiveInt(x) => x.visit_refs(path, f),
-                    ImmunizationEvaluationDoseNumber::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.series_doses.is_some() {
-            let n = path.len();
-            path.push_str(".seriesDoses[x]");
-            if let Some(v) = &self.series_doses {
-                match v {
-                    ImmunizationEvaluationSeriesDoses::PositiveInt(x) => x.visit_refs(path, f),
-                    ImmunizationEvaluationSeriesDoses::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(path, f, ".authority", &self.authority, reference);
+        visit_one(
+            path,
+            f,
+            ".targetDisease",
+            &self.target_disease,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".immunizationEvent",
+            &self.immunization_event,
+            reference,
+        );
+        visit_one(
+            path,
+            f,
+            ".doseStatus",
+            &self.dose_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".doseStatusReason",
+            &self.dose_status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".series", &self.series, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".doseNumber[x]",
+            &self.dose_number,
+            ImmunizationEvaluationDoseNumber::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".seriesDoses[x]",
+            &self.series_doses,
+            ImmunizationEvaluationSeriesDoses::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ImmunizationEvaluation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.date, date_time),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt_prim_element(p, &mut self.date),
+            6 => opt_prim_value(p, &mut self.series, string),
+            7 => prim_value(
+                p,
+                &mut self.status,
+                codes::ImmunizationEvaluationStatusCodes::read_code,
+            ),
+            8 => opt_prim_element(p, &mut self.series),
+            9 => prim_element(p, &mut self.status),
+            10 => one(p, &mut self.patient, Reference::read),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => opt_prim_element(p, &mut self.language),
+            13 => opt(p, &mut self.authority, Reference::read),
+            14 => many(p, &mut self.contained, Resource::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => one(p, &mut self.dose_status, CodeableConcept::read),
+            17 => many(p, &mut self.identifier, Identifier::read),
+            18 => opt_prim_value(p, &mut self.description, string),
+            19 => opt_prim_element(p, &mut self.description),
+            20 => p.expect_resource_type("ImmunizationEvaluation"),
+            21 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            22 => one(p, &mut self.target_disease, CodeableConcept::read),
+            23 => opt_prim_element(p, &mut self.implicit_rules),
+            24 => choice_value(
+                p,
+                &mut self.dose_number,
+                string,
+                ImmunizationEvaluationDoseNumber::String,
+                |e| match e {
+                    ImmunizationEvaluationDoseNumber::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            25 => many(p, &mut self.dose_status_reason, CodeableConcept::read),
+            26 => choice_element(
+                p,
+                &mut self.dose_number,
+                ImmunizationEvaluationDoseNumber::String,
+                |e| match e {
+                    ImmunizationEvaluationDoseNumber::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            27 => one(p, &mut self.immunization_event, Reference::read),
+            28 => many(p, &mut self.modifier_extension, Extension::read),
+            29 => choice_value(
+                p,
+                &mut self.series_doses,
+                string,
+                ImmunizationEvaluationSeriesDoses::String,
+                |e| match e {
+                    ImmunizationEvaluationSeriesDoses::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            30 => choice_element(
+                p,
+                &mut self.series_doses,
+                ImmunizationEvaluationSeriesDoses::String,
+                |e| match e {
+                    ImmunizationEvaluationSeriesDoses::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            31 => choice_value(
+                p,
+                &mut self.dose_number,
+                positive_int,
+                ImmunizationEvaluationDoseNumber::PositiveInt,
+                |e| match e {
+                    ImmunizationEvaluationDoseNumber::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => choice_element(
+                p,
+                &mut self.dose_number,
+                ImmunizationEvaluationDoseNumber::PositiveInt,
+                |e| match e {
+                    ImmunizationEvaluationDoseNumber::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            33 => choice_value(
+                p,
+                &mut self.series_doses,
+                positive_int,
+                ImmunizationEvaluationSeriesDoses::PositiveInt,
+                |e| match e {
+                    ImmunizationEvaluationSeriesDoses::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            34 => choice_element(
+                p,
+                &mut self.series_doses,
+                ImmunizationEvaluationSeriesDoses::PositiveInt,
+                |e| match e {
+                    ImmunizationEvaluationSeriesDoses::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static IMMUNIZATION_EVALUATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("series"),
+        Key::plain("status"),
+        Key::plain("_series"),
+        Key::plain("_status"),
+        Key::plain("patient"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("authority"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("doseStatus"),
+        Key::plain("identifier"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("targetDisease"),
+        Key::plain("_implicitRules"),
+        Key::choice("doseNumberString", 1, 2),
+        Key::plain("doseStatusReason"),
+        Key::choice("_doseNumberString", 1, 2),
+        Key::plain("immunizationEvent"),
+        Key::plain("modifierExtension"),
+        Key::choice("seriesDosesString", 2, 2),
+        Key::choice("_seriesDosesString", 2, 2),
+        Key::choice("doseNumberPositiveInt", 1, 1),
+        Key::choice("_doseNumberPositiveInt", 1, 1),
+        Key::choice("seriesDosesPositiveInt", 2, 1),
+        Key::choice("_seriesDosesPositiveInt", 2, 1),
+    ],
+    choices: &["doseNumber", "seriesDoses"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[7, 9],
+        },
+        Required {
+            name: "patient",
+            keys: &[10],
+        },
+        Required {
+            name: "targetDisease",
+            keys: &[22],
+        },
+        Required {
+            name: "immunizationEvent",
+            keys: &[27],
+        },
+        Required {
+            name: "doseStatus",
+            keys: &[16],
+        },
+    ],
+};

@@ -83,97 +83,7 @@ impl ImmunizationRecommendation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ImmunizationRecommendation")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 13)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_element(p, &mut r.date)?;
-                }
-                "authority" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.authority, Reference::read)?;
-                }
-                "recommendation" => {
-                    p.mark(&mut seen, 17)?;
-                    many(
-                        p,
-                        &mut r.recommendation,
-                        ImmunizationRecommendationRecommendation::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) {
-            return Err(p.missing("patient"));
-        }
-        if !p.marked(&seen, 14) && !p.marked(&seen, 15) {
-            return Err(p.missing("date"));
-        }
-        if r.recommendation.is_empty() {
-            return Err(p.missing("recommendation"));
-        }
+        read_object(p, &IMMUNIZATION_RECOMMENDATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -181,184 +91,162 @@ impl ImmunizationRecommendation {
         w.begin_object();
         w.key("resourceType");
         w.str("ImmunizationRecommendation");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        write_prim(w, "date", "_date", &self.date, w_str);
-        if let Some(v) = &self.authority {
-            w.key("authority");
-            v.write(w);
-        }
-        if !self.recommendation.is_empty() {
-            w.key("recommendation");
-            w.begin_array();
-            for v in &self.recommendation {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_one_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "authority", &self.authority, Reference::write);
+        write_many(
+            w,
+            "recommendation",
+            &self.recommendation,
+            ImmunizationRecommendationRecommendation::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".date");
-            {
-                let v = &self.date;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authority.is_some() {
-            let n = path.len();
-            path.push_str(".authority");
-            if let Some(v) = &self.authority {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.recommendation.is_empty() {
-            let n = path.len();
-            path.push_str(".recommendation");
-            for v in &self.recommendation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_one(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(path, f, ".authority", &self.authority, reference);
+        visit_many(
+            path,
+            f,
+            ".recommendation",
+            &self.recommendation,
+            ImmunizationRecommendationRecommendation::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ImmunizationRecommendation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.date, date_time),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => prim_element(p, &mut self.date),
+            6 => one(p, &mut self.patient, Reference::read),
+            7 => opt_prim_value(p, &mut self.language, code),
+            8 => opt_prim_element(p, &mut self.language),
+            9 => opt(p, &mut self.authority, Reference::read),
+            10 => many(p, &mut self.contained, Resource::read),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => many(p, &mut self.identifier, Identifier::read),
+            13 => p.expect_resource_type("ImmunizationRecommendation"),
+            14 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            15 => opt_prim_element(p, &mut self.implicit_rules),
+            16 => many(
+                p,
+                &mut self.recommendation,
+                ImmunizationRecommendationRecommendation::read,
+            ),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static IMMUNIZATION_RECOMMENDATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("patient"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("authority"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("recommendation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "patient",
+            keys: &[6],
+        },
+        Required {
+            name: "date",
+            keys: &[2, 5],
+        },
+        Required {
+            name: "recommendation",
+            keys: &[16],
+        },
+    ],
+};
 
 /// Vaccine administration recommendations
 ///
@@ -449,6 +337,29 @@ impl Default for ImmunizationRecommendationRecommendationDoseNumber {
     }
 }
 
+impl ImmunizationRecommendationRecommendationDoseNumber {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "doseNumberPositiveInt",
+                "_doseNumberPositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => write_one_prim(w, "doseNumberString", "_doseNumberString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ImmunizationRecommendation.recommendation.seriesDoses\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -466,6 +377,31 @@ impl Default for ImmunizationRecommendationRecommendationSeriesDoses {
     }
 }
 
+impl ImmunizationRecommendationRecommendationSeriesDoses {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "seriesDosesPositiveInt",
+                "_seriesDosesPositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => {
+                write_one_prim(w, "seriesDosesString", "_seriesDosesString", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ImmunizationRecommendationRecommendation {
     /// A `ImmunizationRecommendationRecommendation` with its required elements (`forecastStatus`); everything else is empty.
     pub fn new(forecast_status: CodeableConcept) -> Self {
@@ -478,461 +414,321 @@ impl ImmunizationRecommendationRecommendation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "vaccineCode" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.vaccine_code, CodeableConcept::read)?;
-                }
-                "targetDisease" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.target_disease, CodeableConcept::read)?;
-                }
-                "contraindicatedVaccineCode" => {
-                    p.mark(&mut seen, 5)?;
-                    many(
-                        p,
-                        &mut r.contraindicated_vaccine_code,
-                        CodeableConcept::read,
-                    )?;
-                }
-                "forecastStatus" => {
-                    p.mark(&mut seen, 6)?;
-                    one(p, &mut r.forecast_status, CodeableConcept::read)?;
-                }
-                "forecastReason" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.forecast_reason, CodeableConcept::read)?;
-                }
-                "dateCriterion" => {
-                    p.mark(&mut seen, 8)?;
-                    many(
-                        p,
-                        &mut r.date_criterion,
-                        ImmunizationRecommendationRecommendationDateCriterion::read,
-                    )?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "series" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.series, string)?;
-                }
-                "_series" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.series)?;
-                }
-                "doseNumberPositiveInt" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 1, "doseNumber")?;
-                    choice_value(
-                        p,
-                        &mut r.dose_number,
-                        positive_int,
-                        ImmunizationRecommendationRecommendationDoseNumber::PositiveInt,
-                        |e| match e {
-                            ImmunizationRecommendationRecommendationDoseNumber::PositiveInt(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_doseNumberPositiveInt" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 1, "doseNumber")?;
-                    choice_element(
-                        p,
-                        &mut r.dose_number,
-                        ImmunizationRecommendationRecommendationDoseNumber::PositiveInt,
-                        |e| match e {
-                            ImmunizationRecommendationRecommendationDoseNumber::PositiveInt(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "doseNumberString" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 2, "doseNumber")?;
-                    choice_value(
-                        p,
-                        &mut r.dose_number,
-                        string,
-                        ImmunizationRecommendationRecommendationDoseNumber::String,
-                        |e| match e {
-                            ImmunizationRecommendationRecommendationDoseNumber::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_doseNumberString" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 2, "doseNumber")?;
-                    choice_element(
-                        p,
-                        &mut r.dose_number,
-                        ImmunizationRecommendationRecommendationDoseNumber::String,
-                        |e| match e {
-                            ImmunizationRecommendationRecommendationDoseNumber::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "seriesDosesPositiveInt" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c1, 1, "seriesDoses")?;
-                    choice_value(
-                        p,
-                        &mut r.series_doses,
-                        positive_int,
-                        ImmunizationRecommendationRecommendationSeriesDoses::PositiveInt,
-                        |e| match e {
-                            ImmunizationRecommendationRecommendationSeriesDoses::PositiveInt(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_seriesDosesPositiveInt" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c1, 1, "seriesDoses")?;
-                    choice_element(
-                        p,
-                        &mut r.series_doses,
-                        ImmunizationRecommendationRecommendationSeriesDoses::PositiveInt,
-                        |e| match e {
-                            ImmunizationRecommendationRecommendationSeriesDoses::PositiveInt(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "seriesDosesString" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c1, 2, "seriesDoses")?;
-                    choice_value(
-                        p,
-                        &mut r.series_doses,
-                        string,
-                        ImmunizationRecommendationRecommendationSeriesDoses::String,
-                        |e| match e {
-                            ImmunizationRecommendationRecommendationSeriesDoses::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_seriesDosesString" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c1, 2, "seriesDoses")?;
-                    choice_element(
-                        p,
-                        &mut r.series_doses,
-                        ImmunizationRecommendationRecommendationSeriesDoses::String,
-                        |e| match e {
-                            ImmunizationRecommendationRecommendationSeriesDoses::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "supportingImmunization" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.supporting_immunization, Reference::read)?;
-                }
-                "supportingPatientInformation" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.supporting_patient_information, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 6) {
-            return Err(p.missing("forecastStatus"));
-        }
+        read_object(
+            p,
+            &IMMUNIZATION_RECOMMENDATION_RECOMMENDATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.vaccine_code.is_empty() {
-            w.key("vaccineCode");
-            w.begin_array();
-            for v in &self.vaccine_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.target_disease {
-            w.key("targetDisease");
-            v.write(w);
-        }
-        if !self.contraindicated_vaccine_code.is_empty() {
-            w.key("contraindicatedVaccineCode");
-            w.begin_array();
-            for v in &self.contraindicated_vaccine_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.forecast_status;
-            w.key("forecastStatus");
-            v.write(w);
-        }
-        if !self.forecast_reason.is_empty() {
-            w.key("forecastReason");
-            w.begin_array();
-            for v in &self.forecast_reason {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.date_criterion.is_empty() {
-            w.key("dateCriterion");
-            w.begin_array();
-            for v in &self.date_criterion {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.series {
-            write_prim(w, "series", "_series", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "vaccineCode", &self.vaccine_code, CodeableConcept::write);
+        write_opt(
+            w,
+            "targetDisease",
+            &self.target_disease,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "contraindicatedVaccineCode",
+            &self.contraindicated_vaccine_code,
+            CodeableConcept::write,
+        );
+        write_one(
+            w,
+            "forecastStatus",
+            &self.forecast_status,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "forecastReason",
+            &self.forecast_reason,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "dateCriterion",
+            &self.date_criterion,
+            ImmunizationRecommendationRecommendationDateCriterion::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "series", "_series", &self.series, w_str);
         if let Some(v) = &self.dose_number {
-            match v {
-                ImmunizationRecommendationRecommendationDoseNumber::PositiveInt(x) => write_prim(
-                    w,
-                    "doseNumberPositiveInt",
-                    "_doseNumberPositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                ImmunizationRecommendationRecommendationDoseNumber::String(x) => {
-                    write_prim(w, "doseNumberString", "_doseNumberString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.series_doses {
-            match v {
-                ImmunizationRecommendationRecommendationSeriesDoses::PositiveInt(x) => write_prim(
-                    w,
-                    "seriesDosesPositiveInt",
-                    "_seriesDosesPositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                ImmunizationRecommendationRecommendationSeriesDoses::String(x) => {
-                    write_prim(w, "seriesDosesString", "_seriesDosesString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.supporting_immunization.is_empty() {
-            w.key("supportingImmunization");
-            w.begin_array();
-            for v in &self.supporting_immunization {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.supporting_patient_information.is_empty() {
-            w.key("supportingPatientInformation");
-            w.begin_array();
-            for v in &self.supporting_patient_information {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "supportingImmunization",
+            &self.supporting_immunization,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "supportingPatientInformation",
+            &self.supporting_patient_information,
+            Reference::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.vaccine_code.is_empty() {
-            let n = path.len();
-            path.push_str(".vaccineCode");
-            for v in &self.vaccine_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.target_disease.is_some() {
-            let n = path.len();
-            path.push_str(".targetDisease");
-            if let Some(v) = &self.target_disease {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contraindicated_vaccine_code.is_empty() {
-            let n = path.len();
-            path.push_str(".contraindicatedVaccineCode");
-            for v in &self.contraindicated_vaccine_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".forecastStatus");
-            {
-                let v = &self.forecast_status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.forecast_reason.is_empty() {
-            let n = path.len();
-            path.push_str(".forecastReason");
-            for v in &self.forecast_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.date_criterion.is_empty() {
-            let n = path.len();
-            path.push_str(".dateCriterion");
-            for v in &self.date_criterion {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.series.is_some() {
-            let n = path.len();
-            path.push_str(".series");
-            if let Some(v) = &self.series {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dose_number.is_some() {
-            let n = path.len();
-            path.push_str(".doseNumber[x]");
-            if let Some(v) = &self.dose_number {
-                match v {
-                    ImmunizationRecommendationRecommendationDoseNumber::PositiveInt(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ImmunizationRecommendationRecommendationDoseNumber::String(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.series_doses.is_some() {
-            let n = path.len();
-            path.push_str(".seriesDoses[x]");
-            if let Some(v) = &self.series_doses {
-                match v {
-                    ImmunizationRecommendationRecommendationSeriesDoses::PositiveInt(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ImmunizationRecommendationRecommendationSeriesDoses::String(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_immunization.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingImmunization");
-            for v in &self.supporting_immunization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_patient_information.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingPatientInformation");
-            for v in &self.supporting_patient_information {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".vaccineCode",
+            &self.vaccine_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".targetDisease",
+            &self.target_disease,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contraindicatedVaccineCode",
+            &self.contraindicated_vaccine_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".forecastStatus",
+            &self.forecast_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".forecastReason",
+            &self.forecast_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".dateCriterion",
+            &self.date_criterion,
+            ImmunizationRecommendationRecommendationDateCriterion::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".series", &self.series, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".doseNumber[x]",
+            &self.dose_number,
+            ImmunizationRecommendationRecommendationDoseNumber::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".seriesDoses[x]",
+            &self.series_doses,
+            ImmunizationRecommendationRecommendationSeriesDoses::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".supportingImmunization",
+            &self.supporting_immunization,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".supportingPatientInformation",
+            &self.supporting_patient_information,
+            reference,
+        );
+    }
+}
+
+impl ReadFields for ImmunizationRecommendationRecommendation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.series, string),
+            2 => opt_prim_element(p, &mut self.series),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.description, string),
+            5 => many(p, &mut self.vaccine_code, CodeableConcept::read),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => many(
+                p,
+                &mut self.date_criterion,
+                ImmunizationRecommendationRecommendationDateCriterion::read,
+            ),
+            8 => opt(p, &mut self.target_disease, CodeableConcept::read),
+            9 => many(p, &mut self.forecast_reason, CodeableConcept::read),
+            10 => one(p, &mut self.forecast_status, CodeableConcept::read),
+            11 => choice_value(
+                p,
+                &mut self.dose_number,
+                string,
+                ImmunizationRecommendationRecommendationDoseNumber::String,
+                |e| match e {
+                    ImmunizationRecommendationRecommendationDoseNumber::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_element(
+                p,
+                &mut self.dose_number,
+                ImmunizationRecommendationRecommendationDoseNumber::String,
+                |e| match e {
+                    ImmunizationRecommendationRecommendationDoseNumber::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            14 => choice_value(
+                p,
+                &mut self.series_doses,
+                string,
+                ImmunizationRecommendationRecommendationSeriesDoses::String,
+                |e| match e {
+                    ImmunizationRecommendationRecommendationSeriesDoses::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => choice_element(
+                p,
+                &mut self.series_doses,
+                ImmunizationRecommendationRecommendationSeriesDoses::String,
+                |e| match e {
+                    ImmunizationRecommendationRecommendationSeriesDoses::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_value(
+                p,
+                &mut self.dose_number,
+                positive_int,
+                ImmunizationRecommendationRecommendationDoseNumber::PositiveInt,
+                |e| match e {
+                    ImmunizationRecommendationRecommendationDoseNumber::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_element(
+                p,
+                &mut self.dose_number,
+                ImmunizationRecommendationRecommendationDoseNumber::PositiveInt,
+                |e| match e {
+                    ImmunizationRecommendationRecommendationDoseNumber::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            18 => choice_value(
+                p,
+                &mut self.series_doses,
+                positive_int,
+                ImmunizationRecommendationRecommendationSeriesDoses::PositiveInt,
+                |e| match e {
+                    ImmunizationRecommendationRecommendationSeriesDoses::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            19 => many(p, &mut self.supporting_immunization, Reference::read),
+            20 => choice_element(
+                p,
+                &mut self.series_doses,
+                ImmunizationRecommendationRecommendationSeriesDoses::PositiveInt,
+                |e| match e {
+                    ImmunizationRecommendationRecommendationSeriesDoses::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            21 => many(
+                p,
+                &mut self.contraindicated_vaccine_code,
+                CodeableConcept::read,
+            ),
+            22 => many(p, &mut self.supporting_patient_information, Reference::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMMUNIZATION_RECOMMENDATION_RECOMMENDATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("series"),
+        Key::plain("_series"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("vaccineCode"),
+        Key::plain("_description"),
+        Key::plain("dateCriterion"),
+        Key::plain("targetDisease"),
+        Key::plain("forecastReason"),
+        Key::plain("forecastStatus"),
+        Key::choice("doseNumberString", 1, 2),
+        Key::choice("_doseNumberString", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("seriesDosesString", 2, 2),
+        Key::choice("_seriesDosesString", 2, 2),
+        Key::choice("doseNumberPositiveInt", 1, 1),
+        Key::choice("_doseNumberPositiveInt", 1, 1),
+        Key::choice("seriesDosesPositiveInt", 2, 1),
+        Key::plain("supportingImmunization"),
+        Key::choice("_seriesDosesPositiveInt", 2, 1),
+        Key::plain("contraindicatedVaccineCode"),
+        Key::plain("supportingPatientInformation"),
+    ],
+    choices: &["doseNumber", "seriesDoses"],
+    required: &[Required {
+        name: "forecastStatus",
+        keys: &[10],
+    }],
+};
 
 /// Dates governing proposed immunization
 ///
@@ -979,111 +775,89 @@ impl ImmunizationRecommendationRecommendationDateCriterion {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.value, date_time)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.value)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("value"));
-        }
+        read_object(
+            p,
+            &IMMUNIZATION_RECOMMENDATION_RECOMMENDATION_DATE_CRITERION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        write_prim(w, "value", "_value", &self.value, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_one_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_one(path, f, ".value", &self.value, DateTime::visit_refs);
+    }
+}
+
+impl ReadFields for ImmunizationRecommendationRecommendationDateCriterion {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => prim_value(p, &mut self.value, date_time),
+            3 => prim_element(p, &mut self.value),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMMUNIZATION_RECOMMENDATION_RECOMMENDATION_DATE_CRITERION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1],
+        },
+        Required {
+            name: "value",
+            keys: &[2, 3],
+        },
+    ],
+};

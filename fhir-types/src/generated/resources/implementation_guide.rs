@@ -149,210 +149,8 @@ impl ImplementationGuide {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ImplementationGuide")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_element(p, &mut r.url)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "packageId" => {
-                    p.mark(&mut seen, 35)?;
-                    prim_value(p, &mut r.package_id, id)?;
-                }
-                "_packageId" => {
-                    p.mark(&mut seen, 36)?;
-                    prim_element(p, &mut r.package_id)?;
-                }
-                "license" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_value(p, &mut r.license, codes::SPDXLicense::read_code)?;
-                }
-                "_license" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_element(p, &mut r.license)?;
-                }
-                "fhirVersion" => {
-                    p.mark(&mut seen, 39)?;
-                    let other = p.marked(&seen, 40);
-                    values(p, &mut r.fhir_version, codes::FHIRVersion::read_code, other)?;
-                }
-                "_fhirVersion" => {
-                    p.mark(&mut seen, 40)?;
-                    let other = p.marked(&seen, 39);
-                    elements(p, &mut r.fhir_version, other)?;
-                }
-                "dependsOn" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.depends_on, ImplementationGuideDependsOn::read)?;
-                }
-                "global" => {
-                    p.mark(&mut seen, 42)?;
-                    many(p, &mut r.global, ImplementationGuideGlobal::read)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 43)?;
-                    opt(p, &mut r.definition, ImplementationGuideDefinition::read)?;
-                }
-                "manifest" => {
-                    p.mark(&mut seen, 44)?;
-                    opt(p, &mut r.manifest, ImplementationGuideManifest::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 12) && !p.marked(&seen, 13) {
-            return Err(p.missing("url"));
-        }
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 35) && !p.marked(&seen, 36) {
-            return Err(p.missing("packageId"));
-        }
+        read_object(p, &IMPLEMENTATION_GUIDE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.fhir_version, "fhirVersion")?;
-        if r.fhir_version.is_empty() {
-            return Err(p.missing("fhirVersion"));
-        }
         Ok(r)
     }
 
@@ -360,355 +158,336 @@ impl ImplementationGuide {
         w.begin_object();
         w.key("resourceType");
         w.str("ImplementationGuide");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "url", "_url", &self.url, w_str);
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        write_prim(w, "packageId", "_packageId", &self.package_id, w_str);
-        if let Some(v) = &self.license {
-            write_prim(w, "license", "_license", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_one_prim(w, "packageId", "_packageId", &self.package_id, w_str);
+        write_opt_prim(w, "license", "_license", &self.license, w_str);
         write_prims(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
-        if !self.depends_on.is_empty() {
-            w.key("dependsOn");
-            w.begin_array();
-            for v in &self.depends_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.global.is_empty() {
-            w.key("global");
-            w.begin_array();
-            for v in &self.global {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.definition {
-            w.key("definition");
-            v.write(w);
-        }
-        if let Some(v) = &self.manifest {
-            w.key("manifest");
-            v.write(w);
-        }
+        write_many(
+            w,
+            "dependsOn",
+            &self.depends_on,
+            ImplementationGuideDependsOn::write,
+        );
+        write_many(w, "global", &self.global, ImplementationGuideGlobal::write);
+        write_opt(
+            w,
+            "definition",
+            &self.definition,
+            ImplementationGuideDefinition::write,
+        );
+        write_opt(
+            w,
+            "manifest",
+            &self.manifest,
+            ImplementationGuideManifest::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".url");
-            {
-                let v = &self.url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".packageId");
-            {
-                let v = &self.package_id;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.license.is_some() {
-            let n = path.len();
-            path.push_str(".license");
-            if let Some(v) = &self.license {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.fhir_version.is_empty() {
-            let n = path.len();
-            path.push_str(".fhirVersion");
-            for v in &self.fhir_version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.depends_on.is_empty() {
-            let n = path.len();
-            path.push_str(".dependsOn");
-            for v in &self.depends_on {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.global.is_empty() {
-            let n = path.len();
-            path.push_str(".global");
-            for v in &self.global {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.definition.is_some() {
-            let n = path.len();
-            path.push_str(".definition");
-            if let Some(v) = &self.definition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.manifest.is_some() {
-            let n = path.len();
-            path.push_str(".manifest");
-            if let Some(v) = &self.manifest {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_one(path, f, ".packageId", &self.package_id, Id::visit_refs);
+        visit_opt(path, f, ".license", &self.license, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".fhirVersion",
+            &self.fhir_version,
+            Code::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".dependsOn",
+            &self.depends_on,
+            ImplementationGuideDependsOn::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".global",
+            &self.global,
+            ImplementationGuideGlobal::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".definition",
+            &self.definition,
+            ImplementationGuideDefinition::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".manifest",
+            &self.manifest,
+            ImplementationGuideManifest::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ImplementationGuide {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.url, uri),
+            3 => prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => prim_value(p, &mut self.name, string),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => opt_prim_element(p, &mut self.date),
+            9 => prim_element(p, &mut self.name),
+            10 => opt_prim_value(p, &mut self.title, string),
+            11 => opt_prim_element(p, &mut self.title),
+            12 => many(p, &mut self.global, ImplementationGuideGlobal::read),
+            13 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            14 => prim_element(p, &mut self.status),
+            15 => many(p, &mut self.contact, ContactDetail::read),
+            16 => opt_prim_value(p, &mut self.license, codes::SPDXLicense::read_code),
+            17 => opt_prim_value(p, &mut self.version, string),
+            18 => opt_prim_element(p, &mut self.license),
+            19 => opt_prim_element(p, &mut self.version),
+            20 => opt_prim_value(p, &mut self.language, code),
+            21 => opt(p, &mut self.manifest, ImplementationGuideManifest::read),
+            22 => opt_prim_element(p, &mut self.language),
+            23 => many(p, &mut self.contained, Resource::read),
+            24 => opt_prim_value(p, &mut self.copyright, markdown),
+            25 => many(p, &mut self.depends_on, ImplementationGuideDependsOn::read),
+            26 => many(p, &mut self.extension, Extension::read),
+            27 => prim_value(p, &mut self.package_id, id),
+            28 => opt_prim_value(p, &mut self.publisher, string),
+            29 => opt_prim_element(p, &mut self.copyright),
+            30 => prim_element(p, &mut self.package_id),
+            31 => opt_prim_element(p, &mut self.publisher),
+            32 => opt(p, &mut self.definition, ImplementationGuideDefinition::read),
+            33 => many(p, &mut self.use_context, UsageContext::read),
+            34 => opt_prim_value(p, &mut self.description, markdown),
+            35 => {
+                let other = p.marked(seen, 37);
+                values(
+                    p,
+                    &mut self.fhir_version,
+                    codes::FHIRVersion::read_code,
+                    other,
+                )
+            }
+            36 => opt_prim_element(p, &mut self.description),
+            37 => {
+                let other = p.marked(seen, 35);
+                elements(p, &mut self.fhir_version, other)
+            }
+            38 => opt_prim_value(p, &mut self.experimental, boolean),
+            39 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            40 => p.expect_resource_type("ImplementationGuide"),
+            41 => opt_prim_element(p, &mut self.experimental),
+            42 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            43 => opt_prim_element(p, &mut self.implicit_rules),
+            44 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static IMPLEMENTATION_GUIDE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("global"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("license"),
+        Key::plain("version"),
+        Key::plain("_license"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("manifest"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("dependsOn"),
+        Key::plain("extension"),
+        Key::plain("packageId"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_packageId"),
+        Key::plain("_publisher"),
+        Key::plain("definition"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("fhirVersion"),
+        Key::plain("_description"),
+        Key::plain("_fhirVersion"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "url",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "name",
+            keys: &[6, 9],
+        },
+        Required {
+            name: "status",
+            keys: &[13, 14],
+        },
+        Required {
+            name: "packageId",
+            keys: &[27, 30],
+        },
+        Required {
+            name: "fhirVersion",
+            keys: &[35, 37],
+        },
+    ],
+};
 
 /// Information needed to build the IG
 ///
@@ -762,187 +541,162 @@ impl ImplementationGuideDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "grouping" => {
-                    p.mark(&mut seen, 3)?;
-                    many(
-                        p,
-                        &mut r.grouping,
-                        ImplementationGuideDefinitionGrouping::read,
-                    )?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 4)?;
-                    many(
-                        p,
-                        &mut r.resource,
-                        ImplementationGuideDefinitionResource::read,
-                    )?;
-                }
-                "page" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.page, ImplementationGuideDefinitionPage::read)?;
-                }
-                "parameter" => {
-                    p.mark(&mut seen, 6)?;
-                    many(
-                        p,
-                        &mut r.parameter,
-                        ImplementationGuideDefinitionParameter::read,
-                    )?;
-                }
-                "template" => {
-                    p.mark(&mut seen, 7)?;
-                    many(
-                        p,
-                        &mut r.template,
-                        ImplementationGuideDefinitionTemplate::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.resource.is_empty() {
-            return Err(p.missing("resource"));
-        }
+        read_object(p, &IMPLEMENTATION_GUIDE_DEFINITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.grouping.is_empty() {
-            w.key("grouping");
-            w.begin_array();
-            for v in &self.grouping {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.resource.is_empty() {
-            w.key("resource");
-            w.begin_array();
-            for v in &self.resource {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.page {
-            w.key("page");
-            v.write(w);
-        }
-        if !self.parameter.is_empty() {
-            w.key("parameter");
-            w.begin_array();
-            for v in &self.parameter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.template.is_empty() {
-            w.key("template");
-            w.begin_array();
-            for v in &self.template {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(
+            w,
+            "grouping",
+            &self.grouping,
+            ImplementationGuideDefinitionGrouping::write,
+        );
+        write_many(
+            w,
+            "resource",
+            &self.resource,
+            ImplementationGuideDefinitionResource::write,
+        );
+        write_opt(
+            w,
+            "page",
+            &self.page,
+            ImplementationGuideDefinitionPage::write,
+        );
+        write_many(
+            w,
+            "parameter",
+            &self.parameter,
+            ImplementationGuideDefinitionParameter::write,
+        );
+        write_many(
+            w,
+            "template",
+            &self.template,
+            ImplementationGuideDefinitionTemplate::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.grouping.is_empty() {
-            let n = path.len();
-            path.push_str(".grouping");
-            for v in &self.grouping {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.resource.is_empty() {
-            let n = path.len();
-            path.push_str(".resource");
-            for v in &self.resource {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.page.is_some() {
-            let n = path.len();
-            path.push_str(".page");
-            if let Some(v) = &self.page {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parameter.is_empty() {
-            let n = path.len();
-            path.push_str(".parameter");
-            for v in &self.parameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.template.is_empty() {
-            let n = path.len();
-            path.push_str(".template");
-            for v in &self.template {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".grouping",
+            &self.grouping,
+            ImplementationGuideDefinitionGrouping::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".resource",
+            &self.resource,
+            ImplementationGuideDefinitionResource::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".page",
+            &self.page,
+            ImplementationGuideDefinitionPage::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".parameter",
+            &self.parameter,
+            ImplementationGuideDefinitionParameter::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".template",
+            &self.template,
+            ImplementationGuideDefinitionTemplate::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ImplementationGuideDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.page, ImplementationGuideDefinitionPage::read),
+            2 => many(
+                p,
+                &mut self.grouping,
+                ImplementationGuideDefinitionGrouping::read,
+            ),
+            3 => many(
+                p,
+                &mut self.resource,
+                ImplementationGuideDefinitionResource::read,
+            ),
+            4 => many(
+                p,
+                &mut self.template,
+                ImplementationGuideDefinitionTemplate::read,
+            ),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(
+                p,
+                &mut self.parameter,
+                ImplementationGuideDefinitionParameter::read,
+            ),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("page"),
+        Key::plain("grouping"),
+        Key::plain("resource"),
+        Key::plain("template"),
+        Key::plain("extension"),
+        Key::plain("parameter"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "resource",
+        keys: &[3],
+    }],
+};
 
 /// Grouping used to present related resources in the IG
 ///
@@ -986,112 +740,94 @@ impl ImplementationGuideDefinitionGrouping {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(
+            p,
+            &IMPLEMENTATION_GUIDE_DEFINITION_GROUPING_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ImplementationGuideDefinitionGrouping {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => prim_element(p, &mut self.name),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.description, string),
+            5 => opt_prim_element(p, &mut self.description),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_DEFINITION_GROUPING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "name",
+        keys: &[1, 2],
+    }],
+};
 
 /// Page/Section in the Guide
 ///
@@ -1150,6 +886,23 @@ impl Default for ImplementationGuideDefinitionPageName {
     }
 }
 
+impl ImplementationGuideDefinitionPageName {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Url(x) => write_one_prim(w, "nameUrl", "_nameUrl", x, w_str),
+            Self::Reference(x) => write_one(w, "nameReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Url(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ImplementationGuideDefinitionPage {
     /// A `ImplementationGuideDefinitionPage` with its required elements (`name`, `title`, `generation`); everything else is empty.
     pub fn new(
@@ -1168,202 +921,153 @@ impl ImplementationGuideDefinitionPage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "nameUrl" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "name")?;
-                    choice_value_one(
-                        p,
-                        &mut r.name,
-                        url,
-                        ImplementationGuideDefinitionPageName::Url,
-                        |e| match e {
-                            ImplementationGuideDefinitionPageName::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_nameUrl" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "name")?;
-                    choice_element_one(
-                        p,
-                        &mut r.name,
-                        ImplementationGuideDefinitionPageName::Url,
-                        |e| match e {
-                            ImplementationGuideDefinitionPageName::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "nameReference" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "name")?;
-                    choice_box_one(
-                        p,
-                        &mut r.name,
-                        Reference::read,
-                        ImplementationGuideDefinitionPageName::Reference,
-                    )?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_element(p, &mut r.title)?;
-                }
-                "generation" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_value(p, &mut r.generation, codes::GuidePageGeneration::read_code)?;
-                }
-                "_generation" => {
-                    p.mark(&mut seen, 9)?;
-                    prim_element(p, &mut r.generation)?;
-                }
-                "page" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.page, ImplementationGuideDefinitionPage::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("name[x]"));
-        }
-        if !p.marked(&seen, 6) && !p.marked(&seen, 7) {
-            return Err(p.missing("title"));
-        }
-        if !p.marked(&seen, 8) && !p.marked(&seen, 9) {
-            return Err(p.missing("generation"));
-        }
+        read_object(
+            p,
+            &IMPLEMENTATION_GUIDE_DEFINITION_PAGE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.name;
-            match v {
-                ImplementationGuideDefinitionPageName::Url(x) => {
-                    write_prim(w, "nameUrl", "_nameUrl", x, w_str)
-                }
-                ImplementationGuideDefinitionPageName::Reference(x) => {
-                    w.key("nameReference");
-                    x.write(w);
-                }
-            }
-        }
-        write_prim(w, "title", "_title", &self.title, w_str);
-        write_prim(w, "generation", "_generation", &self.generation, w_str);
-        if !self.page.is_empty() {
-            w.key("page");
-            w.begin_array();
-            for v in &self.page {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.name.write_keys(w);
+        write_one_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "generation", "_generation", &self.generation, w_str);
+        write_many(
+            w,
+            "page",
+            &self.page,
+            ImplementationGuideDefinitionPage::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name[x]");
-            {
-                let v = &self.name;
-                match v {
-                    ImplementationGuideDefinitionPageName::Url(x) => x.visit_refs(path, f),
-                    ImplementationGuideDefinitionPageName::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".title");
-            {
-                let v = &self.title;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".generation");
-            {
-                let v = &self.generation;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.page.is_empty() {
-            let n = path.len();
-            path.push_str(".page");
-            for v in &self.page {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".name[x]",
+            &self.name,
+            ImplementationGuideDefinitionPageName::visit_refs,
+        );
+        visit_one(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".generation", &self.generation, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".page",
+            &self.page,
+            ImplementationGuideDefinitionPage::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ImplementationGuideDefinitionPage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.page, ImplementationGuideDefinitionPage::read),
+            2 => prim_value(p, &mut self.title, string),
+            3 => prim_element(p, &mut self.title),
+            4 => choice_value_one(
+                p,
+                &mut self.name,
+                url,
+                ImplementationGuideDefinitionPageName::Url,
+                |e| match e {
+                    ImplementationGuideDefinitionPageName::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_element_one(
+                p,
+                &mut self.name,
+                ImplementationGuideDefinitionPageName::Url,
+                |e| match e {
+                    ImplementationGuideDefinitionPageName::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => prim_value(
+                p,
+                &mut self.generation,
+                codes::GuidePageGeneration::read_code,
+            ),
+            8 => prim_element(p, &mut self.generation),
+            9 => choice_box_one(
+                p,
+                &mut self.name,
+                Reference::read,
+                ImplementationGuideDefinitionPageName::Reference,
+            ),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_DEFINITION_PAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("page"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::choice("nameUrl", 1, 1),
+        Key::choice("_nameUrl", 1, 1),
+        Key::plain("extension"),
+        Key::plain("generation"),
+        Key::plain("_generation"),
+        Key::choice("nameReference", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["name"],
+    required: &[
+        Required {
+            name: "name[x]",
+            keys: &[4, 5, 9],
+        },
+        Required {
+            name: "title",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "generation",
+            keys: &[7, 8],
+        },
+    ],
+};
 
 /// Defines how IG is built by tools
 ///
@@ -1406,114 +1110,94 @@ impl ImplementationGuideDefinitionParameter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::GuideParameterCode::read_code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.value)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("value"));
-        }
+        read_object(
+            p,
+            &IMPLEMENTATION_GUIDE_DEFINITION_PARAMETER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        write_prim(w, "value", "_value", &self.value, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_one_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_one(path, f, ".value", &self.value, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ImplementationGuideDefinitionParameter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.code, codes::GuideParameterCode::read_code),
+            2 => prim_element(p, &mut self.code),
+            3 => prim_value(p, &mut self.value, string),
+            4 => prim_element(p, &mut self.value),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_DEFINITION_PARAMETER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "value",
+            keys: &[3, 4],
+        },
+    ],
+};
 
 /// Resource in the implementation guide
 ///
@@ -1580,6 +1264,27 @@ impl Default for ImplementationGuideDefinitionResourceExample {
     }
 }
 
+impl ImplementationGuideDefinitionResourceExample {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => {
+                write_one_prim(w, "exampleBoolean", "_exampleBoolean", x, w_boolean)
+            }
+            Self::Canonical(x) => {
+                write_one_prim(w, "exampleCanonical", "_exampleCanonical", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ImplementationGuideDefinitionResource {
     /// A `ImplementationGuideDefinitionResource` with its required elements (`reference`); everything else is empty.
     pub fn new(reference: Reference) -> Self {
@@ -1592,251 +1297,180 @@ impl ImplementationGuideDefinitionResource {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.reference, Reference::read)?;
-                }
-                "fhirVersion" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 5);
-                    values(p, &mut r.fhir_version, codes::FHIRVersion::read_code, other)?;
-                }
-                "_fhirVersion" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 4);
-                    elements(p, &mut r.fhir_version, other)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "exampleBoolean" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 1, "example")?;
-                    choice_value(
-                        p,
-                        &mut r.example,
-                        boolean,
-                        ImplementationGuideDefinitionResourceExample::Boolean,
-                        |e| match e {
-                            ImplementationGuideDefinitionResourceExample::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_exampleBoolean" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 1, "example")?;
-                    choice_element(
-                        p,
-                        &mut r.example,
-                        ImplementationGuideDefinitionResourceExample::Boolean,
-                        |e| match e {
-                            ImplementationGuideDefinitionResourceExample::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "exampleCanonical" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 2, "example")?;
-                    choice_value(
-                        p,
-                        &mut r.example,
-                        canonical,
-                        ImplementationGuideDefinitionResourceExample::Canonical,
-                        |e| match e {
-                            ImplementationGuideDefinitionResourceExample::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_exampleCanonical" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 2, "example")?;
-                    choice_element(
-                        p,
-                        &mut r.example,
-                        ImplementationGuideDefinitionResourceExample::Canonical,
-                        |e| match e {
-                            ImplementationGuideDefinitionResourceExample::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "groupingId" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.grouping_id, id)?;
-                }
-                "_groupingId" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.grouping_id)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("reference"));
-        }
+        read_object(
+            p,
+            &IMPLEMENTATION_GUIDE_DEFINITION_RESOURCE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.fhir_version, "fhirVersion")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.reference;
-            w.key("reference");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "reference", &self.reference, Reference::write);
         write_prims(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         if let Some(v) = &self.example {
-            match v {
-                ImplementationGuideDefinitionResourceExample::Boolean(x) => {
-                    write_prim(w, "exampleBoolean", "_exampleBoolean", x, w_boolean)
-                }
-                ImplementationGuideDefinitionResourceExample::Canonical(x) => {
-                    write_prim(w, "exampleCanonical", "_exampleCanonical", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.grouping_id {
-            write_prim(w, "groupingId", "_groupingId", v, w_str);
-        }
+        write_opt_prim(w, "groupingId", "_groupingId", &self.grouping_id, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".reference", &self.reference, reference);
+        visit_many(
+            path,
+            f,
+            ".fhirVersion",
+            &self.fhir_version,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".example[x]",
+            &self.example,
+            ImplementationGuideDefinitionResourceExample::visit_refs,
+        );
+        visit_opt(path, f, ".groupingId", &self.grouping_id, Id::visit_refs);
+    }
+}
+
+impl ReadFields for ImplementationGuideDefinitionResource {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt_prim_element(p, &mut self.name),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => one(p, &mut self.reference, Reference::read),
+            5 => opt_prim_value(p, &mut self.grouping_id, id),
+            6 => opt_prim_element(p, &mut self.grouping_id),
+            7 => opt_prim_value(p, &mut self.description, string),
+            8 => {
+                let other = p.marked(seen, 10);
+                values(
+                    p,
+                    &mut self.fhir_version,
+                    codes::FHIRVersion::read_code,
+                    other,
+                )
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            9 => opt_prim_element(p, &mut self.description),
+            10 => {
+                let other = p.marked(seen, 8);
+                elements(p, &mut self.fhir_version, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".reference");
-            {
-                let v = &self.reference;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.fhir_version.is_empty() {
-            let n = path.len();
-            path.push_str(".fhirVersion");
-            for v in &self.fhir_version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.example.is_some() {
-            let n = path.len();
-            path.push_str(".example[x]");
-            if let Some(v) = &self.example {
-                match v {
-                    ImplementationGuideDefinitionResourceExample::Boolean(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ImplementationGuideDefinitionResourceExample::Canonical(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.grouping_id.is_some() {
-            let n = path.len();
-            path.push_str(".groupingId");
-            if let Some(v) = &self.grouping_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            11 => choice_value(
+                p,
+                &mut self.example,
+                boolean,
+                ImplementationGuideDefinitionResourceExample::Boolean,
+                |e| match e {
+                    ImplementationGuideDefinitionResourceExample::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_element(
+                p,
+                &mut self.example,
+                ImplementationGuideDefinitionResourceExample::Boolean,
+                |e| match e {
+                    ImplementationGuideDefinitionResourceExample::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_value(
+                p,
+                &mut self.example,
+                canonical,
+                ImplementationGuideDefinitionResourceExample::Canonical,
+                |e| match e {
+                    ImplementationGuideDefinitionResourceExample::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_element(
+                p,
+                &mut self.example,
+                ImplementationGuideDefinitionResourceExample::Canonical,
+                |e| match e {
+                    ImplementationGuideDefinitionResourceExample::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_DEFINITION_RESOURCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("groupingId"),
+        Key::plain("_groupingId"),
+        Key::plain("description"),
+        Key::plain("fhirVersion"),
+        Key::plain("_description"),
+        Key::plain("_fhirVersion"),
+        Key::choice("exampleBoolean", 1, 1),
+        Key::choice("_exampleBoolean", 1, 1),
+        Key::choice("exampleCanonical", 1, 2),
+        Key::choice("_exampleCanonical", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["example"],
+    required: &[Required {
+        name: "reference",
+        keys: &[4],
+    }],
+};
 
 /// A template for building resources
 ///
@@ -1881,133 +1515,100 @@ impl ImplementationGuideDefinitionTemplate {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.source, string)?;
-                }
-                "_source" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.source)?;
-                }
-                "scope" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.scope, string)?;
-                }
-                "_scope" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.scope)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("source"));
-        }
+        read_object(
+            p,
+            &IMPLEMENTATION_GUIDE_DEFINITION_TEMPLATE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        write_prim(w, "source", "_source", &self.source, w_str);
-        if let Some(v) = &self.scope {
-            write_prim(w, "scope", "_scope", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_one_prim(w, "source", "_source", &self.source, w_str);
+        write_opt_prim(w, "scope", "_scope", &self.scope, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".source");
-            {
-                let v = &self.source;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.scope.is_some() {
-            let n = path.len();
-            path.push_str(".scope");
-            if let Some(v) = &self.scope {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_one(path, f, ".source", &self.source, FhirString::visit_refs);
+        visit_opt(path, f, ".scope", &self.scope, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ImplementationGuideDefinitionTemplate {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.code, code),
+            2 => prim_element(p, &mut self.code),
+            3 => opt_prim_value(p, &mut self.scope, string),
+            4 => opt_prim_element(p, &mut self.scope),
+            5 => prim_value(p, &mut self.source, string),
+            6 => prim_element(p, &mut self.source),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_DEFINITION_TEMPLATE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("scope"),
+        Key::plain("_scope"),
+        Key::plain("source"),
+        Key::plain("_source"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "source",
+            keys: &[5, 6],
+        },
+    ],
+};
 
 /// Another Implementation guide this depends on
 ///
@@ -2057,131 +1658,89 @@ impl ImplementationGuideDependsOn {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "uri" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.uri, canonical)?;
-                }
-                "_uri" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.uri)?;
-                }
-                "packageId" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.package_id, id)?;
-                }
-                "_packageId" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.package_id)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("uri"));
-        }
+        read_object(p, &IMPLEMENTATION_GUIDE_DEPENDS_ON_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "uri", "_uri", &self.uri, w_str);
-        if let Some(v) = &self.package_id {
-            write_prim(w, "packageId", "_packageId", v, w_str);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "uri", "_uri", &self.uri, w_str);
+        write_opt_prim(w, "packageId", "_packageId", &self.package_id, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".uri");
-            {
-                let v = &self.uri;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.package_id.is_some() {
-            let n = path.len();
-            path.push_str(".packageId");
-            if let Some(v) = &self.package_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".uri", &self.uri, Canonical::visit_refs);
+        visit_opt(path, f, ".packageId", &self.package_id, Id::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ImplementationGuideDependsOn {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.uri, canonical),
+            2 => prim_element(p, &mut self.uri),
+            3 => opt_prim_value(p, &mut self.version, string),
+            4 => opt_prim_element(p, &mut self.version),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.package_id, id),
+            7 => opt_prim_element(p, &mut self.package_id),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_DEPENDS_ON_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("uri"),
+        Key::plain("_uri"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("extension"),
+        Key::plain("packageId"),
+        Key::plain("_packageId"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "uri",
+        keys: &[1, 2],
+    }],
+};
 
 /// Profiles that apply globally
 ///
@@ -2228,114 +1787,89 @@ impl ImplementationGuideGlobal {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ResourceType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.profile, canonical)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.profile)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("profile"));
-        }
+        read_object(p, &IMPLEMENTATION_GUIDE_GLOBAL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        write_prim(w, "profile", "_profile", &self.profile, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_one_prim(w, "profile", "_profile", &self.profile, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".profile");
-            {
-                let v = &self.profile;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_one(path, f, ".profile", &self.profile, Canonical::visit_refs);
+    }
+}
+
+impl ReadFields for ImplementationGuideGlobal {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.type_, codes::ResourceType::read_code),
+            2 => prim_element(p, &mut self.type_),
+            3 => prim_value(p, &mut self.profile, canonical),
+            4 => prim_element(p, &mut self.profile),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_GLOBAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("profile"),
+        Key::plain("_profile"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "profile",
+            keys: &[3, 4],
+        },
+    ],
+};
 
 /// Information about an assembled IG
 ///
@@ -2393,67 +1927,7 @@ impl ImplementationGuideManifest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "rendering" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.rendering, url)?;
-                }
-                "_rendering" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.rendering)?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 5)?;
-                    many(
-                        p,
-                        &mut r.resource,
-                        ImplementationGuideManifestResource::read,
-                    )?;
-                }
-                "page" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.page, ImplementationGuideManifestPage::read)?;
-                }
-                "image" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 8);
-                    values(p, &mut r.image, string, other)?;
-                }
-                "_image" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 7);
-                    elements(p, &mut r.image, other)?;
-                }
-                "other" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 10);
-                    values(p, &mut r.other, string, other)?;
-                }
-                "_other" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 9);
-                    elements(p, &mut r.other, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.resource.is_empty() {
-            return Err(p.missing("resource"));
-        }
+        read_object(p, &IMPLEMENTATION_GUIDE_MANIFEST_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.image, "image")?;
         check_list(p, &r.other, "other")?;
         Ok(r)
@@ -2461,45 +1935,27 @@ impl ImplementationGuideManifest {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.rendering {
-            write_prim(w, "rendering", "_rendering", v, w_str);
-        }
-        if !self.resource.is_empty() {
-            w.key("resource");
-            w.begin_array();
-            for v in &self.resource {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.page.is_empty() {
-            w.key("page");
-            w.begin_array();
-            for v in &self.page {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "rendering", "_rendering", &self.rendering, w_str);
+        write_many(
+            w,
+            "resource",
+            &self.resource,
+            ImplementationGuideManifestResource::write,
+        );
+        write_many(
+            w,
+            "page",
+            &self.page,
+            ImplementationGuideManifestPage::write,
+        );
         write_prims(w, "image", "_image", &self.image, w_str);
         write_prims(w, "other", "_other", &self.other, w_str);
         w.end_object();
@@ -2507,64 +1963,101 @@ impl ImplementationGuideManifest {
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".rendering", &self.rendering, Url::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".resource",
+            &self.resource,
+            ImplementationGuideManifestResource::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".page",
+            &self.page,
+            ImplementationGuideManifestPage::visit_refs,
+        );
+        visit_many(path, f, ".image", &self.image, FhirString::visit_refs);
+        visit_many(path, f, ".other", &self.other, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ImplementationGuideManifest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.page, ImplementationGuideManifestPage::read),
+            2 => {
+                let other = p.marked(seen, 4);
+                values(p, &mut self.image, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            3 => {
+                let other = p.marked(seen, 5);
+                values(p, &mut self.other, string, other)
             }
-            path.truncate(n);
-        }
-        if self.rendering.is_some() {
-            let n = path.len();
-            path.push_str(".rendering");
-            if let Some(v) = &self.rendering {
-                v.visit_refs(path, f);
+            4 => {
+                let other = p.marked(seen, 2);
+                elements(p, &mut self.image, other)
             }
-            path.truncate(n);
-        }
-        if !self.resource.is_empty() {
-            let n = path.len();
-            path.push_str(".resource");
-            for v in &self.resource {
-                v.visit_refs(path, f);
+            5 => {
+                let other = p.marked(seen, 3);
+                elements(p, &mut self.other, other)
             }
-            path.truncate(n);
-        }
-        if !self.page.is_empty() {
-            let n = path.len();
-            path.push_str(".page");
-            for v in &self.page {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.image.is_empty() {
-            let n = path.len();
-            path.push_str(".image");
-            for v in &self.image {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.other.is_empty() {
-            let n = path.len();
-            path.push_str(".other");
-            for v in &self.other {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            6 => many(
+                p,
+                &mut self.resource,
+                ImplementationGuideManifestResource::read,
+            ),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.rendering, url),
+            9 => opt_prim_element(p, &mut self.rendering),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_MANIFEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("page"),
+        Key::plain("image"),
+        Key::plain("other"),
+        Key::plain("_image"),
+        Key::plain("_other"),
+        Key::plain("resource"),
+        Key::plain("extension"),
+        Key::plain("rendering"),
+        Key::plain("_rendering"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "resource",
+        keys: &[6],
+    }],
+};
 
 /// HTML page within the parent IG
 ///
@@ -2614,132 +2107,101 @@ impl ImplementationGuideManifestPage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "anchor" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 8);
-                    values(p, &mut r.anchor, string, other)?;
-                }
-                "_anchor" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 7);
-                    elements(p, &mut r.anchor, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(
+            p,
+            &IMPLEMENTATION_GUIDE_MANIFEST_PAGE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.anchor, "anchor")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
         write_prims(w, "anchor", "_anchor", &self.anchor, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_many(path, f, ".anchor", &self.anchor, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ImplementationGuideManifestPage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => prim_element(p, &mut self.name),
+            3 => opt_prim_value(p, &mut self.title, string),
+            4 => opt_prim_element(p, &mut self.title),
+            5 => {
+                let other = p.marked(seen, 6);
+                values(p, &mut self.anchor, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            6 => {
+                let other = p.marked(seen, 5);
+                elements(p, &mut self.anchor, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.anchor.is_empty() {
-            let n = path.len();
-            path.push_str(".anchor");
-            for v in &self.anchor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_MANIFEST_PAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("anchor"),
+        Key::plain("_anchor"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "name",
+        keys: &[1, 2],
+    }],
+};
 
 /// Resource in the implementation guide
 ///
@@ -2794,6 +2256,27 @@ impl Default for ImplementationGuideManifestResourceExample {
     }
 }
 
+impl ImplementationGuideManifestResourceExample {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => {
+                write_one_prim(w, "exampleBoolean", "_exampleBoolean", x, w_boolean)
+            }
+            Self::Canonical(x) => {
+                write_one_prim(w, "exampleCanonical", "_exampleCanonical", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ImplementationGuideManifestResource {
     /// A `ImplementationGuideManifestResource` with its required elements (`reference`); everything else is empty.
     pub fn new(reference: Reference) -> Self {
@@ -2806,188 +2289,147 @@ impl ImplementationGuideManifestResource {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.reference, Reference::read)?;
-                }
-                "exampleBoolean" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "example")?;
-                    choice_value(
-                        p,
-                        &mut r.example,
-                        boolean,
-                        ImplementationGuideManifestResourceExample::Boolean,
-                        |e| match e {
-                            ImplementationGuideManifestResourceExample::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_exampleBoolean" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "example")?;
-                    choice_element(
-                        p,
-                        &mut r.example,
-                        ImplementationGuideManifestResourceExample::Boolean,
-                        |e| match e {
-                            ImplementationGuideManifestResourceExample::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "exampleCanonical" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "example")?;
-                    choice_value(
-                        p,
-                        &mut r.example,
-                        canonical,
-                        ImplementationGuideManifestResourceExample::Canonical,
-                        |e| match e {
-                            ImplementationGuideManifestResourceExample::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_exampleCanonical" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "example")?;
-                    choice_element(
-                        p,
-                        &mut r.example,
-                        ImplementationGuideManifestResourceExample::Canonical,
-                        |e| match e {
-                            ImplementationGuideManifestResourceExample::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "relativePath" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.relative_path, url)?;
-                }
-                "_relativePath" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.relative_path)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("reference"));
-        }
+        read_object(
+            p,
+            &IMPLEMENTATION_GUIDE_MANIFEST_RESOURCE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.reference;
-            w.key("reference");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "reference", &self.reference, Reference::write);
         if let Some(v) = &self.example {
-            match v {
-                ImplementationGuideManifestResourceExample::Boolean(x) => {
-                    write_prim(w, "exampleBoolean", "_exampleBoolean", x, w_boolean)
-                }
-                ImplementationGuideManifestResourceExample::Canonical(x) => {
-                    write_prim(w, "exampleCanonical", "_exampleCanonical", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.relative_path {
-            write_prim(w, "relativePath", "_relativePath", v, w_str);
-        }
+        write_opt_prim(
+            w,
+            "relativePath",
+            "_relativePath",
+            &self.relative_path,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".reference");
-            {
-                let v = &self.reference;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.example.is_some() {
-            let n = path.len();
-            path.push_str(".example[x]");
-            if let Some(v) = &self.example {
-                match v {
-                    ImplementationGuideManifestResourceExample::Boolean(x) => x.visit_refs(path, f),
-                    ImplementationGuideManifestResourceExample::Canonical(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.relative_path.is_some() {
-            let n = path.len();
-            path.push_str(".relativePath");
-            if let Some(v) = &self.relative_path {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".reference", &self.reference, reference);
+        visit_opt(
+            path,
+            f,
+            ".example[x]",
+            &self.example,
+            ImplementationGuideManifestResourceExample::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".relativePath",
+            &self.relative_path,
+            Url::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ImplementationGuideManifestResource {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => one(p, &mut self.reference, Reference::read),
+            3 => opt_prim_value(p, &mut self.relative_path, url),
+            4 => opt_prim_element(p, &mut self.relative_path),
+            5 => choice_value(
+                p,
+                &mut self.example,
+                boolean,
+                ImplementationGuideManifestResourceExample::Boolean,
+                |e| match e {
+                    ImplementationGuideManifestResourceExample::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_element(
+                p,
+                &mut self.example,
+                ImplementationGuideManifestResourceExample::Boolean,
+                |e| match e {
+                    ImplementationGuideManifestResourceExample::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_value(
+                p,
+                &mut self.example,
+                canonical,
+                ImplementationGuideManifestResourceExample::Canonical,
+                |e| match e {
+                    ImplementationGuideManifestResourceExample::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element(
+                p,
+                &mut self.example,
+                ImplementationGuideManifestResourceExample::Canonical,
+                |e| match e {
+                    ImplementationGuideManifestResourceExample::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static IMPLEMENTATION_GUIDE_MANIFEST_RESOURCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("relativePath"),
+        Key::plain("_relativePath"),
+        Key::choice("exampleBoolean", 1, 1),
+        Key::choice("_exampleBoolean", 1, 1),
+        Key::choice("exampleCanonical", 1, 2),
+        Key::choice("_exampleCanonical", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["example"],
+    required: &[Required {
+        name: "reference",
+        keys: &[2],
+    }],
+};

@@ -107,130 +107,7 @@ impl InsurancePlan {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("InsurancePlan")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "alias" => {
-                    p.mark(&mut seen, 18)?;
-                    let other = p.marked(&seen, 19);
-                    values(p, &mut r.alias, string, other)?;
-                }
-                "_alias" => {
-                    p.mark(&mut seen, 19)?;
-                    let other = p.marked(&seen, 18);
-                    elements(p, &mut r.alias, other)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "ownedBy" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.owned_by, Reference::read)?;
-                }
-                "administeredBy" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.administered_by, Reference::read)?;
-                }
-                "coverageArea" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.coverage_area, Reference::read)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.contact, InsurancePlanContact::read)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.endpoint, Reference::read)?;
-                }
-                "network" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.network, Reference::read)?;
-                }
-                "coverage" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.coverage, InsurancePlanCoverage::read)?;
-                }
-                "plan" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.plan, InsurancePlanPlan::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &INSURANCE_PLAN_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.alias, "alias")?;
         Ok(r)
     }
@@ -239,314 +116,192 @@ impl InsurancePlan {
         w.begin_object();
         w.key("resourceType");
         w.str("InsurancePlan");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
         write_prims(w, "alias", "_alias", &self.alias, w_str);
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.owned_by {
-            w.key("ownedBy");
-            v.write(w);
-        }
-        if let Some(v) = &self.administered_by {
-            w.key("administeredBy");
-            v.write(w);
-        }
-        if !self.coverage_area.is_empty() {
-            w.key("coverageArea");
-            w.begin_array();
-            for v in &self.coverage_area {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.endpoint.is_empty() {
-            w.key("endpoint");
-            w.begin_array();
-            for v in &self.endpoint {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.network.is_empty() {
-            w.key("network");
-            w.begin_array();
-            for v in &self.network {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.coverage.is_empty() {
-            w.key("coverage");
-            w.begin_array();
-            for v in &self.coverage {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.plan.is_empty() {
-            w.key("plan");
-            w.begin_array();
-            for v in &self.plan {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "period", &self.period, Period::write);
+        write_opt(w, "ownedBy", &self.owned_by, Reference::write);
+        write_opt(w, "administeredBy", &self.administered_by, Reference::write);
+        write_many(w, "coverageArea", &self.coverage_area, Reference::write);
+        write_many(w, "contact", &self.contact, InsurancePlanContact::write);
+        write_many(w, "endpoint", &self.endpoint, Reference::write);
+        write_many(w, "network", &self.network, Reference::write);
+        write_many(w, "coverage", &self.coverage, InsurancePlanCoverage::write);
+        write_many(w, "plan", &self.plan, InsurancePlanPlan::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.alias.is_empty() {
-            let n = path.len();
-            path.push_str(".alias");
-            for v in &self.alias {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.owned_by.is_some() {
-            let n = path.len();
-            path.push_str(".ownedBy");
-            if let Some(v) = &self.owned_by {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.administered_by.is_some() {
-            let n = path.len();
-            path.push_str(".administeredBy");
-            if let Some(v) = &self.administered_by {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.coverage_area.is_empty() {
-            let n = path.len();
-            path.push_str(".coverageArea");
-            for v in &self.coverage_area {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endpoint.is_empty() {
-            let n = path.len();
-            path.push_str(".endpoint");
-            for v in &self.endpoint {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.network.is_empty() {
-            let n = path.len();
-            path.push_str(".network");
-            for v in &self.network {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.coverage.is_empty() {
-            let n = path.len();
-            path.push_str(".coverage");
-            for v in &self.coverage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.plan.is_empty() {
-            let n = path.len();
-            path.push_str(".plan");
-            for v in &self.plan {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_many(path, f, ".alias", &self.alias, FhirString::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt(path, f, ".ownedBy", &self.owned_by, reference);
+        visit_opt(path, f, ".administeredBy", &self.administered_by, reference);
+        visit_many(path, f, ".coverageArea", &self.coverage_area, reference);
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            InsurancePlanContact::visit_refs,
+        );
+        visit_many(path, f, ".endpoint", &self.endpoint, reference);
+        visit_many(path, f, ".network", &self.network, reference);
+        visit_many(
+            path,
+            f,
+            ".coverage",
+            &self.coverage,
+            InsurancePlanCoverage::visit_refs,
+        );
+        visit_many(path, f, ".plan", &self.plan, InsurancePlanPlan::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for InsurancePlan {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt_prim_value(p, &mut self.name, string),
+            4 => many(p, &mut self.plan, InsurancePlanPlan::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => many(p, &mut self.type_, CodeableConcept::read),
+            7 => opt_prim_element(p, &mut self.name),
+            8 => {
+                let other = p.marked(seen, 9);
+                values(p, &mut self.alias, string, other)
+            }
+            9 => {
+                let other = p.marked(seen, 8);
+                elements(p, &mut self.alias, other)
+            }
+            10 => opt(p, &mut self.period, Period::read),
+            11 => opt_prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            12 => opt_prim_element(p, &mut self.status),
+            13 => many(p, &mut self.contact, InsurancePlanContact::read),
+            14 => many(p, &mut self.network, Reference::read),
+            15 => opt(p, &mut self.owned_by, Reference::read),
+            16 => many(p, &mut self.coverage, InsurancePlanCoverage::read),
+            17 => many(p, &mut self.endpoint, Reference::read),
+            18 => opt_prim_value(p, &mut self.language, code),
+            19 => opt_prim_element(p, &mut self.language),
+            20 => many(p, &mut self.contained, Resource::read),
+            21 => many(p, &mut self.extension, Extension::read),
+            22 => many(p, &mut self.identifier, Identifier::read),
+            23 => many(p, &mut self.coverage_area, Reference::read),
+            24 => p.expect_resource_type("InsurancePlan"),
+            25 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            26 => opt_prim_element(p, &mut self.implicit_rules),
+            27 => opt(p, &mut self.administered_by, Reference::read),
+            28 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static INSURANCE_PLAN_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("plan"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("alias"),
+        Key::plain("_alias"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("network"),
+        Key::plain("ownedBy"),
+        Key::plain("coverage"),
+        Key::plain("endpoint"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("coverageArea"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("administeredBy"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Contact for the product
 ///
@@ -588,140 +343,90 @@ impl InsurancePlanContact {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.purpose, CodeableConcept::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.name, HumanName::read)?;
-                }
-                "telecom" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.telecom, ContactPoint::read)?;
-                }
-                "address" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.address, Address::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &INSURANCE_PLAN_CONTACT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            w.key("purpose");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            w.key("name");
-            v.write(w);
-        }
-        if !self.telecom.is_empty() {
-            w.key("telecom");
-            w.begin_array();
-            for v in &self.telecom {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.address {
-            w.key("address");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "purpose", &self.purpose, CodeableConcept::write);
+        write_opt(w, "name", &self.name, HumanName::write);
+        write_many(w, "telecom", &self.telecom, ContactPoint::write);
+        write_opt(w, "address", &self.address, Address::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.telecom.is_empty() {
-            let n = path.len();
-            path.push_str(".telecom");
-            for v in &self.telecom {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.address.is_some() {
-            let n = path.len();
-            path.push_str(".address");
-            if let Some(v) = &self.address {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".purpose",
+            &self.purpose,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, HumanName::visit_refs);
+        visit_many(path, f, ".telecom", &self.telecom, ContactPoint::visit_refs);
+        visit_opt(path, f, ".address", &self.address, Address::visit_refs);
+    }
+}
+
+impl ReadFields for InsurancePlanContact {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.name, HumanName::read),
+            2 => opt(p, &mut self.address, Address::read),
+            3 => opt(p, &mut self.purpose, CodeableConcept::read),
+            4 => many(p, &mut self.telecom, ContactPoint::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INSURANCE_PLAN_CONTACT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("address"),
+        Key::plain("purpose"),
+        Key::plain("telecom"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Coverage details
 ///
@@ -772,137 +477,100 @@ impl InsurancePlanCoverage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "network" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.network, Reference::read)?;
-                }
-                "benefit" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.benefit, InsurancePlanCoverageBenefit::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if r.benefit.is_empty() {
-            return Err(p.missing("benefit"));
-        }
+        read_object(p, &INSURANCE_PLAN_COVERAGE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.network.is_empty() {
-            w.key("network");
-            w.begin_array();
-            for v in &self.network {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.benefit.is_empty() {
-            w.key("benefit");
-            w.begin_array();
-            for v in &self.benefit {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "network", &self.network, Reference::write);
+        write_many(
+            w,
+            "benefit",
+            &self.benefit,
+            InsurancePlanCoverageBenefit::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.network.is_empty() {
-            let n = path.len();
-            path.push_str(".network");
-            for v in &self.network {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.benefit.is_empty() {
-            let n = path.len();
-            path.push_str(".benefit");
-            for v in &self.benefit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(path, f, ".network", &self.network, reference);
+        visit_many(
+            path,
+            f,
+            ".benefit",
+            &self.benefit,
+            InsurancePlanCoverageBenefit::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for InsurancePlanCoverage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.benefit, InsurancePlanCoverageBenefit::read),
+            3 => many(p, &mut self.network, Reference::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INSURANCE_PLAN_COVERAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("benefit"),
+        Key::plain("network"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1],
+        },
+        Required {
+            name: "benefit",
+            keys: &[2],
+        },
+    ],
+};
 
 /// List of benefits
 ///
@@ -952,132 +620,102 @@ impl InsurancePlanCoverageBenefit {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "requirement" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.requirement, string)?;
-                }
-                "_requirement" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.requirement)?;
-                }
-                "limit" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.limit, InsurancePlanCoverageBenefitLimit::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &INSURANCE_PLAN_COVERAGE_BENEFIT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.requirement {
-            write_prim(w, "requirement", "_requirement", v, w_str);
-        }
-        if !self.limit.is_empty() {
-            w.key("limit");
-            w.begin_array();
-            for v in &self.limit {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "requirement", "_requirement", &self.requirement, w_str);
+        write_many(
+            w,
+            "limit",
+            &self.limit,
+            InsurancePlanCoverageBenefitLimit::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requirement.is_some() {
-            let n = path.len();
-            path.push_str(".requirement");
-            if let Some(v) = &self.requirement {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.limit.is_empty() {
-            let n = path.len();
-            path.push_str(".limit");
-            for v in &self.limit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".requirement",
+            &self.requirement,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".limit",
+            &self.limit,
+            InsurancePlanCoverageBenefitLimit::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for InsurancePlanCoverageBenefit {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.limit, InsurancePlanCoverageBenefitLimit::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.requirement, string),
+            5 => opt_prim_element(p, &mut self.requirement),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INSURANCE_PLAN_COVERAGE_BENEFIT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("limit"),
+        Key::plain("extension"),
+        Key::plain("requirement"),
+        Key::plain("_requirement"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};
 
 /// Benefit limits
 ///
@@ -1115,104 +753,81 @@ impl InsurancePlanCoverageBenefitLimit {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.value, Quantity::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &INSURANCE_PLAN_COVERAGE_BENEFIT_LIMIT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.value {
-            w.key("value");
-            v.write(w);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "value", &self.value, Quantity::write);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".value", &self.value, Quantity::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for InsurancePlanCoverageBenefitLimit {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => opt(p, &mut self.value, Quantity::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INSURANCE_PLAN_COVERAGE_BENEFIT_LIMIT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("value"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Plan details
 ///
@@ -1266,190 +881,128 @@ impl InsurancePlanPlan {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "coverageArea" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.coverage_area, Reference::read)?;
-                }
-                "network" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.network, Reference::read)?;
-                }
-                "generalCost" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.general_cost, InsurancePlanPlanGeneralCost::read)?;
-                }
-                "specificCost" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.specific_cost, InsurancePlanPlanSpecificCost::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &INSURANCE_PLAN_PLAN_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if !self.coverage_area.is_empty() {
-            w.key("coverageArea");
-            w.begin_array();
-            for v in &self.coverage_area {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.network.is_empty() {
-            w.key("network");
-            w.begin_array();
-            for v in &self.network {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.general_cost.is_empty() {
-            w.key("generalCost");
-            w.begin_array();
-            for v in &self.general_cost {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.specific_cost.is_empty() {
-            w.key("specificCost");
-            w.begin_array();
-            for v in &self.specific_cost {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "coverageArea", &self.coverage_area, Reference::write);
+        write_many(w, "network", &self.network, Reference::write);
+        write_many(
+            w,
+            "generalCost",
+            &self.general_cost,
+            InsurancePlanPlanGeneralCost::write,
+        );
+        write_many(
+            w,
+            "specificCost",
+            &self.specific_cost,
+            InsurancePlanPlanSpecificCost::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.coverage_area.is_empty() {
-            let n = path.len();
-            path.push_str(".coverageArea");
-            for v in &self.coverage_area {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.network.is_empty() {
-            let n = path.len();
-            path.push_str(".network");
-            for v in &self.network {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.general_cost.is_empty() {
-            let n = path.len();
-            path.push_str(".generalCost");
-            for v in &self.general_cost {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specific_cost.is_empty() {
-            let n = path.len();
-            path.push_str(".specificCost");
-            for v in &self.specific_cost {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(path, f, ".coverageArea", &self.coverage_area, reference);
+        visit_many(path, f, ".network", &self.network, reference);
+        visit_many(
+            path,
+            f,
+            ".generalCost",
+            &self.general_cost,
+            InsurancePlanPlanGeneralCost::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".specificCost",
+            &self.specific_cost,
+            InsurancePlanPlanSpecificCost::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for InsurancePlanPlan {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.network, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.identifier, Identifier::read),
+            5 => many(
+                p,
+                &mut self.general_cost,
+                InsurancePlanPlanGeneralCost::read,
+            ),
+            6 => many(p, &mut self.coverage_area, Reference::read),
+            7 => many(
+                p,
+                &mut self.specific_cost,
+                InsurancePlanPlanSpecificCost::read,
+            ),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INSURANCE_PLAN_PLAN_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("network"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("generalCost"),
+        Key::plain("coverageArea"),
+        Key::plain("specificCost"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Overall costs
 ///
@@ -1493,142 +1046,94 @@ impl InsurancePlanPlanGeneralCost {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "groupSize" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.group_size, positive_int)?;
-                }
-                "_groupSize" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.group_size)?;
-                }
-                "cost" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.cost, Money::read)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &INSURANCE_PLAN_PLAN_GENERAL_COST_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.group_size {
-            write_prim(w, "groupSize", "_groupSize", v, w_unsigned);
-        }
-        if let Some(v) = &self.cost {
-            w.key("cost");
-            v.write(w);
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "groupSize", "_groupSize", &self.group_size, w_unsigned);
+        write_opt(w, "cost", &self.cost, Money::write);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.group_size.is_some() {
-            let n = path.len();
-            path.push_str(".groupSize");
-            if let Some(v) = &self.group_size {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.cost.is_some() {
-            let n = path.len();
-            path.push_str(".cost");
-            if let Some(v) = &self.cost {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".groupSize",
+            &self.group_size,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(path, f, ".cost", &self.cost, Money::visit_refs);
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for InsurancePlanPlanGeneralCost {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.cost, Money::read),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_value(p, &mut self.comment, string),
+            4 => opt_prim_element(p, &mut self.comment),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.group_size, positive_int),
+            7 => opt_prim_element(p, &mut self.group_size),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INSURANCE_PLAN_PLAN_GENERAL_COST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("cost"),
+        Key::plain("type"),
+        Key::plain("comment"),
+        Key::plain("_comment"),
+        Key::plain("extension"),
+        Key::plain("groupSize"),
+        Key::plain("_groupSize"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Specific costs
 ///
@@ -1674,117 +1179,105 @@ impl InsurancePlanPlanSpecificCost {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "benefit" => {
-                    p.mark(&mut seen, 4)?;
-                    many(
-                        p,
-                        &mut r.benefit,
-                        InsurancePlanPlanSpecificCostBenefit::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("category"));
-        }
+        read_object(
+            p,
+            &INSURANCE_PLAN_PLAN_SPECIFIC_COST_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.category;
-            w.key("category");
-            v.write(w);
-        }
-        if !self.benefit.is_empty() {
-            w.key("benefit");
-            w.begin_array();
-            for v in &self.benefit {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "category", &self.category, CodeableConcept::write);
+        write_many(
+            w,
+            "benefit",
+            &self.benefit,
+            InsurancePlanPlanSpecificCostBenefit::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".category");
-            {
-                let v = &self.category;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.benefit.is_empty() {
-            let n = path.len();
-            path.push_str(".benefit");
-            for v in &self.benefit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".benefit",
+            &self.benefit,
+            InsurancePlanPlanSpecificCostBenefit::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for InsurancePlanPlanSpecificCost {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(
+                p,
+                &mut self.benefit,
+                InsurancePlanPlanSpecificCostBenefit::read,
+            ),
+            2 => one(p, &mut self.category, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INSURANCE_PLAN_PLAN_SPECIFIC_COST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("benefit"),
+        Key::plain("category"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "category",
+        keys: &[2],
+    }],
+};
 
 /// Benefits list
 ///
@@ -1830,117 +1323,99 @@ impl InsurancePlanPlanSpecificCostBenefit {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "cost" => {
-                    p.mark(&mut seen, 4)?;
-                    many(
-                        p,
-                        &mut r.cost,
-                        InsurancePlanPlanSpecificCostBenefitCost::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &INSURANCE_PLAN_PLAN_SPECIFIC_COST_BENEFIT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.cost.is_empty() {
-            w.key("cost");
-            w.begin_array();
-            for v in &self.cost {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_many(
+            w,
+            "cost",
+            &self.cost,
+            InsurancePlanPlanSpecificCostBenefitCost::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.cost.is_empty() {
-            let n = path.len();
-            path.push_str(".cost");
-            for v in &self.cost {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".cost",
+            &self.cost,
+            InsurancePlanPlanSpecificCostBenefitCost::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for InsurancePlanPlanSpecificCostBenefit {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(
+                p,
+                &mut self.cost,
+                InsurancePlanPlanSpecificCostBenefitCost::read,
+            ),
+            2 => one(p, &mut self.type_, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INSURANCE_PLAN_PLAN_SPECIFIC_COST_BENEFIT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("cost"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[2],
+    }],
+};
 
 /// List of the costs
 ///
@@ -1994,142 +1469,106 @@ impl InsurancePlanPlanSpecificCostBenefitCost {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "applicability" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.applicability, CodeableConcept::read)?;
-                }
-                "qualifiers" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.qualifiers, CodeableConcept::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.value, Quantity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &INSURANCE_PLAN_PLAN_SPECIFIC_COST_BENEFIT_COST_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.applicability {
-            w.key("applicability");
-            v.write(w);
-        }
-        if !self.qualifiers.is_empty() {
-            w.key("qualifiers");
-            w.begin_array();
-            for v in &self.qualifiers {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.value {
-            w.key("value");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(
+            w,
+            "applicability",
+            &self.applicability,
+            CodeableConcept::write,
+        );
+        write_many(w, "qualifiers", &self.qualifiers, CodeableConcept::write);
+        write_opt(w, "value", &self.value, Quantity::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.applicability.is_some() {
-            let n = path.len();
-            path.push_str(".applicability");
-            if let Some(v) = &self.applicability {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.qualifiers.is_empty() {
-            let n = path.len();
-            path.push_str(".qualifiers");
-            for v in &self.qualifiers {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".applicability",
+            &self.applicability,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".qualifiers",
+            &self.qualifiers,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".value", &self.value, Quantity::visit_refs);
+    }
+}
+
+impl ReadFields for InsurancePlanPlanSpecificCostBenefitCost {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.value, Quantity::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.qualifiers, CodeableConcept::read),
+            5 => opt(p, &mut self.applicability, CodeableConcept::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INSURANCE_PLAN_PLAN_SPECIFIC_COST_BENEFIT_COST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("value"),
+        Key::plain("extension"),
+        Key::plain("qualifiers"),
+        Key::plain("applicability"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};

@@ -123,147 +123,7 @@ impl Invoice {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Invoice")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::InvoiceStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "cancelledReason" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.cancelled_reason, string)?;
-                }
-                "_cancelledReason" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.cancelled_reason)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "recipient" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.recipient, Reference::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "participant" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.participant, InvoiceParticipant::read)?;
-                }
-                "issuer" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.issuer, Reference::read)?;
-                }
-                "account" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.account, Reference::read)?;
-                }
-                "lineItem" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.line_item, InvoiceLineItem::read)?;
-                }
-                "totalPriceComponent" => {
-                    p.mark(&mut seen, 26)?;
-                    many(
-                        p,
-                        &mut r.total_price_component,
-                        InvoiceLineItemPriceComponent::read,
-                    )?;
-                }
-                "totalNet" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.total_net, Money::read)?;
-                }
-                "totalGross" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.total_gross, Money::read)?;
-                }
-                "paymentTerms" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.payment_terms, markdown)?;
-                }
-                "_paymentTerms" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.payment_terms)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &INVOICE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -271,325 +131,243 @@ impl Invoice {
         w.begin_object();
         w.key("resourceType");
         w.str("Invoice");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.cancelled_reason {
-            write_prim(w, "cancelledReason", "_cancelledReason", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.recipient {
-            w.key("recipient");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if !self.participant.is_empty() {
-            w.key("participant");
-            w.begin_array();
-            for v in &self.participant {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.issuer {
-            w.key("issuer");
-            v.write(w);
-        }
-        if let Some(v) = &self.account {
-            w.key("account");
-            v.write(w);
-        }
-        if !self.line_item.is_empty() {
-            w.key("lineItem");
-            w.begin_array();
-            for v in &self.line_item {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.total_price_component.is_empty() {
-            w.key("totalPriceComponent");
-            w.begin_array();
-            for v in &self.total_price_component {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.total_net {
-            w.key("totalNet");
-            v.write(w);
-        }
-        if let Some(v) = &self.total_gross {
-            w.key("totalGross");
-            v.write(w);
-        }
-        if let Some(v) = &self.payment_terms {
-            write_prim(w, "paymentTerms", "_paymentTerms", v, w_str);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "cancelledReason",
+            "_cancelledReason",
+            &self.cancelled_reason,
+            w_str,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "recipient", &self.recipient, Reference::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_many(
+            w,
+            "participant",
+            &self.participant,
+            InvoiceParticipant::write,
+        );
+        write_opt(w, "issuer", &self.issuer, Reference::write);
+        write_opt(w, "account", &self.account, Reference::write);
+        write_many(w, "lineItem", &self.line_item, InvoiceLineItem::write);
+        write_many(
+            w,
+            "totalPriceComponent",
+            &self.total_price_component,
+            InvoiceLineItemPriceComponent::write,
+        );
+        write_opt(w, "totalNet", &self.total_net, Money::write);
+        write_opt(w, "totalGross", &self.total_gross, Money::write);
+        write_opt_prim(
+            w,
+            "paymentTerms",
+            "_paymentTerms",
+            &self.payment_terms,
+            w_str,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.cancelled_reason.is_some() {
-            let n = path.len();
-            path.push_str(".cancelledReason");
-            if let Some(v) = &self.cancelled_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.recipient.is_some() {
-            let n = path.len();
-            path.push_str(".recipient");
-            if let Some(v) = &self.recipient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.participant.is_empty() {
-            let n = path.len();
-            path.push_str(".participant");
-            for v in &self.participant {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.issuer.is_some() {
-            let n = path.len();
-            path.push_str(".issuer");
-            if let Some(v) = &self.issuer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.account.is_some() {
-            let n = path.len();
-            path.push_str(".account");
-            if let Some(v) = &self.account {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.line_item.is_empty() {
-            let n = path.len();
-            path.push_str(".lineItem");
-            for v in &self.line_item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.total_price_component.is_empty() {
-            let n = path.len();
-            path.push_str(".totalPriceComponent");
-            for v in &self.total_price_component {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.total_net.is_some() {
-            let n = path.len();
-            path.push_str(".totalNet");
-            if let Some(v) = &self.total_net {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.total_gross.is_some() {
-            let n = path.len();
-            path.push_str(".totalGross");
-            if let Some(v) = &self.total_gross {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payment_terms.is_some() {
-            let n = path.len();
-            path.push_str(".paymentTerms");
-            if let Some(v) = &self.payment_terms {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".cancelledReason",
+            &self.cancelled_reason,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".recipient", &self.recipient, reference);
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".participant",
+            &self.participant,
+            InvoiceParticipant::visit_refs,
+        );
+        visit_opt(path, f, ".issuer", &self.issuer, reference);
+        visit_opt(path, f, ".account", &self.account, reference);
+        visit_many(
+            path,
+            f,
+            ".lineItem",
+            &self.line_item,
+            InvoiceLineItem::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".totalPriceComponent",
+            &self.total_price_component,
+            InvoiceLineItemPriceComponent::visit_refs,
+        );
+        visit_opt(path, f, ".totalNet", &self.total_net, Money::visit_refs);
+        visit_opt(path, f, ".totalGross", &self.total_gross, Money::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".paymentTerms",
+            &self.payment_terms,
+            Markdown::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Invoice {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.date, date_time),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt(p, &mut self.type_, CodeableConcept::read),
+            7 => opt_prim_element(p, &mut self.date),
+            8 => opt(p, &mut self.issuer, Reference::read),
+            9 => prim_value(p, &mut self.status, codes::InvoiceStatus::read_code),
+            10 => prim_element(p, &mut self.status),
+            11 => opt(p, &mut self.account, Reference::read),
+            12 => opt(p, &mut self.subject, Reference::read),
+            13 => opt_prim_value(p, &mut self.language, code),
+            14 => many(p, &mut self.line_item, InvoiceLineItem::read),
+            15 => opt(p, &mut self.total_net, Money::read),
+            16 => opt_prim_element(p, &mut self.language),
+            17 => many(p, &mut self.contained, Resource::read),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => opt(p, &mut self.recipient, Reference::read),
+            20 => many(p, &mut self.identifier, Identifier::read),
+            21 => opt(p, &mut self.total_gross, Money::read),
+            22 => many(p, &mut self.participant, InvoiceParticipant::read),
+            23 => opt_prim_value(p, &mut self.payment_terms, markdown),
+            24 => p.expect_resource_type("Invoice"),
+            25 => opt_prim_element(p, &mut self.payment_terms),
+            26 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            27 => opt_prim_element(p, &mut self.implicit_rules),
+            28 => opt_prim_value(p, &mut self.cancelled_reason, string),
+            29 => opt_prim_element(p, &mut self.cancelled_reason),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            31 => many(
+                p,
+                &mut self.total_price_component,
+                InvoiceLineItemPriceComponent::read,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static INVOICE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("issuer"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("account"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("lineItem"),
+        Key::plain("totalNet"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("recipient"),
+        Key::plain("identifier"),
+        Key::plain("totalGross"),
+        Key::plain("participant"),
+        Key::plain("paymentTerms"),
+        Key::plain("resourceType"),
+        Key::plain("_paymentTerms"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("cancelledReason"),
+        Key::plain("_cancelledReason"),
+        Key::plain("modifierExtension"),
+        Key::plain("totalPriceComponent"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[9, 10],
+    }],
+};
 
 /// Line items of this Invoice
 ///
@@ -644,6 +422,25 @@ impl Default for InvoiceLineItemChargeItem {
     }
 }
 
+impl InvoiceLineItemChargeItem {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Reference(x) => write_one(w, "chargeItemReference", &**x, Reference::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "chargeItemCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Reference(x) => reference(x, path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl InvoiceLineItem {
     /// A `InvoiceLineItem` with its required elements (`chargeItem`); everything else is empty.
     pub fn new(charge_item: InvoiceLineItemChargeItem) -> Self {
@@ -656,167 +453,124 @@ impl InvoiceLineItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.sequence, positive_int)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.sequence)?;
-                }
-                "chargeItemReference" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "chargeItem")?;
-                    choice_box_one(
-                        p,
-                        &mut r.charge_item,
-                        Reference::read,
-                        InvoiceLineItemChargeItem::Reference,
-                    )?;
-                }
-                "chargeItemCodeableConcept" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "chargeItem")?;
-                    choice_box_one(
-                        p,
-                        &mut r.charge_item,
-                        CodeableConcept::read,
-                        InvoiceLineItemChargeItem::CodeableConcept,
-                    )?;
-                }
-                "priceComponent" => {
-                    p.mark(&mut seen, 7)?;
-                    many(
-                        p,
-                        &mut r.price_component,
-                        InvoiceLineItemPriceComponent::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("chargeItem[x]"));
-        }
+        read_object(p, &INVOICE_LINE_ITEM_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.sequence {
-            write_prim(w, "sequence", "_sequence", v, w_unsigned);
-        }
-        {
-            let v = &self.charge_item;
-            match v {
-                InvoiceLineItemChargeItem::Reference(x) => {
-                    w.key("chargeItemReference");
-                    x.write(w);
-                }
-                InvoiceLineItemChargeItem::CodeableConcept(x) => {
-                    w.key("chargeItemCodeableConcept");
-                    x.write(w);
-                }
-            }
-        }
-        if !self.price_component.is_empty() {
-            w.key("priceComponent");
-            w.begin_array();
-            for v in &self.price_component {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "sequence", "_sequence", &self.sequence, w_unsigned);
+        self.charge_item.write_keys(w);
+        write_many(
+            w,
+            "priceComponent",
+            &self.price_component,
+            InvoiceLineItemPriceComponent::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sequence.is_some() {
-            let n = path.len();
-            path.push_str(".sequence");
-            if let Some(v) = &self.sequence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".chargeItem[x]");
-            {
-                let v = &self.charge_item;
-                match v {
-                    InvoiceLineItemChargeItem::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    InvoiceLineItemChargeItem::CodeableConcept(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.price_component.is_empty() {
-            let n = path.len();
-            path.push_str(".priceComponent");
-            for v in &self.price_component {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".sequence",
+            &self.sequence,
+            PositiveInt::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".chargeItem[x]",
+            &self.charge_item,
+            InvoiceLineItemChargeItem::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".priceComponent",
+            &self.price_component,
+            InvoiceLineItemPriceComponent::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for InvoiceLineItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.sequence, positive_int),
+            2 => opt_prim_element(p, &mut self.sequence),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(
+                p,
+                &mut self.price_component,
+                InvoiceLineItemPriceComponent::read,
+            ),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => choice_box_one(
+                p,
+                &mut self.charge_item,
+                Reference::read,
+                InvoiceLineItemChargeItem::Reference,
+            ),
+            7 => choice_box_one(
+                p,
+                &mut self.charge_item,
+                CodeableConcept::read,
+                InvoiceLineItemChargeItem::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static INVOICE_LINE_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("priceComponent"),
+        Key::plain("modifierExtension"),
+        Key::choice("chargeItemReference", 1, 1),
+        Key::choice("chargeItemCodeableConcept", 1, 2),
+    ],
+    choices: &["chargeItem"],
+    required: &[Required {
+        name: "chargeItem[x]",
+        keys: &[6, 7],
+    }],
+};
 
 /// Components of total line item price
 ///
@@ -870,144 +624,100 @@ impl InvoiceLineItemPriceComponent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::InvoicePriceComponentType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "factor" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.factor, decimal)?;
-                }
-                "_factor" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.factor)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.amount, Money::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &INVOICE_LINE_ITEM_PRICE_COMPONENT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.factor {
-            write_prim(w, "factor", "_factor", v, w_decimal);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "factor", "_factor", &self.factor, w_decimal);
+        write_opt(w, "amount", &self.amount, Money::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.factor.is_some() {
-            let n = path.len();
-            path.push_str(".factor");
-            if let Some(v) = &self.factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".factor", &self.factor, Decimal::visit_refs);
+        visit_opt(path, f, ".amount", &self.amount, Money::visit_refs);
+    }
+}
+
+impl ReadFields for InvoiceLineItemPriceComponent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => prim_value(
+                p,
+                &mut self.type_,
+                codes::InvoicePriceComponentType::read_code,
+            ),
+            3 => prim_element(p, &mut self.type_),
+            4 => opt(p, &mut self.amount, Money::read),
+            5 => opt_prim_value(p, &mut self.factor, decimal),
+            6 => opt_prim_element(p, &mut self.factor),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INVOICE_LINE_ITEM_PRICE_COMPONENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("amount"),
+        Key::plain("factor"),
+        Key::plain("_factor"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[2, 3],
+    }],
+};
 
 /// Participant in creation of this Invoice
 ///
@@ -1053,107 +763,76 @@ impl InvoiceParticipant {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.role, CodeableConcept::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.actor, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("actor"));
-        }
+        read_object(p, &INVOICE_PARTICIPANT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.role {
-            w.key("role");
-            v.write(w);
-        }
-        {
-            let v = &self.actor;
-            w.key("actor");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "role", &self.role, CodeableConcept::write);
+        write_one(w, "actor", &self.actor, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.role.is_some() {
-            let n = path.len();
-            path.push_str(".role");
-            if let Some(v) = &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actor");
-            {
-                let v = &self.actor;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+        visit_one(path, f, ".actor", &self.actor, reference);
+    }
+}
+
+impl ReadFields for InvoiceParticipant {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.role, CodeableConcept::read),
+            2 => one(p, &mut self.actor, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static INVOICE_PARTICIPANT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("role"),
+        Key::plain("actor"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "actor",
+        keys: &[2],
+    }],
+};

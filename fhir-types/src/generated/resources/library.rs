@@ -188,6 +188,25 @@ impl Default for LibrarySubject {
     }
 }
 
+impl LibrarySubject {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "subjectCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "subjectReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl Library {
     /// A `Library` with its required elements (`status`, `type`); everything else is empty.
     pub fn new(status: impl Into<Code>, type_: CodeableConcept) -> Self {
@@ -201,267 +220,7 @@ impl Library {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Library")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "subtitle" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.subtitle, string)?;
-                }
-                "_subtitle" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.subtitle)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 24)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 27)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subjectCodeableConcept" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 1, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        CodeableConcept::read,
-                        LibrarySubject::CodeableConcept,
-                    )?;
-                }
-                "subjectReference" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 2, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        Reference::read,
-                        LibrarySubject::Reference,
-                    )?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "usage" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_value(p, &mut r.usage, string)?;
-                }
-                "_usage" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_element(p, &mut r.usage)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "approvalDate" => {
-                    p.mark(&mut seen, 45)?;
-                    opt_prim_value(p, &mut r.approval_date, date)?;
-                }
-                "_approvalDate" => {
-                    p.mark(&mut seen, 46)?;
-                    opt_prim_element(p, &mut r.approval_date)?;
-                }
-                "lastReviewDate" => {
-                    p.mark(&mut seen, 47)?;
-                    opt_prim_value(p, &mut r.last_review_date, date)?;
-                }
-                "_lastReviewDate" => {
-                    p.mark(&mut seen, 48)?;
-                    opt_prim_element(p, &mut r.last_review_date)?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 49)?;
-                    opt(p, &mut r.effective_period, Period::read)?;
-                }
-                "topic" => {
-                    p.mark(&mut seen, 50)?;
-                    many(p, &mut r.topic, CodeableConcept::read)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 51)?;
-                    many(p, &mut r.author, ContactDetail::read)?;
-                }
-                "editor" => {
-                    p.mark(&mut seen, 52)?;
-                    many(p, &mut r.editor, ContactDetail::read)?;
-                }
-                "reviewer" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.reviewer, ContactDetail::read)?;
-                }
-                "endorser" => {
-                    p.mark(&mut seen, 54)?;
-                    many(p, &mut r.endorser, ContactDetail::read)?;
-                }
-                "relatedArtifact" => {
-                    p.mark(&mut seen, 55)?;
-                    many(p, &mut r.related_artifact, RelatedArtifact::read)?;
-                }
-                "parameter" => {
-                    p.mark(&mut seen, 56)?;
-                    many(p, &mut r.parameter, ParameterDefinition::read)?;
-                }
-                "dataRequirement" => {
-                    p.mark(&mut seen, 57)?;
-                    many(p, &mut r.data_requirement, DataRequirement::read)?;
-                }
-                "content" => {
-                    p.mark(&mut seen, 58)?;
-                    many(p, &mut r.content, Attachment::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 23) && !p.marked(&seen, 24) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 27) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &LIBRARY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -469,535 +228,409 @@ impl Library {
         w.begin_object();
         w.key("resourceType");
         w.str("Library");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.subtitle {
-            write_prim(w, "subtitle", "_subtitle", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "subtitle", "_subtitle", &self.subtitle, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
         if let Some(v) = &self.subject {
-            match v {
-                LibrarySubject::CodeableConcept(x) => {
-                    w.key("subjectCodeableConcept");
-                    x.write(w);
-                }
-                LibrarySubject::Reference(x) => {
-                    w.key("subjectReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.usage {
-            write_prim(w, "usage", "_usage", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.approval_date {
-            write_prim(w, "approvalDate", "_approvalDate", v, w_str);
-        }
-        if let Some(v) = &self.last_review_date {
-            write_prim(w, "lastReviewDate", "_lastReviewDate", v, w_str);
-        }
-        if let Some(v) = &self.effective_period {
-            w.key("effectivePeriod");
-            v.write(w);
-        }
-        if !self.topic.is_empty() {
-            w.key("topic");
-            w.begin_array();
-            for v in &self.topic {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.editor.is_empty() {
-            w.key("editor");
-            w.begin_array();
-            for v in &self.editor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reviewer.is_empty() {
-            w.key("reviewer");
-            w.begin_array();
-            for v in &self.reviewer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.endorser.is_empty() {
-            w.key("endorser");
-            w.begin_array();
-            for v in &self.endorser {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related_artifact.is_empty() {
-            w.key("relatedArtifact");
-            w.begin_array();
-            for v in &self.related_artifact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.parameter.is_empty() {
-            w.key("parameter");
-            w.begin_array();
-            for v in &self.parameter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.data_requirement.is_empty() {
-            w.key("dataRequirement");
-            w.begin_array();
-            for v in &self.data_requirement {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.content.is_empty() {
-            w.key("content");
-            w.begin_array();
-            for v in &self.content {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "usage", "_usage", &self.usage, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(
+            w,
+            "approvalDate",
+            "_approvalDate",
+            &self.approval_date,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "lastReviewDate",
+            "_lastReviewDate",
+            &self.last_review_date,
+            w_str,
+        );
+        write_opt(w, "effectivePeriod", &self.effective_period, Period::write);
+        write_many(w, "topic", &self.topic, CodeableConcept::write);
+        write_many(w, "author", &self.author, ContactDetail::write);
+        write_many(w, "editor", &self.editor, ContactDetail::write);
+        write_many(w, "reviewer", &self.reviewer, ContactDetail::write);
+        write_many(w, "endorser", &self.endorser, ContactDetail::write);
+        write_many(
+            w,
+            "relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::write,
+        );
+        write_many(w, "parameter", &self.parameter, ParameterDefinition::write);
+        write_many(
+            w,
+            "dataRequirement",
+            &self.data_requirement,
+            DataRequirement::write,
+        );
+        write_many(w, "content", &self.content, Attachment::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subtitle.is_some() {
-            let n = path.len();
-            path.push_str(".subtitle");
-            if let Some(v) = &self.subtitle {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject[x]");
-            if let Some(v) = &self.subject {
-                match v {
-                    LibrarySubject::CodeableConcept(x) => x.visit_refs(path, f),
-                    LibrarySubject::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.usage.is_some() {
-            let n = path.len();
-            path.push_str(".usage");
-            if let Some(v) = &self.usage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.approval_date.is_some() {
-            let n = path.len();
-            path.push_str(".approvalDate");
-            if let Some(v) = &self.approval_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_review_date.is_some() {
-            let n = path.len();
-            path.push_str(".lastReviewDate");
-            if let Some(v) = &self.last_review_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective_period.is_some() {
-            let n = path.len();
-            path.push_str(".effectivePeriod");
-            if let Some(v) = &self.effective_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.topic.is_empty() {
-            let n = path.len();
-            path.push_str(".topic");
-            for v in &self.topic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.editor.is_empty() {
-            let n = path.len();
-            path.push_str(".editor");
-            for v in &self.editor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reviewer.is_empty() {
-            let n = path.len();
-            path.push_str(".reviewer");
-            for v in &self.reviewer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endorser.is_empty() {
-            let n = path.len();
-            path.push_str(".endorser");
-            for v in &self.endorser {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_artifact.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedArtifact");
-            for v in &self.related_artifact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parameter.is_empty() {
-            let n = path.len();
-            path.push_str(".parameter");
-            for v in &self.parameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.data_requirement.is_empty() {
-            let n = path.len();
-            path.push_str(".dataRequirement");
-            for v in &self.data_requirement {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.content.is_empty() {
-            let n = path.len();
-            path.push_str(".content");
-            for v in &self.content {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(path, f, ".subtitle", &self.subtitle, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".subject[x]",
+            &self.subject,
+            LibrarySubject::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".usage", &self.usage, FhirString::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".approvalDate",
+            &self.approval_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lastReviewDate",
+            &self.last_review_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".effectivePeriod",
+            &self.effective_period,
+            Period::visit_refs,
+        );
+        visit_many(path, f, ".topic", &self.topic, CodeableConcept::visit_refs);
+        visit_many(path, f, ".author", &self.author, ContactDetail::visit_refs);
+        visit_many(path, f, ".editor", &self.editor, ContactDetail::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reviewer",
+            &self.reviewer,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".endorser",
+            &self.endorser,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".parameter",
+            &self.parameter,
+            ParameterDefinition::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".dataRequirement",
+            &self.data_requirement,
+            DataRequirement::visit_refs,
+        );
+        visit_many(path, f, ".content", &self.content, Attachment::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Library {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => opt_prim_value(p, &mut self.name, string),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => one(p, &mut self.type_, CodeableConcept::read),
+            9 => opt_prim_element(p, &mut self.date),
+            10 => opt_prim_element(p, &mut self.name),
+            11 => opt_prim_value(p, &mut self.title, string),
+            12 => many(p, &mut self.topic, CodeableConcept::read),
+            13 => opt_prim_value(p, &mut self.usage, string),
+            14 => opt_prim_element(p, &mut self.title),
+            15 => opt_prim_element(p, &mut self.usage),
+            16 => many(p, &mut self.author, ContactDetail::read),
+            17 => many(p, &mut self.editor, ContactDetail::read),
+            18 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            19 => prim_element(p, &mut self.status),
+            20 => many(p, &mut self.contact, ContactDetail::read),
+            21 => many(p, &mut self.content, Attachment::read),
+            22 => opt_prim_value(p, &mut self.purpose, markdown),
+            23 => opt_prim_value(p, &mut self.version, string),
+            24 => opt_prim_element(p, &mut self.purpose),
+            25 => opt_prim_element(p, &mut self.version),
+            26 => many(p, &mut self.endorser, ContactDetail::read),
+            27 => opt_prim_value(p, &mut self.language, code),
+            28 => many(p, &mut self.reviewer, ContactDetail::read),
+            29 => opt_prim_value(p, &mut self.subtitle, string),
+            30 => opt_prim_element(p, &mut self.language),
+            31 => opt_prim_element(p, &mut self.subtitle),
+            32 => many(p, &mut self.contained, Resource::read),
+            33 => opt_prim_value(p, &mut self.copyright, markdown),
+            34 => many(p, &mut self.extension, Extension::read),
+            35 => many(p, &mut self.parameter, ParameterDefinition::read),
+            36 => opt_prim_value(p, &mut self.publisher, string),
+            37 => opt_prim_element(p, &mut self.copyright),
+            38 => opt_prim_element(p, &mut self.publisher),
+            39 => many(p, &mut self.identifier, Identifier::read),
+            40 => many(p, &mut self.use_context, UsageContext::read),
+            41 => opt_prim_value(p, &mut self.description, markdown),
+            42 => opt_prim_element(p, &mut self.description),
+            43 => opt_prim_value(p, &mut self.approval_date, date),
+            44 => opt_prim_value(p, &mut self.experimental, boolean),
+            45 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            46 => p.expect_resource_type("Library"),
+            47 => opt_prim_element(p, &mut self.approval_date),
+            48 => opt_prim_element(p, &mut self.experimental),
+            49 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            50 => opt_prim_element(p, &mut self.implicit_rules),
+            51 => opt_prim_value(p, &mut self.last_review_date, date),
+            52 => opt_prim_element(p, &mut self.last_review_date),
+            53 => many(p, &mut self.data_requirement, DataRequirement::read),
+            54 => opt(p, &mut self.effective_period, Period::read),
+            55 => many(p, &mut self.related_artifact, RelatedArtifact::read),
+            56 => choice_box(
+                p,
+                &mut self.subject,
+                Reference::read,
+                LibrarySubject::Reference,
+            ),
+            57 => many(p, &mut self.modifier_extension, Extension::read),
+            58 => choice_box(
+                p,
+                &mut self.subject,
+                CodeableConcept::read,
+                LibrarySubject::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static LIBRARY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("title"),
+        Key::plain("topic"),
+        Key::plain("usage"),
+        Key::plain("_title"),
+        Key::plain("_usage"),
+        Key::plain("author"),
+        Key::plain("editor"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("content"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("endorser"),
+        Key::plain("language"),
+        Key::plain("reviewer"),
+        Key::plain("subtitle"),
+        Key::plain("_language"),
+        Key::plain("_subtitle"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("parameter"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("approvalDate"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_approvalDate"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("lastReviewDate"),
+        Key::plain("_lastReviewDate"),
+        Key::plain("dataRequirement"),
+        Key::plain("effectivePeriod"),
+        Key::plain("relatedArtifact"),
+        Key::choice("subjectReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("subjectCodeableConcept", 1, 1),
+    ],
+    choices: &["subject"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[18, 19],
+        },
+        Required {
+            name: "type",
+            keys: &[8],
+        },
+    ],
+};

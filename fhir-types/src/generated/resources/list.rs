@@ -112,134 +112,7 @@ impl List {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("List")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ListStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.mode, codes::ListMode::read_code)?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.mode)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.source, Reference::read)?;
-                }
-                "orderedBy" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.ordered_by, CodeableConcept::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "entry" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.entry, ListEntry::read)?;
-                }
-                "emptyReason" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.empty_reason, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("mode"));
-        }
+        read_object(p, &LIST_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -247,279 +120,193 @@ impl List {
         w.begin_object();
         w.key("resourceType");
         w.str("List");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.source {
-            w.key("source");
-            v.write(w);
-        }
-        if let Some(v) = &self.ordered_by {
-            w.key("orderedBy");
-            v.write(w);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.entry.is_empty() {
-            w.key("entry");
-            w.begin_array();
-            for v in &self.entry {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.empty_reason {
-            w.key("emptyReason");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "source", &self.source, Reference::write);
+        write_opt(w, "orderedBy", &self.ordered_by, CodeableConcept::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(w, "entry", &self.entry, ListEntry::write);
+        write_opt(w, "emptyReason", &self.empty_reason, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".mode");
-            {
-                let v = &self.mode;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.ordered_by.is_some() {
-            let n = path.len();
-            path.push_str(".orderedBy");
-            if let Some(v) = &self.ordered_by {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.entry.is_empty() {
-            let n = path.len();
-            path.push_str(".entry");
-            for v in &self.entry {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.empty_reason.is_some() {
-            let n = path.len();
-            path.push_str(".emptyReason");
-            if let Some(v) = &self.empty_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(path, f, ".source", &self.source, reference);
+        visit_opt(
+            path,
+            f,
+            ".orderedBy",
+            &self.ordered_by,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(path, f, ".entry", &self.entry, ListEntry::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".emptyReason",
+            &self.empty_reason,
+            CodeableConcept::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for List {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt_prim_value(p, &mut self.date, date_time),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => prim_value(p, &mut self.mode, codes::ListMode::read_code),
+            6 => many(p, &mut self.note, Annotation::read),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => opt_prim_element(p, &mut self.date),
+            9 => prim_element(p, &mut self.mode),
+            10 => many(p, &mut self.entry, ListEntry::read),
+            11 => opt_prim_value(p, &mut self.title, string),
+            12 => opt_prim_element(p, &mut self.title),
+            13 => opt(p, &mut self.source, Reference::read),
+            14 => prim_value(p, &mut self.status, codes::ListStatus::read_code),
+            15 => prim_element(p, &mut self.status),
+            16 => opt(p, &mut self.subject, Reference::read),
+            17 => opt_prim_value(p, &mut self.language, code),
+            18 => opt_prim_element(p, &mut self.language),
+            19 => many(p, &mut self.contained, Resource::read),
+            20 => opt(p, &mut self.encounter, Reference::read),
+            21 => many(p, &mut self.extension, Extension::read),
+            22 => opt(p, &mut self.ordered_by, CodeableConcept::read),
+            23 => many(p, &mut self.identifier, Identifier::read),
+            24 => opt(p, &mut self.empty_reason, CodeableConcept::read),
+            25 => p.expect_resource_type("List"),
+            26 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            27 => opt_prim_element(p, &mut self.implicit_rules),
+            28 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static LIST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("mode"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_mode"),
+        Key::plain("entry"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("source"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("orderedBy"),
+        Key::plain("identifier"),
+        Key::plain("emptyReason"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[14, 15],
+        },
+        Required {
+            name: "mode",
+            keys: &[5, 9],
+        },
+    ],
+};
 
 /// Entries in the list
 ///
@@ -573,145 +360,88 @@ impl ListEntry {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "flag" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.flag, CodeableConcept::read)?;
-                }
-                "deleted" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.deleted, boolean)?;
-                }
-                "_deleted" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.deleted)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 8)?;
-                    one(p, &mut r.item, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 8) {
-            return Err(p.missing("item"));
-        }
+        read_object(p, &LIST_ENTRY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.flag {
-            w.key("flag");
-            v.write(w);
-        }
-        if let Some(v) = &self.deleted {
-            write_prim(w, "deleted", "_deleted", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        {
-            let v = &self.item;
-            w.key("item");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "flag", &self.flag, CodeableConcept::write);
+        write_opt_prim(w, "deleted", "_deleted", &self.deleted, w_boolean);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_one(w, "item", &self.item, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.flag.is_some() {
-            let n = path.len();
-            path.push_str(".flag");
-            if let Some(v) = &self.flag {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.deleted.is_some() {
-            let n = path.len();
-            path.push_str(".deleted");
-            if let Some(v) = &self.deleted {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".item");
-            {
-                let v = &self.item;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".flag", &self.flag, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".deleted", &self.deleted, Boolean::visit_refs);
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_one(path, f, ".item", &self.item, reference);
+    }
+}
+
+impl ReadFields for ListEntry {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.date, date_time),
+            2 => opt(p, &mut self.flag, CodeableConcept::read),
+            3 => one(p, &mut self.item, Reference::read),
+            4 => opt_prim_element(p, &mut self.date),
+            5 => opt_prim_value(p, &mut self.deleted, boolean),
+            6 => opt_prim_element(p, &mut self.deleted),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static LIST_ENTRY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("date"),
+        Key::plain("flag"),
+        Key::plain("item"),
+        Key::plain("_date"),
+        Key::plain("deleted"),
+        Key::plain("_deleted"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "item",
+        keys: &[3],
+    }],
+};

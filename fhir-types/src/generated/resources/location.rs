@@ -109,154 +109,7 @@ impl Location {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Location")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::LocationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "operationalStatus" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.operational_status, Coding::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "alias" => {
-                    p.mark(&mut seen, 18)?;
-                    let other = p.marked(&seen, 19);
-                    values(p, &mut r.alias, string, other)?;
-                }
-                "_alias" => {
-                    p.mark(&mut seen, 19)?;
-                    let other = p.marked(&seen, 18);
-                    elements(p, &mut r.alias, other)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.mode, codes::LocationMode::read_code)?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.mode)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "telecom" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.telecom, ContactPoint::read)?;
-                }
-                "address" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.address, Address::read)?;
-                }
-                "physicalType" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.physical_type, CodeableConcept::read)?;
-                }
-                "position" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.position, LocationPosition::read)?;
-                }
-                "managingOrganization" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.managing_organization, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.part_of, Reference::read)?;
-                }
-                "hoursOfOperation" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.hours_of_operation, LocationHoursOfOperation::read)?;
-                }
-                "availabilityExceptions" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.availability_exceptions, string)?;
-                }
-                "_availabilityExceptions" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.availability_exceptions)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.endpoint, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &LOCATION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.alias, "alias")?;
         Ok(r)
     }
@@ -265,339 +118,270 @@ impl Location {
         w.begin_object();
         w.key("resourceType");
         w.str("Location");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.operational_status {
-            w.key("operationalStatus");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "operationalStatus",
+            &self.operational_status,
+            Coding::write,
+        );
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
         write_prims(w, "alias", "_alias", &self.alias, w_str);
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.mode {
-            write_prim(w, "mode", "_mode", v, w_str);
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.telecom.is_empty() {
-            w.key("telecom");
-            w.begin_array();
-            for v in &self.telecom {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.address {
-            w.key("address");
-            v.write(w);
-        }
-        if let Some(v) = &self.physical_type {
-            w.key("physicalType");
-            v.write(w);
-        }
-        if let Some(v) = &self.position {
-            w.key("position");
-            v.write(w);
-        }
-        if let Some(v) = &self.managing_organization {
-            w.key("managingOrganization");
-            v.write(w);
-        }
-        if let Some(v) = &self.part_of {
-            w.key("partOf");
-            v.write(w);
-        }
-        if !self.hours_of_operation.is_empty() {
-            w.key("hoursOfOperation");
-            w.begin_array();
-            for v in &self.hours_of_operation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.availability_exceptions {
-            write_prim(
-                w,
-                "availabilityExceptions",
-                "_availabilityExceptions",
-                v,
-                w_str,
-            );
-        }
-        if !self.endpoint.is_empty() {
-            w.key("endpoint");
-            w.begin_array();
-            for v in &self.endpoint {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "telecom", &self.telecom, ContactPoint::write);
+        write_opt(w, "address", &self.address, Address::write);
+        write_opt(
+            w,
+            "physicalType",
+            &self.physical_type,
+            CodeableConcept::write,
+        );
+        write_opt(w, "position", &self.position, LocationPosition::write);
+        write_opt(
+            w,
+            "managingOrganization",
+            &self.managing_organization,
+            Reference::write,
+        );
+        write_opt(w, "partOf", &self.part_of, Reference::write);
+        write_many(
+            w,
+            "hoursOfOperation",
+            &self.hours_of_operation,
+            LocationHoursOfOperation::write,
+        );
+        write_opt_prim(
+            w,
+            "availabilityExceptions",
+            "_availabilityExceptions",
+            &self.availability_exceptions,
+            w_str,
+        );
+        write_many(w, "endpoint", &self.endpoint, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.operational_status.is_some() {
-            let n = path.len();
-            path.push_str(".operationalStatus");
-            if let Some(v) = &self.operational_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.alias.is_empty() {
-            let n = path.len();
-            path.push_str(".alias");
-            for v in &self.alias {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.mode.is_some() {
-            let n = path.len();
-            path.push_str(".mode");
-            if let Some(v) = &self.mode {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.telecom.is_empty() {
-            let n = path.len();
-            path.push_str(".telecom");
-            for v in &self.telecom {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.address.is_some() {
-            let n = path.len();
-            path.push_str(".address");
-            if let Some(v) = &self.address {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.physical_type.is_some() {
-            let n = path.len();
-            path.push_str(".physicalType");
-            if let Some(v) = &self.physical_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.position.is_some() {
-            let n = path.len();
-            path.push_str(".position");
-            if let Some(v) = &self.position {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.managing_organization.is_some() {
-            let n = path.len();
-            path.push_str(".managingOrganization");
-            if let Some(v) = &self.managing_organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.part_of.is_some() {
-            let n = path.len();
-            path.push_str(".partOf");
-            if let Some(v) = &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.hours_of_operation.is_empty() {
-            let n = path.len();
-            path.push_str(".hoursOfOperation");
-            for v in &self.hours_of_operation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.availability_exceptions.is_some() {
-            let n = path.len();
-            path.push_str(".availabilityExceptions");
-            if let Some(v) = &self.availability_exceptions {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endpoint.is_empty() {
-            let n = path.len();
-            path.push_str(".endpoint");
-            for v in &self.endpoint {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".operationalStatus",
+            &self.operational_status,
+            Coding::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_many(path, f, ".alias", &self.alias, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(path, f, ".telecom", &self.telecom, ContactPoint::visit_refs);
+        visit_opt(path, f, ".address", &self.address, Address::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".physicalType",
+            &self.physical_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".position",
+            &self.position,
+            LocationPosition::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".managingOrganization",
+            &self.managing_organization,
+            reference,
+        );
+        visit_opt(path, f, ".partOf", &self.part_of, reference);
+        visit_many(
+            path,
+            f,
+            ".hoursOfOperation",
+            &self.hours_of_operation,
+            LocationHoursOfOperation::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".availabilityExceptions",
+            &self.availability_exceptions,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".endpoint", &self.endpoint, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Location {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt_prim_value(p, &mut self.mode, codes::LocationMode::read_code),
+            4 => opt_prim_value(p, &mut self.name, string),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => many(p, &mut self.type_, CodeableConcept::read),
+            7 => opt_prim_element(p, &mut self.mode),
+            8 => opt_prim_element(p, &mut self.name),
+            9 => {
+                let other = p.marked(seen, 10);
+                values(p, &mut self.alias, string, other)
+            }
+            10 => {
+                let other = p.marked(seen, 9);
+                elements(p, &mut self.alias, other)
+            }
+            11 => opt(p, &mut self.part_of, Reference::read),
+            12 => opt_prim_value(p, &mut self.status, codes::LocationStatus::read_code),
+            13 => opt_prim_element(p, &mut self.status),
+            14 => opt(p, &mut self.address, Address::read),
+            15 => many(p, &mut self.telecom, ContactPoint::read),
+            16 => many(p, &mut self.endpoint, Reference::read),
+            17 => opt_prim_value(p, &mut self.language, code),
+            18 => opt(p, &mut self.position, LocationPosition::read),
+            19 => opt_prim_element(p, &mut self.language),
+            20 => many(p, &mut self.contained, Resource::read),
+            21 => many(p, &mut self.extension, Extension::read),
+            22 => many(p, &mut self.identifier, Identifier::read),
+            23 => opt_prim_value(p, &mut self.description, string),
+            24 => opt_prim_element(p, &mut self.description),
+            25 => opt(p, &mut self.physical_type, CodeableConcept::read),
+            26 => p.expect_resource_type("Location"),
+            27 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            28 => opt_prim_element(p, &mut self.implicit_rules),
+            29 => many(
+                p,
+                &mut self.hours_of_operation,
+                LocationHoursOfOperation::read,
+            ),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            31 => opt(p, &mut self.operational_status, Coding::read),
+            32 => opt(p, &mut self.managing_organization, Reference::read),
+            33 => opt_prim_value(p, &mut self.availability_exceptions, string),
+            34 => opt_prim_element(p, &mut self.availability_exceptions),
+            _ => Ok(()),
+        }
+    }
+}
+
+static LOCATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("mode"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_mode"),
+        Key::plain("_name"),
+        Key::plain("alias"),
+        Key::plain("_alias"),
+        Key::plain("partOf"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("address"),
+        Key::plain("telecom"),
+        Key::plain("endpoint"),
+        Key::plain("language"),
+        Key::plain("position"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("physicalType"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("hoursOfOperation"),
+        Key::plain("modifierExtension"),
+        Key::plain("operationalStatus"),
+        Key::plain("managingOrganization"),
+        Key::plain("availabilityExceptions"),
+        Key::plain("_availabilityExceptions"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// What days/times during a week is this location usually open
 ///
@@ -637,149 +421,116 @@ impl LocationHoursOfOperation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "daysOfWeek" => {
-                    p.mark(&mut seen, 3)?;
-                    let other = p.marked(&seen, 4);
-                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read_code, other)?;
-                }
-                "_daysOfWeek" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 3);
-                    elements(p, &mut r.days_of_week, other)?;
-                }
-                "allDay" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.all_day, boolean)?;
-                }
-                "_allDay" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.all_day)?;
-                }
-                "openingTime" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.opening_time, time)?;
-                }
-                "_openingTime" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.opening_time)?;
-                }
-                "closingTime" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.closing_time, time)?;
-                }
-                "_closingTime" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.closing_time)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &LOCATION_HOURS_OF_OPERATION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.days_of_week, "daysOfWeek")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         write_prims(w, "daysOfWeek", "_daysOfWeek", &self.days_of_week, w_str);
-        if let Some(v) = &self.all_day {
-            write_prim(w, "allDay", "_allDay", v, w_boolean);
-        }
-        if let Some(v) = &self.opening_time {
-            write_prim(w, "openingTime", "_openingTime", v, w_str);
-        }
-        if let Some(v) = &self.closing_time {
-            write_prim(w, "closingTime", "_closingTime", v, w_str);
-        }
+        write_opt_prim(w, "allDay", "_allDay", &self.all_day, w_boolean);
+        write_opt_prim(w, "openingTime", "_openingTime", &self.opening_time, w_str);
+        write_opt_prim(w, "closingTime", "_closingTime", &self.closing_time, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".daysOfWeek", &self.days_of_week, Code::visit_refs);
+        visit_opt(path, f, ".allDay", &self.all_day, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".openingTime",
+            &self.opening_time,
+            Time::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".closingTime",
+            &self.closing_time,
+            Time::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for LocationHoursOfOperation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.all_day, boolean),
+            2 => opt_prim_element(p, &mut self.all_day),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => {
+                let other = p.marked(seen, 5);
+                values(
+                    p,
+                    &mut self.days_of_week,
+                    codes::DaysOfWeek::read_code,
+                    other,
+                )
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            5 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.days_of_week, other)
             }
-            path.truncate(n);
-        }
-        if !self.days_of_week.is_empty() {
-            let n = path.len();
-            path.push_str(".daysOfWeek");
-            for v in &self.days_of_week {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.all_day.is_some() {
-            let n = path.len();
-            path.push_str(".allDay");
-            if let Some(v) = &self.all_day {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.opening_time.is_some() {
-            let n = path.len();
-            path.push_str(".openingTime");
-            if let Some(v) = &self.opening_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.closing_time.is_some() {
-            let n = path.len();
-            path.push_str(".closingTime");
-            if let Some(v) = &self.closing_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            6 => opt_prim_value(p, &mut self.closing_time, time),
+            7 => opt_prim_value(p, &mut self.opening_time, time),
+            8 => opt_prim_element(p, &mut self.closing_time),
+            9 => opt_prim_element(p, &mut self.opening_time),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static LOCATION_HOURS_OF_OPERATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("allDay"),
+        Key::plain("_allDay"),
+        Key::plain("extension"),
+        Key::plain("daysOfWeek"),
+        Key::plain("_daysOfWeek"),
+        Key::plain("closingTime"),
+        Key::plain("openingTime"),
+        Key::plain("_closingTime"),
+        Key::plain("_openingTime"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The absolute geographic location
 ///
@@ -830,130 +581,92 @@ impl LocationPosition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "longitude" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.longitude, decimal)?;
-                }
-                "_longitude" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.longitude)?;
-                }
-                "latitude" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.latitude, decimal)?;
-                }
-                "_latitude" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.latitude)?;
-                }
-                "altitude" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.altitude, decimal)?;
-                }
-                "_altitude" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.altitude)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("longitude"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("latitude"));
-        }
+        read_object(p, &LOCATION_POSITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "longitude", "_longitude", &self.longitude, w_decimal);
-        write_prim(w, "latitude", "_latitude", &self.latitude, w_decimal);
-        if let Some(v) = &self.altitude {
-            write_prim(w, "altitude", "_altitude", v, w_decimal);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "longitude", "_longitude", &self.longitude, w_decimal);
+        write_one_prim(w, "latitude", "_latitude", &self.latitude, w_decimal);
+        write_opt_prim(w, "altitude", "_altitude", &self.altitude, w_decimal);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".longitude");
-            {
-                let v = &self.longitude;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".latitude");
-            {
-                let v = &self.latitude;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.altitude.is_some() {
-            let n = path.len();
-            path.push_str(".altitude");
-            if let Some(v) = &self.altitude {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".longitude", &self.longitude, Decimal::visit_refs);
+        visit_one(path, f, ".latitude", &self.latitude, Decimal::visit_refs);
+        visit_opt(path, f, ".altitude", &self.altitude, Decimal::visit_refs);
+    }
+}
+
+impl ReadFields for LocationPosition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.altitude, decimal),
+            2 => prim_value(p, &mut self.latitude, decimal),
+            3 => opt_prim_element(p, &mut self.altitude),
+            4 => prim_element(p, &mut self.latitude),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => prim_value(p, &mut self.longitude, decimal),
+            7 => prim_element(p, &mut self.longitude),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static LOCATION_POSITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("altitude"),
+        Key::plain("latitude"),
+        Key::plain("_altitude"),
+        Key::plain("_latitude"),
+        Key::plain("extension"),
+        Key::plain("longitude"),
+        Key::plain("_longitude"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "longitude",
+            keys: &[6, 7],
+        },
+        Required {
+            name: "latitude",
+            keys: &[2, 4],
+        },
+    ],
+};

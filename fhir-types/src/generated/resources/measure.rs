@@ -228,6 +228,25 @@ impl Default for MeasureSubject {
     }
 }
 
+impl MeasureSubject {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "subjectCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "subjectReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl Measure {
     /// A `Measure` with its required elements (`status`); everything else is empty.
     pub fn new(status: impl Into<Code>) -> Self {
@@ -240,340 +259,7 @@ impl Measure {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Measure")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "subtitle" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.subtitle, string)?;
-                }
-                "_subtitle" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.subtitle)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 24)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "subjectCodeableConcept" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 1, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        CodeableConcept::read,
-                        MeasureSubject::CodeableConcept,
-                    )?;
-                }
-                "subjectReference" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 2, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        Reference::read,
-                        MeasureSubject::Reference,
-                    )?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "usage" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_value(p, &mut r.usage, string)?;
-                }
-                "_usage" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_element(p, &mut r.usage)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "approvalDate" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_value(p, &mut r.approval_date, date)?;
-                }
-                "_approvalDate" => {
-                    p.mark(&mut seen, 45)?;
-                    opt_prim_element(p, &mut r.approval_date)?;
-                }
-                "lastReviewDate" => {
-                    p.mark(&mut seen, 46)?;
-                    opt_prim_value(p, &mut r.last_review_date, date)?;
-                }
-                "_lastReviewDate" => {
-                    p.mark(&mut seen, 47)?;
-                    opt_prim_element(p, &mut r.last_review_date)?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 48)?;
-                    opt(p, &mut r.effective_period, Period::read)?;
-                }
-                "topic" => {
-                    p.mark(&mut seen, 49)?;
-                    many(p, &mut r.topic, CodeableConcept::read)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 50)?;
-                    many(p, &mut r.author, ContactDetail::read)?;
-                }
-                "editor" => {
-                    p.mark(&mut seen, 51)?;
-                    many(p, &mut r.editor, ContactDetail::read)?;
-                }
-                "reviewer" => {
-                    p.mark(&mut seen, 52)?;
-                    many(p, &mut r.reviewer, ContactDetail::read)?;
-                }
-                "endorser" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.endorser, ContactDetail::read)?;
-                }
-                "relatedArtifact" => {
-                    p.mark(&mut seen, 54)?;
-                    many(p, &mut r.related_artifact, RelatedArtifact::read)?;
-                }
-                "library" => {
-                    p.mark(&mut seen, 55)?;
-                    let other = p.marked(&seen, 56);
-                    values(p, &mut r.library, canonical, other)?;
-                }
-                "_library" => {
-                    p.mark(&mut seen, 56)?;
-                    let other = p.marked(&seen, 55);
-                    elements(p, &mut r.library, other)?;
-                }
-                "disclaimer" => {
-                    p.mark(&mut seen, 57)?;
-                    opt_prim_value(p, &mut r.disclaimer, markdown)?;
-                }
-                "_disclaimer" => {
-                    p.mark(&mut seen, 58)?;
-                    opt_prim_element(p, &mut r.disclaimer)?;
-                }
-                "scoring" => {
-                    p.mark(&mut seen, 59)?;
-                    opt(p, &mut r.scoring, CodeableConcept::read)?;
-                }
-                "compositeScoring" => {
-                    p.mark(&mut seen, 60)?;
-                    opt(p, &mut r.composite_scoring, CodeableConcept::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 61)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "riskAdjustment" => {
-                    p.mark(&mut seen, 62)?;
-                    opt_prim_value(p, &mut r.risk_adjustment, string)?;
-                }
-                "_riskAdjustment" => {
-                    p.mark(&mut seen, 63)?;
-                    opt_prim_element(p, &mut r.risk_adjustment)?;
-                }
-                "rateAggregation" => {
-                    p.mark(&mut seen, 64)?;
-                    opt_prim_value(p, &mut r.rate_aggregation, string)?;
-                }
-                "_rateAggregation" => {
-                    p.mark(&mut seen, 65)?;
-                    opt_prim_element(p, &mut r.rate_aggregation)?;
-                }
-                "rationale" => {
-                    p.mark(&mut seen, 66)?;
-                    opt_prim_value(p, &mut r.rationale, markdown)?;
-                }
-                "_rationale" => {
-                    p.mark(&mut seen, 67)?;
-                    opt_prim_element(p, &mut r.rationale)?;
-                }
-                "clinicalRecommendationStatement" => {
-                    p.mark(&mut seen, 68)?;
-                    opt_prim_value(p, &mut r.clinical_recommendation_statement, markdown)?;
-                }
-                "_clinicalRecommendationStatement" => {
-                    p.mark(&mut seen, 69)?;
-                    opt_prim_element(p, &mut r.clinical_recommendation_statement)?;
-                }
-                "improvementNotation" => {
-                    p.mark(&mut seen, 70)?;
-                    opt(p, &mut r.improvement_notation, CodeableConcept::read)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 71)?;
-                    let other = p.marked(&seen, 72);
-                    values(p, &mut r.definition, markdown, other)?;
-                }
-                "_definition" => {
-                    p.mark(&mut seen, 72)?;
-                    let other = p.marked(&seen, 71);
-                    elements(p, &mut r.definition, other)?;
-                }
-                "guidance" => {
-                    p.mark(&mut seen, 73)?;
-                    opt_prim_value(p, &mut r.guidance, markdown)?;
-                }
-                "_guidance" => {
-                    p.mark(&mut seen, 74)?;
-                    opt_prim_element(p, &mut r.guidance)?;
-                }
-                "group" => {
-                    p.mark(&mut seen, 75)?;
-                    many(p, &mut r.group, MeasureGroup::read)?;
-                }
-                "supplementalData" => {
-                    p.mark(&mut seen, 76)?;
-                    many(p, &mut r.supplemental_data, MeasureSupplementalData::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 23) && !p.marked(&seen, 24) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &MEASURE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.library, "library")?;
         check_list(p, &r.definition, "definition")?;
         Ok(r)
@@ -583,650 +269,548 @@ impl Measure {
         w.begin_object();
         w.key("resourceType");
         w.str("Measure");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.subtitle {
-            write_prim(w, "subtitle", "_subtitle", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "subtitle", "_subtitle", &self.subtitle, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
         if let Some(v) = &self.subject {
-            match v {
-                MeasureSubject::CodeableConcept(x) => {
-                    w.key("subjectCodeableConcept");
-                    x.write(w);
-                }
-                MeasureSubject::Reference(x) => {
-                    w.key("subjectReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.usage {
-            write_prim(w, "usage", "_usage", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.approval_date {
-            write_prim(w, "approvalDate", "_approvalDate", v, w_str);
-        }
-        if let Some(v) = &self.last_review_date {
-            write_prim(w, "lastReviewDate", "_lastReviewDate", v, w_str);
-        }
-        if let Some(v) = &self.effective_period {
-            w.key("effectivePeriod");
-            v.write(w);
-        }
-        if !self.topic.is_empty() {
-            w.key("topic");
-            w.begin_array();
-            for v in &self.topic {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.editor.is_empty() {
-            w.key("editor");
-            w.begin_array();
-            for v in &self.editor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reviewer.is_empty() {
-            w.key("reviewer");
-            w.begin_array();
-            for v in &self.reviewer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.endorser.is_empty() {
-            w.key("endorser");
-            w.begin_array();
-            for v in &self.endorser {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related_artifact.is_empty() {
-            w.key("relatedArtifact");
-            w.begin_array();
-            for v in &self.related_artifact {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "usage", "_usage", &self.usage, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(
+            w,
+            "approvalDate",
+            "_approvalDate",
+            &self.approval_date,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "lastReviewDate",
+            "_lastReviewDate",
+            &self.last_review_date,
+            w_str,
+        );
+        write_opt(w, "effectivePeriod", &self.effective_period, Period::write);
+        write_many(w, "topic", &self.topic, CodeableConcept::write);
+        write_many(w, "author", &self.author, ContactDetail::write);
+        write_many(w, "editor", &self.editor, ContactDetail::write);
+        write_many(w, "reviewer", &self.reviewer, ContactDetail::write);
+        write_many(w, "endorser", &self.endorser, ContactDetail::write);
+        write_many(
+            w,
+            "relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::write,
+        );
         write_prims(w, "library", "_library", &self.library, w_str);
-        if let Some(v) = &self.disclaimer {
-            write_prim(w, "disclaimer", "_disclaimer", v, w_str);
-        }
-        if let Some(v) = &self.scoring {
-            w.key("scoring");
-            v.write(w);
-        }
-        if let Some(v) = &self.composite_scoring {
-            w.key("compositeScoring");
-            v.write(w);
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.risk_adjustment {
-            write_prim(w, "riskAdjustment", "_riskAdjustment", v, w_str);
-        }
-        if let Some(v) = &self.rate_aggregation {
-            write_prim(w, "rateAggregation", "_rateAggregation", v, w_str);
-        }
-        if let Some(v) = &self.rationale {
-            write_prim(w, "rationale", "_rationale", v, w_str);
-        }
-        if let Some(v) = &self.clinical_recommendation_statement {
-            write_prim(
-                w,
-                "clinicalRecommendationStatement",
-                "_clinicalRecommendationStatement",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.improvement_notation {
-            w.key("improvementNotation");
-            v.write(w);
-        }
+        write_opt_prim(w, "disclaimer", "_disclaimer", &self.disclaimer, w_str);
+        write_opt(w, "scoring", &self.scoring, CodeableConcept::write);
+        write_opt(
+            w,
+            "compositeScoring",
+            &self.composite_scoring,
+            CodeableConcept::write,
+        );
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "riskAdjustment",
+            "_riskAdjustment",
+            &self.risk_adjustment,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "rateAggregation",
+            "_rateAggregation",
+            &self.rate_aggregation,
+            w_str,
+        );
+        write_opt_prim(w, "rationale", "_rationale", &self.rationale, w_str);
+        write_opt_prim(
+            w,
+            "clinicalRecommendationStatement",
+            "_clinicalRecommendationStatement",
+            &self.clinical_recommendation_statement,
+            w_str,
+        );
+        write_opt(
+            w,
+            "improvementNotation",
+            &self.improvement_notation,
+            CodeableConcept::write,
+        );
         write_prims(w, "definition", "_definition", &self.definition, w_str);
-        if let Some(v) = &self.guidance {
-            write_prim(w, "guidance", "_guidance", v, w_str);
-        }
-        if !self.group.is_empty() {
-            w.key("group");
-            w.begin_array();
-            for v in &self.group {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.supplemental_data.is_empty() {
-            w.key("supplementalData");
-            w.begin_array();
-            for v in &self.supplemental_data {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "guidance", "_guidance", &self.guidance, w_str);
+        write_many(w, "group", &self.group, MeasureGroup::write);
+        write_many(
+            w,
+            "supplementalData",
+            &self.supplemental_data,
+            MeasureSupplementalData::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subtitle.is_some() {
-            let n = path.len();
-            path.push_str(".subtitle");
-            if let Some(v) = &self.subtitle {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject[x]");
-            if let Some(v) = &self.subject {
-                match v {
-                    MeasureSubject::CodeableConcept(x) => x.visit_refs(path, f),
-                    MeasureSubject::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.usage.is_some() {
-            let n = path.len();
-            path.push_str(".usage");
-            if let Some(v) = &self.usage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.approval_date.is_some() {
-            let n = path.len();
-            path.push_str(".approvalDate");
-            if let Some(v) = &self.approval_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_review_date.is_some() {
-            let n = path.len();
-            path.push_str(".lastReviewDate");
-            if let Some(v) = &self.last_review_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective_period.is_some() {
-            let n = path.len();
-            path.push_str(".effectivePeriod");
-            if let Some(v) = &self.effective_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.topic.is_empty() {
-            let n = path.len();
-            path.push_str(".topic");
-            for v in &self.topic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.editor.is_empty() {
-            let n = path.len();
-            path.push_str(".editor");
-            for v in &self.editor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reviewer.is_empty() {
-            let n = path.len();
-            path.push_str(".reviewer");
-            for v in &self.reviewer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endorser.is_empty() {
-            let n = path.len();
-            path.push_str(".endorser");
-            for v in &self.endorser {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_artifact.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedArtifact");
-            for v in &self.related_artifact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.library.is_empty() {
-            let n = path.len();
-            path.push_str(".library");
-            for v in &self.library {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.disclaimer.is_some() {
-            let n = path.len();
-            path.push_str(".disclaimer");
-            if let Some(v) = &self.disclaimer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.scoring.is_some() {
-            let n = path.len();
-            path.push_str(".scoring");
-            if let Some(v) = &self.scoring {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.composite_scoring.is_some() {
-            let n = path.len();
-            path.push_str(".compositeScoring");
-            if let Some(v) = &self.composite_scoring {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.risk_adjustment.is_some() {
-            let n = path.len();
-            path.push_str(".riskAdjustment");
-            if let Some(v) = &self.risk_adjustment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.rate_aggregation.is_some() {
-            let n = path.len();
-            path.push_str(".rateAggregation");
-            if let Some(v) = &self.rate_aggregation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.rationale.is_some() {
-            let n = path.len();
-            path.push_str(".rationale");
-            if let Some(v) = &self.rationale {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.clinical_recommendation_statement.is_some() {
-            let n = path.len();
-            path.push_str(".clinicalRecommendationStatement");
-            if let Some(v) = &self.clinical_recommendation_statement {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.improvement_notation.is_some() {
-            let n = path.len();
-            path.push_str(".improvementNotation");
-            if let Some(v) = &self.improvement_notation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.definition.is_empty() {
-            let n = path.len();
-            path.push_str(".definition");
-            for v in &self.definition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.guidance.is_some() {
-            let n = path.len();
-            path.push_str(".guidance");
-            if let Some(v) = &self.guidance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.group.is_empty() {
-            let n = path.len();
-            path.push_str(".group");
-            for v in &self.group {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supplemental_data.is_empty() {
-            let n = path.len();
-            path.push_str(".supplementalData");
-            for v in &self.supplemental_data {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(path, f, ".subtitle", &self.subtitle, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".subject[x]",
+            &self.subject,
+            MeasureSubject::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".usage", &self.usage, FhirString::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".approvalDate",
+            &self.approval_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lastReviewDate",
+            &self.last_review_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".effectivePeriod",
+            &self.effective_period,
+            Period::visit_refs,
+        );
+        visit_many(path, f, ".topic", &self.topic, CodeableConcept::visit_refs);
+        visit_many(path, f, ".author", &self.author, ContactDetail::visit_refs);
+        visit_many(path, f, ".editor", &self.editor, ContactDetail::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reviewer",
+            &self.reviewer,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".endorser",
+            &self.endorser,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::visit_refs,
+        );
+        visit_many(path, f, ".library", &self.library, Canonical::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".disclaimer",
+            &self.disclaimer,
+            Markdown::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".scoring",
+            &self.scoring,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".compositeScoring",
+            &self.composite_scoring,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".riskAdjustment",
+            &self.risk_adjustment,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".rateAggregation",
+            &self.rate_aggregation,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".rationale", &self.rationale, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".clinicalRecommendationStatement",
+            &self.clinical_recommendation_statement,
+            Markdown::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".improvementNotation",
+            &self.improvement_notation,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".definition",
+            &self.definition,
+            Markdown::visit_refs,
+        );
+        visit_opt(path, f, ".guidance", &self.guidance, Markdown::visit_refs);
+        visit_many(path, f, ".group", &self.group, MeasureGroup::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".supplementalData",
+            &self.supplemental_data,
+            MeasureSupplementalData::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Measure {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => opt_prim_value(p, &mut self.name, string),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => many(p, &mut self.type_, CodeableConcept::read),
+            9 => opt_prim_element(p, &mut self.date),
+            10 => opt_prim_element(p, &mut self.name),
+            11 => many(p, &mut self.group, MeasureGroup::read),
+            12 => opt_prim_value(p, &mut self.title, string),
+            13 => many(p, &mut self.topic, CodeableConcept::read),
+            14 => opt_prim_value(p, &mut self.usage, string),
+            15 => opt_prim_element(p, &mut self.title),
+            16 => opt_prim_element(p, &mut self.usage),
+            17 => many(p, &mut self.author, ContactDetail::read),
+            18 => many(p, &mut self.editor, ContactDetail::read),
+            19 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            20 => prim_element(p, &mut self.status),
+            21 => many(p, &mut self.contact, ContactDetail::read),
+            22 => {
+                let other = p.marked(seen, 26);
+                values(p, &mut self.library, canonical, other)
+            }
+            23 => opt_prim_value(p, &mut self.purpose, markdown),
+            24 => opt(p, &mut self.scoring, CodeableConcept::read),
+            25 => opt_prim_value(p, &mut self.version, string),
+            26 => {
+                let other = p.marked(seen, 22);
+                elements(p, &mut self.library, other)
+            }
+            27 => opt_prim_element(p, &mut self.purpose),
+            28 => opt_prim_element(p, &mut self.version),
+            29 => many(p, &mut self.endorser, ContactDetail::read),
+            30 => opt_prim_value(p, &mut self.guidance, markdown),
+            31 => opt_prim_value(p, &mut self.language, code),
+            32 => many(p, &mut self.reviewer, ContactDetail::read),
+            33 => opt_prim_value(p, &mut self.subtitle, string),
+            34 => opt_prim_element(p, &mut self.guidance),
+            35 => opt_prim_element(p, &mut self.language),
+            36 => opt_prim_element(p, &mut self.subtitle),
+            37 => many(p, &mut self.contained, Resource::read),
+            38 => opt_prim_value(p, &mut self.copyright, markdown),
+            39 => many(p, &mut self.extension, Extension::read),
+            40 => opt_prim_value(p, &mut self.publisher, string),
+            41 => opt_prim_value(p, &mut self.rationale, markdown),
+            42 => opt_prim_element(p, &mut self.copyright),
+            43 => opt_prim_element(p, &mut self.publisher),
+            44 => opt_prim_element(p, &mut self.rationale),
+            45 => {
+                let other = p.marked(seen, 49);
+                values(p, &mut self.definition, markdown, other)
+            }
+            46 => opt_prim_value(p, &mut self.disclaimer, markdown),
+            47 => many(p, &mut self.identifier, Identifier::read),
+            48 => many(p, &mut self.use_context, UsageContext::read),
+            49 => {
+                let other = p.marked(seen, 45);
+                elements(p, &mut self.definition, other)
+            }
+            50 => opt_prim_element(p, &mut self.disclaimer),
+            51 => opt_prim_value(p, &mut self.description, markdown),
+            52 => opt_prim_element(p, &mut self.description),
+            53 => opt_prim_value(p, &mut self.approval_date, date),
+            54 => opt_prim_value(p, &mut self.experimental, boolean),
+            55 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            56 => p.expect_resource_type("Measure"),
+            57 => opt_prim_element(p, &mut self.approval_date),
+            58 => opt_prim_element(p, &mut self.experimental),
+            59 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            60 => opt_prim_element(p, &mut self.implicit_rules),
+            61 => opt_prim_value(p, &mut self.last_review_date, date),
+            62 => opt_prim_value(p, &mut self.risk_adjustment, string),
+            63 => opt_prim_element(p, &mut self.last_review_date),
+            64 => opt_prim_element(p, &mut self.risk_adjustment),
+            65 => opt(p, &mut self.effective_period, Period::read),
+            66 => opt_prim_value(p, &mut self.rate_aggregation, string),
+            67 => many(p, &mut self.related_artifact, RelatedArtifact::read),
+            68 => opt_prim_element(p, &mut self.rate_aggregation),
+            69 => opt(p, &mut self.composite_scoring, CodeableConcept::read),
+            70 => choice_box(
+                p,
+                &mut self.subject,
+                Reference::read,
+                MeasureSubject::Reference,
+            ),
+            71 => many(
+                p,
+                &mut self.supplemental_data,
+                MeasureSupplementalData::read,
+            ),
+            72 => many(p, &mut self.modifier_extension, Extension::read),
+            73 => opt(p, &mut self.improvement_notation, CodeableConcept::read),
+            74 => choice_box(
+                p,
+                &mut self.subject,
+                CodeableConcept::read,
+                MeasureSubject::CodeableConcept,
+            ),
+            75 => opt_prim_value(p, &mut self.clinical_recommendation_statement, markdown),
+            76 => opt_prim_element(p, &mut self.clinical_recommendation_statement),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEASURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("group"),
+        Key::plain("title"),
+        Key::plain("topic"),
+        Key::plain("usage"),
+        Key::plain("_title"),
+        Key::plain("_usage"),
+        Key::plain("author"),
+        Key::plain("editor"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("library"),
+        Key::plain("purpose"),
+        Key::plain("scoring"),
+        Key::plain("version"),
+        Key::plain("_library"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("endorser"),
+        Key::plain("guidance"),
+        Key::plain("language"),
+        Key::plain("reviewer"),
+        Key::plain("subtitle"),
+        Key::plain("_guidance"),
+        Key::plain("_language"),
+        Key::plain("_subtitle"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("rationale"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("_rationale"),
+        Key::plain("definition"),
+        Key::plain("disclaimer"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("_definition"),
+        Key::plain("_disclaimer"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("approvalDate"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_approvalDate"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("lastReviewDate"),
+        Key::plain("riskAdjustment"),
+        Key::plain("_lastReviewDate"),
+        Key::plain("_riskAdjustment"),
+        Key::plain("effectivePeriod"),
+        Key::plain("rateAggregation"),
+        Key::plain("relatedArtifact"),
+        Key::plain("_rateAggregation"),
+        Key::plain("compositeScoring"),
+        Key::choice("subjectReference", 1, 2),
+        Key::plain("supplementalData"),
+        Key::plain("modifierExtension"),
+        Key::plain("improvementNotation"),
+        Key::choice("subjectCodeableConcept", 1, 1),
+        Key::plain("clinicalRecommendationStatement"),
+        Key::plain("_clinicalRecommendationStatement"),
+    ],
+    choices: &["subject"],
+    required: &[Required {
+        name: "status",
+        keys: &[19, 20],
+    }],
+};
 
 /// Population criteria group
 ///
@@ -1272,147 +856,114 @@ impl MeasureGroup {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "population" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.population, MeasureGroupPopulation::read)?;
-                }
-                "stratifier" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.stratifier, MeasureGroupStratifier::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEASURE_GROUP_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.population.is_empty() {
-            w.key("population");
-            w.begin_array();
-            for v in &self.population {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.stratifier.is_empty() {
-            w.key("stratifier");
-            w.begin_array();
-            for v in &self.stratifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(
+            w,
+            "population",
+            &self.population,
+            MeasureGroupPopulation::write,
+        );
+        write_many(
+            w,
+            "stratifier",
+            &self.stratifier,
+            MeasureGroupStratifier::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.population.is_empty() {
-            let n = path.len();
-            path.push_str(".population");
-            for v in &self.population {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.stratifier.is_empty() {
-            let n = path.len();
-            path.push_str(".stratifier");
-            for v in &self.stratifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".population",
+            &self.population,
+            MeasureGroupPopulation::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".stratifier",
+            &self.stratifier,
+            MeasureGroupStratifier::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MeasureGroup {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.population, MeasureGroupPopulation::read),
+            4 => many(p, &mut self.stratifier, MeasureGroupStratifier::read),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_GROUP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("extension"),
+        Key::plain("population"),
+        Key::plain("stratifier"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Population criteria
 ///
@@ -1460,128 +1011,91 @@ impl MeasureGroupPopulation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "criteria" => {
-                    p.mark(&mut seen, 6)?;
-                    one(p, &mut r.criteria, Expression::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 6) {
-            return Err(p.missing("criteria"));
-        }
+        read_object(p, &MEASURE_GROUP_POPULATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        {
-            let v = &self.criteria;
-            w.key("criteria");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_one(w, "criteria", &self.criteria, Expression::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".criteria");
-            {
-                let v = &self.criteria;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".criteria", &self.criteria, Expression::visit_refs);
+    }
+}
+
+impl ReadFields for MeasureGroupPopulation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => one(p, &mut self.criteria, Expression::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.description, string),
+            5 => opt_prim_element(p, &mut self.description),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_GROUP_POPULATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("criteria"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "criteria",
+        keys: &[2],
+    }],
+};
 
 /// Stratifier criteria for the measure
 ///
@@ -1627,143 +1141,107 @@ impl MeasureGroupStratifier {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "criteria" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.criteria, Expression::read)?;
-                }
-                "component" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.component, MeasureGroupStratifierComponent::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEASURE_GROUP_STRATIFIER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.criteria {
-            w.key("criteria");
-            v.write(w);
-        }
-        if !self.component.is_empty() {
-            w.key("component");
-            w.begin_array();
-            for v in &self.component {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "criteria", &self.criteria, Expression::write);
+        write_many(
+            w,
+            "component",
+            &self.component,
+            MeasureGroupStratifierComponent::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.criteria.is_some() {
-            let n = path.len();
-            path.push_str(".criteria");
-            if let Some(v) = &self.criteria {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.component.is_empty() {
-            let n = path.len();
-            path.push_str(".component");
-            for v in &self.component {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".criteria", &self.criteria, Expression::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".component",
+            &self.component,
+            MeasureGroupStratifierComponent::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MeasureGroupStratifier {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => opt(p, &mut self.criteria, Expression::read),
+            3 => many(
+                p,
+                &mut self.component,
+                MeasureGroupStratifierComponent::read,
+            ),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_GROUP_STRATIFIER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("criteria"),
+        Key::plain("component"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Stratifier criteria component for the measure
 ///
@@ -1813,128 +1291,96 @@ impl MeasureGroupStratifierComponent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "criteria" => {
-                    p.mark(&mut seen, 6)?;
-                    one(p, &mut r.criteria, Expression::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 6) {
-            return Err(p.missing("criteria"));
-        }
+        read_object(
+            p,
+            &MEASURE_GROUP_STRATIFIER_COMPONENT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        {
-            let v = &self.criteria;
-            w.key("criteria");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_one(w, "criteria", &self.criteria, Expression::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".criteria");
-            {
-                let v = &self.criteria;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".criteria", &self.criteria, Expression::visit_refs);
+    }
+}
+
+impl ReadFields for MeasureGroupStratifierComponent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => one(p, &mut self.criteria, Expression::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.description, string),
+            5 => opt_prim_element(p, &mut self.description),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_GROUP_STRATIFIER_COMPONENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("criteria"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "criteria",
+        keys: &[2],
+    }],
+};
 
 /// What other data should be reported with the measure
 ///
@@ -1986,145 +1432,92 @@ impl MeasureSupplementalData {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "usage" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.usage, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "criteria" => {
-                    p.mark(&mut seen, 7)?;
-                    one(p, &mut r.criteria, Expression::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 7) {
-            return Err(p.missing("criteria"));
-        }
+        read_object(p, &MEASURE_SUPPLEMENTAL_DATA_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if !self.usage.is_empty() {
-            w.key("usage");
-            w.begin_array();
-            for v in &self.usage {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        {
-            let v = &self.criteria;
-            w.key("criteria");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "usage", &self.usage, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_one(w, "criteria", &self.criteria, Expression::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.usage.is_empty() {
-            let n = path.len();
-            path.push_str(".usage");
-            for v in &self.usage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".criteria");
-            {
-                let v = &self.criteria;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(path, f, ".usage", &self.usage, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".criteria", &self.criteria, Expression::visit_refs);
+    }
+}
+
+impl ReadFields for MeasureSupplementalData {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.usage, CodeableConcept::read),
+            3 => one(p, &mut self.criteria, Expression::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_SUPPLEMENTAL_DATA_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("usage"),
+        Key::plain("criteria"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "criteria",
+        keys: &[3],
+    }],
+};

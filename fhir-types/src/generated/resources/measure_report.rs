@@ -111,132 +111,7 @@ impl MeasureReport {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MeasureReport")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::MeasureReportStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.type_, codes::MeasureReportType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "measure" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.measure, canonical)?;
-                }
-                "_measure" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.measure)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "reporter" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.reporter, Reference::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 23)?;
-                    one(p, &mut r.period, Period::read)?;
-                }
-                "improvementNotation" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.improvement_notation, CodeableConcept::read)?;
-                }
-                "group" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.group, MeasureReportGroup::read)?;
-                }
-                "evaluatedResource" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.evaluated_resource, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("measure"));
-        }
-        if !p.marked(&seen, 23) {
-            return Err(p.missing("period"));
-        }
+        read_object(p, &MEASURE_REPORT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -244,256 +119,209 @@ impl MeasureReport {
         w.begin_object();
         w.key("resourceType");
         w.str("MeasureReport");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        write_prim(w, "measure", "_measure", &self.measure, w_str);
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.reporter {
-            w.key("reporter");
-            v.write(w);
-        }
-        {
-            let v = &self.period;
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.improvement_notation {
-            w.key("improvementNotation");
-            v.write(w);
-        }
-        if !self.group.is_empty() {
-            w.key("group");
-            w.begin_array();
-            for v in &self.group {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.evaluated_resource.is_empty() {
-            w.key("evaluatedResource");
-            w.begin_array();
-            for v in &self.evaluated_resource {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_one_prim(w, "measure", "_measure", &self.measure, w_str);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "reporter", &self.reporter, Reference::write);
+        write_one(w, "period", &self.period, Period::write);
+        write_opt(
+            w,
+            "improvementNotation",
+            &self.improvement_notation,
+            CodeableConcept::write,
+        );
+        write_many(w, "group", &self.group, MeasureReportGroup::write);
+        write_many(
+            w,
+            "evaluatedResource",
+            &self.evaluated_resource,
+            Reference::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".measure");
-            {
-                let v = &self.measure;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reporter.is_some() {
-            let n = path.len();
-            path.push_str(".reporter");
-            if let Some(v) = &self.reporter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".period");
-            {
-                let v = &self.period;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.improvement_notation.is_some() {
-            let n = path.len();
-            path.push_str(".improvementNotation");
-            if let Some(v) = &self.improvement_notation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.group.is_empty() {
-            let n = path.len();
-            path.push_str(".group");
-            for v in &self.group {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.evaluated_resource.is_empty() {
-            let n = path.len();
-            path.push_str(".evaluatedResource");
-            for v in &self.evaluated_resource {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_one(path, f, ".measure", &self.measure, Canonical::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(path, f, ".reporter", &self.reporter, reference);
+        visit_one(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".improvementNotation",
+            &self.improvement_notation,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".group",
+            &self.group,
+            MeasureReportGroup::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".evaluatedResource",
+            &self.evaluated_resource,
+            reference,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MeasureReport {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.date, date_time),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => prim_value(p, &mut self.type_, codes::MeasureReportType::read_code),
+            6 => opt_prim_element(p, &mut self.date),
+            7 => prim_element(p, &mut self.type_),
+            8 => many(p, &mut self.group, MeasureReportGroup::read),
+            9 => one(p, &mut self.period, Period::read),
+            10 => prim_value(p, &mut self.status, codes::MeasureReportStatus::read_code),
+            11 => prim_element(p, &mut self.status),
+            12 => prim_value(p, &mut self.measure, canonical),
+            13 => opt(p, &mut self.subject, Reference::read),
+            14 => prim_element(p, &mut self.measure),
+            15 => opt_prim_value(p, &mut self.language, code),
+            16 => opt(p, &mut self.reporter, Reference::read),
+            17 => opt_prim_element(p, &mut self.language),
+            18 => many(p, &mut self.contained, Resource::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => many(p, &mut self.identifier, Identifier::read),
+            21 => p.expect_resource_type("MeasureReport"),
+            22 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            23 => opt_prim_element(p, &mut self.implicit_rules),
+            24 => many(p, &mut self.evaluated_resource, Reference::read),
+            25 => many(p, &mut self.modifier_extension, Extension::read),
+            26 => opt(p, &mut self.improvement_notation, CodeableConcept::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEASURE_REPORT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("_type"),
+        Key::plain("group"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("measure"),
+        Key::plain("subject"),
+        Key::plain("_measure"),
+        Key::plain("language"),
+        Key::plain("reporter"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("evaluatedResource"),
+        Key::plain("modifierExtension"),
+        Key::plain("improvementNotation"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[10, 11],
+        },
+        Required {
+            name: "type",
+            keys: &[5, 7],
+        },
+        Required {
+            name: "measure",
+            keys: &[12, 14],
+        },
+        Required {
+            name: "period",
+            keys: &[9],
+        },
+    ],
+};
 
 /// Measure results for each group
 ///
@@ -539,144 +367,112 @@ impl MeasureReportGroup {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "population" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.population, MeasureReportGroupPopulation::read)?;
-                }
-                "measureScore" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.measure_score, Quantity::read)?;
-                }
-                "stratifier" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.stratifier, MeasureReportGroupStratifier::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEASURE_REPORT_GROUP_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if !self.population.is_empty() {
-            w.key("population");
-            w.begin_array();
-            for v in &self.population {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.measure_score {
-            w.key("measureScore");
-            v.write(w);
-        }
-        if !self.stratifier.is_empty() {
-            w.key("stratifier");
-            w.begin_array();
-            for v in &self.stratifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_many(
+            w,
+            "population",
+            &self.population,
+            MeasureReportGroupPopulation::write,
+        );
+        write_opt(w, "measureScore", &self.measure_score, Quantity::write);
+        write_many(
+            w,
+            "stratifier",
+            &self.stratifier,
+            MeasureReportGroupStratifier::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.population.is_empty() {
-            let n = path.len();
-            path.push_str(".population");
-            for v in &self.population {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.measure_score.is_some() {
-            let n = path.len();
-            path.push_str(".measureScore");
-            if let Some(v) = &self.measure_score {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.stratifier.is_empty() {
-            let n = path.len();
-            path.push_str(".stratifier");
-            for v in &self.stratifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".population",
+            &self.population,
+            MeasureReportGroupPopulation::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".measureScore",
+            &self.measure_score,
+            Quantity::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".stratifier",
+            &self.stratifier,
+            MeasureReportGroupStratifier::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MeasureReportGroup {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.population, MeasureReportGroupPopulation::read),
+            4 => many(p, &mut self.stratifier, MeasureReportGroupStratifier::read),
+            5 => opt(p, &mut self.measure_score, Quantity::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_REPORT_GROUP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("extension"),
+        Key::plain("population"),
+        Key::plain("stratifier"),
+        Key::plain("measureScore"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The populations in the group
 ///
@@ -718,124 +514,82 @@ impl MeasureReportGroupPopulation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "count" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.count, integer)?;
-                }
-                "_count" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.count)?;
-                }
-                "subjectResults" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.subject_results, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEASURE_REPORT_GROUP_POPULATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.count {
-            write_prim(w, "count", "_count", v, w_integer);
-        }
-        if let Some(v) = &self.subject_results {
-            w.key("subjectResults");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "count", "_count", &self.count, w_integer);
+        write_opt(w, "subjectResults", &self.subject_results, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.count.is_some() {
-            let n = path.len();
-            path.push_str(".count");
-            if let Some(v) = &self.count {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject_results.is_some() {
-            let n = path.len();
-            path.push_str(".subjectResults");
-            if let Some(v) = &self.subject_results {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".count", &self.count, Integer::visit_refs);
+        visit_opt(path, f, ".subjectResults", &self.subject_results, reference);
+    }
+}
+
+impl ReadFields for MeasureReportGroupPopulation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => opt_prim_value(p, &mut self.count, integer),
+            3 => opt_prim_element(p, &mut self.count),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.subject_results, Reference::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_REPORT_GROUP_POPULATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("count"),
+        Key::plain("_count"),
+        Key::plain("extension"),
+        Key::plain("subjectResults"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Stratification results
 ///
@@ -873,112 +627,91 @@ impl MeasureReportGroupStratifier {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "stratum" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.stratum, MeasureReportGroupStratifierStratum::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEASURE_REPORT_GROUP_STRATIFIER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.stratum.is_empty() {
-            w.key("stratum");
-            w.begin_array();
-            for v in &self.stratum {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "code", &self.code, CodeableConcept::write);
+        write_many(
+            w,
+            "stratum",
+            &self.stratum,
+            MeasureReportGroupStratifierStratum::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.stratum.is_empty() {
-            let n = path.len();
-            path.push_str(".stratum");
-            for v in &self.stratum {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".stratum",
+            &self.stratum,
+            MeasureReportGroupStratifierStratum::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MeasureReportGroupStratifier {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.code, CodeableConcept::read),
+            2 => many(
+                p,
+                &mut self.stratum,
+                MeasureReportGroupStratifierStratum::read,
+            ),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_REPORT_GROUP_STRATIFIER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("stratum"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Stratum results, one for each unique value, or set of values, in the stratifier, or stratifier components
 ///
@@ -1024,152 +757,125 @@ impl MeasureReportGroupStratifierStratum {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.value, CodeableConcept::read)?;
-                }
-                "component" => {
-                    p.mark(&mut seen, 4)?;
-                    many(
-                        p,
-                        &mut r.component,
-                        MeasureReportGroupStratifierStratumComponent::read,
-                    )?;
-                }
-                "population" => {
-                    p.mark(&mut seen, 5)?;
-                    many(
-                        p,
-                        &mut r.population,
-                        MeasureReportGroupStratifierStratumPopulation::read,
-                    )?;
-                }
-                "measureScore" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.measure_score, Quantity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEASURE_REPORT_GROUP_STRATIFIER_STRATUM_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.value {
-            w.key("value");
-            v.write(w);
-        }
-        if !self.component.is_empty() {
-            w.key("component");
-            w.begin_array();
-            for v in &self.component {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.population.is_empty() {
-            w.key("population");
-            w.begin_array();
-            for v in &self.population {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.measure_score {
-            w.key("measureScore");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "value", &self.value, CodeableConcept::write);
+        write_many(
+            w,
+            "component",
+            &self.component,
+            MeasureReportGroupStratifierStratumComponent::write,
+        );
+        write_many(
+            w,
+            "population",
+            &self.population,
+            MeasureReportGroupStratifierStratumPopulation::write,
+        );
+        write_opt(w, "measureScore", &self.measure_score, Quantity::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.component.is_empty() {
-            let n = path.len();
-            path.push_str(".component");
-            for v in &self.component {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.population.is_empty() {
-            let n = path.len();
-            path.push_str(".population");
-            for v in &self.population {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.measure_score.is_some() {
-            let n = path.len();
-            path.push_str(".measureScore");
-            if let Some(v) = &self.measure_score {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".value", &self.value, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".component",
+            &self.component,
+            MeasureReportGroupStratifierStratumComponent::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".population",
+            &self.population,
+            MeasureReportGroupStratifierStratumPopulation::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".measureScore",
+            &self.measure_score,
+            Quantity::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MeasureReportGroupStratifierStratum {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.value, CodeableConcept::read),
+            2 => many(
+                p,
+                &mut self.component,
+                MeasureReportGroupStratifierStratumComponent::read,
+            ),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(
+                p,
+                &mut self.population,
+                MeasureReportGroupStratifierStratumPopulation::read,
+            ),
+            5 => opt(p, &mut self.measure_score, Quantity::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_REPORT_GROUP_STRATIFIER_STRATUM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("value"),
+        Key::plain("component"),
+        Key::plain("extension"),
+        Key::plain("population"),
+        Key::plain("measureScore"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Stratifier component values
 ///
@@ -1216,114 +922,90 @@ impl MeasureReportGroupStratifierStratumComponent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.value, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("value"));
-        }
+        read_object(
+            p,
+            &MEASURE_REPORT_GROUP_STRATIFIER_STRATUM_COMPONENT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        {
-            let v = &self.value;
-            w.key("value");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_one(w, "value", &self.value, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_one(path, f, ".value", &self.value, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for MeasureReportGroupStratifierStratumComponent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => one(p, &mut self.value, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_REPORT_GROUP_STRATIFIER_STRATUM_COMPONENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("value"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1],
+        },
+        Required {
+            name: "value",
+            keys: &[2],
+        },
+    ],
+};
 
 /// Population results in this stratum
 ///
@@ -1365,121 +1047,84 @@ impl MeasureReportGroupStratifierStratumPopulation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "count" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.count, integer)?;
-                }
-                "_count" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.count)?;
-                }
-                "subjectResults" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.subject_results, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEASURE_REPORT_GROUP_STRATIFIER_STRATUM_POPULATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.count {
-            write_prim(w, "count", "_count", v, w_integer);
-        }
-        if let Some(v) = &self.subject_results {
-            w.key("subjectResults");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "count", "_count", &self.count, w_integer);
+        write_opt(w, "subjectResults", &self.subject_results, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.count.is_some() {
-            let n = path.len();
-            path.push_str(".count");
-            if let Some(v) = &self.count {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject_results.is_some() {
-            let n = path.len();
-            path.push_str(".subjectResults");
-            if let Some(v) = &self.subject_results {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".count", &self.count, Integer::visit_refs);
+        visit_opt(path, f, ".subjectResults", &self.subject_results, reference);
+    }
+}
+
+impl ReadFields for MeasureReportGroupStratifierStratumPopulation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => opt_prim_value(p, &mut self.count, integer),
+            3 => opt_prim_element(p, &mut self.count),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.subject_results, Reference::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEASURE_REPORT_GROUP_STRATIFIER_STRATUM_POPULATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("count"),
+        Key::plain("_count"),
+        Key::plain("extension"),
+        Key::plain("subjectResults"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -146,6 +146,23 @@ impl Default for MediaCreated {
     }
 }
 
+impl MediaCreated {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(w, "createdDateTime", "_createdDateTime", x, w_str),
+            Self::Period(x) => write_one(w, "createdPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Media {
     /// A `Media` with its required elements (`status`, `content`); everything else is empty.
     pub fn new(status: impl Into<Code>, content: Attachment) -> Self {
@@ -159,206 +176,7 @@ impl Media {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Media")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, codes::EventStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "modality" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.modality, CodeableConcept::read)?;
-                }
-                "view" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.view, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "createdDateTime" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 1, "created")?;
-                    choice_value(
-                        p,
-                        &mut r.created,
-                        date_time,
-                        MediaCreated::DateTime,
-                        |e| match e {
-                            MediaCreated::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_createdDateTime" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 1, "created")?;
-                    choice_element(p, &mut r.created, MediaCreated::DateTime, |e| match e {
-                        MediaCreated::DateTime(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "createdPeriod" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 2, "created")?;
-                    choice_box(p, &mut r.created, Period::read, MediaCreated::Period)?;
-                }
-                "issued" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.issued, instant)?;
-                }
-                "_issued" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.issued)?;
-                }
-                "operator" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.operator, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "deviceName" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.device_name, string)?;
-                }
-                "_deviceName" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.device_name)?;
-                }
-                "device" => {
-                    p.mark(&mut seen, 32)?;
-                    opt(p, &mut r.device, Reference::read)?;
-                }
-                "height" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.height, positive_int)?;
-                }
-                "_height" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.height)?;
-                }
-                "width" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.width, positive_int)?;
-                }
-                "_width" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.width)?;
-                }
-                "frames" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_value(p, &mut r.frames, positive_int)?;
-                }
-                "_frames" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_element(p, &mut r.frames)?;
-                }
-                "duration" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.duration, decimal)?;
-                }
-                "_duration" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_element(p, &mut r.duration)?;
-                }
-                "content" => {
-                    p.mark(&mut seen, 41)?;
-                    one(p, &mut r.content, Attachment::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 42)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 41) {
-            return Err(p.missing("content"));
-        }
+        read_object(p, &MEDIA_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -366,405 +184,268 @@ impl Media {
         w.begin_object();
         w.key("resourceType");
         w.str("Media");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.modality {
-            w.key("modality");
-            v.write(w);
-        }
-        if let Some(v) = &self.view {
-            w.key("view");
-            v.write(w);
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "modality", &self.modality, CodeableConcept::write);
+        write_opt(w, "view", &self.view, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
         if let Some(v) = &self.created {
-            match v {
-                MediaCreated::DateTime(x) => {
-                    write_prim(w, "createdDateTime", "_createdDateTime", x, w_str)
-                }
-                MediaCreated::Period(x) => {
-                    w.key("createdPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.issued {
-            write_prim(w, "issued", "_issued", v, w_str);
-        }
-        if let Some(v) = &self.operator {
-            w.key("operator");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.body_site {
-            w.key("bodySite");
-            v.write(w);
-        }
-        if let Some(v) = &self.device_name {
-            write_prim(w, "deviceName", "_deviceName", v, w_str);
-        }
-        if let Some(v) = &self.device {
-            w.key("device");
-            v.write(w);
-        }
-        if let Some(v) = &self.height {
-            write_prim(w, "height", "_height", v, w_unsigned);
-        }
-        if let Some(v) = &self.width {
-            write_prim(w, "width", "_width", v, w_unsigned);
-        }
-        if let Some(v) = &self.frames {
-            write_prim(w, "frames", "_frames", v, w_unsigned);
-        }
-        if let Some(v) = &self.duration {
-            write_prim(w, "duration", "_duration", v, w_decimal);
-        }
-        {
-            let v = &self.content;
-            w.key("content");
-            v.write(w);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "issued", "_issued", &self.issued, w_str);
+        write_opt(w, "operator", &self.operator, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_opt(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_opt_prim(w, "deviceName", "_deviceName", &self.device_name, w_str);
+        write_opt(w, "device", &self.device, Reference::write);
+        write_opt_prim(w, "height", "_height", &self.height, w_unsigned);
+        write_opt_prim(w, "width", "_width", &self.width, w_unsigned);
+        write_opt_prim(w, "frames", "_frames", &self.frames, w_unsigned);
+        write_opt_prim(w, "duration", "_duration", &self.duration, w_decimal);
+        write_one(w, "content", &self.content, Attachment::write);
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.modality.is_some() {
-            let n = path.len();
-            path.push_str(".modality");
-            if let Some(v) = &self.modality {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.view.is_some() {
-            let n = path.len();
-            path.push_str(".view");
-            if let Some(v) = &self.view {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.created.is_some() {
-            let n = path.len();
-            path.push_str(".created[x]");
-            if let Some(v) = &self.created {
-                match v {
-                    MediaCreated::DateTime(x) => x.visit_refs(path, f),
-                    MediaCreated::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.issued.is_some() {
-            let n = path.len();
-            path.push_str(".issued");
-            if let Some(v) = &self.issued {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.operator.is_some() {
-            let n = path.len();
-            path.push_str(".operator");
-            if let Some(v) = &self.operator {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.body_site.is_some() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            if let Some(v) = &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.device_name.is_some() {
-            let n = path.len();
-            path.push_str(".deviceName");
-            if let Some(v) = &self.device_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.device.is_some() {
-            let n = path.len();
-            path.push_str(".device");
-            if let Some(v) = &self.device {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.height.is_some() {
-            let n = path.len();
-            path.push_str(".height");
-            if let Some(v) = &self.height {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.width.is_some() {
-            let n = path.len();
-            path.push_str(".width");
-            if let Some(v) = &self.width {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.frames.is_some() {
-            let n = path.len();
-            path.push_str(".frames");
-            if let Some(v) = &self.frames {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.duration.is_some() {
-            let n = path.len();
-            path.push_str(".duration");
-            if let Some(v) = &self.duration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".content");
-            {
-                let v = &self.content;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".modality",
+            &self.modality,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".view", &self.view, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".created[x]",
+            &self.created,
+            MediaCreated::visit_refs,
+        );
+        visit_opt(path, f, ".issued", &self.issued, Instant::visit_refs);
+        visit_opt(path, f, ".operator", &self.operator, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".deviceName",
+            &self.device_name,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".device", &self.device, reference);
+        visit_opt(path, f, ".height", &self.height, PositiveInt::visit_refs);
+        visit_opt(path, f, ".width", &self.width, PositiveInt::visit_refs);
+        visit_opt(path, f, ".frames", &self.frames, PositiveInt::visit_refs);
+        visit_opt(path, f, ".duration", &self.duration, Decimal::visit_refs);
+        visit_one(path, f, ".content", &self.content, Attachment::visit_refs);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Media {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt(p, &mut self.type_, CodeableConcept::read),
+            6 => opt(p, &mut self.view, CodeableConcept::read),
+            7 => opt_prim_value(p, &mut self.width, positive_int),
+            8 => opt_prim_element(p, &mut self.width),
+            9 => opt(p, &mut self.device, Reference::read),
+            10 => opt_prim_value(p, &mut self.frames, positive_int),
+            11 => opt_prim_value(p, &mut self.height, positive_int),
+            12 => opt_prim_value(p, &mut self.issued, instant),
+            13 => many(p, &mut self.part_of, Reference::read),
+            14 => prim_value(p, &mut self.status, codes::EventStatus::read_code),
+            15 => opt_prim_element(p, &mut self.frames),
+            16 => opt_prim_element(p, &mut self.height),
+            17 => opt_prim_element(p, &mut self.issued),
+            18 => prim_element(p, &mut self.status),
+            19 => many(p, &mut self.based_on, Reference::read),
+            20 => one(p, &mut self.content, Attachment::read),
+            21 => opt(p, &mut self.subject, Reference::read),
+            22 => opt(p, &mut self.body_site, CodeableConcept::read),
+            23 => opt_prim_value(p, &mut self.duration, decimal),
+            24 => opt_prim_value(p, &mut self.language, code),
+            25 => opt(p, &mut self.modality, CodeableConcept::read),
+            26 => opt(p, &mut self.operator, Reference::read),
+            27 => opt_prim_element(p, &mut self.duration),
+            28 => opt_prim_element(p, &mut self.language),
+            29 => many(p, &mut self.contained, Resource::read),
+            30 => opt(p, &mut self.encounter, Reference::read),
+            31 => many(p, &mut self.extension, Extension::read),
+            32 => opt_prim_value(p, &mut self.device_name, string),
+            33 => many(p, &mut self.identifier, Identifier::read),
+            34 => many(p, &mut self.reason_code, CodeableConcept::read),
+            35 => opt_prim_element(p, &mut self.device_name),
+            36 => p.expect_resource_type("Media"),
+            37 => choice_box(p, &mut self.created, Period::read, MediaCreated::Period),
+            38 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            39 => opt_prim_element(p, &mut self.implicit_rules),
+            40 => choice_value(
+                p,
+                &mut self.created,
+                date_time,
+                MediaCreated::DateTime,
+                |e| match e {
+                    MediaCreated::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            41 => choice_element(p, &mut self.created, MediaCreated::DateTime, |e| match e {
+                MediaCreated::DateTime(x) => Some(x),
+                _ => None,
+            }),
+            42 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDIA_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("view"),
+        Key::plain("width"),
+        Key::plain("_width"),
+        Key::plain("device"),
+        Key::plain("frames"),
+        Key::plain("height"),
+        Key::plain("issued"),
+        Key::plain("partOf"),
+        Key::plain("status"),
+        Key::plain("_frames"),
+        Key::plain("_height"),
+        Key::plain("_issued"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("content"),
+        Key::plain("subject"),
+        Key::plain("bodySite"),
+        Key::plain("duration"),
+        Key::plain("language"),
+        Key::plain("modality"),
+        Key::plain("operator"),
+        Key::plain("_duration"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("deviceName"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("_deviceName"),
+        Key::plain("resourceType"),
+        Key::choice("createdPeriod", 1, 2),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("createdDateTime", 1, 1),
+        Key::choice("_createdDateTime", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["created"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[14, 18],
+        },
+        Required {
+            name: "content",
+            keys: &[20],
+        },
+    ],
+};

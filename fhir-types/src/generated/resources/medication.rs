@@ -81,96 +81,7 @@ impl Medication {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Medication")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.status, codes::MedicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "manufacturer" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.manufacturer, Reference::read)?;
-                }
-                "form" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.form, CodeableConcept::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.amount, Ratio::read)?;
-                }
-                "ingredient" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.ingredient, MedicationIngredient::read)?;
-                }
-                "batch" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.batch, MedicationBatch::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -178,218 +89,157 @@ impl Medication {
         w.begin_object();
         w.key("resourceType");
         w.str("Medication");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.manufacturer {
-            w.key("manufacturer");
-            v.write(w);
-        }
-        if let Some(v) = &self.form {
-            w.key("form");
-            v.write(w);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
-        if !self.ingredient.is_empty() {
-            w.key("ingredient");
-            w.begin_array();
-            for v in &self.ingredient {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.batch {
-            w.key("batch");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "manufacturer", &self.manufacturer, Reference::write);
+        write_opt(w, "form", &self.form, CodeableConcept::write);
+        write_opt(w, "amount", &self.amount, Ratio::write);
+        write_many(
+            w,
+            "ingredient",
+            &self.ingredient,
+            MedicationIngredient::write,
+        );
+        write_opt(w, "batch", &self.batch, MedicationBatch::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.manufacturer.is_some() {
-            let n = path.len();
-            path.push_str(".manufacturer");
-            if let Some(v) = &self.manufacturer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.form.is_some() {
-            let n = path.len();
-            path.push_str(".form");
-            if let Some(v) = &self.form {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.ingredient.is_empty() {
-            let n = path.len();
-            path.push_str(".ingredient");
-            for v in &self.ingredient {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.batch.is_some() {
-            let n = path.len();
-            path.push_str(".batch");
-            if let Some(v) = &self.batch {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".manufacturer", &self.manufacturer, reference);
+        visit_opt(path, f, ".form", &self.form, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".amount", &self.amount, Ratio::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".ingredient",
+            &self.ingredient,
+            MedicationIngredient::visit_refs,
+        );
+        visit_opt(path, f, ".batch", &self.batch, MedicationBatch::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Medication {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.form, CodeableConcept::read),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt(p, &mut self.batch, MedicationBatch::read),
+            7 => opt(p, &mut self.amount, Ratio::read),
+            8 => opt_prim_value(p, &mut self.status, codes::MedicationStatus::read_code),
+            9 => opt_prim_element(p, &mut self.status),
+            10 => opt_prim_value(p, &mut self.language, code),
+            11 => opt_prim_element(p, &mut self.language),
+            12 => many(p, &mut self.contained, Resource::read),
+            13 => many(p, &mut self.extension, Extension::read),
+            14 => many(p, &mut self.identifier, Identifier::read),
+            15 => many(p, &mut self.ingredient, MedicationIngredient::read),
+            16 => opt(p, &mut self.manufacturer, Reference::read),
+            17 => p.expect_resource_type("Medication"),
+            18 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            19 => opt_prim_element(p, &mut self.implicit_rules),
+            20 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("form"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("batch"),
+        Key::plain("amount"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("ingredient"),
+        Key::plain("manufacturer"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Details about packaged medications
 ///
@@ -427,110 +277,98 @@ impl MedicationBatch {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "lotNumber" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.lot_number, string)?;
-                }
-                "_lotNumber" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.lot_number)?;
-                }
-                "expirationDate" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.expiration_date, date_time)?;
-                }
-                "_expirationDate" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.expiration_date)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICATION_BATCH_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.lot_number {
-            write_prim(w, "lotNumber", "_lotNumber", v, w_str);
-        }
-        if let Some(v) = &self.expiration_date {
-            write_prim(w, "expirationDate", "_expirationDate", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "lotNumber", "_lotNumber", &self.lot_number, w_str);
+        write_opt_prim(
+            w,
+            "expirationDate",
+            "_expirationDate",
+            &self.expiration_date,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.lot_number.is_some() {
-            let n = path.len();
-            path.push_str(".lotNumber");
-            if let Some(v) = &self.lot_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expiration_date.is_some() {
-            let n = path.len();
-            path.push_str(".expirationDate");
-            if let Some(v) = &self.expiration_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lotNumber",
+            &self.lot_number,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".expirationDate",
+            &self.expiration_date,
+            DateTime::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicationBatch {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt_prim_value(p, &mut self.lot_number, string),
+            3 => opt_prim_element(p, &mut self.lot_number),
+            4 => opt_prim_value(p, &mut self.expiration_date, date_time),
+            5 => opt_prim_element(p, &mut self.expiration_date),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_BATCH_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("lotNumber"),
+        Key::plain("_lotNumber"),
+        Key::plain("expirationDate"),
+        Key::plain("_expirationDate"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Active or inactive ingredient
 ///
@@ -585,6 +423,25 @@ impl Default for MedicationIngredientItem {
     }
 }
 
+impl MedicationIngredientItem {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "itemCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "itemReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl MedicationIngredient {
     /// A `MedicationIngredient` with its required elements (`item`); everything else is empty.
     pub fn new(item: MedicationIngredientItem) -> Self {
@@ -597,156 +454,100 @@ impl MedicationIngredient {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "itemCodeableConcept" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "item")?;
-                    choice_box_one(
-                        p,
-                        &mut r.item,
-                        CodeableConcept::read,
-                        MedicationIngredientItem::CodeableConcept,
-                    )?;
-                }
-                "itemReference" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "item")?;
-                    choice_box_one(
-                        p,
-                        &mut r.item,
-                        Reference::read,
-                        MedicationIngredientItem::Reference,
-                    )?;
-                }
-                "isActive" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.is_active, boolean)?;
-                }
-                "_isActive" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.is_active)?;
-                }
-                "strength" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.strength, Ratio::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("item[x]"));
-        }
+        read_object(p, &MEDICATION_INGREDIENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.item;
-            match v {
-                MedicationIngredientItem::CodeableConcept(x) => {
-                    w.key("itemCodeableConcept");
-                    x.write(w);
-                }
-                MedicationIngredientItem::Reference(x) => {
-                    w.key("itemReference");
-                    x.write(w);
-                }
-            }
-        }
-        if let Some(v) = &self.is_active {
-            write_prim(w, "isActive", "_isActive", v, w_boolean);
-        }
-        if let Some(v) = &self.strength {
-            w.key("strength");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.item.write_keys(w);
+        write_opt_prim(w, "isActive", "_isActive", &self.is_active, w_boolean);
+        write_opt(w, "strength", &self.strength, Ratio::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".item[x]");
-            {
-                let v = &self.item;
-                match v {
-                    MedicationIngredientItem::CodeableConcept(x) => x.visit_refs(path, f),
-                    MedicationIngredientItem::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.is_active.is_some() {
-            let n = path.len();
-            path.push_str(".isActive");
-            if let Some(v) = &self.is_active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.strength.is_some() {
-            let n = path.len();
-            path.push_str(".strength");
-            if let Some(v) = &self.strength {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".item[x]",
+            &self.item,
+            MedicationIngredientItem::visit_refs,
+        );
+        visit_opt(path, f, ".isActive", &self.is_active, Boolean::visit_refs);
+        visit_opt(path, f, ".strength", &self.strength, Ratio::visit_refs);
+    }
+}
+
+impl ReadFields for MedicationIngredient {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.is_active, boolean),
+            2 => opt(p, &mut self.strength, Ratio::read),
+            3 => opt_prim_element(p, &mut self.is_active),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => choice_box_one(
+                p,
+                &mut self.item,
+                Reference::read,
+                MedicationIngredientItem::Reference,
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => choice_box_one(
+                p,
+                &mut self.item,
+                CodeableConcept::read,
+                MedicationIngredientItem::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_INGREDIENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("isActive"),
+        Key::plain("strength"),
+        Key::plain("_isActive"),
+        Key::plain("extension"),
+        Key::choice("itemReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("itemCodeableConcept", 1, 1),
+    ],
+    choices: &["item"],
+    required: &[Required {
+        name: "item[x]",
+        keys: &[5, 7],
+    }],
+};

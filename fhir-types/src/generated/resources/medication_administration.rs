@@ -138,6 +138,25 @@ impl Default for MedicationAdministrationMedication {
     }
 }
 
+impl MedicationAdministrationMedication {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "medicationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "medicationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 /// The choice of types of 'MedicationAdministration.effective\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -152,6 +171,25 @@ impl Default for MedicationAdministrationEffective {
     /// An empty `effectiveDateTime`: a placeholder until a value is set.
     fn default() -> Self {
         Self::DateTime(Default::default())
+    }
+}
+
+impl MedicationAdministrationEffective {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "effectiveDateTime", "_effectiveDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "effectivePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
     }
 }
 
@@ -175,214 +213,8 @@ impl MedicationAdministration {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicationAdministration")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "instantiates" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.instantiates, uri, other)?;
-                }
-                "_instantiates" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.instantiates, other)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::MedicationAdministrationStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "medicationCodeableConcept" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 1, "medication")?;
-                    choice_box_one(
-                        p,
-                        &mut r.medication,
-                        CodeableConcept::read,
-                        MedicationAdministrationMedication::CodeableConcept,
-                    )?;
-                }
-                "medicationReference" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 2, "medication")?;
-                    choice_box_one(
-                        p,
-                        &mut r.medication,
-                        Reference::read,
-                        MedicationAdministrationMedication::Reference,
-                    )?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 22)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.context, Reference::read)?;
-                }
-                "supportingInformation" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.supporting_information, Reference::read)?;
-                }
-                "effectiveDateTime" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c1, 1, "effective")?;
-                    choice_value_one(
-                        p,
-                        &mut r.effective,
-                        date_time,
-                        MedicationAdministrationEffective::DateTime,
-                        |e| match e {
-                            MedicationAdministrationEffective::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_effectiveDateTime" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c1, 1, "effective")?;
-                    choice_element_one(
-                        p,
-                        &mut r.effective,
-                        MedicationAdministrationEffective::DateTime,
-                        |e| match e {
-                            MedicationAdministrationEffective::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c1, 2, "effective")?;
-                    choice_box_one(
-                        p,
-                        &mut r.effective,
-                        Period::read,
-                        MedicationAdministrationEffective::Period,
-                    )?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.performer, MedicationAdministrationPerformer::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.request, Reference::read)?;
-                }
-                "device" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.device, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "dosage" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.dosage, MedicationAdministrationDosage::read)?;
-                }
-                "eventHistory" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.event_history, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICATION_ADMINISTRATION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates, "instantiates")?;
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("status"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("medication[x]"));
-        }
-        if !p.marked(&seen, 22) {
-            return Err(p.missing("subject"));
-        }
-        if c1 == 0 {
-            return Err(p.missing("effective[x]"));
-        }
         Ok(r)
     }
 
@@ -390,55 +222,26 @@ impl MedicationAdministration {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicationAdministration");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "instantiates",
@@ -446,365 +249,325 @@ impl MedicationAdministration {
             &self.instantiates,
             w_str,
         );
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if !self.status_reason.is_empty() {
-            w.key("statusReason");
-            w.begin_array();
-            for v in &self.status_reason {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.medication;
-            match v {
-                MedicationAdministrationMedication::CodeableConcept(x) => {
-                    w.key("medicationCodeableConcept");
-                    x.write(w);
-                }
-                MedicationAdministrationMedication::Reference(x) => {
-                    w.key("medicationReference");
-                    x.write(w);
-                }
-            }
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.context {
-            w.key("context");
-            v.write(w);
-        }
-        if !self.supporting_information.is_empty() {
-            w.key("supportingInformation");
-            w.begin_array();
-            for v in &self.supporting_information {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.effective;
-            match v {
-                MedicationAdministrationEffective::DateTime(x) => {
-                    write_prim(w, "effectiveDateTime", "_effectiveDateTime", x, w_str)
-                }
-                MedicationAdministrationEffective::Period(x) => {
-                    w.key("effectivePeriod");
-                    x.write(w);
-                }
-            }
-        }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.request {
-            w.key("request");
-            v.write(w);
-        }
-        if !self.device.is_empty() {
-            w.key("device");
-            w.begin_array();
-            for v in &self.device {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.dosage {
-            w.key("dosage");
-            v.write(w);
-        }
-        if !self.event_history.is_empty() {
-            w.key("eventHistory");
-            w.begin_array();
-            for v in &self.event_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_many(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        self.medication.write_keys(w);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "context", &self.context, Reference::write);
+        write_many(
+            w,
+            "supportingInformation",
+            &self.supporting_information,
+            Reference::write,
+        );
+        self.effective.write_keys(w);
+        write_many(
+            w,
+            "performer",
+            &self.performer,
+            MedicationAdministrationPerformer::write,
+        );
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_opt(w, "request", &self.request, Reference::write);
+        write_many(w, "device", &self.device, Reference::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_opt(
+            w,
+            "dosage",
+            &self.dosage,
+            MedicationAdministrationDosage::write,
+        );
+        write_many(w, "eventHistory", &self.event_history, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiates");
-            for v in &self.instantiates {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.status_reason.is_empty() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            for v in &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".medication[x]");
-            {
-                let v = &self.medication;
-                match v {
-                    MedicationAdministrationMedication::CodeableConcept(x) => x.visit_refs(path, f),
-                    MedicationAdministrationMedication::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.context.is_some() {
-            let n = path.len();
-            path.push_str(".context");
-            if let Some(v) = &self.context {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_information.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInformation");
-            for v in &self.supporting_information {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".effective[x]");
-            {
-                let v = &self.effective;
-                match v {
-                    MedicationAdministrationEffective::DateTime(x) => x.visit_refs(path, f),
-                    MedicationAdministrationEffective::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request.is_some() {
-            let n = path.len();
-            path.push_str(".request");
-            if let Some(v) = &self.request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.device.is_empty() {
-            let n = path.len();
-            path.push_str(".device");
-            for v in &self.device {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dosage.is_some() {
-            let n = path.len();
-            path.push_str(".dosage");
-            if let Some(v) = &self.dosage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.event_history.is_empty() {
-            let n = path.len();
-            path.push_str(".eventHistory");
-            for v in &self.event_history {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiates",
+            &self.instantiates,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".medication[x]",
+            &self.medication,
+            MedicationAdministrationMedication::visit_refs,
+        );
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".context", &self.context, reference);
+        visit_many(
+            path,
+            f,
+            ".supportingInformation",
+            &self.supporting_information,
+            reference,
+        );
+        visit_one(
+            path,
+            f,
+            ".effective[x]",
+            &self.effective,
+            MedicationAdministrationEffective::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".performer",
+            &self.performer,
+            MedicationAdministrationPerformer::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_opt(path, f, ".request", &self.request, reference);
+        visit_many(path, f, ".device", &self.device, reference);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".dosage",
+            &self.dosage,
+            MedicationAdministrationDosage::visit_refs,
+        );
+        visit_many(path, f, ".eventHistory", &self.event_history, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicationAdministration {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(p, &mut self.device, Reference::read),
+            6 => opt(p, &mut self.dosage, MedicationAdministrationDosage::read),
+            7 => many(p, &mut self.part_of, Reference::read),
+            8 => prim_value(
+                p,
+                &mut self.status,
+                codes::MedicationAdministrationStatusCodes::read_code,
+            ),
+            9 => prim_element(p, &mut self.status),
+            10 => opt(p, &mut self.context, Reference::read),
+            11 => opt(p, &mut self.request, Reference::read),
+            12 => one(p, &mut self.subject, Reference::read),
+            13 => opt(p, &mut self.category, CodeableConcept::read),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => opt_prim_element(p, &mut self.language),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => many(p, &mut self.extension, Extension::read),
+            18 => many(
+                p,
+                &mut self.performer,
+                MedicationAdministrationPerformer::read,
+            ),
+            19 => many(p, &mut self.identifier, Identifier::read),
+            20 => many(p, &mut self.reason_code, CodeableConcept::read),
+            21 => many(p, &mut self.event_history, Reference::read),
+            22 => {
+                let other = p.marked(seen, 25);
+                values(p, &mut self.instantiates, uri, other)
+            }
+            23 => p.expect_resource_type("MedicationAdministration"),
+            24 => many(p, &mut self.status_reason, CodeableConcept::read),
+            25 => {
+                let other = p.marked(seen, 22);
+                elements(p, &mut self.instantiates, other)
+            }
+            26 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            27 => opt_prim_element(p, &mut self.implicit_rules),
+            28 => choice_box_one(
+                p,
+                &mut self.effective,
+                Period::read,
+                MedicationAdministrationEffective::Period,
+            ),
+            29 => many(p, &mut self.reason_reference, Reference::read),
+            30 => choice_value_one(
+                p,
+                &mut self.effective,
+                date_time,
+                MedicationAdministrationEffective::DateTime,
+                |e| match e {
+                    MedicationAdministrationEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            31 => many(p, &mut self.modifier_extension, Extension::read),
+            32 => choice_element_one(
+                p,
+                &mut self.effective,
+                MedicationAdministrationEffective::DateTime,
+                |e| match e {
+                    MedicationAdministrationEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            33 => choice_box_one(
+                p,
+                &mut self.medication,
+                Reference::read,
+                MedicationAdministrationMedication::Reference,
+            ),
+            34 => many(p, &mut self.supporting_information, Reference::read),
+            35 => choice_box_one(
+                p,
+                &mut self.medication,
+                CodeableConcept::read,
+                MedicationAdministrationMedication::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICATION_ADMINISTRATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("device"),
+        Key::plain("dosage"),
+        Key::plain("partOf"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("context"),
+        Key::plain("request"),
+        Key::plain("subject"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("eventHistory"),
+        Key::plain("instantiates"),
+        Key::plain("resourceType"),
+        Key::plain("statusReason"),
+        Key::plain("_instantiates"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("effectivePeriod", 2, 2),
+        Key::plain("reasonReference"),
+        Key::choice("effectiveDateTime", 2, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("_effectiveDateTime", 2, 1),
+        Key::choice("medicationReference", 1, 2),
+        Key::plain("supportingInformation"),
+        Key::choice("medicationCodeableConcept", 1, 1),
+    ],
+    choices: &["medication", "effective"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[8, 9],
+        },
+        Required {
+            name: "medication[x]",
+            keys: &[33, 35],
+        },
+        Required {
+            name: "subject",
+            keys: &[12],
+        },
+        Required {
+            name: "effective[x]",
+            keys: &[28, 30, 32],
+        },
+    ],
+};
 
 /// Details of how medication was taken
 ///
@@ -873,203 +636,141 @@ impl Default for MedicationAdministrationDosageRate {
     }
 }
 
+impl MedicationAdministrationDosageRate {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Ratio(x) => write_one(w, "rateRatio", &**x, Ratio::write),
+            Self::Quantity(x) => write_one(w, "rateQuantity", &**x, Quantity::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl MedicationAdministrationDosage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                "site" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.site, CodeableConcept::read)?;
-                }
-                "route" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.route, CodeableConcept::read)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.method, CodeableConcept::read)?;
-                }
-                "dose" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.dose, Quantity::read)?;
-                }
-                "rateRatio" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 1, "rate")?;
-                    choice_box(
-                        p,
-                        &mut r.rate,
-                        Ratio::read,
-                        MedicationAdministrationDosageRate::Ratio,
-                    )?;
-                }
-                "rateQuantity" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 2, "rate")?;
-                    choice_box(
-                        p,
-                        &mut r.rate,
-                        Quantity::read,
-                        MedicationAdministrationDosageRate::Quantity,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICATION_ADMINISTRATION_DOSAGE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
-        if let Some(v) = &self.site {
-            w.key("site");
-            v.write(w);
-        }
-        if let Some(v) = &self.route {
-            w.key("route");
-            v.write(w);
-        }
-        if let Some(v) = &self.method {
-            w.key("method");
-            v.write(w);
-        }
-        if let Some(v) = &self.dose {
-            w.key("dose");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
+        write_opt(w, "site", &self.site, CodeableConcept::write);
+        write_opt(w, "route", &self.route, CodeableConcept::write);
+        write_opt(w, "method", &self.method, CodeableConcept::write);
+        write_opt(w, "dose", &self.dose, Quantity::write);
         if let Some(v) = &self.rate {
-            match v {
-                MedicationAdministrationDosageRate::Ratio(x) => {
-                    w.key("rateRatio");
-                    x.write(w);
-                }
-                MedicationAdministrationDosageRate::Quantity(x) => {
-                    w.key("rateQuantity");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.site.is_some() {
-            let n = path.len();
-            path.push_str(".site");
-            if let Some(v) = &self.site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.route.is_some() {
-            let n = path.len();
-            path.push_str(".route");
-            if let Some(v) = &self.route {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.method.is_some() {
-            let n = path.len();
-            path.push_str(".method");
-            if let Some(v) = &self.method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dose.is_some() {
-            let n = path.len();
-            path.push_str(".dose");
-            if let Some(v) = &self.dose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.rate.is_some() {
-            let n = path.len();
-            path.push_str(".rate[x]");
-            if let Some(v) = &self.rate {
-                match v {
-                    MedicationAdministrationDosageRate::Ratio(x) => x.visit_refs(path, f),
-                    MedicationAdministrationDosageRate::Quantity(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_opt(path, f, ".site", &self.site, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".route", &self.route, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".method",
+            &self.method,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".dose", &self.dose, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".rate[x]",
+            &self.rate,
+            MedicationAdministrationDosageRate::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicationAdministrationDosage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.dose, Quantity::read),
+            2 => opt(p, &mut self.site, CodeableConcept::read),
+            3 => opt_prim_value(p, &mut self.text, string),
+            4 => opt_prim_element(p, &mut self.text),
+            5 => opt(p, &mut self.route, CodeableConcept::read),
+            6 => opt(p, &mut self.method, CodeableConcept::read),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => choice_box(
+                p,
+                &mut self.rate,
+                Ratio::read,
+                MedicationAdministrationDosageRate::Ratio,
+            ),
+            9 => choice_box(
+                p,
+                &mut self.rate,
+                Quantity::read,
+                MedicationAdministrationDosageRate::Quantity,
+            ),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_ADMINISTRATION_DOSAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("dose"),
+        Key::plain("site"),
+        Key::plain("text"),
+        Key::plain("_text"),
+        Key::plain("route"),
+        Key::plain("method"),
+        Key::plain("extension"),
+        Key::choice("rateRatio", 1, 1),
+        Key::choice("rateQuantity", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["rate"],
+    required: &[],
+};
 
 /// Who performed the medication administration and what they did
 ///
@@ -1115,107 +816,87 @@ impl MedicationAdministrationPerformer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "function" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.function, CodeableConcept::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.actor, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("actor"));
-        }
+        read_object(
+            p,
+            &MEDICATION_ADMINISTRATION_PERFORMER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.function {
-            w.key("function");
-            v.write(w);
-        }
-        {
-            let v = &self.actor;
-            w.key("actor");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "function", &self.function, CodeableConcept::write);
+        write_one(w, "actor", &self.actor, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.function.is_some() {
-            let n = path.len();
-            path.push_str(".function");
-            if let Some(v) = &self.function {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actor");
-            {
-                let v = &self.actor;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".function",
+            &self.function,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".actor", &self.actor, reference);
+    }
+}
+
+impl ReadFields for MedicationAdministrationPerformer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.actor, Reference::read),
+            2 => opt(p, &mut self.function, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_ADMINISTRATION_PERFORMER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("actor"),
+        Key::plain("function"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "actor",
+        keys: &[1],
+    }],
+};

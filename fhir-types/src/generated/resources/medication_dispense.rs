@@ -160,6 +160,28 @@ impl Default for MedicationDispenseStatusReason {
     }
 }
 
+impl MedicationDispenseStatusReason {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => write_one(
+                w,
+                "statusReasonCodeableConcept",
+                &**x,
+                CodeableConcept::write,
+            ),
+            Self::Reference(x) => write_one(w, "statusReasonReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 /// The choice of types of 'MedicationDispense.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -177,6 +199,25 @@ impl Default for MedicationDispenseMedication {
     }
 }
 
+impl MedicationDispenseMedication {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "medicationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "medicationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl MedicationDispense {
     /// A `MedicationDispense` with its required elements (`status`, `medication`); everything else is empty.
     pub fn new(status: impl Into<Code>, medication: MedicationDispenseMedication) -> Self {
@@ -190,212 +231,7 @@ impl MedicationDispense {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicationDispense")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::MedicationDispenseStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReasonCodeableConcept" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 1, "statusReason")?;
-                    choice_box(
-                        p,
-                        &mut r.status_reason,
-                        CodeableConcept::read,
-                        MedicationDispenseStatusReason::CodeableConcept,
-                    )?;
-                }
-                "statusReasonReference" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 2, "statusReason")?;
-                    choice_box(
-                        p,
-                        &mut r.status_reason,
-                        Reference::read,
-                        MedicationDispenseStatusReason::Reference,
-                    )?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "medicationCodeableConcept" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c1, 1, "medication")?;
-                    choice_box_one(
-                        p,
-                        &mut r.medication,
-                        CodeableConcept::read,
-                        MedicationDispenseMedication::CodeableConcept,
-                    )?;
-                }
-                "medicationReference" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c1, 2, "medication")?;
-                    choice_box_one(
-                        p,
-                        &mut r.medication,
-                        Reference::read,
-                        MedicationDispenseMedication::Reference,
-                    )?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.context, Reference::read)?;
-                }
-                "supportingInformation" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.supporting_information, Reference::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.performer, MedicationDispensePerformer::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "authorizingPrescription" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.authorizing_prescription, Reference::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "daysSupply" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.days_supply, Quantity::read)?;
-                }
-                "whenPrepared" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.when_prepared, date_time)?;
-                }
-                "_whenPrepared" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.when_prepared)?;
-                }
-                "whenHandedOver" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.when_handed_over, date_time)?;
-                }
-                "_whenHandedOver" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.when_handed_over)?;
-                }
-                "destination" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.destination, Reference::read)?;
-                }
-                "receiver" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.receiver, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "dosageInstruction" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.dosage_instruction, Dosage::read)?;
-                }
-                "substitution" => {
-                    p.mark(&mut seen, 38)?;
-                    opt(p, &mut r.substitution, MedicationDispenseSubstitution::read)?;
-                }
-                "detectedIssue" => {
-                    p.mark(&mut seen, 39)?;
-                    many(p, &mut r.detected_issue, Reference::read)?;
-                }
-                "eventHistory" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.event_history, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 14) && !p.marked(&seen, 15) {
-            return Err(p.missing("status"));
-        }
-        if c1 == 0 {
-            return Err(p.missing("medication[x]"));
-        }
+        read_object(p, &MEDICATION_DISPENSE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -403,478 +239,360 @@ impl MedicationDispense {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicationDispense");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_reason {
-            match v {
-                MedicationDispenseStatusReason::CodeableConcept(x) => {
-                    w.key("statusReasonCodeableConcept");
-                    x.write(w);
-                }
-                MedicationDispenseStatusReason::Reference(x) => {
-                    w.key("statusReasonReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.medication;
-            match v {
-                MedicationDispenseMedication::CodeableConcept(x) => {
-                    w.key("medicationCodeableConcept");
-                    x.write(w);
-                }
-                MedicationDispenseMedication::Reference(x) => {
-                    w.key("medicationReference");
-                    x.write(w);
-                }
-            }
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.context {
-            w.key("context");
-            v.write(w);
-        }
-        if !self.supporting_information.is_empty() {
-            w.key("supportingInformation");
-            w.begin_array();
-            for v in &self.supporting_information {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
-        if !self.authorizing_prescription.is_empty() {
-            w.key("authorizingPrescription");
-            w.begin_array();
-            for v in &self.authorizing_prescription {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.days_supply {
-            w.key("daysSupply");
-            v.write(w);
-        }
-        if let Some(v) = &self.when_prepared {
-            write_prim(w, "whenPrepared", "_whenPrepared", v, w_str);
-        }
-        if let Some(v) = &self.when_handed_over {
-            write_prim(w, "whenHandedOver", "_whenHandedOver", v, w_str);
-        }
-        if let Some(v) = &self.destination {
-            w.key("destination");
-            v.write(w);
-        }
-        if !self.receiver.is_empty() {
-            w.key("receiver");
-            w.begin_array();
-            for v in &self.receiver {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.dosage_instruction.is_empty() {
-            w.key("dosageInstruction");
-            w.begin_array();
-            for v in &self.dosage_instruction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.substitution {
-            w.key("substitution");
-            v.write(w);
-        }
-        if !self.detected_issue.is_empty() {
-            w.key("detectedIssue");
-            w.begin_array();
-            for v in &self.detected_issue {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.event_history.is_empty() {
-            w.key("eventHistory");
-            w.begin_array();
-            for v in &self.event_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        self.medication.write_keys(w);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "context", &self.context, Reference::write);
+        write_many(
+            w,
+            "supportingInformation",
+            &self.supporting_information,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "performer",
+            &self.performer,
+            MedicationDispensePerformer::write,
+        );
+        write_opt(w, "location", &self.location, Reference::write);
+        write_many(
+            w,
+            "authorizingPrescription",
+            &self.authorizing_prescription,
+            Reference::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "daysSupply", &self.days_supply, Quantity::write);
+        write_opt_prim(
+            w,
+            "whenPrepared",
+            "_whenPrepared",
+            &self.when_prepared,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "whenHandedOver",
+            "_whenHandedOver",
+            &self.when_handed_over,
+            w_str,
+        );
+        write_opt(w, "destination", &self.destination, Reference::write);
+        write_many(w, "receiver", &self.receiver, Reference::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(
+            w,
+            "dosageInstruction",
+            &self.dosage_instruction,
+            Dosage::write,
+        );
+        write_opt(
+            w,
+            "substitution",
+            &self.substitution,
+            MedicationDispenseSubstitution::write,
+        );
+        write_many(w, "detectedIssue", &self.detected_issue, Reference::write);
+        write_many(w, "eventHistory", &self.event_history, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_reason.is_some() {
-            let n = path.len();
-            path.push_str(".statusReason[x]");
-            if let Some(v) = &self.status_reason {
-                match v {
-                    MedicationDispenseStatusReason::CodeableConcept(x) => x.visit_refs(path, f),
-                    MedicationDispenseStatusReason::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".medication[x]");
-            {
-                let v = &self.medication;
-                match v {
-                    MedicationDispenseMedication::CodeableConcept(x) => x.visit_refs(path, f),
-                    MedicationDispenseMedication::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.context.is_some() {
-            let n = path.len();
-            path.push_str(".context");
-            if let Some(v) = &self.context {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_information.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInformation");
-            for v in &self.supporting_information {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.authorizing_prescription.is_empty() {
-            let n = path.len();
-            path.push_str(".authorizingPrescription");
-            for v in &self.authorizing_prescription {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.days_supply.is_some() {
-            let n = path.len();
-            path.push_str(".daysSupply");
-            if let Some(v) = &self.days_supply {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.when_prepared.is_some() {
-            let n = path.len();
-            path.push_str(".whenPrepared");
-            if let Some(v) = &self.when_prepared {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.when_handed_over.is_some() {
-            let n = path.len();
-            path.push_str(".whenHandedOver");
-            if let Some(v) = &self.when_handed_over {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.destination.is_some() {
-            let n = path.len();
-            path.push_str(".destination");
-            if let Some(v) = &self.destination {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.receiver.is_empty() {
-            let n = path.len();
-            path.push_str(".receiver");
-            for v in &self.receiver {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dosage_instruction.is_empty() {
-            let n = path.len();
-            path.push_str(".dosageInstruction");
-            for v in &self.dosage_instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.substitution.is_some() {
-            let n = path.len();
-            path.push_str(".substitution");
-            if let Some(v) = &self.substitution {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detected_issue.is_empty() {
-            let n = path.len();
-            path.push_str(".detectedIssue");
-            for v in &self.detected_issue {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.event_history.is_empty() {
-            let n = path.len();
-            path.push_str(".eventHistory");
-            for v in &self.event_history {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusReason[x]",
+            &self.status_reason,
+            MedicationDispenseStatusReason::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".medication[x]",
+            &self.medication,
+            MedicationDispenseMedication::visit_refs,
+        );
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".context", &self.context, reference);
+        visit_many(
+            path,
+            f,
+            ".supportingInformation",
+            &self.supporting_information,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".performer",
+            &self.performer,
+            MedicationDispensePerformer::visit_refs,
+        );
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_many(
+            path,
+            f,
+            ".authorizingPrescription",
+            &self.authorizing_prescription,
+            reference,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".daysSupply",
+            &self.days_supply,
+            Quantity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".whenPrepared",
+            &self.when_prepared,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".whenHandedOver",
+            &self.when_handed_over,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".destination", &self.destination, reference);
+        visit_many(path, f, ".receiver", &self.receiver, reference);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".dosageInstruction",
+            &self.dosage_instruction,
+            Dosage::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".substitution",
+            &self.substitution,
+            MedicationDispenseSubstitution::visit_refs,
+        );
+        visit_many(path, f, ".detectedIssue", &self.detected_issue, reference);
+        visit_many(path, f, ".eventHistory", &self.event_history, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicationDispense {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt(p, &mut self.type_, CodeableConcept::read),
+            6 => many(p, &mut self.part_of, Reference::read),
+            7 => prim_value(
+                p,
+                &mut self.status,
+                codes::MedicationDispenseStatusCodes::read_code,
+            ),
+            8 => prim_element(p, &mut self.status),
+            9 => opt(p, &mut self.context, Reference::read),
+            10 => opt(p, &mut self.subject, Reference::read),
+            11 => opt(p, &mut self.category, CodeableConcept::read),
+            12 => opt_prim_value(p, &mut self.language, code),
+            13 => opt(p, &mut self.location, Reference::read),
+            14 => opt(p, &mut self.quantity, Quantity::read),
+            15 => many(p, &mut self.receiver, Reference::read),
+            16 => opt_prim_element(p, &mut self.language),
+            17 => many(p, &mut self.contained, Resource::read),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => many(p, &mut self.performer, MedicationDispensePerformer::read),
+            20 => opt(p, &mut self.days_supply, Quantity::read),
+            21 => many(p, &mut self.identifier, Identifier::read),
+            22 => opt(p, &mut self.destination, Reference::read),
+            23 => many(p, &mut self.event_history, Reference::read),
+            24 => p.expect_resource_type("MedicationDispense"),
+            25 => opt(
+                p,
+                &mut self.substitution,
+                MedicationDispenseSubstitution::read,
+            ),
+            26 => opt_prim_value(p, &mut self.when_prepared, date_time),
+            27 => opt_prim_element(p, &mut self.when_prepared),
+            28 => many(p, &mut self.detected_issue, Reference::read),
+            29 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            30 => opt_prim_element(p, &mut self.implicit_rules),
+            31 => opt_prim_value(p, &mut self.when_handed_over, date_time),
+            32 => opt_prim_element(p, &mut self.when_handed_over),
+            33 => many(p, &mut self.dosage_instruction, Dosage::read),
+            34 => many(p, &mut self.modifier_extension, Extension::read),
+            35 => choice_box_one(
+                p,
+                &mut self.medication,
+                Reference::read,
+                MedicationDispenseMedication::Reference,
+            ),
+            36 => choice_box(
+                p,
+                &mut self.status_reason,
+                Reference::read,
+                MedicationDispenseStatusReason::Reference,
+            ),
+            37 => many(p, &mut self.supporting_information, Reference::read),
+            38 => many(p, &mut self.authorizing_prescription, Reference::read),
+            39 => choice_box_one(
+                p,
+                &mut self.medication,
+                CodeableConcept::read,
+                MedicationDispenseMedication::CodeableConcept,
+            ),
+            40 => choice_box(
+                p,
+                &mut self.status_reason,
+                CodeableConcept::read,
+                MedicationDispenseStatusReason::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICATION_DISPENSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("partOf"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("context"),
+        Key::plain("subject"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("quantity"),
+        Key::plain("receiver"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("daysSupply"),
+        Key::plain("identifier"),
+        Key::plain("destination"),
+        Key::plain("eventHistory"),
+        Key::plain("resourceType"),
+        Key::plain("substitution"),
+        Key::plain("whenPrepared"),
+        Key::plain("_whenPrepared"),
+        Key::plain("detectedIssue"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("whenHandedOver"),
+        Key::plain("_whenHandedOver"),
+        Key::plain("dosageInstruction"),
+        Key::plain("modifierExtension"),
+        Key::choice("medicationReference", 2, 2),
+        Key::choice("statusReasonReference", 1, 2),
+        Key::plain("supportingInformation"),
+        Key::plain("authorizingPrescription"),
+        Key::choice("medicationCodeableConcept", 2, 1),
+        Key::choice("statusReasonCodeableConcept", 1, 1),
+    ],
+    choices: &["statusReason", "medication"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[7, 8],
+        },
+        Required {
+            name: "medication[x]",
+            keys: &[35, 39],
+        },
+    ],
+};
 
 /// Who performed event
 ///
@@ -920,110 +638,85 @@ impl MedicationDispensePerformer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "function" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.function, CodeableConcept::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.actor, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("actor"));
-        }
+        read_object(p, &MEDICATION_DISPENSE_PERFORMER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.function {
-            w.key("function");
-            v.write(w);
-        }
-        {
-            let v = &self.actor;
-            w.key("actor");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "function", &self.function, CodeableConcept::write);
+        write_one(w, "actor", &self.actor, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.function.is_some() {
-            let n = path.len();
-            path.push_str(".function");
-            if let Some(v) = &self.function {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actor");
-            {
-                let v = &self.actor;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".function",
+            &self.function,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".actor", &self.actor, reference);
+    }
+}
+
+impl ReadFields for MedicationDispensePerformer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.actor, Reference::read),
+            2 => opt(p, &mut self.function, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_DISPENSE_PERFORMER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("actor"),
+        Key::plain("function"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "actor",
+        keys: &[1],
+    }],
+};
 
 /// Whether a substitution was performed on the dispense
 ///
@@ -1077,153 +770,115 @@ impl MedicationDispenseSubstitution {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "wasSubstituted" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.was_substituted, boolean)?;
-                }
-                "_wasSubstituted" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.was_substituted)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.reason, CodeableConcept::read)?;
-                }
-                "responsibleParty" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.responsible_party, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("wasSubstituted"));
-        }
+        read_object(p, &MEDICATION_DISPENSE_SUBSTITUTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(
             w,
             "wasSubstituted",
             "_wasSubstituted",
             &self.was_substituted,
             w_boolean,
         );
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if !self.reason.is_empty() {
-            w.key("reason");
-            w.begin_array();
-            for v in &self.reason {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.responsible_party.is_empty() {
-            w.key("responsibleParty");
-            w.begin_array();
-            for v in &self.responsible_party {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "reason", &self.reason, CodeableConcept::write);
+        write_many(
+            w,
+            "responsibleParty",
+            &self.responsible_party,
+            Reference::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".wasSubstituted");
-            {
-                let v = &self.was_substituted;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason.is_empty() {
-            let n = path.len();
-            path.push_str(".reason");
-            for v in &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.responsible_party.is_empty() {
-            let n = path.len();
-            path.push_str(".responsibleParty");
-            for v in &self.responsible_party {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".wasSubstituted",
+            &self.was_substituted,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reason",
+            &self.reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".responsibleParty",
+            &self.responsible_party,
+            reference,
+        );
+    }
+}
+
+impl ReadFields for MedicationDispenseSubstitution {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.reason, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => prim_value(p, &mut self.was_substituted, boolean),
+            5 => prim_element(p, &mut self.was_substituted),
+            6 => many(p, &mut self.responsible_party, Reference::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_DISPENSE_SUBSTITUTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("reason"),
+        Key::plain("extension"),
+        Key::plain("wasSubstituted"),
+        Key::plain("_wasSubstituted"),
+        Key::plain("responsibleParty"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "wasSubstituted",
+        keys: &[4, 5],
+    }],
+};

@@ -127,186 +127,7 @@ impl MedicationKnowledge {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicationKnowledge")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.status,
-                        codes::MedicationKnowledgeStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "manufacturer" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.manufacturer, Reference::read)?;
-                }
-                "doseForm" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.dose_form, CodeableConcept::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.amount, Quantity::read)?;
-                }
-                "synonym" => {
-                    p.mark(&mut seen, 18)?;
-                    let other = p.marked(&seen, 19);
-                    values(p, &mut r.synonym, string, other)?;
-                }
-                "_synonym" => {
-                    p.mark(&mut seen, 19)?;
-                    let other = p.marked(&seen, 18);
-                    elements(p, &mut r.synonym, other)?;
-                }
-                "relatedMedicationKnowledge" => {
-                    p.mark(&mut seen, 20)?;
-                    many(
-                        p,
-                        &mut r.related_medication_knowledge,
-                        MedicationKnowledgeRelatedMedicationKnowledge::read,
-                    )?;
-                }
-                "associatedMedication" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.associated_medication, Reference::read)?;
-                }
-                "productType" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.product_type, CodeableConcept::read)?;
-                }
-                "monograph" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.monograph, MedicationKnowledgeMonograph::read)?;
-                }
-                "ingredient" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.ingredient, MedicationKnowledgeIngredient::read)?;
-                }
-                "preparationInstruction" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.preparation_instruction, markdown)?;
-                }
-                "_preparationInstruction" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.preparation_instruction)?;
-                }
-                "intendedRoute" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.intended_route, CodeableConcept::read)?;
-                }
-                "cost" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.cost, MedicationKnowledgeCost::read)?;
-                }
-                "monitoringProgram" => {
-                    p.mark(&mut seen, 29)?;
-                    many(
-                        p,
-                        &mut r.monitoring_program,
-                        MedicationKnowledgeMonitoringProgram::read,
-                    )?;
-                }
-                "administrationGuidelines" => {
-                    p.mark(&mut seen, 30)?;
-                    many(
-                        p,
-                        &mut r.administration_guidelines,
-                        MedicationKnowledgeAdministrationGuidelines::read,
-                    )?;
-                }
-                "medicineClassification" => {
-                    p.mark(&mut seen, 31)?;
-                    many(
-                        p,
-                        &mut r.medicine_classification,
-                        MedicationKnowledgeMedicineClassification::read,
-                    )?;
-                }
-                "packaging" => {
-                    p.mark(&mut seen, 32)?;
-                    opt(p, &mut r.packaging, MedicationKnowledgePackaging::read)?;
-                }
-                "drugCharacteristic" => {
-                    p.mark(&mut seen, 33)?;
-                    many(
-                        p,
-                        &mut r.drug_characteristic,
-                        MedicationKnowledgeDrugCharacteristic::read,
-                    )?;
-                }
-                "contraindication" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.contraindication, Reference::read)?;
-                }
-                "regulatory" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.regulatory, MedicationKnowledgeRegulatory::read)?;
-                }
-                "kinetics" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.kinetics, MedicationKnowledgeKinetics::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICATION_KNOWLEDGE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.synonym, "synonym")?;
         Ok(r)
     }
@@ -315,438 +136,403 @@ impl MedicationKnowledge {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicationKnowledge");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.manufacturer {
-            w.key("manufacturer");
-            v.write(w);
-        }
-        if let Some(v) = &self.dose_form {
-            w.key("doseForm");
-            v.write(w);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "manufacturer", &self.manufacturer, Reference::write);
+        write_opt(w, "doseForm", &self.dose_form, CodeableConcept::write);
+        write_opt(w, "amount", &self.amount, Quantity::write);
         write_prims(w, "synonym", "_synonym", &self.synonym, w_str);
-        if !self.related_medication_knowledge.is_empty() {
-            w.key("relatedMedicationKnowledge");
-            w.begin_array();
-            for v in &self.related_medication_knowledge {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.associated_medication.is_empty() {
-            w.key("associatedMedication");
-            w.begin_array();
-            for v in &self.associated_medication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.product_type.is_empty() {
-            w.key("productType");
-            w.begin_array();
-            for v in &self.product_type {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.monograph.is_empty() {
-            w.key("monograph");
-            w.begin_array();
-            for v in &self.monograph {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.ingredient.is_empty() {
-            w.key("ingredient");
-            w.begin_array();
-            for v in &self.ingredient {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.preparation_instruction {
-            write_prim(
-                w,
-                "preparationInstruction",
-                "_preparationInstruction",
-                v,
-                w_str,
-            );
-        }
-        if !self.intended_route.is_empty() {
-            w.key("intendedRoute");
-            w.begin_array();
-            for v in &self.intended_route {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.cost.is_empty() {
-            w.key("cost");
-            w.begin_array();
-            for v in &self.cost {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.monitoring_program.is_empty() {
-            w.key("monitoringProgram");
-            w.begin_array();
-            for v in &self.monitoring_program {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.administration_guidelines.is_empty() {
-            w.key("administrationGuidelines");
-            w.begin_array();
-            for v in &self.administration_guidelines {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.medicine_classification.is_empty() {
-            w.key("medicineClassification");
-            w.begin_array();
-            for v in &self.medicine_classification {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.packaging {
-            w.key("packaging");
-            v.write(w);
-        }
-        if !self.drug_characteristic.is_empty() {
-            w.key("drugCharacteristic");
-            w.begin_array();
-            for v in &self.drug_characteristic {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.contraindication.is_empty() {
-            w.key("contraindication");
-            w.begin_array();
-            for v in &self.contraindication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.regulatory.is_empty() {
-            w.key("regulatory");
-            w.begin_array();
-            for v in &self.regulatory {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.kinetics.is_empty() {
-            w.key("kinetics");
-            w.begin_array();
-            for v in &self.kinetics {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "relatedMedicationKnowledge",
+            &self.related_medication_knowledge,
+            MedicationKnowledgeRelatedMedicationKnowledge::write,
+        );
+        write_many(
+            w,
+            "associatedMedication",
+            &self.associated_medication,
+            Reference::write,
+        );
+        write_many(w, "productType", &self.product_type, CodeableConcept::write);
+        write_many(
+            w,
+            "monograph",
+            &self.monograph,
+            MedicationKnowledgeMonograph::write,
+        );
+        write_many(
+            w,
+            "ingredient",
+            &self.ingredient,
+            MedicationKnowledgeIngredient::write,
+        );
+        write_opt_prim(
+            w,
+            "preparationInstruction",
+            "_preparationInstruction",
+            &self.preparation_instruction,
+            w_str,
+        );
+        write_many(
+            w,
+            "intendedRoute",
+            &self.intended_route,
+            CodeableConcept::write,
+        );
+        write_many(w, "cost", &self.cost, MedicationKnowledgeCost::write);
+        write_many(
+            w,
+            "monitoringProgram",
+            &self.monitoring_program,
+            MedicationKnowledgeMonitoringProgram::write,
+        );
+        write_many(
+            w,
+            "administrationGuidelines",
+            &self.administration_guidelines,
+            MedicationKnowledgeAdministrationGuidelines::write,
+        );
+        write_many(
+            w,
+            "medicineClassification",
+            &self.medicine_classification,
+            MedicationKnowledgeMedicineClassification::write,
+        );
+        write_opt(
+            w,
+            "packaging",
+            &self.packaging,
+            MedicationKnowledgePackaging::write,
+        );
+        write_many(
+            w,
+            "drugCharacteristic",
+            &self.drug_characteristic,
+            MedicationKnowledgeDrugCharacteristic::write,
+        );
+        write_many(
+            w,
+            "contraindication",
+            &self.contraindication,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "regulatory",
+            &self.regulatory,
+            MedicationKnowledgeRegulatory::write,
+        );
+        write_many(
+            w,
+            "kinetics",
+            &self.kinetics,
+            MedicationKnowledgeKinetics::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.manufacturer.is_some() {
-            let n = path.len();
-            path.push_str(".manufacturer");
-            if let Some(v) = &self.manufacturer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dose_form.is_some() {
-            let n = path.len();
-            path.push_str(".doseForm");
-            if let Some(v) = &self.dose_form {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.synonym.is_empty() {
-            let n = path.len();
-            path.push_str(".synonym");
-            for v in &self.synonym {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_medication_knowledge.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedMedicationKnowledge");
-            for v in &self.related_medication_knowledge {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.associated_medication.is_empty() {
-            let n = path.len();
-            path.push_str(".associatedMedication");
-            for v in &self.associated_medication {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.product_type.is_empty() {
-            let n = path.len();
-            path.push_str(".productType");
-            for v in &self.product_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.monograph.is_empty() {
-            let n = path.len();
-            path.push_str(".monograph");
-            for v in &self.monograph {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.ingredient.is_empty() {
-            let n = path.len();
-            path.push_str(".ingredient");
-            for v in &self.ingredient {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.preparation_instruction.is_some() {
-            let n = path.len();
-            path.push_str(".preparationInstruction");
-            if let Some(v) = &self.preparation_instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.intended_route.is_empty() {
-            let n = path.len();
-            path.push_str(".intendedRoute");
-            for v in &self.intended_route {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.cost.is_empty() {
-            let n = path.len();
-            path.push_str(".cost");
-            for v in &self.cost {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.monitoring_program.is_empty() {
-            let n = path.len();
-            path.push_str(".monitoringProgram");
-            for v in &self.monitoring_program {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.administration_guidelines.is_empty() {
-            let n = path.len();
-            path.push_str(".administrationGuidelines");
-            for v in &self.administration_guidelines {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.medicine_classification.is_empty() {
-            let n = path.len();
-            path.push_str(".medicineClassification");
-            for v in &self.medicine_classification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.packaging.is_some() {
-            let n = path.len();
-            path.push_str(".packaging");
-            if let Some(v) = &self.packaging {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.drug_characteristic.is_empty() {
-            let n = path.len();
-            path.push_str(".drugCharacteristic");
-            for v in &self.drug_characteristic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contraindication.is_empty() {
-            let n = path.len();
-            path.push_str(".contraindication");
-            for v in &self.contraindication {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.regulatory.is_empty() {
-            let n = path.len();
-            path.push_str(".regulatory");
-            for v in &self.regulatory {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.kinetics.is_empty() {
-            let n = path.len();
-            path.push_str(".kinetics");
-            for v in &self.kinetics {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".manufacturer", &self.manufacturer, reference);
+        visit_opt(
+            path,
+            f,
+            ".doseForm",
+            &self.dose_form,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".amount", &self.amount, Quantity::visit_refs);
+        visit_many(path, f, ".synonym", &self.synonym, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".relatedMedicationKnowledge",
+            &self.related_medication_knowledge,
+            MedicationKnowledgeRelatedMedicationKnowledge::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".associatedMedication",
+            &self.associated_medication,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".productType",
+            &self.product_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".monograph",
+            &self.monograph,
+            MedicationKnowledgeMonograph::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".ingredient",
+            &self.ingredient,
+            MedicationKnowledgeIngredient::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".preparationInstruction",
+            &self.preparation_instruction,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".intendedRoute",
+            &self.intended_route,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".cost",
+            &self.cost,
+            MedicationKnowledgeCost::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".monitoringProgram",
+            &self.monitoring_program,
+            MedicationKnowledgeMonitoringProgram::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".administrationGuidelines",
+            &self.administration_guidelines,
+            MedicationKnowledgeAdministrationGuidelines::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".medicineClassification",
+            &self.medicine_classification,
+            MedicationKnowledgeMedicineClassification::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".packaging",
+            &self.packaging,
+            MedicationKnowledgePackaging::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".drugCharacteristic",
+            &self.drug_characteristic,
+            MedicationKnowledgeDrugCharacteristic::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contraindication",
+            &self.contraindication,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".regulatory",
+            &self.regulatory,
+            MedicationKnowledgeRegulatory::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".kinetics",
+            &self.kinetics,
+            MedicationKnowledgeKinetics::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicationKnowledge {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => many(p, &mut self.cost, MedicationKnowledgeCost::read),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt(p, &mut self.amount, Quantity::read),
+            7 => opt_prim_value(
+                p,
+                &mut self.status,
+                codes::MedicationKnowledgeStatusCodes::read_code,
+            ),
+            8 => opt_prim_element(p, &mut self.status),
+            9 => {
+                let other = p.marked(seen, 10);
+                values(p, &mut self.synonym, string, other)
+            }
+            10 => {
+                let other = p.marked(seen, 9);
+                elements(p, &mut self.synonym, other)
+            }
+            11 => opt(p, &mut self.dose_form, CodeableConcept::read),
+            12 => many(p, &mut self.kinetics, MedicationKnowledgeKinetics::read),
+            13 => opt_prim_value(p, &mut self.language, code),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => many(p, &mut self.contained, Resource::read),
+            16 => many(p, &mut self.extension, Extension::read),
+            17 => many(p, &mut self.monograph, MedicationKnowledgeMonograph::read),
+            18 => opt(p, &mut self.packaging, MedicationKnowledgePackaging::read),
+            19 => many(p, &mut self.ingredient, MedicationKnowledgeIngredient::read),
+            20 => many(p, &mut self.regulatory, MedicationKnowledgeRegulatory::read),
+            21 => many(p, &mut self.product_type, CodeableConcept::read),
+            22 => opt(p, &mut self.manufacturer, Reference::read),
+            23 => p.expect_resource_type("MedicationKnowledge"),
+            24 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            25 => many(p, &mut self.intended_route, CodeableConcept::read),
+            26 => opt_prim_element(p, &mut self.implicit_rules),
+            27 => many(p, &mut self.contraindication, Reference::read),
+            28 => many(p, &mut self.modifier_extension, Extension::read),
+            29 => many(
+                p,
+                &mut self.monitoring_program,
+                MedicationKnowledgeMonitoringProgram::read,
+            ),
+            30 => many(
+                p,
+                &mut self.drug_characteristic,
+                MedicationKnowledgeDrugCharacteristic::read,
+            ),
+            31 => many(p, &mut self.associated_medication, Reference::read),
+            32 => many(
+                p,
+                &mut self.medicine_classification,
+                MedicationKnowledgeMedicineClassification::read,
+            ),
+            33 => opt_prim_value(p, &mut self.preparation_instruction, markdown),
+            34 => opt_prim_element(p, &mut self.preparation_instruction),
+            35 => many(
+                p,
+                &mut self.administration_guidelines,
+                MedicationKnowledgeAdministrationGuidelines::read,
+            ),
+            36 => many(
+                p,
+                &mut self.related_medication_knowledge,
+                MedicationKnowledgeRelatedMedicationKnowledge::read,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICATION_KNOWLEDGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("cost"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("amount"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("synonym"),
+        Key::plain("_synonym"),
+        Key::plain("doseForm"),
+        Key::plain("kinetics"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("monograph"),
+        Key::plain("packaging"),
+        Key::plain("ingredient"),
+        Key::plain("regulatory"),
+        Key::plain("productType"),
+        Key::plain("manufacturer"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("intendedRoute"),
+        Key::plain("_implicitRules"),
+        Key::plain("contraindication"),
+        Key::plain("modifierExtension"),
+        Key::plain("monitoringProgram"),
+        Key::plain("drugCharacteristic"),
+        Key::plain("associatedMedication"),
+        Key::plain("medicineClassification"),
+        Key::plain("preparationInstruction"),
+        Key::plain("_preparationInstruction"),
+        Key::plain("administrationGuidelines"),
+        Key::plain("relatedMedicationKnowledge"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Guidelines for administration of the medication
 ///
@@ -798,173 +584,158 @@ impl Default for MedicationKnowledgeAdministrationGuidelinesIndication {
     }
 }
 
+impl MedicationKnowledgeAdministrationGuidelinesIndication {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "indicationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "indicationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl MedicationKnowledgeAdministrationGuidelines {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "dosage" => {
-                    p.mark(&mut seen, 3)?;
-                    many(
-                        p,
-                        &mut r.dosage,
-                        MedicationKnowledgeAdministrationGuidelinesDosage::read,
-                    )?;
-                }
-                "indicationCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "indication")?;
-                    choice_box(
-                        p,
-                        &mut r.indication,
-                        CodeableConcept::read,
-                        MedicationKnowledgeAdministrationGuidelinesIndication::CodeableConcept,
-                    )?;
-                }
-                "indicationReference" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "indication")?;
-                    choice_box(
-                        p,
-                        &mut r.indication,
-                        Reference::read,
-                        MedicationKnowledgeAdministrationGuidelinesIndication::Reference,
-                    )?;
-                }
-                "patientCharacteristics" => {
-                    p.mark(&mut seen, 6)?;
-                    many(
-                        p,
-                        &mut r.patient_characteristics,
-                        MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEDICATION_KNOWLEDGE_ADMINISTRATION_GUIDELINES_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.dosage.is_empty() {
-            w.key("dosage");
-            w.begin_array();
-            for v in &self.dosage {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(
+            w,
+            "dosage",
+            &self.dosage,
+            MedicationKnowledgeAdministrationGuidelinesDosage::write,
+        );
         if let Some(v) = &self.indication {
-            match v {
-                MedicationKnowledgeAdministrationGuidelinesIndication::CodeableConcept(x) => {
-                    w.key("indicationCodeableConcept");
-                    x.write(w);
-                }
-                MedicationKnowledgeAdministrationGuidelinesIndication::Reference(x) => {
-                    w.key("indicationReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.patient_characteristics.is_empty() {
-            w.key("patientCharacteristics");
-            w.begin_array();
-            for v in &self.patient_characteristics {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "patientCharacteristics",
+            &self.patient_characteristics,
+            MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dosage.is_empty() {
-            let n = path.len();
-            path.push_str(".dosage");
-            for v in &self.dosage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.indication.is_some() {
-            let n = path.len();
-            path.push_str(".indication[x]");
-            if let Some(v) = &self.indication {
-                match v {
-                    MedicationKnowledgeAdministrationGuidelinesIndication::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    MedicationKnowledgeAdministrationGuidelinesIndication::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.patient_characteristics.is_empty() {
-            let n = path.len();
-            path.push_str(".patientCharacteristics");
-            for v in &self.patient_characteristics {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".dosage",
+            &self.dosage,
+            MedicationKnowledgeAdministrationGuidelinesDosage::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".indication[x]",
+            &self.indication,
+            MedicationKnowledgeAdministrationGuidelinesIndication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".patientCharacteristics",
+            &self.patient_characteristics,
+            MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicationKnowledgeAdministrationGuidelines {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(
+                p,
+                &mut self.dosage,
+                MedicationKnowledgeAdministrationGuidelinesDosage::read,
+            ),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            4 => choice_box(
+                p,
+                &mut self.indication,
+                Reference::read,
+                MedicationKnowledgeAdministrationGuidelinesIndication::Reference,
+            ),
+            5 => many(
+                p,
+                &mut self.patient_characteristics,
+                MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics::read,
+            ),
+            6 => choice_box(
+                p,
+                &mut self.indication,
+                CodeableConcept::read,
+                MedicationKnowledgeAdministrationGuidelinesIndication::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_ADMINISTRATION_GUIDELINES_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("dosage"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::choice("indicationReference", 1, 2),
+        Key::plain("patientCharacteristics"),
+        Key::choice("indicationCodeableConcept", 1, 1),
+    ],
+    choices: &["indication"],
+    required: &[],
+};
 
 /// Dosage for the medication for the specific guidelines
 ///
@@ -1009,116 +780,90 @@ impl MedicationKnowledgeAdministrationGuidelinesDosage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "dosage" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.dosage, Dosage::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if r.dosage.is_empty() {
-            return Err(p.missing("dosage"));
-        }
+        read_object(
+            p,
+            &MEDICATION_KNOWLEDGE_ADMINISTRATION_GUIDELINES_DOSAGE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.dosage.is_empty() {
-            w.key("dosage");
-            w.begin_array();
-            for v in &self.dosage {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "dosage", &self.dosage, Dosage::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dosage.is_empty() {
-            let n = path.len();
-            path.push_str(".dosage");
-            for v in &self.dosage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(path, f, ".dosage", &self.dosage, Dosage::visit_refs);
+    }
+}
+
+impl ReadFields for MedicationKnowledgeAdministrationGuidelinesDosage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.dosage, Dosage::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_ADMINISTRATION_GUIDELINES_DOSAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("dosage"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1],
+        },
+        Required {
+            name: "dosage",
+            keys: &[2],
+        },
+    ],
+};
 
 /// Characteristics of the patient that are relevant to the administration guidelines
 ///
@@ -1170,6 +915,28 @@ impl Default for MedicationKnowledgeAdministrationGuidelinesPatientCharacteristi
     }
 }
 
+impl MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => write_one(
+                w,
+                "characteristicCodeableConcept",
+                &**x,
+                CodeableConcept::write,
+            ),
+            Self::Quantity(x) => write_one(w, "characteristicQuantity", &**x, Quantity::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
     /// A `MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics` with its required elements (`characteristic`); everything else is empty.
     pub fn new(
@@ -1184,122 +951,89 @@ impl MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "characteristicCodeableConcept" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "characteristic")?;
-                    choice_box_one(p, &mut r.characteristic, CodeableConcept::read, MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::CodeableConcept)?;
-                }
-                "characteristicQuantity" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "characteristic")?;
-                    choice_box_one(p, &mut r.characteristic, Quantity::read, MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::Quantity)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.value, string, other)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.value, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("characteristic[x]"));
-        }
+        read_object(
+            p,
+            &MEDICATION_KNOWLEDGE_ADMINISTRATION_GUIDELINES_PATIENT_CHARACTERISTICS_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.value, "value")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.characteristic;
-            match v {
-            MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::CodeableConcept(x) => { w.key("characteristicCodeableConcept"); x.write(w); }
-            MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::Quantity(x) => { w.key("characteristicQuantity"); x.write(w); }
-        }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.characteristic.write_keys(w);
         write_prims(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".characteristic[x]");
-            {
-                let v = &self.characteristic;
-                match v { MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::CodeableConcept(x) => x.visit_refs(path, f), MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::Quantity(x) => x.visit_refs(path, f), }
-            }
-            path.truncate(n);
-        }
-        if !self.value.is_empty() {
-            let n = path.len();
-            path.push_str(".value");
-            for v in &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".characteristic[x]", &self.characteristic, MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::visit_refs);
+        visit_many(path, f, ".value", &self.value, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => { let other = p.marked(seen, 2); values(p, &mut self.value, string, other) },
+            2 => { let other = p.marked(seen, 1); elements(p, &mut self.value, other) },
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            5 => choice_box_one(p, &mut self.characteristic, Quantity::read, MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::Quantity),
+            6 => choice_box_one(p, &mut self.characteristic, CodeableConcept::read, MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::CodeableConcept),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_ADMINISTRATION_GUIDELINES_PATIENT_CHARACTERISTICS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::choice("characteristicQuantity", 1, 2),
+        Key::choice("characteristicCodeableConcept", 1, 1),
+    ],
+    choices: &["characteristic"],
+    required: &[Required {
+        name: "characteristic[x]",
+        keys: &[5, 6],
+    }],
+};
 
 /// The pricing of the medication
 ///
@@ -1348,133 +1082,91 @@ impl MedicationKnowledgeCost {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.source, string)?;
-                }
-                "_source" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.source)?;
-                }
-                "cost" => {
-                    p.mark(&mut seen, 6)?;
-                    one(p, &mut r.cost, Money::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 6) {
-            return Err(p.missing("cost"));
-        }
+        read_object(p, &MEDICATION_KNOWLEDGE_COST_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.source {
-            write_prim(w, "source", "_source", v, w_str);
-        }
-        {
-            let v = &self.cost;
-            w.key("cost");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "source", "_source", &self.source, w_str);
+        write_one(w, "cost", &self.cost, Money::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".cost");
-            {
-                let v = &self.cost;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".source", &self.source, FhirString::visit_refs);
+        visit_one(path, f, ".cost", &self.cost, Money::visit_refs);
+    }
+}
+
+impl ReadFields for MedicationKnowledgeCost {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.cost, Money::read),
+            2 => one(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_value(p, &mut self.source, string),
+            4 => opt_prim_element(p, &mut self.source),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_COST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("cost"),
+        Key::plain("type"),
+        Key::plain("source"),
+        Key::plain("_source"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[2],
+        },
+        Required {
+            name: "cost",
+            keys: &[1],
+        },
+    ],
+};
 
 /// Specifies descriptive properties of the medicine
 ///
@@ -1527,204 +1219,172 @@ impl Default for MedicationKnowledgeDrugCharacteristicValue {
     }
 }
 
+impl MedicationKnowledgeDrugCharacteristicValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Base64Binary(x) => {
+                write_one_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl MedicationKnowledgeDrugCharacteristic {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        MedicationKnowledgeDrugCharacteristicValue::CodeableConcept,
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        string,
-                        MedicationKnowledgeDrugCharacteristicValue::String,
-                        |e| match e {
-                            MedicationKnowledgeDrugCharacteristicValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        MedicationKnowledgeDrugCharacteristicValue::String,
-                        |e| match e {
-                            MedicationKnowledgeDrugCharacteristicValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        MedicationKnowledgeDrugCharacteristicValue::Quantity,
-                    )?;
-                }
-                "valueBase64Binary" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        base64_binary,
-                        MedicationKnowledgeDrugCharacteristicValue::Base64Binary,
-                        |e| match e {
-                            MedicationKnowledgeDrugCharacteristicValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBase64Binary" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        MedicationKnowledgeDrugCharacteristicValue::Base64Binary,
-                        |e| match e {
-                            MedicationKnowledgeDrugCharacteristicValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEDICATION_KNOWLEDGE_DRUG_CHARACTERISTIC_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
         if let Some(v) = &self.value {
-            match v {
-                MedicationKnowledgeDrugCharacteristicValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                MedicationKnowledgeDrugCharacteristicValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                MedicationKnowledgeDrugCharacteristicValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                MedicationKnowledgeDrugCharacteristicValue::Base64Binary(x) => {
-                    write_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    MedicationKnowledgeDrugCharacteristicValue::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    MedicationKnowledgeDrugCharacteristicValue::String(x) => x.visit_refs(path, f),
-                    MedicationKnowledgeDrugCharacteristicValue::Quantity(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    MedicationKnowledgeDrugCharacteristicValue::Base64Binary(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            MedicationKnowledgeDrugCharacteristicValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicationKnowledgeDrugCharacteristic {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => choice_value(
+                p,
+                &mut self.value,
+                string,
+                MedicationKnowledgeDrugCharacteristicValue::String,
+                |e| match e {
+                    MedicationKnowledgeDrugCharacteristicValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            4 => choice_element(
+                p,
+                &mut self.value,
+                MedicationKnowledgeDrugCharacteristicValue::String,
+                |e| match e {
+                    MedicationKnowledgeDrugCharacteristicValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_box(
+                p,
+                &mut self.value,
+                Quantity::read,
+                MedicationKnowledgeDrugCharacteristicValue::Quantity,
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => choice_value(
+                p,
+                &mut self.value,
+                base64_binary,
+                MedicationKnowledgeDrugCharacteristicValue::Base64Binary,
+                |e| match e {
+                    MedicationKnowledgeDrugCharacteristicValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element(
+                p,
+                &mut self.value,
+                MedicationKnowledgeDrugCharacteristicValue::Base64Binary,
+                |e| match e {
+                    MedicationKnowledgeDrugCharacteristicValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_box(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                MedicationKnowledgeDrugCharacteristicValue::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_DRUG_CHARACTERISTIC_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::choice("valueString", 1, 2),
+        Key::choice("_valueString", 1, 2),
+        Key::choice("valueQuantity", 1, 3),
+        Key::plain("modifierExtension"),
+        Key::choice("valueBase64Binary", 1, 4),
+        Key::choice("_valueBase64Binary", 1, 4),
+        Key::choice("valueCodeableConcept", 1, 1),
+    ],
+    choices: &["value"],
+    required: &[],
+};
 
 /// Active or inactive ingredient
 ///
@@ -1779,6 +1439,25 @@ impl Default for MedicationKnowledgeIngredientItem {
     }
 }
 
+impl MedicationKnowledgeIngredientItem {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "itemCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "itemReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl MedicationKnowledgeIngredient {
     /// A `MedicationKnowledgeIngredient` with its required elements (`item`); everything else is empty.
     pub fn new(item: MedicationKnowledgeIngredientItem) -> Self {
@@ -1791,159 +1470,103 @@ impl MedicationKnowledgeIngredient {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "itemCodeableConcept" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "item")?;
-                    choice_box_one(
-                        p,
-                        &mut r.item,
-                        CodeableConcept::read,
-                        MedicationKnowledgeIngredientItem::CodeableConcept,
-                    )?;
-                }
-                "itemReference" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "item")?;
-                    choice_box_one(
-                        p,
-                        &mut r.item,
-                        Reference::read,
-                        MedicationKnowledgeIngredientItem::Reference,
-                    )?;
-                }
-                "isActive" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.is_active, boolean)?;
-                }
-                "_isActive" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.is_active)?;
-                }
-                "strength" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.strength, Ratio::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("item[x]"));
-        }
+        read_object(p, &MEDICATION_KNOWLEDGE_INGREDIENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.item;
-            match v {
-                MedicationKnowledgeIngredientItem::CodeableConcept(x) => {
-                    w.key("itemCodeableConcept");
-                    x.write(w);
-                }
-                MedicationKnowledgeIngredientItem::Reference(x) => {
-                    w.key("itemReference");
-                    x.write(w);
-                }
-            }
-        }
-        if let Some(v) = &self.is_active {
-            write_prim(w, "isActive", "_isActive", v, w_boolean);
-        }
-        if let Some(v) = &self.strength {
-            w.key("strength");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.item.write_keys(w);
+        write_opt_prim(w, "isActive", "_isActive", &self.is_active, w_boolean);
+        write_opt(w, "strength", &self.strength, Ratio::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".item[x]");
-            {
-                let v = &self.item;
-                match v {
-                    MedicationKnowledgeIngredientItem::CodeableConcept(x) => x.visit_refs(path, f),
-                    MedicationKnowledgeIngredientItem::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.is_active.is_some() {
-            let n = path.len();
-            path.push_str(".isActive");
-            if let Some(v) = &self.is_active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.strength.is_some() {
-            let n = path.len();
-            path.push_str(".strength");
-            if let Some(v) = &self.strength {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".item[x]",
+            &self.item,
+            MedicationKnowledgeIngredientItem::visit_refs,
+        );
+        visit_opt(path, f, ".isActive", &self.is_active, Boolean::visit_refs);
+        visit_opt(path, f, ".strength", &self.strength, Ratio::visit_refs);
+    }
+}
+
+impl ReadFields for MedicationKnowledgeIngredient {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.is_active, boolean),
+            2 => opt(p, &mut self.strength, Ratio::read),
+            3 => opt_prim_element(p, &mut self.is_active),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => choice_box_one(
+                p,
+                &mut self.item,
+                Reference::read,
+                MedicationKnowledgeIngredientItem::Reference,
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => choice_box_one(
+                p,
+                &mut self.item,
+                CodeableConcept::read,
+                MedicationKnowledgeIngredientItem::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_INGREDIENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("isActive"),
+        Key::plain("strength"),
+        Key::plain("_isActive"),
+        Key::plain("extension"),
+        Key::choice("itemReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("itemCodeableConcept", 1, 1),
+    ],
+    choices: &["item"],
+    required: &[Required {
+        name: "item[x]",
+        keys: &[5, 7],
+    }],
+};
 
 /// The time course of drug absorption, distribution, metabolism and excretion of a medication from the body
 ///
@@ -1981,128 +1604,98 @@ impl MedicationKnowledgeKinetics {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "areaUnderCurve" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.area_under_curve, Quantity::read)?;
-                }
-                "lethalDose50" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.lethal_dose50, Quantity::read)?;
-                }
-                "halfLifePeriod" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.half_life_period, Duration::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICATION_KNOWLEDGE_KINETICS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.area_under_curve.is_empty() {
-            w.key("areaUnderCurve");
-            w.begin_array();
-            for v in &self.area_under_curve {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.lethal_dose50.is_empty() {
-            w.key("lethalDose50");
-            w.begin_array();
-            for v in &self.lethal_dose50 {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.half_life_period {
-            w.key("halfLifePeriod");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "areaUnderCurve", &self.area_under_curve, Quantity::write);
+        write_many(w, "lethalDose50", &self.lethal_dose50, Quantity::write);
+        write_opt(w, "halfLifePeriod", &self.half_life_period, Duration::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.area_under_curve.is_empty() {
-            let n = path.len();
-            path.push_str(".areaUnderCurve");
-            for v in &self.area_under_curve {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.lethal_dose50.is_empty() {
-            let n = path.len();
-            path.push_str(".lethalDose50");
-            for v in &self.lethal_dose50 {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.half_life_period.is_some() {
-            let n = path.len();
-            path.push_str(".halfLifePeriod");
-            if let Some(v) = &self.half_life_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".areaUnderCurve",
+            &self.area_under_curve,
+            Quantity::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".lethalDose50",
+            &self.lethal_dose50,
+            Quantity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".halfLifePeriod",
+            &self.half_life_period,
+            Duration::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicationKnowledgeKinetics {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => many(p, &mut self.lethal_dose50, Quantity::read),
+            3 => many(p, &mut self.area_under_curve, Quantity::read),
+            4 => opt(p, &mut self.half_life_period, Duration::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_KINETICS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("lethalDose50"),
+        Key::plain("areaUnderCurve"),
+        Key::plain("halfLifePeriod"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Categorization of the medication within a formulary or classification system
 ///
@@ -2146,113 +1739,95 @@ impl MedicationKnowledgeMedicineClassification {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "classification" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.classification, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &MEDICATION_KNOWLEDGE_MEDICINE_CLASSIFICATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.classification.is_empty() {
-            w.key("classification");
-            w.begin_array();
-            for v in &self.classification {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_many(
+            w,
+            "classification",
+            &self.classification,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.classification.is_empty() {
-            let n = path.len();
-            path.push_str(".classification");
-            for v in &self.classification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".classification",
+            &self.classification,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicationKnowledgeMedicineClassification {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.classification, CodeableConcept::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_MEDICINE_CLASSIFICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::plain("classification"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};
 
 /// Program under which a medication is reviewed
 ///
@@ -2286,107 +1861,83 @@ impl MedicationKnowledgeMonitoringProgram {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEDICATION_KNOWLEDGE_MONITORING_PROGRAM_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for MedicationKnowledgeMonitoringProgram {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.name),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_MONITORING_PROGRAM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Associated documentation about the medication
 ///
@@ -2422,105 +1973,76 @@ impl MedicationKnowledgeMonograph {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.source, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICATION_KNOWLEDGE_MONOGRAPH_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.source {
-            w.key("source");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "source", &self.source, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".source", &self.source, reference);
+    }
+}
+
+impl ReadFields for MedicationKnowledgeMonograph {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.source, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_MONOGRAPH_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("source"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Details about packaged medications
 ///
@@ -2556,104 +2078,76 @@ impl MedicationKnowledgePackaging {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICATION_KNOWLEDGE_PACKAGING_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+    }
+}
+
+impl ReadFields for MedicationKnowledgePackaging {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.quantity, Quantity::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_PACKAGING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Regulatory information about a medication
 ///
@@ -2701,162 +2195,143 @@ impl MedicationKnowledgeRegulatory {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "regulatoryAuthority" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.regulatory_authority, Reference::read)?;
-                }
-                "substitution" => {
-                    p.mark(&mut seen, 4)?;
-                    many(
-                        p,
-                        &mut r.substitution,
-                        MedicationKnowledgeRegulatorySubstitution::read,
-                    )?;
-                }
-                "schedule" => {
-                    p.mark(&mut seen, 5)?;
-                    many(
-                        p,
-                        &mut r.schedule,
-                        MedicationKnowledgeRegulatorySchedule::read,
-                    )?;
-                }
-                "maxDispense" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(
-                        p,
-                        &mut r.max_dispense,
-                        MedicationKnowledgeRegulatoryMaxDispense::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("regulatoryAuthority"));
-        }
+        read_object(p, &MEDICATION_KNOWLEDGE_REGULATORY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.regulatory_authority;
-            w.key("regulatoryAuthority");
-            v.write(w);
-        }
-        if !self.substitution.is_empty() {
-            w.key("substitution");
-            w.begin_array();
-            for v in &self.substitution {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.schedule.is_empty() {
-            w.key("schedule");
-            w.begin_array();
-            for v in &self.schedule {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.max_dispense {
-            w.key("maxDispense");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(
+            w,
+            "regulatoryAuthority",
+            &self.regulatory_authority,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "substitution",
+            &self.substitution,
+            MedicationKnowledgeRegulatorySubstitution::write,
+        );
+        write_many(
+            w,
+            "schedule",
+            &self.schedule,
+            MedicationKnowledgeRegulatorySchedule::write,
+        );
+        write_opt(
+            w,
+            "maxDispense",
+            &self.max_dispense,
+            MedicationKnowledgeRegulatoryMaxDispense::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".regulatoryAuthority");
-            {
-                let v = &self.regulatory_authority;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.substitution.is_empty() {
-            let n = path.len();
-            path.push_str(".substitution");
-            for v in &self.substitution {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.schedule.is_empty() {
-            let n = path.len();
-            path.push_str(".schedule");
-            for v in &self.schedule {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_dispense.is_some() {
-            let n = path.len();
-            path.push_str(".maxDispense");
-            if let Some(v) = &self.max_dispense {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".regulatoryAuthority",
+            &self.regulatory_authority,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".substitution",
+            &self.substitution,
+            MedicationKnowledgeRegulatorySubstitution::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".schedule",
+            &self.schedule,
+            MedicationKnowledgeRegulatorySchedule::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxDispense",
+            &self.max_dispense,
+            MedicationKnowledgeRegulatoryMaxDispense::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicationKnowledgeRegulatory {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(
+                p,
+                &mut self.schedule,
+                MedicationKnowledgeRegulatorySchedule::read,
+            ),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(
+                p,
+                &mut self.max_dispense,
+                MedicationKnowledgeRegulatoryMaxDispense::read,
+            ),
+            4 => many(
+                p,
+                &mut self.substitution,
+                MedicationKnowledgeRegulatorySubstitution::read,
+            ),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => one(p, &mut self.regulatory_authority, Reference::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_REGULATORY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("schedule"),
+        Key::plain("extension"),
+        Key::plain("maxDispense"),
+        Key::plain("substitution"),
+        Key::plain("modifierExtension"),
+        Key::plain("regulatoryAuthority"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "regulatoryAuthority",
+        keys: &[6],
+    }],
+};
 
 /// The maximum number of units of the medication that can be dispensed in a period
 ///
@@ -2898,109 +2373,84 @@ impl MedicationKnowledgeRegulatoryMaxDispense {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.quantity, Quantity::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.period, Duration::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("quantity"));
-        }
+        read_object(
+            p,
+            &MEDICATION_KNOWLEDGE_REGULATORY_MAX_DISPENSE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.quantity;
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "period", &self.period, Duration::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".quantity");
-            {
-                let v = &self.quantity;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Duration::visit_refs);
+    }
+}
+
+impl ReadFields for MedicationKnowledgeRegulatoryMaxDispense {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.period, Duration::read),
+            2 => one(p, &mut self.quantity, Quantity::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_REGULATORY_MAX_DISPENSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("period"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "quantity",
+        keys: &[2],
+    }],
+};
 
 /// Specifies the schedule of a medication in jurisdiction
 ///
@@ -3040,93 +2490,86 @@ impl MedicationKnowledgeRegulatorySchedule {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "schedule" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.schedule, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("schedule"));
-        }
+        read_object(
+            p,
+            &MEDICATION_KNOWLEDGE_REGULATORY_SCHEDULE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.schedule;
-            w.key("schedule");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "schedule", &self.schedule, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".schedule");
-            {
-                let v = &self.schedule;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".schedule",
+            &self.schedule,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicationKnowledgeRegulatorySchedule {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.schedule, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_REGULATORY_SCHEDULE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("schedule"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "schedule",
+        keys: &[1],
+    }],
+};
 
 /// Specifies if changes are allowed when dispensing a medication from a regulatory perspective
 ///
@@ -3169,114 +2612,92 @@ impl MedicationKnowledgeRegulatorySubstitution {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "allowed" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.allowed, boolean)?;
-                }
-                "_allowed" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.allowed)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("allowed"));
-        }
+        read_object(
+            p,
+            &MEDICATION_KNOWLEDGE_REGULATORY_SUBSTITUTION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        write_prim(w, "allowed", "_allowed", &self.allowed, w_boolean);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_one_prim(w, "allowed", "_allowed", &self.allowed, w_boolean);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".allowed");
-            {
-                let v = &self.allowed;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_one(path, f, ".allowed", &self.allowed, Boolean::visit_refs);
+    }
+}
+
+impl ReadFields for MedicationKnowledgeRegulatorySubstitution {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => prim_value(p, &mut self.allowed, boolean),
+            3 => prim_element(p, &mut self.allowed),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_REGULATORY_SUBSTITUTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("allowed"),
+        Key::plain("_allowed"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1],
+        },
+        Required {
+            name: "allowed",
+            keys: &[2, 3],
+        },
+    ],
+};
 
 /// Associated or related medication information
 ///
@@ -3321,114 +2742,87 @@ impl MedicationKnowledgeRelatedMedicationKnowledge {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "reference" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.reference, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if r.reference.is_empty() {
-            return Err(p.missing("reference"));
-        }
+        read_object(
+            p,
+            &MEDICATION_KNOWLEDGE_RELATED_MEDICATION_KNOWLEDGE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if !self.reference.is_empty() {
-            w.key("reference");
-            w.begin_array();
-            for v in &self.reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "reference", &self.reference, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reference");
-            for v in &self.reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(path, f, ".reference", &self.reference, reference);
+    }
+}
+
+impl ReadFields for MedicationKnowledgeRelatedMedicationKnowledge {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.reference, Reference::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_KNOWLEDGE_RELATED_MEDICATION_KNOWLEDGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::plain("reference"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1],
+        },
+        Required {
+            name: "reference",
+            keys: &[3],
+        },
+    ],
+};

@@ -192,6 +192,25 @@ impl Default for MedicationRequestReported {
     }
 }
 
+impl MedicationRequestReported {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => {
+                write_one_prim(w, "reportedBoolean", "_reportedBoolean", x, w_boolean)
+            }
+            Self::Reference(x) => write_one(w, "reportedReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 /// The choice of types of 'MedicationRequest.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -206,6 +225,25 @@ impl Default for MedicationRequestMedication {
     /// An empty `medicationCodeableConcept`: a placeholder until a value is set.
     fn default() -> Self {
         Self::CodeableConcept(Default::default())
+    }
+}
+
+impl MedicationRequestMedication {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "medicationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "medicationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
     }
 }
 
@@ -229,287 +267,7 @@ impl MedicationRequest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicationRequest")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::MedicationrequestStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "intent" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.intent, codes::MedicationRequestIntent::read_code)?;
-                }
-                "_intent" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.intent)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "doNotPerform" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.do_not_perform, boolean)?;
-                }
-                "_doNotPerform" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.do_not_perform)?;
-                }
-                "reportedBoolean" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 1, "reported")?;
-                    choice_value(
-                        p,
-                        &mut r.reported,
-                        boolean,
-                        MedicationRequestReported::Boolean,
-                        |e| match e {
-                            MedicationRequestReported::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_reportedBoolean" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 1, "reported")?;
-                    choice_element(
-                        p,
-                        &mut r.reported,
-                        MedicationRequestReported::Boolean,
-                        |e| match e {
-                            MedicationRequestReported::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "reportedReference" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 2, "reported")?;
-                    choice_box(
-                        p,
-                        &mut r.reported,
-                        Reference::read,
-                        MedicationRequestReported::Reference,
-                    )?;
-                }
-                "medicationCodeableConcept" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c1, 1, "medication")?;
-                    choice_box_one(
-                        p,
-                        &mut r.medication,
-                        CodeableConcept::read,
-                        MedicationRequestMedication::CodeableConcept,
-                    )?;
-                }
-                "medicationReference" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c1, 2, "medication")?;
-                    choice_box_one(
-                        p,
-                        &mut r.medication,
-                        Reference::read,
-                        MedicationRequestMedication::Reference,
-                    )?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 28)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "supportingInformation" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.supporting_information, Reference::read)?;
-                }
-                "authoredOn" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.authored_on, date_time)?;
-                }
-                "_authoredOn" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.authored_on)?;
-                }
-                "requester" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(p, &mut r.requester, Reference::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.performer, Reference::read)?;
-                }
-                "performerType" => {
-                    p.mark(&mut seen, 35)?;
-                    opt(p, &mut r.performer_type, CodeableConcept::read)?;
-                }
-                "recorder" => {
-                    p.mark(&mut seen, 36)?;
-                    opt(p, &mut r.recorder, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 39)?;
-                    let other = p.marked(&seen, 40);
-                    values(p, &mut r.instantiates_canonical, canonical, other)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 40)?;
-                    let other = p.marked(&seen, 39);
-                    elements(p, &mut r.instantiates_canonical, other)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 41)?;
-                    let other = p.marked(&seen, 42);
-                    values(p, &mut r.instantiates_uri, uri, other)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 42)?;
-                    let other = p.marked(&seen, 41);
-                    elements(p, &mut r.instantiates_uri, other)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 43)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "groupIdentifier" => {
-                    p.mark(&mut seen, 44)?;
-                    opt(p, &mut r.group_identifier, Identifier::read)?;
-                }
-                "courseOfTherapyType" => {
-                    p.mark(&mut seen, 45)?;
-                    opt(p, &mut r.course_of_therapy_type, CodeableConcept::read)?;
-                }
-                "insurance" => {
-                    p.mark(&mut seen, 46)?;
-                    many(p, &mut r.insurance, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 47)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "dosageInstruction" => {
-                    p.mark(&mut seen, 48)?;
-                    many(p, &mut r.dosage_instruction, Dosage::read)?;
-                }
-                "dispenseRequest" => {
-                    p.mark(&mut seen, 49)?;
-                    opt(
-                        p,
-                        &mut r.dispense_request,
-                        MedicationRequestDispenseRequest::read,
-                    )?;
-                }
-                "substitution" => {
-                    p.mark(&mut seen, 50)?;
-                    opt(p, &mut r.substitution, MedicationRequestSubstitution::read)?;
-                }
-                "priorPrescription" => {
-                    p.mark(&mut seen, 51)?;
-                    opt(p, &mut r.prior_prescription, Reference::read)?;
-                }
-                "detectedIssue" => {
-                    p.mark(&mut seen, 52)?;
-                    many(p, &mut r.detected_issue, Reference::read)?;
-                }
-                "eventHistory" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.event_history, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("intent"));
-        }
-        if c1 == 0 {
-            return Err(p.missing("medication[x]"));
-        }
-        if !p.marked(&seen, 28) {
-            return Err(p.missing("subject"));
-        }
+        read_object(p, &MEDICATION_REQUEST_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates_canonical, "instantiatesCanonical")?;
         check_list(p, &r.instantiates_uri, "instantiatesUri")?;
         Ok(r)
@@ -519,151 +277,72 @@ impl MedicationRequest {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicationRequest");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.status_reason {
-            w.key("statusReason");
-            v.write(w);
-        }
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        if let Some(v) = &self.do_not_perform {
-            write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_one_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        write_opt_prim(
+            w,
+            "doNotPerform",
+            "_doNotPerform",
+            &self.do_not_perform,
+            w_boolean,
+        );
         if let Some(v) = &self.reported {
-            match v {
-                MedicationRequestReported::Boolean(x) => {
-                    write_prim(w, "reportedBoolean", "_reportedBoolean", x, w_boolean)
-                }
-                MedicationRequestReported::Reference(x) => {
-                    w.key("reportedReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        {
-            let v = &self.medication;
-            match v {
-                MedicationRequestMedication::CodeableConcept(x) => {
-                    w.key("medicationCodeableConcept");
-                    x.write(w);
-                }
-                MedicationRequestMedication::Reference(x) => {
-                    w.key("medicationReference");
-                    x.write(w);
-                }
-            }
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if !self.supporting_information.is_empty() {
-            w.key("supportingInformation");
-            w.begin_array();
-            for v in &self.supporting_information {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.authored_on {
-            write_prim(w, "authoredOn", "_authoredOn", v, w_str);
-        }
-        if let Some(v) = &self.requester {
-            w.key("requester");
-            v.write(w);
-        }
-        if let Some(v) = &self.performer {
-            w.key("performer");
-            v.write(w);
-        }
-        if let Some(v) = &self.performer_type {
-            w.key("performerType");
-            v.write(w);
-        }
-        if let Some(v) = &self.recorder {
-            w.key("recorder");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        self.medication.write_keys(w);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_many(
+            w,
+            "supportingInformation",
+            &self.supporting_information,
+            Reference::write,
+        );
+        write_opt_prim(w, "authoredOn", "_authoredOn", &self.authored_on, w_str);
+        write_opt(w, "requester", &self.requester, Reference::write);
+        write_opt(w, "performer", &self.performer, Reference::write);
+        write_opt(
+            w,
+            "performerType",
+            &self.performer_type,
+            CodeableConcept::write,
+        );
+        write_opt(w, "recorder", &self.recorder, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
         write_prims(
             w,
             "instantiatesCanonical",
@@ -678,425 +357,435 @@ impl MedicationRequest {
             &self.instantiates_uri,
             w_str,
         );
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.group_identifier {
-            w.key("groupIdentifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.course_of_therapy_type {
-            w.key("courseOfTherapyType");
-            v.write(w);
-        }
-        if !self.insurance.is_empty() {
-            w.key("insurance");
-            w.begin_array();
-            for v in &self.insurance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.dosage_instruction.is_empty() {
-            w.key("dosageInstruction");
-            w.begin_array();
-            for v in &self.dosage_instruction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.dispense_request {
-            w.key("dispenseRequest");
-            v.write(w);
-        }
-        if let Some(v) = &self.substitution {
-            w.key("substitution");
-            v.write(w);
-        }
-        if let Some(v) = &self.prior_prescription {
-            w.key("priorPrescription");
-            v.write(w);
-        }
-        if !self.detected_issue.is_empty() {
-            w.key("detectedIssue");
-            w.begin_array();
-            for v in &self.detected_issue {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.event_history.is_empty() {
-            w.key("eventHistory");
-            w.begin_array();
-            for v in &self.event_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_opt(
+            w,
+            "groupIdentifier",
+            &self.group_identifier,
+            Identifier::write,
+        );
+        write_opt(
+            w,
+            "courseOfTherapyType",
+            &self.course_of_therapy_type,
+            CodeableConcept::write,
+        );
+        write_many(w, "insurance", &self.insurance, Reference::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(
+            w,
+            "dosageInstruction",
+            &self.dosage_instruction,
+            Dosage::write,
+        );
+        write_opt(
+            w,
+            "dispenseRequest",
+            &self.dispense_request,
+            MedicationRequestDispenseRequest::write,
+        );
+        write_opt(
+            w,
+            "substitution",
+            &self.substitution,
+            MedicationRequestSubstitution::write,
+        );
+        write_opt(
+            w,
+            "priorPrescription",
+            &self.prior_prescription,
+            Reference::write,
+        );
+        write_many(w, "detectedIssue", &self.detected_issue, Reference::write);
+        write_many(w, "eventHistory", &self.event_history, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_reason.is_some() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            if let Some(v) = &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".intent");
-            {
-                let v = &self.intent;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.do_not_perform.is_some() {
-            let n = path.len();
-            path.push_str(".doNotPerform");
-            if let Some(v) = &self.do_not_perform {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reported.is_some() {
-            let n = path.len();
-            path.push_str(".reported[x]");
-            if let Some(v) = &self.reported {
-                match v {
-                    MedicationRequestReported::Boolean(x) => x.visit_refs(path, f),
-                    MedicationRequestReported::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".medication[x]");
-            {
-                let v = &self.medication;
-                match v {
-                    MedicationRequestMedication::CodeableConcept(x) => x.visit_refs(path, f),
-                    MedicationRequestMedication::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_information.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInformation");
-            for v in &self.supporting_information {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authored_on.is_some() {
-            let n = path.len();
-            path.push_str(".authoredOn");
-            if let Some(v) = &self.authored_on {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requester.is_some() {
-            let n = path.len();
-            path.push_str(".requester");
-            if let Some(v) = &self.requester {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performer.is_some() {
-            let n = path.len();
-            path.push_str(".performer");
-            if let Some(v) = &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performer_type.is_some() {
-            let n = path.len();
-            path.push_str(".performerType");
-            if let Some(v) = &self.performer_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.recorder.is_some() {
-            let n = path.len();
-            path.push_str(".recorder");
-            if let Some(v) = &self.recorder {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            for v in &self.instantiates_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            for v in &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.group_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".groupIdentifier");
-            if let Some(v) = &self.group_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.course_of_therapy_type.is_some() {
-            let n = path.len();
-            path.push_str(".courseOfTherapyType");
-            if let Some(v) = &self.course_of_therapy_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.insurance.is_empty() {
-            let n = path.len();
-            path.push_str(".insurance");
-            for v in &self.insurance {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dosage_instruction.is_empty() {
-            let n = path.len();
-            path.push_str(".dosageInstruction");
-            for v in &self.dosage_instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dispense_request.is_some() {
-            let n = path.len();
-            path.push_str(".dispenseRequest");
-            if let Some(v) = &self.dispense_request {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.substitution.is_some() {
-            let n = path.len();
-            path.push_str(".substitution");
-            if let Some(v) = &self.substitution {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.prior_prescription.is_some() {
-            let n = path.len();
-            path.push_str(".priorPrescription");
-            if let Some(v) = &self.prior_prescription {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detected_issue.is_empty() {
-            let n = path.len();
-            path.push_str(".detectedIssue");
-            for v in &self.detected_issue {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.event_history.is_empty() {
-            let n = path.len();
-            path.push_str(".eventHistory");
-            for v in &self.event_history {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".intent", &self.intent, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".doNotPerform",
+            &self.do_not_perform,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reported[x]",
+            &self.reported,
+            MedicationRequestReported::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".medication[x]",
+            &self.medication,
+            MedicationRequestMedication::visit_refs,
+        );
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_many(
+            path,
+            f,
+            ".supportingInformation",
+            &self.supporting_information,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authoredOn",
+            &self.authored_on,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".requester", &self.requester, reference);
+        visit_opt(path, f, ".performer", &self.performer, reference);
+        visit_opt(
+            path,
+            f,
+            ".performerType",
+            &self.performer_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".recorder", &self.recorder, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_opt(
+            path,
+            f,
+            ".groupIdentifier",
+            &self.group_identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".courseOfTherapyType",
+            &self.course_of_therapy_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".insurance", &self.insurance, reference);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".dosageInstruction",
+            &self.dosage_instruction,
+            Dosage::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".dispenseRequest",
+            &self.dispense_request,
+            MedicationRequestDispenseRequest::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".substitution",
+            &self.substitution,
+            MedicationRequestSubstitution::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".priorPrescription",
+            &self.prior_prescription,
+            reference,
+        );
+        visit_many(path, f, ".detectedIssue", &self.detected_issue, reference);
+        visit_many(path, f, ".eventHistory", &self.event_history, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicationRequest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => prim_value(
+                p,
+                &mut self.intent,
+                codes::MedicationRequestIntent::read_code,
+            ),
+            6 => prim_value(
+                p,
+                &mut self.status,
+                codes::MedicationrequestStatus::read_code,
+            ),
+            7 => prim_element(p, &mut self.intent),
+            8 => prim_element(p, &mut self.status),
+            9 => many(p, &mut self.based_on, Reference::read),
+            10 => one(p, &mut self.subject, Reference::read),
+            11 => many(p, &mut self.category, CodeableConcept::read),
+            12 => opt_prim_value(p, &mut self.language, code),
+            13 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            14 => opt(p, &mut self.recorder, Reference::read),
+            15 => opt_prim_element(p, &mut self.language),
+            16 => opt_prim_element(p, &mut self.priority),
+            17 => many(p, &mut self.contained, Resource::read),
+            18 => opt(p, &mut self.encounter, Reference::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => many(p, &mut self.insurance, Reference::read),
+            21 => opt(p, &mut self.performer, Reference::read),
+            22 => opt(p, &mut self.requester, Reference::read),
+            23 => opt_prim_value(p, &mut self.authored_on, date_time),
+            24 => many(p, &mut self.identifier, Identifier::read),
+            25 => many(p, &mut self.reason_code, CodeableConcept::read),
+            26 => opt_prim_element(p, &mut self.authored_on),
+            27 => opt_prim_value(p, &mut self.do_not_perform, boolean),
+            28 => many(p, &mut self.event_history, Reference::read),
+            29 => p.expect_resource_type("MedicationRequest"),
+            30 => opt(p, &mut self.status_reason, CodeableConcept::read),
+            31 => opt(
+                p,
+                &mut self.substitution,
+                MedicationRequestSubstitution::read,
+            ),
+            32 => opt_prim_element(p, &mut self.do_not_perform),
+            33 => many(p, &mut self.detected_issue, Reference::read),
+            34 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            35 => opt(p, &mut self.performer_type, CodeableConcept::read),
+            36 => opt_prim_element(p, &mut self.implicit_rules),
+            37 => opt(
+                p,
+                &mut self.dispense_request,
+                MedicationRequestDispenseRequest::read,
+            ),
+            38 => opt(p, &mut self.group_identifier, Identifier::read),
+            39 => {
+                let other = p.marked(seen, 42);
+                values(p, &mut self.instantiates_uri, uri, other)
+            }
+            40 => many(p, &mut self.reason_reference, Reference::read),
+            41 => choice_value(
+                p,
+                &mut self.reported,
+                boolean,
+                MedicationRequestReported::Boolean,
+                |e| match e {
+                    MedicationRequestReported::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            42 => {
+                let other = p.marked(seen, 39);
+                elements(p, &mut self.instantiates_uri, other)
+            }
+            43 => choice_element(
+                p,
+                &mut self.reported,
+                MedicationRequestReported::Boolean,
+                |e| match e {
+                    MedicationRequestReported::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            44 => many(p, &mut self.dosage_instruction, Dosage::read),
+            45 => many(p, &mut self.modifier_extension, Extension::read),
+            46 => opt(p, &mut self.prior_prescription, Reference::read),
+            47 => choice_box(
+                p,
+                &mut self.reported,
+                Reference::read,
+                MedicationRequestReported::Reference,
+            ),
+            48 => opt(p, &mut self.course_of_therapy_type, CodeableConcept::read),
+            49 => choice_box_one(
+                p,
+                &mut self.medication,
+                Reference::read,
+                MedicationRequestMedication::Reference,
+            ),
+            50 => {
+                let other = p.marked(seen, 52);
+                values(p, &mut self.instantiates_canonical, canonical, other)
+            }
+            51 => many(p, &mut self.supporting_information, Reference::read),
+            52 => {
+                let other = p.marked(seen, 50);
+                elements(p, &mut self.instantiates_canonical, other)
+            }
+            53 => choice_box_one(
+                p,
+                &mut self.medication,
+                CodeableConcept::read,
+                MedicationRequestMedication::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICATION_REQUEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("intent"),
+        Key::plain("status"),
+        Key::plain("_intent"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("subject"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("recorder"),
+        Key::plain("_language"),
+        Key::plain("_priority"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("insurance"),
+        Key::plain("performer"),
+        Key::plain("requester"),
+        Key::plain("authoredOn"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("_authoredOn"),
+        Key::plain("doNotPerform"),
+        Key::plain("eventHistory"),
+        Key::plain("resourceType"),
+        Key::plain("statusReason"),
+        Key::plain("substitution"),
+        Key::plain("_doNotPerform"),
+        Key::plain("detectedIssue"),
+        Key::plain("implicitRules"),
+        Key::plain("performerType"),
+        Key::plain("_implicitRules"),
+        Key::plain("dispenseRequest"),
+        Key::plain("groupIdentifier"),
+        Key::plain("instantiatesUri"),
+        Key::plain("reasonReference"),
+        Key::choice("reportedBoolean", 1, 1),
+        Key::plain("_instantiatesUri"),
+        Key::choice("_reportedBoolean", 1, 1),
+        Key::plain("dosageInstruction"),
+        Key::plain("modifierExtension"),
+        Key::plain("priorPrescription"),
+        Key::choice("reportedReference", 1, 2),
+        Key::plain("courseOfTherapyType"),
+        Key::choice("medicationReference", 2, 2),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("supportingInformation"),
+        Key::plain("_instantiatesCanonical"),
+        Key::choice("medicationCodeableConcept", 2, 1),
+    ],
+    choices: &["reported", "medication"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[6, 8],
+        },
+        Required {
+            name: "intent",
+            keys: &[5, 7],
+        },
+        Required {
+            name: "medication[x]",
+            keys: &[49, 53],
+        },
+        Required {
+            name: "subject",
+            keys: &[10],
+        },
+    ],
+};
 
 /// Medication supply authorization
 ///
@@ -1154,198 +843,158 @@ impl MedicationRequestDispenseRequest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "initialFill" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(
-                        p,
-                        &mut r.initial_fill,
-                        MedicationRequestDispenseRequestInitialFill::read,
-                    )?;
-                }
-                "dispenseInterval" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.dispense_interval, Duration::read)?;
-                }
-                "validityPeriod" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.validity_period, Period::read)?;
-                }
-                "numberOfRepeatsAllowed" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.number_of_repeats_allowed, unsigned_int)?;
-                }
-                "_numberOfRepeatsAllowed" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.number_of_repeats_allowed)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "expectedSupplyDuration" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.expected_supply_duration, Duration::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.performer, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEDICATION_REQUEST_DISPENSE_REQUEST_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.initial_fill {
-            w.key("initialFill");
-            v.write(w);
-        }
-        if let Some(v) = &self.dispense_interval {
-            w.key("dispenseInterval");
-            v.write(w);
-        }
-        if let Some(v) = &self.validity_period {
-            w.key("validityPeriod");
-            v.write(w);
-        }
-        if let Some(v) = &self.number_of_repeats_allowed {
-            write_prim(
-                w,
-                "numberOfRepeatsAllowed",
-                "_numberOfRepeatsAllowed",
-                v,
-                w_unsigned,
-            );
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.expected_supply_duration {
-            w.key("expectedSupplyDuration");
-            v.write(w);
-        }
-        if let Some(v) = &self.performer {
-            w.key("performer");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "initialFill",
+            &self.initial_fill,
+            MedicationRequestDispenseRequestInitialFill::write,
+        );
+        write_opt(
+            w,
+            "dispenseInterval",
+            &self.dispense_interval,
+            Duration::write,
+        );
+        write_opt(w, "validityPeriod", &self.validity_period, Period::write);
+        write_opt_prim(
+            w,
+            "numberOfRepeatsAllowed",
+            "_numberOfRepeatsAllowed",
+            &self.number_of_repeats_allowed,
+            w_unsigned,
+        );
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(
+            w,
+            "expectedSupplyDuration",
+            &self.expected_supply_duration,
+            Duration::write,
+        );
+        write_opt(w, "performer", &self.performer, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.initial_fill.is_some() {
-            let n = path.len();
-            path.push_str(".initialFill");
-            if let Some(v) = &self.initial_fill {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dispense_interval.is_some() {
-            let n = path.len();
-            path.push_str(".dispenseInterval");
-            if let Some(v) = &self.dispense_interval {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.validity_period.is_some() {
-            let n = path.len();
-            path.push_str(".validityPeriod");
-            if let Some(v) = &self.validity_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number_of_repeats_allowed.is_some() {
-            let n = path.len();
-            path.push_str(".numberOfRepeatsAllowed");
-            if let Some(v) = &self.number_of_repeats_allowed {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expected_supply_duration.is_some() {
-            let n = path.len();
-            path.push_str(".expectedSupplyDuration");
-            if let Some(v) = &self.expected_supply_duration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performer.is_some() {
-            let n = path.len();
-            path.push_str(".performer");
-            if let Some(v) = &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".initialFill",
+            &self.initial_fill,
+            MedicationRequestDispenseRequestInitialFill::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".dispenseInterval",
+            &self.dispense_interval,
+            Duration::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".validityPeriod",
+            &self.validity_period,
+            Period::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".numberOfRepeatsAllowed",
+            &self.number_of_repeats_allowed,
+            UnsignedInt::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".expectedSupplyDuration",
+            &self.expected_supply_duration,
+            Duration::visit_refs,
+        );
+        visit_opt(path, f, ".performer", &self.performer, reference);
+    }
+}
+
+impl ReadFields for MedicationRequestDispenseRequest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.quantity, Quantity::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.performer, Reference::read),
+            4 => opt(
+                p,
+                &mut self.initial_fill,
+                MedicationRequestDispenseRequestInitialFill::read,
+            ),
+            5 => opt(p, &mut self.validity_period, Period::read),
+            6 => opt(p, &mut self.dispense_interval, Duration::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            8 => opt(p, &mut self.expected_supply_duration, Duration::read),
+            9 => opt_prim_value(p, &mut self.number_of_repeats_allowed, unsigned_int),
+            10 => opt_prim_element(p, &mut self.number_of_repeats_allowed),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_REQUEST_DISPENSE_REQUEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("initialFill"),
+        Key::plain("validityPeriod"),
+        Key::plain("dispenseInterval"),
+        Key::plain("modifierExtension"),
+        Key::plain("expectedSupplyDuration"),
+        Key::plain("numberOfRepeatsAllowed"),
+        Key::plain("_numberOfRepeatsAllowed"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// First fill details
 ///
@@ -1383,104 +1032,81 @@ impl MedicationRequestDispenseRequestInitialFill {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "duration" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.duration, Duration::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEDICATION_REQUEST_DISPENSE_REQUEST_INITIAL_FILL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.duration {
-            w.key("duration");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "duration", &self.duration, Duration::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.duration.is_some() {
-            let n = path.len();
-            path.push_str(".duration");
-            if let Some(v) = &self.duration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(path, f, ".duration", &self.duration, Duration::visit_refs);
+    }
+}
+
+impl ReadFields for MedicationRequestDispenseRequestInitialFill {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.duration, Duration::read),
+            2 => opt(p, &mut self.quantity, Quantity::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_REQUEST_DISPENSE_REQUEST_INITIAL_FILL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("duration"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Any restrictions on medication substitution
 ///
@@ -1531,6 +1157,27 @@ impl Default for MedicationRequestSubstitutionAllowed {
     }
 }
 
+impl MedicationRequestSubstitutionAllowed {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => {
+                write_one_prim(w, "allowedBoolean", "_allowedBoolean", x, w_boolean)
+            }
+            Self::CodeableConcept(x) => {
+                write_one(w, "allowedCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl MedicationRequestSubstitution {
     /// A `MedicationRequestSubstitution` with its required elements (`allowed`); everything else is empty.
     pub fn new(allowed: MedicationRequestSubstitutionAllowed) -> Self {
@@ -1543,152 +1190,114 @@ impl MedicationRequestSubstitution {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "allowedBoolean" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "allowed")?;
-                    choice_value_one(
-                        p,
-                        &mut r.allowed,
-                        boolean,
-                        MedicationRequestSubstitutionAllowed::Boolean,
-                        |e| match e {
-                            MedicationRequestSubstitutionAllowed::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_allowedBoolean" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "allowed")?;
-                    choice_element_one(
-                        p,
-                        &mut r.allowed,
-                        MedicationRequestSubstitutionAllowed::Boolean,
-                        |e| match e {
-                            MedicationRequestSubstitutionAllowed::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "allowedCodeableConcept" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "allowed")?;
-                    choice_box_one(
-                        p,
-                        &mut r.allowed,
-                        CodeableConcept::read,
-                        MedicationRequestSubstitutionAllowed::CodeableConcept,
-                    )?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.reason, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("allowed[x]"));
-        }
+        read_object(p, &MEDICATION_REQUEST_SUBSTITUTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.allowed;
-            match v {
-                MedicationRequestSubstitutionAllowed::Boolean(x) => {
-                    write_prim(w, "allowedBoolean", "_allowedBoolean", x, w_boolean)
-                }
-                MedicationRequestSubstitutionAllowed::CodeableConcept(x) => {
-                    w.key("allowedCodeableConcept");
-                    x.write(w);
-                }
-            }
-        }
-        if let Some(v) = &self.reason {
-            w.key("reason");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.allowed.write_keys(w);
+        write_opt(w, "reason", &self.reason, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".allowed[x]");
-            {
-                let v = &self.allowed;
-                match v {
-                    MedicationRequestSubstitutionAllowed::Boolean(x) => x.visit_refs(path, f),
-                    MedicationRequestSubstitutionAllowed::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.reason.is_some() {
-            let n = path.len();
-            path.push_str(".reason");
-            if let Some(v) = &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".allowed[x]",
+            &self.allowed,
+            MedicationRequestSubstitutionAllowed::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reason",
+            &self.reason,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicationRequestSubstitution {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.reason, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => choice_value_one(
+                p,
+                &mut self.allowed,
+                boolean,
+                MedicationRequestSubstitutionAllowed::Boolean,
+                |e| match e {
+                    MedicationRequestSubstitutionAllowed::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            4 => choice_element_one(
+                p,
+                &mut self.allowed,
+                MedicationRequestSubstitutionAllowed::Boolean,
+                |e| match e {
+                    MedicationRequestSubstitutionAllowed::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => choice_box_one(
+                p,
+                &mut self.allowed,
+                CodeableConcept::read,
+                MedicationRequestSubstitutionAllowed::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICATION_REQUEST_SUBSTITUTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("reason"),
+        Key::plain("extension"),
+        Key::choice("allowedBoolean", 1, 1),
+        Key::choice("_allowedBoolean", 1, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("allowedCodeableConcept", 1, 2),
+    ],
+    choices: &["allowed"],
+    required: &[Required {
+        name: "allowed[x]",
+        keys: &[3, 4, 6],
+    }],
+};

@@ -132,6 +132,25 @@ impl Default for MedicationStatementMedication {
     }
 }
 
+impl MedicationStatementMedication {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "medicationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "medicationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 /// The choice of types of 'MedicationStatement.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -146,6 +165,25 @@ impl Default for MedicationStatementEffective {
     /// An empty `effectiveDateTime`: a placeholder until a value is set.
     fn default() -> Self {
         Self::DateTime(Default::default())
+    }
+}
+
+impl MedicationStatementEffective {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "effectiveDateTime", "_effectiveDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "effectivePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
     }
 }
 
@@ -167,196 +205,7 @@ impl MedicationStatement {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicationStatement")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, codes::MedicationStatusCodes::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "medicationCodeableConcept" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 1, "medication")?;
-                    choice_box_one(
-                        p,
-                        &mut r.medication,
-                        CodeableConcept::read,
-                        MedicationStatementMedication::CodeableConcept,
-                    )?;
-                }
-                "medicationReference" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 2, "medication")?;
-                    choice_box_one(
-                        p,
-                        &mut r.medication,
-                        Reference::read,
-                        MedicationStatementMedication::Reference,
-                    )?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 21)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.context, Reference::read)?;
-                }
-                "effectiveDateTime" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c1, 1, "effective")?;
-                    choice_value(
-                        p,
-                        &mut r.effective,
-                        date_time,
-                        MedicationStatementEffective::DateTime,
-                        |e| match e {
-                            MedicationStatementEffective::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_effectiveDateTime" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c1, 1, "effective")?;
-                    choice_element(
-                        p,
-                        &mut r.effective,
-                        MedicationStatementEffective::DateTime,
-                        |e| match e {
-                            MedicationStatementEffective::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c1, 2, "effective")?;
-                    choice_box(
-                        p,
-                        &mut r.effective,
-                        Period::read,
-                        MedicationStatementEffective::Period,
-                    )?;
-                }
-                "dateAsserted" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.date_asserted, date_time)?;
-                }
-                "_dateAsserted" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.date_asserted)?;
-                }
-                "informationSource" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.information_source, Reference::read)?;
-                }
-                "derivedFrom" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.derived_from, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "dosage" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.dosage, Dosage::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("status"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("medication[x]"));
-        }
-        if !p.marked(&seen, 21) {
-            return Err(p.missing("subject"));
-        }
+        read_object(p, &MEDICATION_STATEMENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -364,383 +213,303 @@ impl MedicationStatement {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicationStatement");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if !self.status_reason.is_empty() {
-            w.key("statusReason");
-            w.begin_array();
-            for v in &self.status_reason {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.medication;
-            match v {
-                MedicationStatementMedication::CodeableConcept(x) => {
-                    w.key("medicationCodeableConcept");
-                    x.write(w);
-                }
-                MedicationStatementMedication::Reference(x) => {
-                    w.key("medicationReference");
-                    x.write(w);
-                }
-            }
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.context {
-            w.key("context");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_many(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        self.medication.write_keys(w);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "context", &self.context, Reference::write);
         if let Some(v) = &self.effective {
-            match v {
-                MedicationStatementEffective::DateTime(x) => {
-                    write_prim(w, "effectiveDateTime", "_effectiveDateTime", x, w_str)
-                }
-                MedicationStatementEffective::Period(x) => {
-                    w.key("effectivePeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.date_asserted {
-            write_prim(w, "dateAsserted", "_dateAsserted", v, w_str);
-        }
-        if let Some(v) = &self.information_source {
-            w.key("informationSource");
-            v.write(w);
-        }
-        if !self.derived_from.is_empty() {
-            w.key("derivedFrom");
-            w.begin_array();
-            for v in &self.derived_from {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.dosage.is_empty() {
-            w.key("dosage");
-            w.begin_array();
-            for v in &self.dosage {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(
+            w,
+            "dateAsserted",
+            "_dateAsserted",
+            &self.date_asserted,
+            w_str,
+        );
+        write_opt(
+            w,
+            "informationSource",
+            &self.information_source,
+            Reference::write,
+        );
+        write_many(w, "derivedFrom", &self.derived_from, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(w, "dosage", &self.dosage, Dosage::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.status_reason.is_empty() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            for v in &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".medication[x]");
-            {
-                let v = &self.medication;
-                match v {
-                    MedicationStatementMedication::CodeableConcept(x) => x.visit_refs(path, f),
-                    MedicationStatementMedication::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.context.is_some() {
-            let n = path.len();
-            path.push_str(".context");
-            if let Some(v) = &self.context {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective.is_some() {
-            let n = path.len();
-            path.push_str(".effective[x]");
-            if let Some(v) = &self.effective {
-                match v {
-                    MedicationStatementEffective::DateTime(x) => x.visit_refs(path, f),
-                    MedicationStatementEffective::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.date_asserted.is_some() {
-            let n = path.len();
-            path.push_str(".dateAsserted");
-            if let Some(v) = &self.date_asserted {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.information_source.is_some() {
-            let n = path.len();
-            path.push_str(".informationSource");
-            if let Some(v) = &self.information_source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.derived_from.is_empty() {
-            let n = path.len();
-            path.push_str(".derivedFrom");
-            for v in &self.derived_from {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dosage.is_empty() {
-            let n = path.len();
-            path.push_str(".dosage");
-            for v in &self.dosage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".medication[x]",
+            &self.medication,
+            MedicationStatementMedication::visit_refs,
+        );
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".context", &self.context, reference);
+        visit_opt(
+            path,
+            f,
+            ".effective[x]",
+            &self.effective,
+            MedicationStatementEffective::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".dateAsserted",
+            &self.date_asserted,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".informationSource",
+            &self.information_source,
+            reference,
+        );
+        visit_many(path, f, ".derivedFrom", &self.derived_from, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(path, f, ".dosage", &self.dosage, Dosage::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicationStatement {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(p, &mut self.dosage, Dosage::read),
+            6 => many(p, &mut self.part_of, Reference::read),
+            7 => prim_value(p, &mut self.status, codes::MedicationStatusCodes::read_code),
+            8 => prim_element(p, &mut self.status),
+            9 => many(p, &mut self.based_on, Reference::read),
+            10 => opt(p, &mut self.context, Reference::read),
+            11 => one(p, &mut self.subject, Reference::read),
+            12 => opt(p, &mut self.category, CodeableConcept::read),
+            13 => opt_prim_value(p, &mut self.language, code),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => many(p, &mut self.contained, Resource::read),
+            16 => many(p, &mut self.extension, Extension::read),
+            17 => many(p, &mut self.identifier, Identifier::read),
+            18 => many(p, &mut self.reason_code, CodeableConcept::read),
+            19 => many(p, &mut self.derived_from, Reference::read),
+            20 => opt_prim_value(p, &mut self.date_asserted, date_time),
+            21 => p.expect_resource_type("MedicationStatement"),
+            22 => many(p, &mut self.status_reason, CodeableConcept::read),
+            23 => opt_prim_element(p, &mut self.date_asserted),
+            24 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            25 => opt_prim_element(p, &mut self.implicit_rules),
+            26 => choice_box(
+                p,
+                &mut self.effective,
+                Period::read,
+                MedicationStatementEffective::Period,
+            ),
+            27 => many(p, &mut self.reason_reference, Reference::read),
+            28 => choice_value(
+                p,
+                &mut self.effective,
+                date_time,
+                MedicationStatementEffective::DateTime,
+                |e| match e {
+                    MedicationStatementEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            29 => opt(p, &mut self.information_source, Reference::read),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            31 => choice_element(
+                p,
+                &mut self.effective,
+                MedicationStatementEffective::DateTime,
+                |e| match e {
+                    MedicationStatementEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => choice_box_one(
+                p,
+                &mut self.medication,
+                Reference::read,
+                MedicationStatementMedication::Reference,
+            ),
+            33 => choice_box_one(
+                p,
+                &mut self.medication,
+                CodeableConcept::read,
+                MedicationStatementMedication::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICATION_STATEMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("dosage"),
+        Key::plain("partOf"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("context"),
+        Key::plain("subject"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("derivedFrom"),
+        Key::plain("dateAsserted"),
+        Key::plain("resourceType"),
+        Key::plain("statusReason"),
+        Key::plain("_dateAsserted"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("effectivePeriod", 2, 2),
+        Key::plain("reasonReference"),
+        Key::choice("effectiveDateTime", 2, 1),
+        Key::plain("informationSource"),
+        Key::plain("modifierExtension"),
+        Key::choice("_effectiveDateTime", 2, 1),
+        Key::choice("medicationReference", 1, 2),
+        Key::choice("medicationCodeableConcept", 1, 1),
+    ],
+    choices: &["medication", "effective"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[7, 8],
+        },
+        Required {
+            name: "medication[x]",
+            keys: &[32, 33],
+        },
+        Required {
+            name: "subject",
+            keys: &[11],
+        },
+    ],
+};

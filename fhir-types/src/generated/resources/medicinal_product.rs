@@ -99,166 +99,8 @@ impl MedicinalProduct {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicinalProduct")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "domain" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.domain, Coding::read)?;
-                }
-                "combinedPharmaceuticalDoseForm" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(
-                        p,
-                        &mut r.combined_pharmaceutical_dose_form,
-                        CodeableConcept::read,
-                    )?;
-                }
-                "legalStatusOfSupply" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.legal_status_of_supply, CodeableConcept::read)?;
-                }
-                "additionalMonitoringIndicator" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(
-                        p,
-                        &mut r.additional_monitoring_indicator,
-                        CodeableConcept::read,
-                    )?;
-                }
-                "specialMeasures" => {
-                    p.mark(&mut seen, 18)?;
-                    let other = p.marked(&seen, 19);
-                    values(p, &mut r.special_measures, string, other)?;
-                }
-                "_specialMeasures" => {
-                    p.mark(&mut seen, 19)?;
-                    let other = p.marked(&seen, 18);
-                    elements(p, &mut r.special_measures, other)?;
-                }
-                "paediatricUseIndicator" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.paediatric_use_indicator, CodeableConcept::read)?;
-                }
-                "productClassification" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.product_classification, CodeableConcept::read)?;
-                }
-                "marketingStatus" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.marketing_status, MarketingStatus::read)?;
-                }
-                "pharmaceuticalProduct" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.pharmaceutical_product, Reference::read)?;
-                }
-                "packagedMedicinalProduct" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.packaged_medicinal_product, Reference::read)?;
-                }
-                "attachedDocument" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.attached_document, Reference::read)?;
-                }
-                "masterFile" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.master_file, Reference::read)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.contact, Reference::read)?;
-                }
-                "clinicalTrial" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.clinical_trial, Reference::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.name, MedicinalProductName::read)?;
-                }
-                "crossReference" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.cross_reference, Identifier::read)?;
-                }
-                "manufacturingBusinessOperation" => {
-                    p.mark(&mut seen, 31)?;
-                    many(
-                        p,
-                        &mut r.manufacturing_business_operation,
-                        MedicinalProductManufacturingBusinessOperation::read,
-                    )?;
-                }
-                "specialDesignation" => {
-                    p.mark(&mut seen, 32)?;
-                    many(
-                        p,
-                        &mut r.special_designation,
-                        MedicinalProductSpecialDesignation::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICINAL_PRODUCT_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.special_measures, "specialMeasures")?;
-        if r.name.is_empty() {
-            return Err(p.missing("name"));
-        }
         Ok(r)
     }
 
@@ -266,75 +108,46 @@ impl MedicinalProduct {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicinalProduct");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.domain {
-            w.key("domain");
-            v.write(w);
-        }
-        if let Some(v) = &self.combined_pharmaceutical_dose_form {
-            w.key("combinedPharmaceuticalDoseForm");
-            v.write(w);
-        }
-        if let Some(v) = &self.legal_status_of_supply {
-            w.key("legalStatusOfSupply");
-            v.write(w);
-        }
-        if let Some(v) = &self.additional_monitoring_indicator {
-            w.key("additionalMonitoringIndicator");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "domain", &self.domain, Coding::write);
+        write_opt(
+            w,
+            "combinedPharmaceuticalDoseForm",
+            &self.combined_pharmaceutical_dose_form,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "legalStatusOfSupply",
+            &self.legal_status_of_supply,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "additionalMonitoringIndicator",
+            &self.additional_monitoring_indicator,
+            CodeableConcept::write,
+        );
         write_prims(
             w,
             "specialMeasures",
@@ -342,339 +155,322 @@ impl MedicinalProduct {
             &self.special_measures,
             w_str,
         );
-        if let Some(v) = &self.paediatric_use_indicator {
-            w.key("paediatricUseIndicator");
-            v.write(w);
-        }
-        if !self.product_classification.is_empty() {
-            w.key("productClassification");
-            w.begin_array();
-            for v in &self.product_classification {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.marketing_status.is_empty() {
-            w.key("marketingStatus");
-            w.begin_array();
-            for v in &self.marketing_status {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.pharmaceutical_product.is_empty() {
-            w.key("pharmaceuticalProduct");
-            w.begin_array();
-            for v in &self.pharmaceutical_product {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.packaged_medicinal_product.is_empty() {
-            w.key("packagedMedicinalProduct");
-            w.begin_array();
-            for v in &self.packaged_medicinal_product {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.attached_document.is_empty() {
-            w.key("attachedDocument");
-            w.begin_array();
-            for v in &self.attached_document {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.master_file.is_empty() {
-            w.key("masterFile");
-            w.begin_array();
-            for v in &self.master_file {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.clinical_trial.is_empty() {
-            w.key("clinicalTrial");
-            w.begin_array();
-            for v in &self.clinical_trial {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.name.is_empty() {
-            w.key("name");
-            w.begin_array();
-            for v in &self.name {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.cross_reference.is_empty() {
-            w.key("crossReference");
-            w.begin_array();
-            for v in &self.cross_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.manufacturing_business_operation.is_empty() {
-            w.key("manufacturingBusinessOperation");
-            w.begin_array();
-            for v in &self.manufacturing_business_operation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.special_designation.is_empty() {
-            w.key("specialDesignation");
-            w.begin_array();
-            for v in &self.special_designation {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(
+            w,
+            "paediatricUseIndicator",
+            &self.paediatric_use_indicator,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "productClassification",
+            &self.product_classification,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "marketingStatus",
+            &self.marketing_status,
+            MarketingStatus::write,
+        );
+        write_many(
+            w,
+            "pharmaceuticalProduct",
+            &self.pharmaceutical_product,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "packagedMedicinalProduct",
+            &self.packaged_medicinal_product,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "attachedDocument",
+            &self.attached_document,
+            Reference::write,
+        );
+        write_many(w, "masterFile", &self.master_file, Reference::write);
+        write_many(w, "contact", &self.contact, Reference::write);
+        write_many(w, "clinicalTrial", &self.clinical_trial, Reference::write);
+        write_many(w, "name", &self.name, MedicinalProductName::write);
+        write_many(
+            w,
+            "crossReference",
+            &self.cross_reference,
+            Identifier::write,
+        );
+        write_many(
+            w,
+            "manufacturingBusinessOperation",
+            &self.manufacturing_business_operation,
+            MedicinalProductManufacturingBusinessOperation::write,
+        );
+        write_many(
+            w,
+            "specialDesignation",
+            &self.special_designation,
+            MedicinalProductSpecialDesignation::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.domain.is_some() {
-            let n = path.len();
-            path.push_str(".domain");
-            if let Some(v) = &self.domain {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.combined_pharmaceutical_dose_form.is_some() {
-            let n = path.len();
-            path.push_str(".combinedPharmaceuticalDoseForm");
-            if let Some(v) = &self.combined_pharmaceutical_dose_form {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.legal_status_of_supply.is_some() {
-            let n = path.len();
-            path.push_str(".legalStatusOfSupply");
-            if let Some(v) = &self.legal_status_of_supply {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.additional_monitoring_indicator.is_some() {
-            let n = path.len();
-            path.push_str(".additionalMonitoringIndicator");
-            if let Some(v) = &self.additional_monitoring_indicator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.special_measures.is_empty() {
-            let n = path.len();
-            path.push_str(".specialMeasures");
-            for v in &self.special_measures {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.paediatric_use_indicator.is_some() {
-            let n = path.len();
-            path.push_str(".paediatricUseIndicator");
-            if let Some(v) = &self.paediatric_use_indicator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.product_classification.is_empty() {
-            let n = path.len();
-            path.push_str(".productClassification");
-            for v in &self.product_classification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.marketing_status.is_empty() {
-            let n = path.len();
-            path.push_str(".marketingStatus");
-            for v in &self.marketing_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.pharmaceutical_product.is_empty() {
-            let n = path.len();
-            path.push_str(".pharmaceuticalProduct");
-            for v in &self.pharmaceutical_product {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.packaged_medicinal_product.is_empty() {
-            let n = path.len();
-            path.push_str(".packagedMedicinalProduct");
-            for v in &self.packaged_medicinal_product {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.attached_document.is_empty() {
-            let n = path.len();
-            path.push_str(".attachedDocument");
-            for v in &self.attached_document {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.master_file.is_empty() {
-            let n = path.len();
-            path.push_str(".masterFile");
-            for v in &self.master_file {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.clinical_trial.is_empty() {
-            let n = path.len();
-            path.push_str(".clinicalTrial");
-            for v in &self.clinical_trial {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.name.is_empty() {
-            let n = path.len();
-            path.push_str(".name");
-            for v in &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.cross_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".crossReference");
-            for v in &self.cross_reference {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.manufacturing_business_operation.is_empty() {
-            let n = path.len();
-            path.push_str(".manufacturingBusinessOperation");
-            for v in &self.manufacturing_business_operation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.special_designation.is_empty() {
-            let n = path.len();
-            path.push_str(".specialDesignation");
-            for v in &self.special_designation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".domain", &self.domain, Coding::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".combinedPharmaceuticalDoseForm",
+            &self.combined_pharmaceutical_dose_form,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".legalStatusOfSupply",
+            &self.legal_status_of_supply,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".additionalMonitoringIndicator",
+            &self.additional_monitoring_indicator,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".specialMeasures",
+            &self.special_measures,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".paediatricUseIndicator",
+            &self.paediatric_use_indicator,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".productClassification",
+            &self.product_classification,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".marketingStatus",
+            &self.marketing_status,
+            MarketingStatus::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".pharmaceuticalProduct",
+            &self.pharmaceutical_product,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".packagedMedicinalProduct",
+            &self.packaged_medicinal_product,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".attachedDocument",
+            &self.attached_document,
+            reference,
+        );
+        visit_many(path, f, ".masterFile", &self.master_file, reference);
+        visit_many(path, f, ".contact", &self.contact, reference);
+        visit_many(path, f, ".clinicalTrial", &self.clinical_trial, reference);
+        visit_many(
+            path,
+            f,
+            ".name",
+            &self.name,
+            MedicinalProductName::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".crossReference",
+            &self.cross_reference,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".manufacturingBusinessOperation",
+            &self.manufacturing_business_operation,
+            MedicinalProductManufacturingBusinessOperation::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".specialDesignation",
+            &self.special_designation,
+            MedicinalProductSpecialDesignation::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicinalProduct {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.name, MedicinalProductName::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt(p, &mut self.type_, CodeableConcept::read),
+            6 => opt(p, &mut self.domain, Coding::read),
+            7 => many(p, &mut self.contact, Reference::read),
+            8 => opt_prim_value(p, &mut self.language, code),
+            9 => opt_prim_element(p, &mut self.language),
+            10 => many(p, &mut self.contained, Resource::read),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => many(p, &mut self.identifier, Identifier::read),
+            13 => many(p, &mut self.master_file, Reference::read),
+            14 => p.expect_resource_type("MedicinalProduct"),
+            15 => many(p, &mut self.clinical_trial, Reference::read),
+            16 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            17 => opt_prim_element(p, &mut self.implicit_rules),
+            18 => many(p, &mut self.cross_reference, Identifier::read),
+            19 => many(p, &mut self.marketing_status, MarketingStatus::read),
+            20 => {
+                let other = p.marked(seen, 21);
+                values(p, &mut self.special_measures, string, other)
+            }
+            21 => {
+                let other = p.marked(seen, 20);
+                elements(p, &mut self.special_measures, other)
+            }
+            22 => many(p, &mut self.attached_document, Reference::read),
+            23 => many(p, &mut self.modifier_extension, Extension::read),
+            24 => many(
+                p,
+                &mut self.special_designation,
+                MedicinalProductSpecialDesignation::read,
+            ),
+            25 => opt(p, &mut self.legal_status_of_supply, CodeableConcept::read),
+            26 => many(p, &mut self.pharmaceutical_product, Reference::read),
+            27 => many(p, &mut self.product_classification, CodeableConcept::read),
+            28 => opt(p, &mut self.paediatric_use_indicator, CodeableConcept::read),
+            29 => many(p, &mut self.packaged_medicinal_product, Reference::read),
+            30 => opt(
+                p,
+                &mut self.additional_monitoring_indicator,
+                CodeableConcept::read,
+            ),
+            31 => opt(
+                p,
+                &mut self.combined_pharmaceutical_dose_form,
+                CodeableConcept::read,
+            ),
+            32 => many(
+                p,
+                &mut self.manufacturing_business_operation,
+                MedicinalProductManufacturingBusinessOperation::read,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICINAL_PRODUCT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("domain"),
+        Key::plain("contact"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("masterFile"),
+        Key::plain("resourceType"),
+        Key::plain("clinicalTrial"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("crossReference"),
+        Key::plain("marketingStatus"),
+        Key::plain("specialMeasures"),
+        Key::plain("_specialMeasures"),
+        Key::plain("attachedDocument"),
+        Key::plain("modifierExtension"),
+        Key::plain("specialDesignation"),
+        Key::plain("legalStatusOfSupply"),
+        Key::plain("pharmaceuticalProduct"),
+        Key::plain("productClassification"),
+        Key::plain("paediatricUseIndicator"),
+        Key::plain("packagedMedicinalProduct"),
+        Key::plain("additionalMonitoringIndicator"),
+        Key::plain("combinedPharmaceuticalDoseForm"),
+        Key::plain("manufacturingBusinessOperation"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "name",
+        keys: &[3],
+    }],
+};
 
 /// An operation applied to the product, for manufacturing or adminsitrative purpose
 ///
@@ -716,177 +512,152 @@ impl MedicinalProductManufacturingBusinessOperation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "operationType" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.operation_type, CodeableConcept::read)?;
-                }
-                "authorisationReferenceNumber" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.authorisation_reference_number, Identifier::read)?;
-                }
-                "effectiveDate" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.effective_date, date_time)?;
-                }
-                "_effectiveDate" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.effective_date)?;
-                }
-                "confidentialityIndicator" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.confidentiality_indicator, CodeableConcept::read)?;
-                }
-                "manufacturer" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.manufacturer, Reference::read)?;
-                }
-                "regulator" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.regulator, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_MANUFACTURING_BUSINESS_OPERATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.operation_type {
-            w.key("operationType");
-            v.write(w);
-        }
-        if let Some(v) = &self.authorisation_reference_number {
-            w.key("authorisationReferenceNumber");
-            v.write(w);
-        }
-        if let Some(v) = &self.effective_date {
-            write_prim(w, "effectiveDate", "_effectiveDate", v, w_str);
-        }
-        if let Some(v) = &self.confidentiality_indicator {
-            w.key("confidentialityIndicator");
-            v.write(w);
-        }
-        if !self.manufacturer.is_empty() {
-            w.key("manufacturer");
-            w.begin_array();
-            for v in &self.manufacturer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.regulator {
-            w.key("regulator");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "operationType",
+            &self.operation_type,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "authorisationReferenceNumber",
+            &self.authorisation_reference_number,
+            Identifier::write,
+        );
+        write_opt_prim(
+            w,
+            "effectiveDate",
+            "_effectiveDate",
+            &self.effective_date,
+            w_str,
+        );
+        write_opt(
+            w,
+            "confidentialityIndicator",
+            &self.confidentiality_indicator,
+            CodeableConcept::write,
+        );
+        write_many(w, "manufacturer", &self.manufacturer, Reference::write);
+        write_opt(w, "regulator", &self.regulator, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.operation_type.is_some() {
-            let n = path.len();
-            path.push_str(".operationType");
-            if let Some(v) = &self.operation_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authorisation_reference_number.is_some() {
-            let n = path.len();
-            path.push_str(".authorisationReferenceNumber");
-            if let Some(v) = &self.authorisation_reference_number {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective_date.is_some() {
-            let n = path.len();
-            path.push_str(".effectiveDate");
-            if let Some(v) = &self.effective_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.confidentiality_indicator.is_some() {
-            let n = path.len();
-            path.push_str(".confidentialityIndicator");
-            if let Some(v) = &self.confidentiality_indicator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.manufacturer.is_empty() {
-            let n = path.len();
-            path.push_str(".manufacturer");
-            for v in &self.manufacturer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.regulator.is_some() {
-            let n = path.len();
-            path.push_str(".regulator");
-            if let Some(v) = &self.regulator {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".operationType",
+            &self.operation_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authorisationReferenceNumber",
+            &self.authorisation_reference_number,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".effectiveDate",
+            &self.effective_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".confidentialityIndicator",
+            &self.confidentiality_indicator,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".manufacturer", &self.manufacturer, reference);
+        visit_opt(path, f, ".regulator", &self.regulator, reference);
+    }
+}
+
+impl ReadFields for MedicinalProductManufacturingBusinessOperation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt(p, &mut self.regulator, Reference::read),
+            3 => many(p, &mut self.manufacturer, Reference::read),
+            4 => opt_prim_value(p, &mut self.effective_date, date_time),
+            5 => opt(p, &mut self.operation_type, CodeableConcept::read),
+            6 => opt_prim_element(p, &mut self.effective_date),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            8 => opt(
+                p,
+                &mut self.confidentiality_indicator,
+                CodeableConcept::read,
+            ),
+            9 => opt(
+                p,
+                &mut self.authorisation_reference_number,
+                Identifier::read,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_MANUFACTURING_BUSINESS_OPERATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("regulator"),
+        Key::plain("manufacturer"),
+        Key::plain("effectiveDate"),
+        Key::plain("operationType"),
+        Key::plain("_effectiveDate"),
+        Key::plain("modifierExtension"),
+        Key::plain("confidentialityIndicator"),
+        Key::plain("authorisationReferenceNumber"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The product's name, including full name and possibly coded parts
 ///
@@ -930,137 +701,117 @@ impl MedicinalProductName {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "productName" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.product_name, string)?;
-                }
-                "_productName" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.product_name)?;
-                }
-                "namePart" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.name_part, MedicinalProductNameNamePart::read)?;
-                }
-                "countryLanguage" => {
-                    p.mark(&mut seen, 6)?;
-                    many(
-                        p,
-                        &mut r.country_language,
-                        MedicinalProductNameCountryLanguage::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("productName"));
-        }
+        read_object(p, &MEDICINAL_PRODUCT_NAME_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "productName", "_productName", &self.product_name, w_str);
-        if !self.name_part.is_empty() {
-            w.key("namePart");
-            w.begin_array();
-            for v in &self.name_part {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.country_language.is_empty() {
-            w.key("countryLanguage");
-            w.begin_array();
-            for v in &self.country_language {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "productName", "_productName", &self.product_name, w_str);
+        write_many(
+            w,
+            "namePart",
+            &self.name_part,
+            MedicinalProductNameNamePart::write,
+        );
+        write_many(
+            w,
+            "countryLanguage",
+            &self.country_language,
+            MedicinalProductNameCountryLanguage::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".productName");
-            {
-                let v = &self.product_name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.name_part.is_empty() {
-            let n = path.len();
-            path.push_str(".namePart");
-            for v in &self.name_part {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.country_language.is_empty() {
-            let n = path.len();
-            path.push_str(".countryLanguage");
-            for v in &self.country_language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".productName",
+            &self.product_name,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".namePart",
+            &self.name_part,
+            MedicinalProductNameNamePart::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".countryLanguage",
+            &self.country_language,
+            MedicinalProductNameCountryLanguage::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductName {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.name_part, MedicinalProductNameNamePart::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => prim_value(p, &mut self.product_name, string),
+            4 => prim_element(p, &mut self.product_name),
+            5 => many(
+                p,
+                &mut self.country_language,
+                MedicinalProductNameCountryLanguage::read,
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_NAME_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("namePart"),
+        Key::plain("extension"),
+        Key::plain("productName"),
+        Key::plain("_productName"),
+        Key::plain("countryLanguage"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "productName",
+        keys: &[3, 4],
+    }],
+};
 
 /// Country where the name applies
 ///
@@ -1105,130 +856,117 @@ impl MedicinalProductNameCountryLanguage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "country" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.country, CodeableConcept::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.language, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("country"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("language"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_NAME_COUNTRY_LANGUAGE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.country;
-            w.key("country");
-            v.write(w);
-        }
-        if let Some(v) = &self.jurisdiction {
-            w.key("jurisdiction");
-            v.write(w);
-        }
-        {
-            let v = &self.language;
-            w.key("language");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "country", &self.country, CodeableConcept::write);
+        write_opt(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_one(w, "language", &self.language, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".country");
-            {
-                let v = &self.country;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.jurisdiction.is_some() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            if let Some(v) = &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".language");
-            {
-                let v = &self.language;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".country",
+            &self.country,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".language",
+            &self.language,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductNameCountryLanguage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.country, CodeableConcept::read),
+            2 => one(p, &mut self.language, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.jurisdiction, CodeableConcept::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_NAME_COUNTRY_LANGUAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("country"),
+        Key::plain("language"),
+        Key::plain("extension"),
+        Key::plain("jurisdiction"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "country",
+            keys: &[1],
+        },
+        Required {
+            name: "language",
+            keys: &[2],
+        },
+    ],
+};
 
 /// Coding words or phrases of the name
 ///
@@ -1271,114 +1009,87 @@ impl MedicinalProductNameNamePart {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "part" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.part, string)?;
-                }
-                "_part" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.part)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.type_, Coding::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("part"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &MEDICINAL_PRODUCT_NAME_NAME_PART_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "part", "_part", &self.part, w_str);
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "part", "_part", &self.part, w_str);
+        write_one(w, "type", &self.type_, Coding::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".part");
-            {
-                let v = &self.part;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".part", &self.part, FhirString::visit_refs);
+        visit_one(path, f, ".type", &self.type_, Coding::visit_refs);
+    }
+}
+
+impl ReadFields for MedicinalProductNameNamePart {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.part, string),
+            2 => one(p, &mut self.type_, Coding::read),
+            3 => prim_element(p, &mut self.part),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_NAME_NAME_PART_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("part"),
+        Key::plain("type"),
+        Key::plain("_part"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "part",
+            keys: &[1, 3],
+        },
+        Required {
+            name: "type",
+            keys: &[2],
+        },
+    ],
+};
 
 /// Indicates if the medicinal product has an orphan designation for the treatment of a rare disease
 ///
@@ -1435,225 +1146,167 @@ impl Default for MedicinalProductSpecialDesignationIndication {
     }
 }
 
+impl MedicinalProductSpecialDesignationIndication {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "indicationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "indicationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl MedicinalProductSpecialDesignation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "intendedUse" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.intended_use, CodeableConcept::read)?;
-                }
-                "indicationCodeableConcept" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "indication")?;
-                    choice_box(
-                        p,
-                        &mut r.indication,
-                        CodeableConcept::read,
-                        MedicinalProductSpecialDesignationIndication::CodeableConcept,
-                    )?;
-                }
-                "indicationReference" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "indication")?;
-                    choice_box(
-                        p,
-                        &mut r.indication,
-                        Reference::read,
-                        MedicinalProductSpecialDesignationIndication::Reference,
-                    )?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.status, CodeableConcept::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "species" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.species, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_SPECIAL_DESIGNATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.intended_use {
-            w.key("intendedUse");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "intendedUse", &self.intended_use, CodeableConcept::write);
         if let Some(v) = &self.indication {
-            match v {
-                MedicinalProductSpecialDesignationIndication::CodeableConcept(x) => {
-                    w.key("indicationCodeableConcept");
-                    x.write(w);
-                }
-                MedicinalProductSpecialDesignationIndication::Reference(x) => {
-                    w.key("indicationReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.status {
-            w.key("status");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.species {
-            w.key("species");
-            v.write(w);
-        }
+        write_opt(w, "status", &self.status, CodeableConcept::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "species", &self.species, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.intended_use.is_some() {
-            let n = path.len();
-            path.push_str(".intendedUse");
-            if let Some(v) = &self.intended_use {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.indication.is_some() {
-            let n = path.len();
-            path.push_str(".indication[x]");
-            if let Some(v) = &self.indication {
-                match v {
-                    MedicinalProductSpecialDesignationIndication::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    MedicinalProductSpecialDesignationIndication::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.species.is_some() {
-            let n = path.len();
-            path.push_str(".species");
-            if let Some(v) = &self.species {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".intendedUse",
+            &self.intended_use,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".indication[x]",
+            &self.indication,
+            MedicinalProductSpecialDesignationIndication::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".status",
+            &self.status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".species",
+            &self.species,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductSpecialDesignation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.date, date_time),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.date),
+            4 => opt(p, &mut self.status, CodeableConcept::read),
+            5 => opt(p, &mut self.species, CodeableConcept::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(p, &mut self.identifier, Identifier::read),
+            8 => opt(p, &mut self.intended_use, CodeableConcept::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            10 => choice_box(
+                p,
+                &mut self.indication,
+                Reference::read,
+                MedicinalProductSpecialDesignationIndication::Reference,
+            ),
+            11 => choice_box(
+                p,
+                &mut self.indication,
+                CodeableConcept::read,
+                MedicinalProductSpecialDesignationIndication::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_SPECIAL_DESIGNATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("date"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("status"),
+        Key::plain("species"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("intendedUse"),
+        Key::plain("modifierExtension"),
+        Key::choice("indicationReference", 1, 2),
+        Key::choice("indicationCodeableConcept", 1, 1),
+    ],
+    choices: &["indication"],
+    required: &[],
+};

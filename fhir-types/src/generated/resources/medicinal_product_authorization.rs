@@ -83,148 +83,7 @@ impl MedicinalProductAuthorization {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicinalProductAuthorization")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "country" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.country, CodeableConcept::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.status, CodeableConcept::read)?;
-                }
-                "statusDate" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.status_date, date_time)?;
-                }
-                "_statusDate" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.status_date)?;
-                }
-                "restoreDate" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.restore_date, date_time)?;
-                }
-                "_restoreDate" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.restore_date)?;
-                }
-                "validityPeriod" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.validity_period, Period::read)?;
-                }
-                "dataExclusivityPeriod" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.data_exclusivity_period, Period::read)?;
-                }
-                "dateOfFirstAuthorization" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.date_of_first_authorization, date_time)?;
-                }
-                "_dateOfFirstAuthorization" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.date_of_first_authorization)?;
-                }
-                "internationalBirthDate" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.international_birth_date, date_time)?;
-                }
-                "_internationalBirthDate" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.international_birth_date)?;
-                }
-                "legalBasis" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.legal_basis, CodeableConcept::read)?;
-                }
-                "jurisdictionalAuthorization" => {
-                    p.mark(&mut seen, 28)?;
-                    many(
-                        p,
-                        &mut r.jurisdictional_authorization,
-                        MedicinalProductAuthorizationJurisdictionalAuthorization::read,
-                    )?;
-                }
-                "holder" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.holder, Reference::read)?;
-                }
-                "regulator" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.regulator, Reference::read)?;
-                }
-                "procedure" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(
-                        p,
-                        &mut r.procedure,
-                        MedicinalProductAuthorizationProcedure::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICINAL_PRODUCT_AUTHORIZATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -232,333 +91,296 @@ impl MedicinalProductAuthorization {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicinalProductAuthorization");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if !self.country.is_empty() {
-            w.key("country");
-            w.begin_array();
-            for v in &self.country {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status {
-            w.key("status");
-            v.write(w);
-        }
-        if let Some(v) = &self.status_date {
-            write_prim(w, "statusDate", "_statusDate", v, w_str);
-        }
-        if let Some(v) = &self.restore_date {
-            write_prim(w, "restoreDate", "_restoreDate", v, w_str);
-        }
-        if let Some(v) = &self.validity_period {
-            w.key("validityPeriod");
-            v.write(w);
-        }
-        if let Some(v) = &self.data_exclusivity_period {
-            w.key("dataExclusivityPeriod");
-            v.write(w);
-        }
-        if let Some(v) = &self.date_of_first_authorization {
-            write_prim(
-                w,
-                "dateOfFirstAuthorization",
-                "_dateOfFirstAuthorization",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.international_birth_date {
-            write_prim(
-                w,
-                "internationalBirthDate",
-                "_internationalBirthDate",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.legal_basis {
-            w.key("legalBasis");
-            v.write(w);
-        }
-        if !self.jurisdictional_authorization.is_empty() {
-            w.key("jurisdictionalAuthorization");
-            w.begin_array();
-            for v in &self.jurisdictional_authorization {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.holder {
-            w.key("holder");
-            v.write(w);
-        }
-        if let Some(v) = &self.regulator {
-            w.key("regulator");
-            v.write(w);
-        }
-        if let Some(v) = &self.procedure {
-            w.key("procedure");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_many(w, "country", &self.country, CodeableConcept::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt(w, "status", &self.status, CodeableConcept::write);
+        write_opt_prim(w, "statusDate", "_statusDate", &self.status_date, w_str);
+        write_opt_prim(w, "restoreDate", "_restoreDate", &self.restore_date, w_str);
+        write_opt(w, "validityPeriod", &self.validity_period, Period::write);
+        write_opt(
+            w,
+            "dataExclusivityPeriod",
+            &self.data_exclusivity_period,
+            Period::write,
+        );
+        write_opt_prim(
+            w,
+            "dateOfFirstAuthorization",
+            "_dateOfFirstAuthorization",
+            &self.date_of_first_authorization,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "internationalBirthDate",
+            "_internationalBirthDate",
+            &self.international_birth_date,
+            w_str,
+        );
+        write_opt(w, "legalBasis", &self.legal_basis, CodeableConcept::write);
+        write_many(
+            w,
+            "jurisdictionalAuthorization",
+            &self.jurisdictional_authorization,
+            MedicinalProductAuthorizationJurisdictionalAuthorization::write,
+        );
+        write_opt(w, "holder", &self.holder, Reference::write);
+        write_opt(w, "regulator", &self.regulator, Reference::write);
+        write_opt(
+            w,
+            "procedure",
+            &self.procedure,
+            MedicinalProductAuthorizationProcedure::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.country.is_empty() {
-            let n = path.len();
-            path.push_str(".country");
-            for v in &self.country {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_date.is_some() {
-            let n = path.len();
-            path.push_str(".statusDate");
-            if let Some(v) = &self.status_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.restore_date.is_some() {
-            let n = path.len();
-            path.push_str(".restoreDate");
-            if let Some(v) = &self.restore_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.validity_period.is_some() {
-            let n = path.len();
-            path.push_str(".validityPeriod");
-            if let Some(v) = &self.validity_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.data_exclusivity_period.is_some() {
-            let n = path.len();
-            path.push_str(".dataExclusivityPeriod");
-            if let Some(v) = &self.data_exclusivity_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date_of_first_authorization.is_some() {
-            let n = path.len();
-            path.push_str(".dateOfFirstAuthorization");
-            if let Some(v) = &self.date_of_first_authorization {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.international_birth_date.is_some() {
-            let n = path.len();
-            path.push_str(".internationalBirthDate");
-            if let Some(v) = &self.international_birth_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.legal_basis.is_some() {
-            let n = path.len();
-            path.push_str(".legalBasis");
-            if let Some(v) = &self.legal_basis {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdictional_authorization.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdictionalAuthorization");
-            for v in &self.jurisdictional_authorization {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.holder.is_some() {
-            let n = path.len();
-            path.push_str(".holder");
-            if let Some(v) = &self.holder {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.regulator.is_some() {
-            let n = path.len();
-            path.push_str(".regulator");
-            if let Some(v) = &self.regulator {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.procedure.is_some() {
-            let n = path.len();
-            path.push_str(".procedure");
-            if let Some(v) = &self.procedure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_many(
+            path,
+            f,
+            ".country",
+            &self.country,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".status",
+            &self.status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".statusDate",
+            &self.status_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".restoreDate",
+            &self.restore_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".validityPeriod",
+            &self.validity_period,
+            Period::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".dataExclusivityPeriod",
+            &self.data_exclusivity_period,
+            Period::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".dateOfFirstAuthorization",
+            &self.date_of_first_authorization,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".internationalBirthDate",
+            &self.international_birth_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".legalBasis",
+            &self.legal_basis,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdictionalAuthorization",
+            &self.jurisdictional_authorization,
+            MedicinalProductAuthorizationJurisdictionalAuthorization::visit_refs,
+        );
+        visit_opt(path, f, ".holder", &self.holder, reference);
+        visit_opt(path, f, ".regulator", &self.regulator, reference);
+        visit_opt(
+            path,
+            f,
+            ".procedure",
+            &self.procedure,
+            MedicinalProductAuthorizationProcedure::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicinalProductAuthorization {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt(p, &mut self.holder, Reference::read),
+            5 => opt(p, &mut self.status, CodeableConcept::read),
+            6 => many(p, &mut self.country, CodeableConcept::read),
+            7 => opt(p, &mut self.subject, Reference::read),
+            8 => opt_prim_value(p, &mut self.language, code),
+            9 => opt_prim_element(p, &mut self.language),
+            10 => many(p, &mut self.contained, Resource::read),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => opt(
+                p,
+                &mut self.procedure,
+                MedicinalProductAuthorizationProcedure::read,
+            ),
+            13 => opt(p, &mut self.regulator, Reference::read),
+            14 => many(p, &mut self.identifier, Identifier::read),
+            15 => opt(p, &mut self.legal_basis, CodeableConcept::read),
+            16 => opt_prim_value(p, &mut self.status_date, date_time),
+            17 => opt_prim_element(p, &mut self.status_date),
+            18 => opt_prim_value(p, &mut self.restore_date, date_time),
+            19 => opt_prim_element(p, &mut self.restore_date),
+            20 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            21 => p.expect_resource_type("MedicinalProductAuthorization"),
+            22 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            23 => opt_prim_element(p, &mut self.implicit_rules),
+            24 => opt(p, &mut self.validity_period, Period::read),
+            25 => many(p, &mut self.modifier_extension, Extension::read),
+            26 => opt(p, &mut self.data_exclusivity_period, Period::read),
+            27 => opt_prim_value(p, &mut self.international_birth_date, date_time),
+            28 => opt_prim_element(p, &mut self.international_birth_date),
+            29 => opt_prim_value(p, &mut self.date_of_first_authorization, date_time),
+            30 => opt_prim_element(p, &mut self.date_of_first_authorization),
+            31 => many(
+                p,
+                &mut self.jurisdictional_authorization,
+                MedicinalProductAuthorizationJurisdictionalAuthorization::read,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICINAL_PRODUCT_AUTHORIZATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("holder"),
+        Key::plain("status"),
+        Key::plain("country"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("procedure"),
+        Key::plain("regulator"),
+        Key::plain("identifier"),
+        Key::plain("legalBasis"),
+        Key::plain("statusDate"),
+        Key::plain("_statusDate"),
+        Key::plain("restoreDate"),
+        Key::plain("_restoreDate"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("validityPeriod"),
+        Key::plain("modifierExtension"),
+        Key::plain("dataExclusivityPeriod"),
+        Key::plain("internationalBirthDate"),
+        Key::plain("_internationalBirthDate"),
+        Key::plain("dateOfFirstAuthorization"),
+        Key::plain("_dateOfFirstAuthorization"),
+        Key::plain("jurisdictionalAuthorization"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Authorization in areas within a country
 ///
@@ -598,160 +420,133 @@ impl MedicinalProductAuthorizationJurisdictionalAuthorization {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "country" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.country, CodeableConcept::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "legalStatusOfSupply" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.legal_status_of_supply, CodeableConcept::read)?;
-                }
-                "validityPeriod" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.validity_period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_AUTHORIZATION_JURISDICTIONAL_AUTHORIZATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.country {
-            w.key("country");
-            v.write(w);
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.legal_status_of_supply {
-            w.key("legalStatusOfSupply");
-            v.write(w);
-        }
-        if let Some(v) = &self.validity_period {
-            w.key("validityPeriod");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "country", &self.country, CodeableConcept::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "legalStatusOfSupply",
+            &self.legal_status_of_supply,
+            CodeableConcept::write,
+        );
+        write_opt(w, "validityPeriod", &self.validity_period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.country.is_some() {
-            let n = path.len();
-            path.push_str(".country");
-            if let Some(v) = &self.country {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.legal_status_of_supply.is_some() {
-            let n = path.len();
-            path.push_str(".legalStatusOfSupply");
-            if let Some(v) = &self.legal_status_of_supply {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.validity_period.is_some() {
-            let n = path.len();
-            path.push_str(".validityPeriod");
-            if let Some(v) = &self.validity_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".country",
+            &self.country,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".legalStatusOfSupply",
+            &self.legal_status_of_supply,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".validityPeriod",
+            &self.validity_period,
+            Period::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductAuthorizationJurisdictionalAuthorization {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.country, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.identifier, Identifier::read),
+            4 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            5 => opt(p, &mut self.validity_period, Period::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => opt(p, &mut self.legal_status_of_supply, CodeableConcept::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_AUTHORIZATION_JURISDICTIONAL_AUTHORIZATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("country"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("jurisdiction"),
+        Key::plain("validityPeriod"),
+        Key::plain("modifierExtension"),
+        Key::plain("legalStatusOfSupply"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The regulatory procedure for granting or amending a marketing authorization
 ///
@@ -802,6 +597,23 @@ impl Default for MedicinalProductAuthorizationProcedureDate {
     }
 }
 
+impl MedicinalProductAuthorizationProcedureDate {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Period(x) => write_one(w, "datePeriod", &**x, Period::write),
+            Self::DateTime(x) => write_one_prim(w, "dateDateTime", "_dateDateTime", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl MedicinalProductAuthorizationProcedure {
     /// A `MedicinalProductAuthorizationProcedure` with its required elements (`type`); everything else is empty.
     pub fn new(type_: CodeableConcept) -> Self {
@@ -814,192 +626,144 @@ impl MedicinalProductAuthorizationProcedure {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "datePeriod" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "date")?;
-                    choice_box(
-                        p,
-                        &mut r.date,
-                        Period::read,
-                        MedicinalProductAuthorizationProcedureDate::Period,
-                    )?;
-                }
-                "dateDateTime" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "date")?;
-                    choice_value(
-                        p,
-                        &mut r.date,
-                        date_time,
-                        MedicinalProductAuthorizationProcedureDate::DateTime,
-                        |e| match e {
-                            MedicinalProductAuthorizationProcedureDate::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_dateDateTime" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "date")?;
-                    choice_element(
-                        p,
-                        &mut r.date,
-                        MedicinalProductAuthorizationProcedureDate::DateTime,
-                        |e| match e {
-                            MedicinalProductAuthorizationProcedureDate::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "application" => {
-                    p.mark(&mut seen, 8)?;
-                    many(
-                        p,
-                        &mut r.application,
-                        MedicinalProductAuthorizationProcedure::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_AUTHORIZATION_PROCEDURE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_one(w, "type", &self.type_, CodeableConcept::write);
         if let Some(v) = &self.date {
-            match v {
-                MedicinalProductAuthorizationProcedureDate::Period(x) => {
-                    w.key("datePeriod");
-                    x.write(w);
-                }
-                MedicinalProductAuthorizationProcedureDate::DateTime(x) => {
-                    write_prim(w, "dateDateTime", "_dateDateTime", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.application.is_empty() {
-            w.key("application");
-            w.begin_array();
-            for v in &self.application {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "application",
+            &self.application,
+            MedicinalProductAuthorizationProcedure::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date[x]");
-            if let Some(v) = &self.date {
-                match v {
-                    MedicinalProductAuthorizationProcedureDate::Period(x) => x.visit_refs(path, f),
-                    MedicinalProductAuthorizationProcedureDate::DateTime(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.application.is_empty() {
-            let n = path.len();
-            path.push_str(".application");
-            for v in &self.application {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".date[x]",
+            &self.date,
+            MedicinalProductAuthorizationProcedureDate::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".application",
+            &self.application,
+            MedicinalProductAuthorizationProcedure::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductAuthorizationProcedure {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => choice_box(
+                p,
+                &mut self.date,
+                Period::read,
+                MedicinalProductAuthorizationProcedureDate::Period,
+            ),
+            4 => opt(p, &mut self.identifier, Identifier::read),
+            5 => many(
+                p,
+                &mut self.application,
+                MedicinalProductAuthorizationProcedure::read,
+            ),
+            6 => choice_value(
+                p,
+                &mut self.date,
+                date_time,
+                MedicinalProductAuthorizationProcedureDate::DateTime,
+                |e| match e {
+                    MedicinalProductAuthorizationProcedureDate::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_element(
+                p,
+                &mut self.date,
+                MedicinalProductAuthorizationProcedureDate::DateTime,
+                |e| match e {
+                    MedicinalProductAuthorizationProcedureDate::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_AUTHORIZATION_PROCEDURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::choice("datePeriod", 1, 1),
+        Key::plain("identifier"),
+        Key::plain("application"),
+        Key::choice("dateDateTime", 1, 2),
+        Key::choice("_dateDateTime", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["date"],
+    required: &[Required {
+        name: "type",
+        keys: &[1],
+    }],
+};

@@ -69,100 +69,7 @@ impl MedicinalProductIndication {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicinalProductIndication")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.subject, Reference::read)?;
-                }
-                "diseaseSymptomProcedure" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.disease_symptom_procedure, CodeableConcept::read)?;
-                }
-                "diseaseStatus" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.disease_status, CodeableConcept::read)?;
-                }
-                "comorbidity" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.comorbidity, CodeableConcept::read)?;
-                }
-                "intendedEffect" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.intended_effect, CodeableConcept::read)?;
-                }
-                "duration" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.duration, Quantity::read)?;
-                }
-                "otherTherapy" => {
-                    p.mark(&mut seen, 18)?;
-                    many(
-                        p,
-                        &mut r.other_therapy,
-                        MedicinalProductIndicationOtherTherapy::read,
-                    )?;
-                }
-                "undesirableEffect" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.undesirable_effect, Reference::read)?;
-                }
-                "population" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.population, Population::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICINAL_PRODUCT_INDICATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -170,244 +77,217 @@ impl MedicinalProductIndication {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicinalProductIndication");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.subject.is_empty() {
-            w.key("subject");
-            w.begin_array();
-            for v in &self.subject {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.disease_symptom_procedure {
-            w.key("diseaseSymptomProcedure");
-            v.write(w);
-        }
-        if let Some(v) = &self.disease_status {
-            w.key("diseaseStatus");
-            v.write(w);
-        }
-        if !self.comorbidity.is_empty() {
-            w.key("comorbidity");
-            w.begin_array();
-            for v in &self.comorbidity {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.intended_effect {
-            w.key("intendedEffect");
-            v.write(w);
-        }
-        if let Some(v) = &self.duration {
-            w.key("duration");
-            v.write(w);
-        }
-        if !self.other_therapy.is_empty() {
-            w.key("otherTherapy");
-            w.begin_array();
-            for v in &self.other_therapy {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.undesirable_effect.is_empty() {
-            w.key("undesirableEffect");
-            w.begin_array();
-            for v in &self.undesirable_effect {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.population.is_empty() {
-            w.key("population");
-            w.begin_array();
-            for v in &self.population {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "subject", &self.subject, Reference::write);
+        write_opt(
+            w,
+            "diseaseSymptomProcedure",
+            &self.disease_symptom_procedure,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "diseaseStatus",
+            &self.disease_status,
+            CodeableConcept::write,
+        );
+        write_many(w, "comorbidity", &self.comorbidity, CodeableConcept::write);
+        write_opt(
+            w,
+            "intendedEffect",
+            &self.intended_effect,
+            CodeableConcept::write,
+        );
+        write_opt(w, "duration", &self.duration, Quantity::write);
+        write_many(
+            w,
+            "otherTherapy",
+            &self.other_therapy,
+            MedicinalProductIndicationOtherTherapy::write,
+        );
+        write_many(
+            w,
+            "undesirableEffect",
+            &self.undesirable_effect,
+            Reference::write,
+        );
+        write_many(w, "population", &self.population, Population::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subject.is_empty() {
-            let n = path.len();
-            path.push_str(".subject");
-            for v in &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.disease_symptom_procedure.is_some() {
-            let n = path.len();
-            path.push_str(".diseaseSymptomProcedure");
-            if let Some(v) = &self.disease_symptom_procedure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.disease_status.is_some() {
-            let n = path.len();
-            path.push_str(".diseaseStatus");
-            if let Some(v) = &self.disease_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.comorbidity.is_empty() {
-            let n = path.len();
-            path.push_str(".comorbidity");
-            for v in &self.comorbidity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.intended_effect.is_some() {
-            let n = path.len();
-            path.push_str(".intendedEffect");
-            if let Some(v) = &self.intended_effect {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.duration.is_some() {
-            let n = path.len();
-            path.push_str(".duration");
-            if let Some(v) = &self.duration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.other_therapy.is_empty() {
-            let n = path.len();
-            path.push_str(".otherTherapy");
-            for v in &self.other_therapy {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.undesirable_effect.is_empty() {
-            let n = path.len();
-            path.push_str(".undesirableEffect");
-            for v in &self.undesirable_effect {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.population.is_empty() {
-            let n = path.len();
-            path.push_str(".population");
-            for v in &self.population {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".subject", &self.subject, reference);
+        visit_opt(
+            path,
+            f,
+            ".diseaseSymptomProcedure",
+            &self.disease_symptom_procedure,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".diseaseStatus",
+            &self.disease_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".comorbidity",
+            &self.comorbidity,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".intendedEffect",
+            &self.intended_effect,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".duration", &self.duration, Quantity::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".otherTherapy",
+            &self.other_therapy,
+            MedicinalProductIndicationOtherTherapy::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".undesirableEffect",
+            &self.undesirable_effect,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".population",
+            &self.population,
+            Population::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicinalProductIndication {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.subject, Reference::read),
+            5 => opt(p, &mut self.duration, Quantity::read),
+            6 => opt_prim_value(p, &mut self.language, code),
+            7 => opt_prim_element(p, &mut self.language),
+            8 => many(p, &mut self.contained, Resource::read),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(p, &mut self.population, Population::read),
+            11 => many(p, &mut self.comorbidity, CodeableConcept::read),
+            12 => many(
+                p,
+                &mut self.other_therapy,
+                MedicinalProductIndicationOtherTherapy::read,
+            ),
+            13 => p.expect_resource_type("MedicinalProductIndication"),
+            14 => opt(p, &mut self.disease_status, CodeableConcept::read),
+            15 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            16 => opt_prim_element(p, &mut self.implicit_rules),
+            17 => opt(p, &mut self.intended_effect, CodeableConcept::read),
+            18 => many(p, &mut self.modifier_extension, Extension::read),
+            19 => many(p, &mut self.undesirable_effect, Reference::read),
+            20 => opt(
+                p,
+                &mut self.disease_symptom_procedure,
+                CodeableConcept::read,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICINAL_PRODUCT_INDICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("subject"),
+        Key::plain("duration"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("population"),
+        Key::plain("comorbidity"),
+        Key::plain("otherTherapy"),
+        Key::plain("resourceType"),
+        Key::plain("diseaseStatus"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("intendedEffect"),
+        Key::plain("modifierExtension"),
+        Key::plain("undesirableEffect"),
+        Key::plain("diseaseSymptomProcedure"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Information about the use of the medicinal product in relation to other therapies described as part of the indication
 ///
@@ -454,6 +334,25 @@ impl Default for MedicinalProductIndicationOtherTherapyMedication {
     }
 }
 
+impl MedicinalProductIndicationOtherTherapyMedication {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "medicationCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "medicationReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl MedicinalProductIndicationOtherTherapy {
     /// A `MedicinalProductIndicationOtherTherapy` with its required elements (`therapyRelationshipType`, `medication`); everything else is empty.
     pub fn new(
@@ -470,144 +369,120 @@ impl MedicinalProductIndicationOtherTherapy {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "therapyRelationshipType" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.therapy_relationship_type, CodeableConcept::read)?;
-                }
-                "medicationCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "medication")?;
-                    choice_box_one(
-                        p,
-                        &mut r.medication,
-                        CodeableConcept::read,
-                        MedicinalProductIndicationOtherTherapyMedication::CodeableConcept,
-                    )?;
-                }
-                "medicationReference" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "medication")?;
-                    choice_box_one(
-                        p,
-                        &mut r.medication,
-                        Reference::read,
-                        MedicinalProductIndicationOtherTherapyMedication::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("therapyRelationshipType"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("medication[x]"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_INDICATION_OTHER_THERAPY_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.therapy_relationship_type;
-            w.key("therapyRelationshipType");
-            v.write(w);
-        }
-        {
-            let v = &self.medication;
-            match v {
-                MedicinalProductIndicationOtherTherapyMedication::CodeableConcept(x) => {
-                    w.key("medicationCodeableConcept");
-                    x.write(w);
-                }
-                MedicinalProductIndicationOtherTherapyMedication::Reference(x) => {
-                    w.key("medicationReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(
+            w,
+            "therapyRelationshipType",
+            &self.therapy_relationship_type,
+            CodeableConcept::write,
+        );
+        self.medication.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".therapyRelationshipType");
-            {
-                let v = &self.therapy_relationship_type;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".medication[x]");
-            {
-                let v = &self.medication;
-                match v {
-                    MedicinalProductIndicationOtherTherapyMedication::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    MedicinalProductIndicationOtherTherapyMedication::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".therapyRelationshipType",
+            &self.therapy_relationship_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".medication[x]",
+            &self.medication,
+            MedicinalProductIndicationOtherTherapyMedication::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductIndicationOtherTherapy {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => many(p, &mut self.modifier_extension, Extension::read),
+            3 => choice_box_one(
+                p,
+                &mut self.medication,
+                Reference::read,
+                MedicinalProductIndicationOtherTherapyMedication::Reference,
+            ),
+            4 => one(
+                p,
+                &mut self.therapy_relationship_type,
+                CodeableConcept::read,
+            ),
+            5 => choice_box_one(
+                p,
+                &mut self.medication,
+                CodeableConcept::read,
+                MedicinalProductIndicationOtherTherapyMedication::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_INDICATION_OTHER_THERAPY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::choice("medicationReference", 1, 2),
+        Key::plain("therapyRelationshipType"),
+        Key::choice("medicationCodeableConcept", 1, 1),
+    ],
+    choices: &["medication"],
+    required: &[
+        Required {
+            name: "therapyRelationshipType",
+            keys: &[4],
+        },
+        Required {
+            name: "medication[x]",
+            keys: &[3, 5],
+        },
+    ],
+};

@@ -73,99 +73,7 @@ impl MedicinalProductIngredient {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicinalProductIngredient")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 13)?;
-                    one(p, &mut r.role, CodeableConcept::read)?;
-                }
-                "allergenicIndicator" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.allergenic_indicator, boolean)?;
-                }
-                "_allergenicIndicator" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.allergenic_indicator)?;
-                }
-                "manufacturer" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.manufacturer, Reference::read)?;
-                }
-                "specifiedSubstance" => {
-                    p.mark(&mut seen, 17)?;
-                    many(
-                        p,
-                        &mut r.specified_substance,
-                        MedicinalProductIngredientSpecifiedSubstance::read,
-                    )?;
-                }
-                "substance" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(
-                        p,
-                        &mut r.substance,
-                        MedicinalProductIngredientSubstance::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) {
-            return Err(p.missing("role"));
-        }
+        read_object(p, &MEDICINAL_PRODUCT_INGREDIENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -173,202 +81,183 @@ impl MedicinalProductIngredient {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicinalProductIngredient");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        {
-            let v = &self.role;
-            w.key("role");
-            v.write(w);
-        }
-        if let Some(v) = &self.allergenic_indicator {
-            write_prim(
-                w,
-                "allergenicIndicator",
-                "_allergenicIndicator",
-                v,
-                w_boolean,
-            );
-        }
-        if !self.manufacturer.is_empty() {
-            w.key("manufacturer");
-            w.begin_array();
-            for v in &self.manufacturer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.specified_substance.is_empty() {
-            w.key("specifiedSubstance");
-            w.begin_array();
-            for v in &self.specified_substance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.substance {
-            w.key("substance");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_one(w, "role", &self.role, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "allergenicIndicator",
+            "_allergenicIndicator",
+            &self.allergenic_indicator,
+            w_boolean,
+        );
+        write_many(w, "manufacturer", &self.manufacturer, Reference::write);
+        write_many(
+            w,
+            "specifiedSubstance",
+            &self.specified_substance,
+            MedicinalProductIngredientSpecifiedSubstance::write,
+        );
+        write_opt(
+            w,
+            "substance",
+            &self.substance,
+            MedicinalProductIngredientSubstance::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".role");
-            {
-                let v = &self.role;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.allergenic_indicator.is_some() {
-            let n = path.len();
-            path.push_str(".allergenicIndicator");
-            if let Some(v) = &self.allergenic_indicator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.manufacturer.is_empty() {
-            let n = path.len();
-            path.push_str(".manufacturer");
-            for v in &self.manufacturer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specified_substance.is_empty() {
-            let n = path.len();
-            path.push_str(".specifiedSubstance");
-            for v in &self.specified_substance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.substance.is_some() {
-            let n = path.len();
-            path.push_str(".substance");
-            if let Some(v) = &self.substance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".allergenicIndicator",
+            &self.allergenic_indicator,
+            Boolean::visit_refs,
+        );
+        visit_many(path, f, ".manufacturer", &self.manufacturer, reference);
+        visit_many(
+            path,
+            f,
+            ".specifiedSubstance",
+            &self.specified_substance,
+            MedicinalProductIngredientSpecifiedSubstance::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".substance",
+            &self.substance,
+            MedicinalProductIngredientSubstance::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicinalProductIngredient {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => one(p, &mut self.role, CodeableConcept::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt_prim_value(p, &mut self.language, code),
+            6 => opt_prim_element(p, &mut self.language),
+            7 => many(p, &mut self.contained, Resource::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => opt(
+                p,
+                &mut self.substance,
+                MedicinalProductIngredientSubstance::read,
+            ),
+            10 => opt(p, &mut self.identifier, Identifier::read),
+            11 => many(p, &mut self.manufacturer, Reference::read),
+            12 => p.expect_resource_type("MedicinalProductIngredient"),
+            13 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            14 => opt_prim_element(p, &mut self.implicit_rules),
+            15 => many(p, &mut self.modifier_extension, Extension::read),
+            16 => many(
+                p,
+                &mut self.specified_substance,
+                MedicinalProductIngredientSpecifiedSubstance::read,
+            ),
+            17 => opt_prim_value(p, &mut self.allergenic_indicator, boolean),
+            18 => opt_prim_element(p, &mut self.allergenic_indicator),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICINAL_PRODUCT_INGREDIENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("role"),
+        Key::plain("text"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("substance"),
+        Key::plain("identifier"),
+        Key::plain("manufacturer"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+        Key::plain("specifiedSubstance"),
+        Key::plain("allergenicIndicator"),
+        Key::plain("_allergenicIndicator"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "role",
+        keys: &[3],
+    }],
+};
 
 /// A specified substance that comprises this ingredient
 ///
@@ -415,154 +304,124 @@ impl MedicinalProductIngredientSpecifiedSubstance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "group" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.group, CodeableConcept::read)?;
-                }
-                "confidentiality" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.confidentiality, CodeableConcept::read)?;
-                }
-                "strength" => {
-                    p.mark(&mut seen, 6)?;
-                    many(
-                        p,
-                        &mut r.strength,
-                        MedicinalProductIngredientSpecifiedSubstanceStrength::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("group"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_INGREDIENT_SPECIFIED_SUBSTANCE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        {
-            let v = &self.group;
-            w.key("group");
-            v.write(w);
-        }
-        if let Some(v) = &self.confidentiality {
-            w.key("confidentiality");
-            v.write(w);
-        }
-        if !self.strength.is_empty() {
-            w.key("strength");
-            w.begin_array();
-            for v in &self.strength {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_one(w, "group", &self.group, CodeableConcept::write);
+        write_opt(
+            w,
+            "confidentiality",
+            &self.confidentiality,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "strength",
+            &self.strength,
+            MedicinalProductIngredientSpecifiedSubstanceStrength::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".group");
-            {
-                let v = &self.group;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.confidentiality.is_some() {
-            let n = path.len();
-            path.push_str(".confidentiality");
-            if let Some(v) = &self.confidentiality {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.strength.is_empty() {
-            let n = path.len();
-            path.push_str(".strength");
-            for v in &self.strength {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_one(path, f, ".group", &self.group, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".confidentiality",
+            &self.confidentiality,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".strength",
+            &self.strength,
+            MedicinalProductIngredientSpecifiedSubstanceStrength::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductIngredientSpecifiedSubstance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => one(p, &mut self.group, CodeableConcept::read),
+            3 => many(
+                p,
+                &mut self.strength,
+                MedicinalProductIngredientSpecifiedSubstanceStrength::read,
+            ),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.confidentiality, CodeableConcept::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_INGREDIENT_SPECIFIED_SUBSTANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("group"),
+        Key::plain("strength"),
+        Key::plain("extension"),
+        Key::plain("confidentiality"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[1],
+        },
+        Required {
+            name: "group",
+            keys: &[2],
+        },
+    ],
+};
 
 /// Quantity of the substance or specified substance present in the manufactured item or pharmaceutical product
 ///
@@ -615,204 +474,173 @@ impl MedicinalProductIngredientSpecifiedSubstanceStrength {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "presentation" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.presentation, Ratio::read)?;
-                }
-                "presentationLowLimit" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.presentation_low_limit, Ratio::read)?;
-                }
-                "concentration" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.concentration, Ratio::read)?;
-                }
-                "concentrationLowLimit" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.concentration_low_limit, Ratio::read)?;
-                }
-                "measurementPoint" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.measurement_point, string)?;
-                }
-                "_measurementPoint" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.measurement_point)?;
-                }
-                "country" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.country, CodeableConcept::read)?;
-                }
-                "referenceStrength" => {
-                    p.mark(&mut seen, 10)?;
-                    many(
-                        p,
-                        &mut r.reference_strength,
-                        MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("presentation"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_INGREDIENT_SPECIFIED_SUBSTANCE_STRENGTH_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.presentation;
-            w.key("presentation");
-            v.write(w);
-        }
-        if let Some(v) = &self.presentation_low_limit {
-            w.key("presentationLowLimit");
-            v.write(w);
-        }
-        if let Some(v) = &self.concentration {
-            w.key("concentration");
-            v.write(w);
-        }
-        if let Some(v) = &self.concentration_low_limit {
-            w.key("concentrationLowLimit");
-            v.write(w);
-        }
-        if let Some(v) = &self.measurement_point {
-            write_prim(w, "measurementPoint", "_measurementPoint", v, w_str);
-        }
-        if !self.country.is_empty() {
-            w.key("country");
-            w.begin_array();
-            for v in &self.country {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reference_strength.is_empty() {
-            w.key("referenceStrength");
-            w.begin_array();
-            for v in &self.reference_strength {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "presentation", &self.presentation, Ratio::write);
+        write_opt(
+            w,
+            "presentationLowLimit",
+            &self.presentation_low_limit,
+            Ratio::write,
+        );
+        write_opt(w, "concentration", &self.concentration, Ratio::write);
+        write_opt(
+            w,
+            "concentrationLowLimit",
+            &self.concentration_low_limit,
+            Ratio::write,
+        );
+        write_opt_prim(
+            w,
+            "measurementPoint",
+            "_measurementPoint",
+            &self.measurement_point,
+            w_str,
+        );
+        write_many(w, "country", &self.country, CodeableConcept::write);
+        write_many(
+            w,
+            "referenceStrength",
+            &self.reference_strength,
+            MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".presentation");
-            {
-                let v = &self.presentation;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.presentation_low_limit.is_some() {
-            let n = path.len();
-            path.push_str(".presentationLowLimit");
-            if let Some(v) = &self.presentation_low_limit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.concentration.is_some() {
-            let n = path.len();
-            path.push_str(".concentration");
-            if let Some(v) = &self.concentration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.concentration_low_limit.is_some() {
-            let n = path.len();
-            path.push_str(".concentrationLowLimit");
-            if let Some(v) = &self.concentration_low_limit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.measurement_point.is_some() {
-            let n = path.len();
-            path.push_str(".measurementPoint");
-            if let Some(v) = &self.measurement_point {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.country.is_empty() {
-            let n = path.len();
-            path.push_str(".country");
-            for v in &self.country {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reference_strength.is_empty() {
-            let n = path.len();
-            path.push_str(".referenceStrength");
-            for v in &self.reference_strength {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".presentation",
+            &self.presentation,
+            Ratio::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".presentationLowLimit",
+            &self.presentation_low_limit,
+            Ratio::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".concentration",
+            &self.concentration,
+            Ratio::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".concentrationLowLimit",
+            &self.concentration_low_limit,
+            Ratio::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".measurementPoint",
+            &self.measurement_point,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".country",
+            &self.country,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".referenceStrength",
+            &self.reference_strength,
+            MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductIngredientSpecifiedSubstanceStrength {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.country, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => one(p, &mut self.presentation, Ratio::read),
+            4 => opt(p, &mut self.concentration, Ratio::read),
+            5 => opt_prim_value(p, &mut self.measurement_point, string),
+            6 => opt_prim_element(p, &mut self.measurement_point),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            8 => many(
+                p,
+                &mut self.reference_strength,
+                MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength::read,
+            ),
+            9 => opt(p, &mut self.presentation_low_limit, Ratio::read),
+            10 => opt(p, &mut self.concentration_low_limit, Ratio::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_INGREDIENT_SPECIFIED_SUBSTANCE_STRENGTH_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("country"),
+        Key::plain("extension"),
+        Key::plain("presentation"),
+        Key::plain("concentration"),
+        Key::plain("measurementPoint"),
+        Key::plain("_measurementPoint"),
+        Key::plain("modifierExtension"),
+        Key::plain("referenceStrength"),
+        Key::plain("presentationLowLimit"),
+        Key::plain("concentrationLowLimit"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "presentation",
+        keys: &[3],
+    }],
+};
 
 /// Strength expressed in terms of a reference substance
 ///
@@ -860,164 +688,134 @@ impl MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "substance" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.substance, CodeableConcept::read)?;
-                }
-                "strength" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.strength, Ratio::read)?;
-                }
-                "strengthLowLimit" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.strength_low_limit, Ratio::read)?;
-                }
-                "measurementPoint" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.measurement_point, string)?;
-                }
-                "_measurementPoint" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.measurement_point)?;
-                }
-                "country" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.country, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("strength"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_INGREDIENT_SPECIFIED_SUBSTANCE_STRENGTH_REFERENCE_STRENGTH_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.substance {
-            w.key("substance");
-            v.write(w);
-        }
-        {
-            let v = &self.strength;
-            w.key("strength");
-            v.write(w);
-        }
-        if let Some(v) = &self.strength_low_limit {
-            w.key("strengthLowLimit");
-            v.write(w);
-        }
-        if let Some(v) = &self.measurement_point {
-            write_prim(w, "measurementPoint", "_measurementPoint", v, w_str);
-        }
-        if !self.country.is_empty() {
-            w.key("country");
-            w.begin_array();
-            for v in &self.country {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "substance", &self.substance, CodeableConcept::write);
+        write_one(w, "strength", &self.strength, Ratio::write);
+        write_opt(
+            w,
+            "strengthLowLimit",
+            &self.strength_low_limit,
+            Ratio::write,
+        );
+        write_opt_prim(
+            w,
+            "measurementPoint",
+            "_measurementPoint",
+            &self.measurement_point,
+            w_str,
+        );
+        write_many(w, "country", &self.country, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.substance.is_some() {
-            let n = path.len();
-            path.push_str(".substance");
-            if let Some(v) = &self.substance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".strength");
-            {
-                let v = &self.strength;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.strength_low_limit.is_some() {
-            let n = path.len();
-            path.push_str(".strengthLowLimit");
-            if let Some(v) = &self.strength_low_limit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.measurement_point.is_some() {
-            let n = path.len();
-            path.push_str(".measurementPoint");
-            if let Some(v) = &self.measurement_point {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.country.is_empty() {
-            let n = path.len();
-            path.push_str(".country");
-            for v in &self.country {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".substance",
+            &self.substance,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".strength", &self.strength, Ratio::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".strengthLowLimit",
+            &self.strength_low_limit,
+            Ratio::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".measurementPoint",
+            &self.measurement_point,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".country",
+            &self.country,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.country, CodeableConcept::read),
+            2 => one(p, &mut self.strength, Ratio::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.substance, CodeableConcept::read),
+            5 => opt_prim_value(p, &mut self.measurement_point, string),
+            6 => opt(p, &mut self.strength_low_limit, Ratio::read),
+            7 => opt_prim_element(p, &mut self.measurement_point),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_INGREDIENT_SPECIFIED_SUBSTANCE_STRENGTH_REFERENCE_STRENGTH_KEYS: Keys =
+    Keys {
+        keys: &[
+            Key::plain("id"),
+            Key::plain("country"),
+            Key::plain("strength"),
+            Key::plain("extension"),
+            Key::plain("substance"),
+            Key::plain("measurementPoint"),
+            Key::plain("strengthLowLimit"),
+            Key::plain("_measurementPoint"),
+            Key::plain("modifierExtension"),
+        ],
+        choices: &[],
+        required: &[Required {
+            name: "strength",
+            keys: &[2],
+        }],
+    };
 
 /// The ingredient substance
 ///
@@ -1059,114 +857,96 @@ impl MedicinalProductIngredientSubstance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "strength" => {
-                    p.mark(&mut seen, 4)?;
-                    many(
-                        p,
-                        &mut r.strength,
-                        MedicinalProductIngredientSpecifiedSubstanceStrength::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_INGREDIENT_SUBSTANCE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        if !self.strength.is_empty() {
-            w.key("strength");
-            w.begin_array();
-            for v in &self.strength {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_many(
+            w,
+            "strength",
+            &self.strength,
+            MedicinalProductIngredientSpecifiedSubstanceStrength::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.strength.is_empty() {
-            let n = path.len();
-            path.push_str(".strength");
-            for v in &self.strength {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".strength",
+            &self.strength,
+            MedicinalProductIngredientSpecifiedSubstanceStrength::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductIngredientSubstance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => many(
+                p,
+                &mut self.strength,
+                MedicinalProductIngredientSpecifiedSubstanceStrength::read,
+            ),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_INGREDIENT_SUBSTANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("strength"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1],
+    }],
+};

@@ -65,96 +65,7 @@ impl MedicinalProductInteraction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicinalProductInteraction")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.subject, Reference::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "interactant" => {
-                    p.mark(&mut seen, 15)?;
-                    many(
-                        p,
-                        &mut r.interactant,
-                        MedicinalProductInteractionInteractant::read,
-                    )?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "effect" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.effect, CodeableConcept::read)?;
-                }
-                "incidence" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.incidence, CodeableConcept::read)?;
-                }
-                "management" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.management, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MEDICINAL_PRODUCT_INTERACTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -162,206 +73,175 @@ impl MedicinalProductInteraction {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicinalProductInteraction");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.subject.is_empty() {
-            w.key("subject");
-            w.begin_array();
-            for v in &self.subject {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.interactant.is_empty() {
-            w.key("interactant");
-            w.begin_array();
-            for v in &self.interactant {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.effect {
-            w.key("effect");
-            v.write(w);
-        }
-        if let Some(v) = &self.incidence {
-            w.key("incidence");
-            v.write(w);
-        }
-        if let Some(v) = &self.management {
-            w.key("management");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "subject", &self.subject, Reference::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(
+            w,
+            "interactant",
+            &self.interactant,
+            MedicinalProductInteractionInteractant::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "effect", &self.effect, CodeableConcept::write);
+        write_opt(w, "incidence", &self.incidence, CodeableConcept::write);
+        write_opt(w, "management", &self.management, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subject.is_empty() {
-            let n = path.len();
-            path.push_str(".subject");
-            for v in &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.interactant.is_empty() {
-            let n = path.len();
-            path.push_str(".interactant");
-            for v in &self.interactant {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effect.is_some() {
-            let n = path.len();
-            path.push_str(".effect");
-            if let Some(v) = &self.effect {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.incidence.is_some() {
-            let n = path.len();
-            path.push_str(".incidence");
-            if let Some(v) = &self.incidence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.management.is_some() {
-            let n = path.len();
-            path.push_str(".management");
-            if let Some(v) = &self.management {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".subject", &self.subject, reference);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".interactant",
+            &self.interactant,
+            MedicinalProductInteractionInteractant::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".effect",
+            &self.effect,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".incidence",
+            &self.incidence,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".management",
+            &self.management,
+            CodeableConcept::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicinalProductInteraction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt(p, &mut self.type_, CodeableConcept::read),
+            5 => opt(p, &mut self.effect, CodeableConcept::read),
+            6 => many(p, &mut self.subject, Reference::read),
+            7 => opt_prim_value(p, &mut self.language, code),
+            8 => opt_prim_element(p, &mut self.language),
+            9 => many(p, &mut self.contained, Resource::read),
+            10 => many(p, &mut self.extension, Extension::read),
+            11 => opt(p, &mut self.incidence, CodeableConcept::read),
+            12 => opt(p, &mut self.management, CodeableConcept::read),
+            13 => opt_prim_value(p, &mut self.description, string),
+            14 => many(
+                p,
+                &mut self.interactant,
+                MedicinalProductInteractionInteractant::read,
+            ),
+            15 => opt_prim_element(p, &mut self.description),
+            16 => p.expect_resource_type("MedicinalProductInteraction"),
+            17 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            18 => opt_prim_element(p, &mut self.implicit_rules),
+            19 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICINAL_PRODUCT_INTERACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("effect"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("incidence"),
+        Key::plain("management"),
+        Key::plain("description"),
+        Key::plain("interactant"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The specific medication, food or laboratory test that interacts
 ///
@@ -406,6 +286,25 @@ impl Default for MedicinalProductInteractionInteractantItem {
     }
 }
 
+impl MedicinalProductInteractionInteractantItem {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Reference(x) => write_one(w, "itemReference", &**x, Reference::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "itemCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Reference(x) => reference(x, path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl MedicinalProductInteractionInteractant {
     /// A `MedicinalProductInteractionInteractant` with its required elements (`item`); everything else is empty.
     pub fn new(item: MedicinalProductInteractionInteractantItem) -> Self {
@@ -418,123 +317,95 @@ impl MedicinalProductInteractionInteractant {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "itemReference" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "item")?;
-                    choice_box_one(
-                        p,
-                        &mut r.item,
-                        Reference::read,
-                        MedicinalProductInteractionInteractantItem::Reference,
-                    )?;
-                }
-                "itemCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "item")?;
-                    choice_box_one(
-                        p,
-                        &mut r.item,
-                        CodeableConcept::read,
-                        MedicinalProductInteractionInteractantItem::CodeableConcept,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("item[x]"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_INTERACTION_INTERACTANT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.item;
-            match v {
-                MedicinalProductInteractionInteractantItem::Reference(x) => {
-                    w.key("itemReference");
-                    x.write(w);
-                }
-                MedicinalProductInteractionInteractantItem::CodeableConcept(x) => {
-                    w.key("itemCodeableConcept");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.item.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".item[x]");
-            {
-                let v = &self.item;
-                match v {
-                    MedicinalProductInteractionInteractantItem::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    MedicinalProductInteractionInteractantItem::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".item[x]",
+            &self.item,
+            MedicinalProductInteractionInteractantItem::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductInteractionInteractant {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => choice_box_one(
+                p,
+                &mut self.item,
+                Reference::read,
+                MedicinalProductInteractionInteractantItem::Reference,
+            ),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            4 => choice_box_one(
+                p,
+                &mut self.item,
+                CodeableConcept::read,
+                MedicinalProductInteractionInteractantItem::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_INTERACTION_INTERACTANT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::choice("itemReference", 1, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("itemCodeableConcept", 1, 2),
+    ],
+    choices: &["item"],
+    required: &[Required {
+        name: "item[x]",
+        keys: &[2, 4],
+    }],
+};

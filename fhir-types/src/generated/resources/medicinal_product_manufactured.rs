@@ -74,94 +74,7 @@ impl MedicinalProductManufactured {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicinalProductManufactured")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "manufacturedDoseForm" => {
-                    p.mark(&mut seen, 12)?;
-                    one(p, &mut r.manufactured_dose_form, CodeableConcept::read)?;
-                }
-                "unitOfPresentation" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.unit_of_presentation, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 14)?;
-                    one(p, &mut r.quantity, Quantity::read)?;
-                }
-                "manufacturer" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.manufacturer, Reference::read)?;
-                }
-                "ingredient" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.ingredient, Reference::read)?;
-                }
-                "physicalCharacteristics" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.physical_characteristics, ProdCharacteristic::read)?;
-                }
-                "otherCharacteristics" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.other_characteristics, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 12) {
-            return Err(p.missing("manufacturedDoseForm"));
-        }
-        if !p.marked(&seen, 14) {
-            return Err(p.missing("quantity"));
-        }
+        read_object(p, &MEDICINAL_PRODUCT_MANUFACTURED_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -169,213 +82,188 @@ impl MedicinalProductManufactured {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicinalProductManufactured");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.manufactured_dose_form;
-            w.key("manufacturedDoseForm");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_of_presentation {
-            w.key("unitOfPresentation");
-            v.write(w);
-        }
-        {
-            let v = &self.quantity;
-            w.key("quantity");
-            v.write(w);
-        }
-        if !self.manufacturer.is_empty() {
-            w.key("manufacturer");
-            w.begin_array();
-            for v in &self.manufacturer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.ingredient.is_empty() {
-            w.key("ingredient");
-            w.begin_array();
-            for v in &self.ingredient {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.physical_characteristics {
-            w.key("physicalCharacteristics");
-            v.write(w);
-        }
-        if !self.other_characteristics.is_empty() {
-            w.key("otherCharacteristics");
-            w.begin_array();
-            for v in &self.other_characteristics {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(
+            w,
+            "manufacturedDoseForm",
+            &self.manufactured_dose_form,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "unitOfPresentation",
+            &self.unit_of_presentation,
+            CodeableConcept::write,
+        );
+        write_one(w, "quantity", &self.quantity, Quantity::write);
+        write_many(w, "manufacturer", &self.manufacturer, Reference::write);
+        write_many(w, "ingredient", &self.ingredient, Reference::write);
+        write_opt(
+            w,
+            "physicalCharacteristics",
+            &self.physical_characteristics,
+            ProdCharacteristic::write,
+        );
+        write_many(
+            w,
+            "otherCharacteristics",
+            &self.other_characteristics,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".manufacturedDoseForm");
-            {
-                let v = &self.manufactured_dose_form;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_of_presentation.is_some() {
-            let n = path.len();
-            path.push_str(".unitOfPresentation");
-            if let Some(v) = &self.unit_of_presentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".quantity");
-            {
-                let v = &self.quantity;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.manufacturer.is_empty() {
-            let n = path.len();
-            path.push_str(".manufacturer");
-            for v in &self.manufacturer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.ingredient.is_empty() {
-            let n = path.len();
-            path.push_str(".ingredient");
-            for v in &self.ingredient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.physical_characteristics.is_some() {
-            let n = path.len();
-            path.push_str(".physicalCharacteristics");
-            if let Some(v) = &self.physical_characteristics {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.other_characteristics.is_empty() {
-            let n = path.len();
-            path.push_str(".otherCharacteristics");
-            for v in &self.other_characteristics {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".manufacturedDoseForm",
+            &self.manufactured_dose_form,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".unitOfPresentation",
+            &self.unit_of_presentation,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_many(path, f, ".manufacturer", &self.manufacturer, reference);
+        visit_many(path, f, ".ingredient", &self.ingredient, reference);
+        visit_opt(
+            path,
+            f,
+            ".physicalCharacteristics",
+            &self.physical_characteristics,
+            ProdCharacteristic::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".otherCharacteristics",
+            &self.other_characteristics,
+            CodeableConcept::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicinalProductManufactured {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt_prim_value(p, &mut self.language, code),
+            5 => one(p, &mut self.quantity, Quantity::read),
+            6 => opt_prim_element(p, &mut self.language),
+            7 => many(p, &mut self.contained, Resource::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.ingredient, Reference::read),
+            10 => many(p, &mut self.manufacturer, Reference::read),
+            11 => p.expect_resource_type("MedicinalProductManufactured"),
+            12 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            13 => opt_prim_element(p, &mut self.implicit_rules),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            15 => opt(p, &mut self.unit_of_presentation, CodeableConcept::read),
+            16 => one(p, &mut self.manufactured_dose_form, CodeableConcept::read),
+            17 => many(p, &mut self.other_characteristics, CodeableConcept::read),
+            18 => opt(
+                p,
+                &mut self.physical_characteristics,
+                ProdCharacteristic::read,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICINAL_PRODUCT_MANUFACTURED_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("language"),
+        Key::plain("quantity"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("ingredient"),
+        Key::plain("manufacturer"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+        Key::plain("unitOfPresentation"),
+        Key::plain("manufacturedDoseForm"),
+        Key::plain("otherCharacteristics"),
+        Key::plain("physicalCharacteristics"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "manufacturedDoseForm",
+            keys: &[16],
+        },
+        Required {
+            name: "quantity",
+            keys: &[5],
+        },
+    ],
+};

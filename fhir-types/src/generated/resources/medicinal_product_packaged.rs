@@ -77,111 +77,7 @@ impl MedicinalProductPackaged {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicinalProductPackaged")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.subject, Reference::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "legalStatusOfSupply" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.legal_status_of_supply, CodeableConcept::read)?;
-                }
-                "marketingStatus" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.marketing_status, MarketingStatus::read)?;
-                }
-                "marketingAuthorization" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.marketing_authorization, Reference::read)?;
-                }
-                "manufacturer" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.manufacturer, Reference::read)?;
-                }
-                "batchIdentifier" => {
-                    p.mark(&mut seen, 20)?;
-                    many(
-                        p,
-                        &mut r.batch_identifier,
-                        MedicinalProductPackagedBatchIdentifier::read,
-                    )?;
-                }
-                "packageItem" => {
-                    p.mark(&mut seen, 21)?;
-                    many(
-                        p,
-                        &mut r.package_item,
-                        MedicinalProductPackagedPackageItem::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.package_item.is_empty() {
-            return Err(p.missing("packageItem"));
-        }
+        read_object(p, &MEDICINAL_PRODUCT_PACKAGED_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -189,248 +85,222 @@ impl MedicinalProductPackaged {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicinalProductPackaged");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.subject.is_empty() {
-            w.key("subject");
-            w.begin_array();
-            for v in &self.subject {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.legal_status_of_supply {
-            w.key("legalStatusOfSupply");
-            v.write(w);
-        }
-        if !self.marketing_status.is_empty() {
-            w.key("marketingStatus");
-            w.begin_array();
-            for v in &self.marketing_status {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.marketing_authorization {
-            w.key("marketingAuthorization");
-            v.write(w);
-        }
-        if !self.manufacturer.is_empty() {
-            w.key("manufacturer");
-            w.begin_array();
-            for v in &self.manufacturer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.batch_identifier.is_empty() {
-            w.key("batchIdentifier");
-            w.begin_array();
-            for v in &self.batch_identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.package_item.is_empty() {
-            w.key("packageItem");
-            w.begin_array();
-            for v in &self.package_item {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "subject", &self.subject, Reference::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(
+            w,
+            "legalStatusOfSupply",
+            &self.legal_status_of_supply,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "marketingStatus",
+            &self.marketing_status,
+            MarketingStatus::write,
+        );
+        write_opt(
+            w,
+            "marketingAuthorization",
+            &self.marketing_authorization,
+            Reference::write,
+        );
+        write_many(w, "manufacturer", &self.manufacturer, Reference::write);
+        write_many(
+            w,
+            "batchIdentifier",
+            &self.batch_identifier,
+            MedicinalProductPackagedBatchIdentifier::write,
+        );
+        write_many(
+            w,
+            "packageItem",
+            &self.package_item,
+            MedicinalProductPackagedPackageItem::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subject.is_empty() {
-            let n = path.len();
-            path.push_str(".subject");
-            for v in &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.legal_status_of_supply.is_some() {
-            let n = path.len();
-            path.push_str(".legalStatusOfSupply");
-            if let Some(v) = &self.legal_status_of_supply {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.marketing_status.is_empty() {
-            let n = path.len();
-            path.push_str(".marketingStatus");
-            for v in &self.marketing_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.marketing_authorization.is_some() {
-            let n = path.len();
-            path.push_str(".marketingAuthorization");
-            if let Some(v) = &self.marketing_authorization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.manufacturer.is_empty() {
-            let n = path.len();
-            path.push_str(".manufacturer");
-            for v in &self.manufacturer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.batch_identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".batchIdentifier");
-            for v in &self.batch_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.package_item.is_empty() {
-            let n = path.len();
-            path.push_str(".packageItem");
-            for v in &self.package_item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".subject", &self.subject, reference);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".legalStatusOfSupply",
+            &self.legal_status_of_supply,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".marketingStatus",
+            &self.marketing_status,
+            MarketingStatus::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".marketingAuthorization",
+            &self.marketing_authorization,
+            reference,
+        );
+        visit_many(path, f, ".manufacturer", &self.manufacturer, reference);
+        visit_many(
+            path,
+            f,
+            ".batchIdentifier",
+            &self.batch_identifier,
+            MedicinalProductPackagedBatchIdentifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".packageItem",
+            &self.package_item,
+            MedicinalProductPackagedPackageItem::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicinalProductPackaged {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.subject, Reference::read),
+            5 => opt_prim_value(p, &mut self.language, code),
+            6 => opt_prim_element(p, &mut self.language),
+            7 => many(p, &mut self.contained, Resource::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.identifier, Identifier::read),
+            10 => opt_prim_value(p, &mut self.description, string),
+            11 => many(
+                p,
+                &mut self.package_item,
+                MedicinalProductPackagedPackageItem::read,
+            ),
+            12 => opt_prim_element(p, &mut self.description),
+            13 => many(p, &mut self.manufacturer, Reference::read),
+            14 => p.expect_resource_type("MedicinalProductPackaged"),
+            15 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            16 => opt_prim_element(p, &mut self.implicit_rules),
+            17 => many(
+                p,
+                &mut self.batch_identifier,
+                MedicinalProductPackagedBatchIdentifier::read,
+            ),
+            18 => many(p, &mut self.marketing_status, MarketingStatus::read),
+            19 => many(p, &mut self.modifier_extension, Extension::read),
+            20 => opt(p, &mut self.legal_status_of_supply, CodeableConcept::read),
+            21 => opt(p, &mut self.marketing_authorization, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICINAL_PRODUCT_PACKAGED_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("description"),
+        Key::plain("packageItem"),
+        Key::plain("_description"),
+        Key::plain("manufacturer"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("batchIdentifier"),
+        Key::plain("marketingStatus"),
+        Key::plain("modifierExtension"),
+        Key::plain("legalStatusOfSupply"),
+        Key::plain("marketingAuthorization"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "packageItem",
+        keys: &[11],
+    }],
+};
 
 /// Batch numbering
 ///
@@ -472,109 +342,106 @@ impl MedicinalProductPackagedBatchIdentifier {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "outerPackaging" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.outer_packaging, Identifier::read)?;
-                }
-                "immediatePackaging" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.immediate_packaging, Identifier::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("outerPackaging"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_PACKAGED_BATCH_IDENTIFIER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.outer_packaging;
-            w.key("outerPackaging");
-            v.write(w);
-        }
-        if let Some(v) = &self.immediate_packaging {
-            w.key("immediatePackaging");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(
+            w,
+            "outerPackaging",
+            &self.outer_packaging,
+            Identifier::write,
+        );
+        write_opt(
+            w,
+            "immediatePackaging",
+            &self.immediate_packaging,
+            Identifier::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".outerPackaging");
-            {
-                let v = &self.outer_packaging;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.immediate_packaging.is_some() {
-            let n = path.len();
-            path.push_str(".immediatePackaging");
-            if let Some(v) = &self.immediate_packaging {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".outerPackaging",
+            &self.outer_packaging,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".immediatePackaging",
+            &self.immediate_packaging,
+            Identifier::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductPackagedBatchIdentifier {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => one(p, &mut self.outer_packaging, Identifier::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            4 => opt(p, &mut self.immediate_packaging, Identifier::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_PACKAGED_BATCH_IDENTIFIER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("outerPackaging"),
+        Key::plain("modifierExtension"),
+        Key::plain("immediatePackaging"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "outerPackaging",
+        keys: &[2],
+    }],
+};
 
 /// A packaging item, as a contained for medicine, possibly with other packaging items within
 ///
@@ -637,314 +504,213 @@ impl MedicinalProductPackagedPackageItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.quantity, Quantity::read)?;
-                }
-                "material" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.material, CodeableConcept::read)?;
-                }
-                "alternateMaterial" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.alternate_material, CodeableConcept::read)?;
-                }
-                "device" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.device, Reference::read)?;
-                }
-                "manufacturedItem" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.manufactured_item, Reference::read)?;
-                }
-                "packageItem" => {
-                    p.mark(&mut seen, 10)?;
-                    many(
-                        p,
-                        &mut r.package_item,
-                        MedicinalProductPackagedPackageItem::read,
-                    )?;
-                }
-                "physicalCharacteristics" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.physical_characteristics, ProdCharacteristic::read)?;
-                }
-                "otherCharacteristics" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.other_characteristics, CodeableConcept::read)?;
-                }
-                "shelfLifeStorage" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.shelf_life_storage, ProductShelfLife::read)?;
-                }
-                "manufacturer" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.manufacturer, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("quantity"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_PACKAGED_PACKAGE_ITEM_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        {
-            let v = &self.quantity;
-            w.key("quantity");
-            v.write(w);
-        }
-        if !self.material.is_empty() {
-            w.key("material");
-            w.begin_array();
-            for v in &self.material {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.alternate_material.is_empty() {
-            w.key("alternateMaterial");
-            w.begin_array();
-            for v in &self.alternate_material {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.device.is_empty() {
-            w.key("device");
-            w.begin_array();
-            for v in &self.device {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.manufactured_item.is_empty() {
-            w.key("manufacturedItem");
-            w.begin_array();
-            for v in &self.manufactured_item {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.package_item.is_empty() {
-            w.key("packageItem");
-            w.begin_array();
-            for v in &self.package_item {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.physical_characteristics {
-            w.key("physicalCharacteristics");
-            v.write(w);
-        }
-        if !self.other_characteristics.is_empty() {
-            w.key("otherCharacteristics");
-            w.begin_array();
-            for v in &self.other_characteristics {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.shelf_life_storage.is_empty() {
-            w.key("shelfLifeStorage");
-            w.begin_array();
-            for v in &self.shelf_life_storage {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.manufacturer.is_empty() {
-            w.key("manufacturer");
-            w.begin_array();
-            for v in &self.manufacturer {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_one(w, "quantity", &self.quantity, Quantity::write);
+        write_many(w, "material", &self.material, CodeableConcept::write);
+        write_many(
+            w,
+            "alternateMaterial",
+            &self.alternate_material,
+            CodeableConcept::write,
+        );
+        write_many(w, "device", &self.device, Reference::write);
+        write_many(
+            w,
+            "manufacturedItem",
+            &self.manufactured_item,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "packageItem",
+            &self.package_item,
+            MedicinalProductPackagedPackageItem::write,
+        );
+        write_opt(
+            w,
+            "physicalCharacteristics",
+            &self.physical_characteristics,
+            ProdCharacteristic::write,
+        );
+        write_many(
+            w,
+            "otherCharacteristics",
+            &self.other_characteristics,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "shelfLifeStorage",
+            &self.shelf_life_storage,
+            ProductShelfLife::write,
+        );
+        write_many(w, "manufacturer", &self.manufacturer, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".quantity");
-            {
-                let v = &self.quantity;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.material.is_empty() {
-            let n = path.len();
-            path.push_str(".material");
-            for v in &self.material {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.alternate_material.is_empty() {
-            let n = path.len();
-            path.push_str(".alternateMaterial");
-            for v in &self.alternate_material {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.device.is_empty() {
-            let n = path.len();
-            path.push_str(".device");
-            for v in &self.device {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.manufactured_item.is_empty() {
-            let n = path.len();
-            path.push_str(".manufacturedItem");
-            for v in &self.manufactured_item {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.package_item.is_empty() {
-            let n = path.len();
-            path.push_str(".packageItem");
-            for v in &self.package_item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.physical_characteristics.is_some() {
-            let n = path.len();
-            path.push_str(".physicalCharacteristics");
-            if let Some(v) = &self.physical_characteristics {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.other_characteristics.is_empty() {
-            let n = path.len();
-            path.push_str(".otherCharacteristics");
-            for v in &self.other_characteristics {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.shelf_life_storage.is_empty() {
-            let n = path.len();
-            path.push_str(".shelfLifeStorage");
-            for v in &self.shelf_life_storage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.manufacturer.is_empty() {
-            let n = path.len();
-            path.push_str(".manufacturer");
-            for v in &self.manufacturer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_one(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".material",
+            &self.material,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".alternateMaterial",
+            &self.alternate_material,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".device", &self.device, reference);
+        visit_many(
+            path,
+            f,
+            ".manufacturedItem",
+            &self.manufactured_item,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".packageItem",
+            &self.package_item,
+            MedicinalProductPackagedPackageItem::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".physicalCharacteristics",
+            &self.physical_characteristics,
+            ProdCharacteristic::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".otherCharacteristics",
+            &self.other_characteristics,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".shelfLifeStorage",
+            &self.shelf_life_storage,
+            ProductShelfLife::visit_refs,
+        );
+        visit_many(path, f, ".manufacturer", &self.manufacturer, reference);
+    }
+}
+
+impl ReadFields for MedicinalProductPackagedPackageItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.device, Reference::read),
+            3 => many(p, &mut self.material, CodeableConcept::read),
+            4 => one(p, &mut self.quantity, Quantity::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.identifier, Identifier::read),
+            7 => many(
+                p,
+                &mut self.package_item,
+                MedicinalProductPackagedPackageItem::read,
+            ),
+            8 => many(p, &mut self.manufacturer, Reference::read),
+            9 => many(p, &mut self.manufactured_item, Reference::read),
+            10 => many(p, &mut self.shelf_life_storage, ProductShelfLife::read),
+            11 => many(p, &mut self.alternate_material, CodeableConcept::read),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            13 => many(p, &mut self.other_characteristics, CodeableConcept::read),
+            14 => opt(
+                p,
+                &mut self.physical_characteristics,
+                ProdCharacteristic::read,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_PACKAGED_PACKAGE_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("device"),
+        Key::plain("material"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("packageItem"),
+        Key::plain("manufacturer"),
+        Key::plain("manufacturedItem"),
+        Key::plain("shelfLifeStorage"),
+        Key::plain("alternateMaterial"),
+        Key::plain("modifierExtension"),
+        Key::plain("otherCharacteristics"),
+        Key::plain("physicalCharacteristics"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1],
+        },
+        Required {
+            name: "quantity",
+            keys: &[4],
+        },
+    ],
+};

@@ -77,102 +77,7 @@ impl MedicinalProductPharmaceutical {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicinalProductPharmaceutical")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "administrableDoseForm" => {
-                    p.mark(&mut seen, 13)?;
-                    one(p, &mut r.administrable_dose_form, CodeableConcept::read)?;
-                }
-                "unitOfPresentation" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.unit_of_presentation, CodeableConcept::read)?;
-                }
-                "ingredient" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.ingredient, Reference::read)?;
-                }
-                "device" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.device, Reference::read)?;
-                }
-                "characteristics" => {
-                    p.mark(&mut seen, 17)?;
-                    many(
-                        p,
-                        &mut r.characteristics,
-                        MedicinalProductPharmaceuticalCharacteristics::read,
-                    )?;
-                }
-                "routeOfAdministration" => {
-                    p.mark(&mut seen, 18)?;
-                    many(
-                        p,
-                        &mut r.route_of_administration,
-                        MedicinalProductPharmaceuticalRouteOfAdministration::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) {
-            return Err(p.missing("administrableDoseForm"));
-        }
-        if r.route_of_administration.is_empty() {
-            return Err(p.missing("routeOfAdministration"));
-        }
+        read_object(p, &MEDICINAL_PRODUCT_PHARMACEUTICAL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -180,222 +85,201 @@ impl MedicinalProductPharmaceutical {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicinalProductPharmaceutical");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.administrable_dose_form;
-            w.key("administrableDoseForm");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit_of_presentation {
-            w.key("unitOfPresentation");
-            v.write(w);
-        }
-        if !self.ingredient.is_empty() {
-            w.key("ingredient");
-            w.begin_array();
-            for v in &self.ingredient {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.device.is_empty() {
-            w.key("device");
-            w.begin_array();
-            for v in &self.device {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.characteristics.is_empty() {
-            w.key("characteristics");
-            w.begin_array();
-            for v in &self.characteristics {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.route_of_administration.is_empty() {
-            w.key("routeOfAdministration");
-            w.begin_array();
-            for v in &self.route_of_administration {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one(
+            w,
+            "administrableDoseForm",
+            &self.administrable_dose_form,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "unitOfPresentation",
+            &self.unit_of_presentation,
+            CodeableConcept::write,
+        );
+        write_many(w, "ingredient", &self.ingredient, Reference::write);
+        write_many(w, "device", &self.device, Reference::write);
+        write_many(
+            w,
+            "characteristics",
+            &self.characteristics,
+            MedicinalProductPharmaceuticalCharacteristics::write,
+        );
+        write_many(
+            w,
+            "routeOfAdministration",
+            &self.route_of_administration,
+            MedicinalProductPharmaceuticalRouteOfAdministration::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".administrableDoseForm");
-            {
-                let v = &self.administrable_dose_form;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_of_presentation.is_some() {
-            let n = path.len();
-            path.push_str(".unitOfPresentation");
-            if let Some(v) = &self.unit_of_presentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.ingredient.is_empty() {
-            let n = path.len();
-            path.push_str(".ingredient");
-            for v in &self.ingredient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.device.is_empty() {
-            let n = path.len();
-            path.push_str(".device");
-            for v in &self.device {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.characteristics.is_empty() {
-            let n = path.len();
-            path.push_str(".characteristics");
-            for v in &self.characteristics {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.route_of_administration.is_empty() {
-            let n = path.len();
-            path.push_str(".routeOfAdministration");
-            for v in &self.route_of_administration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".administrableDoseForm",
+            &self.administrable_dose_form,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".unitOfPresentation",
+            &self.unit_of_presentation,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".ingredient", &self.ingredient, reference);
+        visit_many(path, f, ".device", &self.device, reference);
+        visit_many(
+            path,
+            f,
+            ".characteristics",
+            &self.characteristics,
+            MedicinalProductPharmaceuticalCharacteristics::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".routeOfAdministration",
+            &self.route_of_administration,
+            MedicinalProductPharmaceuticalRouteOfAdministration::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicinalProductPharmaceutical {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.device, Reference::read),
+            5 => opt_prim_value(p, &mut self.language, code),
+            6 => opt_prim_element(p, &mut self.language),
+            7 => many(p, &mut self.contained, Resource::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.identifier, Identifier::read),
+            10 => many(p, &mut self.ingredient, Reference::read),
+            11 => p.expect_resource_type("MedicinalProductPharmaceutical"),
+            12 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            13 => opt_prim_element(p, &mut self.implicit_rules),
+            14 => many(
+                p,
+                &mut self.characteristics,
+                MedicinalProductPharmaceuticalCharacteristics::read,
+            ),
+            15 => many(p, &mut self.modifier_extension, Extension::read),
+            16 => opt(p, &mut self.unit_of_presentation, CodeableConcept::read),
+            17 => one(p, &mut self.administrable_dose_form, CodeableConcept::read),
+            18 => many(
+                p,
+                &mut self.route_of_administration,
+                MedicinalProductPharmaceuticalRouteOfAdministration::read,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICINAL_PRODUCT_PHARMACEUTICAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("device"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("ingredient"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("characteristics"),
+        Key::plain("modifierExtension"),
+        Key::plain("unitOfPresentation"),
+        Key::plain("administrableDoseForm"),
+        Key::plain("routeOfAdministration"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "administrableDoseForm",
+            keys: &[17],
+        },
+        Required {
+            name: "routeOfAdministration",
+            keys: &[18],
+        },
+    ],
+};
 
 /// Characteristics e.g. a products onset of action
 ///
@@ -437,109 +321,90 @@ impl MedicinalProductPharmaceuticalCharacteristics {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.status, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_PHARMACEUTICAL_CHARACTERISTICS_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            w.key("status");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_opt(w, "status", &self.status, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".status",
+            &self.status,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductPharmaceuticalCharacteristics {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => opt(p, &mut self.status, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_PHARMACEUTICAL_CHARACTERISTICS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("status"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1],
+    }],
+};
 
 /// The path by which the pharmaceutical product is taken into or makes contact with the body
 ///
@@ -591,197 +456,159 @@ impl MedicinalProductPharmaceuticalRouteOfAdministration {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "firstDose" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.first_dose, Quantity::read)?;
-                }
-                "maxSingleDose" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.max_single_dose, Quantity::read)?;
-                }
-                "maxDosePerDay" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.max_dose_per_day, Quantity::read)?;
-                }
-                "maxDosePerTreatmentPeriod" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.max_dose_per_treatment_period, Ratio::read)?;
-                }
-                "maxTreatmentPeriod" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.max_treatment_period, Duration::read)?;
-                }
-                "targetSpecies" => {
-                    p.mark(&mut seen, 9)?;
-                    many(
-                        p,
-                        &mut r.target_species,
-                        MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_PHARMACEUTICAL_ROUTE_OF_ADMINISTRATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.first_dose {
-            w.key("firstDose");
-            v.write(w);
-        }
-        if let Some(v) = &self.max_single_dose {
-            w.key("maxSingleDose");
-            v.write(w);
-        }
-        if let Some(v) = &self.max_dose_per_day {
-            w.key("maxDosePerDay");
-            v.write(w);
-        }
-        if let Some(v) = &self.max_dose_per_treatment_period {
-            w.key("maxDosePerTreatmentPeriod");
-            v.write(w);
-        }
-        if let Some(v) = &self.max_treatment_period {
-            w.key("maxTreatmentPeriod");
-            v.write(w);
-        }
-        if !self.target_species.is_empty() {
-            w.key("targetSpecies");
-            w.begin_array();
-            for v in &self.target_species {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_opt(w, "firstDose", &self.first_dose, Quantity::write);
+        write_opt(w, "maxSingleDose", &self.max_single_dose, Quantity::write);
+        write_opt(w, "maxDosePerDay", &self.max_dose_per_day, Quantity::write);
+        write_opt(
+            w,
+            "maxDosePerTreatmentPeriod",
+            &self.max_dose_per_treatment_period,
+            Ratio::write,
+        );
+        write_opt(
+            w,
+            "maxTreatmentPeriod",
+            &self.max_treatment_period,
+            Duration::write,
+        );
+        write_many(
+            w,
+            "targetSpecies",
+            &self.target_species,
+            MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.first_dose.is_some() {
-            let n = path.len();
-            path.push_str(".firstDose");
-            if let Some(v) = &self.first_dose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_single_dose.is_some() {
-            let n = path.len();
-            path.push_str(".maxSingleDose");
-            if let Some(v) = &self.max_single_dose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_dose_per_day.is_some() {
-            let n = path.len();
-            path.push_str(".maxDosePerDay");
-            if let Some(v) = &self.max_dose_per_day {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_dose_per_treatment_period.is_some() {
-            let n = path.len();
-            path.push_str(".maxDosePerTreatmentPeriod");
-            if let Some(v) = &self.max_dose_per_treatment_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_treatment_period.is_some() {
-            let n = path.len();
-            path.push_str(".maxTreatmentPeriod");
-            if let Some(v) = &self.max_treatment_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target_species.is_empty() {
-            let n = path.len();
-            path.push_str(".targetSpecies");
-            for v in &self.target_species {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".firstDose",
+            &self.first_dose,
+            Quantity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxSingleDose",
+            &self.max_single_dose,
+            Quantity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxDosePerDay",
+            &self.max_dose_per_day,
+            Quantity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxDosePerTreatmentPeriod",
+            &self.max_dose_per_treatment_period,
+            Ratio::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxTreatmentPeriod",
+            &self.max_treatment_period,
+            Duration::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".targetSpecies",
+            &self.target_species,
+            MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MedicinalProductPharmaceuticalRouteOfAdministration {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.first_dose, Quantity::read),
+            4 => opt(p, &mut self.max_dose_per_day, Quantity::read),
+            5 => opt(p, &mut self.max_single_dose, Quantity::read),
+            6 => many(
+                p,
+                &mut self.target_species,
+                MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies::read,
+            ),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            8 => opt(p, &mut self.max_treatment_period, Duration::read),
+            9 => opt(p, &mut self.max_dose_per_treatment_period, Ratio::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_PHARMACEUTICAL_ROUTE_OF_ADMINISTRATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("extension"),
+        Key::plain("firstDose"),
+        Key::plain("maxDosePerDay"),
+        Key::plain("maxSingleDose"),
+        Key::plain("targetSpecies"),
+        Key::plain("modifierExtension"),
+        Key::plain("maxTreatmentPeriod"),
+        Key::plain("maxDosePerTreatmentPeriod"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1],
+    }],
+};
 
 /// A species for which this route applies
 ///
@@ -824,113 +651,89 @@ impl MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "withdrawalPeriod" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.withdrawal_period, MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_PHARMACEUTICAL_ROUTE_OF_ADMINISTRATION_TARGET_SPECIES_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        if !self.withdrawal_period.is_empty() {
-            w.key("withdrawalPeriod");
-            w.begin_array();
-            for v in &self.withdrawal_period {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_many(
+            w,
+            "withdrawalPeriod",
+            &self.withdrawal_period,
+            MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.withdrawal_period.is_empty() {
-            let n = path.len();
-            path.push_str(".withdrawalPeriod");
-            for v in &self.withdrawal_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(path, f, ".withdrawalPeriod", &self.withdrawal_period, MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod::visit_refs);
+    }
+}
+
+impl ReadFields for MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.withdrawal_period, MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_PHARMACEUTICAL_ROUTE_OF_ADMINISTRATION_TARGET_SPECIES_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("extension"),
+        Key::plain("withdrawalPeriod"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1],
+    }],
+};
 
 /// A species specific time during which consumption of animal product is not appropriate
 ///
@@ -975,136 +778,102 @@ impl MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalP
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "tissue" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.tissue, CodeableConcept::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.value, Quantity::read)?;
-                }
-                "supportingInformation" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.supporting_information, string)?;
-                }
-                "_supportingInformation" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.supporting_information)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("tissue"));
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("value"));
-        }
+        read_object(p, &MEDICINAL_PRODUCT_PHARMACEUTICAL_ROUTE_OF_ADMINISTRATION_TARGET_SPECIES_WITHDRAWAL_PERIOD_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.tissue;
-            w.key("tissue");
-            v.write(w);
-        }
-        {
-            let v = &self.value;
-            w.key("value");
-            v.write(w);
-        }
-        if let Some(v) = &self.supporting_information {
-            write_prim(
-                w,
-                "supportingInformation",
-                "_supportingInformation",
-                v,
-                w_str,
-            );
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "tissue", &self.tissue, CodeableConcept::write);
+        write_one(w, "value", &self.value, Quantity::write);
+        write_opt_prim(
+            w,
+            "supportingInformation",
+            "_supportingInformation",
+            &self.supporting_information,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".tissue");
-            {
-                let v = &self.tissue;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.supporting_information.is_some() {
-            let n = path.len();
-            path.push_str(".supportingInformation");
-            if let Some(v) = &self.supporting_information {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".tissue",
+            &self.tissue,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".value", &self.value, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".supportingInformation",
+            &self.supporting_information,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields
+    for MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod
+{
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.value, Quantity::read),
+            2 => one(p, &mut self.tissue, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.supporting_information, string),
+            6 => opt_prim_element(p, &mut self.supporting_information),
+            _ => Ok(()),
         }
     }
 }
+
+static MEDICINAL_PRODUCT_PHARMACEUTICAL_ROUTE_OF_ADMINISTRATION_TARGET_SPECIES_WITHDRAWAL_PERIOD_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("value"),
+        Key::plain("tissue"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::plain("supportingInformation"),
+        Key::plain("_supportingInformation"),
+    ],
+    choices: &[],
+    required: &[
+        Required { name: "tissue", keys: &[2] },
+        Required { name: "value", keys: &[1] },
+    ],
+};

@@ -61,80 +61,12 @@ impl MedicinalProductUndesirableEffect {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MedicinalProductUndesirableEffect")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.subject, Reference::read)?;
-                }
-                "symptomConditionEffect" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.symptom_condition_effect, CodeableConcept::read)?;
-                }
-                "classification" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.classification, CodeableConcept::read)?;
-                }
-                "frequencyOfOccurrence" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.frequency_of_occurrence, CodeableConcept::read)?;
-                }
-                "population" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.population, Population::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MEDICINAL_PRODUCT_UNDESIRABLE_EFFECT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
@@ -142,180 +74,162 @@ impl MedicinalProductUndesirableEffect {
         w.begin_object();
         w.key("resourceType");
         w.str("MedicinalProductUndesirableEffect");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.subject.is_empty() {
-            w.key("subject");
-            w.begin_array();
-            for v in &self.subject {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.symptom_condition_effect {
-            w.key("symptomConditionEffect");
-            v.write(w);
-        }
-        if let Some(v) = &self.classification {
-            w.key("classification");
-            v.write(w);
-        }
-        if let Some(v) = &self.frequency_of_occurrence {
-            w.key("frequencyOfOccurrence");
-            v.write(w);
-        }
-        if !self.population.is_empty() {
-            w.key("population");
-            w.begin_array();
-            for v in &self.population {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "subject", &self.subject, Reference::write);
+        write_opt(
+            w,
+            "symptomConditionEffect",
+            &self.symptom_condition_effect,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "classification",
+            &self.classification,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "frequencyOfOccurrence",
+            &self.frequency_of_occurrence,
+            CodeableConcept::write,
+        );
+        write_many(w, "population", &self.population, Population::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subject.is_empty() {
-            let n = path.len();
-            path.push_str(".subject");
-            for v in &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.symptom_condition_effect.is_some() {
-            let n = path.len();
-            path.push_str(".symptomConditionEffect");
-            if let Some(v) = &self.symptom_condition_effect {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.classification.is_some() {
-            let n = path.len();
-            path.push_str(".classification");
-            if let Some(v) = &self.classification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.frequency_of_occurrence.is_some() {
-            let n = path.len();
-            path.push_str(".frequencyOfOccurrence");
-            if let Some(v) = &self.frequency_of_occurrence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.population.is_empty() {
-            let n = path.len();
-            path.push_str(".population");
-            for v in &self.population {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".subject", &self.subject, reference);
+        visit_opt(
+            path,
+            f,
+            ".symptomConditionEffect",
+            &self.symptom_condition_effect,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".classification",
+            &self.classification,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".frequencyOfOccurrence",
+            &self.frequency_of_occurrence,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".population",
+            &self.population,
+            Population::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MedicinalProductUndesirableEffect {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.subject, Reference::read),
+            5 => opt_prim_value(p, &mut self.language, code),
+            6 => opt_prim_element(p, &mut self.language),
+            7 => many(p, &mut self.contained, Resource::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.population, Population::read),
+            10 => p.expect_resource_type("MedicinalProductUndesirableEffect"),
+            11 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            12 => opt_prim_element(p, &mut self.implicit_rules),
+            13 => opt(p, &mut self.classification, CodeableConcept::read),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            15 => opt(p, &mut self.frequency_of_occurrence, CodeableConcept::read),
+            16 => opt(p, &mut self.symptom_condition_effect, CodeableConcept::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MEDICINAL_PRODUCT_UNDESIRABLE_EFFECT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("population"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("classification"),
+        Key::plain("modifierExtension"),
+        Key::plain("frequencyOfOccurrence"),
+        Key::plain("symptomConditionEffect"),
+    ],
+    choices: &[],
+    required: &[],
+};

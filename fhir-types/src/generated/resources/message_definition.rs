@@ -160,6 +160,23 @@ impl Default for MessageDefinitionEvent {
     }
 }
 
+impl MessageDefinitionEvent {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Coding(x) => write_one(w, "eventCoding", &**x, Coding::write),
+            Self::Uri(x) => write_one_prim(w, "eventUri", "_eventUri", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl MessageDefinition {
     /// A `MessageDefinition` with its required elements (`status`, `date`, `event`); everything else is empty.
     pub fn new(
@@ -178,287 +195,9 @@ impl MessageDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MessageDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "replaces" => {
-                    p.mark(&mut seen, 21)?;
-                    let other = p.marked(&seen, 22);
-                    values(p, &mut r.replaces, canonical, other)?;
-                }
-                "_replaces" => {
-                    p.mark(&mut seen, 22)?;
-                    let other = p.marked(&seen, 21);
-                    elements(p, &mut r.replaces, other)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 24)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 27)?;
-                    prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 28)?;
-                    prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "base" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_value(p, &mut r.base, canonical)?;
-                }
-                "_base" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_element(p, &mut r.base)?;
-                }
-                "parent" => {
-                    p.mark(&mut seen, 42)?;
-                    let other = p.marked(&seen, 43);
-                    values(p, &mut r.parent, canonical, other)?;
-                }
-                "_parent" => {
-                    p.mark(&mut seen, 43)?;
-                    let other = p.marked(&seen, 42);
-                    elements(p, &mut r.parent, other)?;
-                }
-                "eventCoding" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c0, 1, "event")?;
-                    choice_box_one(
-                        p,
-                        &mut r.event,
-                        Coding::read,
-                        MessageDefinitionEvent::Coding,
-                    )?;
-                }
-                "eventUri" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c0, 2, "event")?;
-                    choice_value_one(
-                        p,
-                        &mut r.event,
-                        uri,
-                        MessageDefinitionEvent::Uri,
-                        |e| match e {
-                            MessageDefinitionEvent::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_eventUri" => {
-                    p.mark(&mut seen, 46)?;
-                    p.choice(&mut c0, 2, "event")?;
-                    choice_element_one(
-                        p,
-                        &mut r.event,
-                        MessageDefinitionEvent::Uri,
-                        |e| match e {
-                            MessageDefinitionEvent::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 47)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.category,
-                        codes::MessageSignificanceCategory::read_code,
-                    )?;
-                }
-                "_category" => {
-                    p.mark(&mut seen, 48)?;
-                    opt_prim_element(p, &mut r.category)?;
-                }
-                "focus" => {
-                    p.mark(&mut seen, 49)?;
-                    many(p, &mut r.focus, MessageDefinitionFocus::read)?;
-                }
-                "responseRequired" => {
-                    p.mark(&mut seen, 50)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.response_required,
-                        codes::Messageheaderresponserequest::read_code,
-                    )?;
-                }
-                "_responseRequired" => {
-                    p.mark(&mut seen, 51)?;
-                    opt_prim_element(p, &mut r.response_required)?;
-                }
-                "allowedResponse" => {
-                    p.mark(&mut seen, 52)?;
-                    many(
-                        p,
-                        &mut r.allowed_response,
-                        MessageDefinitionAllowedResponse::read,
-                    )?;
-                }
-                "graph" => {
-                    p.mark(&mut seen, 53)?;
-                    let other = p.marked(&seen, 54);
-                    values(p, &mut r.graph, canonical, other)?;
-                }
-                "_graph" => {
-                    p.mark(&mut seen, 54)?;
-                    let other = p.marked(&seen, 53);
-                    elements(p, &mut r.graph, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MESSAGE_DEFINITION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.replaces, "replaces")?;
-        if !p.marked(&seen, 23) && !p.marked(&seen, 24) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 27) && !p.marked(&seen, 28) {
-            return Err(p.missing("date"));
-        }
         check_list(p, &r.parent, "parent")?;
-        if c0 == 0 {
-            return Err(p.missing("event[x]"));
-        }
         check_list(p, &r.graph, "graph")?;
         Ok(r)
     }
@@ -467,411 +206,393 @@ impl MessageDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("MessageDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
         write_prims(w, "replaces", "_replaces", &self.replaces, w_str);
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        write_prim(w, "date", "_date", &self.date, w_str);
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.base {
-            write_prim(w, "base", "_base", v, w_str);
-        }
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_one_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(w, "base", "_base", &self.base, w_str);
         write_prims(w, "parent", "_parent", &self.parent, w_str);
-        {
-            let v = &self.event;
-            match v {
-                MessageDefinitionEvent::Coding(x) => {
-                    w.key("eventCoding");
-                    x.write(w);
-                }
-                MessageDefinitionEvent::Uri(x) => write_prim(w, "eventUri", "_eventUri", x, w_str),
-            }
-        }
-        if let Some(v) = &self.category {
-            write_prim(w, "category", "_category", v, w_str);
-        }
-        if !self.focus.is_empty() {
-            w.key("focus");
-            w.begin_array();
-            for v in &self.focus {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.response_required {
-            write_prim(w, "responseRequired", "_responseRequired", v, w_str);
-        }
-        if !self.allowed_response.is_empty() {
-            w.key("allowedResponse");
-            w.begin_array();
-            for v in &self.allowed_response {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        self.event.write_keys(w);
+        write_opt_prim(w, "category", "_category", &self.category, w_str);
+        write_many(w, "focus", &self.focus, MessageDefinitionFocus::write);
+        write_opt_prim(
+            w,
+            "responseRequired",
+            "_responseRequired",
+            &self.response_required,
+            w_str,
+        );
+        write_many(
+            w,
+            "allowedResponse",
+            &self.allowed_response,
+            MessageDefinitionAllowedResponse::write,
+        );
         write_prims(w, "graph", "_graph", &self.graph, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.replaces.is_empty() {
-            let n = path.len();
-            path.push_str(".replaces");
-            for v in &self.replaces {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".date");
-            {
-                let v = &self.date;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.base.is_some() {
-            let n = path.len();
-            path.push_str(".base");
-            if let Some(v) = &self.base {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parent.is_empty() {
-            let n = path.len();
-            path.push_str(".parent");
-            for v in &self.parent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".event[x]");
-            {
-                let v = &self.event;
-                match v {
-                    MessageDefinitionEvent::Coding(x) => x.visit_refs(path, f),
-                    MessageDefinitionEvent::Uri(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.focus.is_empty() {
-            let n = path.len();
-            path.push_str(".focus");
-            for v in &self.focus {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.response_required.is_some() {
-            let n = path.len();
-            path.push_str(".responseRequired");
-            if let Some(v) = &self.response_required {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.allowed_response.is_empty() {
-            let n = path.len();
-            path.push_str(".allowedResponse");
-            for v in &self.allowed_response {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.graph.is_empty() {
-            let n = path.len();
-            path.push_str(".graph");
-            for v in &self.graph {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_many(path, f, ".replaces", &self.replaces, Canonical::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_one(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(path, f, ".base", &self.base, Canonical::visit_refs);
+        visit_many(path, f, ".parent", &self.parent, Canonical::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".event[x]",
+            &self.event,
+            MessageDefinitionEvent::visit_refs,
+        );
+        visit_opt(path, f, ".category", &self.category, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".focus",
+            &self.focus,
+            MessageDefinitionFocus::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".responseRequired",
+            &self.response_required,
+            Code::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".allowedResponse",
+            &self.allowed_response,
+            MessageDefinitionAllowedResponse::visit_refs,
+        );
+        visit_many(path, f, ".graph", &self.graph, Canonical::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MessageDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.base, canonical),
+            5 => prim_value(p, &mut self.date, date_time),
+            6 => opt(p, &mut self.meta, Meta::read),
+            7 => opt_prim_value(p, &mut self.name, string),
+            8 => opt(p, &mut self.text, Narrative::read),
+            9 => opt_prim_element(p, &mut self.base),
+            10 => prim_element(p, &mut self.date),
+            11 => opt_prim_element(p, &mut self.name),
+            12 => many(p, &mut self.focus, MessageDefinitionFocus::read),
+            13 => {
+                let other = p.marked(seen, 15);
+                values(p, &mut self.graph, canonical, other)
+            }
+            14 => opt_prim_value(p, &mut self.title, string),
+            15 => {
+                let other = p.marked(seen, 13);
+                elements(p, &mut self.graph, other)
+            }
+            16 => opt_prim_element(p, &mut self.title),
+            17 => {
+                let other = p.marked(seen, 19);
+                values(p, &mut self.parent, canonical, other)
+            }
+            18 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            19 => {
+                let other = p.marked(seen, 17);
+                elements(p, &mut self.parent, other)
+            }
+            20 => prim_element(p, &mut self.status),
+            21 => many(p, &mut self.contact, ContactDetail::read),
+            22 => opt_prim_value(p, &mut self.purpose, markdown),
+            23 => opt_prim_value(p, &mut self.version, string),
+            24 => opt_prim_element(p, &mut self.purpose),
+            25 => opt_prim_element(p, &mut self.version),
+            26 => opt_prim_value(
+                p,
+                &mut self.category,
+                codes::MessageSignificanceCategory::read_code,
+            ),
+            27 => choice_value_one(
+                p,
+                &mut self.event,
+                uri,
+                MessageDefinitionEvent::Uri,
+                |e| match e {
+                    MessageDefinitionEvent::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            28 => opt_prim_value(p, &mut self.language, code),
+            29 => {
+                let other = p.marked(seen, 33);
+                values(p, &mut self.replaces, canonical, other)
+            }
+            30 => opt_prim_element(p, &mut self.category),
+            31 => choice_element_one(
+                p,
+                &mut self.event,
+                MessageDefinitionEvent::Uri,
+                |e| match e {
+                    MessageDefinitionEvent::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => opt_prim_element(p, &mut self.language),
+            33 => {
+                let other = p.marked(seen, 29);
+                elements(p, &mut self.replaces, other)
+            }
+            34 => many(p, &mut self.contained, Resource::read),
+            35 => opt_prim_value(p, &mut self.copyright, markdown),
+            36 => many(p, &mut self.extension, Extension::read),
+            37 => opt_prim_value(p, &mut self.publisher, string),
+            38 => opt_prim_element(p, &mut self.copyright),
+            39 => opt_prim_element(p, &mut self.publisher),
+            40 => many(p, &mut self.identifier, Identifier::read),
+            41 => many(p, &mut self.use_context, UsageContext::read),
+            42 => opt_prim_value(p, &mut self.description, markdown),
+            43 => choice_box_one(
+                p,
+                &mut self.event,
+                Coding::read,
+                MessageDefinitionEvent::Coding,
+            ),
+            44 => opt_prim_element(p, &mut self.description),
+            45 => opt_prim_value(p, &mut self.experimental, boolean),
+            46 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            47 => p.expect_resource_type("MessageDefinition"),
+            48 => opt_prim_element(p, &mut self.experimental),
+            49 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            50 => opt_prim_element(p, &mut self.implicit_rules),
+            51 => many(
+                p,
+                &mut self.allowed_response,
+                MessageDefinitionAllowedResponse::read,
+            ),
+            52 => opt_prim_value(
+                p,
+                &mut self.response_required,
+                codes::Messageheaderresponserequest::read_code,
+            ),
+            53 => opt_prim_element(p, &mut self.response_required),
+            54 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MESSAGE_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("base"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_base"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("focus"),
+        Key::plain("graph"),
+        Key::plain("title"),
+        Key::plain("_graph"),
+        Key::plain("_title"),
+        Key::plain("parent"),
+        Key::plain("status"),
+        Key::plain("_parent"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("category"),
+        Key::choice("eventUri", 1, 2),
+        Key::plain("language"),
+        Key::plain("replaces"),
+        Key::plain("_category"),
+        Key::choice("_eventUri", 1, 2),
+        Key::plain("_language"),
+        Key::plain("_replaces"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::choice("eventCoding", 1, 1),
+        Key::plain("_description"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("allowedResponse"),
+        Key::plain("responseRequired"),
+        Key::plain("_responseRequired"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["event"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[18, 20],
+        },
+        Required {
+            name: "date",
+            keys: &[5, 10],
+        },
+        Required {
+            name: "event[x]",
+            keys: &[27, 31, 43],
+        },
+    ],
+};
 
 /// Responses to this message
 ///
@@ -917,112 +638,88 @@ impl MessageDefinitionAllowedResponse {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "message" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.message, canonical)?;
-                }
-                "_message" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.message)?;
-                }
-                "situation" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.situation, markdown)?;
-                }
-                "_situation" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.situation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("message"));
-        }
+        read_object(
+            p,
+            &MESSAGE_DEFINITION_ALLOWED_RESPONSE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "message", "_message", &self.message, w_str);
-        if let Some(v) = &self.situation {
-            write_prim(w, "situation", "_situation", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "message", "_message", &self.message, w_str);
+        write_opt_prim(w, "situation", "_situation", &self.situation, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".message");
-            {
-                let v = &self.message;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.situation.is_some() {
-            let n = path.len();
-            path.push_str(".situation");
-            if let Some(v) = &self.situation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".message", &self.message, Canonical::visit_refs);
+        visit_opt(path, f, ".situation", &self.situation, Markdown::visit_refs);
+    }
+}
+
+impl ReadFields for MessageDefinitionAllowedResponse {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.message, canonical),
+            2 => prim_element(p, &mut self.message),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.situation, markdown),
+            5 => opt_prim_element(p, &mut self.situation),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MESSAGE_DEFINITION_ALLOWED_RESPONSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("message"),
+        Key::plain("_message"),
+        Key::plain("extension"),
+        Key::plain("situation"),
+        Key::plain("_situation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "message",
+        keys: &[1, 2],
+    }],
+};
 
 /// Resource(s) that are the subject of the event
 ///
@@ -1077,149 +774,98 @@ impl MessageDefinitionFocus {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::ResourceType::read_code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.profile, canonical)?;
-                }
-                "_profile" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.profile)?;
-                }
-                "min" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.min, unsigned_int)?;
-                }
-                "_min" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.min)?;
-                }
-                "max" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.max, string)?;
-                }
-                "_max" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.max)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("min"));
-        }
+        read_object(p, &MESSAGE_DEFINITION_FOCUS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        if let Some(v) = &self.profile {
-            write_prim(w, "profile", "_profile", v, w_str);
-        }
-        write_prim(w, "min", "_min", &self.min, w_unsigned);
-        if let Some(v) = &self.max {
-            write_prim(w, "max", "_max", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "profile", "_profile", &self.profile, w_str);
+        write_one_prim(w, "min", "_min", &self.min, w_unsigned);
+        write_opt_prim(w, "max", "_max", &self.max, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.profile.is_some() {
-            let n = path.len();
-            path.push_str(".profile");
-            if let Some(v) = &self.profile {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".min");
-            {
-                let v = &self.min;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max.is_some() {
-            let n = path.len();
-            path.push_str(".max");
-            if let Some(v) = &self.max {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".profile", &self.profile, Canonical::visit_refs);
+        visit_one(path, f, ".min", &self.min, UnsignedInt::visit_refs);
+        visit_opt(path, f, ".max", &self.max, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for MessageDefinitionFocus {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.max, string),
+            2 => prim_value(p, &mut self.min, unsigned_int),
+            3 => opt_prim_element(p, &mut self.max),
+            4 => prim_element(p, &mut self.min),
+            5 => prim_value(p, &mut self.code, codes::ResourceType::read_code),
+            6 => prim_element(p, &mut self.code),
+            7 => opt_prim_value(p, &mut self.profile, canonical),
+            8 => opt_prim_element(p, &mut self.profile),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MESSAGE_DEFINITION_FOCUS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("max"),
+        Key::plain("min"),
+        Key::plain("_max"),
+        Key::plain("_min"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("profile"),
+        Key::plain("_profile"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "min",
+            keys: &[2, 4],
+        },
+    ],
+};

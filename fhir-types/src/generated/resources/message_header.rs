@@ -108,6 +108,23 @@ impl Default for MessageHeaderEvent {
     }
 }
 
+impl MessageHeaderEvent {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Coding(x) => write_one(w, "eventCoding", &**x, Coding::write),
+            Self::Uri(x) => write_one_prim(w, "eventUri", "_eventUri", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl MessageHeader {
     /// A `MessageHeader` with its required elements (`event`, `source`); everything else is empty.
     pub fn new(event: MessageHeaderEvent, source: MessageHeaderSource) -> Self {
@@ -121,132 +138,7 @@ impl MessageHeader {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MessageHeader")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "eventCoding" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 1, "event")?;
-                    choice_box_one(p, &mut r.event, Coding::read, MessageHeaderEvent::Coding)?;
-                }
-                "eventUri" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 2, "event")?;
-                    choice_value_one(p, &mut r.event, uri, MessageHeaderEvent::Uri, |e| match e {
-                        MessageHeaderEvent::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_eventUri" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 2, "event")?;
-                    choice_element_one(p, &mut r.event, MessageHeaderEvent::Uri, |e| match e {
-                        MessageHeaderEvent::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "destination" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.destination, MessageHeaderDestination::read)?;
-                }
-                "sender" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.sender, Reference::read)?;
-                }
-                "enterer" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.enterer, Reference::read)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.author, Reference::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 19)?;
-                    one(p, &mut r.source, MessageHeaderSource::read)?;
-                }
-                "responsible" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.responsible, Reference::read)?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.reason, CodeableConcept::read)?;
-                }
-                "response" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.response, MessageHeaderResponse::read)?;
-                }
-                "focus" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.focus, Reference::read)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.definition, canonical)?;
-                }
-                "_definition" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.definition)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("event[x]"));
-        }
-        if !p.marked(&seen, 19) {
-            return Err(p.missing("source"));
-        }
+        read_object(p, &MESSAGE_HEADER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -254,270 +146,218 @@ impl MessageHeader {
         w.begin_object();
         w.key("resourceType");
         w.str("MessageHeader");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.event;
-            match v {
-                MessageHeaderEvent::Coding(x) => {
-                    w.key("eventCoding");
-                    x.write(w);
-                }
-                MessageHeaderEvent::Uri(x) => write_prim(w, "eventUri", "_eventUri", x, w_str),
-            }
-        }
-        if !self.destination.is_empty() {
-            w.key("destination");
-            w.begin_array();
-            for v in &self.destination {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.sender {
-            w.key("sender");
-            v.write(w);
-        }
-        if let Some(v) = &self.enterer {
-            w.key("enterer");
-            v.write(w);
-        }
-        if let Some(v) = &self.author {
-            w.key("author");
-            v.write(w);
-        }
-        {
-            let v = &self.source;
-            w.key("source");
-            v.write(w);
-        }
-        if let Some(v) = &self.responsible {
-            w.key("responsible");
-            v.write(w);
-        }
-        if let Some(v) = &self.reason {
-            w.key("reason");
-            v.write(w);
-        }
-        if let Some(v) = &self.response {
-            w.key("response");
-            v.write(w);
-        }
-        if !self.focus.is_empty() {
-            w.key("focus");
-            w.begin_array();
-            for v in &self.focus {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.definition {
-            write_prim(w, "definition", "_definition", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.event.write_keys(w);
+        write_many(
+            w,
+            "destination",
+            &self.destination,
+            MessageHeaderDestination::write,
+        );
+        write_opt(w, "sender", &self.sender, Reference::write);
+        write_opt(w, "enterer", &self.enterer, Reference::write);
+        write_opt(w, "author", &self.author, Reference::write);
+        write_one(w, "source", &self.source, MessageHeaderSource::write);
+        write_opt(w, "responsible", &self.responsible, Reference::write);
+        write_opt(w, "reason", &self.reason, CodeableConcept::write);
+        write_opt(w, "response", &self.response, MessageHeaderResponse::write);
+        write_many(w, "focus", &self.focus, Reference::write);
+        write_opt_prim(w, "definition", "_definition", &self.definition, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".event[x]");
-            {
-                let v = &self.event;
-                match v {
-                    MessageHeaderEvent::Coding(x) => x.visit_refs(path, f),
-                    MessageHeaderEvent::Uri(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.destination.is_empty() {
-            let n = path.len();
-            path.push_str(".destination");
-            for v in &self.destination {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sender.is_some() {
-            let n = path.len();
-            path.push_str(".sender");
-            if let Some(v) = &self.sender {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.enterer.is_some() {
-            let n = path.len();
-            path.push_str(".enterer");
-            if let Some(v) = &self.enterer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.author.is_some() {
-            let n = path.len();
-            path.push_str(".author");
-            if let Some(v) = &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".source");
-            {
-                let v = &self.source;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.responsible.is_some() {
-            let n = path.len();
-            path.push_str(".responsible");
-            if let Some(v) = &self.responsible {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reason.is_some() {
-            let n = path.len();
-            path.push_str(".reason");
-            if let Some(v) = &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.response.is_some() {
-            let n = path.len();
-            path.push_str(".response");
-            if let Some(v) = &self.response {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.focus.is_empty() {
-            let n = path.len();
-            path.push_str(".focus");
-            for v in &self.focus {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.definition.is_some() {
-            let n = path.len();
-            path.push_str(".definition");
-            if let Some(v) = &self.definition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".event[x]",
+            &self.event,
+            MessageHeaderEvent::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".destination",
+            &self.destination,
+            MessageHeaderDestination::visit_refs,
+        );
+        visit_opt(path, f, ".sender", &self.sender, reference);
+        visit_opt(path, f, ".enterer", &self.enterer, reference);
+        visit_opt(path, f, ".author", &self.author, reference);
+        visit_one(
+            path,
+            f,
+            ".source",
+            &self.source,
+            MessageHeaderSource::visit_refs,
+        );
+        visit_opt(path, f, ".responsible", &self.responsible, reference);
+        visit_opt(
+            path,
+            f,
+            ".reason",
+            &self.reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".response",
+            &self.response,
+            MessageHeaderResponse::visit_refs,
+        );
+        visit_many(path, f, ".focus", &self.focus, reference);
+        visit_opt(
+            path,
+            f,
+            ".definition",
+            &self.definition,
+            Canonical::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MessageHeader {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.focus, Reference::read),
+            5 => opt(p, &mut self.author, Reference::read),
+            6 => opt(p, &mut self.reason, CodeableConcept::read),
+            7 => opt(p, &mut self.sender, Reference::read),
+            8 => one(p, &mut self.source, MessageHeaderSource::read),
+            9 => opt(p, &mut self.enterer, Reference::read),
+            10 => choice_value_one(
+                p,
+                &mut self.event,
+                uri,
+                MessageHeaderEvent::Uri,
+                |e| match e {
+                    MessageHeaderEvent::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => opt(p, &mut self.response, MessageHeaderResponse::read),
+            13 => choice_element_one(p, &mut self.event, MessageHeaderEvent::Uri, |e| match e {
+                MessageHeaderEvent::Uri(x) => Some(x),
+                _ => None,
+            }),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => many(p, &mut self.contained, Resource::read),
+            16 => many(p, &mut self.extension, Extension::read),
+            17 => opt_prim_value(p, &mut self.definition, canonical),
+            18 => opt_prim_element(p, &mut self.definition),
+            19 => many(p, &mut self.destination, MessageHeaderDestination::read),
+            20 => choice_box_one(p, &mut self.event, Coding::read, MessageHeaderEvent::Coding),
+            21 => opt(p, &mut self.responsible, Reference::read),
+            22 => p.expect_resource_type("MessageHeader"),
+            23 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            24 => opt_prim_element(p, &mut self.implicit_rules),
+            25 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MESSAGE_HEADER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("focus"),
+        Key::plain("author"),
+        Key::plain("reason"),
+        Key::plain("sender"),
+        Key::plain("source"),
+        Key::plain("enterer"),
+        Key::choice("eventUri", 1, 2),
+        Key::plain("language"),
+        Key::plain("response"),
+        Key::choice("_eventUri", 1, 2),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("definition"),
+        Key::plain("_definition"),
+        Key::plain("destination"),
+        Key::choice("eventCoding", 1, 1),
+        Key::plain("responsible"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["event"],
+    required: &[
+        Required {
+            name: "event[x]",
+            keys: &[10, 13, 20],
+        },
+        Required {
+            name: "source",
+            keys: &[8],
+        },
+    ],
+};
 
 /// Message destination application(s)
 ///
@@ -571,146 +411,91 @@ impl MessageHeaderDestination {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.target, Reference::read)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.endpoint, url)?;
-                }
-                "_endpoint" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_element(p, &mut r.endpoint)?;
-                }
-                "receiver" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.receiver, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 6) && !p.marked(&seen, 7) {
-            return Err(p.missing("endpoint"));
-        }
+        read_object(p, &MESSAGE_HEADER_DESTINATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.target {
-            w.key("target");
-            v.write(w);
-        }
-        write_prim(w, "endpoint", "_endpoint", &self.endpoint, w_str);
-        if let Some(v) = &self.receiver {
-            w.key("receiver");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt(w, "target", &self.target, Reference::write);
+        write_one_prim(w, "endpoint", "_endpoint", &self.endpoint, w_str);
+        write_opt(w, "receiver", &self.receiver, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.target.is_some() {
-            let n = path.len();
-            path.push_str(".target");
-            if let Some(v) = &self.target {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".endpoint");
-            {
-                let v = &self.endpoint;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.receiver.is_some() {
-            let n = path.len();
-            path.push_str(".receiver");
-            if let Some(v) = &self.receiver {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".target", &self.target, reference);
+        visit_one(path, f, ".endpoint", &self.endpoint, Url::visit_refs);
+        visit_opt(path, f, ".receiver", &self.receiver, reference);
+    }
+}
+
+impl ReadFields for MessageHeaderDestination {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt_prim_element(p, &mut self.name),
+            3 => opt(p, &mut self.target, Reference::read),
+            4 => prim_value(p, &mut self.endpoint, url),
+            5 => opt(p, &mut self.receiver, Reference::read),
+            6 => prim_element(p, &mut self.endpoint),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MESSAGE_HEADER_DESTINATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("target"),
+        Key::plain("endpoint"),
+        Key::plain("receiver"),
+        Key::plain("_endpoint"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "endpoint",
+        keys: &[4, 6],
+    }],
+};
 
 /// If this is a reply to prior message
 ///
@@ -761,131 +546,93 @@ impl MessageHeaderResponse {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.identifier, id)?;
-                }
-                "_identifier" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.identifier)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, codes::ResponseType::read_code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "details" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.details, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("identifier"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &MESSAGE_HEADER_RESPONSE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "identifier", "_identifier", &self.identifier, w_str);
-        write_prim(w, "code", "_code", &self.code, w_str);
-        if let Some(v) = &self.details {
-            w.key("details");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "identifier", "_identifier", &self.identifier, w_str);
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_opt(w, "details", &self.details, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".identifier");
-            {
-                let v = &self.identifier;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.details.is_some() {
-            let n = path.len();
-            path.push_str(".details");
-            if let Some(v) = &self.details {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".identifier", &self.identifier, Id::visit_refs);
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".details", &self.details, reference);
+    }
+}
+
+impl ReadFields for MessageHeaderResponse {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.code, codes::ResponseType::read_code),
+            2 => prim_element(p, &mut self.code),
+            3 => opt(p, &mut self.details, Reference::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => prim_value(p, &mut self.identifier, id),
+            6 => prim_element(p, &mut self.identifier),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MESSAGE_HEADER_RESPONSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("details"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("_identifier"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "identifier",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "code",
+            keys: &[1, 2],
+        },
+    ],
+};
 
 /// Message source application
 ///
@@ -943,163 +690,96 @@ impl MessageHeaderSource {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "software" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.software, string)?;
-                }
-                "_software" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.software)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.contact, ContactPoint::read)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 10)?;
-                    prim_value(p, &mut r.endpoint, url)?;
-                }
-                "_endpoint" => {
-                    p.mark(&mut seen, 11)?;
-                    prim_element(p, &mut r.endpoint)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 10) && !p.marked(&seen, 11) {
-            return Err(p.missing("endpoint"));
-        }
+        read_object(p, &MESSAGE_HEADER_SOURCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.software {
-            write_prim(w, "software", "_software", v, w_str);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.contact {
-            w.key("contact");
-            v.write(w);
-        }
-        write_prim(w, "endpoint", "_endpoint", &self.endpoint, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "software", "_software", &self.software, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt(w, "contact", &self.contact, ContactPoint::write);
+        write_one_prim(w, "endpoint", "_endpoint", &self.endpoint, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.software.is_some() {
-            let n = path.len();
-            path.push_str(".software");
-            if let Some(v) = &self.software {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.contact.is_some() {
-            let n = path.len();
-            path.push_str(".contact");
-            if let Some(v) = &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".endpoint");
-            {
-                let v = &self.endpoint;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".software", &self.software, FhirString::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".contact", &self.contact, ContactPoint::visit_refs);
+        visit_one(path, f, ".endpoint", &self.endpoint, Url::visit_refs);
+    }
+}
+
+impl ReadFields for MessageHeaderSource {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt_prim_element(p, &mut self.name),
+            3 => opt(p, &mut self.contact, ContactPoint::read),
+            4 => opt_prim_value(p, &mut self.version, string),
+            5 => opt_prim_element(p, &mut self.version),
+            6 => prim_value(p, &mut self.endpoint, url),
+            7 => opt_prim_value(p, &mut self.software, string),
+            8 => prim_element(p, &mut self.endpoint),
+            9 => opt_prim_element(p, &mut self.software),
+            10 => many(p, &mut self.extension, Extension::read),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MESSAGE_HEADER_SOURCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("contact"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("endpoint"),
+        Key::plain("software"),
+        Key::plain("_endpoint"),
+        Key::plain("_software"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "endpoint",
+        keys: &[6, 8],
+    }],
+};

@@ -121,147 +121,7 @@ impl MolecularSequence {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("MolecularSequence")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.type_, codes::SequenceType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "coordinateSystem" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.coordinate_system, integer)?;
-                }
-                "_coordinateSystem" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.coordinate_system)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.patient, Reference::read)?;
-                }
-                "specimen" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.specimen, Reference::read)?;
-                }
-                "device" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.device, Reference::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.performer, Reference::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "referenceSeq" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.reference_seq, MolecularSequenceReferenceSeq::read)?;
-                }
-                "variant" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.variant, MolecularSequenceVariant::read)?;
-                }
-                "observedSeq" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.observed_seq, string)?;
-                }
-                "_observedSeq" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.observed_seq)?;
-                }
-                "quality" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.quality, MolecularSequenceQuality::read)?;
-                }
-                "readCoverage" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.read_coverage, integer)?;
-                }
-                "_readCoverage" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.read_coverage)?;
-                }
-                "repository" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.repository, MolecularSequenceRepository::read)?;
-                }
-                "pointer" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.pointer, Reference::read)?;
-                }
-                "structureVariant" => {
-                    p.mark(&mut seen, 31)?;
-                    many(
-                        p,
-                        &mut r.structure_variant,
-                        MolecularSequenceStructureVariant::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("coordinateSystem"));
-        }
+        read_object(p, &MOLECULAR_SEQUENCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -269,336 +129,270 @@ impl MolecularSequence {
         w.begin_object();
         w.key("resourceType");
         w.str("MolecularSequence");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
-        write_prim(
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
+        write_one_prim(
             w,
             "coordinateSystem",
             "_coordinateSystem",
             &self.coordinate_system,
             w_integer,
         );
-        if let Some(v) = &self.patient {
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.specimen {
-            w.key("specimen");
-            v.write(w);
-        }
-        if let Some(v) = &self.device {
-            w.key("device");
-            v.write(w);
-        }
-        if let Some(v) = &self.performer {
-            w.key("performer");
-            v.write(w);
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.reference_seq {
-            w.key("referenceSeq");
-            v.write(w);
-        }
-        if !self.variant.is_empty() {
-            w.key("variant");
-            w.begin_array();
-            for v in &self.variant {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.observed_seq {
-            write_prim(w, "observedSeq", "_observedSeq", v, w_str);
-        }
-        if !self.quality.is_empty() {
-            w.key("quality");
-            w.begin_array();
-            for v in &self.quality {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.read_coverage {
-            write_prim(w, "readCoverage", "_readCoverage", v, w_integer);
-        }
-        if !self.repository.is_empty() {
-            w.key("repository");
-            w.begin_array();
-            for v in &self.repository {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.pointer.is_empty() {
-            w.key("pointer");
-            w.begin_array();
-            for v in &self.pointer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.structure_variant.is_empty() {
-            w.key("structureVariant");
-            w.begin_array();
-            for v in &self.structure_variant {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "patient", &self.patient, Reference::write);
+        write_opt(w, "specimen", &self.specimen, Reference::write);
+        write_opt(w, "device", &self.device, Reference::write);
+        write_opt(w, "performer", &self.performer, Reference::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(
+            w,
+            "referenceSeq",
+            &self.reference_seq,
+            MolecularSequenceReferenceSeq::write,
+        );
+        write_many(w, "variant", &self.variant, MolecularSequenceVariant::write);
+        write_opt_prim(w, "observedSeq", "_observedSeq", &self.observed_seq, w_str);
+        write_many(w, "quality", &self.quality, MolecularSequenceQuality::write);
+        write_opt_prim(
+            w,
+            "readCoverage",
+            "_readCoverage",
+            &self.read_coverage,
+            w_integer,
+        );
+        write_many(
+            w,
+            "repository",
+            &self.repository,
+            MolecularSequenceRepository::write,
+        );
+        write_many(w, "pointer", &self.pointer, Reference::write);
+        write_many(
+            w,
+            "structureVariant",
+            &self.structure_variant,
+            MolecularSequenceStructureVariant::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".coordinateSystem");
-            {
-                let v = &self.coordinate_system;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.patient.is_some() {
-            let n = path.len();
-            path.push_str(".patient");
-            if let Some(v) = &self.patient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.specimen.is_some() {
-            let n = path.len();
-            path.push_str(".specimen");
-            if let Some(v) = &self.specimen {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.device.is_some() {
-            let n = path.len();
-            path.push_str(".device");
-            if let Some(v) = &self.device {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performer.is_some() {
-            let n = path.len();
-            path.push_str(".performer");
-            if let Some(v) = &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference_seq.is_some() {
-            let n = path.len();
-            path.push_str(".referenceSeq");
-            if let Some(v) = &self.reference_seq {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.variant.is_empty() {
-            let n = path.len();
-            path.push_str(".variant");
-            for v in &self.variant {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.observed_seq.is_some() {
-            let n = path.len();
-            path.push_str(".observedSeq");
-            if let Some(v) = &self.observed_seq {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.quality.is_empty() {
-            let n = path.len();
-            path.push_str(".quality");
-            for v in &self.quality {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.read_coverage.is_some() {
-            let n = path.len();
-            path.push_str(".readCoverage");
-            if let Some(v) = &self.read_coverage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.repository.is_empty() {
-            let n = path.len();
-            path.push_str(".repository");
-            for v in &self.repository {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.pointer.is_empty() {
-            let n = path.len();
-            path.push_str(".pointer");
-            for v in &self.pointer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.structure_variant.is_empty() {
-            let n = path.len();
-            path.push_str(".structureVariant");
-            for v in &self.structure_variant {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".coordinateSystem",
+            &self.coordinate_system,
+            Integer::visit_refs,
+        );
+        visit_opt(path, f, ".patient", &self.patient, reference);
+        visit_opt(path, f, ".specimen", &self.specimen, reference);
+        visit_opt(path, f, ".device", &self.device, reference);
+        visit_opt(path, f, ".performer", &self.performer, reference);
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".referenceSeq",
+            &self.reference_seq,
+            MolecularSequenceReferenceSeq::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".variant",
+            &self.variant,
+            MolecularSequenceVariant::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".observedSeq",
+            &self.observed_seq,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".quality",
+            &self.quality,
+            MolecularSequenceQuality::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".readCoverage",
+            &self.read_coverage,
+            Integer::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".repository",
+            &self.repository,
+            MolecularSequenceRepository::visit_refs,
+        );
+        visit_many(path, f, ".pointer", &self.pointer, reference);
+        visit_many(
+            path,
+            f,
+            ".structureVariant",
+            &self.structure_variant,
+            MolecularSequenceStructureVariant::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for MolecularSequence {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt_prim_value(p, &mut self.type_, codes::SequenceType::read_code),
+            5 => opt_prim_element(p, &mut self.type_),
+            6 => opt(p, &mut self.device, Reference::read),
+            7 => opt(p, &mut self.patient, Reference::read),
+            8 => many(p, &mut self.pointer, Reference::read),
+            9 => many(p, &mut self.quality, MolecularSequenceQuality::read),
+            10 => many(p, &mut self.variant, MolecularSequenceVariant::read),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => opt(p, &mut self.quantity, Quantity::read),
+            13 => opt(p, &mut self.specimen, Reference::read),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => many(p, &mut self.contained, Resource::read),
+            16 => many(p, &mut self.extension, Extension::read),
+            17 => opt(p, &mut self.performer, Reference::read),
+            18 => many(p, &mut self.identifier, Identifier::read),
+            19 => many(p, &mut self.repository, MolecularSequenceRepository::read),
+            20 => opt_prim_value(p, &mut self.observed_seq, string),
+            21 => opt_prim_element(p, &mut self.observed_seq),
+            22 => opt_prim_value(p, &mut self.read_coverage, integer),
+            23 => opt(
+                p,
+                &mut self.reference_seq,
+                MolecularSequenceReferenceSeq::read,
+            ),
+            24 => p.expect_resource_type("MolecularSequence"),
+            25 => opt_prim_element(p, &mut self.read_coverage),
+            26 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            27 => opt_prim_element(p, &mut self.implicit_rules),
+            28 => prim_value(p, &mut self.coordinate_system, integer),
+            29 => many(
+                p,
+                &mut self.structure_variant,
+                MolecularSequenceStructureVariant::read,
+            ),
+            30 => prim_element(p, &mut self.coordinate_system),
+            31 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static MOLECULAR_SEQUENCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("device"),
+        Key::plain("patient"),
+        Key::plain("pointer"),
+        Key::plain("quality"),
+        Key::plain("variant"),
+        Key::plain("language"),
+        Key::plain("quantity"),
+        Key::plain("specimen"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("identifier"),
+        Key::plain("repository"),
+        Key::plain("observedSeq"),
+        Key::plain("_observedSeq"),
+        Key::plain("readCoverage"),
+        Key::plain("referenceSeq"),
+        Key::plain("resourceType"),
+        Key::plain("_readCoverage"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("coordinateSystem"),
+        Key::plain("structureVariant"),
+        Key::plain("_coordinateSystem"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "coordinateSystem",
+        keys: &[28, 30],
+    }],
+};
 
 /// An set of value as quality of sequence
 ///
@@ -696,347 +490,176 @@ impl MolecularSequenceQuality {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::QualityType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "standardSequence" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.standard_sequence, CodeableConcept::read)?;
-                }
-                "start" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.start, integer)?;
-                }
-                "_start" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.start)?;
-                }
-                "end" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.end, integer)?;
-                }
-                "_end" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.end)?;
-                }
-                "score" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.score, Quantity::read)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.method, CodeableConcept::read)?;
-                }
-                "truthTP" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.truth_t_p, decimal)?;
-                }
-                "_truthTP" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.truth_t_p)?;
-                }
-                "queryTP" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.query_t_p, decimal)?;
-                }
-                "_queryTP" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.query_t_p)?;
-                }
-                "truthFN" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.truth_f_n, decimal)?;
-                }
-                "_truthFN" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.truth_f_n)?;
-                }
-                "queryFP" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.query_f_p, decimal)?;
-                }
-                "_queryFP" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.query_f_p)?;
-                }
-                "gtFP" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.gt_f_p, decimal)?;
-                }
-                "_gtFP" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.gt_f_p)?;
-                }
-                "precision" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.precision, decimal)?;
-                }
-                "_precision" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.precision)?;
-                }
-                "recall" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.recall, decimal)?;
-                }
-                "_recall" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.recall)?;
-                }
-                "fScore" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.f_score, decimal)?;
-                }
-                "_fScore" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.f_score)?;
-                }
-                "roc" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.roc, MolecularSequenceQualityRoc::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &MOLECULAR_SEQUENCE_QUALITY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.standard_sequence {
-            w.key("standardSequence");
-            v.write(w);
-        }
-        if let Some(v) = &self.start {
-            write_prim(w, "start", "_start", v, w_integer);
-        }
-        if let Some(v) = &self.end {
-            write_prim(w, "end", "_end", v, w_integer);
-        }
-        if let Some(v) = &self.score {
-            w.key("score");
-            v.write(w);
-        }
-        if let Some(v) = &self.method {
-            w.key("method");
-            v.write(w);
-        }
-        if let Some(v) = &self.truth_t_p {
-            write_prim(w, "truthTP", "_truthTP", v, w_decimal);
-        }
-        if let Some(v) = &self.query_t_p {
-            write_prim(w, "queryTP", "_queryTP", v, w_decimal);
-        }
-        if let Some(v) = &self.truth_f_n {
-            write_prim(w, "truthFN", "_truthFN", v, w_decimal);
-        }
-        if let Some(v) = &self.query_f_p {
-            write_prim(w, "queryFP", "_queryFP", v, w_decimal);
-        }
-        if let Some(v) = &self.gt_f_p {
-            write_prim(w, "gtFP", "_gtFP", v, w_decimal);
-        }
-        if let Some(v) = &self.precision {
-            write_prim(w, "precision", "_precision", v, w_decimal);
-        }
-        if let Some(v) = &self.recall {
-            write_prim(w, "recall", "_recall", v, w_decimal);
-        }
-        if let Some(v) = &self.f_score {
-            write_prim(w, "fScore", "_fScore", v, w_decimal);
-        }
-        if let Some(v) = &self.roc {
-            w.key("roc");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt(
+            w,
+            "standardSequence",
+            &self.standard_sequence,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "start", "_start", &self.start, w_integer);
+        write_opt_prim(w, "end", "_end", &self.end, w_integer);
+        write_opt(w, "score", &self.score, Quantity::write);
+        write_opt(w, "method", &self.method, CodeableConcept::write);
+        write_opt_prim(w, "truthTP", "_truthTP", &self.truth_t_p, w_decimal);
+        write_opt_prim(w, "queryTP", "_queryTP", &self.query_t_p, w_decimal);
+        write_opt_prim(w, "truthFN", "_truthFN", &self.truth_f_n, w_decimal);
+        write_opt_prim(w, "queryFP", "_queryFP", &self.query_f_p, w_decimal);
+        write_opt_prim(w, "gtFP", "_gtFP", &self.gt_f_p, w_decimal);
+        write_opt_prim(w, "precision", "_precision", &self.precision, w_decimal);
+        write_opt_prim(w, "recall", "_recall", &self.recall, w_decimal);
+        write_opt_prim(w, "fScore", "_fScore", &self.f_score, w_decimal);
+        write_opt(w, "roc", &self.roc, MolecularSequenceQualityRoc::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.standard_sequence.is_some() {
-            let n = path.len();
-            path.push_str(".standardSequence");
-            if let Some(v) = &self.standard_sequence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.start.is_some() {
-            let n = path.len();
-            path.push_str(".start");
-            if let Some(v) = &self.start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.end.is_some() {
-            let n = path.len();
-            path.push_str(".end");
-            if let Some(v) = &self.end {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.score.is_some() {
-            let n = path.len();
-            path.push_str(".score");
-            if let Some(v) = &self.score {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.method.is_some() {
-            let n = path.len();
-            path.push_str(".method");
-            if let Some(v) = &self.method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.truth_t_p.is_some() {
-            let n = path.len();
-            path.push_str(".truthTP");
-            if let Some(v) = &self.truth_t_p {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.query_t_p.is_some() {
-            let n = path.len();
-            path.push_str(".queryTP");
-            if let Some(v) = &self.query_t_p {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.truth_f_n.is_some() {
-            let n = path.len();
-            path.push_str(".truthFN");
-            if let Some(v) = &self.truth_f_n {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.query_f_p.is_some() {
-            let n = path.len();
-            path.push_str(".queryFP");
-            if let Some(v) = &self.query_f_p {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.gt_f_p.is_some() {
-            let n = path.len();
-            path.push_str(".gtFP");
-            if let Some(v) = &self.gt_f_p {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.precision.is_some() {
-            let n = path.len();
-            path.push_str(".precision");
-            if let Some(v) = &self.precision {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.recall.is_some() {
-            let n = path.len();
-            path.push_str(".recall");
-            if let Some(v) = &self.recall {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.f_score.is_some() {
-            let n = path.len();
-            path.push_str(".fScore");
-            if let Some(v) = &self.f_score {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.roc.is_some() {
-            let n = path.len();
-            path.push_str(".roc");
-            if let Some(v) = &self.roc {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".standardSequence",
+            &self.standard_sequence,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".start", &self.start, Integer::visit_refs);
+        visit_opt(path, f, ".end", &self.end, Integer::visit_refs);
+        visit_opt(path, f, ".score", &self.score, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".method",
+            &self.method,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".truthTP", &self.truth_t_p, Decimal::visit_refs);
+        visit_opt(path, f, ".queryTP", &self.query_t_p, Decimal::visit_refs);
+        visit_opt(path, f, ".truthFN", &self.truth_f_n, Decimal::visit_refs);
+        visit_opt(path, f, ".queryFP", &self.query_f_p, Decimal::visit_refs);
+        visit_opt(path, f, ".gtFP", &self.gt_f_p, Decimal::visit_refs);
+        visit_opt(path, f, ".precision", &self.precision, Decimal::visit_refs);
+        visit_opt(path, f, ".recall", &self.recall, Decimal::visit_refs);
+        visit_opt(path, f, ".fScore", &self.f_score, Decimal::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".roc",
+            &self.roc,
+            MolecularSequenceQualityRoc::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MolecularSequenceQuality {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.end, integer),
+            2 => opt(p, &mut self.roc, MolecularSequenceQualityRoc::read),
+            3 => opt_prim_element(p, &mut self.end),
+            4 => opt_prim_value(p, &mut self.gt_f_p, decimal),
+            5 => prim_value(p, &mut self.type_, codes::QualityType::read_code),
+            6 => opt_prim_element(p, &mut self.gt_f_p),
+            7 => prim_element(p, &mut self.type_),
+            8 => opt(p, &mut self.score, Quantity::read),
+            9 => opt_prim_value(p, &mut self.start, integer),
+            10 => opt_prim_element(p, &mut self.start),
+            11 => opt_prim_value(p, &mut self.f_score, decimal),
+            12 => opt(p, &mut self.method, CodeableConcept::read),
+            13 => opt_prim_value(p, &mut self.recall, decimal),
+            14 => opt_prim_element(p, &mut self.f_score),
+            15 => opt_prim_element(p, &mut self.recall),
+            16 => opt_prim_value(p, &mut self.query_f_p, decimal),
+            17 => opt_prim_value(p, &mut self.query_t_p, decimal),
+            18 => opt_prim_value(p, &mut self.truth_f_n, decimal),
+            19 => opt_prim_value(p, &mut self.truth_t_p, decimal),
+            20 => opt_prim_element(p, &mut self.query_f_p),
+            21 => opt_prim_element(p, &mut self.query_t_p),
+            22 => opt_prim_element(p, &mut self.truth_f_n),
+            23 => opt_prim_element(p, &mut self.truth_t_p),
+            24 => many(p, &mut self.extension, Extension::read),
+            25 => opt_prim_value(p, &mut self.precision, decimal),
+            26 => opt_prim_element(p, &mut self.precision),
+            27 => opt(p, &mut self.standard_sequence, CodeableConcept::read),
+            28 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MOLECULAR_SEQUENCE_QUALITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("end"),
+        Key::plain("roc"),
+        Key::plain("_end"),
+        Key::plain("gtFP"),
+        Key::plain("type"),
+        Key::plain("_gtFP"),
+        Key::plain("_type"),
+        Key::plain("score"),
+        Key::plain("start"),
+        Key::plain("_start"),
+        Key::plain("fScore"),
+        Key::plain("method"),
+        Key::plain("recall"),
+        Key::plain("_fScore"),
+        Key::plain("_recall"),
+        Key::plain("queryFP"),
+        Key::plain("queryTP"),
+        Key::plain("truthFN"),
+        Key::plain("truthTP"),
+        Key::plain("_queryFP"),
+        Key::plain("_queryTP"),
+        Key::plain("_truthFN"),
+        Key::plain("_truthTP"),
+        Key::plain("extension"),
+        Key::plain("precision"),
+        Key::plain("_precision"),
+        Key::plain("standardSequence"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[5, 7],
+    }],
+};
 
 /// Receiver Operator Characteristic (ROC) Curve
 ///
@@ -1094,94 +717,7 @@ impl MolecularSequenceQualityRoc {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "score" => {
-                    p.mark(&mut seen, 3)?;
-                    let other = p.marked(&seen, 4);
-                    values(p, &mut r.score, integer, other)?;
-                }
-                "_score" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 3);
-                    elements(p, &mut r.score, other)?;
-                }
-                "numTP" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.num_t_p, integer, other)?;
-                }
-                "_numTP" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.num_t_p, other)?;
-                }
-                "numFP" => {
-                    p.mark(&mut seen, 7)?;
-                    let other = p.marked(&seen, 8);
-                    values(p, &mut r.num_f_p, integer, other)?;
-                }
-                "_numFP" => {
-                    p.mark(&mut seen, 8)?;
-                    let other = p.marked(&seen, 7);
-                    elements(p, &mut r.num_f_p, other)?;
-                }
-                "numFN" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 10);
-                    values(p, &mut r.num_f_n, integer, other)?;
-                }
-                "_numFN" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 9);
-                    elements(p, &mut r.num_f_n, other)?;
-                }
-                "precision" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 12);
-                    values(p, &mut r.precision, decimal, other)?;
-                }
-                "_precision" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 11);
-                    elements(p, &mut r.precision, other)?;
-                }
-                "sensitivity" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.sensitivity, decimal, other)?;
-                }
-                "_sensitivity" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.sensitivity, other)?;
-                }
-                "fMeasure" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.f_measure, decimal, other)?;
-                }
-                "_fMeasure" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.f_measure, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MOLECULAR_SEQUENCE_QUALITY_ROC_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.score, "score")?;
         check_list(p, &r.num_t_p, "numTP")?;
         check_list(p, &r.num_f_p, "numFP")?;
@@ -1194,26 +730,14 @@ impl MolecularSequenceQualityRoc {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         write_prims(w, "score", "_score", &self.score, w_integer);
         write_prims(w, "numTP", "_numTP", &self.num_t_p, w_integer);
         write_prims(w, "numFP", "_numFP", &self.num_f_p, w_integer);
@@ -1232,80 +756,132 @@ impl MolecularSequenceQualityRoc {
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".score", &self.score, Integer::visit_refs);
+        visit_many(path, f, ".numTP", &self.num_t_p, Integer::visit_refs);
+        visit_many(path, f, ".numFP", &self.num_f_p, Integer::visit_refs);
+        visit_many(path, f, ".numFN", &self.num_f_n, Integer::visit_refs);
+        visit_many(path, f, ".precision", &self.precision, Decimal::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".sensitivity",
+            &self.sensitivity,
+            Decimal::visit_refs,
+        );
+        visit_many(path, f, ".fMeasure", &self.f_measure, Decimal::visit_refs);
+    }
+}
+
+impl ReadFields for MolecularSequenceQualityRoc {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => {
+                let other = p.marked(seen, 5);
+                values(p, &mut self.num_f_n, integer, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            2 => {
+                let other = p.marked(seen, 6);
+                values(p, &mut self.num_f_p, integer, other)
             }
-            path.truncate(n);
-        }
-        if !self.score.is_empty() {
-            let n = path.len();
-            path.push_str(".score");
-            for v in &self.score {
-                v.visit_refs(path, f);
+            3 => {
+                let other = p.marked(seen, 7);
+                values(p, &mut self.num_t_p, integer, other)
             }
-            path.truncate(n);
-        }
-        if !self.num_t_p.is_empty() {
-            let n = path.len();
-            path.push_str(".numTP");
-            for v in &self.num_t_p {
-                v.visit_refs(path, f);
+            4 => {
+                let other = p.marked(seen, 8);
+                values(p, &mut self.score, integer, other)
             }
-            path.truncate(n);
-        }
-        if !self.num_f_p.is_empty() {
-            let n = path.len();
-            path.push_str(".numFP");
-            for v in &self.num_f_p {
-                v.visit_refs(path, f);
+            5 => {
+                let other = p.marked(seen, 1);
+                elements(p, &mut self.num_f_n, other)
             }
-            path.truncate(n);
-        }
-        if !self.num_f_n.is_empty() {
-            let n = path.len();
-            path.push_str(".numFN");
-            for v in &self.num_f_n {
-                v.visit_refs(path, f);
+            6 => {
+                let other = p.marked(seen, 2);
+                elements(p, &mut self.num_f_p, other)
             }
-            path.truncate(n);
-        }
-        if !self.precision.is_empty() {
-            let n = path.len();
-            path.push_str(".precision");
-            for v in &self.precision {
-                v.visit_refs(path, f);
+            7 => {
+                let other = p.marked(seen, 3);
+                elements(p, &mut self.num_t_p, other)
             }
-            path.truncate(n);
-        }
-        if !self.sensitivity.is_empty() {
-            let n = path.len();
-            path.push_str(".sensitivity");
-            for v in &self.sensitivity {
-                v.visit_refs(path, f);
+            8 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.score, other)
             }
-            path.truncate(n);
-        }
-        if !self.f_measure.is_empty() {
-            let n = path.len();
-            path.push_str(".fMeasure");
-            for v in &self.f_measure {
-                v.visit_refs(path, f);
+            9 => {
+                let other = p.marked(seen, 10);
+                values(p, &mut self.f_measure, decimal, other)
             }
-            path.truncate(n);
+            10 => {
+                let other = p.marked(seen, 9);
+                elements(p, &mut self.f_measure, other)
+            }
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => {
+                let other = p.marked(seen, 13);
+                values(p, &mut self.precision, decimal, other)
+            }
+            13 => {
+                let other = p.marked(seen, 12);
+                elements(p, &mut self.precision, other)
+            }
+            14 => {
+                let other = p.marked(seen, 15);
+                values(p, &mut self.sensitivity, decimal, other)
+            }
+            15 => {
+                let other = p.marked(seen, 14);
+                elements(p, &mut self.sensitivity, other)
+            }
+            16 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MOLECULAR_SEQUENCE_QUALITY_ROC_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("numFN"),
+        Key::plain("numFP"),
+        Key::plain("numTP"),
+        Key::plain("score"),
+        Key::plain("_numFN"),
+        Key::plain("_numFP"),
+        Key::plain("_numTP"),
+        Key::plain("_score"),
+        Key::plain("fMeasure"),
+        Key::plain("_fMeasure"),
+        Key::plain("extension"),
+        Key::plain("precision"),
+        Key::plain("_precision"),
+        Key::plain("sensitivity"),
+        Key::plain("_sensitivity"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// A sequence used as reference
 ///
@@ -1369,235 +945,174 @@ impl MolecularSequenceReferenceSeq {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "chromosome" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.chromosome, CodeableConcept::read)?;
-                }
-                "genomeBuild" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.genome_build, string)?;
-                }
-                "_genomeBuild" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.genome_build)?;
-                }
-                "orientation" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.orientation, codes::OrientationType::read_code)?;
-                }
-                "_orientation" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.orientation)?;
-                }
-                "referenceSeqId" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.reference_seq_id, CodeableConcept::read)?;
-                }
-                "referenceSeqPointer" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.reference_seq_pointer, Reference::read)?;
-                }
-                "referenceSeqString" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.reference_seq_string, string)?;
-                }
-                "_referenceSeqString" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.reference_seq_string)?;
-                }
-                "strand" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.strand, codes::StrandType::read_code)?;
-                }
-                "_strand" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.strand)?;
-                }
-                "windowStart" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.window_start, integer)?;
-                }
-                "_windowStart" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.window_start)?;
-                }
-                "windowEnd" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.window_end, integer)?;
-                }
-                "_windowEnd" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.window_end)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MOLECULAR_SEQUENCE_REFERENCE_SEQ_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.chromosome {
-            w.key("chromosome");
-            v.write(w);
-        }
-        if let Some(v) = &self.genome_build {
-            write_prim(w, "genomeBuild", "_genomeBuild", v, w_str);
-        }
-        if let Some(v) = &self.orientation {
-            write_prim(w, "orientation", "_orientation", v, w_str);
-        }
-        if let Some(v) = &self.reference_seq_id {
-            w.key("referenceSeqId");
-            v.write(w);
-        }
-        if let Some(v) = &self.reference_seq_pointer {
-            w.key("referenceSeqPointer");
-            v.write(w);
-        }
-        if let Some(v) = &self.reference_seq_string {
-            write_prim(w, "referenceSeqString", "_referenceSeqString", v, w_str);
-        }
-        if let Some(v) = &self.strand {
-            write_prim(w, "strand", "_strand", v, w_str);
-        }
-        if let Some(v) = &self.window_start {
-            write_prim(w, "windowStart", "_windowStart", v, w_integer);
-        }
-        if let Some(v) = &self.window_end {
-            write_prim(w, "windowEnd", "_windowEnd", v, w_integer);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "chromosome", &self.chromosome, CodeableConcept::write);
+        write_opt_prim(w, "genomeBuild", "_genomeBuild", &self.genome_build, w_str);
+        write_opt_prim(w, "orientation", "_orientation", &self.orientation, w_str);
+        write_opt(
+            w,
+            "referenceSeqId",
+            &self.reference_seq_id,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "referenceSeqPointer",
+            &self.reference_seq_pointer,
+            Reference::write,
+        );
+        write_opt_prim(
+            w,
+            "referenceSeqString",
+            "_referenceSeqString",
+            &self.reference_seq_string,
+            w_str,
+        );
+        write_opt_prim(w, "strand", "_strand", &self.strand, w_str);
+        write_opt_prim(
+            w,
+            "windowStart",
+            "_windowStart",
+            &self.window_start,
+            w_integer,
+        );
+        write_opt_prim(w, "windowEnd", "_windowEnd", &self.window_end, w_integer);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.chromosome.is_some() {
-            let n = path.len();
-            path.push_str(".chromosome");
-            if let Some(v) = &self.chromosome {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.genome_build.is_some() {
-            let n = path.len();
-            path.push_str(".genomeBuild");
-            if let Some(v) = &self.genome_build {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.orientation.is_some() {
-            let n = path.len();
-            path.push_str(".orientation");
-            if let Some(v) = &self.orientation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference_seq_id.is_some() {
-            let n = path.len();
-            path.push_str(".referenceSeqId");
-            if let Some(v) = &self.reference_seq_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference_seq_pointer.is_some() {
-            let n = path.len();
-            path.push_str(".referenceSeqPointer");
-            if let Some(v) = &self.reference_seq_pointer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference_seq_string.is_some() {
-            let n = path.len();
-            path.push_str(".referenceSeqString");
-            if let Some(v) = &self.reference_seq_string {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.strand.is_some() {
-            let n = path.len();
-            path.push_str(".strand");
-            if let Some(v) = &self.strand {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.window_start.is_some() {
-            let n = path.len();
-            path.push_str(".windowStart");
-            if let Some(v) = &self.window_start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.window_end.is_some() {
-            let n = path.len();
-            path.push_str(".windowEnd");
-            if let Some(v) = &self.window_end {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".chromosome",
+            &self.chromosome,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".genomeBuild",
+            &self.genome_build,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".orientation", &self.orientation, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".referenceSeqId",
+            &self.reference_seq_id,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".referenceSeqPointer",
+            &self.reference_seq_pointer,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".referenceSeqString",
+            &self.reference_seq_string,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".strand", &self.strand, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".windowStart",
+            &self.window_start,
+            Integer::visit_refs,
+        );
+        visit_opt(path, f, ".windowEnd", &self.window_end, Integer::visit_refs);
+    }
+}
+
+impl ReadFields for MolecularSequenceReferenceSeq {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.strand, codes::StrandType::read_code),
+            2 => opt_prim_element(p, &mut self.strand),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.window_end, integer),
+            5 => opt_prim_element(p, &mut self.window_end),
+            6 => opt(p, &mut self.chromosome, CodeableConcept::read),
+            7 => opt_prim_value(p, &mut self.genome_build, string),
+            8 => opt_prim_value(p, &mut self.orientation, codes::OrientationType::read_code),
+            9 => opt_prim_value(p, &mut self.window_start, integer),
+            10 => opt_prim_element(p, &mut self.genome_build),
+            11 => opt_prim_element(p, &mut self.orientation),
+            12 => opt_prim_element(p, &mut self.window_start),
+            13 => opt(p, &mut self.reference_seq_id, CodeableConcept::read),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            15 => opt_prim_value(p, &mut self.reference_seq_string, string),
+            16 => opt_prim_element(p, &mut self.reference_seq_string),
+            17 => opt(p, &mut self.reference_seq_pointer, Reference::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MOLECULAR_SEQUENCE_REFERENCE_SEQ_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("strand"),
+        Key::plain("_strand"),
+        Key::plain("extension"),
+        Key::plain("windowEnd"),
+        Key::plain("_windowEnd"),
+        Key::plain("chromosome"),
+        Key::plain("genomeBuild"),
+        Key::plain("orientation"),
+        Key::plain("windowStart"),
+        Key::plain("_genomeBuild"),
+        Key::plain("_orientation"),
+        Key::plain("_windowStart"),
+        Key::plain("referenceSeqId"),
+        Key::plain("modifierExtension"),
+        Key::plain("referenceSeqString"),
+        Key::plain("_referenceSeqString"),
+        Key::plain("referenceSeqPointer"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// External repository which contains detailed report related with observedSeq in this resource
 ///
@@ -1659,188 +1174,131 @@ impl MolecularSequenceRepository {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::RepositoryType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "datasetId" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.dataset_id, string)?;
-                }
-                "_datasetId" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.dataset_id)?;
-                }
-                "variantsetId" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.variantset_id, string)?;
-                }
-                "_variantsetId" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.variantset_id)?;
-                }
-                "readsetId" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.readset_id, string)?;
-                }
-                "_readsetId" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.readset_id)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &MOLECULAR_SEQUENCE_REPOSITORY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.dataset_id {
-            write_prim(w, "datasetId", "_datasetId", v, w_str);
-        }
-        if let Some(v) = &self.variantset_id {
-            write_prim(w, "variantsetId", "_variantsetId", v, w_str);
-        }
-        if let Some(v) = &self.readset_id {
-            write_prim(w, "readsetId", "_readsetId", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "datasetId", "_datasetId", &self.dataset_id, w_str);
+        write_opt_prim(
+            w,
+            "variantsetId",
+            "_variantsetId",
+            &self.variantset_id,
+            w_str,
+        );
+        write_opt_prim(w, "readsetId", "_readsetId", &self.readset_id, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.dataset_id.is_some() {
-            let n = path.len();
-            path.push_str(".datasetId");
-            if let Some(v) = &self.dataset_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.variantset_id.is_some() {
-            let n = path.len();
-            path.push_str(".variantsetId");
-            if let Some(v) = &self.variantset_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.readset_id.is_some() {
-            let n = path.len();
-            path.push_str(".readsetId");
-            if let Some(v) = &self.readset_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".datasetId",
+            &self.dataset_id,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".variantsetId",
+            &self.variantset_id,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".readsetId",
+            &self.readset_id,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MolecularSequenceRepository {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.url, uri),
+            2 => opt_prim_element(p, &mut self.url),
+            3 => opt_prim_value(p, &mut self.name, string),
+            4 => prim_value(p, &mut self.type_, codes::RepositoryType::read_code),
+            5 => opt_prim_element(p, &mut self.name),
+            6 => prim_element(p, &mut self.type_),
+            7 => opt_prim_value(p, &mut self.dataset_id, string),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => opt_prim_value(p, &mut self.readset_id, string),
+            10 => opt_prim_element(p, &mut self.dataset_id),
+            11 => opt_prim_element(p, &mut self.readset_id),
+            12 => opt_prim_value(p, &mut self.variantset_id, string),
+            13 => opt_prim_element(p, &mut self.variantset_id),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MOLECULAR_SEQUENCE_REPOSITORY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("datasetId"),
+        Key::plain("extension"),
+        Key::plain("readsetId"),
+        Key::plain("_datasetId"),
+        Key::plain("_readsetId"),
+        Key::plain("variantsetId"),
+        Key::plain("_variantsetId"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[4, 6],
+    }],
+};
 
 /// Structural variant
 ///
@@ -1886,166 +1344,133 @@ impl MolecularSequenceStructureVariant {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "variantType" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.variant_type, CodeableConcept::read)?;
-                }
-                "exact" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.exact, boolean)?;
-                }
-                "_exact" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.exact)?;
-                }
-                "length" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.length, integer)?;
-                }
-                "_length" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.length)?;
-                }
-                "outer" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(
-                        p,
-                        &mut r.outer,
-                        MolecularSequenceStructureVariantOuter::read,
-                    )?;
-                }
-                "inner" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(
-                        p,
-                        &mut r.inner,
-                        MolecularSequenceStructureVariantInner::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MOLECULAR_SEQUENCE_STRUCTURE_VARIANT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.variant_type {
-            w.key("variantType");
-            v.write(w);
-        }
-        if let Some(v) = &self.exact {
-            write_prim(w, "exact", "_exact", v, w_boolean);
-        }
-        if let Some(v) = &self.length {
-            write_prim(w, "length", "_length", v, w_integer);
-        }
-        if let Some(v) = &self.outer {
-            w.key("outer");
-            v.write(w);
-        }
-        if let Some(v) = &self.inner {
-            w.key("inner");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "variantType", &self.variant_type, CodeableConcept::write);
+        write_opt_prim(w, "exact", "_exact", &self.exact, w_boolean);
+        write_opt_prim(w, "length", "_length", &self.length, w_integer);
+        write_opt(
+            w,
+            "outer",
+            &self.outer,
+            MolecularSequenceStructureVariantOuter::write,
+        );
+        write_opt(
+            w,
+            "inner",
+            &self.inner,
+            MolecularSequenceStructureVariantInner::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.variant_type.is_some() {
-            let n = path.len();
-            path.push_str(".variantType");
-            if let Some(v) = &self.variant_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.exact.is_some() {
-            let n = path.len();
-            path.push_str(".exact");
-            if let Some(v) = &self.exact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.length.is_some() {
-            let n = path.len();
-            path.push_str(".length");
-            if let Some(v) = &self.length {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.outer.is_some() {
-            let n = path.len();
-            path.push_str(".outer");
-            if let Some(v) = &self.outer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.inner.is_some() {
-            let n = path.len();
-            path.push_str(".inner");
-            if let Some(v) = &self.inner {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".variantType",
+            &self.variant_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".exact", &self.exact, Boolean::visit_refs);
+        visit_opt(path, f, ".length", &self.length, Integer::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".outer",
+            &self.outer,
+            MolecularSequenceStructureVariantOuter::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".inner",
+            &self.inner,
+            MolecularSequenceStructureVariantInner::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for MolecularSequenceStructureVariant {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.exact, boolean),
+            2 => opt(
+                p,
+                &mut self.inner,
+                MolecularSequenceStructureVariantInner::read,
+            ),
+            3 => opt(
+                p,
+                &mut self.outer,
+                MolecularSequenceStructureVariantOuter::read,
+            ),
+            4 => opt_prim_element(p, &mut self.exact),
+            5 => opt_prim_value(p, &mut self.length, integer),
+            6 => opt_prim_element(p, &mut self.length),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt(p, &mut self.variant_type, CodeableConcept::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MOLECULAR_SEQUENCE_STRUCTURE_VARIANT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("exact"),
+        Key::plain("inner"),
+        Key::plain("outer"),
+        Key::plain("_exact"),
+        Key::plain("length"),
+        Key::plain("_length"),
+        Key::plain("extension"),
+        Key::plain("variantType"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Structural variant inner
 ///
@@ -2083,110 +1508,85 @@ impl MolecularSequenceStructureVariantInner {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "start" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.start, integer)?;
-                }
-                "_start" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.start)?;
-                }
-                "end" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.end, integer)?;
-                }
-                "_end" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.end)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MOLECULAR_SEQUENCE_STRUCTURE_VARIANT_INNER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.start {
-            write_prim(w, "start", "_start", v, w_integer);
-        }
-        if let Some(v) = &self.end {
-            write_prim(w, "end", "_end", v, w_integer);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "start", "_start", &self.start, w_integer);
+        write_opt_prim(w, "end", "_end", &self.end, w_integer);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.start.is_some() {
-            let n = path.len();
-            path.push_str(".start");
-            if let Some(v) = &self.start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.end.is_some() {
-            let n = path.len();
-            path.push_str(".end");
-            if let Some(v) = &self.end {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".start", &self.start, Integer::visit_refs);
+        visit_opt(path, f, ".end", &self.end, Integer::visit_refs);
+    }
+}
+
+impl ReadFields for MolecularSequenceStructureVariantInner {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.end, integer),
+            2 => opt_prim_element(p, &mut self.end),
+            3 => opt_prim_value(p, &mut self.start, integer),
+            4 => opt_prim_element(p, &mut self.start),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MOLECULAR_SEQUENCE_STRUCTURE_VARIANT_INNER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("end"),
+        Key::plain("_end"),
+        Key::plain("start"),
+        Key::plain("_start"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Structural variant outer
 ///
@@ -2224,110 +1624,85 @@ impl MolecularSequenceStructureVariantOuter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "start" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.start, integer)?;
-                }
-                "_start" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.start)?;
-                }
-                "end" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.end, integer)?;
-                }
-                "_end" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.end)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &MOLECULAR_SEQUENCE_STRUCTURE_VARIANT_OUTER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.start {
-            write_prim(w, "start", "_start", v, w_integer);
-        }
-        if let Some(v) = &self.end {
-            write_prim(w, "end", "_end", v, w_integer);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "start", "_start", &self.start, w_integer);
+        write_opt_prim(w, "end", "_end", &self.end, w_integer);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.start.is_some() {
-            let n = path.len();
-            path.push_str(".start");
-            if let Some(v) = &self.start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.end.is_some() {
-            let n = path.len();
-            path.push_str(".end");
-            if let Some(v) = &self.end {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".start", &self.start, Integer::visit_refs);
+        visit_opt(path, f, ".end", &self.end, Integer::visit_refs);
+    }
+}
+
+impl ReadFields for MolecularSequenceStructureVariantOuter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.end, integer),
+            2 => opt_prim_element(p, &mut self.end),
+            3 => opt_prim_value(p, &mut self.start, integer),
+            4 => opt_prim_element(p, &mut self.start),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MOLECULAR_SEQUENCE_STRUCTURE_VARIANT_OUTER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("end"),
+        Key::plain("_end"),
+        Key::plain("start"),
+        Key::plain("_start"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Variant in sequence
 ///
@@ -2381,181 +1756,123 @@ impl MolecularSequenceVariant {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "start" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.start, integer)?;
-                }
-                "_start" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.start)?;
-                }
-                "end" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.end, integer)?;
-                }
-                "_end" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.end)?;
-                }
-                "observedAllele" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.observed_allele, string)?;
-                }
-                "_observedAllele" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.observed_allele)?;
-                }
-                "referenceAllele" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.reference_allele, string)?;
-                }
-                "_referenceAllele" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.reference_allele)?;
-                }
-                "cigar" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.cigar, string)?;
-                }
-                "_cigar" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.cigar)?;
-                }
-                "variantPointer" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.variant_pointer, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &MOLECULAR_SEQUENCE_VARIANT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.start {
-            write_prim(w, "start", "_start", v, w_integer);
-        }
-        if let Some(v) = &self.end {
-            write_prim(w, "end", "_end", v, w_integer);
-        }
-        if let Some(v) = &self.observed_allele {
-            write_prim(w, "observedAllele", "_observedAllele", v, w_str);
-        }
-        if let Some(v) = &self.reference_allele {
-            write_prim(w, "referenceAllele", "_referenceAllele", v, w_str);
-        }
-        if let Some(v) = &self.cigar {
-            write_prim(w, "cigar", "_cigar", v, w_str);
-        }
-        if let Some(v) = &self.variant_pointer {
-            w.key("variantPointer");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "start", "_start", &self.start, w_integer);
+        write_opt_prim(w, "end", "_end", &self.end, w_integer);
+        write_opt_prim(
+            w,
+            "observedAllele",
+            "_observedAllele",
+            &self.observed_allele,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "referenceAllele",
+            "_referenceAllele",
+            &self.reference_allele,
+            w_str,
+        );
+        write_opt_prim(w, "cigar", "_cigar", &self.cigar, w_str);
+        write_opt(w, "variantPointer", &self.variant_pointer, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.start.is_some() {
-            let n = path.len();
-            path.push_str(".start");
-            if let Some(v) = &self.start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.end.is_some() {
-            let n = path.len();
-            path.push_str(".end");
-            if let Some(v) = &self.end {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.observed_allele.is_some() {
-            let n = path.len();
-            path.push_str(".observedAllele");
-            if let Some(v) = &self.observed_allele {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference_allele.is_some() {
-            let n = path.len();
-            path.push_str(".referenceAllele");
-            if let Some(v) = &self.reference_allele {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.cigar.is_some() {
-            let n = path.len();
-            path.push_str(".cigar");
-            if let Some(v) = &self.cigar {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.variant_pointer.is_some() {
-            let n = path.len();
-            path.push_str(".variantPointer");
-            if let Some(v) = &self.variant_pointer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".start", &self.start, Integer::visit_refs);
+        visit_opt(path, f, ".end", &self.end, Integer::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".observedAllele",
+            &self.observed_allele,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".referenceAllele",
+            &self.reference_allele,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".cigar", &self.cigar, FhirString::visit_refs);
+        visit_opt(path, f, ".variantPointer", &self.variant_pointer, reference);
+    }
+}
+
+impl ReadFields for MolecularSequenceVariant {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.end, integer),
+            2 => opt_prim_element(p, &mut self.end),
+            3 => opt_prim_value(p, &mut self.cigar, string),
+            4 => opt_prim_value(p, &mut self.start, integer),
+            5 => opt_prim_element(p, &mut self.cigar),
+            6 => opt_prim_element(p, &mut self.start),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.observed_allele, string),
+            9 => opt(p, &mut self.variant_pointer, Reference::read),
+            10 => opt_prim_element(p, &mut self.observed_allele),
+            11 => opt_prim_value(p, &mut self.reference_allele, string),
+            12 => opt_prim_element(p, &mut self.reference_allele),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static MOLECULAR_SEQUENCE_VARIANT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("end"),
+        Key::plain("_end"),
+        Key::plain("cigar"),
+        Key::plain("start"),
+        Key::plain("_cigar"),
+        Key::plain("_start"),
+        Key::plain("extension"),
+        Key::plain("observedAllele"),
+        Key::plain("variantPointer"),
+        Key::plain("_observedAllele"),
+        Key::plain("referenceAllele"),
+        Key::plain("_referenceAllele"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

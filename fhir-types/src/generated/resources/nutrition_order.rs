@@ -135,177 +135,10 @@ impl NutritionOrder {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("NutritionOrder")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.instantiates_canonical, canonical, other)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.instantiates_canonical, other)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.instantiates_uri, uri, other)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.instantiates_uri, other)?;
-                }
-                "instantiates" => {
-                    p.mark(&mut seen, 17)?;
-                    let other = p.marked(&seen, 18);
-                    values(p, &mut r.instantiates, uri, other)?;
-                }
-                "_instantiates" => {
-                    p.mark(&mut seen, 18)?;
-                    let other = p.marked(&seen, 17);
-                    elements(p, &mut r.instantiates, other)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "intent" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
-                }
-                "_intent" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.intent)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 23)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "dateTime" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.date_time, date_time)?;
-                }
-                "_dateTime" => {
-                    p.mark(&mut seen, 26)?;
-                    prim_element(p, &mut r.date_time)?;
-                }
-                "orderer" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.orderer, Reference::read)?;
-                }
-                "allergyIntolerance" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.allergy_intolerance, Reference::read)?;
-                }
-                "foodPreferenceModifier" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.food_preference_modifier, CodeableConcept::read)?;
-                }
-                "excludeFoodModifier" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.exclude_food_modifier, CodeableConcept::read)?;
-                }
-                "oralDiet" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.oral_diet, NutritionOrderOralDiet::read)?;
-                }
-                "supplement" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.supplement, NutritionOrderSupplement::read)?;
-                }
-                "enteralFormula" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(
-                        p,
-                        &mut r.enteral_formula,
-                        NutritionOrderEnteralFormula::read,
-                    )?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &NUTRITION_ORDER_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates_canonical, "instantiatesCanonical")?;
         check_list(p, &r.instantiates_uri, "instantiatesUri")?;
         check_list(p, &r.instantiates, "instantiates")?;
-        if !p.marked(&seen, 19) && !p.marked(&seen, 20) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("intent"));
-        }
-        if !p.marked(&seen, 23) {
-            return Err(p.missing("patient"));
-        }
-        if !p.marked(&seen, 25) && !p.marked(&seen, 26) {
-            return Err(p.missing("dateTime"));
-        }
         Ok(r)
     }
 
@@ -313,55 +146,26 @@ impl NutritionOrder {
         w.begin_object();
         w.key("resourceType");
         w.str("NutritionOrder");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "instantiatesCanonical",
@@ -383,281 +187,292 @@ impl NutritionOrder {
             &self.instantiates,
             w_str,
         );
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        write_prim(w, "dateTime", "_dateTime", &self.date_time, w_str);
-        if let Some(v) = &self.orderer {
-            w.key("orderer");
-            v.write(w);
-        }
-        if !self.allergy_intolerance.is_empty() {
-            w.key("allergyIntolerance");
-            w.begin_array();
-            for v in &self.allergy_intolerance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.food_preference_modifier.is_empty() {
-            w.key("foodPreferenceModifier");
-            w.begin_array();
-            for v in &self.food_preference_modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.exclude_food_modifier.is_empty() {
-            w.key("excludeFoodModifier");
-            w.begin_array();
-            for v in &self.exclude_food_modifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.oral_diet {
-            w.key("oralDiet");
-            v.write(w);
-        }
-        if !self.supplement.is_empty() {
-            w.key("supplement");
-            w.begin_array();
-            for v in &self.supplement {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.enteral_formula {
-            w.key("enteralFormula");
-            v.write(w);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_one_prim(w, "dateTime", "_dateTime", &self.date_time, w_str);
+        write_opt(w, "orderer", &self.orderer, Reference::write);
+        write_many(
+            w,
+            "allergyIntolerance",
+            &self.allergy_intolerance,
+            Reference::write,
+        );
+        write_many(
+            w,
+            "foodPreferenceModifier",
+            &self.food_preference_modifier,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "excludeFoodModifier",
+            &self.exclude_food_modifier,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "oralDiet",
+            &self.oral_diet,
+            NutritionOrderOralDiet::write,
+        );
+        write_many(
+            w,
+            "supplement",
+            &self.supplement,
+            NutritionOrderSupplement::write,
+        );
+        write_opt(
+            w,
+            "enteralFormula",
+            &self.enteral_formula,
+            NutritionOrderEnteralFormula::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            for v in &self.instantiates_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            for v in &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiates");
-            for v in &self.instantiates {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".intent");
-            {
-                let v = &self.intent;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".dateTime");
-            {
-                let v = &self.date_time;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.orderer.is_some() {
-            let n = path.len();
-            path.push_str(".orderer");
-            if let Some(v) = &self.orderer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.allergy_intolerance.is_empty() {
-            let n = path.len();
-            path.push_str(".allergyIntolerance");
-            for v in &self.allergy_intolerance {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.food_preference_modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".foodPreferenceModifier");
-            for v in &self.food_preference_modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.exclude_food_modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".excludeFoodModifier");
-            for v in &self.exclude_food_modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.oral_diet.is_some() {
-            let n = path.len();
-            path.push_str(".oralDiet");
-            if let Some(v) = &self.oral_diet {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supplement.is_empty() {
-            let n = path.len();
-            path.push_str(".supplement");
-            for v in &self.supplement {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.enteral_formula.is_some() {
-            let n = path.len();
-            path.push_str(".enteralFormula");
-            if let Some(v) = &self.enteral_formula {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiates",
+            &self.instantiates,
+            Uri::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".intent", &self.intent, Code::visit_refs);
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_one(path, f, ".dateTime", &self.date_time, DateTime::visit_refs);
+        visit_opt(path, f, ".orderer", &self.orderer, reference);
+        visit_many(
+            path,
+            f,
+            ".allergyIntolerance",
+            &self.allergy_intolerance,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".foodPreferenceModifier",
+            &self.food_preference_modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".excludeFoodModifier",
+            &self.exclude_food_modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".oralDiet",
+            &self.oral_diet,
+            NutritionOrderOralDiet::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".supplement",
+            &self.supplement,
+            NutritionOrderSupplement::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".enteralFormula",
+            &self.enteral_formula,
+            NutritionOrderEnteralFormula::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for NutritionOrder {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => prim_value(p, &mut self.intent, codes::RequestIntent::read_code),
+            6 => prim_value(p, &mut self.status, codes::RequestStatus::read_code),
+            7 => prim_element(p, &mut self.intent),
+            8 => prim_element(p, &mut self.status),
+            9 => opt(p, &mut self.orderer, Reference::read),
+            10 => one(p, &mut self.patient, Reference::read),
+            11 => prim_value(p, &mut self.date_time, date_time),
+            12 => opt_prim_value(p, &mut self.language, code),
+            13 => opt(p, &mut self.oral_diet, NutritionOrderOralDiet::read),
+            14 => prim_element(p, &mut self.date_time),
+            15 => opt_prim_element(p, &mut self.language),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => opt(p, &mut self.encounter, Reference::read),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => many(p, &mut self.identifier, Identifier::read),
+            20 => many(p, &mut self.supplement, NutritionOrderSupplement::read),
+            21 => {
+                let other = p.marked(seen, 23);
+                values(p, &mut self.instantiates, uri, other)
+            }
+            22 => p.expect_resource_type("NutritionOrder"),
+            23 => {
+                let other = p.marked(seen, 21);
+                elements(p, &mut self.instantiates, other)
+            }
+            24 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            25 => opt_prim_element(p, &mut self.implicit_rules),
+            26 => opt(
+                p,
+                &mut self.enteral_formula,
+                NutritionOrderEnteralFormula::read,
+            ),
+            27 => {
+                let other = p.marked(seen, 28);
+                values(p, &mut self.instantiates_uri, uri, other)
+            }
+            28 => {
+                let other = p.marked(seen, 27);
+                elements(p, &mut self.instantiates_uri, other)
+            }
+            29 => many(p, &mut self.modifier_extension, Extension::read),
+            30 => many(p, &mut self.allergy_intolerance, Reference::read),
+            31 => many(p, &mut self.exclude_food_modifier, CodeableConcept::read),
+            32 => {
+                let other = p.marked(seen, 33);
+                values(p, &mut self.instantiates_canonical, canonical, other)
+            }
+            33 => {
+                let other = p.marked(seen, 32);
+                elements(p, &mut self.instantiates_canonical, other)
+            }
+            34 => many(p, &mut self.food_preference_modifier, CodeableConcept::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static NUTRITION_ORDER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("intent"),
+        Key::plain("status"),
+        Key::plain("_intent"),
+        Key::plain("_status"),
+        Key::plain("orderer"),
+        Key::plain("patient"),
+        Key::plain("dateTime"),
+        Key::plain("language"),
+        Key::plain("oralDiet"),
+        Key::plain("_dateTime"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("supplement"),
+        Key::plain("instantiates"),
+        Key::plain("resourceType"),
+        Key::plain("_instantiates"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("enteralFormula"),
+        Key::plain("instantiatesUri"),
+        Key::plain("_instantiatesUri"),
+        Key::plain("modifierExtension"),
+        Key::plain("allergyIntolerance"),
+        Key::plain("excludeFoodModifier"),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("_instantiatesCanonical"),
+        Key::plain("foodPreferenceModifier"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[6, 8],
+        },
+        Required {
+            name: "intent",
+            keys: &[5, 7],
+        },
+        Required {
+            name: "patient",
+            keys: &[10],
+        },
+        Required {
+            name: "dateTime",
+            keys: &[11, 14],
+        },
+    ],
+};
 
 /// Enteral formula components
 ///
@@ -723,245 +538,211 @@ impl NutritionOrderEnteralFormula {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "baseFormulaType" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.base_formula_type, CodeableConcept::read)?;
-                }
-                "baseFormulaProductName" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.base_formula_product_name, string)?;
-                }
-                "_baseFormulaProductName" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.base_formula_product_name)?;
-                }
-                "additiveType" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.additive_type, CodeableConcept::read)?;
-                }
-                "additiveProductName" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.additive_product_name, string)?;
-                }
-                "_additiveProductName" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.additive_product_name)?;
-                }
-                "caloricDensity" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.caloric_density, Quantity::read)?;
-                }
-                "routeofAdministration" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.routeof_administration, CodeableConcept::read)?;
-                }
-                "administration" => {
-                    p.mark(&mut seen, 11)?;
-                    many(
-                        p,
-                        &mut r.administration,
-                        NutritionOrderEnteralFormulaAdministration::read,
-                    )?;
-                }
-                "maxVolumeToDeliver" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.max_volume_to_deliver, Quantity::read)?;
-                }
-                "administrationInstruction" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.administration_instruction, string)?;
-                }
-                "_administrationInstruction" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.administration_instruction)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &NUTRITION_ORDER_ENTERAL_FORMULA_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.base_formula_type {
-            w.key("baseFormulaType");
-            v.write(w);
-        }
-        if let Some(v) = &self.base_formula_product_name {
-            write_prim(
-                w,
-                "baseFormulaProductName",
-                "_baseFormulaProductName",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.additive_type {
-            w.key("additiveType");
-            v.write(w);
-        }
-        if let Some(v) = &self.additive_product_name {
-            write_prim(w, "additiveProductName", "_additiveProductName", v, w_str);
-        }
-        if let Some(v) = &self.caloric_density {
-            w.key("caloricDensity");
-            v.write(w);
-        }
-        if let Some(v) = &self.routeof_administration {
-            w.key("routeofAdministration");
-            v.write(w);
-        }
-        if !self.administration.is_empty() {
-            w.key("administration");
-            w.begin_array();
-            for v in &self.administration {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.max_volume_to_deliver {
-            w.key("maxVolumeToDeliver");
-            v.write(w);
-        }
-        if let Some(v) = &self.administration_instruction {
-            write_prim(
-                w,
-                "administrationInstruction",
-                "_administrationInstruction",
-                v,
-                w_str,
-            );
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "baseFormulaType",
+            &self.base_formula_type,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "baseFormulaProductName",
+            "_baseFormulaProductName",
+            &self.base_formula_product_name,
+            w_str,
+        );
+        write_opt(
+            w,
+            "additiveType",
+            &self.additive_type,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "additiveProductName",
+            "_additiveProductName",
+            &self.additive_product_name,
+            w_str,
+        );
+        write_opt(w, "caloricDensity", &self.caloric_density, Quantity::write);
+        write_opt(
+            w,
+            "routeofAdministration",
+            &self.routeof_administration,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "administration",
+            &self.administration,
+            NutritionOrderEnteralFormulaAdministration::write,
+        );
+        write_opt(
+            w,
+            "maxVolumeToDeliver",
+            &self.max_volume_to_deliver,
+            Quantity::write,
+        );
+        write_opt_prim(
+            w,
+            "administrationInstruction",
+            "_administrationInstruction",
+            &self.administration_instruction,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.base_formula_type.is_some() {
-            let n = path.len();
-            path.push_str(".baseFormulaType");
-            if let Some(v) = &self.base_formula_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.base_formula_product_name.is_some() {
-            let n = path.len();
-            path.push_str(".baseFormulaProductName");
-            if let Some(v) = &self.base_formula_product_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.additive_type.is_some() {
-            let n = path.len();
-            path.push_str(".additiveType");
-            if let Some(v) = &self.additive_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.additive_product_name.is_some() {
-            let n = path.len();
-            path.push_str(".additiveProductName");
-            if let Some(v) = &self.additive_product_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.caloric_density.is_some() {
-            let n = path.len();
-            path.push_str(".caloricDensity");
-            if let Some(v) = &self.caloric_density {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.routeof_administration.is_some() {
-            let n = path.len();
-            path.push_str(".routeofAdministration");
-            if let Some(v) = &self.routeof_administration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.administration.is_empty() {
-            let n = path.len();
-            path.push_str(".administration");
-            for v in &self.administration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_volume_to_deliver.is_some() {
-            let n = path.len();
-            path.push_str(".maxVolumeToDeliver");
-            if let Some(v) = &self.max_volume_to_deliver {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.administration_instruction.is_some() {
-            let n = path.len();
-            path.push_str(".administrationInstruction");
-            if let Some(v) = &self.administration_instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".baseFormulaType",
+            &self.base_formula_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".baseFormulaProductName",
+            &self.base_formula_product_name,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".additiveType",
+            &self.additive_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".additiveProductName",
+            &self.additive_product_name,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".caloricDensity",
+            &self.caloric_density,
+            Quantity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".routeofAdministration",
+            &self.routeof_administration,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".administration",
+            &self.administration,
+            NutritionOrderEnteralFormulaAdministration::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxVolumeToDeliver",
+            &self.max_volume_to_deliver,
+            Quantity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".administrationInstruction",
+            &self.administration_instruction,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for NutritionOrderEnteralFormula {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt(p, &mut self.additive_type, CodeableConcept::read),
+            3 => many(
+                p,
+                &mut self.administration,
+                NutritionOrderEnteralFormulaAdministration::read,
+            ),
+            4 => opt(p, &mut self.caloric_density, Quantity::read),
+            5 => opt(p, &mut self.base_formula_type, CodeableConcept::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => opt(p, &mut self.max_volume_to_deliver, Quantity::read),
+            8 => opt_prim_value(p, &mut self.additive_product_name, string),
+            9 => opt_prim_element(p, &mut self.additive_product_name),
+            10 => opt(p, &mut self.routeof_administration, CodeableConcept::read),
+            11 => opt_prim_value(p, &mut self.base_formula_product_name, string),
+            12 => opt_prim_element(p, &mut self.base_formula_product_name),
+            13 => opt_prim_value(p, &mut self.administration_instruction, string),
+            14 => opt_prim_element(p, &mut self.administration_instruction),
+            _ => Ok(()),
         }
     }
 }
+
+static NUTRITION_ORDER_ENTERAL_FORMULA_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("additiveType"),
+        Key::plain("administration"),
+        Key::plain("caloricDensity"),
+        Key::plain("baseFormulaType"),
+        Key::plain("modifierExtension"),
+        Key::plain("maxVolumeToDeliver"),
+        Key::plain("additiveProductName"),
+        Key::plain("_additiveProductName"),
+        Key::plain("routeofAdministration"),
+        Key::plain("baseFormulaProductName"),
+        Key::plain("_baseFormulaProductName"),
+        Key::plain("administrationInstruction"),
+        Key::plain("_administrationInstruction"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Formula feeding instruction as structured data
 ///
@@ -1016,156 +797,126 @@ impl Default for NutritionOrderEnteralFormulaAdministrationRate {
     }
 }
 
+impl NutritionOrderEnteralFormulaAdministrationRate {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "rateQuantity", &**x, Quantity::write),
+            Self::Ratio(x) => write_one(w, "rateRatio", &**x, Ratio::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl NutritionOrderEnteralFormulaAdministration {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "schedule" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.schedule, Timing::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "rateQuantity" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "rate")?;
-                    choice_box(
-                        p,
-                        &mut r.rate,
-                        Quantity::read,
-                        NutritionOrderEnteralFormulaAdministrationRate::Quantity,
-                    )?;
-                }
-                "rateRatio" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "rate")?;
-                    choice_box(
-                        p,
-                        &mut r.rate,
-                        Ratio::read,
-                        NutritionOrderEnteralFormulaAdministrationRate::Ratio,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &NUTRITION_ORDER_ENTERAL_FORMULA_ADMINISTRATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.schedule {
-            w.key("schedule");
-            v.write(w);
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "schedule", &self.schedule, Timing::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
         if let Some(v) = &self.rate {
-            match v {
-                NutritionOrderEnteralFormulaAdministrationRate::Quantity(x) => {
-                    w.key("rateQuantity");
-                    x.write(w);
-                }
-                NutritionOrderEnteralFormulaAdministrationRate::Ratio(x) => {
-                    w.key("rateRatio");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.schedule.is_some() {
-            let n = path.len();
-            path.push_str(".schedule");
-            if let Some(v) = &self.schedule {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.rate.is_some() {
-            let n = path.len();
-            path.push_str(".rate[x]");
-            if let Some(v) = &self.rate {
-                match v {
-                    NutritionOrderEnteralFormulaAdministrationRate::Quantity(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    NutritionOrderEnteralFormulaAdministrationRate::Ratio(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".schedule", &self.schedule, Timing::visit_refs);
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".rate[x]",
+            &self.rate,
+            NutritionOrderEnteralFormulaAdministrationRate::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for NutritionOrderEnteralFormulaAdministration {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.quantity, Quantity::read),
+            2 => opt(p, &mut self.schedule, Timing::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_box(
+                p,
+                &mut self.rate,
+                Ratio::read,
+                NutritionOrderEnteralFormulaAdministrationRate::Ratio,
+            ),
+            5 => choice_box(
+                p,
+                &mut self.rate,
+                Quantity::read,
+                NutritionOrderEnteralFormulaAdministrationRate::Quantity,
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static NUTRITION_ORDER_ENTERAL_FORMULA_ADMINISTRATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("quantity"),
+        Key::plain("schedule"),
+        Key::plain("extension"),
+        Key::choice("rateRatio", 1, 2),
+        Key::choice("rateQuantity", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["rate"],
+    required: &[],
+};
 
 /// Oral diet components
 ///
@@ -1219,191 +970,133 @@ impl NutritionOrderOralDiet {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "schedule" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.schedule, Timing::read)?;
-                }
-                "nutrient" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.nutrient, NutritionOrderOralDietNutrient::read)?;
-                }
-                "texture" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.texture, NutritionOrderOralDietTexture::read)?;
-                }
-                "fluidConsistencyType" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.fluid_consistency_type, CodeableConcept::read)?;
-                }
-                "instruction" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.instruction, string)?;
-                }
-                "_instruction" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.instruction)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &NUTRITION_ORDER_ORAL_DIET_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.schedule.is_empty() {
-            w.key("schedule");
-            w.begin_array();
-            for v in &self.schedule {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.nutrient.is_empty() {
-            w.key("nutrient");
-            w.begin_array();
-            for v in &self.nutrient {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.texture.is_empty() {
-            w.key("texture");
-            w.begin_array();
-            for v in &self.texture {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.fluid_consistency_type.is_empty() {
-            w.key("fluidConsistencyType");
-            w.begin_array();
-            for v in &self.fluid_consistency_type {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.instruction {
-            write_prim(w, "instruction", "_instruction", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "schedule", &self.schedule, Timing::write);
+        write_many(
+            w,
+            "nutrient",
+            &self.nutrient,
+            NutritionOrderOralDietNutrient::write,
+        );
+        write_many(
+            w,
+            "texture",
+            &self.texture,
+            NutritionOrderOralDietTexture::write,
+        );
+        write_many(
+            w,
+            "fluidConsistencyType",
+            &self.fluid_consistency_type,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "instruction", "_instruction", &self.instruction, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.schedule.is_empty() {
-            let n = path.len();
-            path.push_str(".schedule");
-            for v in &self.schedule {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.nutrient.is_empty() {
-            let n = path.len();
-            path.push_str(".nutrient");
-            for v in &self.nutrient {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.texture.is_empty() {
-            let n = path.len();
-            path.push_str(".texture");
-            for v in &self.texture {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.fluid_consistency_type.is_empty() {
-            let n = path.len();
-            path.push_str(".fluidConsistencyType");
-            for v in &self.fluid_consistency_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.instruction.is_some() {
-            let n = path.len();
-            path.push_str(".instruction");
-            if let Some(v) = &self.instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(path, f, ".schedule", &self.schedule, Timing::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".nutrient",
+            &self.nutrient,
+            NutritionOrderOralDietNutrient::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".texture",
+            &self.texture,
+            NutritionOrderOralDietTexture::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".fluidConsistencyType",
+            &self.fluid_consistency_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".instruction",
+            &self.instruction,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for NutritionOrderOralDiet {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.texture, NutritionOrderOralDietTexture::read),
+            3 => many(p, &mut self.nutrient, NutritionOrderOralDietNutrient::read),
+            4 => many(p, &mut self.schedule, Timing::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.instruction, string),
+            7 => opt_prim_element(p, &mut self.instruction),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => many(p, &mut self.fluid_consistency_type, CodeableConcept::read),
+            _ => Ok(()),
         }
     }
 }
+
+static NUTRITION_ORDER_ORAL_DIET_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("texture"),
+        Key::plain("nutrient"),
+        Key::plain("schedule"),
+        Key::plain("extension"),
+        Key::plain("instruction"),
+        Key::plain("_instruction"),
+        Key::plain("modifierExtension"),
+        Key::plain("fluidConsistencyType"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Required  nutrient modifications
 ///
@@ -1441,104 +1134,87 @@ impl NutritionOrderOralDietNutrient {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.amount, Quantity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &NUTRITION_ORDER_ORAL_DIET_NUTRIENT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.modifier {
-            w.key("modifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_opt(w, "amount", &self.amount, Quantity::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.modifier.is_some() {
-            let n = path.len();
-            path.push_str(".modifier");
-            if let Some(v) = &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".amount", &self.amount, Quantity::visit_refs);
+    }
+}
+
+impl ReadFields for NutritionOrderOralDietNutrient {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.amount, Quantity::read),
+            2 => opt(p, &mut self.modifier, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static NUTRITION_ORDER_ORAL_DIET_NUTRIENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("amount"),
+        Key::plain("modifier"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Required  texture modifications
 ///
@@ -1576,104 +1252,93 @@ impl NutritionOrderOralDietTexture {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.modifier, CodeableConcept::read)?;
-                }
-                "foodType" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.food_type, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &NUTRITION_ORDER_ORAL_DIET_TEXTURE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.modifier {
-            w.key("modifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.food_type {
-            w.key("foodType");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "modifier", &self.modifier, CodeableConcept::write);
+        write_opt(w, "foodType", &self.food_type, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.modifier.is_some() {
-            let n = path.len();
-            path.push_str(".modifier");
-            if let Some(v) = &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.food_type.is_some() {
-            let n = path.len();
-            path.push_str(".foodType");
-            if let Some(v) = &self.food_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".modifier",
+            &self.modifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".foodType",
+            &self.food_type,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for NutritionOrderOralDietTexture {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.food_type, CodeableConcept::read),
+            2 => opt(p, &mut self.modifier, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static NUTRITION_ORDER_ORAL_DIET_TEXTURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("foodType"),
+        Key::plain("modifier"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Supplement components
 ///
@@ -1723,159 +1388,101 @@ impl NutritionOrderSupplement {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "productName" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.product_name, string)?;
-                }
-                "_productName" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.product_name)?;
-                }
-                "schedule" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.schedule, Timing::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "instruction" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.instruction, string)?;
-                }
-                "_instruction" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.instruction)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &NUTRITION_ORDER_SUPPLEMENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.product_name {
-            write_prim(w, "productName", "_productName", v, w_str);
-        }
-        if !self.schedule.is_empty() {
-            w.key("schedule");
-            w.begin_array();
-            for v in &self.schedule {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.instruction {
-            write_prim(w, "instruction", "_instruction", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "productName", "_productName", &self.product_name, w_str);
+        write_many(w, "schedule", &self.schedule, Timing::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt_prim(w, "instruction", "_instruction", &self.instruction, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.product_name.is_some() {
-            let n = path.len();
-            path.push_str(".productName");
-            if let Some(v) = &self.product_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.schedule.is_empty() {
-            let n = path.len();
-            path.push_str(".schedule");
-            for v in &self.schedule {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.instruction.is_some() {
-            let n = path.len();
-            path.push_str(".instruction");
-            if let Some(v) = &self.instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".productName",
+            &self.product_name,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".schedule", &self.schedule, Timing::visit_refs);
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".instruction",
+            &self.instruction,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for NutritionOrderSupplement {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.quantity, Quantity::read),
+            3 => many(p, &mut self.schedule, Timing::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.instruction, string),
+            6 => opt_prim_value(p, &mut self.product_name, string),
+            7 => opt_prim_element(p, &mut self.instruction),
+            8 => opt_prim_element(p, &mut self.product_name),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static NUTRITION_ORDER_SUPPLEMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("quantity"),
+        Key::plain("schedule"),
+        Key::plain("extension"),
+        Key::plain("instruction"),
+        Key::plain("productName"),
+        Key::plain("_instruction"),
+        Key::plain("_productName"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -164,6 +164,31 @@ impl Default for ObservationEffective {
     }
 }
 
+impl ObservationEffective {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "effectiveDateTime", "_effectiveDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "effectivePeriod", &**x, Period::write),
+            Self::Timing(x) => write_one(w, "effectiveTiming", &**x, Timing::write),
+            Self::Instant(x) => {
+                write_one_prim(w, "effectiveInstant", "_effectiveInstant", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'Observation.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -199,6 +224,43 @@ impl Default for ObservationValue {
     }
 }
 
+impl ObservationValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "valueRatio", &**x, Ratio::write),
+            Self::SampledData(x) => write_one(w, "valueSampledData", &**x, SampledData::write),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Period(x) => write_one(w, "valuePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Observation {
     /// A `Observation` with its required elements (`status`, `code`); everything else is empty.
     pub fn new(status: impl Into<Code>, code: CodeableConcept) -> Self {
@@ -212,382 +274,7 @@ impl Observation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Observation")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, codes::ObservationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 18)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "focus" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.focus, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "effectiveDateTime" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 1, "effective")?;
-                    choice_value(
-                        p,
-                        &mut r.effective,
-                        date_time,
-                        ObservationEffective::DateTime,
-                        |e| match e {
-                            ObservationEffective::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_effectiveDateTime" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 1, "effective")?;
-                    choice_element(
-                        p,
-                        &mut r.effective,
-                        ObservationEffective::DateTime,
-                        |e| match e {
-                            ObservationEffective::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 2, "effective")?;
-                    choice_box(
-                        p,
-                        &mut r.effective,
-                        Period::read,
-                        ObservationEffective::Period,
-                    )?;
-                }
-                "effectiveTiming" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 3, "effective")?;
-                    choice_box(
-                        p,
-                        &mut r.effective,
-                        Timing::read,
-                        ObservationEffective::Timing,
-                    )?;
-                }
-                "effectiveInstant" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 4, "effective")?;
-                    choice_value(
-                        p,
-                        &mut r.effective,
-                        instant,
-                        ObservationEffective::Instant,
-                        |e| match e {
-                            ObservationEffective::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_effectiveInstant" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 4, "effective")?;
-                    choice_element(
-                        p,
-                        &mut r.effective,
-                        ObservationEffective::Instant,
-                        |e| match e {
-                            ObservationEffective::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "issued" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_value(p, &mut r.issued, instant)?;
-                }
-                "_issued" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_element(p, &mut r.issued)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.performer, Reference::read)?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c1, 1, "value")?;
-                    choice_box(p, &mut r.value, Quantity::read, ObservationValue::Quantity)?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c1, 2, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        ObservationValue::CodeableConcept,
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c1, 3, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        string,
-                        ObservationValue::String,
-                        |e| match e {
-                            ObservationValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c1, 3, "value")?;
-                    choice_element(p, &mut r.value, ObservationValue::String, |e| match e {
-                        ObservationValue::String(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 35)?;
-                    p.choice(&mut c1, 4, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        ObservationValue::Boolean,
-                        |e| match e {
-                            ObservationValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 36)?;
-                    p.choice(&mut c1, 4, "value")?;
-                    choice_element(p, &mut r.value, ObservationValue::Boolean, |e| match e {
-                        ObservationValue::Boolean(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 37)?;
-                    p.choice(&mut c1, 5, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        integer,
-                        ObservationValue::Integer,
-                        |e| match e {
-                            ObservationValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c1, 5, "value")?;
-                    choice_element(p, &mut r.value, ObservationValue::Integer, |e| match e {
-                        ObservationValue::Integer(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c1, 6, "value")?;
-                    choice_box(p, &mut r.value, Range::read, ObservationValue::Range)?;
-                }
-                "valueRatio" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c1, 7, "value")?;
-                    choice_box(p, &mut r.value, Ratio::read, ObservationValue::Ratio)?;
-                }
-                "valueSampledData" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c1, 8, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        SampledData::read,
-                        ObservationValue::SampledData,
-                    )?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c1, 9, "value")?;
-                    choice_value(p, &mut r.value, time, ObservationValue::Time, |e| match e {
-                        ObservationValue::Time(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c1, 9, "value")?;
-                    choice_element(p, &mut r.value, ObservationValue::Time, |e| match e {
-                        ObservationValue::Time(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c1, 10, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        ObservationValue::DateTime,
-                        |e| match e {
-                            ObservationValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c1, 10, "value")?;
-                    choice_element(p, &mut r.value, ObservationValue::DateTime, |e| match e {
-                        ObservationValue::DateTime(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valuePeriod" => {
-                    p.mark(&mut seen, 46)?;
-                    p.choice(&mut c1, 11, "value")?;
-                    choice_box(p, &mut r.value, Period::read, ObservationValue::Period)?;
-                }
-                "dataAbsentReason" => {
-                    p.mark(&mut seen, 47)?;
-                    opt(p, &mut r.data_absent_reason, CodeableConcept::read)?;
-                }
-                "interpretation" => {
-                    p.mark(&mut seen, 48)?;
-                    many(p, &mut r.interpretation, CodeableConcept::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 49)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 50)?;
-                    opt(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 51)?;
-                    opt(p, &mut r.method, CodeableConcept::read)?;
-                }
-                "specimen" => {
-                    p.mark(&mut seen, 52)?;
-                    opt(p, &mut r.specimen, Reference::read)?;
-                }
-                "device" => {
-                    p.mark(&mut seen, 53)?;
-                    opt(p, &mut r.device, Reference::read)?;
-                }
-                "referenceRange" => {
-                    p.mark(&mut seen, 54)?;
-                    many(p, &mut r.reference_range, ObservationReferenceRange::read)?;
-                }
-                "hasMember" => {
-                    p.mark(&mut seen, 55)?;
-                    many(p, &mut r.has_member, Reference::read)?;
-                }
-                "derivedFrom" => {
-                    p.mark(&mut seen, 56)?;
-                    many(p, &mut r.derived_from, Reference::read)?;
-                }
-                "component" => {
-                    p.mark(&mut seen, 57)?;
-                    many(p, &mut r.component, ObservationComponent::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 18) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &OBSERVATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -595,527 +282,462 @@ impl Observation {
         w.begin_object();
         w.key("resourceType");
         w.str("Observation");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if !self.focus.is_empty() {
-            w.key("focus");
-            w.begin_array();
-            for v in &self.focus {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_many(w, "focus", &self.focus, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
         if let Some(v) = &self.effective {
-            match v {
-                ObservationEffective::DateTime(x) => {
-                    write_prim(w, "effectiveDateTime", "_effectiveDateTime", x, w_str)
-                }
-                ObservationEffective::Period(x) => {
-                    w.key("effectivePeriod");
-                    x.write(w);
-                }
-                ObservationEffective::Timing(x) => {
-                    w.key("effectiveTiming");
-                    x.write(w);
-                }
-                ObservationEffective::Instant(x) => {
-                    write_prim(w, "effectiveInstant", "_effectiveInstant", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.issued {
-            write_prim(w, "issued", "_issued", v, w_str);
-        }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "issued", "_issued", &self.issued, w_str);
+        write_many(w, "performer", &self.performer, Reference::write);
         if let Some(v) = &self.value {
-            match v {
-                ObservationValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                ObservationValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                ObservationValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                ObservationValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                ObservationValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                ObservationValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                ObservationValue::Ratio(x) => {
-                    w.key("valueRatio");
-                    x.write(w);
-                }
-                ObservationValue::SampledData(x) => {
-                    w.key("valueSampledData");
-                    x.write(w);
-                }
-                ObservationValue::Time(x) => write_prim(w, "valueTime", "_valueTime", x, w_str),
-                ObservationValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                ObservationValue::Period(x) => {
-                    w.key("valuePeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.data_absent_reason {
-            w.key("dataAbsentReason");
-            v.write(w);
-        }
-        if !self.interpretation.is_empty() {
-            w.key("interpretation");
-            w.begin_array();
-            for v in &self.interpretation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.body_site {
-            w.key("bodySite");
-            v.write(w);
-        }
-        if let Some(v) = &self.method {
-            w.key("method");
-            v.write(w);
-        }
-        if let Some(v) = &self.specimen {
-            w.key("specimen");
-            v.write(w);
-        }
-        if let Some(v) = &self.device {
-            w.key("device");
-            v.write(w);
-        }
-        if !self.reference_range.is_empty() {
-            w.key("referenceRange");
-            w.begin_array();
-            for v in &self.reference_range {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.has_member.is_empty() {
-            w.key("hasMember");
-            w.begin_array();
-            for v in &self.has_member {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.derived_from.is_empty() {
-            w.key("derivedFrom");
-            w.begin_array();
-            for v in &self.derived_from {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.component.is_empty() {
-            w.key("component");
-            w.begin_array();
-            for v in &self.component {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(
+            w,
+            "dataAbsentReason",
+            &self.data_absent_reason,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "interpretation",
+            &self.interpretation,
+            CodeableConcept::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
+        write_opt(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_opt(w, "method", &self.method, CodeableConcept::write);
+        write_opt(w, "specimen", &self.specimen, Reference::write);
+        write_opt(w, "device", &self.device, Reference::write);
+        write_many(
+            w,
+            "referenceRange",
+            &self.reference_range,
+            ObservationReferenceRange::write,
+        );
+        write_many(w, "hasMember", &self.has_member, Reference::write);
+        write_many(w, "derivedFrom", &self.derived_from, Reference::write);
+        write_many(w, "component", &self.component, ObservationComponent::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.focus.is_empty() {
-            let n = path.len();
-            path.push_str(".focus");
-            for v in &self.focus {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective.is_some() {
-            let n = path.len();
-            path.push_str(".effective[x]");
-            if let Some(v) = &self.effective {
-                match v {
-                    ObservationEffective::DateTime(x) => x.visit_refs(path, f),
-                    ObservationEffective::Period(x) => x.visit_refs(path, f),
-                    ObservationEffective::Timing(x) => x.visit_refs(path, f),
-                    ObservationEffective::Instant(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.issued.is_some() {
-            let n = path.len();
-            path.push_str(".issued");
-            if let Some(v) = &self.issued {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    ObservationValue::Quantity(x) => x.visit_refs(path, f),
-                    ObservationValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    ObservationValue::String(x) => x.visit_refs(path, f),
-                    ObservationValue::Boolean(x) => x.visit_refs(path, f),
-                    ObservationValue::Integer(x) => x.visit_refs(path, f),
-                    ObservationValue::Range(x) => x.visit_refs(path, f),
-                    ObservationValue::Ratio(x) => x.visit_refs(path, f),
-                    ObservationValue::SampledData(x) => x.visit_refs(path, f),
-                    ObservationValue::Time(x) => x.visit_refs(path, f),
-                    ObservationValue::DateTime(x) => x.visit_refs(path, f),
-                    ObservationValue::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.data_absent_reason.is_some() {
-            let n = path.len();
-            path.push_str(".dataAbsentReason");
-            if let Some(v) = &self.data_absent_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.interpretation.is_empty() {
-            let n = path.len();
-            path.push_str(".interpretation");
-            for v in &self.interpretation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.body_site.is_some() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            if let Some(v) = &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.method.is_some() {
-            let n = path.len();
-            path.push_str(".method");
-            if let Some(v) = &self.method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.specimen.is_some() {
-            let n = path.len();
-            path.push_str(".specimen");
-            if let Some(v) = &self.specimen {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.device.is_some() {
-            let n = path.len();
-            path.push_str(".device");
-            if let Some(v) = &self.device {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reference_range.is_empty() {
-            let n = path.len();
-            path.push_str(".referenceRange");
-            for v in &self.reference_range {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.has_member.is_empty() {
-            let n = path.len();
-            path.push_str(".hasMember");
-            for v in &self.has_member {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.derived_from.is_empty() {
-            let n = path.len();
-            path.push_str(".derivedFrom");
-            for v in &self.derived_from {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.component.is_empty() {
-            let n = path.len();
-            path.push_str(".component");
-            for v in &self.component {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_many(path, f, ".focus", &self.focus, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".effective[x]",
+            &self.effective,
+            ObservationEffective::visit_refs,
+        );
+        visit_opt(path, f, ".issued", &self.issued, Instant::visit_refs);
+        visit_many(path, f, ".performer", &self.performer, reference);
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            ObservationValue::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".dataAbsentReason",
+            &self.data_absent_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".interpretation",
+            &self.interpretation,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".method",
+            &self.method,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".specimen", &self.specimen, reference);
+        visit_opt(path, f, ".device", &self.device, reference);
+        visit_many(
+            path,
+            f,
+            ".referenceRange",
+            &self.reference_range,
+            ObservationReferenceRange::visit_refs,
+        );
+        visit_many(path, f, ".hasMember", &self.has_member, reference);
+        visit_many(path, f, ".derivedFrom", &self.derived_from, reference);
+        visit_many(
+            path,
+            f,
+            ".component",
+            &self.component,
+            ObservationComponent::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Observation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => one(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => many(p, &mut self.focus, Reference::read),
+            7 => opt(p, &mut self.device, Reference::read),
+            8 => opt_prim_value(p, &mut self.issued, instant),
+            9 => opt(p, &mut self.method, CodeableConcept::read),
+            10 => many(p, &mut self.part_of, Reference::read),
+            11 => prim_value(p, &mut self.status, codes::ObservationStatus::read_code),
+            12 => opt_prim_element(p, &mut self.issued),
+            13 => prim_element(p, &mut self.status),
+            14 => many(p, &mut self.based_on, Reference::read),
+            15 => opt(p, &mut self.subject, Reference::read),
+            16 => opt(p, &mut self.body_site, CodeableConcept::read),
+            17 => many(p, &mut self.category, CodeableConcept::read),
+            18 => opt_prim_value(p, &mut self.language, code),
+            19 => opt(p, &mut self.specimen, Reference::read),
+            20 => opt_prim_element(p, &mut self.language),
+            21 => many(p, &mut self.component, ObservationComponent::read),
+            22 => many(p, &mut self.contained, Resource::read),
+            23 => opt(p, &mut self.encounter, Reference::read),
+            24 => many(p, &mut self.extension, Extension::read),
+            25 => many(p, &mut self.has_member, Reference::read),
+            26 => many(p, &mut self.performer, Reference::read),
+            27 => choice_value(
+                p,
+                &mut self.value,
+                time,
+                ObservationValue::Time,
+                |e| match e {
+                    ObservationValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            28 => choice_element(p, &mut self.value, ObservationValue::Time, |e| match e {
+                ObservationValue::Time(x) => Some(x),
+                _ => None,
+            }),
+            29 => many(p, &mut self.identifier, Identifier::read),
+            30 => choice_box(p, &mut self.value, Range::read, ObservationValue::Range),
+            31 => choice_box(p, &mut self.value, Ratio::read, ObservationValue::Ratio),
+            32 => many(p, &mut self.derived_from, Reference::read),
+            33 => choice_box(p, &mut self.value, Period::read, ObservationValue::Period),
+            34 => choice_value(
+                p,
+                &mut self.value,
+                string,
+                ObservationValue::String,
+                |e| match e {
+                    ObservationValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            35 => choice_element(p, &mut self.value, ObservationValue::String, |e| match e {
+                ObservationValue::String(x) => Some(x),
+                _ => None,
+            }),
+            36 => p.expect_resource_type("Observation"),
+            37 => choice_value(
+                p,
+                &mut self.value,
+                boolean,
+                ObservationValue::Boolean,
+                |e| match e {
+                    ObservationValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            38 => choice_value(
+                p,
+                &mut self.value,
+                integer,
+                ObservationValue::Integer,
+                |e| match e {
+                    ObservationValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            39 => choice_element(p, &mut self.value, ObservationValue::Boolean, |e| match e {
+                ObservationValue::Boolean(x) => Some(x),
+                _ => None,
+            }),
+            40 => choice_element(p, &mut self.value, ObservationValue::Integer, |e| match e {
+                ObservationValue::Integer(x) => Some(x),
+                _ => None,
+            }),
+            41 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            42 => choice_value(
+                p,
+                &mut self.value,
+                date_time,
+                ObservationValue::DateTime,
+                |e| match e {
+                    ObservationValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            43 => choice_box(
+                p,
+                &mut self.value,
+                Quantity::read,
+                ObservationValue::Quantity,
+            ),
+            44 => opt_prim_element(p, &mut self.implicit_rules),
+            45 => choice_element(
+                p,
+                &mut self.value,
+                ObservationValue::DateTime,
+                |e| match e {
+                    ObservationValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            46 => many(p, &mut self.interpretation, CodeableConcept::read),
+            47 => many(
+                p,
+                &mut self.reference_range,
+                ObservationReferenceRange::read,
+            ),
+            48 => choice_box(
+                p,
+                &mut self.effective,
+                Period::read,
+                ObservationEffective::Period,
+            ),
+            49 => choice_box(
+                p,
+                &mut self.effective,
+                Timing::read,
+                ObservationEffective::Timing,
+            ),
+            50 => opt(p, &mut self.data_absent_reason, CodeableConcept::read),
+            51 => choice_value(
+                p,
+                &mut self.effective,
+                instant,
+                ObservationEffective::Instant,
+                |e| match e {
+                    ObservationEffective::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            52 => choice_box(
+                p,
+                &mut self.value,
+                SampledData::read,
+                ObservationValue::SampledData,
+            ),
+            53 => choice_element(
+                p,
+                &mut self.effective,
+                ObservationEffective::Instant,
+                |e| match e {
+                    ObservationEffective::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            54 => choice_value(
+                p,
+                &mut self.effective,
+                date_time,
+                ObservationEffective::DateTime,
+                |e| match e {
+                    ObservationEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            55 => many(p, &mut self.modifier_extension, Extension::read),
+            56 => choice_element(
+                p,
+                &mut self.effective,
+                ObservationEffective::DateTime,
+                |e| match e {
+                    ObservationEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            57 => choice_box(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                ObservationValue::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static OBSERVATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("focus"),
+        Key::plain("device"),
+        Key::plain("issued"),
+        Key::plain("method"),
+        Key::plain("partOf"),
+        Key::plain("status"),
+        Key::plain("_issued"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("subject"),
+        Key::plain("bodySite"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("specimen"),
+        Key::plain("_language"),
+        Key::plain("component"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("hasMember"),
+        Key::plain("performer"),
+        Key::choice("valueTime", 2, 9),
+        Key::choice("_valueTime", 2, 9),
+        Key::plain("identifier"),
+        Key::choice("valueRange", 2, 6),
+        Key::choice("valueRatio", 2, 7),
+        Key::plain("derivedFrom"),
+        Key::choice("valuePeriod", 2, 11),
+        Key::choice("valueString", 2, 3),
+        Key::choice("_valueString", 2, 3),
+        Key::plain("resourceType"),
+        Key::choice("valueBoolean", 2, 4),
+        Key::choice("valueInteger", 2, 5),
+        Key::choice("_valueBoolean", 2, 4),
+        Key::choice("_valueInteger", 2, 5),
+        Key::plain("implicitRules"),
+        Key::choice("valueDateTime", 2, 10),
+        Key::choice("valueQuantity", 2, 1),
+        Key::plain("_implicitRules"),
+        Key::choice("_valueDateTime", 2, 10),
+        Key::plain("interpretation"),
+        Key::plain("referenceRange"),
+        Key::choice("effectivePeriod", 1, 2),
+        Key::choice("effectiveTiming", 1, 3),
+        Key::plain("dataAbsentReason"),
+        Key::choice("effectiveInstant", 1, 4),
+        Key::choice("valueSampledData", 2, 8),
+        Key::choice("_effectiveInstant", 1, 4),
+        Key::choice("effectiveDateTime", 1, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("_effectiveDateTime", 1, 1),
+        Key::choice("valueCodeableConcept", 2, 2),
+    ],
+    choices: &["effective", "value"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[11, 13],
+        },
+        Required {
+            name: "code",
+            keys: &[2],
+        },
+    ],
+};
 
 /// Component results
 ///
@@ -1196,6 +818,43 @@ impl Default for ObservationComponentValue {
     }
 }
 
+impl ObservationComponentValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "valueRatio", &**x, Ratio::write),
+            Self::SampledData(x) => write_one(w, "valueSampledData", &**x, SampledData::write),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Period(x) => write_one(w, "valuePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ObservationComponent {
     /// A `ObservationComponent` with its required elements (`code`); everything else is empty.
     pub fn new(code: CodeableConcept) -> Self {
@@ -1208,408 +867,281 @@ impl ObservationComponent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        ObservationComponentValue::Quantity,
-                    )?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        ObservationComponentValue::CodeableConcept,
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        string,
-                        ObservationComponentValue::String,
-                        |e| match e {
-                            ObservationComponentValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ObservationComponentValue::String,
-                        |e| match e {
-                            ObservationComponentValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        ObservationComponentValue::Boolean,
-                        |e| match e {
-                            ObservationComponentValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ObservationComponentValue::Boolean,
-                        |e| match e {
-                            ObservationComponentValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        integer,
-                        ObservationComponentValue::Integer,
-                        |e| match e {
-                            ObservationComponentValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ObservationComponentValue::Integer,
-                        |e| match e {
-                            ObservationComponentValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Range::read,
-                        ObservationComponentValue::Range,
-                    )?;
-                }
-                "valueRatio" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Ratio::read,
-                        ObservationComponentValue::Ratio,
-                    )?;
-                }
-                "valueSampledData" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        SampledData::read,
-                        ObservationComponentValue::SampledData,
-                    )?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        time,
-                        ObservationComponentValue::Time,
-                        |e| match e {
-                            ObservationComponentValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ObservationComponentValue::Time,
-                        |e| match e {
-                            ObservationComponentValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        ObservationComponentValue::DateTime,
-                        |e| match e {
-                            ObservationComponentValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ObservationComponentValue::DateTime,
-                        |e| match e {
-                            ObservationComponentValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valuePeriod" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Period::read,
-                        ObservationComponentValue::Period,
-                    )?;
-                }
-                "dataAbsentReason" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.data_absent_reason, CodeableConcept::read)?;
-                }
-                "interpretation" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.interpretation, CodeableConcept::read)?;
-                }
-                "referenceRange" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.reference_range, ObservationReferenceRange::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &OBSERVATION_COMPONENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "code", &self.code, CodeableConcept::write);
         if let Some(v) = &self.value {
-            match v {
-                ObservationComponentValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                ObservationComponentValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                ObservationComponentValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                ObservationComponentValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                ObservationComponentValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                ObservationComponentValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                ObservationComponentValue::Ratio(x) => {
-                    w.key("valueRatio");
-                    x.write(w);
-                }
-                ObservationComponentValue::SampledData(x) => {
-                    w.key("valueSampledData");
-                    x.write(w);
-                }
-                ObservationComponentValue::Time(x) => {
-                    write_prim(w, "valueTime", "_valueTime", x, w_str)
-                }
-                ObservationComponentValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                ObservationComponentValue::Period(x) => {
-                    w.key("valuePeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.data_absent_reason {
-            w.key("dataAbsentReason");
-            v.write(w);
-        }
-        if !self.interpretation.is_empty() {
-            w.key("interpretation");
-            w.begin_array();
-            for v in &self.interpretation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reference_range.is_empty() {
-            w.key("referenceRange");
-            w.begin_array();
-            for v in &self.reference_range {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(
+            w,
+            "dataAbsentReason",
+            &self.data_absent_reason,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "interpretation",
+            &self.interpretation,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "referenceRange",
+            &self.reference_range,
+            ObservationReferenceRange::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    ObservationComponentValue::Quantity(x) => x.visit_refs(path, f),
-                    ObservationComponentValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    ObservationComponentValue::String(x) => x.visit_refs(path, f),
-                    ObservationComponentValue::Boolean(x) => x.visit_refs(path, f),
-                    ObservationComponentValue::Integer(x) => x.visit_refs(path, f),
-                    ObservationComponentValue::Range(x) => x.visit_refs(path, f),
-                    ObservationComponentValue::Ratio(x) => x.visit_refs(path, f),
-                    ObservationComponentValue::SampledData(x) => x.visit_refs(path, f),
-                    ObservationComponentValue::Time(x) => x.visit_refs(path, f),
-                    ObservationComponentValue::DateTime(x) => x.visit_refs(path, f),
-                    ObservationComponentValue::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.data_absent_reason.is_some() {
-            let n = path.len();
-            path.push_str(".dataAbsentReason");
-            if let Some(v) = &self.data_absent_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.interpretation.is_empty() {
-            let n = path.len();
-            path.push_str(".interpretation");
-            for v in &self.interpretation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reference_range.is_empty() {
-            let n = path.len();
-            path.push_str(".referenceRange");
-            for v in &self.reference_range {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            ObservationComponentValue::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".dataAbsentReason",
+            &self.data_absent_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".interpretation",
+            &self.interpretation,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".referenceRange",
+            &self.reference_range,
+            ObservationReferenceRange::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ObservationComponent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => choice_value(
+                p,
+                &mut self.value,
+                time,
+                ObservationComponentValue::Time,
+                |e| match e {
+                    ObservationComponentValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            4 => choice_element(
+                p,
+                &mut self.value,
+                ObservationComponentValue::Time,
+                |e| match e {
+                    ObservationComponentValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_box(
+                p,
+                &mut self.value,
+                Range::read,
+                ObservationComponentValue::Range,
+            ),
+            6 => choice_box(
+                p,
+                &mut self.value,
+                Ratio::read,
+                ObservationComponentValue::Ratio,
+            ),
+            7 => choice_box(
+                p,
+                &mut self.value,
+                Period::read,
+                ObservationComponentValue::Period,
+            ),
+            8 => choice_value(
+                p,
+                &mut self.value,
+                string,
+                ObservationComponentValue::String,
+                |e| match e {
+                    ObservationComponentValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_element(
+                p,
+                &mut self.value,
+                ObservationComponentValue::String,
+                |e| match e {
+                    ObservationComponentValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_value(
+                p,
+                &mut self.value,
+                boolean,
+                ObservationComponentValue::Boolean,
+                |e| match e {
+                    ObservationComponentValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_value(
+                p,
+                &mut self.value,
+                integer,
+                ObservationComponentValue::Integer,
+                |e| match e {
+                    ObservationComponentValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_element(
+                p,
+                &mut self.value,
+                ObservationComponentValue::Boolean,
+                |e| match e {
+                    ObservationComponentValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_element(
+                p,
+                &mut self.value,
+                ObservationComponentValue::Integer,
+                |e| match e {
+                    ObservationComponentValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_value(
+                p,
+                &mut self.value,
+                date_time,
+                ObservationComponentValue::DateTime,
+                |e| match e {
+                    ObservationComponentValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => choice_box(
+                p,
+                &mut self.value,
+                Quantity::read,
+                ObservationComponentValue::Quantity,
+            ),
+            16 => choice_element(
+                p,
+                &mut self.value,
+                ObservationComponentValue::DateTime,
+                |e| match e {
+                    ObservationComponentValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => many(p, &mut self.interpretation, CodeableConcept::read),
+            18 => many(
+                p,
+                &mut self.reference_range,
+                ObservationReferenceRange::read,
+            ),
+            19 => opt(p, &mut self.data_absent_reason, CodeableConcept::read),
+            20 => choice_box(
+                p,
+                &mut self.value,
+                SampledData::read,
+                ObservationComponentValue::SampledData,
+            ),
+            21 => many(p, &mut self.modifier_extension, Extension::read),
+            22 => choice_box(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                ObservationComponentValue::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static OBSERVATION_COMPONENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("extension"),
+        Key::choice("valueTime", 1, 9),
+        Key::choice("_valueTime", 1, 9),
+        Key::choice("valueRange", 1, 6),
+        Key::choice("valueRatio", 1, 7),
+        Key::choice("valuePeriod", 1, 11),
+        Key::choice("valueString", 1, 3),
+        Key::choice("_valueString", 1, 3),
+        Key::choice("valueBoolean", 1, 4),
+        Key::choice("valueInteger", 1, 5),
+        Key::choice("_valueBoolean", 1, 4),
+        Key::choice("_valueInteger", 1, 5),
+        Key::choice("valueDateTime", 1, 10),
+        Key::choice("valueQuantity", 1, 1),
+        Key::choice("_valueDateTime", 1, 10),
+        Key::plain("interpretation"),
+        Key::plain("referenceRange"),
+        Key::plain("dataAbsentReason"),
+        Key::choice("valueSampledData", 1, 8),
+        Key::plain("modifierExtension"),
+        Key::choice("valueCodeableConcept", 1, 2),
+    ],
+    choices: &["value"],
+    required: &[Required {
+        name: "code",
+        keys: &[1],
+    }],
+};
 
 /// Provides guide for interpretation
 ///
@@ -1663,172 +1195,97 @@ impl ObservationReferenceRange {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "low" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.low, Quantity::read)?;
-                }
-                "high" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.high, Quantity::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "appliesTo" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.applies_to, CodeableConcept::read)?;
-                }
-                "age" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.age, Range::read)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &OBSERVATION_REFERENCE_RANGE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.low {
-            w.key("low");
-            v.write(w);
-        }
-        if let Some(v) = &self.high {
-            w.key("high");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if !self.applies_to.is_empty() {
-            w.key("appliesTo");
-            w.begin_array();
-            for v in &self.applies_to {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.age {
-            w.key("age");
-            v.write(w);
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "low", &self.low, Quantity::write);
+        write_opt(w, "high", &self.high, Quantity::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "appliesTo", &self.applies_to, CodeableConcept::write);
+        write_opt(w, "age", &self.age, Range::write);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.low.is_some() {
-            let n = path.len();
-            path.push_str(".low");
-            if let Some(v) = &self.low {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.high.is_some() {
-            let n = path.len();
-            path.push_str(".high");
-            if let Some(v) = &self.high {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.applies_to.is_empty() {
-            let n = path.len();
-            path.push_str(".appliesTo");
-            for v in &self.applies_to {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.age.is_some() {
-            let n = path.len();
-            path.push_str(".age");
-            if let Some(v) = &self.age {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".low", &self.low, Quantity::visit_refs);
+        visit_opt(path, f, ".high", &self.high, Quantity::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".appliesTo",
+            &self.applies_to,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".age", &self.age, Range::visit_refs);
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ObservationReferenceRange {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.age, Range::read),
+            2 => opt(p, &mut self.low, Quantity::read),
+            3 => opt(p, &mut self.high, Quantity::read),
+            4 => opt_prim_value(p, &mut self.text, string),
+            5 => opt(p, &mut self.type_, CodeableConcept::read),
+            6 => opt_prim_element(p, &mut self.text),
+            7 => many(p, &mut self.applies_to, CodeableConcept::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static OBSERVATION_REFERENCE_RANGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("age"),
+        Key::plain("low"),
+        Key::plain("high"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_text"),
+        Key::plain("appliesTo"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -111,142 +111,7 @@ impl ObservationDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ObservationDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 13)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "permittedDataType" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(
-                        p,
-                        &mut r.permitted_data_type,
-                        codes::ObservationDataType::read_code,
-                        other,
-                    )?;
-                }
-                "_permittedDataType" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.permitted_data_type, other)?;
-                }
-                "multipleResultsAllowed" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.multiple_results_allowed, boolean)?;
-                }
-                "_multipleResultsAllowed" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.multiple_results_allowed)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.method, CodeableConcept::read)?;
-                }
-                "preferredReportName" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.preferred_report_name, string)?;
-                }
-                "_preferredReportName" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.preferred_report_name)?;
-                }
-                "quantitativeDetails" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(
-                        p,
-                        &mut r.quantitative_details,
-                        ObservationDefinitionQuantitativeDetails::read,
-                    )?;
-                }
-                "qualifiedInterval" => {
-                    p.mark(&mut seen, 23)?;
-                    many(
-                        p,
-                        &mut r.qualified_interval,
-                        ObservationDefinitionQualifiedInterval::read,
-                    )?;
-                }
-                "validCodedValueSet" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.valid_coded_value_set, Reference::read)?;
-                }
-                "normalCodedValueSet" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.normal_coded_value_set, Reference::read)?;
-                }
-                "abnormalCodedValueSet" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.abnormal_coded_value_set, Reference::read)?;
-                }
-                "criticalCodedValueSet" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.critical_coded_value_set, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &OBSERVATION_DEFINITION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.permitted_data_type, "permittedDataType")?;
         Ok(r)
     }
@@ -255,68 +120,28 @@ impl ObservationDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("ObservationDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "permittedDataType",
@@ -324,226 +149,277 @@ impl ObservationDefinition {
             &self.permitted_data_type,
             w_str,
         );
-        if let Some(v) = &self.multiple_results_allowed {
-            write_prim(
-                w,
-                "multipleResultsAllowed",
-                "_multipleResultsAllowed",
-                v,
-                w_boolean,
-            );
-        }
-        if let Some(v) = &self.method {
-            w.key("method");
-            v.write(w);
-        }
-        if let Some(v) = &self.preferred_report_name {
-            write_prim(w, "preferredReportName", "_preferredReportName", v, w_str);
-        }
-        if let Some(v) = &self.quantitative_details {
-            w.key("quantitativeDetails");
-            v.write(w);
-        }
-        if !self.qualified_interval.is_empty() {
-            w.key("qualifiedInterval");
-            w.begin_array();
-            for v in &self.qualified_interval {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.valid_coded_value_set {
-            w.key("validCodedValueSet");
-            v.write(w);
-        }
-        if let Some(v) = &self.normal_coded_value_set {
-            w.key("normalCodedValueSet");
-            v.write(w);
-        }
-        if let Some(v) = &self.abnormal_coded_value_set {
-            w.key("abnormalCodedValueSet");
-            v.write(w);
-        }
-        if let Some(v) = &self.critical_coded_value_set {
-            w.key("criticalCodedValueSet");
-            v.write(w);
-        }
+        write_opt_prim(
+            w,
+            "multipleResultsAllowed",
+            "_multipleResultsAllowed",
+            &self.multiple_results_allowed,
+            w_boolean,
+        );
+        write_opt(w, "method", &self.method, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "preferredReportName",
+            "_preferredReportName",
+            &self.preferred_report_name,
+            w_str,
+        );
+        write_opt(
+            w,
+            "quantitativeDetails",
+            &self.quantitative_details,
+            ObservationDefinitionQuantitativeDetails::write,
+        );
+        write_many(
+            w,
+            "qualifiedInterval",
+            &self.qualified_interval,
+            ObservationDefinitionQualifiedInterval::write,
+        );
+        write_opt(
+            w,
+            "validCodedValueSet",
+            &self.valid_coded_value_set,
+            Reference::write,
+        );
+        write_opt(
+            w,
+            "normalCodedValueSet",
+            &self.normal_coded_value_set,
+            Reference::write,
+        );
+        write_opt(
+            w,
+            "abnormalCodedValueSet",
+            &self.abnormal_coded_value_set,
+            Reference::write,
+        );
+        write_opt(
+            w,
+            "criticalCodedValueSet",
+            &self.critical_coded_value_set,
+            Reference::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.permitted_data_type.is_empty() {
-            let n = path.len();
-            path.push_str(".permittedDataType");
-            for v in &self.permitted_data_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.multiple_results_allowed.is_some() {
-            let n = path.len();
-            path.push_str(".multipleResultsAllowed");
-            if let Some(v) = &self.multiple_results_allowed {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.method.is_some() {
-            let n = path.len();
-            path.push_str(".method");
-            if let Some(v) = &self.method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.preferred_report_name.is_some() {
-            let n = path.len();
-            path.push_str(".preferredReportName");
-            if let Some(v) = &self.preferred_report_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantitative_details.is_some() {
-            let n = path.len();
-            path.push_str(".quantitativeDetails");
-            if let Some(v) = &self.quantitative_details {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.qualified_interval.is_empty() {
-            let n = path.len();
-            path.push_str(".qualifiedInterval");
-            for v in &self.qualified_interval {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.valid_coded_value_set.is_some() {
-            let n = path.len();
-            path.push_str(".validCodedValueSet");
-            if let Some(v) = &self.valid_coded_value_set {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.normal_coded_value_set.is_some() {
-            let n = path.len();
-            path.push_str(".normalCodedValueSet");
-            if let Some(v) = &self.normal_coded_value_set {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.abnormal_coded_value_set.is_some() {
-            let n = path.len();
-            path.push_str(".abnormalCodedValueSet");
-            if let Some(v) = &self.abnormal_coded_value_set {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.critical_coded_value_set.is_some() {
-            let n = path.len();
-            path.push_str(".criticalCodedValueSet");
-            if let Some(v) = &self.critical_coded_value_set {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".permittedDataType",
+            &self.permitted_data_type,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".multipleResultsAllowed",
+            &self.multiple_results_allowed,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".method",
+            &self.method,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".preferredReportName",
+            &self.preferred_report_name,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".quantitativeDetails",
+            &self.quantitative_details,
+            ObservationDefinitionQuantitativeDetails::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".qualifiedInterval",
+            &self.qualified_interval,
+            ObservationDefinitionQualifiedInterval::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".validCodedValueSet",
+            &self.valid_coded_value_set,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".normalCodedValueSet",
+            &self.normal_coded_value_set,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".abnormalCodedValueSet",
+            &self.abnormal_coded_value_set,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".criticalCodedValueSet",
+            &self.critical_coded_value_set,
+            reference,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ObservationDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => one(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt(p, &mut self.method, CodeableConcept::read),
+            6 => many(p, &mut self.category, CodeableConcept::read),
+            7 => opt_prim_value(p, &mut self.language, code),
+            8 => opt_prim_element(p, &mut self.language),
+            9 => many(p, &mut self.contained, Resource::read),
+            10 => many(p, &mut self.extension, Extension::read),
+            11 => many(p, &mut self.identifier, Identifier::read),
+            12 => p.expect_resource_type("ObservationDefinition"),
+            13 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            14 => opt_prim_element(p, &mut self.implicit_rules),
+            15 => many(p, &mut self.modifier_extension, Extension::read),
+            16 => {
+                let other = p.marked(seen, 18);
+                values(
+                    p,
+                    &mut self.permitted_data_type,
+                    codes::ObservationDataType::read_code,
+                    other,
+                )
+            }
+            17 => many(
+                p,
+                &mut self.qualified_interval,
+                ObservationDefinitionQualifiedInterval::read,
+            ),
+            18 => {
+                let other = p.marked(seen, 16);
+                elements(p, &mut self.permitted_data_type, other)
+            }
+            19 => opt(p, &mut self.valid_coded_value_set, Reference::read),
+            20 => opt(p, &mut self.normal_coded_value_set, Reference::read),
+            21 => opt_prim_value(p, &mut self.preferred_report_name, string),
+            22 => opt(
+                p,
+                &mut self.quantitative_details,
+                ObservationDefinitionQuantitativeDetails::read,
+            ),
+            23 => opt_prim_element(p, &mut self.preferred_report_name),
+            24 => opt(p, &mut self.abnormal_coded_value_set, Reference::read),
+            25 => opt(p, &mut self.critical_coded_value_set, Reference::read),
+            26 => opt_prim_value(p, &mut self.multiple_results_allowed, boolean),
+            27 => opt_prim_element(p, &mut self.multiple_results_allowed),
+            _ => Ok(()),
+        }
+    }
+}
+
+static OBSERVATION_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("method"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+        Key::plain("permittedDataType"),
+        Key::plain("qualifiedInterval"),
+        Key::plain("_permittedDataType"),
+        Key::plain("validCodedValueSet"),
+        Key::plain("normalCodedValueSet"),
+        Key::plain("preferredReportName"),
+        Key::plain("quantitativeDetails"),
+        Key::plain("_preferredReportName"),
+        Key::plain("abnormalCodedValueSet"),
+        Key::plain("criticalCodedValueSet"),
+        Key::plain("multipleResultsAllowed"),
+        Key::plain("_multipleResultsAllowed"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[2],
+    }],
+};
 
 /// Qualified range for continuous and ordinal observation results
 ///
@@ -605,217 +481,139 @@ impl ObservationDefinitionQualifiedInterval {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.category,
-                        codes::ObservationRangeCategory::read_code,
-                    )?;
-                }
-                "_category" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.category)?;
-                }
-                "range" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.range, Range::read)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.context, CodeableConcept::read)?;
-                }
-                "appliesTo" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.applies_to, CodeableConcept::read)?;
-                }
-                "gender" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
-                }
-                "_gender" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.gender)?;
-                }
-                "age" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.age, Range::read)?;
-                }
-                "gestationalAge" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.gestational_age, Range::read)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.condition, string)?;
-                }
-                "_condition" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.condition)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &OBSERVATION_DEFINITION_QUALIFIED_INTERVAL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.category {
-            write_prim(w, "category", "_category", v, w_str);
-        }
-        if let Some(v) = &self.range {
-            w.key("range");
-            v.write(w);
-        }
-        if let Some(v) = &self.context {
-            w.key("context");
-            v.write(w);
-        }
-        if !self.applies_to.is_empty() {
-            w.key("appliesTo");
-            w.begin_array();
-            for v in &self.applies_to {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.gender {
-            write_prim(w, "gender", "_gender", v, w_str);
-        }
-        if let Some(v) = &self.age {
-            w.key("age");
-            v.write(w);
-        }
-        if let Some(v) = &self.gestational_age {
-            w.key("gestationalAge");
-            v.write(w);
-        }
-        if let Some(v) = &self.condition {
-            write_prim(w, "condition", "_condition", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "category", "_category", &self.category, w_str);
+        write_opt(w, "range", &self.range, Range::write);
+        write_opt(w, "context", &self.context, CodeableConcept::write);
+        write_many(w, "appliesTo", &self.applies_to, CodeableConcept::write);
+        write_opt_prim(w, "gender", "_gender", &self.gender, w_str);
+        write_opt(w, "age", &self.age, Range::write);
+        write_opt(w, "gestationalAge", &self.gestational_age, Range::write);
+        write_opt_prim(w, "condition", "_condition", &self.condition, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.range.is_some() {
-            let n = path.len();
-            path.push_str(".range");
-            if let Some(v) = &self.range {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.context.is_some() {
-            let n = path.len();
-            path.push_str(".context");
-            if let Some(v) = &self.context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.applies_to.is_empty() {
-            let n = path.len();
-            path.push_str(".appliesTo");
-            for v in &self.applies_to {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.gender.is_some() {
-            let n = path.len();
-            path.push_str(".gender");
-            if let Some(v) = &self.gender {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.age.is_some() {
-            let n = path.len();
-            path.push_str(".age");
-            if let Some(v) = &self.age {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.gestational_age.is_some() {
-            let n = path.len();
-            path.push_str(".gestationalAge");
-            if let Some(v) = &self.gestational_age {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.condition.is_some() {
-            let n = path.len();
-            path.push_str(".condition");
-            if let Some(v) = &self.condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".category", &self.category, Code::visit_refs);
+        visit_opt(path, f, ".range", &self.range, Range::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".context",
+            &self.context,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".appliesTo",
+            &self.applies_to,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".gender", &self.gender, Code::visit_refs);
+        visit_opt(path, f, ".age", &self.age, Range::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".gestationalAge",
+            &self.gestational_age,
+            Range::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".condition",
+            &self.condition,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ObservationDefinitionQualifiedInterval {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.age, Range::read),
+            2 => opt(p, &mut self.range, Range::read),
+            3 => opt_prim_value(p, &mut self.gender, codes::AdministrativeGender::read_code),
+            4 => opt_prim_element(p, &mut self.gender),
+            5 => opt(p, &mut self.context, CodeableConcept::read),
+            6 => opt_prim_value(
+                p,
+                &mut self.category,
+                codes::ObservationRangeCategory::read_code,
+            ),
+            7 => opt_prim_element(p, &mut self.category),
+            8 => many(p, &mut self.applies_to, CodeableConcept::read),
+            9 => opt_prim_value(p, &mut self.condition, string),
+            10 => many(p, &mut self.extension, Extension::read),
+            11 => opt_prim_element(p, &mut self.condition),
+            12 => opt(p, &mut self.gestational_age, Range::read),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static OBSERVATION_DEFINITION_QUALIFIED_INTERVAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("age"),
+        Key::plain("range"),
+        Key::plain("gender"),
+        Key::plain("_gender"),
+        Key::plain("context"),
+        Key::plain("category"),
+        Key::plain("_category"),
+        Key::plain("appliesTo"),
+        Key::plain("condition"),
+        Key::plain("extension"),
+        Key::plain("_condition"),
+        Key::plain("gestationalAge"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Characteristics of quantitative results
 ///
@@ -861,139 +659,125 @@ impl ObservationDefinitionQuantitativeDetails {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "customaryUnit" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.customary_unit, CodeableConcept::read)?;
-                }
-                "unit" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.unit, CodeableConcept::read)?;
-                }
-                "conversionFactor" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.conversion_factor, decimal)?;
-                }
-                "_conversionFactor" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.conversion_factor)?;
-                }
-                "decimalPrecision" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.decimal_precision, integer)?;
-                }
-                "_decimalPrecision" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.decimal_precision)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &OBSERVATION_DEFINITION_QUANTITATIVE_DETAILS_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.customary_unit {
-            w.key("customaryUnit");
-            v.write(w);
-        }
-        if let Some(v) = &self.unit {
-            w.key("unit");
-            v.write(w);
-        }
-        if let Some(v) = &self.conversion_factor {
-            write_prim(w, "conversionFactor", "_conversionFactor", v, w_decimal);
-        }
-        if let Some(v) = &self.decimal_precision {
-            write_prim(w, "decimalPrecision", "_decimalPrecision", v, w_integer);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "customaryUnit",
+            &self.customary_unit,
+            CodeableConcept::write,
+        );
+        write_opt(w, "unit", &self.unit, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "conversionFactor",
+            "_conversionFactor",
+            &self.conversion_factor,
+            w_decimal,
+        );
+        write_opt_prim(
+            w,
+            "decimalPrecision",
+            "_decimalPrecision",
+            &self.decimal_precision,
+            w_integer,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.customary_unit.is_some() {
-            let n = path.len();
-            path.push_str(".customaryUnit");
-            if let Some(v) = &self.customary_unit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit.is_some() {
-            let n = path.len();
-            path.push_str(".unit");
-            if let Some(v) = &self.unit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.conversion_factor.is_some() {
-            let n = path.len();
-            path.push_str(".conversionFactor");
-            if let Some(v) = &self.conversion_factor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.decimal_precision.is_some() {
-            let n = path.len();
-            path.push_str(".decimalPrecision");
-            if let Some(v) = &self.decimal_precision {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".customaryUnit",
+            &self.customary_unit,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".unit", &self.unit, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".conversionFactor",
+            &self.conversion_factor,
+            Decimal::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".decimalPrecision",
+            &self.decimal_precision,
+            Integer::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ObservationDefinitionQuantitativeDetails {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.unit, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.customary_unit, CodeableConcept::read),
+            4 => opt_prim_value(p, &mut self.conversion_factor, decimal),
+            5 => opt_prim_value(p, &mut self.decimal_precision, integer),
+            6 => opt_prim_element(p, &mut self.conversion_factor),
+            7 => opt_prim_element(p, &mut self.decimal_precision),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static OBSERVATION_DEFINITION_QUANTITATIVE_DETAILS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("unit"),
+        Key::plain("extension"),
+        Key::plain("customaryUnit"),
+        Key::plain("conversionFactor"),
+        Key::plain("decimalPrecision"),
+        Key::plain("_conversionFactor"),
+        Key::plain("_decimalPrecision"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -177,272 +177,8 @@ impl OperationDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("OperationDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "kind" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.kind, codes::OperationKind::read_code)?;
-                }
-                "_kind" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_element(p, &mut r.kind)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "affectsState" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_value(p, &mut r.affects_state, boolean)?;
-                }
-                "_affectsState" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_element(p, &mut r.affects_state)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 39)?;
-                    prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 40)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_value(p, &mut r.comment, markdown)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                "base" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_value(p, &mut r.base, canonical)?;
-                }
-                "_base" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_element(p, &mut r.base)?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 45)?;
-                    let other = p.marked(&seen, 46);
-                    values(p, &mut r.resource, codes::ResourceType::read_code, other)?;
-                }
-                "_resource" => {
-                    p.mark(&mut seen, 46)?;
-                    let other = p.marked(&seen, 45);
-                    elements(p, &mut r.resource, other)?;
-                }
-                "system" => {
-                    p.mark(&mut seen, 47)?;
-                    prim_value(p, &mut r.system, boolean)?;
-                }
-                "_system" => {
-                    p.mark(&mut seen, 48)?;
-                    prim_element(p, &mut r.system)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 49)?;
-                    prim_value(p, &mut r.type_, boolean)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 50)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "instance" => {
-                    p.mark(&mut seen, 51)?;
-                    prim_value(p, &mut r.instance, boolean)?;
-                }
-                "_instance" => {
-                    p.mark(&mut seen, 52)?;
-                    prim_element(p, &mut r.instance)?;
-                }
-                "inputProfile" => {
-                    p.mark(&mut seen, 53)?;
-                    opt_prim_value(p, &mut r.input_profile, canonical)?;
-                }
-                "_inputProfile" => {
-                    p.mark(&mut seen, 54)?;
-                    opt_prim_element(p, &mut r.input_profile)?;
-                }
-                "outputProfile" => {
-                    p.mark(&mut seen, 55)?;
-                    opt_prim_value(p, &mut r.output_profile, canonical)?;
-                }
-                "_outputProfile" => {
-                    p.mark(&mut seen, 56)?;
-                    opt_prim_element(p, &mut r.output_profile)?;
-                }
-                "parameter" => {
-                    p.mark(&mut seen, 57)?;
-                    many(p, &mut r.parameter, OperationDefinitionParameter::read)?;
-                }
-                "overload" => {
-                    p.mark(&mut seen, 58)?;
-                    many(p, &mut r.overload, OperationDefinitionOverload::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 22) && !p.marked(&seen, 23) {
-            return Err(p.missing("kind"));
-        }
-        if !p.marked(&seen, 39) && !p.marked(&seen, 40) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &OPERATION_DEFINITION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.resource, "resource")?;
-        if !p.marked(&seen, 47) && !p.marked(&seen, 48) {
-            return Err(p.missing("system"));
-        }
-        if !p.marked(&seen, 49) && !p.marked(&seen, 50) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 51) && !p.marked(&seen, 52) {
-            return Err(p.missing("instance"));
-        }
         Ok(r)
     }
 
@@ -450,416 +186,392 @@ impl OperationDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("OperationDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.affects_state {
-            write_prim(w, "affectsState", "_affectsState", v, w_boolean);
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
-        if let Some(v) = &self.base {
-            write_prim(w, "base", "_base", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(
+            w,
+            "affectsState",
+            "_affectsState",
+            &self.affects_state,
+            w_boolean,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
+        write_opt_prim(w, "base", "_base", &self.base, w_str);
         write_prims(w, "resource", "_resource", &self.resource, w_str);
-        write_prim(w, "system", "_system", &self.system, w_boolean);
-        write_prim(w, "type", "_type", &self.type_, w_boolean);
-        write_prim(w, "instance", "_instance", &self.instance, w_boolean);
-        if let Some(v) = &self.input_profile {
-            write_prim(w, "inputProfile", "_inputProfile", v, w_str);
-        }
-        if let Some(v) = &self.output_profile {
-            write_prim(w, "outputProfile", "_outputProfile", v, w_str);
-        }
-        if !self.parameter.is_empty() {
-            w.key("parameter");
-            w.begin_array();
-            for v in &self.parameter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.overload.is_empty() {
-            w.key("overload");
-            w.begin_array();
-            for v in &self.overload {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_one_prim(w, "system", "_system", &self.system, w_boolean);
+        write_one_prim(w, "type", "_type", &self.type_, w_boolean);
+        write_one_prim(w, "instance", "_instance", &self.instance, w_boolean);
+        write_opt_prim(
+            w,
+            "inputProfile",
+            "_inputProfile",
+            &self.input_profile,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "outputProfile",
+            "_outputProfile",
+            &self.output_profile,
+            w_str,
+        );
+        write_many(
+            w,
+            "parameter",
+            &self.parameter,
+            OperationDefinitionParameter::write,
+        );
+        write_many(
+            w,
+            "overload",
+            &self.overload,
+            OperationDefinitionOverload::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".kind");
-            {
-                let v = &self.kind;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.affects_state.is_some() {
-            let n = path.len();
-            path.push_str(".affectsState");
-            if let Some(v) = &self.affects_state {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.base.is_some() {
-            let n = path.len();
-            path.push_str(".base");
-            if let Some(v) = &self.base {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.resource.is_empty() {
-            let n = path.len();
-            path.push_str(".resource");
-            for v in &self.resource {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".system");
-            {
-                let v = &self.system;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".instance");
-            {
-                let v = &self.instance;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.input_profile.is_some() {
-            let n = path.len();
-            path.push_str(".inputProfile");
-            if let Some(v) = &self.input_profile {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.output_profile.is_some() {
-            let n = path.len();
-            path.push_str(".outputProfile");
-            if let Some(v) = &self.output_profile {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parameter.is_empty() {
-            let n = path.len();
-            path.push_str(".parameter");
-            for v in &self.parameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.overload.is_empty() {
-            let n = path.len();
-            path.push_str(".overload");
-            for v in &self.overload {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".kind", &self.kind, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".affectsState",
+            &self.affects_state,
+            Boolean::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".comment", &self.comment, Markdown::visit_refs);
+        visit_opt(path, f, ".base", &self.base, Canonical::visit_refs);
+        visit_many(path, f, ".resource", &self.resource, Code::visit_refs);
+        visit_one(path, f, ".system", &self.system, Boolean::visit_refs);
+        visit_one(path, f, ".type", &self.type_, Boolean::visit_refs);
+        visit_one(path, f, ".instance", &self.instance, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".inputProfile",
+            &self.input_profile,
+            Canonical::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".outputProfile",
+            &self.output_profile,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".parameter",
+            &self.parameter,
+            OperationDefinitionParameter::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".overload",
+            &self.overload,
+            OperationDefinitionOverload::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for OperationDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.base, canonical),
+            5 => prim_value(p, &mut self.code, code),
+            6 => opt_prim_value(p, &mut self.date, date_time),
+            7 => prim_value(p, &mut self.kind, codes::OperationKind::read_code),
+            8 => opt(p, &mut self.meta, Meta::read),
+            9 => prim_value(p, &mut self.name, string),
+            10 => opt(p, &mut self.text, Narrative::read),
+            11 => prim_value(p, &mut self.type_, boolean),
+            12 => opt_prim_element(p, &mut self.base),
+            13 => prim_element(p, &mut self.code),
+            14 => opt_prim_element(p, &mut self.date),
+            15 => prim_element(p, &mut self.kind),
+            16 => prim_element(p, &mut self.name),
+            17 => prim_element(p, &mut self.type_),
+            18 => opt_prim_value(p, &mut self.title, string),
+            19 => opt_prim_element(p, &mut self.title),
+            20 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            21 => prim_value(p, &mut self.system, boolean),
+            22 => prim_element(p, &mut self.status),
+            23 => prim_element(p, &mut self.system),
+            24 => opt_prim_value(p, &mut self.comment, markdown),
+            25 => many(p, &mut self.contact, ContactDetail::read),
+            26 => opt_prim_value(p, &mut self.purpose, markdown),
+            27 => opt_prim_value(p, &mut self.version, string),
+            28 => opt_prim_element(p, &mut self.comment),
+            29 => opt_prim_element(p, &mut self.purpose),
+            30 => opt_prim_element(p, &mut self.version),
+            31 => prim_value(p, &mut self.instance, boolean),
+            32 => opt_prim_value(p, &mut self.language, code),
+            33 => many(p, &mut self.overload, OperationDefinitionOverload::read),
+            34 => {
+                let other = p.marked(seen, 37);
+                values(p, &mut self.resource, codes::ResourceType::read_code, other)
+            }
+            35 => prim_element(p, &mut self.instance),
+            36 => opt_prim_element(p, &mut self.language),
+            37 => {
+                let other = p.marked(seen, 34);
+                elements(p, &mut self.resource, other)
+            }
+            38 => many(p, &mut self.contained, Resource::read),
+            39 => many(p, &mut self.extension, Extension::read),
+            40 => many(p, &mut self.parameter, OperationDefinitionParameter::read),
+            41 => opt_prim_value(p, &mut self.publisher, string),
+            42 => opt_prim_element(p, &mut self.publisher),
+            43 => many(p, &mut self.use_context, UsageContext::read),
+            44 => opt_prim_value(p, &mut self.description, markdown),
+            45 => opt_prim_element(p, &mut self.description),
+            46 => opt_prim_value(p, &mut self.affects_state, boolean),
+            47 => opt_prim_value(p, &mut self.experimental, boolean),
+            48 => opt_prim_value(p, &mut self.input_profile, canonical),
+            49 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            50 => p.expect_resource_type("OperationDefinition"),
+            51 => opt_prim_element(p, &mut self.affects_state),
+            52 => opt_prim_element(p, &mut self.experimental),
+            53 => opt_prim_element(p, &mut self.input_profile),
+            54 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            55 => opt_prim_value(p, &mut self.output_profile, canonical),
+            56 => opt_prim_element(p, &mut self.implicit_rules),
+            57 => opt_prim_element(p, &mut self.output_profile),
+            58 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static OPERATION_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("base"),
+        Key::plain("code"),
+        Key::plain("date"),
+        Key::plain("kind"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_base"),
+        Key::plain("_code"),
+        Key::plain("_date"),
+        Key::plain("_kind"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("status"),
+        Key::plain("system"),
+        Key::plain("_status"),
+        Key::plain("_system"),
+        Key::plain("comment"),
+        Key::plain("contact"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_comment"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("instance"),
+        Key::plain("language"),
+        Key::plain("overload"),
+        Key::plain("resource"),
+        Key::plain("_instance"),
+        Key::plain("_language"),
+        Key::plain("_resource"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("parameter"),
+        Key::plain("publisher"),
+        Key::plain("_publisher"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("affectsState"),
+        Key::plain("experimental"),
+        Key::plain("inputProfile"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_affectsState"),
+        Key::plain("_experimental"),
+        Key::plain("_inputProfile"),
+        Key::plain("implicitRules"),
+        Key::plain("outputProfile"),
+        Key::plain("_implicitRules"),
+        Key::plain("_outputProfile"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[9, 16],
+        },
+        Required {
+            name: "status",
+            keys: &[20, 22],
+        },
+        Required {
+            name: "kind",
+            keys: &[7, 15],
+        },
+        Required {
+            name: "code",
+            keys: &[5, 13],
+        },
+        Required {
+            name: "system",
+            keys: &[21, 23],
+        },
+        Required {
+            name: "type",
+            keys: &[11, 17],
+        },
+        Required {
+            name: "instance",
+            keys: &[31, 35],
+        },
+    ],
+};
 
 /// Define overloaded variants for when  generating code
 ///
@@ -893,68 +605,21 @@ impl OperationDefinitionOverload {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "parameterName" => {
-                    p.mark(&mut seen, 3)?;
-                    let other = p.marked(&seen, 4);
-                    values(p, &mut r.parameter_name, string, other)?;
-                }
-                "_parameterName" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 3);
-                    elements(p, &mut r.parameter_name, other)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &OPERATION_DEFINITION_OVERLOAD_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.parameter_name, "parameterName")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         write_prims(
             w,
             "parameterName",
@@ -962,48 +627,77 @@ impl OperationDefinitionOverload {
             &self.parameter_name,
             w_str,
         );
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".parameterName",
+            &self.parameter_name,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for OperationDefinitionOverload {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.comment, string),
+            2 => opt_prim_element(p, &mut self.comment),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => {
+                let other = p.marked(seen, 5);
+                values(p, &mut self.parameter_name, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            5 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.parameter_name, other)
             }
-            path.truncate(n);
-        }
-        if !self.parameter_name.is_empty() {
-            let n = path.len();
-            path.push_str(".parameterName");
-            for v in &self.parameter_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static OPERATION_DEFINITION_OVERLOAD_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("comment"),
+        Key::plain("_comment"),
+        Key::plain("extension"),
+        Key::plain("parameterName"),
+        Key::plain("_parameterName"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Parameters for the operation/query
 ///
@@ -1093,154 +787,33 @@ impl OperationDefinitionParameter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, code)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.use_, codes::OperationParameterUse::read_code)?;
-                }
-                "_use" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.use_)?;
-                }
-                "min" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.min, integer)?;
-                }
-                "_min" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.min)?;
-                }
-                "max" => {
-                    p.mark(&mut seen, 9)?;
-                    prim_value(p, &mut r.max, string)?;
-                }
-                "_max" => {
-                    p.mark(&mut seen, 10)?;
-                    prim_element(p, &mut r.max)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.documentation, string)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.type_, codes::FHIRAllTypes::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "targetProfile" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.target_profile, canonical, other)?;
-                }
-                "_targetProfile" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.target_profile, other)?;
-                }
-                "searchType" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.search_type, codes::SearchParamType::read_code)?;
-                }
-                "_searchType" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.search_type)?;
-                }
-                "binding" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.binding, OperationDefinitionParameterBinding::read)?;
-                }
-                "referencedFrom" => {
-                    p.mark(&mut seen, 20)?;
-                    many(
-                        p,
-                        &mut r.referenced_from,
-                        OperationDefinitionParameterReferencedFrom::read,
-                    )?;
-                }
-                "part" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.part, OperationDefinitionParameter::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("use"));
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("min"));
-        }
-        if !p.marked(&seen, 9) && !p.marked(&seen, 10) {
-            return Err(p.missing("max"));
-        }
+        read_object(p, &OPERATION_DEFINITION_PARAMETER_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.target_profile, "targetProfile")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(w, "use", "_use", &self.use_, w_str);
-        write_prim(w, "min", "_min", &self.min, w_integer);
-        write_prim(w, "max", "_max", &self.max, w_str);
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_one_prim(w, "use", "_use", &self.use_, w_str);
+        write_one_prim(w, "min", "_min", &self.min, w_integer);
+        write_one_prim(w, "max", "_max", &self.max, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
         write_prims(
             w,
             "targetProfile",
@@ -1248,144 +821,178 @@ impl OperationDefinitionParameter {
             &self.target_profile,
             w_str,
         );
-        if let Some(v) = &self.search_type {
-            write_prim(w, "searchType", "_searchType", v, w_str);
-        }
-        if let Some(v) = &self.binding {
-            w.key("binding");
-            v.write(w);
-        }
-        if !self.referenced_from.is_empty() {
-            w.key("referencedFrom");
-            w.begin_array();
-            for v in &self.referenced_from {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part.is_empty() {
-            w.key("part");
-            w.begin_array();
-            for v in &self.part {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "searchType", "_searchType", &self.search_type, w_str);
+        write_opt(
+            w,
+            "binding",
+            &self.binding,
+            OperationDefinitionParameterBinding::write,
+        );
+        write_many(
+            w,
+            "referencedFrom",
+            &self.referenced_from,
+            OperationDefinitionParameterReferencedFrom::write,
+        );
+        write_many(w, "part", &self.part, OperationDefinitionParameter::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, Code::visit_refs);
+        visit_one(path, f, ".use", &self.use_, Code::visit_refs);
+        visit_one(path, f, ".min", &self.min, Integer::visit_refs);
+        visit_one(path, f, ".max", &self.max, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".targetProfile",
+            &self.target_profile,
+            Canonical::visit_refs,
+        );
+        visit_opt(path, f, ".searchType", &self.search_type, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".binding",
+            &self.binding,
+            OperationDefinitionParameterBinding::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".referencedFrom",
+            &self.referenced_from,
+            OperationDefinitionParameterReferencedFrom::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".part",
+            &self.part,
+            OperationDefinitionParameter::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for OperationDefinitionParameter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.max, string),
+            2 => prim_value(p, &mut self.min, integer),
+            3 => prim_value(p, &mut self.use_, codes::OperationParameterUse::read_code),
+            4 => prim_element(p, &mut self.max),
+            5 => prim_element(p, &mut self.min),
+            6 => prim_element(p, &mut self.use_),
+            7 => prim_value(p, &mut self.name, code),
+            8 => many(p, &mut self.part, OperationDefinitionParameter::read),
+            9 => opt_prim_value(p, &mut self.type_, codes::FHIRAllTypes::read_code),
+            10 => prim_element(p, &mut self.name),
+            11 => opt_prim_element(p, &mut self.type_),
+            12 => opt(
+                p,
+                &mut self.binding,
+                OperationDefinitionParameterBinding::read,
+            ),
+            13 => many(p, &mut self.extension, Extension::read),
+            14 => opt_prim_value(p, &mut self.search_type, codes::SearchParamType::read_code),
+            15 => opt_prim_element(p, &mut self.search_type),
+            16 => opt_prim_value(p, &mut self.documentation, string),
+            17 => {
+                let other = p.marked(seen, 19);
+                values(p, &mut self.target_profile, canonical, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            18 => opt_prim_element(p, &mut self.documentation),
+            19 => {
+                let other = p.marked(seen, 17);
+                elements(p, &mut self.target_profile, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".use");
-            {
-                let v = &self.use_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".min");
-            {
-                let v = &self.min;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".max");
-            {
-                let v = &self.max;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target_profile.is_empty() {
-            let n = path.len();
-            path.push_str(".targetProfile");
-            for v in &self.target_profile {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.search_type.is_some() {
-            let n = path.len();
-            path.push_str(".searchType");
-            if let Some(v) = &self.search_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.binding.is_some() {
-            let n = path.len();
-            path.push_str(".binding");
-            if let Some(v) = &self.binding {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.referenced_from.is_empty() {
-            let n = path.len();
-            path.push_str(".referencedFrom");
-            for v in &self.referenced_from {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part.is_empty() {
-            let n = path.len();
-            path.push_str(".part");
-            for v in &self.part {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            20 => many(
+                p,
+                &mut self.referenced_from,
+                OperationDefinitionParameterReferencedFrom::read,
+            ),
+            21 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static OPERATION_DEFINITION_PARAMETER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("max"),
+        Key::plain("min"),
+        Key::plain("use"),
+        Key::plain("_max"),
+        Key::plain("_min"),
+        Key::plain("_use"),
+        Key::plain("name"),
+        Key::plain("part"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("binding"),
+        Key::plain("extension"),
+        Key::plain("searchType"),
+        Key::plain("_searchType"),
+        Key::plain("documentation"),
+        Key::plain("targetProfile"),
+        Key::plain("_documentation"),
+        Key::plain("_targetProfile"),
+        Key::plain("referencedFrom"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[7, 10],
+        },
+        Required {
+            name: "use",
+            keys: &[3, 6],
+        },
+        Required {
+            name: "min",
+            keys: &[2, 5],
+        },
+        Required {
+            name: "max",
+            keys: &[1, 4],
+        },
+    ],
+};
 
 /// ValueSet details if this is coded
 ///
@@ -1432,114 +1039,94 @@ impl OperationDefinitionParameterBinding {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "strength" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.strength, codes::BindingStrength::read_code)?;
-                }
-                "_strength" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.strength)?;
-                }
-                "valueSet" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.value_set, canonical)?;
-                }
-                "_valueSet" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.value_set)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("strength"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("valueSet"));
-        }
+        read_object(
+            p,
+            &OPERATION_DEFINITION_PARAMETER_BINDING_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "strength", "_strength", &self.strength, w_str);
-        write_prim(w, "valueSet", "_valueSet", &self.value_set, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "strength", "_strength", &self.strength, w_str);
+        write_one_prim(w, "valueSet", "_valueSet", &self.value_set, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".strength");
-            {
-                let v = &self.strength;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".valueSet");
-            {
-                let v = &self.value_set;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".strength", &self.strength, Code::visit_refs);
+        visit_one(path, f, ".valueSet", &self.value_set, Canonical::visit_refs);
+    }
+}
+
+impl ReadFields for OperationDefinitionParameterBinding {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.strength, codes::BindingStrength::read_code),
+            2 => prim_value(p, &mut self.value_set, canonical),
+            3 => prim_element(p, &mut self.strength),
+            4 => prim_element(p, &mut self.value_set),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static OPERATION_DEFINITION_PARAMETER_BINDING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("strength"),
+        Key::plain("valueSet"),
+        Key::plain("_strength"),
+        Key::plain("_valueSet"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "strength",
+            keys: &[1, 3],
+        },
+        Required {
+            name: "valueSet",
+            keys: &[2, 4],
+        },
+    ],
+};
 
 /// References to this parameter
 ///
@@ -1585,109 +1172,91 @@ impl OperationDefinitionParameterReferencedFrom {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.source, string)?;
-                }
-                "_source" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.source)?;
-                }
-                "sourceId" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.source_id, string)?;
-                }
-                "_sourceId" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.source_id)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("source"));
-        }
+        read_object(
+            p,
+            &OPERATION_DEFINITION_PARAMETER_REFERENCED_FROM_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "source", "_source", &self.source, w_str);
-        if let Some(v) = &self.source_id {
-            write_prim(w, "sourceId", "_sourceId", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "source", "_source", &self.source, w_str);
+        write_opt_prim(w, "sourceId", "_sourceId", &self.source_id, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".source");
-            {
-                let v = &self.source;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_id.is_some() {
-            let n = path.len();
-            path.push_str(".sourceId");
-            if let Some(v) = &self.source_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".source", &self.source, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".sourceId",
+            &self.source_id,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for OperationDefinitionParameterReferencedFrom {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.source, string),
+            2 => prim_element(p, &mut self.source),
+            3 => opt_prim_value(p, &mut self.source_id, string),
+            4 => opt_prim_element(p, &mut self.source_id),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static OPERATION_DEFINITION_PARAMETER_REFERENCED_FROM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("source"),
+        Key::plain("_source"),
+        Key::plain("sourceId"),
+        Key::plain("_sourceId"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "source",
+        keys: &[1, 2],
+    }],
+};

@@ -63,67 +63,7 @@ impl OperationOutcome {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("OperationOutcome")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "issue" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.issue, OperationOutcomeIssue::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.issue.is_empty() {
-            return Err(p.missing("issue"));
-        }
+        read_object(p, &OPERATION_OUTCOME_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -131,130 +71,119 @@ impl OperationOutcome {
         w.begin_object();
         w.key("resourceType");
         w.str("OperationOutcome");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.issue.is_empty() {
-            w.key("issue");
-            w.begin_array();
-            for v in &self.issue {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "issue", &self.issue, OperationOutcomeIssue::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.issue.is_empty() {
-            let n = path.len();
-            path.push_str(".issue");
-            for v in &self.issue {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".issue",
+            &self.issue,
+            OperationOutcomeIssue::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for OperationOutcome {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.issue, OperationOutcomeIssue::read),
+            5 => opt_prim_value(p, &mut self.language, code),
+            6 => opt_prim_element(p, &mut self.language),
+            7 => many(p, &mut self.contained, Resource::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => p.expect_resource_type("OperationOutcome"),
+            10 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            11 => opt_prim_element(p, &mut self.implicit_rules),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static OPERATION_OUTCOME_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("issue"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "issue",
+        keys: &[4],
+    }],
+};
 
 /// A single issue associated with the action
 ///
@@ -317,78 +246,7 @@ impl OperationOutcomeIssue {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "severity" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.severity, codes::IssueSeverity::read_code)?;
-                }
-                "_severity" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.severity)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, codes::IssueType::read_code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "details" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.details, CodeableConcept::read)?;
-                }
-                "diagnostics" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.diagnostics, string)?;
-                }
-                "_diagnostics" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.diagnostics)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 11);
-                    values(p, &mut r.location, string, other)?;
-                }
-                "_location" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 10);
-                    elements(p, &mut r.location, other)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 13);
-                    values(p, &mut r.expression, string, other)?;
-                }
-                "_expression" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 12);
-                    elements(p, &mut r.expression, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("severity"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &OPERATION_OUTCOME_ISSUE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.location, "location")?;
         check_list(p, &r.expression, "expression")?;
         Ok(r)
@@ -396,35 +254,18 @@ impl OperationOutcomeIssue {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "severity", "_severity", &self.severity, w_str);
-        write_prim(w, "code", "_code", &self.code, w_str);
-        if let Some(v) = &self.details {
-            w.key("details");
-            v.write(w);
-        }
-        if let Some(v) = &self.diagnostics {
-            write_prim(w, "diagnostics", "_diagnostics", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "severity", "_severity", &self.severity, w_str);
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_opt(w, "details", &self.details, CodeableConcept::write);
+        write_opt_prim(w, "diagnostics", "_diagnostics", &self.diagnostics, w_str);
         write_prims(w, "location", "_location", &self.location, w_str);
         write_prims(w, "expression", "_expression", &self.expression, w_str);
         w.end_object();
@@ -432,71 +273,113 @@ impl OperationOutcomeIssue {
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".severity", &self.severity, Code::visit_refs);
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".details",
+            &self.details,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".diagnostics",
+            &self.diagnostics,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".location", &self.location, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for OperationOutcomeIssue {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.code, codes::IssueType::read_code),
+            2 => prim_element(p, &mut self.code),
+            3 => opt(p, &mut self.details, CodeableConcept::read),
+            4 => {
+                let other = p.marked(seen, 6);
+                values(p, &mut self.location, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            5 => prim_value(p, &mut self.severity, codes::IssueSeverity::read_code),
+            6 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.location, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".severity");
-            {
-                let v = &self.severity;
-                v.visit_refs(path, f);
+            7 => prim_element(p, &mut self.severity),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => {
+                let other = p.marked(seen, 10);
+                values(p, &mut self.expression, string, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
+            10 => {
+                let other = p.marked(seen, 9);
+                elements(p, &mut self.expression, other)
             }
-            path.truncate(n);
-        }
-        if self.details.is_some() {
-            let n = path.len();
-            path.push_str(".details");
-            if let Some(v) = &self.details {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.diagnostics.is_some() {
-            let n = path.len();
-            path.push_str(".diagnostics");
-            if let Some(v) = &self.diagnostics {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.location.is_empty() {
-            let n = path.len();
-            path.push_str(".location");
-            for v in &self.location {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.expression.is_empty() {
-            let n = path.len();
-            path.push_str(".expression");
-            for v in &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            11 => opt_prim_value(p, &mut self.diagnostics, string),
+            12 => opt_prim_element(p, &mut self.diagnostics),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static OPERATION_OUTCOME_ISSUE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("details"),
+        Key::plain("location"),
+        Key::plain("severity"),
+        Key::plain("_location"),
+        Key::plain("_severity"),
+        Key::plain("extension"),
+        Key::plain("expression"),
+        Key::plain("_expression"),
+        Key::plain("diagnostics"),
+        Key::plain("_diagnostics"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "severity",
+            keys: &[5, 7],
+        },
+        Required {
+            name: "code",
+            keys: &[1, 2],
+        },
+    ],
+};

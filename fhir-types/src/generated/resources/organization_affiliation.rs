@@ -81,112 +81,7 @@ impl OrganizationAffiliation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("OrganizationAffiliation")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "active" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.active, boolean)?;
-                }
-                "_active" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.active)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "organization" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.organization, Reference::read)?;
-                }
-                "participatingOrganization" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.participating_organization, Reference::read)?;
-                }
-                "network" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.network, Reference::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "specialty" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.specialty, CodeableConcept::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.location, Reference::read)?;
-                }
-                "healthcareService" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.healthcare_service, Reference::read)?;
-                }
-                "telecom" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.telecom, ContactPoint::read)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.endpoint, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &ORGANIZATION_AFFILIATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -194,292 +89,187 @@ impl OrganizationAffiliation {
         w.begin_object();
         w.key("resourceType");
         w.str("OrganizationAffiliation");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.active {
-            write_prim(w, "active", "_active", v, w_boolean);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.organization {
-            w.key("organization");
-            v.write(w);
-        }
-        if let Some(v) = &self.participating_organization {
-            w.key("participatingOrganization");
-            v.write(w);
-        }
-        if !self.network.is_empty() {
-            w.key("network");
-            w.begin_array();
-            for v in &self.network {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.specialty.is_empty() {
-            w.key("specialty");
-            w.begin_array();
-            for v in &self.specialty {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.location.is_empty() {
-            w.key("location");
-            w.begin_array();
-            for v in &self.location {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.healthcare_service.is_empty() {
-            w.key("healthcareService");
-            w.begin_array();
-            for v in &self.healthcare_service {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.telecom.is_empty() {
-            w.key("telecom");
-            w.begin_array();
-            for v in &self.telecom {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.endpoint.is_empty() {
-            w.key("endpoint");
-            w.begin_array();
-            for v in &self.endpoint {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "active", "_active", &self.active, w_boolean);
+        write_opt(w, "period", &self.period, Period::write);
+        write_opt(w, "organization", &self.organization, Reference::write);
+        write_opt(
+            w,
+            "participatingOrganization",
+            &self.participating_organization,
+            Reference::write,
+        );
+        write_many(w, "network", &self.network, Reference::write);
+        write_many(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "specialty", &self.specialty, CodeableConcept::write);
+        write_many(w, "location", &self.location, Reference::write);
+        write_many(
+            w,
+            "healthcareService",
+            &self.healthcare_service,
+            Reference::write,
+        );
+        write_many(w, "telecom", &self.telecom, ContactPoint::write);
+        write_many(w, "endpoint", &self.endpoint, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.active.is_some() {
-            let n = path.len();
-            path.push_str(".active");
-            if let Some(v) = &self.active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.organization.is_some() {
-            let n = path.len();
-            path.push_str(".organization");
-            if let Some(v) = &self.organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.participating_organization.is_some() {
-            let n = path.len();
-            path.push_str(".participatingOrganization");
-            if let Some(v) = &self.participating_organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.network.is_empty() {
-            let n = path.len();
-            path.push_str(".network");
-            for v in &self.network {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specialty.is_empty() {
-            let n = path.len();
-            path.push_str(".specialty");
-            for v in &self.specialty {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.location.is_empty() {
-            let n = path.len();
-            path.push_str(".location");
-            for v in &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.healthcare_service.is_empty() {
-            let n = path.len();
-            path.push_str(".healthcareService");
-            for v in &self.healthcare_service {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.telecom.is_empty() {
-            let n = path.len();
-            path.push_str(".telecom");
-            for v in &self.telecom {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endpoint.is_empty() {
-            let n = path.len();
-            path.push_str(".endpoint");
-            for v in &self.endpoint {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".active", &self.active, Boolean::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt(path, f, ".organization", &self.organization, reference);
+        visit_opt(
+            path,
+            f,
+            ".participatingOrganization",
+            &self.participating_organization,
+            reference,
+        );
+        visit_many(path, f, ".network", &self.network, reference);
+        visit_many(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".specialty",
+            &self.specialty,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".location", &self.location, reference);
+        visit_many(
+            path,
+            f,
+            ".healthcareService",
+            &self.healthcare_service,
+            reference,
+        );
+        visit_many(path, f, ".telecom", &self.telecom, ContactPoint::visit_refs);
+        visit_many(path, f, ".endpoint", &self.endpoint, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for OrganizationAffiliation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt_prim_value(p, &mut self.active, boolean),
+            6 => opt(p, &mut self.period, Period::read),
+            7 => opt_prim_element(p, &mut self.active),
+            8 => many(p, &mut self.network, Reference::read),
+            9 => many(p, &mut self.telecom, ContactPoint::read),
+            10 => many(p, &mut self.endpoint, Reference::read),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => many(p, &mut self.location, Reference::read),
+            13 => opt_prim_element(p, &mut self.language),
+            14 => many(p, &mut self.contained, Resource::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => many(p, &mut self.specialty, CodeableConcept::read),
+            17 => many(p, &mut self.identifier, Identifier::read),
+            18 => opt(p, &mut self.organization, Reference::read),
+            19 => p.expect_resource_type("OrganizationAffiliation"),
+            20 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            21 => opt_prim_element(p, &mut self.implicit_rules),
+            22 => many(p, &mut self.healthcare_service, Reference::read),
+            23 => many(p, &mut self.modifier_extension, Extension::read),
+            24 => opt(p, &mut self.participating_organization, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static ORGANIZATION_AFFILIATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("active"),
+        Key::plain("period"),
+        Key::plain("_active"),
+        Key::plain("network"),
+        Key::plain("telecom"),
+        Key::plain("endpoint"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("specialty"),
+        Key::plain("identifier"),
+        Key::plain("organization"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("healthcareService"),
+        Key::plain("modifierExtension"),
+        Key::plain("participatingOrganization"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -37,48 +37,7 @@ impl Parameters {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Parameters")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "parameter" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.parameter, ParametersParameter::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PARAMETERS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -86,72 +45,39 @@ impl Parameters {
         w.begin_object();
         w.key("resourceType");
         w.str("Parameters");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if !self.parameter.is_empty() {
-            w.key("parameter");
-            w.begin_array();
-            for v in &self.parameter {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_many(w, "parameter", &self.parameter, ParametersParameter::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parameter.is_empty() {
-            let n = path.len();
-            path.push_str(".parameter");
-            for v in &self.parameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".parameter",
+            &self.parameter,
+            ParametersParameter::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
@@ -160,6 +86,45 @@ impl Parameters {
         }
     }
 }
+
+impl ReadFields for Parameters {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt_prim_value(p, &mut self.language, code),
+            4 => opt_prim_element(p, &mut self.language),
+            5 => many(p, &mut self.parameter, ParametersParameter::read),
+            6 => p.expect_resource_type("Parameters"),
+            7 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            8 => opt_prim_element(p, &mut self.implicit_rules),
+            _ => Ok(()),
+        }
+    }
+}
+
+static PARAMETERS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("parameter"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Operation Parameter
 ///
@@ -314,6 +279,140 @@ impl Default for ParametersParameterValue {
     }
 }
 
+impl ParametersParameterValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Base64Binary(x) => {
+                write_one_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
+            }
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Canonical(x) => write_one_prim(w, "valueCanonical", "_valueCanonical", x, w_str),
+            Self::Code(x) => write_one_prim(w, "valueCode", "_valueCode", x, w_str),
+            Self::Date(x) => write_one_prim(w, "valueDate", "_valueDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+            Self::Id(x) => write_one_prim(w, "valueId", "_valueId", x, w_str),
+            Self::Instant(x) => write_one_prim(w, "valueInstant", "_valueInstant", x, w_str),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Markdown(x) => write_one_prim(w, "valueMarkdown", "_valueMarkdown", x, w_str),
+            Self::Oid(x) => write_one_prim(w, "valueOid", "_valueOid", x, w_str),
+            Self::PositiveInt(x) => {
+                write_one_prim(w, "valuePositiveInt", "_valuePositiveInt", x, w_unsigned)
+            }
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::UnsignedInt(x) => {
+                write_one_prim(w, "valueUnsignedInt", "_valueUnsignedInt", x, w_unsigned)
+            }
+            Self::Uri(x) => write_one_prim(w, "valueUri", "_valueUri", x, w_str),
+            Self::Url(x) => write_one_prim(w, "valueUrl", "_valueUrl", x, w_str),
+            Self::Uuid(x) => write_one_prim(w, "valueUuid", "_valueUuid", x, w_str),
+            Self::Address(x) => write_one(w, "valueAddress", &**x, Address::write),
+            Self::Age(x) => write_one(w, "valueAge", &**x, Age::write),
+            Self::Annotation(x) => write_one(w, "valueAnnotation", &**x, Annotation::write),
+            Self::Attachment(x) => write_one(w, "valueAttachment", &**x, Attachment::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Coding(x) => write_one(w, "valueCoding", &**x, Coding::write),
+            Self::ContactPoint(x) => write_one(w, "valueContactPoint", &**x, ContactPoint::write),
+            Self::Count(x) => write_one(w, "valueCount", &**x, Count::write),
+            Self::Distance(x) => write_one(w, "valueDistance", &**x, Distance::write),
+            Self::Duration(x) => write_one(w, "valueDuration", &**x, Duration::write),
+            Self::HumanName(x) => write_one(w, "valueHumanName", &**x, HumanName::write),
+            Self::Identifier(x) => write_one(w, "valueIdentifier", &**x, Identifier::write),
+            Self::Money(x) => write_one(w, "valueMoney", &**x, Money::write),
+            Self::Period(x) => write_one(w, "valuePeriod", &**x, Period::write),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "valueRatio", &**x, Ratio::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+            Self::SampledData(x) => write_one(w, "valueSampledData", &**x, SampledData::write),
+            Self::Signature(x) => write_one(w, "valueSignature", &**x, Signature::write),
+            Self::Timing(x) => write_one(w, "valueTiming", &**x, Timing::write),
+            Self::ContactDetail(x) => {
+                write_one(w, "valueContactDetail", &**x, ContactDetail::write)
+            }
+            Self::Contributor(x) => write_one(w, "valueContributor", &**x, Contributor::write),
+            Self::DataRequirement(x) => {
+                write_one(w, "valueDataRequirement", &**x, DataRequirement::write)
+            }
+            Self::Expression(x) => write_one(w, "valueExpression", &**x, Expression::write),
+            Self::ParameterDefinition(x) => write_one(
+                w,
+                "valueParameterDefinition",
+                &**x,
+                ParameterDefinition::write,
+            ),
+            Self::RelatedArtifact(x) => {
+                write_one(w, "valueRelatedArtifact", &**x, RelatedArtifact::write)
+            }
+            Self::TriggerDefinition(x) => {
+                write_one(w, "valueTriggerDefinition", &**x, TriggerDefinition::write)
+            }
+            Self::UsageContext(x) => write_one(w, "valueUsageContext", &**x, UsageContext::write),
+            Self::Dosage(x) => write_one(w, "valueDosage", &**x, Dosage::write),
+            Self::Meta(x) => write_one(w, "valueMeta", &**x, Meta::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Id(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Markdown(x) => x.visit_refs(path, f),
+            Self::Oid(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Url(x) => x.visit_refs(path, f),
+            Self::Uuid(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Annotation(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::ContactPoint(x) => x.visit_refs(path, f),
+            Self::Count(x) => x.visit_refs(path, f),
+            Self::Distance(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::HumanName(x) => x.visit_refs(path, f),
+            Self::Identifier(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Signature(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::ContactDetail(x) => x.visit_refs(path, f),
+            Self::Contributor(x) => x.visit_refs(path, f),
+            Self::DataRequirement(x) => x.visit_refs(path, f),
+            Self::Expression(x) => x.visit_refs(path, f),
+            Self::ParameterDefinition(x) => x.visit_refs(path, f),
+            Self::RelatedArtifact(x) => x.visit_refs(path, f),
+            Self::TriggerDefinition(x) => x.visit_refs(path, f),
+            Self::UsageContext(x) => x.visit_refs(path, f),
+            Self::Dosage(x) => x.visit_refs(path, f),
+            Self::Meta(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ParametersParameter {
     /// A `ParametersParameter` with its required elements (`name`); everything else is empty.
     pub fn new(name: impl Into<FhirString>) -> Self {
@@ -326,1173 +425,60 @@ impl ParametersParameter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "valueBase64Binary" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        base64_binary,
-                        ParametersParameterValue::Base64Binary,
-                        |e| match e {
-                            ParametersParameterValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBase64Binary" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Base64Binary,
-                        |e| match e {
-                            ParametersParameterValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        ParametersParameterValue::Boolean,
-                        |e| match e {
-                            ParametersParameterValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Boolean,
-                        |e| match e {
-                            ParametersParameterValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueCanonical" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        canonical,
-                        ParametersParameterValue::Canonical,
-                        |e| match e {
-                            ParametersParameterValue::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueCanonical" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Canonical,
-                        |e| match e {
-                            ParametersParameterValue::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueCode" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        code,
-                        ParametersParameterValue::Code,
-                        |e| match e {
-                            ParametersParameterValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueCode" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Code,
-                        |e| match e {
-                            ParametersParameterValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDate" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        date,
-                        ParametersParameterValue::Date,
-                        |e| match e {
-                            ParametersParameterValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDate" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Date,
-                        |e| match e {
-                            ParametersParameterValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        ParametersParameterValue::DateTime,
-                        |e| match e {
-                            ParametersParameterValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::DateTime,
-                        |e| match e {
-                            ParametersParameterValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        ParametersParameterValue::Decimal,
-                        |e| match e {
-                            ParametersParameterValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Decimal,
-                        |e| match e {
-                            ParametersParameterValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueId" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        id,
-                        ParametersParameterValue::Id,
-                        |e| match e {
-                            ParametersParameterValue::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueId" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_element(p, &mut r.value, ParametersParameterValue::Id, |e| match e {
-                        ParametersParameterValue::Id(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueInstant" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        instant,
-                        ParametersParameterValue::Instant,
-                        |e| match e {
-                            ParametersParameterValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInstant" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Instant,
-                        |e| match e {
-                            ParametersParameterValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        integer,
-                        ParametersParameterValue::Integer,
-                        |e| match e {
-                            ParametersParameterValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Integer,
-                        |e| match e {
-                            ParametersParameterValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueMarkdown" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        markdown,
-                        ParametersParameterValue::Markdown,
-                        |e| match e {
-                            ParametersParameterValue::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueMarkdown" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Markdown,
-                        |e| match e {
-                            ParametersParameterValue::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueOid" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        oid,
-                        ParametersParameterValue::Oid,
-                        |e| match e {
-                            ParametersParameterValue::Oid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueOid" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Oid,
-                        |e| match e {
-                            ParametersParameterValue::Oid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valuePositiveInt" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 13, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        positive_int,
-                        ParametersParameterValue::PositiveInt,
-                        |e| match e {
-                            ParametersParameterValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valuePositiveInt" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 13, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::PositiveInt,
-                        |e| match e {
-                            ParametersParameterValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c0, 14, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        string,
-                        ParametersParameterValue::String,
-                        |e| match e {
-                            ParametersParameterValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c0, 14, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::String,
-                        |e| match e {
-                            ParametersParameterValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c0, 15, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        time,
-                        ParametersParameterValue::Time,
-                        |e| match e {
-                            ParametersParameterValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c0, 15, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Time,
-                        |e| match e {
-                            ParametersParameterValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUnsignedInt" => {
-                    p.mark(&mut seen, 35)?;
-                    p.choice(&mut c0, 16, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        unsigned_int,
-                        ParametersParameterValue::UnsignedInt,
-                        |e| match e {
-                            ParametersParameterValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUnsignedInt" => {
-                    p.mark(&mut seen, 36)?;
-                    p.choice(&mut c0, 16, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::UnsignedInt,
-                        |e| match e {
-                            ParametersParameterValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUri" => {
-                    p.mark(&mut seen, 37)?;
-                    p.choice(&mut c0, 17, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        uri,
-                        ParametersParameterValue::Uri,
-                        |e| match e {
-                            ParametersParameterValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUri" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c0, 17, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Uri,
-                        |e| match e {
-                            ParametersParameterValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUrl" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c0, 18, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        url,
-                        ParametersParameterValue::Url,
-                        |e| match e {
-                            ParametersParameterValue::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUrl" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c0, 18, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Url,
-                        |e| match e {
-                            ParametersParameterValue::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUuid" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c0, 19, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        uuid,
-                        ParametersParameterValue::Uuid,
-                        |e| match e {
-                            ParametersParameterValue::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUuid" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c0, 19, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ParametersParameterValue::Uuid,
-                        |e| match e {
-                            ParametersParameterValue::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueAddress" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c0, 20, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Address::read,
-                        ParametersParameterValue::Address,
-                    )?;
-                }
-                "valueAge" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c0, 21, "value")?;
-                    choice_box(p, &mut r.value, Age::read, ParametersParameterValue::Age)?;
-                }
-                "valueAnnotation" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c0, 22, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Annotation::read,
-                        ParametersParameterValue::Annotation,
-                    )?;
-                }
-                "valueAttachment" => {
-                    p.mark(&mut seen, 46)?;
-                    p.choice(&mut c0, 23, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Attachment::read,
-                        ParametersParameterValue::Attachment,
-                    )?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 47)?;
-                    p.choice(&mut c0, 24, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        ParametersParameterValue::CodeableConcept,
-                    )?;
-                }
-                "valueCoding" => {
-                    p.mark(&mut seen, 48)?;
-                    p.choice(&mut c0, 25, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Coding::read,
-                        ParametersParameterValue::Coding,
-                    )?;
-                }
-                "valueContactPoint" => {
-                    p.mark(&mut seen, 49)?;
-                    p.choice(&mut c0, 26, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        ContactPoint::read,
-                        ParametersParameterValue::ContactPoint,
-                    )?;
-                }
-                "valueCount" => {
-                    p.mark(&mut seen, 50)?;
-                    p.choice(&mut c0, 27, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Count::read,
-                        ParametersParameterValue::Count,
-                    )?;
-                }
-                "valueDistance" => {
-                    p.mark(&mut seen, 51)?;
-                    p.choice(&mut c0, 28, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Distance::read,
-                        ParametersParameterValue::Distance,
-                    )?;
-                }
-                "valueDuration" => {
-                    p.mark(&mut seen, 52)?;
-                    p.choice(&mut c0, 29, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Duration::read,
-                        ParametersParameterValue::Duration,
-                    )?;
-                }
-                "valueHumanName" => {
-                    p.mark(&mut seen, 53)?;
-                    p.choice(&mut c0, 30, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        HumanName::read,
-                        ParametersParameterValue::HumanName,
-                    )?;
-                }
-                "valueIdentifier" => {
-                    p.mark(&mut seen, 54)?;
-                    p.choice(&mut c0, 31, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Identifier::read,
-                        ParametersParameterValue::Identifier,
-                    )?;
-                }
-                "valueMoney" => {
-                    p.mark(&mut seen, 55)?;
-                    p.choice(&mut c0, 32, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Money::read,
-                        ParametersParameterValue::Money,
-                    )?;
-                }
-                "valuePeriod" => {
-                    p.mark(&mut seen, 56)?;
-                    p.choice(&mut c0, 33, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Period::read,
-                        ParametersParameterValue::Period,
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 57)?;
-                    p.choice(&mut c0, 34, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        ParametersParameterValue::Quantity,
-                    )?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 58)?;
-                    p.choice(&mut c0, 35, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Range::read,
-                        ParametersParameterValue::Range,
-                    )?;
-                }
-                "valueRatio" => {
-                    p.mark(&mut seen, 59)?;
-                    p.choice(&mut c0, 36, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Ratio::read,
-                        ParametersParameterValue::Ratio,
-                    )?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 60)?;
-                    p.choice(&mut c0, 37, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Reference::read,
-                        ParametersParameterValue::Reference,
-                    )?;
-                }
-                "valueSampledData" => {
-                    p.mark(&mut seen, 61)?;
-                    p.choice(&mut c0, 38, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        SampledData::read,
-                        ParametersParameterValue::SampledData,
-                    )?;
-                }
-                "valueSignature" => {
-                    p.mark(&mut seen, 62)?;
-                    p.choice(&mut c0, 39, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Signature::read,
-                        ParametersParameterValue::Signature,
-                    )?;
-                }
-                "valueTiming" => {
-                    p.mark(&mut seen, 63)?;
-                    p.choice(&mut c0, 40, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Timing::read,
-                        ParametersParameterValue::Timing,
-                    )?;
-                }
-                "valueContactDetail" => {
-                    p.mark(&mut seen, 64)?;
-                    p.choice(&mut c0, 41, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        ContactDetail::read,
-                        ParametersParameterValue::ContactDetail,
-                    )?;
-                }
-                "valueContributor" => {
-                    p.mark(&mut seen, 65)?;
-                    p.choice(&mut c0, 42, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Contributor::read,
-                        ParametersParameterValue::Contributor,
-                    )?;
-                }
-                "valueDataRequirement" => {
-                    p.mark(&mut seen, 66)?;
-                    p.choice(&mut c0, 43, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        DataRequirement::read,
-                        ParametersParameterValue::DataRequirement,
-                    )?;
-                }
-                "valueExpression" => {
-                    p.mark(&mut seen, 67)?;
-                    p.choice(&mut c0, 44, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Expression::read,
-                        ParametersParameterValue::Expression,
-                    )?;
-                }
-                "valueParameterDefinition" => {
-                    p.mark(&mut seen, 68)?;
-                    p.choice(&mut c0, 45, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        ParameterDefinition::read,
-                        ParametersParameterValue::ParameterDefinition,
-                    )?;
-                }
-                "valueRelatedArtifact" => {
-                    p.mark(&mut seen, 69)?;
-                    p.choice(&mut c0, 46, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        RelatedArtifact::read,
-                        ParametersParameterValue::RelatedArtifact,
-                    )?;
-                }
-                "valueTriggerDefinition" => {
-                    p.mark(&mut seen, 70)?;
-                    p.choice(&mut c0, 47, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        TriggerDefinition::read,
-                        ParametersParameterValue::TriggerDefinition,
-                    )?;
-                }
-                "valueUsageContext" => {
-                    p.mark(&mut seen, 71)?;
-                    p.choice(&mut c0, 48, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        UsageContext::read,
-                        ParametersParameterValue::UsageContext,
-                    )?;
-                }
-                "valueDosage" => {
-                    p.mark(&mut seen, 72)?;
-                    p.choice(&mut c0, 49, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Dosage::read,
-                        ParametersParameterValue::Dosage,
-                    )?;
-                }
-                "valueMeta" => {
-                    p.mark(&mut seen, 73)?;
-                    p.choice(&mut c0, 50, "value")?;
-                    choice_box(p, &mut r.value, Meta::read, ParametersParameterValue::Meta)?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 74)?;
-                    opt(p, &mut r.resource, Resource::read)?;
-                }
-                "part" => {
-                    p.mark(&mut seen, 75)?;
-                    many(p, &mut r.part, ParametersParameter::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(p, &PARAMETERS_PARAMETER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
         if let Some(v) = &self.value {
-            match v {
-                ParametersParameterValue::Base64Binary(x) => {
-                    write_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
-                }
-                ParametersParameterValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                ParametersParameterValue::Canonical(x) => {
-                    write_prim(w, "valueCanonical", "_valueCanonical", x, w_str)
-                }
-                ParametersParameterValue::Code(x) => {
-                    write_prim(w, "valueCode", "_valueCode", x, w_str)
-                }
-                ParametersParameterValue::Date(x) => {
-                    write_prim(w, "valueDate", "_valueDate", x, w_str)
-                }
-                ParametersParameterValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                ParametersParameterValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-                ParametersParameterValue::Id(x) => write_prim(w, "valueId", "_valueId", x, w_str),
-                ParametersParameterValue::Instant(x) => {
-                    write_prim(w, "valueInstant", "_valueInstant", x, w_str)
-                }
-                ParametersParameterValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                ParametersParameterValue::Markdown(x) => {
-                    write_prim(w, "valueMarkdown", "_valueMarkdown", x, w_str)
-                }
-                ParametersParameterValue::Oid(x) => {
-                    write_prim(w, "valueOid", "_valueOid", x, w_str)
-                }
-                ParametersParameterValue::PositiveInt(x) => {
-                    write_prim(w, "valuePositiveInt", "_valuePositiveInt", x, w_unsigned)
-                }
-                ParametersParameterValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                ParametersParameterValue::Time(x) => {
-                    write_prim(w, "valueTime", "_valueTime", x, w_str)
-                }
-                ParametersParameterValue::UnsignedInt(x) => {
-                    write_prim(w, "valueUnsignedInt", "_valueUnsignedInt", x, w_unsigned)
-                }
-                ParametersParameterValue::Uri(x) => {
-                    write_prim(w, "valueUri", "_valueUri", x, w_str)
-                }
-                ParametersParameterValue::Url(x) => {
-                    write_prim(w, "valueUrl", "_valueUrl", x, w_str)
-                }
-                ParametersParameterValue::Uuid(x) => {
-                    write_prim(w, "valueUuid", "_valueUuid", x, w_str)
-                }
-                ParametersParameterValue::Address(x) => {
-                    w.key("valueAddress");
-                    x.write(w);
-                }
-                ParametersParameterValue::Age(x) => {
-                    w.key("valueAge");
-                    x.write(w);
-                }
-                ParametersParameterValue::Annotation(x) => {
-                    w.key("valueAnnotation");
-                    x.write(w);
-                }
-                ParametersParameterValue::Attachment(x) => {
-                    w.key("valueAttachment");
-                    x.write(w);
-                }
-                ParametersParameterValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                ParametersParameterValue::Coding(x) => {
-                    w.key("valueCoding");
-                    x.write(w);
-                }
-                ParametersParameterValue::ContactPoint(x) => {
-                    w.key("valueContactPoint");
-                    x.write(w);
-                }
-                ParametersParameterValue::Count(x) => {
-                    w.key("valueCount");
-                    x.write(w);
-                }
-                ParametersParameterValue::Distance(x) => {
-                    w.key("valueDistance");
-                    x.write(w);
-                }
-                ParametersParameterValue::Duration(x) => {
-                    w.key("valueDuration");
-                    x.write(w);
-                }
-                ParametersParameterValue::HumanName(x) => {
-                    w.key("valueHumanName");
-                    x.write(w);
-                }
-                ParametersParameterValue::Identifier(x) => {
-                    w.key("valueIdentifier");
-                    x.write(w);
-                }
-                ParametersParameterValue::Money(x) => {
-                    w.key("valueMoney");
-                    x.write(w);
-                }
-                ParametersParameterValue::Period(x) => {
-                    w.key("valuePeriod");
-                    x.write(w);
-                }
-                ParametersParameterValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                ParametersParameterValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                ParametersParameterValue::Ratio(x) => {
-                    w.key("valueRatio");
-                    x.write(w);
-                }
-                ParametersParameterValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-                ParametersParameterValue::SampledData(x) => {
-                    w.key("valueSampledData");
-                    x.write(w);
-                }
-                ParametersParameterValue::Signature(x) => {
-                    w.key("valueSignature");
-                    x.write(w);
-                }
-                ParametersParameterValue::Timing(x) => {
-                    w.key("valueTiming");
-                    x.write(w);
-                }
-                ParametersParameterValue::ContactDetail(x) => {
-                    w.key("valueContactDetail");
-                    x.write(w);
-                }
-                ParametersParameterValue::Contributor(x) => {
-                    w.key("valueContributor");
-                    x.write(w);
-                }
-                ParametersParameterValue::DataRequirement(x) => {
-                    w.key("valueDataRequirement");
-                    x.write(w);
-                }
-                ParametersParameterValue::Expression(x) => {
-                    w.key("valueExpression");
-                    x.write(w);
-                }
-                ParametersParameterValue::ParameterDefinition(x) => {
-                    w.key("valueParameterDefinition");
-                    x.write(w);
-                }
-                ParametersParameterValue::RelatedArtifact(x) => {
-                    w.key("valueRelatedArtifact");
-                    x.write(w);
-                }
-                ParametersParameterValue::TriggerDefinition(x) => {
-                    w.key("valueTriggerDefinition");
-                    x.write(w);
-                }
-                ParametersParameterValue::UsageContext(x) => {
-                    w.key("valueUsageContext");
-                    x.write(w);
-                }
-                ParametersParameterValue::Dosage(x) => {
-                    w.key("valueDosage");
-                    x.write(w);
-                }
-                ParametersParameterValue::Meta(x) => {
-                    w.key("valueMeta");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.resource {
-            w.key("resource");
-            v.write(w);
-        }
-        if !self.part.is_empty() {
-            w.key("part");
-            w.begin_array();
-            for v in &self.part {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "resource", &self.resource, Resource::write);
+        write_many(w, "part", &self.part, ParametersParameter::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    ParametersParameterValue::Base64Binary(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Boolean(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Canonical(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Code(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Date(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::DateTime(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Decimal(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Id(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Instant(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Integer(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Markdown(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Oid(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::PositiveInt(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::String(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Time(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::UnsignedInt(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Uri(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Url(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Uuid(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Address(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Age(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Annotation(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Attachment(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Coding(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::ContactPoint(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Count(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Distance(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Duration(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::HumanName(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Identifier(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Money(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Period(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Quantity(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Range(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Ratio(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    ParametersParameterValue::SampledData(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Signature(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Timing(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::ContactDetail(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Contributor(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::DataRequirement(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Expression(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::ParameterDefinition(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::RelatedArtifact(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::TriggerDefinition(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::UsageContext(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Dosage(x) => x.visit_refs(path, f),
-                    ParametersParameterValue::Meta(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.part.is_empty() {
-            let n = path.len();
-            path.push_str(".part");
-            for v in &self.part {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            ParametersParameterValue::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".part",
+            &self.part,
+            ParametersParameter::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
@@ -1502,3 +488,652 @@ impl ParametersParameter {
         }
     }
 }
+
+impl ReadFields for ParametersParameter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => many(p, &mut self.part, ParametersParameter::read),
+            3 => prim_element(p, &mut self.name),
+            4 => choice_value(
+                p,
+                &mut self.value,
+                id,
+                ParametersParameterValue::Id,
+                |e| match e {
+                    ParametersParameterValue::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Id,
+                |e| match e {
+                    ParametersParameterValue::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => opt(p, &mut self.resource, Resource::read),
+            7 => choice_box(p, &mut self.value, Age::read, ParametersParameterValue::Age),
+            8 => choice_value(
+                p,
+                &mut self.value,
+                oid,
+                ParametersParameterValue::Oid,
+                |e| match e {
+                    ParametersParameterValue::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_value(
+                p,
+                &mut self.value,
+                uri,
+                ParametersParameterValue::Uri,
+                |e| match e {
+                    ParametersParameterValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_value(
+                p,
+                &mut self.value,
+                url,
+                ParametersParameterValue::Url,
+                |e| match e {
+                    ParametersParameterValue::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Oid,
+                |e| match e {
+                    ParametersParameterValue::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Uri,
+                |e| match e {
+                    ParametersParameterValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Url,
+                |e| match e {
+                    ParametersParameterValue::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => many(p, &mut self.extension, Extension::read),
+            15 => choice_value(
+                p,
+                &mut self.value,
+                code,
+                ParametersParameterValue::Code,
+                |e| match e {
+                    ParametersParameterValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_value(
+                p,
+                &mut self.value,
+                date,
+                ParametersParameterValue::Date,
+                |e| match e {
+                    ParametersParameterValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_box(
+                p,
+                &mut self.value,
+                Meta::read,
+                ParametersParameterValue::Meta,
+            ),
+            18 => choice_value(
+                p,
+                &mut self.value,
+                time,
+                ParametersParameterValue::Time,
+                |e| match e {
+                    ParametersParameterValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            19 => choice_value(
+                p,
+                &mut self.value,
+                uuid,
+                ParametersParameterValue::Uuid,
+                |e| match e {
+                    ParametersParameterValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            20 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Code,
+                |e| match e {
+                    ParametersParameterValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            21 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Date,
+                |e| match e {
+                    ParametersParameterValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            22 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Time,
+                |e| match e {
+                    ParametersParameterValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            23 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Uuid,
+                |e| match e {
+                    ParametersParameterValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            24 => choice_box(
+                p,
+                &mut self.value,
+                Count::read,
+                ParametersParameterValue::Count,
+            ),
+            25 => choice_box(
+                p,
+                &mut self.value,
+                Money::read,
+                ParametersParameterValue::Money,
+            ),
+            26 => choice_box(
+                p,
+                &mut self.value,
+                Range::read,
+                ParametersParameterValue::Range,
+            ),
+            27 => choice_box(
+                p,
+                &mut self.value,
+                Ratio::read,
+                ParametersParameterValue::Ratio,
+            ),
+            28 => choice_box(
+                p,
+                &mut self.value,
+                Coding::read,
+                ParametersParameterValue::Coding,
+            ),
+            29 => choice_box(
+                p,
+                &mut self.value,
+                Dosage::read,
+                ParametersParameterValue::Dosage,
+            ),
+            30 => choice_box(
+                p,
+                &mut self.value,
+                Period::read,
+                ParametersParameterValue::Period,
+            ),
+            31 => choice_value(
+                p,
+                &mut self.value,
+                string,
+                ParametersParameterValue::String,
+                |e| match e {
+                    ParametersParameterValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => choice_box(
+                p,
+                &mut self.value,
+                Timing::read,
+                ParametersParameterValue::Timing,
+            ),
+            33 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::String,
+                |e| match e {
+                    ParametersParameterValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            34 => choice_box(
+                p,
+                &mut self.value,
+                Address::read,
+                ParametersParameterValue::Address,
+            ),
+            35 => choice_value(
+                p,
+                &mut self.value,
+                boolean,
+                ParametersParameterValue::Boolean,
+                |e| match e {
+                    ParametersParameterValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            36 => choice_value(
+                p,
+                &mut self.value,
+                decimal,
+                ParametersParameterValue::Decimal,
+                |e| match e {
+                    ParametersParameterValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            37 => choice_value(
+                p,
+                &mut self.value,
+                instant,
+                ParametersParameterValue::Instant,
+                |e| match e {
+                    ParametersParameterValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            38 => choice_value(
+                p,
+                &mut self.value,
+                integer,
+                ParametersParameterValue::Integer,
+                |e| match e {
+                    ParametersParameterValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            39 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Boolean,
+                |e| match e {
+                    ParametersParameterValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            40 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Decimal,
+                |e| match e {
+                    ParametersParameterValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            41 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Instant,
+                |e| match e {
+                    ParametersParameterValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            42 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Integer,
+                |e| match e {
+                    ParametersParameterValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            43 => choice_value(
+                p,
+                &mut self.value,
+                date_time,
+                ParametersParameterValue::DateTime,
+                |e| match e {
+                    ParametersParameterValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            44 => choice_box(
+                p,
+                &mut self.value,
+                Distance::read,
+                ParametersParameterValue::Distance,
+            ),
+            45 => choice_box(
+                p,
+                &mut self.value,
+                Duration::read,
+                ParametersParameterValue::Duration,
+            ),
+            46 => choice_value(
+                p,
+                &mut self.value,
+                markdown,
+                ParametersParameterValue::Markdown,
+                |e| match e {
+                    ParametersParameterValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            47 => choice_box(
+                p,
+                &mut self.value,
+                Quantity::read,
+                ParametersParameterValue::Quantity,
+            ),
+            48 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::DateTime,
+                |e| match e {
+                    ParametersParameterValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            49 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Markdown,
+                |e| match e {
+                    ParametersParameterValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            50 => choice_value(
+                p,
+                &mut self.value,
+                canonical,
+                ParametersParameterValue::Canonical,
+                |e| match e {
+                    ParametersParameterValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            51 => choice_box(
+                p,
+                &mut self.value,
+                HumanName::read,
+                ParametersParameterValue::HumanName,
+            ),
+            52 => choice_box(
+                p,
+                &mut self.value,
+                Reference::read,
+                ParametersParameterValue::Reference,
+            ),
+            53 => choice_box(
+                p,
+                &mut self.value,
+                Signature::read,
+                ParametersParameterValue::Signature,
+            ),
+            54 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Canonical,
+                |e| match e {
+                    ParametersParameterValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            55 => choice_box(
+                p,
+                &mut self.value,
+                Annotation::read,
+                ParametersParameterValue::Annotation,
+            ),
+            56 => choice_box(
+                p,
+                &mut self.value,
+                Attachment::read,
+                ParametersParameterValue::Attachment,
+            ),
+            57 => choice_box(
+                p,
+                &mut self.value,
+                Expression::read,
+                ParametersParameterValue::Expression,
+            ),
+            58 => choice_box(
+                p,
+                &mut self.value,
+                Identifier::read,
+                ParametersParameterValue::Identifier,
+            ),
+            59 => choice_box(
+                p,
+                &mut self.value,
+                Contributor::read,
+                ParametersParameterValue::Contributor,
+            ),
+            60 => choice_value(
+                p,
+                &mut self.value,
+                positive_int,
+                ParametersParameterValue::PositiveInt,
+                |e| match e {
+                    ParametersParameterValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            61 => choice_box(
+                p,
+                &mut self.value,
+                SampledData::read,
+                ParametersParameterValue::SampledData,
+            ),
+            62 => choice_value(
+                p,
+                &mut self.value,
+                unsigned_int,
+                ParametersParameterValue::UnsignedInt,
+                |e| match e {
+                    ParametersParameterValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            63 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::PositiveInt,
+                |e| match e {
+                    ParametersParameterValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            64 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::UnsignedInt,
+                |e| match e {
+                    ParametersParameterValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            65 => many(p, &mut self.modifier_extension, Extension::read),
+            66 => choice_value(
+                p,
+                &mut self.value,
+                base64_binary,
+                ParametersParameterValue::Base64Binary,
+                |e| match e {
+                    ParametersParameterValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            67 => choice_box(
+                p,
+                &mut self.value,
+                ContactPoint::read,
+                ParametersParameterValue::ContactPoint,
+            ),
+            68 => choice_box(
+                p,
+                &mut self.value,
+                UsageContext::read,
+                ParametersParameterValue::UsageContext,
+            ),
+            69 => choice_element(
+                p,
+                &mut self.value,
+                ParametersParameterValue::Base64Binary,
+                |e| match e {
+                    ParametersParameterValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            70 => choice_box(
+                p,
+                &mut self.value,
+                ContactDetail::read,
+                ParametersParameterValue::ContactDetail,
+            ),
+            71 => choice_box(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                ParametersParameterValue::CodeableConcept,
+            ),
+            72 => choice_box(
+                p,
+                &mut self.value,
+                DataRequirement::read,
+                ParametersParameterValue::DataRequirement,
+            ),
+            73 => choice_box(
+                p,
+                &mut self.value,
+                RelatedArtifact::read,
+                ParametersParameterValue::RelatedArtifact,
+            ),
+            74 => choice_box(
+                p,
+                &mut self.value,
+                TriggerDefinition::read,
+                ParametersParameterValue::TriggerDefinition,
+            ),
+            75 => choice_box(
+                p,
+                &mut self.value,
+                ParameterDefinition::read,
+                ParametersParameterValue::ParameterDefinition,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static PARAMETERS_PARAMETER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("part"),
+        Key::plain("_name"),
+        Key::choice("valueId", 1, 8),
+        Key::choice("_valueId", 1, 8),
+        Key::plain("resource"),
+        Key::choice("valueAge", 1, 21),
+        Key::choice("valueOid", 1, 12),
+        Key::choice("valueUri", 1, 17),
+        Key::choice("valueUrl", 1, 18),
+        Key::choice("_valueOid", 1, 12),
+        Key::choice("_valueUri", 1, 17),
+        Key::choice("_valueUrl", 1, 18),
+        Key::plain("extension"),
+        Key::choice("valueCode", 1, 4),
+        Key::choice("valueDate", 1, 5),
+        Key::choice("valueMeta", 1, 50),
+        Key::choice("valueTime", 1, 15),
+        Key::choice("valueUuid", 1, 19),
+        Key::choice("_valueCode", 1, 4),
+        Key::choice("_valueDate", 1, 5),
+        Key::choice("_valueTime", 1, 15),
+        Key::choice("_valueUuid", 1, 19),
+        Key::choice("valueCount", 1, 27),
+        Key::choice("valueMoney", 1, 32),
+        Key::choice("valueRange", 1, 35),
+        Key::choice("valueRatio", 1, 36),
+        Key::choice("valueCoding", 1, 25),
+        Key::choice("valueDosage", 1, 49),
+        Key::choice("valuePeriod", 1, 33),
+        Key::choice("valueString", 1, 14),
+        Key::choice("valueTiming", 1, 40),
+        Key::choice("_valueString", 1, 14),
+        Key::choice("valueAddress", 1, 20),
+        Key::choice("valueBoolean", 1, 2),
+        Key::choice("valueDecimal", 1, 7),
+        Key::choice("valueInstant", 1, 9),
+        Key::choice("valueInteger", 1, 10),
+        Key::choice("_valueBoolean", 1, 2),
+        Key::choice("_valueDecimal", 1, 7),
+        Key::choice("_valueInstant", 1, 9),
+        Key::choice("_valueInteger", 1, 10),
+        Key::choice("valueDateTime", 1, 6),
+        Key::choice("valueDistance", 1, 28),
+        Key::choice("valueDuration", 1, 29),
+        Key::choice("valueMarkdown", 1, 11),
+        Key::choice("valueQuantity", 1, 34),
+        Key::choice("_valueDateTime", 1, 6),
+        Key::choice("_valueMarkdown", 1, 11),
+        Key::choice("valueCanonical", 1, 3),
+        Key::choice("valueHumanName", 1, 30),
+        Key::choice("valueReference", 1, 37),
+        Key::choice("valueSignature", 1, 39),
+        Key::choice("_valueCanonical", 1, 3),
+        Key::choice("valueAnnotation", 1, 22),
+        Key::choice("valueAttachment", 1, 23),
+        Key::choice("valueExpression", 1, 44),
+        Key::choice("valueIdentifier", 1, 31),
+        Key::choice("valueContributor", 1, 42),
+        Key::choice("valuePositiveInt", 1, 13),
+        Key::choice("valueSampledData", 1, 38),
+        Key::choice("valueUnsignedInt", 1, 16),
+        Key::choice("_valuePositiveInt", 1, 13),
+        Key::choice("_valueUnsignedInt", 1, 16),
+        Key::plain("modifierExtension"),
+        Key::choice("valueBase64Binary", 1, 1),
+        Key::choice("valueContactPoint", 1, 26),
+        Key::choice("valueUsageContext", 1, 48),
+        Key::choice("_valueBase64Binary", 1, 1),
+        Key::choice("valueContactDetail", 1, 41),
+        Key::choice("valueCodeableConcept", 1, 24),
+        Key::choice("valueDataRequirement", 1, 43),
+        Key::choice("valueRelatedArtifact", 1, 46),
+        Key::choice("valueTriggerDefinition", 1, 47),
+        Key::choice("valueParameterDefinition", 1, 45),
+    ],
+    choices: &["value"],
+    required: &[Required {
+        name: "name",
+        keys: &[1, 3],
+    }],
+};

@@ -117,6 +117,27 @@ impl Default for PatientDeceased {
     }
 }
 
+impl PatientDeceased {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => {
+                write_one_prim(w, "deceasedBoolean", "_deceasedBoolean", x, w_boolean)
+            }
+            Self::DateTime(x) => {
+                write_one_prim(w, "deceasedDateTime", "_deceasedDateTime", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'Patient.multipleBirth\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -134,232 +155,40 @@ impl Default for PatientMultipleBirth {
     }
 }
 
+impl PatientMultipleBirth {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => write_one_prim(
+                w,
+                "multipleBirthBoolean",
+                "_multipleBirthBoolean",
+                x,
+                w_boolean,
+            ),
+            Self::Integer(x) => write_one_prim(
+                w,
+                "multipleBirthInteger",
+                "_multipleBirthInteger",
+                x,
+                w_integer,
+            ),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Patient {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Patient")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "active" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.active, boolean)?;
-                }
-                "_active" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.active)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.name, HumanName::read)?;
-                }
-                "telecom" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.telecom, ContactPoint::read)?;
-                }
-                "gender" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
-                }
-                "_gender" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.gender)?;
-                }
-                "birthDate" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.birth_date, date)?;
-                }
-                "_birthDate" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.birth_date)?;
-                }
-                "deceasedBoolean" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 1, "deceased")?;
-                    choice_value(
-                        p,
-                        &mut r.deceased,
-                        boolean,
-                        PatientDeceased::Boolean,
-                        |e| match e {
-                            PatientDeceased::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_deceasedBoolean" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 1, "deceased")?;
-                    choice_element(p, &mut r.deceased, PatientDeceased::Boolean, |e| match e {
-                        PatientDeceased::Boolean(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "deceasedDateTime" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 2, "deceased")?;
-                    choice_value(
-                        p,
-                        &mut r.deceased,
-                        date_time,
-                        PatientDeceased::DateTime,
-                        |e| match e {
-                            PatientDeceased::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_deceasedDateTime" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 2, "deceased")?;
-                    choice_element(p, &mut r.deceased, PatientDeceased::DateTime, |e| match e {
-                        PatientDeceased::DateTime(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "address" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.address, Address::read)?;
-                }
-                "maritalStatus" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.marital_status, CodeableConcept::read)?;
-                }
-                "multipleBirthBoolean" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c1, 1, "multipleBirth")?;
-                    choice_value(
-                        p,
-                        &mut r.multiple_birth,
-                        boolean,
-                        PatientMultipleBirth::Boolean,
-                        |e| match e {
-                            PatientMultipleBirth::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_multipleBirthBoolean" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c1, 1, "multipleBirth")?;
-                    choice_element(
-                        p,
-                        &mut r.multiple_birth,
-                        PatientMultipleBirth::Boolean,
-                        |e| match e {
-                            PatientMultipleBirth::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "multipleBirthInteger" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c1, 2, "multipleBirth")?;
-                    choice_value(
-                        p,
-                        &mut r.multiple_birth,
-                        integer,
-                        PatientMultipleBirth::Integer,
-                        |e| match e {
-                            PatientMultipleBirth::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_multipleBirthInteger" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c1, 2, "multipleBirth")?;
-                    choice_element(
-                        p,
-                        &mut r.multiple_birth,
-                        PatientMultipleBirth::Integer,
-                        |e| match e {
-                            PatientMultipleBirth::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "photo" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.photo, Attachment::read)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.contact, PatientContact::read)?;
-                }
-                "communication" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.communication, PatientCommunication::read)?;
-                }
-                "generalPractitioner" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.general_practitioner, Reference::read)?;
-                }
-                "managingOrganization" => {
-                    p.mark(&mut seen, 35)?;
-                    opt(p, &mut r.managing_organization, Reference::read)?;
-                }
-                "link" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.link, PatientLink::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PATIENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -367,367 +196,328 @@ impl Patient {
         w.begin_object();
         w.key("resourceType");
         w.str("Patient");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.active {
-            write_prim(w, "active", "_active", v, w_boolean);
-        }
-        if !self.name.is_empty() {
-            w.key("name");
-            w.begin_array();
-            for v in &self.name {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.telecom.is_empty() {
-            w.key("telecom");
-            w.begin_array();
-            for v in &self.telecom {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.gender {
-            write_prim(w, "gender", "_gender", v, w_str);
-        }
-        if let Some(v) = &self.birth_date {
-            write_prim(w, "birthDate", "_birthDate", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "active", "_active", &self.active, w_boolean);
+        write_many(w, "name", &self.name, HumanName::write);
+        write_many(w, "telecom", &self.telecom, ContactPoint::write);
+        write_opt_prim(w, "gender", "_gender", &self.gender, w_str);
+        write_opt_prim(w, "birthDate", "_birthDate", &self.birth_date, w_str);
         if let Some(v) = &self.deceased {
-            match v {
-                PatientDeceased::Boolean(x) => {
-                    write_prim(w, "deceasedBoolean", "_deceasedBoolean", x, w_boolean)
-                }
-                PatientDeceased::DateTime(x) => {
-                    write_prim(w, "deceasedDateTime", "_deceasedDateTime", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.address.is_empty() {
-            w.key("address");
-            w.begin_array();
-            for v in &self.address {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.marital_status {
-            w.key("maritalStatus");
-            v.write(w);
-        }
+        write_many(w, "address", &self.address, Address::write);
+        write_opt(
+            w,
+            "maritalStatus",
+            &self.marital_status,
+            CodeableConcept::write,
+        );
         if let Some(v) = &self.multiple_birth {
-            match v {
-                PatientMultipleBirth::Boolean(x) => write_prim(
-                    w,
-                    "multipleBirthBoolean",
-                    "_multipleBirthBoolean",
-                    x,
-                    w_boolean,
-                ),
-                PatientMultipleBirth::Integer(x) => write_prim(
-                    w,
-                    "multipleBirthInteger",
-                    "_multipleBirthInteger",
-                    x,
-                    w_integer,
-                ),
-            }
+            v.write_keys(w);
         }
-        if !self.photo.is_empty() {
-            w.key("photo");
-            w.begin_array();
-            for v in &self.photo {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.communication.is_empty() {
-            w.key("communication");
-            w.begin_array();
-            for v in &self.communication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.general_practitioner.is_empty() {
-            w.key("generalPractitioner");
-            w.begin_array();
-            for v in &self.general_practitioner {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.managing_organization {
-            w.key("managingOrganization");
-            v.write(w);
-        }
-        if !self.link.is_empty() {
-            w.key("link");
-            w.begin_array();
-            for v in &self.link {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "photo", &self.photo, Attachment::write);
+        write_many(w, "contact", &self.contact, PatientContact::write);
+        write_many(
+            w,
+            "communication",
+            &self.communication,
+            PatientCommunication::write,
+        );
+        write_many(
+            w,
+            "generalPractitioner",
+            &self.general_practitioner,
+            Reference::write,
+        );
+        write_opt(
+            w,
+            "managingOrganization",
+            &self.managing_organization,
+            Reference::write,
+        );
+        write_many(w, "link", &self.link, PatientLink::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.active.is_some() {
-            let n = path.len();
-            path.push_str(".active");
-            if let Some(v) = &self.active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.name.is_empty() {
-            let n = path.len();
-            path.push_str(".name");
-            for v in &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.telecom.is_empty() {
-            let n = path.len();
-            path.push_str(".telecom");
-            for v in &self.telecom {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.gender.is_some() {
-            let n = path.len();
-            path.push_str(".gender");
-            if let Some(v) = &self.gender {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.birth_date.is_some() {
-            let n = path.len();
-            path.push_str(".birthDate");
-            if let Some(v) = &self.birth_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.deceased.is_some() {
-            let n = path.len();
-            path.push_str(".deceased[x]");
-            if let Some(v) = &self.deceased {
-                match v {
-                    PatientDeceased::Boolean(x) => x.visit_refs(path, f),
-                    PatientDeceased::DateTime(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.address.is_empty() {
-            let n = path.len();
-            path.push_str(".address");
-            for v in &self.address {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.marital_status.is_some() {
-            let n = path.len();
-            path.push_str(".maritalStatus");
-            if let Some(v) = &self.marital_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.multiple_birth.is_some() {
-            let n = path.len();
-            path.push_str(".multipleBirth[x]");
-            if let Some(v) = &self.multiple_birth {
-                match v {
-                    PatientMultipleBirth::Boolean(x) => x.visit_refs(path, f),
-                    PatientMultipleBirth::Integer(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.photo.is_empty() {
-            let n = path.len();
-            path.push_str(".photo");
-            for v in &self.photo {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.communication.is_empty() {
-            let n = path.len();
-            path.push_str(".communication");
-            for v in &self.communication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.general_practitioner.is_empty() {
-            let n = path.len();
-            path.push_str(".generalPractitioner");
-            for v in &self.general_practitioner {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.managing_organization.is_some() {
-            let n = path.len();
-            path.push_str(".managingOrganization");
-            if let Some(v) = &self.managing_organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link.is_empty() {
-            let n = path.len();
-            path.push_str(".link");
-            for v in &self.link {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".active", &self.active, Boolean::visit_refs);
+        visit_many(path, f, ".name", &self.name, HumanName::visit_refs);
+        visit_many(path, f, ".telecom", &self.telecom, ContactPoint::visit_refs);
+        visit_opt(path, f, ".gender", &self.gender, Code::visit_refs);
+        visit_opt(path, f, ".birthDate", &self.birth_date, Date::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".deceased[x]",
+            &self.deceased,
+            PatientDeceased::visit_refs,
+        );
+        visit_many(path, f, ".address", &self.address, Address::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".maritalStatus",
+            &self.marital_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".multipleBirth[x]",
+            &self.multiple_birth,
+            PatientMultipleBirth::visit_refs,
+        );
+        visit_many(path, f, ".photo", &self.photo, Attachment::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            PatientContact::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".communication",
+            &self.communication,
+            PatientCommunication::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".generalPractitioner",
+            &self.general_practitioner,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".managingOrganization",
+            &self.managing_organization,
+            reference,
+        );
+        visit_many(path, f, ".link", &self.link, PatientLink::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Patient {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.link, PatientLink::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.name, HumanName::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => many(p, &mut self.photo, Attachment::read),
+            7 => opt_prim_value(p, &mut self.active, boolean),
+            8 => opt_prim_value(p, &mut self.gender, codes::AdministrativeGender::read_code),
+            9 => opt_prim_element(p, &mut self.active),
+            10 => opt_prim_element(p, &mut self.gender),
+            11 => many(p, &mut self.address, Address::read),
+            12 => many(p, &mut self.contact, PatientContact::read),
+            13 => many(p, &mut self.telecom, ContactPoint::read),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => opt_prim_element(p, &mut self.language),
+            16 => opt_prim_value(p, &mut self.birth_date, date),
+            17 => many(p, &mut self.contained, Resource::read),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => opt_prim_element(p, &mut self.birth_date),
+            20 => many(p, &mut self.identifier, Identifier::read),
+            21 => p.expect_resource_type("Patient"),
+            22 => many(p, &mut self.communication, PatientCommunication::read),
+            23 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            24 => opt(p, &mut self.marital_status, CodeableConcept::read),
+            25 => opt_prim_element(p, &mut self.implicit_rules),
+            26 => choice_value(
+                p,
+                &mut self.deceased,
+                boolean,
+                PatientDeceased::Boolean,
+                |e| match e {
+                    PatientDeceased::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            27 => choice_element(
+                p,
+                &mut self.deceased,
+                PatientDeceased::Boolean,
+                |e| match e {
+                    PatientDeceased::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            28 => choice_value(
+                p,
+                &mut self.deceased,
+                date_time,
+                PatientDeceased::DateTime,
+                |e| match e {
+                    PatientDeceased::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            29 => choice_element(
+                p,
+                &mut self.deceased,
+                PatientDeceased::DateTime,
+                |e| match e {
+                    PatientDeceased::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            31 => many(p, &mut self.general_practitioner, Reference::read),
+            32 => opt(p, &mut self.managing_organization, Reference::read),
+            33 => choice_value(
+                p,
+                &mut self.multiple_birth,
+                boolean,
+                PatientMultipleBirth::Boolean,
+                |e| match e {
+                    PatientMultipleBirth::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            34 => choice_value(
+                p,
+                &mut self.multiple_birth,
+                integer,
+                PatientMultipleBirth::Integer,
+                |e| match e {
+                    PatientMultipleBirth::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            35 => choice_element(
+                p,
+                &mut self.multiple_birth,
+                PatientMultipleBirth::Boolean,
+                |e| match e {
+                    PatientMultipleBirth::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            36 => choice_element(
+                p,
+                &mut self.multiple_birth,
+                PatientMultipleBirth::Integer,
+                |e| match e {
+                    PatientMultipleBirth::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static PATIENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("link"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("photo"),
+        Key::plain("active"),
+        Key::plain("gender"),
+        Key::plain("_active"),
+        Key::plain("_gender"),
+        Key::plain("address"),
+        Key::plain("contact"),
+        Key::plain("telecom"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("birthDate"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("_birthDate"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::plain("communication"),
+        Key::plain("implicitRules"),
+        Key::plain("maritalStatus"),
+        Key::plain("_implicitRules"),
+        Key::choice("deceasedBoolean", 1, 1),
+        Key::choice("_deceasedBoolean", 1, 1),
+        Key::choice("deceasedDateTime", 1, 2),
+        Key::choice("_deceasedDateTime", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::plain("generalPractitioner"),
+        Key::plain("managingOrganization"),
+        Key::choice("multipleBirthBoolean", 2, 1),
+        Key::choice("multipleBirthInteger", 2, 2),
+        Key::choice("_multipleBirthBoolean", 2, 1),
+        Key::choice("_multipleBirthInteger", 2, 2),
+    ],
+    choices: &["deceased", "multipleBirth"],
+    required: &[],
+};
 
 /// A language which may be used to communicate with the patient about his or her health
 ///
@@ -773,112 +563,87 @@ impl PatientCommunication {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.language, CodeableConcept::read)?;
-                }
-                "preferred" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.preferred, boolean)?;
-                }
-                "_preferred" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.preferred)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("language"));
-        }
+        read_object(p, &PATIENT_COMMUNICATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.language;
-            w.key("language");
-            v.write(w);
-        }
-        if let Some(v) = &self.preferred {
-            write_prim(w, "preferred", "_preferred", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "language", &self.language, CodeableConcept::write);
+        write_opt_prim(w, "preferred", "_preferred", &self.preferred, w_boolean);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".language");
-            {
-                let v = &self.language;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.preferred.is_some() {
-            let n = path.len();
-            path.push_str(".preferred");
-            if let Some(v) = &self.preferred {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".language",
+            &self.language,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".preferred", &self.preferred, Boolean::visit_refs);
+    }
+}
+
+impl ReadFields for PatientCommunication {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.language, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt_prim_value(p, &mut self.preferred, boolean),
+            4 => opt_prim_element(p, &mut self.preferred),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PATIENT_COMMUNICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("language"),
+        Key::plain("extension"),
+        Key::plain("preferred"),
+        Key::plain("_preferred"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "language",
+        keys: &[1],
+    }],
+};
 
 /// A contact party (e.g. guardian, partner, friend) for the patient
 ///
@@ -930,196 +695,109 @@ impl PatientContact {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.relationship, CodeableConcept::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.name, HumanName::read)?;
-                }
-                "telecom" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.telecom, ContactPoint::read)?;
-                }
-                "address" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.address, Address::read)?;
-                }
-                "gender" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
-                }
-                "_gender" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.gender)?;
-                }
-                "organization" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.organization, Reference::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PATIENT_CONTACT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.relationship.is_empty() {
-            w.key("relationship");
-            w.begin_array();
-            for v in &self.relationship {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            w.key("name");
-            v.write(w);
-        }
-        if !self.telecom.is_empty() {
-            w.key("telecom");
-            w.begin_array();
-            for v in &self.telecom {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.address {
-            w.key("address");
-            v.write(w);
-        }
-        if let Some(v) = &self.gender {
-            write_prim(w, "gender", "_gender", v, w_str);
-        }
-        if let Some(v) = &self.organization {
-            w.key("organization");
-            v.write(w);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(
+            w,
+            "relationship",
+            &self.relationship,
+            CodeableConcept::write,
+        );
+        write_opt(w, "name", &self.name, HumanName::write);
+        write_many(w, "telecom", &self.telecom, ContactPoint::write);
+        write_opt(w, "address", &self.address, Address::write);
+        write_opt_prim(w, "gender", "_gender", &self.gender, w_str);
+        write_opt(w, "organization", &self.organization, Reference::write);
+        write_opt(w, "period", &self.period, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.relationship.is_empty() {
-            let n = path.len();
-            path.push_str(".relationship");
-            for v in &self.relationship {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.telecom.is_empty() {
-            let n = path.len();
-            path.push_str(".telecom");
-            for v in &self.telecom {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.address.is_some() {
-            let n = path.len();
-            path.push_str(".address");
-            if let Some(v) = &self.address {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.gender.is_some() {
-            let n = path.len();
-            path.push_str(".gender");
-            if let Some(v) = &self.gender {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.organization.is_some() {
-            let n = path.len();
-            path.push_str(".organization");
-            if let Some(v) = &self.organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, HumanName::visit_refs);
+        visit_many(path, f, ".telecom", &self.telecom, ContactPoint::visit_refs);
+        visit_opt(path, f, ".address", &self.address, Address::visit_refs);
+        visit_opt(path, f, ".gender", &self.gender, Code::visit_refs);
+        visit_opt(path, f, ".organization", &self.organization, reference);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+    }
+}
+
+impl ReadFields for PatientContact {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.name, HumanName::read),
+            2 => opt_prim_value(p, &mut self.gender, codes::AdministrativeGender::read_code),
+            3 => opt(p, &mut self.period, Period::read),
+            4 => opt_prim_element(p, &mut self.gender),
+            5 => opt(p, &mut self.address, Address::read),
+            6 => many(p, &mut self.telecom, ContactPoint::read),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt(p, &mut self.organization, Reference::read),
+            9 => many(p, &mut self.relationship, CodeableConcept::read),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PATIENT_CONTACT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("gender"),
+        Key::plain("period"),
+        Key::plain("_gender"),
+        Key::plain("address"),
+        Key::plain("telecom"),
+        Key::plain("extension"),
+        Key::plain("organization"),
+        Key::plain("relationship"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Link to another patient resource that concerns the same actual person
 ///
@@ -1166,112 +844,84 @@ impl PatientLink {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "other" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.other, Reference::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.type_, codes::LinkType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("other"));
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &PATIENT_LINK_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.other;
-            w.key("other");
-            v.write(w);
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "other", &self.other, Reference::write);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".other");
-            {
-                let v = &self.other;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".other", &self.other, reference);
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+    }
+}
+
+impl ReadFields for PatientLink {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.type_, codes::LinkType::read_code),
+            2 => prim_element(p, &mut self.type_),
+            3 => one(p, &mut self.other, Reference::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PATIENT_LINK_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("other"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "other",
+            keys: &[3],
+        },
+        Required {
+            name: "type",
+            keys: &[1, 2],
+        },
+    ],
+};

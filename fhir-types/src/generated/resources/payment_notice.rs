@@ -117,139 +117,7 @@ impl PaymentNotice {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("PaymentNotice")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::FinancialResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.request, Reference::read)?;
-                }
-                "response" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.response, Reference::read)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.created)?;
-                }
-                "provider" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.provider, Reference::read)?;
-                }
-                "payment" => {
-                    p.mark(&mut seen, 20)?;
-                    one(p, &mut r.payment, Reference::read)?;
-                }
-                "paymentDate" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.payment_date, date)?;
-                }
-                "_paymentDate" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.payment_date)?;
-                }
-                "payee" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.payee, Reference::read)?;
-                }
-                "recipient" => {
-                    p.mark(&mut seen, 24)?;
-                    one(p, &mut r.recipient, Reference::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 25)?;
-                    one(p, &mut r.amount, Money::read)?;
-                }
-                "paymentStatus" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.payment_status, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("created"));
-        }
-        if !p.marked(&seen, 20) {
-            return Err(p.missing("payment"));
-        }
-        if !p.marked(&seen, 24) {
-            return Err(p.missing("recipient"));
-        }
-        if !p.marked(&seen, 25) {
-            return Err(p.missing("amount"));
-        }
+        read_object(p, &PAYMENT_NOTICE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -257,266 +125,205 @@ impl PaymentNotice {
         w.begin_object();
         w.key("resourceType");
         w.str("PaymentNotice");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.request {
-            w.key("request");
-            v.write(w);
-        }
-        if let Some(v) = &self.response {
-            w.key("response");
-            v.write(w);
-        }
-        write_prim(w, "created", "_created", &self.created, w_str);
-        if let Some(v) = &self.provider {
-            w.key("provider");
-            v.write(w);
-        }
-        {
-            let v = &self.payment;
-            w.key("payment");
-            v.write(w);
-        }
-        if let Some(v) = &self.payment_date {
-            write_prim(w, "paymentDate", "_paymentDate", v, w_str);
-        }
-        if let Some(v) = &self.payee {
-            w.key("payee");
-            v.write(w);
-        }
-        {
-            let v = &self.recipient;
-            w.key("recipient");
-            v.write(w);
-        }
-        {
-            let v = &self.amount;
-            w.key("amount");
-            v.write(w);
-        }
-        if let Some(v) = &self.payment_status {
-            w.key("paymentStatus");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "request", &self.request, Reference::write);
+        write_opt(w, "response", &self.response, Reference::write);
+        write_one_prim(w, "created", "_created", &self.created, w_str);
+        write_opt(w, "provider", &self.provider, Reference::write);
+        write_one(w, "payment", &self.payment, Reference::write);
+        write_opt_prim(w, "paymentDate", "_paymentDate", &self.payment_date, w_str);
+        write_opt(w, "payee", &self.payee, Reference::write);
+        write_one(w, "recipient", &self.recipient, Reference::write);
+        write_one(w, "amount", &self.amount, Money::write);
+        write_opt(
+            w,
+            "paymentStatus",
+            &self.payment_status,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request.is_some() {
-            let n = path.len();
-            path.push_str(".request");
-            if let Some(v) = &self.request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.response.is_some() {
-            let n = path.len();
-            path.push_str(".response");
-            if let Some(v) = &self.response {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".created");
-            {
-                let v = &self.created;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.provider.is_some() {
-            let n = path.len();
-            path.push_str(".provider");
-            if let Some(v) = &self.provider {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".payment");
-            {
-                let v = &self.payment;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payment_date.is_some() {
-            let n = path.len();
-            path.push_str(".paymentDate");
-            if let Some(v) = &self.payment_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payee.is_some() {
-            let n = path.len();
-            path.push_str(".payee");
-            if let Some(v) = &self.payee {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".recipient");
-            {
-                let v = &self.recipient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".amount");
-            {
-                let v = &self.amount;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payment_status.is_some() {
-            let n = path.len();
-            path.push_str(".paymentStatus");
-            if let Some(v) = &self.payment_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".request", &self.request, reference);
+        visit_opt(path, f, ".response", &self.response, reference);
+        visit_one(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_opt(path, f, ".provider", &self.provider, reference);
+        visit_one(path, f, ".payment", &self.payment, reference);
+        visit_opt(
+            path,
+            f,
+            ".paymentDate",
+            &self.payment_date,
+            Date::visit_refs,
+        );
+        visit_opt(path, f, ".payee", &self.payee, reference);
+        visit_one(path, f, ".recipient", &self.recipient, reference);
+        visit_one(path, f, ".amount", &self.amount, Money::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".paymentStatus",
+            &self.payment_status,
+            CodeableConcept::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for PaymentNotice {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt(p, &mut self.payee, Reference::read),
+            5 => one(p, &mut self.amount, Money::read),
+            6 => prim_value(
+                p,
+                &mut self.status,
+                codes::FinancialResourceStatusCodes::read_code,
+            ),
+            7 => prim_element(p, &mut self.status),
+            8 => prim_value(p, &mut self.created, date_time),
+            9 => one(p, &mut self.payment, Reference::read),
+            10 => opt(p, &mut self.request, Reference::read),
+            11 => prim_element(p, &mut self.created),
+            12 => opt_prim_value(p, &mut self.language, code),
+            13 => opt(p, &mut self.provider, Reference::read),
+            14 => opt(p, &mut self.response, Reference::read),
+            15 => opt_prim_element(p, &mut self.language),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => many(p, &mut self.extension, Extension::read),
+            18 => one(p, &mut self.recipient, Reference::read),
+            19 => many(p, &mut self.identifier, Identifier::read),
+            20 => opt_prim_value(p, &mut self.payment_date, date),
+            21 => opt_prim_element(p, &mut self.payment_date),
+            22 => p.expect_resource_type("PaymentNotice"),
+            23 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            24 => opt(p, &mut self.payment_status, CodeableConcept::read),
+            25 => opt_prim_element(p, &mut self.implicit_rules),
+            26 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static PAYMENT_NOTICE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("payee"),
+        Key::plain("amount"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("created"),
+        Key::plain("payment"),
+        Key::plain("request"),
+        Key::plain("_created"),
+        Key::plain("language"),
+        Key::plain("provider"),
+        Key::plain("response"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("recipient"),
+        Key::plain("identifier"),
+        Key::plain("paymentDate"),
+        Key::plain("_paymentDate"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("paymentStatus"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[6, 7],
+        },
+        Required {
+            name: "created",
+            keys: &[8, 11],
+        },
+        Required {
+            name: "payment",
+            keys: &[9],
+        },
+        Required {
+            name: "recipient",
+            keys: &[18],
+        },
+        Required {
+            name: "amount",
+            keys: &[5],
+        },
+    ],
+};

@@ -127,160 +127,7 @@ impl PaymentReconciliation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("PaymentReconciliation")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::FinancialResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.created)?;
-                }
-                "paymentIssuer" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.payment_issuer, Reference::read)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.request, Reference::read)?;
-                }
-                "requestor" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.requestor, Reference::read)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
-                }
-                "_outcome" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.outcome)?;
-                }
-                "disposition" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.disposition, string)?;
-                }
-                "_disposition" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.disposition)?;
-                }
-                "paymentDate" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.payment_date, date)?;
-                }
-                "_paymentDate" => {
-                    p.mark(&mut seen, 26)?;
-                    prim_element(p, &mut r.payment_date)?;
-                }
-                "paymentAmount" => {
-                    p.mark(&mut seen, 27)?;
-                    one(p, &mut r.payment_amount, Money::read)?;
-                }
-                "paymentIdentifier" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.payment_identifier, Identifier::read)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.detail, PaymentReconciliationDetail::read)?;
-                }
-                "formCode" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.form_code, CodeableConcept::read)?;
-                }
-                "processNote" => {
-                    p.mark(&mut seen, 31)?;
-                    many(
-                        p,
-                        &mut r.process_note,
-                        PaymentReconciliationProcessNote::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("created"));
-        }
-        if !p.marked(&seen, 25) && !p.marked(&seen, 26) {
-            return Err(p.missing("paymentDate"));
-        }
-        if !p.marked(&seen, 27) {
-            return Err(p.missing("paymentAmount"));
-        }
+        read_object(p, &PAYMENT_RECONCILIATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -288,303 +135,264 @@ impl PaymentReconciliation {
         w.begin_object();
         w.key("resourceType");
         w.str("PaymentReconciliation");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        write_prim(w, "created", "_created", &self.created, w_str);
-        if let Some(v) = &self.payment_issuer {
-            w.key("paymentIssuer");
-            v.write(w);
-        }
-        if let Some(v) = &self.request {
-            w.key("request");
-            v.write(w);
-        }
-        if let Some(v) = &self.requestor {
-            w.key("requestor");
-            v.write(w);
-        }
-        if let Some(v) = &self.outcome {
-            write_prim(w, "outcome", "_outcome", v, w_str);
-        }
-        if let Some(v) = &self.disposition {
-            write_prim(w, "disposition", "_disposition", v, w_str);
-        }
-        write_prim(w, "paymentDate", "_paymentDate", &self.payment_date, w_str);
-        {
-            let v = &self.payment_amount;
-            w.key("paymentAmount");
-            v.write(w);
-        }
-        if let Some(v) = &self.payment_identifier {
-            w.key("paymentIdentifier");
-            v.write(w);
-        }
-        if !self.detail.is_empty() {
-            w.key("detail");
-            w.begin_array();
-            for v in &self.detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.form_code {
-            w.key("formCode");
-            v.write(w);
-        }
-        if !self.process_note.is_empty() {
-            w.key("processNote");
-            w.begin_array();
-            for v in &self.process_note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "period", &self.period, Period::write);
+        write_one_prim(w, "created", "_created", &self.created, w_str);
+        write_opt(w, "paymentIssuer", &self.payment_issuer, Reference::write);
+        write_opt(w, "request", &self.request, Reference::write);
+        write_opt(w, "requestor", &self.requestor, Reference::write);
+        write_opt_prim(w, "outcome", "_outcome", &self.outcome, w_str);
+        write_opt_prim(w, "disposition", "_disposition", &self.disposition, w_str);
+        write_one_prim(w, "paymentDate", "_paymentDate", &self.payment_date, w_str);
+        write_one(w, "paymentAmount", &self.payment_amount, Money::write);
+        write_opt(
+            w,
+            "paymentIdentifier",
+            &self.payment_identifier,
+            Identifier::write,
+        );
+        write_many(
+            w,
+            "detail",
+            &self.detail,
+            PaymentReconciliationDetail::write,
+        );
+        write_opt(w, "formCode", &self.form_code, CodeableConcept::write);
+        write_many(
+            w,
+            "processNote",
+            &self.process_note,
+            PaymentReconciliationProcessNote::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".created");
-            {
-                let v = &self.created;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payment_issuer.is_some() {
-            let n = path.len();
-            path.push_str(".paymentIssuer");
-            if let Some(v) = &self.payment_issuer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request.is_some() {
-            let n = path.len();
-            path.push_str(".request");
-            if let Some(v) = &self.request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requestor.is_some() {
-            let n = path.len();
-            path.push_str(".requestor");
-            if let Some(v) = &self.requestor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.outcome.is_some() {
-            let n = path.len();
-            path.push_str(".outcome");
-            if let Some(v) = &self.outcome {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.disposition.is_some() {
-            let n = path.len();
-            path.push_str(".disposition");
-            if let Some(v) = &self.disposition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".paymentDate");
-            {
-                let v = &self.payment_date;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".paymentAmount");
-            {
-                let v = &self.payment_amount;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payment_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".paymentIdentifier");
-            if let Some(v) = &self.payment_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.detail.is_empty() {
-            let n = path.len();
-            path.push_str(".detail");
-            for v in &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.form_code.is_some() {
-            let n = path.len();
-            path.push_str(".formCode");
-            if let Some(v) = &self.form_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.process_note.is_empty() {
-            let n = path.len();
-            path.push_str(".processNote");
-            for v in &self.process_note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_one(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_opt(path, f, ".paymentIssuer", &self.payment_issuer, reference);
+        visit_opt(path, f, ".request", &self.request, reference);
+        visit_opt(path, f, ".requestor", &self.requestor, reference);
+        visit_opt(path, f, ".outcome", &self.outcome, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".disposition",
+            &self.disposition,
+            FhirString::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".paymentDate",
+            &self.payment_date,
+            Date::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".paymentAmount",
+            &self.payment_amount,
+            Money::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".paymentIdentifier",
+            &self.payment_identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".detail",
+            &self.detail,
+            PaymentReconciliationDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".formCode",
+            &self.form_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".processNote",
+            &self.process_note,
+            PaymentReconciliationProcessNote::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for PaymentReconciliation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.detail, PaymentReconciliationDetail::read),
+            5 => opt(p, &mut self.period, Period::read),
+            6 => prim_value(
+                p,
+                &mut self.status,
+                codes::FinancialResourceStatusCodes::read_code,
+            ),
+            7 => prim_element(p, &mut self.status),
+            8 => prim_value(p, &mut self.created, date_time),
+            9 => opt_prim_value(p, &mut self.outcome, codes::ClaimProcessingCodes::read_code),
+            10 => opt(p, &mut self.request, Reference::read),
+            11 => prim_element(p, &mut self.created),
+            12 => opt_prim_element(p, &mut self.outcome),
+            13 => opt(p, &mut self.form_code, CodeableConcept::read),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => opt_prim_element(p, &mut self.language),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => many(p, &mut self.extension, Extension::read),
+            18 => opt(p, &mut self.requestor, Reference::read),
+            19 => many(p, &mut self.identifier, Identifier::read),
+            20 => opt_prim_value(p, &mut self.disposition, string),
+            21 => prim_value(p, &mut self.payment_date, date),
+            22 => many(
+                p,
+                &mut self.process_note,
+                PaymentReconciliationProcessNote::read,
+            ),
+            23 => opt_prim_element(p, &mut self.disposition),
+            24 => prim_element(p, &mut self.payment_date),
+            25 => p.expect_resource_type("PaymentReconciliation"),
+            26 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            27 => one(p, &mut self.payment_amount, Money::read),
+            28 => opt(p, &mut self.payment_issuer, Reference::read),
+            29 => opt_prim_element(p, &mut self.implicit_rules),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            31 => opt(p, &mut self.payment_identifier, Identifier::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static PAYMENT_RECONCILIATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("detail"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("created"),
+        Key::plain("outcome"),
+        Key::plain("request"),
+        Key::plain("_created"),
+        Key::plain("_outcome"),
+        Key::plain("formCode"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("requestor"),
+        Key::plain("identifier"),
+        Key::plain("disposition"),
+        Key::plain("paymentDate"),
+        Key::plain("processNote"),
+        Key::plain("_disposition"),
+        Key::plain("_paymentDate"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("paymentAmount"),
+        Key::plain("paymentIssuer"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+        Key::plain("paymentIdentifier"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[6, 7],
+        },
+        Required {
+            name: "created",
+            keys: &[8, 11],
+        },
+        Required {
+            name: "paymentDate",
+            keys: &[21, 24],
+        },
+        Required {
+            name: "paymentAmount",
+            keys: &[27],
+        },
+    ],
+};
 
 /// Settlement particulars
 ///
@@ -662,245 +470,125 @@ impl PaymentReconciliationDetail {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "predecessor" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.predecessor, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.request, Reference::read)?;
-                }
-                "submitter" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.submitter, Reference::read)?;
-                }
-                "response" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.response, Reference::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.date, date)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "responsible" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.responsible, Reference::read)?;
-                }
-                "payee" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.payee, Reference::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.amount, Money::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &PAYMENT_RECONCILIATION_DETAIL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.predecessor {
-            w.key("predecessor");
-            v.write(w);
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.request {
-            w.key("request");
-            v.write(w);
-        }
-        if let Some(v) = &self.submitter {
-            w.key("submitter");
-            v.write(w);
-        }
-        if let Some(v) = &self.response {
-            w.key("response");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.responsible {
-            w.key("responsible");
-            v.write(w);
-        }
-        if let Some(v) = &self.payee {
-            w.key("payee");
-            v.write(w);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "predecessor", &self.predecessor, Identifier::write);
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "request", &self.request, Reference::write);
+        write_opt(w, "submitter", &self.submitter, Reference::write);
+        write_opt(w, "response", &self.response, Reference::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt(w, "responsible", &self.responsible, Reference::write);
+        write_opt(w, "payee", &self.payee, Reference::write);
+        write_opt(w, "amount", &self.amount, Money::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.predecessor.is_some() {
-            let n = path.len();
-            path.push_str(".predecessor");
-            if let Some(v) = &self.predecessor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request.is_some() {
-            let n = path.len();
-            path.push_str(".request");
-            if let Some(v) = &self.request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.submitter.is_some() {
-            let n = path.len();
-            path.push_str(".submitter");
-            if let Some(v) = &self.submitter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.response.is_some() {
-            let n = path.len();
-            path.push_str(".response");
-            if let Some(v) = &self.response {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.responsible.is_some() {
-            let n = path.len();
-            path.push_str(".responsible");
-            if let Some(v) = &self.responsible {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payee.is_some() {
-            let n = path.len();
-            path.push_str(".payee");
-            if let Some(v) = &self.payee {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".predecessor",
+            &self.predecessor,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".request", &self.request, reference);
+        visit_opt(path, f, ".submitter", &self.submitter, reference);
+        visit_opt(path, f, ".response", &self.response, reference);
+        visit_opt(path, f, ".date", &self.date, Date::visit_refs);
+        visit_opt(path, f, ".responsible", &self.responsible, reference);
+        visit_opt(path, f, ".payee", &self.payee, reference);
+        visit_opt(path, f, ".amount", &self.amount, Money::visit_refs);
+    }
+}
+
+impl ReadFields for PaymentReconciliationDetail {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.date, date),
+            2 => one(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.date),
+            4 => opt(p, &mut self.payee, Reference::read),
+            5 => opt(p, &mut self.amount, Money::read),
+            6 => opt(p, &mut self.request, Reference::read),
+            7 => opt(p, &mut self.response, Reference::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => opt(p, &mut self.submitter, Reference::read),
+            10 => opt(p, &mut self.identifier, Identifier::read),
+            11 => opt(p, &mut self.predecessor, Identifier::read),
+            12 => opt(p, &mut self.responsible, Reference::read),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PAYMENT_RECONCILIATION_DETAIL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("date"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("payee"),
+        Key::plain("amount"),
+        Key::plain("request"),
+        Key::plain("response"),
+        Key::plain("extension"),
+        Key::plain("submitter"),
+        Key::plain("identifier"),
+        Key::plain("predecessor"),
+        Key::plain("responsible"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[2],
+    }],
+};
 
 /// Note concerning processing
 ///
@@ -938,107 +626,82 @@ impl PaymentReconciliationProcessNote {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, codes::NoteType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &PAYMENT_RECONCILIATION_PROCESS_NOTE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for PaymentReconciliationProcessNote {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.text, string),
+            2 => opt_prim_value(p, &mut self.type_, codes::NoteType::read_code),
+            3 => opt_prim_element(p, &mut self.text),
+            4 => opt_prim_element(p, &mut self.type_),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PAYMENT_RECONCILIATION_PROCESS_NOTE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_text"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -83,112 +83,7 @@ impl Person {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Person")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.name, HumanName::read)?;
-                }
-                "telecom" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.telecom, ContactPoint::read)?;
-                }
-                "gender" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
-                }
-                "_gender" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.gender)?;
-                }
-                "birthDate" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.birth_date, date)?;
-                }
-                "_birthDate" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.birth_date)?;
-                }
-                "address" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.address, Address::read)?;
-                }
-                "photo" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.photo, Attachment::read)?;
-                }
-                "managingOrganization" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.managing_organization, Reference::read)?;
-                }
-                "active" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.active, boolean)?;
-                }
-                "_active" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.active)?;
-                }
-                "link" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.link, PersonLink::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PERSON_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -196,252 +91,169 @@ impl Person {
         w.begin_object();
         w.key("resourceType");
         w.str("Person");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.name.is_empty() {
-            w.key("name");
-            w.begin_array();
-            for v in &self.name {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.telecom.is_empty() {
-            w.key("telecom");
-            w.begin_array();
-            for v in &self.telecom {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.gender {
-            write_prim(w, "gender", "_gender", v, w_str);
-        }
-        if let Some(v) = &self.birth_date {
-            write_prim(w, "birthDate", "_birthDate", v, w_str);
-        }
-        if !self.address.is_empty() {
-            w.key("address");
-            w.begin_array();
-            for v in &self.address {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.photo {
-            w.key("photo");
-            v.write(w);
-        }
-        if let Some(v) = &self.managing_organization {
-            w.key("managingOrganization");
-            v.write(w);
-        }
-        if let Some(v) = &self.active {
-            write_prim(w, "active", "_active", v, w_boolean);
-        }
-        if !self.link.is_empty() {
-            w.key("link");
-            w.begin_array();
-            for v in &self.link {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "name", &self.name, HumanName::write);
+        write_many(w, "telecom", &self.telecom, ContactPoint::write);
+        write_opt_prim(w, "gender", "_gender", &self.gender, w_str);
+        write_opt_prim(w, "birthDate", "_birthDate", &self.birth_date, w_str);
+        write_many(w, "address", &self.address, Address::write);
+        write_opt(w, "photo", &self.photo, Attachment::write);
+        write_opt(
+            w,
+            "managingOrganization",
+            &self.managing_organization,
+            Reference::write,
+        );
+        write_opt_prim(w, "active", "_active", &self.active, w_boolean);
+        write_many(w, "link", &self.link, PersonLink::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.name.is_empty() {
-            let n = path.len();
-            path.push_str(".name");
-            for v in &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.telecom.is_empty() {
-            let n = path.len();
-            path.push_str(".telecom");
-            for v in &self.telecom {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.gender.is_some() {
-            let n = path.len();
-            path.push_str(".gender");
-            if let Some(v) = &self.gender {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.birth_date.is_some() {
-            let n = path.len();
-            path.push_str(".birthDate");
-            if let Some(v) = &self.birth_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.address.is_empty() {
-            let n = path.len();
-            path.push_str(".address");
-            for v in &self.address {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.photo.is_some() {
-            let n = path.len();
-            path.push_str(".photo");
-            if let Some(v) = &self.photo {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.managing_organization.is_some() {
-            let n = path.len();
-            path.push_str(".managingOrganization");
-            if let Some(v) = &self.managing_organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.active.is_some() {
-            let n = path.len();
-            path.push_str(".active");
-            if let Some(v) = &self.active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link.is_empty() {
-            let n = path.len();
-            path.push_str(".link");
-            for v in &self.link {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".name", &self.name, HumanName::visit_refs);
+        visit_many(path, f, ".telecom", &self.telecom, ContactPoint::visit_refs);
+        visit_opt(path, f, ".gender", &self.gender, Code::visit_refs);
+        visit_opt(path, f, ".birthDate", &self.birth_date, Date::visit_refs);
+        visit_many(path, f, ".address", &self.address, Address::visit_refs);
+        visit_opt(path, f, ".photo", &self.photo, Attachment::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".managingOrganization",
+            &self.managing_organization,
+            reference,
+        );
+        visit_opt(path, f, ".active", &self.active, Boolean::visit_refs);
+        visit_many(path, f, ".link", &self.link, PersonLink::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Person {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.link, PersonLink::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.name, HumanName::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt(p, &mut self.photo, Attachment::read),
+            7 => opt_prim_value(p, &mut self.active, boolean),
+            8 => opt_prim_value(p, &mut self.gender, codes::AdministrativeGender::read_code),
+            9 => opt_prim_element(p, &mut self.active),
+            10 => opt_prim_element(p, &mut self.gender),
+            11 => many(p, &mut self.address, Address::read),
+            12 => many(p, &mut self.telecom, ContactPoint::read),
+            13 => opt_prim_value(p, &mut self.language, code),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => opt_prim_value(p, &mut self.birth_date, date),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => many(p, &mut self.extension, Extension::read),
+            18 => opt_prim_element(p, &mut self.birth_date),
+            19 => many(p, &mut self.identifier, Identifier::read),
+            20 => p.expect_resource_type("Person"),
+            21 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            22 => opt_prim_element(p, &mut self.implicit_rules),
+            23 => many(p, &mut self.modifier_extension, Extension::read),
+            24 => opt(p, &mut self.managing_organization, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static PERSON_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("link"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("photo"),
+        Key::plain("active"),
+        Key::plain("gender"),
+        Key::plain("_active"),
+        Key::plain("_gender"),
+        Key::plain("address"),
+        Key::plain("telecom"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("birthDate"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("_birthDate"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+        Key::plain("managingOrganization"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Link to a resource that concerns the same actual person
 ///
@@ -485,114 +297,82 @@ impl PersonLink {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.target, Reference::read)?;
-                }
-                "assurance" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.assurance,
-                        codes::IdentityAssuranceLevel::read_code,
-                    )?;
-                }
-                "_assurance" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.assurance)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("target"));
-        }
+        read_object(p, &PERSON_LINK_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.target;
-            w.key("target");
-            v.write(w);
-        }
-        if let Some(v) = &self.assurance {
-            write_prim(w, "assurance", "_assurance", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "target", &self.target, Reference::write);
+        write_opt_prim(w, "assurance", "_assurance", &self.assurance, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".target");
-            {
-                let v = &self.target;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.assurance.is_some() {
-            let n = path.len();
-            path.push_str(".assurance");
-            if let Some(v) = &self.assurance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".target", &self.target, reference);
+        visit_opt(path, f, ".assurance", &self.assurance, Code::visit_refs);
+    }
+}
+
+impl ReadFields for PersonLink {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.target, Reference::read),
+            2 => opt_prim_value(
+                p,
+                &mut self.assurance,
+                codes::IdentityAssuranceLevel::read_code,
+            ),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_element(p, &mut self.assurance),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PERSON_LINK_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("target"),
+        Key::plain("assurance"),
+        Key::plain("extension"),
+        Key::plain("_assurance"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "target",
+        keys: &[1],
+    }],
+};

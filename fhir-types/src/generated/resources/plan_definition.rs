@@ -188,6 +188,25 @@ impl Default for PlanDefinitionSubject {
     }
 }
 
+impl PlanDefinitionSubject {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "subjectCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "subjectReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl PlanDefinition {
     /// A `PlanDefinition` with its required elements (`status`); everything else is empty.
     pub fn new(status: impl Into<Code>) -> Self {
@@ -200,270 +219,7 @@ impl PlanDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("PlanDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "subtitle" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.subtitle, string)?;
-                }
-                "_subtitle" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.subtitle)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "subjectCodeableConcept" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 1, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        CodeableConcept::read,
-                        PlanDefinitionSubject::CodeableConcept,
-                    )?;
-                }
-                "subjectReference" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 2, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        Reference::read,
-                        PlanDefinitionSubject::Reference,
-                    )?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "usage" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_value(p, &mut r.usage, string)?;
-                }
-                "_usage" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_element(p, &mut r.usage)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "approvalDate" => {
-                    p.mark(&mut seen, 45)?;
-                    opt_prim_value(p, &mut r.approval_date, date)?;
-                }
-                "_approvalDate" => {
-                    p.mark(&mut seen, 46)?;
-                    opt_prim_element(p, &mut r.approval_date)?;
-                }
-                "lastReviewDate" => {
-                    p.mark(&mut seen, 47)?;
-                    opt_prim_value(p, &mut r.last_review_date, date)?;
-                }
-                "_lastReviewDate" => {
-                    p.mark(&mut seen, 48)?;
-                    opt_prim_element(p, &mut r.last_review_date)?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 49)?;
-                    opt(p, &mut r.effective_period, Period::read)?;
-                }
-                "topic" => {
-                    p.mark(&mut seen, 50)?;
-                    many(p, &mut r.topic, CodeableConcept::read)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 51)?;
-                    many(p, &mut r.author, ContactDetail::read)?;
-                }
-                "editor" => {
-                    p.mark(&mut seen, 52)?;
-                    many(p, &mut r.editor, ContactDetail::read)?;
-                }
-                "reviewer" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.reviewer, ContactDetail::read)?;
-                }
-                "endorser" => {
-                    p.mark(&mut seen, 54)?;
-                    many(p, &mut r.endorser, ContactDetail::read)?;
-                }
-                "relatedArtifact" => {
-                    p.mark(&mut seen, 55)?;
-                    many(p, &mut r.related_artifact, RelatedArtifact::read)?;
-                }
-                "library" => {
-                    p.mark(&mut seen, 56)?;
-                    let other = p.marked(&seen, 57);
-                    values(p, &mut r.library, canonical, other)?;
-                }
-                "_library" => {
-                    p.mark(&mut seen, 57)?;
-                    let other = p.marked(&seen, 56);
-                    elements(p, &mut r.library, other)?;
-                }
-                "goal" => {
-                    p.mark(&mut seen, 58)?;
-                    many(p, &mut r.goal, PlanDefinitionGoal::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 59)?;
-                    many(p, &mut r.action, PlanDefinitionAction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 24) && !p.marked(&seen, 25) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &PLAN_DEFINITION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.library, "library")?;
         Ok(r)
     }
@@ -472,529 +228,403 @@ impl PlanDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("PlanDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.subtitle {
-            write_prim(w, "subtitle", "_subtitle", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "subtitle", "_subtitle", &self.subtitle, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
         if let Some(v) = &self.subject {
-            match v {
-                PlanDefinitionSubject::CodeableConcept(x) => {
-                    w.key("subjectCodeableConcept");
-                    x.write(w);
-                }
-                PlanDefinitionSubject::Reference(x) => {
-                    w.key("subjectReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.usage {
-            write_prim(w, "usage", "_usage", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.approval_date {
-            write_prim(w, "approvalDate", "_approvalDate", v, w_str);
-        }
-        if let Some(v) = &self.last_review_date {
-            write_prim(w, "lastReviewDate", "_lastReviewDate", v, w_str);
-        }
-        if let Some(v) = &self.effective_period {
-            w.key("effectivePeriod");
-            v.write(w);
-        }
-        if !self.topic.is_empty() {
-            w.key("topic");
-            w.begin_array();
-            for v in &self.topic {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.editor.is_empty() {
-            w.key("editor");
-            w.begin_array();
-            for v in &self.editor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reviewer.is_empty() {
-            w.key("reviewer");
-            w.begin_array();
-            for v in &self.reviewer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.endorser.is_empty() {
-            w.key("endorser");
-            w.begin_array();
-            for v in &self.endorser {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related_artifact.is_empty() {
-            w.key("relatedArtifact");
-            w.begin_array();
-            for v in &self.related_artifact {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "usage", "_usage", &self.usage, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(
+            w,
+            "approvalDate",
+            "_approvalDate",
+            &self.approval_date,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "lastReviewDate",
+            "_lastReviewDate",
+            &self.last_review_date,
+            w_str,
+        );
+        write_opt(w, "effectivePeriod", &self.effective_period, Period::write);
+        write_many(w, "topic", &self.topic, CodeableConcept::write);
+        write_many(w, "author", &self.author, ContactDetail::write);
+        write_many(w, "editor", &self.editor, ContactDetail::write);
+        write_many(w, "reviewer", &self.reviewer, ContactDetail::write);
+        write_many(w, "endorser", &self.endorser, ContactDetail::write);
+        write_many(
+            w,
+            "relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::write,
+        );
         write_prims(w, "library", "_library", &self.library, w_str);
-        if !self.goal.is_empty() {
-            w.key("goal");
-            w.begin_array();
-            for v in &self.goal {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "goal", &self.goal, PlanDefinitionGoal::write);
+        write_many(w, "action", &self.action, PlanDefinitionAction::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subtitle.is_some() {
-            let n = path.len();
-            path.push_str(".subtitle");
-            if let Some(v) = &self.subtitle {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject[x]");
-            if let Some(v) = &self.subject {
-                match v {
-                    PlanDefinitionSubject::CodeableConcept(x) => x.visit_refs(path, f),
-                    PlanDefinitionSubject::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.usage.is_some() {
-            let n = path.len();
-            path.push_str(".usage");
-            if let Some(v) = &self.usage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.approval_date.is_some() {
-            let n = path.len();
-            path.push_str(".approvalDate");
-            if let Some(v) = &self.approval_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_review_date.is_some() {
-            let n = path.len();
-            path.push_str(".lastReviewDate");
-            if let Some(v) = &self.last_review_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective_period.is_some() {
-            let n = path.len();
-            path.push_str(".effectivePeriod");
-            if let Some(v) = &self.effective_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.topic.is_empty() {
-            let n = path.len();
-            path.push_str(".topic");
-            for v in &self.topic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.editor.is_empty() {
-            let n = path.len();
-            path.push_str(".editor");
-            for v in &self.editor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reviewer.is_empty() {
-            let n = path.len();
-            path.push_str(".reviewer");
-            for v in &self.reviewer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endorser.is_empty() {
-            let n = path.len();
-            path.push_str(".endorser");
-            for v in &self.endorser {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_artifact.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedArtifact");
-            for v in &self.related_artifact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.library.is_empty() {
-            let n = path.len();
-            path.push_str(".library");
-            for v in &self.library {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.goal.is_empty() {
-            let n = path.len();
-            path.push_str(".goal");
-            for v in &self.goal {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(path, f, ".subtitle", &self.subtitle, FhirString::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".subject[x]",
+            &self.subject,
+            PlanDefinitionSubject::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".usage", &self.usage, FhirString::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".approvalDate",
+            &self.approval_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lastReviewDate",
+            &self.last_review_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".effectivePeriod",
+            &self.effective_period,
+            Period::visit_refs,
+        );
+        visit_many(path, f, ".topic", &self.topic, CodeableConcept::visit_refs);
+        visit_many(path, f, ".author", &self.author, ContactDetail::visit_refs);
+        visit_many(path, f, ".editor", &self.editor, ContactDetail::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reviewer",
+            &self.reviewer,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".endorser",
+            &self.endorser,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::visit_refs,
+        );
+        visit_many(path, f, ".library", &self.library, Canonical::visit_refs);
+        visit_many(path, f, ".goal", &self.goal, PlanDefinitionGoal::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            PlanDefinitionAction::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for PlanDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => many(p, &mut self.goal, PlanDefinitionGoal::read),
+            6 => opt(p, &mut self.meta, Meta::read),
+            7 => opt_prim_value(p, &mut self.name, string),
+            8 => opt(p, &mut self.text, Narrative::read),
+            9 => opt(p, &mut self.type_, CodeableConcept::read),
+            10 => opt_prim_element(p, &mut self.date),
+            11 => opt_prim_element(p, &mut self.name),
+            12 => opt_prim_value(p, &mut self.title, string),
+            13 => many(p, &mut self.topic, CodeableConcept::read),
+            14 => opt_prim_value(p, &mut self.usage, string),
+            15 => opt_prim_element(p, &mut self.title),
+            16 => opt_prim_element(p, &mut self.usage),
+            17 => many(p, &mut self.action, PlanDefinitionAction::read),
+            18 => many(p, &mut self.author, ContactDetail::read),
+            19 => many(p, &mut self.editor, ContactDetail::read),
+            20 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            21 => prim_element(p, &mut self.status),
+            22 => many(p, &mut self.contact, ContactDetail::read),
+            23 => {
+                let other = p.marked(seen, 26);
+                values(p, &mut self.library, canonical, other)
+            }
+            24 => opt_prim_value(p, &mut self.purpose, markdown),
+            25 => opt_prim_value(p, &mut self.version, string),
+            26 => {
+                let other = p.marked(seen, 23);
+                elements(p, &mut self.library, other)
+            }
+            27 => opt_prim_element(p, &mut self.purpose),
+            28 => opt_prim_element(p, &mut self.version),
+            29 => many(p, &mut self.endorser, ContactDetail::read),
+            30 => opt_prim_value(p, &mut self.language, code),
+            31 => many(p, &mut self.reviewer, ContactDetail::read),
+            32 => opt_prim_value(p, &mut self.subtitle, string),
+            33 => opt_prim_element(p, &mut self.language),
+            34 => opt_prim_element(p, &mut self.subtitle),
+            35 => many(p, &mut self.contained, Resource::read),
+            36 => opt_prim_value(p, &mut self.copyright, markdown),
+            37 => many(p, &mut self.extension, Extension::read),
+            38 => opt_prim_value(p, &mut self.publisher, string),
+            39 => opt_prim_element(p, &mut self.copyright),
+            40 => opt_prim_element(p, &mut self.publisher),
+            41 => many(p, &mut self.identifier, Identifier::read),
+            42 => many(p, &mut self.use_context, UsageContext::read),
+            43 => opt_prim_value(p, &mut self.description, markdown),
+            44 => opt_prim_element(p, &mut self.description),
+            45 => opt_prim_value(p, &mut self.approval_date, date),
+            46 => opt_prim_value(p, &mut self.experimental, boolean),
+            47 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            48 => p.expect_resource_type("PlanDefinition"),
+            49 => opt_prim_element(p, &mut self.approval_date),
+            50 => opt_prim_element(p, &mut self.experimental),
+            51 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            52 => opt_prim_element(p, &mut self.implicit_rules),
+            53 => opt_prim_value(p, &mut self.last_review_date, date),
+            54 => opt_prim_element(p, &mut self.last_review_date),
+            55 => opt(p, &mut self.effective_period, Period::read),
+            56 => many(p, &mut self.related_artifact, RelatedArtifact::read),
+            57 => choice_box(
+                p,
+                &mut self.subject,
+                Reference::read,
+                PlanDefinitionSubject::Reference,
+            ),
+            58 => many(p, &mut self.modifier_extension, Extension::read),
+            59 => choice_box(
+                p,
+                &mut self.subject,
+                CodeableConcept::read,
+                PlanDefinitionSubject::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static PLAN_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("goal"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("title"),
+        Key::plain("topic"),
+        Key::plain("usage"),
+        Key::plain("_title"),
+        Key::plain("_usage"),
+        Key::plain("action"),
+        Key::plain("author"),
+        Key::plain("editor"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("library"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_library"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("endorser"),
+        Key::plain("language"),
+        Key::plain("reviewer"),
+        Key::plain("subtitle"),
+        Key::plain("_language"),
+        Key::plain("_subtitle"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("approvalDate"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_approvalDate"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("lastReviewDate"),
+        Key::plain("_lastReviewDate"),
+        Key::plain("effectivePeriod"),
+        Key::plain("relatedArtifact"),
+        Key::choice("subjectReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("subjectCodeableConcept", 1, 1),
+    ],
+    choices: &["subject"],
+    required: &[Required {
+        name: "status",
+        keys: &[20, 21],
+    }],
+};
 
 /// Action defined by the plan
 ///
@@ -1145,6 +775,25 @@ impl Default for PlanDefinitionActionSubject {
     }
 }
 
+impl PlanDefinitionActionSubject {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "subjectCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "subjectReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 /// The choice of types of 'PlanDefinition.action.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1170,6 +819,31 @@ impl Default for PlanDefinitionActionTiming {
     }
 }
 
+impl PlanDefinitionActionTiming {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(w, "timingDateTime", "_timingDateTime", x, w_str),
+            Self::Age(x) => write_one(w, "timingAge", &**x, Age::write),
+            Self::Period(x) => write_one(w, "timingPeriod", &**x, Period::write),
+            Self::Duration(x) => write_one(w, "timingDuration", &**x, Duration::write),
+            Self::Range(x) => write_one(w, "timingRange", &**x, Range::write),
+            Self::Timing(x) => write_one(w, "timingTiming", &**x, Timing::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'PlanDefinition.action.definition\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1187,807 +861,555 @@ impl Default for PlanDefinitionActionDefinition {
     }
 }
 
+impl PlanDefinitionActionDefinition {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Canonical(x) => {
+                write_one_prim(w, "definitionCanonical", "_definitionCanonical", x, w_str)
+            }
+            Self::Uri(x) => write_one_prim(w, "definitionUri", "_definitionUri", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl PlanDefinitionAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        let mut c2 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "prefix" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.prefix, string)?;
-                }
-                "_prefix" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.prefix)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "textEquivalent" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.text_equivalent, string)?;
-                }
-                "_textEquivalent" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.text_equivalent)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.reason, CodeableConcept::read)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.documentation, RelatedArtifact::read)?;
-                }
-                "goalId" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 17);
-                    values(p, &mut r.goal_id, id, other)?;
-                }
-                "_goalId" => {
-                    p.mark(&mut seen, 17)?;
-                    let other = p.marked(&seen, 16);
-                    elements(p, &mut r.goal_id, other)?;
-                }
-                "subjectCodeableConcept" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 1, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        CodeableConcept::read,
-                        PlanDefinitionActionSubject::CodeableConcept,
-                    )?;
-                }
-                "subjectReference" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 2, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        Reference::read,
-                        PlanDefinitionActionSubject::Reference,
-                    )?;
-                }
-                "trigger" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.trigger, TriggerDefinition::read)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.condition, PlanDefinitionActionCondition::read)?;
-                }
-                "input" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.input, DataRequirement::read)?;
-                }
-                "output" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.output, DataRequirement::read)?;
-                }
-                "relatedAction" => {
-                    p.mark(&mut seen, 24)?;
-                    many(
-                        p,
-                        &mut r.related_action,
-                        PlanDefinitionActionRelatedAction::read,
-                    )?;
-                }
-                "timingDateTime" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c1, 1, "timing")?;
-                    choice_value(
-                        p,
-                        &mut r.timing,
-                        date_time,
-                        PlanDefinitionActionTiming::DateTime,
-                        |e| match e {
-                            PlanDefinitionActionTiming::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timingDateTime" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c1, 1, "timing")?;
-                    choice_element(
-                        p,
-                        &mut r.timing,
-                        PlanDefinitionActionTiming::DateTime,
-                        |e| match e {
-                            PlanDefinitionActionTiming::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "timingAge" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c1, 2, "timing")?;
-                    choice_box(p, &mut r.timing, Age::read, PlanDefinitionActionTiming::Age)?;
-                }
-                "timingPeriod" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c1, 3, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Period::read,
-                        PlanDefinitionActionTiming::Period,
-                    )?;
-                }
-                "timingDuration" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c1, 4, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Duration::read,
-                        PlanDefinitionActionTiming::Duration,
-                    )?;
-                }
-                "timingRange" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c1, 5, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Range::read,
-                        PlanDefinitionActionTiming::Range,
-                    )?;
-                }
-                "timingTiming" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c1, 6, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Timing::read,
-                        PlanDefinitionActionTiming::Timing,
-                    )?;
-                }
-                "participant" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.participant, PlanDefinitionActionParticipant::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "groupingBehavior" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.grouping_behavior,
-                        codes::ActionGroupingBehavior::read_code,
-                    )?;
-                }
-                "_groupingBehavior" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.grouping_behavior)?;
-                }
-                "selectionBehavior" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.selection_behavior,
-                        codes::ActionSelectionBehavior::read_code,
-                    )?;
-                }
-                "_selectionBehavior" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.selection_behavior)?;
-                }
-                "requiredBehavior" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.required_behavior,
-                        codes::ActionRequiredBehavior::read_code,
-                    )?;
-                }
-                "_requiredBehavior" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_element(p, &mut r.required_behavior)?;
-                }
-                "precheckBehavior" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.precheck_behavior,
-                        codes::ActionPrecheckBehavior::read_code,
-                    )?;
-                }
-                "_precheckBehavior" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_element(p, &mut r.precheck_behavior)?;
-                }
-                "cardinalityBehavior" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.cardinality_behavior,
-                        codes::ActionCardinalityBehavior::read_code,
-                    )?;
-                }
-                "_cardinalityBehavior" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_element(p, &mut r.cardinality_behavior)?;
-                }
-                "definitionCanonical" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c2, 1, "definition")?;
-                    choice_value(
-                        p,
-                        &mut r.definition,
-                        canonical,
-                        PlanDefinitionActionDefinition::Canonical,
-                        |e| match e {
-                            PlanDefinitionActionDefinition::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_definitionCanonical" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c2, 1, "definition")?;
-                    choice_element(
-                        p,
-                        &mut r.definition,
-                        PlanDefinitionActionDefinition::Canonical,
-                        |e| match e {
-                            PlanDefinitionActionDefinition::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "definitionUri" => {
-                    p.mark(&mut seen, 46)?;
-                    p.choice(&mut c2, 2, "definition")?;
-                    choice_value(
-                        p,
-                        &mut r.definition,
-                        uri,
-                        PlanDefinitionActionDefinition::Uri,
-                        |e| match e {
-                            PlanDefinitionActionDefinition::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_definitionUri" => {
-                    p.mark(&mut seen, 47)?;
-                    p.choice(&mut c2, 2, "definition")?;
-                    choice_element(
-                        p,
-                        &mut r.definition,
-                        PlanDefinitionActionDefinition::Uri,
-                        |e| match e {
-                            PlanDefinitionActionDefinition::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "transform" => {
-                    p.mark(&mut seen, 48)?;
-                    opt_prim_value(p, &mut r.transform, canonical)?;
-                }
-                "_transform" => {
-                    p.mark(&mut seen, 49)?;
-                    opt_prim_element(p, &mut r.transform)?;
-                }
-                "dynamicValue" => {
-                    p.mark(&mut seen, 50)?;
-                    many(
-                        p,
-                        &mut r.dynamic_value,
-                        PlanDefinitionActionDynamicValue::read,
-                    )?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 51)?;
-                    many(p, &mut r.action, PlanDefinitionAction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PLAN_DEFINITION_ACTION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.goal_id, "goalId")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.prefix {
-            write_prim(w, "prefix", "_prefix", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.text_equivalent {
-            write_prim(w, "textEquivalent", "_textEquivalent", v, w_str);
-        }
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason.is_empty() {
-            w.key("reason");
-            w.begin_array();
-            for v in &self.reason {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.documentation.is_empty() {
-            w.key("documentation");
-            w.begin_array();
-            for v in &self.documentation {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "prefix", "_prefix", &self.prefix, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(
+            w,
+            "textEquivalent",
+            "_textEquivalent",
+            &self.text_equivalent,
+            w_str,
+        );
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        write_many(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "reason", &self.reason, CodeableConcept::write);
+        write_many(
+            w,
+            "documentation",
+            &self.documentation,
+            RelatedArtifact::write,
+        );
         write_prims(w, "goalId", "_goalId", &self.goal_id, w_str);
         if let Some(v) = &self.subject {
-            match v {
-                PlanDefinitionActionSubject::CodeableConcept(x) => {
-                    w.key("subjectCodeableConcept");
-                    x.write(w);
-                }
-                PlanDefinitionActionSubject::Reference(x) => {
-                    w.key("subjectReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.trigger.is_empty() {
-            w.key("trigger");
-            w.begin_array();
-            for v in &self.trigger {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.condition.is_empty() {
-            w.key("condition");
-            w.begin_array();
-            for v in &self.condition {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.input.is_empty() {
-            w.key("input");
-            w.begin_array();
-            for v in &self.input {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.output.is_empty() {
-            w.key("output");
-            w.begin_array();
-            for v in &self.output {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related_action.is_empty() {
-            w.key("relatedAction");
-            w.begin_array();
-            for v in &self.related_action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "trigger", &self.trigger, TriggerDefinition::write);
+        write_many(
+            w,
+            "condition",
+            &self.condition,
+            PlanDefinitionActionCondition::write,
+        );
+        write_many(w, "input", &self.input, DataRequirement::write);
+        write_many(w, "output", &self.output, DataRequirement::write);
+        write_many(
+            w,
+            "relatedAction",
+            &self.related_action,
+            PlanDefinitionActionRelatedAction::write,
+        );
         if let Some(v) = &self.timing {
-            match v {
-                PlanDefinitionActionTiming::DateTime(x) => {
-                    write_prim(w, "timingDateTime", "_timingDateTime", x, w_str)
-                }
-                PlanDefinitionActionTiming::Age(x) => {
-                    w.key("timingAge");
-                    x.write(w);
-                }
-                PlanDefinitionActionTiming::Period(x) => {
-                    w.key("timingPeriod");
-                    x.write(w);
-                }
-                PlanDefinitionActionTiming::Duration(x) => {
-                    w.key("timingDuration");
-                    x.write(w);
-                }
-                PlanDefinitionActionTiming::Range(x) => {
-                    w.key("timingRange");
-                    x.write(w);
-                }
-                PlanDefinitionActionTiming::Timing(x) => {
-                    w.key("timingTiming");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.participant.is_empty() {
-            w.key("participant");
-            w.begin_array();
-            for v in &self.participant {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.grouping_behavior {
-            write_prim(w, "groupingBehavior", "_groupingBehavior", v, w_str);
-        }
-        if let Some(v) = &self.selection_behavior {
-            write_prim(w, "selectionBehavior", "_selectionBehavior", v, w_str);
-        }
-        if let Some(v) = &self.required_behavior {
-            write_prim(w, "requiredBehavior", "_requiredBehavior", v, w_str);
-        }
-        if let Some(v) = &self.precheck_behavior {
-            write_prim(w, "precheckBehavior", "_precheckBehavior", v, w_str);
-        }
-        if let Some(v) = &self.cardinality_behavior {
-            write_prim(w, "cardinalityBehavior", "_cardinalityBehavior", v, w_str);
-        }
+        write_many(
+            w,
+            "participant",
+            &self.participant,
+            PlanDefinitionActionParticipant::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "groupingBehavior",
+            "_groupingBehavior",
+            &self.grouping_behavior,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "selectionBehavior",
+            "_selectionBehavior",
+            &self.selection_behavior,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "requiredBehavior",
+            "_requiredBehavior",
+            &self.required_behavior,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "precheckBehavior",
+            "_precheckBehavior",
+            &self.precheck_behavior,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "cardinalityBehavior",
+            "_cardinalityBehavior",
+            &self.cardinality_behavior,
+            w_str,
+        );
         if let Some(v) = &self.definition {
-            match v {
-                PlanDefinitionActionDefinition::Canonical(x) => {
-                    write_prim(w, "definitionCanonical", "_definitionCanonical", x, w_str)
-                }
-                PlanDefinitionActionDefinition::Uri(x) => {
-                    write_prim(w, "definitionUri", "_definitionUri", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.transform {
-            write_prim(w, "transform", "_transform", v, w_str);
-        }
-        if !self.dynamic_value.is_empty() {
-            w.key("dynamicValue");
-            w.begin_array();
-            for v in &self.dynamic_value {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "transform", "_transform", &self.transform, w_str);
+        write_many(
+            w,
+            "dynamicValue",
+            &self.dynamic_value,
+            PlanDefinitionActionDynamicValue::write,
+        );
+        write_many(w, "action", &self.action, PlanDefinitionAction::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".prefix", &self.prefix, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".textEquivalent",
+            &self.text_equivalent,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_many(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reason",
+            &self.reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            RelatedArtifact::visit_refs,
+        );
+        visit_many(path, f, ".goalId", &self.goal_id, Id::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".subject[x]",
+            &self.subject,
+            PlanDefinitionActionSubject::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".trigger",
+            &self.trigger,
+            TriggerDefinition::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".condition",
+            &self.condition,
+            PlanDefinitionActionCondition::visit_refs,
+        );
+        visit_many(path, f, ".input", &self.input, DataRequirement::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".output",
+            &self.output,
+            DataRequirement::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relatedAction",
+            &self.related_action,
+            PlanDefinitionActionRelatedAction::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".timing[x]",
+            &self.timing,
+            PlanDefinitionActionTiming::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".participant",
+            &self.participant,
+            PlanDefinitionActionParticipant::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".groupingBehavior",
+            &self.grouping_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".selectionBehavior",
+            &self.selection_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".requiredBehavior",
+            &self.required_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".precheckBehavior",
+            &self.precheck_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".cardinalityBehavior",
+            &self.cardinality_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".definition[x]",
+            &self.definition,
+            PlanDefinitionActionDefinition::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".transform",
+            &self.transform,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".dynamicValue",
+            &self.dynamic_value,
+            PlanDefinitionActionDynamicValue::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            PlanDefinitionAction::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for PlanDefinitionAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.code, CodeableConcept::read),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => many(p, &mut self.input, DataRequirement::read),
+            4 => opt_prim_value(p, &mut self.title, string),
+            5 => opt_prim_element(p, &mut self.title),
+            6 => many(p, &mut self.action, PlanDefinitionAction::read),
+            7 => {
+                let other = p.marked(seen, 11);
+                values(p, &mut self.goal_id, id, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            8 => many(p, &mut self.output, DataRequirement::read),
+            9 => opt_prim_value(p, &mut self.prefix, string),
+            10 => many(p, &mut self.reason, CodeableConcept::read),
+            11 => {
+                let other = p.marked(seen, 7);
+                elements(p, &mut self.goal_id, other)
             }
-            path.truncate(n);
-        }
-        if self.prefix.is_some() {
-            let n = path.len();
-            path.push_str(".prefix");
-            if let Some(v) = &self.prefix {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text_equivalent.is_some() {
-            let n = path.len();
-            path.push_str(".textEquivalent");
-            if let Some(v) = &self.text_equivalent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason.is_empty() {
-            let n = path.len();
-            path.push_str(".reason");
-            for v in &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.documentation.is_empty() {
-            let n = path.len();
-            path.push_str(".documentation");
-            for v in &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.goal_id.is_empty() {
-            let n = path.len();
-            path.push_str(".goalId");
-            for v in &self.goal_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject[x]");
-            if let Some(v) = &self.subject {
-                match v {
-                    PlanDefinitionActionSubject::CodeableConcept(x) => x.visit_refs(path, f),
-                    PlanDefinitionActionSubject::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.trigger.is_empty() {
-            let n = path.len();
-            path.push_str(".trigger");
-            for v in &self.trigger {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.condition.is_empty() {
-            let n = path.len();
-            path.push_str(".condition");
-            for v in &self.condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.input.is_empty() {
-            let n = path.len();
-            path.push_str(".input");
-            for v in &self.input {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.output.is_empty() {
-            let n = path.len();
-            path.push_str(".output");
-            for v in &self.output {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_action.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedAction");
-            for v in &self.related_action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.timing.is_some() {
-            let n = path.len();
-            path.push_str(".timing[x]");
-            if let Some(v) = &self.timing {
-                match v {
-                    PlanDefinitionActionTiming::DateTime(x) => x.visit_refs(path, f),
-                    PlanDefinitionActionTiming::Age(x) => x.visit_refs(path, f),
-                    PlanDefinitionActionTiming::Period(x) => x.visit_refs(path, f),
-                    PlanDefinitionActionTiming::Duration(x) => x.visit_refs(path, f),
-                    PlanDefinitionActionTiming::Range(x) => x.visit_refs(path, f),
-                    PlanDefinitionActionTiming::Timing(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.participant.is_empty() {
-            let n = path.len();
-            path.push_str(".participant");
-            for v in &self.participant {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.grouping_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".groupingBehavior");
-            if let Some(v) = &self.grouping_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.selection_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".selectionBehavior");
-            if let Some(v) = &self.selection_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.required_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".requiredBehavior");
-            if let Some(v) = &self.required_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.precheck_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".precheckBehavior");
-            if let Some(v) = &self.precheck_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.cardinality_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".cardinalityBehavior");
-            if let Some(v) = &self.cardinality_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.definition.is_some() {
-            let n = path.len();
-            path.push_str(".definition[x]");
-            if let Some(v) = &self.definition {
-                match v {
-                    PlanDefinitionActionDefinition::Canonical(x) => x.visit_refs(path, f),
-                    PlanDefinitionActionDefinition::Uri(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.transform.is_some() {
-            let n = path.len();
-            path.push_str(".transform");
-            if let Some(v) = &self.transform {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dynamic_value.is_empty() {
-            let n = path.len();
-            path.push_str(".dynamicValue");
-            for v in &self.dynamic_value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            12 => opt_prim_element(p, &mut self.prefix),
+            13 => many(p, &mut self.trigger, TriggerDefinition::read),
+            14 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            15 => opt_prim_element(p, &mut self.priority),
+            16 => many(p, &mut self.condition, PlanDefinitionActionCondition::read),
+            17 => many(p, &mut self.extension, Extension::read),
+            18 => choice_box(
+                p,
+                &mut self.timing,
+                Age::read,
+                PlanDefinitionActionTiming::Age,
+            ),
+            19 => opt_prim_value(p, &mut self.transform, canonical),
+            20 => opt_prim_element(p, &mut self.transform),
+            21 => opt_prim_value(p, &mut self.description, string),
+            22 => many(
+                p,
+                &mut self.participant,
+                PlanDefinitionActionParticipant::read,
+            ),
+            23 => choice_box(
+                p,
+                &mut self.timing,
+                Range::read,
+                PlanDefinitionActionTiming::Range,
+            ),
+            24 => opt_prim_element(p, &mut self.description),
+            25 => many(
+                p,
+                &mut self.dynamic_value,
+                PlanDefinitionActionDynamicValue::read,
+            ),
+            26 => choice_box(
+                p,
+                &mut self.timing,
+                Period::read,
+                PlanDefinitionActionTiming::Period,
+            ),
+            27 => choice_box(
+                p,
+                &mut self.timing,
+                Timing::read,
+                PlanDefinitionActionTiming::Timing,
+            ),
+            28 => choice_value(
+                p,
+                &mut self.definition,
+                uri,
+                PlanDefinitionActionDefinition::Uri,
+                |e| match e {
+                    PlanDefinitionActionDefinition::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            29 => many(p, &mut self.documentation, RelatedArtifact::read),
+            30 => many(
+                p,
+                &mut self.related_action,
+                PlanDefinitionActionRelatedAction::read,
+            ),
+            31 => choice_element(
+                p,
+                &mut self.definition,
+                PlanDefinitionActionDefinition::Uri,
+                |e| match e {
+                    PlanDefinitionActionDefinition::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => opt_prim_value(p, &mut self.text_equivalent, string),
+            33 => choice_value(
+                p,
+                &mut self.timing,
+                date_time,
+                PlanDefinitionActionTiming::DateTime,
+                |e| match e {
+                    PlanDefinitionActionTiming::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            34 => choice_box(
+                p,
+                &mut self.timing,
+                Duration::read,
+                PlanDefinitionActionTiming::Duration,
+            ),
+            35 => opt_prim_element(p, &mut self.text_equivalent),
+            36 => choice_element(
+                p,
+                &mut self.timing,
+                PlanDefinitionActionTiming::DateTime,
+                |e| match e {
+                    PlanDefinitionActionTiming::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            37 => opt_prim_value(
+                p,
+                &mut self.grouping_behavior,
+                codes::ActionGroupingBehavior::read_code,
+            ),
+            38 => opt_prim_value(
+                p,
+                &mut self.precheck_behavior,
+                codes::ActionPrecheckBehavior::read_code,
+            ),
+            39 => opt_prim_value(
+                p,
+                &mut self.required_behavior,
+                codes::ActionRequiredBehavior::read_code,
+            ),
+            40 => choice_box(
+                p,
+                &mut self.subject,
+                Reference::read,
+                PlanDefinitionActionSubject::Reference,
+            ),
+            41 => opt_prim_element(p, &mut self.grouping_behavior),
+            42 => opt_prim_element(p, &mut self.precheck_behavior),
+            43 => opt_prim_element(p, &mut self.required_behavior),
+            44 => many(p, &mut self.modifier_extension, Extension::read),
+            45 => opt_prim_value(
+                p,
+                &mut self.selection_behavior,
+                codes::ActionSelectionBehavior::read_code,
+            ),
+            46 => opt_prim_element(p, &mut self.selection_behavior),
+            47 => opt_prim_value(
+                p,
+                &mut self.cardinality_behavior,
+                codes::ActionCardinalityBehavior::read_code,
+            ),
+            48 => choice_value(
+                p,
+                &mut self.definition,
+                canonical,
+                PlanDefinitionActionDefinition::Canonical,
+                |e| match e {
+                    PlanDefinitionActionDefinition::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            49 => opt_prim_element(p, &mut self.cardinality_behavior),
+            50 => choice_element(
+                p,
+                &mut self.definition,
+                PlanDefinitionActionDefinition::Canonical,
+                |e| match e {
+                    PlanDefinitionActionDefinition::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            51 => choice_box(
+                p,
+                &mut self.subject,
+                CodeableConcept::read,
+                PlanDefinitionActionSubject::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static PLAN_DEFINITION_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("type"),
+        Key::plain("input"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("action"),
+        Key::plain("goalId"),
+        Key::plain("output"),
+        Key::plain("prefix"),
+        Key::plain("reason"),
+        Key::plain("_goalId"),
+        Key::plain("_prefix"),
+        Key::plain("trigger"),
+        Key::plain("priority"),
+        Key::plain("_priority"),
+        Key::plain("condition"),
+        Key::plain("extension"),
+        Key::choice("timingAge", 2, 2),
+        Key::plain("transform"),
+        Key::plain("_transform"),
+        Key::plain("description"),
+        Key::plain("participant"),
+        Key::choice("timingRange", 2, 5),
+        Key::plain("_description"),
+        Key::plain("dynamicValue"),
+        Key::choice("timingPeriod", 2, 3),
+        Key::choice("timingTiming", 2, 6),
+        Key::choice("definitionUri", 3, 2),
+        Key::plain("documentation"),
+        Key::plain("relatedAction"),
+        Key::choice("_definitionUri", 3, 2),
+        Key::plain("textEquivalent"),
+        Key::choice("timingDateTime", 2, 1),
+        Key::choice("timingDuration", 2, 4),
+        Key::plain("_textEquivalent"),
+        Key::choice("_timingDateTime", 2, 1),
+        Key::plain("groupingBehavior"),
+        Key::plain("precheckBehavior"),
+        Key::plain("requiredBehavior"),
+        Key::choice("subjectReference", 1, 2),
+        Key::plain("_groupingBehavior"),
+        Key::plain("_precheckBehavior"),
+        Key::plain("_requiredBehavior"),
+        Key::plain("modifierExtension"),
+        Key::plain("selectionBehavior"),
+        Key::plain("_selectionBehavior"),
+        Key::plain("cardinalityBehavior"),
+        Key::choice("definitionCanonical", 3, 1),
+        Key::plain("_cardinalityBehavior"),
+        Key::choice("_definitionCanonical", 3, 1),
+        Key::choice("subjectCodeableConcept", 1, 1),
+    ],
+    choices: &["subject", "timing", "definition"],
+    required: &[],
+};
 
 /// Whether or not the action is applicable
 ///
@@ -2033,109 +1455,87 @@ impl PlanDefinitionActionCondition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "kind" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.kind, codes::ActionConditionKind::read_code)?;
-                }
-                "_kind" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.kind)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.expression, Expression::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("kind"));
-        }
+        read_object(p, &PLAN_DEFINITION_ACTION_CONDITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
-        if let Some(v) = &self.expression {
-            w.key("expression");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_opt(w, "expression", &self.expression, Expression::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".kind");
-            {
-                let v = &self.kind;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expression.is_some() {
-            let n = path.len();
-            path.push_str(".expression");
-            if let Some(v) = &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".kind", &self.kind, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            Expression::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for PlanDefinitionActionCondition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.kind, codes::ActionConditionKind::read_code),
+            2 => prim_element(p, &mut self.kind),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.expression, Expression::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PLAN_DEFINITION_ACTION_CONDITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("kind"),
+        Key::plain("_kind"),
+        Key::plain("extension"),
+        Key::plain("expression"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "kind",
+        keys: &[1, 2],
+    }],
+};
 
 /// Dynamic aspects of the definition
 ///
@@ -2173,107 +1573,89 @@ impl PlanDefinitionActionDynamicValue {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.path)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.expression, Expression::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &PLAN_DEFINITION_ACTION_DYNAMIC_VALUE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.path {
-            write_prim(w, "path", "_path", v, w_str);
-        }
-        if let Some(v) = &self.expression {
-            w.key("expression");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "path", "_path", &self.path, w_str);
+        write_opt(w, "expression", &self.expression, Expression::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.path.is_some() {
-            let n = path.len();
-            path.push_str(".path");
-            if let Some(v) = &self.path {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expression.is_some() {
-            let n = path.len();
-            path.push_str(".expression");
-            if let Some(v) = &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".path", &self.path, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            Expression::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for PlanDefinitionActionDynamicValue {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.path, string),
+            2 => opt_prim_element(p, &mut self.path),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.expression, Expression::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PLAN_DEFINITION_ACTION_DYNAMIC_VALUE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("path"),
+        Key::plain("_path"),
+        Key::plain("extension"),
+        Key::plain("expression"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Who should participate in the action
 ///
@@ -2319,109 +1701,86 @@ impl PlanDefinitionActionParticipant {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ActionParticipantType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.role, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
+        read_object(
+            p,
+            &PLAN_DEFINITION_ACTION_PARTICIPANT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.role {
-            w.key("role");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt(w, "role", &self.role, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.role.is_some() {
-            let n = path.len();
-            path.push_str(".role");
-            if let Some(v) = &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for PlanDefinitionActionParticipant {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.role, CodeableConcept::read),
+            2 => prim_value(p, &mut self.type_, codes::ActionParticipantType::read_code),
+            3 => prim_element(p, &mut self.type_),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PLAN_DEFINITION_ACTION_PARTICIPANT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("role"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[2, 3],
+    }],
+};
 
 /// Relationship to another action
 ///
@@ -2476,6 +1835,23 @@ impl Default for PlanDefinitionActionRelatedActionOffset {
     }
 }
 
+impl PlanDefinitionActionRelatedActionOffset {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Duration(x) => write_one(w, "offsetDuration", &**x, Duration::write),
+            Self::Range(x) => write_one(w, "offsetRange", &**x, Range::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl PlanDefinitionActionRelatedAction {
     /// A `PlanDefinitionActionRelatedAction` with its required elements (`actionId`, `relationship`); everything else is empty.
     pub fn new(action_id: impl Into<Id>, relationship: impl Into<Code>) -> Self {
@@ -2489,98 +1865,27 @@ impl PlanDefinitionActionRelatedAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "actionId" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.action_id, id)?;
-                }
-                "_actionId" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.action_id)?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(
-                        p,
-                        &mut r.relationship,
-                        codes::ActionRelationshipType::read_code,
-                    )?;
-                }
-                "_relationship" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.relationship)?;
-                }
-                "offsetDuration" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "offset")?;
-                    choice_box(
-                        p,
-                        &mut r.offset,
-                        Duration::read,
-                        PlanDefinitionActionRelatedActionOffset::Duration,
-                    )?;
-                }
-                "offsetRange" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 2, "offset")?;
-                    choice_box(
-                        p,
-                        &mut r.offset,
-                        Range::read,
-                        PlanDefinitionActionRelatedActionOffset::Range,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("actionId"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("relationship"));
-        }
+        read_object(
+            p,
+            &PLAN_DEFINITION_ACTION_RELATED_ACTION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "actionId", "_actionId", &self.action_id, w_str);
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "actionId", "_actionId", &self.action_id, w_str);
+        write_one_prim(
             w,
             "relationship",
             "_relationship",
@@ -2588,69 +1893,106 @@ impl PlanDefinitionActionRelatedAction {
             w_str,
         );
         if let Some(v) = &self.offset {
-            match v {
-                PlanDefinitionActionRelatedActionOffset::Duration(x) => {
-                    w.key("offsetDuration");
-                    x.write(w);
-                }
-                PlanDefinitionActionRelatedActionOffset::Range(x) => {
-                    w.key("offsetRange");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actionId");
-            {
-                let v = &self.action_id;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".relationship");
-            {
-                let v = &self.relationship;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.offset.is_some() {
-            let n = path.len();
-            path.push_str(".offset[x]");
-            if let Some(v) = &self.offset {
-                match v {
-                    PlanDefinitionActionRelatedActionOffset::Duration(x) => x.visit_refs(path, f),
-                    PlanDefinitionActionRelatedActionOffset::Range(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".actionId", &self.action_id, Id::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".offset[x]",
+            &self.offset,
+            PlanDefinitionActionRelatedActionOffset::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for PlanDefinitionActionRelatedAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.action_id, id),
+            2 => prim_element(p, &mut self.action_id),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_box(
+                p,
+                &mut self.offset,
+                Range::read,
+                PlanDefinitionActionRelatedActionOffset::Range,
+            ),
+            5 => prim_value(
+                p,
+                &mut self.relationship,
+                codes::ActionRelationshipType::read_code,
+            ),
+            6 => prim_element(p, &mut self.relationship),
+            7 => choice_box(
+                p,
+                &mut self.offset,
+                Duration::read,
+                PlanDefinitionActionRelatedActionOffset::Duration,
+            ),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PLAN_DEFINITION_ACTION_RELATED_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("actionId"),
+        Key::plain("_actionId"),
+        Key::plain("extension"),
+        Key::choice("offsetRange", 1, 2),
+        Key::plain("relationship"),
+        Key::plain("_relationship"),
+        Key::choice("offsetDuration", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["offset"],
+    required: &[
+        Required {
+            name: "actionId",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "relationship",
+            keys: &[5, 6],
+        },
+    ],
+};
 
 /// What the plan is trying to accomplish
 ///
@@ -2716,201 +2058,140 @@ impl PlanDefinitionGoal {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.description, CodeableConcept::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.priority, CodeableConcept::read)?;
-                }
-                "start" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.start, CodeableConcept::read)?;
-                }
-                "addresses" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.addresses, CodeableConcept::read)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.documentation, RelatedArtifact::read)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.target, PlanDefinitionGoalTarget::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("description"));
-        }
+        read_object(p, &PLAN_DEFINITION_GOAL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        {
-            let v = &self.description;
-            w.key("description");
-            v.write(w);
-        }
-        if let Some(v) = &self.priority {
-            w.key("priority");
-            v.write(w);
-        }
-        if let Some(v) = &self.start {
-            w.key("start");
-            v.write(w);
-        }
-        if !self.addresses.is_empty() {
-            w.key("addresses");
-            w.begin_array();
-            for v in &self.addresses {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.documentation.is_empty() {
-            w.key("documentation");
-            w.begin_array();
-            for v in &self.documentation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.target.is_empty() {
-            w.key("target");
-            w.begin_array();
-            for v in &self.target {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_one(w, "description", &self.description, CodeableConcept::write);
+        write_opt(w, "priority", &self.priority, CodeableConcept::write);
+        write_opt(w, "start", &self.start, CodeableConcept::write);
+        write_many(w, "addresses", &self.addresses, CodeableConcept::write);
+        write_many(
+            w,
+            "documentation",
+            &self.documentation,
+            RelatedArtifact::write,
+        );
+        write_many(w, "target", &self.target, PlanDefinitionGoalTarget::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".description");
-            {
-                let v = &self.description;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.start.is_some() {
-            let n = path.len();
-            path.push_str(".start");
-            if let Some(v) = &self.start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.addresses.is_empty() {
-            let n = path.len();
-            path.push_str(".addresses");
-            for v in &self.addresses {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.documentation.is_empty() {
-            let n = path.len();
-            path.push_str(".documentation");
-            for v in &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target.is_empty() {
-            let n = path.len();
-            path.push_str(".target");
-            for v in &self.target {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".description",
+            &self.description,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".priority",
+            &self.priority,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".start", &self.start, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".addresses",
+            &self.addresses,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            RelatedArtifact::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".target",
+            &self.target,
+            PlanDefinitionGoalTarget::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for PlanDefinitionGoal {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.start, CodeableConcept::read),
+            2 => many(p, &mut self.target, PlanDefinitionGoalTarget::read),
+            3 => opt(p, &mut self.category, CodeableConcept::read),
+            4 => opt(p, &mut self.priority, CodeableConcept::read),
+            5 => many(p, &mut self.addresses, CodeableConcept::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => one(p, &mut self.description, CodeableConcept::read),
+            8 => many(p, &mut self.documentation, RelatedArtifact::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PLAN_DEFINITION_GOAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("start"),
+        Key::plain("target"),
+        Key::plain("category"),
+        Key::plain("priority"),
+        Key::plain("addresses"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "description",
+        keys: &[7],
+    }],
+};
 
 /// Target outcome for the goal
 ///
@@ -2967,164 +2248,135 @@ impl Default for PlanDefinitionGoalTargetDetail {
     }
 }
 
+impl PlanDefinitionGoalTargetDetail {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "detailQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "detailRange", &**x, Range::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "detailCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl PlanDefinitionGoalTarget {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "measure" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.measure, CodeableConcept::read)?;
-                }
-                "detailQuantity" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "detail")?;
-                    choice_box(
-                        p,
-                        &mut r.detail,
-                        Quantity::read,
-                        PlanDefinitionGoalTargetDetail::Quantity,
-                    )?;
-                }
-                "detailRange" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "detail")?;
-                    choice_box(
-                        p,
-                        &mut r.detail,
-                        Range::read,
-                        PlanDefinitionGoalTargetDetail::Range,
-                    )?;
-                }
-                "detailCodeableConcept" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 3, "detail")?;
-                    choice_box(
-                        p,
-                        &mut r.detail,
-                        CodeableConcept::read,
-                        PlanDefinitionGoalTargetDetail::CodeableConcept,
-                    )?;
-                }
-                "due" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.due, Duration::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PLAN_DEFINITION_GOAL_TARGET_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.measure {
-            w.key("measure");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "measure", &self.measure, CodeableConcept::write);
         if let Some(v) = &self.detail {
-            match v {
-                PlanDefinitionGoalTargetDetail::Quantity(x) => {
-                    w.key("detailQuantity");
-                    x.write(w);
-                }
-                PlanDefinitionGoalTargetDetail::Range(x) => {
-                    w.key("detailRange");
-                    x.write(w);
-                }
-                PlanDefinitionGoalTargetDetail::CodeableConcept(x) => {
-                    w.key("detailCodeableConcept");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.due {
-            w.key("due");
-            v.write(w);
-        }
+        write_opt(w, "due", &self.due, Duration::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.measure.is_some() {
-            let n = path.len();
-            path.push_str(".measure");
-            if let Some(v) = &self.measure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.detail.is_some() {
-            let n = path.len();
-            path.push_str(".detail[x]");
-            if let Some(v) = &self.detail {
-                match v {
-                    PlanDefinitionGoalTargetDetail::Quantity(x) => x.visit_refs(path, f),
-                    PlanDefinitionGoalTargetDetail::Range(x) => x.visit_refs(path, f),
-                    PlanDefinitionGoalTargetDetail::CodeableConcept(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.due.is_some() {
-            let n = path.len();
-            path.push_str(".due");
-            if let Some(v) = &self.due {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".measure",
+            &self.measure,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".detail[x]",
+            &self.detail,
+            PlanDefinitionGoalTargetDetail::visit_refs,
+        );
+        visit_opt(path, f, ".due", &self.due, Duration::visit_refs);
+    }
+}
+
+impl ReadFields for PlanDefinitionGoalTarget {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.due, Duration::read),
+            2 => opt(p, &mut self.measure, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_box(
+                p,
+                &mut self.detail,
+                Range::read,
+                PlanDefinitionGoalTargetDetail::Range,
+            ),
+            5 => choice_box(
+                p,
+                &mut self.detail,
+                Quantity::read,
+                PlanDefinitionGoalTargetDetail::Quantity,
+            ),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => choice_box(
+                p,
+                &mut self.detail,
+                CodeableConcept::read,
+                PlanDefinitionGoalTargetDetail::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static PLAN_DEFINITION_GOAL_TARGET_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("due"),
+        Key::plain("measure"),
+        Key::plain("extension"),
+        Key::choice("detailRange", 1, 2),
+        Key::choice("detailQuantity", 1, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("detailCodeableConcept", 1, 3),
+    ],
+    choices: &["detail"],
+    required: &[],
+};

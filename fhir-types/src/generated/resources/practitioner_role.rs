@@ -91,128 +91,7 @@ impl PractitionerRole {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("PractitionerRole")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "active" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.active, boolean)?;
-                }
-                "_active" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.active)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "practitioner" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.practitioner, Reference::read)?;
-                }
-                "organization" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.organization, Reference::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "specialty" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.specialty, CodeableConcept::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.location, Reference::read)?;
-                }
-                "healthcareService" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.healthcare_service, Reference::read)?;
-                }
-                "telecom" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.telecom, ContactPoint::read)?;
-                }
-                "availableTime" => {
-                    p.mark(&mut seen, 23)?;
-                    many(
-                        p,
-                        &mut r.available_time,
-                        PractitionerRoleAvailableTime::read,
-                    )?;
-                }
-                "notAvailable" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.not_available, PractitionerRoleNotAvailable::read)?;
-                }
-                "availabilityExceptions" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.availability_exceptions, string)?;
-                }
-                "_availabilityExceptions" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.availability_exceptions)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.endpoint, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PRACTITIONER_ROLE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -220,327 +99,231 @@ impl PractitionerRole {
         w.begin_object();
         w.key("resourceType");
         w.str("PractitionerRole");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.active {
-            write_prim(w, "active", "_active", v, w_boolean);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.practitioner {
-            w.key("practitioner");
-            v.write(w);
-        }
-        if let Some(v) = &self.organization {
-            w.key("organization");
-            v.write(w);
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.specialty.is_empty() {
-            w.key("specialty");
-            w.begin_array();
-            for v in &self.specialty {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.location.is_empty() {
-            w.key("location");
-            w.begin_array();
-            for v in &self.location {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.healthcare_service.is_empty() {
-            w.key("healthcareService");
-            w.begin_array();
-            for v in &self.healthcare_service {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.telecom.is_empty() {
-            w.key("telecom");
-            w.begin_array();
-            for v in &self.telecom {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.available_time.is_empty() {
-            w.key("availableTime");
-            w.begin_array();
-            for v in &self.available_time {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.not_available.is_empty() {
-            w.key("notAvailable");
-            w.begin_array();
-            for v in &self.not_available {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.availability_exceptions {
-            write_prim(
-                w,
-                "availabilityExceptions",
-                "_availabilityExceptions",
-                v,
-                w_str,
-            );
-        }
-        if !self.endpoint.is_empty() {
-            w.key("endpoint");
-            w.begin_array();
-            for v in &self.endpoint {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "active", "_active", &self.active, w_boolean);
+        write_opt(w, "period", &self.period, Period::write);
+        write_opt(w, "practitioner", &self.practitioner, Reference::write);
+        write_opt(w, "organization", &self.organization, Reference::write);
+        write_many(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "specialty", &self.specialty, CodeableConcept::write);
+        write_many(w, "location", &self.location, Reference::write);
+        write_many(
+            w,
+            "healthcareService",
+            &self.healthcare_service,
+            Reference::write,
+        );
+        write_many(w, "telecom", &self.telecom, ContactPoint::write);
+        write_many(
+            w,
+            "availableTime",
+            &self.available_time,
+            PractitionerRoleAvailableTime::write,
+        );
+        write_many(
+            w,
+            "notAvailable",
+            &self.not_available,
+            PractitionerRoleNotAvailable::write,
+        );
+        write_opt_prim(
+            w,
+            "availabilityExceptions",
+            "_availabilityExceptions",
+            &self.availability_exceptions,
+            w_str,
+        );
+        write_many(w, "endpoint", &self.endpoint, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.active.is_some() {
-            let n = path.len();
-            path.push_str(".active");
-            if let Some(v) = &self.active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.practitioner.is_some() {
-            let n = path.len();
-            path.push_str(".practitioner");
-            if let Some(v) = &self.practitioner {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.organization.is_some() {
-            let n = path.len();
-            path.push_str(".organization");
-            if let Some(v) = &self.organization {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specialty.is_empty() {
-            let n = path.len();
-            path.push_str(".specialty");
-            for v in &self.specialty {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.location.is_empty() {
-            let n = path.len();
-            path.push_str(".location");
-            for v in &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.healthcare_service.is_empty() {
-            let n = path.len();
-            path.push_str(".healthcareService");
-            for v in &self.healthcare_service {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.telecom.is_empty() {
-            let n = path.len();
-            path.push_str(".telecom");
-            for v in &self.telecom {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.available_time.is_empty() {
-            let n = path.len();
-            path.push_str(".availableTime");
-            for v in &self.available_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.not_available.is_empty() {
-            let n = path.len();
-            path.push_str(".notAvailable");
-            for v in &self.not_available {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.availability_exceptions.is_some() {
-            let n = path.len();
-            path.push_str(".availabilityExceptions");
-            if let Some(v) = &self.availability_exceptions {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endpoint.is_empty() {
-            let n = path.len();
-            path.push_str(".endpoint");
-            for v in &self.endpoint {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".active", &self.active, Boolean::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt(path, f, ".practitioner", &self.practitioner, reference);
+        visit_opt(path, f, ".organization", &self.organization, reference);
+        visit_many(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".specialty",
+            &self.specialty,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".location", &self.location, reference);
+        visit_many(
+            path,
+            f,
+            ".healthcareService",
+            &self.healthcare_service,
+            reference,
+        );
+        visit_many(path, f, ".telecom", &self.telecom, ContactPoint::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".availableTime",
+            &self.available_time,
+            PractitionerRoleAvailableTime::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".notAvailable",
+            &self.not_available,
+            PractitionerRoleNotAvailable::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".availabilityExceptions",
+            &self.availability_exceptions,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".endpoint", &self.endpoint, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for PractitionerRole {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt_prim_value(p, &mut self.active, boolean),
+            6 => opt(p, &mut self.period, Period::read),
+            7 => opt_prim_element(p, &mut self.active),
+            8 => many(p, &mut self.telecom, ContactPoint::read),
+            9 => many(p, &mut self.endpoint, Reference::read),
+            10 => opt_prim_value(p, &mut self.language, code),
+            11 => many(p, &mut self.location, Reference::read),
+            12 => opt_prim_element(p, &mut self.language),
+            13 => many(p, &mut self.contained, Resource::read),
+            14 => many(p, &mut self.extension, Extension::read),
+            15 => many(p, &mut self.specialty, CodeableConcept::read),
+            16 => many(p, &mut self.identifier, Identifier::read),
+            17 => many(
+                p,
+                &mut self.not_available,
+                PractitionerRoleNotAvailable::read,
+            ),
+            18 => opt(p, &mut self.organization, Reference::read),
+            19 => opt(p, &mut self.practitioner, Reference::read),
+            20 => p.expect_resource_type("PractitionerRole"),
+            21 => many(
+                p,
+                &mut self.available_time,
+                PractitionerRoleAvailableTime::read,
+            ),
+            22 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            23 => opt_prim_element(p, &mut self.implicit_rules),
+            24 => many(p, &mut self.healthcare_service, Reference::read),
+            25 => many(p, &mut self.modifier_extension, Extension::read),
+            26 => opt_prim_value(p, &mut self.availability_exceptions, string),
+            27 => opt_prim_element(p, &mut self.availability_exceptions),
+            _ => Ok(()),
+        }
+    }
+}
+
+static PRACTITIONER_ROLE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("active"),
+        Key::plain("period"),
+        Key::plain("_active"),
+        Key::plain("telecom"),
+        Key::plain("endpoint"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("specialty"),
+        Key::plain("identifier"),
+        Key::plain("notAvailable"),
+        Key::plain("organization"),
+        Key::plain("practitioner"),
+        Key::plain("resourceType"),
+        Key::plain("availableTime"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("healthcareService"),
+        Key::plain("modifierExtension"),
+        Key::plain("availabilityExceptions"),
+        Key::plain("_availabilityExceptions"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Times the Service Site is available
 ///
@@ -586,149 +369,128 @@ impl PractitionerRoleAvailableTime {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "daysOfWeek" => {
-                    p.mark(&mut seen, 3)?;
-                    let other = p.marked(&seen, 4);
-                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read_code, other)?;
-                }
-                "_daysOfWeek" => {
-                    p.mark(&mut seen, 4)?;
-                    let other = p.marked(&seen, 3);
-                    elements(p, &mut r.days_of_week, other)?;
-                }
-                "allDay" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.all_day, boolean)?;
-                }
-                "_allDay" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.all_day)?;
-                }
-                "availableStartTime" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.available_start_time, time)?;
-                }
-                "_availableStartTime" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.available_start_time)?;
-                }
-                "availableEndTime" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.available_end_time, time)?;
-                }
-                "_availableEndTime" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.available_end_time)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PRACTITIONER_ROLE_AVAILABLE_TIME_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.days_of_week, "daysOfWeek")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         write_prims(w, "daysOfWeek", "_daysOfWeek", &self.days_of_week, w_str);
-        if let Some(v) = &self.all_day {
-            write_prim(w, "allDay", "_allDay", v, w_boolean);
-        }
-        if let Some(v) = &self.available_start_time {
-            write_prim(w, "availableStartTime", "_availableStartTime", v, w_str);
-        }
-        if let Some(v) = &self.available_end_time {
-            write_prim(w, "availableEndTime", "_availableEndTime", v, w_str);
-        }
+        write_opt_prim(w, "allDay", "_allDay", &self.all_day, w_boolean);
+        write_opt_prim(
+            w,
+            "availableStartTime",
+            "_availableStartTime",
+            &self.available_start_time,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "availableEndTime",
+            "_availableEndTime",
+            &self.available_end_time,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".daysOfWeek", &self.days_of_week, Code::visit_refs);
+        visit_opt(path, f, ".allDay", &self.all_day, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".availableStartTime",
+            &self.available_start_time,
+            Time::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".availableEndTime",
+            &self.available_end_time,
+            Time::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for PractitionerRoleAvailableTime {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.all_day, boolean),
+            2 => opt_prim_element(p, &mut self.all_day),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => {
+                let other = p.marked(seen, 5);
+                values(
+                    p,
+                    &mut self.days_of_week,
+                    codes::DaysOfWeek::read_code,
+                    other,
+                )
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            5 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.days_of_week, other)
             }
-            path.truncate(n);
-        }
-        if !self.days_of_week.is_empty() {
-            let n = path.len();
-            path.push_str(".daysOfWeek");
-            for v in &self.days_of_week {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.all_day.is_some() {
-            let n = path.len();
-            path.push_str(".allDay");
-            if let Some(v) = &self.all_day {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.available_start_time.is_some() {
-            let n = path.len();
-            path.push_str(".availableStartTime");
-            if let Some(v) = &self.available_start_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.available_end_time.is_some() {
-            let n = path.len();
-            path.push_str(".availableEndTime");
-            if let Some(v) = &self.available_end_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            6 => opt_prim_value(p, &mut self.available_end_time, time),
+            7 => opt_prim_element(p, &mut self.available_end_time),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => opt_prim_value(p, &mut self.available_start_time, time),
+            10 => opt_prim_element(p, &mut self.available_start_time),
+            _ => Ok(()),
         }
     }
 }
+
+static PRACTITIONER_ROLE_AVAILABLE_TIME_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("allDay"),
+        Key::plain("_allDay"),
+        Key::plain("extension"),
+        Key::plain("daysOfWeek"),
+        Key::plain("_daysOfWeek"),
+        Key::plain("availableEndTime"),
+        Key::plain("_availableEndTime"),
+        Key::plain("modifierExtension"),
+        Key::plain("availableStartTime"),
+        Key::plain("_availableStartTime"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Not available during this time due to provided reason
 ///
@@ -774,106 +536,84 @@ impl PractitionerRoleNotAvailable {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.description)?;
-                }
-                "during" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.during, Period::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("description"));
-        }
+        read_object(p, &PRACTITIONER_ROLE_NOT_AVAILABLE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "description", "_description", &self.description, w_str);
-        if let Some(v) = &self.during {
-            w.key("during");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "during", &self.during, Period::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".description");
-            {
-                let v = &self.description;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.during.is_some() {
-            let n = path.len();
-            path.push_str(".during");
-            if let Some(v) = &self.during {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".during", &self.during, Period::visit_refs);
+    }
+}
+
+impl ReadFields for PractitionerRoleNotAvailable {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.during, Period::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => prim_value(p, &mut self.description, string),
+            4 => prim_element(p, &mut self.description),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PRACTITIONER_ROLE_NOT_AVAILABLE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("during"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "description",
+        keys: &[3, 4],
+    }],
+};

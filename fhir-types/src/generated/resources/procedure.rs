@@ -182,6 +182,31 @@ impl Default for ProcedurePerformed {
     }
 }
 
+impl ProcedurePerformed {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "performedDateTime", "_performedDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "performedPeriod", &**x, Period::write),
+            Self::String(x) => write_one_prim(w, "performedString", "_performedString", x, w_str),
+            Self::Age(x) => write_one(w, "performedAge", &**x, Age::write),
+            Self::Range(x) => write_one(w, "performedRange", &**x, Range::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Procedure {
     /// A `Procedure` with its required elements (`status`, `subject`); everything else is empty.
     pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
@@ -195,267 +220,9 @@ impl Procedure {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Procedure")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.instantiates_canonical, canonical, other)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.instantiates_canonical, other)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.instantiates_uri, uri, other)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.instantiates_uri, other)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, codes::EventStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 24)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "performedDateTime" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 1, "performed")?;
-                    choice_value(
-                        p,
-                        &mut r.performed,
-                        date_time,
-                        ProcedurePerformed::DateTime,
-                        |e| match e {
-                            ProcedurePerformed::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_performedDateTime" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 1, "performed")?;
-                    choice_element(
-                        p,
-                        &mut r.performed,
-                        ProcedurePerformed::DateTime,
-                        |e| match e {
-                            ProcedurePerformed::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "performedPeriod" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 2, "performed")?;
-                    choice_box(
-                        p,
-                        &mut r.performed,
-                        Period::read,
-                        ProcedurePerformed::Period,
-                    )?;
-                }
-                "performedString" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 3, "performed")?;
-                    choice_value(
-                        p,
-                        &mut r.performed,
-                        string,
-                        ProcedurePerformed::String,
-                        |e| match e {
-                            ProcedurePerformed::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_performedString" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 3, "performed")?;
-                    choice_element(
-                        p,
-                        &mut r.performed,
-                        ProcedurePerformed::String,
-                        |e| match e {
-                            ProcedurePerformed::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "performedAge" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c0, 4, "performed")?;
-                    choice_box(p, &mut r.performed, Age::read, ProcedurePerformed::Age)?;
-                }
-                "performedRange" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c0, 5, "performed")?;
-                    choice_box(p, &mut r.performed, Range::read, ProcedurePerformed::Range)?;
-                }
-                "recorder" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(p, &mut r.recorder, Reference::read)?;
-                }
-                "asserter" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.asserter, Reference::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.performer, ProcedurePerformer::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 36)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 39)?;
-                    many(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 40)?;
-                    opt(p, &mut r.outcome, CodeableConcept::read)?;
-                }
-                "report" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.report, Reference::read)?;
-                }
-                "complication" => {
-                    p.mark(&mut seen, 42)?;
-                    many(p, &mut r.complication, CodeableConcept::read)?;
-                }
-                "complicationDetail" => {
-                    p.mark(&mut seen, 43)?;
-                    many(p, &mut r.complication_detail, Reference::read)?;
-                }
-                "followUp" => {
-                    p.mark(&mut seen, 44)?;
-                    many(p, &mut r.follow_up, CodeableConcept::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 45)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "focalDevice" => {
-                    p.mark(&mut seen, 46)?;
-                    many(p, &mut r.focal_device, ProcedureFocalDevice::read)?;
-                }
-                "usedReference" => {
-                    p.mark(&mut seen, 47)?;
-                    many(p, &mut r.used_reference, Reference::read)?;
-                }
-                "usedCode" => {
-                    p.mark(&mut seen, 48)?;
-                    many(p, &mut r.used_code, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &PROCEDURE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates_canonical, "instantiatesCanonical")?;
         check_list(p, &r.instantiates_uri, "instantiatesUri")?;
-        if !p.marked(&seen, 19) && !p.marked(&seen, 20) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 24) {
-            return Err(p.missing("subject"));
-        }
         Ok(r)
     }
 
@@ -463,55 +230,26 @@ impl Procedure {
         w.begin_object();
         w.key("resourceType");
         w.str("Procedure");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "instantiatesCanonical",
@@ -526,488 +264,402 @@ impl Procedure {
             &self.instantiates_uri,
             w_str,
         );
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.status_reason {
-            w.key("statusReason");
-            v.write(w);
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
         if let Some(v) = &self.performed {
-            match v {
-                ProcedurePerformed::DateTime(x) => {
-                    write_prim(w, "performedDateTime", "_performedDateTime", x, w_str)
-                }
-                ProcedurePerformed::Period(x) => {
-                    w.key("performedPeriod");
-                    x.write(w);
-                }
-                ProcedurePerformed::String(x) => {
-                    write_prim(w, "performedString", "_performedString", x, w_str)
-                }
-                ProcedurePerformed::Age(x) => {
-                    w.key("performedAge");
-                    x.write(w);
-                }
-                ProcedurePerformed::Range(x) => {
-                    w.key("performedRange");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.recorder {
-            w.key("recorder");
-            v.write(w);
-        }
-        if let Some(v) = &self.asserter {
-            w.key("asserter");
-            v.write(w);
-        }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.body_site.is_empty() {
-            w.key("bodySite");
-            w.begin_array();
-            for v in &self.body_site {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.outcome {
-            w.key("outcome");
-            v.write(w);
-        }
-        if !self.report.is_empty() {
-            w.key("report");
-            w.begin_array();
-            for v in &self.report {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.complication.is_empty() {
-            w.key("complication");
-            w.begin_array();
-            for v in &self.complication {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.complication_detail.is_empty() {
-            w.key("complicationDetail");
-            w.begin_array();
-            for v in &self.complication_detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.follow_up.is_empty() {
-            w.key("followUp");
-            w.begin_array();
-            for v in &self.follow_up {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.focal_device.is_empty() {
-            w.key("focalDevice");
-            w.begin_array();
-            for v in &self.focal_device {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.used_reference.is_empty() {
-            w.key("usedReference");
-            w.begin_array();
-            for v in &self.used_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.used_code.is_empty() {
-            w.key("usedCode");
-            w.begin_array();
-            for v in &self.used_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "recorder", &self.recorder, Reference::write);
+        write_opt(w, "asserter", &self.asserter, Reference::write);
+        write_many(w, "performer", &self.performer, ProcedurePerformer::write);
+        write_opt(w, "location", &self.location, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_opt(w, "outcome", &self.outcome, CodeableConcept::write);
+        write_many(w, "report", &self.report, Reference::write);
+        write_many(
+            w,
+            "complication",
+            &self.complication,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "complicationDetail",
+            &self.complication_detail,
+            Reference::write,
+        );
+        write_many(w, "followUp", &self.follow_up, CodeableConcept::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(
+            w,
+            "focalDevice",
+            &self.focal_device,
+            ProcedureFocalDevice::write,
+        );
+        write_many(w, "usedReference", &self.used_reference, Reference::write);
+        write_many(w, "usedCode", &self.used_code, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            for v in &self.instantiates_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            for v in &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_reason.is_some() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            if let Some(v) = &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performed.is_some() {
-            let n = path.len();
-            path.push_str(".performed[x]");
-            if let Some(v) = &self.performed {
-                match v {
-                    ProcedurePerformed::DateTime(x) => x.visit_refs(path, f),
-                    ProcedurePerformed::Period(x) => x.visit_refs(path, f),
-                    ProcedurePerformed::String(x) => x.visit_refs(path, f),
-                    ProcedurePerformed::Age(x) => x.visit_refs(path, f),
-                    ProcedurePerformed::Range(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.recorder.is_some() {
-            let n = path.len();
-            path.push_str(".recorder");
-            if let Some(v) = &self.recorder {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.asserter.is_some() {
-            let n = path.len();
-            path.push_str(".asserter");
-            if let Some(v) = &self.asserter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.body_site.is_empty() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            for v in &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.outcome.is_some() {
-            let n = path.len();
-            path.push_str(".outcome");
-            if let Some(v) = &self.outcome {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.report.is_empty() {
-            let n = path.len();
-            path.push_str(".report");
-            for v in &self.report {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.complication.is_empty() {
-            let n = path.len();
-            path.push_str(".complication");
-            for v in &self.complication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.complication_detail.is_empty() {
-            let n = path.len();
-            path.push_str(".complicationDetail");
-            for v in &self.complication_detail {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.follow_up.is_empty() {
-            let n = path.len();
-            path.push_str(".followUp");
-            for v in &self.follow_up {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.focal_device.is_empty() {
-            let n = path.len();
-            path.push_str(".focalDevice");
-            for v in &self.focal_device {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.used_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".usedReference");
-            for v in &self.used_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.used_code.is_empty() {
-            let n = path.len();
-            path.push_str(".usedCode");
-            for v in &self.used_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".performed[x]",
+            &self.performed,
+            ProcedurePerformed::visit_refs,
+        );
+        visit_opt(path, f, ".recorder", &self.recorder, reference);
+        visit_opt(path, f, ".asserter", &self.asserter, reference);
+        visit_many(
+            path,
+            f,
+            ".performer",
+            &self.performer,
+            ProcedurePerformer::visit_refs,
+        );
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".outcome",
+            &self.outcome,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".report", &self.report, reference);
+        visit_many(
+            path,
+            f,
+            ".complication",
+            &self.complication,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".complicationDetail",
+            &self.complication_detail,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".followUp",
+            &self.follow_up,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".focalDevice",
+            &self.focal_device,
+            ProcedureFocalDevice::visit_refs,
+        );
+        visit_many(path, f, ".usedReference", &self.used_reference, reference);
+        visit_many(
+            path,
+            f,
+            ".usedCode",
+            &self.used_code,
+            CodeableConcept::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Procedure {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => many(p, &mut self.part_of, Reference::read),
+            7 => many(p, &mut self.report, Reference::read),
+            8 => prim_value(p, &mut self.status, codes::EventStatus::read_code),
+            9 => prim_element(p, &mut self.status),
+            10 => many(p, &mut self.based_on, Reference::read),
+            11 => opt(p, &mut self.outcome, CodeableConcept::read),
+            12 => one(p, &mut self.subject, Reference::read),
+            13 => opt(p, &mut self.asserter, Reference::read),
+            14 => many(p, &mut self.body_site, CodeableConcept::read),
+            15 => opt(p, &mut self.category, CodeableConcept::read),
+            16 => many(p, &mut self.follow_up, CodeableConcept::read),
+            17 => opt_prim_value(p, &mut self.language, code),
+            18 => opt(p, &mut self.location, Reference::read),
+            19 => opt(p, &mut self.recorder, Reference::read),
+            20 => many(p, &mut self.used_code, CodeableConcept::read),
+            21 => opt_prim_element(p, &mut self.language),
+            22 => many(p, &mut self.contained, Resource::read),
+            23 => opt(p, &mut self.encounter, Reference::read),
+            24 => many(p, &mut self.extension, Extension::read),
+            25 => many(p, &mut self.performer, ProcedurePerformer::read),
+            26 => many(p, &mut self.identifier, Identifier::read),
+            27 => many(p, &mut self.reason_code, CodeableConcept::read),
+            28 => many(p, &mut self.focal_device, ProcedureFocalDevice::read),
+            29 => many(p, &mut self.complication, CodeableConcept::read),
+            30 => choice_box(p, &mut self.performed, Age::read, ProcedurePerformed::Age),
+            31 => p.expect_resource_type("Procedure"),
+            32 => opt(p, &mut self.status_reason, CodeableConcept::read),
+            33 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            34 => many(p, &mut self.used_reference, Reference::read),
+            35 => opt_prim_element(p, &mut self.implicit_rules),
+            36 => choice_box(
+                p,
+                &mut self.performed,
+                Range::read,
+                ProcedurePerformed::Range,
+            ),
+            37 => {
+                let other = p.marked(seen, 41);
+                values(p, &mut self.instantiates_uri, uri, other)
+            }
+            38 => choice_box(
+                p,
+                &mut self.performed,
+                Period::read,
+                ProcedurePerformed::Period,
+            ),
+            39 => choice_value(
+                p,
+                &mut self.performed,
+                string,
+                ProcedurePerformed::String,
+                |e| match e {
+                    ProcedurePerformed::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            40 => many(p, &mut self.reason_reference, Reference::read),
+            41 => {
+                let other = p.marked(seen, 37);
+                elements(p, &mut self.instantiates_uri, other)
+            }
+            42 => choice_element(
+                p,
+                &mut self.performed,
+                ProcedurePerformed::String,
+                |e| match e {
+                    ProcedurePerformed::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            43 => many(p, &mut self.modifier_extension, Extension::read),
+            44 => choice_value(
+                p,
+                &mut self.performed,
+                date_time,
+                ProcedurePerformed::DateTime,
+                |e| match e {
+                    ProcedurePerformed::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            45 => choice_element(
+                p,
+                &mut self.performed,
+                ProcedurePerformed::DateTime,
+                |e| match e {
+                    ProcedurePerformed::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            46 => many(p, &mut self.complication_detail, Reference::read),
+            47 => {
+                let other = p.marked(seen, 48);
+                values(p, &mut self.instantiates_canonical, canonical, other)
+            }
+            48 => {
+                let other = p.marked(seen, 47);
+                elements(p, &mut self.instantiates_canonical, other)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+static PROCEDURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("partOf"),
+        Key::plain("report"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("outcome"),
+        Key::plain("subject"),
+        Key::plain("asserter"),
+        Key::plain("bodySite"),
+        Key::plain("category"),
+        Key::plain("followUp"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("recorder"),
+        Key::plain("usedCode"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("focalDevice"),
+        Key::plain("complication"),
+        Key::choice("performedAge", 1, 4),
+        Key::plain("resourceType"),
+        Key::plain("statusReason"),
+        Key::plain("implicitRules"),
+        Key::plain("usedReference"),
+        Key::plain("_implicitRules"),
+        Key::choice("performedRange", 1, 5),
+        Key::plain("instantiatesUri"),
+        Key::choice("performedPeriod", 1, 2),
+        Key::choice("performedString", 1, 3),
+        Key::plain("reasonReference"),
+        Key::plain("_instantiatesUri"),
+        Key::choice("_performedString", 1, 3),
+        Key::plain("modifierExtension"),
+        Key::choice("performedDateTime", 1, 1),
+        Key::choice("_performedDateTime", 1, 1),
+        Key::plain("complicationDetail"),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("_instantiatesCanonical"),
+    ],
+    choices: &["performed"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[8, 9],
+        },
+        Required {
+            name: "subject",
+            keys: &[12],
+        },
+    ],
+};
 
 /// Manipulated, implanted, or removed device
 ///
@@ -1053,110 +705,85 @@ impl ProcedureFocalDevice {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.action, CodeableConcept::read)?;
-                }
-                "manipulated" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.manipulated, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("manipulated"));
-        }
+        read_object(p, &PROCEDURE_FOCAL_DEVICE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.action {
-            w.key("action");
-            v.write(w);
-        }
-        {
-            let v = &self.manipulated;
-            w.key("manipulated");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "action", &self.action, CodeableConcept::write);
+        write_one(w, "manipulated", &self.manipulated, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.action.is_some() {
-            let n = path.len();
-            path.push_str(".action");
-            if let Some(v) = &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".manipulated");
-            {
-                let v = &self.manipulated;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".action",
+            &self.action,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".manipulated", &self.manipulated, reference);
+    }
+}
+
+impl ReadFields for ProcedureFocalDevice {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.action, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => one(p, &mut self.manipulated, Reference::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PROCEDURE_FOCAL_DEVICE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("action"),
+        Key::plain("extension"),
+        Key::plain("manipulated"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "manipulated",
+        keys: &[3],
+    }],
+};
 
 /// The people who performed the procedure
 ///
@@ -1206,124 +833,86 @@ impl ProcedurePerformer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "function" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.function, CodeableConcept::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 4)?;
-                    one(p, &mut r.actor, Reference::read)?;
-                }
-                "onBehalfOf" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.on_behalf_of, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 4) {
-            return Err(p.missing("actor"));
-        }
+        read_object(p, &PROCEDURE_PERFORMER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.function {
-            w.key("function");
-            v.write(w);
-        }
-        {
-            let v = &self.actor;
-            w.key("actor");
-            v.write(w);
-        }
-        if let Some(v) = &self.on_behalf_of {
-            w.key("onBehalfOf");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "function", &self.function, CodeableConcept::write);
+        write_one(w, "actor", &self.actor, Reference::write);
+        write_opt(w, "onBehalfOf", &self.on_behalf_of, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.function.is_some() {
-            let n = path.len();
-            path.push_str(".function");
-            if let Some(v) = &self.function {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actor");
-            {
-                let v = &self.actor;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.on_behalf_of.is_some() {
-            let n = path.len();
-            path.push_str(".onBehalfOf");
-            if let Some(v) = &self.on_behalf_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".function",
+            &self.function,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".actor", &self.actor, reference);
+        visit_opt(path, f, ".onBehalfOf", &self.on_behalf_of, reference);
+    }
+}
+
+impl ReadFields for ProcedurePerformer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.actor, Reference::read),
+            2 => opt(p, &mut self.function, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.on_behalf_of, Reference::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PROCEDURE_PERFORMER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("actor"),
+        Key::plain("function"),
+        Key::plain("extension"),
+        Key::plain("onBehalfOf"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "actor",
+        keys: &[1],
+    }],
+};

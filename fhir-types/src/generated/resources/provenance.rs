@@ -100,6 +100,25 @@ impl Default for ProvenanceOccurred {
     }
 }
 
+impl ProvenanceOccurred {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Period(x) => write_one(w, "occurredPeriod", &**x, Period::write),
+            Self::DateTime(x) => {
+                write_one_prim(w, "occurredDateTime", "_occurredDateTime", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl Provenance {
     /// A `Provenance` with its required elements (`target`, `recorded`, `agent`); everything else is empty.
     pub fn new(
@@ -118,149 +137,8 @@ impl Provenance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Provenance")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.target, Reference::read)?;
-                }
-                "occurredPeriod" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 1, "occurred")?;
-                    choice_box(p, &mut r.occurred, Period::read, ProvenanceOccurred::Period)?;
-                }
-                "occurredDateTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 2, "occurred")?;
-                    choice_value(
-                        p,
-                        &mut r.occurred,
-                        date_time,
-                        ProvenanceOccurred::DateTime,
-                        |e| match e {
-                            ProvenanceOccurred::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurredDateTime" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 2, "occurred")?;
-                    choice_element(
-                        p,
-                        &mut r.occurred,
-                        ProvenanceOccurred::DateTime,
-                        |e| match e {
-                            ProvenanceOccurred::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "recorded" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.recorded, instant)?;
-                }
-                "_recorded" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.recorded)?;
-                }
-                "policy" => {
-                    p.mark(&mut seen, 18)?;
-                    let other = p.marked(&seen, 19);
-                    values(p, &mut r.policy, uri, other)?;
-                }
-                "_policy" => {
-                    p.mark(&mut seen, 19)?;
-                    let other = p.marked(&seen, 18);
-                    elements(p, &mut r.policy, other)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.reason, CodeableConcept::read)?;
-                }
-                "activity" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.activity, CodeableConcept::read)?;
-                }
-                "agent" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.agent, ProvenanceAgent::read)?;
-                }
-                "entity" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.entity, ProvenanceEntity::read)?;
-                }
-                "signature" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.signature, Signature::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.target.is_empty() {
-            return Err(p.missing("target"));
-        }
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("recorded"));
-        }
+        read_object(p, &PROVENANCE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.policy, "policy")?;
-        if r.agent.is_empty() {
-            return Err(p.missing("agent"));
-        }
         Ok(r)
     }
 
@@ -268,261 +146,227 @@ impl Provenance {
         w.begin_object();
         w.key("resourceType");
         w.str("Provenance");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.target.is_empty() {
-            w.key("target");
-            w.begin_array();
-            for v in &self.target {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "target", &self.target, Reference::write);
         if let Some(v) = &self.occurred {
-            match v {
-                ProvenanceOccurred::Period(x) => {
-                    w.key("occurredPeriod");
-                    x.write(w);
-                }
-                ProvenanceOccurred::DateTime(x) => {
-                    write_prim(w, "occurredDateTime", "_occurredDateTime", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        write_prim(w, "recorded", "_recorded", &self.recorded, w_str);
+        write_one_prim(w, "recorded", "_recorded", &self.recorded, w_str);
         write_prims(w, "policy", "_policy", &self.policy, w_str);
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
-        if !self.reason.is_empty() {
-            w.key("reason");
-            w.begin_array();
-            for v in &self.reason {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.activity {
-            w.key("activity");
-            v.write(w);
-        }
-        if !self.agent.is_empty() {
-            w.key("agent");
-            w.begin_array();
-            for v in &self.agent {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.entity.is_empty() {
-            w.key("entity");
-            w.begin_array();
-            for v in &self.entity {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.signature.is_empty() {
-            w.key("signature");
-            w.begin_array();
-            for v in &self.signature {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "location", &self.location, Reference::write);
+        write_many(w, "reason", &self.reason, CodeableConcept::write);
+        write_opt(w, "activity", &self.activity, CodeableConcept::write);
+        write_many(w, "agent", &self.agent, ProvenanceAgent::write);
+        write_many(w, "entity", &self.entity, ProvenanceEntity::write);
+        write_many(w, "signature", &self.signature, Signature::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target.is_empty() {
-            let n = path.len();
-            path.push_str(".target");
-            for v in &self.target {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.occurred.is_some() {
-            let n = path.len();
-            path.push_str(".occurred[x]");
-            if let Some(v) = &self.occurred {
-                match v {
-                    ProvenanceOccurred::Period(x) => x.visit_refs(path, f),
-                    ProvenanceOccurred::DateTime(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".recorded");
-            {
-                let v = &self.recorded;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.policy.is_empty() {
-            let n = path.len();
-            path.push_str(".policy");
-            for v in &self.policy {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason.is_empty() {
-            let n = path.len();
-            path.push_str(".reason");
-            for v in &self.reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.activity.is_some() {
-            let n = path.len();
-            path.push_str(".activity");
-            if let Some(v) = &self.activity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.agent.is_empty() {
-            let n = path.len();
-            path.push_str(".agent");
-            for v in &self.agent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.entity.is_empty() {
-            let n = path.len();
-            path.push_str(".entity");
-            for v in &self.entity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.signature.is_empty() {
-            let n = path.len();
-            path.push_str(".signature");
-            for v in &self.signature {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".target", &self.target, reference);
+        visit_opt(
+            path,
+            f,
+            ".occurred[x]",
+            &self.occurred,
+            ProvenanceOccurred::visit_refs,
+        );
+        visit_one(path, f, ".recorded", &self.recorded, Instant::visit_refs);
+        visit_many(path, f, ".policy", &self.policy, Uri::visit_refs);
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_many(
+            path,
+            f,
+            ".reason",
+            &self.reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".activity",
+            &self.activity,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".agent", &self.agent, ProvenanceAgent::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".entity",
+            &self.entity,
+            ProvenanceEntity::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".signature",
+            &self.signature,
+            Signature::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Provenance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.agent, ProvenanceAgent::read),
+            5 => many(p, &mut self.entity, ProvenanceEntity::read),
+            6 => {
+                let other = p.marked(seen, 9);
+                values(p, &mut self.policy, uri, other)
+            }
+            7 => many(p, &mut self.reason, CodeableConcept::read),
+            8 => many(p, &mut self.target, Reference::read),
+            9 => {
+                let other = p.marked(seen, 6);
+                elements(p, &mut self.policy, other)
+            }
+            10 => opt(p, &mut self.activity, CodeableConcept::read),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => opt(p, &mut self.location, Reference::read),
+            13 => prim_value(p, &mut self.recorded, instant),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => prim_element(p, &mut self.recorded),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => many(p, &mut self.extension, Extension::read),
+            18 => many(p, &mut self.signature, Signature::read),
+            19 => p.expect_resource_type("Provenance"),
+            20 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            21 => opt_prim_element(p, &mut self.implicit_rules),
+            22 => choice_box(
+                p,
+                &mut self.occurred,
+                Period::read,
+                ProvenanceOccurred::Period,
+            ),
+            23 => choice_value(
+                p,
+                &mut self.occurred,
+                date_time,
+                ProvenanceOccurred::DateTime,
+                |e| match e {
+                    ProvenanceOccurred::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            24 => choice_element(
+                p,
+                &mut self.occurred,
+                ProvenanceOccurred::DateTime,
+                |e| match e {
+                    ProvenanceOccurred::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            25 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static PROVENANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("agent"),
+        Key::plain("entity"),
+        Key::plain("policy"),
+        Key::plain("reason"),
+        Key::plain("target"),
+        Key::plain("_policy"),
+        Key::plain("activity"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("recorded"),
+        Key::plain("_language"),
+        Key::plain("_recorded"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("signature"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("occurredPeriod", 1, 1),
+        Key::choice("occurredDateTime", 1, 2),
+        Key::choice("_occurredDateTime", 1, 2),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["occurred"],
+    required: &[
+        Required {
+            name: "target",
+            keys: &[8],
+        },
+        Required {
+            name: "recorded",
+            keys: &[13, 15],
+        },
+        Required {
+            name: "agent",
+            keys: &[4],
+        },
+    ],
+};
 
 /// Actor involved
 ///
@@ -576,147 +420,87 @@ impl ProvenanceAgent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.role, CodeableConcept::read)?;
-                }
-                "who" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.who, Reference::read)?;
-                }
-                "onBehalfOf" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.on_behalf_of, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("who"));
-        }
+        read_object(p, &PROVENANCE_AGENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if !self.role.is_empty() {
-            w.key("role");
-            w.begin_array();
-            for v in &self.role {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.who;
-            w.key("who");
-            v.write(w);
-        }
-        if let Some(v) = &self.on_behalf_of {
-            w.key("onBehalfOf");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "role", &self.role, CodeableConcept::write);
+        write_one(w, "who", &self.who, Reference::write);
+        write_opt(w, "onBehalfOf", &self.on_behalf_of, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.role.is_empty() {
-            let n = path.len();
-            path.push_str(".role");
-            for v in &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".who");
-            {
-                let v = &self.who;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.on_behalf_of.is_some() {
-            let n = path.len();
-            path.push_str(".onBehalfOf");
-            if let Some(v) = &self.on_behalf_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+        visit_one(path, f, ".who", &self.who, reference);
+        visit_opt(path, f, ".onBehalfOf", &self.on_behalf_of, reference);
+    }
+}
+
+impl ReadFields for ProvenanceAgent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.who, Reference::read),
+            2 => many(p, &mut self.role, CodeableConcept::read),
+            3 => opt(p, &mut self.type_, CodeableConcept::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.on_behalf_of, Reference::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PROVENANCE_AGENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("who"),
+        Key::plain("role"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::plain("onBehalfOf"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "who",
+        keys: &[1],
+    }],
+};
 
 /// An entity used in this activity
 ///
@@ -767,132 +551,88 @@ impl ProvenanceEntity {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.role, codes::ProvenanceEntityRole::read_code)?;
-                }
-                "_role" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.role)?;
-                }
-                "what" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.what, Reference::read)?;
-                }
-                "agent" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.agent, ProvenanceAgent::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("role"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("what"));
-        }
+        read_object(p, &PROVENANCE_ENTITY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "role", "_role", &self.role, w_str);
-        {
-            let v = &self.what;
-            w.key("what");
-            v.write(w);
-        }
-        if !self.agent.is_empty() {
-            w.key("agent");
-            w.begin_array();
-            for v in &self.agent {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "role", "_role", &self.role, w_str);
+        write_one(w, "what", &self.what, Reference::write);
+        write_many(w, "agent", &self.agent, ProvenanceAgent::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".role");
-            {
-                let v = &self.role;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".what");
-            {
-                let v = &self.what;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.agent.is_empty() {
-            let n = path.len();
-            path.push_str(".agent");
-            for v in &self.agent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".role", &self.role, Code::visit_refs);
+        visit_one(path, f, ".what", &self.what, reference);
+        visit_many(path, f, ".agent", &self.agent, ProvenanceAgent::visit_refs);
+    }
+}
+
+impl ReadFields for ProvenanceEntity {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.role, codes::ProvenanceEntityRole::read_code),
+            2 => one(p, &mut self.what, Reference::read),
+            3 => prim_element(p, &mut self.role),
+            4 => many(p, &mut self.agent, ProvenanceAgent::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static PROVENANCE_ENTITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("role"),
+        Key::plain("what"),
+        Key::plain("_role"),
+        Key::plain("agent"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "role",
+            keys: &[1, 3],
+        },
+        Required {
+            name: "what",
+            keys: &[2],
+        },
+    ],
+};

@@ -147,221 +147,8 @@ impl Questionnaire {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Questionnaire")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "derivedFrom" => {
-                    p.mark(&mut seen, 21)?;
-                    let other = p.marked(&seen, 22);
-                    values(p, &mut r.derived_from, canonical, other)?;
-                }
-                "_derivedFrom" => {
-                    p.mark(&mut seen, 22)?;
-                    let other = p.marked(&seen, 21);
-                    elements(p, &mut r.derived_from, other)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 24)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "subjectType" => {
-                    p.mark(&mut seen, 27)?;
-                    let other = p.marked(&seen, 28);
-                    values(
-                        p,
-                        &mut r.subject_type,
-                        codes::ResourceType::read_code,
-                        other,
-                    )?;
-                }
-                "_subjectType" => {
-                    p.mark(&mut seen, 28)?;
-                    let other = p.marked(&seen, 27);
-                    elements(p, &mut r.subject_type, other)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "approvalDate" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_value(p, &mut r.approval_date, date)?;
-                }
-                "_approvalDate" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_element(p, &mut r.approval_date)?;
-                }
-                "lastReviewDate" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_value(p, &mut r.last_review_date, date)?;
-                }
-                "_lastReviewDate" => {
-                    p.mark(&mut seen, 45)?;
-                    opt_prim_element(p, &mut r.last_review_date)?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 46)?;
-                    opt(p, &mut r.effective_period, Period::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 47)?;
-                    many(p, &mut r.code, Coding::read)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 48)?;
-                    many(p, &mut r.item, QuestionnaireItem::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &QUESTIONNAIRE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.derived_from, "derivedFrom")?;
-        if !p.marked(&seen, 23) && !p.marked(&seen, 24) {
-            return Err(p.missing("status"));
-        }
         check_list(p, &r.subject_type, "subjectType")?;
         Ok(r)
     }
@@ -370,382 +157,339 @@ impl Questionnaire {
         w.begin_object();
         w.key("resourceType");
         w.str("Questionnaire");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
         write_prims(w, "derivedFrom", "_derivedFrom", &self.derived_from, w_str);
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
         write_prims(w, "subjectType", "_subjectType", &self.subject_type, w_str);
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.approval_date {
-            write_prim(w, "approvalDate", "_approvalDate", v, w_str);
-        }
-        if let Some(v) = &self.last_review_date {
-            write_prim(w, "lastReviewDate", "_lastReviewDate", v, w_str);
-        }
-        if let Some(v) = &self.effective_period {
-            w.key("effectivePeriod");
-            v.write(w);
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(
+            w,
+            "approvalDate",
+            "_approvalDate",
+            &self.approval_date,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "lastReviewDate",
+            "_lastReviewDate",
+            &self.last_review_date,
+            w_str,
+        );
+        write_opt(w, "effectivePeriod", &self.effective_period, Period::write);
+        write_many(w, "code", &self.code, Coding::write);
+        write_many(w, "item", &self.item, QuestionnaireItem::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.derived_from.is_empty() {
-            let n = path.len();
-            path.push_str(".derivedFrom");
-            for v in &self.derived_from {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subject_type.is_empty() {
-            let n = path.len();
-            path.push_str(".subjectType");
-            for v in &self.subject_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.approval_date.is_some() {
-            let n = path.len();
-            path.push_str(".approvalDate");
-            if let Some(v) = &self.approval_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_review_date.is_some() {
-            let n = path.len();
-            path.push_str(".lastReviewDate");
-            if let Some(v) = &self.last_review_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective_period.is_some() {
-            let n = path.len();
-            path.push_str(".effectivePeriod");
-            if let Some(v) = &self.effective_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".derivedFrom",
+            &self.derived_from,
+            Canonical::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subjectType",
+            &self.subject_type,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".approvalDate",
+            &self.approval_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lastReviewDate",
+            &self.last_review_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".effectivePeriod",
+            &self.effective_period,
+            Period::visit_refs,
+        );
+        visit_many(path, f, ".code", &self.code, Coding::visit_refs);
+        visit_many(path, f, ".item", &self.item, QuestionnaireItem::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Questionnaire {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => many(p, &mut self.code, Coding::read),
+            5 => opt_prim_value(p, &mut self.date, date_time),
+            6 => many(p, &mut self.item, QuestionnaireItem::read),
+            7 => opt(p, &mut self.meta, Meta::read),
+            8 => opt_prim_value(p, &mut self.name, string),
+            9 => opt(p, &mut self.text, Narrative::read),
+            10 => opt_prim_element(p, &mut self.date),
+            11 => opt_prim_element(p, &mut self.name),
+            12 => opt_prim_value(p, &mut self.title, string),
+            13 => opt_prim_element(p, &mut self.title),
+            14 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            15 => prim_element(p, &mut self.status),
+            16 => many(p, &mut self.contact, ContactDetail::read),
+            17 => opt_prim_value(p, &mut self.purpose, markdown),
+            18 => opt_prim_value(p, &mut self.version, string),
+            19 => opt_prim_element(p, &mut self.purpose),
+            20 => opt_prim_element(p, &mut self.version),
+            21 => opt_prim_value(p, &mut self.language, code),
+            22 => opt_prim_element(p, &mut self.language),
+            23 => many(p, &mut self.contained, Resource::read),
+            24 => opt_prim_value(p, &mut self.copyright, markdown),
+            25 => many(p, &mut self.extension, Extension::read),
+            26 => opt_prim_value(p, &mut self.publisher, string),
+            27 => opt_prim_element(p, &mut self.copyright),
+            28 => opt_prim_element(p, &mut self.publisher),
+            29 => many(p, &mut self.identifier, Identifier::read),
+            30 => many(p, &mut self.use_context, UsageContext::read),
+            31 => {
+                let other = p.marked(seen, 34);
+                values(p, &mut self.derived_from, canonical, other)
+            }
+            32 => opt_prim_value(p, &mut self.description, markdown),
+            33 => {
+                let other = p.marked(seen, 36);
+                values(
+                    p,
+                    &mut self.subject_type,
+                    codes::ResourceType::read_code,
+                    other,
+                )
+            }
+            34 => {
+                let other = p.marked(seen, 31);
+                elements(p, &mut self.derived_from, other)
+            }
+            35 => opt_prim_element(p, &mut self.description),
+            36 => {
+                let other = p.marked(seen, 33);
+                elements(p, &mut self.subject_type, other)
+            }
+            37 => opt_prim_value(p, &mut self.approval_date, date),
+            38 => opt_prim_value(p, &mut self.experimental, boolean),
+            39 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            40 => p.expect_resource_type("Questionnaire"),
+            41 => opt_prim_element(p, &mut self.approval_date),
+            42 => opt_prim_element(p, &mut self.experimental),
+            43 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            44 => opt_prim_element(p, &mut self.implicit_rules),
+            45 => opt_prim_value(p, &mut self.last_review_date, date),
+            46 => opt_prim_element(p, &mut self.last_review_date),
+            47 => opt(p, &mut self.effective_period, Period::read),
+            48 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static QUESTIONNAIRE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("code"),
+        Key::plain("date"),
+        Key::plain("item"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("derivedFrom"),
+        Key::plain("description"),
+        Key::plain("subjectType"),
+        Key::plain("_derivedFrom"),
+        Key::plain("_description"),
+        Key::plain("_subjectType"),
+        Key::plain("approvalDate"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_approvalDate"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("lastReviewDate"),
+        Key::plain("_lastReviewDate"),
+        Key::plain("effectivePeriod"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[14, 15],
+    }],
+};
 
 /// Questions and sections within the Questionnaire
 ///
@@ -856,389 +600,223 @@ impl QuestionnaireItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "linkId" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.link_id, string)?;
-                }
-                "_linkId" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.link_id)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.definition, uri)?;
-                }
-                "_definition" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.definition)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.code, Coding::read)?;
-                }
-                "prefix" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.prefix, string)?;
-                }
-                "_prefix" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.prefix)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.type_, codes::QuestionnaireItemType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "enableWhen" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.enable_when, QuestionnaireItemEnableWhen::read)?;
-                }
-                "enableBehavior" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.enable_behavior,
-                        codes::EnableWhenBehavior::read_code,
-                    )?;
-                }
-                "_enableBehavior" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.enable_behavior)?;
-                }
-                "required" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.required, boolean)?;
-                }
-                "_required" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.required)?;
-                }
-                "repeats" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.repeats, boolean)?;
-                }
-                "_repeats" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.repeats)?;
-                }
-                "readOnly" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.read_only, boolean)?;
-                }
-                "_readOnly" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.read_only)?;
-                }
-                "maxLength" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.max_length, integer)?;
-                }
-                "_maxLength" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.max_length)?;
-                }
-                "answerValueSet" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.answer_value_set, canonical)?;
-                }
-                "_answerValueSet" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.answer_value_set)?;
-                }
-                "answerOption" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.answer_option, QuestionnaireItemAnswerOption::read)?;
-                }
-                "initial" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.initial, QuestionnaireItemInitial::read)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.item, QuestionnaireItem::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("linkId"));
-        }
-        if !p.marked(&seen, 12) && !p.marked(&seen, 13) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &QUESTIONNAIRE_ITEM_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "linkId", "_linkId", &self.link_id, w_str);
-        if let Some(v) = &self.definition {
-            write_prim(w, "definition", "_definition", v, w_str);
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.prefix {
-            write_prim(w, "prefix", "_prefix", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if !self.enable_when.is_empty() {
-            w.key("enableWhen");
-            w.begin_array();
-            for v in &self.enable_when {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.enable_behavior {
-            write_prim(w, "enableBehavior", "_enableBehavior", v, w_str);
-        }
-        if let Some(v) = &self.required {
-            write_prim(w, "required", "_required", v, w_boolean);
-        }
-        if let Some(v) = &self.repeats {
-            write_prim(w, "repeats", "_repeats", v, w_boolean);
-        }
-        if let Some(v) = &self.read_only {
-            write_prim(w, "readOnly", "_readOnly", v, w_boolean);
-        }
-        if let Some(v) = &self.max_length {
-            write_prim(w, "maxLength", "_maxLength", v, w_integer);
-        }
-        if let Some(v) = &self.answer_value_set {
-            write_prim(w, "answerValueSet", "_answerValueSet", v, w_str);
-        }
-        if !self.answer_option.is_empty() {
-            w.key("answerOption");
-            w.begin_array();
-            for v in &self.answer_option {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.initial.is_empty() {
-            w.key("initial");
-            w.begin_array();
-            for v in &self.initial {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "linkId", "_linkId", &self.link_id, w_str);
+        write_opt_prim(w, "definition", "_definition", &self.definition, w_str);
+        write_many(w, "code", &self.code, Coding::write);
+        write_opt_prim(w, "prefix", "_prefix", &self.prefix, w_str);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_many(
+            w,
+            "enableWhen",
+            &self.enable_when,
+            QuestionnaireItemEnableWhen::write,
+        );
+        write_opt_prim(
+            w,
+            "enableBehavior",
+            "_enableBehavior",
+            &self.enable_behavior,
+            w_str,
+        );
+        write_opt_prim(w, "required", "_required", &self.required, w_boolean);
+        write_opt_prim(w, "repeats", "_repeats", &self.repeats, w_boolean);
+        write_opt_prim(w, "readOnly", "_readOnly", &self.read_only, w_boolean);
+        write_opt_prim(w, "maxLength", "_maxLength", &self.max_length, w_integer);
+        write_opt_prim(
+            w,
+            "answerValueSet",
+            "_answerValueSet",
+            &self.answer_value_set,
+            w_str,
+        );
+        write_many(
+            w,
+            "answerOption",
+            &self.answer_option,
+            QuestionnaireItemAnswerOption::write,
+        );
+        write_many(w, "initial", &self.initial, QuestionnaireItemInitial::write);
+        write_many(w, "item", &self.item, QuestionnaireItem::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".linkId");
-            {
-                let v = &self.link_id;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.definition.is_some() {
-            let n = path.len();
-            path.push_str(".definition");
-            if let Some(v) = &self.definition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.prefix.is_some() {
-            let n = path.len();
-            path.push_str(".prefix");
-            if let Some(v) = &self.prefix {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.enable_when.is_empty() {
-            let n = path.len();
-            path.push_str(".enableWhen");
-            for v in &self.enable_when {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.enable_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".enableBehavior");
-            if let Some(v) = &self.enable_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.required.is_some() {
-            let n = path.len();
-            path.push_str(".required");
-            if let Some(v) = &self.required {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.repeats.is_some() {
-            let n = path.len();
-            path.push_str(".repeats");
-            if let Some(v) = &self.repeats {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.read_only.is_some() {
-            let n = path.len();
-            path.push_str(".readOnly");
-            if let Some(v) = &self.read_only {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_length.is_some() {
-            let n = path.len();
-            path.push_str(".maxLength");
-            if let Some(v) = &self.max_length {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.answer_value_set.is_some() {
-            let n = path.len();
-            path.push_str(".answerValueSet");
-            if let Some(v) = &self.answer_value_set {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.answer_option.is_empty() {
-            let n = path.len();
-            path.push_str(".answerOption");
-            for v in &self.answer_option {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.initial.is_empty() {
-            let n = path.len();
-            path.push_str(".initial");
-            for v in &self.initial {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".linkId", &self.link_id, FhirString::visit_refs);
+        visit_opt(path, f, ".definition", &self.definition, Uri::visit_refs);
+        visit_many(path, f, ".code", &self.code, Coding::visit_refs);
+        visit_opt(path, f, ".prefix", &self.prefix, FhirString::visit_refs);
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".enableWhen",
+            &self.enable_when,
+            QuestionnaireItemEnableWhen::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".enableBehavior",
+            &self.enable_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".required", &self.required, Boolean::visit_refs);
+        visit_opt(path, f, ".repeats", &self.repeats, Boolean::visit_refs);
+        visit_opt(path, f, ".readOnly", &self.read_only, Boolean::visit_refs);
+        visit_opt(path, f, ".maxLength", &self.max_length, Integer::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".answerValueSet",
+            &self.answer_value_set,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".answerOption",
+            &self.answer_option,
+            QuestionnaireItemAnswerOption::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".initial",
+            &self.initial,
+            QuestionnaireItemInitial::visit_refs,
+        );
+        visit_many(path, f, ".item", &self.item, QuestionnaireItem::visit_refs);
+    }
+}
+
+impl ReadFields for QuestionnaireItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.code, Coding::read),
+            2 => many(p, &mut self.item, QuestionnaireItem::read),
+            3 => opt_prim_value(p, &mut self.text, string),
+            4 => prim_value(p, &mut self.type_, codes::QuestionnaireItemType::read_code),
+            5 => opt_prim_element(p, &mut self.text),
+            6 => prim_element(p, &mut self.type_),
+            7 => prim_value(p, &mut self.link_id, string),
+            8 => opt_prim_value(p, &mut self.prefix, string),
+            9 => prim_element(p, &mut self.link_id),
+            10 => opt_prim_element(p, &mut self.prefix),
+            11 => many(p, &mut self.initial, QuestionnaireItemInitial::read),
+            12 => opt_prim_value(p, &mut self.repeats, boolean),
+            13 => opt_prim_element(p, &mut self.repeats),
+            14 => opt_prim_value(p, &mut self.read_only, boolean),
+            15 => opt_prim_value(p, &mut self.required, boolean),
+            16 => opt_prim_element(p, &mut self.read_only),
+            17 => opt_prim_element(p, &mut self.required),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => opt_prim_value(p, &mut self.max_length, integer),
+            20 => opt_prim_element(p, &mut self.max_length),
+            21 => opt_prim_value(p, &mut self.definition, uri),
+            22 => many(p, &mut self.enable_when, QuestionnaireItemEnableWhen::read),
+            23 => opt_prim_element(p, &mut self.definition),
+            24 => many(
+                p,
+                &mut self.answer_option,
+                QuestionnaireItemAnswerOption::read,
+            ),
+            25 => opt_prim_value(p, &mut self.answer_value_set, canonical),
+            26 => opt_prim_value(
+                p,
+                &mut self.enable_behavior,
+                codes::EnableWhenBehavior::read_code,
+            ),
+            27 => opt_prim_element(p, &mut self.answer_value_set),
+            28 => opt_prim_element(p, &mut self.enable_behavior),
+            29 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static QUESTIONNAIRE_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("item"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_text"),
+        Key::plain("_type"),
+        Key::plain("linkId"),
+        Key::plain("prefix"),
+        Key::plain("_linkId"),
+        Key::plain("_prefix"),
+        Key::plain("initial"),
+        Key::plain("repeats"),
+        Key::plain("_repeats"),
+        Key::plain("readOnly"),
+        Key::plain("required"),
+        Key::plain("_readOnly"),
+        Key::plain("_required"),
+        Key::plain("extension"),
+        Key::plain("maxLength"),
+        Key::plain("_maxLength"),
+        Key::plain("definition"),
+        Key::plain("enableWhen"),
+        Key::plain("_definition"),
+        Key::plain("answerOption"),
+        Key::plain("answerValueSet"),
+        Key::plain("enableBehavior"),
+        Key::plain("_answerValueSet"),
+        Key::plain("_enableBehavior"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "linkId",
+            keys: &[7, 9],
+        },
+        Required {
+            name: "type",
+            keys: &[4, 6],
+        },
+    ],
+};
 
 /// Permitted answer
 ///
@@ -1297,6 +875,31 @@ impl Default for QuestionnaireItemAnswerOptionValue {
     }
 }
 
+impl QuestionnaireItemAnswerOptionValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Date(x) => write_one_prim(w, "valueDate", "_valueDate", x, w_str),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Coding(x) => write_one(w, "valueCoding", &**x, Coding::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl QuestionnaireItemAnswerOption {
     /// A `QuestionnaireItemAnswerOption` with its required elements (`value`); everything else is empty.
     pub fn new(value: QuestionnaireItemAnswerOptionValue) -> Self {
@@ -1309,267 +912,195 @@ impl QuestionnaireItemAnswerOption {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        integer,
-                        QuestionnaireItemAnswerOptionValue::Integer,
-                        |e| match e {
-                            QuestionnaireItemAnswerOptionValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemAnswerOptionValue::Integer,
-                        |e| match e {
-                            QuestionnaireItemAnswerOptionValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDate" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        date,
-                        QuestionnaireItemAnswerOptionValue::Date,
-                        |e| match e {
-                            QuestionnaireItemAnswerOptionValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDate" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemAnswerOptionValue::Date,
-                        |e| match e {
-                            QuestionnaireItemAnswerOptionValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        time,
-                        QuestionnaireItemAnswerOptionValue::Time,
-                        |e| match e {
-                            QuestionnaireItemAnswerOptionValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemAnswerOptionValue::Time,
-                        |e| match e {
-                            QuestionnaireItemAnswerOptionValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        string,
-                        QuestionnaireItemAnswerOptionValue::String,
-                        |e| match e {
-                            QuestionnaireItemAnswerOptionValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemAnswerOptionValue::String,
-                        |e| match e {
-                            QuestionnaireItemAnswerOptionValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueCoding" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Coding::read,
-                        QuestionnaireItemAnswerOptionValue::Coding,
-                    )?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Reference::read,
-                        QuestionnaireItemAnswerOptionValue::Reference,
-                    )?;
-                }
-                "initialSelected" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.initial_selected, boolean)?;
-                }
-                "_initialSelected" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.initial_selected)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(p, &QUESTIONNAIRE_ITEM_ANSWER_OPTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.value;
-            match v {
-                QuestionnaireItemAnswerOptionValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                QuestionnaireItemAnswerOptionValue::Date(x) => {
-                    write_prim(w, "valueDate", "_valueDate", x, w_str)
-                }
-                QuestionnaireItemAnswerOptionValue::Time(x) => {
-                    write_prim(w, "valueTime", "_valueTime", x, w_str)
-                }
-                QuestionnaireItemAnswerOptionValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                QuestionnaireItemAnswerOptionValue::Coding(x) => {
-                    w.key("valueCoding");
-                    x.write(w);
-                }
-                QuestionnaireItemAnswerOptionValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-            }
-        }
-        if let Some(v) = &self.initial_selected {
-            write_prim(w, "initialSelected", "_initialSelected", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.value.write_keys(w);
+        write_opt_prim(
+            w,
+            "initialSelected",
+            "_initialSelected",
+            &self.initial_selected,
+            w_boolean,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    QuestionnaireItemAnswerOptionValue::Integer(x) => x.visit_refs(path, f),
-                    QuestionnaireItemAnswerOptionValue::Date(x) => x.visit_refs(path, f),
-                    QuestionnaireItemAnswerOptionValue::Time(x) => x.visit_refs(path, f),
-                    QuestionnaireItemAnswerOptionValue::String(x) => x.visit_refs(path, f),
-                    QuestionnaireItemAnswerOptionValue::Coding(x) => x.visit_refs(path, f),
-                    QuestionnaireItemAnswerOptionValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.initial_selected.is_some() {
-            let n = path.len();
-            path.push_str(".initialSelected");
-            if let Some(v) = &self.initial_selected {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            QuestionnaireItemAnswerOptionValue::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".initialSelected",
+            &self.initial_selected,
+            Boolean::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for QuestionnaireItemAnswerOption {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => choice_value_one(
+                p,
+                &mut self.value,
+                date,
+                QuestionnaireItemAnswerOptionValue::Date,
+                |e| match e {
+                    QuestionnaireItemAnswerOptionValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            3 => choice_value_one(
+                p,
+                &mut self.value,
+                time,
+                QuestionnaireItemAnswerOptionValue::Time,
+                |e| match e {
+                    QuestionnaireItemAnswerOptionValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            4 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemAnswerOptionValue::Date,
+                |e| match e {
+                    QuestionnaireItemAnswerOptionValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemAnswerOptionValue::Time,
+                |e| match e {
+                    QuestionnaireItemAnswerOptionValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_box_one(
+                p,
+                &mut self.value,
+                Coding::read,
+                QuestionnaireItemAnswerOptionValue::Coding,
+            ),
+            7 => choice_value_one(
+                p,
+                &mut self.value,
+                string,
+                QuestionnaireItemAnswerOptionValue::String,
+                |e| match e {
+                    QuestionnaireItemAnswerOptionValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemAnswerOptionValue::String,
+                |e| match e {
+                    QuestionnaireItemAnswerOptionValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_value_one(
+                p,
+                &mut self.value,
+                integer,
+                QuestionnaireItemAnswerOptionValue::Integer,
+                |e| match e {
+                    QuestionnaireItemAnswerOptionValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemAnswerOptionValue::Integer,
+                |e| match e {
+                    QuestionnaireItemAnswerOptionValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_box_one(
+                p,
+                &mut self.value,
+                Reference::read,
+                QuestionnaireItemAnswerOptionValue::Reference,
+            ),
+            12 => opt_prim_value(p, &mut self.initial_selected, boolean),
+            13 => opt_prim_element(p, &mut self.initial_selected),
+            14 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static QUESTIONNAIRE_ITEM_ANSWER_OPTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::choice("valueDate", 1, 2),
+        Key::choice("valueTime", 1, 3),
+        Key::choice("_valueDate", 1, 2),
+        Key::choice("_valueTime", 1, 3),
+        Key::choice("valueCoding", 1, 5),
+        Key::choice("valueString", 1, 4),
+        Key::choice("_valueString", 1, 4),
+        Key::choice("valueInteger", 1, 1),
+        Key::choice("_valueInteger", 1, 1),
+        Key::choice("valueReference", 1, 6),
+        Key::plain("initialSelected"),
+        Key::plain("_initialSelected"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["value"],
+    required: &[Required {
+        name: "value[x]",
+        keys: &[2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    }],
+};
 
 /// Only allow data when
 ///
@@ -1640,6 +1171,39 @@ impl Default for QuestionnaireItemEnableWhenAnswer {
     }
 }
 
+impl QuestionnaireItemEnableWhenAnswer {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => write_one_prim(w, "answerBoolean", "_answerBoolean", x, w_boolean),
+            Self::Decimal(x) => write_one_prim(w, "answerDecimal", "_answerDecimal", x, w_decimal),
+            Self::Integer(x) => write_one_prim(w, "answerInteger", "_answerInteger", x, w_integer),
+            Self::Date(x) => write_one_prim(w, "answerDate", "_answerDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "answerDateTime", "_answerDateTime", x, w_str),
+            Self::Time(x) => write_one_prim(w, "answerTime", "_answerTime", x, w_str),
+            Self::String(x) => write_one_prim(w, "answerString", "_answerString", x, w_str),
+            Self::Coding(x) => write_one(w, "answerCoding", &**x, Coding::write),
+            Self::Quantity(x) => write_one(w, "answerQuantity", &**x, Quantity::write),
+            Self::Reference(x) => write_one(w, "answerReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl QuestionnaireItemEnableWhen {
     /// A `QuestionnaireItemEnableWhen` with its required elements (`question`, `operator`, `answer`); everything else is empty.
     pub fn new(
@@ -1658,402 +1222,275 @@ impl QuestionnaireItemEnableWhen {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "question" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.question, string)?;
-                }
-                "_question" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.question)?;
-                }
-                "operator" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(
-                        p,
-                        &mut r.operator,
-                        codes::QuestionnaireItemOperator::read_code,
-                    )?;
-                }
-                "_operator" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.operator)?;
-                }
-                "answerBoolean" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "answer")?;
-                    choice_value_one(
-                        p,
-                        &mut r.answer,
-                        boolean,
-                        QuestionnaireItemEnableWhenAnswer::Boolean,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_answerBoolean" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 1, "answer")?;
-                    choice_element_one(
-                        p,
-                        &mut r.answer,
-                        QuestionnaireItemEnableWhenAnswer::Boolean,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "answerDecimal" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 2, "answer")?;
-                    choice_value_one(
-                        p,
-                        &mut r.answer,
-                        decimal,
-                        QuestionnaireItemEnableWhenAnswer::Decimal,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_answerDecimal" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 2, "answer")?;
-                    choice_element_one(
-                        p,
-                        &mut r.answer,
-                        QuestionnaireItemEnableWhenAnswer::Decimal,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "answerInteger" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 3, "answer")?;
-                    choice_value_one(
-                        p,
-                        &mut r.answer,
-                        integer,
-                        QuestionnaireItemEnableWhenAnswer::Integer,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_answerInteger" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 3, "answer")?;
-                    choice_element_one(
-                        p,
-                        &mut r.answer,
-                        QuestionnaireItemEnableWhenAnswer::Integer,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "answerDate" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 4, "answer")?;
-                    choice_value_one(
-                        p,
-                        &mut r.answer,
-                        date,
-                        QuestionnaireItemEnableWhenAnswer::Date,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_answerDate" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 4, "answer")?;
-                    choice_element_one(
-                        p,
-                        &mut r.answer,
-                        QuestionnaireItemEnableWhenAnswer::Date,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "answerDateTime" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 5, "answer")?;
-                    choice_value_one(
-                        p,
-                        &mut r.answer,
-                        date_time,
-                        QuestionnaireItemEnableWhenAnswer::DateTime,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_answerDateTime" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 5, "answer")?;
-                    choice_element_one(
-                        p,
-                        &mut r.answer,
-                        QuestionnaireItemEnableWhenAnswer::DateTime,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "answerTime" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 6, "answer")?;
-                    choice_value_one(
-                        p,
-                        &mut r.answer,
-                        time,
-                        QuestionnaireItemEnableWhenAnswer::Time,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_answerTime" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 6, "answer")?;
-                    choice_element_one(
-                        p,
-                        &mut r.answer,
-                        QuestionnaireItemEnableWhenAnswer::Time,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "answerString" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 7, "answer")?;
-                    choice_value_one(
-                        p,
-                        &mut r.answer,
-                        string,
-                        QuestionnaireItemEnableWhenAnswer::String,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_answerString" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 7, "answer")?;
-                    choice_element_one(
-                        p,
-                        &mut r.answer,
-                        QuestionnaireItemEnableWhenAnswer::String,
-                        |e| match e {
-                            QuestionnaireItemEnableWhenAnswer::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "answerCoding" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 8, "answer")?;
-                    choice_box_one(
-                        p,
-                        &mut r.answer,
-                        Coding::read,
-                        QuestionnaireItemEnableWhenAnswer::Coding,
-                    )?;
-                }
-                "answerQuantity" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 9, "answer")?;
-                    choice_box_one(
-                        p,
-                        &mut r.answer,
-                        Quantity::read,
-                        QuestionnaireItemEnableWhenAnswer::Quantity,
-                    )?;
-                }
-                "answerReference" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 10, "answer")?;
-                    choice_box_one(
-                        p,
-                        &mut r.answer,
-                        Reference::read,
-                        QuestionnaireItemEnableWhenAnswer::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("question"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("operator"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("answer[x]"));
-        }
+        read_object(p, &QUESTIONNAIRE_ITEM_ENABLE_WHEN_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "question", "_question", &self.question, w_str);
-        write_prim(w, "operator", "_operator", &self.operator, w_str);
-        {
-            let v = &self.answer;
-            match v {
-                QuestionnaireItemEnableWhenAnswer::Boolean(x) => {
-                    write_prim(w, "answerBoolean", "_answerBoolean", x, w_boolean)
-                }
-                QuestionnaireItemEnableWhenAnswer::Decimal(x) => {
-                    write_prim(w, "answerDecimal", "_answerDecimal", x, w_decimal)
-                }
-                QuestionnaireItemEnableWhenAnswer::Integer(x) => {
-                    write_prim(w, "answerInteger", "_answerInteger", x, w_integer)
-                }
-                QuestionnaireItemEnableWhenAnswer::Date(x) => {
-                    write_prim(w, "answerDate", "_answerDate", x, w_str)
-                }
-                QuestionnaireItemEnableWhenAnswer::DateTime(x) => {
-                    write_prim(w, "answerDateTime", "_answerDateTime", x, w_str)
-                }
-                QuestionnaireItemEnableWhenAnswer::Time(x) => {
-                    write_prim(w, "answerTime", "_answerTime", x, w_str)
-                }
-                QuestionnaireItemEnableWhenAnswer::String(x) => {
-                    write_prim(w, "answerString", "_answerString", x, w_str)
-                }
-                QuestionnaireItemEnableWhenAnswer::Coding(x) => {
-                    w.key("answerCoding");
-                    x.write(w);
-                }
-                QuestionnaireItemEnableWhenAnswer::Quantity(x) => {
-                    w.key("answerQuantity");
-                    x.write(w);
-                }
-                QuestionnaireItemEnableWhenAnswer::Reference(x) => {
-                    w.key("answerReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "question", "_question", &self.question, w_str);
+        write_one_prim(w, "operator", "_operator", &self.operator, w_str);
+        self.answer.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".question");
-            {
-                let v = &self.question;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".operator");
-            {
-                let v = &self.operator;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".answer[x]");
-            {
-                let v = &self.answer;
-                match v {
-                    QuestionnaireItemEnableWhenAnswer::Boolean(x) => x.visit_refs(path, f),
-                    QuestionnaireItemEnableWhenAnswer::Decimal(x) => x.visit_refs(path, f),
-                    QuestionnaireItemEnableWhenAnswer::Integer(x) => x.visit_refs(path, f),
-                    QuestionnaireItemEnableWhenAnswer::Date(x) => x.visit_refs(path, f),
-                    QuestionnaireItemEnableWhenAnswer::DateTime(x) => x.visit_refs(path, f),
-                    QuestionnaireItemEnableWhenAnswer::Time(x) => x.visit_refs(path, f),
-                    QuestionnaireItemEnableWhenAnswer::String(x) => x.visit_refs(path, f),
-                    QuestionnaireItemEnableWhenAnswer::Coding(x) => x.visit_refs(path, f),
-                    QuestionnaireItemEnableWhenAnswer::Quantity(x) => x.visit_refs(path, f),
-                    QuestionnaireItemEnableWhenAnswer::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".question", &self.question, FhirString::visit_refs);
+        visit_one(path, f, ".operator", &self.operator, Code::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".answer[x]",
+            &self.answer,
+            QuestionnaireItemEnableWhenAnswer::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for QuestionnaireItemEnableWhen {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(
+                p,
+                &mut self.operator,
+                codes::QuestionnaireItemOperator::read_code,
+            ),
+            2 => prim_value(p, &mut self.question, string),
+            3 => prim_element(p, &mut self.operator),
+            4 => prim_element(p, &mut self.question),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => choice_value_one(
+                p,
+                &mut self.answer,
+                date,
+                QuestionnaireItemEnableWhenAnswer::Date,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_value_one(
+                p,
+                &mut self.answer,
+                time,
+                QuestionnaireItemEnableWhenAnswer::Time,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element_one(
+                p,
+                &mut self.answer,
+                QuestionnaireItemEnableWhenAnswer::Date,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_element_one(
+                p,
+                &mut self.answer,
+                QuestionnaireItemEnableWhenAnswer::Time,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_box_one(
+                p,
+                &mut self.answer,
+                Coding::read,
+                QuestionnaireItemEnableWhenAnswer::Coding,
+            ),
+            11 => choice_value_one(
+                p,
+                &mut self.answer,
+                string,
+                QuestionnaireItemEnableWhenAnswer::String,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_element_one(
+                p,
+                &mut self.answer,
+                QuestionnaireItemEnableWhenAnswer::String,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_value_one(
+                p,
+                &mut self.answer,
+                boolean,
+                QuestionnaireItemEnableWhenAnswer::Boolean,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_value_one(
+                p,
+                &mut self.answer,
+                decimal,
+                QuestionnaireItemEnableWhenAnswer::Decimal,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => choice_value_one(
+                p,
+                &mut self.answer,
+                integer,
+                QuestionnaireItemEnableWhenAnswer::Integer,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_element_one(
+                p,
+                &mut self.answer,
+                QuestionnaireItemEnableWhenAnswer::Boolean,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_element_one(
+                p,
+                &mut self.answer,
+                QuestionnaireItemEnableWhenAnswer::Decimal,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            18 => choice_element_one(
+                p,
+                &mut self.answer,
+                QuestionnaireItemEnableWhenAnswer::Integer,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            19 => choice_value_one(
+                p,
+                &mut self.answer,
+                date_time,
+                QuestionnaireItemEnableWhenAnswer::DateTime,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            20 => choice_box_one(
+                p,
+                &mut self.answer,
+                Quantity::read,
+                QuestionnaireItemEnableWhenAnswer::Quantity,
+            ),
+            21 => choice_element_one(
+                p,
+                &mut self.answer,
+                QuestionnaireItemEnableWhenAnswer::DateTime,
+                |e| match e {
+                    QuestionnaireItemEnableWhenAnswer::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            22 => choice_box_one(
+                p,
+                &mut self.answer,
+                Reference::read,
+                QuestionnaireItemEnableWhenAnswer::Reference,
+            ),
+            23 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static QUESTIONNAIRE_ITEM_ENABLE_WHEN_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("operator"),
+        Key::plain("question"),
+        Key::plain("_operator"),
+        Key::plain("_question"),
+        Key::plain("extension"),
+        Key::choice("answerDate", 1, 4),
+        Key::choice("answerTime", 1, 6),
+        Key::choice("_answerDate", 1, 4),
+        Key::choice("_answerTime", 1, 6),
+        Key::choice("answerCoding", 1, 8),
+        Key::choice("answerString", 1, 7),
+        Key::choice("_answerString", 1, 7),
+        Key::choice("answerBoolean", 1, 1),
+        Key::choice("answerDecimal", 1, 2),
+        Key::choice("answerInteger", 1, 3),
+        Key::choice("_answerBoolean", 1, 1),
+        Key::choice("_answerDecimal", 1, 2),
+        Key::choice("_answerInteger", 1, 3),
+        Key::choice("answerDateTime", 1, 5),
+        Key::choice("answerQuantity", 1, 9),
+        Key::choice("_answerDateTime", 1, 5),
+        Key::choice("answerReference", 1, 10),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["answer"],
+    required: &[
+        Required {
+            name: "question",
+            keys: &[2, 4],
+        },
+        Required {
+            name: "operator",
+            keys: &[1, 3],
+        },
+        Required {
+            name: "answer[x]",
+            keys: &[
+                6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+            ],
+        },
+    ],
+};
 
 /// Initial value(s) when item is first rendered
 ///
@@ -2120,6 +1557,43 @@ impl Default for QuestionnaireItemInitialValue {
     }
 }
 
+impl QuestionnaireItemInitialValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Date(x) => write_one_prim(w, "valueDate", "_valueDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Uri(x) => write_one_prim(w, "valueUri", "_valueUri", x, w_str),
+            Self::Attachment(x) => write_one(w, "valueAttachment", &**x, Attachment::write),
+            Self::Coding(x) => write_one(w, "valueCoding", &**x, Coding::write),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl QuestionnaireItemInitial {
     /// A `QuestionnaireItemInitial` with its required elements (`value`); everything else is empty.
     pub fn new(value: QuestionnaireItemInitialValue) -> Self {
@@ -2132,396 +1606,274 @@ impl QuestionnaireItemInitial {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        QuestionnaireItemInitialValue::Boolean,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemInitialValue::Boolean,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        QuestionnaireItemInitialValue::Decimal,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemInitialValue::Decimal,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        integer,
-                        QuestionnaireItemInitialValue::Integer,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemInitialValue::Integer,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDate" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        date,
-                        QuestionnaireItemInitialValue::Date,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDate" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemInitialValue::Date,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        QuestionnaireItemInitialValue::DateTime,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemInitialValue::DateTime,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        time,
-                        QuestionnaireItemInitialValue::Time,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemInitialValue::Time,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        string,
-                        QuestionnaireItemInitialValue::String,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        QuestionnaireItemInitialValue::String,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUri" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        uri,
-                        QuestionnaireItemInitialValue::Uri,
-                        |e| match e {
-                            QuestionnaireItemInitialValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUri" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_element_one(p, &mut r.value, QuestionnaireItemInitialValue::Uri, |e| {
-                        match e {
-                            QuestionnaireItemInitialValue::Uri(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "valueAttachment" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Attachment::read,
-                        QuestionnaireItemInitialValue::Attachment,
-                    )?;
-                }
-                "valueCoding" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Coding::read,
-                        QuestionnaireItemInitialValue::Coding,
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        QuestionnaireItemInitialValue::Quantity,
-                    )?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Reference::read,
-                        QuestionnaireItemInitialValue::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(p, &QUESTIONNAIRE_ITEM_INITIAL_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.value;
-            match v {
-                QuestionnaireItemInitialValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                QuestionnaireItemInitialValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-                QuestionnaireItemInitialValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                QuestionnaireItemInitialValue::Date(x) => {
-                    write_prim(w, "valueDate", "_valueDate", x, w_str)
-                }
-                QuestionnaireItemInitialValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                QuestionnaireItemInitialValue::Time(x) => {
-                    write_prim(w, "valueTime", "_valueTime", x, w_str)
-                }
-                QuestionnaireItemInitialValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                QuestionnaireItemInitialValue::Uri(x) => {
-                    write_prim(w, "valueUri", "_valueUri", x, w_str)
-                }
-                QuestionnaireItemInitialValue::Attachment(x) => {
-                    w.key("valueAttachment");
-                    x.write(w);
-                }
-                QuestionnaireItemInitialValue::Coding(x) => {
-                    w.key("valueCoding");
-                    x.write(w);
-                }
-                QuestionnaireItemInitialValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                QuestionnaireItemInitialValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.value.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    QuestionnaireItemInitialValue::Boolean(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::Decimal(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::Integer(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::Date(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::DateTime(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::Time(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::String(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::Uri(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::Attachment(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::Coding(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::Quantity(x) => x.visit_refs(path, f),
-                    QuestionnaireItemInitialValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            QuestionnaireItemInitialValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for QuestionnaireItemInitial {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => choice_value_one(
+                p,
+                &mut self.value,
+                uri,
+                QuestionnaireItemInitialValue::Uri,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            2 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemInitialValue::Uri,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_value_one(
+                p,
+                &mut self.value,
+                date,
+                QuestionnaireItemInitialValue::Date,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_value_one(
+                p,
+                &mut self.value,
+                time,
+                QuestionnaireItemInitialValue::Time,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemInitialValue::Date,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemInitialValue::Time,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_box_one(
+                p,
+                &mut self.value,
+                Coding::read,
+                QuestionnaireItemInitialValue::Coding,
+            ),
+            9 => choice_value_one(
+                p,
+                &mut self.value,
+                string,
+                QuestionnaireItemInitialValue::String,
+                |e| match e {
+                    QuestionnaireItemInitialValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemInitialValue::String,
+                |e| match e {
+                    QuestionnaireItemInitialValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_value_one(
+                p,
+                &mut self.value,
+                boolean,
+                QuestionnaireItemInitialValue::Boolean,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_value_one(
+                p,
+                &mut self.value,
+                decimal,
+                QuestionnaireItemInitialValue::Decimal,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_value_one(
+                p,
+                &mut self.value,
+                integer,
+                QuestionnaireItemInitialValue::Integer,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemInitialValue::Boolean,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemInitialValue::Decimal,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemInitialValue::Integer,
+                |e| match e {
+                    QuestionnaireItemInitialValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_value_one(
+                p,
+                &mut self.value,
+                date_time,
+                QuestionnaireItemInitialValue::DateTime,
+                |e| match e {
+                    QuestionnaireItemInitialValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            18 => choice_box_one(
+                p,
+                &mut self.value,
+                Quantity::read,
+                QuestionnaireItemInitialValue::Quantity,
+            ),
+            19 => choice_element_one(
+                p,
+                &mut self.value,
+                QuestionnaireItemInitialValue::DateTime,
+                |e| match e {
+                    QuestionnaireItemInitialValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            20 => choice_box_one(
+                p,
+                &mut self.value,
+                Reference::read,
+                QuestionnaireItemInitialValue::Reference,
+            ),
+            21 => choice_box_one(
+                p,
+                &mut self.value,
+                Attachment::read,
+                QuestionnaireItemInitialValue::Attachment,
+            ),
+            22 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static QUESTIONNAIRE_ITEM_INITIAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::choice("valueUri", 1, 8),
+        Key::choice("_valueUri", 1, 8),
+        Key::plain("extension"),
+        Key::choice("valueDate", 1, 4),
+        Key::choice("valueTime", 1, 6),
+        Key::choice("_valueDate", 1, 4),
+        Key::choice("_valueTime", 1, 6),
+        Key::choice("valueCoding", 1, 10),
+        Key::choice("valueString", 1, 7),
+        Key::choice("_valueString", 1, 7),
+        Key::choice("valueBoolean", 1, 1),
+        Key::choice("valueDecimal", 1, 2),
+        Key::choice("valueInteger", 1, 3),
+        Key::choice("_valueBoolean", 1, 1),
+        Key::choice("_valueDecimal", 1, 2),
+        Key::choice("_valueInteger", 1, 3),
+        Key::choice("valueDateTime", 1, 5),
+        Key::choice("valueQuantity", 1, 11),
+        Key::choice("_valueDateTime", 1, 5),
+        Key::choice("valueReference", 1, 12),
+        Key::choice("valueAttachment", 1, 9),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["value"],
+    required: &[Required {
+        name: "value[x]",
+        keys: &[
+            1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+        ],
+    }],
+};

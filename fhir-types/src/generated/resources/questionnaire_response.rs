@@ -103,123 +103,7 @@ impl QuestionnaireResponse {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("QuestionnaireResponse")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "questionnaire" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.questionnaire, canonical)?;
-                }
-                "_questionnaire" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.questionnaire)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::QuestionnaireResponseStatus::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "authored" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.authored, date_time)?;
-                }
-                "_authored" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.authored)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.author, Reference::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.source, Reference::read)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.item, QuestionnaireResponseItem::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &QUESTIONNAIRE_RESPONSE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -227,260 +111,187 @@ impl QuestionnaireResponse {
         w.begin_object();
         w.key("resourceType");
         w.str("QuestionnaireResponse");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.questionnaire {
-            write_prim(w, "questionnaire", "_questionnaire", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if let Some(v) = &self.authored {
-            write_prim(w, "authored", "_authored", v, w_str);
-        }
-        if let Some(v) = &self.author {
-            w.key("author");
-            v.write(w);
-        }
-        if let Some(v) = &self.source {
-            w.key("source");
-            v.write(w);
-        }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_opt_prim(
+            w,
+            "questionnaire",
+            "_questionnaire",
+            &self.questionnaire,
+            w_str,
+        );
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_opt_prim(w, "authored", "_authored", &self.authored, w_str);
+        write_opt(w, "author", &self.author, Reference::write);
+        write_opt(w, "source", &self.source, Reference::write);
+        write_many(w, "item", &self.item, QuestionnaireResponseItem::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.questionnaire.is_some() {
-            let n = path.len();
-            path.push_str(".questionnaire");
-            if let Some(v) = &self.questionnaire {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authored.is_some() {
-            let n = path.len();
-            path.push_str(".authored");
-            if let Some(v) = &self.authored {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.author.is_some() {
-            let n = path.len();
-            path.push_str(".author");
-            if let Some(v) = &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source.is_some() {
-            let n = path.len();
-            path.push_str(".source");
-            if let Some(v) = &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_opt(
+            path,
+            f,
+            ".questionnaire",
+            &self.questionnaire,
+            Canonical::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(path, f, ".authored", &self.authored, DateTime::visit_refs);
+        visit_opt(path, f, ".author", &self.author, reference);
+        visit_opt(path, f, ".source", &self.source, reference);
+        visit_many(
+            path,
+            f,
+            ".item",
+            &self.item,
+            QuestionnaireResponseItem::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for QuestionnaireResponse {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.item, QuestionnaireResponseItem::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt(p, &mut self.author, Reference::read),
+            6 => many(p, &mut self.part_of, Reference::read),
+            7 => opt(p, &mut self.source, Reference::read),
+            8 => prim_value(
+                p,
+                &mut self.status,
+                codes::QuestionnaireResponseStatus::read_code,
+            ),
+            9 => prim_element(p, &mut self.status),
+            10 => many(p, &mut self.based_on, Reference::read),
+            11 => opt(p, &mut self.subject, Reference::read),
+            12 => opt_prim_value(p, &mut self.authored, date_time),
+            13 => opt_prim_value(p, &mut self.language, code),
+            14 => opt_prim_element(p, &mut self.authored),
+            15 => opt_prim_element(p, &mut self.language),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => opt(p, &mut self.encounter, Reference::read),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => opt(p, &mut self.identifier, Identifier::read),
+            20 => p.expect_resource_type("QuestionnaireResponse"),
+            21 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            22 => opt_prim_value(p, &mut self.questionnaire, canonical),
+            23 => opt_prim_element(p, &mut self.implicit_rules),
+            24 => opt_prim_element(p, &mut self.questionnaire),
+            25 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static QUESTIONNAIRE_RESPONSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("item"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("author"),
+        Key::plain("partOf"),
+        Key::plain("source"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("subject"),
+        Key::plain("authored"),
+        Key::plain("language"),
+        Key::plain("_authored"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("questionnaire"),
+        Key::plain("_implicitRules"),
+        Key::plain("_questionnaire"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[8, 9],
+    }],
+};
 
 /// Groups and questions
 ///
@@ -538,171 +349,114 @@ impl QuestionnaireResponseItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "linkId" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.link_id, string)?;
-                }
-                "_linkId" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.link_id)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.definition, uri)?;
-                }
-                "_definition" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.definition)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.text, string)?;
-                }
-                "_text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.text)?;
-                }
-                "answer" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.answer, QuestionnaireResponseItemAnswer::read)?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.item, QuestionnaireResponseItem::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("linkId"));
-        }
+        read_object(p, &QUESTIONNAIRE_RESPONSE_ITEM_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "linkId", "_linkId", &self.link_id, w_str);
-        if let Some(v) = &self.definition {
-            write_prim(w, "definition", "_definition", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            write_prim(w, "text", "_text", v, w_str);
-        }
-        if !self.answer.is_empty() {
-            w.key("answer");
-            w.begin_array();
-            for v in &self.answer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "linkId", "_linkId", &self.link_id, w_str);
+        write_opt_prim(w, "definition", "_definition", &self.definition, w_str);
+        write_opt_prim(w, "text", "_text", &self.text, w_str);
+        write_many(
+            w,
+            "answer",
+            &self.answer,
+            QuestionnaireResponseItemAnswer::write,
+        );
+        write_many(w, "item", &self.item, QuestionnaireResponseItem::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".linkId");
-            {
-                let v = &self.link_id;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.definition.is_some() {
-            let n = path.len();
-            path.push_str(".definition");
-            if let Some(v) = &self.definition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.answer.is_empty() {
-            let n = path.len();
-            path.push_str(".answer");
-            for v in &self.answer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".linkId", &self.link_id, FhirString::visit_refs);
+        visit_opt(path, f, ".definition", &self.definition, Uri::visit_refs);
+        visit_opt(path, f, ".text", &self.text, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".answer",
+            &self.answer,
+            QuestionnaireResponseItemAnswer::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".item",
+            &self.item,
+            QuestionnaireResponseItem::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for QuestionnaireResponseItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.item, QuestionnaireResponseItem::read),
+            2 => opt_prim_value(p, &mut self.text, string),
+            3 => opt_prim_element(p, &mut self.text),
+            4 => many(p, &mut self.answer, QuestionnaireResponseItemAnswer::read),
+            5 => prim_value(p, &mut self.link_id, string),
+            6 => prim_element(p, &mut self.link_id),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.definition, uri),
+            9 => opt_prim_element(p, &mut self.definition),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static QUESTIONNAIRE_RESPONSE_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("item"),
+        Key::plain("text"),
+        Key::plain("_text"),
+        Key::plain("answer"),
+        Key::plain("linkId"),
+        Key::plain("_linkId"),
+        Key::plain("extension"),
+        Key::plain("definition"),
+        Key::plain("_definition"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "linkId",
+        keys: &[5, 6],
+    }],
+};
 
 /// The response(s) to the question
 ///
@@ -773,418 +527,327 @@ impl Default for QuestionnaireResponseItemAnswerValue {
     }
 }
 
+impl QuestionnaireResponseItemAnswerValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Date(x) => write_one_prim(w, "valueDate", "_valueDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Uri(x) => write_one_prim(w, "valueUri", "_valueUri", x, w_str),
+            Self::Attachment(x) => write_one(w, "valueAttachment", &**x, Attachment::write),
+            Self::Coding(x) => write_one(w, "valueCoding", &**x, Coding::write),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl QuestionnaireResponseItemAnswer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        QuestionnaireResponseItemAnswerValue::Boolean,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        QuestionnaireResponseItemAnswerValue::Boolean,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        QuestionnaireResponseItemAnswerValue::Decimal,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        QuestionnaireResponseItemAnswerValue::Decimal,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        integer,
-                        QuestionnaireResponseItemAnswerValue::Integer,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        QuestionnaireResponseItemAnswerValue::Integer,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDate" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        date,
-                        QuestionnaireResponseItemAnswerValue::Date,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDate" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        QuestionnaireResponseItemAnswerValue::Date,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        QuestionnaireResponseItemAnswerValue::DateTime,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        QuestionnaireResponseItemAnswerValue::DateTime,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        time,
-                        QuestionnaireResponseItemAnswerValue::Time,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        QuestionnaireResponseItemAnswerValue::Time,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        string,
-                        QuestionnaireResponseItemAnswerValue::String,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        QuestionnaireResponseItemAnswerValue::String,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUri" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        uri,
-                        QuestionnaireResponseItemAnswerValue::Uri,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUri" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        QuestionnaireResponseItemAnswerValue::Uri,
-                        |e| match e {
-                            QuestionnaireResponseItemAnswerValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueAttachment" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Attachment::read,
-                        QuestionnaireResponseItemAnswerValue::Attachment,
-                    )?;
-                }
-                "valueCoding" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Coding::read,
-                        QuestionnaireResponseItemAnswerValue::Coding,
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        QuestionnaireResponseItemAnswerValue::Quantity,
-                    )?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Reference::read,
-                        QuestionnaireResponseItemAnswerValue::Reference,
-                    )?;
-                }
-                "item" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.item, QuestionnaireResponseItem::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &QUESTIONNAIRE_RESPONSE_ITEM_ANSWER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         if let Some(v) = &self.value {
-            match v {
-                QuestionnaireResponseItemAnswerValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                QuestionnaireResponseItemAnswerValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-                QuestionnaireResponseItemAnswerValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                QuestionnaireResponseItemAnswerValue::Date(x) => {
-                    write_prim(w, "valueDate", "_valueDate", x, w_str)
-                }
-                QuestionnaireResponseItemAnswerValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                QuestionnaireResponseItemAnswerValue::Time(x) => {
-                    write_prim(w, "valueTime", "_valueTime", x, w_str)
-                }
-                QuestionnaireResponseItemAnswerValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                QuestionnaireResponseItemAnswerValue::Uri(x) => {
-                    write_prim(w, "valueUri", "_valueUri", x, w_str)
-                }
-                QuestionnaireResponseItemAnswerValue::Attachment(x) => {
-                    w.key("valueAttachment");
-                    x.write(w);
-                }
-                QuestionnaireResponseItemAnswerValue::Coding(x) => {
-                    w.key("valueCoding");
-                    x.write(w);
-                }
-                QuestionnaireResponseItemAnswerValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                QuestionnaireResponseItemAnswerValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.item.is_empty() {
-            w.key("item");
-            w.begin_array();
-            for v in &self.item {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "item", &self.item, QuestionnaireResponseItem::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    QuestionnaireResponseItemAnswerValue::Boolean(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::Decimal(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::Integer(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::Date(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::DateTime(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::Time(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::String(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::Uri(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::Attachment(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::Coding(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::Quantity(x) => x.visit_refs(path, f),
-                    QuestionnaireResponseItemAnswerValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.item.is_empty() {
-            let n = path.len();
-            path.push_str(".item");
-            for v in &self.item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            QuestionnaireResponseItemAnswerValue::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".item",
+            &self.item,
+            QuestionnaireResponseItem::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for QuestionnaireResponseItemAnswer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.item, QuestionnaireResponseItem::read),
+            2 => choice_value(
+                p,
+                &mut self.value,
+                uri,
+                QuestionnaireResponseItemAnswerValue::Uri,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            3 => choice_element(
+                p,
+                &mut self.value,
+                QuestionnaireResponseItemAnswerValue::Uri,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => choice_value(
+                p,
+                &mut self.value,
+                date,
+                QuestionnaireResponseItemAnswerValue::Date,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_value(
+                p,
+                &mut self.value,
+                time,
+                QuestionnaireResponseItemAnswerValue::Time,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_element(
+                p,
+                &mut self.value,
+                QuestionnaireResponseItemAnswerValue::Date,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element(
+                p,
+                &mut self.value,
+                QuestionnaireResponseItemAnswerValue::Time,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_box(
+                p,
+                &mut self.value,
+                Coding::read,
+                QuestionnaireResponseItemAnswerValue::Coding,
+            ),
+            10 => choice_value(
+                p,
+                &mut self.value,
+                string,
+                QuestionnaireResponseItemAnswerValue::String,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_element(
+                p,
+                &mut self.value,
+                QuestionnaireResponseItemAnswerValue::String,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_value(
+                p,
+                &mut self.value,
+                boolean,
+                QuestionnaireResponseItemAnswerValue::Boolean,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_value(
+                p,
+                &mut self.value,
+                decimal,
+                QuestionnaireResponseItemAnswerValue::Decimal,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_value(
+                p,
+                &mut self.value,
+                integer,
+                QuestionnaireResponseItemAnswerValue::Integer,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => choice_element(
+                p,
+                &mut self.value,
+                QuestionnaireResponseItemAnswerValue::Boolean,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_element(
+                p,
+                &mut self.value,
+                QuestionnaireResponseItemAnswerValue::Decimal,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_element(
+                p,
+                &mut self.value,
+                QuestionnaireResponseItemAnswerValue::Integer,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            18 => choice_value(
+                p,
+                &mut self.value,
+                date_time,
+                QuestionnaireResponseItemAnswerValue::DateTime,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            19 => choice_box(
+                p,
+                &mut self.value,
+                Quantity::read,
+                QuestionnaireResponseItemAnswerValue::Quantity,
+            ),
+            20 => choice_element(
+                p,
+                &mut self.value,
+                QuestionnaireResponseItemAnswerValue::DateTime,
+                |e| match e {
+                    QuestionnaireResponseItemAnswerValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            21 => choice_box(
+                p,
+                &mut self.value,
+                Reference::read,
+                QuestionnaireResponseItemAnswerValue::Reference,
+            ),
+            22 => choice_box(
+                p,
+                &mut self.value,
+                Attachment::read,
+                QuestionnaireResponseItemAnswerValue::Attachment,
+            ),
+            23 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static QUESTIONNAIRE_RESPONSE_ITEM_ANSWER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("item"),
+        Key::choice("valueUri", 1, 8),
+        Key::choice("_valueUri", 1, 8),
+        Key::plain("extension"),
+        Key::choice("valueDate", 1, 4),
+        Key::choice("valueTime", 1, 6),
+        Key::choice("_valueDate", 1, 4),
+        Key::choice("_valueTime", 1, 6),
+        Key::choice("valueCoding", 1, 10),
+        Key::choice("valueString", 1, 7),
+        Key::choice("_valueString", 1, 7),
+        Key::choice("valueBoolean", 1, 1),
+        Key::choice("valueDecimal", 1, 2),
+        Key::choice("valueInteger", 1, 3),
+        Key::choice("_valueBoolean", 1, 1),
+        Key::choice("_valueDecimal", 1, 2),
+        Key::choice("_valueInteger", 1, 3),
+        Key::choice("valueDateTime", 1, 5),
+        Key::choice("valueQuantity", 1, 11),
+        Key::choice("_valueDateTime", 1, 5),
+        Key::choice("valueReference", 1, 12),
+        Key::choice("valueAttachment", 1, 9),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["value"],
+    required: &[],
+};

@@ -95,123 +95,7 @@ impl RelatedPerson {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("RelatedPerson")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "active" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.active, boolean)?;
-                }
-                "_active" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.active)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 15)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.relationship, CodeableConcept::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.name, HumanName::read)?;
-                }
-                "telecom" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.telecom, ContactPoint::read)?;
-                }
-                "gender" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
-                }
-                "_gender" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.gender)?;
-                }
-                "birthDate" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.birth_date, date)?;
-                }
-                "_birthDate" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.birth_date)?;
-                }
-                "address" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.address, Address::read)?;
-                }
-                "photo" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.photo, Attachment::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "communication" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.communication, RelatedPersonCommunication::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 15) {
-            return Err(p.missing("patient"));
-        }
+        read_object(p, &RELATED_PERSON_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -219,286 +103,191 @@ impl RelatedPerson {
         w.begin_object();
         w.key("resourceType");
         w.str("RelatedPerson");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.active {
-            write_prim(w, "active", "_active", v, w_boolean);
-        }
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        if !self.relationship.is_empty() {
-            w.key("relationship");
-            w.begin_array();
-            for v in &self.relationship {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.name.is_empty() {
-            w.key("name");
-            w.begin_array();
-            for v in &self.name {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.telecom.is_empty() {
-            w.key("telecom");
-            w.begin_array();
-            for v in &self.telecom {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.gender {
-            write_prim(w, "gender", "_gender", v, w_str);
-        }
-        if let Some(v) = &self.birth_date {
-            write_prim(w, "birthDate", "_birthDate", v, w_str);
-        }
-        if !self.address.is_empty() {
-            w.key("address");
-            w.begin_array();
-            for v in &self.address {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.photo.is_empty() {
-            w.key("photo");
-            w.begin_array();
-            for v in &self.photo {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if !self.communication.is_empty() {
-            w.key("communication");
-            w.begin_array();
-            for v in &self.communication {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "active", "_active", &self.active, w_boolean);
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_many(
+            w,
+            "relationship",
+            &self.relationship,
+            CodeableConcept::write,
+        );
+        write_many(w, "name", &self.name, HumanName::write);
+        write_many(w, "telecom", &self.telecom, ContactPoint::write);
+        write_opt_prim(w, "gender", "_gender", &self.gender, w_str);
+        write_opt_prim(w, "birthDate", "_birthDate", &self.birth_date, w_str);
+        write_many(w, "address", &self.address, Address::write);
+        write_many(w, "photo", &self.photo, Attachment::write);
+        write_opt(w, "period", &self.period, Period::write);
+        write_many(
+            w,
+            "communication",
+            &self.communication,
+            RelatedPersonCommunication::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.active.is_some() {
-            let n = path.len();
-            path.push_str(".active");
-            if let Some(v) = &self.active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.relationship.is_empty() {
-            let n = path.len();
-            path.push_str(".relationship");
-            for v in &self.relationship {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.name.is_empty() {
-            let n = path.len();
-            path.push_str(".name");
-            for v in &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.telecom.is_empty() {
-            let n = path.len();
-            path.push_str(".telecom");
-            for v in &self.telecom {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.gender.is_some() {
-            let n = path.len();
-            path.push_str(".gender");
-            if let Some(v) = &self.gender {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.birth_date.is_some() {
-            let n = path.len();
-            path.push_str(".birthDate");
-            if let Some(v) = &self.birth_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.address.is_empty() {
-            let n = path.len();
-            path.push_str(".address");
-            for v in &self.address {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.photo.is_empty() {
-            let n = path.len();
-            path.push_str(".photo");
-            for v in &self.photo {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.communication.is_empty() {
-            let n = path.len();
-            path.push_str(".communication");
-            for v in &self.communication {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".active", &self.active, Boolean::visit_refs);
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_many(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".name", &self.name, HumanName::visit_refs);
+        visit_many(path, f, ".telecom", &self.telecom, ContactPoint::visit_refs);
+        visit_opt(path, f, ".gender", &self.gender, Code::visit_refs);
+        visit_opt(path, f, ".birthDate", &self.birth_date, Date::visit_refs);
+        visit_many(path, f, ".address", &self.address, Address::visit_refs);
+        visit_many(path, f, ".photo", &self.photo, Attachment::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".communication",
+            &self.communication,
+            RelatedPersonCommunication::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for RelatedPerson {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.name, HumanName::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(p, &mut self.photo, Attachment::read),
+            6 => opt_prim_value(p, &mut self.active, boolean),
+            7 => opt_prim_value(p, &mut self.gender, codes::AdministrativeGender::read_code),
+            8 => opt(p, &mut self.period, Period::read),
+            9 => opt_prim_element(p, &mut self.active),
+            10 => opt_prim_element(p, &mut self.gender),
+            11 => many(p, &mut self.address, Address::read),
+            12 => one(p, &mut self.patient, Reference::read),
+            13 => many(p, &mut self.telecom, ContactPoint::read),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => opt_prim_element(p, &mut self.language),
+            16 => opt_prim_value(p, &mut self.birth_date, date),
+            17 => many(p, &mut self.contained, Resource::read),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => opt_prim_element(p, &mut self.birth_date),
+            20 => many(p, &mut self.identifier, Identifier::read),
+            21 => many(p, &mut self.relationship, CodeableConcept::read),
+            22 => p.expect_resource_type("RelatedPerson"),
+            23 => many(p, &mut self.communication, RelatedPersonCommunication::read),
+            24 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            25 => opt_prim_element(p, &mut self.implicit_rules),
+            26 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static RELATED_PERSON_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("photo"),
+        Key::plain("active"),
+        Key::plain("gender"),
+        Key::plain("period"),
+        Key::plain("_active"),
+        Key::plain("_gender"),
+        Key::plain("address"),
+        Key::plain("patient"),
+        Key::plain("telecom"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("birthDate"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("_birthDate"),
+        Key::plain("identifier"),
+        Key::plain("relationship"),
+        Key::plain("resourceType"),
+        Key::plain("communication"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "patient",
+        keys: &[12],
+    }],
+};
 
 /// A language which may be used to communicate with about the patient's health
 ///
@@ -544,109 +333,84 @@ impl RelatedPersonCommunication {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.language, CodeableConcept::read)?;
-                }
-                "preferred" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.preferred, boolean)?;
-                }
-                "_preferred" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.preferred)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("language"));
-        }
+        read_object(p, &RELATED_PERSON_COMMUNICATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.language;
-            w.key("language");
-            v.write(w);
-        }
-        if let Some(v) = &self.preferred {
-            write_prim(w, "preferred", "_preferred", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "language", &self.language, CodeableConcept::write);
+        write_opt_prim(w, "preferred", "_preferred", &self.preferred, w_boolean);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".language");
-            {
-                let v = &self.language;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.preferred.is_some() {
-            let n = path.len();
-            path.push_str(".preferred");
-            if let Some(v) = &self.preferred {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".language",
+            &self.language,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".preferred", &self.preferred, Boolean::visit_refs);
+    }
+}
+
+impl ReadFields for RelatedPersonCommunication {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.language, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt_prim_value(p, &mut self.preferred, boolean),
+            4 => opt_prim_element(p, &mut self.preferred),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static RELATED_PERSON_COMMUNICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("language"),
+        Key::plain("extension"),
+        Key::plain("preferred"),
+        Key::plain("_preferred"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "language",
+        keys: &[1],
+    }],
+};

@@ -132,168 +132,9 @@ impl RequestGroup {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("RequestGroup")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.instantiates_canonical, canonical, other)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.instantiates_canonical, other)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.instantiates_uri, uri, other)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.instantiates_uri, other)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "replaces" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.replaces, Reference::read)?;
-                }
-                "groupIdentifier" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.group_identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "intent" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
-                }
-                "_intent" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_element(p, &mut r.intent)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "authoredOn" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.authored_on, date_time)?;
-                }
-                "_authoredOn" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.authored_on)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.author, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.action, RequestGroupAction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &REQUEST_GROUP_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates_canonical, "instantiatesCanonical")?;
         check_list(p, &r.instantiates_uri, "instantiatesUri")?;
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 22) && !p.marked(&seen, 23) {
-            return Err(p.missing("intent"));
-        }
         Ok(r)
     }
 
@@ -301,55 +142,26 @@ impl RequestGroup {
         w.begin_object();
         w.key("resourceType");
         w.str("RequestGroup");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "instantiatesCanonical",
@@ -364,301 +176,247 @@ impl RequestGroup {
             &self.instantiates_uri,
             w_str,
         );
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.replaces.is_empty() {
-            w.key("replaces");
-            w.begin_array();
-            for v in &self.replaces {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.group_identifier {
-            w.key("groupIdentifier");
-            v.write(w);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if let Some(v) = &self.authored_on {
-            write_prim(w, "authoredOn", "_authoredOn", v, w_str);
-        }
-        if let Some(v) = &self.author {
-            w.key("author");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "replaces", &self.replaces, Reference::write);
+        write_opt(
+            w,
+            "groupIdentifier",
+            &self.group_identifier,
+            Identifier::write,
+        );
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_opt_prim(w, "authoredOn", "_authoredOn", &self.authored_on, w_str);
+        write_opt(w, "author", &self.author, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(w, "action", &self.action, RequestGroupAction::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            for v in &self.instantiates_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            for v in &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.replaces.is_empty() {
-            let n = path.len();
-            path.push_str(".replaces");
-            for v in &self.replaces {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.group_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".groupIdentifier");
-            if let Some(v) = &self.group_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".intent");
-            {
-                let v = &self.intent;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authored_on.is_some() {
-            let n = path.len();
-            path.push_str(".authoredOn");
-            if let Some(v) = &self.authored_on {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.author.is_some() {
-            let n = path.len();
-            path.push_str(".author");
-            if let Some(v) = &self.author {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".replaces", &self.replaces, reference);
+        visit_opt(
+            path,
+            f,
+            ".groupIdentifier",
+            &self.group_identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".intent", &self.intent, Code::visit_refs);
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".authoredOn",
+            &self.authored_on,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".author", &self.author, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            RequestGroupAction::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for RequestGroup {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => many(p, &mut self.action, RequestGroupAction::read),
+            7 => opt(p, &mut self.author, Reference::read),
+            8 => prim_value(p, &mut self.intent, codes::RequestIntent::read_code),
+            9 => prim_value(p, &mut self.status, codes::RequestStatus::read_code),
+            10 => prim_element(p, &mut self.intent),
+            11 => prim_element(p, &mut self.status),
+            12 => many(p, &mut self.based_on, Reference::read),
+            13 => opt(p, &mut self.subject, Reference::read),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            16 => many(p, &mut self.replaces, Reference::read),
+            17 => opt_prim_element(p, &mut self.language),
+            18 => opt_prim_element(p, &mut self.priority),
+            19 => many(p, &mut self.contained, Resource::read),
+            20 => opt(p, &mut self.encounter, Reference::read),
+            21 => many(p, &mut self.extension, Extension::read),
+            22 => opt_prim_value(p, &mut self.authored_on, date_time),
+            23 => many(p, &mut self.identifier, Identifier::read),
+            24 => many(p, &mut self.reason_code, CodeableConcept::read),
+            25 => opt_prim_element(p, &mut self.authored_on),
+            26 => p.expect_resource_type("RequestGroup"),
+            27 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            28 => opt_prim_element(p, &mut self.implicit_rules),
+            29 => opt(p, &mut self.group_identifier, Identifier::read),
+            30 => {
+                let other = p.marked(seen, 32);
+                values(p, &mut self.instantiates_uri, uri, other)
+            }
+            31 => many(p, &mut self.reason_reference, Reference::read),
+            32 => {
+                let other = p.marked(seen, 30);
+                elements(p, &mut self.instantiates_uri, other)
+            }
+            33 => many(p, &mut self.modifier_extension, Extension::read),
+            34 => {
+                let other = p.marked(seen, 35);
+                values(p, &mut self.instantiates_canonical, canonical, other)
+            }
+            35 => {
+                let other = p.marked(seen, 34);
+                elements(p, &mut self.instantiates_canonical, other)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+static REQUEST_GROUP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("action"),
+        Key::plain("author"),
+        Key::plain("intent"),
+        Key::plain("status"),
+        Key::plain("_intent"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("replaces"),
+        Key::plain("_language"),
+        Key::plain("_priority"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("authoredOn"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("_authoredOn"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("groupIdentifier"),
+        Key::plain("instantiatesUri"),
+        Key::plain("reasonReference"),
+        Key::plain("_instantiatesUri"),
+        Key::plain("modifierExtension"),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("_instantiatesCanonical"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[9, 11],
+        },
+        Required {
+            name: "intent",
+            keys: &[8, 10],
+        },
+    ],
+};
 
 /// Proposed actions, if any
 ///
@@ -785,559 +543,396 @@ impl Default for RequestGroupActionTiming {
     }
 }
 
+impl RequestGroupActionTiming {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(w, "timingDateTime", "_timingDateTime", x, w_str),
+            Self::Age(x) => write_one(w, "timingAge", &**x, Age::write),
+            Self::Period(x) => write_one(w, "timingPeriod", &**x, Period::write),
+            Self::Duration(x) => write_one(w, "timingDuration", &**x, Duration::write),
+            Self::Range(x) => write_one(w, "timingRange", &**x, Range::write),
+            Self::Timing(x) => write_one(w, "timingTiming", &**x, Timing::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl RequestGroupAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "prefix" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.prefix, string)?;
-                }
-                "_prefix" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.prefix)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "textEquivalent" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.text_equivalent, string)?;
-                }
-                "_textEquivalent" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.text_equivalent)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.documentation, RelatedArtifact::read)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.condition, RequestGroupActionCondition::read)?;
-                }
-                "relatedAction" => {
-                    p.mark(&mut seen, 16)?;
-                    many(
-                        p,
-                        &mut r.related_action,
-                        RequestGroupActionRelatedAction::read,
-                    )?;
-                }
-                "timingDateTime" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 1, "timing")?;
-                    choice_value(
-                        p,
-                        &mut r.timing,
-                        date_time,
-                        RequestGroupActionTiming::DateTime,
-                        |e| match e {
-                            RequestGroupActionTiming::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timingDateTime" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 1, "timing")?;
-                    choice_element(
-                        p,
-                        &mut r.timing,
-                        RequestGroupActionTiming::DateTime,
-                        |e| match e {
-                            RequestGroupActionTiming::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "timingAge" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 2, "timing")?;
-                    choice_box(p, &mut r.timing, Age::read, RequestGroupActionTiming::Age)?;
-                }
-                "timingPeriod" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 3, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Period::read,
-                        RequestGroupActionTiming::Period,
-                    )?;
-                }
-                "timingDuration" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 4, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Duration::read,
-                        RequestGroupActionTiming::Duration,
-                    )?;
-                }
-                "timingRange" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 5, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Range::read,
-                        RequestGroupActionTiming::Range,
-                    )?;
-                }
-                "timingTiming" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 6, "timing")?;
-                    choice_box(
-                        p,
-                        &mut r.timing,
-                        Timing::read,
-                        RequestGroupActionTiming::Timing,
-                    )?;
-                }
-                "participant" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.participant, Reference::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "groupingBehavior" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.grouping_behavior,
-                        codes::ActionGroupingBehavior::read_code,
-                    )?;
-                }
-                "_groupingBehavior" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.grouping_behavior)?;
-                }
-                "selectionBehavior" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.selection_behavior,
-                        codes::ActionSelectionBehavior::read_code,
-                    )?;
-                }
-                "_selectionBehavior" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_element(p, &mut r.selection_behavior)?;
-                }
-                "requiredBehavior" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.required_behavior,
-                        codes::ActionRequiredBehavior::read_code,
-                    )?;
-                }
-                "_requiredBehavior" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.required_behavior)?;
-                }
-                "precheckBehavior" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.precheck_behavior,
-                        codes::ActionPrecheckBehavior::read_code,
-                    )?;
-                }
-                "_precheckBehavior" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_element(p, &mut r.precheck_behavior)?;
-                }
-                "cardinalityBehavior" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.cardinality_behavior,
-                        codes::ActionCardinalityBehavior::read_code,
-                    )?;
-                }
-                "_cardinalityBehavior" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.cardinality_behavior)?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 36)?;
-                    opt(p, &mut r.resource, Reference::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.action, RequestGroupAction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &REQUEST_GROUP_ACTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.prefix {
-            write_prim(w, "prefix", "_prefix", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.text_equivalent {
-            write_prim(w, "textEquivalent", "_textEquivalent", v, w_str);
-        }
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.documentation.is_empty() {
-            w.key("documentation");
-            w.begin_array();
-            for v in &self.documentation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.condition.is_empty() {
-            w.key("condition");
-            w.begin_array();
-            for v in &self.condition {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related_action.is_empty() {
-            w.key("relatedAction");
-            w.begin_array();
-            for v in &self.related_action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "prefix", "_prefix", &self.prefix, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(
+            w,
+            "textEquivalent",
+            "_textEquivalent",
+            &self.text_equivalent,
+            w_str,
+        );
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        write_many(w, "code", &self.code, CodeableConcept::write);
+        write_many(
+            w,
+            "documentation",
+            &self.documentation,
+            RelatedArtifact::write,
+        );
+        write_many(
+            w,
+            "condition",
+            &self.condition,
+            RequestGroupActionCondition::write,
+        );
+        write_many(
+            w,
+            "relatedAction",
+            &self.related_action,
+            RequestGroupActionRelatedAction::write,
+        );
         if let Some(v) = &self.timing {
-            match v {
-                RequestGroupActionTiming::DateTime(x) => {
-                    write_prim(w, "timingDateTime", "_timingDateTime", x, w_str)
-                }
-                RequestGroupActionTiming::Age(x) => {
-                    w.key("timingAge");
-                    x.write(w);
-                }
-                RequestGroupActionTiming::Period(x) => {
-                    w.key("timingPeriod");
-                    x.write(w);
-                }
-                RequestGroupActionTiming::Duration(x) => {
-                    w.key("timingDuration");
-                    x.write(w);
-                }
-                RequestGroupActionTiming::Range(x) => {
-                    w.key("timingRange");
-                    x.write(w);
-                }
-                RequestGroupActionTiming::Timing(x) => {
-                    w.key("timingTiming");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.participant.is_empty() {
-            w.key("participant");
-            w.begin_array();
-            for v in &self.participant {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.grouping_behavior {
-            write_prim(w, "groupingBehavior", "_groupingBehavior", v, w_str);
-        }
-        if let Some(v) = &self.selection_behavior {
-            write_prim(w, "selectionBehavior", "_selectionBehavior", v, w_str);
-        }
-        if let Some(v) = &self.required_behavior {
-            write_prim(w, "requiredBehavior", "_requiredBehavior", v, w_str);
-        }
-        if let Some(v) = &self.precheck_behavior {
-            write_prim(w, "precheckBehavior", "_precheckBehavior", v, w_str);
-        }
-        if let Some(v) = &self.cardinality_behavior {
-            write_prim(w, "cardinalityBehavior", "_cardinalityBehavior", v, w_str);
-        }
-        if let Some(v) = &self.resource {
-            w.key("resource");
-            v.write(w);
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "participant", &self.participant, Reference::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "groupingBehavior",
+            "_groupingBehavior",
+            &self.grouping_behavior,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "selectionBehavior",
+            "_selectionBehavior",
+            &self.selection_behavior,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "requiredBehavior",
+            "_requiredBehavior",
+            &self.required_behavior,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "precheckBehavior",
+            "_precheckBehavior",
+            &self.precheck_behavior,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "cardinalityBehavior",
+            "_cardinalityBehavior",
+            &self.cardinality_behavior,
+            w_str,
+        );
+        write_opt(w, "resource", &self.resource, Reference::write);
+        write_many(w, "action", &self.action, RequestGroupAction::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.prefix.is_some() {
-            let n = path.len();
-            path.push_str(".prefix");
-            if let Some(v) = &self.prefix {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text_equivalent.is_some() {
-            let n = path.len();
-            path.push_str(".textEquivalent");
-            if let Some(v) = &self.text_equivalent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.documentation.is_empty() {
-            let n = path.len();
-            path.push_str(".documentation");
-            for v in &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.condition.is_empty() {
-            let n = path.len();
-            path.push_str(".condition");
-            for v in &self.condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_action.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedAction");
-            for v in &self.related_action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.timing.is_some() {
-            let n = path.len();
-            path.push_str(".timing[x]");
-            if let Some(v) = &self.timing {
-                match v {
-                    RequestGroupActionTiming::DateTime(x) => x.visit_refs(path, f),
-                    RequestGroupActionTiming::Age(x) => x.visit_refs(path, f),
-                    RequestGroupActionTiming::Period(x) => x.visit_refs(path, f),
-                    RequestGroupActionTiming::Duration(x) => x.visit_refs(path, f),
-                    RequestGroupActionTiming::Range(x) => x.visit_refs(path, f),
-                    RequestGroupActionTiming::Timing(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.participant.is_empty() {
-            let n = path.len();
-            path.push_str(".participant");
-            for v in &self.participant {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.grouping_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".groupingBehavior");
-            if let Some(v) = &self.grouping_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.selection_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".selectionBehavior");
-            if let Some(v) = &self.selection_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.required_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".requiredBehavior");
-            if let Some(v) = &self.required_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.precheck_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".precheckBehavior");
-            if let Some(v) = &self.precheck_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.cardinality_behavior.is_some() {
-            let n = path.len();
-            path.push_str(".cardinalityBehavior");
-            if let Some(v) = &self.cardinality_behavior {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.resource.is_some() {
-            let n = path.len();
-            path.push_str(".resource");
-            if let Some(v) = &self.resource {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".prefix", &self.prefix, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".textEquivalent",
+            &self.text_equivalent,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_many(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            RelatedArtifact::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".condition",
+            &self.condition,
+            RequestGroupActionCondition::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relatedAction",
+            &self.related_action,
+            RequestGroupActionRelatedAction::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".timing[x]",
+            &self.timing,
+            RequestGroupActionTiming::visit_refs,
+        );
+        visit_many(path, f, ".participant", &self.participant, reference);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".groupingBehavior",
+            &self.grouping_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".selectionBehavior",
+            &self.selection_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".requiredBehavior",
+            &self.required_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".precheckBehavior",
+            &self.precheck_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".cardinalityBehavior",
+            &self.cardinality_behavior,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".resource", &self.resource, reference);
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            RequestGroupAction::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for RequestGroupAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.code, CodeableConcept::read),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_value(p, &mut self.title, string),
+            4 => opt_prim_element(p, &mut self.title),
+            5 => many(p, &mut self.action, RequestGroupAction::read),
+            6 => opt_prim_value(p, &mut self.prefix, string),
+            7 => opt_prim_element(p, &mut self.prefix),
+            8 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            9 => opt(p, &mut self.resource, Reference::read),
+            10 => opt_prim_element(p, &mut self.priority),
+            11 => many(p, &mut self.condition, RequestGroupActionCondition::read),
+            12 => many(p, &mut self.extension, Extension::read),
+            13 => choice_box(
+                p,
+                &mut self.timing,
+                Age::read,
+                RequestGroupActionTiming::Age,
+            ),
+            14 => opt_prim_value(p, &mut self.description, string),
+            15 => many(p, &mut self.participant, Reference::read),
+            16 => choice_box(
+                p,
+                &mut self.timing,
+                Range::read,
+                RequestGroupActionTiming::Range,
+            ),
+            17 => opt_prim_element(p, &mut self.description),
+            18 => choice_box(
+                p,
+                &mut self.timing,
+                Period::read,
+                RequestGroupActionTiming::Period,
+            ),
+            19 => choice_box(
+                p,
+                &mut self.timing,
+                Timing::read,
+                RequestGroupActionTiming::Timing,
+            ),
+            20 => many(p, &mut self.documentation, RelatedArtifact::read),
+            21 => many(
+                p,
+                &mut self.related_action,
+                RequestGroupActionRelatedAction::read,
+            ),
+            22 => opt_prim_value(p, &mut self.text_equivalent, string),
+            23 => choice_value(
+                p,
+                &mut self.timing,
+                date_time,
+                RequestGroupActionTiming::DateTime,
+                |e| match e {
+                    RequestGroupActionTiming::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            24 => choice_box(
+                p,
+                &mut self.timing,
+                Duration::read,
+                RequestGroupActionTiming::Duration,
+            ),
+            25 => opt_prim_element(p, &mut self.text_equivalent),
+            26 => choice_element(
+                p,
+                &mut self.timing,
+                RequestGroupActionTiming::DateTime,
+                |e| match e {
+                    RequestGroupActionTiming::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            27 => opt_prim_value(
+                p,
+                &mut self.grouping_behavior,
+                codes::ActionGroupingBehavior::read_code,
+            ),
+            28 => opt_prim_value(
+                p,
+                &mut self.precheck_behavior,
+                codes::ActionPrecheckBehavior::read_code,
+            ),
+            29 => opt_prim_value(
+                p,
+                &mut self.required_behavior,
+                codes::ActionRequiredBehavior::read_code,
+            ),
+            30 => opt_prim_element(p, &mut self.grouping_behavior),
+            31 => opt_prim_element(p, &mut self.precheck_behavior),
+            32 => opt_prim_element(p, &mut self.required_behavior),
+            33 => many(p, &mut self.modifier_extension, Extension::read),
+            34 => opt_prim_value(
+                p,
+                &mut self.selection_behavior,
+                codes::ActionSelectionBehavior::read_code,
+            ),
+            35 => opt_prim_element(p, &mut self.selection_behavior),
+            36 => opt_prim_value(
+                p,
+                &mut self.cardinality_behavior,
+                codes::ActionCardinalityBehavior::read_code,
+            ),
+            37 => opt_prim_element(p, &mut self.cardinality_behavior),
+            _ => Ok(()),
         }
     }
 }
+
+static REQUEST_GROUP_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("type"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("action"),
+        Key::plain("prefix"),
+        Key::plain("_prefix"),
+        Key::plain("priority"),
+        Key::plain("resource"),
+        Key::plain("_priority"),
+        Key::plain("condition"),
+        Key::plain("extension"),
+        Key::choice("timingAge", 1, 2),
+        Key::plain("description"),
+        Key::plain("participant"),
+        Key::choice("timingRange", 1, 5),
+        Key::plain("_description"),
+        Key::choice("timingPeriod", 1, 3),
+        Key::choice("timingTiming", 1, 6),
+        Key::plain("documentation"),
+        Key::plain("relatedAction"),
+        Key::plain("textEquivalent"),
+        Key::choice("timingDateTime", 1, 1),
+        Key::choice("timingDuration", 1, 4),
+        Key::plain("_textEquivalent"),
+        Key::choice("_timingDateTime", 1, 1),
+        Key::plain("groupingBehavior"),
+        Key::plain("precheckBehavior"),
+        Key::plain("requiredBehavior"),
+        Key::plain("_groupingBehavior"),
+        Key::plain("_precheckBehavior"),
+        Key::plain("_requiredBehavior"),
+        Key::plain("modifierExtension"),
+        Key::plain("selectionBehavior"),
+        Key::plain("_selectionBehavior"),
+        Key::plain("cardinalityBehavior"),
+        Key::plain("_cardinalityBehavior"),
+    ],
+    choices: &["timing"],
+    required: &[],
+};
 
 /// Whether or not the action is applicable
 ///
@@ -1383,109 +978,87 @@ impl RequestGroupActionCondition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "kind" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.kind, codes::ActionConditionKind::read_code)?;
-                }
-                "_kind" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.kind)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.expression, Expression::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("kind"));
-        }
+        read_object(p, &REQUEST_GROUP_ACTION_CONDITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
-        if let Some(v) = &self.expression {
-            w.key("expression");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_opt(w, "expression", &self.expression, Expression::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".kind");
-            {
-                let v = &self.kind;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expression.is_some() {
-            let n = path.len();
-            path.push_str(".expression");
-            if let Some(v) = &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".kind", &self.kind, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            Expression::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for RequestGroupActionCondition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.kind, codes::ActionConditionKind::read_code),
+            2 => prim_element(p, &mut self.kind),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.expression, Expression::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static REQUEST_GROUP_ACTION_CONDITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("kind"),
+        Key::plain("_kind"),
+        Key::plain("extension"),
+        Key::plain("expression"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "kind",
+        keys: &[1, 2],
+    }],
+};
 
 /// Relationship to another action
 ///
@@ -1540,6 +1113,23 @@ impl Default for RequestGroupActionRelatedActionOffset {
     }
 }
 
+impl RequestGroupActionRelatedActionOffset {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Duration(x) => write_one(w, "offsetDuration", &**x, Duration::write),
+            Self::Range(x) => write_one(w, "offsetRange", &**x, Range::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl RequestGroupActionRelatedAction {
     /// A `RequestGroupActionRelatedAction` with its required elements (`actionId`, `relationship`); everything else is empty.
     pub fn new(action_id: impl Into<Id>, relationship: impl Into<Code>) -> Self {
@@ -1553,98 +1143,27 @@ impl RequestGroupActionRelatedAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "actionId" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.action_id, id)?;
-                }
-                "_actionId" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.action_id)?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(
-                        p,
-                        &mut r.relationship,
-                        codes::ActionRelationshipType::read_code,
-                    )?;
-                }
-                "_relationship" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.relationship)?;
-                }
-                "offsetDuration" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "offset")?;
-                    choice_box(
-                        p,
-                        &mut r.offset,
-                        Duration::read,
-                        RequestGroupActionRelatedActionOffset::Duration,
-                    )?;
-                }
-                "offsetRange" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 2, "offset")?;
-                    choice_box(
-                        p,
-                        &mut r.offset,
-                        Range::read,
-                        RequestGroupActionRelatedActionOffset::Range,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("actionId"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("relationship"));
-        }
+        read_object(
+            p,
+            &REQUEST_GROUP_ACTION_RELATED_ACTION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "actionId", "_actionId", &self.action_id, w_str);
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "actionId", "_actionId", &self.action_id, w_str);
+        write_one_prim(
             w,
             "relationship",
             "_relationship",
@@ -1652,66 +1171,103 @@ impl RequestGroupActionRelatedAction {
             w_str,
         );
         if let Some(v) = &self.offset {
-            match v {
-                RequestGroupActionRelatedActionOffset::Duration(x) => {
-                    w.key("offsetDuration");
-                    x.write(w);
-                }
-                RequestGroupActionRelatedActionOffset::Range(x) => {
-                    w.key("offsetRange");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".actionId");
-            {
-                let v = &self.action_id;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".relationship");
-            {
-                let v = &self.relationship;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.offset.is_some() {
-            let n = path.len();
-            path.push_str(".offset[x]");
-            if let Some(v) = &self.offset {
-                match v {
-                    RequestGroupActionRelatedActionOffset::Duration(x) => x.visit_refs(path, f),
-                    RequestGroupActionRelatedActionOffset::Range(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".actionId", &self.action_id, Id::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".offset[x]",
+            &self.offset,
+            RequestGroupActionRelatedActionOffset::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for RequestGroupActionRelatedAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.action_id, id),
+            2 => prim_element(p, &mut self.action_id),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_box(
+                p,
+                &mut self.offset,
+                Range::read,
+                RequestGroupActionRelatedActionOffset::Range,
+            ),
+            5 => prim_value(
+                p,
+                &mut self.relationship,
+                codes::ActionRelationshipType::read_code,
+            ),
+            6 => prim_element(p, &mut self.relationship),
+            7 => choice_box(
+                p,
+                &mut self.offset,
+                Duration::read,
+                RequestGroupActionRelatedActionOffset::Duration,
+            ),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static REQUEST_GROUP_ACTION_RELATED_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("actionId"),
+        Key::plain("_actionId"),
+        Key::plain("extension"),
+        Key::choice("offsetRange", 1, 2),
+        Key::plain("relationship"),
+        Key::plain("_relationship"),
+        Key::choice("offsetDuration", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["offset"],
+    required: &[
+        Required {
+            name: "actionId",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "relationship",
+            keys: &[5, 6],
+        },
+    ],
+};

@@ -196,6 +196,25 @@ impl Default for ResearchElementDefinitionSubject {
     }
 }
 
+impl ResearchElementDefinitionSubject {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "subjectCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "subjectReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl ResearchElementDefinition {
     /// A `ResearchElementDefinition` with its required elements (`status`, `type`, `characteristic`); everything else is empty.
     pub fn new(
@@ -214,312 +233,9 @@ impl ResearchElementDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ResearchElementDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "shortTitle" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.short_title, string)?;
-                }
-                "_shortTitle" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.short_title)?;
-                }
-                "subtitle" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.subtitle, string)?;
-                }
-                "_subtitle" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.subtitle)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 26)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "subjectCodeableConcept" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 1, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        CodeableConcept::read,
-                        ResearchElementDefinitionSubject::CodeableConcept,
-                    )?;
-                }
-                "subjectReference" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 2, "subject")?;
-                    choice_box(
-                        p,
-                        &mut r.subject,
-                        Reference::read,
-                        ResearchElementDefinitionSubject::Reference,
-                    )?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 35)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 38)?;
-                    let other = p.marked(&seen, 39);
-                    values(p, &mut r.comment, string, other)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 39)?;
-                    let other = p.marked(&seen, 38);
-                    elements(p, &mut r.comment, other)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "usage" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_value(p, &mut r.usage, string)?;
-                }
-                "_usage" => {
-                    p.mark(&mut seen, 45)?;
-                    opt_prim_element(p, &mut r.usage)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 46)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 47)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "approvalDate" => {
-                    p.mark(&mut seen, 48)?;
-                    opt_prim_value(p, &mut r.approval_date, date)?;
-                }
-                "_approvalDate" => {
-                    p.mark(&mut seen, 49)?;
-                    opt_prim_element(p, &mut r.approval_date)?;
-                }
-                "lastReviewDate" => {
-                    p.mark(&mut seen, 50)?;
-                    opt_prim_value(p, &mut r.last_review_date, date)?;
-                }
-                "_lastReviewDate" => {
-                    p.mark(&mut seen, 51)?;
-                    opt_prim_element(p, &mut r.last_review_date)?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 52)?;
-                    opt(p, &mut r.effective_period, Period::read)?;
-                }
-                "topic" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.topic, CodeableConcept::read)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 54)?;
-                    many(p, &mut r.author, ContactDetail::read)?;
-                }
-                "editor" => {
-                    p.mark(&mut seen, 55)?;
-                    many(p, &mut r.editor, ContactDetail::read)?;
-                }
-                "reviewer" => {
-                    p.mark(&mut seen, 56)?;
-                    many(p, &mut r.reviewer, ContactDetail::read)?;
-                }
-                "endorser" => {
-                    p.mark(&mut seen, 57)?;
-                    many(p, &mut r.endorser, ContactDetail::read)?;
-                }
-                "relatedArtifact" => {
-                    p.mark(&mut seen, 58)?;
-                    many(p, &mut r.related_artifact, RelatedArtifact::read)?;
-                }
-                "library" => {
-                    p.mark(&mut seen, 59)?;
-                    let other = p.marked(&seen, 60);
-                    values(p, &mut r.library, canonical, other)?;
-                }
-                "_library" => {
-                    p.mark(&mut seen, 60)?;
-                    let other = p.marked(&seen, 59);
-                    elements(p, &mut r.library, other)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 61)?;
-                    prim_value(p, &mut r.type_, codes::ResearchElementType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 62)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "variableType" => {
-                    p.mark(&mut seen, 63)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.variable_type,
-                        codes::EvidenceVariableType::read_code,
-                    )?;
-                }
-                "_variableType" => {
-                    p.mark(&mut seen, 64)?;
-                    opt_prim_element(p, &mut r.variable_type)?;
-                }
-                "characteristic" => {
-                    p.mark(&mut seen, 65)?;
-                    many(
-                        p,
-                        &mut r.characteristic,
-                        ResearchElementDefinitionCharacteristic::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 25) && !p.marked(&seen, 26) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &RESEARCH_ELEMENT_DEFINITION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.comment, "comment")?;
         check_list(p, &r.library, "library")?;
-        if !p.marked(&seen, 61) && !p.marked(&seen, 62) {
-            return Err(p.missing("type"));
-        }
-        if r.characteristic.is_empty() {
-            return Err(p.missing("characteristic"));
-        }
         Ok(r)
     }
 
@@ -527,542 +243,466 @@ impl ResearchElementDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("ResearchElementDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if let Some(v) = &self.short_title {
-            write_prim(w, "shortTitle", "_shortTitle", v, w_str);
-        }
-        if let Some(v) = &self.subtitle {
-            write_prim(w, "subtitle", "_subtitle", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_opt_prim(w, "shortTitle", "_shortTitle", &self.short_title, w_str);
+        write_opt_prim(w, "subtitle", "_subtitle", &self.subtitle, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
         if let Some(v) = &self.subject {
-            match v {
-                ResearchElementDefinitionSubject::CodeableConcept(x) => {
-                    w.key("subjectCodeableConcept");
-                    x.write(w);
-                }
-                ResearchElementDefinitionSubject::Reference(x) => {
-                    w.key("subjectReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         write_prims(w, "comment", "_comment", &self.comment, w_str);
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.usage {
-            write_prim(w, "usage", "_usage", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.approval_date {
-            write_prim(w, "approvalDate", "_approvalDate", v, w_str);
-        }
-        if let Some(v) = &self.last_review_date {
-            write_prim(w, "lastReviewDate", "_lastReviewDate", v, w_str);
-        }
-        if let Some(v) = &self.effective_period {
-            w.key("effectivePeriod");
-            v.write(w);
-        }
-        if !self.topic.is_empty() {
-            w.key("topic");
-            w.begin_array();
-            for v in &self.topic {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.editor.is_empty() {
-            w.key("editor");
-            w.begin_array();
-            for v in &self.editor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reviewer.is_empty() {
-            w.key("reviewer");
-            w.begin_array();
-            for v in &self.reviewer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.endorser.is_empty() {
-            w.key("endorser");
-            w.begin_array();
-            for v in &self.endorser {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related_artifact.is_empty() {
-            w.key("relatedArtifact");
-            w.begin_array();
-            for v in &self.related_artifact {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "usage", "_usage", &self.usage, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(
+            w,
+            "approvalDate",
+            "_approvalDate",
+            &self.approval_date,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "lastReviewDate",
+            "_lastReviewDate",
+            &self.last_review_date,
+            w_str,
+        );
+        write_opt(w, "effectivePeriod", &self.effective_period, Period::write);
+        write_many(w, "topic", &self.topic, CodeableConcept::write);
+        write_many(w, "author", &self.author, ContactDetail::write);
+        write_many(w, "editor", &self.editor, ContactDetail::write);
+        write_many(w, "reviewer", &self.reviewer, ContactDetail::write);
+        write_many(w, "endorser", &self.endorser, ContactDetail::write);
+        write_many(
+            w,
+            "relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::write,
+        );
         write_prims(w, "library", "_library", &self.library, w_str);
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.variable_type {
-            write_prim(w, "variableType", "_variableType", v, w_str);
-        }
-        if !self.characteristic.is_empty() {
-            w.key("characteristic");
-            w.begin_array();
-            for v in &self.characteristic {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(
+            w,
+            "variableType",
+            "_variableType",
+            &self.variable_type,
+            w_str,
+        );
+        write_many(
+            w,
+            "characteristic",
+            &self.characteristic,
+            ResearchElementDefinitionCharacteristic::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.short_title.is_some() {
-            let n = path.len();
-            path.push_str(".shortTitle");
-            if let Some(v) = &self.short_title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subtitle.is_some() {
-            let n = path.len();
-            path.push_str(".subtitle");
-            if let Some(v) = &self.subtitle {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject[x]");
-            if let Some(v) = &self.subject {
-                match v {
-                    ResearchElementDefinitionSubject::CodeableConcept(x) => x.visit_refs(path, f),
-                    ResearchElementDefinitionSubject::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.comment.is_empty() {
-            let n = path.len();
-            path.push_str(".comment");
-            for v in &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.usage.is_some() {
-            let n = path.len();
-            path.push_str(".usage");
-            if let Some(v) = &self.usage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.approval_date.is_some() {
-            let n = path.len();
-            path.push_str(".approvalDate");
-            if let Some(v) = &self.approval_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_review_date.is_some() {
-            let n = path.len();
-            path.push_str(".lastReviewDate");
-            if let Some(v) = &self.last_review_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective_period.is_some() {
-            let n = path.len();
-            path.push_str(".effectivePeriod");
-            if let Some(v) = &self.effective_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.topic.is_empty() {
-            let n = path.len();
-            path.push_str(".topic");
-            for v in &self.topic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.editor.is_empty() {
-            let n = path.len();
-            path.push_str(".editor");
-            for v in &self.editor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reviewer.is_empty() {
-            let n = path.len();
-            path.push_str(".reviewer");
-            for v in &self.reviewer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endorser.is_empty() {
-            let n = path.len();
-            path.push_str(".endorser");
-            for v in &self.endorser {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_artifact.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedArtifact");
-            for v in &self.related_artifact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.library.is_empty() {
-            let n = path.len();
-            path.push_str(".library");
-            for v in &self.library {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.variable_type.is_some() {
-            let n = path.len();
-            path.push_str(".variableType");
-            if let Some(v) = &self.variable_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.characteristic.is_empty() {
-            let n = path.len();
-            path.push_str(".characteristic");
-            for v in &self.characteristic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".shortTitle",
+            &self.short_title,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".subtitle", &self.subtitle, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".subject[x]",
+            &self.subject,
+            ResearchElementDefinitionSubject::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(path, f, ".comment", &self.comment, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".usage", &self.usage, FhirString::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".approvalDate",
+            &self.approval_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lastReviewDate",
+            &self.last_review_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".effectivePeriod",
+            &self.effective_period,
+            Period::visit_refs,
+        );
+        visit_many(path, f, ".topic", &self.topic, CodeableConcept::visit_refs);
+        visit_many(path, f, ".author", &self.author, ContactDetail::visit_refs);
+        visit_many(path, f, ".editor", &self.editor, ContactDetail::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reviewer",
+            &self.reviewer,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".endorser",
+            &self.endorser,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::visit_refs,
+        );
+        visit_many(path, f, ".library", &self.library, Canonical::visit_refs);
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".variableType",
+            &self.variable_type,
+            Code::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".characteristic",
+            &self.characteristic,
+            ResearchElementDefinitionCharacteristic::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ResearchElementDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => opt_prim_value(p, &mut self.name, string),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => prim_value(p, &mut self.type_, codes::ResearchElementType::read_code),
+            9 => opt_prim_element(p, &mut self.date),
+            10 => opt_prim_element(p, &mut self.name),
+            11 => prim_element(p, &mut self.type_),
+            12 => opt_prim_value(p, &mut self.title, string),
+            13 => many(p, &mut self.topic, CodeableConcept::read),
+            14 => opt_prim_value(p, &mut self.usage, string),
+            15 => opt_prim_element(p, &mut self.title),
+            16 => opt_prim_element(p, &mut self.usage),
+            17 => many(p, &mut self.author, ContactDetail::read),
+            18 => many(p, &mut self.editor, ContactDetail::read),
+            19 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            20 => prim_element(p, &mut self.status),
+            21 => {
+                let other = p.marked(seen, 26);
+                values(p, &mut self.comment, string, other)
+            }
+            22 => many(p, &mut self.contact, ContactDetail::read),
+            23 => {
+                let other = p.marked(seen, 27);
+                values(p, &mut self.library, canonical, other)
+            }
+            24 => opt_prim_value(p, &mut self.purpose, markdown),
+            25 => opt_prim_value(p, &mut self.version, string),
+            26 => {
+                let other = p.marked(seen, 21);
+                elements(p, &mut self.comment, other)
+            }
+            27 => {
+                let other = p.marked(seen, 23);
+                elements(p, &mut self.library, other)
+            }
+            28 => opt_prim_element(p, &mut self.purpose),
+            29 => opt_prim_element(p, &mut self.version),
+            30 => many(p, &mut self.endorser, ContactDetail::read),
+            31 => opt_prim_value(p, &mut self.language, code),
+            32 => many(p, &mut self.reviewer, ContactDetail::read),
+            33 => opt_prim_value(p, &mut self.subtitle, string),
+            34 => opt_prim_element(p, &mut self.language),
+            35 => opt_prim_element(p, &mut self.subtitle),
+            36 => many(p, &mut self.contained, Resource::read),
+            37 => opt_prim_value(p, &mut self.copyright, markdown),
+            38 => many(p, &mut self.extension, Extension::read),
+            39 => opt_prim_value(p, &mut self.publisher, string),
+            40 => opt_prim_element(p, &mut self.copyright),
+            41 => opt_prim_element(p, &mut self.publisher),
+            42 => many(p, &mut self.identifier, Identifier::read),
+            43 => opt_prim_value(p, &mut self.short_title, string),
+            44 => many(p, &mut self.use_context, UsageContext::read),
+            45 => opt_prim_element(p, &mut self.short_title),
+            46 => opt_prim_value(p, &mut self.description, markdown),
+            47 => opt_prim_element(p, &mut self.description),
+            48 => opt_prim_value(p, &mut self.approval_date, date),
+            49 => opt_prim_value(p, &mut self.experimental, boolean),
+            50 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            51 => p.expect_resource_type("ResearchElementDefinition"),
+            52 => opt_prim_value(
+                p,
+                &mut self.variable_type,
+                codes::EvidenceVariableType::read_code,
+            ),
+            53 => opt_prim_element(p, &mut self.approval_date),
+            54 => opt_prim_element(p, &mut self.experimental),
+            55 => opt_prim_element(p, &mut self.variable_type),
+            56 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            57 => opt_prim_element(p, &mut self.implicit_rules),
+            58 => many(
+                p,
+                &mut self.characteristic,
+                ResearchElementDefinitionCharacteristic::read,
+            ),
+            59 => opt_prim_value(p, &mut self.last_review_date, date),
+            60 => opt_prim_element(p, &mut self.last_review_date),
+            61 => opt(p, &mut self.effective_period, Period::read),
+            62 => many(p, &mut self.related_artifact, RelatedArtifact::read),
+            63 => choice_box(
+                p,
+                &mut self.subject,
+                Reference::read,
+                ResearchElementDefinitionSubject::Reference,
+            ),
+            64 => many(p, &mut self.modifier_extension, Extension::read),
+            65 => choice_box(
+                p,
+                &mut self.subject,
+                CodeableConcept::read,
+                ResearchElementDefinitionSubject::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static RESEARCH_ELEMENT_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("title"),
+        Key::plain("topic"),
+        Key::plain("usage"),
+        Key::plain("_title"),
+        Key::plain("_usage"),
+        Key::plain("author"),
+        Key::plain("editor"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("comment"),
+        Key::plain("contact"),
+        Key::plain("library"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_comment"),
+        Key::plain("_library"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("endorser"),
+        Key::plain("language"),
+        Key::plain("reviewer"),
+        Key::plain("subtitle"),
+        Key::plain("_language"),
+        Key::plain("_subtitle"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("shortTitle"),
+        Key::plain("useContext"),
+        Key::plain("_shortTitle"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("approvalDate"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("variableType"),
+        Key::plain("_approvalDate"),
+        Key::plain("_experimental"),
+        Key::plain("_variableType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("characteristic"),
+        Key::plain("lastReviewDate"),
+        Key::plain("_lastReviewDate"),
+        Key::plain("effectivePeriod"),
+        Key::plain("relatedArtifact"),
+        Key::choice("subjectReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("subjectCodeableConcept", 1, 1),
+    ],
+    choices: &["subject"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[19, 20],
+        },
+        Required {
+            name: "type",
+            keys: &[8, 11],
+        },
+        Required {
+            name: "characteristic",
+            keys: &[58],
+        },
+    ],
+};
 
 /// What defines the members of the research element
 ///
@@ -1157,6 +797,33 @@ impl Default for ResearchElementDefinitionCharacteristicDefinition {
     }
 }
 
+impl ResearchElementDefinitionCharacteristicDefinition {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "definitionCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Canonical(x) => {
+                write_one_prim(w, "definitionCanonical", "_definitionCanonical", x, w_str)
+            }
+            Self::Expression(x) => write_one(w, "definitionExpression", &**x, Expression::write),
+            Self::DataRequirement(x) => {
+                write_one(w, "definitionDataRequirement", &**x, DataRequirement::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Expression(x) => x.visit_refs(path, f),
+            Self::DataRequirement(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ResearchElementDefinition.characteristic.studyEffective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1175,6 +842,33 @@ impl Default for ResearchElementDefinitionCharacteristicStudyEffective {
     /// An empty `studyEffectiveDateTime`: a placeholder until a value is set.
     fn default() -> Self {
         Self::DateTime(Default::default())
+    }
+}
+
+impl ResearchElementDefinitionCharacteristicStudyEffective {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(
+                w,
+                "studyEffectiveDateTime",
+                "_studyEffectiveDateTime",
+                x,
+                w_str,
+            ),
+            Self::Period(x) => write_one(w, "studyEffectivePeriod", &**x, Period::write),
+            Self::Duration(x) => write_one(w, "studyEffectiveDuration", &**x, Duration::write),
+            Self::Timing(x) => write_one(w, "studyEffectiveTiming", &**x, Timing::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+        }
     }
 }
 
@@ -1199,6 +893,35 @@ impl Default for ResearchElementDefinitionCharacteristicParticipantEffective {
     }
 }
 
+impl ResearchElementDefinitionCharacteristicParticipantEffective {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(
+                w,
+                "participantEffectiveDateTime",
+                "_participantEffectiveDateTime",
+                x,
+                w_str,
+            ),
+            Self::Period(x) => write_one(w, "participantEffectivePeriod", &**x, Period::write),
+            Self::Duration(x) => {
+                write_one(w, "participantEffectiveDuration", &**x, Duration::write)
+            }
+            Self::Timing(x) => write_one(w, "participantEffectiveTiming", &**x, Timing::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ResearchElementDefinitionCharacteristic {
     /// A `ResearchElementDefinitionCharacteristic` with its required elements (`definition`); everything else is empty.
     pub fn new(definition: ResearchElementDefinitionCharacteristicDefinition) -> Self {
@@ -1211,583 +934,376 @@ impl ResearchElementDefinitionCharacteristic {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        let mut c2 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "definitionCodeableConcept" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "definition")?;
-                    choice_box_one(
-                        p,
-                        &mut r.definition,
-                        CodeableConcept::read,
-                        ResearchElementDefinitionCharacteristicDefinition::CodeableConcept,
-                    )?;
-                }
-                "definitionCanonical" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "definition")?;
-                    choice_value_one(
-                        p,
-                        &mut r.definition,
-                        canonical,
-                        ResearchElementDefinitionCharacteristicDefinition::Canonical,
-                        |e| match e {
-                            ResearchElementDefinitionCharacteristicDefinition::Canonical(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_definitionCanonical" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "definition")?;
-                    choice_element_one(
-                        p,
-                        &mut r.definition,
-                        ResearchElementDefinitionCharacteristicDefinition::Canonical,
-                        |e| match e {
-                            ResearchElementDefinitionCharacteristicDefinition::Canonical(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "definitionExpression" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 3, "definition")?;
-                    choice_box_one(
-                        p,
-                        &mut r.definition,
-                        Expression::read,
-                        ResearchElementDefinitionCharacteristicDefinition::Expression,
-                    )?;
-                }
-                "definitionDataRequirement" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 4, "definition")?;
-                    choice_box_one(
-                        p,
-                        &mut r.definition,
-                        DataRequirement::read,
-                        ResearchElementDefinitionCharacteristicDefinition::DataRequirement,
-                    )?;
-                }
-                "usageContext" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.usage_context, UsageContext::read)?;
-                }
-                "exclude" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.exclude, boolean)?;
-                }
-                "_exclude" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.exclude)?;
-                }
-                "unitOfMeasure" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.unit_of_measure, CodeableConcept::read)?;
-                }
-                "studyEffectiveDescription" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.study_effective_description, string)?;
-                }
-                "_studyEffectiveDescription" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.study_effective_description)?;
-                }
-                "studyEffectiveDateTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c1, 1, "studyEffective")?;
-                    choice_value(
-                        p,
-                        &mut r.study_effective,
-                        date_time,
-                        ResearchElementDefinitionCharacteristicStudyEffective::DateTime,
-                        |e| match e {
-                            ResearchElementDefinitionCharacteristicStudyEffective::DateTime(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_studyEffectiveDateTime" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c1, 1, "studyEffective")?;
-                    choice_element(
-                        p,
-                        &mut r.study_effective,
-                        ResearchElementDefinitionCharacteristicStudyEffective::DateTime,
-                        |e| match e {
-                            ResearchElementDefinitionCharacteristicStudyEffective::DateTime(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "studyEffectivePeriod" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c1, 2, "studyEffective")?;
-                    choice_box(
-                        p,
-                        &mut r.study_effective,
-                        Period::read,
-                        ResearchElementDefinitionCharacteristicStudyEffective::Period,
-                    )?;
-                }
-                "studyEffectiveDuration" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c1, 3, "studyEffective")?;
-                    choice_box(
-                        p,
-                        &mut r.study_effective,
-                        Duration::read,
-                        ResearchElementDefinitionCharacteristicStudyEffective::Duration,
-                    )?;
-                }
-                "studyEffectiveTiming" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c1, 4, "studyEffective")?;
-                    choice_box(
-                        p,
-                        &mut r.study_effective,
-                        Timing::read,
-                        ResearchElementDefinitionCharacteristicStudyEffective::Timing,
-                    )?;
-                }
-                "studyEffectiveTimeFromStart" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.study_effective_time_from_start, Duration::read)?;
-                }
-                "studyEffectiveGroupMeasure" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.study_effective_group_measure,
-                        codes::GroupMeasure::read_code,
-                    )?;
-                }
-                "_studyEffectiveGroupMeasure" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.study_effective_group_measure)?;
-                }
-                "participantEffectiveDescription" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.participant_effective_description, string)?;
-                }
-                "_participantEffectiveDescription" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.participant_effective_description)?;
-                }
-                "participantEffectiveDateTime" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c2, 1, "participantEffective")?;
-                    choice_value(
-                        p,
-                        &mut r.participant_effective,
-                        date_time,
-                        ResearchElementDefinitionCharacteristicParticipantEffective::DateTime,
-                        |e| {
-                            match e { ResearchElementDefinitionCharacteristicParticipantEffective::DateTime(x) => Some(x), _ => None }
-                        },
-                    )?;
-                }
-                "_participantEffectiveDateTime" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c2, 1, "participantEffective")?;
-                    choice_element(
-                        p,
-                        &mut r.participant_effective,
-                        ResearchElementDefinitionCharacteristicParticipantEffective::DateTime,
-                        |e| {
-                            match e { ResearchElementDefinitionCharacteristicParticipantEffective::DateTime(x) => Some(x), _ => None }
-                        },
-                    )?;
-                }
-                "participantEffectivePeriod" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c2, 2, "participantEffective")?;
-                    choice_box(
-                        p,
-                        &mut r.participant_effective,
-                        Period::read,
-                        ResearchElementDefinitionCharacteristicParticipantEffective::Period,
-                    )?;
-                }
-                "participantEffectiveDuration" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c2, 3, "participantEffective")?;
-                    choice_box(
-                        p,
-                        &mut r.participant_effective,
-                        Duration::read,
-                        ResearchElementDefinitionCharacteristicParticipantEffective::Duration,
-                    )?;
-                }
-                "participantEffectiveTiming" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c2, 4, "participantEffective")?;
-                    choice_box(
-                        p,
-                        &mut r.participant_effective,
-                        Timing::read,
-                        ResearchElementDefinitionCharacteristicParticipantEffective::Timing,
-                    )?;
-                }
-                "participantEffectiveTimeFromStart" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(
-                        p,
-                        &mut r.participant_effective_time_from_start,
-                        Duration::read,
-                    )?;
-                }
-                "participantEffectiveGroupMeasure" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.participant_effective_group_measure,
-                        codes::GroupMeasure::read_code,
-                    )?;
-                }
-                "_participantEffectiveGroupMeasure" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.participant_effective_group_measure)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("definition[x]"));
-        }
+        read_object(
+            p,
+            &RESEARCH_ELEMENT_DEFINITION_CHARACTERISTIC_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.definition;
-            match v {
-                ResearchElementDefinitionCharacteristicDefinition::CodeableConcept(x) => {
-                    w.key("definitionCodeableConcept");
-                    x.write(w);
-                }
-                ResearchElementDefinitionCharacteristicDefinition::Canonical(x) => {
-                    write_prim(w, "definitionCanonical", "_definitionCanonical", x, w_str)
-                }
-                ResearchElementDefinitionCharacteristicDefinition::Expression(x) => {
-                    w.key("definitionExpression");
-                    x.write(w);
-                }
-                ResearchElementDefinitionCharacteristicDefinition::DataRequirement(x) => {
-                    w.key("definitionDataRequirement");
-                    x.write(w);
-                }
-            }
-        }
-        if !self.usage_context.is_empty() {
-            w.key("usageContext");
-            w.begin_array();
-            for v in &self.usage_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.exclude {
-            write_prim(w, "exclude", "_exclude", v, w_boolean);
-        }
-        if let Some(v) = &self.unit_of_measure {
-            w.key("unitOfMeasure");
-            v.write(w);
-        }
-        if let Some(v) = &self.study_effective_description {
-            write_prim(
-                w,
-                "studyEffectiveDescription",
-                "_studyEffectiveDescription",
-                v,
-                w_str,
-            );
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.definition.write_keys(w);
+        write_many(w, "usageContext", &self.usage_context, UsageContext::write);
+        write_opt_prim(w, "exclude", "_exclude", &self.exclude, w_boolean);
+        write_opt(
+            w,
+            "unitOfMeasure",
+            &self.unit_of_measure,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "studyEffectiveDescription",
+            "_studyEffectiveDescription",
+            &self.study_effective_description,
+            w_str,
+        );
         if let Some(v) = &self.study_effective {
-            match v {
-                ResearchElementDefinitionCharacteristicStudyEffective::DateTime(x) => write_prim(
-                    w,
-                    "studyEffectiveDateTime",
-                    "_studyEffectiveDateTime",
-                    x,
-                    w_str,
-                ),
-                ResearchElementDefinitionCharacteristicStudyEffective::Period(x) => {
-                    w.key("studyEffectivePeriod");
-                    x.write(w);
-                }
-                ResearchElementDefinitionCharacteristicStudyEffective::Duration(x) => {
-                    w.key("studyEffectiveDuration");
-                    x.write(w);
-                }
-                ResearchElementDefinitionCharacteristicStudyEffective::Timing(x) => {
-                    w.key("studyEffectiveTiming");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.study_effective_time_from_start {
-            w.key("studyEffectiveTimeFromStart");
-            v.write(w);
-        }
-        if let Some(v) = &self.study_effective_group_measure {
-            write_prim(
-                w,
-                "studyEffectiveGroupMeasure",
-                "_studyEffectiveGroupMeasure",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.participant_effective_description {
-            write_prim(
-                w,
-                "participantEffectiveDescription",
-                "_participantEffectiveDescription",
-                v,
-                w_str,
-            );
-        }
+        write_opt(
+            w,
+            "studyEffectiveTimeFromStart",
+            &self.study_effective_time_from_start,
+            Duration::write,
+        );
+        write_opt_prim(
+            w,
+            "studyEffectiveGroupMeasure",
+            "_studyEffectiveGroupMeasure",
+            &self.study_effective_group_measure,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "participantEffectiveDescription",
+            "_participantEffectiveDescription",
+            &self.participant_effective_description,
+            w_str,
+        );
         if let Some(v) = &self.participant_effective {
-            match v {
-                ResearchElementDefinitionCharacteristicParticipantEffective::DateTime(x) => {
-                    write_prim(
-                        w,
-                        "participantEffectiveDateTime",
-                        "_participantEffectiveDateTime",
-                        x,
-                        w_str,
-                    )
-                }
-                ResearchElementDefinitionCharacteristicParticipantEffective::Period(x) => {
-                    w.key("participantEffectivePeriod");
-                    x.write(w);
-                }
-                ResearchElementDefinitionCharacteristicParticipantEffective::Duration(x) => {
-                    w.key("participantEffectiveDuration");
-                    x.write(w);
-                }
-                ResearchElementDefinitionCharacteristicParticipantEffective::Timing(x) => {
-                    w.key("participantEffectiveTiming");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.participant_effective_time_from_start {
-            w.key("participantEffectiveTimeFromStart");
-            v.write(w);
-        }
-        if let Some(v) = &self.participant_effective_group_measure {
-            write_prim(
-                w,
-                "participantEffectiveGroupMeasure",
-                "_participantEffectiveGroupMeasure",
-                v,
-                w_str,
-            );
-        }
+        write_opt(
+            w,
+            "participantEffectiveTimeFromStart",
+            &self.participant_effective_time_from_start,
+            Duration::write,
+        );
+        write_opt_prim(
+            w,
+            "participantEffectiveGroupMeasure",
+            "_participantEffectiveGroupMeasure",
+            &self.participant_effective_group_measure,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".definition[x]");
-            {
-                let v = &self.definition;
-                match v {
-                    ResearchElementDefinitionCharacteristicDefinition::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ResearchElementDefinitionCharacteristicDefinition::Canonical(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ResearchElementDefinitionCharacteristicDefinition::Expression(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ResearchElementDefinitionCharacteristicDefinition::DataRequirement(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.usage_context.is_empty() {
-            let n = path.len();
-            path.push_str(".usageContext");
-            for v in &self.usage_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.exclude.is_some() {
-            let n = path.len();
-            path.push_str(".exclude");
-            if let Some(v) = &self.exclude {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_of_measure.is_some() {
-            let n = path.len();
-            path.push_str(".unitOfMeasure");
-            if let Some(v) = &self.unit_of_measure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.study_effective_description.is_some() {
-            let n = path.len();
-            path.push_str(".studyEffectiveDescription");
-            if let Some(v) = &self.study_effective_description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.study_effective.is_some() {
-            let n = path.len();
-            path.push_str(".studyEffective[x]");
-            if let Some(v) = &self.study_effective {
-                match v {
-                    ResearchElementDefinitionCharacteristicStudyEffective::DateTime(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ResearchElementDefinitionCharacteristicStudyEffective::Period(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ResearchElementDefinitionCharacteristicStudyEffective::Duration(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ResearchElementDefinitionCharacteristicStudyEffective::Timing(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.study_effective_time_from_start.is_some() {
-            let n = path.len();
-            path.push_str(".studyEffectiveTimeFromStart");
-            if let Some(v) = &self.study_effective_time_from_start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.study_effective_group_measure.is_some() {
-            let n = path.len();
-            path.push_str(".studyEffectiveGroupMeasure");
-            if let Some(v) = &self.study_effective_group_measure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.participant_effective_description.is_some() {
-            let n = path.len();
-            path.push_str(".participantEffectiveDescription");
-            if let Some(v) = &self.participant_effective_description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.participant_effective.is_some() {
-            let n = path.len();
-            path.push_str(".participantEffective[x]");
-            if let Some(v) = &self.participant_effective {
-                match v {
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".definition[x]",
+            &self.definition,
+            ResearchElementDefinitionCharacteristicDefinition::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".usageContext",
+            &self.usage_context,
+            UsageContext::visit_refs,
+        );
+        visit_opt(path, f, ".exclude", &self.exclude, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".unitOfMeasure",
+            &self.unit_of_measure,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".studyEffectiveDescription",
+            &self.study_effective_description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".studyEffective[x]",
+            &self.study_effective,
+            ResearchElementDefinitionCharacteristicStudyEffective::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".studyEffectiveTimeFromStart",
+            &self.study_effective_time_from_start,
+            Duration::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".studyEffectiveGroupMeasure",
+            &self.study_effective_group_measure,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".participantEffectiveDescription",
+            &self.participant_effective_description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".participantEffective[x]",
+            &self.participant_effective,
+            ResearchElementDefinitionCharacteristicParticipantEffective::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".participantEffectiveTimeFromStart",
+            &self.participant_effective_time_from_start,
+            Duration::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".participantEffectiveGroupMeasure",
+            &self.participant_effective_group_measure,
+            Code::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ResearchElementDefinitionCharacteristic {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.exclude, boolean),
+            2 => opt_prim_element(p, &mut self.exclude),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.usage_context, UsageContext::read),
+            5 => opt(p, &mut self.unit_of_measure, CodeableConcept::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => choice_value_one(
+                p,
+                &mut self.definition,
+                canonical,
+                ResearchElementDefinitionCharacteristicDefinition::Canonical,
+                |e| match e {
+                    ResearchElementDefinitionCharacteristicDefinition::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element_one(
+                p,
+                &mut self.definition,
+                ResearchElementDefinitionCharacteristicDefinition::Canonical,
+                |e| match e {
+                    ResearchElementDefinitionCharacteristicDefinition::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_box_one(
+                p,
+                &mut self.definition,
+                Expression::read,
+                ResearchElementDefinitionCharacteristicDefinition::Expression,
+            ),
+            10 => choice_box(
+                p,
+                &mut self.study_effective,
+                Period::read,
+                ResearchElementDefinitionCharacteristicStudyEffective::Period,
+            ),
+            11 => choice_box(
+                p,
+                &mut self.study_effective,
+                Timing::read,
+                ResearchElementDefinitionCharacteristicStudyEffective::Timing,
+            ),
+            12 => choice_value(
+                p,
+                &mut self.study_effective,
+                date_time,
+                ResearchElementDefinitionCharacteristicStudyEffective::DateTime,
+                |e| match e {
+                    ResearchElementDefinitionCharacteristicStudyEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_box(
+                p,
+                &mut self.study_effective,
+                Duration::read,
+                ResearchElementDefinitionCharacteristicStudyEffective::Duration,
+            ),
+            14 => choice_element(
+                p,
+                &mut self.study_effective,
+                ResearchElementDefinitionCharacteristicStudyEffective::DateTime,
+                |e| match e {
+                    ResearchElementDefinitionCharacteristicStudyEffective::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => choice_box_one(
+                p,
+                &mut self.definition,
+                CodeableConcept::read,
+                ResearchElementDefinitionCharacteristicDefinition::CodeableConcept,
+            ),
+            16 => choice_box_one(
+                p,
+                &mut self.definition,
+                DataRequirement::read,
+                ResearchElementDefinitionCharacteristicDefinition::DataRequirement,
+            ),
+            17 => opt_prim_value(p, &mut self.study_effective_description, string),
+            18 => opt_prim_element(p, &mut self.study_effective_description),
+            19 => choice_box(
+                p,
+                &mut self.participant_effective,
+                Period::read,
+                ResearchElementDefinitionCharacteristicParticipantEffective::Period,
+            ),
+            20 => choice_box(
+                p,
+                &mut self.participant_effective,
+                Timing::read,
+                ResearchElementDefinitionCharacteristicParticipantEffective::Timing,
+            ),
+            21 => opt_prim_value(
+                p,
+                &mut self.study_effective_group_measure,
+                codes::GroupMeasure::read_code,
+            ),
+            22 => opt_prim_element(p, &mut self.study_effective_group_measure),
+            23 => opt(p, &mut self.study_effective_time_from_start, Duration::read),
+            24 => choice_value(
+                p,
+                &mut self.participant_effective,
+                date_time,
+                ResearchElementDefinitionCharacteristicParticipantEffective::DateTime,
+                |e| match e {
                     ResearchElementDefinitionCharacteristicParticipantEffective::DateTime(x) => {
-                        x.visit_refs(path, f)
+                        Some(x)
                     }
-                    ResearchElementDefinitionCharacteristicParticipantEffective::Period(x) => {
-                        x.visit_refs(path, f)
+                    _ => None,
+                },
+            ),
+            25 => choice_box(
+                p,
+                &mut self.participant_effective,
+                Duration::read,
+                ResearchElementDefinitionCharacteristicParticipantEffective::Duration,
+            ),
+            26 => choice_element(
+                p,
+                &mut self.participant_effective,
+                ResearchElementDefinitionCharacteristicParticipantEffective::DateTime,
+                |e| match e {
+                    ResearchElementDefinitionCharacteristicParticipantEffective::DateTime(x) => {
+                        Some(x)
                     }
-                    ResearchElementDefinitionCharacteristicParticipantEffective::Duration(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    ResearchElementDefinitionCharacteristicParticipantEffective::Timing(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.participant_effective_time_from_start.is_some() {
-            let n = path.len();
-            path.push_str(".participantEffectiveTimeFromStart");
-            if let Some(v) = &self.participant_effective_time_from_start {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.participant_effective_group_measure.is_some() {
-            let n = path.len();
-            path.push_str(".participantEffectiveGroupMeasure");
-            if let Some(v) = &self.participant_effective_group_measure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+                    _ => None,
+                },
+            ),
+            27 => opt_prim_value(p, &mut self.participant_effective_description, string),
+            28 => opt_prim_element(p, &mut self.participant_effective_description),
+            29 => opt_prim_value(
+                p,
+                &mut self.participant_effective_group_measure,
+                codes::GroupMeasure::read_code,
+            ),
+            30 => opt_prim_element(p, &mut self.participant_effective_group_measure),
+            31 => opt(
+                p,
+                &mut self.participant_effective_time_from_start,
+                Duration::read,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static RESEARCH_ELEMENT_DEFINITION_CHARACTERISTIC_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("exclude"),
+        Key::plain("_exclude"),
+        Key::plain("extension"),
+        Key::plain("usageContext"),
+        Key::plain("unitOfMeasure"),
+        Key::plain("modifierExtension"),
+        Key::choice("definitionCanonical", 1, 2),
+        Key::choice("_definitionCanonical", 1, 2),
+        Key::choice("definitionExpression", 1, 3),
+        Key::choice("studyEffectivePeriod", 2, 2),
+        Key::choice("studyEffectiveTiming", 2, 4),
+        Key::choice("studyEffectiveDateTime", 2, 1),
+        Key::choice("studyEffectiveDuration", 2, 3),
+        Key::choice("_studyEffectiveDateTime", 2, 1),
+        Key::choice("definitionCodeableConcept", 1, 1),
+        Key::choice("definitionDataRequirement", 1, 4),
+        Key::plain("studyEffectiveDescription"),
+        Key::plain("_studyEffectiveDescription"),
+        Key::choice("participantEffectivePeriod", 3, 2),
+        Key::choice("participantEffectiveTiming", 3, 4),
+        Key::plain("studyEffectiveGroupMeasure"),
+        Key::plain("_studyEffectiveGroupMeasure"),
+        Key::plain("studyEffectiveTimeFromStart"),
+        Key::choice("participantEffectiveDateTime", 3, 1),
+        Key::choice("participantEffectiveDuration", 3, 3),
+        Key::choice("_participantEffectiveDateTime", 3, 1),
+        Key::plain("participantEffectiveDescription"),
+        Key::plain("_participantEffectiveDescription"),
+        Key::plain("participantEffectiveGroupMeasure"),
+        Key::plain("_participantEffectiveGroupMeasure"),
+        Key::plain("participantEffectiveTimeFromStart"),
+    ],
+    choices: &["definition", "studyEffective", "participantEffective"],
+    required: &[Required {
+        name: "definition[x]",
+        keys: &[7, 8, 9, 15, 16],
+    }],
+};

@@ -155,171 +155,7 @@ impl ResearchStudy {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ResearchStudy")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "protocol" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.protocol, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, codes::ResearchStudyStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "primaryPurposeType" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.primary_purpose_type, CodeableConcept::read)?;
-                }
-                "phase" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.phase, CodeableConcept::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "focus" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.focus, CodeableConcept::read)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.condition, CodeableConcept::read)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "relatedArtifact" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.related_artifact, RelatedArtifact::read)?;
-                }
-                "keyword" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.keyword, CodeableConcept::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.location, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "enrollment" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.enrollment, Reference::read)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "sponsor" => {
-                    p.mark(&mut seen, 32)?;
-                    opt(p, &mut r.sponsor, Reference::read)?;
-                }
-                "principalInvestigator" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(p, &mut r.principal_investigator, Reference::read)?;
-                }
-                "site" => {
-                    p.mark(&mut seen, 34)?;
-                    many(p, &mut r.site, Reference::read)?;
-                }
-                "reasonStopped" => {
-                    p.mark(&mut seen, 35)?;
-                    opt(p, &mut r.reason_stopped, CodeableConcept::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 36)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "arm" => {
-                    p.mark(&mut seen, 37)?;
-                    many(p, &mut r.arm, ResearchStudyArm::read)?;
-                }
-                "objective" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.objective, ResearchStudyObjective::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &RESEARCH_STUDY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -327,464 +163,308 @@ impl ResearchStudy {
         w.begin_object();
         w.key("resourceType");
         w.str("ResearchStudy");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        if !self.protocol.is_empty() {
-            w.key("protocol");
-            w.begin_array();
-            for v in &self.protocol {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.primary_purpose_type {
-            w.key("primaryPurposeType");
-            v.write(w);
-        }
-        if let Some(v) = &self.phase {
-            w.key("phase");
-            v.write(w);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.focus.is_empty() {
-            w.key("focus");
-            w.begin_array();
-            for v in &self.focus {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.condition.is_empty() {
-            w.key("condition");
-            w.begin_array();
-            for v in &self.condition {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related_artifact.is_empty() {
-            w.key("relatedArtifact");
-            w.begin_array();
-            for v in &self.related_artifact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.keyword.is_empty() {
-            w.key("keyword");
-            w.begin_array();
-            for v in &self.keyword {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.location.is_empty() {
-            w.key("location");
-            w.begin_array();
-            for v in &self.location {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.enrollment.is_empty() {
-            w.key("enrollment");
-            w.begin_array();
-            for v in &self.enrollment {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if let Some(v) = &self.sponsor {
-            w.key("sponsor");
-            v.write(w);
-        }
-        if let Some(v) = &self.principal_investigator {
-            w.key("principalInvestigator");
-            v.write(w);
-        }
-        if !self.site.is_empty() {
-            w.key("site");
-            w.begin_array();
-            for v in &self.site {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.reason_stopped {
-            w.key("reasonStopped");
-            v.write(w);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.arm.is_empty() {
-            w.key("arm");
-            w.begin_array();
-            for v in &self.arm {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.objective.is_empty() {
-            w.key("objective");
-            w.begin_array();
-            for v in &self.objective {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_many(w, "protocol", &self.protocol, Reference::write);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "primaryPurposeType",
+            &self.primary_purpose_type,
+            CodeableConcept::write,
+        );
+        write_opt(w, "phase", &self.phase, CodeableConcept::write);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_many(w, "focus", &self.focus, CodeableConcept::write);
+        write_many(w, "condition", &self.condition, CodeableConcept::write);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_many(
+            w,
+            "relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::write,
+        );
+        write_many(w, "keyword", &self.keyword, CodeableConcept::write);
+        write_many(w, "location", &self.location, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "enrollment", &self.enrollment, Reference::write);
+        write_opt(w, "period", &self.period, Period::write);
+        write_opt(w, "sponsor", &self.sponsor, Reference::write);
+        write_opt(
+            w,
+            "principalInvestigator",
+            &self.principal_investigator,
+            Reference::write,
+        );
+        write_many(w, "site", &self.site, Reference::write);
+        write_opt(
+            w,
+            "reasonStopped",
+            &self.reason_stopped,
+            CodeableConcept::write,
+        );
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(w, "arm", &self.arm, ResearchStudyArm::write);
+        write_many(
+            w,
+            "objective",
+            &self.objective,
+            ResearchStudyObjective::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.protocol.is_empty() {
-            let n = path.len();
-            path.push_str(".protocol");
-            for v in &self.protocol {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.primary_purpose_type.is_some() {
-            let n = path.len();
-            path.push_str(".primaryPurposeType");
-            if let Some(v) = &self.primary_purpose_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.phase.is_some() {
-            let n = path.len();
-            path.push_str(".phase");
-            if let Some(v) = &self.phase {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.focus.is_empty() {
-            let n = path.len();
-            path.push_str(".focus");
-            for v in &self.focus {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.condition.is_empty() {
-            let n = path.len();
-            path.push_str(".condition");
-            for v in &self.condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_artifact.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedArtifact");
-            for v in &self.related_artifact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.keyword.is_empty() {
-            let n = path.len();
-            path.push_str(".keyword");
-            for v in &self.keyword {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.location.is_empty() {
-            let n = path.len();
-            path.push_str(".location");
-            for v in &self.location {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.enrollment.is_empty() {
-            let n = path.len();
-            path.push_str(".enrollment");
-            for v in &self.enrollment {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sponsor.is_some() {
-            let n = path.len();
-            path.push_str(".sponsor");
-            if let Some(v) = &self.sponsor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.principal_investigator.is_some() {
-            let n = path.len();
-            path.push_str(".principalInvestigator");
-            if let Some(v) = &self.principal_investigator {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.site.is_empty() {
-            let n = path.len();
-            path.push_str(".site");
-            for v in &self.site {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reason_stopped.is_some() {
-            let n = path.len();
-            path.push_str(".reasonStopped");
-            if let Some(v) = &self.reason_stopped {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.arm.is_empty() {
-            let n = path.len();
-            path.push_str(".arm");
-            for v in &self.arm {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.objective.is_empty() {
-            let n = path.len();
-            path.push_str(".objective");
-            for v in &self.objective {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_many(path, f, ".protocol", &self.protocol, reference);
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".primaryPurposeType",
+            &self.primary_purpose_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".phase", &self.phase, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".focus", &self.focus, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".condition",
+            &self.condition,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".keyword",
+            &self.keyword,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".location",
+            &self.location,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(path, f, ".enrollment", &self.enrollment, reference);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_opt(path, f, ".sponsor", &self.sponsor, reference);
+        visit_opt(
+            path,
+            f,
+            ".principalInvestigator",
+            &self.principal_investigator,
+            reference,
+        );
+        visit_many(path, f, ".site", &self.site, reference);
+        visit_opt(
+            path,
+            f,
+            ".reasonStopped",
+            &self.reason_stopped,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(path, f, ".arm", &self.arm, ResearchStudyArm::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".objective",
+            &self.objective,
+            ResearchStudyObjective::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ResearchStudy {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.arm, ResearchStudyArm::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => many(p, &mut self.site, Reference::read),
+            6 => opt(p, &mut self.text, Narrative::read),
+            7 => many(p, &mut self.focus, CodeableConcept::read),
+            8 => opt(p, &mut self.phase, CodeableConcept::read),
+            9 => opt_prim_value(p, &mut self.title, string),
+            10 => opt_prim_element(p, &mut self.title),
+            11 => many(p, &mut self.part_of, Reference::read),
+            12 => opt(p, &mut self.period, Period::read),
+            13 => prim_value(p, &mut self.status, codes::ResearchStudyStatus::read_code),
+            14 => prim_element(p, &mut self.status),
+            15 => many(p, &mut self.contact, ContactDetail::read),
+            16 => many(p, &mut self.keyword, CodeableConcept::read),
+            17 => opt(p, &mut self.sponsor, Reference::read),
+            18 => many(p, &mut self.category, CodeableConcept::read),
+            19 => opt_prim_value(p, &mut self.language, code),
+            20 => many(p, &mut self.location, CodeableConcept::read),
+            21 => many(p, &mut self.protocol, Reference::read),
+            22 => opt_prim_element(p, &mut self.language),
+            23 => many(p, &mut self.condition, CodeableConcept::read),
+            24 => many(p, &mut self.contained, Resource::read),
+            25 => many(p, &mut self.extension, Extension::read),
+            26 => many(p, &mut self.objective, ResearchStudyObjective::read),
+            27 => many(p, &mut self.enrollment, Reference::read),
+            28 => many(p, &mut self.identifier, Identifier::read),
+            29 => opt_prim_value(p, &mut self.description, markdown),
+            30 => opt_prim_element(p, &mut self.description),
+            31 => p.expect_resource_type("ResearchStudy"),
+            32 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            33 => opt(p, &mut self.reason_stopped, CodeableConcept::read),
+            34 => opt_prim_element(p, &mut self.implicit_rules),
+            35 => many(p, &mut self.related_artifact, RelatedArtifact::read),
+            36 => many(p, &mut self.modifier_extension, Extension::read),
+            37 => opt(p, &mut self.primary_purpose_type, CodeableConcept::read),
+            38 => opt(p, &mut self.principal_investigator, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static RESEARCH_STUDY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("arm"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("site"),
+        Key::plain("text"),
+        Key::plain("focus"),
+        Key::plain("phase"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("partOf"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("keyword"),
+        Key::plain("sponsor"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("protocol"),
+        Key::plain("_language"),
+        Key::plain("condition"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("objective"),
+        Key::plain("enrollment"),
+        Key::plain("identifier"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("reasonStopped"),
+        Key::plain("_implicitRules"),
+        Key::plain("relatedArtifact"),
+        Key::plain("modifierExtension"),
+        Key::plain("primaryPurposeType"),
+        Key::plain("principalInvestigator"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[13, 14],
+    }],
+};
 
 /// Defined path through the study for a subject
 ///
@@ -834,128 +514,93 @@ impl ResearchStudyArm {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(p, &RESEARCH_STUDY_ARM_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ResearchStudyArm {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => prim_element(p, &mut self.name),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static RESEARCH_STUDY_ARM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "name",
+        keys: &[1, 3],
+    }],
+};
 
 /// A goal for the study
 ///
@@ -993,104 +638,75 @@ impl ResearchStudyObjective {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &RESEARCH_STUDY_OBJECTIVE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for ResearchStudyObjective {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.name),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static RESEARCH_STUDY_OBJECTIVE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -93,113 +93,7 @@ impl ResearchSubject {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ResearchSubject")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ResearchSubjectStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "study" => {
-                    p.mark(&mut seen, 16)?;
-                    one(p, &mut r.study, Reference::read)?;
-                }
-                "individual" => {
-                    p.mark(&mut seen, 17)?;
-                    one(p, &mut r.individual, Reference::read)?;
-                }
-                "assignedArm" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.assigned_arm, string)?;
-                }
-                "_assignedArm" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.assigned_arm)?;
-                }
-                "actualArm" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.actual_arm, string)?;
-                }
-                "_actualArm" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.actual_arm)?;
-                }
-                "consent" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.consent, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 16) {
-            return Err(p.missing("study"));
-        }
-        if !p.marked(&seen, 17) {
-            return Err(p.missing("individual"));
-        }
+        read_object(p, &RESEARCH_SUBJECT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -207,214 +101,172 @@ impl ResearchSubject {
         w.begin_object();
         w.key("resourceType");
         w.str("ResearchSubject");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        {
-            let v = &self.study;
-            w.key("study");
-            v.write(w);
-        }
-        {
-            let v = &self.individual;
-            w.key("individual");
-            v.write(w);
-        }
-        if let Some(v) = &self.assigned_arm {
-            write_prim(w, "assignedArm", "_assignedArm", v, w_str);
-        }
-        if let Some(v) = &self.actual_arm {
-            write_prim(w, "actualArm", "_actualArm", v, w_str);
-        }
-        if let Some(v) = &self.consent {
-            w.key("consent");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "period", &self.period, Period::write);
+        write_one(w, "study", &self.study, Reference::write);
+        write_one(w, "individual", &self.individual, Reference::write);
+        write_opt_prim(w, "assignedArm", "_assignedArm", &self.assigned_arm, w_str);
+        write_opt_prim(w, "actualArm", "_actualArm", &self.actual_arm, w_str);
+        write_opt(w, "consent", &self.consent, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".study");
-            {
-                let v = &self.study;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".individual");
-            {
-                let v = &self.individual;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.assigned_arm.is_some() {
-            let n = path.len();
-            path.push_str(".assignedArm");
-            if let Some(v) = &self.assigned_arm {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.actual_arm.is_some() {
-            let n = path.len();
-            path.push_str(".actualArm");
-            if let Some(v) = &self.actual_arm {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.consent.is_some() {
-            let n = path.len();
-            path.push_str(".consent");
-            if let Some(v) = &self.consent {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_one(path, f, ".study", &self.study, reference);
+        visit_one(path, f, ".individual", &self.individual, reference);
+        visit_opt(
+            path,
+            f,
+            ".assignedArm",
+            &self.assigned_arm,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".actualArm",
+            &self.actual_arm,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".consent", &self.consent, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ResearchSubject {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => one(p, &mut self.study, Reference::read),
+            5 => opt(p, &mut self.period, Period::read),
+            6 => prim_value(p, &mut self.status, codes::ResearchSubjectStatus::read_code),
+            7 => prim_element(p, &mut self.status),
+            8 => opt(p, &mut self.consent, Reference::read),
+            9 => opt_prim_value(p, &mut self.language, code),
+            10 => opt_prim_element(p, &mut self.language),
+            11 => opt_prim_value(p, &mut self.actual_arm, string),
+            12 => many(p, &mut self.contained, Resource::read),
+            13 => many(p, &mut self.extension, Extension::read),
+            14 => opt_prim_element(p, &mut self.actual_arm),
+            15 => many(p, &mut self.identifier, Identifier::read),
+            16 => one(p, &mut self.individual, Reference::read),
+            17 => opt_prim_value(p, &mut self.assigned_arm, string),
+            18 => opt_prim_element(p, &mut self.assigned_arm),
+            19 => p.expect_resource_type("ResearchSubject"),
+            20 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            21 => opt_prim_element(p, &mut self.implicit_rules),
+            22 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static RESEARCH_SUBJECT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("study"),
+        Key::plain("period"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("consent"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("actualArm"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("_actualArm"),
+        Key::plain("identifier"),
+        Key::plain("individual"),
+        Key::plain("assignedArm"),
+        Key::plain("_assignedArm"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[6, 7],
+        },
+        Required {
+            name: "study",
+            keys: &[4],
+        },
+        Required {
+            name: "individual",
+            keys: &[16],
+        },
+    ],
+};

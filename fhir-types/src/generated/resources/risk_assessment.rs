@@ -132,6 +132,25 @@ impl Default for RiskAssessmentOccurrence {
     }
 }
 
+impl RiskAssessmentOccurrence {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "occurrencePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl RiskAssessment {
     /// A `RiskAssessment` with its required elements (`status`, `subject`); everything else is empty.
     pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
@@ -145,176 +164,7 @@ impl RiskAssessment {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("RiskAssessment")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.based_on, Reference::read)?;
-                }
-                "parent" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.parent, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, codes::ObservationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.method, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 19)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "occurrenceDateTime" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_value(
-                        p,
-                        &mut r.occurrence,
-                        date_time,
-                        RiskAssessmentOccurrence::DateTime,
-                        |e| match e {
-                            RiskAssessmentOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurrenceDateTime" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_element(
-                        p,
-                        &mut r.occurrence,
-                        RiskAssessmentOccurrence::DateTime,
-                        |e| match e {
-                            RiskAssessmentOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "occurrencePeriod" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 2, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Period::read,
-                        RiskAssessmentOccurrence::Period,
-                    )?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.condition, Reference::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.performer, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "basis" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.basis, Reference::read)?;
-                }
-                "prediction" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.prediction, RiskAssessmentPrediction::read)?;
-                }
-                "mitigation" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.mitigation, string)?;
-                }
-                "_mitigation" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.mitigation)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 19) {
-            return Err(p.missing("subject"));
-        }
+        read_object(p, &RISK_ASSESSMENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -322,359 +172,267 @@ impl RiskAssessment {
         w.begin_object();
         w.key("resourceType");
         w.str("RiskAssessment");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.based_on {
-            w.key("basedOn");
-            v.write(w);
-        }
-        if let Some(v) = &self.parent {
-            w.key("parent");
-            v.write(w);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.method {
-            w.key("method");
-            v.write(w);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "basedOn", &self.based_on, Reference::write);
+        write_opt(w, "parent", &self.parent, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "method", &self.method, CodeableConcept::write);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
         if let Some(v) = &self.occurrence {
-            match v {
-                RiskAssessmentOccurrence::DateTime(x) => {
-                    write_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
-                }
-                RiskAssessmentOccurrence::Period(x) => {
-                    w.key("occurrencePeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.condition {
-            w.key("condition");
-            v.write(w);
-        }
-        if let Some(v) = &self.performer {
-            w.key("performer");
-            v.write(w);
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.basis.is_empty() {
-            w.key("basis");
-            w.begin_array();
-            for v in &self.basis {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.prediction.is_empty() {
-            w.key("prediction");
-            w.begin_array();
-            for v in &self.prediction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.mitigation {
-            write_prim(w, "mitigation", "_mitigation", v, w_str);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "condition", &self.condition, Reference::write);
+        write_opt(w, "performer", &self.performer, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "basis", &self.basis, Reference::write);
+        write_many(
+            w,
+            "prediction",
+            &self.prediction,
+            RiskAssessmentPrediction::write,
+        );
+        write_opt_prim(w, "mitigation", "_mitigation", &self.mitigation, w_str);
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.based_on.is_some() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            if let Some(v) = &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.parent.is_some() {
-            let n = path.len();
-            path.push_str(".parent");
-            if let Some(v) = &self.parent {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.method.is_some() {
-            let n = path.len();
-            path.push_str(".method");
-            if let Some(v) = &self.method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.occurrence.is_some() {
-            let n = path.len();
-            path.push_str(".occurrence[x]");
-            if let Some(v) = &self.occurrence {
-                match v {
-                    RiskAssessmentOccurrence::DateTime(x) => x.visit_refs(path, f),
-                    RiskAssessmentOccurrence::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.condition.is_some() {
-            let n = path.len();
-            path.push_str(".condition");
-            if let Some(v) = &self.condition {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performer.is_some() {
-            let n = path.len();
-            path.push_str(".performer");
-            if let Some(v) = &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.basis.is_empty() {
-            let n = path.len();
-            path.push_str(".basis");
-            for v in &self.basis {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.prediction.is_empty() {
-            let n = path.len();
-            path.push_str(".prediction");
-            for v in &self.prediction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.mitigation.is_some() {
-            let n = path.len();
-            path.push_str(".mitigation");
-            if let Some(v) = &self.mitigation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".basedOn", &self.based_on, reference);
+        visit_opt(path, f, ".parent", &self.parent, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".method",
+            &self.method,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".occurrence[x]",
+            &self.occurrence,
+            RiskAssessmentOccurrence::visit_refs,
+        );
+        visit_opt(path, f, ".condition", &self.condition, reference);
+        visit_opt(path, f, ".performer", &self.performer, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".basis", &self.basis, reference);
+        visit_many(
+            path,
+            f,
+            ".prediction",
+            &self.prediction,
+            RiskAssessmentPrediction::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".mitigation",
+            &self.mitigation,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for RiskAssessment {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => many(p, &mut self.basis, Reference::read),
+            7 => opt(p, &mut self.method, CodeableConcept::read),
+            8 => opt(p, &mut self.parent, Reference::read),
+            9 => prim_value(p, &mut self.status, codes::ObservationStatus::read_code),
+            10 => prim_element(p, &mut self.status),
+            11 => opt(p, &mut self.based_on, Reference::read),
+            12 => one(p, &mut self.subject, Reference::read),
+            13 => opt_prim_value(p, &mut self.language, code),
+            14 => opt_prim_element(p, &mut self.language),
+            15 => opt(p, &mut self.condition, Reference::read),
+            16 => many(p, &mut self.contained, Resource::read),
+            17 => opt(p, &mut self.encounter, Reference::read),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => opt(p, &mut self.performer, Reference::read),
+            20 => many(p, &mut self.identifier, Identifier::read),
+            21 => opt_prim_value(p, &mut self.mitigation, string),
+            22 => many(p, &mut self.prediction, RiskAssessmentPrediction::read),
+            23 => many(p, &mut self.reason_code, CodeableConcept::read),
+            24 => opt_prim_element(p, &mut self.mitigation),
+            25 => p.expect_resource_type("RiskAssessment"),
+            26 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            27 => opt_prim_element(p, &mut self.implicit_rules),
+            28 => many(p, &mut self.reason_reference, Reference::read),
+            29 => choice_box(
+                p,
+                &mut self.occurrence,
+                Period::read,
+                RiskAssessmentOccurrence::Period,
+            ),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            31 => choice_value(
+                p,
+                &mut self.occurrence,
+                date_time,
+                RiskAssessmentOccurrence::DateTime,
+                |e| match e {
+                    RiskAssessmentOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => choice_element(
+                p,
+                &mut self.occurrence,
+                RiskAssessmentOccurrence::DateTime,
+                |e| match e {
+                    RiskAssessmentOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static RISK_ASSESSMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("basis"),
+        Key::plain("method"),
+        Key::plain("parent"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("condition"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("performer"),
+        Key::plain("identifier"),
+        Key::plain("mitigation"),
+        Key::plain("prediction"),
+        Key::plain("reasonCode"),
+        Key::plain("_mitigation"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("reasonReference"),
+        Key::choice("occurrencePeriod", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("occurrenceDateTime", 1, 1),
+        Key::choice("_occurrenceDateTime", 1, 1),
+    ],
+    choices: &["occurrence"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[9, 10],
+        },
+        Required {
+            name: "subject",
+            keys: &[12],
+        },
+    ],
+};
 
 /// Outcome predicted
 ///
@@ -741,6 +499,25 @@ impl Default for RiskAssessmentPredictionProbability {
     }
 }
 
+impl RiskAssessmentPredictionProbability {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Decimal(x) => {
+                write_one_prim(w, "probabilityDecimal", "_probabilityDecimal", x, w_decimal)
+            }
+            Self::Range(x) => write_one(w, "probabilityRange", &**x, Range::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'RiskAssessment.prediction.when\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -758,247 +535,203 @@ impl Default for RiskAssessmentPredictionWhen {
     }
 }
 
+impl RiskAssessmentPredictionWhen {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Period(x) => write_one(w, "whenPeriod", &**x, Period::write),
+            Self::Range(x) => write_one(w, "whenRange", &**x, Range::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl RiskAssessmentPrediction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.outcome, CodeableConcept::read)?;
-                }
-                "probabilityDecimal" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "probability")?;
-                    choice_value(
-                        p,
-                        &mut r.probability,
-                        decimal,
-                        RiskAssessmentPredictionProbability::Decimal,
-                        |e| match e {
-                            RiskAssessmentPredictionProbability::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_probabilityDecimal" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "probability")?;
-                    choice_element(
-                        p,
-                        &mut r.probability,
-                        RiskAssessmentPredictionProbability::Decimal,
-                        |e| match e {
-                            RiskAssessmentPredictionProbability::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "probabilityRange" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "probability")?;
-                    choice_box(
-                        p,
-                        &mut r.probability,
-                        Range::read,
-                        RiskAssessmentPredictionProbability::Range,
-                    )?;
-                }
-                "qualitativeRisk" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.qualitative_risk, CodeableConcept::read)?;
-                }
-                "relativeRisk" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.relative_risk, decimal)?;
-                }
-                "_relativeRisk" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.relative_risk)?;
-                }
-                "whenPeriod" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c1, 1, "when")?;
-                    choice_box(
-                        p,
-                        &mut r.when,
-                        Period::read,
-                        RiskAssessmentPredictionWhen::Period,
-                    )?;
-                }
-                "whenRange" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c1, 2, "when")?;
-                    choice_box(
-                        p,
-                        &mut r.when,
-                        Range::read,
-                        RiskAssessmentPredictionWhen::Range,
-                    )?;
-                }
-                "rationale" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.rationale, string)?;
-                }
-                "_rationale" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.rationale)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &RISK_ASSESSMENT_PREDICTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.outcome {
-            w.key("outcome");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "outcome", &self.outcome, CodeableConcept::write);
         if let Some(v) = &self.probability {
-            match v {
-                RiskAssessmentPredictionProbability::Decimal(x) => {
-                    write_prim(w, "probabilityDecimal", "_probabilityDecimal", x, w_decimal)
-                }
-                RiskAssessmentPredictionProbability::Range(x) => {
-                    w.key("probabilityRange");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.qualitative_risk {
-            w.key("qualitativeRisk");
-            v.write(w);
-        }
-        if let Some(v) = &self.relative_risk {
-            write_prim(w, "relativeRisk", "_relativeRisk", v, w_decimal);
-        }
+        write_opt(
+            w,
+            "qualitativeRisk",
+            &self.qualitative_risk,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "relativeRisk",
+            "_relativeRisk",
+            &self.relative_risk,
+            w_decimal,
+        );
         if let Some(v) = &self.when {
-            match v {
-                RiskAssessmentPredictionWhen::Period(x) => {
-                    w.key("whenPeriod");
-                    x.write(w);
-                }
-                RiskAssessmentPredictionWhen::Range(x) => {
-                    w.key("whenRange");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.rationale {
-            write_prim(w, "rationale", "_rationale", v, w_str);
-        }
+        write_opt_prim(w, "rationale", "_rationale", &self.rationale, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.outcome.is_some() {
-            let n = path.len();
-            path.push_str(".outcome");
-            if let Some(v) = &self.outcome {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.probability.is_some() {
-            let n = path.len();
-            path.push_str(".probability[x]");
-            if let Some(v) = &self.probability {
-                match v {
-                    RiskAssessmentPredictionProbability::Decimal(x) => x.visit_refs(path, f),
-                    RiskAssessmentPredictionProbability::Range(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.qualitative_risk.is_some() {
-            let n = path.len();
-            path.push_str(".qualitativeRisk");
-            if let Some(v) = &self.qualitative_risk {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.relative_risk.is_some() {
-            let n = path.len();
-            path.push_str(".relativeRisk");
-            if let Some(v) = &self.relative_risk {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.when.is_some() {
-            let n = path.len();
-            path.push_str(".when[x]");
-            if let Some(v) = &self.when {
-                match v {
-                    RiskAssessmentPredictionWhen::Period(x) => x.visit_refs(path, f),
-                    RiskAssessmentPredictionWhen::Range(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.rationale.is_some() {
-            let n = path.len();
-            path.push_str(".rationale");
-            if let Some(v) = &self.rationale {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".outcome",
+            &self.outcome,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".probability[x]",
+            &self.probability,
+            RiskAssessmentPredictionProbability::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".qualitativeRisk",
+            &self.qualitative_risk,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".relativeRisk",
+            &self.relative_risk,
+            Decimal::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".when[x]",
+            &self.when,
+            RiskAssessmentPredictionWhen::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".rationale",
+            &self.rationale,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for RiskAssessmentPrediction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.outcome, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt_prim_value(p, &mut self.rationale, string),
+            4 => choice_box(
+                p,
+                &mut self.when,
+                Range::read,
+                RiskAssessmentPredictionWhen::Range,
+            ),
+            5 => opt_prim_element(p, &mut self.rationale),
+            6 => choice_box(
+                p,
+                &mut self.when,
+                Period::read,
+                RiskAssessmentPredictionWhen::Period,
+            ),
+            7 => opt_prim_value(p, &mut self.relative_risk, decimal),
+            8 => opt_prim_element(p, &mut self.relative_risk),
+            9 => opt(p, &mut self.qualitative_risk, CodeableConcept::read),
+            10 => choice_box(
+                p,
+                &mut self.probability,
+                Range::read,
+                RiskAssessmentPredictionProbability::Range,
+            ),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            12 => choice_value(
+                p,
+                &mut self.probability,
+                decimal,
+                RiskAssessmentPredictionProbability::Decimal,
+                |e| match e {
+                    RiskAssessmentPredictionProbability::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_element(
+                p,
+                &mut self.probability,
+                RiskAssessmentPredictionProbability::Decimal,
+                |e| match e {
+                    RiskAssessmentPredictionProbability::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static RISK_ASSESSMENT_PREDICTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("outcome"),
+        Key::plain("extension"),
+        Key::plain("rationale"),
+        Key::choice("whenRange", 2, 2),
+        Key::plain("_rationale"),
+        Key::choice("whenPeriod", 2, 1),
+        Key::plain("relativeRisk"),
+        Key::plain("_relativeRisk"),
+        Key::plain("qualitativeRisk"),
+        Key::choice("probabilityRange", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("probabilityDecimal", 1, 1),
+        Key::choice("_probabilityDecimal", 1, 1),
+    ],
+    choices: &["probability", "when"],
+    required: &[],
+};

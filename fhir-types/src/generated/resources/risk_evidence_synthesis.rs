@@ -185,241 +185,7 @@ impl RiskEvidenceSynthesis {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("RiskEvidenceSynthesis")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 27)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "approvalDate" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.approval_date, date)?;
-                }
-                "_approvalDate" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.approval_date)?;
-                }
-                "lastReviewDate" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_value(p, &mut r.last_review_date, date)?;
-                }
-                "_lastReviewDate" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_element(p, &mut r.last_review_date)?;
-                }
-                "effectivePeriod" => {
-                    p.mark(&mut seen, 39)?;
-                    opt(p, &mut r.effective_period, Period::read)?;
-                }
-                "topic" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.topic, CodeableConcept::read)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.author, ContactDetail::read)?;
-                }
-                "editor" => {
-                    p.mark(&mut seen, 42)?;
-                    many(p, &mut r.editor, ContactDetail::read)?;
-                }
-                "reviewer" => {
-                    p.mark(&mut seen, 43)?;
-                    many(p, &mut r.reviewer, ContactDetail::read)?;
-                }
-                "endorser" => {
-                    p.mark(&mut seen, 44)?;
-                    many(p, &mut r.endorser, ContactDetail::read)?;
-                }
-                "relatedArtifact" => {
-                    p.mark(&mut seen, 45)?;
-                    many(p, &mut r.related_artifact, RelatedArtifact::read)?;
-                }
-                "synthesisType" => {
-                    p.mark(&mut seen, 46)?;
-                    opt(p, &mut r.synthesis_type, CodeableConcept::read)?;
-                }
-                "studyType" => {
-                    p.mark(&mut seen, 47)?;
-                    opt(p, &mut r.study_type, CodeableConcept::read)?;
-                }
-                "population" => {
-                    p.mark(&mut seen, 48)?;
-                    one(p, &mut r.population, Reference::read)?;
-                }
-                "exposure" => {
-                    p.mark(&mut seen, 49)?;
-                    opt(p, &mut r.exposure, Reference::read)?;
-                }
-                "outcome" => {
-                    p.mark(&mut seen, 50)?;
-                    one(p, &mut r.outcome, Reference::read)?;
-                }
-                "sampleSize" => {
-                    p.mark(&mut seen, 51)?;
-                    opt(p, &mut r.sample_size, RiskEvidenceSynthesisSampleSize::read)?;
-                }
-                "riskEstimate" => {
-                    p.mark(&mut seen, 52)?;
-                    opt(
-                        p,
-                        &mut r.risk_estimate,
-                        RiskEvidenceSynthesisRiskEstimate::read,
-                    )?;
-                }
-                "certainty" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.certainty, RiskEvidenceSynthesisCertainty::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 48) {
-            return Err(p.missing("population"));
-        }
-        if !p.marked(&seen, 50) {
-            return Err(p.missing("outcome"));
-        }
+        read_object(p, &RISK_EVIDENCE_SYNTHESIS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -427,529 +193,417 @@ impl RiskEvidenceSynthesis {
         w.begin_object();
         w.key("resourceType");
         w.str("RiskEvidenceSynthesis");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.approval_date {
-            write_prim(w, "approvalDate", "_approvalDate", v, w_str);
-        }
-        if let Some(v) = &self.last_review_date {
-            write_prim(w, "lastReviewDate", "_lastReviewDate", v, w_str);
-        }
-        if let Some(v) = &self.effective_period {
-            w.key("effectivePeriod");
-            v.write(w);
-        }
-        if !self.topic.is_empty() {
-            w.key("topic");
-            w.begin_array();
-            for v in &self.topic {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.editor.is_empty() {
-            w.key("editor");
-            w.begin_array();
-            for v in &self.editor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reviewer.is_empty() {
-            w.key("reviewer");
-            w.begin_array();
-            for v in &self.reviewer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.endorser.is_empty() {
-            w.key("endorser");
-            w.begin_array();
-            for v in &self.endorser {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.related_artifact.is_empty() {
-            w.key("relatedArtifact");
-            w.begin_array();
-            for v in &self.related_artifact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.synthesis_type {
-            w.key("synthesisType");
-            v.write(w);
-        }
-        if let Some(v) = &self.study_type {
-            w.key("studyType");
-            v.write(w);
-        }
-        {
-            let v = &self.population;
-            w.key("population");
-            v.write(w);
-        }
-        if let Some(v) = &self.exposure {
-            w.key("exposure");
-            v.write(w);
-        }
-        {
-            let v = &self.outcome;
-            w.key("outcome");
-            v.write(w);
-        }
-        if let Some(v) = &self.sample_size {
-            w.key("sampleSize");
-            v.write(w);
-        }
-        if let Some(v) = &self.risk_estimate {
-            w.key("riskEstimate");
-            v.write(w);
-        }
-        if !self.certainty.is_empty() {
-            w.key("certainty");
-            w.begin_array();
-            for v in &self.certainty {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt_prim(
+            w,
+            "approvalDate",
+            "_approvalDate",
+            &self.approval_date,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "lastReviewDate",
+            "_lastReviewDate",
+            &self.last_review_date,
+            w_str,
+        );
+        write_opt(w, "effectivePeriod", &self.effective_period, Period::write);
+        write_many(w, "topic", &self.topic, CodeableConcept::write);
+        write_many(w, "author", &self.author, ContactDetail::write);
+        write_many(w, "editor", &self.editor, ContactDetail::write);
+        write_many(w, "reviewer", &self.reviewer, ContactDetail::write);
+        write_many(w, "endorser", &self.endorser, ContactDetail::write);
+        write_many(
+            w,
+            "relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::write,
+        );
+        write_opt(
+            w,
+            "synthesisType",
+            &self.synthesis_type,
+            CodeableConcept::write,
+        );
+        write_opt(w, "studyType", &self.study_type, CodeableConcept::write);
+        write_one(w, "population", &self.population, Reference::write);
+        write_opt(w, "exposure", &self.exposure, Reference::write);
+        write_one(w, "outcome", &self.outcome, Reference::write);
+        write_opt(
+            w,
+            "sampleSize",
+            &self.sample_size,
+            RiskEvidenceSynthesisSampleSize::write,
+        );
+        write_opt(
+            w,
+            "riskEstimate",
+            &self.risk_estimate,
+            RiskEvidenceSynthesisRiskEstimate::write,
+        );
+        write_many(
+            w,
+            "certainty",
+            &self.certainty,
+            RiskEvidenceSynthesisCertainty::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.approval_date.is_some() {
-            let n = path.len();
-            path.push_str(".approvalDate");
-            if let Some(v) = &self.approval_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_review_date.is_some() {
-            let n = path.len();
-            path.push_str(".lastReviewDate");
-            if let Some(v) = &self.last_review_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.effective_period.is_some() {
-            let n = path.len();
-            path.push_str(".effectivePeriod");
-            if let Some(v) = &self.effective_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.topic.is_empty() {
-            let n = path.len();
-            path.push_str(".topic");
-            for v in &self.topic {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.editor.is_empty() {
-            let n = path.len();
-            path.push_str(".editor");
-            for v in &self.editor {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reviewer.is_empty() {
-            let n = path.len();
-            path.push_str(".reviewer");
-            for v in &self.reviewer {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.endorser.is_empty() {
-            let n = path.len();
-            path.push_str(".endorser");
-            for v in &self.endorser {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.related_artifact.is_empty() {
-            let n = path.len();
-            path.push_str(".relatedArtifact");
-            for v in &self.related_artifact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.synthesis_type.is_some() {
-            let n = path.len();
-            path.push_str(".synthesisType");
-            if let Some(v) = &self.synthesis_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.study_type.is_some() {
-            let n = path.len();
-            path.push_str(".studyType");
-            if let Some(v) = &self.study_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".population");
-            {
-                let v = &self.population;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.exposure.is_some() {
-            let n = path.len();
-            path.push_str(".exposure");
-            if let Some(v) = &self.exposure {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".outcome");
-            {
-                let v = &self.outcome;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sample_size.is_some() {
-            let n = path.len();
-            path.push_str(".sampleSize");
-            if let Some(v) = &self.sample_size {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.risk_estimate.is_some() {
-            let n = path.len();
-            path.push_str(".riskEstimate");
-            if let Some(v) = &self.risk_estimate {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.certainty.is_empty() {
-            let n = path.len();
-            path.push_str(".certainty");
-            for v in &self.certainty {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".approvalDate",
+            &self.approval_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lastReviewDate",
+            &self.last_review_date,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".effectivePeriod",
+            &self.effective_period,
+            Period::visit_refs,
+        );
+        visit_many(path, f, ".topic", &self.topic, CodeableConcept::visit_refs);
+        visit_many(path, f, ".author", &self.author, ContactDetail::visit_refs);
+        visit_many(path, f, ".editor", &self.editor, ContactDetail::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".reviewer",
+            &self.reviewer,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".endorser",
+            &self.endorser,
+            ContactDetail::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relatedArtifact",
+            &self.related_artifact,
+            RelatedArtifact::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".synthesisType",
+            &self.synthesis_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".studyType",
+            &self.study_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".population", &self.population, reference);
+        visit_opt(path, f, ".exposure", &self.exposure, reference);
+        visit_one(path, f, ".outcome", &self.outcome, reference);
+        visit_opt(
+            path,
+            f,
+            ".sampleSize",
+            &self.sample_size,
+            RiskEvidenceSynthesisSampleSize::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".riskEstimate",
+            &self.risk_estimate,
+            RiskEvidenceSynthesisRiskEstimate::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".certainty",
+            &self.certainty,
+            RiskEvidenceSynthesisCertainty::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for RiskEvidenceSynthesis {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => opt_prim_value(p, &mut self.name, string),
+            7 => many(p, &mut self.note, Annotation::read),
+            8 => opt(p, &mut self.text, Narrative::read),
+            9 => opt_prim_element(p, &mut self.date),
+            10 => opt_prim_element(p, &mut self.name),
+            11 => opt_prim_value(p, &mut self.title, string),
+            12 => many(p, &mut self.topic, CodeableConcept::read),
+            13 => opt_prim_element(p, &mut self.title),
+            14 => many(p, &mut self.author, ContactDetail::read),
+            15 => many(p, &mut self.editor, ContactDetail::read),
+            16 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            17 => prim_element(p, &mut self.status),
+            18 => many(p, &mut self.contact, ContactDetail::read),
+            19 => one(p, &mut self.outcome, Reference::read),
+            20 => opt_prim_value(p, &mut self.version, string),
+            21 => opt_prim_element(p, &mut self.version),
+            22 => many(p, &mut self.endorser, ContactDetail::read),
+            23 => opt(p, &mut self.exposure, Reference::read),
+            24 => opt_prim_value(p, &mut self.language, code),
+            25 => many(p, &mut self.reviewer, ContactDetail::read),
+            26 => opt_prim_element(p, &mut self.language),
+            27 => many(p, &mut self.certainty, RiskEvidenceSynthesisCertainty::read),
+            28 => many(p, &mut self.contained, Resource::read),
+            29 => opt_prim_value(p, &mut self.copyright, markdown),
+            30 => many(p, &mut self.extension, Extension::read),
+            31 => opt_prim_value(p, &mut self.publisher, string),
+            32 => opt(p, &mut self.study_type, CodeableConcept::read),
+            33 => opt_prim_element(p, &mut self.copyright),
+            34 => opt_prim_element(p, &mut self.publisher),
+            35 => many(p, &mut self.identifier, Identifier::read),
+            36 => one(p, &mut self.population, Reference::read),
+            37 => opt(
+                p,
+                &mut self.sample_size,
+                RiskEvidenceSynthesisSampleSize::read,
+            ),
+            38 => many(p, &mut self.use_context, UsageContext::read),
+            39 => opt_prim_value(p, &mut self.description, markdown),
+            40 => opt_prim_element(p, &mut self.description),
+            41 => opt_prim_value(p, &mut self.approval_date, date),
+            42 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            43 => p.expect_resource_type("RiskEvidenceSynthesis"),
+            44 => opt(
+                p,
+                &mut self.risk_estimate,
+                RiskEvidenceSynthesisRiskEstimate::read,
+            ),
+            45 => opt_prim_element(p, &mut self.approval_date),
+            46 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            47 => opt(p, &mut self.synthesis_type, CodeableConcept::read),
+            48 => opt_prim_element(p, &mut self.implicit_rules),
+            49 => opt_prim_value(p, &mut self.last_review_date, date),
+            50 => opt_prim_element(p, &mut self.last_review_date),
+            51 => opt(p, &mut self.effective_period, Period::read),
+            52 => many(p, &mut self.related_artifact, RelatedArtifact::read),
+            53 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static RISK_EVIDENCE_SYNTHESIS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("title"),
+        Key::plain("topic"),
+        Key::plain("_title"),
+        Key::plain("author"),
+        Key::plain("editor"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("outcome"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("endorser"),
+        Key::plain("exposure"),
+        Key::plain("language"),
+        Key::plain("reviewer"),
+        Key::plain("_language"),
+        Key::plain("certainty"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("studyType"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("population"),
+        Key::plain("sampleSize"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("approvalDate"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("riskEstimate"),
+        Key::plain("_approvalDate"),
+        Key::plain("implicitRules"),
+        Key::plain("synthesisType"),
+        Key::plain("_implicitRules"),
+        Key::plain("lastReviewDate"),
+        Key::plain("_lastReviewDate"),
+        Key::plain("effectivePeriod"),
+        Key::plain("relatedArtifact"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[16, 17],
+        },
+        Required {
+            name: "population",
+            keys: &[36],
+        },
+        Required {
+            name: "outcome",
+            keys: &[19],
+        },
+    ],
+};
 
 /// How certain is the risk
 ///
@@ -991,136 +645,106 @@ impl RiskEvidenceSynthesisCertainty {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "rating" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.rating, CodeableConcept::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "certaintySubcomponent" => {
-                    p.mark(&mut seen, 5)?;
-                    many(
-                        p,
-                        &mut r.certainty_subcomponent,
-                        RiskEvidenceSynthesisCertaintyCertaintySubcomponent::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &RISK_EVIDENCE_SYNTHESIS_CERTAINTY_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.rating.is_empty() {
-            w.key("rating");
-            w.begin_array();
-            for v in &self.rating {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.certainty_subcomponent.is_empty() {
-            w.key("certaintySubcomponent");
-            w.begin_array();
-            for v in &self.certainty_subcomponent {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "rating", &self.rating, CodeableConcept::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(
+            w,
+            "certaintySubcomponent",
+            &self.certainty_subcomponent,
+            RiskEvidenceSynthesisCertaintyCertaintySubcomponent::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.rating.is_empty() {
-            let n = path.len();
-            path.push_str(".rating");
-            for v in &self.rating {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.certainty_subcomponent.is_empty() {
-            let n = path.len();
-            path.push_str(".certaintySubcomponent");
-            for v in &self.certainty_subcomponent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".rating",
+            &self.rating,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".certaintySubcomponent",
+            &self.certainty_subcomponent,
+            RiskEvidenceSynthesisCertaintyCertaintySubcomponent::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for RiskEvidenceSynthesisCertainty {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.note, Annotation::read),
+            2 => many(p, &mut self.rating, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            5 => many(
+                p,
+                &mut self.certainty_subcomponent,
+                RiskEvidenceSynthesisCertaintyCertaintySubcomponent::read,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static RISK_EVIDENCE_SYNTHESIS_CERTAINTY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("note"),
+        Key::plain("rating"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::plain("certaintySubcomponent"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// A component that contributes to the overall certainty
 ///
@@ -1160,128 +784,91 @@ impl RiskEvidenceSynthesisCertaintyCertaintySubcomponent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "rating" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.rating, CodeableConcept::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &RISK_EVIDENCE_SYNTHESIS_CERTAINTY_CERTAINTY_SUBCOMPONENT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if !self.rating.is_empty() {
-            w.key("rating");
-            w.begin_array();
-            for v in &self.rating {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_many(w, "rating", &self.rating, CodeableConcept::write);
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.rating.is_empty() {
-            let n = path.len();
-            path.push_str(".rating");
-            for v in &self.rating {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".rating",
+            &self.rating,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+    }
+}
+
+impl ReadFields for RiskEvidenceSynthesisCertaintyCertaintySubcomponent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.note, Annotation::read),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => many(p, &mut self.rating, CodeableConcept::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static RISK_EVIDENCE_SYNTHESIS_CERTAINTY_CERTAINTY_SUBCOMPONENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("note"),
+        Key::plain("type"),
+        Key::plain("rating"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// What was the estimated risk
 ///
@@ -1339,204 +926,165 @@ impl RiskEvidenceSynthesisRiskEstimate {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.value, decimal)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.value)?;
-                }
-                "unitOfMeasure" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.unit_of_measure, CodeableConcept::read)?;
-                }
-                "denominatorCount" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.denominator_count, integer)?;
-                }
-                "_denominatorCount" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.denominator_count)?;
-                }
-                "numeratorCount" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.numerator_count, integer)?;
-                }
-                "_numeratorCount" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.numerator_count)?;
-                }
-                "precisionEstimate" => {
-                    p.mark(&mut seen, 13)?;
-                    many(
-                        p,
-                        &mut r.precision_estimate,
-                        RiskEvidenceSynthesisRiskEstimatePrecisionEstimate::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &RISK_EVIDENCE_SYNTHESIS_RISK_ESTIMATE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.value {
-            write_prim(w, "value", "_value", v, w_decimal);
-        }
-        if let Some(v) = &self.unit_of_measure {
-            w.key("unitOfMeasure");
-            v.write(w);
-        }
-        if let Some(v) = &self.denominator_count {
-            write_prim(w, "denominatorCount", "_denominatorCount", v, w_integer);
-        }
-        if let Some(v) = &self.numerator_count {
-            write_prim(w, "numeratorCount", "_numeratorCount", v, w_integer);
-        }
-        if !self.precision_estimate.is_empty() {
-            w.key("precisionEstimate");
-            w.begin_array();
-            for v in &self.precision_estimate {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "value", "_value", &self.value, w_decimal);
+        write_opt(
+            w,
+            "unitOfMeasure",
+            &self.unit_of_measure,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "denominatorCount",
+            "_denominatorCount",
+            &self.denominator_count,
+            w_integer,
+        );
+        write_opt_prim(
+            w,
+            "numeratorCount",
+            "_numeratorCount",
+            &self.numerator_count,
+            w_integer,
+        );
+        write_many(
+            w,
+            "precisionEstimate",
+            &self.precision_estimate,
+            RiskEvidenceSynthesisRiskEstimatePrecisionEstimate::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.unit_of_measure.is_some() {
-            let n = path.len();
-            path.push_str(".unitOfMeasure");
-            if let Some(v) = &self.unit_of_measure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.denominator_count.is_some() {
-            let n = path.len();
-            path.push_str(".denominatorCount");
-            if let Some(v) = &self.denominator_count {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.numerator_count.is_some() {
-            let n = path.len();
-            path.push_str(".numeratorCount");
-            if let Some(v) = &self.numerator_count {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.precision_estimate.is_empty() {
-            let n = path.len();
-            path.push_str(".precisionEstimate");
-            for v in &self.precision_estimate {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".value", &self.value, Decimal::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".unitOfMeasure",
+            &self.unit_of_measure,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".denominatorCount",
+            &self.denominator_count,
+            Integer::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".numeratorCount",
+            &self.numerator_count,
+            Integer::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".precisionEstimate",
+            &self.precision_estimate,
+            RiskEvidenceSynthesisRiskEstimatePrecisionEstimate::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for RiskEvidenceSynthesisRiskEstimate {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => opt_prim_value(p, &mut self.value, decimal),
+            3 => opt_prim_element(p, &mut self.value),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => opt(p, &mut self.unit_of_measure, CodeableConcept::read),
+            8 => opt_prim_value(p, &mut self.numerator_count, integer),
+            9 => opt_prim_element(p, &mut self.numerator_count),
+            10 => opt_prim_value(p, &mut self.denominator_count, integer),
+            11 => opt_prim_element(p, &mut self.denominator_count),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            13 => many(
+                p,
+                &mut self.precision_estimate,
+                RiskEvidenceSynthesisRiskEstimatePrecisionEstimate::read,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static RISK_EVIDENCE_SYNTHESIS_RISK_ESTIMATE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("unitOfMeasure"),
+        Key::plain("numeratorCount"),
+        Key::plain("_numeratorCount"),
+        Key::plain("denominatorCount"),
+        Key::plain("_denominatorCount"),
+        Key::plain("modifierExtension"),
+        Key::plain("precisionEstimate"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// How precise the estimate is
 ///
@@ -1582,145 +1130,95 @@ impl RiskEvidenceSynthesisRiskEstimatePrecisionEstimate {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "level" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.level, decimal)?;
-                }
-                "_level" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.level)?;
-                }
-                "from" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.from, decimal)?;
-                }
-                "_from" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.from)?;
-                }
-                "to" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.to, decimal)?;
-                }
-                "_to" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.to)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &RISK_EVIDENCE_SYNTHESIS_RISK_ESTIMATE_PRECISION_ESTIMATE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.level {
-            write_prim(w, "level", "_level", v, w_decimal);
-        }
-        if let Some(v) = &self.from {
-            write_prim(w, "from", "_from", v, w_decimal);
-        }
-        if let Some(v) = &self.to {
-            write_prim(w, "to", "_to", v, w_decimal);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "level", "_level", &self.level, w_decimal);
+        write_opt_prim(w, "from", "_from", &self.from, w_decimal);
+        write_opt_prim(w, "to", "_to", &self.to, w_decimal);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.level.is_some() {
-            let n = path.len();
-            path.push_str(".level");
-            if let Some(v) = &self.level {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.from.is_some() {
-            let n = path.len();
-            path.push_str(".from");
-            if let Some(v) = &self.from {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.to.is_some() {
-            let n = path.len();
-            path.push_str(".to");
-            if let Some(v) = &self.to {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".level", &self.level, Decimal::visit_refs);
+        visit_opt(path, f, ".from", &self.from, Decimal::visit_refs);
+        visit_opt(path, f, ".to", &self.to, Decimal::visit_refs);
+    }
+}
+
+impl ReadFields for RiskEvidenceSynthesisRiskEstimatePrecisionEstimate {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.to, decimal),
+            2 => opt_prim_element(p, &mut self.to),
+            3 => opt_prim_value(p, &mut self.from, decimal),
+            4 => opt(p, &mut self.type_, CodeableConcept::read),
+            5 => opt_prim_element(p, &mut self.from),
+            6 => opt_prim_value(p, &mut self.level, decimal),
+            7 => opt_prim_element(p, &mut self.level),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static RISK_EVIDENCE_SYNTHESIS_RISK_ESTIMATE_PRECISION_ESTIMATE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("to"),
+        Key::plain("_to"),
+        Key::plain("from"),
+        Key::plain("type"),
+        Key::plain("_from"),
+        Key::plain("level"),
+        Key::plain("_level"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// What sample size was involved?
 ///
@@ -1762,132 +1260,118 @@ impl RiskEvidenceSynthesisSampleSize {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "numberOfStudies" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.number_of_studies, integer)?;
-                }
-                "_numberOfStudies" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.number_of_studies)?;
-                }
-                "numberOfParticipants" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.number_of_participants, integer)?;
-                }
-                "_numberOfParticipants" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.number_of_participants)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &RISK_EVIDENCE_SYNTHESIS_SAMPLE_SIZE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.number_of_studies {
-            write_prim(w, "numberOfStudies", "_numberOfStudies", v, w_integer);
-        }
-        if let Some(v) = &self.number_of_participants {
-            write_prim(
-                w,
-                "numberOfParticipants",
-                "_numberOfParticipants",
-                v,
-                w_integer,
-            );
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(
+            w,
+            "numberOfStudies",
+            "_numberOfStudies",
+            &self.number_of_studies,
+            w_integer,
+        );
+        write_opt_prim(
+            w,
+            "numberOfParticipants",
+            "_numberOfParticipants",
+            &self.number_of_participants,
+            w_integer,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number_of_studies.is_some() {
-            let n = path.len();
-            path.push_str(".numberOfStudies");
-            if let Some(v) = &self.number_of_studies {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number_of_participants.is_some() {
-            let n = path.len();
-            path.push_str(".numberOfParticipants");
-            if let Some(v) = &self.number_of_participants {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".numberOfStudies",
+            &self.number_of_studies,
+            Integer::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".numberOfParticipants",
+            &self.number_of_participants,
+            Integer::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for RiskEvidenceSynthesisSampleSize {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt_prim_value(p, &mut self.description, string),
+            3 => opt_prim_element(p, &mut self.description),
+            4 => opt_prim_value(p, &mut self.number_of_studies, integer),
+            5 => opt_prim_element(p, &mut self.number_of_studies),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => opt_prim_value(p, &mut self.number_of_participants, integer),
+            8 => opt_prim_element(p, &mut self.number_of_participants),
+            _ => Ok(()),
         }
     }
 }
+
+static RISK_EVIDENCE_SYNTHESIS_SAMPLE_SIZE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("numberOfStudies"),
+        Key::plain("_numberOfStudies"),
+        Key::plain("modifierExtension"),
+        Key::plain("numberOfParticipants"),
+        Key::plain("_numberOfParticipants"),
+    ],
+    choices: &[],
+    required: &[],
+};

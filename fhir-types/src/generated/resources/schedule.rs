@@ -89,103 +89,7 @@ impl Schedule {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Schedule")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "active" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.active, boolean)?;
-                }
-                "_active" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.active)?;
-                }
-                "serviceCategory" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.service_category, CodeableConcept::read)?;
-                }
-                "serviceType" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.service_type, CodeableConcept::read)?;
-                }
-                "specialty" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.specialty, CodeableConcept::read)?;
-                }
-                "actor" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.actor, Reference::read)?;
-                }
-                "planningHorizon" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.planning_horizon, Period::read)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.actor.is_empty() {
-            return Err(p.missing("actor"));
-        }
+        read_object(p, &SCHEDULE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -193,226 +97,177 @@ impl Schedule {
         w.begin_object();
         w.key("resourceType");
         w.str("Schedule");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.active {
-            write_prim(w, "active", "_active", v, w_boolean);
-        }
-        if !self.service_category.is_empty() {
-            w.key("serviceCategory");
-            w.begin_array();
-            for v in &self.service_category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.service_type.is_empty() {
-            w.key("serviceType");
-            w.begin_array();
-            for v in &self.service_type {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.specialty.is_empty() {
-            w.key("specialty");
-            w.begin_array();
-            for v in &self.specialty {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.actor.is_empty() {
-            w.key("actor");
-            w.begin_array();
-            for v in &self.actor {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.planning_horizon {
-            w.key("planningHorizon");
-            v.write(w);
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "active", "_active", &self.active, w_boolean);
+        write_many(
+            w,
+            "serviceCategory",
+            &self.service_category,
+            CodeableConcept::write,
+        );
+        write_many(w, "serviceType", &self.service_type, CodeableConcept::write);
+        write_many(w, "specialty", &self.specialty, CodeableConcept::write);
+        write_many(w, "actor", &self.actor, Reference::write);
+        write_opt(w, "planningHorizon", &self.planning_horizon, Period::write);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.active.is_some() {
-            let n = path.len();
-            path.push_str(".active");
-            if let Some(v) = &self.active {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.service_category.is_empty() {
-            let n = path.len();
-            path.push_str(".serviceCategory");
-            for v in &self.service_category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.service_type.is_empty() {
-            let n = path.len();
-            path.push_str(".serviceType");
-            for v in &self.service_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specialty.is_empty() {
-            let n = path.len();
-            path.push_str(".specialty");
-            for v in &self.specialty {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.actor.is_empty() {
-            let n = path.len();
-            path.push_str(".actor");
-            for v in &self.actor {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.planning_horizon.is_some() {
-            let n = path.len();
-            path.push_str(".planningHorizon");
-            if let Some(v) = &self.planning_horizon {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".active", &self.active, Boolean::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".serviceCategory",
+            &self.service_category,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".serviceType",
+            &self.service_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".specialty",
+            &self.specialty,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".actor", &self.actor, reference);
+        visit_opt(
+            path,
+            f,
+            ".planningHorizon",
+            &self.planning_horizon,
+            Period::visit_refs,
+        );
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Schedule {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.actor, Reference::read),
+            5 => opt_prim_value(p, &mut self.active, boolean),
+            6 => opt_prim_element(p, &mut self.active),
+            7 => opt_prim_value(p, &mut self.comment, string),
+            8 => opt_prim_element(p, &mut self.comment),
+            9 => opt_prim_value(p, &mut self.language, code),
+            10 => opt_prim_element(p, &mut self.language),
+            11 => many(p, &mut self.contained, Resource::read),
+            12 => many(p, &mut self.extension, Extension::read),
+            13 => many(p, &mut self.specialty, CodeableConcept::read),
+            14 => many(p, &mut self.identifier, Identifier::read),
+            15 => many(p, &mut self.service_type, CodeableConcept::read),
+            16 => p.expect_resource_type("Schedule"),
+            17 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            18 => opt_prim_element(p, &mut self.implicit_rules),
+            19 => opt(p, &mut self.planning_horizon, Period::read),
+            20 => many(p, &mut self.service_category, CodeableConcept::read),
+            21 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SCHEDULE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("actor"),
+        Key::plain("active"),
+        Key::plain("_active"),
+        Key::plain("comment"),
+        Key::plain("_comment"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("specialty"),
+        Key::plain("identifier"),
+        Key::plain("serviceType"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("planningHorizon"),
+        Key::plain("serviceCategory"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "actor",
+        keys: &[4],
+    }],
+};

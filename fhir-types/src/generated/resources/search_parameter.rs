@@ -177,294 +177,8 @@ impl SearchParameter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("SearchParameter")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_element(p, &mut r.url)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "derivedFrom" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.derived_from, canonical)?;
-                }
-                "_derivedFrom" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.derived_from)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 29)?;
-                    prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 30)?;
-                    prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 35)?;
-                    prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 36)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "base" => {
-                    p.mark(&mut seen, 37)?;
-                    let other = p.marked(&seen, 38);
-                    values(p, &mut r.base, codes::ResourceType::read_code, other)?;
-                }
-                "_base" => {
-                    p.mark(&mut seen, 38)?;
-                    let other = p.marked(&seen, 37);
-                    elements(p, &mut r.base, other)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 39)?;
-                    prim_value(p, &mut r.type_, codes::SearchParamType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 40)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_value(p, &mut r.expression, string)?;
-                }
-                "_expression" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_element(p, &mut r.expression)?;
-                }
-                "xpath" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_value(p, &mut r.xpath, string)?;
-                }
-                "_xpath" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_element(p, &mut r.xpath)?;
-                }
-                "xpathUsage" => {
-                    p.mark(&mut seen, 45)?;
-                    opt_prim_value(p, &mut r.xpath_usage, codes::XPathUsageType::read_code)?;
-                }
-                "_xpathUsage" => {
-                    p.mark(&mut seen, 46)?;
-                    opt_prim_element(p, &mut r.xpath_usage)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 47)?;
-                    let other = p.marked(&seen, 48);
-                    values(p, &mut r.target, codes::ResourceType::read_code, other)?;
-                }
-                "_target" => {
-                    p.mark(&mut seen, 48)?;
-                    let other = p.marked(&seen, 47);
-                    elements(p, &mut r.target, other)?;
-                }
-                "multipleOr" => {
-                    p.mark(&mut seen, 49)?;
-                    opt_prim_value(p, &mut r.multiple_or, boolean)?;
-                }
-                "_multipleOr" => {
-                    p.mark(&mut seen, 50)?;
-                    opt_prim_element(p, &mut r.multiple_or)?;
-                }
-                "multipleAnd" => {
-                    p.mark(&mut seen, 51)?;
-                    opt_prim_value(p, &mut r.multiple_and, boolean)?;
-                }
-                "_multipleAnd" => {
-                    p.mark(&mut seen, 52)?;
-                    opt_prim_element(p, &mut r.multiple_and)?;
-                }
-                "comparator" => {
-                    p.mark(&mut seen, 53)?;
-                    let other = p.marked(&seen, 54);
-                    values(
-                        p,
-                        &mut r.comparator,
-                        codes::SearchComparator::read_code,
-                        other,
-                    )?;
-                }
-                "_comparator" => {
-                    p.mark(&mut seen, 54)?;
-                    let other = p.marked(&seen, 53);
-                    elements(p, &mut r.comparator, other)?;
-                }
-                "modifier" => {
-                    p.mark(&mut seen, 55)?;
-                    let other = p.marked(&seen, 56);
-                    values(
-                        p,
-                        &mut r.modifier,
-                        codes::SearchModifierCode::read_code,
-                        other,
-                    )?;
-                }
-                "_modifier" => {
-                    p.mark(&mut seen, 56)?;
-                    let other = p.marked(&seen, 55);
-                    elements(p, &mut r.modifier, other)?;
-                }
-                "chain" => {
-                    p.mark(&mut seen, 57)?;
-                    let other = p.marked(&seen, 58);
-                    values(p, &mut r.chain, string, other)?;
-                }
-                "_chain" => {
-                    p.mark(&mut seen, 58)?;
-                    let other = p.marked(&seen, 57);
-                    elements(p, &mut r.chain, other)?;
-                }
-                "component" => {
-                    p.mark(&mut seen, 59)?;
-                    many(p, &mut r.component, SearchParameterComponent::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 12) && !p.marked(&seen, 13) {
-            return Err(p.missing("url"));
-        }
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 29) && !p.marked(&seen, 30) {
-            return Err(p.missing("description"));
-        }
-        if !p.marked(&seen, 35) && !p.marked(&seen, 36) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &SEARCH_PARAMETER_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.base, "base")?;
-        if r.base.is_empty() {
-            return Err(p.missing("base"));
-        }
-        if !p.marked(&seen, 39) && !p.marked(&seen, 40) {
-            return Err(p.missing("type"));
-        }
         check_list(p, &r.target, "target")?;
         check_list(p, &r.comparator, "comparator")?;
         check_list(p, &r.modifier, "modifier")?;
@@ -476,404 +190,411 @@ impl SearchParameter {
         w.begin_object();
         w.key("resourceType");
         w.str("SearchParameter");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "url", "_url", &self.url, w_str);
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.derived_from {
-            write_prim(w, "derivedFrom", "_derivedFrom", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "description", "_description", &self.description, w_str);
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "derivedFrom", "_derivedFrom", &self.derived_from, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_one_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_one_prim(w, "code", "_code", &self.code, w_str);
         write_prims(w, "base", "_base", &self.base, w_str);
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.expression {
-            write_prim(w, "expression", "_expression", v, w_str);
-        }
-        if let Some(v) = &self.xpath {
-            write_prim(w, "xpath", "_xpath", v, w_str);
-        }
-        if let Some(v) = &self.xpath_usage {
-            write_prim(w, "xpathUsage", "_xpathUsage", v, w_str);
-        }
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "expression", "_expression", &self.expression, w_str);
+        write_opt_prim(w, "xpath", "_xpath", &self.xpath, w_str);
+        write_opt_prim(w, "xpathUsage", "_xpathUsage", &self.xpath_usage, w_str);
         write_prims(w, "target", "_target", &self.target, w_str);
-        if let Some(v) = &self.multiple_or {
-            write_prim(w, "multipleOr", "_multipleOr", v, w_boolean);
-        }
-        if let Some(v) = &self.multiple_and {
-            write_prim(w, "multipleAnd", "_multipleAnd", v, w_boolean);
-        }
+        write_opt_prim(w, "multipleOr", "_multipleOr", &self.multiple_or, w_boolean);
+        write_opt_prim(
+            w,
+            "multipleAnd",
+            "_multipleAnd",
+            &self.multiple_and,
+            w_boolean,
+        );
         write_prims(w, "comparator", "_comparator", &self.comparator, w_str);
         write_prims(w, "modifier", "_modifier", &self.modifier, w_str);
         write_prims(w, "chain", "_chain", &self.chain, w_str);
-        if !self.component.is_empty() {
-            w.key("component");
-            w.begin_array();
-            for v in &self.component {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "component",
+            &self.component,
+            SearchParameterComponent::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".url");
-            {
-                let v = &self.url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.derived_from.is_some() {
-            let n = path.len();
-            path.push_str(".derivedFrom");
-            if let Some(v) = &self.derived_from {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".description");
-            {
-                let v = &self.description;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.base.is_empty() {
-            let n = path.len();
-            path.push_str(".base");
-            for v in &self.base {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expression.is_some() {
-            let n = path.len();
-            path.push_str(".expression");
-            if let Some(v) = &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.xpath.is_some() {
-            let n = path.len();
-            path.push_str(".xpath");
-            if let Some(v) = &self.xpath {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.xpath_usage.is_some() {
-            let n = path.len();
-            path.push_str(".xpathUsage");
-            if let Some(v) = &self.xpath_usage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target.is_empty() {
-            let n = path.len();
-            path.push_str(".target");
-            for v in &self.target {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.multiple_or.is_some() {
-            let n = path.len();
-            path.push_str(".multipleOr");
-            if let Some(v) = &self.multiple_or {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.multiple_and.is_some() {
-            let n = path.len();
-            path.push_str(".multipleAnd");
-            if let Some(v) = &self.multiple_and {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.comparator.is_empty() {
-            let n = path.len();
-            path.push_str(".comparator");
-            for v in &self.comparator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier.is_empty() {
-            let n = path.len();
-            path.push_str(".modifier");
-            for v in &self.modifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.chain.is_empty() {
-            let n = path.len();
-            path.push_str(".chain");
-            for v in &self.chain {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.component.is_empty() {
-            let n = path.len();
-            path.push_str(".component");
-            for v in &self.component {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".derivedFrom",
+            &self.derived_from,
+            Canonical::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_many(path, f, ".base", &self.base, Code::visit_refs);
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".xpath", &self.xpath, FhirString::visit_refs);
+        visit_opt(path, f, ".xpathUsage", &self.xpath_usage, Code::visit_refs);
+        visit_many(path, f, ".target", &self.target, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".multipleOr",
+            &self.multiple_or,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".multipleAnd",
+            &self.multiple_and,
+            Boolean::visit_refs,
+        );
+        visit_many(path, f, ".comparator", &self.comparator, Code::visit_refs);
+        visit_many(path, f, ".modifier", &self.modifier, Code::visit_refs);
+        visit_many(path, f, ".chain", &self.chain, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".component",
+            &self.component,
+            SearchParameterComponent::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for SearchParameter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.url, uri),
+            3 => prim_element(p, &mut self.url),
+            4 => {
+                let other = p.marked(seen, 11);
+                values(p, &mut self.base, codes::ResourceType::read_code, other)
+            }
+            5 => prim_value(p, &mut self.code, code),
+            6 => opt_prim_value(p, &mut self.date, date_time),
+            7 => opt(p, &mut self.meta, Meta::read),
+            8 => prim_value(p, &mut self.name, string),
+            9 => opt(p, &mut self.text, Narrative::read),
+            10 => prim_value(p, &mut self.type_, codes::SearchParamType::read_code),
+            11 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.base, other)
+            }
+            12 => prim_element(p, &mut self.code),
+            13 => opt_prim_element(p, &mut self.date),
+            14 => prim_element(p, &mut self.name),
+            15 => prim_element(p, &mut self.type_),
+            16 => {
+                let other = p.marked(seen, 18);
+                values(p, &mut self.chain, string, other)
+            }
+            17 => opt_prim_value(p, &mut self.xpath, string),
+            18 => {
+                let other = p.marked(seen, 16);
+                elements(p, &mut self.chain, other)
+            }
+            19 => opt_prim_element(p, &mut self.xpath),
+            20 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            21 => {
+                let other = p.marked(seen, 23);
+                values(p, &mut self.target, codes::ResourceType::read_code, other)
+            }
+            22 => prim_element(p, &mut self.status),
+            23 => {
+                let other = p.marked(seen, 21);
+                elements(p, &mut self.target, other)
+            }
+            24 => many(p, &mut self.contact, ContactDetail::read),
+            25 => opt_prim_value(p, &mut self.purpose, markdown),
+            26 => opt_prim_value(p, &mut self.version, string),
+            27 => opt_prim_element(p, &mut self.purpose),
+            28 => opt_prim_element(p, &mut self.version),
+            29 => opt_prim_value(p, &mut self.language, code),
+            30 => {
+                let other = p.marked(seen, 32);
+                values(
+                    p,
+                    &mut self.modifier,
+                    codes::SearchModifierCode::read_code,
+                    other,
+                )
+            }
+            31 => opt_prim_element(p, &mut self.language),
+            32 => {
+                let other = p.marked(seen, 30);
+                elements(p, &mut self.modifier, other)
+            }
+            33 => many(p, &mut self.component, SearchParameterComponent::read),
+            34 => many(p, &mut self.contained, Resource::read),
+            35 => many(p, &mut self.extension, Extension::read),
+            36 => opt_prim_value(p, &mut self.publisher, string),
+            37 => opt_prim_element(p, &mut self.publisher),
+            38 => {
+                let other = p.marked(seen, 43);
+                values(
+                    p,
+                    &mut self.comparator,
+                    codes::SearchComparator::read_code,
+                    other,
+                )
+            }
+            39 => opt_prim_value(p, &mut self.expression, string),
+            40 => opt_prim_value(p, &mut self.multiple_or, boolean),
+            41 => many(p, &mut self.use_context, UsageContext::read),
+            42 => opt_prim_value(p, &mut self.xpath_usage, codes::XPathUsageType::read_code),
+            43 => {
+                let other = p.marked(seen, 38);
+                elements(p, &mut self.comparator, other)
+            }
+            44 => opt_prim_element(p, &mut self.expression),
+            45 => opt_prim_element(p, &mut self.multiple_or),
+            46 => opt_prim_element(p, &mut self.xpath_usage),
+            47 => opt_prim_value(p, &mut self.derived_from, canonical),
+            48 => prim_value(p, &mut self.description, markdown),
+            49 => opt_prim_value(p, &mut self.multiple_and, boolean),
+            50 => opt_prim_element(p, &mut self.derived_from),
+            51 => prim_element(p, &mut self.description),
+            52 => opt_prim_element(p, &mut self.multiple_and),
+            53 => opt_prim_value(p, &mut self.experimental, boolean),
+            54 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            55 => p.expect_resource_type("SearchParameter"),
+            56 => opt_prim_element(p, &mut self.experimental),
+            57 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            58 => opt_prim_element(p, &mut self.implicit_rules),
+            59 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SEARCH_PARAMETER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("base"),
+        Key::plain("code"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_base"),
+        Key::plain("_code"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("chain"),
+        Key::plain("xpath"),
+        Key::plain("_chain"),
+        Key::plain("_xpath"),
+        Key::plain("status"),
+        Key::plain("target"),
+        Key::plain("_status"),
+        Key::plain("_target"),
+        Key::plain("contact"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("modifier"),
+        Key::plain("_language"),
+        Key::plain("_modifier"),
+        Key::plain("component"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_publisher"),
+        Key::plain("comparator"),
+        Key::plain("expression"),
+        Key::plain("multipleOr"),
+        Key::plain("useContext"),
+        Key::plain("xpathUsage"),
+        Key::plain("_comparator"),
+        Key::plain("_expression"),
+        Key::plain("_multipleOr"),
+        Key::plain("_xpathUsage"),
+        Key::plain("derivedFrom"),
+        Key::plain("description"),
+        Key::plain("multipleAnd"),
+        Key::plain("_derivedFrom"),
+        Key::plain("_description"),
+        Key::plain("_multipleAnd"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "url",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "name",
+            keys: &[8, 14],
+        },
+        Required {
+            name: "status",
+            keys: &[20, 22],
+        },
+        Required {
+            name: "description",
+            keys: &[48, 51],
+        },
+        Required {
+            name: "code",
+            keys: &[5, 12],
+        },
+        Required {
+            name: "base",
+            keys: &[4, 11],
+        },
+        Required {
+            name: "type",
+            keys: &[10, 15],
+        },
+    ],
+};
 
 /// For Composite resources to define the parts
 ///
@@ -920,111 +641,98 @@ impl SearchParameterComponent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "definition" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.definition, canonical)?;
-                }
-                "_definition" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.definition)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.expression, string)?;
-                }
-                "_expression" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.expression)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("definition"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("expression"));
-        }
+        read_object(p, &SEARCH_PARAMETER_COMPONENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "definition", "_definition", &self.definition, w_str);
-        write_prim(w, "expression", "_expression", &self.expression, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "definition", "_definition", &self.definition, w_str);
+        write_one_prim(w, "expression", "_expression", &self.expression, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".definition");
-            {
-                let v = &self.definition;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".expression");
-            {
-                let v = &self.expression;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".definition",
+            &self.definition,
+            Canonical::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SearchParameterComponent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => prim_value(p, &mut self.definition, canonical),
+            3 => prim_value(p, &mut self.expression, string),
+            4 => prim_element(p, &mut self.definition),
+            5 => prim_element(p, &mut self.expression),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SEARCH_PARAMETER_COMPONENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("definition"),
+        Key::plain("expression"),
+        Key::plain("_definition"),
+        Key::plain("_expression"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "definition",
+            keys: &[2, 4],
+        },
+        Required {
+            name: "expression",
+            keys: &[3, 5],
+        },
+    ],
+};

@@ -198,6 +198,25 @@ impl Default for ServiceRequestQuantity {
     }
 }
 
+impl ServiceRequestQuantity {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "quantityQuantity", &**x, Quantity::write),
+            Self::Ratio(x) => write_one(w, "quantityRatio", &**x, Ratio::write),
+            Self::Range(x) => write_one(w, "quantityRange", &**x, Range::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'ServiceRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -214,6 +233,27 @@ impl Default for ServiceRequestOccurrence {
     /// An empty `occurrenceDateTime`: a placeholder until a value is set.
     fn default() -> Self {
         Self::DateTime(Default::default())
+    }
+}
+
+impl ServiceRequestOccurrence {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "occurrencePeriod", &**x, Period::write),
+            Self::Timing(x) => write_one(w, "occurrenceTiming", &**x, Timing::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+        }
     }
 }
 
@@ -234,6 +274,27 @@ impl Default for ServiceRequestAsNeeded {
     }
 }
 
+impl ServiceRequestAsNeeded {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Boolean(x) => {
+                write_one_prim(w, "asNeededBoolean", "_asNeededBoolean", x, w_boolean)
+            }
+            Self::CodeableConcept(x) => {
+                write_one(w, "asNeededCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ServiceRequest {
     /// A `ServiceRequest` with its required elements (`status`, `intent`, `subject`); everything else is empty.
     pub fn new(status: impl Into<Code>, intent: impl Into<Code>, subject: Reference) -> Self {
@@ -248,344 +309,9 @@ impl ServiceRequest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        let mut c2 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ServiceRequest")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.instantiates_canonical, canonical, other)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.instantiates_canonical, other)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.instantiates_uri, uri, other)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.instantiates_uri, other)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "replaces" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.replaces, Reference::read)?;
-                }
-                "requisition" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.requisition, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "intent" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
-                }
-                "_intent" => {
-                    p.mark(&mut seen, 23)?;
-                    prim_element(p, &mut r.intent)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "doNotPerform" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.do_not_perform, boolean)?;
-                }
-                "_doNotPerform" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.do_not_perform)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "orderDetail" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.order_detail, CodeableConcept::read)?;
-                }
-                "quantityQuantity" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c0, 1, "quantity")?;
-                    choice_box(
-                        p,
-                        &mut r.quantity,
-                        Quantity::read,
-                        ServiceRequestQuantity::Quantity,
-                    )?;
-                }
-                "quantityRatio" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c0, 2, "quantity")?;
-                    choice_box(
-                        p,
-                        &mut r.quantity,
-                        Ratio::read,
-                        ServiceRequestQuantity::Ratio,
-                    )?;
-                }
-                "quantityRange" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c0, 3, "quantity")?;
-                    choice_box(
-                        p,
-                        &mut r.quantity,
-                        Range::read,
-                        ServiceRequestQuantity::Range,
-                    )?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 34)?;
-                    one(p, &mut r.subject, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 35)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "occurrenceDateTime" => {
-                    p.mark(&mut seen, 36)?;
-                    p.choice(&mut c1, 1, "occurrence")?;
-                    choice_value(
-                        p,
-                        &mut r.occurrence,
-                        date_time,
-                        ServiceRequestOccurrence::DateTime,
-                        |e| match e {
-                            ServiceRequestOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurrenceDateTime" => {
-                    p.mark(&mut seen, 37)?;
-                    p.choice(&mut c1, 1, "occurrence")?;
-                    choice_element(
-                        p,
-                        &mut r.occurrence,
-                        ServiceRequestOccurrence::DateTime,
-                        |e| match e {
-                            ServiceRequestOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "occurrencePeriod" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c1, 2, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Period::read,
-                        ServiceRequestOccurrence::Period,
-                    )?;
-                }
-                "occurrenceTiming" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c1, 3, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Timing::read,
-                        ServiceRequestOccurrence::Timing,
-                    )?;
-                }
-                "asNeededBoolean" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c2, 1, "asNeeded")?;
-                    choice_value(
-                        p,
-                        &mut r.as_needed,
-                        boolean,
-                        ServiceRequestAsNeeded::Boolean,
-                        |e| match e {
-                            ServiceRequestAsNeeded::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_asNeededBoolean" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c2, 1, "asNeeded")?;
-                    choice_element(
-                        p,
-                        &mut r.as_needed,
-                        ServiceRequestAsNeeded::Boolean,
-                        |e| match e {
-                            ServiceRequestAsNeeded::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "asNeededCodeableConcept" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c2, 2, "asNeeded")?;
-                    choice_box(
-                        p,
-                        &mut r.as_needed,
-                        CodeableConcept::read,
-                        ServiceRequestAsNeeded::CodeableConcept,
-                    )?;
-                }
-                "authoredOn" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_value(p, &mut r.authored_on, date_time)?;
-                }
-                "_authoredOn" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_element(p, &mut r.authored_on)?;
-                }
-                "requester" => {
-                    p.mark(&mut seen, 45)?;
-                    opt(p, &mut r.requester, Reference::read)?;
-                }
-                "performerType" => {
-                    p.mark(&mut seen, 46)?;
-                    opt(p, &mut r.performer_type, CodeableConcept::read)?;
-                }
-                "performer" => {
-                    p.mark(&mut seen, 47)?;
-                    many(p, &mut r.performer, Reference::read)?;
-                }
-                "locationCode" => {
-                    p.mark(&mut seen, 48)?;
-                    many(p, &mut r.location_code, CodeableConcept::read)?;
-                }
-                "locationReference" => {
-                    p.mark(&mut seen, 49)?;
-                    many(p, &mut r.location_reference, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 50)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 51)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "insurance" => {
-                    p.mark(&mut seen, 52)?;
-                    many(p, &mut r.insurance, Reference::read)?;
-                }
-                "supportingInfo" => {
-                    p.mark(&mut seen, 53)?;
-                    many(p, &mut r.supporting_info, Reference::read)?;
-                }
-                "specimen" => {
-                    p.mark(&mut seen, 54)?;
-                    many(p, &mut r.specimen, Reference::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 55)?;
-                    many(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 56)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "patientInstruction" => {
-                    p.mark(&mut seen, 57)?;
-                    opt_prim_value(p, &mut r.patient_instruction, string)?;
-                }
-                "_patientInstruction" => {
-                    p.mark(&mut seen, 58)?;
-                    opt_prim_element(p, &mut r.patient_instruction)?;
-                }
-                "relevantHistory" => {
-                    p.mark(&mut seen, 59)?;
-                    many(p, &mut r.relevant_history, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SERVICE_REQUEST_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.instantiates_canonical, "instantiatesCanonical")?;
         check_list(p, &r.instantiates_uri, "instantiatesUri")?;
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 22) && !p.marked(&seen, 23) {
-            return Err(p.missing("intent"));
-        }
-        if !p.marked(&seen, 34) {
-            return Err(p.missing("subject"));
-        }
         Ok(r)
     }
 
@@ -593,55 +319,26 @@ impl ServiceRequest {
         w.begin_object();
         w.key("resourceType");
         w.str("ServiceRequest");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
         write_prims(
             w,
             "instantiatesCanonical",
@@ -656,561 +353,489 @@ impl ServiceRequest {
             &self.instantiates_uri,
             w_str,
         );
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.replaces.is_empty() {
-            w.key("replaces");
-            w.begin_array();
-            for v in &self.replaces {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.requisition {
-            w.key("requisition");
-            v.write(w);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        if let Some(v) = &self.do_not_perform {
-            write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if !self.order_detail.is_empty() {
-            w.key("orderDetail");
-            w.begin_array();
-            for v in &self.order_detail {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "replaces", &self.replaces, Reference::write);
+        write_opt(w, "requisition", &self.requisition, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        write_opt_prim(
+            w,
+            "doNotPerform",
+            "_doNotPerform",
+            &self.do_not_perform,
+            w_boolean,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_many(w, "orderDetail", &self.order_detail, CodeableConcept::write);
         if let Some(v) = &self.quantity {
-            match v {
-                ServiceRequestQuantity::Quantity(x) => {
-                    w.key("quantityQuantity");
-                    x.write(w);
-                }
-                ServiceRequestQuantity::Ratio(x) => {
-                    w.key("quantityRatio");
-                    x.write(w);
-                }
-                ServiceRequestQuantity::Range(x) => {
-                    w.key("quantityRange");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        {
-            let v = &self.subject;
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
+        write_one(w, "subject", &self.subject, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
         if let Some(v) = &self.occurrence {
-            match v {
-                ServiceRequestOccurrence::DateTime(x) => {
-                    write_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
-                }
-                ServiceRequestOccurrence::Period(x) => {
-                    w.key("occurrencePeriod");
-                    x.write(w);
-                }
-                ServiceRequestOccurrence::Timing(x) => {
-                    w.key("occurrenceTiming");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.as_needed {
-            match v {
-                ServiceRequestAsNeeded::Boolean(x) => {
-                    write_prim(w, "asNeededBoolean", "_asNeededBoolean", x, w_boolean)
-                }
-                ServiceRequestAsNeeded::CodeableConcept(x) => {
-                    w.key("asNeededCodeableConcept");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.authored_on {
-            write_prim(w, "authoredOn", "_authoredOn", v, w_str);
-        }
-        if let Some(v) = &self.requester {
-            w.key("requester");
-            v.write(w);
-        }
-        if let Some(v) = &self.performer_type {
-            w.key("performerType");
-            v.write(w);
-        }
-        if !self.performer.is_empty() {
-            w.key("performer");
-            w.begin_array();
-            for v in &self.performer {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.location_code.is_empty() {
-            w.key("locationCode");
-            w.begin_array();
-            for v in &self.location_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.location_reference.is_empty() {
-            w.key("locationReference");
-            w.begin_array();
-            for v in &self.location_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.insurance.is_empty() {
-            w.key("insurance");
-            w.begin_array();
-            for v in &self.insurance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.supporting_info.is_empty() {
-            w.key("supportingInfo");
-            w.begin_array();
-            for v in &self.supporting_info {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.specimen.is_empty() {
-            w.key("specimen");
-            w.begin_array();
-            for v in &self.specimen {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.body_site.is_empty() {
-            w.key("bodySite");
-            w.begin_array();
-            for v in &self.body_site {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.patient_instruction {
-            write_prim(w, "patientInstruction", "_patientInstruction", v, w_str);
-        }
-        if !self.relevant_history.is_empty() {
-            w.key("relevantHistory");
-            w.begin_array();
-            for v in &self.relevant_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "authoredOn", "_authoredOn", &self.authored_on, w_str);
+        write_opt(w, "requester", &self.requester, Reference::write);
+        write_opt(
+            w,
+            "performerType",
+            &self.performer_type,
+            CodeableConcept::write,
+        );
+        write_many(w, "performer", &self.performer, Reference::write);
+        write_many(
+            w,
+            "locationCode",
+            &self.location_code,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "locationReference",
+            &self.location_reference,
+            Reference::write,
+        );
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "insurance", &self.insurance, Reference::write);
+        write_many(w, "supportingInfo", &self.supporting_info, Reference::write);
+        write_many(w, "specimen", &self.specimen, Reference::write);
+        write_many(w, "bodySite", &self.body_site, CodeableConcept::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_opt_prim(
+            w,
+            "patientInstruction",
+            "_patientInstruction",
+            &self.patient_instruction,
+            w_str,
+        );
+        write_many(
+            w,
+            "relevantHistory",
+            &self.relevant_history,
+            Reference::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_canonical.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            for v in &self.instantiates_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instantiates_uri.is_empty() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            for v in &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.replaces.is_empty() {
-            let n = path.len();
-            path.push_str(".replaces");
-            for v in &self.replaces {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requisition.is_some() {
-            let n = path.len();
-            path.push_str(".requisition");
-            if let Some(v) = &self.requisition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".intent");
-            {
-                let v = &self.intent;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.do_not_perform.is_some() {
-            let n = path.len();
-            path.push_str(".doNotPerform");
-            if let Some(v) = &self.do_not_perform {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.order_detail.is_empty() {
-            let n = path.len();
-            path.push_str(".orderDetail");
-            for v in &self.order_detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity[x]");
-            if let Some(v) = &self.quantity {
-                match v {
-                    ServiceRequestQuantity::Quantity(x) => x.visit_refs(path, f),
-                    ServiceRequestQuantity::Ratio(x) => x.visit_refs(path, f),
-                    ServiceRequestQuantity::Range(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".subject");
-            {
-                let v = &self.subject;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.occurrence.is_some() {
-            let n = path.len();
-            path.push_str(".occurrence[x]");
-            if let Some(v) = &self.occurrence {
-                match v {
-                    ServiceRequestOccurrence::DateTime(x) => x.visit_refs(path, f),
-                    ServiceRequestOccurrence::Period(x) => x.visit_refs(path, f),
-                    ServiceRequestOccurrence::Timing(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.as_needed.is_some() {
-            let n = path.len();
-            path.push_str(".asNeeded[x]");
-            if let Some(v) = &self.as_needed {
-                match v {
-                    ServiceRequestAsNeeded::Boolean(x) => x.visit_refs(path, f),
-                    ServiceRequestAsNeeded::CodeableConcept(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.authored_on.is_some() {
-            let n = path.len();
-            path.push_str(".authoredOn");
-            if let Some(v) = &self.authored_on {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requester.is_some() {
-            let n = path.len();
-            path.push_str(".requester");
-            if let Some(v) = &self.requester {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.performer_type.is_some() {
-            let n = path.len();
-            path.push_str(".performerType");
-            if let Some(v) = &self.performer_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer.is_empty() {
-            let n = path.len();
-            path.push_str(".performer");
-            for v in &self.performer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.location_code.is_empty() {
-            let n = path.len();
-            path.push_str(".locationCode");
-            for v in &self.location_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.location_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".locationReference");
-            for v in &self.location_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.insurance.is_empty() {
-            let n = path.len();
-            path.push_str(".insurance");
-            for v in &self.insurance {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supporting_info.is_empty() {
-            let n = path.len();
-            path.push_str(".supportingInfo");
-            for v in &self.supporting_info {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.specimen.is_empty() {
-            let n = path.len();
-            path.push_str(".specimen");
-            for v in &self.specimen {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.body_site.is_empty() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            for v in &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.patient_instruction.is_some() {
-            let n = path.len();
-            path.push_str(".patientInstruction");
-            if let Some(v) = &self.patient_instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.relevant_history.is_empty() {
-            let n = path.len();
-            path.push_str(".relevantHistory");
-            for v in &self.relevant_history {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".replaces", &self.replaces, reference);
+        visit_opt(
+            path,
+            f,
+            ".requisition",
+            &self.requisition,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".intent", &self.intent, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".doNotPerform",
+            &self.do_not_perform,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".orderDetail",
+            &self.order_detail,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".quantity[x]",
+            &self.quantity,
+            ServiceRequestQuantity::visit_refs,
+        );
+        visit_one(path, f, ".subject", &self.subject, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".occurrence[x]",
+            &self.occurrence,
+            ServiceRequestOccurrence::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".asNeeded[x]",
+            &self.as_needed,
+            ServiceRequestAsNeeded::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authoredOn",
+            &self.authored_on,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".requester", &self.requester, reference);
+        visit_opt(
+            path,
+            f,
+            ".performerType",
+            &self.performer_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".performer", &self.performer, reference);
+        visit_many(
+            path,
+            f,
+            ".locationCode",
+            &self.location_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".locationReference",
+            &self.location_reference,
+            reference,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".insurance", &self.insurance, reference);
+        visit_many(path, f, ".supportingInfo", &self.supporting_info, reference);
+        visit_many(path, f, ".specimen", &self.specimen, reference);
+        visit_many(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".patientInstruction",
+            &self.patient_instruction,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relevantHistory",
+            &self.relevant_history,
+            reference,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ServiceRequest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.note, Annotation::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => prim_value(p, &mut self.intent, codes::RequestIntent::read_code),
+            7 => prim_value(p, &mut self.status, codes::RequestStatus::read_code),
+            8 => prim_element(p, &mut self.intent),
+            9 => prim_element(p, &mut self.status),
+            10 => many(p, &mut self.based_on, Reference::read),
+            11 => one(p, &mut self.subject, Reference::read),
+            12 => many(p, &mut self.body_site, CodeableConcept::read),
+            13 => many(p, &mut self.category, CodeableConcept::read),
+            14 => opt_prim_value(p, &mut self.language, code),
+            15 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            16 => many(p, &mut self.replaces, Reference::read),
+            17 => many(p, &mut self.specimen, Reference::read),
+            18 => opt_prim_element(p, &mut self.language),
+            19 => opt_prim_element(p, &mut self.priority),
+            20 => many(p, &mut self.contained, Resource::read),
+            21 => opt(p, &mut self.encounter, Reference::read),
+            22 => many(p, &mut self.extension, Extension::read),
+            23 => many(p, &mut self.insurance, Reference::read),
+            24 => many(p, &mut self.performer, Reference::read),
+            25 => opt(p, &mut self.requester, Reference::read),
+            26 => opt_prim_value(p, &mut self.authored_on, date_time),
+            27 => many(p, &mut self.identifier, Identifier::read),
+            28 => many(p, &mut self.reason_code, CodeableConcept::read),
+            29 => opt_prim_element(p, &mut self.authored_on),
+            30 => many(p, &mut self.order_detail, CodeableConcept::read),
+            31 => opt(p, &mut self.requisition, Identifier::read),
+            32 => opt_prim_value(p, &mut self.do_not_perform, boolean),
+            33 => many(p, &mut self.location_code, CodeableConcept::read),
+            34 => p.expect_resource_type("ServiceRequest"),
+            35 => opt_prim_element(p, &mut self.do_not_perform),
+            36 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            37 => opt(p, &mut self.performer_type, CodeableConcept::read),
+            38 => choice_box(
+                p,
+                &mut self.quantity,
+                Range::read,
+                ServiceRequestQuantity::Range,
+            ),
+            39 => choice_box(
+                p,
+                &mut self.quantity,
+                Ratio::read,
+                ServiceRequestQuantity::Ratio,
+            ),
+            40 => opt_prim_element(p, &mut self.implicit_rules),
+            41 => many(p, &mut self.supporting_info, Reference::read),
+            42 => choice_value(
+                p,
+                &mut self.as_needed,
+                boolean,
+                ServiceRequestAsNeeded::Boolean,
+                |e| match e {
+                    ServiceRequestAsNeeded::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            43 => {
+                let other = p.marked(seen, 47);
+                values(p, &mut self.instantiates_uri, uri, other)
+            }
+            44 => many(p, &mut self.reason_reference, Reference::read),
+            45 => many(p, &mut self.relevant_history, Reference::read),
+            46 => choice_element(
+                p,
+                &mut self.as_needed,
+                ServiceRequestAsNeeded::Boolean,
+                |e| match e {
+                    ServiceRequestAsNeeded::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            47 => {
+                let other = p.marked(seen, 43);
+                elements(p, &mut self.instantiates_uri, other)
+            }
+            48 => choice_box(
+                p,
+                &mut self.occurrence,
+                Period::read,
+                ServiceRequestOccurrence::Period,
+            ),
+            49 => choice_box(
+                p,
+                &mut self.occurrence,
+                Timing::read,
+                ServiceRequestOccurrence::Timing,
+            ),
+            50 => choice_box(
+                p,
+                &mut self.quantity,
+                Quantity::read,
+                ServiceRequestQuantity::Quantity,
+            ),
+            51 => many(p, &mut self.location_reference, Reference::read),
+            52 => many(p, &mut self.modifier_extension, Extension::read),
+            53 => choice_value(
+                p,
+                &mut self.occurrence,
+                date_time,
+                ServiceRequestOccurrence::DateTime,
+                |e| match e {
+                    ServiceRequestOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            54 => opt_prim_value(p, &mut self.patient_instruction, string),
+            55 => choice_element(
+                p,
+                &mut self.occurrence,
+                ServiceRequestOccurrence::DateTime,
+                |e| match e {
+                    ServiceRequestOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            56 => opt_prim_element(p, &mut self.patient_instruction),
+            57 => {
+                let other = p.marked(seen, 58);
+                values(p, &mut self.instantiates_canonical, canonical, other)
+            }
+            58 => {
+                let other = p.marked(seen, 57);
+                elements(p, &mut self.instantiates_canonical, other)
+            }
+            59 => choice_box(
+                p,
+                &mut self.as_needed,
+                CodeableConcept::read,
+                ServiceRequestAsNeeded::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SERVICE_REQUEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("intent"),
+        Key::plain("status"),
+        Key::plain("_intent"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("subject"),
+        Key::plain("bodySite"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("replaces"),
+        Key::plain("specimen"),
+        Key::plain("_language"),
+        Key::plain("_priority"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("insurance"),
+        Key::plain("performer"),
+        Key::plain("requester"),
+        Key::plain("authoredOn"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("_authoredOn"),
+        Key::plain("orderDetail"),
+        Key::plain("requisition"),
+        Key::plain("doNotPerform"),
+        Key::plain("locationCode"),
+        Key::plain("resourceType"),
+        Key::plain("_doNotPerform"),
+        Key::plain("implicitRules"),
+        Key::plain("performerType"),
+        Key::choice("quantityRange", 1, 3),
+        Key::choice("quantityRatio", 1, 2),
+        Key::plain("_implicitRules"),
+        Key::plain("supportingInfo"),
+        Key::choice("asNeededBoolean", 3, 1),
+        Key::plain("instantiatesUri"),
+        Key::plain("reasonReference"),
+        Key::plain("relevantHistory"),
+        Key::choice("_asNeededBoolean", 3, 1),
+        Key::plain("_instantiatesUri"),
+        Key::choice("occurrencePeriod", 2, 2),
+        Key::choice("occurrenceTiming", 2, 3),
+        Key::choice("quantityQuantity", 1, 1),
+        Key::plain("locationReference"),
+        Key::plain("modifierExtension"),
+        Key::choice("occurrenceDateTime", 2, 1),
+        Key::plain("patientInstruction"),
+        Key::choice("_occurrenceDateTime", 2, 1),
+        Key::plain("_patientInstruction"),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("_instantiatesCanonical"),
+        Key::choice("asNeededCodeableConcept", 3, 2),
+    ],
+    choices: &["quantity", "occurrence", "asNeeded"],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[7, 9],
+        },
+        Required {
+            name: "intent",
+            keys: &[6, 8],
+        },
+        Required {
+            name: "subject",
+            keys: &[11],
+        },
+    ],
+};

@@ -101,120 +101,7 @@ impl Specimen {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Specimen")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "accessionIdentifier" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.accession_identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.status, codes::SpecimenStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 16)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "subject" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.subject, Reference::read)?;
-                }
-                "receivedTime" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.received_time, date_time)?;
-                }
-                "_receivedTime" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.received_time)?;
-                }
-                "parent" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.parent, Reference::read)?;
-                }
-                "request" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.request, Reference::read)?;
-                }
-                "collection" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.collection, SpecimenCollection::read)?;
-                }
-                "processing" => {
-                    p.mark(&mut seen, 23)?;
-                    many(p, &mut r.processing, SpecimenProcessing::read)?;
-                }
-                "container" => {
-                    p.mark(&mut seen, 24)?;
-                    many(p, &mut r.container, SpecimenContainer::read)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.condition, CodeableConcept::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SPECIMEN_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -222,299 +109,215 @@ impl Specimen {
         w.begin_object();
         w.key("resourceType");
         w.str("Specimen");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.accession_identifier {
-            w.key("accessionIdentifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.subject {
-            w.key("subject");
-            v.write(w);
-        }
-        if let Some(v) = &self.received_time {
-            write_prim(w, "receivedTime", "_receivedTime", v, w_str);
-        }
-        if !self.parent.is_empty() {
-            w.key("parent");
-            w.begin_array();
-            for v in &self.parent {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.request.is_empty() {
-            w.key("request");
-            w.begin_array();
-            for v in &self.request {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.collection {
-            w.key("collection");
-            v.write(w);
-        }
-        if !self.processing.is_empty() {
-            w.key("processing");
-            w.begin_array();
-            for v in &self.processing {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.container.is_empty() {
-            w.key("container");
-            w.begin_array();
-            for v in &self.container {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.condition.is_empty() {
-            w.key("condition");
-            w.begin_array();
-            for v in &self.condition {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(
+            w,
+            "accessionIdentifier",
+            &self.accession_identifier,
+            Identifier::write,
+        );
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "subject", &self.subject, Reference::write);
+        write_opt_prim(
+            w,
+            "receivedTime",
+            "_receivedTime",
+            &self.received_time,
+            w_str,
+        );
+        write_many(w, "parent", &self.parent, Reference::write);
+        write_many(w, "request", &self.request, Reference::write);
+        write_opt(w, "collection", &self.collection, SpecimenCollection::write);
+        write_many(w, "processing", &self.processing, SpecimenProcessing::write);
+        write_many(w, "container", &self.container, SpecimenContainer::write);
+        write_many(w, "condition", &self.condition, CodeableConcept::write);
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.accession_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".accessionIdentifier");
-            if let Some(v) = &self.accession_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subject.is_some() {
-            let n = path.len();
-            path.push_str(".subject");
-            if let Some(v) = &self.subject {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.received_time.is_some() {
-            let n = path.len();
-            path.push_str(".receivedTime");
-            if let Some(v) = &self.received_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parent.is_empty() {
-            let n = path.len();
-            path.push_str(".parent");
-            for v in &self.parent {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.request.is_empty() {
-            let n = path.len();
-            path.push_str(".request");
-            for v in &self.request {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.collection.is_some() {
-            let n = path.len();
-            path.push_str(".collection");
-            if let Some(v) = &self.collection {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.processing.is_empty() {
-            let n = path.len();
-            path.push_str(".processing");
-            for v in &self.processing {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.container.is_empty() {
-            let n = path.len();
-            path.push_str(".container");
-            for v in &self.container {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.condition.is_empty() {
-            let n = path.len();
-            path.push_str(".condition");
-            for v in &self.condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".accessionIdentifier",
+            &self.accession_identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".subject", &self.subject, reference);
+        visit_opt(
+            path,
+            f,
+            ".receivedTime",
+            &self.received_time,
+            DateTime::visit_refs,
+        );
+        visit_many(path, f, ".parent", &self.parent, reference);
+        visit_many(path, f, ".request", &self.request, reference);
+        visit_opt(
+            path,
+            f,
+            ".collection",
+            &self.collection,
+            SpecimenCollection::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".processing",
+            &self.processing,
+            SpecimenProcessing::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".container",
+            &self.container,
+            SpecimenContainer::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".condition",
+            &self.condition,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Specimen {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => many(p, &mut self.note, Annotation::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt(p, &mut self.type_, CodeableConcept::read),
+            6 => many(p, &mut self.parent, Reference::read),
+            7 => opt_prim_value(p, &mut self.status, codes::SpecimenStatus::read_code),
+            8 => opt_prim_element(p, &mut self.status),
+            9 => many(p, &mut self.request, Reference::read),
+            10 => opt(p, &mut self.subject, Reference::read),
+            11 => opt_prim_value(p, &mut self.language, code),
+            12 => opt_prim_element(p, &mut self.language),
+            13 => many(p, &mut self.condition, CodeableConcept::read),
+            14 => many(p, &mut self.contained, Resource::read),
+            15 => many(p, &mut self.container, SpecimenContainer::read),
+            16 => many(p, &mut self.extension, Extension::read),
+            17 => opt(p, &mut self.collection, SpecimenCollection::read),
+            18 => many(p, &mut self.identifier, Identifier::read),
+            19 => many(p, &mut self.processing, SpecimenProcessing::read),
+            20 => opt_prim_value(p, &mut self.received_time, date_time),
+            21 => p.expect_resource_type("Specimen"),
+            22 => opt_prim_element(p, &mut self.received_time),
+            23 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            24 => opt_prim_element(p, &mut self.implicit_rules),
+            25 => many(p, &mut self.modifier_extension, Extension::read),
+            26 => opt(p, &mut self.accession_identifier, Identifier::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SPECIMEN_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("parent"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("request"),
+        Key::plain("subject"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("condition"),
+        Key::plain("contained"),
+        Key::plain("container"),
+        Key::plain("extension"),
+        Key::plain("collection"),
+        Key::plain("identifier"),
+        Key::plain("processing"),
+        Key::plain("receivedTime"),
+        Key::plain("resourceType"),
+        Key::plain("_receivedTime"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+        Key::plain("accessionIdentifier"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Collection details
 ///
@@ -585,6 +388,25 @@ impl Default for SpecimenCollectionCollected {
     }
 }
 
+impl SpecimenCollectionCollected {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "collectedDateTime", "_collectedDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "collectedPeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'Specimen.collection.fastingStatus\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -602,261 +424,188 @@ impl Default for SpecimenCollectionFastingStatus {
     }
 }
 
+impl SpecimenCollectionFastingStatus {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => write_one(
+                w,
+                "fastingStatusCodeableConcept",
+                &**x,
+                CodeableConcept::write,
+            ),
+            Self::Duration(x) => write_one(w, "fastingStatusDuration", &**x, Duration::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SpecimenCollection {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "collector" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.collector, Reference::read)?;
-                }
-                "collectedDateTime" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "collected")?;
-                    choice_value(
-                        p,
-                        &mut r.collected,
-                        date_time,
-                        SpecimenCollectionCollected::DateTime,
-                        |e| match e {
-                            SpecimenCollectionCollected::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_collectedDateTime" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "collected")?;
-                    choice_element(
-                        p,
-                        &mut r.collected,
-                        SpecimenCollectionCollected::DateTime,
-                        |e| match e {
-                            SpecimenCollectionCollected::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "collectedPeriod" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "collected")?;
-                    choice_box(
-                        p,
-                        &mut r.collected,
-                        Period::read,
-                        SpecimenCollectionCollected::Period,
-                    )?;
-                }
-                "duration" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.duration, Duration::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.method, CodeableConcept::read)?;
-                }
-                "bodySite" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.body_site, CodeableConcept::read)?;
-                }
-                "fastingStatusCodeableConcept" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c1, 1, "fastingStatus")?;
-                    choice_box(
-                        p,
-                        &mut r.fasting_status,
-                        CodeableConcept::read,
-                        SpecimenCollectionFastingStatus::CodeableConcept,
-                    )?;
-                }
-                "fastingStatusDuration" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c1, 2, "fastingStatus")?;
-                    choice_box(
-                        p,
-                        &mut r.fasting_status,
-                        Duration::read,
-                        SpecimenCollectionFastingStatus::Duration,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SPECIMEN_COLLECTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.collector {
-            w.key("collector");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "collector", &self.collector, Reference::write);
         if let Some(v) = &self.collected {
-            match v {
-                SpecimenCollectionCollected::DateTime(x) => {
-                    write_prim(w, "collectedDateTime", "_collectedDateTime", x, w_str)
-                }
-                SpecimenCollectionCollected::Period(x) => {
-                    w.key("collectedPeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.duration {
-            w.key("duration");
-            v.write(w);
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        if let Some(v) = &self.method {
-            w.key("method");
-            v.write(w);
-        }
-        if let Some(v) = &self.body_site {
-            w.key("bodySite");
-            v.write(w);
-        }
+        write_opt(w, "duration", &self.duration, Duration::write);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
+        write_opt(w, "method", &self.method, CodeableConcept::write);
+        write_opt(w, "bodySite", &self.body_site, CodeableConcept::write);
         if let Some(v) = &self.fasting_status {
-            match v {
-                SpecimenCollectionFastingStatus::CodeableConcept(x) => {
-                    w.key("fastingStatusCodeableConcept");
-                    x.write(w);
-                }
-                SpecimenCollectionFastingStatus::Duration(x) => {
-                    w.key("fastingStatusDuration");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.collector.is_some() {
-            let n = path.len();
-            path.push_str(".collector");
-            if let Some(v) = &self.collector {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.collected.is_some() {
-            let n = path.len();
-            path.push_str(".collected[x]");
-            if let Some(v) = &self.collected {
-                match v {
-                    SpecimenCollectionCollected::DateTime(x) => x.visit_refs(path, f),
-                    SpecimenCollectionCollected::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.duration.is_some() {
-            let n = path.len();
-            path.push_str(".duration");
-            if let Some(v) = &self.duration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.method.is_some() {
-            let n = path.len();
-            path.push_str(".method");
-            if let Some(v) = &self.method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.body_site.is_some() {
-            let n = path.len();
-            path.push_str(".bodySite");
-            if let Some(v) = &self.body_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.fasting_status.is_some() {
-            let n = path.len();
-            path.push_str(".fastingStatus[x]");
-            if let Some(v) = &self.fasting_status {
-                match v {
-                    SpecimenCollectionFastingStatus::CodeableConcept(x) => x.visit_refs(path, f),
-                    SpecimenCollectionFastingStatus::Duration(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".collector", &self.collector, reference);
+        visit_opt(
+            path,
+            f,
+            ".collected[x]",
+            &self.collected,
+            SpecimenCollectionCollected::visit_refs,
+        );
+        visit_opt(path, f, ".duration", &self.duration, Duration::visit_refs);
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".method",
+            &self.method,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".bodySite",
+            &self.body_site,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".fastingStatus[x]",
+            &self.fasting_status,
+            SpecimenCollectionFastingStatus::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SpecimenCollection {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.method, CodeableConcept::read),
+            2 => opt(p, &mut self.body_site, CodeableConcept::read),
+            3 => opt(p, &mut self.duration, Duration::read),
+            4 => opt(p, &mut self.quantity, Quantity::read),
+            5 => opt(p, &mut self.collector, Reference::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => choice_box(
+                p,
+                &mut self.collected,
+                Period::read,
+                SpecimenCollectionCollected::Period,
+            ),
+            8 => choice_value(
+                p,
+                &mut self.collected,
+                date_time,
+                SpecimenCollectionCollected::DateTime,
+                |e| match e {
+                    SpecimenCollectionCollected::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            10 => choice_element(
+                p,
+                &mut self.collected,
+                SpecimenCollectionCollected::DateTime,
+                |e| match e {
+                    SpecimenCollectionCollected::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_box(
+                p,
+                &mut self.fasting_status,
+                Duration::read,
+                SpecimenCollectionFastingStatus::Duration,
+            ),
+            12 => choice_box(
+                p,
+                &mut self.fasting_status,
+                CodeableConcept::read,
+                SpecimenCollectionFastingStatus::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static SPECIMEN_COLLECTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("method"),
+        Key::plain("bodySite"),
+        Key::plain("duration"),
+        Key::plain("quantity"),
+        Key::plain("collector"),
+        Key::plain("extension"),
+        Key::choice("collectedPeriod", 1, 2),
+        Key::choice("collectedDateTime", 1, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("_collectedDateTime", 1, 1),
+        Key::choice("fastingStatusDuration", 2, 2),
+        Key::choice("fastingStatusCodeableConcept", 2, 1),
+    ],
+    choices: &["collected", "fastingStatus"],
+    required: &[],
+};
 
 /// Direct container of specimen (tube/slide, etc.)
 ///
@@ -921,210 +670,160 @@ impl Default for SpecimenContainerAdditive {
     }
 }
 
+impl SpecimenContainerAdditive {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "additiveCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "additiveReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl SpecimenContainer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "capacity" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.capacity, Quantity::read)?;
-                }
-                "specimenQuantity" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.specimen_quantity, Quantity::read)?;
-                }
-                "additiveCodeableConcept" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 1, "additive")?;
-                    choice_box(
-                        p,
-                        &mut r.additive,
-                        CodeableConcept::read,
-                        SpecimenContainerAdditive::CodeableConcept,
-                    )?;
-                }
-                "additiveReference" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 2, "additive")?;
-                    choice_box(
-                        p,
-                        &mut r.additive,
-                        Reference::read,
-                        SpecimenContainerAdditive::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SPECIMEN_CONTAINER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.capacity {
-            w.key("capacity");
-            v.write(w);
-        }
-        if let Some(v) = &self.specimen_quantity {
-            w.key("specimenQuantity");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "capacity", &self.capacity, Quantity::write);
+        write_opt(
+            w,
+            "specimenQuantity",
+            &self.specimen_quantity,
+            Quantity::write,
+        );
         if let Some(v) = &self.additive {
-            match v {
-                SpecimenContainerAdditive::CodeableConcept(x) => {
-                    w.key("additiveCodeableConcept");
-                    x.write(w);
-                }
-                SpecimenContainerAdditive::Reference(x) => {
-                    w.key("additiveReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.capacity.is_some() {
-            let n = path.len();
-            path.push_str(".capacity");
-            if let Some(v) = &self.capacity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.specimen_quantity.is_some() {
-            let n = path.len();
-            path.push_str(".specimenQuantity");
-            if let Some(v) = &self.specimen_quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.additive.is_some() {
-            let n = path.len();
-            path.push_str(".additive[x]");
-            if let Some(v) = &self.additive {
-                match v {
-                    SpecimenContainerAdditive::CodeableConcept(x) => x.visit_refs(path, f),
-                    SpecimenContainerAdditive::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".capacity", &self.capacity, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".specimenQuantity",
+            &self.specimen_quantity,
+            Quantity::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".additive[x]",
+            &self.additive,
+            SpecimenContainerAdditive::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SpecimenContainer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.capacity, Quantity::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.identifier, Identifier::read),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => opt(p, &mut self.specimen_quantity, Quantity::read),
+            8 => choice_box(
+                p,
+                &mut self.additive,
+                Reference::read,
+                SpecimenContainerAdditive::Reference,
+            ),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            10 => choice_box(
+                p,
+                &mut self.additive,
+                CodeableConcept::read,
+                SpecimenContainerAdditive::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static SPECIMEN_CONTAINER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("capacity"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("specimenQuantity"),
+        Key::choice("additiveReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("additiveCodeableConcept", 1, 1),
+    ],
+    choices: &["additive"],
+    required: &[],
+};
 
 /// Processing and processing step details
 ///
@@ -1179,184 +878,150 @@ impl Default for SpecimenProcessingTime {
     }
 }
 
+impl SpecimenProcessingTime {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => write_one_prim(w, "timeDateTime", "_timeDateTime", x, w_str),
+            Self::Period(x) => write_one(w, "timePeriod", &**x, Period::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SpecimenProcessing {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "procedure" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.procedure, CodeableConcept::read)?;
-                }
-                "additive" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.additive, Reference::read)?;
-                }
-                "timeDateTime" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "time")?;
-                    choice_value(
-                        p,
-                        &mut r.time,
-                        date_time,
-                        SpecimenProcessingTime::DateTime,
-                        |e| match e {
-                            SpecimenProcessingTime::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_timeDateTime" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 1, "time")?;
-                    choice_element(
-                        p,
-                        &mut r.time,
-                        SpecimenProcessingTime::DateTime,
-                        |e| match e {
-                            SpecimenProcessingTime::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "timePeriod" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 2, "time")?;
-                    choice_box(p, &mut r.time, Period::read, SpecimenProcessingTime::Period)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SPECIMEN_PROCESSING_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.procedure {
-            w.key("procedure");
-            v.write(w);
-        }
-        if !self.additive.is_empty() {
-            w.key("additive");
-            w.begin_array();
-            for v in &self.additive {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "procedure", &self.procedure, CodeableConcept::write);
+        write_many(w, "additive", &self.additive, Reference::write);
         if let Some(v) = &self.time {
-            match v {
-                SpecimenProcessingTime::DateTime(x) => {
-                    write_prim(w, "timeDateTime", "_timeDateTime", x, w_str)
-                }
-                SpecimenProcessingTime::Period(x) => {
-                    w.key("timePeriod");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.procedure.is_some() {
-            let n = path.len();
-            path.push_str(".procedure");
-            if let Some(v) = &self.procedure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.additive.is_empty() {
-            let n = path.len();
-            path.push_str(".additive");
-            for v in &self.additive {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.time.is_some() {
-            let n = path.len();
-            path.push_str(".time[x]");
-            if let Some(v) = &self.time {
-                match v {
-                    SpecimenProcessingTime::DateTime(x) => x.visit_refs(path, f),
-                    SpecimenProcessingTime::Period(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".procedure",
+            &self.procedure,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".additive", &self.additive, reference);
+        visit_opt(
+            path,
+            f,
+            ".time[x]",
+            &self.time,
+            SpecimenProcessingTime::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SpecimenProcessing {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.additive, Reference::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.procedure, CodeableConcept::read),
+            4 => choice_box(
+                p,
+                &mut self.time,
+                Period::read,
+                SpecimenProcessingTime::Period,
+            ),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => choice_value(
+                p,
+                &mut self.time,
+                date_time,
+                SpecimenProcessingTime::DateTime,
+                |e| match e {
+                    SpecimenProcessingTime::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_element(
+                p,
+                &mut self.time,
+                SpecimenProcessingTime::DateTime,
+                |e| match e {
+                    SpecimenProcessingTime::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SPECIMEN_PROCESSING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("additive"),
+        Key::plain("extension"),
+        Key::plain("procedure"),
+        Key::choice("timePeriod", 1, 2),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::choice("timeDateTime", 1, 1),
+        Key::choice("_timeDateTime", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["time"],
+    required: &[],
+};

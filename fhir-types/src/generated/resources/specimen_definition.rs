@@ -75,88 +75,7 @@ impl SpecimenDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("SpecimenDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "typeCollected" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.type_collected, CodeableConcept::read)?;
-                }
-                "patientPreparation" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.patient_preparation, CodeableConcept::read)?;
-                }
-                "timeAspect" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.time_aspect, string)?;
-                }
-                "_timeAspect" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.time_aspect)?;
-                }
-                "collection" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.collection, CodeableConcept::read)?;
-                }
-                "typeTested" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.type_tested, SpecimenDefinitionTypeTested::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SPECIMEN_DEFINITION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -164,197 +83,183 @@ impl SpecimenDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("SpecimenDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_collected {
-            w.key("typeCollected");
-            v.write(w);
-        }
-        if !self.patient_preparation.is_empty() {
-            w.key("patientPreparation");
-            w.begin_array();
-            for v in &self.patient_preparation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.time_aspect {
-            write_prim(w, "timeAspect", "_timeAspect", v, w_str);
-        }
-        if !self.collection.is_empty() {
-            w.key("collection");
-            w.begin_array();
-            for v in &self.collection {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.type_tested.is_empty() {
-            w.key("typeTested");
-            w.begin_array();
-            for v in &self.type_tested {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(
+            w,
+            "typeCollected",
+            &self.type_collected,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "patientPreparation",
+            &self.patient_preparation,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "timeAspect", "_timeAspect", &self.time_aspect, w_str);
+        write_many(w, "collection", &self.collection, CodeableConcept::write);
+        write_many(
+            w,
+            "typeTested",
+            &self.type_tested,
+            SpecimenDefinitionTypeTested::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_collected.is_some() {
-            let n = path.len();
-            path.push_str(".typeCollected");
-            if let Some(v) = &self.type_collected {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.patient_preparation.is_empty() {
-            let n = path.len();
-            path.push_str(".patientPreparation");
-            for v in &self.patient_preparation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.time_aspect.is_some() {
-            let n = path.len();
-            path.push_str(".timeAspect");
-            if let Some(v) = &self.time_aspect {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.collection.is_empty() {
-            let n = path.len();
-            path.push_str(".collection");
-            for v in &self.collection {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_tested.is_empty() {
-            let n = path.len();
-            path.push_str(".typeTested");
-            for v in &self.type_tested {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".typeCollected",
+            &self.type_collected,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".patientPreparation",
+            &self.patient_preparation,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".timeAspect",
+            &self.time_aspect,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".collection",
+            &self.collection,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".typeTested",
+            &self.type_tested,
+            SpecimenDefinitionTypeTested::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for SpecimenDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt_prim_value(p, &mut self.language, code),
+            5 => opt_prim_element(p, &mut self.language),
+            6 => many(p, &mut self.contained, Resource::read),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.collection, CodeableConcept::read),
+            9 => opt(p, &mut self.identifier, Identifier::read),
+            10 => opt_prim_value(p, &mut self.time_aspect, string),
+            11 => many(p, &mut self.type_tested, SpecimenDefinitionTypeTested::read),
+            12 => opt_prim_element(p, &mut self.time_aspect),
+            13 => p.expect_resource_type("SpecimenDefinition"),
+            14 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            15 => opt(p, &mut self.type_collected, CodeableConcept::read),
+            16 => opt_prim_element(p, &mut self.implicit_rules),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            18 => many(p, &mut self.patient_preparation, CodeableConcept::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SPECIMEN_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("collection"),
+        Key::plain("identifier"),
+        Key::plain("timeAspect"),
+        Key::plain("typeTested"),
+        Key::plain("_timeAspect"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("typeCollected"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+        Key::plain("patientPreparation"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Specimen in container intended for testing by lab
 ///
@@ -422,231 +327,166 @@ impl SpecimenDefinitionTypeTested {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "isDerived" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.is_derived, boolean)?;
-                }
-                "_isDerived" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.is_derived)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "preference" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_value(
-                        p,
-                        &mut r.preference,
-                        codes::SpecimenContainedPreference::read_code,
-                    )?;
-                }
-                "_preference" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_element(p, &mut r.preference)?;
-                }
-                "container" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(
-                        p,
-                        &mut r.container,
-                        SpecimenDefinitionTypeTestedContainer::read,
-                    )?;
-                }
-                "requirement" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.requirement, string)?;
-                }
-                "_requirement" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.requirement)?;
-                }
-                "retentionTime" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.retention_time, Duration::read)?;
-                }
-                "rejectionCriterion" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.rejection_criterion, CodeableConcept::read)?;
-                }
-                "handling" => {
-                    p.mark(&mut seen, 13)?;
-                    many(
-                        p,
-                        &mut r.handling,
-                        SpecimenDefinitionTypeTestedHandling::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 6) && !p.marked(&seen, 7) {
-            return Err(p.missing("preference"));
-        }
+        read_object(p, &SPECIMEN_DEFINITION_TYPE_TESTED_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.is_derived {
-            write_prim(w, "isDerived", "_isDerived", v, w_boolean);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        write_prim(w, "preference", "_preference", &self.preference, w_str);
-        if let Some(v) = &self.container {
-            w.key("container");
-            v.write(w);
-        }
-        if let Some(v) = &self.requirement {
-            write_prim(w, "requirement", "_requirement", v, w_str);
-        }
-        if let Some(v) = &self.retention_time {
-            w.key("retentionTime");
-            v.write(w);
-        }
-        if !self.rejection_criterion.is_empty() {
-            w.key("rejectionCriterion");
-            w.begin_array();
-            for v in &self.rejection_criterion {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.handling.is_empty() {
-            w.key("handling");
-            w.begin_array();
-            for v in &self.handling {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "isDerived", "_isDerived", &self.is_derived, w_boolean);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_one_prim(w, "preference", "_preference", &self.preference, w_str);
+        write_opt(
+            w,
+            "container",
+            &self.container,
+            SpecimenDefinitionTypeTestedContainer::write,
+        );
+        write_opt_prim(w, "requirement", "_requirement", &self.requirement, w_str);
+        write_opt(w, "retentionTime", &self.retention_time, Duration::write);
+        write_many(
+            w,
+            "rejectionCriterion",
+            &self.rejection_criterion,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "handling",
+            &self.handling,
+            SpecimenDefinitionTypeTestedHandling::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.is_derived.is_some() {
-            let n = path.len();
-            path.push_str(".isDerived");
-            if let Some(v) = &self.is_derived {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".preference");
-            {
-                let v = &self.preference;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.container.is_some() {
-            let n = path.len();
-            path.push_str(".container");
-            if let Some(v) = &self.container {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requirement.is_some() {
-            let n = path.len();
-            path.push_str(".requirement");
-            if let Some(v) = &self.requirement {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.retention_time.is_some() {
-            let n = path.len();
-            path.push_str(".retentionTime");
-            if let Some(v) = &self.retention_time {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.rejection_criterion.is_empty() {
-            let n = path.len();
-            path.push_str(".rejectionCriterion");
-            for v in &self.rejection_criterion {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.handling.is_empty() {
-            let n = path.len();
-            path.push_str(".handling");
-            for v in &self.handling {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".isDerived", &self.is_derived, Boolean::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_one(path, f, ".preference", &self.preference, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".container",
+            &self.container,
+            SpecimenDefinitionTypeTestedContainer::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".requirement",
+            &self.requirement,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".retentionTime",
+            &self.retention_time,
+            Duration::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".rejectionCriterion",
+            &self.rejection_criterion,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".handling",
+            &self.handling,
+            SpecimenDefinitionTypeTestedHandling::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SpecimenDefinitionTypeTested {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => many(
+                p,
+                &mut self.handling,
+                SpecimenDefinitionTypeTestedHandling::read,
+            ),
+            3 => opt(
+                p,
+                &mut self.container,
+                SpecimenDefinitionTypeTestedContainer::read,
+            ),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.is_derived, boolean),
+            6 => opt_prim_element(p, &mut self.is_derived),
+            7 => prim_value(
+                p,
+                &mut self.preference,
+                codes::SpecimenContainedPreference::read_code,
+            ),
+            8 => prim_element(p, &mut self.preference),
+            9 => opt_prim_value(p, &mut self.requirement, string),
+            10 => opt_prim_element(p, &mut self.requirement),
+            11 => opt(p, &mut self.retention_time, Duration::read),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            13 => many(p, &mut self.rejection_criterion, CodeableConcept::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SPECIMEN_DEFINITION_TYPE_TESTED_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("handling"),
+        Key::plain("container"),
+        Key::plain("extension"),
+        Key::plain("isDerived"),
+        Key::plain("_isDerived"),
+        Key::plain("preference"),
+        Key::plain("_preference"),
+        Key::plain("requirement"),
+        Key::plain("_requirement"),
+        Key::plain("retentionTime"),
+        Key::plain("modifierExtension"),
+        Key::plain("rejectionCriterion"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "preference",
+        keys: &[7, 8],
+    }],
+};
 
 /// The specimen's container
 ///
@@ -719,270 +559,199 @@ impl Default for SpecimenDefinitionTypeTestedContainerMinimumVolume {
     }
 }
 
+impl SpecimenDefinitionTypeTestedContainerMinimumVolume {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "minimumVolumeQuantity", &**x, Quantity::write),
+            Self::String(x) => {
+                write_one_prim(w, "minimumVolumeString", "_minimumVolumeString", x, w_str)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SpecimenDefinitionTypeTestedContainer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "material" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.material, CodeableConcept::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "cap" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.cap, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "capacity" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.capacity, Quantity::read)?;
-                }
-                "minimumVolumeQuantity" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 1, "minimumVolume")?;
-                    choice_box(
-                        p,
-                        &mut r.minimum_volume,
-                        Quantity::read,
-                        SpecimenDefinitionTypeTestedContainerMinimumVolume::Quantity,
-                    )?;
-                }
-                "minimumVolumeString" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 2, "minimumVolume")?;
-                    choice_value(
-                        p,
-                        &mut r.minimum_volume,
-                        string,
-                        SpecimenDefinitionTypeTestedContainerMinimumVolume::String,
-                        |e| match e {
-                            SpecimenDefinitionTypeTestedContainerMinimumVolume::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_minimumVolumeString" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 2, "minimumVolume")?;
-                    choice_element(
-                        p,
-                        &mut r.minimum_volume,
-                        SpecimenDefinitionTypeTestedContainerMinimumVolume::String,
-                        |e| match e {
-                            SpecimenDefinitionTypeTestedContainerMinimumVolume::String(x) => {
-                                Some(x)
-                            }
-                            _ => None,
-                        },
-                    )?;
-                }
-                "additive" => {
-                    p.mark(&mut seen, 12)?;
-                    many(
-                        p,
-                        &mut r.additive,
-                        SpecimenDefinitionTypeTestedContainerAdditive::read,
-                    )?;
-                }
-                "preparation" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.preparation, string)?;
-                }
-                "_preparation" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.preparation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SPECIMEN_DEFINITION_TYPE_TESTED_CONTAINER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.material {
-            w.key("material");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.cap {
-            w.key("cap");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.capacity {
-            w.key("capacity");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "material", &self.material, CodeableConcept::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "cap", &self.cap, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "capacity", &self.capacity, Quantity::write);
         if let Some(v) = &self.minimum_volume {
-            match v {
-                SpecimenDefinitionTypeTestedContainerMinimumVolume::Quantity(x) => {
-                    w.key("minimumVolumeQuantity");
-                    x.write(w);
-                }
-                SpecimenDefinitionTypeTestedContainerMinimumVolume::String(x) => {
-                    write_prim(w, "minimumVolumeString", "_minimumVolumeString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if !self.additive.is_empty() {
-            w.key("additive");
-            w.begin_array();
-            for v in &self.additive {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.preparation {
-            write_prim(w, "preparation", "_preparation", v, w_str);
-        }
+        write_many(
+            w,
+            "additive",
+            &self.additive,
+            SpecimenDefinitionTypeTestedContainerAdditive::write,
+        );
+        write_opt_prim(w, "preparation", "_preparation", &self.preparation, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.material.is_some() {
-            let n = path.len();
-            path.push_str(".material");
-            if let Some(v) = &self.material {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.cap.is_some() {
-            let n = path.len();
-            path.push_str(".cap");
-            if let Some(v) = &self.cap {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.capacity.is_some() {
-            let n = path.len();
-            path.push_str(".capacity");
-            if let Some(v) = &self.capacity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.minimum_volume.is_some() {
-            let n = path.len();
-            path.push_str(".minimumVolume[x]");
-            if let Some(v) = &self.minimum_volume {
-                match v {
-                    SpecimenDefinitionTypeTestedContainerMinimumVolume::Quantity(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    SpecimenDefinitionTypeTestedContainerMinimumVolume::String(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if !self.additive.is_empty() {
-            let n = path.len();
-            path.push_str(".additive");
-            for v in &self.additive {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.preparation.is_some() {
-            let n = path.len();
-            path.push_str(".preparation");
-            if let Some(v) = &self.preparation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".material",
+            &self.material,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".cap", &self.cap, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".capacity", &self.capacity, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".minimumVolume[x]",
+            &self.minimum_volume,
+            SpecimenDefinitionTypeTestedContainerMinimumVolume::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".additive",
+            &self.additive,
+            SpecimenDefinitionTypeTestedContainerAdditive::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".preparation",
+            &self.preparation,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SpecimenDefinitionTypeTestedContainer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.cap, CodeableConcept::read),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => many(
+                p,
+                &mut self.additive,
+                SpecimenDefinitionTypeTestedContainerAdditive::read,
+            ),
+            4 => opt(p, &mut self.capacity, Quantity::read),
+            5 => opt(p, &mut self.material, CodeableConcept::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => opt_prim_value(p, &mut self.description, string),
+            8 => opt_prim_value(p, &mut self.preparation, string),
+            9 => opt_prim_element(p, &mut self.description),
+            10 => opt_prim_element(p, &mut self.preparation),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            12 => choice_value(
+                p,
+                &mut self.minimum_volume,
+                string,
+                SpecimenDefinitionTypeTestedContainerMinimumVolume::String,
+                |e| match e {
+                    SpecimenDefinitionTypeTestedContainerMinimumVolume::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_element(
+                p,
+                &mut self.minimum_volume,
+                SpecimenDefinitionTypeTestedContainerMinimumVolume::String,
+                |e| match e {
+                    SpecimenDefinitionTypeTestedContainerMinimumVolume::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_box(
+                p,
+                &mut self.minimum_volume,
+                Quantity::read,
+                SpecimenDefinitionTypeTestedContainerMinimumVolume::Quantity,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static SPECIMEN_DEFINITION_TYPE_TESTED_CONTAINER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("cap"),
+        Key::plain("type"),
+        Key::plain("additive"),
+        Key::plain("capacity"),
+        Key::plain("material"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("preparation"),
+        Key::plain("_description"),
+        Key::plain("_preparation"),
+        Key::plain("modifierExtension"),
+        Key::choice("minimumVolumeString", 1, 2),
+        Key::choice("_minimumVolumeString", 1, 2),
+        Key::choice("minimumVolumeQuantity", 1, 1),
+    ],
+    choices: &["minimumVolume"],
+    required: &[],
+};
 
 /// Additive associated with container
 ///
@@ -1029,6 +798,25 @@ impl Default for SpecimenDefinitionTypeTestedContainerAdditiveAdditive {
     }
 }
 
+impl SpecimenDefinitionTypeTestedContainerAdditiveAdditive {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "additiveCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "additiveReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl SpecimenDefinitionTypeTestedContainerAdditive {
     /// A `SpecimenDefinitionTypeTestedContainerAdditive` with its required elements (`additive`); everything else is empty.
     pub fn new(additive: SpecimenDefinitionTypeTestedContainerAdditiveAdditive) -> Self {
@@ -1041,126 +829,98 @@ impl SpecimenDefinitionTypeTestedContainerAdditive {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "additiveCodeableConcept" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "additive")?;
-                    choice_box_one(
-                        p,
-                        &mut r.additive,
-                        CodeableConcept::read,
-                        SpecimenDefinitionTypeTestedContainerAdditiveAdditive::CodeableConcept,
-                    )?;
-                }
-                "additiveReference" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "additive")?;
-                    choice_box_one(
-                        p,
-                        &mut r.additive,
-                        Reference::read,
-                        SpecimenDefinitionTypeTestedContainerAdditiveAdditive::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("additive[x]"));
-        }
+        read_object(
+            p,
+            &SPECIMEN_DEFINITION_TYPE_TESTED_CONTAINER_ADDITIVE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.additive;
-            match v {
-                SpecimenDefinitionTypeTestedContainerAdditiveAdditive::CodeableConcept(x) => {
-                    w.key("additiveCodeableConcept");
-                    x.write(w);
-                }
-                SpecimenDefinitionTypeTestedContainerAdditiveAdditive::Reference(x) => {
-                    w.key("additiveReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.additive.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".additive[x]");
-            {
-                let v = &self.additive;
-                match v {
-                    SpecimenDefinitionTypeTestedContainerAdditiveAdditive::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    SpecimenDefinitionTypeTestedContainerAdditiveAdditive::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".additive[x]",
+            &self.additive,
+            SpecimenDefinitionTypeTestedContainerAdditiveAdditive::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SpecimenDefinitionTypeTestedContainerAdditive {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => choice_box_one(
+                p,
+                &mut self.additive,
+                Reference::read,
+                SpecimenDefinitionTypeTestedContainerAdditiveAdditive::Reference,
+            ),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            4 => choice_box_one(
+                p,
+                &mut self.additive,
+                CodeableConcept::read,
+                SpecimenDefinitionTypeTestedContainerAdditiveAdditive::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static SPECIMEN_DEFINITION_TYPE_TESTED_CONTAINER_ADDITIVE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::choice("additiveReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("additiveCodeableConcept", 1, 1),
+    ],
+    choices: &["additive"],
+    required: &[Required {
+        name: "additive[x]",
+        keys: &[2, 4],
+    }],
+};
 
 /// Specimen handling before testing
 ///
@@ -1206,136 +966,117 @@ impl SpecimenDefinitionTypeTestedHandling {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "temperatureQualifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.temperature_qualifier, CodeableConcept::read)?;
-                }
-                "temperatureRange" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.temperature_range, Range::read)?;
-                }
-                "maxDuration" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.max_duration, Duration::read)?;
-                }
-                "instruction" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.instruction, string)?;
-                }
-                "_instruction" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.instruction)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SPECIMEN_DEFINITION_TYPE_TESTED_HANDLING_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.temperature_qualifier {
-            w.key("temperatureQualifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.temperature_range {
-            w.key("temperatureRange");
-            v.write(w);
-        }
-        if let Some(v) = &self.max_duration {
-            w.key("maxDuration");
-            v.write(w);
-        }
-        if let Some(v) = &self.instruction {
-            write_prim(w, "instruction", "_instruction", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "temperatureQualifier",
+            &self.temperature_qualifier,
+            CodeableConcept::write,
+        );
+        write_opt(w, "temperatureRange", &self.temperature_range, Range::write);
+        write_opt(w, "maxDuration", &self.max_duration, Duration::write);
+        write_opt_prim(w, "instruction", "_instruction", &self.instruction, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.temperature_qualifier.is_some() {
-            let n = path.len();
-            path.push_str(".temperatureQualifier");
-            if let Some(v) = &self.temperature_qualifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.temperature_range.is_some() {
-            let n = path.len();
-            path.push_str(".temperatureRange");
-            if let Some(v) = &self.temperature_range {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max_duration.is_some() {
-            let n = path.len();
-            path.push_str(".maxDuration");
-            if let Some(v) = &self.max_duration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.instruction.is_some() {
-            let n = path.len();
-            path.push_str(".instruction");
-            if let Some(v) = &self.instruction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".temperatureQualifier",
+            &self.temperature_qualifier,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".temperatureRange",
+            &self.temperature_range,
+            Range::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maxDuration",
+            &self.max_duration,
+            Duration::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".instruction",
+            &self.instruction,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SpecimenDefinitionTypeTestedHandling {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt_prim_value(p, &mut self.instruction, string),
+            3 => opt(p, &mut self.max_duration, Duration::read),
+            4 => opt_prim_element(p, &mut self.instruction),
+            5 => opt(p, &mut self.temperature_range, Range::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            7 => opt(p, &mut self.temperature_qualifier, CodeableConcept::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SPECIMEN_DEFINITION_TYPE_TESTED_HANDLING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("instruction"),
+        Key::plain("maxDuration"),
+        Key::plain("_instruction"),
+        Key::plain("temperatureRange"),
+        Key::plain("modifierExtension"),
+        Key::plain("temperatureQualifier"),
+    ],
+    choices: &[],
+    required: &[],
+};

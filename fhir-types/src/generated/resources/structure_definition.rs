@@ -179,265 +179,8 @@ impl StructureDefinition {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("StructureDefinition")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "keyword" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.keyword, Coding::read)?;
-                }
-                "fhirVersion" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.fhir_version, codes::FHIRVersion::read_code)?;
-                }
-                "_fhirVersion" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_element(p, &mut r.fhir_version)?;
-                }
-                "mapping" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.mapping, StructureDefinitionMapping::read)?;
-                }
-                "kind" => {
-                    p.mark(&mut seen, 42)?;
-                    prim_value(p, &mut r.kind, codes::StructureDefinitionKind::read_code)?;
-                }
-                "_kind" => {
-                    p.mark(&mut seen, 43)?;
-                    prim_element(p, &mut r.kind)?;
-                }
-                "abstract" => {
-                    p.mark(&mut seen, 44)?;
-                    prim_value(p, &mut r.abstract_, boolean)?;
-                }
-                "_abstract" => {
-                    p.mark(&mut seen, 45)?;
-                    prim_element(p, &mut r.abstract_)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 46)?;
-                    many(p, &mut r.context, StructureDefinitionContext::read)?;
-                }
-                "contextInvariant" => {
-                    p.mark(&mut seen, 47)?;
-                    let other = p.marked(&seen, 48);
-                    values(p, &mut r.context_invariant, string, other)?;
-                }
-                "_contextInvariant" => {
-                    p.mark(&mut seen, 48)?;
-                    let other = p.marked(&seen, 47);
-                    elements(p, &mut r.context_invariant, other)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 49)?;
-                    prim_value(p, &mut r.type_, uri)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 50)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "baseDefinition" => {
-                    p.mark(&mut seen, 51)?;
-                    opt_prim_value(p, &mut r.base_definition, canonical)?;
-                }
-                "_baseDefinition" => {
-                    p.mark(&mut seen, 52)?;
-                    opt_prim_element(p, &mut r.base_definition)?;
-                }
-                "derivation" => {
-                    p.mark(&mut seen, 53)?;
-                    opt_prim_value(p, &mut r.derivation, codes::TypeDerivationRule::read_code)?;
-                }
-                "_derivation" => {
-                    p.mark(&mut seen, 54)?;
-                    opt_prim_element(p, &mut r.derivation)?;
-                }
-                "snapshot" => {
-                    p.mark(&mut seen, 55)?;
-                    opt(p, &mut r.snapshot, StructureDefinitionSnapshot::read)?;
-                }
-                "differential" => {
-                    p.mark(&mut seen, 56)?;
-                    opt(
-                        p,
-                        &mut r.differential,
-                        StructureDefinitionDifferential::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 12) && !p.marked(&seen, 13) {
-            return Err(p.missing("url"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 42) && !p.marked(&seen, 43) {
-            return Err(p.missing("kind"));
-        }
-        if !p.marked(&seen, 44) && !p.marked(&seen, 45) {
-            return Err(p.missing("abstract"));
-        }
+        read_object(p, &STRUCTURE_DEFINITION_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.context_invariant, "contextInvariant")?;
-        if !p.marked(&seen, 49) && !p.marked(&seen, 50) {
-            return Err(p.missing("type"));
-        }
         Ok(r)
     }
 
@@ -445,135 +188,67 @@ impl StructureDefinition {
         w.begin_object();
         w.key("resourceType");
         w.str("StructureDefinition");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "url", "_url", &self.url, w_str);
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if !self.keyword.is_empty() {
-            w.key("keyword");
-            w.begin_array();
-            for v in &self.keyword {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.fhir_version {
-            write_prim(w, "fhirVersion", "_fhirVersion", v, w_str);
-        }
-        if !self.mapping.is_empty() {
-            w.key("mapping");
-            w.begin_array();
-            for v in &self.mapping {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
-        write_prim(w, "abstract", "_abstract", &self.abstract_, w_boolean);
-        if !self.context.is_empty() {
-            w.key("context");
-            w.begin_array();
-            for v in &self.context {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_many(w, "keyword", &self.keyword, Coding::write);
+        write_opt_prim(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
+        write_many(
+            w,
+            "mapping",
+            &self.mapping,
+            StructureDefinitionMapping::write,
+        );
+        write_one_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_one_prim(w, "abstract", "_abstract", &self.abstract_, w_boolean);
+        write_many(
+            w,
+            "context",
+            &self.context,
+            StructureDefinitionContext::write,
+        );
         write_prims(
             w,
             "contextInvariant",
@@ -581,310 +256,348 @@ impl StructureDefinition {
             &self.context_invariant,
             w_str,
         );
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.base_definition {
-            write_prim(w, "baseDefinition", "_baseDefinition", v, w_str);
-        }
-        if let Some(v) = &self.derivation {
-            write_prim(w, "derivation", "_derivation", v, w_str);
-        }
-        if let Some(v) = &self.snapshot {
-            w.key("snapshot");
-            v.write(w);
-        }
-        if let Some(v) = &self.differential {
-            w.key("differential");
-            v.write(w);
-        }
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(
+            w,
+            "baseDefinition",
+            "_baseDefinition",
+            &self.base_definition,
+            w_str,
+        );
+        write_opt_prim(w, "derivation", "_derivation", &self.derivation, w_str);
+        write_opt(
+            w,
+            "snapshot",
+            &self.snapshot,
+            StructureDefinitionSnapshot::write,
+        );
+        write_opt(
+            w,
+            "differential",
+            &self.differential,
+            StructureDefinitionDifferential::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".url");
-            {
-                let v = &self.url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.keyword.is_empty() {
-            let n = path.len();
-            path.push_str(".keyword");
-            for v in &self.keyword {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.fhir_version.is_some() {
-            let n = path.len();
-            path.push_str(".fhirVersion");
-            if let Some(v) = &self.fhir_version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.mapping.is_empty() {
-            let n = path.len();
-            path.push_str(".mapping");
-            for v in &self.mapping {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".kind");
-            {
-                let v = &self.kind;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".abstract");
-            {
-                let v = &self.abstract_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.context.is_empty() {
-            let n = path.len();
-            path.push_str(".context");
-            for v in &self.context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.context_invariant.is_empty() {
-            let n = path.len();
-            path.push_str(".contextInvariant");
-            for v in &self.context_invariant {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.base_definition.is_some() {
-            let n = path.len();
-            path.push_str(".baseDefinition");
-            if let Some(v) = &self.base_definition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.derivation.is_some() {
-            let n = path.len();
-            path.push_str(".derivation");
-            if let Some(v) = &self.derivation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.snapshot.is_some() {
-            let n = path.len();
-            path.push_str(".snapshot");
-            if let Some(v) = &self.snapshot {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.differential.is_some() {
-            let n = path.len();
-            path.push_str(".differential");
-            if let Some(v) = &self.differential {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_many(path, f, ".keyword", &self.keyword, Coding::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".fhirVersion",
+            &self.fhir_version,
+            Code::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".mapping",
+            &self.mapping,
+            StructureDefinitionMapping::visit_refs,
+        );
+        visit_one(path, f, ".kind", &self.kind, Code::visit_refs);
+        visit_one(path, f, ".abstract", &self.abstract_, Boolean::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".context",
+            &self.context,
+            StructureDefinitionContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contextInvariant",
+            &self.context_invariant,
+            FhirString::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".baseDefinition",
+            &self.base_definition,
+            Canonical::visit_refs,
+        );
+        visit_opt(path, f, ".derivation", &self.derivation, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".snapshot",
+            &self.snapshot,
+            StructureDefinitionSnapshot::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".differential",
+            &self.differential,
+            StructureDefinitionDifferential::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for StructureDefinition {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.url, uri),
+            3 => prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => prim_value(p, &mut self.kind, codes::StructureDefinitionKind::read_code),
+            6 => opt(p, &mut self.meta, Meta::read),
+            7 => prim_value(p, &mut self.name, string),
+            8 => opt(p, &mut self.text, Narrative::read),
+            9 => prim_value(p, &mut self.type_, uri),
+            10 => opt_prim_element(p, &mut self.date),
+            11 => prim_element(p, &mut self.kind),
+            12 => prim_element(p, &mut self.name),
+            13 => prim_element(p, &mut self.type_),
+            14 => opt_prim_value(p, &mut self.title, string),
+            15 => opt_prim_element(p, &mut self.title),
+            16 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            17 => prim_element(p, &mut self.status),
+            18 => many(p, &mut self.contact, ContactDetail::read),
+            19 => many(p, &mut self.context, StructureDefinitionContext::read),
+            20 => many(p, &mut self.keyword, Coding::read),
+            21 => many(p, &mut self.mapping, StructureDefinitionMapping::read),
+            22 => opt_prim_value(p, &mut self.purpose, markdown),
+            23 => opt_prim_value(p, &mut self.version, string),
+            24 => opt_prim_element(p, &mut self.purpose),
+            25 => opt_prim_element(p, &mut self.version),
+            26 => prim_value(p, &mut self.abstract_, boolean),
+            27 => opt_prim_value(p, &mut self.language, code),
+            28 => opt(p, &mut self.snapshot, StructureDefinitionSnapshot::read),
+            29 => prim_element(p, &mut self.abstract_),
+            30 => opt_prim_element(p, &mut self.language),
+            31 => many(p, &mut self.contained, Resource::read),
+            32 => opt_prim_value(p, &mut self.copyright, markdown),
+            33 => many(p, &mut self.extension, Extension::read),
+            34 => opt_prim_value(p, &mut self.publisher, string),
+            35 => opt_prim_element(p, &mut self.copyright),
+            36 => opt_prim_element(p, &mut self.publisher),
+            37 => opt_prim_value(
+                p,
+                &mut self.derivation,
+                codes::TypeDerivationRule::read_code,
+            ),
+            38 => many(p, &mut self.identifier, Identifier::read),
+            39 => many(p, &mut self.use_context, UsageContext::read),
+            40 => opt_prim_element(p, &mut self.derivation),
+            41 => opt_prim_value(p, &mut self.description, markdown),
+            42 => opt_prim_value(p, &mut self.fhir_version, codes::FHIRVersion::read_code),
+            43 => opt_prim_element(p, &mut self.description),
+            44 => opt_prim_element(p, &mut self.fhir_version),
+            45 => opt(
+                p,
+                &mut self.differential,
+                StructureDefinitionDifferential::read,
+            ),
+            46 => opt_prim_value(p, &mut self.experimental, boolean),
+            47 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            48 => p.expect_resource_type("StructureDefinition"),
+            49 => opt_prim_element(p, &mut self.experimental),
+            50 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            51 => opt_prim_element(p, &mut self.implicit_rules),
+            52 => opt_prim_value(p, &mut self.base_definition, canonical),
+            53 => opt_prim_element(p, &mut self.base_definition),
+            54 => {
+                let other = p.marked(seen, 55);
+                values(p, &mut self.context_invariant, string, other)
+            }
+            55 => {
+                let other = p.marked(seen, 54);
+                elements(p, &mut self.context_invariant, other)
+            }
+            56 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static STRUCTURE_DEFINITION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("kind"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("_date"),
+        Key::plain("_kind"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("context"),
+        Key::plain("keyword"),
+        Key::plain("mapping"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("abstract"),
+        Key::plain("language"),
+        Key::plain("snapshot"),
+        Key::plain("_abstract"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("derivation"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("_derivation"),
+        Key::plain("description"),
+        Key::plain("fhirVersion"),
+        Key::plain("_description"),
+        Key::plain("_fhirVersion"),
+        Key::plain("differential"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("baseDefinition"),
+        Key::plain("_baseDefinition"),
+        Key::plain("contextInvariant"),
+        Key::plain("_contextInvariant"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "url",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "name",
+            keys: &[7, 12],
+        },
+        Required {
+            name: "status",
+            keys: &[16, 17],
+        },
+        Required {
+            name: "kind",
+            keys: &[5, 11],
+        },
+        Required {
+            name: "abstract",
+            keys: &[26, 29],
+        },
+        Required {
+            name: "type",
+            keys: &[9, 13],
+        },
+    ],
+};
 
 /// If an extension, where it can be used in instances
 ///
@@ -931,114 +644,95 @@ impl StructureDefinitionContext {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ExtensionContextType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.expression, string)?;
-                }
-                "_expression" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.expression)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("expression"));
-        }
+        read_object(p, &STRUCTURE_DEFINITION_CONTEXT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        write_prim(w, "expression", "_expression", &self.expression, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_one_prim(w, "expression", "_expression", &self.expression, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".expression");
-            {
-                let v = &self.expression;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for StructureDefinitionContext {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.type_, codes::ExtensionContextType::read_code),
+            2 => prim_element(p, &mut self.type_),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => prim_value(p, &mut self.expression, string),
+            5 => prim_element(p, &mut self.expression),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_DEFINITION_CONTEXT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+        Key::plain("expression"),
+        Key::plain("_expression"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "expression",
+            keys: &[4, 5],
+        },
+    ],
+};
 
 /// Differential view of the structure
 ///
@@ -1080,95 +774,86 @@ impl StructureDefinitionDifferential {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "element" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.element, ElementDefinition::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.element.is_empty() {
-            return Err(p.missing("element"));
-        }
+        read_object(
+            p,
+            &STRUCTURE_DEFINITION_DIFFERENTIAL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.element.is_empty() {
-            w.key("element");
-            w.begin_array();
-            for v in &self.element {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "element", &self.element, ElementDefinition::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.element.is_empty() {
-            let n = path.len();
-            path.push_str(".element");
-            for v in &self.element {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".element",
+            &self.element,
+            ElementDefinition::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for StructureDefinitionDifferential {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.element, ElementDefinition::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_DEFINITION_DIFFERENTIAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("element"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "element",
+        keys: &[1],
+    }],
+};
 
 /// External specification that the content is mapped to
 ///
@@ -1222,150 +907,95 @@ impl StructureDefinitionMapping {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identity" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.identity, id)?;
-                }
-                "_identity" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.identity)?;
-                }
-                "uri" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.uri, uri)?;
-                }
-                "_uri" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.uri)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("identity"));
-        }
+        read_object(p, &STRUCTURE_DEFINITION_MAPPING_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "identity", "_identity", &self.identity, w_str);
-        if let Some(v) = &self.uri {
-            write_prim(w, "uri", "_uri", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "identity", "_identity", &self.identity, w_str);
+        write_opt_prim(w, "uri", "_uri", &self.uri, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".identity");
-            {
-                let v = &self.identity;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.uri.is_some() {
-            let n = path.len();
-            path.push_str(".uri");
-            if let Some(v) = &self.uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".identity", &self.identity, Id::visit_refs);
+        visit_opt(path, f, ".uri", &self.uri, Uri::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for StructureDefinitionMapping {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.uri, uri),
+            2 => opt_prim_element(p, &mut self.uri),
+            3 => opt_prim_value(p, &mut self.name, string),
+            4 => opt_prim_element(p, &mut self.name),
+            5 => opt_prim_value(p, &mut self.comment, string),
+            6 => opt_prim_element(p, &mut self.comment),
+            7 => prim_value(p, &mut self.identity, id),
+            8 => prim_element(p, &mut self.identity),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_DEFINITION_MAPPING_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("uri"),
+        Key::plain("_uri"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("comment"),
+        Key::plain("_comment"),
+        Key::plain("identity"),
+        Key::plain("_identity"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "identity",
+        keys: &[7, 8],
+    }],
+};
 
 /// Snapshot view of the structure
 ///
@@ -1407,92 +1037,78 @@ impl StructureDefinitionSnapshot {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "element" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.element, ElementDefinition::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.element.is_empty() {
-            return Err(p.missing("element"));
-        }
+        read_object(p, &STRUCTURE_DEFINITION_SNAPSHOT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.element.is_empty() {
-            w.key("element");
-            w.begin_array();
-            for v in &self.element {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "element", &self.element, ElementDefinition::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.element.is_empty() {
-            let n = path.len();
-            path.push_str(".element");
-            for v in &self.element {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".element",
+            &self.element,
+            ElementDefinition::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for StructureDefinitionSnapshot {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.element, ElementDefinition::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_DEFINITION_SNAPSHOT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("element"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "element",
+        keys: &[1],
+    }],
+};

@@ -137,195 +137,8 @@ impl StructureMap {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("StructureMap")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "structure" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.structure, StructureMapStructure::read)?;
-                }
-                "import" => {
-                    p.mark(&mut seen, 39)?;
-                    let other = p.marked(&seen, 40);
-                    values(p, &mut r.import, canonical, other)?;
-                }
-                "_import" => {
-                    p.mark(&mut seen, 40)?;
-                    let other = p.marked(&seen, 39);
-                    elements(p, &mut r.import, other)?;
-                }
-                "group" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.group, StructureMapGroup::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 12) && !p.marked(&seen, 13) {
-            return Err(p.missing("url"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &STRUCTURE_MAP_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.import, "import")?;
-        if r.group.is_empty() {
-            return Err(p.missing("group"));
-        }
         Ok(r)
     }
 
@@ -333,337 +146,295 @@ impl StructureMap {
         w.begin_object();
         w.key("resourceType");
         w.str("StructureMap");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "url", "_url", &self.url, w_str);
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if !self.structure.is_empty() {
-            w.key("structure");
-            w.begin_array();
-            for v in &self.structure {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_many(
+            w,
+            "structure",
+            &self.structure,
+            StructureMapStructure::write,
+        );
         write_prims(w, "import", "_import", &self.import, w_str);
-        if !self.group.is_empty() {
-            w.key("group");
-            w.begin_array();
-            for v in &self.group {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "group", &self.group, StructureMapGroup::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".url");
-            {
-                let v = &self.url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.structure.is_empty() {
-            let n = path.len();
-            path.push_str(".structure");
-            for v in &self.structure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.import.is_empty() {
-            let n = path.len();
-            path.push_str(".import");
-            for v in &self.import {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.group.is_empty() {
-            let n = path.len();
-            path.push_str(".group");
-            for v in &self.group {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".structure",
+            &self.structure,
+            StructureMapStructure::visit_refs,
+        );
+        visit_many(path, f, ".import", &self.import, Canonical::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".group",
+            &self.group,
+            StructureMapGroup::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for StructureMap {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.url, uri),
+            3 => prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => prim_value(p, &mut self.name, string),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => opt_prim_element(p, &mut self.date),
+            9 => prim_element(p, &mut self.name),
+            10 => many(p, &mut self.group, StructureMapGroup::read),
+            11 => opt_prim_value(p, &mut self.title, string),
+            12 => opt_prim_element(p, &mut self.title),
+            13 => {
+                let other = p.marked(seen, 15);
+                values(p, &mut self.import, canonical, other)
+            }
+            14 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            15 => {
+                let other = p.marked(seen, 13);
+                elements(p, &mut self.import, other)
+            }
+            16 => prim_element(p, &mut self.status),
+            17 => many(p, &mut self.contact, ContactDetail::read),
+            18 => opt_prim_value(p, &mut self.purpose, markdown),
+            19 => opt_prim_value(p, &mut self.version, string),
+            20 => opt_prim_element(p, &mut self.purpose),
+            21 => opt_prim_element(p, &mut self.version),
+            22 => opt_prim_value(p, &mut self.language, code),
+            23 => opt_prim_element(p, &mut self.language),
+            24 => many(p, &mut self.contained, Resource::read),
+            25 => opt_prim_value(p, &mut self.copyright, markdown),
+            26 => many(p, &mut self.extension, Extension::read),
+            27 => opt_prim_value(p, &mut self.publisher, string),
+            28 => many(p, &mut self.structure, StructureMapStructure::read),
+            29 => opt_prim_element(p, &mut self.copyright),
+            30 => opt_prim_element(p, &mut self.publisher),
+            31 => many(p, &mut self.identifier, Identifier::read),
+            32 => many(p, &mut self.use_context, UsageContext::read),
+            33 => opt_prim_value(p, &mut self.description, markdown),
+            34 => opt_prim_element(p, &mut self.description),
+            35 => opt_prim_value(p, &mut self.experimental, boolean),
+            36 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            37 => p.expect_resource_type("StructureMap"),
+            38 => opt_prim_element(p, &mut self.experimental),
+            39 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            40 => opt_prim_element(p, &mut self.implicit_rules),
+            41 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static STRUCTURE_MAP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("group"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("import"),
+        Key::plain("status"),
+        Key::plain("_import"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("structure"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "url",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "name",
+            keys: &[6, 9],
+        },
+        Required {
+            name: "status",
+            keys: &[14, 16],
+        },
+        Required {
+            name: "group",
+            keys: &[10],
+        },
+    ],
+};
 
 /// Named sections for reader convenience
 ///
@@ -729,202 +500,145 @@ impl StructureMapGroup {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, id)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "extends" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.extends, id)?;
-                }
-                "_extends" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.extends)?;
-                }
-                "typeMode" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(
-                        p,
-                        &mut r.type_mode,
-                        codes::StructureMapGroupTypeMode::read_code,
-                    )?;
-                }
-                "_typeMode" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.type_mode)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.documentation, string)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                "input" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.input, StructureMapGroupInput::read)?;
-                }
-                "rule" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.rule, StructureMapGroupRule::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("typeMode"));
-        }
-        if r.input.is_empty() {
-            return Err(p.missing("input"));
-        }
-        if r.rule.is_empty() {
-            return Err(p.missing("rule"));
-        }
+        read_object(p, &STRUCTURE_MAP_GROUP_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.extends {
-            write_prim(w, "extends", "_extends", v, w_str);
-        }
-        write_prim(w, "typeMode", "_typeMode", &self.type_mode, w_str);
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
-        if !self.input.is_empty() {
-            w.key("input");
-            w.begin_array();
-            for v in &self.input {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.rule.is_empty() {
-            w.key("rule");
-            w.begin_array();
-            for v in &self.rule {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "extends", "_extends", &self.extends, w_str);
+        write_one_prim(w, "typeMode", "_typeMode", &self.type_mode, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
+        write_many(w, "input", &self.input, StructureMapGroupInput::write);
+        write_many(w, "rule", &self.rule, StructureMapGroupRule::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.extends.is_some() {
-            let n = path.len();
-            path.push_str(".extends");
-            if let Some(v) = &self.extends {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".typeMode");
-            {
-                let v = &self.type_mode;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.input.is_empty() {
-            let n = path.len();
-            path.push_str(".input");
-            for v in &self.input {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.rule.is_empty() {
-            let n = path.len();
-            path.push_str(".rule");
-            for v in &self.rule {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, Id::visit_refs);
+        visit_opt(path, f, ".extends", &self.extends, Id::visit_refs);
+        visit_one(path, f, ".typeMode", &self.type_mode, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".input",
+            &self.input,
+            StructureMapGroupInput::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".rule",
+            &self.rule,
+            StructureMapGroupRule::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for StructureMapGroup {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, id),
+            2 => many(p, &mut self.rule, StructureMapGroupRule::read),
+            3 => prim_element(p, &mut self.name),
+            4 => many(p, &mut self.input, StructureMapGroupInput::read),
+            5 => opt_prim_value(p, &mut self.extends, id),
+            6 => opt_prim_element(p, &mut self.extends),
+            7 => prim_value(
+                p,
+                &mut self.type_mode,
+                codes::StructureMapGroupTypeMode::read_code,
+            ),
+            8 => prim_element(p, &mut self.type_mode),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => opt_prim_value(p, &mut self.documentation, string),
+            11 => opt_prim_element(p, &mut self.documentation),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_MAP_GROUP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("rule"),
+        Key::plain("_name"),
+        Key::plain("input"),
+        Key::plain("extends"),
+        Key::plain("_extends"),
+        Key::plain("typeMode"),
+        Key::plain("_typeMode"),
+        Key::plain("extension"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[1, 3],
+        },
+        Required {
+            name: "typeMode",
+            keys: &[7, 8],
+        },
+        Required {
+            name: "input",
+            keys: &[4],
+        },
+        Required {
+            name: "rule",
+            keys: &[2],
+        },
+    ],
+};
 
 /// Named instance provided when invoking the map
 ///
@@ -973,152 +687,113 @@ impl StructureMapGroupInput {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, id)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, string)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.mode, codes::StructureMapInputMode::read_code)?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.mode)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.documentation, string)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("mode"));
-        }
+        read_object(p, &STRUCTURE_MAP_GROUP_INPUT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
+        write_one_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".mode");
-            {
-                let v = &self.mode;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, Id::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, FhirString::visit_refs);
+        visit_one(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for StructureMapGroupInput {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.mode, codes::StructureMapInputMode::read_code),
+            2 => prim_value(p, &mut self.name, id),
+            3 => opt_prim_value(p, &mut self.type_, string),
+            4 => prim_element(p, &mut self.mode),
+            5 => prim_element(p, &mut self.name),
+            6 => opt_prim_element(p, &mut self.type_),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.documentation, string),
+            9 => opt_prim_element(p, &mut self.documentation),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_MAP_GROUP_INPUT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("mode"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_mode"),
+        Key::plain("_name"),
+        Key::plain("_type"),
+        Key::plain("extension"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[2, 5],
+        },
+        Required {
+            name: "mode",
+            keys: &[1, 4],
+        },
+    ],
+};
 
 /// Transform Rule from source to target
 ///
@@ -1169,195 +844,156 @@ impl StructureMapGroupRule {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, id)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.source, StructureMapGroupRuleSource::read)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.target, StructureMapGroupRuleTarget::read)?;
-                }
-                "rule" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.rule, StructureMapGroupRule::read)?;
-                }
-                "dependent" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.dependent, StructureMapGroupRuleDependent::read)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.documentation, string)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
-        if r.source.is_empty() {
-            return Err(p.missing("source"));
-        }
+        read_object(p, &STRUCTURE_MAP_GROUP_RULE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if !self.source.is_empty() {
-            w.key("source");
-            w.begin_array();
-            for v in &self.source {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.target.is_empty() {
-            w.key("target");
-            w.begin_array();
-            for v in &self.target {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.rule.is_empty() {
-            w.key("rule");
-            w.begin_array();
-            for v in &self.rule {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.dependent.is_empty() {
-            w.key("dependent");
-            w.begin_array();
-            for v in &self.dependent {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_many(
+            w,
+            "source",
+            &self.source,
+            StructureMapGroupRuleSource::write,
+        );
+        write_many(
+            w,
+            "target",
+            &self.target,
+            StructureMapGroupRuleTarget::write,
+        );
+        write_many(w, "rule", &self.rule, StructureMapGroupRule::write);
+        write_many(
+            w,
+            "dependent",
+            &self.dependent,
+            StructureMapGroupRuleDependent::write,
+        );
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.source.is_empty() {
-            let n = path.len();
-            path.push_str(".source");
-            for v in &self.source {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target.is_empty() {
-            let n = path.len();
-            path.push_str(".target");
-            for v in &self.target {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.rule.is_empty() {
-            let n = path.len();
-            path.push_str(".rule");
-            for v in &self.rule {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.dependent.is_empty() {
-            let n = path.len();
-            path.push_str(".dependent");
-            for v in &self.dependent {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, Id::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".source",
+            &self.source,
+            StructureMapGroupRuleSource::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".target",
+            &self.target,
+            StructureMapGroupRuleTarget::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".rule",
+            &self.rule,
+            StructureMapGroupRule::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".dependent",
+            &self.dependent,
+            StructureMapGroupRuleDependent::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for StructureMapGroupRule {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, id),
+            2 => many(p, &mut self.rule, StructureMapGroupRule::read),
+            3 => prim_element(p, &mut self.name),
+            4 => many(p, &mut self.source, StructureMapGroupRuleSource::read),
+            5 => many(p, &mut self.target, StructureMapGroupRuleTarget::read),
+            6 => many(p, &mut self.dependent, StructureMapGroupRuleDependent::read),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.documentation, string),
+            9 => opt_prim_element(p, &mut self.documentation),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_MAP_GROUP_RULE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("rule"),
+        Key::plain("_name"),
+        Key::plain("source"),
+        Key::plain("target"),
+        Key::plain("dependent"),
+        Key::plain("extension"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[1, 3],
+        },
+        Required {
+            name: "source",
+            keys: &[4],
+        },
+    ],
+};
 
 /// Which other rules to apply in the context of this rule
 ///
@@ -1400,116 +1036,101 @@ impl StructureMapGroupRuleDependent {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, id)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "variable" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.variable, string, other)?;
-                }
-                "_variable" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.variable, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(
+            p,
+            &STRUCTURE_MAP_GROUP_RULE_DEPENDENT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.variable, "variable")?;
-        if r.variable.is_empty() {
-            return Err(p.missing("variable"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
         write_prims(w, "variable", "_variable", &self.variable, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, Id::visit_refs);
+        visit_many(path, f, ".variable", &self.variable, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for StructureMapGroupRuleDependent {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, id),
+            2 => prim_element(p, &mut self.name),
+            3 => {
+                let other = p.marked(seen, 4);
+                values(p, &mut self.variable, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            4 => {
+                let other = p.marked(seen, 3);
+                elements(p, &mut self.variable, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.variable.is_empty() {
-            let n = path.len();
-            path.push_str(".variable");
-            for v in &self.variable {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_MAP_GROUP_RULE_DEPENDENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("variable"),
+        Key::plain("_variable"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "name",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "variable",
+            keys: &[3, 4],
+        },
+    ],
+};
 
 /// Source inputs to the mapping
 ///
@@ -1682,6 +1303,204 @@ impl Default for StructureMapGroupRuleSourceDefaultValue {
     }
 }
 
+impl StructureMapGroupRuleSourceDefaultValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Base64Binary(x) => write_one_prim(
+                w,
+                "defaultValueBase64Binary",
+                "_defaultValueBase64Binary",
+                x,
+                w_str,
+            ),
+            Self::Boolean(x) => write_one_prim(
+                w,
+                "defaultValueBoolean",
+                "_defaultValueBoolean",
+                x,
+                w_boolean,
+            ),
+            Self::Canonical(x) => write_one_prim(
+                w,
+                "defaultValueCanonical",
+                "_defaultValueCanonical",
+                x,
+                w_str,
+            ),
+            Self::Code(x) => write_one_prim(w, "defaultValueCode", "_defaultValueCode", x, w_str),
+            Self::Date(x) => write_one_prim(w, "defaultValueDate", "_defaultValueDate", x, w_str),
+            Self::DateTime(x) => {
+                write_one_prim(w, "defaultValueDateTime", "_defaultValueDateTime", x, w_str)
+            }
+            Self::Decimal(x) => write_one_prim(
+                w,
+                "defaultValueDecimal",
+                "_defaultValueDecimal",
+                x,
+                w_decimal,
+            ),
+            Self::Id(x) => write_one_prim(w, "defaultValueId", "_defaultValueId", x, w_str),
+            Self::Instant(x) => {
+                write_one_prim(w, "defaultValueInstant", "_defaultValueInstant", x, w_str)
+            }
+            Self::Integer(x) => write_one_prim(
+                w,
+                "defaultValueInteger",
+                "_defaultValueInteger",
+                x,
+                w_integer,
+            ),
+            Self::Markdown(x) => {
+                write_one_prim(w, "defaultValueMarkdown", "_defaultValueMarkdown", x, w_str)
+            }
+            Self::Oid(x) => write_one_prim(w, "defaultValueOid", "_defaultValueOid", x, w_str),
+            Self::PositiveInt(x) => write_one_prim(
+                w,
+                "defaultValuePositiveInt",
+                "_defaultValuePositiveInt",
+                x,
+                w_unsigned,
+            ),
+            Self::String(x) => {
+                write_one_prim(w, "defaultValueString", "_defaultValueString", x, w_str)
+            }
+            Self::Time(x) => write_one_prim(w, "defaultValueTime", "_defaultValueTime", x, w_str),
+            Self::UnsignedInt(x) => write_one_prim(
+                w,
+                "defaultValueUnsignedInt",
+                "_defaultValueUnsignedInt",
+                x,
+                w_unsigned,
+            ),
+            Self::Uri(x) => write_one_prim(w, "defaultValueUri", "_defaultValueUri", x, w_str),
+            Self::Url(x) => write_one_prim(w, "defaultValueUrl", "_defaultValueUrl", x, w_str),
+            Self::Uuid(x) => write_one_prim(w, "defaultValueUuid", "_defaultValueUuid", x, w_str),
+            Self::Address(x) => write_one(w, "defaultValueAddress", &**x, Address::write),
+            Self::Age(x) => write_one(w, "defaultValueAge", &**x, Age::write),
+            Self::Annotation(x) => write_one(w, "defaultValueAnnotation", &**x, Annotation::write),
+            Self::Attachment(x) => write_one(w, "defaultValueAttachment", &**x, Attachment::write),
+            Self::CodeableConcept(x) => write_one(
+                w,
+                "defaultValueCodeableConcept",
+                &**x,
+                CodeableConcept::write,
+            ),
+            Self::Coding(x) => write_one(w, "defaultValueCoding", &**x, Coding::write),
+            Self::ContactPoint(x) => {
+                write_one(w, "defaultValueContactPoint", &**x, ContactPoint::write)
+            }
+            Self::Count(x) => write_one(w, "defaultValueCount", &**x, Count::write),
+            Self::Distance(x) => write_one(w, "defaultValueDistance", &**x, Distance::write),
+            Self::Duration(x) => write_one(w, "defaultValueDuration", &**x, Duration::write),
+            Self::HumanName(x) => write_one(w, "defaultValueHumanName", &**x, HumanName::write),
+            Self::Identifier(x) => write_one(w, "defaultValueIdentifier", &**x, Identifier::write),
+            Self::Money(x) => write_one(w, "defaultValueMoney", &**x, Money::write),
+            Self::Period(x) => write_one(w, "defaultValuePeriod", &**x, Period::write),
+            Self::Quantity(x) => write_one(w, "defaultValueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "defaultValueRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "defaultValueRatio", &**x, Ratio::write),
+            Self::Reference(x) => write_one(w, "defaultValueReference", &**x, Reference::write),
+            Self::SampledData(x) => {
+                write_one(w, "defaultValueSampledData", &**x, SampledData::write)
+            }
+            Self::Signature(x) => write_one(w, "defaultValueSignature", &**x, Signature::write),
+            Self::Timing(x) => write_one(w, "defaultValueTiming", &**x, Timing::write),
+            Self::ContactDetail(x) => {
+                write_one(w, "defaultValueContactDetail", &**x, ContactDetail::write)
+            }
+            Self::Contributor(x) => {
+                write_one(w, "defaultValueContributor", &**x, Contributor::write)
+            }
+            Self::DataRequirement(x) => write_one(
+                w,
+                "defaultValueDataRequirement",
+                &**x,
+                DataRequirement::write,
+            ),
+            Self::Expression(x) => write_one(w, "defaultValueExpression", &**x, Expression::write),
+            Self::ParameterDefinition(x) => write_one(
+                w,
+                "defaultValueParameterDefinition",
+                &**x,
+                ParameterDefinition::write,
+            ),
+            Self::RelatedArtifact(x) => write_one(
+                w,
+                "defaultValueRelatedArtifact",
+                &**x,
+                RelatedArtifact::write,
+            ),
+            Self::TriggerDefinition(x) => write_one(
+                w,
+                "defaultValueTriggerDefinition",
+                &**x,
+                TriggerDefinition::write,
+            ),
+            Self::UsageContext(x) => {
+                write_one(w, "defaultValueUsageContext", &**x, UsageContext::write)
+            }
+            Self::Dosage(x) => write_one(w, "defaultValueDosage", &**x, Dosage::write),
+            Self::Meta(x) => write_one(w, "defaultValueMeta", &**x, Meta::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Id(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Markdown(x) => x.visit_refs(path, f),
+            Self::Oid(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Url(x) => x.visit_refs(path, f),
+            Self::Uuid(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Annotation(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::ContactPoint(x) => x.visit_refs(path, f),
+            Self::Count(x) => x.visit_refs(path, f),
+            Self::Distance(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::HumanName(x) => x.visit_refs(path, f),
+            Self::Identifier(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Signature(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::ContactDetail(x) => x.visit_refs(path, f),
+            Self::Contributor(x) => x.visit_refs(path, f),
+            Self::DataRequirement(x) => x.visit_refs(path, f),
+            Self::Expression(x) => x.visit_refs(path, f),
+            Self::ParameterDefinition(x) => x.visit_refs(path, f),
+            Self::RelatedArtifact(x) => x.visit_refs(path, f),
+            Self::TriggerDefinition(x) => x.visit_refs(path, f),
+            Self::UsageContext(x) => x.visit_refs(path, f),
+            Self::Dosage(x) => x.visit_refs(path, f),
+            Self::Meta(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl StructureMapGroupRuleSource {
     /// A `StructureMapGroupRuleSource` with its required elements (`context`); everything else is empty.
     pub fn new(context: impl Into<Id>) -> Self {
@@ -1694,1393 +1513,773 @@ impl StructureMapGroupRuleSource {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.context, id)?;
-                }
-                "_context" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.context)?;
-                }
-                "min" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.min, integer)?;
-                }
-                "_min" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.min)?;
-                }
-                "max" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.max, string)?;
-                }
-                "_max" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.max)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.type_, string)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.type_)?;
-                }
-                "defaultValueBase64Binary" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 1, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        base64_binary,
-                        StructureMapGroupRuleSourceDefaultValue::Base64Binary,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueBase64Binary" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 1, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Base64Binary,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueBoolean" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 2, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        boolean,
-                        StructureMapGroupRuleSourceDefaultValue::Boolean,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueBoolean" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 2, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Boolean,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueCanonical" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 3, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        canonical,
-                        StructureMapGroupRuleSourceDefaultValue::Canonical,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueCanonical" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 3, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Canonical,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueCode" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 4, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        code,
-                        StructureMapGroupRuleSourceDefaultValue::Code,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueCode" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 4, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Code,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueDate" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 5, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        date,
-                        StructureMapGroupRuleSourceDefaultValue::Date,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueDate" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 5, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Date,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Date(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueDateTime" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 6, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        date_time,
-                        StructureMapGroupRuleSourceDefaultValue::DateTime,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueDateTime" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 6, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::DateTime,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueDecimal" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 7, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        decimal,
-                        StructureMapGroupRuleSourceDefaultValue::Decimal,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueDecimal" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 7, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Decimal,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueId" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 8, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        id,
-                        StructureMapGroupRuleSourceDefaultValue::Id,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueId" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 8, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Id,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueInstant" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 9, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        instant,
-                        StructureMapGroupRuleSourceDefaultValue::Instant,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueInstant" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 9, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Instant,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueInteger" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 10, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        integer,
-                        StructureMapGroupRuleSourceDefaultValue::Integer,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueInteger" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 10, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Integer,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueMarkdown" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c0, 11, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        markdown,
-                        StructureMapGroupRuleSourceDefaultValue::Markdown,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueMarkdown" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c0, 11, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Markdown,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Markdown(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueOid" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c0, 12, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        oid,
-                        StructureMapGroupRuleSourceDefaultValue::Oid,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Oid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueOid" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c0, 12, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Oid,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Oid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValuePositiveInt" => {
-                    p.mark(&mut seen, 35)?;
-                    p.choice(&mut c0, 13, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        positive_int,
-                        StructureMapGroupRuleSourceDefaultValue::PositiveInt,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValuePositiveInt" => {
-                    p.mark(&mut seen, 36)?;
-                    p.choice(&mut c0, 13, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::PositiveInt,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueString" => {
-                    p.mark(&mut seen, 37)?;
-                    p.choice(&mut c0, 14, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        string,
-                        StructureMapGroupRuleSourceDefaultValue::String,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueString" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c0, 14, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::String,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueTime" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c0, 15, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        time,
-                        StructureMapGroupRuleSourceDefaultValue::Time,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueTime" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c0, 15, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Time,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Time(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueUnsignedInt" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c0, 16, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        unsigned_int,
-                        StructureMapGroupRuleSourceDefaultValue::UnsignedInt,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueUnsignedInt" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c0, 16, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::UnsignedInt,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueUri" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c0, 17, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        uri,
-                        StructureMapGroupRuleSourceDefaultValue::Uri,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueUri" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c0, 17, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Uri,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueUrl" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c0, 18, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        url,
-                        StructureMapGroupRuleSourceDefaultValue::Url,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueUrl" => {
-                    p.mark(&mut seen, 46)?;
-                    p.choice(&mut c0, 18, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Url,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Url(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueUuid" => {
-                    p.mark(&mut seen, 47)?;
-                    p.choice(&mut c0, 19, "defaultValue")?;
-                    choice_value(
-                        p,
-                        &mut r.default_value,
-                        uuid,
-                        StructureMapGroupRuleSourceDefaultValue::Uuid,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_defaultValueUuid" => {
-                    p.mark(&mut seen, 48)?;
-                    p.choice(&mut c0, 19, "defaultValue")?;
-                    choice_element(
-                        p,
-                        &mut r.default_value,
-                        StructureMapGroupRuleSourceDefaultValue::Uuid,
-                        |e| match e {
-                            StructureMapGroupRuleSourceDefaultValue::Uuid(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "defaultValueAddress" => {
-                    p.mark(&mut seen, 49)?;
-                    p.choice(&mut c0, 20, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Address::read,
-                        StructureMapGroupRuleSourceDefaultValue::Address,
-                    )?;
-                }
-                "defaultValueAge" => {
-                    p.mark(&mut seen, 50)?;
-                    p.choice(&mut c0, 21, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Age::read,
-                        StructureMapGroupRuleSourceDefaultValue::Age,
-                    )?;
-                }
-                "defaultValueAnnotation" => {
-                    p.mark(&mut seen, 51)?;
-                    p.choice(&mut c0, 22, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Annotation::read,
-                        StructureMapGroupRuleSourceDefaultValue::Annotation,
-                    )?;
-                }
-                "defaultValueAttachment" => {
-                    p.mark(&mut seen, 52)?;
-                    p.choice(&mut c0, 23, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Attachment::read,
-                        StructureMapGroupRuleSourceDefaultValue::Attachment,
-                    )?;
-                }
-                "defaultValueCodeableConcept" => {
-                    p.mark(&mut seen, 53)?;
-                    p.choice(&mut c0, 24, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        CodeableConcept::read,
-                        StructureMapGroupRuleSourceDefaultValue::CodeableConcept,
-                    )?;
-                }
-                "defaultValueCoding" => {
-                    p.mark(&mut seen, 54)?;
-                    p.choice(&mut c0, 25, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Coding::read,
-                        StructureMapGroupRuleSourceDefaultValue::Coding,
-                    )?;
-                }
-                "defaultValueContactPoint" => {
-                    p.mark(&mut seen, 55)?;
-                    p.choice(&mut c0, 26, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        ContactPoint::read,
-                        StructureMapGroupRuleSourceDefaultValue::ContactPoint,
-                    )?;
-                }
-                "defaultValueCount" => {
-                    p.mark(&mut seen, 56)?;
-                    p.choice(&mut c0, 27, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Count::read,
-                        StructureMapGroupRuleSourceDefaultValue::Count,
-                    )?;
-                }
-                "defaultValueDistance" => {
-                    p.mark(&mut seen, 57)?;
-                    p.choice(&mut c0, 28, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Distance::read,
-                        StructureMapGroupRuleSourceDefaultValue::Distance,
-                    )?;
-                }
-                "defaultValueDuration" => {
-                    p.mark(&mut seen, 58)?;
-                    p.choice(&mut c0, 29, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Duration::read,
-                        StructureMapGroupRuleSourceDefaultValue::Duration,
-                    )?;
-                }
-                "defaultValueHumanName" => {
-                    p.mark(&mut seen, 59)?;
-                    p.choice(&mut c0, 30, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        HumanName::read,
-                        StructureMapGroupRuleSourceDefaultValue::HumanName,
-                    )?;
-                }
-                "defaultValueIdentifier" => {
-                    p.mark(&mut seen, 60)?;
-                    p.choice(&mut c0, 31, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Identifier::read,
-                        StructureMapGroupRuleSourceDefaultValue::Identifier,
-                    )?;
-                }
-                "defaultValueMoney" => {
-                    p.mark(&mut seen, 61)?;
-                    p.choice(&mut c0, 32, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Money::read,
-                        StructureMapGroupRuleSourceDefaultValue::Money,
-                    )?;
-                }
-                "defaultValuePeriod" => {
-                    p.mark(&mut seen, 62)?;
-                    p.choice(&mut c0, 33, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Period::read,
-                        StructureMapGroupRuleSourceDefaultValue::Period,
-                    )?;
-                }
-                "defaultValueQuantity" => {
-                    p.mark(&mut seen, 63)?;
-                    p.choice(&mut c0, 34, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Quantity::read,
-                        StructureMapGroupRuleSourceDefaultValue::Quantity,
-                    )?;
-                }
-                "defaultValueRange" => {
-                    p.mark(&mut seen, 64)?;
-                    p.choice(&mut c0, 35, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Range::read,
-                        StructureMapGroupRuleSourceDefaultValue::Range,
-                    )?;
-                }
-                "defaultValueRatio" => {
-                    p.mark(&mut seen, 65)?;
-                    p.choice(&mut c0, 36, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Ratio::read,
-                        StructureMapGroupRuleSourceDefaultValue::Ratio,
-                    )?;
-                }
-                "defaultValueReference" => {
-                    p.mark(&mut seen, 66)?;
-                    p.choice(&mut c0, 37, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Reference::read,
-                        StructureMapGroupRuleSourceDefaultValue::Reference,
-                    )?;
-                }
-                "defaultValueSampledData" => {
-                    p.mark(&mut seen, 67)?;
-                    p.choice(&mut c0, 38, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        SampledData::read,
-                        StructureMapGroupRuleSourceDefaultValue::SampledData,
-                    )?;
-                }
-                "defaultValueSignature" => {
-                    p.mark(&mut seen, 68)?;
-                    p.choice(&mut c0, 39, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Signature::read,
-                        StructureMapGroupRuleSourceDefaultValue::Signature,
-                    )?;
-                }
-                "defaultValueTiming" => {
-                    p.mark(&mut seen, 69)?;
-                    p.choice(&mut c0, 40, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Timing::read,
-                        StructureMapGroupRuleSourceDefaultValue::Timing,
-                    )?;
-                }
-                "defaultValueContactDetail" => {
-                    p.mark(&mut seen, 70)?;
-                    p.choice(&mut c0, 41, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        ContactDetail::read,
-                        StructureMapGroupRuleSourceDefaultValue::ContactDetail,
-                    )?;
-                }
-                "defaultValueContributor" => {
-                    p.mark(&mut seen, 71)?;
-                    p.choice(&mut c0, 42, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Contributor::read,
-                        StructureMapGroupRuleSourceDefaultValue::Contributor,
-                    )?;
-                }
-                "defaultValueDataRequirement" => {
-                    p.mark(&mut seen, 72)?;
-                    p.choice(&mut c0, 43, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        DataRequirement::read,
-                        StructureMapGroupRuleSourceDefaultValue::DataRequirement,
-                    )?;
-                }
-                "defaultValueExpression" => {
-                    p.mark(&mut seen, 73)?;
-                    p.choice(&mut c0, 44, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Expression::read,
-                        StructureMapGroupRuleSourceDefaultValue::Expression,
-                    )?;
-                }
-                "defaultValueParameterDefinition" => {
-                    p.mark(&mut seen, 74)?;
-                    p.choice(&mut c0, 45, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        ParameterDefinition::read,
-                        StructureMapGroupRuleSourceDefaultValue::ParameterDefinition,
-                    )?;
-                }
-                "defaultValueRelatedArtifact" => {
-                    p.mark(&mut seen, 75)?;
-                    p.choice(&mut c0, 46, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        RelatedArtifact::read,
-                        StructureMapGroupRuleSourceDefaultValue::RelatedArtifact,
-                    )?;
-                }
-                "defaultValueTriggerDefinition" => {
-                    p.mark(&mut seen, 76)?;
-                    p.choice(&mut c0, 47, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        TriggerDefinition::read,
-                        StructureMapGroupRuleSourceDefaultValue::TriggerDefinition,
-                    )?;
-                }
-                "defaultValueUsageContext" => {
-                    p.mark(&mut seen, 77)?;
-                    p.choice(&mut c0, 48, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        UsageContext::read,
-                        StructureMapGroupRuleSourceDefaultValue::UsageContext,
-                    )?;
-                }
-                "defaultValueDosage" => {
-                    p.mark(&mut seen, 78)?;
-                    p.choice(&mut c0, 49, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Dosage::read,
-                        StructureMapGroupRuleSourceDefaultValue::Dosage,
-                    )?;
-                }
-                "defaultValueMeta" => {
-                    p.mark(&mut seen, 79)?;
-                    p.choice(&mut c0, 50, "defaultValue")?;
-                    choice_box(
-                        p,
-                        &mut r.default_value,
-                        Meta::read,
-                        StructureMapGroupRuleSourceDefaultValue::Meta,
-                    )?;
-                }
-                "element" => {
-                    p.mark(&mut seen, 80)?;
-                    opt_prim_value(p, &mut r.element, string)?;
-                }
-                "_element" => {
-                    p.mark(&mut seen, 81)?;
-                    opt_prim_element(p, &mut r.element)?;
-                }
-                "listMode" => {
-                    p.mark(&mut seen, 82)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.list_mode,
-                        codes::StructureMapSourceListMode::read_code,
-                    )?;
-                }
-                "_listMode" => {
-                    p.mark(&mut seen, 83)?;
-                    opt_prim_element(p, &mut r.list_mode)?;
-                }
-                "variable" => {
-                    p.mark(&mut seen, 84)?;
-                    opt_prim_value(p, &mut r.variable, id)?;
-                }
-                "_variable" => {
-                    p.mark(&mut seen, 85)?;
-                    opt_prim_element(p, &mut r.variable)?;
-                }
-                "condition" => {
-                    p.mark(&mut seen, 86)?;
-                    opt_prim_value(p, &mut r.condition, string)?;
-                }
-                "_condition" => {
-                    p.mark(&mut seen, 87)?;
-                    opt_prim_element(p, &mut r.condition)?;
-                }
-                "check" => {
-                    p.mark(&mut seen, 88)?;
-                    opt_prim_value(p, &mut r.check, string)?;
-                }
-                "_check" => {
-                    p.mark(&mut seen, 89)?;
-                    opt_prim_element(p, &mut r.check)?;
-                }
-                "logMessage" => {
-                    p.mark(&mut seen, 90)?;
-                    opt_prim_value(p, &mut r.log_message, string)?;
-                }
-                "_logMessage" => {
-                    p.mark(&mut seen, 91)?;
-                    opt_prim_element(p, &mut r.log_message)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("context"));
-        }
+        read_object(p, &STRUCTURE_MAP_GROUP_RULE_SOURCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "context", "_context", &self.context, w_str);
-        if let Some(v) = &self.min {
-            write_prim(w, "min", "_min", v, w_integer);
-        }
-        if let Some(v) = &self.max {
-            write_prim(w, "max", "_max", v, w_str);
-        }
-        if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "context", "_context", &self.context, w_str);
+        write_opt_prim(w, "min", "_min", &self.min, w_integer);
+        write_opt_prim(w, "max", "_max", &self.max, w_str);
+        write_opt_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.default_value {
-            match v {
-                StructureMapGroupRuleSourceDefaultValue::Base64Binary(x) => write_prim(
-                    w,
-                    "defaultValueBase64Binary",
-                    "_defaultValueBase64Binary",
-                    x,
-                    w_str,
-                ),
-                StructureMapGroupRuleSourceDefaultValue::Boolean(x) => write_prim(
-                    w,
-                    "defaultValueBoolean",
-                    "_defaultValueBoolean",
-                    x,
-                    w_boolean,
-                ),
-                StructureMapGroupRuleSourceDefaultValue::Canonical(x) => write_prim(
-                    w,
-                    "defaultValueCanonical",
-                    "_defaultValueCanonical",
-                    x,
-                    w_str,
-                ),
-                StructureMapGroupRuleSourceDefaultValue::Code(x) => {
-                    write_prim(w, "defaultValueCode", "_defaultValueCode", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::Date(x) => {
-                    write_prim(w, "defaultValueDate", "_defaultValueDate", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::DateTime(x) => {
-                    write_prim(w, "defaultValueDateTime", "_defaultValueDateTime", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::Decimal(x) => write_prim(
-                    w,
-                    "defaultValueDecimal",
-                    "_defaultValueDecimal",
-                    x,
-                    w_decimal,
-                ),
-                StructureMapGroupRuleSourceDefaultValue::Id(x) => {
-                    write_prim(w, "defaultValueId", "_defaultValueId", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::Instant(x) => {
-                    write_prim(w, "defaultValueInstant", "_defaultValueInstant", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::Integer(x) => write_prim(
-                    w,
-                    "defaultValueInteger",
-                    "_defaultValueInteger",
-                    x,
-                    w_integer,
-                ),
-                StructureMapGroupRuleSourceDefaultValue::Markdown(x) => {
-                    write_prim(w, "defaultValueMarkdown", "_defaultValueMarkdown", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::Oid(x) => {
-                    write_prim(w, "defaultValueOid", "_defaultValueOid", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::PositiveInt(x) => write_prim(
-                    w,
-                    "defaultValuePositiveInt",
-                    "_defaultValuePositiveInt",
-                    x,
-                    w_unsigned,
-                ),
-                StructureMapGroupRuleSourceDefaultValue::String(x) => {
-                    write_prim(w, "defaultValueString", "_defaultValueString", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::Time(x) => {
-                    write_prim(w, "defaultValueTime", "_defaultValueTime", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::UnsignedInt(x) => write_prim(
-                    w,
-                    "defaultValueUnsignedInt",
-                    "_defaultValueUnsignedInt",
-                    x,
-                    w_unsigned,
-                ),
-                StructureMapGroupRuleSourceDefaultValue::Uri(x) => {
-                    write_prim(w, "defaultValueUri", "_defaultValueUri", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::Url(x) => {
-                    write_prim(w, "defaultValueUrl", "_defaultValueUrl", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::Uuid(x) => {
-                    write_prim(w, "defaultValueUuid", "_defaultValueUuid", x, w_str)
-                }
-                StructureMapGroupRuleSourceDefaultValue::Address(x) => {
-                    w.key("defaultValueAddress");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Age(x) => {
-                    w.key("defaultValueAge");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Annotation(x) => {
-                    w.key("defaultValueAnnotation");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Attachment(x) => {
-                    w.key("defaultValueAttachment");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::CodeableConcept(x) => {
-                    w.key("defaultValueCodeableConcept");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Coding(x) => {
-                    w.key("defaultValueCoding");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::ContactPoint(x) => {
-                    w.key("defaultValueContactPoint");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Count(x) => {
-                    w.key("defaultValueCount");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Distance(x) => {
-                    w.key("defaultValueDistance");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Duration(x) => {
-                    w.key("defaultValueDuration");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::HumanName(x) => {
-                    w.key("defaultValueHumanName");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Identifier(x) => {
-                    w.key("defaultValueIdentifier");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Money(x) => {
-                    w.key("defaultValueMoney");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Period(x) => {
-                    w.key("defaultValuePeriod");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Quantity(x) => {
-                    w.key("defaultValueQuantity");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Range(x) => {
-                    w.key("defaultValueRange");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Ratio(x) => {
-                    w.key("defaultValueRatio");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Reference(x) => {
-                    w.key("defaultValueReference");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::SampledData(x) => {
-                    w.key("defaultValueSampledData");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Signature(x) => {
-                    w.key("defaultValueSignature");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Timing(x) => {
-                    w.key("defaultValueTiming");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::ContactDetail(x) => {
-                    w.key("defaultValueContactDetail");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Contributor(x) => {
-                    w.key("defaultValueContributor");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::DataRequirement(x) => {
-                    w.key("defaultValueDataRequirement");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Expression(x) => {
-                    w.key("defaultValueExpression");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::ParameterDefinition(x) => {
-                    w.key("defaultValueParameterDefinition");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::RelatedArtifact(x) => {
-                    w.key("defaultValueRelatedArtifact");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::TriggerDefinition(x) => {
-                    w.key("defaultValueTriggerDefinition");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::UsageContext(x) => {
-                    w.key("defaultValueUsageContext");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Dosage(x) => {
-                    w.key("defaultValueDosage");
-                    x.write(w);
-                }
-                StructureMapGroupRuleSourceDefaultValue::Meta(x) => {
-                    w.key("defaultValueMeta");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.element {
-            write_prim(w, "element", "_element", v, w_str);
-        }
-        if let Some(v) = &self.list_mode {
-            write_prim(w, "listMode", "_listMode", v, w_str);
-        }
-        if let Some(v) = &self.variable {
-            write_prim(w, "variable", "_variable", v, w_str);
-        }
-        if let Some(v) = &self.condition {
-            write_prim(w, "condition", "_condition", v, w_str);
-        }
-        if let Some(v) = &self.check {
-            write_prim(w, "check", "_check", v, w_str);
-        }
-        if let Some(v) = &self.log_message {
-            write_prim(w, "logMessage", "_logMessage", v, w_str);
-        }
+        write_opt_prim(w, "element", "_element", &self.element, w_str);
+        write_opt_prim(w, "listMode", "_listMode", &self.list_mode, w_str);
+        write_opt_prim(w, "variable", "_variable", &self.variable, w_str);
+        write_opt_prim(w, "condition", "_condition", &self.condition, w_str);
+        write_opt_prim(w, "check", "_check", &self.check, w_str);
+        write_opt_prim(w, "logMessage", "_logMessage", &self.log_message, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".context");
-            {
-                let v = &self.context;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.min.is_some() {
-            let n = path.len();
-            path.push_str(".min");
-            if let Some(v) = &self.min {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.max.is_some() {
-            let n = path.len();
-            path.push_str(".max");
-            if let Some(v) = &self.max {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.default_value.is_some() {
-            let n = path.len();
-            path.push_str(".defaultValue[x]");
-            if let Some(v) = &self.default_value {
-                match v {
-                    StructureMapGroupRuleSourceDefaultValue::Base64Binary(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::Boolean(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Canonical(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Code(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Date(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::DateTime(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Decimal(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Id(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Instant(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Integer(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Markdown(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Oid(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::PositiveInt(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::String(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Time(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::UnsignedInt(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::Uri(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Url(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Uuid(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Address(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Age(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Annotation(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Attachment(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::Coding(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::ContactPoint(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::Count(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Distance(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Duration(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::HumanName(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Identifier(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Money(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Period(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Quantity(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Range(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Ratio(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::SampledData(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::Signature(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Timing(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::ContactDetail(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::Contributor(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::DataRequirement(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::Expression(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::ParameterDefinition(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::RelatedArtifact(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::TriggerDefinition(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::UsageContext(x) => {
-                        x.visit_refs(path, f)
-                    }
-                    StructureMapGroupRuleSourceDefaultValue::Dosage(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleSourceDefaultValue::Meta(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.element.is_some() {
-            let n = path.len();
-            path.push_str(".element");
-            if let Some(v) = &self.element {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.list_mode.is_some() {
-            let n = path.len();
-            path.push_str(".listMode");
-            if let Some(v) = &self.list_mode {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.variable.is_some() {
-            let n = path.len();
-            path.push_str(".variable");
-            if let Some(v) = &self.variable {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.condition.is_some() {
-            let n = path.len();
-            path.push_str(".condition");
-            if let Some(v) = &self.condition {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.check.is_some() {
-            let n = path.len();
-            path.push_str(".check");
-            if let Some(v) = &self.check {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.log_message.is_some() {
-            let n = path.len();
-            path.push_str(".logMessage");
-            if let Some(v) = &self.log_message {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".context", &self.context, Id::visit_refs);
+        visit_opt(path, f, ".min", &self.min, Integer::visit_refs);
+        visit_opt(path, f, ".max", &self.max, FhirString::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".defaultValue[x]",
+            &self.default_value,
+            StructureMapGroupRuleSourceDefaultValue::visit_refs,
+        );
+        visit_opt(path, f, ".element", &self.element, FhirString::visit_refs);
+        visit_opt(path, f, ".listMode", &self.list_mode, Code::visit_refs);
+        visit_opt(path, f, ".variable", &self.variable, Id::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".condition",
+            &self.condition,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".check", &self.check, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".logMessage",
+            &self.log_message,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for StructureMapGroupRuleSource {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.max, string),
+            2 => opt_prim_value(p, &mut self.min, integer),
+            3 => opt_prim_element(p, &mut self.max),
+            4 => opt_prim_element(p, &mut self.min),
+            5 => opt_prim_value(p, &mut self.type_, string),
+            6 => opt_prim_element(p, &mut self.type_),
+            7 => opt_prim_value(p, &mut self.check, string),
+            8 => opt_prim_element(p, &mut self.check),
+            9 => prim_value(p, &mut self.context, id),
+            10 => opt_prim_value(p, &mut self.element, string),
+            11 => prim_element(p, &mut self.context),
+            12 => opt_prim_element(p, &mut self.element),
+            13 => opt_prim_value(
+                p,
+                &mut self.list_mode,
+                codes::StructureMapSourceListMode::read_code,
+            ),
+            14 => opt_prim_value(p, &mut self.variable, id),
+            15 => opt_prim_element(p, &mut self.list_mode),
+            16 => opt_prim_element(p, &mut self.variable),
+            17 => opt_prim_value(p, &mut self.condition, string),
+            18 => many(p, &mut self.extension, Extension::read),
+            19 => opt_prim_element(p, &mut self.condition),
+            20 => opt_prim_value(p, &mut self.log_message, string),
+            21 => opt_prim_element(p, &mut self.log_message),
+            22 => choice_value(
+                p,
+                &mut self.default_value,
+                id,
+                StructureMapGroupRuleSourceDefaultValue::Id,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            23 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Id,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            24 => choice_box(
+                p,
+                &mut self.default_value,
+                Age::read,
+                StructureMapGroupRuleSourceDefaultValue::Age,
+            ),
+            25 => choice_value(
+                p,
+                &mut self.default_value,
+                oid,
+                StructureMapGroupRuleSourceDefaultValue::Oid,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            26 => choice_value(
+                p,
+                &mut self.default_value,
+                uri,
+                StructureMapGroupRuleSourceDefaultValue::Uri,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            27 => choice_value(
+                p,
+                &mut self.default_value,
+                url,
+                StructureMapGroupRuleSourceDefaultValue::Url,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            28 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Oid,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Oid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            29 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Uri,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            30 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Url,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Url(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            31 => choice_value(
+                p,
+                &mut self.default_value,
+                code,
+                StructureMapGroupRuleSourceDefaultValue::Code,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => choice_value(
+                p,
+                &mut self.default_value,
+                date,
+                StructureMapGroupRuleSourceDefaultValue::Date,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            33 => choice_box(
+                p,
+                &mut self.default_value,
+                Meta::read,
+                StructureMapGroupRuleSourceDefaultValue::Meta,
+            ),
+            34 => choice_value(
+                p,
+                &mut self.default_value,
+                time,
+                StructureMapGroupRuleSourceDefaultValue::Time,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            35 => choice_value(
+                p,
+                &mut self.default_value,
+                uuid,
+                StructureMapGroupRuleSourceDefaultValue::Uuid,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            36 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Code,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            37 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Date,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            38 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Time,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            39 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Uuid,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            40 => choice_box(
+                p,
+                &mut self.default_value,
+                Count::read,
+                StructureMapGroupRuleSourceDefaultValue::Count,
+            ),
+            41 => choice_box(
+                p,
+                &mut self.default_value,
+                Money::read,
+                StructureMapGroupRuleSourceDefaultValue::Money,
+            ),
+            42 => choice_box(
+                p,
+                &mut self.default_value,
+                Range::read,
+                StructureMapGroupRuleSourceDefaultValue::Range,
+            ),
+            43 => choice_box(
+                p,
+                &mut self.default_value,
+                Ratio::read,
+                StructureMapGroupRuleSourceDefaultValue::Ratio,
+            ),
+            44 => many(p, &mut self.modifier_extension, Extension::read),
+            45 => choice_box(
+                p,
+                &mut self.default_value,
+                Coding::read,
+                StructureMapGroupRuleSourceDefaultValue::Coding,
+            ),
+            46 => choice_box(
+                p,
+                &mut self.default_value,
+                Dosage::read,
+                StructureMapGroupRuleSourceDefaultValue::Dosage,
+            ),
+            47 => choice_box(
+                p,
+                &mut self.default_value,
+                Period::read,
+                StructureMapGroupRuleSourceDefaultValue::Period,
+            ),
+            48 => choice_value(
+                p,
+                &mut self.default_value,
+                string,
+                StructureMapGroupRuleSourceDefaultValue::String,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            49 => choice_box(
+                p,
+                &mut self.default_value,
+                Timing::read,
+                StructureMapGroupRuleSourceDefaultValue::Timing,
+            ),
+            50 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::String,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            51 => choice_box(
+                p,
+                &mut self.default_value,
+                Address::read,
+                StructureMapGroupRuleSourceDefaultValue::Address,
+            ),
+            52 => choice_value(
+                p,
+                &mut self.default_value,
+                boolean,
+                StructureMapGroupRuleSourceDefaultValue::Boolean,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            53 => choice_value(
+                p,
+                &mut self.default_value,
+                decimal,
+                StructureMapGroupRuleSourceDefaultValue::Decimal,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            54 => choice_value(
+                p,
+                &mut self.default_value,
+                instant,
+                StructureMapGroupRuleSourceDefaultValue::Instant,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            55 => choice_value(
+                p,
+                &mut self.default_value,
+                integer,
+                StructureMapGroupRuleSourceDefaultValue::Integer,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            56 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Boolean,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            57 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Decimal,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            58 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Instant,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            59 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Integer,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            60 => choice_value(
+                p,
+                &mut self.default_value,
+                date_time,
+                StructureMapGroupRuleSourceDefaultValue::DateTime,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            61 => choice_box(
+                p,
+                &mut self.default_value,
+                Distance::read,
+                StructureMapGroupRuleSourceDefaultValue::Distance,
+            ),
+            62 => choice_box(
+                p,
+                &mut self.default_value,
+                Duration::read,
+                StructureMapGroupRuleSourceDefaultValue::Duration,
+            ),
+            63 => choice_value(
+                p,
+                &mut self.default_value,
+                markdown,
+                StructureMapGroupRuleSourceDefaultValue::Markdown,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            64 => choice_box(
+                p,
+                &mut self.default_value,
+                Quantity::read,
+                StructureMapGroupRuleSourceDefaultValue::Quantity,
+            ),
+            65 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::DateTime,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            66 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Markdown,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            67 => choice_value(
+                p,
+                &mut self.default_value,
+                canonical,
+                StructureMapGroupRuleSourceDefaultValue::Canonical,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            68 => choice_box(
+                p,
+                &mut self.default_value,
+                HumanName::read,
+                StructureMapGroupRuleSourceDefaultValue::HumanName,
+            ),
+            69 => choice_box(
+                p,
+                &mut self.default_value,
+                Reference::read,
+                StructureMapGroupRuleSourceDefaultValue::Reference,
+            ),
+            70 => choice_box(
+                p,
+                &mut self.default_value,
+                Signature::read,
+                StructureMapGroupRuleSourceDefaultValue::Signature,
+            ),
+            71 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Canonical,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            72 => choice_box(
+                p,
+                &mut self.default_value,
+                Annotation::read,
+                StructureMapGroupRuleSourceDefaultValue::Annotation,
+            ),
+            73 => choice_box(
+                p,
+                &mut self.default_value,
+                Attachment::read,
+                StructureMapGroupRuleSourceDefaultValue::Attachment,
+            ),
+            74 => choice_box(
+                p,
+                &mut self.default_value,
+                Expression::read,
+                StructureMapGroupRuleSourceDefaultValue::Expression,
+            ),
+            75 => choice_box(
+                p,
+                &mut self.default_value,
+                Identifier::read,
+                StructureMapGroupRuleSourceDefaultValue::Identifier,
+            ),
+            76 => choice_box(
+                p,
+                &mut self.default_value,
+                Contributor::read,
+                StructureMapGroupRuleSourceDefaultValue::Contributor,
+            ),
+            77 => choice_value(
+                p,
+                &mut self.default_value,
+                positive_int,
+                StructureMapGroupRuleSourceDefaultValue::PositiveInt,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            78 => choice_box(
+                p,
+                &mut self.default_value,
+                SampledData::read,
+                StructureMapGroupRuleSourceDefaultValue::SampledData,
+            ),
+            79 => choice_value(
+                p,
+                &mut self.default_value,
+                unsigned_int,
+                StructureMapGroupRuleSourceDefaultValue::UnsignedInt,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            80 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::PositiveInt,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            81 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::UnsignedInt,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            82 => choice_value(
+                p,
+                &mut self.default_value,
+                base64_binary,
+                StructureMapGroupRuleSourceDefaultValue::Base64Binary,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            83 => choice_box(
+                p,
+                &mut self.default_value,
+                ContactPoint::read,
+                StructureMapGroupRuleSourceDefaultValue::ContactPoint,
+            ),
+            84 => choice_box(
+                p,
+                &mut self.default_value,
+                UsageContext::read,
+                StructureMapGroupRuleSourceDefaultValue::UsageContext,
+            ),
+            85 => choice_element(
+                p,
+                &mut self.default_value,
+                StructureMapGroupRuleSourceDefaultValue::Base64Binary,
+                |e| match e {
+                    StructureMapGroupRuleSourceDefaultValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            86 => choice_box(
+                p,
+                &mut self.default_value,
+                ContactDetail::read,
+                StructureMapGroupRuleSourceDefaultValue::ContactDetail,
+            ),
+            87 => choice_box(
+                p,
+                &mut self.default_value,
+                CodeableConcept::read,
+                StructureMapGroupRuleSourceDefaultValue::CodeableConcept,
+            ),
+            88 => choice_box(
+                p,
+                &mut self.default_value,
+                DataRequirement::read,
+                StructureMapGroupRuleSourceDefaultValue::DataRequirement,
+            ),
+            89 => choice_box(
+                p,
+                &mut self.default_value,
+                RelatedArtifact::read,
+                StructureMapGroupRuleSourceDefaultValue::RelatedArtifact,
+            ),
+            90 => choice_box(
+                p,
+                &mut self.default_value,
+                TriggerDefinition::read,
+                StructureMapGroupRuleSourceDefaultValue::TriggerDefinition,
+            ),
+            91 => choice_box(
+                p,
+                &mut self.default_value,
+                ParameterDefinition::read,
+                StructureMapGroupRuleSourceDefaultValue::ParameterDefinition,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_MAP_GROUP_RULE_SOURCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("max"),
+        Key::plain("min"),
+        Key::plain("_max"),
+        Key::plain("_min"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("check"),
+        Key::plain("_check"),
+        Key::plain("context"),
+        Key::plain("element"),
+        Key::plain("_context"),
+        Key::plain("_element"),
+        Key::plain("listMode"),
+        Key::plain("variable"),
+        Key::plain("_listMode"),
+        Key::plain("_variable"),
+        Key::plain("condition"),
+        Key::plain("extension"),
+        Key::plain("_condition"),
+        Key::plain("logMessage"),
+        Key::plain("_logMessage"),
+        Key::choice("defaultValueId", 1, 8),
+        Key::choice("_defaultValueId", 1, 8),
+        Key::choice("defaultValueAge", 1, 21),
+        Key::choice("defaultValueOid", 1, 12),
+        Key::choice("defaultValueUri", 1, 17),
+        Key::choice("defaultValueUrl", 1, 18),
+        Key::choice("_defaultValueOid", 1, 12),
+        Key::choice("_defaultValueUri", 1, 17),
+        Key::choice("_defaultValueUrl", 1, 18),
+        Key::choice("defaultValueCode", 1, 4),
+        Key::choice("defaultValueDate", 1, 5),
+        Key::choice("defaultValueMeta", 1, 50),
+        Key::choice("defaultValueTime", 1, 15),
+        Key::choice("defaultValueUuid", 1, 19),
+        Key::choice("_defaultValueCode", 1, 4),
+        Key::choice("_defaultValueDate", 1, 5),
+        Key::choice("_defaultValueTime", 1, 15),
+        Key::choice("_defaultValueUuid", 1, 19),
+        Key::choice("defaultValueCount", 1, 27),
+        Key::choice("defaultValueMoney", 1, 32),
+        Key::choice("defaultValueRange", 1, 35),
+        Key::choice("defaultValueRatio", 1, 36),
+        Key::plain("modifierExtension"),
+        Key::choice("defaultValueCoding", 1, 25),
+        Key::choice("defaultValueDosage", 1, 49),
+        Key::choice("defaultValuePeriod", 1, 33),
+        Key::choice("defaultValueString", 1, 14),
+        Key::choice("defaultValueTiming", 1, 40),
+        Key::choice("_defaultValueString", 1, 14),
+        Key::choice("defaultValueAddress", 1, 20),
+        Key::choice("defaultValueBoolean", 1, 2),
+        Key::choice("defaultValueDecimal", 1, 7),
+        Key::choice("defaultValueInstant", 1, 9),
+        Key::choice("defaultValueInteger", 1, 10),
+        Key::choice("_defaultValueBoolean", 1, 2),
+        Key::choice("_defaultValueDecimal", 1, 7),
+        Key::choice("_defaultValueInstant", 1, 9),
+        Key::choice("_defaultValueInteger", 1, 10),
+        Key::choice("defaultValueDateTime", 1, 6),
+        Key::choice("defaultValueDistance", 1, 28),
+        Key::choice("defaultValueDuration", 1, 29),
+        Key::choice("defaultValueMarkdown", 1, 11),
+        Key::choice("defaultValueQuantity", 1, 34),
+        Key::choice("_defaultValueDateTime", 1, 6),
+        Key::choice("_defaultValueMarkdown", 1, 11),
+        Key::choice("defaultValueCanonical", 1, 3),
+        Key::choice("defaultValueHumanName", 1, 30),
+        Key::choice("defaultValueReference", 1, 37),
+        Key::choice("defaultValueSignature", 1, 39),
+        Key::choice("_defaultValueCanonical", 1, 3),
+        Key::choice("defaultValueAnnotation", 1, 22),
+        Key::choice("defaultValueAttachment", 1, 23),
+        Key::choice("defaultValueExpression", 1, 44),
+        Key::choice("defaultValueIdentifier", 1, 31),
+        Key::choice("defaultValueContributor", 1, 42),
+        Key::choice("defaultValuePositiveInt", 1, 13),
+        Key::choice("defaultValueSampledData", 1, 38),
+        Key::choice("defaultValueUnsignedInt", 1, 16),
+        Key::choice("_defaultValuePositiveInt", 1, 13),
+        Key::choice("_defaultValueUnsignedInt", 1, 16),
+        Key::choice("defaultValueBase64Binary", 1, 1),
+        Key::choice("defaultValueContactPoint", 1, 26),
+        Key::choice("defaultValueUsageContext", 1, 48),
+        Key::choice("_defaultValueBase64Binary", 1, 1),
+        Key::choice("defaultValueContactDetail", 1, 41),
+        Key::choice("defaultValueCodeableConcept", 1, 24),
+        Key::choice("defaultValueDataRequirement", 1, 43),
+        Key::choice("defaultValueRelatedArtifact", 1, 46),
+        Key::choice("defaultValueTriggerDefinition", 1, 47),
+        Key::choice("defaultValueParameterDefinition", 1, 45),
+    ],
+    choices: &["defaultValue"],
+    required: &[Required {
+        name: "context",
+        keys: &[9, 11],
+    }],
+};
 
 /// Content to create because of this mapping rule
 ///
@@ -3132,239 +2331,155 @@ impl StructureMapGroupRuleTarget {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "context" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.context, id)?;
-                }
-                "_context" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.context)?;
-                }
-                "contextType" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.context_type,
-                        codes::StructureMapContextType::read_code,
-                    )?;
-                }
-                "_contextType" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.context_type)?;
-                }
-                "element" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.element, string)?;
-                }
-                "_element" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.element)?;
-                }
-                "variable" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.variable, id)?;
-                }
-                "_variable" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.variable)?;
-                }
-                "listMode" => {
-                    p.mark(&mut seen, 11)?;
-                    let other = p.marked(&seen, 12);
-                    values(
-                        p,
-                        &mut r.list_mode,
-                        codes::StructureMapTargetListMode::read_code,
-                        other,
-                    )?;
-                }
-                "_listMode" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 11);
-                    elements(p, &mut r.list_mode, other)?;
-                }
-                "listRuleId" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.list_rule_id, id)?;
-                }
-                "_listRuleId" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.list_rule_id)?;
-                }
-                "transform" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.transform, codes::StructureMapTransform::read_code)?;
-                }
-                "_transform" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.transform)?;
-                }
-                "parameter" => {
-                    p.mark(&mut seen, 17)?;
-                    many(
-                        p,
-                        &mut r.parameter,
-                        StructureMapGroupRuleTargetParameter::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &STRUCTURE_MAP_GROUP_RULE_TARGET_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.list_mode, "listMode")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.context {
-            write_prim(w, "context", "_context", v, w_str);
-        }
-        if let Some(v) = &self.context_type {
-            write_prim(w, "contextType", "_contextType", v, w_str);
-        }
-        if let Some(v) = &self.element {
-            write_prim(w, "element", "_element", v, w_str);
-        }
-        if let Some(v) = &self.variable {
-            write_prim(w, "variable", "_variable", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "context", "_context", &self.context, w_str);
+        write_opt_prim(w, "contextType", "_contextType", &self.context_type, w_str);
+        write_opt_prim(w, "element", "_element", &self.element, w_str);
+        write_opt_prim(w, "variable", "_variable", &self.variable, w_str);
         write_prims(w, "listMode", "_listMode", &self.list_mode, w_str);
-        if let Some(v) = &self.list_rule_id {
-            write_prim(w, "listRuleId", "_listRuleId", v, w_str);
-        }
-        if let Some(v) = &self.transform {
-            write_prim(w, "transform", "_transform", v, w_str);
-        }
-        if !self.parameter.is_empty() {
-            w.key("parameter");
-            w.begin_array();
-            for v in &self.parameter {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "listRuleId", "_listRuleId", &self.list_rule_id, w_str);
+        write_opt_prim(w, "transform", "_transform", &self.transform, w_str);
+        write_many(
+            w,
+            "parameter",
+            &self.parameter,
+            StructureMapGroupRuleTargetParameter::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".context", &self.context, Id::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".contextType",
+            &self.context_type,
+            Code::visit_refs,
+        );
+        visit_opt(path, f, ".element", &self.element, FhirString::visit_refs);
+        visit_opt(path, f, ".variable", &self.variable, Id::visit_refs);
+        visit_many(path, f, ".listMode", &self.list_mode, Code::visit_refs);
+        visit_opt(path, f, ".listRuleId", &self.list_rule_id, Id::visit_refs);
+        visit_opt(path, f, ".transform", &self.transform, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".parameter",
+            &self.parameter,
+            StructureMapGroupRuleTargetParameter::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for StructureMapGroupRuleTarget {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.context, id),
+            2 => opt_prim_value(p, &mut self.element, string),
+            3 => opt_prim_element(p, &mut self.context),
+            4 => opt_prim_element(p, &mut self.element),
+            5 => {
+                let other = p.marked(seen, 7);
+                values(
+                    p,
+                    &mut self.list_mode,
+                    codes::StructureMapTargetListMode::read_code,
+                    other,
+                )
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            6 => opt_prim_value(p, &mut self.variable, id),
+            7 => {
+                let other = p.marked(seen, 5);
+                elements(p, &mut self.list_mode, other)
             }
-            path.truncate(n);
-        }
-        if self.context.is_some() {
-            let n = path.len();
-            path.push_str(".context");
-            if let Some(v) = &self.context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.context_type.is_some() {
-            let n = path.len();
-            path.push_str(".contextType");
-            if let Some(v) = &self.context_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.element.is_some() {
-            let n = path.len();
-            path.push_str(".element");
-            if let Some(v) = &self.element {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.variable.is_some() {
-            let n = path.len();
-            path.push_str(".variable");
-            if let Some(v) = &self.variable {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.list_mode.is_empty() {
-            let n = path.len();
-            path.push_str(".listMode");
-            for v in &self.list_mode {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.list_rule_id.is_some() {
-            let n = path.len();
-            path.push_str(".listRuleId");
-            if let Some(v) = &self.list_rule_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.transform.is_some() {
-            let n = path.len();
-            path.push_str(".transform");
-            if let Some(v) = &self.transform {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parameter.is_empty() {
-            let n = path.len();
-            path.push_str(".parameter");
-            for v in &self.parameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            8 => opt_prim_element(p, &mut self.variable),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(
+                p,
+                &mut self.parameter,
+                StructureMapGroupRuleTargetParameter::read,
+            ),
+            11 => opt_prim_value(
+                p,
+                &mut self.transform,
+                codes::StructureMapTransform::read_code,
+            ),
+            12 => opt_prim_element(p, &mut self.transform),
+            13 => opt_prim_value(p, &mut self.list_rule_id, id),
+            14 => opt_prim_element(p, &mut self.list_rule_id),
+            15 => opt_prim_value(
+                p,
+                &mut self.context_type,
+                codes::StructureMapContextType::read_code,
+            ),
+            16 => opt_prim_element(p, &mut self.context_type),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_MAP_GROUP_RULE_TARGET_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("context"),
+        Key::plain("element"),
+        Key::plain("_context"),
+        Key::plain("_element"),
+        Key::plain("listMode"),
+        Key::plain("variable"),
+        Key::plain("_listMode"),
+        Key::plain("_variable"),
+        Key::plain("extension"),
+        Key::plain("parameter"),
+        Key::plain("transform"),
+        Key::plain("_transform"),
+        Key::plain("listRuleId"),
+        Key::plain("_listRuleId"),
+        Key::plain("contextType"),
+        Key::plain("_contextType"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Parameters to the transform
 ///
@@ -3415,6 +2530,29 @@ impl Default for StructureMapGroupRuleTargetParameterValue {
     }
 }
 
+impl StructureMapGroupRuleTargetParameterValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Id(x) => write_one_prim(w, "valueId", "_valueId", x, w_str),
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Id(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl StructureMapGroupRuleTargetParameter {
     /// A `StructureMapGroupRuleTargetParameter` with its required elements (`value`); everything else is empty.
     pub fn new(value: StructureMapGroupRuleTargetParameterValue) -> Self {
@@ -3427,246 +2565,189 @@ impl StructureMapGroupRuleTargetParameter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "valueId" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        id,
-                        StructureMapGroupRuleTargetParameterValue::Id,
-                        |e| match e {
-                            StructureMapGroupRuleTargetParameterValue::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueId" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        StructureMapGroupRuleTargetParameterValue::Id,
-                        |e| match e {
-                            StructureMapGroupRuleTargetParameterValue::Id(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        string,
-                        StructureMapGroupRuleTargetParameterValue::String,
-                        |e| match e {
-                            StructureMapGroupRuleTargetParameterValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        StructureMapGroupRuleTargetParameterValue::String,
-                        |e| match e {
-                            StructureMapGroupRuleTargetParameterValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        StructureMapGroupRuleTargetParameterValue::Boolean,
-                        |e| match e {
-                            StructureMapGroupRuleTargetParameterValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        StructureMapGroupRuleTargetParameterValue::Boolean,
-                        |e| match e {
-                            StructureMapGroupRuleTargetParameterValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        integer,
-                        StructureMapGroupRuleTargetParameterValue::Integer,
-                        |e| match e {
-                            StructureMapGroupRuleTargetParameterValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        StructureMapGroupRuleTargetParameterValue::Integer,
-                        |e| match e {
-                            StructureMapGroupRuleTargetParameterValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        StructureMapGroupRuleTargetParameterValue::Decimal,
-                        |e| match e {
-                            StructureMapGroupRuleTargetParameterValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        StructureMapGroupRuleTargetParameterValue::Decimal,
-                        |e| match e {
-                            StructureMapGroupRuleTargetParameterValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(
+            p,
+            &STRUCTURE_MAP_GROUP_RULE_TARGET_PARAMETER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.value;
-            match v {
-                StructureMapGroupRuleTargetParameterValue::Id(x) => {
-                    write_prim(w, "valueId", "_valueId", x, w_str)
-                }
-                StructureMapGroupRuleTargetParameterValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                StructureMapGroupRuleTargetParameterValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                StructureMapGroupRuleTargetParameterValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                StructureMapGroupRuleTargetParameterValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        self.value.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    StructureMapGroupRuleTargetParameterValue::Id(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleTargetParameterValue::String(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleTargetParameterValue::Boolean(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleTargetParameterValue::Integer(x) => x.visit_refs(path, f),
-                    StructureMapGroupRuleTargetParameterValue::Decimal(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            StructureMapGroupRuleTargetParameterValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for StructureMapGroupRuleTargetParameter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => choice_value_one(
+                p,
+                &mut self.value,
+                id,
+                StructureMapGroupRuleTargetParameterValue::Id,
+                |e| match e {
+                    StructureMapGroupRuleTargetParameterValue::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            2 => choice_element_one(
+                p,
+                &mut self.value,
+                StructureMapGroupRuleTargetParameterValue::Id,
+                |e| match e {
+                    StructureMapGroupRuleTargetParameterValue::Id(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => choice_value_one(
+                p,
+                &mut self.value,
+                string,
+                StructureMapGroupRuleTargetParameterValue::String,
+                |e| match e {
+                    StructureMapGroupRuleTargetParameterValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_element_one(
+                p,
+                &mut self.value,
+                StructureMapGroupRuleTargetParameterValue::String,
+                |e| match e {
+                    StructureMapGroupRuleTargetParameterValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_value_one(
+                p,
+                &mut self.value,
+                boolean,
+                StructureMapGroupRuleTargetParameterValue::Boolean,
+                |e| match e {
+                    StructureMapGroupRuleTargetParameterValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_value_one(
+                p,
+                &mut self.value,
+                decimal,
+                StructureMapGroupRuleTargetParameterValue::Decimal,
+                |e| match e {
+                    StructureMapGroupRuleTargetParameterValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_value_one(
+                p,
+                &mut self.value,
+                integer,
+                StructureMapGroupRuleTargetParameterValue::Integer,
+                |e| match e {
+                    StructureMapGroupRuleTargetParameterValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_element_one(
+                p,
+                &mut self.value,
+                StructureMapGroupRuleTargetParameterValue::Boolean,
+                |e| match e {
+                    StructureMapGroupRuleTargetParameterValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_element_one(
+                p,
+                &mut self.value,
+                StructureMapGroupRuleTargetParameterValue::Decimal,
+                |e| match e {
+                    StructureMapGroupRuleTargetParameterValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_element_one(
+                p,
+                &mut self.value,
+                StructureMapGroupRuleTargetParameterValue::Integer,
+                |e| match e {
+                    StructureMapGroupRuleTargetParameterValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_MAP_GROUP_RULE_TARGET_PARAMETER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::choice("valueId", 1, 1),
+        Key::choice("_valueId", 1, 1),
+        Key::plain("extension"),
+        Key::choice("valueString", 1, 2),
+        Key::choice("_valueString", 1, 2),
+        Key::choice("valueBoolean", 1, 3),
+        Key::choice("valueDecimal", 1, 5),
+        Key::choice("valueInteger", 1, 4),
+        Key::choice("_valueBoolean", 1, 3),
+        Key::choice("_valueDecimal", 1, 5),
+        Key::choice("_valueInteger", 1, 4),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["value"],
+    required: &[Required {
+        name: "value[x]",
+        keys: &[1, 2, 4, 5, 6, 7, 8, 9, 10, 11],
+    }],
+};
 
 /// Structure Definition used by this map
 ///
@@ -3721,149 +2802,110 @@ impl StructureMapStructure {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.url, canonical)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.url)?;
-                }
-                "mode" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.mode, codes::StructureMapModelMode::read_code)?;
-                }
-                "_mode" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.mode)?;
-                }
-                "alias" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.alias, string)?;
-                }
-                "_alias" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.alias)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.documentation, string)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("url"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("mode"));
-        }
+        read_object(p, &STRUCTURE_MAP_STRUCTURE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "url", "_url", &self.url, w_str);
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
-        if let Some(v) = &self.alias {
-            write_prim(w, "alias", "_alias", v, w_str);
-        }
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "url", "_url", &self.url, w_str);
+        write_one_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_opt_prim(w, "alias", "_alias", &self.alias, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".url");
-            {
-                let v = &self.url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".mode");
-            {
-                let v = &self.mode;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.alias.is_some() {
-            let n = path.len();
-            path.push_str(".alias");
-            if let Some(v) = &self.alias {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".url", &self.url, Canonical::visit_refs);
+        visit_one(path, f, ".mode", &self.mode, Code::visit_refs);
+        visit_opt(path, f, ".alias", &self.alias, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for StructureMapStructure {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.url, canonical),
+            2 => prim_element(p, &mut self.url),
+            3 => prim_value(p, &mut self.mode, codes::StructureMapModelMode::read_code),
+            4 => prim_element(p, &mut self.mode),
+            5 => opt_prim_value(p, &mut self.alias, string),
+            6 => opt_prim_element(p, &mut self.alias),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => opt_prim_value(p, &mut self.documentation, string),
+            9 => opt_prim_element(p, &mut self.documentation),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static STRUCTURE_MAP_STRUCTURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("mode"),
+        Key::plain("_mode"),
+        Key::plain("alias"),
+        Key::plain("_alias"),
+        Key::plain("extension"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "url",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "mode",
+            keys: &[3, 4],
+        },
+    ],
+};

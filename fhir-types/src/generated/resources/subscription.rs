@@ -95,120 +95,7 @@ impl Subscription {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Subscription")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.status, codes::SubscriptionStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.contact, ContactPoint::read)?;
-                }
-                "end" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.end, instant)?;
-                }
-                "_end" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.end)?;
-                }
-                "reason" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.reason, string)?;
-                }
-                "_reason" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.reason)?;
-                }
-                "criteria" => {
-                    p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.criteria, string)?;
-                }
-                "_criteria" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_element(p, &mut r.criteria)?;
-                }
-                "error" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.error, string)?;
-                }
-                "_error" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.error)?;
-                }
-                "channel" => {
-                    p.mark(&mut seen, 23)?;
-                    one(p, &mut r.channel, SubscriptionChannel::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 12) && !p.marked(&seen, 13) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("reason"));
-        }
-        if !p.marked(&seen, 19) && !p.marked(&seen, 20) {
-            return Err(p.missing("criteria"));
-        }
-        if !p.marked(&seen, 23) {
-            return Err(p.missing("channel"));
-        }
+        read_object(p, &SUBSCRIPTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -216,196 +103,167 @@ impl Subscription {
         w.begin_object();
         w.key("resourceType");
         w.str("Subscription");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.end {
-            write_prim(w, "end", "_end", v, w_str);
-        }
-        write_prim(w, "reason", "_reason", &self.reason, w_str);
-        write_prim(w, "criteria", "_criteria", &self.criteria, w_str);
-        if let Some(v) = &self.error {
-            write_prim(w, "error", "_error", v, w_str);
-        }
-        {
-            let v = &self.channel;
-            w.key("channel");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_many(w, "contact", &self.contact, ContactPoint::write);
+        write_opt_prim(w, "end", "_end", &self.end, w_str);
+        write_one_prim(w, "reason", "_reason", &self.reason, w_str);
+        write_one_prim(w, "criteria", "_criteria", &self.criteria, w_str);
+        write_opt_prim(w, "error", "_error", &self.error, w_str);
+        write_one(w, "channel", &self.channel, SubscriptionChannel::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.end.is_some() {
-            let n = path.len();
-            path.push_str(".end");
-            if let Some(v) = &self.end {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".reason");
-            {
-                let v = &self.reason;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".criteria");
-            {
-                let v = &self.criteria;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.error.is_some() {
-            let n = path.len();
-            path.push_str(".error");
-            if let Some(v) = &self.error {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".channel");
-            {
-                let v = &self.channel;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(path, f, ".contact", &self.contact, ContactPoint::visit_refs);
+        visit_opt(path, f, ".end", &self.end, Instant::visit_refs);
+        visit_one(path, f, ".reason", &self.reason, FhirString::visit_refs);
+        visit_one(path, f, ".criteria", &self.criteria, FhirString::visit_refs);
+        visit_opt(path, f, ".error", &self.error, FhirString::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".channel",
+            &self.channel,
+            SubscriptionChannel::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Subscription {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.end, instant),
+            3 => opt_prim_element(p, &mut self.end),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt_prim_value(p, &mut self.error, string),
+            7 => opt_prim_element(p, &mut self.error),
+            8 => prim_value(p, &mut self.reason, string),
+            9 => prim_value(p, &mut self.status, codes::SubscriptionStatus::read_code),
+            10 => prim_element(p, &mut self.reason),
+            11 => prim_element(p, &mut self.status),
+            12 => one(p, &mut self.channel, SubscriptionChannel::read),
+            13 => many(p, &mut self.contact, ContactPoint::read),
+            14 => prim_value(p, &mut self.criteria, string),
+            15 => opt_prim_value(p, &mut self.language, code),
+            16 => prim_element(p, &mut self.criteria),
+            17 => opt_prim_element(p, &mut self.language),
+            18 => many(p, &mut self.contained, Resource::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => p.expect_resource_type("Subscription"),
+            21 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            22 => opt_prim_element(p, &mut self.implicit_rules),
+            23 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SUBSCRIPTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("end"),
+        Key::plain("_end"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("error"),
+        Key::plain("_error"),
+        Key::plain("reason"),
+        Key::plain("status"),
+        Key::plain("_reason"),
+        Key::plain("_status"),
+        Key::plain("channel"),
+        Key::plain("contact"),
+        Key::plain("criteria"),
+        Key::plain("language"),
+        Key::plain("_criteria"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[9, 11],
+        },
+        Required {
+            name: "reason",
+            keys: &[8, 10],
+        },
+        Required {
+            name: "criteria",
+            keys: &[14, 16],
+        },
+        Required {
+            name: "channel",
+            keys: &[12],
+        },
+    ],
+};
 
 /// The channel on which to report matches to the criteria
 ///
@@ -459,148 +317,103 @@ impl SubscriptionChannel {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::SubscriptionChannelType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "endpoint" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.endpoint, url)?;
-                }
-                "_endpoint" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.endpoint)?;
-                }
-                "payload" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.payload, code)?;
-                }
-                "_payload" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.payload)?;
-                }
-                "header" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 10);
-                    values(p, &mut r.header, string, other)?;
-                }
-                "_header" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 9);
-                    elements(p, &mut r.header, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
+        read_object(p, &SUBSCRIPTION_CHANNEL_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.header, "header")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        if let Some(v) = &self.endpoint {
-            write_prim(w, "endpoint", "_endpoint", v, w_str);
-        }
-        if let Some(v) = &self.payload {
-            write_prim(w, "payload", "_payload", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_opt_prim(w, "endpoint", "_endpoint", &self.endpoint, w_str);
+        write_opt_prim(w, "payload", "_payload", &self.payload, w_str);
         write_prims(w, "header", "_header", &self.header, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_opt(path, f, ".endpoint", &self.endpoint, Url::visit_refs);
+        visit_opt(path, f, ".payload", &self.payload, Code::visit_refs);
+        visit_many(path, f, ".header", &self.header, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for SubscriptionChannel {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(
+                p,
+                &mut self.type_,
+                codes::SubscriptionChannelType::read_code,
+            ),
+            2 => prim_element(p, &mut self.type_),
+            3 => {
+                let other = p.marked(seen, 4);
+                values(p, &mut self.header, string, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            4 => {
+                let other = p.marked(seen, 3);
+                elements(p, &mut self.header, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.endpoint.is_some() {
-            let n = path.len();
-            path.push_str(".endpoint");
-            if let Some(v) = &self.endpoint {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.payload.is_some() {
-            let n = path.len();
-            path.push_str(".payload");
-            if let Some(v) = &self.payload {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.header.is_empty() {
-            let n = path.len();
-            path.push_str(".header");
-            for v in &self.header {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            5 => opt_prim_value(p, &mut self.payload, code),
+            6 => opt_prim_element(p, &mut self.payload),
+            7 => opt_prim_value(p, &mut self.endpoint, url),
+            8 => opt_prim_element(p, &mut self.endpoint),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSCRIPTION_CHANNEL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("header"),
+        Key::plain("_header"),
+        Key::plain("payload"),
+        Key::plain("_payload"),
+        Key::plain("endpoint"),
+        Key::plain("_endpoint"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "type",
+        keys: &[1, 2],
+    }],
+};

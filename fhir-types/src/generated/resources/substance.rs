@@ -87,99 +87,7 @@ impl Substance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Substance")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::FHIRSubstanceStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 16)?;
-                    one(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "instance" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.instance, SubstanceInstance::read)?;
-                }
-                "ingredient" => {
-                    p.mark(&mut seen, 20)?;
-                    many(p, &mut r.ingredient, SubstanceIngredient::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 16) {
-            return Err(p.missing("code"));
-        }
+        read_object(p, &SUBSTANCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -187,214 +95,176 @@ impl Substance {
         w.begin_object();
         w.key("resourceType");
         w.str("Substance");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if !self.category.is_empty() {
-            w.key("category");
-            w.begin_array();
-            for v in &self.category {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.code;
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.instance.is_empty() {
-            w.key("instance");
-            w.begin_array();
-            for v in &self.instance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.ingredient.is_empty() {
-            w.key("ingredient");
-            w.begin_array();
-            for v in &self.ingredient {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_many(w, "category", &self.category, CodeableConcept::write);
+        write_one(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "instance", &self.instance, SubstanceInstance::write);
+        write_many(
+            w,
+            "ingredient",
+            &self.ingredient,
+            SubstanceIngredient::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.category.is_empty() {
-            let n = path.len();
-            path.push_str(".category");
-            for v in &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.instance.is_empty() {
-            let n = path.len();
-            path.push_str(".instance");
-            for v in &self.instance {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.ingredient.is_empty() {
-            let n = path.len();
-            path.push_str(".ingredient");
-            for v in &self.ingredient {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".instance",
+            &self.instance,
+            SubstanceInstance::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".ingredient",
+            &self.ingredient,
+            SubstanceIngredient::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Substance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => one(p, &mut self.code, CodeableConcept::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => opt_prim_value(p, &mut self.status, codes::FHIRSubstanceStatus::read_code),
+            6 => opt_prim_element(p, &mut self.status),
+            7 => many(p, &mut self.category, CodeableConcept::read),
+            8 => many(p, &mut self.instance, SubstanceInstance::read),
+            9 => opt_prim_value(p, &mut self.language, code),
+            10 => opt_prim_element(p, &mut self.language),
+            11 => many(p, &mut self.contained, Resource::read),
+            12 => many(p, &mut self.extension, Extension::read),
+            13 => many(p, &mut self.identifier, Identifier::read),
+            14 => many(p, &mut self.ingredient, SubstanceIngredient::read),
+            15 => opt_prim_value(p, &mut self.description, string),
+            16 => opt_prim_element(p, &mut self.description),
+            17 => p.expect_resource_type("Substance"),
+            18 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            19 => opt_prim_element(p, &mut self.implicit_rules),
+            20 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SUBSTANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("category"),
+        Key::plain("instance"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("ingredient"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[2],
+    }],
+};
 
 /// Composition information about the substance
 ///
@@ -445,6 +315,25 @@ impl Default for SubstanceIngredientSubstance {
     }
 }
 
+impl SubstanceIngredientSubstance {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "substanceCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "substanceReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl SubstanceIngredient {
     /// A `SubstanceIngredient` with its required elements (`substance`); everything else is empty.
     pub fn new(substance: SubstanceIngredientSubstance) -> Self {
@@ -457,140 +346,97 @@ impl SubstanceIngredient {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.quantity, Ratio::read)?;
-                }
-                "substanceCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "substance")?;
-                    choice_box_one(
-                        p,
-                        &mut r.substance,
-                        CodeableConcept::read,
-                        SubstanceIngredientSubstance::CodeableConcept,
-                    )?;
-                }
-                "substanceReference" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "substance")?;
-                    choice_box_one(
-                        p,
-                        &mut r.substance,
-                        Reference::read,
-                        SubstanceIngredientSubstance::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("substance[x]"));
-        }
+        read_object(p, &SUBSTANCE_INGREDIENT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
-        {
-            let v = &self.substance;
-            match v {
-                SubstanceIngredientSubstance::CodeableConcept(x) => {
-                    w.key("substanceCodeableConcept");
-                    x.write(w);
-                }
-                SubstanceIngredientSubstance::Reference(x) => {
-                    w.key("substanceReference");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "quantity", &self.quantity, Ratio::write);
+        self.substance.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".substance[x]");
-            {
-                let v = &self.substance;
-                match v {
-                    SubstanceIngredientSubstance::CodeableConcept(x) => x.visit_refs(path, f),
-                    SubstanceIngredientSubstance::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Ratio::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".substance[x]",
+            &self.substance,
+            SubstanceIngredientSubstance::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceIngredient {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.quantity, Ratio::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            4 => choice_box_one(
+                p,
+                &mut self.substance,
+                Reference::read,
+                SubstanceIngredientSubstance::Reference,
+            ),
+            5 => choice_box_one(
+                p,
+                &mut self.substance,
+                CodeableConcept::read,
+                SubstanceIngredientSubstance::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_INGREDIENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::choice("substanceReference", 1, 2),
+        Key::choice("substanceCodeableConcept", 1, 1),
+    ],
+    choices: &["substance"],
+    required: &[Required {
+        name: "substance[x]",
+        keys: &[4, 5],
+    }],
+};
 
 /// If this describes a specific package/container of the substance
 ///
@@ -632,120 +478,85 @@ impl SubstanceInstance {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "expiry" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.expiry, date_time)?;
-                }
-                "_expiry" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.expiry)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_INSTANCE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.expiry {
-            write_prim(w, "expiry", "_expiry", v, w_str);
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "expiry", "_expiry", &self.expiry, w_str);
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expiry.is_some() {
-            let n = path.len();
-            path.push_str(".expiry");
-            if let Some(v) = &self.expiry {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".expiry", &self.expiry, DateTime::visit_refs);
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+    }
+}
+
+impl ReadFields for SubstanceInstance {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.expiry, date_time),
+            2 => opt_prim_element(p, &mut self.expiry),
+            3 => opt(p, &mut self.quantity, Quantity::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.identifier, Identifier::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_INSTANCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("expiry"),
+        Key::plain("_expiry"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -61,88 +61,7 @@ impl SubstanceNucleicAcid {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("SubstanceNucleicAcid")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequenceType" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.sequence_type, CodeableConcept::read)?;
-                }
-                "numberOfSubunits" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.number_of_subunits, integer)?;
-                }
-                "_numberOfSubunits" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.number_of_subunits)?;
-                }
-                "areaOfHybridisation" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.area_of_hybridisation, string)?;
-                }
-                "_areaOfHybridisation" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.area_of_hybridisation)?;
-                }
-                "oligoNucleotideType" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.oligo_nucleotide_type, CodeableConcept::read)?;
-                }
-                "subunit" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.subunit, SubstanceNucleicAcidSubunit::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_NUCLEIC_ACID_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -150,176 +69,187 @@ impl SubstanceNucleicAcid {
         w.begin_object();
         w.key("resourceType");
         w.str("SubstanceNucleicAcid");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.sequence_type {
-            w.key("sequenceType");
-            v.write(w);
-        }
-        if let Some(v) = &self.number_of_subunits {
-            write_prim(w, "numberOfSubunits", "_numberOfSubunits", v, w_integer);
-        }
-        if let Some(v) = &self.area_of_hybridisation {
-            write_prim(w, "areaOfHybridisation", "_areaOfHybridisation", v, w_str);
-        }
-        if let Some(v) = &self.oligo_nucleotide_type {
-            w.key("oligoNucleotideType");
-            v.write(w);
-        }
-        if !self.subunit.is_empty() {
-            w.key("subunit");
-            w.begin_array();
-            for v in &self.subunit {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "sequenceType",
+            &self.sequence_type,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "numberOfSubunits",
+            "_numberOfSubunits",
+            &self.number_of_subunits,
+            w_integer,
+        );
+        write_opt_prim(
+            w,
+            "areaOfHybridisation",
+            "_areaOfHybridisation",
+            &self.area_of_hybridisation,
+            w_str,
+        );
+        write_opt(
+            w,
+            "oligoNucleotideType",
+            &self.oligo_nucleotide_type,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "subunit",
+            &self.subunit,
+            SubstanceNucleicAcidSubunit::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sequence_type.is_some() {
-            let n = path.len();
-            path.push_str(".sequenceType");
-            if let Some(v) = &self.sequence_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number_of_subunits.is_some() {
-            let n = path.len();
-            path.push_str(".numberOfSubunits");
-            if let Some(v) = &self.number_of_subunits {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.area_of_hybridisation.is_some() {
-            let n = path.len();
-            path.push_str(".areaOfHybridisation");
-            if let Some(v) = &self.area_of_hybridisation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.oligo_nucleotide_type.is_some() {
-            let n = path.len();
-            path.push_str(".oligoNucleotideType");
-            if let Some(v) = &self.oligo_nucleotide_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subunit.is_empty() {
-            let n = path.len();
-            path.push_str(".subunit");
-            for v in &self.subunit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".sequenceType",
+            &self.sequence_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".numberOfSubunits",
+            &self.number_of_subunits,
+            Integer::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".areaOfHybridisation",
+            &self.area_of_hybridisation,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".oligoNucleotideType",
+            &self.oligo_nucleotide_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subunit",
+            &self.subunit,
+            SubstanceNucleicAcidSubunit::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for SubstanceNucleicAcid {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.subunit, SubstanceNucleicAcidSubunit::read),
+            5 => opt_prim_value(p, &mut self.language, code),
+            6 => opt_prim_element(p, &mut self.language),
+            7 => many(p, &mut self.contained, Resource::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => p.expect_resource_type("SubstanceNucleicAcid"),
+            10 => opt(p, &mut self.sequence_type, CodeableConcept::read),
+            11 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            12 => opt_prim_element(p, &mut self.implicit_rules),
+            13 => opt_prim_value(p, &mut self.number_of_subunits, integer),
+            14 => opt_prim_element(p, &mut self.number_of_subunits),
+            15 => many(p, &mut self.modifier_extension, Extension::read),
+            16 => opt_prim_value(p, &mut self.area_of_hybridisation, string),
+            17 => opt(p, &mut self.oligo_nucleotide_type, CodeableConcept::read),
+            18 => opt_prim_element(p, &mut self.area_of_hybridisation),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SUBSTANCE_NUCLEIC_ACID_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("subunit"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("resourceType"),
+        Key::plain("sequenceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("numberOfSubunits"),
+        Key::plain("_numberOfSubunits"),
+        Key::plain("modifierExtension"),
+        Key::plain("areaOfHybridisation"),
+        Key::plain("oligoNucleotideType"),
+        Key::plain("_areaOfHybridisation"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Subunits are listed in order of decreasing length; sequences of the same length will be ordered by molecular weight; subunits that have identical sequences will be repeated multiple times
 ///
@@ -365,217 +295,155 @@ impl SubstanceNucleicAcidSubunit {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "subunit" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.subunit, integer)?;
-                }
-                "_subunit" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.subunit)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.sequence, string)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.sequence)?;
-                }
-                "length" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.length, integer)?;
-                }
-                "_length" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.length)?;
-                }
-                "sequenceAttachment" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.sequence_attachment, Attachment::read)?;
-                }
-                "fivePrime" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.five_prime, CodeableConcept::read)?;
-                }
-                "threePrime" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.three_prime, CodeableConcept::read)?;
-                }
-                "linkage" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.linkage, SubstanceNucleicAcidSubunitLinkage::read)?;
-                }
-                "sugar" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.sugar, SubstanceNucleicAcidSubunitSugar::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_NUCLEIC_ACID_SUBUNIT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.subunit {
-            write_prim(w, "subunit", "_subunit", v, w_integer);
-        }
-        if let Some(v) = &self.sequence {
-            write_prim(w, "sequence", "_sequence", v, w_str);
-        }
-        if let Some(v) = &self.length {
-            write_prim(w, "length", "_length", v, w_integer);
-        }
-        if let Some(v) = &self.sequence_attachment {
-            w.key("sequenceAttachment");
-            v.write(w);
-        }
-        if let Some(v) = &self.five_prime {
-            w.key("fivePrime");
-            v.write(w);
-        }
-        if let Some(v) = &self.three_prime {
-            w.key("threePrime");
-            v.write(w);
-        }
-        if !self.linkage.is_empty() {
-            w.key("linkage");
-            w.begin_array();
-            for v in &self.linkage {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.sugar.is_empty() {
-            w.key("sugar");
-            w.begin_array();
-            for v in &self.sugar {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "subunit", "_subunit", &self.subunit, w_integer);
+        write_opt_prim(w, "sequence", "_sequence", &self.sequence, w_str);
+        write_opt_prim(w, "length", "_length", &self.length, w_integer);
+        write_opt(
+            w,
+            "sequenceAttachment",
+            &self.sequence_attachment,
+            Attachment::write,
+        );
+        write_opt(w, "fivePrime", &self.five_prime, CodeableConcept::write);
+        write_opt(w, "threePrime", &self.three_prime, CodeableConcept::write);
+        write_many(
+            w,
+            "linkage",
+            &self.linkage,
+            SubstanceNucleicAcidSubunitLinkage::write,
+        );
+        write_many(
+            w,
+            "sugar",
+            &self.sugar,
+            SubstanceNucleicAcidSubunitSugar::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subunit.is_some() {
-            let n = path.len();
-            path.push_str(".subunit");
-            if let Some(v) = &self.subunit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sequence.is_some() {
-            let n = path.len();
-            path.push_str(".sequence");
-            if let Some(v) = &self.sequence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.length.is_some() {
-            let n = path.len();
-            path.push_str(".length");
-            if let Some(v) = &self.length {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sequence_attachment.is_some() {
-            let n = path.len();
-            path.push_str(".sequenceAttachment");
-            if let Some(v) = &self.sequence_attachment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.five_prime.is_some() {
-            let n = path.len();
-            path.push_str(".fivePrime");
-            if let Some(v) = &self.five_prime {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.three_prime.is_some() {
-            let n = path.len();
-            path.push_str(".threePrime");
-            if let Some(v) = &self.three_prime {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.linkage.is_empty() {
-            let n = path.len();
-            path.push_str(".linkage");
-            for v in &self.linkage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.sugar.is_empty() {
-            let n = path.len();
-            path.push_str(".sugar");
-            for v in &self.sugar {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".subunit", &self.subunit, Integer::visit_refs);
+        visit_opt(path, f, ".sequence", &self.sequence, FhirString::visit_refs);
+        visit_opt(path, f, ".length", &self.length, Integer::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".sequenceAttachment",
+            &self.sequence_attachment,
+            Attachment::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".fivePrime",
+            &self.five_prime,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".threePrime",
+            &self.three_prime,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".linkage",
+            &self.linkage,
+            SubstanceNucleicAcidSubunitLinkage::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".sugar",
+            &self.sugar,
+            SubstanceNucleicAcidSubunitSugar::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceNucleicAcidSubunit {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.sugar, SubstanceNucleicAcidSubunitSugar::read),
+            2 => opt_prim_value(p, &mut self.length, integer),
+            3 => opt_prim_element(p, &mut self.length),
+            4 => many(
+                p,
+                &mut self.linkage,
+                SubstanceNucleicAcidSubunitLinkage::read,
+            ),
+            5 => opt_prim_value(p, &mut self.subunit, integer),
+            6 => opt_prim_element(p, &mut self.subunit),
+            7 => opt_prim_value(p, &mut self.sequence, string),
+            8 => opt_prim_element(p, &mut self.sequence),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => opt(p, &mut self.five_prime, CodeableConcept::read),
+            11 => opt(p, &mut self.three_prime, CodeableConcept::read),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            13 => opt(p, &mut self.sequence_attachment, Attachment::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_NUCLEIC_ACID_SUBUNIT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("sugar"),
+        Key::plain("length"),
+        Key::plain("_length"),
+        Key::plain("linkage"),
+        Key::plain("subunit"),
+        Key::plain("_subunit"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("fivePrime"),
+        Key::plain("threePrime"),
+        Key::plain("modifierExtension"),
+        Key::plain("sequenceAttachment"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The linkages between sugar residues will also be captured
 ///
@@ -613,145 +481,119 @@ impl SubstanceNucleicAcidSubunitLinkage {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "connectivity" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.connectivity, string)?;
-                }
-                "_connectivity" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.connectivity)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "residueSite" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.residue_site, string)?;
-                }
-                "_residueSite" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.residue_site)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_NUCLEIC_ACID_SUBUNIT_LINKAGE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.connectivity {
-            write_prim(w, "connectivity", "_connectivity", v, w_str);
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.residue_site {
-            write_prim(w, "residueSite", "_residueSite", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(
+            w,
+            "connectivity",
+            "_connectivity",
+            &self.connectivity,
+            w_str,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "residueSite", "_residueSite", &self.residue_site, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.connectivity.is_some() {
-            let n = path.len();
-            path.push_str(".connectivity");
-            if let Some(v) = &self.connectivity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.residue_site.is_some() {
-            let n = path.len();
-            path.push_str(".residueSite");
-            if let Some(v) = &self.residue_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".connectivity",
+            &self.connectivity,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".residueSite",
+            &self.residue_site,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceNucleicAcidSubunitLinkage {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt_prim_element(p, &mut self.name),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.identifier, Identifier::read),
+            5 => opt_prim_value(p, &mut self.residue_site, string),
+            6 => opt_prim_element(p, &mut self.residue_site),
+            7 => opt_prim_value(p, &mut self.connectivity, string),
+            8 => opt_prim_element(p, &mut self.connectivity),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_NUCLEIC_ACID_SUBUNIT_LINKAGE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("residueSite"),
+        Key::plain("_residueSite"),
+        Key::plain("connectivity"),
+        Key::plain("_connectivity"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// 5.3.6.8.1 Sugar ID (Mandatory)
 ///
@@ -787,123 +629,98 @@ impl SubstanceNucleicAcidSubunitSugar {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "residueSite" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.residue_site, string)?;
-                }
-                "_residueSite" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.residue_site)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_NUCLEIC_ACID_SUBUNIT_SUGAR_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.residue_site {
-            write_prim(w, "residueSite", "_residueSite", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "residueSite", "_residueSite", &self.residue_site, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.residue_site.is_some() {
-            let n = path.len();
-            path.push_str(".residueSite");
-            if let Some(v) = &self.residue_site {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".residueSite",
+            &self.residue_site,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceNucleicAcidSubunitSugar {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt_prim_element(p, &mut self.name),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.identifier, Identifier::read),
+            5 => opt_prim_value(p, &mut self.residue_site, string),
+            6 => opt_prim_element(p, &mut self.residue_site),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_NUCLEIC_ACID_SUBUNIT_SUGAR_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("residueSite"),
+        Key::plain("_residueSite"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -63,90 +63,7 @@ impl SubstancePolymer {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("SubstancePolymer")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "class" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.class, CodeableConcept::read)?;
-                }
-                "geometry" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.geometry, CodeableConcept::read)?;
-                }
-                "copolymerConnectivity" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.copolymer_connectivity, CodeableConcept::read)?;
-                }
-                "modification" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.modification, string, other)?;
-                }
-                "_modification" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.modification, other)?;
-                }
-                "monomerSet" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.monomer_set, SubstancePolymerMonomerSet::read)?;
-                }
-                "repeat" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.repeat, SubstancePolymerRepeat::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_POLYMER_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.modification, "modification")?;
         Ok(r)
     }
@@ -155,63 +72,33 @@ impl SubstancePolymer {
         w.begin_object();
         w.key("resourceType");
         w.str("SubstancePolymer");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.class {
-            w.key("class");
-            v.write(w);
-        }
-        if let Some(v) = &self.geometry {
-            w.key("geometry");
-            v.write(w);
-        }
-        if !self.copolymer_connectivity.is_empty() {
-            w.key("copolymerConnectivity");
-            w.begin_array();
-            for v in &self.copolymer_connectivity {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "class", &self.class, CodeableConcept::write);
+        write_opt(w, "geometry", &self.geometry, CodeableConcept::write);
+        write_many(
+            w,
+            "copolymerConnectivity",
+            &self.copolymer_connectivity,
+            CodeableConcept::write,
+        );
         write_prims(
             w,
             "modification",
@@ -219,137 +106,150 @@ impl SubstancePolymer {
             &self.modification,
             w_str,
         );
-        if !self.monomer_set.is_empty() {
-            w.key("monomerSet");
-            w.begin_array();
-            for v in &self.monomer_set {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.repeat.is_empty() {
-            w.key("repeat");
-            w.begin_array();
-            for v in &self.repeat {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "monomerSet",
+            &self.monomer_set,
+            SubstancePolymerMonomerSet::write,
+        );
+        write_many(w, "repeat", &self.repeat, SubstancePolymerRepeat::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.class.is_some() {
-            let n = path.len();
-            path.push_str(".class");
-            if let Some(v) = &self.class {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.geometry.is_some() {
-            let n = path.len();
-            path.push_str(".geometry");
-            if let Some(v) = &self.geometry {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.copolymer_connectivity.is_empty() {
-            let n = path.len();
-            path.push_str(".copolymerConnectivity");
-            for v in &self.copolymer_connectivity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modification.is_empty() {
-            let n = path.len();
-            path.push_str(".modification");
-            for v in &self.modification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.monomer_set.is_empty() {
-            let n = path.len();
-            path.push_str(".monomerSet");
-            for v in &self.monomer_set {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.repeat.is_empty() {
-            let n = path.len();
-            path.push_str(".repeat");
-            for v in &self.repeat {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".class", &self.class, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".geometry",
+            &self.geometry,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".copolymerConnectivity",
+            &self.copolymer_connectivity,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modification",
+            &self.modification,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".monomerSet",
+            &self.monomer_set,
+            SubstancePolymerMonomerSet::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".repeat",
+            &self.repeat,
+            SubstancePolymerRepeat::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for SubstancePolymer {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt(p, &mut self.class, CodeableConcept::read),
+            5 => many(p, &mut self.repeat, SubstancePolymerRepeat::read),
+            6 => opt(p, &mut self.geometry, CodeableConcept::read),
+            7 => opt_prim_value(p, &mut self.language, code),
+            8 => opt_prim_element(p, &mut self.language),
+            9 => many(p, &mut self.contained, Resource::read),
+            10 => many(p, &mut self.extension, Extension::read),
+            11 => many(p, &mut self.monomer_set, SubstancePolymerMonomerSet::read),
+            12 => {
+                let other = p.marked(seen, 14);
+                values(p, &mut self.modification, string, other)
+            }
+            13 => p.expect_resource_type("SubstancePolymer"),
+            14 => {
+                let other = p.marked(seen, 12);
+                elements(p, &mut self.modification, other)
+            }
+            15 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            16 => opt_prim_element(p, &mut self.implicit_rules),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            18 => many(p, &mut self.copolymer_connectivity, CodeableConcept::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SUBSTANCE_POLYMER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("class"),
+        Key::plain("repeat"),
+        Key::plain("geometry"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("monomerSet"),
+        Key::plain("modification"),
+        Key::plain("resourceType"),
+        Key::plain("_modification"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+        Key::plain("copolymerConnectivity"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Todo
 ///
@@ -383,112 +283,97 @@ impl SubstancePolymerMonomerSet {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "ratioType" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.ratio_type, CodeableConcept::read)?;
-                }
-                "startingMaterial" => {
-                    p.mark(&mut seen, 4)?;
-                    many(
-                        p,
-                        &mut r.starting_material,
-                        SubstancePolymerMonomerSetStartingMaterial::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_POLYMER_MONOMER_SET_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.ratio_type {
-            w.key("ratioType");
-            v.write(w);
-        }
-        if !self.starting_material.is_empty() {
-            w.key("startingMaterial");
-            w.begin_array();
-            for v in &self.starting_material {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "ratioType", &self.ratio_type, CodeableConcept::write);
+        write_many(
+            w,
+            "startingMaterial",
+            &self.starting_material,
+            SubstancePolymerMonomerSetStartingMaterial::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.ratio_type.is_some() {
-            let n = path.len();
-            path.push_str(".ratioType");
-            if let Some(v) = &self.ratio_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.starting_material.is_empty() {
-            let n = path.len();
-            path.push_str(".startingMaterial");
-            for v in &self.starting_material {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".ratioType",
+            &self.ratio_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".startingMaterial",
+            &self.starting_material,
+            SubstancePolymerMonomerSetStartingMaterial::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstancePolymerMonomerSet {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt(p, &mut self.ratio_type, CodeableConcept::read),
+            3 => many(
+                p,
+                &mut self.starting_material,
+                SubstancePolymerMonomerSetStartingMaterial::read,
+            ),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_POLYMER_MONOMER_SET_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("ratioType"),
+        Key::plain("startingMaterial"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Todo
 ///
@@ -526,139 +411,109 @@ impl SubstancePolymerMonomerSetStartingMaterial {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "material" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.material, CodeableConcept::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "isDefining" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.is_defining, boolean)?;
-                }
-                "_isDefining" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.is_defining)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.amount, SubstanceAmount::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_POLYMER_MONOMER_SET_STARTING_MATERIAL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.material {
-            w.key("material");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.is_defining {
-            write_prim(w, "isDefining", "_isDefining", v, w_boolean);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "material", &self.material, CodeableConcept::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(w, "isDefining", "_isDefining", &self.is_defining, w_boolean);
+        write_opt(w, "amount", &self.amount, SubstanceAmount::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.material.is_some() {
-            let n = path.len();
-            path.push_str(".material");
-            if let Some(v) = &self.material {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.is_defining.is_some() {
-            let n = path.len();
-            path.push_str(".isDefining");
-            if let Some(v) = &self.is_defining {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".material",
+            &self.material,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".isDefining",
+            &self.is_defining,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amount",
+            &self.amount,
+            SubstanceAmount::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstancePolymerMonomerSetStartingMaterial {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.amount, SubstanceAmount::read),
+            3 => opt(p, &mut self.material, CodeableConcept::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.is_defining, boolean),
+            6 => opt_prim_element(p, &mut self.is_defining),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_POLYMER_MONOMER_SET_STARTING_MATERIAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("amount"),
+        Key::plain("material"),
+        Key::plain("extension"),
+        Key::plain("isDefining"),
+        Key::plain("_isDefining"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Todo
 ///
@@ -696,156 +551,138 @@ impl SubstancePolymerRepeat {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "numberOfUnits" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.number_of_units, integer)?;
-                }
-                "_numberOfUnits" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.number_of_units)?;
-                }
-                "averageMolecularFormula" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.average_molecular_formula, string)?;
-                }
-                "_averageMolecularFormula" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.average_molecular_formula)?;
-                }
-                "repeatUnitAmountType" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.repeat_unit_amount_type, CodeableConcept::read)?;
-                }
-                "repeatUnit" => {
-                    p.mark(&mut seen, 8)?;
-                    many(
-                        p,
-                        &mut r.repeat_unit,
-                        SubstancePolymerRepeatRepeatUnit::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_POLYMER_REPEAT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.number_of_units {
-            write_prim(w, "numberOfUnits", "_numberOfUnits", v, w_integer);
-        }
-        if let Some(v) = &self.average_molecular_formula {
-            write_prim(
-                w,
-                "averageMolecularFormula",
-                "_averageMolecularFormula",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.repeat_unit_amount_type {
-            w.key("repeatUnitAmountType");
-            v.write(w);
-        }
-        if !self.repeat_unit.is_empty() {
-            w.key("repeatUnit");
-            w.begin_array();
-            for v in &self.repeat_unit {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(
+            w,
+            "numberOfUnits",
+            "_numberOfUnits",
+            &self.number_of_units,
+            w_integer,
+        );
+        write_opt_prim(
+            w,
+            "averageMolecularFormula",
+            "_averageMolecularFormula",
+            &self.average_molecular_formula,
+            w_str,
+        );
+        write_opt(
+            w,
+            "repeatUnitAmountType",
+            &self.repeat_unit_amount_type,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "repeatUnit",
+            &self.repeat_unit,
+            SubstancePolymerRepeatRepeatUnit::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number_of_units.is_some() {
-            let n = path.len();
-            path.push_str(".numberOfUnits");
-            if let Some(v) = &self.number_of_units {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.average_molecular_formula.is_some() {
-            let n = path.len();
-            path.push_str(".averageMolecularFormula");
-            if let Some(v) = &self.average_molecular_formula {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.repeat_unit_amount_type.is_some() {
-            let n = path.len();
-            path.push_str(".repeatUnitAmountType");
-            if let Some(v) = &self.repeat_unit_amount_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.repeat_unit.is_empty() {
-            let n = path.len();
-            path.push_str(".repeatUnit");
-            for v in &self.repeat_unit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".numberOfUnits",
+            &self.number_of_units,
+            Integer::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".averageMolecularFormula",
+            &self.average_molecular_formula,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".repeatUnitAmountType",
+            &self.repeat_unit_amount_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".repeatUnit",
+            &self.repeat_unit,
+            SubstancePolymerRepeatRepeatUnit::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstancePolymerRepeat {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => many(
+                p,
+                &mut self.repeat_unit,
+                SubstancePolymerRepeatRepeatUnit::read,
+            ),
+            3 => opt_prim_value(p, &mut self.number_of_units, integer),
+            4 => opt_prim_element(p, &mut self.number_of_units),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => opt(p, &mut self.repeat_unit_amount_type, CodeableConcept::read),
+            7 => opt_prim_value(p, &mut self.average_molecular_formula, string),
+            8 => opt_prim_element(p, &mut self.average_molecular_formula),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_POLYMER_REPEAT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("repeatUnit"),
+        Key::plain("numberOfUnits"),
+        Key::plain("_numberOfUnits"),
+        Key::plain("modifierExtension"),
+        Key::plain("repeatUnitAmountType"),
+        Key::plain("averageMolecularFormula"),
+        Key::plain("_averageMolecularFormula"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Todo
 ///
@@ -885,175 +722,152 @@ impl SubstancePolymerRepeatRepeatUnit {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "orientationOfPolymerisation" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(
-                        p,
-                        &mut r.orientation_of_polymerisation,
-                        CodeableConcept::read,
-                    )?;
-                }
-                "repeatUnit" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.repeat_unit, string)?;
-                }
-                "_repeatUnit" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.repeat_unit)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.amount, SubstanceAmount::read)?;
-                }
-                "degreeOfPolymerisation" => {
-                    p.mark(&mut seen, 7)?;
-                    many(
-                        p,
-                        &mut r.degree_of_polymerisation,
-                        SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation::read,
-                    )?;
-                }
-                "structuralRepresentation" => {
-                    p.mark(&mut seen, 8)?;
-                    many(
-                        p,
-                        &mut r.structural_representation,
-                        SubstancePolymerRepeatRepeatUnitStructuralRepresentation::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_POLYMER_REPEAT_REPEAT_UNIT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.orientation_of_polymerisation {
-            w.key("orientationOfPolymerisation");
-            v.write(w);
-        }
-        if let Some(v) = &self.repeat_unit {
-            write_prim(w, "repeatUnit", "_repeatUnit", v, w_str);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
-        if !self.degree_of_polymerisation.is_empty() {
-            w.key("degreeOfPolymerisation");
-            w.begin_array();
-            for v in &self.degree_of_polymerisation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.structural_representation.is_empty() {
-            w.key("structuralRepresentation");
-            w.begin_array();
-            for v in &self.structural_representation {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "orientationOfPolymerisation",
+            &self.orientation_of_polymerisation,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "repeatUnit", "_repeatUnit", &self.repeat_unit, w_str);
+        write_opt(w, "amount", &self.amount, SubstanceAmount::write);
+        write_many(
+            w,
+            "degreeOfPolymerisation",
+            &self.degree_of_polymerisation,
+            SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation::write,
+        );
+        write_many(
+            w,
+            "structuralRepresentation",
+            &self.structural_representation,
+            SubstancePolymerRepeatRepeatUnitStructuralRepresentation::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.orientation_of_polymerisation.is_some() {
-            let n = path.len();
-            path.push_str(".orientationOfPolymerisation");
-            if let Some(v) = &self.orientation_of_polymerisation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.repeat_unit.is_some() {
-            let n = path.len();
-            path.push_str(".repeatUnit");
-            if let Some(v) = &self.repeat_unit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.degree_of_polymerisation.is_empty() {
-            let n = path.len();
-            path.push_str(".degreeOfPolymerisation");
-            for v in &self.degree_of_polymerisation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.structural_representation.is_empty() {
-            let n = path.len();
-            path.push_str(".structuralRepresentation");
-            for v in &self.structural_representation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".orientationOfPolymerisation",
+            &self.orientation_of_polymerisation,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".repeatUnit",
+            &self.repeat_unit,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amount",
+            &self.amount,
+            SubstanceAmount::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".degreeOfPolymerisation",
+            &self.degree_of_polymerisation,
+            SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".structuralRepresentation",
+            &self.structural_representation,
+            SubstancePolymerRepeatRepeatUnitStructuralRepresentation::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstancePolymerRepeatRepeatUnit {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.amount, SubstanceAmount::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt_prim_value(p, &mut self.repeat_unit, string),
+            4 => opt_prim_element(p, &mut self.repeat_unit),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            6 => many(
+                p,
+                &mut self.degree_of_polymerisation,
+                SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation::read,
+            ),
+            7 => many(
+                p,
+                &mut self.structural_representation,
+                SubstancePolymerRepeatRepeatUnitStructuralRepresentation::read,
+            ),
+            8 => opt(
+                p,
+                &mut self.orientation_of_polymerisation,
+                CodeableConcept::read,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_POLYMER_REPEAT_REPEAT_UNIT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("amount"),
+        Key::plain("extension"),
+        Key::plain("repeatUnit"),
+        Key::plain("_repeatUnit"),
+        Key::plain("modifierExtension"),
+        Key::plain("degreeOfPolymerisation"),
+        Key::plain("structuralRepresentation"),
+        Key::plain("orientationOfPolymerisation"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Todo
 ///
@@ -1087,104 +901,93 @@ impl SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "degree" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.degree, CodeableConcept::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.amount, SubstanceAmount::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_POLYMER_REPEAT_REPEAT_UNIT_DEGREE_OF_POLYMERISATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.degree {
-            w.key("degree");
-            v.write(w);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "degree", &self.degree, CodeableConcept::write);
+        write_opt(w, "amount", &self.amount, SubstanceAmount::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.degree.is_some() {
-            let n = path.len();
-            path.push_str(".degree");
-            if let Some(v) = &self.degree {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".degree",
+            &self.degree,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amount",
+            &self.amount,
+            SubstanceAmount::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.amount, SubstanceAmount::read),
+            2 => opt(p, &mut self.degree, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_POLYMER_REPEAT_REPEAT_UNIT_DEGREE_OF_POLYMERISATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("amount"),
+        Key::plain("degree"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Todo
 ///
@@ -1220,120 +1023,102 @@ impl SubstancePolymerRepeatRepeatUnitStructuralRepresentation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "representation" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.representation, string)?;
-                }
-                "_representation" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.representation)?;
-                }
-                "attachment" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.attachment, Attachment::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_POLYMER_REPEAT_REPEAT_UNIT_STRUCTURAL_REPRESENTATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.representation {
-            write_prim(w, "representation", "_representation", v, w_str);
-        }
-        if let Some(v) = &self.attachment {
-            w.key("attachment");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "representation",
+            "_representation",
+            &self.representation,
+            w_str,
+        );
+        write_opt(w, "attachment", &self.attachment, Attachment::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.representation.is_some() {
-            let n = path.len();
-            path.push_str(".representation");
-            if let Some(v) = &self.representation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.attachment.is_some() {
-            let n = path.len();
-            path.push_str(".attachment");
-            if let Some(v) = &self.attachment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".representation",
+            &self.representation,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".attachment",
+            &self.attachment,
+            Attachment::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstancePolymerRepeatRepeatUnitStructuralRepresentation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.attachment, Attachment::read),
+            4 => opt_prim_value(p, &mut self.representation, string),
+            5 => opt_prim_element(p, &mut self.representation),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_POLYMER_REPEAT_REPEAT_UNIT_STRUCTURAL_REPRESENTATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::plain("attachment"),
+        Key::plain("representation"),
+        Key::plain("_representation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -59,86 +59,7 @@ impl SubstanceProtein {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("SubstanceProtein")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sequenceType" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.sequence_type, CodeableConcept::read)?;
-                }
-                "numberOfSubunits" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.number_of_subunits, integer)?;
-                }
-                "_numberOfSubunits" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.number_of_subunits)?;
-                }
-                "disulfideLinkage" => {
-                    p.mark(&mut seen, 15)?;
-                    let other = p.marked(&seen, 16);
-                    values(p, &mut r.disulfide_linkage, string, other)?;
-                }
-                "_disulfideLinkage" => {
-                    p.mark(&mut seen, 16)?;
-                    let other = p.marked(&seen, 15);
-                    elements(p, &mut r.disulfide_linkage, other)?;
-                }
-                "subunit" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.subunit, SubstanceProteinSubunit::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_PROTEIN_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.disulfide_linkage, "disulfideLinkage")?;
         Ok(r)
     }
@@ -147,54 +68,38 @@ impl SubstanceProtein {
         w.begin_object();
         w.key("resourceType");
         w.str("SubstanceProtein");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.sequence_type {
-            w.key("sequenceType");
-            v.write(w);
-        }
-        if let Some(v) = &self.number_of_subunits {
-            write_prim(w, "numberOfSubunits", "_numberOfSubunits", v, w_integer);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "sequenceType",
+            &self.sequence_type,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "numberOfSubunits",
+            "_numberOfSubunits",
+            &self.number_of_subunits,
+            w_integer,
+        );
         write_prims(
             w,
             "disulfideLinkage",
@@ -202,113 +107,134 @@ impl SubstanceProtein {
             &self.disulfide_linkage,
             w_str,
         );
-        if !self.subunit.is_empty() {
-            w.key("subunit");
-            w.begin_array();
-            for v in &self.subunit {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(w, "subunit", &self.subunit, SubstanceProteinSubunit::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sequence_type.is_some() {
-            let n = path.len();
-            path.push_str(".sequenceType");
-            if let Some(v) = &self.sequence_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.number_of_subunits.is_some() {
-            let n = path.len();
-            path.push_str(".numberOfSubunits");
-            if let Some(v) = &self.number_of_subunits {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.disulfide_linkage.is_empty() {
-            let n = path.len();
-            path.push_str(".disulfideLinkage");
-            for v in &self.disulfide_linkage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subunit.is_empty() {
-            let n = path.len();
-            path.push_str(".subunit");
-            for v in &self.subunit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".sequenceType",
+            &self.sequence_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".numberOfSubunits",
+            &self.number_of_subunits,
+            Integer::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".disulfideLinkage",
+            &self.disulfide_linkage,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subunit",
+            &self.subunit,
+            SubstanceProteinSubunit::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for SubstanceProtein {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => many(p, &mut self.subunit, SubstanceProteinSubunit::read),
+            5 => opt_prim_value(p, &mut self.language, code),
+            6 => opt_prim_element(p, &mut self.language),
+            7 => many(p, &mut self.contained, Resource::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => p.expect_resource_type("SubstanceProtein"),
+            10 => opt(p, &mut self.sequence_type, CodeableConcept::read),
+            11 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            12 => opt_prim_element(p, &mut self.implicit_rules),
+            13 => {
+                let other = p.marked(seen, 15);
+                values(p, &mut self.disulfide_linkage, string, other)
+            }
+            14 => opt_prim_value(p, &mut self.number_of_subunits, integer),
+            15 => {
+                let other = p.marked(seen, 13);
+                elements(p, &mut self.disulfide_linkage, other)
+            }
+            16 => opt_prim_element(p, &mut self.number_of_subunits),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SUBSTANCE_PROTEIN_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("subunit"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("resourceType"),
+        Key::plain("sequenceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("disulfideLinkage"),
+        Key::plain("numberOfSubunits"),
+        Key::plain("_disulfideLinkage"),
+        Key::plain("_numberOfSubunits"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// This subclause refers to the description of each subunit constituting the SubstanceProtein. A subunit is a linear sequence of amino acids linked through peptide bonds. The Subunit information shall be provided when the finished SubstanceProtein is a complex of multiple sequences; subunits are not used to delineate domains within a single sequence. Subunits are listed in order of decreasing length; sequences of the same length will be ordered by decreasing molecular weight; subunits that have identical sequences will be repeated multiple times
 ///
@@ -354,224 +280,164 @@ impl SubstanceProteinSubunit {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "subunit" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.subunit, integer)?;
-                }
-                "_subunit" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.subunit)?;
-                }
-                "sequence" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.sequence, string)?;
-                }
-                "_sequence" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.sequence)?;
-                }
-                "length" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.length, integer)?;
-                }
-                "_length" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.length)?;
-                }
-                "sequenceAttachment" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.sequence_attachment, Attachment::read)?;
-                }
-                "nTerminalModificationId" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(p, &mut r.n_terminal_modification_id, Identifier::read)?;
-                }
-                "nTerminalModification" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.n_terminal_modification, string)?;
-                }
-                "_nTerminalModification" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.n_terminal_modification)?;
-                }
-                "cTerminalModificationId" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.c_terminal_modification_id, Identifier::read)?;
-                }
-                "cTerminalModification" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.c_terminal_modification, string)?;
-                }
-                "_cTerminalModification" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.c_terminal_modification)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_PROTEIN_SUBUNIT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.subunit {
-            write_prim(w, "subunit", "_subunit", v, w_integer);
-        }
-        if let Some(v) = &self.sequence {
-            write_prim(w, "sequence", "_sequence", v, w_str);
-        }
-        if let Some(v) = &self.length {
-            write_prim(w, "length", "_length", v, w_integer);
-        }
-        if let Some(v) = &self.sequence_attachment {
-            w.key("sequenceAttachment");
-            v.write(w);
-        }
-        if let Some(v) = &self.n_terminal_modification_id {
-            w.key("nTerminalModificationId");
-            v.write(w);
-        }
-        if let Some(v) = &self.n_terminal_modification {
-            write_prim(
-                w,
-                "nTerminalModification",
-                "_nTerminalModification",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.c_terminal_modification_id {
-            w.key("cTerminalModificationId");
-            v.write(w);
-        }
-        if let Some(v) = &self.c_terminal_modification {
-            write_prim(
-                w,
-                "cTerminalModification",
-                "_cTerminalModification",
-                v,
-                w_str,
-            );
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "subunit", "_subunit", &self.subunit, w_integer);
+        write_opt_prim(w, "sequence", "_sequence", &self.sequence, w_str);
+        write_opt_prim(w, "length", "_length", &self.length, w_integer);
+        write_opt(
+            w,
+            "sequenceAttachment",
+            &self.sequence_attachment,
+            Attachment::write,
+        );
+        write_opt(
+            w,
+            "nTerminalModificationId",
+            &self.n_terminal_modification_id,
+            Identifier::write,
+        );
+        write_opt_prim(
+            w,
+            "nTerminalModification",
+            "_nTerminalModification",
+            &self.n_terminal_modification,
+            w_str,
+        );
+        write_opt(
+            w,
+            "cTerminalModificationId",
+            &self.c_terminal_modification_id,
+            Identifier::write,
+        );
+        write_opt_prim(
+            w,
+            "cTerminalModification",
+            "_cTerminalModification",
+            &self.c_terminal_modification,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subunit.is_some() {
-            let n = path.len();
-            path.push_str(".subunit");
-            if let Some(v) = &self.subunit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sequence.is_some() {
-            let n = path.len();
-            path.push_str(".sequence");
-            if let Some(v) = &self.sequence {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.length.is_some() {
-            let n = path.len();
-            path.push_str(".length");
-            if let Some(v) = &self.length {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sequence_attachment.is_some() {
-            let n = path.len();
-            path.push_str(".sequenceAttachment");
-            if let Some(v) = &self.sequence_attachment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.n_terminal_modification_id.is_some() {
-            let n = path.len();
-            path.push_str(".nTerminalModificationId");
-            if let Some(v) = &self.n_terminal_modification_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.n_terminal_modification.is_some() {
-            let n = path.len();
-            path.push_str(".nTerminalModification");
-            if let Some(v) = &self.n_terminal_modification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.c_terminal_modification_id.is_some() {
-            let n = path.len();
-            path.push_str(".cTerminalModificationId");
-            if let Some(v) = &self.c_terminal_modification_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.c_terminal_modification.is_some() {
-            let n = path.len();
-            path.push_str(".cTerminalModification");
-            if let Some(v) = &self.c_terminal_modification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".subunit", &self.subunit, Integer::visit_refs);
+        visit_opt(path, f, ".sequence", &self.sequence, FhirString::visit_refs);
+        visit_opt(path, f, ".length", &self.length, Integer::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".sequenceAttachment",
+            &self.sequence_attachment,
+            Attachment::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".nTerminalModificationId",
+            &self.n_terminal_modification_id,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".nTerminalModification",
+            &self.n_terminal_modification,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".cTerminalModificationId",
+            &self.c_terminal_modification_id,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".cTerminalModification",
+            &self.c_terminal_modification,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceProteinSubunit {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.length, integer),
+            2 => opt_prim_element(p, &mut self.length),
+            3 => opt_prim_value(p, &mut self.subunit, integer),
+            4 => opt_prim_element(p, &mut self.subunit),
+            5 => opt_prim_value(p, &mut self.sequence, string),
+            6 => opt_prim_element(p, &mut self.sequence),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => opt(p, &mut self.sequence_attachment, Attachment::read),
+            10 => opt_prim_value(p, &mut self.c_terminal_modification, string),
+            11 => opt_prim_value(p, &mut self.n_terminal_modification, string),
+            12 => opt_prim_element(p, &mut self.c_terminal_modification),
+            13 => opt_prim_element(p, &mut self.n_terminal_modification),
+            14 => opt(p, &mut self.c_terminal_modification_id, Identifier::read),
+            15 => opt(p, &mut self.n_terminal_modification_id, Identifier::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_PROTEIN_SUBUNIT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("length"),
+        Key::plain("_length"),
+        Key::plain("subunit"),
+        Key::plain("_subunit"),
+        Key::plain("sequence"),
+        Key::plain("_sequence"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::plain("sequenceAttachment"),
+        Key::plain("cTerminalModification"),
+        Key::plain("nTerminalModification"),
+        Key::plain("_cTerminalModification"),
+        Key::plain("_nTerminalModification"),
+        Key::plain("cTerminalModificationId"),
+        Key::plain("nTerminalModificationId"),
+    ],
+    choices: &[],
+    required: &[],
+};

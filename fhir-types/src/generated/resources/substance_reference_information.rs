@@ -61,92 +61,7 @@ impl SubstanceReferenceInformation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("SubstanceReferenceInformation")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                "gene" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.gene, SubstanceReferenceInformationGene::read)?;
-                }
-                "geneElement" => {
-                    p.mark(&mut seen, 15)?;
-                    many(
-                        p,
-                        &mut r.gene_element,
-                        SubstanceReferenceInformationGeneElement::read,
-                    )?;
-                }
-                "classification" => {
-                    p.mark(&mut seen, 16)?;
-                    many(
-                        p,
-                        &mut r.classification,
-                        SubstanceReferenceInformationClassification::read,
-                    )?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.target, SubstanceReferenceInformationTarget::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_REFERENCE_INFORMATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -154,189 +69,184 @@ impl SubstanceReferenceInformation {
         w.begin_object();
         w.key("resourceType");
         w.str("SubstanceReferenceInformation");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
-        if !self.gene.is_empty() {
-            w.key("gene");
-            w.begin_array();
-            for v in &self.gene {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.gene_element.is_empty() {
-            w.key("geneElement");
-            w.begin_array();
-            for v in &self.gene_element {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.classification.is_empty() {
-            w.key("classification");
-            w.begin_array();
-            for v in &self.classification {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.target.is_empty() {
-            w.key("target");
-            w.begin_array();
-            for v in &self.target {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
+        write_many(
+            w,
+            "gene",
+            &self.gene,
+            SubstanceReferenceInformationGene::write,
+        );
+        write_many(
+            w,
+            "geneElement",
+            &self.gene_element,
+            SubstanceReferenceInformationGeneElement::write,
+        );
+        write_many(
+            w,
+            "classification",
+            &self.classification,
+            SubstanceReferenceInformationClassification::write,
+        );
+        write_many(
+            w,
+            "target",
+            &self.target,
+            SubstanceReferenceInformationTarget::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.gene.is_empty() {
-            let n = path.len();
-            path.push_str(".gene");
-            for v in &self.gene {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.gene_element.is_empty() {
-            let n = path.len();
-            path.push_str(".geneElement");
-            for v in &self.gene_element {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.classification.is_empty() {
-            let n = path.len();
-            path.push_str(".classification");
-            for v in &self.classification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target.is_empty() {
-            let n = path.len();
-            path.push_str(".target");
-            for v in &self.target {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".gene",
+            &self.gene,
+            SubstanceReferenceInformationGene::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".geneElement",
+            &self.gene_element,
+            SubstanceReferenceInformationGeneElement::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".classification",
+            &self.classification,
+            SubstanceReferenceInformationClassification::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".target",
+            &self.target,
+            SubstanceReferenceInformationTarget::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for SubstanceReferenceInformation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.gene, SubstanceReferenceInformationGene::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => many(
+                p,
+                &mut self.target,
+                SubstanceReferenceInformationTarget::read,
+            ),
+            6 => opt_prim_value(p, &mut self.comment, string),
+            7 => opt_prim_element(p, &mut self.comment),
+            8 => opt_prim_value(p, &mut self.language, code),
+            9 => opt_prim_element(p, &mut self.language),
+            10 => many(p, &mut self.contained, Resource::read),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => many(
+                p,
+                &mut self.gene_element,
+                SubstanceReferenceInformationGeneElement::read,
+            ),
+            13 => p.expect_resource_type("SubstanceReferenceInformation"),
+            14 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            15 => opt_prim_element(p, &mut self.implicit_rules),
+            16 => many(
+                p,
+                &mut self.classification,
+                SubstanceReferenceInformationClassification::read,
+            ),
+            17 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SUBSTANCE_REFERENCE_INFORMATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("gene"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("target"),
+        Key::plain("comment"),
+        Key::plain("_comment"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("geneElement"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("classification"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Todo
 ///
@@ -374,145 +284,112 @@ impl SubstanceReferenceInformationClassification {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "domain" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.domain, CodeableConcept::read)?;
-                }
-                "classification" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.classification, CodeableConcept::read)?;
-                }
-                "subtype" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.subtype, CodeableConcept::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.source, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_REFERENCE_INFORMATION_CLASSIFICATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.domain {
-            w.key("domain");
-            v.write(w);
-        }
-        if let Some(v) = &self.classification {
-            w.key("classification");
-            v.write(w);
-        }
-        if !self.subtype.is_empty() {
-            w.key("subtype");
-            w.begin_array();
-            for v in &self.subtype {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.source.is_empty() {
-            w.key("source");
-            w.begin_array();
-            for v in &self.source {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "domain", &self.domain, CodeableConcept::write);
+        write_opt(
+            w,
+            "classification",
+            &self.classification,
+            CodeableConcept::write,
+        );
+        write_many(w, "subtype", &self.subtype, CodeableConcept::write);
+        write_many(w, "source", &self.source, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.domain.is_some() {
-            let n = path.len();
-            path.push_str(".domain");
-            if let Some(v) = &self.domain {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.classification.is_some() {
-            let n = path.len();
-            path.push_str(".classification");
-            if let Some(v) = &self.classification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.subtype.is_empty() {
-            let n = path.len();
-            path.push_str(".subtype");
-            for v in &self.subtype {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.source.is_empty() {
-            let n = path.len();
-            path.push_str(".source");
-            for v in &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".domain",
+            &self.domain,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".classification",
+            &self.classification,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".subtype",
+            &self.subtype,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".source", &self.source, reference);
+    }
+}
+
+impl ReadFields for SubstanceReferenceInformationClassification {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.domain, CodeableConcept::read),
+            2 => many(p, &mut self.source, Reference::read),
+            3 => many(p, &mut self.subtype, CodeableConcept::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.classification, CodeableConcept::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_REFERENCE_INFORMATION_CLASSIFICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("domain"),
+        Key::plain("source"),
+        Key::plain("subtype"),
+        Key::plain("extension"),
+        Key::plain("classification"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Todo
 ///
@@ -548,125 +425,96 @@ impl SubstanceReferenceInformationGene {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "geneSequenceOrigin" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.gene_sequence_origin, CodeableConcept::read)?;
-                }
-                "gene" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.gene, CodeableConcept::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.source, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_REFERENCE_INFORMATION_GENE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.gene_sequence_origin {
-            w.key("geneSequenceOrigin");
-            v.write(w);
-        }
-        if let Some(v) = &self.gene {
-            w.key("gene");
-            v.write(w);
-        }
-        if !self.source.is_empty() {
-            w.key("source");
-            w.begin_array();
-            for v in &self.source {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "geneSequenceOrigin",
+            &self.gene_sequence_origin,
+            CodeableConcept::write,
+        );
+        write_opt(w, "gene", &self.gene, CodeableConcept::write);
+        write_many(w, "source", &self.source, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.gene_sequence_origin.is_some() {
-            let n = path.len();
-            path.push_str(".geneSequenceOrigin");
-            if let Some(v) = &self.gene_sequence_origin {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.gene.is_some() {
-            let n = path.len();
-            path.push_str(".gene");
-            if let Some(v) = &self.gene {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.source.is_empty() {
-            let n = path.len();
-            path.push_str(".source");
-            for v in &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".geneSequenceOrigin",
+            &self.gene_sequence_origin,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".gene", &self.gene, CodeableConcept::visit_refs);
+        visit_many(path, f, ".source", &self.source, reference);
+    }
+}
+
+impl ReadFields for SubstanceReferenceInformationGene {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.gene, CodeableConcept::read),
+            2 => many(p, &mut self.source, Reference::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            5 => opt(p, &mut self.gene_sequence_origin, CodeableConcept::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_REFERENCE_INFORMATION_GENE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("gene"),
+        Key::plain("source"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+        Key::plain("geneSequenceOrigin"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Todo
 ///
@@ -702,125 +550,85 @@ impl SubstanceReferenceInformationGeneElement {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "element" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.element, Identifier::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.source, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_REFERENCE_INFORMATION_GENE_ELEMENT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.element {
-            w.key("element");
-            v.write(w);
-        }
-        if !self.source.is_empty() {
-            w.key("source");
-            w.begin_array();
-            for v in &self.source {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "element", &self.element, Identifier::write);
+        write_many(w, "source", &self.source, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.element.is_some() {
-            let n = path.len();
-            path.push_str(".element");
-            if let Some(v) = &self.element {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.source.is_empty() {
-            let n = path.len();
-            path.push_str(".source");
-            for v in &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".element", &self.element, Identifier::visit_refs);
+        visit_many(path, f, ".source", &self.source, reference);
+    }
+}
+
+impl ReadFields for SubstanceReferenceInformationGeneElement {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.source, Reference::read),
+            3 => opt(p, &mut self.element, Identifier::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_REFERENCE_INFORMATION_GENE_ELEMENT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("source"),
+        Key::plain("element"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Todo
 ///
@@ -881,265 +689,195 @@ impl Default for SubstanceReferenceInformationTargetAmount {
     }
 }
 
+impl SubstanceReferenceInformationTargetAmount {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "amountQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "amountRange", &**x, Range::write),
+            Self::String(x) => write_one_prim(w, "amountString", "_amountString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SubstanceReferenceInformationTarget {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.target, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "interaction" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.interaction, CodeableConcept::read)?;
-                }
-                "organism" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.organism, CodeableConcept::read)?;
-                }
-                "organismType" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.organism_type, CodeableConcept::read)?;
-                }
-                "amountQuantity" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 1, "amount")?;
-                    choice_box(
-                        p,
-                        &mut r.amount,
-                        Quantity::read,
-                        SubstanceReferenceInformationTargetAmount::Quantity,
-                    )?;
-                }
-                "amountRange" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 2, "amount")?;
-                    choice_box(
-                        p,
-                        &mut r.amount,
-                        Range::read,
-                        SubstanceReferenceInformationTargetAmount::Range,
-                    )?;
-                }
-                "amountString" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 3, "amount")?;
-                    choice_value(
-                        p,
-                        &mut r.amount,
-                        string,
-                        SubstanceReferenceInformationTargetAmount::String,
-                        |e| match e {
-                            SubstanceReferenceInformationTargetAmount::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_amountString" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 3, "amount")?;
-                    choice_element(
-                        p,
-                        &mut r.amount,
-                        SubstanceReferenceInformationTargetAmount::String,
-                        |e| match e {
-                            SubstanceReferenceInformationTargetAmount::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "amountType" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.amount_type, CodeableConcept::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.source, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_REFERENCE_INFORMATION_TARGET_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.target {
-            w.key("target");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.interaction {
-            w.key("interaction");
-            v.write(w);
-        }
-        if let Some(v) = &self.organism {
-            w.key("organism");
-            v.write(w);
-        }
-        if let Some(v) = &self.organism_type {
-            w.key("organismType");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "target", &self.target, Identifier::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "interaction", &self.interaction, CodeableConcept::write);
+        write_opt(w, "organism", &self.organism, CodeableConcept::write);
+        write_opt(
+            w,
+            "organismType",
+            &self.organism_type,
+            CodeableConcept::write,
+        );
         if let Some(v) = &self.amount {
-            match v {
-                SubstanceReferenceInformationTargetAmount::Quantity(x) => {
-                    w.key("amountQuantity");
-                    x.write(w);
-                }
-                SubstanceReferenceInformationTargetAmount::Range(x) => {
-                    w.key("amountRange");
-                    x.write(w);
-                }
-                SubstanceReferenceInformationTargetAmount::String(x) => {
-                    write_prim(w, "amountString", "_amountString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.amount_type {
-            w.key("amountType");
-            v.write(w);
-        }
-        if !self.source.is_empty() {
-            w.key("source");
-            w.begin_array();
-            for v in &self.source {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "amountType", &self.amount_type, CodeableConcept::write);
+        write_many(w, "source", &self.source, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.target.is_some() {
-            let n = path.len();
-            path.push_str(".target");
-            if let Some(v) = &self.target {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.interaction.is_some() {
-            let n = path.len();
-            path.push_str(".interaction");
-            if let Some(v) = &self.interaction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.organism.is_some() {
-            let n = path.len();
-            path.push_str(".organism");
-            if let Some(v) = &self.organism {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.organism_type.is_some() {
-            let n = path.len();
-            path.push_str(".organismType");
-            if let Some(v) = &self.organism_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount[x]");
-            if let Some(v) = &self.amount {
-                match v {
-                    SubstanceReferenceInformationTargetAmount::Quantity(x) => x.visit_refs(path, f),
-                    SubstanceReferenceInformationTargetAmount::Range(x) => x.visit_refs(path, f),
-                    SubstanceReferenceInformationTargetAmount::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.amount_type.is_some() {
-            let n = path.len();
-            path.push_str(".amountType");
-            if let Some(v) = &self.amount_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.source.is_empty() {
-            let n = path.len();
-            path.push_str(".source");
-            for v in &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".target", &self.target, Identifier::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".interaction",
+            &self.interaction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".organism",
+            &self.organism,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".organismType",
+            &self.organism_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amount[x]",
+            &self.amount,
+            SubstanceReferenceInformationTargetAmount::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amountType",
+            &self.amount_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".source", &self.source, reference);
+    }
+}
+
+impl ReadFields for SubstanceReferenceInformationTarget {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.source, Reference::read),
+            3 => opt(p, &mut self.target, Identifier::read),
+            4 => opt(p, &mut self.organism, CodeableConcept::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt(p, &mut self.amount_type, CodeableConcept::read),
+            7 => choice_box(
+                p,
+                &mut self.amount,
+                Range::read,
+                SubstanceReferenceInformationTargetAmount::Range,
+            ),
+            8 => opt(p, &mut self.interaction, CodeableConcept::read),
+            9 => choice_value(
+                p,
+                &mut self.amount,
+                string,
+                SubstanceReferenceInformationTargetAmount::String,
+                |e| match e {
+                    SubstanceReferenceInformationTargetAmount::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => opt(p, &mut self.organism_type, CodeableConcept::read),
+            11 => choice_element(
+                p,
+                &mut self.amount,
+                SubstanceReferenceInformationTargetAmount::String,
+                |e| match e {
+                    SubstanceReferenceInformationTargetAmount::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_box(
+                p,
+                &mut self.amount,
+                Quantity::read,
+                SubstanceReferenceInformationTargetAmount::Quantity,
+            ),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_REFERENCE_INFORMATION_TARGET_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("source"),
+        Key::plain("target"),
+        Key::plain("organism"),
+        Key::plain("extension"),
+        Key::plain("amountType"),
+        Key::choice("amountRange", 1, 2),
+        Key::plain("interaction"),
+        Key::choice("amountString", 1, 3),
+        Key::plain("organismType"),
+        Key::choice("_amountString", 1, 3),
+        Key::choice("amountQuantity", 1, 1),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["amount"],
+    required: &[],
+};

@@ -77,136 +77,7 @@ impl SubstanceSourceMaterial {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("SubstanceSourceMaterial")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "sourceMaterialClass" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.source_material_class, CodeableConcept::read)?;
-                }
-                "sourceMaterialType" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.source_material_type, CodeableConcept::read)?;
-                }
-                "sourceMaterialState" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.source_material_state, CodeableConcept::read)?;
-                }
-                "organismId" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.organism_id, Identifier::read)?;
-                }
-                "organismName" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.organism_name, string)?;
-                }
-                "_organismName" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.organism_name)?;
-                }
-                "parentSubstanceId" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.parent_substance_id, Identifier::read)?;
-                }
-                "parentSubstanceName" => {
-                    p.mark(&mut seen, 19)?;
-                    let other = p.marked(&seen, 20);
-                    values(p, &mut r.parent_substance_name, string, other)?;
-                }
-                "_parentSubstanceName" => {
-                    p.mark(&mut seen, 20)?;
-                    let other = p.marked(&seen, 19);
-                    elements(p, &mut r.parent_substance_name, other)?;
-                }
-                "countryOfOrigin" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.country_of_origin, CodeableConcept::read)?;
-                }
-                "geographicalLocation" => {
-                    p.mark(&mut seen, 22)?;
-                    let other = p.marked(&seen, 23);
-                    values(p, &mut r.geographical_location, string, other)?;
-                }
-                "_geographicalLocation" => {
-                    p.mark(&mut seen, 23)?;
-                    let other = p.marked(&seen, 22);
-                    elements(p, &mut r.geographical_location, other)?;
-                }
-                "developmentStage" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.development_stage, CodeableConcept::read)?;
-                }
-                "fractionDescription" => {
-                    p.mark(&mut seen, 25)?;
-                    many(
-                        p,
-                        &mut r.fraction_description,
-                        SubstanceSourceMaterialFractionDescription::read,
-                    )?;
-                }
-                "organism" => {
-                    p.mark(&mut seen, 26)?;
-                    opt(p, &mut r.organism, SubstanceSourceMaterialOrganism::read)?;
-                }
-                "partDescription" => {
-                    p.mark(&mut seen, 27)?;
-                    many(
-                        p,
-                        &mut r.part_description,
-                        SubstanceSourceMaterialPartDescription::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_SOURCE_MATERIAL_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.parent_substance_name, "parentSubstanceName")?;
         check_list(p, &r.geographical_location, "geographicalLocation")?;
         Ok(r)
@@ -216,74 +87,57 @@ impl SubstanceSourceMaterial {
         w.begin_object();
         w.key("resourceType");
         w.str("SubstanceSourceMaterial");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.source_material_class {
-            w.key("sourceMaterialClass");
-            v.write(w);
-        }
-        if let Some(v) = &self.source_material_type {
-            w.key("sourceMaterialType");
-            v.write(w);
-        }
-        if let Some(v) = &self.source_material_state {
-            w.key("sourceMaterialState");
-            v.write(w);
-        }
-        if let Some(v) = &self.organism_id {
-            w.key("organismId");
-            v.write(w);
-        }
-        if let Some(v) = &self.organism_name {
-            write_prim(w, "organismName", "_organismName", v, w_str);
-        }
-        if !self.parent_substance_id.is_empty() {
-            w.key("parentSubstanceId");
-            w.begin_array();
-            for v in &self.parent_substance_id {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "sourceMaterialClass",
+            &self.source_material_class,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "sourceMaterialType",
+            &self.source_material_type,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "sourceMaterialState",
+            &self.source_material_state,
+            CodeableConcept::write,
+        );
+        write_opt(w, "organismId", &self.organism_id, Identifier::write);
+        write_opt_prim(
+            w,
+            "organismName",
+            "_organismName",
+            &self.organism_name,
+            w_str,
+        );
+        write_many(
+            w,
+            "parentSubstanceId",
+            &self.parent_substance_id,
+            Identifier::write,
+        );
         write_prims(
             w,
             "parentSubstanceName",
@@ -291,14 +145,12 @@ impl SubstanceSourceMaterial {
             &self.parent_substance_name,
             w_str,
         );
-        if !self.country_of_origin.is_empty() {
-            w.key("countryOfOrigin");
-            w.begin_array();
-            for v in &self.country_of_origin {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "countryOfOrigin",
+            &self.country_of_origin,
+            CodeableConcept::write,
+        );
         write_prims(
             w,
             "geographicalLocation",
@@ -306,201 +158,254 @@ impl SubstanceSourceMaterial {
             &self.geographical_location,
             w_str,
         );
-        if let Some(v) = &self.development_stage {
-            w.key("developmentStage");
-            v.write(w);
-        }
-        if !self.fraction_description.is_empty() {
-            w.key("fractionDescription");
-            w.begin_array();
-            for v in &self.fraction_description {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.organism {
-            w.key("organism");
-            v.write(w);
-        }
-        if !self.part_description.is_empty() {
-            w.key("partDescription");
-            w.begin_array();
-            for v in &self.part_description {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(
+            w,
+            "developmentStage",
+            &self.development_stage,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "fractionDescription",
+            &self.fraction_description,
+            SubstanceSourceMaterialFractionDescription::write,
+        );
+        write_opt(
+            w,
+            "organism",
+            &self.organism,
+            SubstanceSourceMaterialOrganism::write,
+        );
+        write_many(
+            w,
+            "partDescription",
+            &self.part_description,
+            SubstanceSourceMaterialPartDescription::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_material_class.is_some() {
-            let n = path.len();
-            path.push_str(".sourceMaterialClass");
-            if let Some(v) = &self.source_material_class {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_material_type.is_some() {
-            let n = path.len();
-            path.push_str(".sourceMaterialType");
-            if let Some(v) = &self.source_material_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_material_state.is_some() {
-            let n = path.len();
-            path.push_str(".sourceMaterialState");
-            if let Some(v) = &self.source_material_state {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.organism_id.is_some() {
-            let n = path.len();
-            path.push_str(".organismId");
-            if let Some(v) = &self.organism_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.organism_name.is_some() {
-            let n = path.len();
-            path.push_str(".organismName");
-            if let Some(v) = &self.organism_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parent_substance_id.is_empty() {
-            let n = path.len();
-            path.push_str(".parentSubstanceId");
-            for v in &self.parent_substance_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parent_substance_name.is_empty() {
-            let n = path.len();
-            path.push_str(".parentSubstanceName");
-            for v in &self.parent_substance_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.country_of_origin.is_empty() {
-            let n = path.len();
-            path.push_str(".countryOfOrigin");
-            for v in &self.country_of_origin {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.geographical_location.is_empty() {
-            let n = path.len();
-            path.push_str(".geographicalLocation");
-            for v in &self.geographical_location {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.development_stage.is_some() {
-            let n = path.len();
-            path.push_str(".developmentStage");
-            if let Some(v) = &self.development_stage {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.fraction_description.is_empty() {
-            let n = path.len();
-            path.push_str(".fractionDescription");
-            for v in &self.fraction_description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.organism.is_some() {
-            let n = path.len();
-            path.push_str(".organism");
-            if let Some(v) = &self.organism {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_description.is_empty() {
-            let n = path.len();
-            path.push_str(".partDescription");
-            for v in &self.part_description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".sourceMaterialClass",
+            &self.source_material_class,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".sourceMaterialType",
+            &self.source_material_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".sourceMaterialState",
+            &self.source_material_state,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".organismId",
+            &self.organism_id,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".organismName",
+            &self.organism_name,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".parentSubstanceId",
+            &self.parent_substance_id,
+            Identifier::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".parentSubstanceName",
+            &self.parent_substance_name,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".countryOfOrigin",
+            &self.country_of_origin,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".geographicalLocation",
+            &self.geographical_location,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".developmentStage",
+            &self.development_stage,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".fractionDescription",
+            &self.fraction_description,
+            SubstanceSourceMaterialFractionDescription::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".organism",
+            &self.organism,
+            SubstanceSourceMaterialOrganism::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".partDescription",
+            &self.part_description,
+            SubstanceSourceMaterialPartDescription::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for SubstanceSourceMaterial {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt_prim_value(p, &mut self.language, code),
+            5 => opt(p, &mut self.organism, SubstanceSourceMaterialOrganism::read),
+            6 => opt_prim_element(p, &mut self.language),
+            7 => many(p, &mut self.contained, Resource::read),
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => opt(p, &mut self.organism_id, Identifier::read),
+            10 => opt_prim_value(p, &mut self.organism_name, string),
+            11 => p.expect_resource_type("SubstanceSourceMaterial"),
+            12 => opt_prim_element(p, &mut self.organism_name),
+            13 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            14 => opt_prim_element(p, &mut self.implicit_rules),
+            15 => many(p, &mut self.country_of_origin, CodeableConcept::read),
+            16 => many(
+                p,
+                &mut self.part_description,
+                SubstanceSourceMaterialPartDescription::read,
+            ),
+            17 => opt(p, &mut self.development_stage, CodeableConcept::read),
+            18 => many(p, &mut self.modifier_extension, Extension::read),
+            19 => many(p, &mut self.parent_substance_id, Identifier::read),
+            20 => opt(p, &mut self.source_material_type, CodeableConcept::read),
+            21 => many(
+                p,
+                &mut self.fraction_description,
+                SubstanceSourceMaterialFractionDescription::read,
+            ),
+            22 => {
+                let other = p.marked(seen, 25);
+                values(p, &mut self.parent_substance_name, string, other)
+            }
+            23 => opt(p, &mut self.source_material_class, CodeableConcept::read),
+            24 => opt(p, &mut self.source_material_state, CodeableConcept::read),
+            25 => {
+                let other = p.marked(seen, 22);
+                elements(p, &mut self.parent_substance_name, other)
+            }
+            26 => {
+                let other = p.marked(seen, 27);
+                values(p, &mut self.geographical_location, string, other)
+            }
+            27 => {
+                let other = p.marked(seen, 26);
+                elements(p, &mut self.geographical_location, other)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+static SUBSTANCE_SOURCE_MATERIAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("language"),
+        Key::plain("organism"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("organismId"),
+        Key::plain("organismName"),
+        Key::plain("resourceType"),
+        Key::plain("_organismName"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("countryOfOrigin"),
+        Key::plain("partDescription"),
+        Key::plain("developmentStage"),
+        Key::plain("modifierExtension"),
+        Key::plain("parentSubstanceId"),
+        Key::plain("sourceMaterialType"),
+        Key::plain("fractionDescription"),
+        Key::plain("parentSubstanceName"),
+        Key::plain("sourceMaterialClass"),
+        Key::plain("sourceMaterialState"),
+        Key::plain("_parentSubstanceName"),
+        Key::plain("geographicalLocation"),
+        Key::plain("_geographicalLocation"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Many complex materials are fractions of parts of plants, animals, or minerals. Fraction elements are often necessary to define both Substances and Specified Group 1 Substances. For substances derived from Plants, fraction information will be captured at the Substance information level ( . Oils, Juices and Exudates). Additional information for Extracts, such as extraction solvent composition, will be captured at the Specified Substance Group 1 information level. For plasma-derived products fraction information will be captured at the Substance and the Specified Substance Group 1 levels
 ///
@@ -534,107 +439,94 @@ impl SubstanceSourceMaterialFractionDescription {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "fraction" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.fraction, string)?;
-                }
-                "_fraction" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.fraction)?;
-                }
-                "materialType" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.material_type, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SOURCE_MATERIAL_FRACTION_DESCRIPTION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.fraction {
-            write_prim(w, "fraction", "_fraction", v, w_str);
-        }
-        if let Some(v) = &self.material_type {
-            w.key("materialType");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "fraction", "_fraction", &self.fraction, w_str);
+        write_opt(
+            w,
+            "materialType",
+            &self.material_type,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.fraction.is_some() {
-            let n = path.len();
-            path.push_str(".fraction");
-            if let Some(v) = &self.fraction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.material_type.is_some() {
-            let n = path.len();
-            path.push_str(".materialType");
-            if let Some(v) = &self.material_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".fraction", &self.fraction, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".materialType",
+            &self.material_type,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceSourceMaterialFractionDescription {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.fraction, string),
+            2 => opt_prim_element(p, &mut self.fraction),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.material_type, CodeableConcept::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SOURCE_MATERIAL_FRACTION_DESCRIPTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("fraction"),
+        Key::plain("_fraction"),
+        Key::plain("extension"),
+        Key::plain("materialType"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// This subclause describes the organism which the substance is derived from. For vaccines, the parent organism shall be specified based on these subclause elements. As an example, full taxonomy will be described for the Substance Name: ., Leaf
 ///
@@ -680,225 +572,187 @@ impl SubstanceSourceMaterialOrganism {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "family" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.family, CodeableConcept::read)?;
-                }
-                "genus" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.genus, CodeableConcept::read)?;
-                }
-                "species" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.species, CodeableConcept::read)?;
-                }
-                "intraspecificType" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.intraspecific_type, CodeableConcept::read)?;
-                }
-                "intraspecificDescription" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.intraspecific_description, string)?;
-                }
-                "_intraspecificDescription" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.intraspecific_description)?;
-                }
-                "author" => {
-                    p.mark(&mut seen, 9)?;
-                    many(
-                        p,
-                        &mut r.author,
-                        SubstanceSourceMaterialOrganismAuthor::read,
-                    )?;
-                }
-                "hybrid" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(
-                        p,
-                        &mut r.hybrid,
-                        SubstanceSourceMaterialOrganismHybrid::read,
-                    )?;
-                }
-                "organismGeneral" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(
-                        p,
-                        &mut r.organism_general,
-                        SubstanceSourceMaterialOrganismOrganismGeneral::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SOURCE_MATERIAL_ORGANISM_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.family {
-            w.key("family");
-            v.write(w);
-        }
-        if let Some(v) = &self.genus {
-            w.key("genus");
-            v.write(w);
-        }
-        if let Some(v) = &self.species {
-            w.key("species");
-            v.write(w);
-        }
-        if let Some(v) = &self.intraspecific_type {
-            w.key("intraspecificType");
-            v.write(w);
-        }
-        if let Some(v) = &self.intraspecific_description {
-            write_prim(
-                w,
-                "intraspecificDescription",
-                "_intraspecificDescription",
-                v,
-                w_str,
-            );
-        }
-        if !self.author.is_empty() {
-            w.key("author");
-            w.begin_array();
-            for v in &self.author {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.hybrid {
-            w.key("hybrid");
-            v.write(w);
-        }
-        if let Some(v) = &self.organism_general {
-            w.key("organismGeneral");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "family", &self.family, CodeableConcept::write);
+        write_opt(w, "genus", &self.genus, CodeableConcept::write);
+        write_opt(w, "species", &self.species, CodeableConcept::write);
+        write_opt(
+            w,
+            "intraspecificType",
+            &self.intraspecific_type,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "intraspecificDescription",
+            "_intraspecificDescription",
+            &self.intraspecific_description,
+            w_str,
+        );
+        write_many(
+            w,
+            "author",
+            &self.author,
+            SubstanceSourceMaterialOrganismAuthor::write,
+        );
+        write_opt(
+            w,
+            "hybrid",
+            &self.hybrid,
+            SubstanceSourceMaterialOrganismHybrid::write,
+        );
+        write_opt(
+            w,
+            "organismGeneral",
+            &self.organism_general,
+            SubstanceSourceMaterialOrganismOrganismGeneral::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.family.is_some() {
-            let n = path.len();
-            path.push_str(".family");
-            if let Some(v) = &self.family {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.genus.is_some() {
-            let n = path.len();
-            path.push_str(".genus");
-            if let Some(v) = &self.genus {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.species.is_some() {
-            let n = path.len();
-            path.push_str(".species");
-            if let Some(v) = &self.species {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.intraspecific_type.is_some() {
-            let n = path.len();
-            path.push_str(".intraspecificType");
-            if let Some(v) = &self.intraspecific_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.intraspecific_description.is_some() {
-            let n = path.len();
-            path.push_str(".intraspecificDescription");
-            if let Some(v) = &self.intraspecific_description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.author.is_empty() {
-            let n = path.len();
-            path.push_str(".author");
-            for v in &self.author {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.hybrid.is_some() {
-            let n = path.len();
-            path.push_str(".hybrid");
-            if let Some(v) = &self.hybrid {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.organism_general.is_some() {
-            let n = path.len();
-            path.push_str(".organismGeneral");
-            if let Some(v) = &self.organism_general {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".family",
+            &self.family,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".genus", &self.genus, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".species",
+            &self.species,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".intraspecificType",
+            &self.intraspecific_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".intraspecificDescription",
+            &self.intraspecific_description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".author",
+            &self.author,
+            SubstanceSourceMaterialOrganismAuthor::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".hybrid",
+            &self.hybrid,
+            SubstanceSourceMaterialOrganismHybrid::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".organismGeneral",
+            &self.organism_general,
+            SubstanceSourceMaterialOrganismOrganismGeneral::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceSourceMaterialOrganism {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.genus, CodeableConcept::read),
+            2 => many(
+                p,
+                &mut self.author,
+                SubstanceSourceMaterialOrganismAuthor::read,
+            ),
+            3 => opt(p, &mut self.family, CodeableConcept::read),
+            4 => opt(
+                p,
+                &mut self.hybrid,
+                SubstanceSourceMaterialOrganismHybrid::read,
+            ),
+            5 => opt(p, &mut self.species, CodeableConcept::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => opt(
+                p,
+                &mut self.organism_general,
+                SubstanceSourceMaterialOrganismOrganismGeneral::read,
+            ),
+            8 => opt(p, &mut self.intraspecific_type, CodeableConcept::read),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            10 => opt_prim_value(p, &mut self.intraspecific_description, string),
+            11 => opt_prim_element(p, &mut self.intraspecific_description),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SOURCE_MATERIAL_ORGANISM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("genus"),
+        Key::plain("author"),
+        Key::plain("family"),
+        Key::plain("hybrid"),
+        Key::plain("species"),
+        Key::plain("extension"),
+        Key::plain("organismGeneral"),
+        Key::plain("intraspecificType"),
+        Key::plain("modifierExtension"),
+        Key::plain("intraspecificDescription"),
+        Key::plain("_intraspecificDescription"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// 4.9.13.6.1 Author type (Conditional)
 ///
@@ -932,107 +786,101 @@ impl SubstanceSourceMaterialOrganismAuthor {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "authorType" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.author_type, CodeableConcept::read)?;
-                }
-                "authorDescription" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.author_description, string)?;
-                }
-                "_authorDescription" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.author_description)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SOURCE_MATERIAL_ORGANISM_AUTHOR_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.author_type {
-            w.key("authorType");
-            v.write(w);
-        }
-        if let Some(v) = &self.author_description {
-            write_prim(w, "authorDescription", "_authorDescription", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "authorType", &self.author_type, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "authorDescription",
+            "_authorDescription",
+            &self.author_description,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.author_type.is_some() {
-            let n = path.len();
-            path.push_str(".authorType");
-            if let Some(v) = &self.author_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.author_description.is_some() {
-            let n = path.len();
-            path.push_str(".authorDescription");
-            if let Some(v) = &self.author_description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authorType",
+            &self.author_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authorDescription",
+            &self.author_description,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceSourceMaterialOrganismAuthor {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt(p, &mut self.author_type, CodeableConcept::read),
+            3 => opt_prim_value(p, &mut self.author_description, string),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            5 => opt_prim_element(p, &mut self.author_description),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SOURCE_MATERIAL_ORGANISM_AUTHOR_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("authorType"),
+        Key::plain("authorDescription"),
+        Key::plain("modifierExtension"),
+        Key::plain("_authorDescription"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// 4.9.13.8.1 Hybrid species maternal organism ID (Optional)
 ///
@@ -1072,164 +920,155 @@ impl SubstanceSourceMaterialOrganismHybrid {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "maternalOrganismId" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.maternal_organism_id, string)?;
-                }
-                "_maternalOrganismId" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.maternal_organism_id)?;
-                }
-                "maternalOrganismName" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.maternal_organism_name, string)?;
-                }
-                "_maternalOrganismName" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.maternal_organism_name)?;
-                }
-                "paternalOrganismId" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.paternal_organism_id, string)?;
-                }
-                "_paternalOrganismId" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.paternal_organism_id)?;
-                }
-                "paternalOrganismName" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.paternal_organism_name, string)?;
-                }
-                "_paternalOrganismName" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.paternal_organism_name)?;
-                }
-                "hybridType" => {
-                    p.mark(&mut seen, 11)?;
-                    opt(p, &mut r.hybrid_type, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SOURCE_MATERIAL_ORGANISM_HYBRID_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.maternal_organism_id {
-            write_prim(w, "maternalOrganismId", "_maternalOrganismId", v, w_str);
-        }
-        if let Some(v) = &self.maternal_organism_name {
-            write_prim(w, "maternalOrganismName", "_maternalOrganismName", v, w_str);
-        }
-        if let Some(v) = &self.paternal_organism_id {
-            write_prim(w, "paternalOrganismId", "_paternalOrganismId", v, w_str);
-        }
-        if let Some(v) = &self.paternal_organism_name {
-            write_prim(w, "paternalOrganismName", "_paternalOrganismName", v, w_str);
-        }
-        if let Some(v) = &self.hybrid_type {
-            w.key("hybridType");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(
+            w,
+            "maternalOrganismId",
+            "_maternalOrganismId",
+            &self.maternal_organism_id,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "maternalOrganismName",
+            "_maternalOrganismName",
+            &self.maternal_organism_name,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "paternalOrganismId",
+            "_paternalOrganismId",
+            &self.paternal_organism_id,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "paternalOrganismName",
+            "_paternalOrganismName",
+            &self.paternal_organism_name,
+            w_str,
+        );
+        write_opt(w, "hybridType", &self.hybrid_type, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.maternal_organism_id.is_some() {
-            let n = path.len();
-            path.push_str(".maternalOrganismId");
-            if let Some(v) = &self.maternal_organism_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.maternal_organism_name.is_some() {
-            let n = path.len();
-            path.push_str(".maternalOrganismName");
-            if let Some(v) = &self.maternal_organism_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.paternal_organism_id.is_some() {
-            let n = path.len();
-            path.push_str(".paternalOrganismId");
-            if let Some(v) = &self.paternal_organism_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.paternal_organism_name.is_some() {
-            let n = path.len();
-            path.push_str(".paternalOrganismName");
-            if let Some(v) = &self.paternal_organism_name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.hybrid_type.is_some() {
-            let n = path.len();
-            path.push_str(".hybridType");
-            if let Some(v) = &self.hybrid_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maternalOrganismId",
+            &self.maternal_organism_id,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".maternalOrganismName",
+            &self.maternal_organism_name,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".paternalOrganismId",
+            &self.paternal_organism_id,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".paternalOrganismName",
+            &self.paternal_organism_name,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".hybridType",
+            &self.hybrid_type,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceSourceMaterialOrganismHybrid {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt(p, &mut self.hybrid_type, CodeableConcept::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.maternal_organism_id, string),
+            5 => opt_prim_value(p, &mut self.paternal_organism_id, string),
+            6 => opt_prim_element(p, &mut self.maternal_organism_id),
+            7 => opt_prim_element(p, &mut self.paternal_organism_id),
+            8 => opt_prim_value(p, &mut self.maternal_organism_name, string),
+            9 => opt_prim_value(p, &mut self.paternal_organism_name, string),
+            10 => opt_prim_element(p, &mut self.maternal_organism_name),
+            11 => opt_prim_element(p, &mut self.paternal_organism_name),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SOURCE_MATERIAL_ORGANISM_HYBRID_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("hybridType"),
+        Key::plain("modifierExtension"),
+        Key::plain("maternalOrganismId"),
+        Key::plain("paternalOrganismId"),
+        Key::plain("_maternalOrganismId"),
+        Key::plain("_paternalOrganismId"),
+        Key::plain("maternalOrganismName"),
+        Key::plain("paternalOrganismName"),
+        Key::plain("_maternalOrganismName"),
+        Key::plain("_paternalOrganismName"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// 4.9.13.7.1 Kingdom (Conditional)
 ///
@@ -1267,136 +1106,101 @@ impl SubstanceSourceMaterialOrganismOrganismGeneral {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "kingdom" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.kingdom, CodeableConcept::read)?;
-                }
-                "phylum" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.phylum, CodeableConcept::read)?;
-                }
-                "class" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.class, CodeableConcept::read)?;
-                }
-                "order" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.order, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SOURCE_MATERIAL_ORGANISM_ORGANISM_GENERAL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.kingdom {
-            w.key("kingdom");
-            v.write(w);
-        }
-        if let Some(v) = &self.phylum {
-            w.key("phylum");
-            v.write(w);
-        }
-        if let Some(v) = &self.class {
-            w.key("class");
-            v.write(w);
-        }
-        if let Some(v) = &self.order {
-            w.key("order");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "kingdom", &self.kingdom, CodeableConcept::write);
+        write_opt(w, "phylum", &self.phylum, CodeableConcept::write);
+        write_opt(w, "class", &self.class, CodeableConcept::write);
+        write_opt(w, "order", &self.order, CodeableConcept::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.kingdom.is_some() {
-            let n = path.len();
-            path.push_str(".kingdom");
-            if let Some(v) = &self.kingdom {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.phylum.is_some() {
-            let n = path.len();
-            path.push_str(".phylum");
-            if let Some(v) = &self.phylum {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.class.is_some() {
-            let n = path.len();
-            path.push_str(".class");
-            if let Some(v) = &self.class {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.order.is_some() {
-            let n = path.len();
-            path.push_str(".order");
-            if let Some(v) = &self.order {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".kingdom",
+            &self.kingdom,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".phylum",
+            &self.phylum,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".class", &self.class, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".order", &self.order, CodeableConcept::visit_refs);
+    }
+}
+
+impl ReadFields for SubstanceSourceMaterialOrganismOrganismGeneral {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.class, CodeableConcept::read),
+            2 => opt(p, &mut self.order, CodeableConcept::read),
+            3 => opt(p, &mut self.phylum, CodeableConcept::read),
+            4 => opt(p, &mut self.kingdom, CodeableConcept::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SOURCE_MATERIAL_ORGANISM_ORGANISM_GENERAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("class"),
+        Key::plain("order"),
+        Key::plain("phylum"),
+        Key::plain("kingdom"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// To do
 ///
@@ -1430,101 +1234,89 @@ impl SubstanceSourceMaterialPartDescription {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "part" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.part, CodeableConcept::read)?;
-                }
-                "partLocation" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.part_location, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SOURCE_MATERIAL_PART_DESCRIPTION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.part {
-            w.key("part");
-            v.write(w);
-        }
-        if let Some(v) = &self.part_location {
-            w.key("partLocation");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "part", &self.part, CodeableConcept::write);
+        write_opt(
+            w,
+            "partLocation",
+            &self.part_location,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.part.is_some() {
-            let n = path.len();
-            path.push_str(".part");
-            if let Some(v) = &self.part {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.part_location.is_some() {
-            let n = path.len();
-            path.push_str(".partLocation");
-            if let Some(v) = &self.part_location {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".part", &self.part, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".partLocation",
+            &self.part_location,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceSourceMaterialPartDescription {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.part, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.part_location, CodeableConcept::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SOURCE_MATERIAL_PART_DESCRIPTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("part"),
+        Key::plain("extension"),
+        Key::plain("partLocation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -89,152 +89,7 @@ impl SubstanceSpecification {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("SubstanceSpecification")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.status, CodeableConcept::read)?;
-                }
-                "domain" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.domain, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 18)?;
-                    many(p, &mut r.source, Reference::read)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                "moiety" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.moiety, SubstanceSpecificationMoiety::read)?;
-                }
-                "property" => {
-                    p.mark(&mut seen, 22)?;
-                    many(p, &mut r.property, SubstanceSpecificationProperty::read)?;
-                }
-                "referenceInformation" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.reference_information, Reference::read)?;
-                }
-                "structure" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.structure, SubstanceSpecificationStructure::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 25)?;
-                    many(p, &mut r.code, SubstanceSpecificationCode::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.name, SubstanceSpecificationName::read)?;
-                }
-                "molecularWeight" => {
-                    p.mark(&mut seen, 27)?;
-                    many(
-                        p,
-                        &mut r.molecular_weight,
-                        SubstanceSpecificationStructureIsotopeMolecularWeight::read,
-                    )?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 28)?;
-                    many(
-                        p,
-                        &mut r.relationship,
-                        SubstanceSpecificationRelationship::read,
-                    )?;
-                }
-                "nucleicAcid" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.nucleic_acid, Reference::read)?;
-                }
-                "polymer" => {
-                    p.mark(&mut seen, 30)?;
-                    opt(p, &mut r.polymer, Reference::read)?;
-                }
-                "protein" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.protein, Reference::read)?;
-                }
-                "sourceMaterial" => {
-                    p.mark(&mut seen, 32)?;
-                    opt(p, &mut r.source_material, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_SPECIFICATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -242,374 +97,300 @@ impl SubstanceSpecification {
         w.begin_object();
         w.key("resourceType");
         w.str("SubstanceSpecification");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            w.key("status");
-            v.write(w);
-        }
-        if let Some(v) = &self.domain {
-            w.key("domain");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.source.is_empty() {
-            w.key("source");
-            w.begin_array();
-            for v in &self.source {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
-        if !self.moiety.is_empty() {
-            w.key("moiety");
-            w.begin_array();
-            for v in &self.moiety {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.property.is_empty() {
-            w.key("property");
-            w.begin_array();
-            for v in &self.property {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.reference_information {
-            w.key("referenceInformation");
-            v.write(w);
-        }
-        if let Some(v) = &self.structure {
-            w.key("structure");
-            v.write(w);
-        }
-        if !self.code.is_empty() {
-            w.key("code");
-            w.begin_array();
-            for v in &self.code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.name.is_empty() {
-            w.key("name");
-            w.begin_array();
-            for v in &self.name {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.molecular_weight.is_empty() {
-            w.key("molecularWeight");
-            w.begin_array();
-            for v in &self.molecular_weight {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.relationship.is_empty() {
-            w.key("relationship");
-            w.begin_array();
-            for v in &self.relationship {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.nucleic_acid {
-            w.key("nucleicAcid");
-            v.write(w);
-        }
-        if let Some(v) = &self.polymer {
-            w.key("polymer");
-            v.write(w);
-        }
-        if let Some(v) = &self.protein {
-            w.key("protein");
-            v.write(w);
-        }
-        if let Some(v) = &self.source_material {
-            w.key("sourceMaterial");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "status", &self.status, CodeableConcept::write);
+        write_opt(w, "domain", &self.domain, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "source", &self.source, Reference::write);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
+        write_many(
+            w,
+            "moiety",
+            &self.moiety,
+            SubstanceSpecificationMoiety::write,
+        );
+        write_many(
+            w,
+            "property",
+            &self.property,
+            SubstanceSpecificationProperty::write,
+        );
+        write_opt(
+            w,
+            "referenceInformation",
+            &self.reference_information,
+            Reference::write,
+        );
+        write_opt(
+            w,
+            "structure",
+            &self.structure,
+            SubstanceSpecificationStructure::write,
+        );
+        write_many(w, "code", &self.code, SubstanceSpecificationCode::write);
+        write_many(w, "name", &self.name, SubstanceSpecificationName::write);
+        write_many(
+            w,
+            "molecularWeight",
+            &self.molecular_weight,
+            SubstanceSpecificationStructureIsotopeMolecularWeight::write,
+        );
+        write_many(
+            w,
+            "relationship",
+            &self.relationship,
+            SubstanceSpecificationRelationship::write,
+        );
+        write_opt(w, "nucleicAcid", &self.nucleic_acid, Reference::write);
+        write_opt(w, "polymer", &self.polymer, Reference::write);
+        write_opt(w, "protein", &self.protein, Reference::write);
+        write_opt(w, "sourceMaterial", &self.source_material, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.domain.is_some() {
-            let n = path.len();
-            path.push_str(".domain");
-            if let Some(v) = &self.domain {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.source.is_empty() {
-            let n = path.len();
-            path.push_str(".source");
-            for v in &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.moiety.is_empty() {
-            let n = path.len();
-            path.push_str(".moiety");
-            for v in &self.moiety {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.property.is_empty() {
-            let n = path.len();
-            path.push_str(".property");
-            for v in &self.property {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reference_information.is_some() {
-            let n = path.len();
-            path.push_str(".referenceInformation");
-            if let Some(v) = &self.reference_information {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.structure.is_some() {
-            let n = path.len();
-            path.push_str(".structure");
-            if let Some(v) = &self.structure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code.is_empty() {
-            let n = path.len();
-            path.push_str(".code");
-            for v in &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.name.is_empty() {
-            let n = path.len();
-            path.push_str(".name");
-            for v in &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.molecular_weight.is_empty() {
-            let n = path.len();
-            path.push_str(".molecularWeight");
-            for v in &self.molecular_weight {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.relationship.is_empty() {
-            let n = path.len();
-            path.push_str(".relationship");
-            for v in &self.relationship {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.nucleic_acid.is_some() {
-            let n = path.len();
-            path.push_str(".nucleicAcid");
-            if let Some(v) = &self.nucleic_acid {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.polymer.is_some() {
-            let n = path.len();
-            path.push_str(".polymer");
-            if let Some(v) = &self.polymer {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.protein.is_some() {
-            let n = path.len();
-            path.push_str(".protein");
-            if let Some(v) = &self.protein {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_material.is_some() {
-            let n = path.len();
-            path.push_str(".sourceMaterial");
-            if let Some(v) = &self.source_material {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".status",
+            &self.status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".domain",
+            &self.domain,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".source", &self.source, reference);
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".moiety",
+            &self.moiety,
+            SubstanceSpecificationMoiety::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".property",
+            &self.property,
+            SubstanceSpecificationProperty::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".referenceInformation",
+            &self.reference_information,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".structure",
+            &self.structure,
+            SubstanceSpecificationStructure::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".code",
+            &self.code,
+            SubstanceSpecificationCode::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".name",
+            &self.name,
+            SubstanceSpecificationName::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".molecularWeight",
+            &self.molecular_weight,
+            SubstanceSpecificationStructureIsotopeMolecularWeight::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            SubstanceSpecificationRelationship::visit_refs,
+        );
+        visit_opt(path, f, ".nucleicAcid", &self.nucleic_acid, reference);
+        visit_opt(path, f, ".polymer", &self.polymer, reference);
+        visit_opt(path, f, ".protein", &self.protein, reference);
+        visit_opt(path, f, ".sourceMaterial", &self.source_material, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for SubstanceSpecification {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => many(p, &mut self.code, SubstanceSpecificationCode::read),
+            3 => opt(p, &mut self.meta, Meta::read),
+            4 => many(p, &mut self.name, SubstanceSpecificationName::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt(p, &mut self.type_, CodeableConcept::read),
+            7 => opt(p, &mut self.domain, CodeableConcept::read),
+            8 => many(p, &mut self.moiety, SubstanceSpecificationMoiety::read),
+            9 => many(p, &mut self.source, Reference::read),
+            10 => opt(p, &mut self.status, CodeableConcept::read),
+            11 => opt_prim_value(p, &mut self.comment, string),
+            12 => opt(p, &mut self.polymer, Reference::read),
+            13 => opt(p, &mut self.protein, Reference::read),
+            14 => opt_prim_element(p, &mut self.comment),
+            15 => opt_prim_value(p, &mut self.language, code),
+            16 => many(p, &mut self.property, SubstanceSpecificationProperty::read),
+            17 => opt_prim_element(p, &mut self.language),
+            18 => many(p, &mut self.contained, Resource::read),
+            19 => many(p, &mut self.extension, Extension::read),
+            20 => opt(
+                p,
+                &mut self.structure,
+                SubstanceSpecificationStructure::read,
+            ),
+            21 => opt(p, &mut self.identifier, Identifier::read),
+            22 => opt_prim_value(p, &mut self.description, string),
+            23 => opt(p, &mut self.nucleic_acid, Reference::read),
+            24 => opt_prim_element(p, &mut self.description),
+            25 => many(
+                p,
+                &mut self.relationship,
+                SubstanceSpecificationRelationship::read,
+            ),
+            26 => p.expect_resource_type("SubstanceSpecification"),
+            27 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            28 => opt_prim_element(p, &mut self.implicit_rules),
+            29 => opt(p, &mut self.source_material, Reference::read),
+            30 => many(
+                p,
+                &mut self.molecular_weight,
+                SubstanceSpecificationStructureIsotopeMolecularWeight::read,
+            ),
+            31 => many(p, &mut self.modifier_extension, Extension::read),
+            32 => opt(p, &mut self.reference_information, Reference::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SUBSTANCE_SPECIFICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("domain"),
+        Key::plain("moiety"),
+        Key::plain("source"),
+        Key::plain("status"),
+        Key::plain("comment"),
+        Key::plain("polymer"),
+        Key::plain("protein"),
+        Key::plain("_comment"),
+        Key::plain("language"),
+        Key::plain("property"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("structure"),
+        Key::plain("identifier"),
+        Key::plain("description"),
+        Key::plain("nucleicAcid"),
+        Key::plain("_description"),
+        Key::plain("relationship"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("sourceMaterial"),
+        Key::plain("molecularWeight"),
+        Key::plain("modifierExtension"),
+        Key::plain("referenceInformation"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Codes associated with the substance
 ///
@@ -649,163 +430,104 @@ impl SubstanceSpecificationCode {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.status, CodeableConcept::read)?;
-                }
-                "statusDate" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.status_date, date_time)?;
-                }
-                "_statusDate" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.status_date)?;
-                }
-                "comment" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.comment, string)?;
-                }
-                "_comment" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.comment)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.source, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_SPECIFICATION_CODE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            w.key("status");
-            v.write(w);
-        }
-        if let Some(v) = &self.status_date {
-            write_prim(w, "statusDate", "_statusDate", v, w_str);
-        }
-        if let Some(v) = &self.comment {
-            write_prim(w, "comment", "_comment", v, w_str);
-        }
-        if !self.source.is_empty() {
-            w.key("source");
-            w.begin_array();
-            for v in &self.source {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt(w, "status", &self.status, CodeableConcept::write);
+        write_opt_prim(w, "statusDate", "_statusDate", &self.status_date, w_str);
+        write_opt_prim(w, "comment", "_comment", &self.comment, w_str);
+        write_many(w, "source", &self.source, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_date.is_some() {
-            let n = path.len();
-            path.push_str(".statusDate");
-            if let Some(v) = &self.status_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.comment.is_some() {
-            let n = path.len();
-            path.push_str(".comment");
-            if let Some(v) = &self.comment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.source.is_empty() {
-            let n = path.len();
-            path.push_str(".source");
-            for v in &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".status",
+            &self.status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".statusDate",
+            &self.status_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".comment", &self.comment, FhirString::visit_refs);
+        visit_many(path, f, ".source", &self.source, reference);
+    }
+}
+
+impl ReadFields for SubstanceSpecificationCode {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.source, Reference::read),
+            3 => opt(p, &mut self.status, CodeableConcept::read),
+            4 => opt_prim_value(p, &mut self.comment, string),
+            5 => opt_prim_element(p, &mut self.comment),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => opt_prim_value(p, &mut self.status_date, date_time),
+            8 => opt_prim_element(p, &mut self.status_date),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SPECIFICATION_CODE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("source"),
+        Key::plain("status"),
+        Key::plain("comment"),
+        Key::plain("_comment"),
+        Key::plain("extension"),
+        Key::plain("statusDate"),
+        Key::plain("_statusDate"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Moiety, for structural modifications
 ///
@@ -862,238 +584,195 @@ impl Default for SubstanceSpecificationMoietyAmount {
     }
 }
 
+impl SubstanceSpecificationMoietyAmount {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "amountQuantity", &**x, Quantity::write),
+            Self::String(x) => write_one_prim(w, "amountString", "_amountString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SubstanceSpecificationMoiety {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "role" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.role, CodeableConcept::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "stereochemistry" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.stereochemistry, CodeableConcept::read)?;
-                }
-                "opticalActivity" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.optical_activity, CodeableConcept::read)?;
-                }
-                "molecularFormula" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.molecular_formula, string)?;
-                }
-                "_molecularFormula" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.molecular_formula)?;
-                }
-                "amountQuantity" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 1, "amount")?;
-                    choice_box(
-                        p,
-                        &mut r.amount,
-                        Quantity::read,
-                        SubstanceSpecificationMoietyAmount::Quantity,
-                    )?;
-                }
-                "amountString" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 2, "amount")?;
-                    choice_value(
-                        p,
-                        &mut r.amount,
-                        string,
-                        SubstanceSpecificationMoietyAmount::String,
-                        |e| match e {
-                            SubstanceSpecificationMoietyAmount::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_amountString" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 2, "amount")?;
-                    choice_element(
-                        p,
-                        &mut r.amount,
-                        SubstanceSpecificationMoietyAmount::String,
-                        |e| match e {
-                            SubstanceSpecificationMoietyAmount::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_SPECIFICATION_MOIETY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.role {
-            w.key("role");
-            v.write(w);
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.stereochemistry {
-            w.key("stereochemistry");
-            v.write(w);
-        }
-        if let Some(v) = &self.optical_activity {
-            w.key("opticalActivity");
-            v.write(w);
-        }
-        if let Some(v) = &self.molecular_formula {
-            write_prim(w, "molecularFormula", "_molecularFormula", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "role", &self.role, CodeableConcept::write);
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt(
+            w,
+            "stereochemistry",
+            &self.stereochemistry,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "opticalActivity",
+            &self.optical_activity,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "molecularFormula",
+            "_molecularFormula",
+            &self.molecular_formula,
+            w_str,
+        );
         if let Some(v) = &self.amount {
-            match v {
-                SubstanceSpecificationMoietyAmount::Quantity(x) => {
-                    w.key("amountQuantity");
-                    x.write(w);
-                }
-                SubstanceSpecificationMoietyAmount::String(x) => {
-                    write_prim(w, "amountString", "_amountString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.role.is_some() {
-            let n = path.len();
-            path.push_str(".role");
-            if let Some(v) = &self.role {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.stereochemistry.is_some() {
-            let n = path.len();
-            path.push_str(".stereochemistry");
-            if let Some(v) = &self.stereochemistry {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.optical_activity.is_some() {
-            let n = path.len();
-            path.push_str(".opticalActivity");
-            if let Some(v) = &self.optical_activity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.molecular_formula.is_some() {
-            let n = path.len();
-            path.push_str(".molecularFormula");
-            if let Some(v) = &self.molecular_formula {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount[x]");
-            if let Some(v) = &self.amount {
-                match v {
-                    SubstanceSpecificationMoietyAmount::Quantity(x) => x.visit_refs(path, f),
-                    SubstanceSpecificationMoietyAmount::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".role", &self.role, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".stereochemistry",
+            &self.stereochemistry,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".opticalActivity",
+            &self.optical_activity,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".molecularFormula",
+            &self.molecular_formula,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amount[x]",
+            &self.amount,
+            SubstanceSpecificationMoietyAmount::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceSpecificationMoiety {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt(p, &mut self.role, CodeableConcept::read),
+            3 => opt_prim_element(p, &mut self.name),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.identifier, Identifier::read),
+            6 => choice_value(
+                p,
+                &mut self.amount,
+                string,
+                SubstanceSpecificationMoietyAmount::String,
+                |e| match e {
+                    SubstanceSpecificationMoietyAmount::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_element(
+                p,
+                &mut self.amount,
+                SubstanceSpecificationMoietyAmount::String,
+                |e| match e {
+                    SubstanceSpecificationMoietyAmount::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_box(
+                p,
+                &mut self.amount,
+                Quantity::read,
+                SubstanceSpecificationMoietyAmount::Quantity,
+            ),
+            9 => opt(p, &mut self.optical_activity, CodeableConcept::read),
+            10 => opt(p, &mut self.stereochemistry, CodeableConcept::read),
+            11 => opt_prim_value(p, &mut self.molecular_formula, string),
+            12 => opt_prim_element(p, &mut self.molecular_formula),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SPECIFICATION_MOIETY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("role"),
+        Key::plain("_name"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::choice("amountString", 1, 2),
+        Key::choice("_amountString", 1, 2),
+        Key::choice("amountQuantity", 1, 1),
+        Key::plain("opticalActivity"),
+        Key::plain("stereochemistry"),
+        Key::plain("molecularFormula"),
+        Key::plain("_molecularFormula"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["amount"],
+    required: &[],
+};
 
 /// Names applicable to this substance
 ///
@@ -1153,285 +832,185 @@ impl SubstanceSpecificationName {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.status, CodeableConcept::read)?;
-                }
-                "preferred" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.preferred, boolean)?;
-                }
-                "_preferred" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.preferred)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.language, CodeableConcept::read)?;
-                }
-                "domain" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.domain, CodeableConcept::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "synonym" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.synonym, SubstanceSpecificationName::read)?;
-                }
-                "translation" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.translation, SubstanceSpecificationName::read)?;
-                }
-                "official" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.official, SubstanceSpecificationNameOfficial::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.source, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(p, &SUBSTANCE_SPECIFICATION_NAME_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            w.key("status");
-            v.write(w);
-        }
-        if let Some(v) = &self.preferred {
-            write_prim(w, "preferred", "_preferred", v, w_boolean);
-        }
-        if !self.language.is_empty() {
-            w.key("language");
-            w.begin_array();
-            for v in &self.language {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.domain.is_empty() {
-            w.key("domain");
-            w.begin_array();
-            for v in &self.domain {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.synonym.is_empty() {
-            w.key("synonym");
-            w.begin_array();
-            for v in &self.synonym {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.translation.is_empty() {
-            w.key("translation");
-            w.begin_array();
-            for v in &self.translation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.official.is_empty() {
-            w.key("official");
-            w.begin_array();
-            for v in &self.official {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.source.is_empty() {
-            w.key("source");
-            w.begin_array();
-            for v in &self.source {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "status", &self.status, CodeableConcept::write);
+        write_opt_prim(w, "preferred", "_preferred", &self.preferred, w_boolean);
+        write_many(w, "language", &self.language, CodeableConcept::write);
+        write_many(w, "domain", &self.domain, CodeableConcept::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "synonym",
+            &self.synonym,
+            SubstanceSpecificationName::write,
+        );
+        write_many(
+            w,
+            "translation",
+            &self.translation,
+            SubstanceSpecificationName::write,
+        );
+        write_many(
+            w,
+            "official",
+            &self.official,
+            SubstanceSpecificationNameOfficial::write,
+        );
+        write_many(w, "source", &self.source, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.preferred.is_some() {
-            let n = path.len();
-            path.push_str(".preferred");
-            if let Some(v) = &self.preferred {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.language.is_empty() {
-            let n = path.len();
-            path.push_str(".language");
-            for v in &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.domain.is_empty() {
-            let n = path.len();
-            path.push_str(".domain");
-            for v in &self.domain {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.synonym.is_empty() {
-            let n = path.len();
-            path.push_str(".synonym");
-            for v in &self.synonym {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.translation.is_empty() {
-            let n = path.len();
-            path.push_str(".translation");
-            for v in &self.translation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.official.is_empty() {
-            let n = path.len();
-            path.push_str(".official");
-            for v in &self.official {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.source.is_empty() {
-            let n = path.len();
-            path.push_str(".source");
-            for v in &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".status",
+            &self.status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".preferred", &self.preferred, Boolean::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".language",
+            &self.language,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".domain",
+            &self.domain,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".synonym",
+            &self.synonym,
+            SubstanceSpecificationName::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".translation",
+            &self.translation,
+            SubstanceSpecificationName::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".official",
+            &self.official,
+            SubstanceSpecificationNameOfficial::visit_refs,
+        );
+        visit_many(path, f, ".source", &self.source, reference);
+    }
+}
+
+impl ReadFields for SubstanceSpecificationName {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => opt(p, &mut self.type_, CodeableConcept::read),
+            3 => prim_element(p, &mut self.name),
+            4 => many(p, &mut self.domain, CodeableConcept::read),
+            5 => many(p, &mut self.source, Reference::read),
+            6 => opt(p, &mut self.status, CodeableConcept::read),
+            7 => many(p, &mut self.synonym, SubstanceSpecificationName::read),
+            8 => many(p, &mut self.language, CodeableConcept::read),
+            9 => many(
+                p,
+                &mut self.official,
+                SubstanceSpecificationNameOfficial::read,
+            ),
+            10 => many(p, &mut self.extension, Extension::read),
+            11 => opt_prim_value(p, &mut self.preferred, boolean),
+            12 => opt_prim_element(p, &mut self.preferred),
+            13 => many(p, &mut self.translation, SubstanceSpecificationName::read),
+            14 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            15 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SPECIFICATION_NAME_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("type"),
+        Key::plain("_name"),
+        Key::plain("domain"),
+        Key::plain("source"),
+        Key::plain("status"),
+        Key::plain("synonym"),
+        Key::plain("language"),
+        Key::plain("official"),
+        Key::plain("extension"),
+        Key::plain("preferred"),
+        Key::plain("_preferred"),
+        Key::plain("translation"),
+        Key::plain("jurisdiction"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "name",
+        keys: &[1, 3],
+    }],
+};
 
 /// Details of the official nature of this name
 ///
@@ -1467,123 +1046,99 @@ impl SubstanceSpecificationNameOfficial {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "authority" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.authority, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.status, CodeableConcept::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SPECIFICATION_NAME_OFFICIAL_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.authority {
-            w.key("authority");
-            v.write(w);
-        }
-        if let Some(v) = &self.status {
-            w.key("status");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "authority", &self.authority, CodeableConcept::write);
+        write_opt(w, "status", &self.status, CodeableConcept::write);
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authority.is_some() {
-            let n = path.len();
-            path.push_str(".authority");
-            if let Some(v) = &self.authority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authority",
+            &self.authority,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".status",
+            &self.status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+    }
+}
+
+impl ReadFields for SubstanceSpecificationNameOfficial {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.date, date_time),
+            2 => opt_prim_element(p, &mut self.date),
+            3 => opt(p, &mut self.status, CodeableConcept::read),
+            4 => opt(p, &mut self.authority, CodeableConcept::read),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SPECIFICATION_NAME_OFFICIAL_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("date"),
+        Key::plain("_date"),
+        Key::plain("status"),
+        Key::plain("authority"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// General specifications for this substance, including how it is related to other substances
 ///
@@ -1636,6 +1191,30 @@ impl Default for SubstanceSpecificationPropertyDefiningSubstance {
     }
 }
 
+impl SubstanceSpecificationPropertyDefiningSubstance {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Reference(x) => {
+                write_one(w, "definingSubstanceReference", &**x, Reference::write)
+            }
+            Self::CodeableConcept(x) => write_one(
+                w,
+                "definingSubstanceCodeableConcept",
+                &**x,
+                CodeableConcept::write,
+            ),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Reference(x) => reference(x, path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'SubstanceSpecification.property.amount\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1653,236 +1232,177 @@ impl Default for SubstanceSpecificationPropertyAmount {
     }
 }
 
+impl SubstanceSpecificationPropertyAmount {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "amountQuantity", &**x, Quantity::write),
+            Self::String(x) => write_one_prim(w, "amountString", "_amountString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SubstanceSpecificationProperty {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "parameters" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.parameters, string)?;
-                }
-                "_parameters" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.parameters)?;
-                }
-                "definingSubstanceReference" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 1, "definingSubstance")?;
-                    choice_box(
-                        p,
-                        &mut r.defining_substance,
-                        Reference::read,
-                        SubstanceSpecificationPropertyDefiningSubstance::Reference,
-                    )?;
-                }
-                "definingSubstanceCodeableConcept" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 2, "definingSubstance")?;
-                    choice_box(
-                        p,
-                        &mut r.defining_substance,
-                        CodeableConcept::read,
-                        SubstanceSpecificationPropertyDefiningSubstance::CodeableConcept,
-                    )?;
-                }
-                "amountQuantity" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c1, 1, "amount")?;
-                    choice_box(
-                        p,
-                        &mut r.amount,
-                        Quantity::read,
-                        SubstanceSpecificationPropertyAmount::Quantity,
-                    )?;
-                }
-                "amountString" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c1, 2, "amount")?;
-                    choice_value(
-                        p,
-                        &mut r.amount,
-                        string,
-                        SubstanceSpecificationPropertyAmount::String,
-                        |e| match e {
-                            SubstanceSpecificationPropertyAmount::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_amountString" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c1, 2, "amount")?;
-                    choice_element(
-                        p,
-                        &mut r.amount,
-                        SubstanceSpecificationPropertyAmount::String,
-                        |e| match e {
-                            SubstanceSpecificationPropertyAmount::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUBSTANCE_SPECIFICATION_PROPERTY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.parameters {
-            write_prim(w, "parameters", "_parameters", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "parameters", "_parameters", &self.parameters, w_str);
         if let Some(v) = &self.defining_substance {
-            match v {
-                SubstanceSpecificationPropertyDefiningSubstance::Reference(x) => {
-                    w.key("definingSubstanceReference");
-                    x.write(w);
-                }
-                SubstanceSpecificationPropertyDefiningSubstance::CodeableConcept(x) => {
-                    w.key("definingSubstanceCodeableConcept");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         if let Some(v) = &self.amount {
-            match v {
-                SubstanceSpecificationPropertyAmount::Quantity(x) => {
-                    w.key("amountQuantity");
-                    x.write(w);
-                }
-                SubstanceSpecificationPropertyAmount::String(x) => {
-                    write_prim(w, "amountString", "_amountString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.parameters.is_some() {
-            let n = path.len();
-            path.push_str(".parameters");
-            if let Some(v) = &self.parameters {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.defining_substance.is_some() {
-            let n = path.len();
-            path.push_str(".definingSubstance[x]");
-            if let Some(v) = &self.defining_substance {
-                match v {
-                    SubstanceSpecificationPropertyDefiningSubstance::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    SubstanceSpecificationPropertyDefiningSubstance::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount[x]");
-            if let Some(v) = &self.amount {
-                match v {
-                    SubstanceSpecificationPropertyAmount::Quantity(x) => x.visit_refs(path, f),
-                    SubstanceSpecificationPropertyAmount::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".parameters",
+            &self.parameters,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".definingSubstance[x]",
+            &self.defining_substance,
+            SubstanceSpecificationPropertyDefiningSubstance::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amount[x]",
+            &self.amount,
+            SubstanceSpecificationPropertyAmount::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceSpecificationProperty {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => opt(p, &mut self.category, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.parameters, string),
+            5 => opt_prim_element(p, &mut self.parameters),
+            6 => choice_value(
+                p,
+                &mut self.amount,
+                string,
+                SubstanceSpecificationPropertyAmount::String,
+                |e| match e {
+                    SubstanceSpecificationPropertyAmount::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_element(
+                p,
+                &mut self.amount,
+                SubstanceSpecificationPropertyAmount::String,
+                |e| match e {
+                    SubstanceSpecificationPropertyAmount::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_box(
+                p,
+                &mut self.amount,
+                Quantity::read,
+                SubstanceSpecificationPropertyAmount::Quantity,
+            ),
+            9 => many(p, &mut self.modifier_extension, Extension::read),
+            10 => choice_box(
+                p,
+                &mut self.defining_substance,
+                Reference::read,
+                SubstanceSpecificationPropertyDefiningSubstance::Reference,
+            ),
+            11 => choice_box(
+                p,
+                &mut self.defining_substance,
+                CodeableConcept::read,
+                SubstanceSpecificationPropertyDefiningSubstance::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SPECIFICATION_PROPERTY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("category"),
+        Key::plain("extension"),
+        Key::plain("parameters"),
+        Key::plain("_parameters"),
+        Key::choice("amountString", 2, 2),
+        Key::choice("_amountString", 2, 2),
+        Key::choice("amountQuantity", 2, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("definingSubstanceReference", 1, 1),
+        Key::choice("definingSubstanceCodeableConcept", 1, 2),
+    ],
+    choices: &["definingSubstance", "amount"],
+    required: &[],
+};
 
 /// A link between this substance and another, with details of the relationship
 ///
@@ -1939,6 +1459,25 @@ impl Default for SubstanceSpecificationRelationshipSubstance {
     }
 }
 
+impl SubstanceSpecificationRelationshipSubstance {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Reference(x) => write_one(w, "substanceReference", &**x, Reference::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "substanceCodeableConcept", &**x, CodeableConcept::write)
+            }
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Reference(x) => reference(x, path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 /// The choice of types of 'SubstanceSpecification.relationship.amount\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -1960,303 +1499,230 @@ impl Default for SubstanceSpecificationRelationshipAmount {
     }
 }
 
+impl SubstanceSpecificationRelationshipAmount {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Quantity(x) => write_one(w, "amountQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "amountRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "amountRatio", &**x, Ratio::write),
+            Self::String(x) => write_one_prim(w, "amountString", "_amountString", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SubstanceSpecificationRelationship {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "substanceReference" => {
-                    p.mark(&mut seen, 3)?;
-                    p.choice(&mut c0, 1, "substance")?;
-                    choice_box(
-                        p,
-                        &mut r.substance,
-                        Reference::read,
-                        SubstanceSpecificationRelationshipSubstance::Reference,
-                    )?;
-                }
-                "substanceCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 2, "substance")?;
-                    choice_box(
-                        p,
-                        &mut r.substance,
-                        CodeableConcept::read,
-                        SubstanceSpecificationRelationshipSubstance::CodeableConcept,
-                    )?;
-                }
-                "relationship" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.relationship, CodeableConcept::read)?;
-                }
-                "isDefining" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.is_defining, boolean)?;
-                }
-                "_isDefining" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.is_defining)?;
-                }
-                "amountQuantity" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c1, 1, "amount")?;
-                    choice_box(
-                        p,
-                        &mut r.amount,
-                        Quantity::read,
-                        SubstanceSpecificationRelationshipAmount::Quantity,
-                    )?;
-                }
-                "amountRange" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c1, 2, "amount")?;
-                    choice_box(
-                        p,
-                        &mut r.amount,
-                        Range::read,
-                        SubstanceSpecificationRelationshipAmount::Range,
-                    )?;
-                }
-                "amountRatio" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c1, 3, "amount")?;
-                    choice_box(
-                        p,
-                        &mut r.amount,
-                        Ratio::read,
-                        SubstanceSpecificationRelationshipAmount::Ratio,
-                    )?;
-                }
-                "amountString" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c1, 4, "amount")?;
-                    choice_value(
-                        p,
-                        &mut r.amount,
-                        string,
-                        SubstanceSpecificationRelationshipAmount::String,
-                        |e| match e {
-                            SubstanceSpecificationRelationshipAmount::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_amountString" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c1, 4, "amount")?;
-                    choice_element(
-                        p,
-                        &mut r.amount,
-                        SubstanceSpecificationRelationshipAmount::String,
-                        |e| match e {
-                            SubstanceSpecificationRelationshipAmount::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "amountRatioLowLimit" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.amount_ratio_low_limit, Ratio::read)?;
-                }
-                "amountType" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.amount_type, CodeableConcept::read)?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 15)?;
-                    many(p, &mut r.source, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SPECIFICATION_RELATIONSHIP_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
         if let Some(v) = &self.substance {
-            match v {
-                SubstanceSpecificationRelationshipSubstance::Reference(x) => {
-                    w.key("substanceReference");
-                    x.write(w);
-                }
-                SubstanceSpecificationRelationshipSubstance::CodeableConcept(x) => {
-                    w.key("substanceCodeableConcept");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.relationship {
-            w.key("relationship");
-            v.write(w);
-        }
-        if let Some(v) = &self.is_defining {
-            write_prim(w, "isDefining", "_isDefining", v, w_boolean);
-        }
+        write_opt(
+            w,
+            "relationship",
+            &self.relationship,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "isDefining", "_isDefining", &self.is_defining, w_boolean);
         if let Some(v) = &self.amount {
-            match v {
-                SubstanceSpecificationRelationshipAmount::Quantity(x) => {
-                    w.key("amountQuantity");
-                    x.write(w);
-                }
-                SubstanceSpecificationRelationshipAmount::Range(x) => {
-                    w.key("amountRange");
-                    x.write(w);
-                }
-                SubstanceSpecificationRelationshipAmount::Ratio(x) => {
-                    w.key("amountRatio");
-                    x.write(w);
-                }
-                SubstanceSpecificationRelationshipAmount::String(x) => {
-                    write_prim(w, "amountString", "_amountString", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.amount_ratio_low_limit {
-            w.key("amountRatioLowLimit");
-            v.write(w);
-        }
-        if let Some(v) = &self.amount_type {
-            w.key("amountType");
-            v.write(w);
-        }
-        if !self.source.is_empty() {
-            w.key("source");
-            w.begin_array();
-            for v in &self.source {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(
+            w,
+            "amountRatioLowLimit",
+            &self.amount_ratio_low_limit,
+            Ratio::write,
+        );
+        write_opt(w, "amountType", &self.amount_type, CodeableConcept::write);
+        write_many(w, "source", &self.source, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.substance.is_some() {
-            let n = path.len();
-            path.push_str(".substance[x]");
-            if let Some(v) = &self.substance {
-                match v {
-                    SubstanceSpecificationRelationshipSubstance::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    SubstanceSpecificationRelationshipSubstance::CodeableConcept(x) => {
-                        x.visit_refs(path, f)
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        if self.relationship.is_some() {
-            let n = path.len();
-            path.push_str(".relationship");
-            if let Some(v) = &self.relationship {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.is_defining.is_some() {
-            let n = path.len();
-            path.push_str(".isDefining");
-            if let Some(v) = &self.is_defining {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount[x]");
-            if let Some(v) = &self.amount {
-                match v {
-                    SubstanceSpecificationRelationshipAmount::Quantity(x) => x.visit_refs(path, f),
-                    SubstanceSpecificationRelationshipAmount::Range(x) => x.visit_refs(path, f),
-                    SubstanceSpecificationRelationshipAmount::Ratio(x) => x.visit_refs(path, f),
-                    SubstanceSpecificationRelationshipAmount::String(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.amount_ratio_low_limit.is_some() {
-            let n = path.len();
-            path.push_str(".amountRatioLowLimit");
-            if let Some(v) = &self.amount_ratio_low_limit {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount_type.is_some() {
-            let n = path.len();
-            path.push_str(".amountType");
-            if let Some(v) = &self.amount_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.source.is_empty() {
-            let n = path.len();
-            path.push_str(".source");
-            for v in &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".substance[x]",
+            &self.substance,
+            SubstanceSpecificationRelationshipSubstance::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".relationship",
+            &self.relationship,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".isDefining",
+            &self.is_defining,
+            Boolean::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amount[x]",
+            &self.amount,
+            SubstanceSpecificationRelationshipAmount::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amountRatioLowLimit",
+            &self.amount_ratio_low_limit,
+            Ratio::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".amountType",
+            &self.amount_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(path, f, ".source", &self.source, reference);
+    }
+}
+
+impl ReadFields for SubstanceSpecificationRelationship {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.source, Reference::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.amount_type, CodeableConcept::read),
+            4 => opt_prim_value(p, &mut self.is_defining, boolean),
+            5 => opt_prim_element(p, &mut self.is_defining),
+            6 => choice_box(
+                p,
+                &mut self.amount,
+                Range::read,
+                SubstanceSpecificationRelationshipAmount::Range,
+            ),
+            7 => choice_box(
+                p,
+                &mut self.amount,
+                Ratio::read,
+                SubstanceSpecificationRelationshipAmount::Ratio,
+            ),
+            8 => choice_value(
+                p,
+                &mut self.amount,
+                string,
+                SubstanceSpecificationRelationshipAmount::String,
+                |e| match e {
+                    SubstanceSpecificationRelationshipAmount::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => opt(p, &mut self.relationship, CodeableConcept::read),
+            10 => choice_element(
+                p,
+                &mut self.amount,
+                SubstanceSpecificationRelationshipAmount::String,
+                |e| match e {
+                    SubstanceSpecificationRelationshipAmount::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_box(
+                p,
+                &mut self.amount,
+                Quantity::read,
+                SubstanceSpecificationRelationshipAmount::Quantity,
+            ),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            13 => choice_box(
+                p,
+                &mut self.substance,
+                Reference::read,
+                SubstanceSpecificationRelationshipSubstance::Reference,
+            ),
+            14 => opt(p, &mut self.amount_ratio_low_limit, Ratio::read),
+            15 => choice_box(
+                p,
+                &mut self.substance,
+                CodeableConcept::read,
+                SubstanceSpecificationRelationshipSubstance::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SPECIFICATION_RELATIONSHIP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("source"),
+        Key::plain("extension"),
+        Key::plain("amountType"),
+        Key::plain("isDefining"),
+        Key::plain("_isDefining"),
+        Key::choice("amountRange", 2, 2),
+        Key::choice("amountRatio", 2, 3),
+        Key::choice("amountString", 2, 4),
+        Key::plain("relationship"),
+        Key::choice("_amountString", 2, 4),
+        Key::choice("amountQuantity", 2, 1),
+        Key::plain("modifierExtension"),
+        Key::choice("substanceReference", 1, 1),
+        Key::plain("amountRatioLowLimit"),
+        Key::choice("substanceCodeableConcept", 1, 2),
+    ],
+    choices: &["substance", "amount"],
+    required: &[],
+};
 
 /// Structural information
 ///
@@ -2302,237 +1768,200 @@ impl SubstanceSpecificationStructure {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "stereochemistry" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.stereochemistry, CodeableConcept::read)?;
-                }
-                "opticalActivity" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.optical_activity, CodeableConcept::read)?;
-                }
-                "molecularFormula" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.molecular_formula, string)?;
-                }
-                "_molecularFormula" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.molecular_formula)?;
-                }
-                "molecularFormulaByMoiety" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.molecular_formula_by_moiety, string)?;
-                }
-                "_molecularFormulaByMoiety" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.molecular_formula_by_moiety)?;
-                }
-                "isotope" => {
-                    p.mark(&mut seen, 9)?;
-                    many(
-                        p,
-                        &mut r.isotope,
-                        SubstanceSpecificationStructureIsotope::read,
-                    )?;
-                }
-                "molecularWeight" => {
-                    p.mark(&mut seen, 10)?;
-                    opt(
-                        p,
-                        &mut r.molecular_weight,
-                        SubstanceSpecificationStructureIsotopeMolecularWeight::read,
-                    )?;
-                }
-                "source" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.source, Reference::read)?;
-                }
-                "representation" => {
-                    p.mark(&mut seen, 12)?;
-                    many(
-                        p,
-                        &mut r.representation,
-                        SubstanceSpecificationStructureRepresentation::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SPECIFICATION_STRUCTURE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.stereochemistry {
-            w.key("stereochemistry");
-            v.write(w);
-        }
-        if let Some(v) = &self.optical_activity {
-            w.key("opticalActivity");
-            v.write(w);
-        }
-        if let Some(v) = &self.molecular_formula {
-            write_prim(w, "molecularFormula", "_molecularFormula", v, w_str);
-        }
-        if let Some(v) = &self.molecular_formula_by_moiety {
-            write_prim(
-                w,
-                "molecularFormulaByMoiety",
-                "_molecularFormulaByMoiety",
-                v,
-                w_str,
-            );
-        }
-        if !self.isotope.is_empty() {
-            w.key("isotope");
-            w.begin_array();
-            for v in &self.isotope {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.molecular_weight {
-            w.key("molecularWeight");
-            v.write(w);
-        }
-        if !self.source.is_empty() {
-            w.key("source");
-            w.begin_array();
-            for v in &self.source {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.representation.is_empty() {
-            w.key("representation");
-            w.begin_array();
-            for v in &self.representation {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "stereochemistry",
+            &self.stereochemistry,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "opticalActivity",
+            &self.optical_activity,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "molecularFormula",
+            "_molecularFormula",
+            &self.molecular_formula,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "molecularFormulaByMoiety",
+            "_molecularFormulaByMoiety",
+            &self.molecular_formula_by_moiety,
+            w_str,
+        );
+        write_many(
+            w,
+            "isotope",
+            &self.isotope,
+            SubstanceSpecificationStructureIsotope::write,
+        );
+        write_opt(
+            w,
+            "molecularWeight",
+            &self.molecular_weight,
+            SubstanceSpecificationStructureIsotopeMolecularWeight::write,
+        );
+        write_many(w, "source", &self.source, Reference::write);
+        write_many(
+            w,
+            "representation",
+            &self.representation,
+            SubstanceSpecificationStructureRepresentation::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.stereochemistry.is_some() {
-            let n = path.len();
-            path.push_str(".stereochemistry");
-            if let Some(v) = &self.stereochemistry {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.optical_activity.is_some() {
-            let n = path.len();
-            path.push_str(".opticalActivity");
-            if let Some(v) = &self.optical_activity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.molecular_formula.is_some() {
-            let n = path.len();
-            path.push_str(".molecularFormula");
-            if let Some(v) = &self.molecular_formula {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.molecular_formula_by_moiety.is_some() {
-            let n = path.len();
-            path.push_str(".molecularFormulaByMoiety");
-            if let Some(v) = &self.molecular_formula_by_moiety {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.isotope.is_empty() {
-            let n = path.len();
-            path.push_str(".isotope");
-            for v in &self.isotope {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.molecular_weight.is_some() {
-            let n = path.len();
-            path.push_str(".molecularWeight");
-            if let Some(v) = &self.molecular_weight {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.source.is_empty() {
-            let n = path.len();
-            path.push_str(".source");
-            for v in &self.source {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.representation.is_empty() {
-            let n = path.len();
-            path.push_str(".representation");
-            for v in &self.representation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".stereochemistry",
+            &self.stereochemistry,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".opticalActivity",
+            &self.optical_activity,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".molecularFormula",
+            &self.molecular_formula,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".molecularFormulaByMoiety",
+            &self.molecular_formula_by_moiety,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".isotope",
+            &self.isotope,
+            SubstanceSpecificationStructureIsotope::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".molecularWeight",
+            &self.molecular_weight,
+            SubstanceSpecificationStructureIsotopeMolecularWeight::visit_refs,
+        );
+        visit_many(path, f, ".source", &self.source, reference);
+        visit_many(
+            path,
+            f,
+            ".representation",
+            &self.representation,
+            SubstanceSpecificationStructureRepresentation::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceSpecificationStructure {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.source, Reference::read),
+            2 => many(
+                p,
+                &mut self.isotope,
+                SubstanceSpecificationStructureIsotope::read,
+            ),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(
+                p,
+                &mut self.representation,
+                SubstanceSpecificationStructureRepresentation::read,
+            ),
+            5 => opt(
+                p,
+                &mut self.molecular_weight,
+                SubstanceSpecificationStructureIsotopeMolecularWeight::read,
+            ),
+            6 => opt(p, &mut self.optical_activity, CodeableConcept::read),
+            7 => opt(p, &mut self.stereochemistry, CodeableConcept::read),
+            8 => opt_prim_value(p, &mut self.molecular_formula, string),
+            9 => opt_prim_element(p, &mut self.molecular_formula),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            11 => opt_prim_value(p, &mut self.molecular_formula_by_moiety, string),
+            12 => opt_prim_element(p, &mut self.molecular_formula_by_moiety),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SPECIFICATION_STRUCTURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("source"),
+        Key::plain("isotope"),
+        Key::plain("extension"),
+        Key::plain("representation"),
+        Key::plain("molecularWeight"),
+        Key::plain("opticalActivity"),
+        Key::plain("stereochemistry"),
+        Key::plain("molecularFormula"),
+        Key::plain("_molecularFormula"),
+        Key::plain("modifierExtension"),
+        Key::plain("molecularFormulaByMoiety"),
+        Key::plain("_molecularFormulaByMoiety"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Applicable for single substances that contain a radionuclide or a non-natural isotopic ratio
 ///
@@ -2572,156 +2001,125 @@ impl SubstanceSpecificationStructureIsotope {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.name, CodeableConcept::read)?;
-                }
-                "substitution" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.substitution, CodeableConcept::read)?;
-                }
-                "halfLife" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.half_life, Quantity::read)?;
-                }
-                "molecularWeight" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(
-                        p,
-                        &mut r.molecular_weight,
-                        SubstanceSpecificationStructureIsotopeMolecularWeight::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SPECIFICATION_STRUCTURE_ISOTOPE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            w.key("name");
-            v.write(w);
-        }
-        if let Some(v) = &self.substitution {
-            w.key("substitution");
-            v.write(w);
-        }
-        if let Some(v) = &self.half_life {
-            w.key("halfLife");
-            v.write(w);
-        }
-        if let Some(v) = &self.molecular_weight {
-            w.key("molecularWeight");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt(w, "name", &self.name, CodeableConcept::write);
+        write_opt(
+            w,
+            "substitution",
+            &self.substitution,
+            CodeableConcept::write,
+        );
+        write_opt(w, "halfLife", &self.half_life, Quantity::write);
+        write_opt(
+            w,
+            "molecularWeight",
+            &self.molecular_weight,
+            SubstanceSpecificationStructureIsotopeMolecularWeight::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.substitution.is_some() {
-            let n = path.len();
-            path.push_str(".substitution");
-            if let Some(v) = &self.substitution {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.half_life.is_some() {
-            let n = path.len();
-            path.push_str(".halfLife");
-            if let Some(v) = &self.half_life {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.molecular_weight.is_some() {
-            let n = path.len();
-            path.push_str(".molecularWeight");
-            if let Some(v) = &self.molecular_weight {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".substitution",
+            &self.substitution,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".halfLife", &self.half_life, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".molecularWeight",
+            &self.molecular_weight,
+            SubstanceSpecificationStructureIsotopeMolecularWeight::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceSpecificationStructureIsotope {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.name, CodeableConcept::read),
+            2 => opt(p, &mut self.half_life, Quantity::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.identifier, Identifier::read),
+            5 => opt(p, &mut self.substitution, CodeableConcept::read),
+            6 => opt(
+                p,
+                &mut self.molecular_weight,
+                SubstanceSpecificationStructureIsotopeMolecularWeight::read,
+            ),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SPECIFICATION_STRUCTURE_ISOTOPE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("halfLife"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("substitution"),
+        Key::plain("molecularWeight"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The molecular weight or weight range (for proteins, polymers or nucleic acids)
 ///
@@ -2757,120 +2155,91 @@ impl SubstanceSpecificationStructureIsotopeMolecularWeight {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.method, CodeableConcept::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.amount, Quantity::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SPECIFICATION_STRUCTURE_ISOTOPE_MOLECULAR_WEIGHT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.method {
-            w.key("method");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.amount {
-            w.key("amount");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "method", &self.method, CodeableConcept::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(w, "amount", &self.amount, Quantity::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.method.is_some() {
-            let n = path.len();
-            path.push_str(".method");
-            if let Some(v) = &self.method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.amount.is_some() {
-            let n = path.len();
-            path.push_str(".amount");
-            if let Some(v) = &self.amount {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".method",
+            &self.method,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(path, f, ".amount", &self.amount, Quantity::visit_refs);
+    }
+}
+
+impl ReadFields for SubstanceSpecificationStructureIsotopeMolecularWeight {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => opt(p, &mut self.amount, Quantity::read),
+            3 => opt(p, &mut self.method, CodeableConcept::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SPECIFICATION_STRUCTURE_ISOTOPE_MOLECULAR_WEIGHT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("amount"),
+        Key::plain("method"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Molecular structural representation
 ///
@@ -2906,120 +2275,102 @@ impl SubstanceSpecificationStructureRepresentation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "representation" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.representation, string)?;
-                }
-                "_representation" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.representation)?;
-                }
-                "attachment" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.attachment, Attachment::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &SUBSTANCE_SPECIFICATION_STRUCTURE_REPRESENTATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.representation {
-            write_prim(w, "representation", "_representation", v, w_str);
-        }
-        if let Some(v) = &self.attachment {
-            w.key("attachment");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt_prim(
+            w,
+            "representation",
+            "_representation",
+            &self.representation,
+            w_str,
+        );
+        write_opt(w, "attachment", &self.attachment, Attachment::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.representation.is_some() {
-            let n = path.len();
-            path.push_str(".representation");
-            if let Some(v) = &self.representation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.attachment.is_some() {
-            let n = path.len();
-            path.push_str(".attachment");
-            if let Some(v) = &self.attachment {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".representation",
+            &self.representation,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".attachment",
+            &self.attachment,
+            Attachment::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SubstanceSpecificationStructureRepresentation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.type_, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.attachment, Attachment::read),
+            4 => opt_prim_value(p, &mut self.representation, string),
+            5 => opt_prim_element(p, &mut self.representation),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static SUBSTANCE_SPECIFICATION_STRUCTURE_REPRESENTATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::plain("attachment"),
+        Key::plain("representation"),
+        Key::plain("_representation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

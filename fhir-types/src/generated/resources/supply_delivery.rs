@@ -110,156 +110,32 @@ impl Default for SupplyDeliveryOccurrence {
     }
 }
 
+impl SupplyDeliveryOccurrence {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "occurrencePeriod", &**x, Period::write),
+            Self::Timing(x) => write_one(w, "occurrenceTiming", &**x, Timing::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SupplyDelivery {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("SupplyDelivery")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 13)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.status, codes::SupplyDeliveryStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 17)?;
-                    opt(p, &mut r.patient, Reference::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "suppliedItem" => {
-                    p.mark(&mut seen, 19)?;
-                    opt(p, &mut r.supplied_item, SupplyDeliverySuppliedItem::read)?;
-                }
-                "occurrenceDateTime" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_value(
-                        p,
-                        &mut r.occurrence,
-                        date_time,
-                        SupplyDeliveryOccurrence::DateTime,
-                        |e| match e {
-                            SupplyDeliveryOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurrenceDateTime" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 1, "occurrence")?;
-                    choice_element(
-                        p,
-                        &mut r.occurrence,
-                        SupplyDeliveryOccurrence::DateTime,
-                        |e| match e {
-                            SupplyDeliveryOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "occurrencePeriod" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 2, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Period::read,
-                        SupplyDeliveryOccurrence::Period,
-                    )?;
-                }
-                "occurrenceTiming" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 3, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Timing::read,
-                        SupplyDeliveryOccurrence::Timing,
-                    )?;
-                }
-                "supplier" => {
-                    p.mark(&mut seen, 24)?;
-                    opt(p, &mut r.supplier, Reference::read)?;
-                }
-                "destination" => {
-                    p.mark(&mut seen, 25)?;
-                    opt(p, &mut r.destination, Reference::read)?;
-                }
-                "receiver" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.receiver, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUPPLY_DELIVERY_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -267,282 +143,210 @@ impl SupplyDelivery {
         w.begin_object();
         w.key("resourceType");
         w.str("SupplyDelivery");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.patient {
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.supplied_item {
-            w.key("suppliedItem");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "patient", &self.patient, Reference::write);
+        write_opt(w, "type", &self.type_, CodeableConcept::write);
+        write_opt(
+            w,
+            "suppliedItem",
+            &self.supplied_item,
+            SupplyDeliverySuppliedItem::write,
+        );
         if let Some(v) = &self.occurrence {
-            match v {
-                SupplyDeliveryOccurrence::DateTime(x) => {
-                    write_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
-                }
-                SupplyDeliveryOccurrence::Period(x) => {
-                    w.key("occurrencePeriod");
-                    x.write(w);
-                }
-                SupplyDeliveryOccurrence::Timing(x) => {
-                    w.key("occurrenceTiming");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.supplier {
-            w.key("supplier");
-            v.write(w);
-        }
-        if let Some(v) = &self.destination {
-            w.key("destination");
-            v.write(w);
-        }
-        if !self.receiver.is_empty() {
-            w.key("receiver");
-            w.begin_array();
-            for v in &self.receiver {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "supplier", &self.supplier, Reference::write);
+        write_opt(w, "destination", &self.destination, Reference::write);
+        write_many(w, "receiver", &self.receiver, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.patient.is_some() {
-            let n = path.len();
-            path.push_str(".patient");
-            if let Some(v) = &self.patient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.supplied_item.is_some() {
-            let n = path.len();
-            path.push_str(".suppliedItem");
-            if let Some(v) = &self.supplied_item {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.occurrence.is_some() {
-            let n = path.len();
-            path.push_str(".occurrence[x]");
-            if let Some(v) = &self.occurrence {
-                match v {
-                    SupplyDeliveryOccurrence::DateTime(x) => x.visit_refs(path, f),
-                    SupplyDeliveryOccurrence::Period(x) => x.visit_refs(path, f),
-                    SupplyDeliveryOccurrence::Timing(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.supplier.is_some() {
-            let n = path.len();
-            path.push_str(".supplier");
-            if let Some(v) = &self.supplier {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.destination.is_some() {
-            let n = path.len();
-            path.push_str(".destination");
-            if let Some(v) = &self.destination {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.receiver.is_empty() {
-            let n = path.len();
-            path.push_str(".receiver");
-            for v in &self.receiver {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(path, f, ".patient", &self.patient, reference);
+        visit_opt(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".suppliedItem",
+            &self.supplied_item,
+            SupplyDeliverySuppliedItem::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".occurrence[x]",
+            &self.occurrence,
+            SupplyDeliveryOccurrence::visit_refs,
+        );
+        visit_opt(path, f, ".supplier", &self.supplier, reference);
+        visit_opt(path, f, ".destination", &self.destination, reference);
+        visit_many(path, f, ".receiver", &self.receiver, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for SupplyDelivery {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt(p, &mut self.type_, CodeableConcept::read),
+            5 => many(p, &mut self.part_of, Reference::read),
+            6 => opt_prim_value(p, &mut self.status, codes::SupplyDeliveryStatus::read_code),
+            7 => opt_prim_element(p, &mut self.status),
+            8 => many(p, &mut self.based_on, Reference::read),
+            9 => opt(p, &mut self.patient, Reference::read),
+            10 => opt_prim_value(p, &mut self.language, code),
+            11 => many(p, &mut self.receiver, Reference::read),
+            12 => opt(p, &mut self.supplier, Reference::read),
+            13 => opt_prim_element(p, &mut self.language),
+            14 => many(p, &mut self.contained, Resource::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => many(p, &mut self.identifier, Identifier::read),
+            17 => opt(p, &mut self.destination, Reference::read),
+            18 => p.expect_resource_type("SupplyDelivery"),
+            19 => opt(p, &mut self.supplied_item, SupplyDeliverySuppliedItem::read),
+            20 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            21 => opt_prim_element(p, &mut self.implicit_rules),
+            22 => choice_box(
+                p,
+                &mut self.occurrence,
+                Period::read,
+                SupplyDeliveryOccurrence::Period,
+            ),
+            23 => choice_box(
+                p,
+                &mut self.occurrence,
+                Timing::read,
+                SupplyDeliveryOccurrence::Timing,
+            ),
+            24 => many(p, &mut self.modifier_extension, Extension::read),
+            25 => choice_value(
+                p,
+                &mut self.occurrence,
+                date_time,
+                SupplyDeliveryOccurrence::DateTime,
+                |e| match e {
+                    SupplyDeliveryOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            26 => choice_element(
+                p,
+                &mut self.occurrence,
+                SupplyDeliveryOccurrence::DateTime,
+                |e| match e {
+                    SupplyDeliveryOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SUPPLY_DELIVERY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("type"),
+        Key::plain("partOf"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("patient"),
+        Key::plain("language"),
+        Key::plain("receiver"),
+        Key::plain("supplier"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("destination"),
+        Key::plain("resourceType"),
+        Key::plain("suppliedItem"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::choice("occurrencePeriod", 1, 2),
+        Key::choice("occurrenceTiming", 1, 3),
+        Key::plain("modifierExtension"),
+        Key::choice("occurrenceDateTime", 1, 1),
+        Key::choice("_occurrenceDateTime", 1, 1),
+    ],
+    choices: &["occurrence"],
+    required: &[],
+};
 
 /// The item that is delivered or supplied
 ///
@@ -593,136 +397,116 @@ impl Default for SupplyDeliverySuppliedItemItem {
     }
 }
 
+impl SupplyDeliverySuppliedItemItem {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "itemCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "itemReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 impl SupplyDeliverySuppliedItem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.quantity, Quantity::read)?;
-                }
-                "itemCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "item")?;
-                    choice_box(
-                        p,
-                        &mut r.item,
-                        CodeableConcept::read,
-                        SupplyDeliverySuppliedItemItem::CodeableConcept,
-                    )?;
-                }
-                "itemReference" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "item")?;
-                    choice_box(
-                        p,
-                        &mut r.item,
-                        Reference::read,
-                        SupplyDeliverySuppliedItemItem::Reference,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUPPLY_DELIVERY_SUPPLIED_ITEM_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.quantity {
-            w.key("quantity");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "quantity", &self.quantity, Quantity::write);
         if let Some(v) = &self.item {
-            match v {
-                SupplyDeliverySuppliedItemItem::CodeableConcept(x) => {
-                    w.key("itemCodeableConcept");
-                    x.write(w);
-                }
-                SupplyDeliverySuppliedItemItem::Reference(x) => {
-                    w.key("itemReference");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.quantity.is_some() {
-            let n = path.len();
-            path.push_str(".quantity");
-            if let Some(v) = &self.quantity {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.item.is_some() {
-            let n = path.len();
-            path.push_str(".item[x]");
-            if let Some(v) = &self.item {
-                match v {
-                    SupplyDeliverySuppliedItemItem::CodeableConcept(x) => x.visit_refs(path, f),
-                    SupplyDeliverySuppliedItemItem::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".item[x]",
+            &self.item,
+            SupplyDeliverySuppliedItemItem::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SupplyDeliverySuppliedItem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.quantity, Quantity::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => choice_box(
+                p,
+                &mut self.item,
+                Reference::read,
+                SupplyDeliverySuppliedItemItem::Reference,
+            ),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            5 => choice_box(
+                p,
+                &mut self.item,
+                CodeableConcept::read,
+                SupplyDeliverySuppliedItemItem::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static SUPPLY_DELIVERY_SUPPLIED_ITEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("quantity"),
+        Key::plain("extension"),
+        Key::choice("itemReference", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("itemCodeableConcept", 1, 1),
+    ],
+    choices: &["item"],
+    required: &[],
+};

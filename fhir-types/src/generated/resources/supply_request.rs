@@ -114,6 +114,25 @@ impl Default for SupplyRequestItem {
     }
 }
 
+impl SupplyRequestItem {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "itemCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Reference(x) => write_one(w, "itemReference", &**x, Reference::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+        }
+    }
+}
+
 /// The choice of types of 'SupplyRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -133,6 +152,27 @@ impl Default for SupplyRequestOccurrence {
     }
 }
 
+impl SupplyRequestOccurrence {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::DateTime(x) => {
+                write_one_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
+            }
+            Self::Period(x) => write_one(w, "occurrencePeriod", &**x, Period::write),
+            Self::Timing(x) => write_one(w, "occurrenceTiming", &**x, Timing::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SupplyRequest {
     /// A `SupplyRequest` with its required elements (`item`, `quantity`); everything else is empty.
     pub fn new(item: SupplyRequestItem, quantity: Quantity) -> Self {
@@ -146,199 +186,7 @@ impl SupplyRequest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        let mut c1 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("SupplyRequest")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::SupplyRequestStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.status)?;
-                }
-                "category" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.category, CodeableConcept::read)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "itemCodeableConcept" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 1, "item")?;
-                    choice_box_one(
-                        p,
-                        &mut r.item,
-                        CodeableConcept::read,
-                        SupplyRequestItem::CodeableConcept,
-                    )?;
-                }
-                "itemReference" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 2, "item")?;
-                    choice_box_one(
-                        p,
-                        &mut r.item,
-                        Reference::read,
-                        SupplyRequestItem::Reference,
-                    )?;
-                }
-                "quantity" => {
-                    p.mark(&mut seen, 20)?;
-                    one(p, &mut r.quantity, Quantity::read)?;
-                }
-                "parameter" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.parameter, SupplyRequestParameter::read)?;
-                }
-                "occurrenceDateTime" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c1, 1, "occurrence")?;
-                    choice_value(
-                        p,
-                        &mut r.occurrence,
-                        date_time,
-                        SupplyRequestOccurrence::DateTime,
-                        |e| match e {
-                            SupplyRequestOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_occurrenceDateTime" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c1, 1, "occurrence")?;
-                    choice_element(
-                        p,
-                        &mut r.occurrence,
-                        SupplyRequestOccurrence::DateTime,
-                        |e| match e {
-                            SupplyRequestOccurrence::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "occurrencePeriod" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c1, 2, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Period::read,
-                        SupplyRequestOccurrence::Period,
-                    )?;
-                }
-                "occurrenceTiming" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c1, 3, "occurrence")?;
-                    choice_box(
-                        p,
-                        &mut r.occurrence,
-                        Timing::read,
-                        SupplyRequestOccurrence::Timing,
-                    )?;
-                }
-                "authoredOn" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.authored_on, date_time)?;
-                }
-                "_authoredOn" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.authored_on)?;
-                }
-                "requester" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.requester, Reference::read)?;
-                }
-                "supplier" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.supplier, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "deliverFrom" => {
-                    p.mark(&mut seen, 32)?;
-                    opt(p, &mut r.deliver_from, Reference::read)?;
-                }
-                "deliverTo" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(p, &mut r.deliver_to, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if c0 == 0 {
-            return Err(p.missing("item[x]"));
-        }
-        if !p.marked(&seen, 20) {
-            return Err(p.missing("quantity"));
-        }
+        read_object(p, &SUPPLY_REQUEST_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -346,349 +194,286 @@ impl SupplyRequest {
         w.begin_object();
         w.key("resourceType");
         w.str("SupplyRequest");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
-        }
-        if let Some(v) = &self.category {
-            w.key("category");
-            v.write(w);
-        }
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        {
-            let v = &self.item;
-            match v {
-                SupplyRequestItem::CodeableConcept(x) => {
-                    w.key("itemCodeableConcept");
-                    x.write(w);
-                }
-                SupplyRequestItem::Reference(x) => {
-                    w.key("itemReference");
-                    x.write(w);
-                }
-            }
-        }
-        {
-            let v = &self.quantity;
-            w.key("quantity");
-            v.write(w);
-        }
-        if !self.parameter.is_empty() {
-            w.key("parameter");
-            w.begin_array();
-            for v in &self.parameter {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(w, "category", &self.category, CodeableConcept::write);
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        self.item.write_keys(w);
+        write_one(w, "quantity", &self.quantity, Quantity::write);
+        write_many(
+            w,
+            "parameter",
+            &self.parameter,
+            SupplyRequestParameter::write,
+        );
         if let Some(v) = &self.occurrence {
-            match v {
-                SupplyRequestOccurrence::DateTime(x) => {
-                    write_prim(w, "occurrenceDateTime", "_occurrenceDateTime", x, w_str)
-                }
-                SupplyRequestOccurrence::Period(x) => {
-                    w.key("occurrencePeriod");
-                    x.write(w);
-                }
-                SupplyRequestOccurrence::Timing(x) => {
-                    w.key("occurrenceTiming");
-                    x.write(w);
-                }
-            }
+            v.write_keys(w);
         }
-        if let Some(v) = &self.authored_on {
-            write_prim(w, "authoredOn", "_authoredOn", v, w_str);
-        }
-        if let Some(v) = &self.requester {
-            w.key("requester");
-            v.write(w);
-        }
-        if !self.supplier.is_empty() {
-            w.key("supplier");
-            w.begin_array();
-            for v in &self.supplier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_code.is_empty() {
-            w.key("reasonCode");
-            w.begin_array();
-            for v in &self.reason_code {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.reason_reference.is_empty() {
-            w.key("reasonReference");
-            w.begin_array();
-            for v in &self.reason_reference {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.deliver_from {
-            w.key("deliverFrom");
-            v.write(w);
-        }
-        if let Some(v) = &self.deliver_to {
-            w.key("deliverTo");
-            v.write(w);
-        }
+        write_opt_prim(w, "authoredOn", "_authoredOn", &self.authored_on, w_str);
+        write_opt(w, "requester", &self.requester, Reference::write);
+        write_many(w, "supplier", &self.supplier, Reference::write);
+        write_many(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_many(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_opt(w, "deliverFrom", &self.deliver_from, Reference::write);
+        write_opt(w, "deliverTo", &self.deliver_to, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status.is_some() {
-            let n = path.len();
-            path.push_str(".status");
-            if let Some(v) = &self.status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.category.is_some() {
-            let n = path.len();
-            path.push_str(".category");
-            if let Some(v) = &self.category {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".item[x]");
-            {
-                let v = &self.item;
-                match v {
-                    SupplyRequestItem::CodeableConcept(x) => x.visit_refs(path, f),
-                    SupplyRequestItem::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                }
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".quantity");
-            {
-                let v = &self.quantity;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parameter.is_empty() {
-            let n = path.len();
-            path.push_str(".parameter");
-            for v in &self.parameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.occurrence.is_some() {
-            let n = path.len();
-            path.push_str(".occurrence[x]");
-            if let Some(v) = &self.occurrence {
-                match v {
-                    SupplyRequestOccurrence::DateTime(x) => x.visit_refs(path, f),
-                    SupplyRequestOccurrence::Period(x) => x.visit_refs(path, f),
-                    SupplyRequestOccurrence::Timing(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
-        }
-        if self.authored_on.is_some() {
-            let n = path.len();
-            path.push_str(".authoredOn");
-            if let Some(v) = &self.authored_on {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requester.is_some() {
-            let n = path.len();
-            path.push_str(".requester");
-            if let Some(v) = &self.requester {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.supplier.is_empty() {
-            let n = path.len();
-            path.push_str(".supplier");
-            for v in &self.supplier {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_code.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            for v in &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.reason_reference.is_empty() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            for v in &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.deliver_from.is_some() {
-            let n = path.len();
-            path.push_str(".deliverFrom");
-            if let Some(v) = &self.deliver_from {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.deliver_to.is_some() {
-            let n = path.len();
-            path.push_str(".deliverTo");
-            if let Some(v) = &self.deliver_to {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".category",
+            &self.category,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".item[x]",
+            &self.item,
+            SupplyRequestItem::visit_refs,
+        );
+        visit_one(path, f, ".quantity", &self.quantity, Quantity::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".parameter",
+            &self.parameter,
+            SupplyRequestParameter::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".occurrence[x]",
+            &self.occurrence,
+            SupplyRequestOccurrence::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authoredOn",
+            &self.authored_on,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".requester", &self.requester, reference);
+        visit_many(path, f, ".supplier", &self.supplier, reference);
+        visit_many(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_opt(path, f, ".deliverFrom", &self.deliver_from, reference);
+        visit_opt(path, f, ".deliverTo", &self.deliver_to, reference);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for SupplyRequest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => opt_prim_value(p, &mut self.status, codes::SupplyRequestStatus::read_code),
+            5 => opt_prim_element(p, &mut self.status),
+            6 => opt(p, &mut self.category, CodeableConcept::read),
+            7 => opt_prim_value(p, &mut self.language, code),
+            8 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            9 => one(p, &mut self.quantity, Quantity::read),
+            10 => many(p, &mut self.supplier, Reference::read),
+            11 => opt_prim_element(p, &mut self.language),
+            12 => opt_prim_element(p, &mut self.priority),
+            13 => many(p, &mut self.contained, Resource::read),
+            14 => opt(p, &mut self.deliver_to, Reference::read),
+            15 => many(p, &mut self.extension, Extension::read),
+            16 => many(p, &mut self.parameter, SupplyRequestParameter::read),
+            17 => opt(p, &mut self.requester, Reference::read),
+            18 => opt_prim_value(p, &mut self.authored_on, date_time),
+            19 => many(p, &mut self.identifier, Identifier::read),
+            20 => many(p, &mut self.reason_code, CodeableConcept::read),
+            21 => opt_prim_element(p, &mut self.authored_on),
+            22 => opt(p, &mut self.deliver_from, Reference::read),
+            23 => p.expect_resource_type("SupplyRequest"),
+            24 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            25 => choice_box_one(
+                p,
+                &mut self.item,
+                Reference::read,
+                SupplyRequestItem::Reference,
+            ),
+            26 => opt_prim_element(p, &mut self.implicit_rules),
+            27 => many(p, &mut self.reason_reference, Reference::read),
+            28 => choice_box(
+                p,
+                &mut self.occurrence,
+                Period::read,
+                SupplyRequestOccurrence::Period,
+            ),
+            29 => choice_box(
+                p,
+                &mut self.occurrence,
+                Timing::read,
+                SupplyRequestOccurrence::Timing,
+            ),
+            30 => many(p, &mut self.modifier_extension, Extension::read),
+            31 => choice_value(
+                p,
+                &mut self.occurrence,
+                date_time,
+                SupplyRequestOccurrence::DateTime,
+                |e| match e {
+                    SupplyRequestOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            32 => choice_element(
+                p,
+                &mut self.occurrence,
+                SupplyRequestOccurrence::DateTime,
+                |e| match e {
+                    SupplyRequestOccurrence::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            33 => choice_box_one(
+                p,
+                &mut self.item,
+                CodeableConcept::read,
+                SupplyRequestItem::CodeableConcept,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+static SUPPLY_REQUEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("category"),
+        Key::plain("language"),
+        Key::plain("priority"),
+        Key::plain("quantity"),
+        Key::plain("supplier"),
+        Key::plain("_language"),
+        Key::plain("_priority"),
+        Key::plain("contained"),
+        Key::plain("deliverTo"),
+        Key::plain("extension"),
+        Key::plain("parameter"),
+        Key::plain("requester"),
+        Key::plain("authoredOn"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("_authoredOn"),
+        Key::plain("deliverFrom"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::choice("itemReference", 1, 2),
+        Key::plain("_implicitRules"),
+        Key::plain("reasonReference"),
+        Key::choice("occurrencePeriod", 2, 2),
+        Key::choice("occurrenceTiming", 2, 3),
+        Key::plain("modifierExtension"),
+        Key::choice("occurrenceDateTime", 2, 1),
+        Key::choice("_occurrenceDateTime", 2, 1),
+        Key::choice("itemCodeableConcept", 1, 1),
+    ],
+    choices: &["item", "occurrence"],
+    required: &[
+        Required {
+            name: "item[x]",
+            keys: &[25, 33],
+        },
+        Required {
+            name: "quantity",
+            keys: &[9],
+        },
+    ],
+};
 
 /// Ordered item details
 ///
@@ -743,176 +528,148 @@ impl Default for SupplyRequestParameterValue {
     }
 }
 
+impl SupplyRequestParameterValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl SupplyRequestParameter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        SupplyRequestParameterValue::CodeableConcept,
-                    )?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Quantity::read,
-                        SupplyRequestParameterValue::Quantity,
-                    )?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_box(
-                        p,
-                        &mut r.value,
-                        Range::read,
-                        SupplyRequestParameterValue::Range,
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        SupplyRequestParameterValue::Boolean,
-                        |e| match e {
-                            SupplyRequestParameterValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element(p, &mut r.value, SupplyRequestParameterValue::Boolean, |e| {
-                        match e {
-                            SupplyRequestParameterValue::Boolean(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &SUPPLY_REQUEST_PARAMETER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "code", &self.code, CodeableConcept::write);
         if let Some(v) = &self.value {
-            match v {
-                SupplyRequestParameterValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                SupplyRequestParameterValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                SupplyRequestParameterValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                SupplyRequestParameterValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    SupplyRequestParameterValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    SupplyRequestParameterValue::Quantity(x) => x.visit_refs(path, f),
-                    SupplyRequestParameterValue::Range(x) => x.visit_refs(path, f),
-                    SupplyRequestParameterValue::Boolean(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            SupplyRequestParameterValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for SupplyRequestParameter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.code, CodeableConcept::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => choice_box(
+                p,
+                &mut self.value,
+                Range::read,
+                SupplyRequestParameterValue::Range,
+            ),
+            4 => choice_value(
+                p,
+                &mut self.value,
+                boolean,
+                SupplyRequestParameterValue::Boolean,
+                |e| match e {
+                    SupplyRequestParameterValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => choice_element(
+                p,
+                &mut self.value,
+                SupplyRequestParameterValue::Boolean,
+                |e| match e {
+                    SupplyRequestParameterValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            6 => choice_box(
+                p,
+                &mut self.value,
+                Quantity::read,
+                SupplyRequestParameterValue::Quantity,
+            ),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            8 => choice_box(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                SupplyRequestParameterValue::CodeableConcept,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static SUPPLY_REQUEST_PARAMETER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("extension"),
+        Key::choice("valueRange", 1, 3),
+        Key::choice("valueBoolean", 1, 4),
+        Key::choice("_valueBoolean", 1, 4),
+        Key::choice("valueQuantity", 1, 2),
+        Key::plain("modifierExtension"),
+        Key::choice("valueCodeableConcept", 1, 1),
+    ],
+    choices: &["value"],
+    required: &[],
+};

@@ -184,222 +184,7 @@ impl Task {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("Task")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "instantiatesCanonical" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.instantiates_canonical, canonical)?;
-                }
-                "_instantiatesCanonical" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.instantiates_canonical)?;
-                }
-                "instantiatesUri" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.instantiates_uri, uri)?;
-                }
-                "_instantiatesUri" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.instantiates_uri)?;
-                }
-                "basedOn" => {
-                    p.mark(&mut seen, 17)?;
-                    many(p, &mut r.based_on, Reference::read)?;
-                }
-                "groupIdentifier" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.group_identifier, Identifier::read)?;
-                }
-                "partOf" => {
-                    p.mark(&mut seen, 19)?;
-                    many(p, &mut r.part_of, Reference::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::TaskStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusReason" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.status_reason, CodeableConcept::read)?;
-                }
-                "businessStatus" => {
-                    p.mark(&mut seen, 23)?;
-                    opt(p, &mut r.business_status, CodeableConcept::read)?;
-                }
-                "intent" => {
-                    p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.intent, codes::TaskIntent::read_code)?;
-                }
-                "_intent" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_element(p, &mut r.intent)?;
-                }
-                "priority" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
-                }
-                "_priority" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.priority)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 28)?;
-                    opt(p, &mut r.code, CodeableConcept::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "focus" => {
-                    p.mark(&mut seen, 31)?;
-                    opt(p, &mut r.focus, Reference::read)?;
-                }
-                "for" => {
-                    p.mark(&mut seen, 32)?;
-                    opt(p, &mut r.for_, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 33)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "executionPeriod" => {
-                    p.mark(&mut seen, 34)?;
-                    opt(p, &mut r.execution_period, Period::read)?;
-                }
-                "authoredOn" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.authored_on, date_time)?;
-                }
-                "_authoredOn" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.authored_on)?;
-                }
-                "lastModified" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_value(p, &mut r.last_modified, date_time)?;
-                }
-                "_lastModified" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_element(p, &mut r.last_modified)?;
-                }
-                "requester" => {
-                    p.mark(&mut seen, 39)?;
-                    opt(p, &mut r.requester, Reference::read)?;
-                }
-                "performerType" => {
-                    p.mark(&mut seen, 40)?;
-                    many(p, &mut r.performer_type, CodeableConcept::read)?;
-                }
-                "owner" => {
-                    p.mark(&mut seen, 41)?;
-                    opt(p, &mut r.owner, Reference::read)?;
-                }
-                "location" => {
-                    p.mark(&mut seen, 42)?;
-                    opt(p, &mut r.location, Reference::read)?;
-                }
-                "reasonCode" => {
-                    p.mark(&mut seen, 43)?;
-                    opt(p, &mut r.reason_code, CodeableConcept::read)?;
-                }
-                "reasonReference" => {
-                    p.mark(&mut seen, 44)?;
-                    opt(p, &mut r.reason_reference, Reference::read)?;
-                }
-                "insurance" => {
-                    p.mark(&mut seen, 45)?;
-                    many(p, &mut r.insurance, Reference::read)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 46)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                "relevantHistory" => {
-                    p.mark(&mut seen, 47)?;
-                    many(p, &mut r.relevant_history, Reference::read)?;
-                }
-                "restriction" => {
-                    p.mark(&mut seen, 48)?;
-                    opt(p, &mut r.restriction, TaskRestriction::read)?;
-                }
-                "input" => {
-                    p.mark(&mut seen, 49)?;
-                    many(p, &mut r.input, TaskInput::read)?;
-                }
-                "output" => {
-                    p.mark(&mut seen, 50)?;
-                    many(p, &mut r.output, TaskOutput::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 24) && !p.marked(&seen, 25) {
-            return Err(p.missing("intent"));
-        }
+        read_object(p, &TASK_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -407,529 +192,393 @@ impl Task {
         w.begin_object();
         w.key("resourceType");
         w.str("Task");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.instantiates_canonical {
-            write_prim(
-                w,
-                "instantiatesCanonical",
-                "_instantiatesCanonical",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.instantiates_uri {
-            write_prim(w, "instantiatesUri", "_instantiatesUri", v, w_str);
-        }
-        if !self.based_on.is_empty() {
-            w.key("basedOn");
-            w.begin_array();
-            for v in &self.based_on {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.group_identifier {
-            w.key("groupIdentifier");
-            v.write(w);
-        }
-        if !self.part_of.is_empty() {
-            w.key("partOf");
-            w.begin_array();
-            for v in &self.part_of {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.status_reason {
-            w.key("statusReason");
-            v.write(w);
-        }
-        if let Some(v) = &self.business_status {
-            w.key("businessStatus");
-            v.write(w);
-        }
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
-        if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
-        }
-        if let Some(v) = &self.code {
-            w.key("code");
-            v.write(w);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.focus {
-            w.key("focus");
-            v.write(w);
-        }
-        if let Some(v) = &self.for_ {
-            w.key("for");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        if let Some(v) = &self.execution_period {
-            w.key("executionPeriod");
-            v.write(w);
-        }
-        if let Some(v) = &self.authored_on {
-            write_prim(w, "authoredOn", "_authoredOn", v, w_str);
-        }
-        if let Some(v) = &self.last_modified {
-            write_prim(w, "lastModified", "_lastModified", v, w_str);
-        }
-        if let Some(v) = &self.requester {
-            w.key("requester");
-            v.write(w);
-        }
-        if !self.performer_type.is_empty() {
-            w.key("performerType");
-            w.begin_array();
-            for v in &self.performer_type {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.owner {
-            w.key("owner");
-            v.write(w);
-        }
-        if let Some(v) = &self.location {
-            w.key("location");
-            v.write(w);
-        }
-        if let Some(v) = &self.reason_code {
-            w.key("reasonCode");
-            v.write(w);
-        }
-        if let Some(v) = &self.reason_reference {
-            w.key("reasonReference");
-            v.write(w);
-        }
-        if !self.insurance.is_empty() {
-            w.key("insurance");
-            w.begin_array();
-            for v in &self.insurance {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.relevant_history.is_empty() {
-            w.key("relevantHistory");
-            w.begin_array();
-            for v in &self.relevant_history {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.restriction {
-            w.key("restriction");
-            v.write(w);
-        }
-        if !self.input.is_empty() {
-            w.key("input");
-            w.begin_array();
-            for v in &self.input {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.output.is_empty() {
-            w.key("output");
-            w.begin_array();
-            for v in &self.output {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(
+            w,
+            "instantiatesCanonical",
+            "_instantiatesCanonical",
+            &self.instantiates_canonical,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "instantiatesUri",
+            "_instantiatesUri",
+            &self.instantiates_uri,
+            w_str,
+        );
+        write_many(w, "basedOn", &self.based_on, Reference::write);
+        write_opt(
+            w,
+            "groupIdentifier",
+            &self.group_identifier,
+            Identifier::write,
+        );
+        write_many(w, "partOf", &self.part_of, Reference::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt(
+            w,
+            "statusReason",
+            &self.status_reason,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "businessStatus",
+            &self.business_status,
+            CodeableConcept::write,
+        );
+        write_one_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_opt_prim(w, "priority", "_priority", &self.priority, w_str);
+        write_opt(w, "code", &self.code, CodeableConcept::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt(w, "focus", &self.focus, Reference::write);
+        write_opt(w, "for", &self.for_, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_opt(w, "executionPeriod", &self.execution_period, Period::write);
+        write_opt_prim(w, "authoredOn", "_authoredOn", &self.authored_on, w_str);
+        write_opt_prim(
+            w,
+            "lastModified",
+            "_lastModified",
+            &self.last_modified,
+            w_str,
+        );
+        write_opt(w, "requester", &self.requester, Reference::write);
+        write_many(
+            w,
+            "performerType",
+            &self.performer_type,
+            CodeableConcept::write,
+        );
+        write_opt(w, "owner", &self.owner, Reference::write);
+        write_opt(w, "location", &self.location, Reference::write);
+        write_opt(w, "reasonCode", &self.reason_code, CodeableConcept::write);
+        write_opt(
+            w,
+            "reasonReference",
+            &self.reason_reference,
+            Reference::write,
+        );
+        write_many(w, "insurance", &self.insurance, Reference::write);
+        write_many(w, "note", &self.note, Annotation::write);
+        write_many(
+            w,
+            "relevantHistory",
+            &self.relevant_history,
+            Reference::write,
+        );
+        write_opt(w, "restriction", &self.restriction, TaskRestriction::write);
+        write_many(w, "input", &self.input, TaskInput::write);
+        write_many(w, "output", &self.output, TaskOutput::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.instantiates_canonical.is_some() {
-            let n = path.len();
-            path.push_str(".instantiatesCanonical");
-            if let Some(v) = &self.instantiates_canonical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.instantiates_uri.is_some() {
-            let n = path.len();
-            path.push_str(".instantiatesUri");
-            if let Some(v) = &self.instantiates_uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.based_on.is_empty() {
-            let n = path.len();
-            path.push_str(".basedOn");
-            for v in &self.based_on {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.group_identifier.is_some() {
-            let n = path.len();
-            path.push_str(".groupIdentifier");
-            if let Some(v) = &self.group_identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.part_of.is_empty() {
-            let n = path.len();
-            path.push_str(".partOf");
-            for v in &self.part_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_reason.is_some() {
-            let n = path.len();
-            path.push_str(".statusReason");
-            if let Some(v) = &self.status_reason {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.business_status.is_some() {
-            let n = path.len();
-            path.push_str(".businessStatus");
-            if let Some(v) = &self.business_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".intent");
-            {
-                let v = &self.intent;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.priority.is_some() {
-            let n = path.len();
-            path.push_str(".priority");
-            if let Some(v) = &self.priority {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.focus.is_some() {
-            let n = path.len();
-            path.push_str(".focus");
-            if let Some(v) = &self.focus {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.for_.is_some() {
-            let n = path.len();
-            path.push_str(".for");
-            if let Some(v) = &self.for_ {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.execution_period.is_some() {
-            let n = path.len();
-            path.push_str(".executionPeriod");
-            if let Some(v) = &self.execution_period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.authored_on.is_some() {
-            let n = path.len();
-            path.push_str(".authoredOn");
-            if let Some(v) = &self.authored_on {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_modified.is_some() {
-            let n = path.len();
-            path.push_str(".lastModified");
-            if let Some(v) = &self.last_modified {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.requester.is_some() {
-            let n = path.len();
-            path.push_str(".requester");
-            if let Some(v) = &self.requester {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.performer_type.is_empty() {
-            let n = path.len();
-            path.push_str(".performerType");
-            for v in &self.performer_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.owner.is_some() {
-            let n = path.len();
-            path.push_str(".owner");
-            if let Some(v) = &self.owner {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.location.is_some() {
-            let n = path.len();
-            path.push_str(".location");
-            if let Some(v) = &self.location {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reason_code.is_some() {
-            let n = path.len();
-            path.push_str(".reasonCode");
-            if let Some(v) = &self.reason_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.reason_reference.is_some() {
-            let n = path.len();
-            path.push_str(".reasonReference");
-            if let Some(v) = &self.reason_reference {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.insurance.is_empty() {
-            let n = path.len();
-            path.push_str(".insurance");
-            for v in &self.insurance {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.relevant_history.is_empty() {
-            let n = path.len();
-            path.push_str(".relevantHistory");
-            for v in &self.relevant_history {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.restriction.is_some() {
-            let n = path.len();
-            path.push_str(".restriction");
-            if let Some(v) = &self.restriction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.input.is_empty() {
-            let n = path.len();
-            path.push_str(".input");
-            for v in &self.input {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.output.is_empty() {
-            let n = path.len();
-            path.push_str(".output");
-            for v in &self.output {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".instantiatesCanonical",
+            &self.instantiates_canonical,
+            Canonical::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".instantiatesUri",
+            &self.instantiates_uri,
+            Uri::visit_refs,
+        );
+        visit_many(path, f, ".basedOn", &self.based_on, reference);
+        visit_opt(
+            path,
+            f,
+            ".groupIdentifier",
+            &self.group_identifier,
+            Identifier::visit_refs,
+        );
+        visit_many(path, f, ".partOf", &self.part_of, reference);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusReason",
+            &self.status_reason,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".businessStatus",
+            &self.business_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".intent", &self.intent, Code::visit_refs);
+        visit_opt(path, f, ".priority", &self.priority, Code::visit_refs);
+        visit_opt(path, f, ".code", &self.code, CodeableConcept::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".focus", &self.focus, reference);
+        visit_opt(path, f, ".for", &self.for_, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_opt(
+            path,
+            f,
+            ".executionPeriod",
+            &self.execution_period,
+            Period::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".authoredOn",
+            &self.authored_on,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lastModified",
+            &self.last_modified,
+            DateTime::visit_refs,
+        );
+        visit_opt(path, f, ".requester", &self.requester, reference);
+        visit_many(
+            path,
+            f,
+            ".performerType",
+            &self.performer_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".owner", &self.owner, reference);
+        visit_opt(path, f, ".location", &self.location, reference);
+        visit_opt(
+            path,
+            f,
+            ".reasonCode",
+            &self.reason_code,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".reasonReference",
+            &self.reason_reference,
+            reference,
+        );
+        visit_many(path, f, ".insurance", &self.insurance, reference);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".relevantHistory",
+            &self.relevant_history,
+            reference,
+        );
+        visit_opt(
+            path,
+            f,
+            ".restriction",
+            &self.restriction,
+            TaskRestriction::visit_refs,
+        );
+        visit_many(path, f, ".input", &self.input, TaskInput::visit_refs);
+        visit_many(path, f, ".output", &self.output, TaskOutput::visit_refs);
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for Task {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.for_, Reference::read),
+            3 => opt(p, &mut self.code, CodeableConcept::read),
+            4 => opt(p, &mut self.meta, Meta::read),
+            5 => many(p, &mut self.note, Annotation::read),
+            6 => opt(p, &mut self.text, Narrative::read),
+            7 => opt(p, &mut self.focus, Reference::read),
+            8 => many(p, &mut self.input, TaskInput::read),
+            9 => opt(p, &mut self.owner, Reference::read),
+            10 => prim_value(p, &mut self.intent, codes::TaskIntent::read_code),
+            11 => many(p, &mut self.output, TaskOutput::read),
+            12 => many(p, &mut self.part_of, Reference::read),
+            13 => prim_value(p, &mut self.status, codes::TaskStatus::read_code),
+            14 => prim_element(p, &mut self.intent),
+            15 => prim_element(p, &mut self.status),
+            16 => many(p, &mut self.based_on, Reference::read),
+            17 => opt_prim_value(p, &mut self.language, code),
+            18 => opt(p, &mut self.location, Reference::read),
+            19 => opt_prim_value(p, &mut self.priority, codes::RequestPriority::read_code),
+            20 => opt_prim_element(p, &mut self.language),
+            21 => opt_prim_element(p, &mut self.priority),
+            22 => many(p, &mut self.contained, Resource::read),
+            23 => opt(p, &mut self.encounter, Reference::read),
+            24 => many(p, &mut self.extension, Extension::read),
+            25 => many(p, &mut self.insurance, Reference::read),
+            26 => opt(p, &mut self.requester, Reference::read),
+            27 => opt_prim_value(p, &mut self.authored_on, date_time),
+            28 => many(p, &mut self.identifier, Identifier::read),
+            29 => opt(p, &mut self.reason_code, CodeableConcept::read),
+            30 => opt_prim_element(p, &mut self.authored_on),
+            31 => opt_prim_value(p, &mut self.description, string),
+            32 => opt(p, &mut self.restriction, TaskRestriction::read),
+            33 => opt_prim_element(p, &mut self.description),
+            34 => opt_prim_value(p, &mut self.last_modified, date_time),
+            35 => p.expect_resource_type("Task"),
+            36 => opt(p, &mut self.status_reason, CodeableConcept::read),
+            37 => opt_prim_element(p, &mut self.last_modified),
+            38 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            39 => many(p, &mut self.performer_type, CodeableConcept::read),
+            40 => opt_prim_element(p, &mut self.implicit_rules),
+            41 => opt(p, &mut self.business_status, CodeableConcept::read),
+            42 => opt(p, &mut self.execution_period, Period::read),
+            43 => opt(p, &mut self.group_identifier, Identifier::read),
+            44 => opt_prim_value(p, &mut self.instantiates_uri, uri),
+            45 => opt(p, &mut self.reason_reference, Reference::read),
+            46 => many(p, &mut self.relevant_history, Reference::read),
+            47 => opt_prim_element(p, &mut self.instantiates_uri),
+            48 => many(p, &mut self.modifier_extension, Extension::read),
+            49 => opt_prim_value(p, &mut self.instantiates_canonical, canonical),
+            50 => opt_prim_element(p, &mut self.instantiates_canonical),
+            _ => Ok(()),
+        }
+    }
+}
+
+static TASK_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("for"),
+        Key::plain("code"),
+        Key::plain("meta"),
+        Key::plain("note"),
+        Key::plain("text"),
+        Key::plain("focus"),
+        Key::plain("input"),
+        Key::plain("owner"),
+        Key::plain("intent"),
+        Key::plain("output"),
+        Key::plain("partOf"),
+        Key::plain("status"),
+        Key::plain("_intent"),
+        Key::plain("_status"),
+        Key::plain("basedOn"),
+        Key::plain("language"),
+        Key::plain("location"),
+        Key::plain("priority"),
+        Key::plain("_language"),
+        Key::plain("_priority"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("insurance"),
+        Key::plain("requester"),
+        Key::plain("authoredOn"),
+        Key::plain("identifier"),
+        Key::plain("reasonCode"),
+        Key::plain("_authoredOn"),
+        Key::plain("description"),
+        Key::plain("restriction"),
+        Key::plain("_description"),
+        Key::plain("lastModified"),
+        Key::plain("resourceType"),
+        Key::plain("statusReason"),
+        Key::plain("_lastModified"),
+        Key::plain("implicitRules"),
+        Key::plain("performerType"),
+        Key::plain("_implicitRules"),
+        Key::plain("businessStatus"),
+        Key::plain("executionPeriod"),
+        Key::plain("groupIdentifier"),
+        Key::plain("instantiatesUri"),
+        Key::plain("reasonReference"),
+        Key::plain("relevantHistory"),
+        Key::plain("_instantiatesUri"),
+        Key::plain("modifierExtension"),
+        Key::plain("instantiatesCanonical"),
+        Key::plain("_instantiatesCanonical"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[13, 15],
+        },
+        Required {
+            name: "intent",
+            keys: &[10, 14],
+        },
+    ],
+};
 
 /// Information used to perform task
 ///
@@ -1076,6 +725,140 @@ impl Default for TaskInputValue {
     }
 }
 
+impl TaskInputValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Base64Binary(x) => {
+                write_one_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
+            }
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Canonical(x) => write_one_prim(w, "valueCanonical", "_valueCanonical", x, w_str),
+            Self::Code(x) => write_one_prim(w, "valueCode", "_valueCode", x, w_str),
+            Self::Date(x) => write_one_prim(w, "valueDate", "_valueDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+            Self::Id(x) => write_one_prim(w, "valueId", "_valueId", x, w_str),
+            Self::Instant(x) => write_one_prim(w, "valueInstant", "_valueInstant", x, w_str),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Markdown(x) => write_one_prim(w, "valueMarkdown", "_valueMarkdown", x, w_str),
+            Self::Oid(x) => write_one_prim(w, "valueOid", "_valueOid", x, w_str),
+            Self::PositiveInt(x) => {
+                write_one_prim(w, "valuePositiveInt", "_valuePositiveInt", x, w_unsigned)
+            }
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::UnsignedInt(x) => {
+                write_one_prim(w, "valueUnsignedInt", "_valueUnsignedInt", x, w_unsigned)
+            }
+            Self::Uri(x) => write_one_prim(w, "valueUri", "_valueUri", x, w_str),
+            Self::Url(x) => write_one_prim(w, "valueUrl", "_valueUrl", x, w_str),
+            Self::Uuid(x) => write_one_prim(w, "valueUuid", "_valueUuid", x, w_str),
+            Self::Address(x) => write_one(w, "valueAddress", &**x, Address::write),
+            Self::Age(x) => write_one(w, "valueAge", &**x, Age::write),
+            Self::Annotation(x) => write_one(w, "valueAnnotation", &**x, Annotation::write),
+            Self::Attachment(x) => write_one(w, "valueAttachment", &**x, Attachment::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Coding(x) => write_one(w, "valueCoding", &**x, Coding::write),
+            Self::ContactPoint(x) => write_one(w, "valueContactPoint", &**x, ContactPoint::write),
+            Self::Count(x) => write_one(w, "valueCount", &**x, Count::write),
+            Self::Distance(x) => write_one(w, "valueDistance", &**x, Distance::write),
+            Self::Duration(x) => write_one(w, "valueDuration", &**x, Duration::write),
+            Self::HumanName(x) => write_one(w, "valueHumanName", &**x, HumanName::write),
+            Self::Identifier(x) => write_one(w, "valueIdentifier", &**x, Identifier::write),
+            Self::Money(x) => write_one(w, "valueMoney", &**x, Money::write),
+            Self::Period(x) => write_one(w, "valuePeriod", &**x, Period::write),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "valueRatio", &**x, Ratio::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+            Self::SampledData(x) => write_one(w, "valueSampledData", &**x, SampledData::write),
+            Self::Signature(x) => write_one(w, "valueSignature", &**x, Signature::write),
+            Self::Timing(x) => write_one(w, "valueTiming", &**x, Timing::write),
+            Self::ContactDetail(x) => {
+                write_one(w, "valueContactDetail", &**x, ContactDetail::write)
+            }
+            Self::Contributor(x) => write_one(w, "valueContributor", &**x, Contributor::write),
+            Self::DataRequirement(x) => {
+                write_one(w, "valueDataRequirement", &**x, DataRequirement::write)
+            }
+            Self::Expression(x) => write_one(w, "valueExpression", &**x, Expression::write),
+            Self::ParameterDefinition(x) => write_one(
+                w,
+                "valueParameterDefinition",
+                &**x,
+                ParameterDefinition::write,
+            ),
+            Self::RelatedArtifact(x) => {
+                write_one(w, "valueRelatedArtifact", &**x, RelatedArtifact::write)
+            }
+            Self::TriggerDefinition(x) => {
+                write_one(w, "valueTriggerDefinition", &**x, TriggerDefinition::write)
+            }
+            Self::UsageContext(x) => write_one(w, "valueUsageContext", &**x, UsageContext::write),
+            Self::Dosage(x) => write_one(w, "valueDosage", &**x, Dosage::write),
+            Self::Meta(x) => write_one(w, "valueMeta", &**x, Meta::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Id(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Markdown(x) => x.visit_refs(path, f),
+            Self::Oid(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Url(x) => x.visit_refs(path, f),
+            Self::Uuid(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Annotation(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::ContactPoint(x) => x.visit_refs(path, f),
+            Self::Count(x) => x.visit_refs(path, f),
+            Self::Distance(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::HumanName(x) => x.visit_refs(path, f),
+            Self::Identifier(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Signature(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::ContactDetail(x) => x.visit_refs(path, f),
+            Self::Contributor(x) => x.visit_refs(path, f),
+            Self::DataRequirement(x) => x.visit_refs(path, f),
+            Self::Expression(x) => x.visit_refs(path, f),
+            Self::ParameterDefinition(x) => x.visit_refs(path, f),
+            Self::RelatedArtifact(x) => x.visit_refs(path, f),
+            Self::TriggerDefinition(x) => x.visit_refs(path, f),
+            Self::UsageContext(x) => x.visit_refs(path, f),
+            Self::Dosage(x) => x.visit_refs(path, f),
+            Self::Meta(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl TaskInput {
     /// A `TaskInput` with its required elements (`type`, `value`); everything else is empty.
     pub fn new(type_: CodeableConcept, value: TaskInputValue) -> Self {
@@ -1089,926 +872,536 @@ impl TaskInput {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "valueBase64Binary" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        base64_binary,
-                        TaskInputValue::Base64Binary,
-                        |e| match e {
-                            TaskInputValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBase64Binary" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        TaskInputValue::Base64Binary,
-                        |e| match e {
-                            TaskInputValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        TaskInputValue::Boolean,
-                        |e| match e {
-                            TaskInputValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Boolean, |e| match e {
-                        TaskInputValue::Boolean(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueCanonical" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value_one(p, &mut r.value, canonical, TaskInputValue::Canonical, |e| {
-                        match e {
-                            TaskInputValue::Canonical(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "_valueCanonical" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Canonical, |e| match e {
-                        TaskInputValue::Canonical(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueCode" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value_one(p, &mut r.value, code, TaskInputValue::Code, |e| match e {
-                        TaskInputValue::Code(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueCode" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Code, |e| match e {
-                        TaskInputValue::Code(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueDate" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value_one(p, &mut r.value, date, TaskInputValue::Date, |e| match e {
-                        TaskInputValue::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueDate" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Date, |e| match e {
-                        TaskInputValue::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_value_one(p, &mut r.value, date_time, TaskInputValue::DateTime, |e| {
-                        match e {
-                            TaskInputValue::DateTime(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::DateTime, |e| match e {
-                        TaskInputValue::DateTime(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        TaskInputValue::Decimal,
-                        |e| match e {
-                            TaskInputValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Decimal, |e| match e {
-                        TaskInputValue::Decimal(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueId" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_value_one(p, &mut r.value, id, TaskInputValue::Id, |e| match e {
-                        TaskInputValue::Id(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueId" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Id, |e| match e {
-                        TaskInputValue::Id(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueInstant" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        instant,
-                        TaskInputValue::Instant,
-                        |e| match e {
-                            TaskInputValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInstant" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Instant, |e| match e {
-                        TaskInputValue::Instant(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        integer,
-                        TaskInputValue::Integer,
-                        |e| match e {
-                            TaskInputValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Integer, |e| match e {
-                        TaskInputValue::Integer(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueMarkdown" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_value_one(p, &mut r.value, markdown, TaskInputValue::Markdown, |e| {
-                        match e {
-                            TaskInputValue::Markdown(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "_valueMarkdown" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Markdown, |e| match e {
-                        TaskInputValue::Markdown(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueOid" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_value_one(p, &mut r.value, oid, TaskInputValue::Oid, |e| match e {
-                        TaskInputValue::Oid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueOid" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Oid, |e| match e {
-                        TaskInputValue::Oid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valuePositiveInt" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 13, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        positive_int,
-                        TaskInputValue::PositiveInt,
-                        |e| match e {
-                            TaskInputValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valuePositiveInt" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 13, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        TaskInputValue::PositiveInt,
-                        |e| match e {
-                            TaskInputValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 14, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        string,
-                        TaskInputValue::String,
-                        |e| match e {
-                            TaskInputValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c0, 14, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::String, |e| match e {
-                        TaskInputValue::String(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c0, 15, "value")?;
-                    choice_value_one(p, &mut r.value, time, TaskInputValue::Time, |e| match e {
-                        TaskInputValue::Time(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c0, 15, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Time, |e| match e {
-                        TaskInputValue::Time(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueUnsignedInt" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c0, 16, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        unsigned_int,
-                        TaskInputValue::UnsignedInt,
-                        |e| match e {
-                            TaskInputValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUnsignedInt" => {
-                    p.mark(&mut seen, 35)?;
-                    p.choice(&mut c0, 16, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        TaskInputValue::UnsignedInt,
-                        |e| match e {
-                            TaskInputValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUri" => {
-                    p.mark(&mut seen, 36)?;
-                    p.choice(&mut c0, 17, "value")?;
-                    choice_value_one(p, &mut r.value, uri, TaskInputValue::Uri, |e| match e {
-                        TaskInputValue::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueUri" => {
-                    p.mark(&mut seen, 37)?;
-                    p.choice(&mut c0, 17, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Uri, |e| match e {
-                        TaskInputValue::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueUrl" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c0, 18, "value")?;
-                    choice_value_one(p, &mut r.value, url, TaskInputValue::Url, |e| match e {
-                        TaskInputValue::Url(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueUrl" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c0, 18, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Url, |e| match e {
-                        TaskInputValue::Url(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueUuid" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c0, 19, "value")?;
-                    choice_value_one(p, &mut r.value, uuid, TaskInputValue::Uuid, |e| match e {
-                        TaskInputValue::Uuid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueUuid" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c0, 19, "value")?;
-                    choice_element_one(p, &mut r.value, TaskInputValue::Uuid, |e| match e {
-                        TaskInputValue::Uuid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueAddress" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c0, 20, "value")?;
-                    choice_box_one(p, &mut r.value, Address::read, TaskInputValue::Address)?;
-                }
-                "valueAge" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c0, 21, "value")?;
-                    choice_box_one(p, &mut r.value, Age::read, TaskInputValue::Age)?;
-                }
-                "valueAnnotation" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c0, 22, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Annotation::read,
-                        TaskInputValue::Annotation,
-                    )?;
-                }
-                "valueAttachment" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c0, 23, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Attachment::read,
-                        TaskInputValue::Attachment,
-                    )?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 46)?;
-                    p.choice(&mut c0, 24, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        TaskInputValue::CodeableConcept,
-                    )?;
-                }
-                "valueCoding" => {
-                    p.mark(&mut seen, 47)?;
-                    p.choice(&mut c0, 25, "value")?;
-                    choice_box_one(p, &mut r.value, Coding::read, TaskInputValue::Coding)?;
-                }
-                "valueContactPoint" => {
-                    p.mark(&mut seen, 48)?;
-                    p.choice(&mut c0, 26, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        ContactPoint::read,
-                        TaskInputValue::ContactPoint,
-                    )?;
-                }
-                "valueCount" => {
-                    p.mark(&mut seen, 49)?;
-                    p.choice(&mut c0, 27, "value")?;
-                    choice_box_one(p, &mut r.value, Count::read, TaskInputValue::Count)?;
-                }
-                "valueDistance" => {
-                    p.mark(&mut seen, 50)?;
-                    p.choice(&mut c0, 28, "value")?;
-                    choice_box_one(p, &mut r.value, Distance::read, TaskInputValue::Distance)?;
-                }
-                "valueDuration" => {
-                    p.mark(&mut seen, 51)?;
-                    p.choice(&mut c0, 29, "value")?;
-                    choice_box_one(p, &mut r.value, Duration::read, TaskInputValue::Duration)?;
-                }
-                "valueHumanName" => {
-                    p.mark(&mut seen, 52)?;
-                    p.choice(&mut c0, 30, "value")?;
-                    choice_box_one(p, &mut r.value, HumanName::read, TaskInputValue::HumanName)?;
-                }
-                "valueIdentifier" => {
-                    p.mark(&mut seen, 53)?;
-                    p.choice(&mut c0, 31, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Identifier::read,
-                        TaskInputValue::Identifier,
-                    )?;
-                }
-                "valueMoney" => {
-                    p.mark(&mut seen, 54)?;
-                    p.choice(&mut c0, 32, "value")?;
-                    choice_box_one(p, &mut r.value, Money::read, TaskInputValue::Money)?;
-                }
-                "valuePeriod" => {
-                    p.mark(&mut seen, 55)?;
-                    p.choice(&mut c0, 33, "value")?;
-                    choice_box_one(p, &mut r.value, Period::read, TaskInputValue::Period)?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 56)?;
-                    p.choice(&mut c0, 34, "value")?;
-                    choice_box_one(p, &mut r.value, Quantity::read, TaskInputValue::Quantity)?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 57)?;
-                    p.choice(&mut c0, 35, "value")?;
-                    choice_box_one(p, &mut r.value, Range::read, TaskInputValue::Range)?;
-                }
-                "valueRatio" => {
-                    p.mark(&mut seen, 58)?;
-                    p.choice(&mut c0, 36, "value")?;
-                    choice_box_one(p, &mut r.value, Ratio::read, TaskInputValue::Ratio)?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 59)?;
-                    p.choice(&mut c0, 37, "value")?;
-                    choice_box_one(p, &mut r.value, Reference::read, TaskInputValue::Reference)?;
-                }
-                "valueSampledData" => {
-                    p.mark(&mut seen, 60)?;
-                    p.choice(&mut c0, 38, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        SampledData::read,
-                        TaskInputValue::SampledData,
-                    )?;
-                }
-                "valueSignature" => {
-                    p.mark(&mut seen, 61)?;
-                    p.choice(&mut c0, 39, "value")?;
-                    choice_box_one(p, &mut r.value, Signature::read, TaskInputValue::Signature)?;
-                }
-                "valueTiming" => {
-                    p.mark(&mut seen, 62)?;
-                    p.choice(&mut c0, 40, "value")?;
-                    choice_box_one(p, &mut r.value, Timing::read, TaskInputValue::Timing)?;
-                }
-                "valueContactDetail" => {
-                    p.mark(&mut seen, 63)?;
-                    p.choice(&mut c0, 41, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        ContactDetail::read,
-                        TaskInputValue::ContactDetail,
-                    )?;
-                }
-                "valueContributor" => {
-                    p.mark(&mut seen, 64)?;
-                    p.choice(&mut c0, 42, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Contributor::read,
-                        TaskInputValue::Contributor,
-                    )?;
-                }
-                "valueDataRequirement" => {
-                    p.mark(&mut seen, 65)?;
-                    p.choice(&mut c0, 43, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        DataRequirement::read,
-                        TaskInputValue::DataRequirement,
-                    )?;
-                }
-                "valueExpression" => {
-                    p.mark(&mut seen, 66)?;
-                    p.choice(&mut c0, 44, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Expression::read,
-                        TaskInputValue::Expression,
-                    )?;
-                }
-                "valueParameterDefinition" => {
-                    p.mark(&mut seen, 67)?;
-                    p.choice(&mut c0, 45, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        ParameterDefinition::read,
-                        TaskInputValue::ParameterDefinition,
-                    )?;
-                }
-                "valueRelatedArtifact" => {
-                    p.mark(&mut seen, 68)?;
-                    p.choice(&mut c0, 46, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        RelatedArtifact::read,
-                        TaskInputValue::RelatedArtifact,
-                    )?;
-                }
-                "valueTriggerDefinition" => {
-                    p.mark(&mut seen, 69)?;
-                    p.choice(&mut c0, 47, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        TriggerDefinition::read,
-                        TaskInputValue::TriggerDefinition,
-                    )?;
-                }
-                "valueUsageContext" => {
-                    p.mark(&mut seen, 70)?;
-                    p.choice(&mut c0, 48, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        UsageContext::read,
-                        TaskInputValue::UsageContext,
-                    )?;
-                }
-                "valueDosage" => {
-                    p.mark(&mut seen, 71)?;
-                    p.choice(&mut c0, 49, "value")?;
-                    choice_box_one(p, &mut r.value, Dosage::read, TaskInputValue::Dosage)?;
-                }
-                "valueMeta" => {
-                    p.mark(&mut seen, 72)?;
-                    p.choice(&mut c0, 50, "value")?;
-                    choice_box_one(p, &mut r.value, Meta::read, TaskInputValue::Meta)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(p, &TASK_INPUT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        {
-            let v = &self.value;
-            match v {
-                TaskInputValue::Base64Binary(x) => {
-                    write_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
-                }
-                TaskInputValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                TaskInputValue::Canonical(x) => {
-                    write_prim(w, "valueCanonical", "_valueCanonical", x, w_str)
-                }
-                TaskInputValue::Code(x) => write_prim(w, "valueCode", "_valueCode", x, w_str),
-                TaskInputValue::Date(x) => write_prim(w, "valueDate", "_valueDate", x, w_str),
-                TaskInputValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                TaskInputValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-                TaskInputValue::Id(x) => write_prim(w, "valueId", "_valueId", x, w_str),
-                TaskInputValue::Instant(x) => {
-                    write_prim(w, "valueInstant", "_valueInstant", x, w_str)
-                }
-                TaskInputValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                TaskInputValue::Markdown(x) => {
-                    write_prim(w, "valueMarkdown", "_valueMarkdown", x, w_str)
-                }
-                TaskInputValue::Oid(x) => write_prim(w, "valueOid", "_valueOid", x, w_str),
-                TaskInputValue::PositiveInt(x) => {
-                    write_prim(w, "valuePositiveInt", "_valuePositiveInt", x, w_unsigned)
-                }
-                TaskInputValue::String(x) => write_prim(w, "valueString", "_valueString", x, w_str),
-                TaskInputValue::Time(x) => write_prim(w, "valueTime", "_valueTime", x, w_str),
-                TaskInputValue::UnsignedInt(x) => {
-                    write_prim(w, "valueUnsignedInt", "_valueUnsignedInt", x, w_unsigned)
-                }
-                TaskInputValue::Uri(x) => write_prim(w, "valueUri", "_valueUri", x, w_str),
-                TaskInputValue::Url(x) => write_prim(w, "valueUrl", "_valueUrl", x, w_str),
-                TaskInputValue::Uuid(x) => write_prim(w, "valueUuid", "_valueUuid", x, w_str),
-                TaskInputValue::Address(x) => {
-                    w.key("valueAddress");
-                    x.write(w);
-                }
-                TaskInputValue::Age(x) => {
-                    w.key("valueAge");
-                    x.write(w);
-                }
-                TaskInputValue::Annotation(x) => {
-                    w.key("valueAnnotation");
-                    x.write(w);
-                }
-                TaskInputValue::Attachment(x) => {
-                    w.key("valueAttachment");
-                    x.write(w);
-                }
-                TaskInputValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                TaskInputValue::Coding(x) => {
-                    w.key("valueCoding");
-                    x.write(w);
-                }
-                TaskInputValue::ContactPoint(x) => {
-                    w.key("valueContactPoint");
-                    x.write(w);
-                }
-                TaskInputValue::Count(x) => {
-                    w.key("valueCount");
-                    x.write(w);
-                }
-                TaskInputValue::Distance(x) => {
-                    w.key("valueDistance");
-                    x.write(w);
-                }
-                TaskInputValue::Duration(x) => {
-                    w.key("valueDuration");
-                    x.write(w);
-                }
-                TaskInputValue::HumanName(x) => {
-                    w.key("valueHumanName");
-                    x.write(w);
-                }
-                TaskInputValue::Identifier(x) => {
-                    w.key("valueIdentifier");
-                    x.write(w);
-                }
-                TaskInputValue::Money(x) => {
-                    w.key("valueMoney");
-                    x.write(w);
-                }
-                TaskInputValue::Period(x) => {
-                    w.key("valuePeriod");
-                    x.write(w);
-                }
-                TaskInputValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                TaskInputValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                TaskInputValue::Ratio(x) => {
-                    w.key("valueRatio");
-                    x.write(w);
-                }
-                TaskInputValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-                TaskInputValue::SampledData(x) => {
-                    w.key("valueSampledData");
-                    x.write(w);
-                }
-                TaskInputValue::Signature(x) => {
-                    w.key("valueSignature");
-                    x.write(w);
-                }
-                TaskInputValue::Timing(x) => {
-                    w.key("valueTiming");
-                    x.write(w);
-                }
-                TaskInputValue::ContactDetail(x) => {
-                    w.key("valueContactDetail");
-                    x.write(w);
-                }
-                TaskInputValue::Contributor(x) => {
-                    w.key("valueContributor");
-                    x.write(w);
-                }
-                TaskInputValue::DataRequirement(x) => {
-                    w.key("valueDataRequirement");
-                    x.write(w);
-                }
-                TaskInputValue::Expression(x) => {
-                    w.key("valueExpression");
-                    x.write(w);
-                }
-                TaskInputValue::ParameterDefinition(x) => {
-                    w.key("valueParameterDefinition");
-                    x.write(w);
-                }
-                TaskInputValue::RelatedArtifact(x) => {
-                    w.key("valueRelatedArtifact");
-                    x.write(w);
-                }
-                TaskInputValue::TriggerDefinition(x) => {
-                    w.key("valueTriggerDefinition");
-                    x.write(w);
-                }
-                TaskInputValue::UsageContext(x) => {
-                    w.key("valueUsageContext");
-                    x.write(w);
-                }
-                TaskInputValue::Dosage(x) => {
-                    w.key("valueDosage");
-                    x.write(w);
-                }
-                TaskInputValue::Meta(x) => {
-                    w.key("valueMeta");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        self.value.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    TaskInputValue::Base64Binary(x) => x.visit_refs(path, f),
-                    TaskInputValue::Boolean(x) => x.visit_refs(path, f),
-                    TaskInputValue::Canonical(x) => x.visit_refs(path, f),
-                    TaskInputValue::Code(x) => x.visit_refs(path, f),
-                    TaskInputValue::Date(x) => x.visit_refs(path, f),
-                    TaskInputValue::DateTime(x) => x.visit_refs(path, f),
-                    TaskInputValue::Decimal(x) => x.visit_refs(path, f),
-                    TaskInputValue::Id(x) => x.visit_refs(path, f),
-                    TaskInputValue::Instant(x) => x.visit_refs(path, f),
-                    TaskInputValue::Integer(x) => x.visit_refs(path, f),
-                    TaskInputValue::Markdown(x) => x.visit_refs(path, f),
-                    TaskInputValue::Oid(x) => x.visit_refs(path, f),
-                    TaskInputValue::PositiveInt(x) => x.visit_refs(path, f),
-                    TaskInputValue::String(x) => x.visit_refs(path, f),
-                    TaskInputValue::Time(x) => x.visit_refs(path, f),
-                    TaskInputValue::UnsignedInt(x) => x.visit_refs(path, f),
-                    TaskInputValue::Uri(x) => x.visit_refs(path, f),
-                    TaskInputValue::Url(x) => x.visit_refs(path, f),
-                    TaskInputValue::Uuid(x) => x.visit_refs(path, f),
-                    TaskInputValue::Address(x) => x.visit_refs(path, f),
-                    TaskInputValue::Age(x) => x.visit_refs(path, f),
-                    TaskInputValue::Annotation(x) => x.visit_refs(path, f),
-                    TaskInputValue::Attachment(x) => x.visit_refs(path, f),
-                    TaskInputValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    TaskInputValue::Coding(x) => x.visit_refs(path, f),
-                    TaskInputValue::ContactPoint(x) => x.visit_refs(path, f),
-                    TaskInputValue::Count(x) => x.visit_refs(path, f),
-                    TaskInputValue::Distance(x) => x.visit_refs(path, f),
-                    TaskInputValue::Duration(x) => x.visit_refs(path, f),
-                    TaskInputValue::HumanName(x) => x.visit_refs(path, f),
-                    TaskInputValue::Identifier(x) => x.visit_refs(path, f),
-                    TaskInputValue::Money(x) => x.visit_refs(path, f),
-                    TaskInputValue::Period(x) => x.visit_refs(path, f),
-                    TaskInputValue::Quantity(x) => x.visit_refs(path, f),
-                    TaskInputValue::Range(x) => x.visit_refs(path, f),
-                    TaskInputValue::Ratio(x) => x.visit_refs(path, f),
-                    TaskInputValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    TaskInputValue::SampledData(x) => x.visit_refs(path, f),
-                    TaskInputValue::Signature(x) => x.visit_refs(path, f),
-                    TaskInputValue::Timing(x) => x.visit_refs(path, f),
-                    TaskInputValue::ContactDetail(x) => x.visit_refs(path, f),
-                    TaskInputValue::Contributor(x) => x.visit_refs(path, f),
-                    TaskInputValue::DataRequirement(x) => x.visit_refs(path, f),
-                    TaskInputValue::Expression(x) => x.visit_refs(path, f),
-                    TaskInputValue::ParameterDefinition(x) => x.visit_refs(path, f),
-                    TaskInputValue::RelatedArtifact(x) => x.visit_refs(path, f),
-                    TaskInputValue::TriggerDefinition(x) => x.visit_refs(path, f),
-                    TaskInputValue::UsageContext(x) => x.visit_refs(path, f),
-                    TaskInputValue::Dosage(x) => x.visit_refs(path, f),
-                    TaskInputValue::Meta(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            TaskInputValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TaskInput {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => choice_value_one(p, &mut self.value, id, TaskInputValue::Id, |e| match e {
+                TaskInputValue::Id(x) => Some(x),
+                _ => None,
+            }),
+            3 => choice_element_one(p, &mut self.value, TaskInputValue::Id, |e| match e {
+                TaskInputValue::Id(x) => Some(x),
+                _ => None,
+            }),
+            4 => choice_box_one(p, &mut self.value, Age::read, TaskInputValue::Age),
+            5 => choice_value_one(p, &mut self.value, oid, TaskInputValue::Oid, |e| match e {
+                TaskInputValue::Oid(x) => Some(x),
+                _ => None,
+            }),
+            6 => choice_value_one(p, &mut self.value, uri, TaskInputValue::Uri, |e| match e {
+                TaskInputValue::Uri(x) => Some(x),
+                _ => None,
+            }),
+            7 => choice_value_one(p, &mut self.value, url, TaskInputValue::Url, |e| match e {
+                TaskInputValue::Url(x) => Some(x),
+                _ => None,
+            }),
+            8 => choice_element_one(p, &mut self.value, TaskInputValue::Oid, |e| match e {
+                TaskInputValue::Oid(x) => Some(x),
+                _ => None,
+            }),
+            9 => choice_element_one(p, &mut self.value, TaskInputValue::Uri, |e| match e {
+                TaskInputValue::Uri(x) => Some(x),
+                _ => None,
+            }),
+            10 => choice_element_one(p, &mut self.value, TaskInputValue::Url, |e| match e {
+                TaskInputValue::Url(x) => Some(x),
+                _ => None,
+            }),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => choice_value_one(
+                p,
+                &mut self.value,
+                code,
+                TaskInputValue::Code,
+                |e| match e {
+                    TaskInputValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_value_one(
+                p,
+                &mut self.value,
+                date,
+                TaskInputValue::Date,
+                |e| match e {
+                    TaskInputValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_box_one(p, &mut self.value, Meta::read, TaskInputValue::Meta),
+            15 => choice_value_one(
+                p,
+                &mut self.value,
+                time,
+                TaskInputValue::Time,
+                |e| match e {
+                    TaskInputValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_value_one(
+                p,
+                &mut self.value,
+                uuid,
+                TaskInputValue::Uuid,
+                |e| match e {
+                    TaskInputValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_element_one(p, &mut self.value, TaskInputValue::Code, |e| match e {
+                TaskInputValue::Code(x) => Some(x),
+                _ => None,
+            }),
+            18 => choice_element_one(p, &mut self.value, TaskInputValue::Date, |e| match e {
+                TaskInputValue::Date(x) => Some(x),
+                _ => None,
+            }),
+            19 => choice_element_one(p, &mut self.value, TaskInputValue::Time, |e| match e {
+                TaskInputValue::Time(x) => Some(x),
+                _ => None,
+            }),
+            20 => choice_element_one(p, &mut self.value, TaskInputValue::Uuid, |e| match e {
+                TaskInputValue::Uuid(x) => Some(x),
+                _ => None,
+            }),
+            21 => choice_box_one(p, &mut self.value, Count::read, TaskInputValue::Count),
+            22 => choice_box_one(p, &mut self.value, Money::read, TaskInputValue::Money),
+            23 => choice_box_one(p, &mut self.value, Range::read, TaskInputValue::Range),
+            24 => choice_box_one(p, &mut self.value, Ratio::read, TaskInputValue::Ratio),
+            25 => choice_box_one(p, &mut self.value, Coding::read, TaskInputValue::Coding),
+            26 => choice_box_one(p, &mut self.value, Dosage::read, TaskInputValue::Dosage),
+            27 => choice_box_one(p, &mut self.value, Period::read, TaskInputValue::Period),
+            28 => choice_value_one(
+                p,
+                &mut self.value,
+                string,
+                TaskInputValue::String,
+                |e| match e {
+                    TaskInputValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            29 => choice_box_one(p, &mut self.value, Timing::read, TaskInputValue::Timing),
+            30 => choice_element_one(p, &mut self.value, TaskInputValue::String, |e| match e {
+                TaskInputValue::String(x) => Some(x),
+                _ => None,
+            }),
+            31 => choice_box_one(p, &mut self.value, Address::read, TaskInputValue::Address),
+            32 => choice_value_one(
+                p,
+                &mut self.value,
+                boolean,
+                TaskInputValue::Boolean,
+                |e| match e {
+                    TaskInputValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            33 => choice_value_one(
+                p,
+                &mut self.value,
+                decimal,
+                TaskInputValue::Decimal,
+                |e| match e {
+                    TaskInputValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            34 => choice_value_one(
+                p,
+                &mut self.value,
+                instant,
+                TaskInputValue::Instant,
+                |e| match e {
+                    TaskInputValue::Instant(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            35 => choice_value_one(
+                p,
+                &mut self.value,
+                integer,
+                TaskInputValue::Integer,
+                |e| match e {
+                    TaskInputValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            36 => choice_element_one(p, &mut self.value, TaskInputValue::Boolean, |e| match e {
+                TaskInputValue::Boolean(x) => Some(x),
+                _ => None,
+            }),
+            37 => choice_element_one(p, &mut self.value, TaskInputValue::Decimal, |e| match e {
+                TaskInputValue::Decimal(x) => Some(x),
+                _ => None,
+            }),
+            38 => choice_element_one(p, &mut self.value, TaskInputValue::Instant, |e| match e {
+                TaskInputValue::Instant(x) => Some(x),
+                _ => None,
+            }),
+            39 => choice_element_one(p, &mut self.value, TaskInputValue::Integer, |e| match e {
+                TaskInputValue::Integer(x) => Some(x),
+                _ => None,
+            }),
+            40 => choice_value_one(
+                p,
+                &mut self.value,
+                date_time,
+                TaskInputValue::DateTime,
+                |e| match e {
+                    TaskInputValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            41 => choice_box_one(p, &mut self.value, Distance::read, TaskInputValue::Distance),
+            42 => choice_box_one(p, &mut self.value, Duration::read, TaskInputValue::Duration),
+            43 => choice_value_one(
+                p,
+                &mut self.value,
+                markdown,
+                TaskInputValue::Markdown,
+                |e| match e {
+                    TaskInputValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            44 => choice_box_one(p, &mut self.value, Quantity::read, TaskInputValue::Quantity),
+            45 => choice_element_one(p, &mut self.value, TaskInputValue::DateTime, |e| match e {
+                TaskInputValue::DateTime(x) => Some(x),
+                _ => None,
+            }),
+            46 => choice_element_one(p, &mut self.value, TaskInputValue::Markdown, |e| match e {
+                TaskInputValue::Markdown(x) => Some(x),
+                _ => None,
+            }),
+            47 => choice_value_one(
+                p,
+                &mut self.value,
+                canonical,
+                TaskInputValue::Canonical,
+                |e| match e {
+                    TaskInputValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            48 => choice_box_one(
+                p,
+                &mut self.value,
+                HumanName::read,
+                TaskInputValue::HumanName,
+            ),
+            49 => choice_box_one(
+                p,
+                &mut self.value,
+                Reference::read,
+                TaskInputValue::Reference,
+            ),
+            50 => choice_box_one(
+                p,
+                &mut self.value,
+                Signature::read,
+                TaskInputValue::Signature,
+            ),
+            51 => choice_element_one(p, &mut self.value, TaskInputValue::Canonical, |e| match e {
+                TaskInputValue::Canonical(x) => Some(x),
+                _ => None,
+            }),
+            52 => choice_box_one(
+                p,
+                &mut self.value,
+                Annotation::read,
+                TaskInputValue::Annotation,
+            ),
+            53 => choice_box_one(
+                p,
+                &mut self.value,
+                Attachment::read,
+                TaskInputValue::Attachment,
+            ),
+            54 => choice_box_one(
+                p,
+                &mut self.value,
+                Expression::read,
+                TaskInputValue::Expression,
+            ),
+            55 => choice_box_one(
+                p,
+                &mut self.value,
+                Identifier::read,
+                TaskInputValue::Identifier,
+            ),
+            56 => choice_box_one(
+                p,
+                &mut self.value,
+                Contributor::read,
+                TaskInputValue::Contributor,
+            ),
+            57 => choice_value_one(
+                p,
+                &mut self.value,
+                positive_int,
+                TaskInputValue::PositiveInt,
+                |e| match e {
+                    TaskInputValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            58 => choice_box_one(
+                p,
+                &mut self.value,
+                SampledData::read,
+                TaskInputValue::SampledData,
+            ),
+            59 => choice_value_one(
+                p,
+                &mut self.value,
+                unsigned_int,
+                TaskInputValue::UnsignedInt,
+                |e| match e {
+                    TaskInputValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            60 => choice_element_one(
+                p,
+                &mut self.value,
+                TaskInputValue::PositiveInt,
+                |e| match e {
+                    TaskInputValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            61 => choice_element_one(
+                p,
+                &mut self.value,
+                TaskInputValue::UnsignedInt,
+                |e| match e {
+                    TaskInputValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            62 => many(p, &mut self.modifier_extension, Extension::read),
+            63 => choice_value_one(
+                p,
+                &mut self.value,
+                base64_binary,
+                TaskInputValue::Base64Binary,
+                |e| match e {
+                    TaskInputValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            64 => choice_box_one(
+                p,
+                &mut self.value,
+                ContactPoint::read,
+                TaskInputValue::ContactPoint,
+            ),
+            65 => choice_box_one(
+                p,
+                &mut self.value,
+                UsageContext::read,
+                TaskInputValue::UsageContext,
+            ),
+            66 => choice_element_one(
+                p,
+                &mut self.value,
+                TaskInputValue::Base64Binary,
+                |e| match e {
+                    TaskInputValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            67 => choice_box_one(
+                p,
+                &mut self.value,
+                ContactDetail::read,
+                TaskInputValue::ContactDetail,
+            ),
+            68 => choice_box_one(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                TaskInputValue::CodeableConcept,
+            ),
+            69 => choice_box_one(
+                p,
+                &mut self.value,
+                DataRequirement::read,
+                TaskInputValue::DataRequirement,
+            ),
+            70 => choice_box_one(
+                p,
+                &mut self.value,
+                RelatedArtifact::read,
+                TaskInputValue::RelatedArtifact,
+            ),
+            71 => choice_box_one(
+                p,
+                &mut self.value,
+                TriggerDefinition::read,
+                TaskInputValue::TriggerDefinition,
+            ),
+            72 => choice_box_one(
+                p,
+                &mut self.value,
+                ParameterDefinition::read,
+                TaskInputValue::ParameterDefinition,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static TASK_INPUT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::choice("valueId", 1, 8),
+        Key::choice("_valueId", 1, 8),
+        Key::choice("valueAge", 1, 21),
+        Key::choice("valueOid", 1, 12),
+        Key::choice("valueUri", 1, 17),
+        Key::choice("valueUrl", 1, 18),
+        Key::choice("_valueOid", 1, 12),
+        Key::choice("_valueUri", 1, 17),
+        Key::choice("_valueUrl", 1, 18),
+        Key::plain("extension"),
+        Key::choice("valueCode", 1, 4),
+        Key::choice("valueDate", 1, 5),
+        Key::choice("valueMeta", 1, 50),
+        Key::choice("valueTime", 1, 15),
+        Key::choice("valueUuid", 1, 19),
+        Key::choice("_valueCode", 1, 4),
+        Key::choice("_valueDate", 1, 5),
+        Key::choice("_valueTime", 1, 15),
+        Key::choice("_valueUuid", 1, 19),
+        Key::choice("valueCount", 1, 27),
+        Key::choice("valueMoney", 1, 32),
+        Key::choice("valueRange", 1, 35),
+        Key::choice("valueRatio", 1, 36),
+        Key::choice("valueCoding", 1, 25),
+        Key::choice("valueDosage", 1, 49),
+        Key::choice("valuePeriod", 1, 33),
+        Key::choice("valueString", 1, 14),
+        Key::choice("valueTiming", 1, 40),
+        Key::choice("_valueString", 1, 14),
+        Key::choice("valueAddress", 1, 20),
+        Key::choice("valueBoolean", 1, 2),
+        Key::choice("valueDecimal", 1, 7),
+        Key::choice("valueInstant", 1, 9),
+        Key::choice("valueInteger", 1, 10),
+        Key::choice("_valueBoolean", 1, 2),
+        Key::choice("_valueDecimal", 1, 7),
+        Key::choice("_valueInstant", 1, 9),
+        Key::choice("_valueInteger", 1, 10),
+        Key::choice("valueDateTime", 1, 6),
+        Key::choice("valueDistance", 1, 28),
+        Key::choice("valueDuration", 1, 29),
+        Key::choice("valueMarkdown", 1, 11),
+        Key::choice("valueQuantity", 1, 34),
+        Key::choice("_valueDateTime", 1, 6),
+        Key::choice("_valueMarkdown", 1, 11),
+        Key::choice("valueCanonical", 1, 3),
+        Key::choice("valueHumanName", 1, 30),
+        Key::choice("valueReference", 1, 37),
+        Key::choice("valueSignature", 1, 39),
+        Key::choice("_valueCanonical", 1, 3),
+        Key::choice("valueAnnotation", 1, 22),
+        Key::choice("valueAttachment", 1, 23),
+        Key::choice("valueExpression", 1, 44),
+        Key::choice("valueIdentifier", 1, 31),
+        Key::choice("valueContributor", 1, 42),
+        Key::choice("valuePositiveInt", 1, 13),
+        Key::choice("valueSampledData", 1, 38),
+        Key::choice("valueUnsignedInt", 1, 16),
+        Key::choice("_valuePositiveInt", 1, 13),
+        Key::choice("_valueUnsignedInt", 1, 16),
+        Key::plain("modifierExtension"),
+        Key::choice("valueBase64Binary", 1, 1),
+        Key::choice("valueContactPoint", 1, 26),
+        Key::choice("valueUsageContext", 1, 48),
+        Key::choice("_valueBase64Binary", 1, 1),
+        Key::choice("valueContactDetail", 1, 41),
+        Key::choice("valueCodeableConcept", 1, 24),
+        Key::choice("valueDataRequirement", 1, 43),
+        Key::choice("valueRelatedArtifact", 1, 46),
+        Key::choice("valueTriggerDefinition", 1, 47),
+        Key::choice("valueParameterDefinition", 1, 45),
+    ],
+    choices: &["value"],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1],
+        },
+        Required {
+            name: "value[x]",
+            keys: &[
+                2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+                26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46,
+                47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 63, 64, 65, 66, 67, 68,
+                69, 70, 71, 72,
+            ],
+        },
+    ],
+};
 
 /// Information produced as part of task
 ///
@@ -2155,6 +1548,140 @@ impl Default for TaskOutputValue {
     }
 }
 
+impl TaskOutputValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::Base64Binary(x) => {
+                write_one_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
+            }
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Canonical(x) => write_one_prim(w, "valueCanonical", "_valueCanonical", x, w_str),
+            Self::Code(x) => write_one_prim(w, "valueCode", "_valueCode", x, w_str),
+            Self::Date(x) => write_one_prim(w, "valueDate", "_valueDate", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+            Self::Id(x) => write_one_prim(w, "valueId", "_valueId", x, w_str),
+            Self::Instant(x) => write_one_prim(w, "valueInstant", "_valueInstant", x, w_str),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Markdown(x) => write_one_prim(w, "valueMarkdown", "_valueMarkdown", x, w_str),
+            Self::Oid(x) => write_one_prim(w, "valueOid", "_valueOid", x, w_str),
+            Self::PositiveInt(x) => {
+                write_one_prim(w, "valuePositiveInt", "_valuePositiveInt", x, w_unsigned)
+            }
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Time(x) => write_one_prim(w, "valueTime", "_valueTime", x, w_str),
+            Self::UnsignedInt(x) => {
+                write_one_prim(w, "valueUnsignedInt", "_valueUnsignedInt", x, w_unsigned)
+            }
+            Self::Uri(x) => write_one_prim(w, "valueUri", "_valueUri", x, w_str),
+            Self::Url(x) => write_one_prim(w, "valueUrl", "_valueUrl", x, w_str),
+            Self::Uuid(x) => write_one_prim(w, "valueUuid", "_valueUuid", x, w_str),
+            Self::Address(x) => write_one(w, "valueAddress", &**x, Address::write),
+            Self::Age(x) => write_one(w, "valueAge", &**x, Age::write),
+            Self::Annotation(x) => write_one(w, "valueAnnotation", &**x, Annotation::write),
+            Self::Attachment(x) => write_one(w, "valueAttachment", &**x, Attachment::write),
+            Self::CodeableConcept(x) => {
+                write_one(w, "valueCodeableConcept", &**x, CodeableConcept::write)
+            }
+            Self::Coding(x) => write_one(w, "valueCoding", &**x, Coding::write),
+            Self::ContactPoint(x) => write_one(w, "valueContactPoint", &**x, ContactPoint::write),
+            Self::Count(x) => write_one(w, "valueCount", &**x, Count::write),
+            Self::Distance(x) => write_one(w, "valueDistance", &**x, Distance::write),
+            Self::Duration(x) => write_one(w, "valueDuration", &**x, Duration::write),
+            Self::HumanName(x) => write_one(w, "valueHumanName", &**x, HumanName::write),
+            Self::Identifier(x) => write_one(w, "valueIdentifier", &**x, Identifier::write),
+            Self::Money(x) => write_one(w, "valueMoney", &**x, Money::write),
+            Self::Period(x) => write_one(w, "valuePeriod", &**x, Period::write),
+            Self::Quantity(x) => write_one(w, "valueQuantity", &**x, Quantity::write),
+            Self::Range(x) => write_one(w, "valueRange", &**x, Range::write),
+            Self::Ratio(x) => write_one(w, "valueRatio", &**x, Ratio::write),
+            Self::Reference(x) => write_one(w, "valueReference", &**x, Reference::write),
+            Self::SampledData(x) => write_one(w, "valueSampledData", &**x, SampledData::write),
+            Self::Signature(x) => write_one(w, "valueSignature", &**x, Signature::write),
+            Self::Timing(x) => write_one(w, "valueTiming", &**x, Timing::write),
+            Self::ContactDetail(x) => {
+                write_one(w, "valueContactDetail", &**x, ContactDetail::write)
+            }
+            Self::Contributor(x) => write_one(w, "valueContributor", &**x, Contributor::write),
+            Self::DataRequirement(x) => {
+                write_one(w, "valueDataRequirement", &**x, DataRequirement::write)
+            }
+            Self::Expression(x) => write_one(w, "valueExpression", &**x, Expression::write),
+            Self::ParameterDefinition(x) => write_one(
+                w,
+                "valueParameterDefinition",
+                &**x,
+                ParameterDefinition::write,
+            ),
+            Self::RelatedArtifact(x) => {
+                write_one(w, "valueRelatedArtifact", &**x, RelatedArtifact::write)
+            }
+            Self::TriggerDefinition(x) => {
+                write_one(w, "valueTriggerDefinition", &**x, TriggerDefinition::write)
+            }
+            Self::UsageContext(x) => write_one(w, "valueUsageContext", &**x, UsageContext::write),
+            Self::Dosage(x) => write_one(w, "valueDosage", &**x, Dosage::write),
+            Self::Meta(x) => write_one(w, "valueMeta", &**x, Meta::write),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::Base64Binary(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Canonical(x) => x.visit_refs(path, f),
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::Date(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Id(x) => x.visit_refs(path, f),
+            Self::Instant(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Markdown(x) => x.visit_refs(path, f),
+            Self::Oid(x) => x.visit_refs(path, f),
+            Self::PositiveInt(x) => x.visit_refs(path, f),
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Time(x) => x.visit_refs(path, f),
+            Self::UnsignedInt(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Url(x) => x.visit_refs(path, f),
+            Self::Uuid(x) => x.visit_refs(path, f),
+            Self::Address(x) => x.visit_refs(path, f),
+            Self::Age(x) => x.visit_refs(path, f),
+            Self::Annotation(x) => x.visit_refs(path, f),
+            Self::Attachment(x) => x.visit_refs(path, f),
+            Self::CodeableConcept(x) => x.visit_refs(path, f),
+            Self::Coding(x) => x.visit_refs(path, f),
+            Self::ContactPoint(x) => x.visit_refs(path, f),
+            Self::Count(x) => x.visit_refs(path, f),
+            Self::Distance(x) => x.visit_refs(path, f),
+            Self::Duration(x) => x.visit_refs(path, f),
+            Self::HumanName(x) => x.visit_refs(path, f),
+            Self::Identifier(x) => x.visit_refs(path, f),
+            Self::Money(x) => x.visit_refs(path, f),
+            Self::Period(x) => x.visit_refs(path, f),
+            Self::Quantity(x) => x.visit_refs(path, f),
+            Self::Range(x) => x.visit_refs(path, f),
+            Self::Ratio(x) => x.visit_refs(path, f),
+            Self::Reference(x) => reference(x, path, f),
+            Self::SampledData(x) => x.visit_refs(path, f),
+            Self::Signature(x) => x.visit_refs(path, f),
+            Self::Timing(x) => x.visit_refs(path, f),
+            Self::ContactDetail(x) => x.visit_refs(path, f),
+            Self::Contributor(x) => x.visit_refs(path, f),
+            Self::DataRequirement(x) => x.visit_refs(path, f),
+            Self::Expression(x) => x.visit_refs(path, f),
+            Self::ParameterDefinition(x) => x.visit_refs(path, f),
+            Self::RelatedArtifact(x) => x.visit_refs(path, f),
+            Self::TriggerDefinition(x) => x.visit_refs(path, f),
+            Self::UsageContext(x) => x.visit_refs(path, f),
+            Self::Dosage(x) => x.visit_refs(path, f),
+            Self::Meta(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl TaskOutput {
     /// A `TaskOutput` with its required elements (`type`, `value`); everything else is empty.
     pub fn new(type_: CodeableConcept, value: TaskOutputValue) -> Self {
@@ -2168,932 +1695,564 @@ impl TaskOutput {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "valueBase64Binary" => {
-                    p.mark(&mut seen, 4)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        base64_binary,
-                        TaskOutputValue::Base64Binary,
-                        |e| match e {
-                            TaskOutputValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBase64Binary" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        TaskOutputValue::Base64Binary,
-                        |e| match e {
-                            TaskOutputValue::Base64Binary(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        TaskOutputValue::Boolean,
-                        |e| match e {
-                            TaskOutputValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Boolean, |e| match e {
-                        TaskOutputValue::Boolean(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueCanonical" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        canonical,
-                        TaskOutputValue::Canonical,
-                        |e| match e {
-                            TaskOutputValue::Canonical(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueCanonical" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Canonical, |e| match e {
-                        TaskOutputValue::Canonical(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueCode" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value_one(p, &mut r.value, code, TaskOutputValue::Code, |e| match e {
-                        TaskOutputValue::Code(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueCode" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Code, |e| match e {
-                        TaskOutputValue::Code(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueDate" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value_one(p, &mut r.value, date, TaskOutputValue::Date, |e| match e {
-                        TaskOutputValue::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueDate" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Date, |e| match e {
-                        TaskOutputValue::Date(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_value_one(p, &mut r.value, date_time, TaskOutputValue::DateTime, |e| {
-                        match e {
-                            TaskOutputValue::DateTime(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::DateTime, |e| match e {
-                        TaskOutputValue::DateTime(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        TaskOutputValue::Decimal,
-                        |e| match e {
-                            TaskOutputValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Decimal, |e| match e {
-                        TaskOutputValue::Decimal(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueId" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_value_one(p, &mut r.value, id, TaskOutputValue::Id, |e| match e {
-                        TaskOutputValue::Id(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueId" => {
-                    p.mark(&mut seen, 19)?;
-                    p.choice(&mut c0, 8, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Id, |e| match e {
-                        TaskOutputValue::Id(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueInstant" => {
-                    p.mark(&mut seen, 20)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        instant,
-                        TaskOutputValue::Instant,
-                        |e| match e {
-                            TaskOutputValue::Instant(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInstant" => {
-                    p.mark(&mut seen, 21)?;
-                    p.choice(&mut c0, 9, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Instant, |e| match e {
-                        TaskOutputValue::Instant(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 22)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        integer,
-                        TaskOutputValue::Integer,
-                        |e| match e {
-                            TaskOutputValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 23)?;
-                    p.choice(&mut c0, 10, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Integer, |e| match e {
-                        TaskOutputValue::Integer(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueMarkdown" => {
-                    p.mark(&mut seen, 24)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_value_one(p, &mut r.value, markdown, TaskOutputValue::Markdown, |e| {
-                        match e {
-                            TaskOutputValue::Markdown(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "_valueMarkdown" => {
-                    p.mark(&mut seen, 25)?;
-                    p.choice(&mut c0, 11, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Markdown, |e| match e {
-                        TaskOutputValue::Markdown(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueOid" => {
-                    p.mark(&mut seen, 26)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_value_one(p, &mut r.value, oid, TaskOutputValue::Oid, |e| match e {
-                        TaskOutputValue::Oid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueOid" => {
-                    p.mark(&mut seen, 27)?;
-                    p.choice(&mut c0, 12, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Oid, |e| match e {
-                        TaskOutputValue::Oid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valuePositiveInt" => {
-                    p.mark(&mut seen, 28)?;
-                    p.choice(&mut c0, 13, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        positive_int,
-                        TaskOutputValue::PositiveInt,
-                        |e| match e {
-                            TaskOutputValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valuePositiveInt" => {
-                    p.mark(&mut seen, 29)?;
-                    p.choice(&mut c0, 13, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        TaskOutputValue::PositiveInt,
-                        |e| match e {
-                            TaskOutputValue::PositiveInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 30)?;
-                    p.choice(&mut c0, 14, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        string,
-                        TaskOutputValue::String,
-                        |e| match e {
-                            TaskOutputValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 31)?;
-                    p.choice(&mut c0, 14, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::String, |e| match e {
-                        TaskOutputValue::String(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueTime" => {
-                    p.mark(&mut seen, 32)?;
-                    p.choice(&mut c0, 15, "value")?;
-                    choice_value_one(p, &mut r.value, time, TaskOutputValue::Time, |e| match e {
-                        TaskOutputValue::Time(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueTime" => {
-                    p.mark(&mut seen, 33)?;
-                    p.choice(&mut c0, 15, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Time, |e| match e {
-                        TaskOutputValue::Time(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueUnsignedInt" => {
-                    p.mark(&mut seen, 34)?;
-                    p.choice(&mut c0, 16, "value")?;
-                    choice_value_one(
-                        p,
-                        &mut r.value,
-                        unsigned_int,
-                        TaskOutputValue::UnsignedInt,
-                        |e| match e {
-                            TaskOutputValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUnsignedInt" => {
-                    p.mark(&mut seen, 35)?;
-                    p.choice(&mut c0, 16, "value")?;
-                    choice_element_one(
-                        p,
-                        &mut r.value,
-                        TaskOutputValue::UnsignedInt,
-                        |e| match e {
-                            TaskOutputValue::UnsignedInt(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUri" => {
-                    p.mark(&mut seen, 36)?;
-                    p.choice(&mut c0, 17, "value")?;
-                    choice_value_one(p, &mut r.value, uri, TaskOutputValue::Uri, |e| match e {
-                        TaskOutputValue::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueUri" => {
-                    p.mark(&mut seen, 37)?;
-                    p.choice(&mut c0, 17, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Uri, |e| match e {
-                        TaskOutputValue::Uri(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueUrl" => {
-                    p.mark(&mut seen, 38)?;
-                    p.choice(&mut c0, 18, "value")?;
-                    choice_value_one(p, &mut r.value, url, TaskOutputValue::Url, |e| match e {
-                        TaskOutputValue::Url(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueUrl" => {
-                    p.mark(&mut seen, 39)?;
-                    p.choice(&mut c0, 18, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Url, |e| match e {
-                        TaskOutputValue::Url(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueUuid" => {
-                    p.mark(&mut seen, 40)?;
-                    p.choice(&mut c0, 19, "value")?;
-                    choice_value_one(p, &mut r.value, uuid, TaskOutputValue::Uuid, |e| match e {
-                        TaskOutputValue::Uuid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "_valueUuid" => {
-                    p.mark(&mut seen, 41)?;
-                    p.choice(&mut c0, 19, "value")?;
-                    choice_element_one(p, &mut r.value, TaskOutputValue::Uuid, |e| match e {
-                        TaskOutputValue::Uuid(x) => Some(x),
-                        _ => None,
-                    })?;
-                }
-                "valueAddress" => {
-                    p.mark(&mut seen, 42)?;
-                    p.choice(&mut c0, 20, "value")?;
-                    choice_box_one(p, &mut r.value, Address::read, TaskOutputValue::Address)?;
-                }
-                "valueAge" => {
-                    p.mark(&mut seen, 43)?;
-                    p.choice(&mut c0, 21, "value")?;
-                    choice_box_one(p, &mut r.value, Age::read, TaskOutputValue::Age)?;
-                }
-                "valueAnnotation" => {
-                    p.mark(&mut seen, 44)?;
-                    p.choice(&mut c0, 22, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Annotation::read,
-                        TaskOutputValue::Annotation,
-                    )?;
-                }
-                "valueAttachment" => {
-                    p.mark(&mut seen, 45)?;
-                    p.choice(&mut c0, 23, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Attachment::read,
-                        TaskOutputValue::Attachment,
-                    )?;
-                }
-                "valueCodeableConcept" => {
-                    p.mark(&mut seen, 46)?;
-                    p.choice(&mut c0, 24, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        CodeableConcept::read,
-                        TaskOutputValue::CodeableConcept,
-                    )?;
-                }
-                "valueCoding" => {
-                    p.mark(&mut seen, 47)?;
-                    p.choice(&mut c0, 25, "value")?;
-                    choice_box_one(p, &mut r.value, Coding::read, TaskOutputValue::Coding)?;
-                }
-                "valueContactPoint" => {
-                    p.mark(&mut seen, 48)?;
-                    p.choice(&mut c0, 26, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        ContactPoint::read,
-                        TaskOutputValue::ContactPoint,
-                    )?;
-                }
-                "valueCount" => {
-                    p.mark(&mut seen, 49)?;
-                    p.choice(&mut c0, 27, "value")?;
-                    choice_box_one(p, &mut r.value, Count::read, TaskOutputValue::Count)?;
-                }
-                "valueDistance" => {
-                    p.mark(&mut seen, 50)?;
-                    p.choice(&mut c0, 28, "value")?;
-                    choice_box_one(p, &mut r.value, Distance::read, TaskOutputValue::Distance)?;
-                }
-                "valueDuration" => {
-                    p.mark(&mut seen, 51)?;
-                    p.choice(&mut c0, 29, "value")?;
-                    choice_box_one(p, &mut r.value, Duration::read, TaskOutputValue::Duration)?;
-                }
-                "valueHumanName" => {
-                    p.mark(&mut seen, 52)?;
-                    p.choice(&mut c0, 30, "value")?;
-                    choice_box_one(p, &mut r.value, HumanName::read, TaskOutputValue::HumanName)?;
-                }
-                "valueIdentifier" => {
-                    p.mark(&mut seen, 53)?;
-                    p.choice(&mut c0, 31, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Identifier::read,
-                        TaskOutputValue::Identifier,
-                    )?;
-                }
-                "valueMoney" => {
-                    p.mark(&mut seen, 54)?;
-                    p.choice(&mut c0, 32, "value")?;
-                    choice_box_one(p, &mut r.value, Money::read, TaskOutputValue::Money)?;
-                }
-                "valuePeriod" => {
-                    p.mark(&mut seen, 55)?;
-                    p.choice(&mut c0, 33, "value")?;
-                    choice_box_one(p, &mut r.value, Period::read, TaskOutputValue::Period)?;
-                }
-                "valueQuantity" => {
-                    p.mark(&mut seen, 56)?;
-                    p.choice(&mut c0, 34, "value")?;
-                    choice_box_one(p, &mut r.value, Quantity::read, TaskOutputValue::Quantity)?;
-                }
-                "valueRange" => {
-                    p.mark(&mut seen, 57)?;
-                    p.choice(&mut c0, 35, "value")?;
-                    choice_box_one(p, &mut r.value, Range::read, TaskOutputValue::Range)?;
-                }
-                "valueRatio" => {
-                    p.mark(&mut seen, 58)?;
-                    p.choice(&mut c0, 36, "value")?;
-                    choice_box_one(p, &mut r.value, Ratio::read, TaskOutputValue::Ratio)?;
-                }
-                "valueReference" => {
-                    p.mark(&mut seen, 59)?;
-                    p.choice(&mut c0, 37, "value")?;
-                    choice_box_one(p, &mut r.value, Reference::read, TaskOutputValue::Reference)?;
-                }
-                "valueSampledData" => {
-                    p.mark(&mut seen, 60)?;
-                    p.choice(&mut c0, 38, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        SampledData::read,
-                        TaskOutputValue::SampledData,
-                    )?;
-                }
-                "valueSignature" => {
-                    p.mark(&mut seen, 61)?;
-                    p.choice(&mut c0, 39, "value")?;
-                    choice_box_one(p, &mut r.value, Signature::read, TaskOutputValue::Signature)?;
-                }
-                "valueTiming" => {
-                    p.mark(&mut seen, 62)?;
-                    p.choice(&mut c0, 40, "value")?;
-                    choice_box_one(p, &mut r.value, Timing::read, TaskOutputValue::Timing)?;
-                }
-                "valueContactDetail" => {
-                    p.mark(&mut seen, 63)?;
-                    p.choice(&mut c0, 41, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        ContactDetail::read,
-                        TaskOutputValue::ContactDetail,
-                    )?;
-                }
-                "valueContributor" => {
-                    p.mark(&mut seen, 64)?;
-                    p.choice(&mut c0, 42, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Contributor::read,
-                        TaskOutputValue::Contributor,
-                    )?;
-                }
-                "valueDataRequirement" => {
-                    p.mark(&mut seen, 65)?;
-                    p.choice(&mut c0, 43, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        DataRequirement::read,
-                        TaskOutputValue::DataRequirement,
-                    )?;
-                }
-                "valueExpression" => {
-                    p.mark(&mut seen, 66)?;
-                    p.choice(&mut c0, 44, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        Expression::read,
-                        TaskOutputValue::Expression,
-                    )?;
-                }
-                "valueParameterDefinition" => {
-                    p.mark(&mut seen, 67)?;
-                    p.choice(&mut c0, 45, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        ParameterDefinition::read,
-                        TaskOutputValue::ParameterDefinition,
-                    )?;
-                }
-                "valueRelatedArtifact" => {
-                    p.mark(&mut seen, 68)?;
-                    p.choice(&mut c0, 46, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        RelatedArtifact::read,
-                        TaskOutputValue::RelatedArtifact,
-                    )?;
-                }
-                "valueTriggerDefinition" => {
-                    p.mark(&mut seen, 69)?;
-                    p.choice(&mut c0, 47, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        TriggerDefinition::read,
-                        TaskOutputValue::TriggerDefinition,
-                    )?;
-                }
-                "valueUsageContext" => {
-                    p.mark(&mut seen, 70)?;
-                    p.choice(&mut c0, 48, "value")?;
-                    choice_box_one(
-                        p,
-                        &mut r.value,
-                        UsageContext::read,
-                        TaskOutputValue::UsageContext,
-                    )?;
-                }
-                "valueDosage" => {
-                    p.mark(&mut seen, 71)?;
-                    p.choice(&mut c0, 49, "value")?;
-                    choice_box_one(p, &mut r.value, Dosage::read, TaskOutputValue::Dosage)?;
-                }
-                "valueMeta" => {
-                    p.mark(&mut seen, 72)?;
-                    p.choice(&mut c0, 50, "value")?;
-                    choice_box_one(p, &mut r.value, Meta::read, TaskOutputValue::Meta)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("type"));
-        }
-        if c0 == 0 {
-            return Err(p.missing("value[x]"));
-        }
+        read_object(p, &TASK_OUTPUT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.type_;
-            w.key("type");
-            v.write(w);
-        }
-        {
-            let v = &self.value;
-            match v {
-                TaskOutputValue::Base64Binary(x) => {
-                    write_prim(w, "valueBase64Binary", "_valueBase64Binary", x, w_str)
-                }
-                TaskOutputValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                TaskOutputValue::Canonical(x) => {
-                    write_prim(w, "valueCanonical", "_valueCanonical", x, w_str)
-                }
-                TaskOutputValue::Code(x) => write_prim(w, "valueCode", "_valueCode", x, w_str),
-                TaskOutputValue::Date(x) => write_prim(w, "valueDate", "_valueDate", x, w_str),
-                TaskOutputValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-                TaskOutputValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-                TaskOutputValue::Id(x) => write_prim(w, "valueId", "_valueId", x, w_str),
-                TaskOutputValue::Instant(x) => {
-                    write_prim(w, "valueInstant", "_valueInstant", x, w_str)
-                }
-                TaskOutputValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                TaskOutputValue::Markdown(x) => {
-                    write_prim(w, "valueMarkdown", "_valueMarkdown", x, w_str)
-                }
-                TaskOutputValue::Oid(x) => write_prim(w, "valueOid", "_valueOid", x, w_str),
-                TaskOutputValue::PositiveInt(x) => {
-                    write_prim(w, "valuePositiveInt", "_valuePositiveInt", x, w_unsigned)
-                }
-                TaskOutputValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                TaskOutputValue::Time(x) => write_prim(w, "valueTime", "_valueTime", x, w_str),
-                TaskOutputValue::UnsignedInt(x) => {
-                    write_prim(w, "valueUnsignedInt", "_valueUnsignedInt", x, w_unsigned)
-                }
-                TaskOutputValue::Uri(x) => write_prim(w, "valueUri", "_valueUri", x, w_str),
-                TaskOutputValue::Url(x) => write_prim(w, "valueUrl", "_valueUrl", x, w_str),
-                TaskOutputValue::Uuid(x) => write_prim(w, "valueUuid", "_valueUuid", x, w_str),
-                TaskOutputValue::Address(x) => {
-                    w.key("valueAddress");
-                    x.write(w);
-                }
-                TaskOutputValue::Age(x) => {
-                    w.key("valueAge");
-                    x.write(w);
-                }
-                TaskOutputValue::Annotation(x) => {
-                    w.key("valueAnnotation");
-                    x.write(w);
-                }
-                TaskOutputValue::Attachment(x) => {
-                    w.key("valueAttachment");
-                    x.write(w);
-                }
-                TaskOutputValue::CodeableConcept(x) => {
-                    w.key("valueCodeableConcept");
-                    x.write(w);
-                }
-                TaskOutputValue::Coding(x) => {
-                    w.key("valueCoding");
-                    x.write(w);
-                }
-                TaskOutputValue::ContactPoint(x) => {
-                    w.key("valueContactPoint");
-                    x.write(w);
-                }
-                TaskOutputValue::Count(x) => {
-                    w.key("valueCount");
-                    x.write(w);
-                }
-                TaskOutputValue::Distance(x) => {
-                    w.key("valueDistance");
-                    x.write(w);
-                }
-                TaskOutputValue::Duration(x) => {
-                    w.key("valueDuration");
-                    x.write(w);
-                }
-                TaskOutputValue::HumanName(x) => {
-                    w.key("valueHumanName");
-                    x.write(w);
-                }
-                TaskOutputValue::Identifier(x) => {
-                    w.key("valueIdentifier");
-                    x.write(w);
-                }
-                TaskOutputValue::Money(x) => {
-                    w.key("valueMoney");
-                    x.write(w);
-                }
-                TaskOutputValue::Period(x) => {
-                    w.key("valuePeriod");
-                    x.write(w);
-                }
-                TaskOutputValue::Quantity(x) => {
-                    w.key("valueQuantity");
-                    x.write(w);
-                }
-                TaskOutputValue::Range(x) => {
-                    w.key("valueRange");
-                    x.write(w);
-                }
-                TaskOutputValue::Ratio(x) => {
-                    w.key("valueRatio");
-                    x.write(w);
-                }
-                TaskOutputValue::Reference(x) => {
-                    w.key("valueReference");
-                    x.write(w);
-                }
-                TaskOutputValue::SampledData(x) => {
-                    w.key("valueSampledData");
-                    x.write(w);
-                }
-                TaskOutputValue::Signature(x) => {
-                    w.key("valueSignature");
-                    x.write(w);
-                }
-                TaskOutputValue::Timing(x) => {
-                    w.key("valueTiming");
-                    x.write(w);
-                }
-                TaskOutputValue::ContactDetail(x) => {
-                    w.key("valueContactDetail");
-                    x.write(w);
-                }
-                TaskOutputValue::Contributor(x) => {
-                    w.key("valueContributor");
-                    x.write(w);
-                }
-                TaskOutputValue::DataRequirement(x) => {
-                    w.key("valueDataRequirement");
-                    x.write(w);
-                }
-                TaskOutputValue::Expression(x) => {
-                    w.key("valueExpression");
-                    x.write(w);
-                }
-                TaskOutputValue::ParameterDefinition(x) => {
-                    w.key("valueParameterDefinition");
-                    x.write(w);
-                }
-                TaskOutputValue::RelatedArtifact(x) => {
-                    w.key("valueRelatedArtifact");
-                    x.write(w);
-                }
-                TaskOutputValue::TriggerDefinition(x) => {
-                    w.key("valueTriggerDefinition");
-                    x.write(w);
-                }
-                TaskOutputValue::UsageContext(x) => {
-                    w.key("valueUsageContext");
-                    x.write(w);
-                }
-                TaskOutputValue::Dosage(x) => {
-                    w.key("valueDosage");
-                    x.write(w);
-                }
-                TaskOutputValue::Meta(x) => {
-                    w.key("valueMeta");
-                    x.write(w);
-                }
-            }
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "type", &self.type_, CodeableConcept::write);
+        self.value.write_keys(w);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            TaskOutputValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TaskOutput {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => one(p, &mut self.type_, CodeableConcept::read),
+            2 => choice_value_one(p, &mut self.value, id, TaskOutputValue::Id, |e| match e {
+                TaskOutputValue::Id(x) => Some(x),
+                _ => None,
+            }),
+            3 => choice_element_one(p, &mut self.value, TaskOutputValue::Id, |e| match e {
+                TaskOutputValue::Id(x) => Some(x),
+                _ => None,
+            }),
+            4 => choice_box_one(p, &mut self.value, Age::read, TaskOutputValue::Age),
+            5 => choice_value_one(p, &mut self.value, oid, TaskOutputValue::Oid, |e| match e {
+                TaskOutputValue::Oid(x) => Some(x),
+                _ => None,
+            }),
+            6 => choice_value_one(p, &mut self.value, uri, TaskOutputValue::Uri, |e| match e {
+                TaskOutputValue::Uri(x) => Some(x),
+                _ => None,
+            }),
+            7 => choice_value_one(p, &mut self.value, url, TaskOutputValue::Url, |e| match e {
+                TaskOutputValue::Url(x) => Some(x),
+                _ => None,
+            }),
+            8 => choice_element_one(p, &mut self.value, TaskOutputValue::Oid, |e| match e {
+                TaskOutputValue::Oid(x) => Some(x),
+                _ => None,
+            }),
+            9 => choice_element_one(p, &mut self.value, TaskOutputValue::Uri, |e| match e {
+                TaskOutputValue::Uri(x) => Some(x),
+                _ => None,
+            }),
+            10 => choice_element_one(p, &mut self.value, TaskOutputValue::Url, |e| match e {
+                TaskOutputValue::Url(x) => Some(x),
+                _ => None,
+            }),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => choice_value_one(
+                p,
+                &mut self.value,
+                code,
+                TaskOutputValue::Code,
+                |e| match e {
+                    TaskOutputValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_value_one(
+                p,
+                &mut self.value,
+                date,
+                TaskOutputValue::Date,
+                |e| match e {
+                    TaskOutputValue::Date(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_box_one(p, &mut self.value, Meta::read, TaskOutputValue::Meta),
+            15 => choice_value_one(
+                p,
+                &mut self.value,
+                time,
+                TaskOutputValue::Time,
+                |e| match e {
+                    TaskOutputValue::Time(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_value_one(
+                p,
+                &mut self.value,
+                uuid,
+                TaskOutputValue::Uuid,
+                |e| match e {
+                    TaskOutputValue::Uuid(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_element_one(p, &mut self.value, TaskOutputValue::Code, |e| match e {
+                TaskOutputValue::Code(x) => Some(x),
+                _ => None,
+            }),
+            18 => choice_element_one(p, &mut self.value, TaskOutputValue::Date, |e| match e {
+                TaskOutputValue::Date(x) => Some(x),
+                _ => None,
+            }),
+            19 => choice_element_one(p, &mut self.value, TaskOutputValue::Time, |e| match e {
+                TaskOutputValue::Time(x) => Some(x),
+                _ => None,
+            }),
+            20 => choice_element_one(p, &mut self.value, TaskOutputValue::Uuid, |e| match e {
+                TaskOutputValue::Uuid(x) => Some(x),
+                _ => None,
+            }),
+            21 => choice_box_one(p, &mut self.value, Count::read, TaskOutputValue::Count),
+            22 => choice_box_one(p, &mut self.value, Money::read, TaskOutputValue::Money),
+            23 => choice_box_one(p, &mut self.value, Range::read, TaskOutputValue::Range),
+            24 => choice_box_one(p, &mut self.value, Ratio::read, TaskOutputValue::Ratio),
+            25 => choice_box_one(p, &mut self.value, Coding::read, TaskOutputValue::Coding),
+            26 => choice_box_one(p, &mut self.value, Dosage::read, TaskOutputValue::Dosage),
+            27 => choice_box_one(p, &mut self.value, Period::read, TaskOutputValue::Period),
+            28 => choice_value_one(
+                p,
+                &mut self.value,
+                string,
+                TaskOutputValue::String,
+                |e| match e {
+                    TaskOutputValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            29 => choice_box_one(p, &mut self.value, Timing::read, TaskOutputValue::Timing),
+            30 => choice_element_one(p, &mut self.value, TaskOutputValue::String, |e| match e {
+                TaskOutputValue::String(x) => Some(x),
+                _ => None,
+            }),
+            31 => choice_box_one(p, &mut self.value, Address::read, TaskOutputValue::Address),
+            32 => {
+                choice_value_one(
+                    p,
+                    &mut self.value,
+                    boolean,
+                    TaskOutputValue::Boolean,
+                    |e| match e {
+                        TaskOutputValue::Boolean(x) => Some(x),
+                        _ => None,
+                    },
+                )
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            33 => {
+                choice_value_one(
+                    p,
+                    &mut self.value,
+                    decimal,
+                    TaskOutputValue::Decimal,
+                    |e| match e {
+                        TaskOutputValue::Decimal(x) => Some(x),
+                        _ => None,
+                    },
+                )
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
+            34 => {
+                choice_value_one(
+                    p,
+                    &mut self.value,
+                    instant,
+                    TaskOutputValue::Instant,
+                    |e| match e {
+                        TaskOutputValue::Instant(x) => Some(x),
+                        _ => None,
+                    },
+                )
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value[x]");
-            {
-                let v = &self.value;
-                match v {
-                    TaskOutputValue::Base64Binary(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Boolean(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Canonical(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Code(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Date(x) => x.visit_refs(path, f),
-                    TaskOutputValue::DateTime(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Decimal(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Id(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Instant(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Integer(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Markdown(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Oid(x) => x.visit_refs(path, f),
-                    TaskOutputValue::PositiveInt(x) => x.visit_refs(path, f),
-                    TaskOutputValue::String(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Time(x) => x.visit_refs(path, f),
-                    TaskOutputValue::UnsignedInt(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Uri(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Url(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Uuid(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Address(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Age(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Annotation(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Attachment(x) => x.visit_refs(path, f),
-                    TaskOutputValue::CodeableConcept(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Coding(x) => x.visit_refs(path, f),
-                    TaskOutputValue::ContactPoint(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Count(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Distance(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Duration(x) => x.visit_refs(path, f),
-                    TaskOutputValue::HumanName(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Identifier(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Money(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Period(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Quantity(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Range(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Ratio(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Reference(x) => {
-                        f(path, x);
-                        x.visit_refs(path, f);
-                    }
-                    TaskOutputValue::SampledData(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Signature(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Timing(x) => x.visit_refs(path, f),
-                    TaskOutputValue::ContactDetail(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Contributor(x) => x.visit_refs(path, f),
-                    TaskOutputValue::DataRequirement(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Expression(x) => x.visit_refs(path, f),
-                    TaskOutputValue::ParameterDefinition(x) => x.visit_refs(path, f),
-                    TaskOutputValue::RelatedArtifact(x) => x.visit_refs(path, f),
-                    TaskOutputValue::TriggerDefinition(x) => x.visit_refs(path, f),
-                    TaskOutputValue::UsageContext(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Dosage(x) => x.visit_refs(path, f),
-                    TaskOutputValue::Meta(x) => x.visit_refs(path, f),
-                }
+            35 => {
+                choice_value_one(
+                    p,
+                    &mut self.value,
+                    integer,
+                    TaskOutputValue::Integer,
+                    |e| match e {
+                        TaskOutputValue::Integer(x) => Some(x),
+                        _ => None,
+                    },
+                )
             }
-            path.truncate(n);
+            36 => choice_element_one(p, &mut self.value, TaskOutputValue::Boolean, |e| match e {
+                TaskOutputValue::Boolean(x) => Some(x),
+                _ => None,
+            }),
+            37 => choice_element_one(p, &mut self.value, TaskOutputValue::Decimal, |e| match e {
+                TaskOutputValue::Decimal(x) => Some(x),
+                _ => None,
+            }),
+            38 => choice_element_one(p, &mut self.value, TaskOutputValue::Instant, |e| match e {
+                TaskOutputValue::Instant(x) => Some(x),
+                _ => None,
+            }),
+            39 => choice_element_one(p, &mut self.value, TaskOutputValue::Integer, |e| match e {
+                TaskOutputValue::Integer(x) => Some(x),
+                _ => None,
+            }),
+            40 => choice_value_one(
+                p,
+                &mut self.value,
+                date_time,
+                TaskOutputValue::DateTime,
+                |e| match e {
+                    TaskOutputValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            41 => choice_box_one(
+                p,
+                &mut self.value,
+                Distance::read,
+                TaskOutputValue::Distance,
+            ),
+            42 => choice_box_one(
+                p,
+                &mut self.value,
+                Duration::read,
+                TaskOutputValue::Duration,
+            ),
+            43 => choice_value_one(
+                p,
+                &mut self.value,
+                markdown,
+                TaskOutputValue::Markdown,
+                |e| match e {
+                    TaskOutputValue::Markdown(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            44 => choice_box_one(
+                p,
+                &mut self.value,
+                Quantity::read,
+                TaskOutputValue::Quantity,
+            ),
+            45 => choice_element_one(p, &mut self.value, TaskOutputValue::DateTime, |e| match e {
+                TaskOutputValue::DateTime(x) => Some(x),
+                _ => None,
+            }),
+            46 => choice_element_one(p, &mut self.value, TaskOutputValue::Markdown, |e| match e {
+                TaskOutputValue::Markdown(x) => Some(x),
+                _ => None,
+            }),
+            47 => choice_value_one(
+                p,
+                &mut self.value,
+                canonical,
+                TaskOutputValue::Canonical,
+                |e| match e {
+                    TaskOutputValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            48 => choice_box_one(
+                p,
+                &mut self.value,
+                HumanName::read,
+                TaskOutputValue::HumanName,
+            ),
+            49 => choice_box_one(
+                p,
+                &mut self.value,
+                Reference::read,
+                TaskOutputValue::Reference,
+            ),
+            50 => choice_box_one(
+                p,
+                &mut self.value,
+                Signature::read,
+                TaskOutputValue::Signature,
+            ),
+            51 => choice_element_one(
+                p,
+                &mut self.value,
+                TaskOutputValue::Canonical,
+                |e| match e {
+                    TaskOutputValue::Canonical(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            52 => choice_box_one(
+                p,
+                &mut self.value,
+                Annotation::read,
+                TaskOutputValue::Annotation,
+            ),
+            53 => choice_box_one(
+                p,
+                &mut self.value,
+                Attachment::read,
+                TaskOutputValue::Attachment,
+            ),
+            54 => choice_box_one(
+                p,
+                &mut self.value,
+                Expression::read,
+                TaskOutputValue::Expression,
+            ),
+            55 => choice_box_one(
+                p,
+                &mut self.value,
+                Identifier::read,
+                TaskOutputValue::Identifier,
+            ),
+            56 => choice_box_one(
+                p,
+                &mut self.value,
+                Contributor::read,
+                TaskOutputValue::Contributor,
+            ),
+            57 => choice_value_one(
+                p,
+                &mut self.value,
+                positive_int,
+                TaskOutputValue::PositiveInt,
+                |e| match e {
+                    TaskOutputValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            58 => choice_box_one(
+                p,
+                &mut self.value,
+                SampledData::read,
+                TaskOutputValue::SampledData,
+            ),
+            59 => choice_value_one(
+                p,
+                &mut self.value,
+                unsigned_int,
+                TaskOutputValue::UnsignedInt,
+                |e| match e {
+                    TaskOutputValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            60 => choice_element_one(
+                p,
+                &mut self.value,
+                TaskOutputValue::PositiveInt,
+                |e| match e {
+                    TaskOutputValue::PositiveInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            61 => choice_element_one(
+                p,
+                &mut self.value,
+                TaskOutputValue::UnsignedInt,
+                |e| match e {
+                    TaskOutputValue::UnsignedInt(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            62 => many(p, &mut self.modifier_extension, Extension::read),
+            63 => choice_value_one(
+                p,
+                &mut self.value,
+                base64_binary,
+                TaskOutputValue::Base64Binary,
+                |e| match e {
+                    TaskOutputValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            64 => choice_box_one(
+                p,
+                &mut self.value,
+                ContactPoint::read,
+                TaskOutputValue::ContactPoint,
+            ),
+            65 => choice_box_one(
+                p,
+                &mut self.value,
+                UsageContext::read,
+                TaskOutputValue::UsageContext,
+            ),
+            66 => choice_element_one(
+                p,
+                &mut self.value,
+                TaskOutputValue::Base64Binary,
+                |e| match e {
+                    TaskOutputValue::Base64Binary(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            67 => choice_box_one(
+                p,
+                &mut self.value,
+                ContactDetail::read,
+                TaskOutputValue::ContactDetail,
+            ),
+            68 => choice_box_one(
+                p,
+                &mut self.value,
+                CodeableConcept::read,
+                TaskOutputValue::CodeableConcept,
+            ),
+            69 => choice_box_one(
+                p,
+                &mut self.value,
+                DataRequirement::read,
+                TaskOutputValue::DataRequirement,
+            ),
+            70 => choice_box_one(
+                p,
+                &mut self.value,
+                RelatedArtifact::read,
+                TaskOutputValue::RelatedArtifact,
+            ),
+            71 => choice_box_one(
+                p,
+                &mut self.value,
+                TriggerDefinition::read,
+                TaskOutputValue::TriggerDefinition,
+            ),
+            72 => choice_box_one(
+                p,
+                &mut self.value,
+                ParameterDefinition::read,
+                TaskOutputValue::ParameterDefinition,
+            ),
+            _ => Ok(()),
         }
     }
 }
+
+static TASK_OUTPUT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("type"),
+        Key::choice("valueId", 1, 8),
+        Key::choice("_valueId", 1, 8),
+        Key::choice("valueAge", 1, 21),
+        Key::choice("valueOid", 1, 12),
+        Key::choice("valueUri", 1, 17),
+        Key::choice("valueUrl", 1, 18),
+        Key::choice("_valueOid", 1, 12),
+        Key::choice("_valueUri", 1, 17),
+        Key::choice("_valueUrl", 1, 18),
+        Key::plain("extension"),
+        Key::choice("valueCode", 1, 4),
+        Key::choice("valueDate", 1, 5),
+        Key::choice("valueMeta", 1, 50),
+        Key::choice("valueTime", 1, 15),
+        Key::choice("valueUuid", 1, 19),
+        Key::choice("_valueCode", 1, 4),
+        Key::choice("_valueDate", 1, 5),
+        Key::choice("_valueTime", 1, 15),
+        Key::choice("_valueUuid", 1, 19),
+        Key::choice("valueCount", 1, 27),
+        Key::choice("valueMoney", 1, 32),
+        Key::choice("valueRange", 1, 35),
+        Key::choice("valueRatio", 1, 36),
+        Key::choice("valueCoding", 1, 25),
+        Key::choice("valueDosage", 1, 49),
+        Key::choice("valuePeriod", 1, 33),
+        Key::choice("valueString", 1, 14),
+        Key::choice("valueTiming", 1, 40),
+        Key::choice("_valueString", 1, 14),
+        Key::choice("valueAddress", 1, 20),
+        Key::choice("valueBoolean", 1, 2),
+        Key::choice("valueDecimal", 1, 7),
+        Key::choice("valueInstant", 1, 9),
+        Key::choice("valueInteger", 1, 10),
+        Key::choice("_valueBoolean", 1, 2),
+        Key::choice("_valueDecimal", 1, 7),
+        Key::choice("_valueInstant", 1, 9),
+        Key::choice("_valueInteger", 1, 10),
+        Key::choice("valueDateTime", 1, 6),
+        Key::choice("valueDistance", 1, 28),
+        Key::choice("valueDuration", 1, 29),
+        Key::choice("valueMarkdown", 1, 11),
+        Key::choice("valueQuantity", 1, 34),
+        Key::choice("_valueDateTime", 1, 6),
+        Key::choice("_valueMarkdown", 1, 11),
+        Key::choice("valueCanonical", 1, 3),
+        Key::choice("valueHumanName", 1, 30),
+        Key::choice("valueReference", 1, 37),
+        Key::choice("valueSignature", 1, 39),
+        Key::choice("_valueCanonical", 1, 3),
+        Key::choice("valueAnnotation", 1, 22),
+        Key::choice("valueAttachment", 1, 23),
+        Key::choice("valueExpression", 1, 44),
+        Key::choice("valueIdentifier", 1, 31),
+        Key::choice("valueContributor", 1, 42),
+        Key::choice("valuePositiveInt", 1, 13),
+        Key::choice("valueSampledData", 1, 38),
+        Key::choice("valueUnsignedInt", 1, 16),
+        Key::choice("_valuePositiveInt", 1, 13),
+        Key::choice("_valueUnsignedInt", 1, 16),
+        Key::plain("modifierExtension"),
+        Key::choice("valueBase64Binary", 1, 1),
+        Key::choice("valueContactPoint", 1, 26),
+        Key::choice("valueUsageContext", 1, 48),
+        Key::choice("_valueBase64Binary", 1, 1),
+        Key::choice("valueContactDetail", 1, 41),
+        Key::choice("valueCodeableConcept", 1, 24),
+        Key::choice("valueDataRequirement", 1, 43),
+        Key::choice("valueRelatedArtifact", 1, 46),
+        Key::choice("valueTriggerDefinition", 1, 47),
+        Key::choice("valueParameterDefinition", 1, 45),
+    ],
+    choices: &["value"],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[1],
+        },
+        Required {
+            name: "value[x]",
+            keys: &[
+                2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+                26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46,
+                47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 63, 64, 65, 66, 67, 68,
+                69, 70, 71, 72,
+            ],
+        },
+    ],
+};
 
 /// Constraints on fulfillment tasks
 ///
@@ -3135,125 +2294,91 @@ impl TaskRestriction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "repetitions" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.repetitions, positive_int)?;
-                }
-                "_repetitions" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.repetitions)?;
-                }
-                "period" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.period, Period::read)?;
-                }
-                "recipient" => {
-                    p.mark(&mut seen, 6)?;
-                    many(p, &mut r.recipient, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &TASK_RESTRICTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.repetitions {
-            write_prim(w, "repetitions", "_repetitions", v, w_unsigned);
-        }
-        if let Some(v) = &self.period {
-            w.key("period");
-            v.write(w);
-        }
-        if !self.recipient.is_empty() {
-            w.key("recipient");
-            w.begin_array();
-            for v in &self.recipient {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(
+            w,
+            "repetitions",
+            "_repetitions",
+            &self.repetitions,
+            w_unsigned,
+        );
+        write_opt(w, "period", &self.period, Period::write);
+        write_many(w, "recipient", &self.recipient, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.repetitions.is_some() {
-            let n = path.len();
-            path.push_str(".repetitions");
-            if let Some(v) = &self.repetitions {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.period.is_some() {
-            let n = path.len();
-            path.push_str(".period");
-            if let Some(v) = &self.period {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.recipient.is_empty() {
-            let n = path.len();
-            path.push_str(".recipient");
-            for v in &self.recipient {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".repetitions",
+            &self.repetitions,
+            PositiveInt::visit_refs,
+        );
+        visit_opt(path, f, ".period", &self.period, Period::visit_refs);
+        visit_many(path, f, ".recipient", &self.recipient, reference);
+    }
+}
+
+impl ReadFields for TaskRestriction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.period, Period::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.recipient, Reference::read),
+            4 => opt_prim_value(p, &mut self.repetitions, positive_int),
+            5 => opt_prim_element(p, &mut self.repetitions),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TASK_RESTRICTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("period"),
+        Key::plain("extension"),
+        Key::plain("recipient"),
+        Key::plain("repetitions"),
+        Key::plain("_repetitions"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -151,237 +151,7 @@ impl TerminologyCapabilities {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("TerminologyCapabilities")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 25)?;
-                    prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 31)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "kind" => {
-                    p.mark(&mut seen, 37)?;
-                    prim_value(p, &mut r.kind, codes::CapabilityStatementKind::read_code)?;
-                }
-                "_kind" => {
-                    p.mark(&mut seen, 38)?;
-                    prim_element(p, &mut r.kind)?;
-                }
-                "software" => {
-                    p.mark(&mut seen, 39)?;
-                    opt(p, &mut r.software, TerminologyCapabilitiesSoftware::read)?;
-                }
-                "implementation" => {
-                    p.mark(&mut seen, 40)?;
-                    opt(
-                        p,
-                        &mut r.implementation,
-                        TerminologyCapabilitiesImplementation::read,
-                    )?;
-                }
-                "lockedDate" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_value(p, &mut r.locked_date, boolean)?;
-                }
-                "_lockedDate" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_element(p, &mut r.locked_date)?;
-                }
-                "codeSystem" => {
-                    p.mark(&mut seen, 43)?;
-                    many(
-                        p,
-                        &mut r.code_system,
-                        TerminologyCapabilitiesCodeSystem::read,
-                    )?;
-                }
-                "expansion" => {
-                    p.mark(&mut seen, 44)?;
-                    opt(p, &mut r.expansion, TerminologyCapabilitiesExpansion::read)?;
-                }
-                "codeSearch" => {
-                    p.mark(&mut seen, 45)?;
-                    opt_prim_value(p, &mut r.code_search, codes::CodeSearchSupport::read_code)?;
-                }
-                "_codeSearch" => {
-                    p.mark(&mut seen, 46)?;
-                    opt_prim_element(p, &mut r.code_search)?;
-                }
-                "validateCode" => {
-                    p.mark(&mut seen, 47)?;
-                    opt(
-                        p,
-                        &mut r.validate_code,
-                        TerminologyCapabilitiesValidateCode::read,
-                    )?;
-                }
-                "translation" => {
-                    p.mark(&mut seen, 48)?;
-                    opt(
-                        p,
-                        &mut r.translation,
-                        TerminologyCapabilitiesTranslation::read,
-                    )?;
-                }
-                "closure" => {
-                    p.mark(&mut seen, 49)?;
-                    opt(p, &mut r.closure, TerminologyCapabilitiesClosure::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 20) && !p.marked(&seen, 21) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 24) && !p.marked(&seen, 25) {
-            return Err(p.missing("date"));
-        }
-        if !p.marked(&seen, 37) && !p.marked(&seen, 38) {
-            return Err(p.missing("kind"));
-        }
+        read_object(p, &TERMINOLOGY_CAPABILITIES_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -389,401 +159,397 @@ impl TerminologyCapabilities {
         w.begin_object();
         w.key("resourceType");
         w.str("TerminologyCapabilities");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        write_prim(w, "date", "_date", &self.date, w_str);
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
-        if let Some(v) = &self.software {
-            w.key("software");
-            v.write(w);
-        }
-        if let Some(v) = &self.implementation {
-            w.key("implementation");
-            v.write(w);
-        }
-        if let Some(v) = &self.locked_date {
-            write_prim(w, "lockedDate", "_lockedDate", v, w_boolean);
-        }
-        if !self.code_system.is_empty() {
-            w.key("codeSystem");
-            w.begin_array();
-            for v in &self.code_system {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.expansion {
-            w.key("expansion");
-            v.write(w);
-        }
-        if let Some(v) = &self.code_search {
-            write_prim(w, "codeSearch", "_codeSearch", v, w_str);
-        }
-        if let Some(v) = &self.validate_code {
-            w.key("validateCode");
-            v.write(w);
-        }
-        if let Some(v) = &self.translation {
-            w.key("translation");
-            v.write(w);
-        }
-        if let Some(v) = &self.closure {
-            w.key("closure");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_one_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_one_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_opt(
+            w,
+            "software",
+            &self.software,
+            TerminologyCapabilitiesSoftware::write,
+        );
+        write_opt(
+            w,
+            "implementation",
+            &self.implementation,
+            TerminologyCapabilitiesImplementation::write,
+        );
+        write_opt_prim(w, "lockedDate", "_lockedDate", &self.locked_date, w_boolean);
+        write_many(
+            w,
+            "codeSystem",
+            &self.code_system,
+            TerminologyCapabilitiesCodeSystem::write,
+        );
+        write_opt(
+            w,
+            "expansion",
+            &self.expansion,
+            TerminologyCapabilitiesExpansion::write,
+        );
+        write_opt_prim(w, "codeSearch", "_codeSearch", &self.code_search, w_str);
+        write_opt(
+            w,
+            "validateCode",
+            &self.validate_code,
+            TerminologyCapabilitiesValidateCode::write,
+        );
+        write_opt(
+            w,
+            "translation",
+            &self.translation,
+            TerminologyCapabilitiesTranslation::write,
+        );
+        write_opt(
+            w,
+            "closure",
+            &self.closure,
+            TerminologyCapabilitiesClosure::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".date");
-            {
-                let v = &self.date;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".kind");
-            {
-                let v = &self.kind;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.software.is_some() {
-            let n = path.len();
-            path.push_str(".software");
-            if let Some(v) = &self.software {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implementation.is_some() {
-            let n = path.len();
-            path.push_str(".implementation");
-            if let Some(v) = &self.implementation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.locked_date.is_some() {
-            let n = path.len();
-            path.push_str(".lockedDate");
-            if let Some(v) = &self.locked_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.code_system.is_empty() {
-            let n = path.len();
-            path.push_str(".codeSystem");
-            for v in &self.code_system {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expansion.is_some() {
-            let n = path.len();
-            path.push_str(".expansion");
-            if let Some(v) = &self.expansion {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code_search.is_some() {
-            let n = path.len();
-            path.push_str(".codeSearch");
-            if let Some(v) = &self.code_search {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.validate_code.is_some() {
-            let n = path.len();
-            path.push_str(".validateCode");
-            if let Some(v) = &self.validate_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.translation.is_some() {
-            let n = path.len();
-            path.push_str(".translation");
-            if let Some(v) = &self.translation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.closure.is_some() {
-            let n = path.len();
-            path.push_str(".closure");
-            if let Some(v) = &self.closure {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_one(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_one(path, f, ".kind", &self.kind, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".software",
+            &self.software,
+            TerminologyCapabilitiesSoftware::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".implementation",
+            &self.implementation,
+            TerminologyCapabilitiesImplementation::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".lockedDate",
+            &self.locked_date,
+            Boolean::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".codeSystem",
+            &self.code_system,
+            TerminologyCapabilitiesCodeSystem::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".expansion",
+            &self.expansion,
+            TerminologyCapabilitiesExpansion::visit_refs,
+        );
+        visit_opt(path, f, ".codeSearch", &self.code_search, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".validateCode",
+            &self.validate_code,
+            TerminologyCapabilitiesValidateCode::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".translation",
+            &self.translation,
+            TerminologyCapabilitiesTranslation::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".closure",
+            &self.closure,
+            TerminologyCapabilitiesClosure::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for TerminologyCapabilities {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => prim_value(p, &mut self.date, date_time),
+            5 => prim_value(p, &mut self.kind, codes::CapabilityStatementKind::read_code),
+            6 => opt(p, &mut self.meta, Meta::read),
+            7 => opt_prim_value(p, &mut self.name, string),
+            8 => opt(p, &mut self.text, Narrative::read),
+            9 => prim_element(p, &mut self.date),
+            10 => prim_element(p, &mut self.kind),
+            11 => opt_prim_element(p, &mut self.name),
+            12 => opt_prim_value(p, &mut self.title, string),
+            13 => opt_prim_element(p, &mut self.title),
+            14 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            15 => prim_element(p, &mut self.status),
+            16 => opt(p, &mut self.closure, TerminologyCapabilitiesClosure::read),
+            17 => many(p, &mut self.contact, ContactDetail::read),
+            18 => opt_prim_value(p, &mut self.purpose, markdown),
+            19 => opt_prim_value(p, &mut self.version, string),
+            20 => opt_prim_element(p, &mut self.purpose),
+            21 => opt_prim_element(p, &mut self.version),
+            22 => opt_prim_value(p, &mut self.language, code),
+            23 => opt(p, &mut self.software, TerminologyCapabilitiesSoftware::read),
+            24 => opt_prim_element(p, &mut self.language),
+            25 => many(p, &mut self.contained, Resource::read),
+            26 => opt_prim_value(p, &mut self.copyright, markdown),
+            27 => opt(
+                p,
+                &mut self.expansion,
+                TerminologyCapabilitiesExpansion::read,
+            ),
+            28 => many(p, &mut self.extension, Extension::read),
+            29 => opt_prim_value(p, &mut self.publisher, string),
+            30 => opt_prim_element(p, &mut self.copyright),
+            31 => opt_prim_element(p, &mut self.publisher),
+            32 => opt_prim_value(
+                p,
+                &mut self.code_search,
+                codes::CodeSearchSupport::read_code,
+            ),
+            33 => many(
+                p,
+                &mut self.code_system,
+                TerminologyCapabilitiesCodeSystem::read,
+            ),
+            34 => opt_prim_value(p, &mut self.locked_date, boolean),
+            35 => many(p, &mut self.use_context, UsageContext::read),
+            36 => opt_prim_element(p, &mut self.code_search),
+            37 => opt_prim_element(p, &mut self.locked_date),
+            38 => opt_prim_value(p, &mut self.description, markdown),
+            39 => opt(
+                p,
+                &mut self.translation,
+                TerminologyCapabilitiesTranslation::read,
+            ),
+            40 => opt_prim_element(p, &mut self.description),
+            41 => opt_prim_value(p, &mut self.experimental, boolean),
+            42 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            43 => p.expect_resource_type("TerminologyCapabilities"),
+            44 => opt(
+                p,
+                &mut self.validate_code,
+                TerminologyCapabilitiesValidateCode::read,
+            ),
+            45 => opt_prim_element(p, &mut self.experimental),
+            46 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            47 => opt_prim_element(p, &mut self.implicit_rules),
+            48 => opt(
+                p,
+                &mut self.implementation,
+                TerminologyCapabilitiesImplementation::read,
+            ),
+            49 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static TERMINOLOGY_CAPABILITIES_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("kind"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_kind"),
+        Key::plain("_name"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("closure"),
+        Key::plain("contact"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("software"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("expansion"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("codeSearch"),
+        Key::plain("codeSystem"),
+        Key::plain("lockedDate"),
+        Key::plain("useContext"),
+        Key::plain("_codeSearch"),
+        Key::plain("_lockedDate"),
+        Key::plain("description"),
+        Key::plain("translation"),
+        Key::plain("_description"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("validateCode"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("implementation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[14, 15],
+        },
+        Required {
+            name: "date",
+            keys: &[4, 9],
+        },
+        Required {
+            name: "kind",
+            keys: &[5, 10],
+        },
+    ],
+};
 
 /// Information about the \[ConceptMap/$closure\](conceptmap-operation-closure.html) operation
 ///
@@ -815,91 +581,86 @@ impl TerminologyCapabilitiesClosure {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "translation" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.translation, boolean)?;
-                }
-                "_translation" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.translation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &TERMINOLOGY_CAPABILITIES_CLOSURE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.translation {
-            write_prim(w, "translation", "_translation", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(
+            w,
+            "translation",
+            "_translation",
+            &self.translation,
+            w_boolean,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.translation.is_some() {
-            let n = path.len();
-            path.push_str(".translation");
-            if let Some(v) = &self.translation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".translation",
+            &self.translation,
+            Boolean::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TerminologyCapabilitiesClosure {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => opt_prim_value(p, &mut self.translation, boolean),
+            3 => opt_prim_element(p, &mut self.translation),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TERMINOLOGY_CAPABILITIES_CLOSURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("translation"),
+        Key::plain("_translation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// A code system supported by the server
 ///
@@ -939,134 +700,116 @@ impl TerminologyCapabilitiesCodeSystem {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "uri" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.uri, canonical)?;
-                }
-                "_uri" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.uri)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 5)?;
-                    many(
-                        p,
-                        &mut r.version,
-                        TerminologyCapabilitiesCodeSystemVersion::read,
-                    )?;
-                }
-                "subsumption" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.subsumption, boolean)?;
-                }
-                "_subsumption" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.subsumption)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &TERMINOLOGY_CAPABILITIES_CODE_SYSTEM_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.uri {
-            write_prim(w, "uri", "_uri", v, w_str);
-        }
-        if !self.version.is_empty() {
-            w.key("version");
-            w.begin_array();
-            for v in &self.version {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.subsumption {
-            write_prim(w, "subsumption", "_subsumption", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "uri", "_uri", &self.uri, w_str);
+        write_many(
+            w,
+            "version",
+            &self.version,
+            TerminologyCapabilitiesCodeSystemVersion::write,
+        );
+        write_opt_prim(
+            w,
+            "subsumption",
+            "_subsumption",
+            &self.subsumption,
+            w_boolean,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.uri.is_some() {
-            let n = path.len();
-            path.push_str(".uri");
-            if let Some(v) = &self.uri {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.version.is_empty() {
-            let n = path.len();
-            path.push_str(".version");
-            for v in &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.subsumption.is_some() {
-            let n = path.len();
-            path.push_str(".subsumption");
-            if let Some(v) = &self.subsumption {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".uri", &self.uri, Canonical::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".version",
+            &self.version,
+            TerminologyCapabilitiesCodeSystemVersion::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".subsumption",
+            &self.subsumption,
+            Boolean::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TerminologyCapabilitiesCodeSystem {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.uri, canonical),
+            2 => opt_prim_element(p, &mut self.uri),
+            3 => many(
+                p,
+                &mut self.version,
+                TerminologyCapabilitiesCodeSystemVersion::read,
+            ),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.subsumption, boolean),
+            6 => opt_prim_element(p, &mut self.subsumption),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TERMINOLOGY_CAPABILITIES_CODE_SYSTEM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("uri"),
+        Key::plain("_uri"),
+        Key::plain("version"),
+        Key::plain("extension"),
+        Key::plain("subsumption"),
+        Key::plain("_subsumption"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Version of Code System supported
 ///
@@ -1112,76 +855,12 @@ impl TerminologyCapabilitiesCodeSystemVersion {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.code, string)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.code)?;
-                }
-                "isDefault" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.is_default, boolean)?;
-                }
-                "_isDefault" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.is_default)?;
-                }
-                "compositional" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.compositional, boolean)?;
-                }
-                "_compositional" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.compositional)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 10);
-                    values(p, &mut r.language, code, other)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 9);
-                    elements(p, &mut r.language, other)?;
-                }
-                "filter" => {
-                    p.mark(&mut seen, 11)?;
-                    many(
-                        p,
-                        &mut r.filter,
-                        TerminologyCapabilitiesCodeSystemVersionFilter::read,
-                    )?;
-                }
-                "property" => {
-                    p.mark(&mut seen, 12)?;
-                    let other = p.marked(&seen, 13);
-                    values(p, &mut r.property, code, other)?;
-                }
-                "_property" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 12);
-                    elements(p, &mut r.property, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &TERMINOLOGY_CAPABILITIES_CODE_SYSTEM_VERSION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.language, "language")?;
         check_list(p, &r.property, "property")?;
         Ok(r)
@@ -1189,116 +868,135 @@ impl TerminologyCapabilitiesCodeSystemVersion {
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.code {
-            write_prim(w, "code", "_code", v, w_str);
-        }
-        if let Some(v) = &self.is_default {
-            write_prim(w, "isDefault", "_isDefault", v, w_boolean);
-        }
-        if let Some(v) = &self.compositional {
-            write_prim(w, "compositional", "_compositional", v, w_boolean);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "isDefault", "_isDefault", &self.is_default, w_boolean);
+        write_opt_prim(
+            w,
+            "compositional",
+            "_compositional",
+            &self.compositional,
+            w_boolean,
+        );
         write_prims(w, "language", "_language", &self.language, w_str);
-        if !self.filter.is_empty() {
-            w.key("filter");
-            w.begin_array();
-            for v in &self.filter {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_many(
+            w,
+            "filter",
+            &self.filter,
+            TerminologyCapabilitiesCodeSystemVersionFilter::write,
+        );
         write_prims(w, "property", "_property", &self.property, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".code", &self.code, FhirString::visit_refs);
+        visit_opt(path, f, ".isDefault", &self.is_default, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".compositional",
+            &self.compositional,
+            Boolean::visit_refs,
+        );
+        visit_many(path, f, ".language", &self.language, Code::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".filter",
+            &self.filter,
+            TerminologyCapabilitiesCodeSystemVersionFilter::visit_refs,
+        );
+        visit_many(path, f, ".property", &self.property, Code::visit_refs);
+    }
+}
+
+impl ReadFields for TerminologyCapabilitiesCodeSystemVersion {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.code, string),
+            2 => opt_prim_element(p, &mut self.code),
+            3 => many(
+                p,
+                &mut self.filter,
+                TerminologyCapabilitiesCodeSystemVersionFilter::read,
+            ),
+            4 => {
+                let other = p.marked(seen, 6);
+                values(p, &mut self.language, code, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            5 => {
+                let other = p.marked(seen, 7);
+                values(p, &mut self.property, code, other)
             }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
+            6 => {
+                let other = p.marked(seen, 4);
+                elements(p, &mut self.language, other)
             }
-            path.truncate(n);
-        }
-        if self.is_default.is_some() {
-            let n = path.len();
-            path.push_str(".isDefault");
-            if let Some(v) = &self.is_default {
-                v.visit_refs(path, f);
+            7 => {
+                let other = p.marked(seen, 5);
+                elements(p, &mut self.property, other)
             }
-            path.truncate(n);
-        }
-        if self.compositional.is_some() {
-            let n = path.len();
-            path.push_str(".compositional");
-            if let Some(v) = &self.compositional {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.language.is_empty() {
-            let n = path.len();
-            path.push_str(".language");
-            for v in &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.filter.is_empty() {
-            let n = path.len();
-            path.push_str(".filter");
-            for v in &self.filter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.property.is_empty() {
-            let n = path.len();
-            path.push_str(".property");
-            for v in &self.property {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            8 => many(p, &mut self.extension, Extension::read),
+            9 => opt_prim_value(p, &mut self.is_default, boolean),
+            10 => opt_prim_element(p, &mut self.is_default),
+            11 => opt_prim_value(p, &mut self.compositional, boolean),
+            12 => opt_prim_element(p, &mut self.compositional),
+            13 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TERMINOLOGY_CAPABILITIES_CODE_SYSTEM_VERSION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("filter"),
+        Key::plain("language"),
+        Key::plain("property"),
+        Key::plain("_language"),
+        Key::plain("_property"),
+        Key::plain("extension"),
+        Key::plain("isDefault"),
+        Key::plain("_isDefault"),
+        Key::plain("compositional"),
+        Key::plain("_compositional"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Filter Properties supported
 ///
@@ -1341,116 +1039,101 @@ impl TerminologyCapabilitiesCodeSystemVersionFilter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "op" => {
-                    p.mark(&mut seen, 5)?;
-                    let other = p.marked(&seen, 6);
-                    values(p, &mut r.op, code, other)?;
-                }
-                "_op" => {
-                    p.mark(&mut seen, 6)?;
-                    let other = p.marked(&seen, 5);
-                    elements(p, &mut r.op, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
+        read_object(
+            p,
+            &TERMINOLOGY_CAPABILITIES_CODE_SYSTEM_VERSION_FILTER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         check_list(p, &r.op, "op")?;
-        if r.op.is_empty() {
-            return Err(p.missing("op"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
         write_prims(w, "op", "_op", &self.op, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_many(path, f, ".op", &self.op, Code::visit_refs);
+    }
+}
+
+impl ReadFields for TerminologyCapabilitiesCodeSystemVersionFilter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => {
+                let other = p.marked(seen, 2);
+                values(p, &mut self.op, code, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            2 => {
+                let other = p.marked(seen, 1);
+                elements(p, &mut self.op, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.op.is_empty() {
-            let n = path.len();
-            path.push_str(".op");
-            for v in &self.op {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            3 => prim_value(p, &mut self.code, code),
+            4 => prim_element(p, &mut self.code),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TERMINOLOGY_CAPABILITIES_CODE_SYSTEM_VERSION_FILTER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("op"),
+        Key::plain("_op"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "code",
+            keys: &[3, 4],
+        },
+        Required {
+            name: "op",
+            keys: &[1, 2],
+        },
+    ],
+};
 
 /// Information about the \[ValueSet/$expand\](valueset-operation-expand.html) operation
 ///
@@ -1490,172 +1173,140 @@ impl TerminologyCapabilitiesExpansion {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "hierarchical" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.hierarchical, boolean)?;
-                }
-                "_hierarchical" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.hierarchical)?;
-                }
-                "paging" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.paging, boolean)?;
-                }
-                "_paging" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.paging)?;
-                }
-                "incomplete" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.incomplete, boolean)?;
-                }
-                "_incomplete" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.incomplete)?;
-                }
-                "parameter" => {
-                    p.mark(&mut seen, 9)?;
-                    many(
-                        p,
-                        &mut r.parameter,
-                        TerminologyCapabilitiesExpansionParameter::read,
-                    )?;
-                }
-                "textFilter" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.text_filter, markdown)?;
-                }
-                "_textFilter" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.text_filter)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &TERMINOLOGY_CAPABILITIES_EXPANSION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.hierarchical {
-            write_prim(w, "hierarchical", "_hierarchical", v, w_boolean);
-        }
-        if let Some(v) = &self.paging {
-            write_prim(w, "paging", "_paging", v, w_boolean);
-        }
-        if let Some(v) = &self.incomplete {
-            write_prim(w, "incomplete", "_incomplete", v, w_boolean);
-        }
-        if !self.parameter.is_empty() {
-            w.key("parameter");
-            w.begin_array();
-            for v in &self.parameter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.text_filter {
-            write_prim(w, "textFilter", "_textFilter", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(
+            w,
+            "hierarchical",
+            "_hierarchical",
+            &self.hierarchical,
+            w_boolean,
+        );
+        write_opt_prim(w, "paging", "_paging", &self.paging, w_boolean);
+        write_opt_prim(w, "incomplete", "_incomplete", &self.incomplete, w_boolean);
+        write_many(
+            w,
+            "parameter",
+            &self.parameter,
+            TerminologyCapabilitiesExpansionParameter::write,
+        );
+        write_opt_prim(w, "textFilter", "_textFilter", &self.text_filter, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.hierarchical.is_some() {
-            let n = path.len();
-            path.push_str(".hierarchical");
-            if let Some(v) = &self.hierarchical {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.paging.is_some() {
-            let n = path.len();
-            path.push_str(".paging");
-            if let Some(v) = &self.paging {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.incomplete.is_some() {
-            let n = path.len();
-            path.push_str(".incomplete");
-            if let Some(v) = &self.incomplete {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parameter.is_empty() {
-            let n = path.len();
-            path.push_str(".parameter");
-            for v in &self.parameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text_filter.is_some() {
-            let n = path.len();
-            path.push_str(".textFilter");
-            if let Some(v) = &self.text_filter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".hierarchical",
+            &self.hierarchical,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".paging", &self.paging, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".incomplete",
+            &self.incomplete,
+            Boolean::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".parameter",
+            &self.parameter,
+            TerminologyCapabilitiesExpansionParameter::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".textFilter",
+            &self.text_filter,
+            Markdown::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TerminologyCapabilitiesExpansion {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.paging, boolean),
+            2 => opt_prim_element(p, &mut self.paging),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(
+                p,
+                &mut self.parameter,
+                TerminologyCapabilitiesExpansionParameter::read,
+            ),
+            5 => opt_prim_value(p, &mut self.incomplete, boolean),
+            6 => opt_prim_value(p, &mut self.text_filter, markdown),
+            7 => opt_prim_element(p, &mut self.incomplete),
+            8 => opt_prim_element(p, &mut self.text_filter),
+            9 => opt_prim_value(p, &mut self.hierarchical, boolean),
+            10 => opt_prim_element(p, &mut self.hierarchical),
+            11 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TERMINOLOGY_CAPABILITIES_EXPANSION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("paging"),
+        Key::plain("_paging"),
+        Key::plain("extension"),
+        Key::plain("parameter"),
+        Key::plain("incomplete"),
+        Key::plain("textFilter"),
+        Key::plain("_incomplete"),
+        Key::plain("_textFilter"),
+        Key::plain("hierarchical"),
+        Key::plain("_hierarchical"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Supported expansion parameter
 ///
@@ -1697,112 +1348,100 @@ impl TerminologyCapabilitiesExpansionParameter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, code)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "documentation" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.documentation, string)?;
-                }
-                "_documentation" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.documentation)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(
+            p,
+            &TERMINOLOGY_CAPABILITIES_EXPANSION_PARAMETER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.documentation {
-            write_prim(w, "documentation", "_documentation", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(
+            w,
+            "documentation",
+            "_documentation",
+            &self.documentation,
+            w_str,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.documentation.is_some() {
-            let n = path.len();
-            path.push_str(".documentation");
-            if let Some(v) = &self.documentation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".documentation",
+            &self.documentation,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TerminologyCapabilitiesExpansionParameter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, code),
+            2 => prim_element(p, &mut self.name),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.documentation, string),
+            5 => opt_prim_element(p, &mut self.documentation),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TERMINOLOGY_CAPABILITIES_EXPANSION_PARAMETER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("extension"),
+        Key::plain("documentation"),
+        Key::plain("_documentation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "name",
+        keys: &[1, 2],
+    }],
+};
 
 /// If this describes a specific instance
 ///
@@ -1848,112 +1487,94 @@ impl TerminologyCapabilitiesImplementation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.description)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.url, url)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("description"));
-        }
+        read_object(
+            p,
+            &TERMINOLOGY_CAPABILITIES_IMPLEMENTATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "description", "_description", &self.description, w_str);
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".description");
-            {
-                let v = &self.description;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Url::visit_refs);
+    }
+}
+
+impl ReadFields for TerminologyCapabilitiesImplementation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.url, url),
+            2 => opt_prim_element(p, &mut self.url),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => prim_value(p, &mut self.description, string),
+            5 => prim_element(p, &mut self.description),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TERMINOLOGY_CAPABILITIES_IMPLEMENTATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "description",
+        keys: &[4, 5],
+    }],
+};
 
 /// Software that is covered by this terminology capability statement
 ///
@@ -1999,112 +1620,88 @@ impl TerminologyCapabilitiesSoftware {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(
+            p,
+            &TERMINOLOGY_CAPABILITIES_SOFTWARE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for TerminologyCapabilitiesSoftware {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => prim_element(p, &mut self.name),
+            3 => opt_prim_value(p, &mut self.version, string),
+            4 => opt_prim_element(p, &mut self.version),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TERMINOLOGY_CAPABILITIES_SOFTWARE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "name",
+        keys: &[1, 2],
+    }],
+};
 
 /// Information about the \[ConceptMap/$translate\](conceptmap-operation-translate.html) operation
 ///
@@ -2144,93 +1741,82 @@ impl TerminologyCapabilitiesTranslation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "needsMap" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.needs_map, boolean)?;
-                }
-                "_needsMap" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.needs_map)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("needsMap"));
-        }
+        read_object(
+            p,
+            &TERMINOLOGY_CAPABILITIES_TRANSLATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "needsMap", "_needsMap", &self.needs_map, w_boolean);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "needsMap", "_needsMap", &self.needs_map, w_boolean);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".needsMap");
-            {
-                let v = &self.needs_map;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".needsMap", &self.needs_map, Boolean::visit_refs);
+    }
+}
+
+impl ReadFields for TerminologyCapabilitiesTranslation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.needs_map, boolean),
+            2 => prim_element(p, &mut self.needs_map),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TERMINOLOGY_CAPABILITIES_TRANSLATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("needsMap"),
+        Key::plain("_needsMap"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "needsMap",
+        keys: &[1, 2],
+    }],
+};
 
 /// Information about the \[ValueSet/$validate-code\](valueset-operation-validate-code.html) operation
 ///
@@ -2270,61 +1856,26 @@ impl TerminologyCapabilitiesValidateCode {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "translations" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.translations, boolean)?;
-                }
-                "_translations" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.translations)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("translations"));
-        }
+        read_object(
+            p,
+            &TERMINOLOGY_CAPABILITIES_VALIDATE_CODE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(
             w,
             "translations",
             "_translations",
@@ -2336,30 +1887,60 @@ impl TerminologyCapabilitiesValidateCode {
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".translations");
-            {
-                let v = &self.translations;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".translations",
+            &self.translations,
+            Boolean::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TerminologyCapabilitiesValidateCode {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => prim_value(p, &mut self.translations, boolean),
+            3 => prim_element(p, &mut self.translations),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TERMINOLOGY_CAPABILITIES_VALIDATE_CODE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("translations"),
+        Key::plain("_translations"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "translations",
+        keys: &[2, 3],
+    }],
+};

@@ -97,141 +97,7 @@ impl TestReport {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("TestReport")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, codes::TestReportStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "testScript" => {
-                    p.mark(&mut seen, 17)?;
-                    one(p, &mut r.test_script, Reference::read)?;
-                }
-                "result" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.result, codes::TestReportResult::read_code)?;
-                }
-                "_result" => {
-                    p.mark(&mut seen, 19)?;
-                    prim_element(p, &mut r.result)?;
-                }
-                "score" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.score, decimal)?;
-                }
-                "_score" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.score)?;
-                }
-                "tester" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.tester, string)?;
-                }
-                "_tester" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.tester)?;
-                }
-                "issued" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.issued, date_time)?;
-                }
-                "_issued" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.issued)?;
-                }
-                "participant" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.participant, TestReportParticipant::read)?;
-                }
-                "setup" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.setup, TestReportSetup::read)?;
-                }
-                "test" => {
-                    p.mark(&mut seen, 28)?;
-                    many(p, &mut r.test, TestReportTest::read)?;
-                }
-                "teardown" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.teardown, TestReportTeardown::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 17) {
-            return Err(p.missing("testScript"));
-        }
-        if !p.marked(&seen, 18) && !p.marked(&seen, 19) {
-            return Err(p.missing("result"));
-        }
+        read_object(p, &TEST_REPORT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -239,261 +105,202 @@ impl TestReport {
         w.begin_object();
         w.key("resourceType");
         w.str("TestReport");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        {
-            let v = &self.test_script;
-            w.key("testScript");
-            v.write(w);
-        }
-        write_prim(w, "result", "_result", &self.result, w_str);
-        if let Some(v) = &self.score {
-            write_prim(w, "score", "_score", v, w_decimal);
-        }
-        if let Some(v) = &self.tester {
-            write_prim(w, "tester", "_tester", v, w_str);
-        }
-        if let Some(v) = &self.issued {
-            write_prim(w, "issued", "_issued", v, w_str);
-        }
-        if !self.participant.is_empty() {
-            w.key("participant");
-            w.begin_array();
-            for v in &self.participant {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.setup {
-            w.key("setup");
-            v.write(w);
-        }
-        if !self.test.is_empty() {
-            w.key("test");
-            w.begin_array();
-            for v in &self.test {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.teardown {
-            w.key("teardown");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one(w, "testScript", &self.test_script, Reference::write);
+        write_one_prim(w, "result", "_result", &self.result, w_str);
+        write_opt_prim(w, "score", "_score", &self.score, w_decimal);
+        write_opt_prim(w, "tester", "_tester", &self.tester, w_str);
+        write_opt_prim(w, "issued", "_issued", &self.issued, w_str);
+        write_many(
+            w,
+            "participant",
+            &self.participant,
+            TestReportParticipant::write,
+        );
+        write_opt(w, "setup", &self.setup, TestReportSetup::write);
+        write_many(w, "test", &self.test, TestReportTest::write);
+        write_opt(w, "teardown", &self.teardown, TestReportTeardown::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".testScript");
-            {
-                let v = &self.test_script;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".result");
-            {
-                let v = &self.result;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.score.is_some() {
-            let n = path.len();
-            path.push_str(".score");
-            if let Some(v) = &self.score {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.tester.is_some() {
-            let n = path.len();
-            path.push_str(".tester");
-            if let Some(v) = &self.tester {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.issued.is_some() {
-            let n = path.len();
-            path.push_str(".issued");
-            if let Some(v) = &self.issued {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.participant.is_empty() {
-            let n = path.len();
-            path.push_str(".participant");
-            for v in &self.participant {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.setup.is_some() {
-            let n = path.len();
-            path.push_str(".setup");
-            if let Some(v) = &self.setup {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.test.is_empty() {
-            let n = path.len();
-            path.push_str(".test");
-            for v in &self.test {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.teardown.is_some() {
-            let n = path.len();
-            path.push_str(".teardown");
-            if let Some(v) = &self.teardown {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".testScript", &self.test_script, reference);
+        visit_one(path, f, ".result", &self.result, Code::visit_refs);
+        visit_opt(path, f, ".score", &self.score, Decimal::visit_refs);
+        visit_opt(path, f, ".tester", &self.tester, FhirString::visit_refs);
+        visit_opt(path, f, ".issued", &self.issued, DateTime::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".participant",
+            &self.participant,
+            TestReportParticipant::visit_refs,
+        );
+        visit_opt(path, f, ".setup", &self.setup, TestReportSetup::visit_refs);
+        visit_many(path, f, ".test", &self.test, TestReportTest::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".teardown",
+            &self.teardown,
+            TestReportTeardown::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for TestReport {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt_prim_value(p, &mut self.name, string),
+            4 => many(p, &mut self.test, TestReportTest::read),
+            5 => opt(p, &mut self.text, Narrative::read),
+            6 => opt_prim_element(p, &mut self.name),
+            7 => opt_prim_value(p, &mut self.score, decimal),
+            8 => opt(p, &mut self.setup, TestReportSetup::read),
+            9 => opt_prim_element(p, &mut self.score),
+            10 => opt_prim_value(p, &mut self.issued, date_time),
+            11 => prim_value(p, &mut self.result, codes::TestReportResult::read_code),
+            12 => prim_value(p, &mut self.status, codes::TestReportStatus::read_code),
+            13 => opt_prim_value(p, &mut self.tester, string),
+            14 => opt_prim_element(p, &mut self.issued),
+            15 => prim_element(p, &mut self.result),
+            16 => prim_element(p, &mut self.status),
+            17 => opt_prim_element(p, &mut self.tester),
+            18 => opt_prim_value(p, &mut self.language, code),
+            19 => opt(p, &mut self.teardown, TestReportTeardown::read),
+            20 => opt_prim_element(p, &mut self.language),
+            21 => many(p, &mut self.contained, Resource::read),
+            22 => many(p, &mut self.extension, Extension::read),
+            23 => opt(p, &mut self.identifier, Identifier::read),
+            24 => one(p, &mut self.test_script, Reference::read),
+            25 => many(p, &mut self.participant, TestReportParticipant::read),
+            26 => p.expect_resource_type("TestReport"),
+            27 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            28 => opt_prim_element(p, &mut self.implicit_rules),
+            29 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static TEST_REPORT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("test"),
+        Key::plain("text"),
+        Key::plain("_name"),
+        Key::plain("score"),
+        Key::plain("setup"),
+        Key::plain("_score"),
+        Key::plain("issued"),
+        Key::plain("result"),
+        Key::plain("status"),
+        Key::plain("tester"),
+        Key::plain("_issued"),
+        Key::plain("_result"),
+        Key::plain("_status"),
+        Key::plain("_tester"),
+        Key::plain("language"),
+        Key::plain("teardown"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("testScript"),
+        Key::plain("participant"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[12, 16],
+        },
+        Required {
+            name: "testScript",
+            keys: &[24],
+        },
+        Required {
+            name: "result",
+            keys: &[11, 15],
+        },
+    ],
+};
 
 /// A participant in the test execution, either the execution engine, a client, or a server
 ///
@@ -540,133 +347,99 @@ impl TestReportParticipant {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::TestReportParticipantType::read_code)?;
-                }
-                "_type" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.type_)?;
-                }
-                "uri" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.uri, uri)?;
-                }
-                "_uri" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.uri)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("type"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("uri"));
-        }
+        read_object(p, &TEST_REPORT_PARTICIPANT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "type", "_type", &self.type_, w_str);
-        write_prim(w, "uri", "_uri", &self.uri, w_str);
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "type", "_type", &self.type_, w_str);
+        write_one_prim(w, "uri", "_uri", &self.uri, w_str);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".type");
-            {
-                let v = &self.type_;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".uri");
-            {
-                let v = &self.uri;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".type", &self.type_, Code::visit_refs);
+        visit_one(path, f, ".uri", &self.uri, Uri::visit_refs);
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for TestReportParticipant {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.uri, uri),
+            2 => prim_element(p, &mut self.uri),
+            3 => prim_value(
+                p,
+                &mut self.type_,
+                codes::TestReportParticipantType::read_code,
+            ),
+            4 => prim_element(p, &mut self.type_),
+            5 => opt_prim_value(p, &mut self.display, string),
+            6 => opt_prim_element(p, &mut self.display),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_REPORT_PARTICIPANT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("uri"),
+        Key::plain("_uri"),
+        Key::plain("type"),
+        Key::plain("_type"),
+        Key::plain("display"),
+        Key::plain("_display"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "type",
+            keys: &[3, 4],
+        },
+        Required {
+            name: "uri",
+            keys: &[1, 2],
+        },
+    ],
+};
 
 /// The results of the series of required setup operations before the tests were executed
 ///
@@ -708,95 +481,81 @@ impl TestReportSetup {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.action, TestReportSetupAction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.action.is_empty() {
-            return Err(p.missing("action"));
-        }
+        read_object(p, &TEST_REPORT_SETUP_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "action", &self.action, TestReportSetupAction::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            TestReportSetupAction::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestReportSetup {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.action, TestReportSetupAction::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_REPORT_SETUP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("action"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "action",
+        keys: &[1],
+    }],
+};
 
 /// A setup operation or assert that was executed
 ///
@@ -834,104 +593,98 @@ impl TestReportSetupAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "operation" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.operation, TestReportSetupActionOperation::read)?;
-                }
-                "assert" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.assert, TestReportSetupActionAssert::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &TEST_REPORT_SETUP_ACTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.operation {
-            w.key("operation");
-            v.write(w);
-        }
-        if let Some(v) = &self.assert {
-            w.key("assert");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "operation",
+            &self.operation,
+            TestReportSetupActionOperation::write,
+        );
+        write_opt(
+            w,
+            "assert",
+            &self.assert,
+            TestReportSetupActionAssert::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.operation.is_some() {
-            let n = path.len();
-            path.push_str(".operation");
-            if let Some(v) = &self.operation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.assert.is_some() {
-            let n = path.len();
-            path.push_str(".assert");
-            if let Some(v) = &self.assert {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".operation",
+            &self.operation,
+            TestReportSetupActionOperation::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".assert",
+            &self.assert,
+            TestReportSetupActionAssert::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestReportSetupAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.assert, TestReportSetupActionAssert::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.operation, TestReportSetupActionOperation::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_REPORT_SETUP_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("assert"),
+        Key::plain("extension"),
+        Key::plain("operation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The assertion to perform
 ///
@@ -979,131 +732,93 @@ impl TestReportSetupActionAssert {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "result" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.result, codes::TestReportActionResult::read_code)?;
-                }
-                "_result" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.result)?;
-                }
-                "message" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.message, markdown)?;
-                }
-                "_message" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.message)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.detail, string)?;
-                }
-                "_detail" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.detail)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("result"));
-        }
+        read_object(p, &TEST_REPORT_SETUP_ACTION_ASSERT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "result", "_result", &self.result, w_str);
-        if let Some(v) = &self.message {
-            write_prim(w, "message", "_message", v, w_str);
-        }
-        if let Some(v) = &self.detail {
-            write_prim(w, "detail", "_detail", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "result", "_result", &self.result, w_str);
+        write_opt_prim(w, "message", "_message", &self.message, w_str);
+        write_opt_prim(w, "detail", "_detail", &self.detail, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".result");
-            {
-                let v = &self.result;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.message.is_some() {
-            let n = path.len();
-            path.push_str(".message");
-            if let Some(v) = &self.message {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.detail.is_some() {
-            let n = path.len();
-            path.push_str(".detail");
-            if let Some(v) = &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".result", &self.result, Code::visit_refs);
+        visit_opt(path, f, ".message", &self.message, Markdown::visit_refs);
+        visit_opt(path, f, ".detail", &self.detail, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for TestReportSetupActionAssert {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.detail, string),
+            2 => prim_value(
+                p,
+                &mut self.result,
+                codes::TestReportActionResult::read_code,
+            ),
+            3 => opt_prim_element(p, &mut self.detail),
+            4 => prim_element(p, &mut self.result),
+            5 => opt_prim_value(p, &mut self.message, markdown),
+            6 => opt_prim_element(p, &mut self.message),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_REPORT_SETUP_ACTION_ASSERT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("detail"),
+        Key::plain("result"),
+        Key::plain("_detail"),
+        Key::plain("_result"),
+        Key::plain("message"),
+        Key::plain("_message"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "result",
+        keys: &[2, 4],
+    }],
+};
 
 /// The operation to perform
 ///
@@ -1151,131 +866,98 @@ impl TestReportSetupActionOperation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "result" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.result, codes::TestReportActionResult::read_code)?;
-                }
-                "_result" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.result)?;
-                }
-                "message" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.message, markdown)?;
-                }
-                "_message" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.message)?;
-                }
-                "detail" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.detail, uri)?;
-                }
-                "_detail" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.detail)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("result"));
-        }
+        read_object(
+            p,
+            &TEST_REPORT_SETUP_ACTION_OPERATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "result", "_result", &self.result, w_str);
-        if let Some(v) = &self.message {
-            write_prim(w, "message", "_message", v, w_str);
-        }
-        if let Some(v) = &self.detail {
-            write_prim(w, "detail", "_detail", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "result", "_result", &self.result, w_str);
+        write_opt_prim(w, "message", "_message", &self.message, w_str);
+        write_opt_prim(w, "detail", "_detail", &self.detail, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".result");
-            {
-                let v = &self.result;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.message.is_some() {
-            let n = path.len();
-            path.push_str(".message");
-            if let Some(v) = &self.message {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.detail.is_some() {
-            let n = path.len();
-            path.push_str(".detail");
-            if let Some(v) = &self.detail {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".result", &self.result, Code::visit_refs);
+        visit_opt(path, f, ".message", &self.message, Markdown::visit_refs);
+        visit_opt(path, f, ".detail", &self.detail, Uri::visit_refs);
+    }
+}
+
+impl ReadFields for TestReportSetupActionOperation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.detail, uri),
+            2 => prim_value(
+                p,
+                &mut self.result,
+                codes::TestReportActionResult::read_code,
+            ),
+            3 => opt_prim_element(p, &mut self.detail),
+            4 => prim_element(p, &mut self.result),
+            5 => opt_prim_value(p, &mut self.message, markdown),
+            6 => opt_prim_element(p, &mut self.message),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_REPORT_SETUP_ACTION_OPERATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("detail"),
+        Key::plain("result"),
+        Key::plain("_detail"),
+        Key::plain("_result"),
+        Key::plain("message"),
+        Key::plain("_message"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "result",
+        keys: &[2, 4],
+    }],
+};
 
 /// The results of running the series of required clean up steps
 ///
@@ -1317,95 +999,81 @@ impl TestReportTeardown {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.action, TestReportTeardownAction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.action.is_empty() {
-            return Err(p.missing("action"));
-        }
+        read_object(p, &TEST_REPORT_TEARDOWN_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "action", &self.action, TestReportTeardownAction::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            TestReportTeardownAction::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestReportTeardown {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.action, TestReportTeardownAction::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_REPORT_TEARDOWN_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("action"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "action",
+        keys: &[1],
+    }],
+};
 
 /// One or more teardown operations performed
 ///
@@ -1447,93 +1115,86 @@ impl TestReportTeardownAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "operation" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.operation, TestReportSetupActionOperation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("operation"));
-        }
+        read_object(p, &TEST_REPORT_TEARDOWN_ACTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.operation;
-            w.key("operation");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(
+            w,
+            "operation",
+            &self.operation,
+            TestReportSetupActionOperation::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".operation");
-            {
-                let v = &self.operation;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".operation",
+            &self.operation,
+            TestReportSetupActionOperation::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestReportTeardownAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => one(p, &mut self.operation, TestReportSetupActionOperation::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_REPORT_TEARDOWN_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("operation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "operation",
+        keys: &[2],
+    }],
+};
 
 /// A test executed from the test script
 ///
@@ -1583,133 +1244,99 @@ impl TestReportTest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.action, TestReportTestAction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.action.is_empty() {
-            return Err(p.missing("action"));
-        }
+        read_object(p, &TEST_REPORT_TEST_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "action", &self.action, TestReportTestAction::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            TestReportTestAction::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestReportTest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt_prim_element(p, &mut self.name),
+            3 => many(p, &mut self.action, TestReportTestAction::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_REPORT_TEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("action"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "action",
+        keys: &[3],
+    }],
+};
 
 /// A test operation or assert that was performed
 ///
@@ -1747,101 +1374,95 @@ impl TestReportTestAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "operation" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.operation, TestReportSetupActionOperation::read)?;
-                }
-                "assert" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.assert, TestReportSetupActionAssert::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &TEST_REPORT_TEST_ACTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.operation {
-            w.key("operation");
-            v.write(w);
-        }
-        if let Some(v) = &self.assert {
-            w.key("assert");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "operation",
+            &self.operation,
+            TestReportSetupActionOperation::write,
+        );
+        write_opt(
+            w,
+            "assert",
+            &self.assert,
+            TestReportSetupActionAssert::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.operation.is_some() {
-            let n = path.len();
-            path.push_str(".operation");
-            if let Some(v) = &self.operation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.assert.is_some() {
-            let n = path.len();
-            path.push_str(".assert");
-            if let Some(v) = &self.assert {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".operation",
+            &self.operation,
+            TestReportSetupActionOperation::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".assert",
+            &self.assert,
+            TestReportSetupActionAssert::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestReportTestAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.assert, TestReportSetupActionAssert::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.operation, TestReportSetupActionOperation::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_REPORT_TEST_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("assert"),
+        Key::plain("extension"),
+        Key::plain("operation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};

@@ -153,209 +153,7 @@ impl TestScript {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("TestScript")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    opt(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "origin" => {
-                    p.mark(&mut seen, 38)?;
-                    many(p, &mut r.origin, TestScriptOrigin::read)?;
-                }
-                "destination" => {
-                    p.mark(&mut seen, 39)?;
-                    many(p, &mut r.destination, TestScriptDestination::read)?;
-                }
-                "metadata" => {
-                    p.mark(&mut seen, 40)?;
-                    opt(p, &mut r.metadata, TestScriptMetadata::read)?;
-                }
-                "fixture" => {
-                    p.mark(&mut seen, 41)?;
-                    many(p, &mut r.fixture, TestScriptFixture::read)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 42)?;
-                    many(p, &mut r.profile, Reference::read)?;
-                }
-                "variable" => {
-                    p.mark(&mut seen, 43)?;
-                    many(p, &mut r.variable, TestScriptVariable::read)?;
-                }
-                "setup" => {
-                    p.mark(&mut seen, 44)?;
-                    opt(p, &mut r.setup, TestScriptSetup::read)?;
-                }
-                "test" => {
-                    p.mark(&mut seen, 45)?;
-                    many(p, &mut r.test, TestScriptTest::read)?;
-                }
-                "teardown" => {
-                    p.mark(&mut seen, 46)?;
-                    opt(p, &mut r.teardown, TestScriptTeardown::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 12) && !p.marked(&seen, 13) {
-            return Err(p.missing("url"));
-        }
-        if !p.marked(&seen, 17) && !p.marked(&seen, 18) {
-            return Err(p.missing("name"));
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &TEST_SCRIPT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -363,425 +161,331 @@ impl TestScript {
         w.begin_object();
         w.key("resourceType");
         w.str("TestScript");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "url", "_url", &self.url, w_str);
-        if let Some(v) = &self.identifier {
-            w.key("identifier");
-            v.write(w);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if !self.origin.is_empty() {
-            w.key("origin");
-            w.begin_array();
-            for v in &self.origin {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.destination.is_empty() {
-            w.key("destination");
-            w.begin_array();
-            for v in &self.destination {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.metadata {
-            w.key("metadata");
-            v.write(w);
-        }
-        if !self.fixture.is_empty() {
-            w.key("fixture");
-            w.begin_array();
-            for v in &self.fixture {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.profile.is_empty() {
-            w.key("profile");
-            w.begin_array();
-            for v in &self.profile {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.variable.is_empty() {
-            w.key("variable");
-            w.begin_array();
-            for v in &self.variable {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.setup {
-            w.key("setup");
-            v.write(w);
-        }
-        if !self.test.is_empty() {
-            w.key("test");
-            w.begin_array();
-            for v in &self.test {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.teardown {
-            w.key("teardown");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "url", "_url", &self.url, w_str);
+        write_opt(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_many(w, "origin", &self.origin, TestScriptOrigin::write);
+        write_many(
+            w,
+            "destination",
+            &self.destination,
+            TestScriptDestination::write,
+        );
+        write_opt(w, "metadata", &self.metadata, TestScriptMetadata::write);
+        write_many(w, "fixture", &self.fixture, TestScriptFixture::write);
+        write_many(w, "profile", &self.profile, Reference::write);
+        write_many(w, "variable", &self.variable, TestScriptVariable::write);
+        write_opt(w, "setup", &self.setup, TestScriptSetup::write);
+        write_many(w, "test", &self.test, TestScriptTest::write);
+        write_opt(w, "teardown", &self.teardown, TestScriptTeardown::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".url");
-            {
-                let v = &self.url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.origin.is_empty() {
-            let n = path.len();
-            path.push_str(".origin");
-            for v in &self.origin {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.destination.is_empty() {
-            let n = path.len();
-            path.push_str(".destination");
-            for v in &self.destination {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.metadata.is_some() {
-            let n = path.len();
-            path.push_str(".metadata");
-            if let Some(v) = &self.metadata {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.fixture.is_empty() {
-            let n = path.len();
-            path.push_str(".fixture");
-            for v in &self.fixture {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.profile.is_empty() {
-            let n = path.len();
-            path.push_str(".profile");
-            for v in &self.profile {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.variable.is_empty() {
-            let n = path.len();
-            path.push_str(".variable");
-            for v in &self.variable {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.setup.is_some() {
-            let n = path.len();
-            path.push_str(".setup");
-            if let Some(v) = &self.setup {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.test.is_empty() {
-            let n = path.len();
-            path.push_str(".test");
-            for v in &self.test {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.teardown.is_some() {
-            let n = path.len();
-            path.push_str(".teardown");
-            if let Some(v) = &self.teardown {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".origin",
+            &self.origin,
+            TestScriptOrigin::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".destination",
+            &self.destination,
+            TestScriptDestination::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".metadata",
+            &self.metadata,
+            TestScriptMetadata::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".fixture",
+            &self.fixture,
+            TestScriptFixture::visit_refs,
+        );
+        visit_many(path, f, ".profile", &self.profile, reference);
+        visit_many(
+            path,
+            f,
+            ".variable",
+            &self.variable,
+            TestScriptVariable::visit_refs,
+        );
+        visit_opt(path, f, ".setup", &self.setup, TestScriptSetup::visit_refs);
+        visit_many(path, f, ".test", &self.test, TestScriptTest::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".teardown",
+            &self.teardown,
+            TestScriptTeardown::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for TestScript {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => prim_value(p, &mut self.url, uri),
+            3 => prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => prim_value(p, &mut self.name, string),
+            7 => many(p, &mut self.test, TestScriptTest::read),
+            8 => opt(p, &mut self.text, Narrative::read),
+            9 => opt_prim_element(p, &mut self.date),
+            10 => prim_element(p, &mut self.name),
+            11 => opt(p, &mut self.setup, TestScriptSetup::read),
+            12 => opt_prim_value(p, &mut self.title, string),
+            13 => opt_prim_element(p, &mut self.title),
+            14 => many(p, &mut self.origin, TestScriptOrigin::read),
+            15 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            16 => prim_element(p, &mut self.status),
+            17 => many(p, &mut self.contact, ContactDetail::read),
+            18 => many(p, &mut self.fixture, TestScriptFixture::read),
+            19 => many(p, &mut self.profile, Reference::read),
+            20 => opt_prim_value(p, &mut self.purpose, markdown),
+            21 => opt_prim_value(p, &mut self.version, string),
+            22 => opt_prim_element(p, &mut self.purpose),
+            23 => opt_prim_element(p, &mut self.version),
+            24 => opt_prim_value(p, &mut self.language, code),
+            25 => opt(p, &mut self.metadata, TestScriptMetadata::read),
+            26 => opt(p, &mut self.teardown, TestScriptTeardown::read),
+            27 => many(p, &mut self.variable, TestScriptVariable::read),
+            28 => opt_prim_element(p, &mut self.language),
+            29 => many(p, &mut self.contained, Resource::read),
+            30 => opt_prim_value(p, &mut self.copyright, markdown),
+            31 => many(p, &mut self.extension, Extension::read),
+            32 => opt_prim_value(p, &mut self.publisher, string),
+            33 => opt_prim_element(p, &mut self.copyright),
+            34 => opt_prim_element(p, &mut self.publisher),
+            35 => opt(p, &mut self.identifier, Identifier::read),
+            36 => many(p, &mut self.use_context, UsageContext::read),
+            37 => opt_prim_value(p, &mut self.description, markdown),
+            38 => many(p, &mut self.destination, TestScriptDestination::read),
+            39 => opt_prim_element(p, &mut self.description),
+            40 => opt_prim_value(p, &mut self.experimental, boolean),
+            41 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            42 => p.expect_resource_type("TestScript"),
+            43 => opt_prim_element(p, &mut self.experimental),
+            44 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            45 => opt_prim_element(p, &mut self.implicit_rules),
+            46 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static TEST_SCRIPT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("test"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("setup"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("origin"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("contact"),
+        Key::plain("fixture"),
+        Key::plain("profile"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("metadata"),
+        Key::plain("teardown"),
+        Key::plain("variable"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("extension"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("destination"),
+        Key::plain("_description"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "url",
+            keys: &[2, 3],
+        },
+        Required {
+            name: "name",
+            keys: &[6, 10],
+        },
+        Required {
+            name: "status",
+            keys: &[15, 16],
+        },
+    ],
+};
 
 /// An abstract server representing a destination or receiver in a message exchange
 ///
@@ -828,114 +532,87 @@ impl TestScriptDestination {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "index" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.index, integer)?;
-                }
-                "_index" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.index)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.profile, Coding::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("index"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("profile"));
-        }
+        read_object(p, &TEST_SCRIPT_DESTINATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "index", "_index", &self.index, w_integer);
-        {
-            let v = &self.profile;
-            w.key("profile");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "index", "_index", &self.index, w_integer);
+        write_one(w, "profile", &self.profile, Coding::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".index");
-            {
-                let v = &self.index;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".profile");
-            {
-                let v = &self.profile;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".index", &self.index, Integer::visit_refs);
+        visit_one(path, f, ".profile", &self.profile, Coding::visit_refs);
+    }
+}
+
+impl ReadFields for TestScriptDestination {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.index, integer),
+            2 => prim_element(p, &mut self.index),
+            3 => one(p, &mut self.profile, Coding::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_DESTINATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("index"),
+        Key::plain("_index"),
+        Key::plain("profile"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "index",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "profile",
+            keys: &[3],
+        },
+    ],
+};
 
 /// Fixture in the test script - by reference (uri)
 ///
@@ -986,131 +663,105 @@ impl TestScriptFixture {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "autocreate" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.autocreate, boolean)?;
-                }
-                "_autocreate" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.autocreate)?;
-                }
-                "autodelete" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.autodelete, boolean)?;
-                }
-                "_autodelete" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.autodelete)?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 7)?;
-                    opt(p, &mut r.resource, Reference::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("autocreate"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("autodelete"));
-        }
+        read_object(p, &TEST_SCRIPT_FIXTURE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "autocreate", "_autocreate", &self.autocreate, w_boolean);
-        write_prim(w, "autodelete", "_autodelete", &self.autodelete, w_boolean);
-        if let Some(v) = &self.resource {
-            w.key("resource");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "autocreate", "_autocreate", &self.autocreate, w_boolean);
+        write_one_prim(w, "autodelete", "_autodelete", &self.autodelete, w_boolean);
+        write_opt(w, "resource", &self.resource, Reference::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".autocreate");
-            {
-                let v = &self.autocreate;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".autodelete");
-            {
-                let v = &self.autodelete;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.resource.is_some() {
-            let n = path.len();
-            path.push_str(".resource");
-            if let Some(v) = &self.resource {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".autocreate",
+            &self.autocreate,
+            Boolean::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".autodelete",
+            &self.autodelete,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".resource", &self.resource, reference);
+    }
+}
+
+impl ReadFields for TestScriptFixture {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.resource, Reference::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => prim_value(p, &mut self.autocreate, boolean),
+            4 => prim_value(p, &mut self.autodelete, boolean),
+            5 => prim_element(p, &mut self.autocreate),
+            6 => prim_element(p, &mut self.autodelete),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_FIXTURE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("resource"),
+        Key::plain("extension"),
+        Key::plain("autocreate"),
+        Key::plain("autodelete"),
+        Key::plain("_autocreate"),
+        Key::plain("_autodelete"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "autocreate",
+            keys: &[3, 5],
+        },
+        Required {
+            name: "autodelete",
+            keys: &[4, 6],
+        },
+    ],
+};
 
 /// Required capability that is assumed to function correctly on the FHIR server being tested
 ///
@@ -1156,115 +807,96 @@ impl TestScriptMetadata {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "link" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.link, TestScriptMetadataLink::read)?;
-                }
-                "capability" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.capability, TestScriptMetadataCapability::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.capability.is_empty() {
-            return Err(p.missing("capability"));
-        }
+        read_object(p, &TEST_SCRIPT_METADATA_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.link.is_empty() {
-            w.key("link");
-            w.begin_array();
-            for v in &self.link {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.capability.is_empty() {
-            w.key("capability");
-            w.begin_array();
-            for v in &self.capability {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "link", &self.link, TestScriptMetadataLink::write);
+        write_many(
+            w,
+            "capability",
+            &self.capability,
+            TestScriptMetadataCapability::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link.is_empty() {
-            let n = path.len();
-            path.push_str(".link");
-            for v in &self.link {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.capability.is_empty() {
-            let n = path.len();
-            path.push_str(".capability");
-            for v in &self.capability {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".link",
+            &self.link,
+            TestScriptMetadataLink::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".capability",
+            &self.capability,
+            TestScriptMetadataCapability::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestScriptMetadata {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.link, TestScriptMetadataLink::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.capability, TestScriptMetadataCapability::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_METADATA_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("link"),
+        Key::plain("extension"),
+        Key::plain("capability"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "capability",
+        keys: &[3],
+    }],
+};
 
 /// Capabilities  that are assumed to function correctly on the FHIR server being tested
 ///
@@ -1332,131 +964,35 @@ impl TestScriptMetadataCapability {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "required" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.required, boolean)?;
-                }
-                "_required" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.required)?;
-                }
-                "validated" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.validated, boolean)?;
-                }
-                "_validated" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.validated)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "origin" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 10);
-                    values(p, &mut r.origin, integer, other)?;
-                }
-                "_origin" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 9);
-                    elements(p, &mut r.origin, other)?;
-                }
-                "destination" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.destination, integer)?;
-                }
-                "_destination" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.destination)?;
-                }
-                "link" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.link, uri, other)?;
-                }
-                "_link" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.link, other)?;
-                }
-                "capabilities" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.capabilities, canonical)?;
-                }
-                "_capabilities" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.capabilities)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("required"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("validated"));
-        }
+        read_object(p, &TEST_SCRIPT_METADATA_CAPABILITY_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.origin, "origin")?;
         check_list(p, &r.link, "link")?;
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("capabilities"));
-        }
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "required", "_required", &self.required, w_boolean);
-        write_prim(w, "validated", "_validated", &self.validated, w_boolean);
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "required", "_required", &self.required, w_boolean);
+        write_one_prim(w, "validated", "_validated", &self.validated, w_boolean);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         write_prims(w, "origin", "_origin", &self.origin, w_integer);
-        if let Some(v) = &self.destination {
-            write_prim(w, "destination", "_destination", v, w_integer);
-        }
+        write_opt_prim(
+            w,
+            "destination",
+            "_destination",
+            &self.destination,
+            w_integer,
+        );
         write_prims(w, "link", "_link", &self.link, w_str);
-        write_prim(
+        write_one_prim(
             w,
             "capabilities",
             "_capabilities",
@@ -1468,83 +1004,127 @@ impl TestScriptMetadataCapability {
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".required", &self.required, Boolean::visit_refs);
+        visit_one(path, f, ".validated", &self.validated, Boolean::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(path, f, ".origin", &self.origin, Integer::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".destination",
+            &self.destination,
+            Integer::visit_refs,
+        );
+        visit_many(path, f, ".link", &self.link, Uri::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".capabilities",
+            &self.capabilities,
+            Canonical::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestScriptMetadataCapability {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => {
+                let other = p.marked(seen, 2);
+                values(p, &mut self.link, uri, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            2 => {
+                let other = p.marked(seen, 1);
+                elements(p, &mut self.link, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".required");
-            {
-                let v = &self.required;
-                v.visit_refs(path, f);
+            3 => {
+                let other = p.marked(seen, 4);
+                values(p, &mut self.origin, integer, other)
             }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".validated");
-            {
-                let v = &self.validated;
-                v.visit_refs(path, f);
+            4 => {
+                let other = p.marked(seen, 3);
+                elements(p, &mut self.origin, other)
             }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.origin.is_empty() {
-            let n = path.len();
-            path.push_str(".origin");
-            for v in &self.origin {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.destination.is_some() {
-            let n = path.len();
-            path.push_str(".destination");
-            if let Some(v) = &self.destination {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.link.is_empty() {
-            let n = path.len();
-            path.push_str(".link");
-            for v in &self.link {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".capabilities");
-            {
-                let v = &self.capabilities;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            5 => prim_value(p, &mut self.required, boolean),
+            6 => prim_element(p, &mut self.required),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => prim_value(p, &mut self.validated, boolean),
+            9 => prim_element(p, &mut self.validated),
+            10 => opt_prim_value(p, &mut self.description, string),
+            11 => opt_prim_value(p, &mut self.destination, integer),
+            12 => opt_prim_element(p, &mut self.description),
+            13 => opt_prim_element(p, &mut self.destination),
+            14 => prim_value(p, &mut self.capabilities, canonical),
+            15 => prim_element(p, &mut self.capabilities),
+            16 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_METADATA_CAPABILITY_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("link"),
+        Key::plain("_link"),
+        Key::plain("origin"),
+        Key::plain("_origin"),
+        Key::plain("required"),
+        Key::plain("_required"),
+        Key::plain("extension"),
+        Key::plain("validated"),
+        Key::plain("_validated"),
+        Key::plain("description"),
+        Key::plain("destination"),
+        Key::plain("_description"),
+        Key::plain("_destination"),
+        Key::plain("capabilities"),
+        Key::plain("_capabilities"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "required",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "validated",
+            keys: &[8, 9],
+        },
+        Required {
+            name: "capabilities",
+            keys: &[14, 15],
+        },
+    ],
+};
 
 /// Links to the FHIR specification
 ///
@@ -1590,112 +1170,89 @@ impl TestScriptMetadataLink {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.url)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("url"));
-        }
+        read_object(p, &TEST_SCRIPT_METADATA_LINK_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "url", "_url", &self.url, w_str);
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "url", "_url", &self.url, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".url");
-            {
-                let v = &self.url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestScriptMetadataLink {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.url, uri),
+            2 => prim_element(p, &mut self.url),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.description, string),
+            5 => opt_prim_element(p, &mut self.description),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_METADATA_LINK_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "url",
+        keys: &[1, 2],
+    }],
+};
 
 /// An abstract server representing a client or sender in a message exchange
 ///
@@ -1742,114 +1299,87 @@ impl TestScriptOrigin {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "index" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.index, integer)?;
-                }
-                "_index" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.index)?;
-                }
-                "profile" => {
-                    p.mark(&mut seen, 5)?;
-                    one(p, &mut r.profile, Coding::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("index"));
-        }
-        if !p.marked(&seen, 5) {
-            return Err(p.missing("profile"));
-        }
+        read_object(p, &TEST_SCRIPT_ORIGIN_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "index", "_index", &self.index, w_integer);
-        {
-            let v = &self.profile;
-            w.key("profile");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "index", "_index", &self.index, w_integer);
+        write_one(w, "profile", &self.profile, Coding::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".index");
-            {
-                let v = &self.index;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".profile");
-            {
-                let v = &self.profile;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".index", &self.index, Integer::visit_refs);
+        visit_one(path, f, ".profile", &self.profile, Coding::visit_refs);
+    }
+}
+
+impl ReadFields for TestScriptOrigin {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.index, integer),
+            2 => prim_element(p, &mut self.index),
+            3 => one(p, &mut self.profile, Coding::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_ORIGIN_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("index"),
+        Key::plain("_index"),
+        Key::plain("profile"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "index",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "profile",
+            keys: &[3],
+        },
+    ],
+};
 
 /// A series of required setup operations before tests are executed
 ///
@@ -1891,95 +1421,81 @@ impl TestScriptSetup {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.action, TestScriptSetupAction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.action.is_empty() {
-            return Err(p.missing("action"));
-        }
+        read_object(p, &TEST_SCRIPT_SETUP_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "action", &self.action, TestScriptSetupAction::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            TestScriptSetupAction::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestScriptSetup {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.action, TestScriptSetupAction::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_SETUP_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("action"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "action",
+        keys: &[1],
+    }],
+};
 
 /// A setup operation or assert to perform
 ///
@@ -2017,104 +1533,98 @@ impl TestScriptSetupAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "operation" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.operation, TestScriptSetupActionOperation::read)?;
-                }
-                "assert" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.assert, TestScriptSetupActionAssert::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &TEST_SCRIPT_SETUP_ACTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.operation {
-            w.key("operation");
-            v.write(w);
-        }
-        if let Some(v) = &self.assert {
-            w.key("assert");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "operation",
+            &self.operation,
+            TestScriptSetupActionOperation::write,
+        );
+        write_opt(
+            w,
+            "assert",
+            &self.assert,
+            TestScriptSetupActionAssert::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.operation.is_some() {
-            let n = path.len();
-            path.push_str(".operation");
-            if let Some(v) = &self.operation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.assert.is_some() {
-            let n = path.len();
-            path.push_str(".assert");
-            if let Some(v) = &self.assert {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".operation",
+            &self.operation,
+            TestScriptSetupActionOperation::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".assert",
+            &self.assert,
+            TestScriptSetupActionAssert::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestScriptSetupAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.assert, TestScriptSetupActionAssert::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.operation, TestScriptSetupActionOperation::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_SETUP_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("assert"),
+        Key::plain("extension"),
+        Key::plain("operation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// The assertion to perform
 ///
@@ -2236,306 +1746,84 @@ impl TestScriptSetupActionAssert {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "label" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.label, string)?;
-                }
-                "_label" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.label)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "direction" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.direction,
-                        codes::AssertionDirectionType::read_code,
-                    )?;
-                }
-                "_direction" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.direction)?;
-                }
-                "compareToSourceId" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.compare_to_source_id, string)?;
-                }
-                "_compareToSourceId" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.compare_to_source_id)?;
-                }
-                "compareToSourceExpression" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.compare_to_source_expression, string)?;
-                }
-                "_compareToSourceExpression" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.compare_to_source_expression)?;
-                }
-                "compareToSourcePath" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.compare_to_source_path, string)?;
-                }
-                "_compareToSourcePath" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.compare_to_source_path)?;
-                }
-                "contentType" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.content_type, code)?;
-                }
-                "_contentType" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.content_type)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.expression, string)?;
-                }
-                "_expression" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.expression)?;
-                }
-                "headerField" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.header_field, string)?;
-                }
-                "_headerField" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.header_field)?;
-                }
-                "minimumId" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.minimum_id, string)?;
-                }
-                "_minimumId" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_element(p, &mut r.minimum_id)?;
-                }
-                "navigationLinks" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.navigation_links, boolean)?;
-                }
-                "_navigationLinks" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.navigation_links)?;
-                }
-                "operator" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.operator, codes::AssertionOperatorType::read_code)?;
-                }
-                "_operator" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.operator)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.path)?;
-                }
-                "requestMethod" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.request_method,
-                        codes::TestScriptRequestMethodCode::read_code,
-                    )?;
-                }
-                "_requestMethod" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.request_method)?;
-                }
-                "requestURL" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.request_u_r_l, string)?;
-                }
-                "_requestURL" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.request_u_r_l)?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.resource, codes::FHIRDefinedType::read_code)?;
-                }
-                "_resource" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.resource)?;
-                }
-                "response" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.response, codes::AssertionResponseTypes::read_code)?;
-                }
-                "_response" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_element(p, &mut r.response)?;
-                }
-                "responseCode" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_value(p, &mut r.response_code, string)?;
-                }
-                "_responseCode" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_element(p, &mut r.response_code)?;
-                }
-                "sourceId" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.source_id, id)?;
-                }
-                "_sourceId" => {
-                    p.mark(&mut seen, 40)?;
-                    opt_prim_element(p, &mut r.source_id)?;
-                }
-                "validateProfileId" => {
-                    p.mark(&mut seen, 41)?;
-                    opt_prim_value(p, &mut r.validate_profile_id, id)?;
-                }
-                "_validateProfileId" => {
-                    p.mark(&mut seen, 42)?;
-                    opt_prim_element(p, &mut r.validate_profile_id)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 43)?;
-                    opt_prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 44)?;
-                    opt_prim_element(p, &mut r.value)?;
-                }
-                "warningOnly" => {
-                    p.mark(&mut seen, 45)?;
-                    prim_value(p, &mut r.warning_only, boolean)?;
-                }
-                "_warningOnly" => {
-                    p.mark(&mut seen, 46)?;
-                    prim_element(p, &mut r.warning_only)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 45) && !p.marked(&seen, 46) {
-            return Err(p.missing("warningOnly"));
-        }
+        read_object(p, &TEST_SCRIPT_SETUP_ACTION_ASSERT_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.label {
-            write_prim(w, "label", "_label", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.direction {
-            write_prim(w, "direction", "_direction", v, w_str);
-        }
-        if let Some(v) = &self.compare_to_source_id {
-            write_prim(w, "compareToSourceId", "_compareToSourceId", v, w_str);
-        }
-        if let Some(v) = &self.compare_to_source_expression {
-            write_prim(
-                w,
-                "compareToSourceExpression",
-                "_compareToSourceExpression",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.compare_to_source_path {
-            write_prim(w, "compareToSourcePath", "_compareToSourcePath", v, w_str);
-        }
-        if let Some(v) = &self.content_type {
-            write_prim(w, "contentType", "_contentType", v, w_str);
-        }
-        if let Some(v) = &self.expression {
-            write_prim(w, "expression", "_expression", v, w_str);
-        }
-        if let Some(v) = &self.header_field {
-            write_prim(w, "headerField", "_headerField", v, w_str);
-        }
-        if let Some(v) = &self.minimum_id {
-            write_prim(w, "minimumId", "_minimumId", v, w_str);
-        }
-        if let Some(v) = &self.navigation_links {
-            write_prim(w, "navigationLinks", "_navigationLinks", v, w_boolean);
-        }
-        if let Some(v) = &self.operator {
-            write_prim(w, "operator", "_operator", v, w_str);
-        }
-        if let Some(v) = &self.path {
-            write_prim(w, "path", "_path", v, w_str);
-        }
-        if let Some(v) = &self.request_method {
-            write_prim(w, "requestMethod", "_requestMethod", v, w_str);
-        }
-        if let Some(v) = &self.request_u_r_l {
-            write_prim(w, "requestURL", "_requestURL", v, w_str);
-        }
-        if let Some(v) = &self.resource {
-            write_prim(w, "resource", "_resource", v, w_str);
-        }
-        if let Some(v) = &self.response {
-            write_prim(w, "response", "_response", v, w_str);
-        }
-        if let Some(v) = &self.response_code {
-            write_prim(w, "responseCode", "_responseCode", v, w_str);
-        }
-        if let Some(v) = &self.source_id {
-            write_prim(w, "sourceId", "_sourceId", v, w_str);
-        }
-        if let Some(v) = &self.validate_profile_id {
-            write_prim(w, "validateProfileId", "_validateProfileId", v, w_str);
-        }
-        if let Some(v) = &self.value {
-            write_prim(w, "value", "_value", v, w_str);
-        }
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "label", "_label", &self.label, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "direction", "_direction", &self.direction, w_str);
+        write_opt_prim(
+            w,
+            "compareToSourceId",
+            "_compareToSourceId",
+            &self.compare_to_source_id,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "compareToSourceExpression",
+            "_compareToSourceExpression",
+            &self.compare_to_source_expression,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "compareToSourcePath",
+            "_compareToSourcePath",
+            &self.compare_to_source_path,
+            w_str,
+        );
+        write_opt_prim(w, "contentType", "_contentType", &self.content_type, w_str);
+        write_opt_prim(w, "expression", "_expression", &self.expression, w_str);
+        write_opt_prim(w, "headerField", "_headerField", &self.header_field, w_str);
+        write_opt_prim(w, "minimumId", "_minimumId", &self.minimum_id, w_str);
+        write_opt_prim(
+            w,
+            "navigationLinks",
+            "_navigationLinks",
+            &self.navigation_links,
+            w_boolean,
+        );
+        write_opt_prim(w, "operator", "_operator", &self.operator, w_str);
+        write_opt_prim(w, "path", "_path", &self.path, w_str);
+        write_opt_prim(
+            w,
+            "requestMethod",
+            "_requestMethod",
+            &self.request_method,
+            w_str,
+        );
+        write_opt_prim(w, "requestURL", "_requestURL", &self.request_u_r_l, w_str);
+        write_opt_prim(w, "resource", "_resource", &self.resource, w_str);
+        write_opt_prim(w, "response", "_response", &self.response, w_str);
+        write_opt_prim(
+            w,
+            "responseCode",
+            "_responseCode",
+            &self.response_code,
+            w_str,
+        );
+        write_opt_prim(w, "sourceId", "_sourceId", &self.source_id, w_str);
+        write_opt_prim(
+            w,
+            "validateProfileId",
+            "_validateProfileId",
+            &self.validate_profile_id,
+            w_str,
+        );
+        write_opt_prim(w, "value", "_value", &self.value, w_str);
+        write_one_prim(
             w,
             "warningOnly",
             "_warningOnly",
@@ -2547,201 +1835,262 @@ impl TestScriptSetupActionAssert {
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.label.is_some() {
-            let n = path.len();
-            path.push_str(".label");
-            if let Some(v) = &self.label {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.direction.is_some() {
-            let n = path.len();
-            path.push_str(".direction");
-            if let Some(v) = &self.direction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.compare_to_source_id.is_some() {
-            let n = path.len();
-            path.push_str(".compareToSourceId");
-            if let Some(v) = &self.compare_to_source_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.compare_to_source_expression.is_some() {
-            let n = path.len();
-            path.push_str(".compareToSourceExpression");
-            if let Some(v) = &self.compare_to_source_expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.compare_to_source_path.is_some() {
-            let n = path.len();
-            path.push_str(".compareToSourcePath");
-            if let Some(v) = &self.compare_to_source_path {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.content_type.is_some() {
-            let n = path.len();
-            path.push_str(".contentType");
-            if let Some(v) = &self.content_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expression.is_some() {
-            let n = path.len();
-            path.push_str(".expression");
-            if let Some(v) = &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.header_field.is_some() {
-            let n = path.len();
-            path.push_str(".headerField");
-            if let Some(v) = &self.header_field {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.minimum_id.is_some() {
-            let n = path.len();
-            path.push_str(".minimumId");
-            if let Some(v) = &self.minimum_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.navigation_links.is_some() {
-            let n = path.len();
-            path.push_str(".navigationLinks");
-            if let Some(v) = &self.navigation_links {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.operator.is_some() {
-            let n = path.len();
-            path.push_str(".operator");
-            if let Some(v) = &self.operator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.path.is_some() {
-            let n = path.len();
-            path.push_str(".path");
-            if let Some(v) = &self.path {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request_method.is_some() {
-            let n = path.len();
-            path.push_str(".requestMethod");
-            if let Some(v) = &self.request_method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request_u_r_l.is_some() {
-            let n = path.len();
-            path.push_str(".requestURL");
-            if let Some(v) = &self.request_u_r_l {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.resource.is_some() {
-            let n = path.len();
-            path.push_str(".resource");
-            if let Some(v) = &self.resource {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.response.is_some() {
-            let n = path.len();
-            path.push_str(".response");
-            if let Some(v) = &self.response {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.response_code.is_some() {
-            let n = path.len();
-            path.push_str(".responseCode");
-            if let Some(v) = &self.response_code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_id.is_some() {
-            let n = path.len();
-            path.push_str(".sourceId");
-            if let Some(v) = &self.source_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.validate_profile_id.is_some() {
-            let n = path.len();
-            path.push_str(".validateProfileId");
-            if let Some(v) = &self.validate_profile_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value");
-            if let Some(v) = &self.value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".warningOnly");
-            {
-                let v = &self.warning_only;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".label", &self.label, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".direction", &self.direction, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".compareToSourceId",
+            &self.compare_to_source_id,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".compareToSourceExpression",
+            &self.compare_to_source_expression,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".compareToSourcePath",
+            &self.compare_to_source_path,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".contentType",
+            &self.content_type,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".headerField",
+            &self.header_field,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".minimumId",
+            &self.minimum_id,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".navigationLinks",
+            &self.navigation_links,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".operator", &self.operator, Code::visit_refs);
+        visit_opt(path, f, ".path", &self.path, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".requestMethod",
+            &self.request_method,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".requestURL",
+            &self.request_u_r_l,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".resource", &self.resource, Code::visit_refs);
+        visit_opt(path, f, ".response", &self.response, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".responseCode",
+            &self.response_code,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".sourceId", &self.source_id, Id::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".validateProfileId",
+            &self.validate_profile_id,
+            Id::visit_refs,
+        );
+        visit_opt(path, f, ".value", &self.value, FhirString::visit_refs);
+        visit_one(
+            path,
+            f,
+            ".warningOnly",
+            &self.warning_only,
+            Boolean::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestScriptSetupActionAssert {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.path, string),
+            2 => opt_prim_element(p, &mut self.path),
+            3 => opt_prim_value(p, &mut self.label, string),
+            4 => opt_prim_value(p, &mut self.value, string),
+            5 => opt_prim_element(p, &mut self.label),
+            6 => opt_prim_element(p, &mut self.value),
+            7 => opt_prim_value(
+                p,
+                &mut self.operator,
+                codes::AssertionOperatorType::read_code,
+            ),
+            8 => opt_prim_value(p, &mut self.resource, codes::FHIRDefinedType::read_code),
+            9 => opt_prim_value(
+                p,
+                &mut self.response,
+                codes::AssertionResponseTypes::read_code,
+            ),
+            10 => opt_prim_value(p, &mut self.source_id, id),
+            11 => opt_prim_element(p, &mut self.operator),
+            12 => opt_prim_element(p, &mut self.resource),
+            13 => opt_prim_element(p, &mut self.response),
+            14 => opt_prim_element(p, &mut self.source_id),
+            15 => opt_prim_value(
+                p,
+                &mut self.direction,
+                codes::AssertionDirectionType::read_code,
+            ),
+            16 => many(p, &mut self.extension, Extension::read),
+            17 => opt_prim_value(p, &mut self.minimum_id, string),
+            18 => opt_prim_element(p, &mut self.direction),
+            19 => opt_prim_element(p, &mut self.minimum_id),
+            20 => opt_prim_value(p, &mut self.expression, string),
+            21 => opt_prim_value(p, &mut self.request_u_r_l, string),
+            22 => opt_prim_element(p, &mut self.expression),
+            23 => opt_prim_element(p, &mut self.request_u_r_l),
+            24 => opt_prim_value(p, &mut self.content_type, code),
+            25 => opt_prim_value(p, &mut self.description, string),
+            26 => opt_prim_value(p, &mut self.header_field, string),
+            27 => prim_value(p, &mut self.warning_only, boolean),
+            28 => opt_prim_element(p, &mut self.content_type),
+            29 => opt_prim_element(p, &mut self.description),
+            30 => opt_prim_element(p, &mut self.header_field),
+            31 => prim_element(p, &mut self.warning_only),
+            32 => opt_prim_value(p, &mut self.response_code, string),
+            33 => opt_prim_element(p, &mut self.response_code),
+            34 => opt_prim_value(
+                p,
+                &mut self.request_method,
+                codes::TestScriptRequestMethodCode::read_code,
+            ),
+            35 => opt_prim_element(p, &mut self.request_method),
+            36 => opt_prim_value(p, &mut self.navigation_links, boolean),
+            37 => opt_prim_element(p, &mut self.navigation_links),
+            38 => opt_prim_value(p, &mut self.compare_to_source_id, string),
+            39 => many(p, &mut self.modifier_extension, Extension::read),
+            40 => opt_prim_value(p, &mut self.validate_profile_id, id),
+            41 => opt_prim_element(p, &mut self.compare_to_source_id),
+            42 => opt_prim_element(p, &mut self.validate_profile_id),
+            43 => opt_prim_value(p, &mut self.compare_to_source_path, string),
+            44 => opt_prim_element(p, &mut self.compare_to_source_path),
+            45 => opt_prim_value(p, &mut self.compare_to_source_expression, string),
+            46 => opt_prim_element(p, &mut self.compare_to_source_expression),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_SETUP_ACTION_ASSERT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("path"),
+        Key::plain("_path"),
+        Key::plain("label"),
+        Key::plain("value"),
+        Key::plain("_label"),
+        Key::plain("_value"),
+        Key::plain("operator"),
+        Key::plain("resource"),
+        Key::plain("response"),
+        Key::plain("sourceId"),
+        Key::plain("_operator"),
+        Key::plain("_resource"),
+        Key::plain("_response"),
+        Key::plain("_sourceId"),
+        Key::plain("direction"),
+        Key::plain("extension"),
+        Key::plain("minimumId"),
+        Key::plain("_direction"),
+        Key::plain("_minimumId"),
+        Key::plain("expression"),
+        Key::plain("requestURL"),
+        Key::plain("_expression"),
+        Key::plain("_requestURL"),
+        Key::plain("contentType"),
+        Key::plain("description"),
+        Key::plain("headerField"),
+        Key::plain("warningOnly"),
+        Key::plain("_contentType"),
+        Key::plain("_description"),
+        Key::plain("_headerField"),
+        Key::plain("_warningOnly"),
+        Key::plain("responseCode"),
+        Key::plain("_responseCode"),
+        Key::plain("requestMethod"),
+        Key::plain("_requestMethod"),
+        Key::plain("navigationLinks"),
+        Key::plain("_navigationLinks"),
+        Key::plain("compareToSourceId"),
+        Key::plain("modifierExtension"),
+        Key::plain("validateProfileId"),
+        Key::plain("_compareToSourceId"),
+        Key::plain("_validateProfileId"),
+        Key::plain("compareToSourcePath"),
+        Key::plain("_compareToSourcePath"),
+        Key::plain("compareToSourceExpression"),
+        Key::plain("_compareToSourceExpression"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "warningOnly",
+        keys: &[27, 31],
+    }],
+};
 
 /// The setup operation to perform
 ///
@@ -2845,409 +2194,229 @@ impl TestScriptSetupActionOperation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.type_, Coding::read)?;
-                }
-                "resource" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.resource, codes::FHIRDefinedType::read_code)?;
-                }
-                "_resource" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.resource)?;
-                }
-                "label" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.label, string)?;
-                }
-                "_label" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.label)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "accept" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.accept, code)?;
-                }
-                "_accept" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.accept)?;
-                }
-                "contentType" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.content_type, code)?;
-                }
-                "_contentType" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.content_type)?;
-                }
-                "destination" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.destination, integer)?;
-                }
-                "_destination" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_element(p, &mut r.destination)?;
-                }
-                "encodeRequestUrl" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.encode_request_url, boolean)?;
-                }
-                "_encodeRequestUrl" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.encode_request_url)?;
-                }
-                "method" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(
-                        p,
-                        &mut r.method,
-                        codes::TestScriptRequestMethodCode::read_code,
-                    )?;
-                }
-                "_method" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.method)?;
-                }
-                "origin" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.origin, integer)?;
-                }
-                "_origin" => {
-                    p.mark(&mut seen, 21)?;
-                    opt_prim_element(p, &mut r.origin)?;
-                }
-                "params" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.params, string)?;
-                }
-                "_params" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.params)?;
-                }
-                "requestHeader" => {
-                    p.mark(&mut seen, 24)?;
-                    many(
-                        p,
-                        &mut r.request_header,
-                        TestScriptSetupActionOperationRequestHeader::read,
-                    )?;
-                }
-                "requestId" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.request_id, id)?;
-                }
-                "_requestId" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.request_id)?;
-                }
-                "responseId" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.response_id, id)?;
-                }
-                "_responseId" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.response_id)?;
-                }
-                "sourceId" => {
-                    p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.source_id, id)?;
-                }
-                "_sourceId" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_element(p, &mut r.source_id)?;
-                }
-                "targetId" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_value(p, &mut r.target_id, id)?;
-                }
-                "_targetId" => {
-                    p.mark(&mut seen, 32)?;
-                    opt_prim_element(p, &mut r.target_id)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.url, string)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("encodeRequestUrl"));
-        }
+        read_object(
+            p,
+            &TEST_SCRIPT_SETUP_ACTION_OPERATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.type_ {
-            w.key("type");
-            v.write(w);
-        }
-        if let Some(v) = &self.resource {
-            write_prim(w, "resource", "_resource", v, w_str);
-        }
-        if let Some(v) = &self.label {
-            write_prim(w, "label", "_label", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.accept {
-            write_prim(w, "accept", "_accept", v, w_str);
-        }
-        if let Some(v) = &self.content_type {
-            write_prim(w, "contentType", "_contentType", v, w_str);
-        }
-        if let Some(v) = &self.destination {
-            write_prim(w, "destination", "_destination", v, w_integer);
-        }
-        write_prim(
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "type", &self.type_, Coding::write);
+        write_opt_prim(w, "resource", "_resource", &self.resource, w_str);
+        write_opt_prim(w, "label", "_label", &self.label, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "accept", "_accept", &self.accept, w_str);
+        write_opt_prim(w, "contentType", "_contentType", &self.content_type, w_str);
+        write_opt_prim(
+            w,
+            "destination",
+            "_destination",
+            &self.destination,
+            w_integer,
+        );
+        write_one_prim(
             w,
             "encodeRequestUrl",
             "_encodeRequestUrl",
             &self.encode_request_url,
             w_boolean,
         );
-        if let Some(v) = &self.method {
-            write_prim(w, "method", "_method", v, w_str);
-        }
-        if let Some(v) = &self.origin {
-            write_prim(w, "origin", "_origin", v, w_integer);
-        }
-        if let Some(v) = &self.params {
-            write_prim(w, "params", "_params", v, w_str);
-        }
-        if !self.request_header.is_empty() {
-            w.key("requestHeader");
-            w.begin_array();
-            for v in &self.request_header {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.request_id {
-            write_prim(w, "requestId", "_requestId", v, w_str);
-        }
-        if let Some(v) = &self.response_id {
-            write_prim(w, "responseId", "_responseId", v, w_str);
-        }
-        if let Some(v) = &self.source_id {
-            write_prim(w, "sourceId", "_sourceId", v, w_str);
-        }
-        if let Some(v) = &self.target_id {
-            write_prim(w, "targetId", "_targetId", v, w_str);
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
+        write_opt_prim(w, "method", "_method", &self.method, w_str);
+        write_opt_prim(w, "origin", "_origin", &self.origin, w_integer);
+        write_opt_prim(w, "params", "_params", &self.params, w_str);
+        write_many(
+            w,
+            "requestHeader",
+            &self.request_header,
+            TestScriptSetupActionOperationRequestHeader::write,
+        );
+        write_opt_prim(w, "requestId", "_requestId", &self.request_id, w_str);
+        write_opt_prim(w, "responseId", "_responseId", &self.response_id, w_str);
+        write_opt_prim(w, "sourceId", "_sourceId", &self.source_id, w_str);
+        write_opt_prim(w, "targetId", "_targetId", &self.target_id, w_str);
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.type_.is_some() {
-            let n = path.len();
-            path.push_str(".type");
-            if let Some(v) = &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.resource.is_some() {
-            let n = path.len();
-            path.push_str(".resource");
-            if let Some(v) = &self.resource {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.label.is_some() {
-            let n = path.len();
-            path.push_str(".label");
-            if let Some(v) = &self.label {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.accept.is_some() {
-            let n = path.len();
-            path.push_str(".accept");
-            if let Some(v) = &self.accept {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.content_type.is_some() {
-            let n = path.len();
-            path.push_str(".contentType");
-            if let Some(v) = &self.content_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.destination.is_some() {
-            let n = path.len();
-            path.push_str(".destination");
-            if let Some(v) = &self.destination {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".encodeRequestUrl");
-            {
-                let v = &self.encode_request_url;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.method.is_some() {
-            let n = path.len();
-            path.push_str(".method");
-            if let Some(v) = &self.method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.origin.is_some() {
-            let n = path.len();
-            path.push_str(".origin");
-            if let Some(v) = &self.origin {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.params.is_some() {
-            let n = path.len();
-            path.push_str(".params");
-            if let Some(v) = &self.params {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.request_header.is_empty() {
-            let n = path.len();
-            path.push_str(".requestHeader");
-            for v in &self.request_header {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.request_id.is_some() {
-            let n = path.len();
-            path.push_str(".requestId");
-            if let Some(v) = &self.request_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.response_id.is_some() {
-            let n = path.len();
-            path.push_str(".responseId");
-            if let Some(v) = &self.response_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_id.is_some() {
-            let n = path.len();
-            path.push_str(".sourceId");
-            if let Some(v) = &self.source_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.target_id.is_some() {
-            let n = path.len();
-            path.push_str(".targetId");
-            if let Some(v) = &self.target_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".type", &self.type_, Coding::visit_refs);
+        visit_opt(path, f, ".resource", &self.resource, Code::visit_refs);
+        visit_opt(path, f, ".label", &self.label, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".accept", &self.accept, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".contentType",
+            &self.content_type,
+            Code::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".destination",
+            &self.destination,
+            Integer::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".encodeRequestUrl",
+            &self.encode_request_url,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".method", &self.method, Code::visit_refs);
+        visit_opt(path, f, ".origin", &self.origin, Integer::visit_refs);
+        visit_opt(path, f, ".params", &self.params, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".requestHeader",
+            &self.request_header,
+            TestScriptSetupActionOperationRequestHeader::visit_refs,
+        );
+        visit_opt(path, f, ".requestId", &self.request_id, Id::visit_refs);
+        visit_opt(path, f, ".responseId", &self.response_id, Id::visit_refs);
+        visit_opt(path, f, ".sourceId", &self.source_id, Id::visit_refs);
+        visit_opt(path, f, ".targetId", &self.target_id, Id::visit_refs);
+        visit_opt(path, f, ".url", &self.url, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for TestScriptSetupActionOperation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.url, string),
+            2 => opt_prim_element(p, &mut self.url),
+            3 => opt(p, &mut self.type_, Coding::read),
+            4 => opt_prim_value(p, &mut self.label, string),
+            5 => opt_prim_element(p, &mut self.label),
+            6 => opt_prim_value(p, &mut self.accept, code),
+            7 => opt_prim_value(
+                p,
+                &mut self.method,
+                codes::TestScriptRequestMethodCode::read_code,
+            ),
+            8 => opt_prim_value(p, &mut self.origin, integer),
+            9 => opt_prim_value(p, &mut self.params, string),
+            10 => opt_prim_element(p, &mut self.accept),
+            11 => opt_prim_element(p, &mut self.method),
+            12 => opt_prim_element(p, &mut self.origin),
+            13 => opt_prim_element(p, &mut self.params),
+            14 => opt_prim_value(p, &mut self.resource, codes::FHIRDefinedType::read_code),
+            15 => opt_prim_value(p, &mut self.source_id, id),
+            16 => opt_prim_value(p, &mut self.target_id, id),
+            17 => opt_prim_element(p, &mut self.resource),
+            18 => opt_prim_element(p, &mut self.source_id),
+            19 => opt_prim_element(p, &mut self.target_id),
+            20 => many(p, &mut self.extension, Extension::read),
+            21 => opt_prim_value(p, &mut self.request_id, id),
+            22 => opt_prim_element(p, &mut self.request_id),
+            23 => opt_prim_value(p, &mut self.response_id, id),
+            24 => opt_prim_element(p, &mut self.response_id),
+            25 => opt_prim_value(p, &mut self.content_type, code),
+            26 => opt_prim_value(p, &mut self.description, string),
+            27 => opt_prim_value(p, &mut self.destination, integer),
+            28 => opt_prim_element(p, &mut self.content_type),
+            29 => opt_prim_element(p, &mut self.description),
+            30 => opt_prim_element(p, &mut self.destination),
+            31 => many(
+                p,
+                &mut self.request_header,
+                TestScriptSetupActionOperationRequestHeader::read,
+            ),
+            32 => prim_value(p, &mut self.encode_request_url, boolean),
+            33 => prim_element(p, &mut self.encode_request_url),
+            34 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_SETUP_ACTION_OPERATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("type"),
+        Key::plain("label"),
+        Key::plain("_label"),
+        Key::plain("accept"),
+        Key::plain("method"),
+        Key::plain("origin"),
+        Key::plain("params"),
+        Key::plain("_accept"),
+        Key::plain("_method"),
+        Key::plain("_origin"),
+        Key::plain("_params"),
+        Key::plain("resource"),
+        Key::plain("sourceId"),
+        Key::plain("targetId"),
+        Key::plain("_resource"),
+        Key::plain("_sourceId"),
+        Key::plain("_targetId"),
+        Key::plain("extension"),
+        Key::plain("requestId"),
+        Key::plain("_requestId"),
+        Key::plain("responseId"),
+        Key::plain("_responseId"),
+        Key::plain("contentType"),
+        Key::plain("description"),
+        Key::plain("destination"),
+        Key::plain("_contentType"),
+        Key::plain("_description"),
+        Key::plain("_destination"),
+        Key::plain("requestHeader"),
+        Key::plain("encodeRequestUrl"),
+        Key::plain("_encodeRequestUrl"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "encodeRequestUrl",
+        keys: &[32, 33],
+    }],
+};
 
 /// Each operation can have one or more header elements
 ///
@@ -3294,114 +2463,94 @@ impl TestScriptSetupActionOperationRequestHeader {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "field" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.field, string)?;
-                }
-                "_field" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.field)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.value)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("field"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("value"));
-        }
+        read_object(
+            p,
+            &TEST_SCRIPT_SETUP_ACTION_OPERATION_REQUEST_HEADER_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "field", "_field", &self.field, w_str);
-        write_prim(w, "value", "_value", &self.value, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "field", "_field", &self.field, w_str);
+        write_one_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".field");
-            {
-                let v = &self.field;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".field", &self.field, FhirString::visit_refs);
+        visit_one(path, f, ".value", &self.value, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for TestScriptSetupActionOperationRequestHeader {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.field, string),
+            2 => prim_value(p, &mut self.value, string),
+            3 => prim_element(p, &mut self.field),
+            4 => prim_element(p, &mut self.value),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_SETUP_ACTION_OPERATION_REQUEST_HEADER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("field"),
+        Key::plain("value"),
+        Key::plain("_field"),
+        Key::plain("_value"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "field",
+            keys: &[1, 3],
+        },
+        Required {
+            name: "value",
+            keys: &[2, 4],
+        },
+    ],
+};
 
 /// A series of required clean up steps
 ///
@@ -3443,95 +2592,81 @@ impl TestScriptTeardown {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 3)?;
-                    many(p, &mut r.action, TestScriptTeardownAction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.action.is_empty() {
-            return Err(p.missing("action"));
-        }
+        read_object(p, &TEST_SCRIPT_TEARDOWN_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "action", &self.action, TestScriptTeardownAction::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            TestScriptTeardownAction::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestScriptTeardown {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.action, TestScriptTeardownAction::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_TEARDOWN_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("action"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "action",
+        keys: &[1],
+    }],
+};
 
 /// One or more teardown operations to perform
 ///
@@ -3573,93 +2708,86 @@ impl TestScriptTeardownAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "operation" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.operation, TestScriptSetupActionOperation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("operation"));
-        }
+        read_object(p, &TEST_SCRIPT_TEARDOWN_ACTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.operation;
-            w.key("operation");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(
+            w,
+            "operation",
+            &self.operation,
+            TestScriptSetupActionOperation::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".operation");
-            {
-                let v = &self.operation;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".operation",
+            &self.operation,
+            TestScriptSetupActionOperation::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestScriptTeardownAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => one(p, &mut self.operation, TestScriptSetupActionOperation::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_TEARDOWN_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("operation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "operation",
+        keys: &[2],
+    }],
+};
 
 /// A test in this script
 ///
@@ -3709,133 +2837,99 @@ impl TestScriptTest {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "action" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.action, TestScriptTestAction::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.action.is_empty() {
-            return Err(p.missing("action"));
-        }
+        read_object(p, &TEST_SCRIPT_TEST_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.action.is_empty() {
-            w.key("action");
-            w.begin_array();
-            for v in &self.action {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "action", &self.action, TestScriptTestAction::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.action.is_empty() {
-            let n = path.len();
-            path.push_str(".action");
-            for v in &self.action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".action",
+            &self.action,
+            TestScriptTestAction::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestScriptTest {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.name, string),
+            2 => opt_prim_element(p, &mut self.name),
+            3 => many(p, &mut self.action, TestScriptTestAction::read),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt_prim_value(p, &mut self.description, string),
+            6 => opt_prim_element(p, &mut self.description),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_TEST_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::plain("action"),
+        Key::plain("extension"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "action",
+        keys: &[3],
+    }],
+};
 
 /// A test operation or assert to perform
 ///
@@ -3873,104 +2967,98 @@ impl TestScriptTestAction {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "operation" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.operation, TestScriptSetupActionOperation::read)?;
-                }
-                "assert" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.assert, TestScriptSetupActionAssert::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &TEST_SCRIPT_TEST_ACTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.operation {
-            w.key("operation");
-            v.write(w);
-        }
-        if let Some(v) = &self.assert {
-            w.key("assert");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(
+            w,
+            "operation",
+            &self.operation,
+            TestScriptSetupActionOperation::write,
+        );
+        write_opt(
+            w,
+            "assert",
+            &self.assert,
+            TestScriptSetupActionAssert::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.operation.is_some() {
-            let n = path.len();
-            path.push_str(".operation");
-            if let Some(v) = &self.operation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.assert.is_some() {
-            let n = path.len();
-            path.push_str(".assert");
-            if let Some(v) = &self.assert {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".operation",
+            &self.operation,
+            TestScriptSetupActionOperation::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".assert",
+            &self.assert,
+            TestScriptSetupActionAssert::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for TestScriptTestAction {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.assert, TestScriptSetupActionAssert::read),
+            2 => many(p, &mut self.extension, Extension::read),
+            3 => opt(p, &mut self.operation, TestScriptSetupActionOperation::read),
+            4 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_TEST_ACTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("assert"),
+        Key::plain("extension"),
+        Key::plain("operation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Placeholder for evaluated elements
 ///
@@ -4038,223 +3126,146 @@ impl TestScriptVariable {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "defaultValue" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.default_value, string)?;
-                }
-                "_defaultValue" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.default_value)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.description, string)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "expression" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.expression, string)?;
-                }
-                "_expression" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.expression)?;
-                }
-                "headerField" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.header_field, string)?;
-                }
-                "_headerField" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.header_field)?;
-                }
-                "hint" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.hint, string)?;
-                }
-                "_hint" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.hint)?;
-                }
-                "path" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.path, string)?;
-                }
-                "_path" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.path)?;
-                }
-                "sourceId" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.source_id, id)?;
-                }
-                "_sourceId" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.source_id)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(p, &TEST_SCRIPT_VARIABLE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
-        if let Some(v) = &self.default_value {
-            write_prim(w, "defaultValue", "_defaultValue", v, w_str);
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if let Some(v) = &self.expression {
-            write_prim(w, "expression", "_expression", v, w_str);
-        }
-        if let Some(v) = &self.header_field {
-            write_prim(w, "headerField", "_headerField", v, w_str);
-        }
-        if let Some(v) = &self.hint {
-            write_prim(w, "hint", "_hint", v, w_str);
-        }
-        if let Some(v) = &self.path {
-            write_prim(w, "path", "_path", v, w_str);
-        }
-        if let Some(v) = &self.source_id {
-            write_prim(w, "sourceId", "_sourceId", v, w_str);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(
+            w,
+            "defaultValue",
+            "_defaultValue",
+            &self.default_value,
+            w_str,
+        );
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_opt_prim(w, "expression", "_expression", &self.expression, w_str);
+        write_opt_prim(w, "headerField", "_headerField", &self.header_field, w_str);
+        write_opt_prim(w, "hint", "_hint", &self.hint, w_str);
+        write_opt_prim(w, "path", "_path", &self.path, w_str);
+        write_opt_prim(w, "sourceId", "_sourceId", &self.source_id, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.default_value.is_some() {
-            let n = path.len();
-            path.push_str(".defaultValue");
-            if let Some(v) = &self.default_value {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expression.is_some() {
-            let n = path.len();
-            path.push_str(".expression");
-            if let Some(v) = &self.expression {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.header_field.is_some() {
-            let n = path.len();
-            path.push_str(".headerField");
-            if let Some(v) = &self.header_field {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.hint.is_some() {
-            let n = path.len();
-            path.push_str(".hint");
-            if let Some(v) = &self.hint {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.path.is_some() {
-            let n = path.len();
-            path.push_str(".path");
-            if let Some(v) = &self.path {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_id.is_some() {
-            let n = path.len();
-            path.push_str(".sourceId");
-            if let Some(v) = &self.source_id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".defaultValue",
+            &self.default_value,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".expression",
+            &self.expression,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".headerField",
+            &self.header_field,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".hint", &self.hint, FhirString::visit_refs);
+        visit_opt(path, f, ".path", &self.path, FhirString::visit_refs);
+        visit_opt(path, f, ".sourceId", &self.source_id, Id::visit_refs);
+    }
+}
+
+impl ReadFields for TestScriptVariable {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.hint, string),
+            2 => prim_value(p, &mut self.name, string),
+            3 => opt_prim_value(p, &mut self.path, string),
+            4 => opt_prim_element(p, &mut self.hint),
+            5 => prim_element(p, &mut self.name),
+            6 => opt_prim_element(p, &mut self.path),
+            7 => opt_prim_value(p, &mut self.source_id, id),
+            8 => opt_prim_element(p, &mut self.source_id),
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => opt_prim_value(p, &mut self.expression, string),
+            11 => opt_prim_element(p, &mut self.expression),
+            12 => opt_prim_value(p, &mut self.description, string),
+            13 => opt_prim_value(p, &mut self.header_field, string),
+            14 => opt_prim_element(p, &mut self.description),
+            15 => opt_prim_element(p, &mut self.header_field),
+            16 => opt_prim_value(p, &mut self.default_value, string),
+            17 => opt_prim_element(p, &mut self.default_value),
+            18 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static TEST_SCRIPT_VARIABLE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("hint"),
+        Key::plain("name"),
+        Key::plain("path"),
+        Key::plain("_hint"),
+        Key::plain("_name"),
+        Key::plain("_path"),
+        Key::plain("sourceId"),
+        Key::plain("_sourceId"),
+        Key::plain("extension"),
+        Key::plain("expression"),
+        Key::plain("_expression"),
+        Key::plain("description"),
+        Key::plain("headerField"),
+        Key::plain("_description"),
+        Key::plain("_headerField"),
+        Key::plain("defaultValue"),
+        Key::plain("_defaultValue"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "name",
+        keys: &[2, 5],
+    }],
+};

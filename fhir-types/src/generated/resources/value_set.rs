@@ -131,183 +131,7 @@ impl ValueSet {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("ValueSet")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "url" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.url, uri)?;
-                }
-                "_url" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_element(p, &mut r.url)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 14)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.name)?;
-                }
-                "title" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.title, string)?;
-                }
-                "_title" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.title)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 22)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "experimental" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.experimental, boolean)?;
-                }
-                "_experimental" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.experimental)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.date, date_time)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "publisher" => {
-                    p.mark(&mut seen, 27)?;
-                    opt_prim_value(p, &mut r.publisher, string)?;
-                }
-                "_publisher" => {
-                    p.mark(&mut seen, 28)?;
-                    opt_prim_element(p, &mut r.publisher)?;
-                }
-                "contact" => {
-                    p.mark(&mut seen, 29)?;
-                    many(p, &mut r.contact, ContactDetail::read)?;
-                }
-                "description" => {
-                    p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.description, markdown)?;
-                }
-                "_description" => {
-                    p.mark(&mut seen, 31)?;
-                    opt_prim_element(p, &mut r.description)?;
-                }
-                "useContext" => {
-                    p.mark(&mut seen, 32)?;
-                    many(p, &mut r.use_context, UsageContext::read)?;
-                }
-                "jurisdiction" => {
-                    p.mark(&mut seen, 33)?;
-                    many(p, &mut r.jurisdiction, CodeableConcept::read)?;
-                }
-                "immutable" => {
-                    p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.immutable, boolean)?;
-                }
-                "_immutable" => {
-                    p.mark(&mut seen, 35)?;
-                    opt_prim_element(p, &mut r.immutable)?;
-                }
-                "purpose" => {
-                    p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.purpose, markdown)?;
-                }
-                "_purpose" => {
-                    p.mark(&mut seen, 37)?;
-                    opt_prim_element(p, &mut r.purpose)?;
-                }
-                "copyright" => {
-                    p.mark(&mut seen, 38)?;
-                    opt_prim_value(p, &mut r.copyright, markdown)?;
-                }
-                "_copyright" => {
-                    p.mark(&mut seen, 39)?;
-                    opt_prim_element(p, &mut r.copyright)?;
-                }
-                "compose" => {
-                    p.mark(&mut seen, 40)?;
-                    opt(p, &mut r.compose, ValueSetCompose::read)?;
-                }
-                "expansion" => {
-                    p.mark(&mut seen, 41)?;
-                    opt(p, &mut r.expansion, ValueSetExpansion::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 21) && !p.marked(&seen, 22) {
-            return Err(p.missing("status"));
-        }
+        read_object(p, &VALUE_SET_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -315,333 +139,270 @@ impl ValueSet {
         w.begin_object();
         w.key("resourceType");
         w.str("ValueSet");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.url {
-            write_prim(w, "url", "_url", v, w_str);
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.name {
-            write_prim(w, "name", "_name", v, w_str);
-        }
-        if let Some(v) = &self.title {
-            write_prim(w, "title", "_title", v, w_str);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.experimental {
-            write_prim(w, "experimental", "_experimental", v, w_boolean);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.publisher {
-            write_prim(w, "publisher", "_publisher", v, w_str);
-        }
-        if !self.contact.is_empty() {
-            w.key("contact");
-            w.begin_array();
-            for v in &self.contact {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.description {
-            write_prim(w, "description", "_description", v, w_str);
-        }
-        if !self.use_context.is_empty() {
-            w.key("useContext");
-            w.begin_array();
-            for v in &self.use_context {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.jurisdiction.is_empty() {
-            w.key("jurisdiction");
-            w.begin_array();
-            for v in &self.jurisdiction {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.immutable {
-            write_prim(w, "immutable", "_immutable", v, w_boolean);
-        }
-        if let Some(v) = &self.purpose {
-            write_prim(w, "purpose", "_purpose", v, w_str);
-        }
-        if let Some(v) = &self.copyright {
-            write_prim(w, "copyright", "_copyright", v, w_str);
-        }
-        if let Some(v) = &self.compose {
-            w.key("compose");
-            v.write(w);
-        }
-        if let Some(v) = &self.expansion {
-            w.key("expansion");
-            v.write(w);
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "url", "_url", &self.url, w_str);
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_prim(w, "title", "_title", &self.title, w_str);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(
+            w,
+            "experimental",
+            "_experimental",
+            &self.experimental,
+            w_boolean,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(w, "publisher", "_publisher", &self.publisher, w_str);
+        write_many(w, "contact", &self.contact, ContactDetail::write);
+        write_opt_prim(w, "description", "_description", &self.description, w_str);
+        write_many(w, "useContext", &self.use_context, UsageContext::write);
+        write_many(
+            w,
+            "jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "immutable", "_immutable", &self.immutable, w_boolean);
+        write_opt_prim(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_opt_prim(w, "copyright", "_copyright", &self.copyright, w_str);
+        write_opt(w, "compose", &self.compose, ValueSetCompose::write);
+        write_opt(w, "expansion", &self.expansion, ValueSetExpansion::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.url.is_some() {
-            let n = path.len();
-            path.push_str(".url");
-            if let Some(v) = &self.url {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.name.is_some() {
-            let n = path.len();
-            path.push_str(".name");
-            if let Some(v) = &self.name {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.title.is_some() {
-            let n = path.len();
-            path.push_str(".title");
-            if let Some(v) = &self.title {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.experimental.is_some() {
-            let n = path.len();
-            path.push_str(".experimental");
-            if let Some(v) = &self.experimental {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.publisher.is_some() {
-            let n = path.len();
-            path.push_str(".publisher");
-            if let Some(v) = &self.publisher {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contact.is_empty() {
-            let n = path.len();
-            path.push_str(".contact");
-            for v in &self.contact {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.description.is_some() {
-            let n = path.len();
-            path.push_str(".description");
-            if let Some(v) = &self.description {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.use_context.is_empty() {
-            let n = path.len();
-            path.push_str(".useContext");
-            for v in &self.use_context {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.jurisdiction.is_empty() {
-            let n = path.len();
-            path.push_str(".jurisdiction");
-            for v in &self.jurisdiction {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.immutable.is_some() {
-            let n = path.len();
-            path.push_str(".immutable");
-            if let Some(v) = &self.immutable {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.purpose.is_some() {
-            let n = path.len();
-            path.push_str(".purpose");
-            if let Some(v) = &self.purpose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.copyright.is_some() {
-            let n = path.len();
-            path.push_str(".copyright");
-            if let Some(v) = &self.copyright {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.compose.is_some() {
-            let n = path.len();
-            path.push_str(".compose");
-            if let Some(v) = &self.compose {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.expansion.is_some() {
-            let n = path.len();
-            path.push_str(".expansion");
-            if let Some(v) = &self.expansion {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".url", &self.url, Uri::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(path, f, ".title", &self.title, FhirString::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".experimental",
+            &self.experimental,
+            Boolean::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, DateTime::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".publisher",
+            &self.publisher,
+            FhirString::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contact",
+            &self.contact,
+            ContactDetail::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".description",
+            &self.description,
+            Markdown::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".useContext",
+            &self.use_context,
+            UsageContext::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".jurisdiction",
+            &self.jurisdiction,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".immutable", &self.immutable, Boolean::visit_refs);
+        visit_opt(path, f, ".purpose", &self.purpose, Markdown::visit_refs);
+        visit_opt(path, f, ".copyright", &self.copyright, Markdown::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".compose",
+            &self.compose,
+            ValueSetCompose::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".expansion",
+            &self.expansion,
+            ValueSetExpansion::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for ValueSet {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt_prim_value(p, &mut self.url, uri),
+            3 => opt_prim_element(p, &mut self.url),
+            4 => opt_prim_value(p, &mut self.date, date_time),
+            5 => opt(p, &mut self.meta, Meta::read),
+            6 => opt_prim_value(p, &mut self.name, string),
+            7 => opt(p, &mut self.text, Narrative::read),
+            8 => opt_prim_element(p, &mut self.date),
+            9 => opt_prim_element(p, &mut self.name),
+            10 => opt_prim_value(p, &mut self.title, string),
+            11 => opt_prim_element(p, &mut self.title),
+            12 => prim_value(p, &mut self.status, codes::PublicationStatus::read_code),
+            13 => prim_element(p, &mut self.status),
+            14 => opt(p, &mut self.compose, ValueSetCompose::read),
+            15 => many(p, &mut self.contact, ContactDetail::read),
+            16 => opt_prim_value(p, &mut self.purpose, markdown),
+            17 => opt_prim_value(p, &mut self.version, string),
+            18 => opt_prim_element(p, &mut self.purpose),
+            19 => opt_prim_element(p, &mut self.version),
+            20 => opt_prim_value(p, &mut self.language, code),
+            21 => opt_prim_element(p, &mut self.language),
+            22 => many(p, &mut self.contained, Resource::read),
+            23 => opt_prim_value(p, &mut self.copyright, markdown),
+            24 => opt(p, &mut self.expansion, ValueSetExpansion::read),
+            25 => many(p, &mut self.extension, Extension::read),
+            26 => opt_prim_value(p, &mut self.immutable, boolean),
+            27 => opt_prim_value(p, &mut self.publisher, string),
+            28 => opt_prim_element(p, &mut self.copyright),
+            29 => opt_prim_element(p, &mut self.immutable),
+            30 => opt_prim_element(p, &mut self.publisher),
+            31 => many(p, &mut self.identifier, Identifier::read),
+            32 => many(p, &mut self.use_context, UsageContext::read),
+            33 => opt_prim_value(p, &mut self.description, markdown),
+            34 => opt_prim_element(p, &mut self.description),
+            35 => opt_prim_value(p, &mut self.experimental, boolean),
+            36 => many(p, &mut self.jurisdiction, CodeableConcept::read),
+            37 => p.expect_resource_type("ValueSet"),
+            38 => opt_prim_element(p, &mut self.experimental),
+            39 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            40 => opt_prim_element(p, &mut self.implicit_rules),
+            41 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static VALUE_SET_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("url"),
+        Key::plain("_url"),
+        Key::plain("date"),
+        Key::plain("meta"),
+        Key::plain("name"),
+        Key::plain("text"),
+        Key::plain("_date"),
+        Key::plain("_name"),
+        Key::plain("title"),
+        Key::plain("_title"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("compose"),
+        Key::plain("contact"),
+        Key::plain("purpose"),
+        Key::plain("version"),
+        Key::plain("_purpose"),
+        Key::plain("_version"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("copyright"),
+        Key::plain("expansion"),
+        Key::plain("extension"),
+        Key::plain("immutable"),
+        Key::plain("publisher"),
+        Key::plain("_copyright"),
+        Key::plain("_immutable"),
+        Key::plain("_publisher"),
+        Key::plain("identifier"),
+        Key::plain("useContext"),
+        Key::plain("description"),
+        Key::plain("_description"),
+        Key::plain("experimental"),
+        Key::plain("jurisdiction"),
+        Key::plain("resourceType"),
+        Key::plain("_experimental"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[12, 13],
+    }],
+};
 
 /// Content logical definition of the value set (CLD)
 ///
@@ -693,153 +454,103 @@ impl ValueSetCompose {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "lockedDate" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.locked_date, date)?;
-                }
-                "_lockedDate" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.locked_date)?;
-                }
-                "inactive" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.inactive, boolean)?;
-                }
-                "_inactive" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.inactive)?;
-                }
-                "include" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.include, ValueSetComposeInclude::read)?;
-                }
-                "exclude" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.exclude, ValueSetComposeInclude::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if r.include.is_empty() {
-            return Err(p.missing("include"));
-        }
+        read_object(p, &VALUE_SET_COMPOSE_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.locked_date {
-            write_prim(w, "lockedDate", "_lockedDate", v, w_str);
-        }
-        if let Some(v) = &self.inactive {
-            write_prim(w, "inactive", "_inactive", v, w_boolean);
-        }
-        if !self.include.is_empty() {
-            w.key("include");
-            w.begin_array();
-            for v in &self.include {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.exclude.is_empty() {
-            w.key("exclude");
-            w.begin_array();
-            for v in &self.exclude {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "lockedDate", "_lockedDate", &self.locked_date, w_str);
+        write_opt_prim(w, "inactive", "_inactive", &self.inactive, w_boolean);
+        write_many(w, "include", &self.include, ValueSetComposeInclude::write);
+        write_many(w, "exclude", &self.exclude, ValueSetComposeInclude::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.locked_date.is_some() {
-            let n = path.len();
-            path.push_str(".lockedDate");
-            if let Some(v) = &self.locked_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.inactive.is_some() {
-            let n = path.len();
-            path.push_str(".inactive");
-            if let Some(v) = &self.inactive {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.include.is_empty() {
-            let n = path.len();
-            path.push_str(".include");
-            for v in &self.include {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.exclude.is_empty() {
-            let n = path.len();
-            path.push_str(".exclude");
-            for v in &self.exclude {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".lockedDate", &self.locked_date, Date::visit_refs);
+        visit_opt(path, f, ".inactive", &self.inactive, Boolean::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".include",
+            &self.include,
+            ValueSetComposeInclude::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".exclude",
+            &self.exclude,
+            ValueSetComposeInclude::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ValueSetCompose {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.exclude, ValueSetComposeInclude::read),
+            2 => many(p, &mut self.include, ValueSetComposeInclude::read),
+            3 => opt_prim_value(p, &mut self.inactive, boolean),
+            4 => opt_prim_element(p, &mut self.inactive),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => opt_prim_value(p, &mut self.locked_date, date),
+            7 => opt_prim_element(p, &mut self.locked_date),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VALUE_SET_COMPOSE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("exclude"),
+        Key::plain("include"),
+        Key::plain("inactive"),
+        Key::plain("_inactive"),
+        Key::plain("extension"),
+        Key::plain("lockedDate"),
+        Key::plain("_lockedDate"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "include",
+        keys: &[2],
+    }],
+};
 
 /// Include one or more codes from a code system or other value set(s)
 ///
@@ -889,170 +600,123 @@ impl ValueSetComposeInclude {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "system" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.system, uri)?;
-                }
-                "_system" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.system)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "concept" => {
-                    p.mark(&mut seen, 7)?;
-                    many(p, &mut r.concept, ValueSetComposeIncludeConcept::read)?;
-                }
-                "filter" => {
-                    p.mark(&mut seen, 8)?;
-                    many(p, &mut r.filter, ValueSetComposeIncludeFilter::read)?;
-                }
-                "valueSet" => {
-                    p.mark(&mut seen, 9)?;
-                    let other = p.marked(&seen, 10);
-                    values(p, &mut r.value_set, canonical, other)?;
-                }
-                "_valueSet" => {
-                    p.mark(&mut seen, 10)?;
-                    let other = p.marked(&seen, 9);
-                    elements(p, &mut r.value_set, other)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &VALUE_SET_COMPOSE_INCLUDE_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.value_set, "valueSet")?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.system {
-            write_prim(w, "system", "_system", v, w_str);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if !self.concept.is_empty() {
-            w.key("concept");
-            w.begin_array();
-            for v in &self.concept {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.filter.is_empty() {
-            w.key("filter");
-            w.begin_array();
-            for v in &self.filter {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "system", "_system", &self.system, w_str);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_many(
+            w,
+            "concept",
+            &self.concept,
+            ValueSetComposeIncludeConcept::write,
+        );
+        write_many(
+            w,
+            "filter",
+            &self.filter,
+            ValueSetComposeIncludeFilter::write,
+        );
         write_prims(w, "valueSet", "_valueSet", &self.value_set, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".system", &self.system, Uri::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".concept",
+            &self.concept,
+            ValueSetComposeIncludeConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".filter",
+            &self.filter,
+            ValueSetComposeIncludeFilter::visit_refs,
+        );
+        visit_many(path, f, ".valueSet", &self.value_set, Canonical::visit_refs);
+    }
+}
+
+impl ReadFields for ValueSetComposeInclude {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.filter, ValueSetComposeIncludeFilter::read),
+            2 => opt_prim_value(p, &mut self.system, uri),
+            3 => opt_prim_element(p, &mut self.system),
+            4 => many(p, &mut self.concept, ValueSetComposeIncludeConcept::read),
+            5 => opt_prim_value(p, &mut self.version, string),
+            6 => opt_prim_element(p, &mut self.version),
+            7 => {
+                let other = p.marked(seen, 8);
+                values(p, &mut self.value_set, canonical, other)
             }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
+            8 => {
+                let other = p.marked(seen, 7);
+                elements(p, &mut self.value_set, other)
             }
-            path.truncate(n);
-        }
-        if self.system.is_some() {
-            let n = path.len();
-            path.push_str(".system");
-            if let Some(v) = &self.system {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.concept.is_empty() {
-            let n = path.len();
-            path.push_str(".concept");
-            for v in &self.concept {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.filter.is_empty() {
-            let n = path.len();
-            path.push_str(".filter");
-            for v in &self.filter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.value_set.is_empty() {
-            let n = path.len();
-            path.push_str(".valueSet");
-            for v in &self.value_set {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+            9 => many(p, &mut self.extension, Extension::read),
+            10 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VALUE_SET_COMPOSE_INCLUDE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("filter"),
+        Key::plain("system"),
+        Key::plain("_system"),
+        Key::plain("concept"),
+        Key::plain("version"),
+        Key::plain("_version"),
+        Key::plain("valueSet"),
+        Key::plain("_valueSet"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// A concept defined in the system
 ///
@@ -1102,136 +766,107 @@ impl ValueSetComposeIncludeConcept {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.code)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                "designation" => {
-                    p.mark(&mut seen, 7)?;
-                    many(
-                        p,
-                        &mut r.designation,
-                        ValueSetComposeIncludeConceptDesignation::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("code"));
-        }
+        read_object(
+            p,
+            &VALUE_SET_COMPOSE_INCLUDE_CONCEPT_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "code", "_code", &self.code, w_str);
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
-        if !self.designation.is_empty() {
-            w.key("designation");
-            w.begin_array();
-            for v in &self.designation {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
+        write_many(
+            w,
+            "designation",
+            &self.designation,
+            ValueSetComposeIncludeConceptDesignation::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".code");
-            {
-                let v = &self.code;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.designation.is_empty() {
-            let n = path.len();
-            path.push_str(".designation");
-            for v in &self.designation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".designation",
+            &self.designation,
+            ValueSetComposeIncludeConceptDesignation::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ValueSetComposeIncludeConcept {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.code, code),
+            2 => prim_element(p, &mut self.code),
+            3 => opt_prim_value(p, &mut self.display, string),
+            4 => opt_prim_element(p, &mut self.display),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(
+                p,
+                &mut self.designation,
+                ValueSetComposeIncludeConceptDesignation::read,
+            ),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VALUE_SET_COMPOSE_INCLUDE_CONCEPT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("display"),
+        Key::plain("_display"),
+        Key::plain("extension"),
+        Key::plain("designation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "code",
+        keys: &[1, 2],
+    }],
+};
 
 /// Additional representations for this concept
 ///
@@ -1279,128 +914,92 @@ impl ValueSetComposeIncludeConceptDesignation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "use" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.use_, Coding::read)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_element(p, &mut r.value)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 6) && !p.marked(&seen, 7) {
-            return Err(p.missing("value"));
-        }
+        read_object(
+            p,
+            &VALUE_SET_COMPOSE_INCLUDE_CONCEPT_DESIGNATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.use_ {
-            w.key("use");
-            v.write(w);
-        }
-        write_prim(w, "value", "_value", &self.value, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "use", &self.use_, Coding::write);
+        write_one_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.use_.is_some() {
-            let n = path.len();
-            path.push_str(".use");
-            if let Some(v) = &self.use_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".use", &self.use_, Coding::visit_refs);
+        visit_one(path, f, ".value", &self.value, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ValueSetComposeIncludeConceptDesignation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.use_, Coding::read),
+            2 => prim_value(p, &mut self.value, string),
+            3 => prim_element(p, &mut self.value),
+            4 => opt_prim_value(p, &mut self.language, code),
+            5 => opt_prim_element(p, &mut self.language),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VALUE_SET_COMPOSE_INCLUDE_CONCEPT_DESIGNATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("use"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "value",
+        keys: &[2, 3],
+    }],
+};
 
 /// Select codes/concepts by their properties (including relationships)
 ///
@@ -1456,135 +1055,99 @@ impl ValueSetComposeIncludeFilter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "property" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.property, code)?;
-                }
-                "_property" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.property)?;
-                }
-                "op" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.op, codes::FilterOperator::read_code)?;
-                }
-                "_op" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.op)?;
-                }
-                "value" => {
-                    p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.value, string)?;
-                }
-                "_value" => {
-                    p.mark(&mut seen, 8)?;
-                    prim_element(p, &mut r.value)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("property"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("op"));
-        }
-        if !p.marked(&seen, 7) && !p.marked(&seen, 8) {
-            return Err(p.missing("value"));
-        }
+        read_object(p, &VALUE_SET_COMPOSE_INCLUDE_FILTER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "property", "_property", &self.property, w_str);
-        write_prim(w, "op", "_op", &self.op, w_str);
-        write_prim(w, "value", "_value", &self.value, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "property", "_property", &self.property, w_str);
+        write_one_prim(w, "op", "_op", &self.op, w_str);
+        write_one_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".property");
-            {
-                let v = &self.property;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".op");
-            {
-                let v = &self.op;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".value");
-            {
-                let v = &self.value;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".property", &self.property, Code::visit_refs);
+        visit_one(path, f, ".op", &self.op, Code::visit_refs);
+        visit_one(path, f, ".value", &self.value, FhirString::visit_refs);
+    }
+}
+
+impl ReadFields for ValueSetComposeIncludeFilter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.op, codes::FilterOperator::read_code),
+            2 => prim_element(p, &mut self.op),
+            3 => prim_value(p, &mut self.value, string),
+            4 => prim_element(p, &mut self.value),
+            5 => prim_value(p, &mut self.property, code),
+            6 => prim_element(p, &mut self.property),
+            7 => many(p, &mut self.extension, Extension::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VALUE_SET_COMPOSE_INCLUDE_FILTER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("op"),
+        Key::plain("_op"),
+        Key::plain("value"),
+        Key::plain("_value"),
+        Key::plain("property"),
+        Key::plain("_property"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "property",
+            keys: &[5, 6],
+        },
+        Required {
+            name: "op",
+            keys: &[1, 2],
+        },
+        Required {
+            name: "value",
+            keys: &[3, 4],
+        },
+    ],
+};
 
 /// Used when the value set is "expanded"
 ///
@@ -1646,190 +1209,125 @@ impl ValueSetExpansion {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.identifier, uri)?;
-                }
-                "_identifier" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.identifier)?;
-                }
-                "timestamp" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.timestamp, date_time)?;
-                }
-                "_timestamp" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.timestamp)?;
-                }
-                "total" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.total, integer)?;
-                }
-                "_total" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.total)?;
-                }
-                "offset" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.offset, integer)?;
-                }
-                "_offset" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.offset)?;
-                }
-                "parameter" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.parameter, ValueSetExpansionParameter::read)?;
-                }
-                "contains" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.contains, ValueSetExpansionContains::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("timestamp"));
-        }
+        read_object(p, &VALUE_SET_EXPANSION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.identifier {
-            write_prim(w, "identifier", "_identifier", v, w_str);
-        }
-        write_prim(w, "timestamp", "_timestamp", &self.timestamp, w_str);
-        if let Some(v) = &self.total {
-            write_prim(w, "total", "_total", v, w_integer);
-        }
-        if let Some(v) = &self.offset {
-            write_prim(w, "offset", "_offset", v, w_integer);
-        }
-        if !self.parameter.is_empty() {
-            w.key("parameter");
-            w.begin_array();
-            for v in &self.parameter {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.contains.is_empty() {
-            w.key("contains");
-            w.begin_array();
-            for v in &self.contains {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "identifier", "_identifier", &self.identifier, w_str);
+        write_one_prim(w, "timestamp", "_timestamp", &self.timestamp, w_str);
+        write_opt_prim(w, "total", "_total", &self.total, w_integer);
+        write_opt_prim(w, "offset", "_offset", &self.offset, w_integer);
+        write_many(
+            w,
+            "parameter",
+            &self.parameter,
+            ValueSetExpansionParameter::write,
+        );
+        write_many(
+            w,
+            "contains",
+            &self.contains,
+            ValueSetExpansionContains::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identifier.is_some() {
-            let n = path.len();
-            path.push_str(".identifier");
-            if let Some(v) = &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".timestamp");
-            {
-                let v = &self.timestamp;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.total.is_some() {
-            let n = path.len();
-            path.push_str(".total");
-            if let Some(v) = &self.total {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.offset.is_some() {
-            let n = path.len();
-            path.push_str(".offset");
-            if let Some(v) = &self.offset {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.parameter.is_empty() {
-            let n = path.len();
-            path.push_str(".parameter");
-            for v in &self.parameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contains.is_empty() {
-            let n = path.len();
-            path.push_str(".contains");
-            for v in &self.contains {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".identifier", &self.identifier, Uri::visit_refs);
+        visit_one(path, f, ".timestamp", &self.timestamp, DateTime::visit_refs);
+        visit_opt(path, f, ".total", &self.total, Integer::visit_refs);
+        visit_opt(path, f, ".offset", &self.offset, Integer::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".parameter",
+            &self.parameter,
+            ValueSetExpansionParameter::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contains",
+            &self.contains,
+            ValueSetExpansionContains::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ValueSetExpansion {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.total, integer),
+            2 => opt_prim_element(p, &mut self.total),
+            3 => opt_prim_value(p, &mut self.offset, integer),
+            4 => opt_prim_element(p, &mut self.offset),
+            5 => many(p, &mut self.contains, ValueSetExpansionContains::read),
+            6 => many(p, &mut self.extension, Extension::read),
+            7 => many(p, &mut self.parameter, ValueSetExpansionParameter::read),
+            8 => prim_value(p, &mut self.timestamp, date_time),
+            9 => prim_element(p, &mut self.timestamp),
+            10 => opt_prim_value(p, &mut self.identifier, uri),
+            11 => opt_prim_element(p, &mut self.identifier),
+            12 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VALUE_SET_EXPANSION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("total"),
+        Key::plain("_total"),
+        Key::plain("offset"),
+        Key::plain("_offset"),
+        Key::plain("contains"),
+        Key::plain("extension"),
+        Key::plain("parameter"),
+        Key::plain("timestamp"),
+        Key::plain("_timestamp"),
+        Key::plain("identifier"),
+        Key::plain("_identifier"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "timestamp",
+        keys: &[8, 9],
+    }],
+};
 
 /// Codes in the value set
 ///
@@ -1891,230 +1389,138 @@ impl ValueSetExpansionContains {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "system" => {
-                    p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.system, uri)?;
-                }
-                "_system" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_element(p, &mut r.system)?;
-                }
-                "abstract" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.abstract_, boolean)?;
-                }
-                "_abstract" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_element(p, &mut r.abstract_)?;
-                }
-                "inactive" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.inactive, boolean)?;
-                }
-                "_inactive" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.inactive)?;
-                }
-                "version" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.version, string)?;
-                }
-                "_version" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_element(p, &mut r.version)?;
-                }
-                "code" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.code, code)?;
-                }
-                "_code" => {
-                    p.mark(&mut seen, 12)?;
-                    opt_prim_element(p, &mut r.code)?;
-                }
-                "display" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.display, string)?;
-                }
-                "_display" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.display)?;
-                }
-                "designation" => {
-                    p.mark(&mut seen, 15)?;
-                    many(
-                        p,
-                        &mut r.designation,
-                        ValueSetComposeIncludeConceptDesignation::read,
-                    )?;
-                }
-                "contains" => {
-                    p.mark(&mut seen, 16)?;
-                    many(p, &mut r.contains, ValueSetExpansionContains::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &VALUE_SET_EXPANSION_CONTAINS_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.system {
-            write_prim(w, "system", "_system", v, w_str);
-        }
-        if let Some(v) = &self.abstract_ {
-            write_prim(w, "abstract", "_abstract", v, w_boolean);
-        }
-        if let Some(v) = &self.inactive {
-            write_prim(w, "inactive", "_inactive", v, w_boolean);
-        }
-        if let Some(v) = &self.version {
-            write_prim(w, "version", "_version", v, w_str);
-        }
-        if let Some(v) = &self.code {
-            write_prim(w, "code", "_code", v, w_str);
-        }
-        if let Some(v) = &self.display {
-            write_prim(w, "display", "_display", v, w_str);
-        }
-        if !self.designation.is_empty() {
-            w.key("designation");
-            w.begin_array();
-            for v in &self.designation {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.contains.is_empty() {
-            w.key("contains");
-            w.begin_array();
-            for v in &self.contains {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt_prim(w, "system", "_system", &self.system, w_str);
+        write_opt_prim(w, "abstract", "_abstract", &self.abstract_, w_boolean);
+        write_opt_prim(w, "inactive", "_inactive", &self.inactive, w_boolean);
+        write_opt_prim(w, "version", "_version", &self.version, w_str);
+        write_opt_prim(w, "code", "_code", &self.code, w_str);
+        write_opt_prim(w, "display", "_display", &self.display, w_str);
+        write_many(
+            w,
+            "designation",
+            &self.designation,
+            ValueSetComposeIncludeConceptDesignation::write,
+        );
+        write_many(
+            w,
+            "contains",
+            &self.contains,
+            ValueSetExpansionContains::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.system.is_some() {
-            let n = path.len();
-            path.push_str(".system");
-            if let Some(v) = &self.system {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.abstract_.is_some() {
-            let n = path.len();
-            path.push_str(".abstract");
-            if let Some(v) = &self.abstract_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.inactive.is_some() {
-            let n = path.len();
-            path.push_str(".inactive");
-            if let Some(v) = &self.inactive {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.version.is_some() {
-            let n = path.len();
-            path.push_str(".version");
-            if let Some(v) = &self.version {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.code.is_some() {
-            let n = path.len();
-            path.push_str(".code");
-            if let Some(v) = &self.code {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.display.is_some() {
-            let n = path.len();
-            path.push_str(".display");
-            if let Some(v) = &self.display {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.designation.is_empty() {
-            let n = path.len();
-            path.push_str(".designation");
-            for v in &self.designation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.contains.is_empty() {
-            let n = path.len();
-            path.push_str(".contains");
-            for v in &self.contains {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".system", &self.system, Uri::visit_refs);
+        visit_opt(path, f, ".abstract", &self.abstract_, Boolean::visit_refs);
+        visit_opt(path, f, ".inactive", &self.inactive, Boolean::visit_refs);
+        visit_opt(path, f, ".version", &self.version, FhirString::visit_refs);
+        visit_opt(path, f, ".code", &self.code, Code::visit_refs);
+        visit_opt(path, f, ".display", &self.display, FhirString::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".designation",
+            &self.designation,
+            ValueSetComposeIncludeConceptDesignation::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".contains",
+            &self.contains,
+            ValueSetExpansionContains::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ValueSetExpansionContains {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.code, code),
+            2 => opt_prim_element(p, &mut self.code),
+            3 => opt_prim_value(p, &mut self.system, uri),
+            4 => opt_prim_element(p, &mut self.system),
+            5 => opt_prim_value(p, &mut self.display, string),
+            6 => opt_prim_value(p, &mut self.version, string),
+            7 => opt_prim_element(p, &mut self.display),
+            8 => opt_prim_element(p, &mut self.version),
+            9 => opt_prim_value(p, &mut self.abstract_, boolean),
+            10 => many(p, &mut self.contains, ValueSetExpansionContains::read),
+            11 => opt_prim_value(p, &mut self.inactive, boolean),
+            12 => opt_prim_element(p, &mut self.abstract_),
+            13 => opt_prim_element(p, &mut self.inactive),
+            14 => many(p, &mut self.extension, Extension::read),
+            15 => many(
+                p,
+                &mut self.designation,
+                ValueSetComposeIncludeConceptDesignation::read,
+            ),
+            16 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VALUE_SET_EXPANSION_CONTAINS_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("code"),
+        Key::plain("_code"),
+        Key::plain("system"),
+        Key::plain("_system"),
+        Key::plain("display"),
+        Key::plain("version"),
+        Key::plain("_display"),
+        Key::plain("_version"),
+        Key::plain("abstract"),
+        Key::plain("contains"),
+        Key::plain("inactive"),
+        Key::plain("_abstract"),
+        Key::plain("_inactive"),
+        Key::plain("extension"),
+        Key::plain("designation"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Parameter that controlled the expansion process
 ///
@@ -2175,6 +1581,33 @@ impl Default for ValueSetExpansionParameterValue {
     }
 }
 
+impl ValueSetExpansionParameterValue {
+    /// Writes the variant's key(s) and value.
+    pub(crate) fn write_keys(&self, w: &mut Writer) {
+        match self {
+            Self::String(x) => write_one_prim(w, "valueString", "_valueString", x, w_str),
+            Self::Boolean(x) => write_one_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean),
+            Self::Integer(x) => write_one_prim(w, "valueInteger", "_valueInteger", x, w_integer),
+            Self::Decimal(x) => write_one_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal),
+            Self::Uri(x) => write_one_prim(w, "valueUri", "_valueUri", x, w_str),
+            Self::Code(x) => write_one_prim(w, "valueCode", "_valueCode", x, w_str),
+            Self::DateTime(x) => write_one_prim(w, "valueDateTime", "_valueDateTime", x, w_str),
+        }
+    }
+
+    pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
+        match self {
+            Self::String(x) => x.visit_refs(path, f),
+            Self::Boolean(x) => x.visit_refs(path, f),
+            Self::Integer(x) => x.visit_refs(path, f),
+            Self::Decimal(x) => x.visit_refs(path, f),
+            Self::Uri(x) => x.visit_refs(path, f),
+            Self::Code(x) => x.visit_refs(path, f),
+            Self::DateTime(x) => x.visit_refs(path, f),
+        }
+    }
+}
+
 impl ValueSetExpansionParameter {
     /// A `ValueSetExpansionParameter` with its required elements (`name`); everything else is empty.
     pub fn new(name: impl Into<FhirString>) -> Self {
@@ -2187,318 +1620,231 @@ impl ValueSetExpansionParameter {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        let mut c0 = 0u8;
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "name" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.name, string)?;
-                }
-                "_name" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.name)?;
-                }
-                "valueString" => {
-                    p.mark(&mut seen, 5)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        string,
-                        ValueSetExpansionParameterValue::String,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueString" => {
-                    p.mark(&mut seen, 6)?;
-                    p.choice(&mut c0, 1, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ValueSetExpansionParameterValue::String,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::String(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueBoolean" => {
-                    p.mark(&mut seen, 7)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        boolean,
-                        ValueSetExpansionParameterValue::Boolean,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueBoolean" => {
-                    p.mark(&mut seen, 8)?;
-                    p.choice(&mut c0, 2, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ValueSetExpansionParameterValue::Boolean,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::Boolean(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueInteger" => {
-                    p.mark(&mut seen, 9)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        integer,
-                        ValueSetExpansionParameterValue::Integer,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueInteger" => {
-                    p.mark(&mut seen, 10)?;
-                    p.choice(&mut c0, 3, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ValueSetExpansionParameterValue::Integer,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::Integer(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDecimal" => {
-                    p.mark(&mut seen, 11)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        decimal,
-                        ValueSetExpansionParameterValue::Decimal,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDecimal" => {
-                    p.mark(&mut seen, 12)?;
-                    p.choice(&mut c0, 4, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ValueSetExpansionParameterValue::Decimal,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::Decimal(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueUri" => {
-                    p.mark(&mut seen, 13)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        uri,
-                        ValueSetExpansionParameterValue::Uri,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::Uri(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueUri" => {
-                    p.mark(&mut seen, 14)?;
-                    p.choice(&mut c0, 5, "value")?;
-                    choice_element(p, &mut r.value, ValueSetExpansionParameterValue::Uri, |e| {
-                        match e {
-                            ValueSetExpansionParameterValue::Uri(x) => Some(x),
-                            _ => None,
-                        }
-                    })?;
-                }
-                "valueCode" => {
-                    p.mark(&mut seen, 15)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        code,
-                        ValueSetExpansionParameterValue::Code,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueCode" => {
-                    p.mark(&mut seen, 16)?;
-                    p.choice(&mut c0, 6, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ValueSetExpansionParameterValue::Code,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::Code(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "valueDateTime" => {
-                    p.mark(&mut seen, 17)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_value(
-                        p,
-                        &mut r.value,
-                        date_time,
-                        ValueSetExpansionParameterValue::DateTime,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                "_valueDateTime" => {
-                    p.mark(&mut seen, 18)?;
-                    p.choice(&mut c0, 7, "value")?;
-                    choice_element(
-                        p,
-                        &mut r.value,
-                        ValueSetExpansionParameterValue::DateTime,
-                        |e| match e {
-                            ValueSetExpansionParameterValue::DateTime(x) => Some(x),
-                            _ => None,
-                        },
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("name"));
-        }
+        read_object(p, &VALUE_SET_EXPANSION_PARAMETER_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "name", "_name", &self.name, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "name", "_name", &self.name, w_str);
         if let Some(v) = &self.value {
-            match v {
-                ValueSetExpansionParameterValue::String(x) => {
-                    write_prim(w, "valueString", "_valueString", x, w_str)
-                }
-                ValueSetExpansionParameterValue::Boolean(x) => {
-                    write_prim(w, "valueBoolean", "_valueBoolean", x, w_boolean)
-                }
-                ValueSetExpansionParameterValue::Integer(x) => {
-                    write_prim(w, "valueInteger", "_valueInteger", x, w_integer)
-                }
-                ValueSetExpansionParameterValue::Decimal(x) => {
-                    write_prim(w, "valueDecimal", "_valueDecimal", x, w_decimal)
-                }
-                ValueSetExpansionParameterValue::Uri(x) => {
-                    write_prim(w, "valueUri", "_valueUri", x, w_str)
-                }
-                ValueSetExpansionParameterValue::Code(x) => {
-                    write_prim(w, "valueCode", "_valueCode", x, w_str)
-                }
-                ValueSetExpansionParameterValue::DateTime(x) => {
-                    write_prim(w, "valueDateTime", "_valueDateTime", x, w_str)
-                }
-            }
+            v.write_keys(w);
         }
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".name");
-            {
-                let v = &self.name;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.value.is_some() {
-            let n = path.len();
-            path.push_str(".value[x]");
-            if let Some(v) = &self.value {
-                match v {
-                    ValueSetExpansionParameterValue::String(x) => x.visit_refs(path, f),
-                    ValueSetExpansionParameterValue::Boolean(x) => x.visit_refs(path, f),
-                    ValueSetExpansionParameterValue::Integer(x) => x.visit_refs(path, f),
-                    ValueSetExpansionParameterValue::Decimal(x) => x.visit_refs(path, f),
-                    ValueSetExpansionParameterValue::Uri(x) => x.visit_refs(path, f),
-                    ValueSetExpansionParameterValue::Code(x) => x.visit_refs(path, f),
-                    ValueSetExpansionParameterValue::DateTime(x) => x.visit_refs(path, f),
-                }
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".name", &self.name, FhirString::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".value[x]",
+            &self.value,
+            ValueSetExpansionParameterValue::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for ValueSetExpansionParameter {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.name, string),
+            2 => prim_element(p, &mut self.name),
+            3 => choice_value(
+                p,
+                &mut self.value,
+                uri,
+                ValueSetExpansionParameterValue::Uri,
+                |e| match e {
+                    ValueSetExpansionParameterValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            4 => choice_element(
+                p,
+                &mut self.value,
+                ValueSetExpansionParameterValue::Uri,
+                |e| match e {
+                    ValueSetExpansionParameterValue::Uri(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => choice_value(
+                p,
+                &mut self.value,
+                code,
+                ValueSetExpansionParameterValue::Code,
+                |e| match e {
+                    ValueSetExpansionParameterValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            7 => choice_element(
+                p,
+                &mut self.value,
+                ValueSetExpansionParameterValue::Code,
+                |e| match e {
+                    ValueSetExpansionParameterValue::Code(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            8 => choice_value(
+                p,
+                &mut self.value,
+                string,
+                ValueSetExpansionParameterValue::String,
+                |e| match e {
+                    ValueSetExpansionParameterValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            9 => choice_element(
+                p,
+                &mut self.value,
+                ValueSetExpansionParameterValue::String,
+                |e| match e {
+                    ValueSetExpansionParameterValue::String(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            10 => choice_value(
+                p,
+                &mut self.value,
+                boolean,
+                ValueSetExpansionParameterValue::Boolean,
+                |e| match e {
+                    ValueSetExpansionParameterValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            11 => choice_value(
+                p,
+                &mut self.value,
+                decimal,
+                ValueSetExpansionParameterValue::Decimal,
+                |e| match e {
+                    ValueSetExpansionParameterValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            12 => choice_value(
+                p,
+                &mut self.value,
+                integer,
+                ValueSetExpansionParameterValue::Integer,
+                |e| match e {
+                    ValueSetExpansionParameterValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            13 => choice_element(
+                p,
+                &mut self.value,
+                ValueSetExpansionParameterValue::Boolean,
+                |e| match e {
+                    ValueSetExpansionParameterValue::Boolean(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            14 => choice_element(
+                p,
+                &mut self.value,
+                ValueSetExpansionParameterValue::Decimal,
+                |e| match e {
+                    ValueSetExpansionParameterValue::Decimal(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            15 => choice_element(
+                p,
+                &mut self.value,
+                ValueSetExpansionParameterValue::Integer,
+                |e| match e {
+                    ValueSetExpansionParameterValue::Integer(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            16 => choice_value(
+                p,
+                &mut self.value,
+                date_time,
+                ValueSetExpansionParameterValue::DateTime,
+                |e| match e {
+                    ValueSetExpansionParameterValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            17 => choice_element(
+                p,
+                &mut self.value,
+                ValueSetExpansionParameterValue::DateTime,
+                |e| match e {
+                    ValueSetExpansionParameterValue::DateTime(x) => Some(x),
+                    _ => None,
+                },
+            ),
+            18 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VALUE_SET_EXPANSION_PARAMETER_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("name"),
+        Key::plain("_name"),
+        Key::choice("valueUri", 1, 5),
+        Key::choice("_valueUri", 1, 5),
+        Key::plain("extension"),
+        Key::choice("valueCode", 1, 6),
+        Key::choice("_valueCode", 1, 6),
+        Key::choice("valueString", 1, 1),
+        Key::choice("_valueString", 1, 1),
+        Key::choice("valueBoolean", 1, 2),
+        Key::choice("valueDecimal", 1, 4),
+        Key::choice("valueInteger", 1, 3),
+        Key::choice("_valueBoolean", 1, 2),
+        Key::choice("_valueDecimal", 1, 4),
+        Key::choice("_valueInteger", 1, 3),
+        Key::choice("valueDateTime", 1, 7),
+        Key::choice("_valueDateTime", 1, 7),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &["value"],
+    required: &[Required {
+        name: "name",
+        keys: &[1, 2],
+    }],
+};

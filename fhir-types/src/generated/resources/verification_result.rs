@@ -95,146 +95,8 @@ impl VerificationResult {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("VerificationResult")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "target" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.target, Reference::read)?;
-                }
-                "targetLocation" => {
-                    p.mark(&mut seen, 13)?;
-                    let other = p.marked(&seen, 14);
-                    values(p, &mut r.target_location, string, other)?;
-                }
-                "_targetLocation" => {
-                    p.mark(&mut seen, 14)?;
-                    let other = p.marked(&seen, 13);
-                    elements(p, &mut r.target_location, other)?;
-                }
-                "need" => {
-                    p.mark(&mut seen, 15)?;
-                    opt(p, &mut r.need, CodeableConcept::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.status, codes::Status::read_code)?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 17)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "statusDate" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.status_date, date_time)?;
-                }
-                "_statusDate" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_element(p, &mut r.status_date)?;
-                }
-                "validationType" => {
-                    p.mark(&mut seen, 20)?;
-                    opt(p, &mut r.validation_type, CodeableConcept::read)?;
-                }
-                "validationProcess" => {
-                    p.mark(&mut seen, 21)?;
-                    many(p, &mut r.validation_process, CodeableConcept::read)?;
-                }
-                "frequency" => {
-                    p.mark(&mut seen, 22)?;
-                    opt(p, &mut r.frequency, Timing::read)?;
-                }
-                "lastPerformed" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.last_performed, date_time)?;
-                }
-                "_lastPerformed" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_element(p, &mut r.last_performed)?;
-                }
-                "nextScheduled" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.next_scheduled, date)?;
-                }
-                "_nextScheduled" => {
-                    p.mark(&mut seen, 26)?;
-                    opt_prim_element(p, &mut r.next_scheduled)?;
-                }
-                "failureAction" => {
-                    p.mark(&mut seen, 27)?;
-                    opt(p, &mut r.failure_action, CodeableConcept::read)?;
-                }
-                "primarySource" => {
-                    p.mark(&mut seen, 28)?;
-                    many(
-                        p,
-                        &mut r.primary_source,
-                        VerificationResultPrimarySource::read,
-                    )?;
-                }
-                "attestation" => {
-                    p.mark(&mut seen, 29)?;
-                    opt(p, &mut r.attestation, VerificationResultAttestation::read)?;
-                }
-                "validator" => {
-                    p.mark(&mut seen, 30)?;
-                    many(p, &mut r.validator, VerificationResultValidator::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &VERIFICATION_RESULT_KEYS, &mut seen, &mut r)?;
         check_list(p, &r.target_location, "targetLocation")?;
-        if !p.marked(&seen, 16) && !p.marked(&seen, 17) {
-            return Err(p.missing("status"));
-        }
         Ok(r)
     }
 
@@ -242,55 +104,26 @@ impl VerificationResult {
         w.begin_object();
         w.key("resourceType");
         w.str("VerificationResult");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.target.is_empty() {
-            w.key("target");
-            w.begin_array();
-            for v in &self.target {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "target", &self.target, Reference::write);
         write_prims(
             w,
             "targetLocation",
@@ -298,241 +131,270 @@ impl VerificationResult {
             &self.target_location,
             w_str,
         );
-        if let Some(v) = &self.need {
-            w.key("need");
-            v.write(w);
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        if let Some(v) = &self.status_date {
-            write_prim(w, "statusDate", "_statusDate", v, w_str);
-        }
-        if let Some(v) = &self.validation_type {
-            w.key("validationType");
-            v.write(w);
-        }
-        if !self.validation_process.is_empty() {
-            w.key("validationProcess");
-            w.begin_array();
-            for v in &self.validation_process {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.frequency {
-            w.key("frequency");
-            v.write(w);
-        }
-        if let Some(v) = &self.last_performed {
-            write_prim(w, "lastPerformed", "_lastPerformed", v, w_str);
-        }
-        if let Some(v) = &self.next_scheduled {
-            write_prim(w, "nextScheduled", "_nextScheduled", v, w_str);
-        }
-        if let Some(v) = &self.failure_action {
-            w.key("failureAction");
-            v.write(w);
-        }
-        if !self.primary_source.is_empty() {
-            w.key("primarySource");
-            w.begin_array();
-            for v in &self.primary_source {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.attestation {
-            w.key("attestation");
-            v.write(w);
-        }
-        if !self.validator.is_empty() {
-            w.key("validator");
-            w.begin_array();
-            for v in &self.validator {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt(w, "need", &self.need, CodeableConcept::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_opt_prim(w, "statusDate", "_statusDate", &self.status_date, w_str);
+        write_opt(
+            w,
+            "validationType",
+            &self.validation_type,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "validationProcess",
+            &self.validation_process,
+            CodeableConcept::write,
+        );
+        write_opt(w, "frequency", &self.frequency, Timing::write);
+        write_opt_prim(
+            w,
+            "lastPerformed",
+            "_lastPerformed",
+            &self.last_performed,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "nextScheduled",
+            "_nextScheduled",
+            &self.next_scheduled,
+            w_str,
+        );
+        write_opt(
+            w,
+            "failureAction",
+            &self.failure_action,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "primarySource",
+            &self.primary_source,
+            VerificationResultPrimarySource::write,
+        );
+        write_opt(
+            w,
+            "attestation",
+            &self.attestation,
+            VerificationResultAttestation::write,
+        );
+        write_many(
+            w,
+            "validator",
+            &self.validator,
+            VerificationResultValidator::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target.is_empty() {
-            let n = path.len();
-            path.push_str(".target");
-            for v in &self.target {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.target_location.is_empty() {
-            let n = path.len();
-            path.push_str(".targetLocation");
-            for v in &self.target_location {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.need.is_some() {
-            let n = path.len();
-            path.push_str(".need");
-            if let Some(v) = &self.need {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.status_date.is_some() {
-            let n = path.len();
-            path.push_str(".statusDate");
-            if let Some(v) = &self.status_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.validation_type.is_some() {
-            let n = path.len();
-            path.push_str(".validationType");
-            if let Some(v) = &self.validation_type {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.validation_process.is_empty() {
-            let n = path.len();
-            path.push_str(".validationProcess");
-            for v in &self.validation_process {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.frequency.is_some() {
-            let n = path.len();
-            path.push_str(".frequency");
-            if let Some(v) = &self.frequency {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.last_performed.is_some() {
-            let n = path.len();
-            path.push_str(".lastPerformed");
-            if let Some(v) = &self.last_performed {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.next_scheduled.is_some() {
-            let n = path.len();
-            path.push_str(".nextScheduled");
-            if let Some(v) = &self.next_scheduled {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.failure_action.is_some() {
-            let n = path.len();
-            path.push_str(".failureAction");
-            if let Some(v) = &self.failure_action {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.primary_source.is_empty() {
-            let n = path.len();
-            path.push_str(".primarySource");
-            for v in &self.primary_source {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.attestation.is_some() {
-            let n = path.len();
-            path.push_str(".attestation");
-            if let Some(v) = &self.attestation {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.validator.is_empty() {
-            let n = path.len();
-            path.push_str(".validator");
-            for v in &self.validator {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(path, f, ".target", &self.target, reference);
+        visit_many(
+            path,
+            f,
+            ".targetLocation",
+            &self.target_location,
+            FhirString::visit_refs,
+        );
+        visit_opt(path, f, ".need", &self.need, CodeableConcept::visit_refs);
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".statusDate",
+            &self.status_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".validationType",
+            &self.validation_type,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".validationProcess",
+            &self.validation_process,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".frequency", &self.frequency, Timing::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".lastPerformed",
+            &self.last_performed,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".nextScheduled",
+            &self.next_scheduled,
+            Date::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".failureAction",
+            &self.failure_action,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".primarySource",
+            &self.primary_source,
+            VerificationResultPrimarySource::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".attestation",
+            &self.attestation,
+            VerificationResultAttestation::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".validator",
+            &self.validator,
+            VerificationResultValidator::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for VerificationResult {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.need, CodeableConcept::read),
+            4 => opt(p, &mut self.text, Narrative::read),
+            5 => prim_value(p, &mut self.status, codes::Status::read_code),
+            6 => many(p, &mut self.target, Reference::read),
+            7 => prim_element(p, &mut self.status),
+            8 => opt_prim_value(p, &mut self.language, code),
+            9 => opt_prim_element(p, &mut self.language),
+            10 => many(p, &mut self.contained, Resource::read),
+            11 => many(p, &mut self.extension, Extension::read),
+            12 => opt(p, &mut self.frequency, Timing::read),
+            13 => many(p, &mut self.validator, VerificationResultValidator::read),
+            14 => opt_prim_value(p, &mut self.status_date, date_time),
+            15 => opt_prim_element(p, &mut self.status_date),
+            16 => opt(
+                p,
+                &mut self.attestation,
+                VerificationResultAttestation::read,
+            ),
+            17 => p.expect_resource_type("VerificationResult"),
+            18 => opt(p, &mut self.failure_action, CodeableConcept::read),
+            19 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            20 => opt_prim_value(p, &mut self.last_performed, date_time),
+            21 => opt_prim_value(p, &mut self.next_scheduled, date),
+            22 => many(
+                p,
+                &mut self.primary_source,
+                VerificationResultPrimarySource::read,
+            ),
+            23 => opt_prim_element(p, &mut self.implicit_rules),
+            24 => opt_prim_element(p, &mut self.last_performed),
+            25 => opt_prim_element(p, &mut self.next_scheduled),
+            26 => {
+                let other = p.marked(seen, 28);
+                values(p, &mut self.target_location, string, other)
+            }
+            27 => opt(p, &mut self.validation_type, CodeableConcept::read),
+            28 => {
+                let other = p.marked(seen, 26);
+                elements(p, &mut self.target_location, other)
+            }
+            29 => many(p, &mut self.modifier_extension, Extension::read),
+            30 => many(p, &mut self.validation_process, CodeableConcept::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static VERIFICATION_RESULT_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("need"),
+        Key::plain("text"),
+        Key::plain("status"),
+        Key::plain("target"),
+        Key::plain("_status"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("extension"),
+        Key::plain("frequency"),
+        Key::plain("validator"),
+        Key::plain("statusDate"),
+        Key::plain("_statusDate"),
+        Key::plain("attestation"),
+        Key::plain("resourceType"),
+        Key::plain("failureAction"),
+        Key::plain("implicitRules"),
+        Key::plain("lastPerformed"),
+        Key::plain("nextScheduled"),
+        Key::plain("primarySource"),
+        Key::plain("_implicitRules"),
+        Key::plain("_lastPerformed"),
+        Key::plain("_nextScheduled"),
+        Key::plain("targetLocation"),
+        Key::plain("validationType"),
+        Key::plain("_targetLocation"),
+        Key::plain("modifierExtension"),
+        Key::plain("validationProcess"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "status",
+        keys: &[5, 7],
+    }],
+};
 
 /// Information about the entity attesting to information
 ///
@@ -584,223 +446,158 @@ impl VerificationResultAttestation {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "who" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.who, Reference::read)?;
-                }
-                "onBehalfOf" => {
-                    p.mark(&mut seen, 4)?;
-                    opt(p, &mut r.on_behalf_of, Reference::read)?;
-                }
-                "communicationMethod" => {
-                    p.mark(&mut seen, 5)?;
-                    opt(p, &mut r.communication_method, CodeableConcept::read)?;
-                }
-                "date" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.date, date)?;
-                }
-                "_date" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.date)?;
-                }
-                "sourceIdentityCertificate" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.source_identity_certificate, string)?;
-                }
-                "_sourceIdentityCertificate" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.source_identity_certificate)?;
-                }
-                "proxyIdentityCertificate" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.proxy_identity_certificate, string)?;
-                }
-                "_proxyIdentityCertificate" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.proxy_identity_certificate)?;
-                }
-                "proxySignature" => {
-                    p.mark(&mut seen, 12)?;
-                    opt(p, &mut r.proxy_signature, Signature::read)?;
-                }
-                "sourceSignature" => {
-                    p.mark(&mut seen, 13)?;
-                    opt(p, &mut r.source_signature, Signature::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(p, &VERIFICATION_RESULT_ATTESTATION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.who {
-            w.key("who");
-            v.write(w);
-        }
-        if let Some(v) = &self.on_behalf_of {
-            w.key("onBehalfOf");
-            v.write(w);
-        }
-        if let Some(v) = &self.communication_method {
-            w.key("communicationMethod");
-            v.write(w);
-        }
-        if let Some(v) = &self.date {
-            write_prim(w, "date", "_date", v, w_str);
-        }
-        if let Some(v) = &self.source_identity_certificate {
-            write_prim(
-                w,
-                "sourceIdentityCertificate",
-                "_sourceIdentityCertificate",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.proxy_identity_certificate {
-            write_prim(
-                w,
-                "proxyIdentityCertificate",
-                "_proxyIdentityCertificate",
-                v,
-                w_str,
-            );
-        }
-        if let Some(v) = &self.proxy_signature {
-            w.key("proxySignature");
-            v.write(w);
-        }
-        if let Some(v) = &self.source_signature {
-            w.key("sourceSignature");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "who", &self.who, Reference::write);
+        write_opt(w, "onBehalfOf", &self.on_behalf_of, Reference::write);
+        write_opt(
+            w,
+            "communicationMethod",
+            &self.communication_method,
+            CodeableConcept::write,
+        );
+        write_opt_prim(w, "date", "_date", &self.date, w_str);
+        write_opt_prim(
+            w,
+            "sourceIdentityCertificate",
+            "_sourceIdentityCertificate",
+            &self.source_identity_certificate,
+            w_str,
+        );
+        write_opt_prim(
+            w,
+            "proxyIdentityCertificate",
+            "_proxyIdentityCertificate",
+            &self.proxy_identity_certificate,
+            w_str,
+        );
+        write_opt(w, "proxySignature", &self.proxy_signature, Signature::write);
+        write_opt(
+            w,
+            "sourceSignature",
+            &self.source_signature,
+            Signature::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.who.is_some() {
-            let n = path.len();
-            path.push_str(".who");
-            if let Some(v) = &self.who {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.on_behalf_of.is_some() {
-            let n = path.len();
-            path.push_str(".onBehalfOf");
-            if let Some(v) = &self.on_behalf_of {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.communication_method.is_some() {
-            let n = path.len();
-            path.push_str(".communicationMethod");
-            if let Some(v) = &self.communication_method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.date.is_some() {
-            let n = path.len();
-            path.push_str(".date");
-            if let Some(v) = &self.date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_identity_certificate.is_some() {
-            let n = path.len();
-            path.push_str(".sourceIdentityCertificate");
-            if let Some(v) = &self.source_identity_certificate {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.proxy_identity_certificate.is_some() {
-            let n = path.len();
-            path.push_str(".proxyIdentityCertificate");
-            if let Some(v) = &self.proxy_identity_certificate {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.proxy_signature.is_some() {
-            let n = path.len();
-            path.push_str(".proxySignature");
-            if let Some(v) = &self.proxy_signature {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.source_signature.is_some() {
-            let n = path.len();
-            path.push_str(".sourceSignature");
-            if let Some(v) = &self.source_signature {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".who", &self.who, reference);
+        visit_opt(path, f, ".onBehalfOf", &self.on_behalf_of, reference);
+        visit_opt(
+            path,
+            f,
+            ".communicationMethod",
+            &self.communication_method,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(path, f, ".date", &self.date, Date::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".sourceIdentityCertificate",
+            &self.source_identity_certificate,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".proxyIdentityCertificate",
+            &self.proxy_identity_certificate,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".proxySignature",
+            &self.proxy_signature,
+            Signature::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".sourceSignature",
+            &self.source_signature,
+            Signature::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for VerificationResultAttestation {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.who, Reference::read),
+            2 => opt_prim_value(p, &mut self.date, date),
+            3 => opt_prim_element(p, &mut self.date),
+            4 => many(p, &mut self.extension, Extension::read),
+            5 => opt(p, &mut self.on_behalf_of, Reference::read),
+            6 => opt(p, &mut self.proxy_signature, Signature::read),
+            7 => opt(p, &mut self.source_signature, Signature::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => opt(p, &mut self.communication_method, CodeableConcept::read),
+            10 => opt_prim_value(p, &mut self.proxy_identity_certificate, string),
+            11 => opt_prim_element(p, &mut self.proxy_identity_certificate),
+            12 => opt_prim_value(p, &mut self.source_identity_certificate, string),
+            13 => opt_prim_element(p, &mut self.source_identity_certificate),
+            _ => Ok(()),
         }
     }
 }
+
+static VERIFICATION_RESULT_ATTESTATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("who"),
+        Key::plain("date"),
+        Key::plain("_date"),
+        Key::plain("extension"),
+        Key::plain("onBehalfOf"),
+        Key::plain("proxySignature"),
+        Key::plain("sourceSignature"),
+        Key::plain("modifierExtension"),
+        Key::plain("communicationMethod"),
+        Key::plain("proxyIdentityCertificate"),
+        Key::plain("_proxyIdentityCertificate"),
+        Key::plain("sourceIdentityCertificate"),
+        Key::plain("_sourceIdentityCertificate"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Information about the primary source(s) involved in validation
 ///
@@ -852,200 +649,159 @@ impl VerificationResultPrimarySource {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "who" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.who, Reference::read)?;
-                }
-                "type" => {
-                    p.mark(&mut seen, 4)?;
-                    many(p, &mut r.type_, CodeableConcept::read)?;
-                }
-                "communicationMethod" => {
-                    p.mark(&mut seen, 5)?;
-                    many(p, &mut r.communication_method, CodeableConcept::read)?;
-                }
-                "validationStatus" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.validation_status, CodeableConcept::read)?;
-                }
-                "validationDate" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.validation_date, date_time)?;
-                }
-                "_validationDate" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_element(p, &mut r.validation_date)?;
-                }
-                "canPushUpdates" => {
-                    p.mark(&mut seen, 9)?;
-                    opt(p, &mut r.can_push_updates, CodeableConcept::read)?;
-                }
-                "pushTypeAvailable" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.push_type_available, CodeableConcept::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
+        read_object(
+            p,
+            &VERIFICATION_RESULT_PRIMARY_SOURCE_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.who {
-            w.key("who");
-            v.write(w);
-        }
-        if !self.type_.is_empty() {
-            w.key("type");
-            w.begin_array();
-            for v in &self.type_ {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.communication_method.is_empty() {
-            w.key("communicationMethod");
-            w.begin_array();
-            for v in &self.communication_method {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.validation_status {
-            w.key("validationStatus");
-            v.write(w);
-        }
-        if let Some(v) = &self.validation_date {
-            write_prim(w, "validationDate", "_validationDate", v, w_str);
-        }
-        if let Some(v) = &self.can_push_updates {
-            w.key("canPushUpdates");
-            v.write(w);
-        }
-        if !self.push_type_available.is_empty() {
-            w.key("pushTypeAvailable");
-            w.begin_array();
-            for v in &self.push_type_available {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_opt(w, "who", &self.who, Reference::write);
+        write_many(w, "type", &self.type_, CodeableConcept::write);
+        write_many(
+            w,
+            "communicationMethod",
+            &self.communication_method,
+            CodeableConcept::write,
+        );
+        write_opt(
+            w,
+            "validationStatus",
+            &self.validation_status,
+            CodeableConcept::write,
+        );
+        write_opt_prim(
+            w,
+            "validationDate",
+            "_validationDate",
+            &self.validation_date,
+            w_str,
+        );
+        write_opt(
+            w,
+            "canPushUpdates",
+            &self.can_push_updates,
+            CodeableConcept::write,
+        );
+        write_many(
+            w,
+            "pushTypeAvailable",
+            &self.push_type_available,
+            CodeableConcept::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.who.is_some() {
-            let n = path.len();
-            path.push_str(".who");
-            if let Some(v) = &self.who {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.type_.is_empty() {
-            let n = path.len();
-            path.push_str(".type");
-            for v in &self.type_ {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.communication_method.is_empty() {
-            let n = path.len();
-            path.push_str(".communicationMethod");
-            for v in &self.communication_method {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.validation_status.is_some() {
-            let n = path.len();
-            path.push_str(".validationStatus");
-            if let Some(v) = &self.validation_status {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.validation_date.is_some() {
-            let n = path.len();
-            path.push_str(".validationDate");
-            if let Some(v) = &self.validation_date {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.can_push_updates.is_some() {
-            let n = path.len();
-            path.push_str(".canPushUpdates");
-            if let Some(v) = &self.can_push_updates {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.push_type_available.is_empty() {
-            let n = path.len();
-            path.push_str(".pushTypeAvailable");
-            for v in &self.push_type_available {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_opt(path, f, ".who", &self.who, reference);
+        visit_many(path, f, ".type", &self.type_, CodeableConcept::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".communicationMethod",
+            &self.communication_method,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".validationStatus",
+            &self.validation_status,
+            CodeableConcept::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".validationDate",
+            &self.validation_date,
+            DateTime::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".canPushUpdates",
+            &self.can_push_updates,
+            CodeableConcept::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".pushTypeAvailable",
+            &self.push_type_available,
+            CodeableConcept::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for VerificationResultPrimarySource {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt(p, &mut self.who, Reference::read),
+            2 => many(p, &mut self.type_, CodeableConcept::read),
+            3 => many(p, &mut self.extension, Extension::read),
+            4 => opt(p, &mut self.can_push_updates, CodeableConcept::read),
+            5 => opt_prim_value(p, &mut self.validation_date, date_time),
+            6 => opt_prim_element(p, &mut self.validation_date),
+            7 => opt(p, &mut self.validation_status, CodeableConcept::read),
+            8 => many(p, &mut self.modifier_extension, Extension::read),
+            9 => many(p, &mut self.push_type_available, CodeableConcept::read),
+            10 => many(p, &mut self.communication_method, CodeableConcept::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VERIFICATION_RESULT_PRIMARY_SOURCE_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("who"),
+        Key::plain("type"),
+        Key::plain("extension"),
+        Key::plain("canPushUpdates"),
+        Key::plain("validationDate"),
+        Key::plain("_validationDate"),
+        Key::plain("validationStatus"),
+        Key::plain("modifierExtension"),
+        Key::plain("pushTypeAvailable"),
+        Key::plain("communicationMethod"),
+    ],
+    choices: &[],
+    required: &[],
+};
 
 /// Information about the entity validating information
 ///
@@ -1091,126 +847,105 @@ impl VerificationResultValidator {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "organization" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.organization, Reference::read)?;
-                }
-                "identityCertificate" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.identity_certificate, string)?;
-                }
-                "_identityCertificate" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.identity_certificate)?;
-                }
-                "attestationSignature" => {
-                    p.mark(&mut seen, 6)?;
-                    opt(p, &mut r.attestation_signature, Signature::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("organization"));
-        }
+        read_object(p, &VERIFICATION_RESULT_VALIDATOR_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.organization;
-            w.key("organization");
-            v.write(w);
-        }
-        if let Some(v) = &self.identity_certificate {
-            write_prim(w, "identityCertificate", "_identityCertificate", v, w_str);
-        }
-        if let Some(v) = &self.attestation_signature {
-            w.key("attestationSignature");
-            v.write(w);
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "organization", &self.organization, Reference::write);
+        write_opt_prim(
+            w,
+            "identityCertificate",
+            "_identityCertificate",
+            &self.identity_certificate,
+            w_str,
+        );
+        write_opt(
+            w,
+            "attestationSignature",
+            &self.attestation_signature,
+            Signature::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".organization");
-            {
-                let v = &self.organization;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.identity_certificate.is_some() {
-            let n = path.len();
-            path.push_str(".identityCertificate");
-            if let Some(v) = &self.identity_certificate {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.attestation_signature.is_some() {
-            let n = path.len();
-            path.push_str(".attestationSignature");
-            if let Some(v) = &self.attestation_signature {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".organization", &self.organization, reference);
+        visit_opt(
+            path,
+            f,
+            ".identityCertificate",
+            &self.identity_certificate,
+            FhirString::visit_refs,
+        );
+        visit_opt(
+            path,
+            f,
+            ".attestationSignature",
+            &self.attestation_signature,
+            Signature::visit_refs,
+        );
+    }
+}
+
+impl ReadFields for VerificationResultValidator {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => many(p, &mut self.extension, Extension::read),
+            2 => one(p, &mut self.organization, Reference::read),
+            3 => many(p, &mut self.modifier_extension, Extension::read),
+            4 => opt_prim_value(p, &mut self.identity_certificate, string),
+            5 => opt_prim_element(p, &mut self.identity_certificate),
+            6 => opt(p, &mut self.attestation_signature, Signature::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VERIFICATION_RESULT_VALIDATOR_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("extension"),
+        Key::plain("organization"),
+        Key::plain("modifierExtension"),
+        Key::plain("identityCertificate"),
+        Key::plain("_identityCertificate"),
+        Key::plain("attestationSignature"),
+    ],
+    choices: &[],
+    required: &[Required {
+        name: "organization",
+        keys: &[2],
+    }],
+};

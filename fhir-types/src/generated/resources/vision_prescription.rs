@@ -103,130 +103,7 @@ impl VisionPrescription {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "resourceType" => {
-                    p.mark(&mut seen, 0)?;
-                    p.expect_resource_type("VisionPrescription")?;
-                }
-                "id" => {
-                    p.mark(&mut seen, 1)?;
-                    opt_prim_value(p, &mut r.id, id)?;
-                }
-                "_id" => {
-                    p.mark(&mut seen, 2)?;
-                    opt_prim_element(p, &mut r.id)?;
-                }
-                "meta" => {
-                    p.mark(&mut seen, 3)?;
-                    opt(p, &mut r.meta, Meta::read)?;
-                }
-                "implicitRules" => {
-                    p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.implicit_rules, uri)?;
-                }
-                "_implicitRules" => {
-                    p.mark(&mut seen, 5)?;
-                    opt_prim_element(p, &mut r.implicit_rules)?;
-                }
-                "language" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.language, code)?;
-                }
-                "_language" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.language)?;
-                }
-                "text" => {
-                    p.mark(&mut seen, 8)?;
-                    opt(p, &mut r.text, Narrative::read)?;
-                }
-                "contained" => {
-                    p.mark(&mut seen, 9)?;
-                    many(p, &mut r.contained, Resource::read)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 10)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 11)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "identifier" => {
-                    p.mark(&mut seen, 12)?;
-                    many(p, &mut r.identifier, Identifier::read)?;
-                }
-                "status" => {
-                    p.mark(&mut seen, 13)?;
-                    prim_value(
-                        p,
-                        &mut r.status,
-                        codes::FinancialResourceStatusCodes::read_code,
-                    )?;
-                }
-                "_status" => {
-                    p.mark(&mut seen, 14)?;
-                    prim_element(p, &mut r.status)?;
-                }
-                "created" => {
-                    p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.created, date_time)?;
-                }
-                "_created" => {
-                    p.mark(&mut seen, 16)?;
-                    prim_element(p, &mut r.created)?;
-                }
-                "patient" => {
-                    p.mark(&mut seen, 17)?;
-                    one(p, &mut r.patient, Reference::read)?;
-                }
-                "encounter" => {
-                    p.mark(&mut seen, 18)?;
-                    opt(p, &mut r.encounter, Reference::read)?;
-                }
-                "dateWritten" => {
-                    p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.date_written, date_time)?;
-                }
-                "_dateWritten" => {
-                    p.mark(&mut seen, 20)?;
-                    prim_element(p, &mut r.date_written)?;
-                }
-                "prescriber" => {
-                    p.mark(&mut seen, 21)?;
-                    one(p, &mut r.prescriber, Reference::read)?;
-                }
-                "lensSpecification" => {
-                    p.mark(&mut seen, 22)?;
-                    many(
-                        p,
-                        &mut r.lens_specification,
-                        VisionPrescriptionLensSpecification::read,
-                    )?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 13) && !p.marked(&seen, 14) {
-            return Err(p.missing("status"));
-        }
-        if !p.marked(&seen, 15) && !p.marked(&seen, 16) {
-            return Err(p.missing("created"));
-        }
-        if !p.marked(&seen, 17) {
-            return Err(p.missing("patient"));
-        }
-        if !p.marked(&seen, 19) && !p.marked(&seen, 20) {
-            return Err(p.missing("dateWritten"));
-        }
-        if !p.marked(&seen, 21) {
-            return Err(p.missing("prescriber"));
-        }
-        if r.lens_specification.is_empty() {
-            return Err(p.missing("lensSpecification"));
-        }
+        read_object(p, &VISION_PRESCRIPTION_KEYS, &mut seen, &mut r)?;
         Ok(r)
     }
 
@@ -234,219 +111,200 @@ impl VisionPrescription {
         w.begin_object();
         w.key("resourceType");
         w.str("VisionPrescription");
-        if let Some(v) = &self.id {
-            write_prim(w, "id", "_id", v, w_str);
-        }
-        if let Some(v) = &self.meta {
-            w.key("meta");
-            v.write(w);
-        }
-        if let Some(v) = &self.implicit_rules {
-            write_prim(w, "implicitRules", "_implicitRules", v, w_str);
-        }
-        if let Some(v) = &self.language {
-            write_prim(w, "language", "_language", v, w_str);
-        }
-        if let Some(v) = &self.text {
-            w.key("text");
-            v.write(w);
-        }
-        if !self.contained.is_empty() {
-            w.key("contained");
-            w.begin_array();
-            for v in &self.contained {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.identifier.is_empty() {
-            w.key("identifier");
-            w.begin_array();
-            for v in &self.identifier {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "created", "_created", &self.created, w_str);
-        {
-            let v = &self.patient;
-            w.key("patient");
-            v.write(w);
-        }
-        if let Some(v) = &self.encounter {
-            w.key("encounter");
-            v.write(w);
-        }
-        write_prim(w, "dateWritten", "_dateWritten", &self.date_written, w_str);
-        {
-            let v = &self.prescriber;
-            w.key("prescriber");
-            v.write(w);
-        }
-        if !self.lens_specification.is_empty() {
-            w.key("lensSpecification");
-            w.begin_array();
-            for v in &self.lens_specification {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_prim(w, "id", "_id", &self.id, w_str);
+        write_opt(w, "meta", &self.meta, Meta::write);
+        write_opt_prim(
+            w,
+            "implicitRules",
+            "_implicitRules",
+            &self.implicit_rules,
+            w_str,
+        );
+        write_opt_prim(w, "language", "_language", &self.language, w_str);
+        write_opt(w, "text", &self.text, Narrative::write);
+        write_many(w, "contained", &self.contained, Resource::write);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_many(w, "identifier", &self.identifier, Identifier::write);
+        write_one_prim(w, "status", "_status", &self.status, w_str);
+        write_one_prim(w, "created", "_created", &self.created, w_str);
+        write_one(w, "patient", &self.patient, Reference::write);
+        write_opt(w, "encounter", &self.encounter, Reference::write);
+        write_one_prim(w, "dateWritten", "_dateWritten", &self.date_written, w_str);
+        write_one(w, "prescriber", &self.prescriber, Reference::write);
+        write_many(
+            w,
+            "lensSpecification",
+            &self.lens_specification,
+            VisionPrescriptionLensSpecification::write,
+        );
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if self.id.is_some() {
-            let n = path.len();
-            path.push_str(".id");
-            if let Some(v) = &self.id {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.meta.is_some() {
-            let n = path.len();
-            path.push_str(".meta");
-            if let Some(v) = &self.meta {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.implicit_rules.is_some() {
-            let n = path.len();
-            path.push_str(".implicitRules");
-            if let Some(v) = &self.implicit_rules {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.language.is_some() {
-            let n = path.len();
-            path.push_str(".language");
-            if let Some(v) = &self.language {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.text.is_some() {
-            let n = path.len();
-            path.push_str(".text");
-            if let Some(v) = &self.text {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.identifier.is_empty() {
-            let n = path.len();
-            path.push_str(".identifier");
-            for v in &self.identifier {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".status");
-            {
-                let v = &self.status;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".created");
-            {
-                let v = &self.created;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".patient");
-            {
-                let v = &self.patient;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.encounter.is_some() {
-            let n = path.len();
-            path.push_str(".encounter");
-            if let Some(v) = &self.encounter {
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".dateWritten");
-            {
-                let v = &self.date_written;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".prescriber");
-            {
-                let v = &self.prescriber;
-                f(path, v);
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.lens_specification.is_empty() {
-            let n = path.len();
-            path.push_str(".lensSpecification");
-            for v in &self.lens_specification {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
+        visit_opt(path, f, ".id", &self.id, Id::visit_refs);
+        visit_opt(path, f, ".meta", &self.meta, Meta::visit_refs);
+        visit_opt(
+            path,
+            f,
+            ".implicitRules",
+            &self.implicit_rules,
+            Uri::visit_refs,
+        );
+        visit_opt(path, f, ".language", &self.language, Code::visit_refs);
+        visit_opt(path, f, ".text", &self.text, Narrative::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".identifier",
+            &self.identifier,
+            Identifier::visit_refs,
+        );
+        visit_one(path, f, ".status", &self.status, Code::visit_refs);
+        visit_one(path, f, ".created", &self.created, DateTime::visit_refs);
+        visit_one(path, f, ".patient", &self.patient, reference);
+        visit_opt(path, f, ".encounter", &self.encounter, reference);
+        visit_one(
+            path,
+            f,
+            ".dateWritten",
+            &self.date_written,
+            DateTime::visit_refs,
+        );
+        visit_one(path, f, ".prescriber", &self.prescriber, reference);
+        visit_many(
+            path,
+            f,
+            ".lensSpecification",
+            &self.lens_specification,
+            VisionPrescriptionLensSpecification::visit_refs,
+        );
     }
 
     pub(crate) fn collect_resources<'a>(&'a self, out: &mut Vec<&'a Resource>) {
         out.extend(self.contained.iter());
     }
 }
+
+impl ReadFields for VisionPrescription {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt_prim_value(p, &mut self.id, id),
+            1 => opt_prim_element(p, &mut self.id),
+            2 => opt(p, &mut self.meta, Meta::read),
+            3 => opt(p, &mut self.text, Narrative::read),
+            4 => prim_value(
+                p,
+                &mut self.status,
+                codes::FinancialResourceStatusCodes::read_code,
+            ),
+            5 => prim_element(p, &mut self.status),
+            6 => prim_value(p, &mut self.created, date_time),
+            7 => one(p, &mut self.patient, Reference::read),
+            8 => prim_element(p, &mut self.created),
+            9 => opt_prim_value(p, &mut self.language, code),
+            10 => opt_prim_element(p, &mut self.language),
+            11 => many(p, &mut self.contained, Resource::read),
+            12 => opt(p, &mut self.encounter, Reference::read),
+            13 => many(p, &mut self.extension, Extension::read),
+            14 => many(p, &mut self.identifier, Identifier::read),
+            15 => one(p, &mut self.prescriber, Reference::read),
+            16 => prim_value(p, &mut self.date_written, date_time),
+            17 => prim_element(p, &mut self.date_written),
+            18 => p.expect_resource_type("VisionPrescription"),
+            19 => opt_prim_value(p, &mut self.implicit_rules, uri),
+            20 => opt_prim_element(p, &mut self.implicit_rules),
+            21 => many(
+                p,
+                &mut self.lens_specification,
+                VisionPrescriptionLensSpecification::read,
+            ),
+            22 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
+        }
+    }
+}
+
+static VISION_PRESCRIPTION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("_id"),
+        Key::plain("meta"),
+        Key::plain("text"),
+        Key::plain("status"),
+        Key::plain("_status"),
+        Key::plain("created"),
+        Key::plain("patient"),
+        Key::plain("_created"),
+        Key::plain("language"),
+        Key::plain("_language"),
+        Key::plain("contained"),
+        Key::plain("encounter"),
+        Key::plain("extension"),
+        Key::plain("identifier"),
+        Key::plain("prescriber"),
+        Key::plain("dateWritten"),
+        Key::plain("_dateWritten"),
+        Key::plain("resourceType"),
+        Key::plain("implicitRules"),
+        Key::plain("_implicitRules"),
+        Key::plain("lensSpecification"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "status",
+            keys: &[4, 5],
+        },
+        Required {
+            name: "created",
+            keys: &[6, 8],
+        },
+        Required {
+            name: "patient",
+            keys: &[7],
+        },
+        Required {
+            name: "dateWritten",
+            keys: &[16, 17],
+        },
+        Required {
+            name: "prescriber",
+            keys: &[15],
+        },
+        Required {
+            name: "lensSpecification",
+            keys: &[21],
+        },
+    ],
+};
 
 /// Vision lens authorization
 ///
@@ -541,345 +399,179 @@ impl VisionPrescriptionLensSpecification {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "product" => {
-                    p.mark(&mut seen, 3)?;
-                    one(p, &mut r.product, CodeableConcept::read)?;
-                }
-                "eye" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.eye, codes::VisionEyes::read_code)?;
-                }
-                "_eye" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_element(p, &mut r.eye)?;
-                }
-                "sphere" => {
-                    p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.sphere, decimal)?;
-                }
-                "_sphere" => {
-                    p.mark(&mut seen, 7)?;
-                    opt_prim_element(p, &mut r.sphere)?;
-                }
-                "cylinder" => {
-                    p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.cylinder, decimal)?;
-                }
-                "_cylinder" => {
-                    p.mark(&mut seen, 9)?;
-                    opt_prim_element(p, &mut r.cylinder)?;
-                }
-                "axis" => {
-                    p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.axis, integer)?;
-                }
-                "_axis" => {
-                    p.mark(&mut seen, 11)?;
-                    opt_prim_element(p, &mut r.axis)?;
-                }
-                "prism" => {
-                    p.mark(&mut seen, 12)?;
-                    many(
-                        p,
-                        &mut r.prism,
-                        VisionPrescriptionLensSpecificationPrism::read,
-                    )?;
-                }
-                "add" => {
-                    p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.add, decimal)?;
-                }
-                "_add" => {
-                    p.mark(&mut seen, 14)?;
-                    opt_prim_element(p, &mut r.add)?;
-                }
-                "power" => {
-                    p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.power, decimal)?;
-                }
-                "_power" => {
-                    p.mark(&mut seen, 16)?;
-                    opt_prim_element(p, &mut r.power)?;
-                }
-                "backCurve" => {
-                    p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.back_curve, decimal)?;
-                }
-                "_backCurve" => {
-                    p.mark(&mut seen, 18)?;
-                    opt_prim_element(p, &mut r.back_curve)?;
-                }
-                "diameter" => {
-                    p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.diameter, decimal)?;
-                }
-                "_diameter" => {
-                    p.mark(&mut seen, 20)?;
-                    opt_prim_element(p, &mut r.diameter)?;
-                }
-                "duration" => {
-                    p.mark(&mut seen, 21)?;
-                    opt(p, &mut r.duration, Quantity::read)?;
-                }
-                "color" => {
-                    p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.color, string)?;
-                }
-                "_color" => {
-                    p.mark(&mut seen, 23)?;
-                    opt_prim_element(p, &mut r.color)?;
-                }
-                "brand" => {
-                    p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.brand, string)?;
-                }
-                "_brand" => {
-                    p.mark(&mut seen, 25)?;
-                    opt_prim_element(p, &mut r.brand)?;
-                }
-                "note" => {
-                    p.mark(&mut seen, 26)?;
-                    many(p, &mut r.note, Annotation::read)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) {
-            return Err(p.missing("product"));
-        }
-        if !p.marked(&seen, 4) && !p.marked(&seen, 5) {
-            return Err(p.missing("eye"));
-        }
+        read_object(
+            p,
+            &VISION_PRESCRIPTION_LENS_SPECIFICATION_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        {
-            let v = &self.product;
-            w.key("product");
-            v.write(w);
-        }
-        write_prim(w, "eye", "_eye", &self.eye, w_str);
-        if let Some(v) = &self.sphere {
-            write_prim(w, "sphere", "_sphere", v, w_decimal);
-        }
-        if let Some(v) = &self.cylinder {
-            write_prim(w, "cylinder", "_cylinder", v, w_decimal);
-        }
-        if let Some(v) = &self.axis {
-            write_prim(w, "axis", "_axis", v, w_integer);
-        }
-        if !self.prism.is_empty() {
-            w.key("prism");
-            w.begin_array();
-            for v in &self.prism {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if let Some(v) = &self.add {
-            write_prim(w, "add", "_add", v, w_decimal);
-        }
-        if let Some(v) = &self.power {
-            write_prim(w, "power", "_power", v, w_decimal);
-        }
-        if let Some(v) = &self.back_curve {
-            write_prim(w, "backCurve", "_backCurve", v, w_decimal);
-        }
-        if let Some(v) = &self.diameter {
-            write_prim(w, "diameter", "_diameter", v, w_decimal);
-        }
-        if let Some(v) = &self.duration {
-            w.key("duration");
-            v.write(w);
-        }
-        if let Some(v) = &self.color {
-            write_prim(w, "color", "_color", v, w_str);
-        }
-        if let Some(v) = &self.brand {
-            write_prim(w, "brand", "_brand", v, w_str);
-        }
-        if !self.note.is_empty() {
-            w.key("note");
-            w.begin_array();
-            for v in &self.note {
-                v.write(w);
-            }
-            w.end_array();
-        }
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one(w, "product", &self.product, CodeableConcept::write);
+        write_one_prim(w, "eye", "_eye", &self.eye, w_str);
+        write_opt_prim(w, "sphere", "_sphere", &self.sphere, w_decimal);
+        write_opt_prim(w, "cylinder", "_cylinder", &self.cylinder, w_decimal);
+        write_opt_prim(w, "axis", "_axis", &self.axis, w_integer);
+        write_many(
+            w,
+            "prism",
+            &self.prism,
+            VisionPrescriptionLensSpecificationPrism::write,
+        );
+        write_opt_prim(w, "add", "_add", &self.add, w_decimal);
+        write_opt_prim(w, "power", "_power", &self.power, w_decimal);
+        write_opt_prim(w, "backCurve", "_backCurve", &self.back_curve, w_decimal);
+        write_opt_prim(w, "diameter", "_diameter", &self.diameter, w_decimal);
+        write_opt(w, "duration", &self.duration, Quantity::write);
+        write_opt_prim(w, "color", "_color", &self.color, w_str);
+        write_opt_prim(w, "brand", "_brand", &self.brand, w_str);
+        write_many(w, "note", &self.note, Annotation::write);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".product");
-            {
-                let v = &self.product;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".eye");
-            {
-                let v = &self.eye;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.sphere.is_some() {
-            let n = path.len();
-            path.push_str(".sphere");
-            if let Some(v) = &self.sphere {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.cylinder.is_some() {
-            let n = path.len();
-            path.push_str(".cylinder");
-            if let Some(v) = &self.cylinder {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.axis.is_some() {
-            let n = path.len();
-            path.push_str(".axis");
-            if let Some(v) = &self.axis {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.prism.is_empty() {
-            let n = path.len();
-            path.push_str(".prism");
-            for v in &self.prism {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.add.is_some() {
-            let n = path.len();
-            path.push_str(".add");
-            if let Some(v) = &self.add {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.power.is_some() {
-            let n = path.len();
-            path.push_str(".power");
-            if let Some(v) = &self.power {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.back_curve.is_some() {
-            let n = path.len();
-            path.push_str(".backCurve");
-            if let Some(v) = &self.back_curve {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.diameter.is_some() {
-            let n = path.len();
-            path.push_str(".diameter");
-            if let Some(v) = &self.diameter {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.duration.is_some() {
-            let n = path.len();
-            path.push_str(".duration");
-            if let Some(v) = &self.duration {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.color.is_some() {
-            let n = path.len();
-            path.push_str(".color");
-            if let Some(v) = &self.color {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if self.brand.is_some() {
-            let n = path.len();
-            path.push_str(".brand");
-            if let Some(v) = &self.brand {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.note.is_empty() {
-            let n = path.len();
-            path.push_str(".note");
-            for v in &self.note {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(
+            path,
+            f,
+            ".product",
+            &self.product,
+            CodeableConcept::visit_refs,
+        );
+        visit_one(path, f, ".eye", &self.eye, Code::visit_refs);
+        visit_opt(path, f, ".sphere", &self.sphere, Decimal::visit_refs);
+        visit_opt(path, f, ".cylinder", &self.cylinder, Decimal::visit_refs);
+        visit_opt(path, f, ".axis", &self.axis, Integer::visit_refs);
+        visit_many(
+            path,
+            f,
+            ".prism",
+            &self.prism,
+            VisionPrescriptionLensSpecificationPrism::visit_refs,
+        );
+        visit_opt(path, f, ".add", &self.add, Decimal::visit_refs);
+        visit_opt(path, f, ".power", &self.power, Decimal::visit_refs);
+        visit_opt(path, f, ".backCurve", &self.back_curve, Decimal::visit_refs);
+        visit_opt(path, f, ".diameter", &self.diameter, Decimal::visit_refs);
+        visit_opt(path, f, ".duration", &self.duration, Quantity::visit_refs);
+        visit_opt(path, f, ".color", &self.color, FhirString::visit_refs);
+        visit_opt(path, f, ".brand", &self.brand, FhirString::visit_refs);
+        visit_many(path, f, ".note", &self.note, Annotation::visit_refs);
+    }
+}
+
+impl ReadFields for VisionPrescriptionLensSpecification {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => opt_prim_value(p, &mut self.add, decimal),
+            2 => prim_value(p, &mut self.eye, codes::VisionEyes::read_code),
+            3 => opt_prim_element(p, &mut self.add),
+            4 => prim_element(p, &mut self.eye),
+            5 => opt_prim_value(p, &mut self.axis, integer),
+            6 => many(p, &mut self.note, Annotation::read),
+            7 => opt_prim_element(p, &mut self.axis),
+            8 => opt_prim_value(p, &mut self.brand, string),
+            9 => opt_prim_value(p, &mut self.color, string),
+            10 => opt_prim_value(p, &mut self.power, decimal),
+            11 => many(
+                p,
+                &mut self.prism,
+                VisionPrescriptionLensSpecificationPrism::read,
+            ),
+            12 => opt_prim_element(p, &mut self.brand),
+            13 => opt_prim_element(p, &mut self.color),
+            14 => opt_prim_element(p, &mut self.power),
+            15 => opt_prim_value(p, &mut self.sphere, decimal),
+            16 => opt_prim_element(p, &mut self.sphere),
+            17 => one(p, &mut self.product, CodeableConcept::read),
+            18 => opt_prim_value(p, &mut self.cylinder, decimal),
+            19 => opt_prim_value(p, &mut self.diameter, decimal),
+            20 => opt(p, &mut self.duration, Quantity::read),
+            21 => opt_prim_element(p, &mut self.cylinder),
+            22 => opt_prim_element(p, &mut self.diameter),
+            23 => opt_prim_value(p, &mut self.back_curve, decimal),
+            24 => many(p, &mut self.extension, Extension::read),
+            25 => opt_prim_element(p, &mut self.back_curve),
+            26 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VISION_PRESCRIPTION_LENS_SPECIFICATION_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("add"),
+        Key::plain("eye"),
+        Key::plain("_add"),
+        Key::plain("_eye"),
+        Key::plain("axis"),
+        Key::plain("note"),
+        Key::plain("_axis"),
+        Key::plain("brand"),
+        Key::plain("color"),
+        Key::plain("power"),
+        Key::plain("prism"),
+        Key::plain("_brand"),
+        Key::plain("_color"),
+        Key::plain("_power"),
+        Key::plain("sphere"),
+        Key::plain("_sphere"),
+        Key::plain("product"),
+        Key::plain("cylinder"),
+        Key::plain("diameter"),
+        Key::plain("duration"),
+        Key::plain("_cylinder"),
+        Key::plain("_diameter"),
+        Key::plain("backCurve"),
+        Key::plain("extension"),
+        Key::plain("_backCurve"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "product",
+            keys: &[17],
+        },
+        Required {
+            name: "eye",
+            keys: &[2, 4],
+        },
+    ],
+};
 
 /// Eye alignment compensation
 ///
@@ -926,111 +618,91 @@ impl VisionPrescriptionLensSpecificationPrism {
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
-        p.begin_object()?;
-        while let Some(k) = p.next_key()? {
-            match &*k {
-                "id" => {
-                    p.mark(&mut seen, 0)?;
-                    opt(p, &mut r.id, plain_string)?;
-                }
-                "extension" => {
-                    p.mark(&mut seen, 1)?;
-                    many(p, &mut r.extension, Extension::read)?;
-                }
-                "modifierExtension" => {
-                    p.mark(&mut seen, 2)?;
-                    many(p, &mut r.modifier_extension, Extension::read)?;
-                }
-                "amount" => {
-                    p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.amount, decimal)?;
-                }
-                "_amount" => {
-                    p.mark(&mut seen, 4)?;
-                    prim_element(p, &mut r.amount)?;
-                }
-                "base" => {
-                    p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.base, codes::VisionBase::read_code)?;
-                }
-                "_base" => {
-                    p.mark(&mut seen, 6)?;
-                    prim_element(p, &mut r.base)?;
-                }
-                _ => p.unknown_key(&k)?,
-            }
-        }
-        if !p.marked(&seen, 3) && !p.marked(&seen, 4) {
-            return Err(p.missing("amount"));
-        }
-        if !p.marked(&seen, 5) && !p.marked(&seen, 6) {
-            return Err(p.missing("base"));
-        }
+        read_object(
+            p,
+            &VISION_PRESCRIPTION_LENS_SPECIFICATION_PRISM_KEYS,
+            &mut seen,
+            &mut r,
+        )?;
         Ok(r)
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
         w.begin_object();
-        if let Some(v) = &self.id {
-            w.key("id");
-            w.str(v);
-        }
-        if !self.extension.is_empty() {
-            w.key("extension");
-            w.begin_array();
-            for v in &self.extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        if !self.modifier_extension.is_empty() {
-            w.key("modifierExtension");
-            w.begin_array();
-            for v in &self.modifier_extension {
-                v.write(w);
-            }
-            w.end_array();
-        }
-        write_prim(w, "amount", "_amount", &self.amount, w_decimal);
-        write_prim(w, "base", "_base", &self.base, w_str);
+        write_opt_str(w, "id", &self.id);
+        write_many(w, "extension", &self.extension, Extension::write);
+        write_many(
+            w,
+            "modifierExtension",
+            &self.modifier_extension,
+            Extension::write,
+        );
+        write_one_prim(w, "amount", "_amount", &self.amount, w_decimal);
+        write_one_prim(w, "base", "_base", &self.base, w_str);
         w.end_object();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
         let _ = (&path, &f);
-        if !self.extension.is_empty() {
-            let n = path.len();
-            path.push_str(".extension");
-            for v in &self.extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        if !self.modifier_extension.is_empty() {
-            let n = path.len();
-            path.push_str(".modifierExtension");
-            for v in &self.modifier_extension {
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".amount");
-            {
-                let v = &self.amount;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
-        }
-        {
-            let n = path.len();
-            path.push_str(".base");
-            {
-                let v = &self.base;
-                v.visit_refs(path, f);
-            }
-            path.truncate(n);
+        visit_many(
+            path,
+            f,
+            ".extension",
+            &self.extension,
+            Extension::visit_refs,
+        );
+        visit_many(
+            path,
+            f,
+            ".modifierExtension",
+            &self.modifier_extension,
+            Extension::visit_refs,
+        );
+        visit_one(path, f, ".amount", &self.amount, Decimal::visit_refs);
+        visit_one(path, f, ".base", &self.base, Code::visit_refs);
+    }
+}
+
+impl ReadFields for VisionPrescriptionLensSpecificationPrism {
+    fn read_field(
+        &mut self,
+        p: &mut Parser<'_>,
+        key: usize,
+        seen: &[u64],
+    ) -> Result<(), ParseError> {
+        let _ = seen;
+        match key {
+            0 => opt(p, &mut self.id, plain_string),
+            1 => prim_value(p, &mut self.base, codes::VisionBase::read_code),
+            2 => prim_element(p, &mut self.base),
+            3 => prim_value(p, &mut self.amount, decimal),
+            4 => prim_element(p, &mut self.amount),
+            5 => many(p, &mut self.extension, Extension::read),
+            6 => many(p, &mut self.modifier_extension, Extension::read),
+            _ => Ok(()),
         }
     }
 }
+
+static VISION_PRESCRIPTION_LENS_SPECIFICATION_PRISM_KEYS: Keys = Keys {
+    keys: &[
+        Key::plain("id"),
+        Key::plain("base"),
+        Key::plain("_base"),
+        Key::plain("amount"),
+        Key::plain("_amount"),
+        Key::plain("extension"),
+        Key::plain("modifierExtension"),
+    ],
+    choices: &[],
+    required: &[
+        Required {
+            name: "amount",
+            keys: &[3, 4],
+        },
+        Required {
+            name: "base",
+            keys: &[1, 2],
+        },
+    ],
+};

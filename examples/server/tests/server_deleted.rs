@@ -1,0 +1,65 @@
+//! Deleted resources: their reader learns `410 Gone` (read, vread of the deletion) and keeps the
+//! earlier versions and the deletion in history; anyone else gets the byte-identical 404 of a
+//! resource that never existed.
+
+mod server_support;
+
+use serde_json::json;
+use server_support::Server;
+
+fn obs(subject: &str) -> serde_json::Value {
+    json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+           "subject": {"reference": subject}})
+}
+
+#[test]
+fn deleted_resources_are_gone_to_their_readers_and_missing_to_others() {
+    let s = Server::start(&[]);
+    let alice = s.patient_token("patient/*.cruds");
+    let victim = s.token("patient/*.cruds", Some("pat-2"), Some("Patient/pat-2"));
+    let create = |t: &str, subject: &str| {
+        let r = s.send_json("POST", "/Observation", t, &obs(subject));
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_owned()
+    };
+    let own = create(&alice, "Patient/example");
+    let theirs = create(&victim, "Patient/pat-2");
+    for (t, id) in [(&alice, &own), (&victim, &theirs)] {
+        let r = s.request("DELETE", &format!("/Observation/{id}"), Some(t), &[], None);
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+
+    assert_eq!(s.get(&format!("/Observation/{own}"), &alice).status, 410);
+    assert_eq!(
+        s.get(&format!("/Observation/{own}/_history/1"), &alice)
+            .status,
+        200
+    );
+    assert_eq!(
+        s.get(&format!("/Observation/{own}/_history/2"), &alice)
+            .status,
+        410
+    );
+    let h = s.get(&format!("/Observation/{own}/_history"), &alice);
+    assert_eq!(h.status, 200, "{}", h.text());
+    let entries = h.json()["entry"].as_array().unwrap().len();
+    assert_eq!(entries, 2, "the creation and the deletion: {}", h.text());
+
+    let missing = s.get("/Observation/never-existed", &alice);
+    for path in [
+        format!("/Observation/{theirs}"),
+        format!("/Observation/{theirs}/_history/1"),
+        format!("/Observation/{theirs}/_history/2"),
+        format!("/Observation/{theirs}/_history"),
+    ] {
+        let r = s.get(&path, &alice);
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert_eq!(r.body, missing.body, "{path}");
+        assert_eq!(r.stable_headers(), missing.stable_headers(), "{path}");
+    }
+    // The owner still sees its own deletion as such.
+    assert_eq!(
+        s.get(&format!("/Observation/{theirs}"), &victim).status,
+        410
+    );
+}
