@@ -8,8 +8,11 @@
 //! - `filter_bundle/1000`: `Permit::filter_bundle` over 1,000 entries (half in the patient's
 //!   compartment), against *baseline: serde_json::Value scan* (walking the same Bundle as a
 //!   `serde_json::Value` and keeping entries whose `subject.reference` equals `Patient/123`).
-//!   Removing an entry drops a whole typed resource, which is a large part of the cost;
-//!   `filter_bundle/1000 checks only` times the per-entry checks alone.
+//!   Removing an entry drops a whole typed resource (part of the work: `retain` frees it);
+//!   `filter_bundle/1000 checks only` times the per-entry checks alone, and
+//!   `filter_bundle/1000 reference walks only` the part of each check that is fhir-types'
+//!   `Resource::visit_references` (the walk over every element that membership rests on).
+//!   The Bundle is cloned in untimed setup (`iter_batched_ref`) and dropped after timing.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use fhir_types::Resource;
@@ -118,6 +121,15 @@ fn filtering(c: &mut Criterion) {
                 .iter()
                 .filter(|r| permit.allows(r, Permissions::SEARCH))
                 .count()
+        })
+    });
+    g.bench_function("1000 reference walks only", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for r in &resources {
+                r.visit_references(&mut |_, _| n += 1);
+            }
+            n
         })
     });
     g.bench_function("baseline: serde_json::Value scan", |b| {

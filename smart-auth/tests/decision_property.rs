@@ -1,13 +1,17 @@
 //! Property: over random fixtures of several patients with cross-references (subject, performer,
-//! focus, beneficiary/subscriber/payor, DiagnosticReport.result, Provenance.target, Patient.link,
-//! absolute, foreign and versioned references), no sequence of requests under a `patient/` token
-//! returns a resource outside that patient's compartment, and nothing inside it is lost.
+//! focus, beneficiary/subscriber/payor, DiagnosticReport.result, Provenance.target, Patient.link
+//! of every link type, absolute, foreign and versioned references), no sequence of requests under
+//! a `patient/` token returns a resource outside that patient's compartment, and nothing inside
+//! it is lost. Both link policies run: links not followed (the default), and links of two types
+//! followed (a Patient record linking to the launch patient is then in its compartment, one way
+//! and for reads only; a record the launch patient's own record links to never is).
 //!
 //! The host in this test is deliberately naive: it ignores every narrowing and hands the permit
 //! all stored resources of the requested types, so only the decision and the result checks stand
 //! between the store and the client. Membership is judged by an independent, deliberately simple
 //! reference model written from the R4 Patient CompartmentDefinition for these few types.
 
+use fhir_types::codes::LinkType;
 use fhir_types::Resource;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -56,10 +60,13 @@ impl Ref {
     }
 }
 
+/// The link types followed under the second policy.
+const FOLLOWED: [LinkType; 2] = [LinkType::Seealso, LinkType::ReplacedBy];
+
 #[derive(Debug, Clone)]
 enum Fixture {
     Patient {
-        link: Option<Ref>,
+        link: Option<(Ref, LinkType)>,
     },
     Observation {
         subject: Option<Ref>,
@@ -97,11 +104,17 @@ impl Fixture {
         }
     }
 
-    /// Reference model of Patient-compartment membership (CompartmentDefinition R4; links are
-    /// not followed; focus, result and non-patient targets never count).
-    fn in_compartment(&self, id: &str, p: &str) -> bool {
+    /// Reference model of Patient-compartment membership (CompartmentDefinition R4; focus,
+    /// result and non-patient targets never count). `follow`: the link types followed (a
+    /// Patient whose own link of such a type points at `p` is in `p`'s compartment).
+    fn in_compartment_with(&self, id: &str, p: &str, follow: &[LinkType]) -> bool {
         match self {
-            Fixture::Patient { .. } => id == p,
+            Fixture::Patient { link } => {
+                id == p
+                    || link
+                        .as_ref()
+                        .is_some_and(|(r, t)| follow.contains(t) && r.is_patient(p))
+            }
             Fixture::Observation {
                 subject, performer, ..
             } => subject.iter().chain(performer).any(|r| r.is_patient(p)),
@@ -122,13 +135,18 @@ impl Fixture {
         }
     }
 
+    /// Membership without following links: what writes are judged on.
+    fn in_compartment(&self, id: &str, p: &str) -> bool {
+        self.in_compartment_with(id, p, &[])
+    }
+
     fn to_json(&self, id: &str) -> Value {
         let refs = |v: &[Ref]| Value::Array(v.iter().map(Ref::json).collect());
         let code = json!({"text": "t"});
         let mut j = match self {
             Fixture::Patient { link } => match link {
-                Some(l) => {
-                    json!({"resourceType": "Patient", "link": [{"other": l.json(), "type": "seealso"}]})
+                Some((l, t)) => {
+                    json!({"resourceType": "Patient", "link": [{"other": l.json(), "type": t.as_str()}]})
                 }
                 None => json!({"resourceType": "Patient"}),
             },
@@ -201,6 +219,10 @@ fn arb_ref() -> impl Strategy<Value = Ref> {
     ]
 }
 
+fn arb_link() -> impl Strategy<Value = (Ref, LinkType)> {
+    (arb_ref(), prop::sample::select(LinkType::ALL.to_vec()))
+}
+
 fn arb_fixture() -> impl Strategy<Value = Fixture> {
     let refs = || prop::collection::vec(arb_ref(), 0..3);
     prop_oneof![
@@ -216,7 +238,7 @@ fn arb_fixture() -> impl Strategy<Value = Fixture> {
 /// The store: four patients (some linked to others) and random other resources `r0..`.
 fn arb_store() -> impl Strategy<Value = Vec<(String, Fixture)>> {
     (
-        prop::collection::vec(prop::option::of(arb_ref()), 4),
+        prop::collection::vec(prop::option::of(arb_link()), 4),
         prop::collection::vec(arb_fixture(), 4..12),
     )
         .prop_map(|(links, rest)| {
@@ -243,6 +265,8 @@ enum Step {
     History(&'static str),
     SystemSearch,
     Update(usize, Ref),
+    /// `PUT Patient/pN` with a new (or no) link.
+    Relink(usize, Option<(Ref, LinkType)>),
 }
 
 const TYPES: [&str; 7] = [
@@ -270,6 +294,7 @@ fn arb_step() -> impl Strategy<Value = Step> {
         1 => prop::sample::select(TYPES.to_vec()).prop_map(Step::History),
         1 => Just(Step::SystemSearch),
         2 => (0..16usize, arb_ref()).prop_map(|(i, r)| Step::Update(i, r)),
+        1 => (0..4usize, prop::option::of(arb_link())).prop_map(|(i, l)| Step::Relink(i, l)),
     ]
 }
 
@@ -299,6 +324,7 @@ fn bundle(entries: &[(&str, &Value)]) -> Resource {
 /// Runs one step as the naive host and returns the `(type, id)` of what left the server.
 fn run(
     a: &Authorizer,
+    follow: &[LinkType],
     scopes: &str,
     patient: &str,
     store: &[(String, Fixture)],
@@ -428,22 +454,69 @@ fn run(
             assert_eq!(allowed, model, "update {id}: stored {stored:?} new {new:?}");
             Vec::new()
         }
+        Step::Relink(i, new_link) => {
+            let Some((id, stored @ Fixture::Patient { link })) = store.get(*i) else {
+                return Vec::new();
+            };
+            let Ok(permit) = a
+                .decide(&ctx, &request(&format!("PUT Patient/{id}")))
+                .into_result()
+            else {
+                return Vec::new();
+            };
+            let new = Fixture::Patient {
+                link: new_link.clone(),
+            };
+            let allowed = permit
+                .check_write(
+                    Some(&parse(&new.to_json(id))),
+                    Some(&parse(&stored.to_json(id))),
+                )
+                .is_ok();
+            // Writes never follow links; while links are followed, a `patient/` token may not
+            // change them at all.
+            let same_link = link.as_ref().map(|(r, t)| (r.render(), *t))
+                == new_link.as_ref().map(|(r, t)| (r.render(), *t));
+            let model = stored.in_compartment(id, patient)
+                && new.in_compartment(id, patient)
+                && (follow.is_empty() || same_link);
+            assert_eq!(allowed, model, "relink {id}: {stored:?} -> {new:?}");
+            Vec::new()
+        }
     }
 }
 
-fn property(store: Vec<(String, Fixture)>, patient: usize, scopes: usize, steps: Vec<Step>) {
-    let a = Authorizer::new(DecisionPolicy::default().with_base_url(BASE));
+fn property(
+    store: Vec<(String, Fixture)>,
+    patient: usize,
+    scopes: usize,
+    follow: bool,
+    steps: Vec<Step>,
+) {
+    let follow: &[LinkType] = if follow { &FOLLOWED } else { &[] };
+    let a = Authorizer::new(
+        DecisionPolicy::default()
+            .with_base_url(BASE)
+            .with_patient_links(follow.iter().copied()),
+    );
     let patient = PATIENTS[patient];
     let scopes = SCOPES[scopes];
+    let stored = |ty: &str, id: &str| {
+        &store
+            .iter()
+            .find(|(i, f)| *i == id && f.type_name() == ty)
+            .expect("returned resource is stored")
+            .1
+    };
     for step in &steps {
-        for (ty, id) in run(&a, scopes, patient, &store, step) {
-            let (_, f) = store
-                .iter()
-                .find(|(i, f)| *i == id && f.type_name() == ty)
-                .expect("returned resource is stored");
+        // Compartment searches and `$everything` never follow links.
+        let strict = matches!(step, Step::Everything(_) | Step::CompartmentSearch(..));
+        let model: &[LinkType] = if strict { &[] } else { follow };
+        for (ty, id) in run(&a, follow, scopes, patient, &store, step) {
+            let f = stored(&ty, &id);
             assert!(
-                f.in_compartment(&id, patient),
-                "{step:?} returned {ty}/{id} ({f:?}) outside Patient/{patient}"
+                f.in_compartment_with(&id, patient, model),
+                "{step:?} returned {ty}/{id} ({f:?}) outside Patient/{patient} (links followed: {follow:?})"
             );
         }
     }
@@ -453,36 +526,45 @@ fn property(store: Vec<(String, Fixture)>, patient: usize, scopes: usize, steps:
         let granted = a
             .decide(&ctx, &request(&format!("GET {}/{id}", f.type_name())))
             .is_allowed();
-        let got = !run(&a, scopes, patient, &store, &Step::Read(i)).is_empty();
+        let got = !run(&a, follow, scopes, patient, &store, &Step::Read(i)).is_empty();
         assert_eq!(
             got,
-            granted && f.in_compartment(id, patient),
-            "read {id}: {f:?}"
+            granted && f.in_compartment_with(id, patient, follow),
+            "read {id}: {f:?} (links followed: {follow:?})"
         );
         let r = parse(&f.to_json(id));
         let facts = fhir_types::compartment::memberships(
             fhir_types::compartment::CompartmentType::Patient,
             &r,
             Some(BASE),
-        )
-        .iter()
-        .any(|m| {
-            m.id == patient
-                && !matches!(
-                    m.via,
-                    fhir_types::compartment::Via::Param { param: "link", .. }
-                )
-        });
+        );
+        let by = |links: bool| {
+            facts.iter().any(|m| {
+                m.id == patient
+                    && (links
+                        || !matches!(
+                            m.via,
+                            fhir_types::compartment::Via::Param { param: "link", .. }
+                        ))
+            })
+        };
         assert_eq!(
-            facts,
+            by(false),
             f.in_compartment(id, patient),
             "fhir-types compartment facts for {id}: {f:?}"
         );
+        assert_eq!(
+            by(true),
+            f.in_compartment_with(id, patient, &LinkType::ALL),
+            "fhir-types compartment facts with links for {id}: {f:?}"
+        );
     }
     // Completeness: a plain search of a granted type returns exactly the compartment's members.
-    for t in ["Observation", "DiagnosticReport"] {
+    for t in ["Observation", "DiagnosticReport", "Patient"] {
+        let granted = a.decide(&ctx, &request(&format!("GET {t}"))).is_allowed();
         let mut got: Vec<String> = run(
             &a,
+            follow,
             scopes,
             patient,
             &store,
@@ -493,12 +575,17 @@ fn property(store: Vec<(String, Fixture)>, patient: usize, scopes: usize, steps:
         .collect();
         let mut want: Vec<String> = store
             .iter()
-            .filter(|(id, f)| f.type_name() == t && f.in_compartment(id, patient))
+            .filter(|(id, f)| {
+                granted && f.type_name() == t && f.in_compartment_with(id, patient, follow)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         got.sort();
         want.sort();
-        assert_eq!(got, want, "search {t} under {scopes} for {patient}");
+        assert_eq!(
+            got, want,
+            "search {t} under {scopes} for {patient} (links followed: {follow:?})"
+        );
     }
 }
 
@@ -509,8 +596,8 @@ fn no_request_sequence_leaves_the_compartment() {
         .stack_size(64 << 20)
         .spawn(|| {
             let config = ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() };
-            proptest!(config, |(store in arb_store(), patient in 0..4usize, scopes in 0..4usize, steps in prop::collection::vec(arb_step(), 1..10))| {
-                property(store, patient, scopes, steps);
+            proptest!(config, |(store in arb_store(), patient in 0..4usize, scopes in 0..4usize, follow in any::<bool>(), steps in prop::collection::vec(arb_step(), 1..10))| {
+                property(store, patient, scopes, follow, steps);
             });
         })
         .unwrap()

@@ -168,6 +168,86 @@ fn non_resource_scopes() {
     }
 }
 
+/// SMART App Launch 2.2, "Appendix: URI representation of scopes": the URI form exists for
+/// exchanging scopes outside OAuth. In a `scope` string it grants nothing by default and is
+/// reported as `uri_form` (never mistaken for an extension scope); a policy can accept it.
+#[test]
+fn uri_representation_of_scopes() {
+    let smart = "http://smarthealthit.org/fhir/scopes/";
+    let oidc = "http://openid.net/specs/openid-connect-core-1_0#";
+    let rows: &[(&str, &str)] = &[
+        ("patient/*.rs", smart),
+        ("patient/Observation.rs?category=laboratory", smart),
+        ("user/Observation.read", smart),
+        ("system/*.cruds", smart),
+        ("launch/patient", smart),
+        ("fhirUser", smart),
+        ("online_access", smart),
+        ("openid", oidc),
+        ("profile", oidc),
+        ("offline_access", oidc),
+    ];
+    for (short, prefix) in rows {
+        let scope = one(short).unwrap();
+        let uri = format!("{prefix}{short}");
+        assert_eq!(scope.to_uri().as_deref(), Some(uri.as_str()), "{short}");
+        assert_eq!(Scope::from_uri(&uri).as_ref(), Ok(&scope), "{uri}");
+        // As a token of a `scope` string: reported, grants nothing.
+        assert_eq!(one(&uri), Err(ScopeIssueReason::UriForm), "{uri}");
+        let set = ScopeSet::parse(&uri);
+        assert_eq!(set.iter().count(), 0, "{uri}");
+        assert_eq!(set.issues()[0].reason.code(), "uri_form");
+    }
+    // Variant spellings of the two namespaces are refused the same way, not taken as extensions.
+    for variant in [
+        "https://smarthealthit.org/fhir/scopes/patient/*.rs",
+        "HTTP://SmartHealthIT.org/fhir/scopes/patient/*.rs",
+        "http://openid.net/specs/openid-connect-core-1_0#openid",
+    ] {
+        assert_eq!(one(variant), Err(ScopeIssueReason::UriForm), "{variant}");
+    }
+    // Only the canonical prefix of each scope, and a valid scope after it.
+    for bad in [
+        "https://smarthealthit.org/fhir/scopes/patient/*.rs",
+        "http://smarthealthit.org/fhir/scopes/openid",
+        "http://openid.net/specs/openid-connect-core-1_0#patient/*.rs",
+        "http://smarthealthit.org/fhir/scopes/patient/Observation.dus",
+        "http://smarthealthit.org/fhir/scopes/",
+        "patient/*.rs",
+    ] {
+        assert!(Scope::from_uri(bad).is_err(), "{bad}");
+    }
+    assert_eq!(Scope::Extension("__x".into()).to_uri(), None);
+
+    // Opt-in: the URI form grants exactly what the short form grants.
+    let accept = {
+        let mut p = ScopePolicy::default();
+        p.accept_uri_form = true;
+        p
+    };
+    let set = ScopeSet::parse_with(
+        "http://openid.net/specs/openid-connect-core-1_0#openid http://smarthealthit.org/fhir/scopes/patient/Observation.rs http://smarthealthit.org/fhir/scopes/patient/Observation.dus",
+        &accept,
+    );
+    assert_eq!(set.to_string(), "openid patient/Observation.rs");
+    let reasons: Vec<_> = set.issues().iter().map(|i| i.reason).collect();
+    assert_eq!(reasons, [ScopeIssueReason::InvalidPermissions]);
+    // Invalid resource scopes in URI form still reject the grant under `RejectToken`.
+    let strict = {
+        let mut p = accept.clone();
+        p.invalid_resource_scope = InvalidScopeHandling::RejectToken;
+        p
+    };
+    assert_eq!(
+        ScopeSet::parse_with(
+            "http://smarthealthit.org/fhir/scopes/patient/Observation.dus",
+            &strict
+        )
+        .rejection(),
+        Some(ScopeRejection::InvalidResourceScope)
+    );
+}
+
 #[test]
 fn tokenising_splits_on_spaces_only() {
     let set = ScopeSet::parse("  openid   patient/Observation.rs  ");

@@ -129,6 +129,7 @@ pub(crate) fn narrowing(
     Some(Narrowing {
         resource_type: Some(ty),
         alternatives,
+        patient_links: ty == ResourceType::Patient && permit.follows_patient_links(),
     })
 }
 
@@ -203,7 +204,11 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
         (I::Capabilities, _) => Ok(Decision::Allow(permit)),
         (I::Read | I::VRead | I::HistoryInstance, Some(ty)) => {
             let permit = require(permit, ty, Permissions::READ)?;
-            if !may_hold_instance(&permit, ty, id.unwrap_or_default(), Permissions::READ) {
+            // Another patient's record may be linked to the launch patient: decided on the
+            // fetched resource (a miss answers like a missing resource either way).
+            let linked = ty == ResourceType::Patient && permit.follows_patient_links();
+            if !linked && !may_hold_instance(&permit, ty, id.unwrap_or_default(), Permissions::READ)
+            {
                 return Err(Denial::not_found());
             }
             // Reads of one instance are checked on the fetched resource, not narrowed.

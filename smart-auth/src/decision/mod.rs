@@ -32,6 +32,7 @@
 mod batch;
 mod denial;
 mod engine;
+mod membership;
 mod policy;
 mod result;
 mod search;
@@ -126,19 +127,33 @@ impl Alternative {
 ///
 /// A compartment alternative is applied as a compartment search (`Patient/123/Observation`), or
 /// as the OR of [`fhir_types::compartment::narrowing_params`] (`subject=Patient/123` OR
-/// `performer=Patient/123`; never `link`: `Patient.link` is not followed); each constraint is added as the `param=value` it was written as.
+/// `performer=Patient/123`); each constraint is added as the `param=value` it was written as.
+///
+/// For Patient searches the CompartmentDefinition also lists `link` (`Patient?link=Patient/123`:
+/// the patients whose records link to 123). By default links are not followed, so
+/// [`to_query_params`](Self::to_query_params) leaves `link` out and a compartment search
+/// (`Patient/123/Patient`) may return linked records that the result check then drops; with
+/// [`DecisionPolicy::with_patient_links`] it is added ([`follows_patient_links`](Self::follows_patient_links)).
 /// The narrowing is a first line of defence; [`Permit::filter_bundle`] checks every result
 /// again, so a host that narrows imperfectly still leaks nothing (but its `total` is dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Narrowing {
     resource_type: Option<ResourceType>,
     alternatives: Vec<Alternative>,
+    patient_links: bool,
 }
 
 impl Narrowing {
     /// The searched type the narrowing applies to.
     pub fn resource_type(&self) -> Option<ResourceType> {
         self.resource_type
+    }
+
+    /// Whether Patient records linked to the compartment patient are visible too (a Patient
+    /// search under [`DecisionPolicy::with_patient_links`]): the host may then also match
+    /// `link=Patient/<id>`.
+    pub fn follows_patient_links(&self) -> bool {
+        self.patient_links
     }
 
     /// The narrowing as plain search parameters: the outer list is an OR, each inner list an AND
@@ -179,7 +194,7 @@ impl Narrowing {
             };
             for param in fhir_types::compartment::narrowing_params(kind, ty) {
                 let pair = match *param {
-                    "link" => continue,
+                    "link" if !self.patient_links => continue,
                     "_id" => ("_id".to_owned(), c.id.clone()),
                     p => (p.to_owned(), format!("{}/{}", c.resource_type, c.id)),
                 };
@@ -276,6 +291,15 @@ impl Permit {
                     .intersects(Permissions::READ | Permissions::SEARCH)
                 && self.reach[level_index(s.level())] == Reach::All
         })
+    }
+
+    /// Whether `Patient.link` is followed for a compartment-confined grant of this permit.
+    pub(crate) fn follows_patient_links(&self) -> bool {
+        !self.policy.follow_patient_links.is_empty()
+            && self
+                .reach
+                .iter()
+                .any(|r| matches!(r, Reach::Compartment(ResourceType::Patient, _)))
     }
 
     /// The scopes granting `needed` on `ty` whose level reaches something.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use fhir_types::codes::LinkType;
 use fhir_types::ResourceType;
 
 use crate::context::AccessContext;
@@ -126,6 +127,9 @@ pub struct DecisionPolicy {
     pub base_url: Option<String>,
     /// Types outside every patient compartment readable under `patient/` scopes (default none).
     pub shared_types: Vec<ResourceType>,
+    /// The `Patient.link` types followed for compartment-confined grants (default none:
+    /// links are not followed, smart.md §12.2). See [`with_patient_links`](Self::with_patient_links).
+    pub follow_patient_links: Vec<LinkType>,
     /// Searches naming another patient.
     pub other_patient_search: OtherPatientSearch,
     /// Type/system history under `patient/` scopes.
@@ -153,6 +157,7 @@ impl Default for DecisionPolicy {
         DecisionPolicy {
             base_url: None,
             shared_types: Vec::new(),
+            follow_patient_links: Vec::new(),
             other_patient_search: OtherPatientSearch::default(),
             patient_history: PatientHistory::default(),
             ungranted_includes: UngrantedIncludes::default(),
@@ -172,6 +177,7 @@ impl fmt::Debug for DecisionPolicy {
         f.debug_struct("DecisionPolicy")
             .field("base_url", &self.base_url)
             .field("shared_types", &self.shared_types)
+            .field("follow_patient_links", &self.follow_patient_links)
             .field("other_patient_search", &self.other_patient_search)
             .field("patient_history", &self.patient_history)
             .field("ungranted_includes", &self.ungranted_includes)
@@ -193,6 +199,28 @@ impl DecisionPolicy {
     pub fn with_base_url(mut self, base: impl Into<String>) -> Self {
         let base: String = base.into();
         self.base_url = Some(base.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Follows `Patient.link` of these types, as the Patient CompartmentDefinition does (its
+    /// parameter `link`): the compartment of `Patient/A` then also holds every **Patient
+    /// resource** whose `link.other` of one of these types points at `Patient/A` (relative, or
+    /// absolute on [`base_url`](Self::base_url); `link.other.type`, if given, must be `Patient`).
+    ///
+    /// What this grants, and what it never does:
+    /// - it is one-way: a token for `A` may read a record `B` that declares itself linked to
+    ///   `A`, never a record `A` itself links to (`A` naming `B` proves nothing about `B`);
+    /// - only the linked Patient resource is reached (read, search, `_include`), never the
+    ///   linked patient's other data: an Observation of `B` references `B`, not `A`;
+    /// - reads only: a linked record is never writable through the link, and while links are
+    ///   followed a compartment-confined grant may not create or change `Patient.link` at all
+    ///   (a link edit would widen another token's compartment; threats.md §8);
+    /// - compartment searches (`Patient/A/Patient`) and `$everything` never follow links, and
+    ///   a search naming `B` (`Patient?_id=B`) is still refused as another patient.
+    ///
+    /// An empty list (the default) follows nothing.
+    pub fn with_patient_links(mut self, types: impl IntoIterator<Item = LinkType>) -> Self {
+        self.follow_patient_links = types.into_iter().collect();
         self
     }
 

@@ -1,11 +1,11 @@
 //! After the query: what may leave the server (smart.md §12.2, §12.5, §12.6, §12.9, §12.12).
 
-use fhir_types::compartment::{self, CompartmentType};
+use fhir_types::compartment::CompartmentType;
 use fhir_types::resources::Bundle;
-use fhir_types::search::search_param;
 use fhir_types::{Resource, ResourceType};
 use serde_json::Value;
 
+use super::membership::{in_compartment, linked_to, links};
 use super::{Denial, DenialReason, Permit, Reach};
 use crate::request::CompartmentRef;
 use crate::scope::{constraint, Permissions};
@@ -20,87 +20,6 @@ pub struct FilterReport {
     pub removed: usize,
 }
 
-/// Whether `resource` is in the compartment `ty/id`, never through `Patient.link`.
-///
-/// The same rule as [`fhir_types::compartment::memberships`] (a literal reference, local, of the
-/// compartment's type, at one of the CompartmentDefinition's element paths), checked for one
-/// compartment without allocating: this runs once per result entry.
-fn in_compartment(ty: ResourceType, id: &str, resource: &Resource, base: Option<&str>) -> bool {
-    let Some(kind) = CompartmentType::for_resource_type(ty) else {
-        return false;
-    };
-    let rt = resource.resource_type();
-    if rt == ty {
-        return resource.id() == Some(id);
-    }
-    let params = compartment::params(kind, rt);
-    if params.is_empty() {
-        return false;
-    }
-    // The element paths that confer membership, looked up once per resource (never `link`).
-    let mut paths: [&str; 16] = [""; 16];
-    let mut n = 0;
-    for def in params
-        .iter()
-        .filter(|p| **p != "link")
-        .filter_map(|p| search_param(rt, p))
-    {
-        for p in def
-            .paths
-            .iter()
-            .filter(|p| p.resolves_to.is_none_or(|t| t == ty))
-        {
-            if n == paths.len() {
-                // More paths than the R4 definitions ever give: refuse rather than guess.
-                return false;
-            }
-            paths[n] = p.path;
-            n += 1;
-        }
-    }
-    let paths = &paths[..n];
-    let mut found = false;
-    resource.visit_references(&mut |path, r| {
-        if found || !paths.contains(&path) {
-            return;
-        }
-        let declared = r.type_.as_ref().and_then(|t| t.value.as_deref());
-        if declared.is_some_and(|t| t != ty.as_str()) {
-            return;
-        }
-        let reference = r.reference.as_ref().and_then(|v| v.value.as_deref());
-        found = reference.is_some_and(|reference| points_to(reference, ty, id, base));
-    });
-    found
-}
-
-/// Whether a literal reference names `ty/id` on this server: relative (`Patient/1`, also
-/// versioned), or absolute on exactly `base`. Contained, `urn:`, foreign and malformed
-/// references never do.
-fn points_to(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) -> bool {
-    let relative = if reference.contains("://") {
-        match base
-            .and_then(|b| reference.strip_prefix(b))
-            .and_then(|r| r.strip_prefix('/'))
-        {
-            Some(r) => r,
-            None => return false,
-        }
-    } else {
-        reference
-    };
-    let mut parts = relative.split('/');
-    let (Some(t), Some(i)) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    let rest_ok = match (parts.next(), parts.next(), parts.next()) {
-        (None, _, _) => true,
-        (Some("_history"), Some(v), None) => !v.is_empty(),
-        _ => false,
-    };
-    rest_ok && t == ty.as_str() && i == id
-}
-
 impl Permit {
     fn base(&self) -> Option<&str> {
         self.policy.base_url.as_deref()
@@ -112,6 +31,12 @@ impl Permit {
             Reach::All => true,
             Reach::Compartment(ty, id) => {
                 if in_compartment(*ty, id, resource, self.base()) {
+                    return true;
+                }
+                if !write
+                    && *ty == ResourceType::Patient
+                    && linked_to(resource, id, &self.policy.follow_patient_links, self.base())
+                {
                     return true;
                 }
                 // Shared (non-compartment) types are readable under `patient/` scopes when the
@@ -221,6 +146,15 @@ impl Permit {
                 return Err(Denial::forbidden(DenialReason::WriteOutOfScope));
             }
         }
+        // While links are followed, a link edit would widen another token's compartment: only
+        // an unrestricted grant may create or change `Patient.link`.
+        if !self.policy.follow_patient_links.is_empty()
+            && links(new) != links(stored)
+            && new.is_some()
+            && !self.unrestricted(ResourceType::Patient, needed)
+        {
+            return Err(Denial::forbidden(DenialReason::WriteOutOfScope));
+        }
         Ok(())
     }
 
@@ -303,63 +237,5 @@ impl Permit {
     fn unrestricted(&self, ty: ResourceType, needed: Permissions) -> bool {
         self.granting(ty, needed)
             .any(|(s, reach)| *reach == Reach::All && s.constraints().is_empty())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn membership_paths_fit_the_fixed_buffer() {
-        for kind in CompartmentType::ALL {
-            for rt in ResourceType::ALL {
-                let n: usize = compartment::params(kind, rt)
-                    .iter()
-                    .filter_map(|p| search_param(rt, p))
-                    .map(|d| d.paths.len())
-                    .sum();
-                assert!(n <= 16, "{kind:?} {rt:?}: {n} paths");
-            }
-        }
-    }
-
-    #[test]
-    fn reference_forms() {
-        let base = Some("https://ehr.example/fhir");
-        let p = ResourceType::Patient;
-        assert!(points_to("Patient/1", p, "1", base));
-        assert!(points_to("Patient/1/_history/3", p, "1", base));
-        assert!(points_to(
-            "https://ehr.example/fhir/Patient/1",
-            p,
-            "1",
-            base
-        ));
-        assert!(!points_to(
-            "https://ehr.example/fhirx/Patient/1",
-            p,
-            "1",
-            base
-        ));
-        assert!(!points_to(
-            "https://ehr.example/fhir/Patient/1",
-            p,
-            "1",
-            None
-        ));
-        assert!(!points_to(
-            "https://evil.example/fhir/Patient/1",
-            p,
-            "1",
-            base
-        ));
-        assert!(!points_to("Patient/11", p, "1", base));
-        assert!(!points_to("patient/1", p, "1", base));
-        assert!(!points_to("#1", p, "1", base));
-        assert!(!points_to("urn:uuid:1", p, "1", base));
-        assert!(!points_to("Patient/1/extra", p, "1", base));
-        assert!(!points_to("Patient/1?x=y", p, "1", base));
-        assert!(!points_to("Group/1", p, "1", base));
     }
 }

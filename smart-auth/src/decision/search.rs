@@ -1,7 +1,7 @@
 //! Search decisions (smart.md §12.5–§12.7): narrowing, other-patient refusal, chains, `_has`,
 //! includes and bounds.
 
-use fhir_types::search::{search_param, SearchParamType};
+use fhir_types::search::{search_param, SearchParamDef, SearchParamType};
 use fhir_types::ResourceType;
 
 use super::engine::{insufficient, narrowing};
@@ -113,6 +113,7 @@ pub(super) fn typeless_narrowing(permit: &Permit, types: &[ResourceType]) -> Opt
     (!alternatives.is_empty()).then_some(Narrowing {
         resource_type: None,
         alternatives,
+        patient_links: false,
     })
 }
 
@@ -180,7 +181,13 @@ fn known(ty: ResourceType, p: &SearchParam) -> bool {
 /// Whether a parameter names a patient other than the reachable ones: `Patient?_id=Q`, or a
 /// reference parameter that may point at a Patient with `Patient/Q`, `<base>/Patient/Q` or a bare
 /// `Q` (also versioned; comma-separated alternatives each count).
-fn names_other_patient(permit: &Permit, ty: ResourceType, p: &SearchParam) -> bool {
+/// `def` is the parameter's definition on `ty`, looked up once by the caller.
+fn names_other_patient(
+    permit: &Permit,
+    ty: ResourceType,
+    p: &SearchParam,
+    def: Option<&SearchParamDef>,
+) -> bool {
     let code = p.code();
     if ty == ResourceType::Patient && code == "_id" {
         return p
@@ -191,7 +198,7 @@ fn names_other_patient(permit: &Permit, ty: ResourceType, p: &SearchParam) -> bo
     if p.is_chained() {
         return false;
     }
-    let Some(def) = search_param(ty, code) else {
+    let Some(def) = def else {
         return false;
     };
     if !def.may_reference(ResourceType::Patient) {
@@ -216,10 +223,13 @@ fn names_other_patient(permit: &Permit, ty: ResourceType, p: &SearchParam) -> bo
 /// Parameter checks shared by searches and conditional match criteria.
 pub(super) fn check_params(permit: &Permit, ty: ResourceType, query: &Query) -> Result<(), Denial> {
     for p in &query.params {
-        if REFUSED_PARAMS.contains(&p.code()) || !known(ty, p) {
+        let code = p.code();
+        // One lookup per parameter: this runs for every search.
+        let def = search_param(ty, code);
+        if REFUSED_PARAMS.contains(&code) || (def.is_none() && !COMMON_PARAMS.contains(&code)) {
             return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
         }
-        if names_other_patient(permit, ty, p) {
+        if names_other_patient(permit, ty, p, def) {
             return Err(other_patient(permit));
         }
     }

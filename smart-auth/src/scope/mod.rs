@@ -356,6 +356,33 @@ impl fmt::Display for Scope {
     }
 }
 
+impl Scope {
+    /// The scope in its URI representation (SMART App Launch 2.2, "Appendix: URI representation
+    /// of scopes"), for exchanging scopes outside OAuth: the scope prefixed with
+    /// `http://smarthealthit.org/fhir/scopes/`, or for `openid`, `profile` and `offline_access`
+    /// with `http://openid.net/specs/openid-connect-core-1_0#`. `None` for extension scopes,
+    /// which have no such form.
+    ///
+    /// ```
+    /// use smart_auth::scope::Scope;
+    ///
+    /// let s: Scope = "patient/*.rs".parse().unwrap();
+    /// assert_eq!(s.to_uri().unwrap(), "http://smarthealthit.org/fhir/scopes/patient/*.rs");
+    /// assert_eq!(Scope::from_uri("http://smarthealthit.org/fhir/scopes/patient/*.rs"), Ok(s));
+    /// // In a `scope` string the URI form grants nothing (reported as `uri_form`).
+    /// assert!("http://smarthealthit.org/fhir/scopes/patient/*.rs".parse::<Scope>().is_err());
+    /// ```
+    pub fn to_uri(&self) -> Option<String> {
+        parse::uri_prefix(self).map(|prefix| format!("{prefix}{self}"))
+    }
+
+    /// Parses the URI representation of one scope (see [`to_uri`](Self::to_uri)): the
+    /// canonical prefix exactly, then a valid scope token.
+    pub fn from_uri(uri: &str) -> Result<Scope, ScopeIssueReason> {
+        parse::scope_from_uri(uri)
+    }
+}
+
 impl std::str::FromStr for Scope {
     type Err = ScopeIssueReason;
 

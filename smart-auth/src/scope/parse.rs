@@ -51,10 +51,71 @@ pub(crate) fn scope(token: &str) -> Result<Scope, ScopeIssueReason> {
             return resource_scope(level, rest).map(Scope::Resource);
         }
     }
+    if is_uri_form(token) {
+        // A SMART or OpenID scope in its URI representation: meaningful, but not the form an
+        // OAuth `scope` carries (see `Scope::from_uri`). Never an extension scope: these
+        // namespaces are not the issuer's own.
+        return Err(ScopeIssueReason::UriForm);
+    }
     if token.starts_with("__") || is_uri(token) {
         return Ok(Scope::Extension(token.to_owned()));
     }
     Err(ScopeIssueReason::Unknown)
+}
+
+/// SMART App Launch 2.2, "Appendix: URI representation of scopes": the prefix of SMART scopes.
+pub(crate) const SMART_URI_PREFIX: &str = "http://smarthealthit.org/fhir/scopes/";
+/// The same appendix: the prefix of OpenID Connect scopes.
+pub(crate) const OPENID_URI_PREFIX: &str = "http://openid.net/specs/openid-connect-core-1_0#";
+
+/// Whether `token` starts with one of the two URI prefixes (any case, also `https`: a variant
+/// spelling is refused as the same thing rather than taken for an extension scope).
+fn is_uri_form(token: &str) -> bool {
+    let rest = token
+        .get(..8)
+        .filter(|s| s.eq_ignore_ascii_case("https://"))
+        .map(|_| &token[8..])
+        .or_else(|| {
+            token
+                .get(..7)
+                .filter(|s| s.eq_ignore_ascii_case("http://"))
+                .map(|_| &token[7..])
+        });
+    let Some(rest) = rest else { return false };
+    [SMART_URI_PREFIX, OPENID_URI_PREFIX].iter().any(|p| {
+        let p = &p["http://".len()..];
+        rest.get(..p.len())
+            .is_some_and(|r| r.eq_ignore_ascii_case(p))
+    })
+}
+
+/// The URI prefix of a scope's URI representation: OpenID Connect's for the scopes OpenID
+/// Connect defines, SMART's for the others; `None` for extension scopes (no such form).
+pub(crate) fn uri_prefix(scope: &Scope) -> Option<&'static str> {
+    match scope {
+        Scope::OpenId | Scope::Profile | Scope::OfflineAccess => Some(OPENID_URI_PREFIX),
+        Scope::Extension(_) => None,
+        _ => Some(SMART_URI_PREFIX),
+    }
+}
+
+/// Parses the URI representation of one scope: exactly its canonical prefix, then a valid token.
+pub(crate) fn scope_from_uri(uri: &str) -> Result<Scope, ScopeIssueReason> {
+    let (prefix, short) = if let Some(short) = uri.strip_prefix(SMART_URI_PREFIX) {
+        (SMART_URI_PREFIX, short)
+    } else if let Some(short) = uri.strip_prefix(OPENID_URI_PREFIX) {
+        (OPENID_URI_PREFIX, short)
+    } else {
+        return Err(ScopeIssueReason::Unknown);
+    };
+    if uri.len() > MAX_TOKEN_LEN {
+        return Err(ScopeIssueReason::TooLong);
+    }
+    let scope = scope(short)?;
+    if uri_prefix(&scope) != Some(prefix) {
+        return Err(ScopeIssueReason::Unknown);
+    }
+    Ok(scope)
 }
 
 /// An absolute URI (`scheme:...`), the form extension scopes must take.

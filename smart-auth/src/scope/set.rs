@@ -29,6 +29,11 @@ pub enum ScopeIssueReason {
     MalformedLaunch,
     /// Beyond the maximum number of scopes in one grant.
     TooMany,
+    /// A SMART or OpenID scope written in its URI representation
+    /// (`http://smarthealthit.org/fhir/scopes/patient/*.rs`, SMART App Launch 2.2, appendix),
+    /// which is for exchanging scopes outside OAuth, not for a `scope` parameter or claim.
+    /// Grants nothing unless [`ScopePolicy::accept_uri_form`] is set.
+    UriForm,
 }
 
 impl ScopeIssueReason {
@@ -44,6 +49,7 @@ impl ScopeIssueReason {
             ScopeIssueReason::UnsupportedConstraint => "unsupported_constraint",
             ScopeIssueReason::MalformedLaunch => "malformed_launch_scope",
             ScopeIssueReason::TooMany => "too_many_scopes",
+            ScopeIssueReason::UriForm => "uri_form",
         }
     }
 
@@ -151,6 +157,11 @@ pub struct ScopePolicy {
     pub comma_separators: bool,
     /// Most tokens in one grant (default 256); more rejects the grant.
     pub max_scopes: usize,
+    /// Also read scopes in their URI representation (the scope prefixed with
+    /// `http://smarthealthit.org/fhir/scopes/`, [`Scope::from_uri`]), for authorization servers
+    /// that write them into tokens; default off: they are reported as
+    /// [`ScopeIssueReason::UriForm`] and grant nothing.
+    pub accept_uri_form: bool,
 }
 
 impl Default for ScopePolicy {
@@ -161,6 +172,7 @@ impl Default for ScopePolicy {
             level_mixing: LevelMixing::Reject,
             comma_separators: false,
             max_scopes: 256,
+            accept_uri_form: false,
         }
     }
 }
@@ -211,7 +223,11 @@ impl ScopeSet {
                 inner.rejection = Some(ScopeRejection::TooManyScopes);
                 break;
             }
-            match parse::scope(token) {
+            let parsed = match parse::scope(token) {
+                Err(ScopeIssueReason::UriForm) if policy.accept_uri_form => Scope::from_uri(token),
+                other => other,
+            };
+            match parsed {
                 Ok(scope) => {
                     if !inner.scopes.contains(&scope) {
                         inner.scopes.push(scope);
