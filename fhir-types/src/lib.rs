@@ -57,6 +57,7 @@
 mod generated;
 mod generated_prelude;
 pub mod json;
+pub mod narrative;
 mod primitive;
 mod visit;
 

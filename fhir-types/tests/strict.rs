@@ -382,6 +382,51 @@ fn lenient_mode_skips_unknown_elements_only() {
 }
 
 #[test]
+fn lenient_mode_still_refuses_duplicate_keys() {
+    let lenient = ParseOptions::lenient();
+    // (document, path of the repeated key)
+    let rows: &[(&str, &str)] = &[
+        (
+            r#"{"resourceType":"Patient","nmae":1,"nmae":2}"#,
+            "Patient.nmae",
+        ),
+        (
+            r#"{"resourceType":"Patient","nmae":1,"id":"a","nmae":1}"#,
+            "Patient.nmae",
+        ),
+        (
+            r#"{"resourceType":"Patient","name":[{"x":1,"family":"a","x":1}]}"#,
+            "Patient.name[0].x",
+        ),
+        // Inside a skipped value, too.
+        (
+            r#"{"resourceType":"Patient","nmae":{"a":1,"b":[{"c":1,"c":2}]}}"#,
+            "Patient.nmae",
+        ),
+        (
+            r#"{"resourceType":"Patient","contained":[{"resourceType":"Basic","code":{"text":"t"},"y":1,"y":1}]}"#,
+            "Patient.contained[0].y",
+        ),
+        // Known keys as before.
+        (
+            r#"{"resourceType":"Patient","x":1,"id":"a","id":"a"}"#,
+            "Patient.id",
+        ),
+    ];
+    for (doc, path) in rows {
+        let e = json::parse_resource_with(doc.as_bytes(), &lenient).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.path()),
+            (ErrorKind::DuplicateKey, *path),
+            "{doc}"
+        );
+    }
+    // The same unknown key in different objects is no duplicate.
+    let ok = br#"{"resourceType":"Patient","x":{"x":{"x":1}},"name":[{"x":1},{"x":1}]}"#;
+    assert!(json::parse_resource_with(ok, &lenient).is_ok());
+}
+
+#[test]
 fn nesting_is_bounded() {
     // 40 levels of Questionnaire.item (81 levels of JSON): fine by default, rejected with a lower bound.
     let mut doc = String::from(r#"{"resourceType":"Questionnaire","status":"draft""#);

@@ -36,6 +36,12 @@ pub enum ErrorKind {
     InvalidPrimitive,
     /// In a primitive array, `name` and `_name` have different lengths, or a position is `null` in both.
     PrimitiveArrayMismatch,
+    /// `Narrative.div` breaks txt-1 (an element, attribute, URL or style the narrative rules do
+    /// not allow, or not well-formed XHTML) or txt-2 (no content); see [`crate::narrative`].
+    InvalidNarrative,
+    /// A contained resource breaks a rule of `DomainResource`: it holds resources of its own
+    /// (dom-2), or has `meta.versionId` / `meta.lastUpdated` (dom-4) or `meta.security` (dom-5).
+    InvalidContained,
     /// Objects and arrays are nested deeper than [`crate::json::ParseOptions::max_depth`].
     TooDeep,
     /// A string is longer than [`crate::json::ParseOptions::max_string_len`].
@@ -62,6 +68,8 @@ impl ErrorKind {
             ErrorKind::Empty => "empty",
             ErrorKind::InvalidPrimitive => "invalid-primitive",
             ErrorKind::PrimitiveArrayMismatch => "primitive-array-mismatch",
+            ErrorKind::InvalidNarrative => "invalid-narrative",
+            ErrorKind::InvalidContained => "invalid-contained",
             ErrorKind::TooDeep => "too-deep",
             ErrorKind::StringTooLong => "string-too-long",
             ErrorKind::InputTooLarge => "input-too-large",

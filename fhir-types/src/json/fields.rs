@@ -181,12 +181,18 @@ pub(crate) fn choice_element_one<T, E>(
 }
 
 /// One resource, boxed. Out of line so that `Resource::read`, which dispatches to all 146 types,
-/// does not hold a stack slot for each of them.
+/// does not hold a stack slot for each of them. Also where the rules on contained resources
+/// (dom-2, dom-4, dom-5) are checked, since every resource, wherever it sits, is read here.
 #[inline(never)]
 pub(crate) fn read_boxed<T>(
     p: &mut Parser<'_>,
     read: Read<T>,
     wrap: fn(Box<T>) -> crate::Resource,
 ) -> Result<crate::Resource> {
-    Ok(wrap(Box::new(read(p)?)))
+    let contained = p.enter_resource()?;
+    let resource = wrap(Box::new(read(p)?));
+    if contained {
+        p.leave_contained(&resource)?;
+    }
+    Ok(resource)
 }

@@ -8,12 +8,17 @@ use super::error::{ErrorKind, ParseError};
 use super::ParseOptions;
 use crate::ResourceType;
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 /// One open object on the path: the key being read and, for arrays, the item index.
 struct Seg<'a> {
     key: Cow<'a, str>,
     index: Option<usize>,
     first_key: bool,
+    /// Keys skipped as unknown in this object (lenient mode), to refuse them twice. Boxed so a
+    /// segment stays small on the strict hot path, where it is always `None`.
+    #[allow(clippy::box_collection)]
+    unknown: Option<Box<HashSet<String>>>,
 }
 
 /// The pull parser. Not public: the generated `read` functions are its only users.
@@ -24,6 +29,8 @@ pub(crate) struct Parser<'a> {
     opts: &'a ParseOptions,
     path: Vec<Seg<'a>>,
     root: Option<ResourceType>,
+    /// A contained resource is being read (dom-2: it may hold no resources).
+    in_contained: bool,
 }
 
 type Result<T> = std::result::Result<T, ParseError>;
@@ -47,6 +54,7 @@ impl<'a> Parser<'a> {
             opts,
             path: Vec::new(),
             root: None,
+            in_contained: false,
         };
         if input.len() > opts.max_input_len {
             return Err(p.err(
@@ -163,6 +171,7 @@ impl<'a> Parser<'a> {
             key: Cow::Borrowed(""),
             index: None,
             first_key: true,
+            unknown: None,
         });
         Ok(())
     }
@@ -465,9 +474,14 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Skips one value of any shape (lenient mode and the `resourceType` pre-scan), still checking
-    /// its syntax and the depth and string bounds.
+    /// Skips one value of any shape (the `resourceType` pre-scan), still checking its syntax and
+    /// the depth and string bounds.
     pub(crate) fn skip_value(&mut self) -> Result<()> {
+        self.skip(false)
+    }
+
+    /// Skips one value; with `unique_keys`, also refuses a key repeated in any object within it.
+    fn skip(&mut self, unique_keys: bool) -> Result<()> {
         match self.peek() {
             Some(b'{') => {
                 self.enter()?;
@@ -477,16 +491,22 @@ impl<'a> Parser<'a> {
                     self.depth -= 1;
                     return Ok(());
                 }
+                let mut keys = unique_keys.then(HashSet::new);
                 loop {
                     if self.peek() != Some(b'"') {
                         return Err(self.syntax("a key"));
                     }
-                    self.string_raw()?;
+                    let key = self.string_raw()?;
+                    if keys.as_mut().is_some_and(|k| !k.insert(key)) {
+                        return Err(
+                            self.err(ErrorKind::DuplicateKey, "key appears twice in one object")
+                        );
+                    }
                     if self.peek() != Some(b':') {
                         return Err(self.syntax("':'"));
                     }
                     self.pos += 1;
-                    self.skip_value()?;
+                    self.skip(unique_keys)?;
                     match self.peek() {
                         Some(b',') => self.pos += 1,
                         Some(b'}') => break,
@@ -506,7 +526,7 @@ impl<'a> Parser<'a> {
                     return Ok(());
                 }
                 loop {
-                    self.skip_value()?;
+                    self.skip(unique_keys)?;
                     match self.peek() {
                         Some(b',') => self.pos += 1,
                         Some(b']') => break,
@@ -632,12 +652,65 @@ impl<'a> Parser<'a> {
     /// A key that names no element: an error, or skipped in lenient mode.
     pub(crate) fn unknown_key(&mut self, key: &str) -> Result<()> {
         if self.opts.ignore_unknown_elements {
-            return self.skip_value();
+            // Skipped, but still unique: a repeated key is ambiguous whoever reads it next.
+            let fresh = match self.path.last_mut() {
+                Some(seg) => seg
+                    .unknown
+                    .get_or_insert_with(Box::default)
+                    .insert(key.to_owned()),
+                None => true,
+            };
+            if !fresh {
+                return Err(self.err(ErrorKind::DuplicateKey, "key appears twice in one object"));
+            }
+            return self.skip(true);
         }
         Err(self.err(
             ErrorKind::UnknownElement,
             format!("no element named {}", snippet(key.as_bytes())),
         ))
+    }
+
+    /// A resource starts here. Refuses it if it sits inside a contained resource (dom-2: "If the
+    /// resource is contained in another resource, it SHALL NOT contain nested Resources"), and
+    /// says whether it is itself contained (read as an item of `contained`).
+    pub(crate) fn enter_resource(&mut self) -> Result<bool> {
+        if self.in_contained {
+            return Err(self.err(
+                ErrorKind::InvalidContained,
+                "dom-2: a contained resource must not hold resources of its own",
+            ));
+        }
+        self.in_contained = self.path.last().is_some_and(|s| s.key == "contained");
+        Ok(self.in_contained)
+    }
+
+    /// A contained resource was read: checks dom-4 (no `meta.versionId` or `meta.lastUpdated`)
+    /// and dom-5 (no security labels).
+    pub(crate) fn leave_contained(&mut self, resource: &crate::Resource) -> Result<()> {
+        self.in_contained = false;
+        let Some(meta) = resource.meta() else {
+            return Ok(());
+        };
+        let (element, rule) = if meta.version_id.is_some() {
+            (
+                "meta.versionId",
+                "dom-4: a contained resource must not have a meta.versionId",
+            )
+        } else if meta.last_updated.is_some() {
+            (
+                "meta.lastUpdated",
+                "dom-4: a contained resource must not have a meta.lastUpdated",
+            )
+        } else if !meta.security.is_empty() {
+            (
+                "meta.security",
+                "dom-5: a contained resource must not have security labels",
+            )
+        } else {
+            return Ok(());
+        };
+        Err(self.err_at(ErrorKind::InvalidContained, element, None, rule))
     }
 
     /// Checks that only whitespace follows the top-level value.

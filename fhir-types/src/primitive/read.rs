@@ -31,7 +31,6 @@ macro_rules! string_readers {
 string_readers! {
     string => "string", format::is_string;
     markdown => "markdown", format::is_string;
-    xhtml => "xhtml", format::is_string;
     uri => "uri", format::is_uri;
     url => "url", format::is_uri;
     canonical => "canonical", format::is_uri;
@@ -44,6 +43,15 @@ string_readers! {
     date_time => "dateTime", format::is_date_time;
     instant => "instant", format::is_instant;
     time => "time", format::is_time;
+}
+
+/// Reads a FHIR `xhtml` (`Narrative.div`), checking txt-1 and txt-2.
+pub(crate) fn xhtml(p: &mut Parser<'_>) -> Result<String> {
+    let s = checked(p, "xhtml", format::is_string)?;
+    match crate::narrative::check_div(&s) {
+        Ok(()) => Ok(s),
+        Err(e) => Err(p.err(ErrorKind::InvalidNarrative, e.to_string())),
+    }
 }
 
 /// Reads `Element.id` or `Extension.url`: a plain, non-empty string.
