@@ -14,7 +14,6 @@ use super::parser::Parser;
 use super::writer::Writer;
 use crate::primitive::write::write_prim;
 use crate::primitive::Primitive;
-use std::cmp::Ordering;
 
 type Result<T> = std::result::Result<T, ParseError>;
 
@@ -61,7 +60,8 @@ pub(crate) struct Required {
 
 /// The JSON keys of one type.
 pub(crate) struct Keys {
-    /// Sorted by [`key_order`]; a key's index is its bit in the `seen` set.
+    /// Sorted by length, then bytewise (as the generator writes them); a key's index is its
+    /// bit in the `seen` set.
     pub(crate) keys: &'static [Key],
     /// The JSON names of the type's choice elements, without `[x]` (`value`).
     pub(crate) choices: &'static [&'static str],
@@ -69,12 +69,17 @@ pub(crate) struct Keys {
     pub(crate) required: &'static [Required],
 }
 
-/// The order of [`Keys::keys`]: by length, then bytewise (cheap to compare, and what the
-/// generator sorts by).
-pub(crate) fn key_order(a: &str, b: &str) -> Ordering {
-    a.len()
-        .cmp(&b.len())
-        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+/// The index of `name` in `keys`: a binary search on the length (integer compares), then a
+/// byte compare among the few keys of that length.
+#[inline]
+fn find(keys: &[Key], name: &str) -> Option<usize> {
+    let len = name.len();
+    let start = keys.partition_point(|e| e.name.len() < len);
+    keys[start..]
+        .iter()
+        .take_while(|e| e.name.len() == len)
+        .position(|e| e.name.as_bytes() == name.as_bytes())
+        .map(|i| start + i)
 }
 
 /// A generated type that reads the value of one of its keys.
@@ -96,7 +101,7 @@ pub(crate) fn read_object(
     let mut chosen = [0u8; MAX_CHOICES];
     p.begin_object()?;
     while let Some(k) = p.next_key()? {
-        let Ok(i) = keys.keys.binary_search_by(|e| key_order(e.name, &k)) else {
+        let Some(i) = find(keys.keys, &k) else {
             p.unknown_key(&k)?;
             continue;
         };
