@@ -1,5 +1,7 @@
 //! [`Authorized`]: a request the decision allowed, and what the host must still do with it.
 
+use std::sync::Arc;
+
 use fhir_types::resources::Bundle;
 use fhir_types::{Resource, ResourceType};
 use smart_auth::decision::{FilterReport, Narrowing, Permit};
@@ -20,7 +22,7 @@ use crate::rejection::Rejection;
 /// - the facts for the audit record ([`crate::audit`]).
 #[derive(Debug, Clone)]
 pub struct Authorized {
-    context: AccessContext,
+    pub(crate) context: Arc<AccessContext>,
     request: FhirRequest,
     permit: Permit,
     realm: String,
@@ -28,7 +30,7 @@ pub struct Authorized {
 
 impl Authorized {
     pub(crate) fn new(
-        context: AccessContext,
+        context: Arc<AccessContext>,
         request: FhirRequest,
         permit: Permit,
         realm: &str,

@@ -129,7 +129,8 @@ impl SecureFhir {
         &self.realm
     }
 
-    fn validator(&self) -> Arc<Validator> {
+    /// The validator in use (for the host's key refreshes: [`Validator::refreshes_due`]).
+    pub fn validator(&self) -> Arc<Validator> {
         match self.validator.read() {
             Ok(v) => Arc::clone(&v),
             Err(p) => Arc::clone(&p.into_inner()),
@@ -143,6 +144,20 @@ impl SecureFhir {
         parts: &http::request::Parts,
         now: UnixTime,
     ) -> Result<AccessContext, Rejection> {
+        self.authenticate_shared(parts, now)
+            .map(Arc::unwrap_or_clone)
+    }
+
+    /// As [`SecureFhir::authenticate`], sharing the validated context with the validator's
+    /// token cache ([`Validator::with_cache`]): a bearer token seen before skips signature
+    /// verification until its `exp` (or the cache's maximum age), never longer. A DPoP-bound
+    /// token's proof is checked on every request. Revocation is asked on every call, cached or
+    /// not.
+    pub fn authenticate_shared(
+        &self,
+        parts: &http::request::Parts,
+        now: UnixTime,
+    ) -> Result<Arc<AccessContext>, Rejection> {
         let reject = |e: &TokenError| {
             let r = Rejection::from_token_error(e, &self.realm);
             match &self.dpop {
@@ -152,8 +167,10 @@ impl SecureFhir {
         };
         let credential = extract_from_parts(parts).map_err(|e| reject(&e))?;
         let context = match (credential, &self.dpop) {
-            (Credential::Bearer(token), _) => self.validator().validate(token, now),
-            (dpop, Some(binding)) => binding.validate(&self.validator(), dpop, parts, now),
+            (Credential::Bearer(token), _) => self.validator().validate_cached(token, now),
+            (dpop, Some(binding)) => binding
+                .validate(&self.validator(), dpop, parts, now)
+                .map(Arc::new),
             // Sender-constrained tokens need their proof checked against the request; without
             // a DPoP binding they are refused rather than treated as bearer tokens.
             (_, None) => Err(TokenError::UnsupportedConfirmation),
@@ -182,19 +199,20 @@ impl SecureFhir {
         body: &[u8],
         now: UnixTime,
     ) -> Result<Authorized, Rejected> {
-        let rejected =
-            |rejection: Rejection, context: Option<AccessContext>, request: Option<FhirRequest>| {
-                Rejected {
-                    rejection,
-                    context: context.map(Box::new),
-                    request: request.map(Box::new),
-                }
-            };
+        let rejected = |rejection: Rejection,
+                        context: Option<Arc<AccessContext>>,
+                        request: Option<FhirRequest>| {
+            Rejected {
+                rejection,
+                context,
+                request: request.map(Box::new),
+            }
+        };
         self.limits
             .check_head(parts)
             .map_err(|r| rejected(r, None, None))?;
         let context = self
-            .authenticate(parts, now)
+            .authenticate_shared(parts, now)
             .map_err(|r| rejected(r, None, None))?;
         self.limits
             .check_body(parts, body)
@@ -227,7 +245,7 @@ impl SecureFhir {
         bundle: &Authorized,
         entry: FhirRequest,
     ) -> Result<Authorized, Rejection> {
-        let context = bundle.context().clone();
+        let context = Arc::clone(&bundle.context);
         match self.authorizer.decide(&context, &entry) {
             Decision::Deny(d) => Err(Rejection::from_denial(&d, &self.realm)),
             Decision::Allow(permit) | Decision::Narrow(permit) => {
@@ -263,7 +281,7 @@ fn is_form(parts: &http::request::Parts) -> bool {
 #[derive(Debug, Clone)]
 pub struct Rejected {
     pub(crate) rejection: Rejection,
-    pub(crate) context: Option<Box<AccessContext>>,
+    pub(crate) context: Option<Arc<AccessContext>>,
     pub(crate) request: Option<Box<FhirRequest>>,
 }
 

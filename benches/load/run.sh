@@ -6,6 +6,9 @@
 #
 #   benches/load/run.sh [DURATION_SECS] [CONNECTIONS]     (defaults: 10 s, 16 connections)
 #
+# Both servers keep their data in a database file; the secure one answers a request only after
+# its audit record is fdatasync'ed to the audit log (group commit), as it does in deployment.
+#
 # Needs `wrk` (Debian package `wrk`; installed here if missing and apt is available). Every
 # request goes to 127.0.0.1 only; each wrk run stops by itself after DURATION_SECS.
 set -euo pipefail
@@ -23,9 +26,11 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v wrk >/dev/null || { echo "benches/load: wrk is not installed" >&2; exit 1; }
 
-echo "==> building (release)" >&2
-cargo build --release -q -p secure-fhir-server
-cargo build --release -q -p secure-fhir-benches --example mint_token
+if [ -z "${LOAD_SKIP_BUILD:-}" ]; then   # LOAD_SKIP_BUILD=1: use the binaries in target/release
+    echo "==> building (release)" >&2
+    cargo build --release -q -p secure-fhir-server
+    cargo build --release -q -p secure-fhir-benches --example mint_token
+fi
 
 work="$(mktemp -d)"
 pids=()
@@ -40,7 +45,9 @@ TOKEN="$(cat "$work/token.txt")"
 
 start_server() { # name port extra-args...
     local name="$1" port="$2"; shift 2
-    target/release/secure-fhir-server --listen "127.0.0.1:$port" \
+    # A database file each (WAL), as a deployment runs: an in-memory SQLite database slows down
+    # as it grows (every commit scans its page cache; measured with `perf`).
+    target/release/secure-fhir-server --listen "127.0.0.1:$port" --db "$work/$name.db" \
         --issuer "$ISSUER" --jwks-file "$work/jwks.json" --audience "$AUDIENCE" \
         --data examples/server/data/demo.json "$@" >"$work/$name.out" 2>"$work/$name.err" &
     pids+=($!)

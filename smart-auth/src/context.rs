@@ -79,7 +79,8 @@ impl AccessContext {
 /// nothing for them.
 #[derive(Clone, Default)]
 pub struct RawClaims {
-    json: String,
+    /// UTF-8 (checked by the strict parser or made from a `String`).
+    json: Vec<u8>,
     map: OnceLock<Map<String, Value>>,
 }
 
@@ -87,7 +88,7 @@ impl RawClaims {
     /// Claims from JSON text that already passed the strict parser.
     pub(crate) fn from_checked_json(json: Vec<u8>) -> RawClaims {
         RawClaims {
-            json: String::from_utf8(json).unwrap_or_default(),
+            json,
             map: OnceLock::new(),
         }
     }
@@ -103,7 +104,7 @@ impl RawClaims {
     pub fn as_map(&self) -> &Map<String, Value> {
         self.map.get_or_init(|| {
             // The text passed the strict parser when the token was validated.
-            crate::jose::json::parse_object(self.json.as_bytes()).unwrap_or_default()
+            crate::jose::json::parse_object(&self.json).unwrap_or_default()
         })
     }
 
@@ -134,14 +135,14 @@ impl RawClaims {
 
     /// The claims JSON text as validated.
     pub fn json(&self) -> &str {
-        &self.json
+        std::str::from_utf8(&self.json).unwrap_or_default()
     }
 }
 
 impl From<Map<String, Value>> for RawClaims {
     fn from(map: Map<String, Value>) -> RawClaims {
         RawClaims {
-            json: Value::Object(map.clone()).to_string(),
+            json: Value::Object(map.clone()).to_string().into_bytes(),
             map: OnceLock::from(map),
         }
     }
@@ -164,6 +165,6 @@ impl std::ops::Index<&str> for RawClaims {
 
 impl fmt::Debug for RawClaims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RawClaims").field(&self.json).finish()
+        f.debug_tuple("RawClaims").field(&self.json()).finish()
     }
 }

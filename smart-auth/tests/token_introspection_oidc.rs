@@ -149,6 +149,28 @@ fn cache_bounds() {
     );
     cache.record("broken", &Err(TokenError::MalformedIntrospection), NOW);
     assert!(cache.get("broken", NOW).is_none());
+
+    // Bounded in memory: a small cache never answers for more tokens than its capacity (a
+    // multiple of its 16 shards).
+    let small = IntrospectionCache::new(32, 60, 5);
+    let tokens: Vec<String> = (0..400).map(|i| format!("tok-{i}")).collect();
+    for t in &tokens {
+        small.record(t, &Ok(ctx.clone()), NOW);
+        small.record(&format!("neg-{t}"), &Err(TokenError::Inactive), NOW);
+    }
+    let hits = tokens
+        .iter()
+        .filter(|t| matches!(small.get(t, NOW), Some(Ok(_))))
+        .count();
+    let negative_hits = tokens
+        .iter()
+        .filter(|t| small.get(&format!("neg-{t}"), NOW).is_some())
+        .count();
+    assert!((1..=32).contains(&hits), "{hits} positive answers kept");
+    assert!(
+        (1..=32).contains(&negative_hits),
+        "{negative_hits} negative answers kept"
+    );
 }
 
 fn oidc() -> (TestIssuer, IdTokenValidator) {

@@ -533,3 +533,41 @@ fn header_rules_are_per_issuer() {
         .sign();
     assert!(check(&v, &forged).is_err());
 }
+
+/// CVE-2022-21449 ("psychic signatures"): ECDSA signatures with r or s zero or equal to the
+/// group order must never verify.
+#[test]
+fn psychic_ecdsa_signatures_refused() {
+    const P256_N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+    const P384_N: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973";
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    for (alg, n) in [
+        (Algorithm::ES256, hex(P256_N)),
+        (Algorithm::ES384, hex(P384_N)),
+    ] {
+        let i = TestIssuer::with_key(ISS, AUD, TestKey::new(alg));
+        let v = Validator::new([i.config().algorithms(AlgorithmSet::ASYMMETRIC)]).unwrap();
+        let token = i.token(NOW).sign();
+        assert!(check(&v, &token).is_ok());
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let sig = b64::decode(sig).unwrap();
+        let half = sig.len() / 2;
+        let zero = vec![0u8; half];
+        let forged = [
+            [zero.clone(), zero.clone()].concat(),
+            [n.clone(), n.clone()].concat(),
+            [zero.clone(), sig[half..].to_vec()].concat(),
+            [sig[..half].to_vec(), zero.clone()].concat(),
+            [n.clone(), sig[half..].to_vec()].concat(),
+        ];
+        for f in forged {
+            let t = format!("{input}.{}", b64::encode(&f));
+            assert_eq!(check(&v, &t), Err(TokenError::BadSignature), "{alg:?}");
+        }
+    }
+}

@@ -13,7 +13,7 @@ secure-fhir-server: an example secure FHIR R4 server (SMART on FHIR, tamper-evid
 
 USAGE:
     secure-fhir-server [OPTIONS]
-    secure-fhir-server audit verify --audit-log FILE
+    secure-fhir-server audit verify --audit-log FILE [--audit-pubkey KEYFILE]
 
 OPTIONS:
     --listen ADDR          address to listen on (default 127.0.0.1:8080)
@@ -24,7 +24,8 @@ OPTIONS:
                            development authorization server off); needs --jwks-file
     --jwks-file FILE       the issuer's public keys (a JWKS document)
     --audience URL         the accepted token audience (default: the FHIR base URL)
-    --audit-log FILE       the tamper-evident audit log (default: in memory)
+    --audit-log FILE       the tamper-evident audit log (default: in memory); its signing
+                           key is kept in FILE.key, its public key written to FILE.pub
     --cors-origin ORIGIN   a browser origin allowed to call the FHIR API; repeatable
                            (the development authorization server's registered origins
                            are always allowed)
@@ -36,6 +37,10 @@ OPTIONS:
 
 Without --issuer the development authorization server runs in the same process under /auth
 and demo data is loaded.
+
+audit verify checks the log's records against its signed checkpoints. Pass --audit-pubkey
+with a copy of FILE.pub kept where the server cannot write: without it, verify falls back to
+FILE.pub beside the log (and warns), which a log rewritten with a new key would also pass.
 ";
 
 /// What to run.
@@ -43,8 +48,13 @@ and demo data is loaded.
 pub enum Command {
     /// Serve.
     Serve(ServeArgs),
-    /// `audit verify --audit-log FILE`.
-    AuditVerify(PathBuf),
+    /// `audit verify --audit-log FILE [--audit-pubkey KEYFILE]`.
+    AuditVerify {
+        /// The log.
+        log: PathBuf,
+        /// The trusted public key (`None`: fall back to the key beside the log).
+        pubkey: Option<PathBuf>,
+    },
     /// `--help`.
     Help,
 }
@@ -78,17 +88,22 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         return match args.get(1).map(String::as_str) {
             Some("verify") => {
                 let mut log = None;
+                let mut pubkey = None;
                 let mut it = args[2..].iter();
                 while let Some(a) = it.next() {
                     match a.as_str() {
                         "--audit-log" => log = Some(PathBuf::from(value(&mut it, a)?)),
+                        "--audit-pubkey" => pubkey = Some(PathBuf::from(value(&mut it, a)?)),
                         other => return Err(format!("unknown argument `{other}`")),
                     }
                 }
-                log.map(Command::AuditVerify)
+                log.map(|log| Command::AuditVerify { log, pubkey })
                     .ok_or_else(|| "audit verify needs --audit-log FILE".to_owned())
             }
-            _ => Err("usage: secure-fhir-server audit verify --audit-log FILE".to_owned()),
+            _ => Err(
+                "usage: secure-fhir-server audit verify --audit-log FILE [--audit-pubkey KEYFILE]"
+                    .to_owned(),
+            ),
         };
     }
     let mut s = ServeArgs {
@@ -178,7 +193,17 @@ mod tests {
         assert!(!s.dangerous_disable_security);
         assert_eq!(
             parse(&args("audit verify --audit-log x.log")).unwrap(),
-            Command::AuditVerify("x.log".into())
+            Command::AuditVerify {
+                log: "x.log".into(),
+                pubkey: None
+            }
+        );
+        assert_eq!(
+            parse(&args("audit verify --audit-pubkey k.pub --audit-log x.log")).unwrap(),
+            Command::AuditVerify {
+                log: "x.log".into(),
+                pubkey: Some("k.pub".into())
+            }
         );
     }
 
@@ -193,5 +218,6 @@ mod tests {
         ))
         .is_err());
         assert!(parse(&args("audit verify")).is_err());
+        assert!(parse(&args("audit verify --audit-log x.log --audit-pubkey")).is_err());
     }
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit_keys;
 pub mod audit_trail;
 pub mod authz;
 pub mod authz_audit;
@@ -17,6 +18,7 @@ pub mod banner;
 pub mod cli;
 pub mod data;
 pub mod fhir;
+pub mod followed_keys;
 pub mod security;
 pub mod store;
 pub mod web;

@@ -9,12 +9,18 @@ use secure_fhir_server::audit_trail::AuditTrail;
 use secure_fhir_server::authz::{self, AuthzConfig, AuthzState, StderrAudit};
 use secure_fhir_server::authz_audit::TrailAudit;
 use secure_fhir_server::cli::{self, Command, ServeArgs};
+use secure_fhir_server::followed_keys::FollowedKeys;
 use secure_fhir_server::security::Gate;
 use secure_fhir_server::store::Store;
 use secure_fhir_server::{banner, data, web};
 use smart_auth::decision::{DecisionPolicy, OperationRule};
 use smart_auth::jwks::JwkSet;
 use smart_auth::{IssuerConfig, Validator};
+
+/// Validated tokens kept by the token cache.
+const TOKEN_CACHE_ENTRIES: usize = 10_000;
+/// Longest a validated token is kept (seconds); never past its `exp`.
+const TOKEN_CACHE_TTL: i64 = 60;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,7 +33,9 @@ fn main() -> ExitCode {
             print!("{}", cli::USAGE);
             ExitCode::SUCCESS
         }
-        Ok(Command::AuditVerify(path)) => secure_fhir_server::audit_trail::verify(&path),
+        Ok(Command::AuditVerify { log, pubkey }) => {
+            secure_fhir_server::audit_keys::verify(&log, pubkey.as_deref())
+        }
         Ok(Command::Serve(args)) => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -74,6 +82,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         None
     } else {
         let trail = AuditTrail::open(args.audit_log.as_deref(), Some(Arc::clone(&store)))?;
+        match &args.audit_log {
+            Some(log) => eprintln!(
+                "secure-fhir-server: audit log {}; keep a copy of its public key {}.pub \
+                 elsewhere for `audit verify --audit-pubkey`",
+                log.display(),
+                log.display()
+            ),
+            None => eprintln!(
+                "secure-fhir-server: audit log in memory (not durable): use --audit-log FILE"
+            ),
+        }
         Some(Arc::new(trail))
     };
     let authz = match &args.issuer {
@@ -97,20 +116,28 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Gate::dangerous_disabled(Arc::clone(&store))
     } else {
         let audience = args.audience.clone().unwrap_or_else(|| base.clone());
-        let (issuer, jwks) = match (&authz, &args.issuer, &args.jwks_file) {
-            (Some(state), _, _) => (
-                state.issuer().to_owned(),
-                serde_json::to_vec(&state.jwks()).unwrap_or_default(),
-            ),
-            (None, Some(issuer), Some(file)) => (
-                issuer.clone(),
-                std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?,
-            ),
+        // The built-in authorization server's keys are followed (rotation needs no restart);
+        // an external issuer's come from --jwks-file.
+        let (config, followed) = match (&authz, &args.issuer, &args.jwks_file) {
+            (Some(state), _, _) => {
+                let source = state.clone();
+                let followed = FollowedKeys::new(state.issuer(), move || {
+                    serde_json::to_vec(&source.jwks()).unwrap_or_default()
+                });
+                (followed.issuer_config(&audience), Some(followed))
+            }
+            (None, Some(issuer), Some(file)) => {
+                let jwks = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                let keys = JwkSet::parse(&jwks).map_err(|e| format!("JWKS: {e}"))?;
+                (IssuerConfig::new(issuer.clone(), audience).jwks(keys), None)
+            }
             _ => return Err("--issuer needs --jwks-file".into()),
         };
-        let keys = JwkSet::parse(&jwks).map_err(|e| format!("JWKS: {e}"))?;
-        let validator = Validator::new([IssuerConfig::new(issuer, audience).jwks(keys)])
-            .map_err(|e| format!("token validation: {e}"))?;
+        // Validated tokens are cached (keyed by the whole token's SHA-256, bounded, never past
+        // `exp` nor TOKEN_CACHE_TTL): a repeated token skips the signature check.
+        let validator = Validator::new([config])
+            .map_err(|e| format!("token validation: {e}"))?
+            .with_cache(TOKEN_CACHE_ENTRIES, TOKEN_CACHE_TTL);
         let policy = DecisionPolicy::default()
             .with_base_url(base.clone())
             .with_operation("disclosures", OperationRule::AsRead);
@@ -131,7 +158,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             });
         }
         let trail = trail.clone().ok_or("no audit trail")?;
-        Gate::secure(facade, trail, Arc::clone(&store))
+        let gate = Gate::secure(facade, trail, Arc::clone(&store));
+        match followed {
+            Some(keys) => gate.follow_keys(keys),
+            None => gate,
+        }
     };
     let cors: Vec<String> = args.cors_origins.clone();
     let registered = authz.clone();
@@ -140,6 +171,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         (None, Some(issuer)) => banner::external_smart_configuration(issuer),
         (None, None) => serde_json::json!({}),
     };
+    // The statement describes this running server: dated when it started.
+    let mut capability =
+        secure_fhir_server::fhir::capability::statement(&base, &smart_configuration);
+    capability["date"] =
+        serde_json::Value::String(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
     let app = Arc::new(web::App {
         store,
         base: base.clone(),
@@ -150,7 +186,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                     .as_ref()
                     .is_some_and(|s| s.is_registered_origin(o))
         }),
-        capability: secure_fhir_server::fhir::capability::statement(&base, &smart_configuration),
+        capability,
         smart_configuration,
     });
     let mut router = web::router(app);

@@ -11,11 +11,12 @@ use smart_auth::decision::Narrowing;
 use smart_auth::request::FhirRequest;
 use smart_auth::UnixTime;
 
-use crate::audit_trail::AuditTrail;
+use crate::audit_trail::{AuditTrail, Pending};
 use crate::fhir::access::{narrowing_admits, Access, Unrestricted};
 use crate::fhir::bundle::Entry;
 use crate::fhir::outcome::Fail;
 use crate::fhir::search;
+use crate::followed_keys::FollowedKeys;
 use crate::store::query::Clause;
 use crate::store::{Store, Tx};
 
@@ -30,6 +31,7 @@ pub enum Mode {
 /// Decides every request and records it.
 pub struct Gate {
     mode: Mode,
+    keys: Option<FollowedKeys>,
     trail: Option<Arc<AuditTrail>>,
     store: Arc<Store>,
     limits: secure_fhir::limits::Limits,
@@ -223,6 +225,7 @@ impl Gate {
         let limits = *facade.limits();
         Gate {
             mode: Mode::Secure(Box::new(facade)),
+            keys: None,
             trail: Some(trail),
             store,
             limits,
@@ -233,9 +236,29 @@ impl Gate {
     pub fn dangerous_disabled(store: Arc<Store>) -> Gate {
         Gate {
             mode: Mode::DangerousDisabled,
+            keys: None,
             trail: None,
             store,
             limits: secure_fhir::limits::Limits::default(),
+        }
+    }
+
+    /// Follows the keys of an in-process issuer (the development authorization server): its
+    /// JWKS is installed now and whenever the validator's key cache asks for it.
+    pub fn follow_keys(mut self, keys: FollowedKeys) -> Gate {
+        if let Mode::Secure(facade) = &self.mode {
+            keys.refresh(&facade.validator(), now_unix());
+        }
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Waits until the store's view of the audit trail (AuditEvents, disclosures) holds every
+    /// record made before the call. `false` if it could not be written.
+    pub async fn sync_audit_view(&self) -> bool {
+        match &self.trail {
+            Some(trail) => trail.sync().await,
+            None => true,
         }
     }
 
@@ -263,7 +286,20 @@ impl Gate {
             }
             Mode::Secure(f) => f,
         };
-        match facade.authorize(parts, body, now_unix()) {
+        let now = now_unix();
+        let mut decided = facade.authorize(parts, body, now);
+        if let (Err(rejected), Some(keys)) = (&decided, &self.keys) {
+            // A token signed with a key the cache lacks asks for a refresh: after a rotation
+            // the new key is installed and the request decided again, once.
+            if rejected.rejection().status() == http::StatusCode::UNAUTHORIZED
+                && keys.refresh(&facade.validator(), now)
+            {
+                decided = facade.authorize(parts, body, now);
+            }
+        } else if let Some(keys) = &self.keys {
+            keys.refresh(&facade.validator(), now);
+        }
+        match decided {
             Ok(authorized) => Ok(Verdict {
                 access: Box::new(PermitAccess {
                     authorized: authorized.clone(),
@@ -344,7 +380,10 @@ impl Gate {
         trail.record(&record);
     }
 
-    /// Records an authorized request's outcome.
+    /// Records an authorized request's outcome. The response must not be released before the
+    /// returned [`Pending`] is [durable](Pending::durable) (`None`: nothing to wait for, in the
+    /// benchmark-only mode without audit).
+    #[must_use = "the response must wait for its audit record"]
     pub fn record(
         &self,
         verdict: &Verdict,
@@ -352,9 +391,9 @@ impl Gate {
         body: &[u8],
         response: &http::Response<Vec<u8>>,
         now: chrono::DateTime<chrono::Utc>,
-    ) {
+    ) -> Option<Pending> {
         let (Some(trail), Some(authorized)) = (&self.trail, &verdict.authorized) else {
-            return;
+            return None;
         };
         let touched: Vec<String> = verdict
             .touched
@@ -379,6 +418,6 @@ impl Gate {
             &resources,
             &patients,
         );
-        trail.record(&record);
+        Some(trail.record_durable(&record))
     }
 }

@@ -11,6 +11,7 @@ use http::{Method, StatusCode};
 use secure_fhir::response::{self as fhir_response, IssueCode, FHIR_JSON};
 use serde_json::Value;
 
+use crate::audit_trail::Pending;
 use crate::fhir::outcome::{Done, Fail, Payload, Return};
 use crate::fhir::rest::{self, Env, Op};
 use crate::fhir::route::{self, Route, RouteError};
@@ -69,7 +70,21 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         return into_axum(r);
     }
     let limit = app.gate.limits().max_body_bytes;
-    let mut response = match axum::body::to_bytes(body, limit).await {
+    let bytes = axum::body::to_bytes(body, limit).await;
+    if bytes.is_ok()
+        && !public
+        && may_read_audit_view(&path, parts.uri.query().unwrap_or(""))
+        && !app.gate.sync_audit_view().await
+    {
+        let mut r = fhir_response::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            IssueCode::Exception,
+            "The audit trail is unavailable",
+        );
+        cors(&app, origin.as_deref(), public, r.headers_mut());
+        return into_axum(r);
+    }
+    let (mut response, audit) = match bytes {
         Ok(bytes) => app.serve(&parts, &path, &bytes),
         Err(_) => {
             let r = fhir_response::error(
@@ -78,14 +93,41 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
                 "The request body is too large",
             );
             app.gate.record_rejection(&parts, &r);
-            r
+            (r, None)
         }
     };
+    // The audit record of what this response discloses or confirms is durable before the
+    // response leaves (audit.md §8.6); if it cannot be made so, the response is withheld.
+    if let Some(audit) = audit {
+        if let Err(e) = audit.durable().await {
+            eprintln!("secure-fhir-server: AUDIT FAILURE, response withheld: {e}");
+            response = fhir_response::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                IssueCode::Exception,
+                "The request could not be audited",
+            );
+        }
+    }
     cors(&app, origin.as_deref(), public, response.headers_mut());
     if parts.method == Method::HEAD {
         response.body_mut().clear();
     }
     into_axum(response)
+}
+
+/// Whether a request may read the store's view of the audit trail (AuditEvents, the
+/// accounting of disclosures): then it first waits for every earlier record to be in it.
+/// Conservative: anything but a plain interaction on another resource type counts.
+fn may_read_audit_view(path: &str, query: &str) -> bool {
+    let first = path.split('/').next().unwrap_or("");
+    let other_type = first.starts_with(|c: char| c.is_ascii_uppercase()) && first != "AuditEvent";
+    !other_type
+        || path.contains("AuditEvent")
+        || path.contains('$')
+        || path.contains("_search")
+        || query.contains("AuditEvent")
+        || query.contains("_type")
+        || query.contains('*')
 }
 
 fn preflight(app: &App, origin: Option<&str>, public: bool) -> http::Response<Vec<u8>> {
@@ -206,43 +248,50 @@ fn parse_body(parts: &http::request::Parts, route: &Route, bytes: &[u8]) -> Resu
 }
 
 impl App {
-    /// Serves one request (everything but CORS and `HEAD` trimming).
+    /// Serves one request (everything but CORS and `HEAD` trimming): the response, and the
+    /// audit record it must wait for.
     fn serve(
         &self,
         parts: &http::request::Parts,
         path: &str,
         bytes: &[u8],
-    ) -> http::Response<Vec<u8>> {
+    ) -> (http::Response<Vec<u8>>, Option<Pending>) {
         let route = match route::parse(path) {
             Ok(r) => r,
-            Err(RouteError::BadId) => return self.gate.reject(parts, fhir_response::not_found()),
+            Err(RouteError::BadId) => {
+                return (self.gate.reject(parts, fhir_response::not_found()), None)
+            }
             Err(_) => {
                 let r = fhir_response::error(
                     StatusCode::NOT_FOUND,
                     IssueCode::NotSupported,
                     "No such FHIR endpoint or resource type",
                 );
-                return self.gate.reject(parts, r);
+                return (self.gate.reject(parts, r), None);
             }
         };
         match route {
             Route::Metadata if parts.method == Method::GET || parts.method == Method::HEAD => {
-                return json_response(StatusCode::OK, FHIR_JSON, &self.capability);
+                return (
+                    json_response(StatusCode::OK, FHIR_JSON, &self.capability),
+                    None,
+                );
             }
             Route::SmartConfiguration
                 if parts.method == Method::GET || parts.method == Method::HEAD =>
             {
-                return json_response(
+                let r = json_response(
                     StatusCode::OK,
                     "application/json",
                     &self.smart_configuration,
                 );
+                return (r, None);
             }
             _ => {}
         }
         let verdict = match self.gate.authorize(parts, bytes) {
             Ok(v) => v,
-            Err(rejection) => return rejection,
+            Err(rejection) => return (rejection, None),
         };
         let now = chrono::Utc::now();
         let (rtype, id) = route.target();
@@ -252,16 +301,16 @@ impl App {
                 IssueCode::Invalid,
                 "The request is not a valid FHIR request",
             );
-            self.gate.record(&verdict, parts, bytes, &r, now);
-            return r;
+            let audit = self.gate.record(&verdict, parts, bytes, &r, now);
+            return (r, audit);
         }
         let outcome = self.execute(parts, &route, bytes, &verdict, now);
         let response = match outcome {
             Ok(done) => self.render(done, &verdict),
             Err(f) => fail_response(f),
         };
-        self.gate.record(&verdict, parts, bytes, &response, now);
-        response
+        let audit = self.gate.record(&verdict, parts, bytes, &response, now);
+        (response, audit)
     }
 
     fn execute(

@@ -32,7 +32,9 @@ pub struct CompactJws<'a> {
     header: Header,
     signing_input: &'a str,
     payload_b64: &'a str,
-    signature: Vec<u8>,
+    /// The decoded signature, in place (no allocation per token).
+    signature: [u8; MAX_SIGNATURE_LEN],
+    signature_len: usize,
 }
 
 /// Maps a strict-JSON failure to the token error.
@@ -61,7 +63,7 @@ impl<'a> CompactJws<'a> {
             return Err(TokenError::NotCompactJws);
         }
         if h.len() > header::MAX_HEADER_LEN.div_ceil(3) * 4
-            || s.len() > MAX_SIGNATURE_LEN * 4 / 3 + 2
+            || b64::decoded_len(s.len()).unwrap_or(0) > MAX_SIGNATURE_LEN
         {
             return Err(TokenError::TooLarge);
         }
@@ -73,7 +75,9 @@ impl<'a> CompactJws<'a> {
         if s.is_empty() {
             return Err(TokenError::NotCompactJws);
         }
-        let signature = b64::decode(s).ok_or(TokenError::InvalidBase64)?;
+        let mut signature = [0u8; MAX_SIGNATURE_LEN];
+        let signature_len =
+            b64::decode_into(s.as_bytes(), &mut signature).ok_or(TokenError::InvalidBase64)?;
         // The payload is decoded (strictly) only after verification: the signature covers its
         // text, so nothing is gained by looking at it earlier.
         let signing_input = &token[..h.len() + 1 + p.len()];
@@ -82,6 +86,7 @@ impl<'a> CompactJws<'a> {
             signing_input,
             payload_b64: p,
             signature,
+            signature_len,
         })
     }
 
@@ -97,7 +102,7 @@ impl<'a> CompactJws<'a> {
 
     /// The decoded signature bytes.
     pub fn signature(&self) -> &[u8] {
-        &self.signature
+        &self.signature[..self.signature_len]
     }
 
     /// Verifies the signature with `key` under the header's algorithm, which must be in
@@ -107,7 +112,7 @@ impl<'a> CompactJws<'a> {
         if !allowed.contains(alg) || !key.permits(alg) {
             return Err(TokenError::AlgorithmNotAllowed);
         }
-        key.verify(alg, self.signing_input.as_bytes(), &self.signature)?;
+        key.verify(alg, self.signing_input.as_bytes(), self.signature())?;
         b64::decode(self.payload_b64).ok_or(TokenError::InvalidBase64)
     }
 

@@ -259,7 +259,10 @@ pub fn is_fhir_user(s: &str) -> bool {
         "RelatedPerson",
         "Person",
     ];
-    if s.len() > 2048 || s.bytes().any(|b| !(0x21..0x7f).contains(&b)) || s.contains(['?', '#']) {
+    if s.len() > 2048
+        || s.bytes()
+            .any(|b| !(0x21..0x7f).contains(&b) || b == b'?' || b == b'#')
+    {
         return false;
     }
     let mut segments = s.rsplitn(3, '/');

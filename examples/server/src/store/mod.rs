@@ -71,8 +71,13 @@ pub struct Store {
     base: String,
 }
 
+// WAL with `synchronous = NORMAL`: a commit appends to the WAL without `fsync` (the WAL is
+// synced at checkpoints), so a power loss can undo the last commits of the FHIR store but never
+// corrupt it. The audit trail's durability does not rest on this store: an answered request
+// waits for its record in the `fdatasync`ed audit log (see `audit_trail`).
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -185,6 +190,56 @@ impl Store {
     }
 }
 
+/// A first version of a resource prepared outside the store's lock (the server's own
+/// AuditEvents, which are canonical already): its text with `meta`, index rows and compartment
+/// memberships. [`Tx::put_prepared`] stores it.
+pub struct Prepared {
+    rtype: String,
+    id: String,
+    body: Value,
+    text: String,
+    updated: String,
+    now: DateTime<Utc>,
+    rows: Vec<index::IndexRow>,
+    members: Vec<(String, String)>,
+}
+
+impl Prepared {
+    /// Prepares `body` as version 1 of `rtype/id`, last updated `now`. `base` is the FHIR
+    /// base URL absolute references are resolved against.
+    pub fn new(rtype: &str, id: &str, mut body: Value, base: &str, now: DateTime<Utc>) -> Self {
+        let updated = time::format_instant(now);
+        set_meta(&mut body, id, 1, &updated);
+        let text = crate::fhir::json::to_string(&body);
+        let rows = index::rows(rtype, &body, base);
+        let members = compartment::memberships(rtype, id, &body, base);
+        Prepared {
+            rtype: rtype.to_owned(),
+            id: id.to_owned(),
+            body,
+            text,
+            updated,
+            now,
+            rows,
+            members,
+        }
+    }
+}
+
+fn set_meta(body: &mut Value, id: &str, version: i64, updated: &str) {
+    if let Value::Object(map) = body {
+        map.insert("id".into(), Value::String(id.into()));
+        let meta = map.entry("meta").or_insert_with(|| json!({}));
+        if !meta.is_object() {
+            *meta = json!({});
+        }
+        if let Value::Object(meta) = meta {
+            meta.insert("versionId".into(), Value::String(version.to_string()));
+            meta.insert("lastUpdated".into(), Value::String(updated.to_owned()));
+        }
+    }
+}
+
 /// Operations on the store inside one lock (and, for writes, one transaction).
 pub struct Tx<'a> {
     conn: &'a Connection,
@@ -250,17 +305,7 @@ impl Tx<'_> {
         let previous = self.current(rtype, id)?.map(|v| v.version).unwrap_or(0);
         let version = previous + 1;
         let updated = time::format_instant(now);
-        if let Value::Object(map) = &mut body {
-            map.insert("id".into(), Value::String(id.into()));
-            let meta = map.entry("meta").or_insert_with(|| json!({}));
-            if !meta.is_object() {
-                *meta = json!({});
-            }
-            if let Value::Object(meta) = meta {
-                meta.insert("versionId".into(), Value::String(version.to_string()));
-                meta.insert("lastUpdated".into(), Value::String(updated.clone()));
-            }
-        }
+        set_meta(&mut body, id, version, &updated);
         let text = crate::fhir::json::to_string(&body);
         let text = if self.canonicalize {
             crate::fhir::model::canonical(text)
@@ -276,6 +321,24 @@ impl Tx<'_> {
             last_updated: updated,
             deleted: false,
             body: Some(text),
+        })
+    }
+
+    /// Stores a [`Prepared`] first version; if `rtype/id` exists already, stores it as the
+    /// next version the ordinary way ([`Tx::put`]).
+    pub fn put_prepared(&self, p: Prepared) -> Result<Version> {
+        if self.current(&p.rtype, &p.id)?.is_some() {
+            return self.put(&p.rtype, &p.id, p.body, p.now);
+        }
+        self.write_version(&p.rtype, &p.id, 1, &p.updated, p.now, Some(&p.text))?;
+        self.write_index(&p.rtype, &p.id, &p.rows, &p.members)?;
+        Ok(Version {
+            rtype: p.rtype,
+            id: p.id,
+            version: 1,
+            last_updated: p.updated,
+            deleted: false,
+            body: Some(p.text),
         })
     }
 
@@ -338,11 +401,23 @@ impl Tx<'_> {
             .prepare_cached("DELETE FROM compartment WHERE rtype = ?1 AND id = ?2")?
             .execute(params![rtype, id])?;
         let Some(body) = body else { return Ok(()) };
+        let rows = index::rows(rtype, body, self.base);
+        let members = compartment::memberships(rtype, id, body, self.base);
+        self.write_index(rtype, id, &rows, &members)
+    }
+
+    fn write_index(
+        &self,
+        rtype: &str,
+        id: &str,
+        rows: &[index::IndexRow],
+        members: &[(String, String)],
+    ) -> Result<()> {
         let mut ins = self.conn.prepare_cached(
             "INSERT INTO search_index (rtype, id, code, system, value, lo, hi) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        for row in index::rows(rtype, body, self.base) {
+        for row in rows {
             ins.execute(params![
                 rtype, id, row.code, row.system, row.value, row.lo, row.hi
             ])?;
@@ -350,7 +425,7 @@ impl Tx<'_> {
         let mut ins = self.conn.prepare_cached(
             "INSERT INTO compartment (rtype, id, ctype, cid) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for (ctype, cid) in compartment::memberships(rtype, id, body, self.base) {
+        for (ctype, cid) in members {
             ins.execute(params![rtype, id, ctype, cid])?;
         }
         Ok(())

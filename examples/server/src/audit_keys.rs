@@ -1,0 +1,155 @@
+//! The audit log's signing key, and `audit verify`.
+//!
+//! The server signs the log's checkpoints with a key kept in `<log>.key` (owner-only) and
+//! writes its public half (a note verifier key, `vkey`) to `<log>.pub` at every start. Give
+//! auditors a copy of that public key through another channel and verify with
+//! `audit verify --audit-log FILE --audit-pubkey KEYFILE`: only a key kept away from the log
+//! detects a log rewritten and re-signed by someone who can write the log's directory.
+//! Without `--audit-pubkey`, `audit verify` falls back to `<log>.pub` beside the log and says
+//! so on stderr: that detects damage and partial tampering, not a rewrite with a swapped key.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use fhir_audit::checkpoint::{NoteSigner, NoteVerifier};
+use fhir_audit::store::file::verify_file;
+use fhir_audit::VerifyOptions;
+
+use crate::audit_trail::ORIGIN;
+
+/// `<log>.key` and `<log>.pub`.
+pub fn key_paths(log: &Path) -> (PathBuf, PathBuf) {
+    let with = |ext: &str| {
+        let mut s = log.as_os_str().to_owned();
+        s.push(ext);
+        PathBuf::from(s)
+    };
+    (with(".key"), with(".pub"))
+}
+
+/// The log's signing key: read from `<log>.key`, or created there (owner-only); its public
+/// half is (re)written to `<log>.pub`.
+pub fn signer_for(log: &Path) -> Result<NoteSigner, String> {
+    let (key, public) = key_paths(log);
+    let skey = match std::fs::read_to_string(&key) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let rng = ring::rand::SystemRandom::new();
+            let skey = NoteSigner::generate_skey(ORIGIN, &rng).map_err(|e| e.to_string())?;
+            write_private(&key, &skey)?;
+            skey
+        }
+        Err(e) => return Err(format!("{}: {e}", key.display())),
+    };
+    let signer = NoteSigner::from_skey(&skey).map_err(|e| format!("{}: {e}", key.display()))?;
+    std::fs::write(&public, signer.verifier().to_vkey())
+        .map_err(|e| format!("{}: {e}", public.display()))?;
+    Ok(signer)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Where `audit verify` takes its trusted key from.
+enum Trust {
+    /// `--audit-pubkey`: a key kept apart from the log.
+    Given(NoteVerifier),
+    /// Fallback: `<log>.pub` beside the log.
+    Beside(NoteVerifier, PathBuf),
+    /// No key at all: signatures are not checked.
+    None,
+}
+
+fn read_vkey(path: &Path) -> Result<NoteVerifier, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    NoteVerifier::from_vkey(text.trim()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn trust(log: &Path, pubkey: Option<&Path>) -> Result<Trust, String> {
+    if let Some(path) = pubkey {
+        return read_vkey(path).map(Trust::Given);
+    }
+    let (_, beside) = key_paths(log);
+    if !beside.exists() {
+        return Ok(Trust::None);
+    }
+    read_vkey(&beside).map(|k| Trust::Beside(k, beside))
+}
+
+/// `audit verify --audit-log FILE [--audit-pubkey KEYFILE]`: exit 0 when the log and its
+/// checkpoints verify, 1 naming the first bad record when they do not, 2 when the log or key
+/// cannot be read.
+pub fn verify(log: &Path, pubkey: Option<&Path>) -> ExitCode {
+    let trust = match trust(log, pubkey) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("audit verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (keys, how) = match trust {
+        Trust::Given(k) => (
+            vec![k],
+            "signatures checked against --audit-pubkey".to_owned(),
+        ),
+        Trust::Beside(k, path) => {
+            eprintln!(
+                "audit verify: WARNING: no --audit-pubkey: trusting {}, which sits beside the log; \
+                 a log rewritten together with that file would pass. Keep a copy of the key \
+                 elsewhere and pass --audit-pubkey.",
+                path.display()
+            );
+            (
+                vec![k],
+                format!("signatures checked against {}", path.display()),
+            )
+        }
+        Trust::None => {
+            eprintln!("audit verify: WARNING: no public key: checkpoint signatures not checked");
+            (
+                Vec::new(),
+                "signatures NOT checked (no public key)".to_owned(),
+            )
+        }
+    };
+    let options = VerifyOptions {
+        keys,
+        anchors: Vec::new(),
+    };
+    let report = match verify_file(log, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("audit verify: {}: {e}", log.display());
+            return ExitCode::from(2);
+        }
+    };
+    match report.first_problem() {
+        None => {
+            println!(
+                "audit log OK: {} records, {} checkpoints matched, {how}",
+                report.records, report.checkpoints_matched
+            );
+            ExitCode::SUCCESS
+        }
+        Some(p) => {
+            match p.first_bad_record {
+                Some(i) => eprintln!("audit log FAILED: first bad record: {i}: {p}"),
+                None => eprintln!("audit log FAILED: {p}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

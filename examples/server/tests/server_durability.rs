@@ -1,0 +1,132 @@
+//! The audit record of an answered request is durable, and its AuditEvent searchable, when the
+//! response arrives (audit.md §8.6: no PHI leaves before its audit record is safe); `audit
+//! verify --audit-pubkey` trusts a key kept apart from the log; the CapabilityStatement is
+//! dated by the running server.
+
+mod server_support;
+
+use std::time::Duration;
+
+use server_support::{run, Server};
+
+#[test]
+fn an_answered_request_is_logged_and_searchable_when_its_response_arrives() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.rs");
+    let auditor = s.patient_token("patient/AuditEvent.rs");
+    for n in 0..5 {
+        let request_id = format!("durability-check-{n}-{}", std::process::id());
+        let r = s.request(
+            "GET",
+            "/Patient/example",
+            Some(&t),
+            &[("X-Request-Id", &request_id)],
+            None,
+        );
+        assert_eq!(r.status, 200);
+        // No waiting: the record was written to the log before the response was sent ...
+        let log = std::fs::read(s.audit_log()).unwrap();
+        assert!(
+            log.windows(request_id.len())
+                .any(|w| w == request_id.as_bytes()),
+            "request {n} is in the log file when its response arrives"
+        );
+        // ... and its AuditEvent committed to the store.
+        let events = s.get("/AuditEvent?entity=Patient/example&_count=100", &auditor);
+        assert_eq!(events.status, 200, "{}", events.text());
+        let found = events.json()["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["resource"].to_string().contains(&request_id));
+        assert!(found, "request {n}'s AuditEvent is searchable at once");
+    }
+}
+
+fn verify(log: &std::path::Path, pubkey: Option<&std::path::Path>) -> (bool, String, String) {
+    let log = log.display().to_string();
+    let key = pubkey.map(|k| k.display().to_string());
+    let mut args = vec!["audit", "verify", "--audit-log", &log];
+    if let Some(k) = &key {
+        args.extend(["--audit-pubkey", k]);
+    }
+    let (status, out, err) = run(&args);
+    (status.success(), out, err)
+}
+
+/// Runs a server, makes a few audited requests, stops it: the log and its key files stay.
+fn audited_run() -> Server {
+    let mut s = Server::start(&[]);
+    let t = s.patient_token("patient/*.rs");
+    for _ in 0..3 {
+        assert_eq!(s.get("/Patient/example", &t).status, 200);
+    }
+    // Let the writer sign its last checkpoint, then stop.
+    std::thread::sleep(Duration::from_millis(300));
+    s.stop();
+    s
+}
+
+fn with_ext(log: &std::path::Path, ext: &str) -> std::path::PathBuf {
+    let mut s = log.as_os_str().to_owned();
+    s.push(ext);
+    s.into()
+}
+
+#[test]
+fn audit_verify_with_a_trusted_key_catches_tampering_and_a_swapped_key() {
+    let victim = audited_run();
+    let log = victim.audit_log();
+    // The auditor's copy of the public key, kept away from the log.
+    let trusted = std::env::temp_dir().join(format!("trusted-{}.pub", std::process::id()));
+    std::fs::copy(with_ext(&log, ".pub"), &trusted).unwrap();
+
+    let (ok, out, _) = verify(&log, Some(&trusted));
+    assert!(ok, "{out}");
+    assert!(out.contains("--audit-pubkey"), "{out}");
+
+    // Someone who can write the log's directory replaces the log, its checkpoints and the key
+    // beside it with those of another server (re-signed history).
+    let forger = audited_run();
+    let forged = forger.audit_log();
+    for ext in ["", ".checkpoints", ".pub"] {
+        std::fs::copy(with_ext(&forged, ext), with_ext(&log, ext)).unwrap();
+    }
+    let (ok, _, err) = verify(&log, None);
+    assert!(
+        ok,
+        "the fallback trusts the swapped key beside the log: {err}"
+    );
+    assert!(err.contains("WARNING"), "and says so: {err}");
+    let (ok, out, err) = verify(&log, Some(&trusted));
+    assert!(!ok, "the trusted key refuses the forged log: {out}");
+    assert!(err.contains("FAILED"), "{err}");
+
+    // A flipped byte inside a record fails even under the forger's own key.
+    let mut bytes = std::fs::read(&forged).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x20;
+    std::fs::write(&forged, &bytes).unwrap();
+    let (ok, _, err) = verify(&forged, Some(&with_ext(&forged, ".pub")));
+    assert!(!ok);
+    assert!(err.contains("first bad record"), "{err}");
+
+    // An unreadable key is an error, not a pass.
+    let (ok, _, _) = verify(&log, Some(std::path::Path::new("/nonexistent/key.pub")));
+    assert!(!ok);
+    let _ = std::fs::remove_file(&trusted);
+}
+
+#[test]
+fn the_capability_statement_is_dated_by_the_running_server() {
+    let before = chrono::Utc::now().timestamp();
+    let s = Server::start(&[]);
+    let after = chrono::Utc::now().timestamp();
+    let r = s.request("GET", "/metadata", None, &[], None);
+    assert_eq!(r.status, 200);
+    let date = r.json()["date"].as_str().unwrap().to_owned();
+    let at = chrono::DateTime::parse_from_rfc3339(&date)
+        .unwrap_or_else(|e| panic!("`{date}` is a FHIR dateTime with a time zone: {e}"))
+        .timestamp();
+    assert!((before..=after).contains(&at), "{date} is the start time");
+}
