@@ -4,12 +4,17 @@
 //! definition Bundles left out), and a generated ~20 MB searchset Bundle of many patients'
 //! Observations, Conditions, Encounters, Claims and MedicationRequests.
 //!
-//! `cargo bench -p secure-fhir-benches --bench fhir_types`
+//! `cargo bench -p secure-fhir-benches --bench fhir_types`; with `--features peers` also the
+//! crates users would pick instead (`fhirbolt`, `fhir`, `helios-fhir`, `fhirkit`), in the same run.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fhir_types::json;
 use std::io::Read;
 use std::time::Duration;
+
+#[cfg(feature = "peers")]
+#[path = "fhir_types/peers.rs"]
+mod peers;
 
 const CONFORMANCE: &[&str] = &[
     "StructureDefinition",
@@ -236,6 +241,11 @@ fn bench(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    #[cfg(feature = "peers")]
+    {
+        let inputs: Vec<&[u8]> = examples.iter().map(Vec::as_slice).collect();
+        peers::bench(&mut g, "examples", &inputs);
+    }
     g.finish();
 
     let bundle = searchset_bundle(20 << 20);
@@ -267,6 +277,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("serialize/serde_json::Value", |b| {
         b.iter(|| serde_json::to_vec(black_box(&value)).map(|v| v.len()))
     });
+    #[cfg(feature = "peers")]
+    peers::bench(&mut g, "searchset bundle", &[bundle.as_slice()]);
     g.finish();
 }
 
