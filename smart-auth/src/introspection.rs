@@ -147,7 +147,8 @@ pub struct IntrospectionCache {
 }
 
 impl IntrospectionCache {
-    /// A cache of at most `capacity` positive and `capacity` negative answers.
+    /// A cache of at most `capacity` positive and `capacity` negative answers, each rounded up
+    /// to a multiple of 16 (the caches are sharded 16 ways).
     pub fn new(capacity: usize, max_ttl: i64, negative_ttl: i64) -> IntrospectionCache {
         IntrospectionCache {
             positive: TokenCache::new(capacity, max_ttl),
