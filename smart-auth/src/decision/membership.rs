@@ -89,9 +89,12 @@ pub(super) fn links(
 
 /// Whether a literal reference names `ty/id` on this server: relative (`Patient/1`, also
 /// versioned), or absolute on exactly `base`. Contained, `urn:`, foreign and malformed
-/// references never do.
+/// references never do. Prefix checks only, no splitting or substring search: this runs for
+/// every reference at a membership path of every result entry.
 fn points_to(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) -> bool {
-    let relative = if reference.contains("://") {
+    // A ':' first: most references are relative, and a byte search is far cheaper than "://".
+    let absolute = reference.contains(':') && reference.contains("://");
+    let relative = if absolute {
         match base
             .and_then(|b| reference.strip_prefix(b))
             .and_then(|r| r.strip_prefix('/'))
@@ -102,21 +105,98 @@ fn points_to(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) ->
     } else {
         reference
     };
-    let mut parts = relative.split('/');
-    let (Some(t), Some(i)) = (parts.next(), parts.next()) else {
+    // `Type/id`, optionally followed by `/_history/version` (a non-empty version without '/').
+    let rest = relative
+        .strip_prefix(ty.as_str())
+        .and_then(|r| r.strip_prefix('/'))
+        .and_then(|r| r.strip_prefix(id));
+    let Some(rest) = rest.filter(|_| !id.contains('/')) else {
         return false;
     };
-    let rest_ok = match (parts.next(), parts.next(), parts.next()) {
-        (None, _, _) => true,
-        (Some("_history"), Some(v), None) => !v.is_empty(),
-        _ => false,
-    };
-    rest_ok && t == ty.as_str() && i == id
+    rest.is_empty()
+        || rest
+            .strip_prefix("/_history/")
+            .is_some_and(|v| !v.is_empty() && !v.contains('/'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `points_to` as it was, splitting on '/': the prefix checks must decide exactly alike.
+    fn points_to_by_split(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) -> bool {
+        let relative = if reference.contains("://") {
+            match base
+                .and_then(|b| reference.strip_prefix(b))
+                .and_then(|r| r.strip_prefix('/'))
+            {
+                Some(r) => r,
+                None => return false,
+            }
+        } else {
+            reference
+        };
+        let mut parts = relative.split('/');
+        let (Some(t), Some(i)) = (parts.next(), parts.next()) else {
+            return false;
+        };
+        let rest_ok = match (parts.next(), parts.next(), parts.next()) {
+            (None, _, _) => true,
+            (Some("_history"), Some(v), None) => !v.is_empty(),
+            _ => false,
+        };
+        rest_ok && t == ty.as_str() && i == id
+    }
+
+    #[test]
+    fn points_to_agrees_with_splitting_on_every_short_reference() {
+        // Every sequence of up to four of these pieces, against every id and base below.
+        let pieces = [
+            "Patient/1",
+            "Patient",
+            "/",
+            "1",
+            "/_history/",
+            "2",
+            "://",
+            "https:",
+            ":",
+            "Group",
+            "1/x",
+            "https://ehr.example/fhir",
+        ];
+        let ids = ["1", "", "1/x", "x://y", "_history"];
+        let bases = [
+            None,
+            Some("https://ehr.example/fhir"),
+            Some(""),
+            Some("Patient"),
+        ];
+        let mut refs = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..4 {
+            last = last
+                .iter()
+                .flat_map(|r| pieces.iter().map(move |p| format!("{r}{p}")))
+                .collect();
+            refs.extend(last.iter().cloned());
+        }
+        let mut matches = 0;
+        for r in &refs {
+            for id in ids {
+                for base in bases {
+                    let want = points_to_by_split(r, ResourceType::Patient, id, base);
+                    assert_eq!(
+                        points_to(r, ResourceType::Patient, id, base),
+                        want,
+                        "{r:?} {id:?} {base:?}"
+                    );
+                    matches += usize::from(want);
+                }
+            }
+        }
+        assert!(matches > 100, "{matches}");
+    }
 
     #[test]
     fn reference_forms() {
