@@ -451,6 +451,23 @@ fn wycheproof_weak_keys_refused_for_the_right_reason() {
     }
 }
 
+/// The Ed25519 import check (canonical y, on the curve, not of small order) refuses none of
+/// Wycheproof's keys, including those of its `TinkOverflow` cases. (Wycheproof has no invalid
+/// Ed25519 public keys; the refusals are tested in `smart_auth::jwk` with hand-made points.)
+#[test]
+fn wycheproof_ed25519_keys_pass_the_import_check() {
+    let v = load("wycheproof/testvectors_v1/ed25519_test.json");
+    let mut checked = 0;
+    for g in v["testGroups"].as_array().unwrap() {
+        let jwk = g["publicKeyJwk"].as_object().unwrap();
+        let raw = hex(g["publicKey"]["pk"].as_str().unwrap());
+        assert_eq!(b64::decode(jwk["x"].as_str().unwrap()).unwrap(), raw);
+        assert!(Jwk::from_object(jwk).is_ok(), "{jwk:?}");
+        checked += 1;
+    }
+    assert!(checked > 70, "{checked}");
+}
+
 /// Invalid-curve keys are refused when the key set is imported, with their own reason: the
 /// Wycheproof `invalid_point` key set, the off-curve ephemeral key of the JOSE
 /// `rejectsInvalidCurvePoint` case, and every ECDSA test key with one coordinate bit flipped.

@@ -163,13 +163,29 @@ pub enum JsonRef<'a> {
 /// A JSON object borrowed from its text, members in document order, names unique.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Object<'a> {
-    members: Vec<(Cow<'a, str>, JsonRef<'a>)>,
+    /// (name fingerprint, name, value): lookups and the duplicate check compare fingerprints
+    /// first and names only when those agree.
+    members: Vec<(u64, Cow<'a, str>, JsonRef<'a>)>,
+}
+
+/// The length and first seven bytes of a member name: equal names have equal fingerprints.
+fn fingerprint(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let mut head = [0u8; 8];
+    let n = bytes.len().min(7);
+    head[..n].copy_from_slice(&bytes[..n]);
+    head[7] = bytes.len() as u8;
+    u64::from_le_bytes(head)
 }
 
 impl<'a> Object<'a> {
     /// The member `name`, if present.
     pub fn get(&self, name: &str) -> Option<&JsonRef<'a>> {
-        self.members.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        let fp = fingerprint(name);
+        self.members
+            .iter()
+            .find(|(f, k, _)| *f == fp && k == name)
+            .map(|(_, _, v)| v)
     }
 
     /// Whether the member `name` is present.
@@ -179,7 +195,7 @@ impl<'a> Object<'a> {
 
     /// The members in document order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &JsonRef<'a>)> {
-        self.members.iter().map(|(k, v)| (&**k, v))
+        self.members.iter().map(|(_, k, v)| (&**k, v))
     }
 
     /// The number of members.
@@ -197,6 +213,21 @@ impl<'a> Object<'a> {
         self.iter()
             .map(|(k, v)| (k.to_owned(), v.to_value()))
             .collect()
+    }
+
+    /// Whether two members share a name: pairwise (by fingerprint) for small objects, sorted
+    /// beyond (no quadratic cost on a hostile object with thousands of members).
+    fn has_duplicate(&self) -> bool {
+        let m = &self.members;
+        if m.len() <= 16 {
+            m.iter()
+                .enumerate()
+                .any(|(i, (f, k, _))| m[..i].iter().any(|(g, j, _)| g == f && j == k))
+        } else {
+            let mut names: Vec<&str> = m.iter().map(|(_, k, _)| &**k).collect();
+            names.sort_unstable();
+            names.windows(2).any(|w| w[0] == w[1])
+        }
     }
 }
 
@@ -240,126 +271,272 @@ impl<'a> JsonRef<'a> {
 
 /// Parses `bytes` as one JSON object under the strict rules of [`parse_object`], borrowing
 /// strings from `bytes` where it can: the cheap form for the hot path of token validation.
+///
+/// A small recursive-descent parser of RFC 8259 of our own (serde_json's event-driven API
+/// cost more than the rest of the token pipeline); it is checked against [`parse_object`] by
+/// property test. Numbers other than short plain integers are handed to serde_json, so every
+/// number means exactly what it means to [`parse_object`].
 pub fn parse_borrowed(bytes: &[u8]) -> Result<Object<'_>, JsonError> {
-    let failure = Cell::new(None);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let seed = Borrowing(Strict {
-        depth: MAX_DEPTH,
-        failure: &failure,
-    });
-    let value = match seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
-        Ok(v) => v,
-        Err(_) => return Err(failure.get().unwrap_or(JsonError::Syntax)),
-    };
+    let text = std::str::from_utf8(bytes).map_err(|_| JsonError::Syntax)?;
+    let mut p = Parser { text, pos: 0 };
+    p.skip_ws();
+    let value = p.value(MAX_DEPTH)?;
+    p.skip_ws();
+    if p.pos != text.len() {
+        return Err(JsonError::Syntax);
+    }
     match value {
         JsonRef::Object(o) => Ok(o),
         _ => Err(JsonError::NotAnObject),
     }
 }
 
-/// The strict rules of [`Strict`], building [`JsonRef`]s.
-#[derive(Clone, Copy)]
-struct Borrowing<'s>(Strict<'s>);
-
-/// Member names, borrowed when unescaped.
-struct Key;
-
-impl<'de> DeserializeSeed<'de> for Key {
-    type Value = Cow<'de, str>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
-        d.deserialize_str(self)
-    }
+/// The parser's state: valid UTF-8 text and a byte position in it, always on a character
+/// boundary between tokens.
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
 }
 
-impl<'de> Visitor<'de> for Key {
-    type Value = Cow<'de, str>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
     }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Borrowed(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(v))
-    }
-}
 
-impl<'de> DeserializeSeed<'de> for Borrowing<'_> {
-    type Value = JsonRef<'de>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<JsonRef<'de>, D::Error> {
-        d.deserialize_any(self)
+    fn next(&mut self) -> Result<u8, JsonError> {
+        let b = self.peek().ok_or(JsonError::Syntax)?;
+        self.pos += 1;
+        Ok(b)
     }
-}
 
-impl<'de> Visitor<'de> for Borrowing<'_> {
-    type Value = JsonRef<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<JsonRef<'de>, E> {
-        Ok(JsonRef::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<JsonRef<'de>, E> {
-        Ok(JsonRef::Number(v.into()))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<JsonRef<'de>, E> {
-        Ok(JsonRef::Number(v.into()))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<JsonRef<'de>, E> {
-        Number::from_f64(v)
-            .map(JsonRef::Number)
-            .ok_or_else(|| self.0.fail(JsonError::Syntax))
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<JsonRef<'de>, E> {
-        Ok(JsonRef::String(Cow::Borrowed(v)))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<JsonRef<'de>, E> {
-        Ok(JsonRef::String(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<JsonRef<'de>, E> {
-        Ok(JsonRef::String(Cow::Owned(v)))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<JsonRef<'de>, E> {
-        Ok(JsonRef::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonRef<'de>, A::Error> {
-        let inner = Borrowing(self.0.nested()?);
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(inner)? {
-            out.push(v);
+    fn expect(&mut self, want: u8) -> Result<(), JsonError> {
+        if self.next()? == want {
+            Ok(())
+        } else {
+            Err(JsonError::Syntax)
         }
-        Ok(JsonRef::Array(out))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonRef<'de>, A::Error> {
-        let inner = Borrowing(self.0.nested()?);
-        let mut members: Vec<(Cow<'de, str>, JsonRef<'de>)> = Vec::with_capacity(16);
-        while let Some(key) = map.next_key_seed(Key)? {
-            let v = map.next_value_seed(inner)?;
-            members.push((key, v));
-        }
-        if has_duplicate(&members) {
-            return Err(self.0.fail(JsonError::DuplicateMember));
-        }
-        Ok(JsonRef::Object(Object { members }))
-    }
-}
 
-/// Whether two members share a name: pairwise for small objects, sorted beyond (no quadratic
-/// cost on a hostile object with thousands of members).
-fn has_duplicate<V>(members: &[(Cow<'_, str>, V)]) -> bool {
-    if members.len() <= 16 {
-        members
-            .iter()
-            .enumerate()
-            .any(|(i, (k, _))| members[..i].iter().any(|(j, _)| j == k))
-    } else {
-        let mut names: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
-        names.sort_unstable();
-        names.windows(2).any(|w| w[0] == w[1])
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// A value; `depth` is how many more arrays or objects may open (as in [`Strict`]).
+    fn value(&mut self, depth: usize) -> Result<JsonRef<'a>, JsonError> {
+        match self.peek().ok_or(JsonError::Syntax)? {
+            b'{' => self.object(depth).map(JsonRef::Object),
+            b'[' => self.array(depth),
+            b'"' => self.string().map(JsonRef::String),
+            b't' => self.literal("true", JsonRef::Bool(true)),
+            b'f' => self.literal("false", JsonRef::Bool(false)),
+            b'n' => self.literal("null", JsonRef::Null),
+            b'-' | b'0'..=b'9' => self.number().map(JsonRef::Number),
+            _ => Err(JsonError::Syntax),
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: JsonRef<'a>) -> Result<JsonRef<'a>, JsonError> {
+        if self.text.as_bytes()[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(JsonError::Syntax)
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Object<'a>, JsonError> {
+        let depth = depth.checked_sub(1).ok_or(JsonError::TooDeep)?;
+        self.pos += 1;
+        let mut object = Object {
+            members: Vec::with_capacity(16),
+        };
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(object);
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(JsonError::Syntax);
+            }
+            let name = self.string()?;
+            self.skip_ws();
+            self.expect(b':')?;
+            self.skip_ws();
+            let value = self.value(depth)?;
+            object.members.push((fingerprint(&name), name, value));
+            self.skip_ws();
+            match self.next()? {
+                b',' => self.skip_ws(),
+                b'}' => break,
+                _ => return Err(JsonError::Syntax),
+            }
+        }
+        if object.has_duplicate() {
+            return Err(JsonError::DuplicateMember);
+        }
+        Ok(object)
+    }
+
+    fn array(&mut self, depth: usize) -> Result<JsonRef<'a>, JsonError> {
+        let depth = depth.checked_sub(1).ok_or(JsonError::TooDeep)?;
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(JsonRef::Array(items));
+        }
+        loop {
+            items.push(self.value(depth)?);
+            self.skip_ws();
+            match self.next()? {
+                b',' => self.skip_ws(),
+                b']' => return Ok(JsonRef::Array(items)),
+                _ => return Err(JsonError::Syntax),
+            }
+        }
+    }
+
+    /// A string at the opening quote: borrowed when it has no escape.
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+        self.pos += 1;
+        let start = self.pos;
+        self.skip_plain();
+        let mut out = match self.next()? {
+            b'"' => return Ok(Cow::Borrowed(&self.text[start..self.pos - 1])),
+            b'\\' => String::from(&self.text[start..self.pos - 1]),
+            _ => return Err(JsonError::Syntax),
+        };
+        // Escapes: decode each, copying the plain runs between them.
+        loop {
+            out.push(self.escape()?);
+            let run = self.pos;
+            self.skip_plain();
+            out.push_str(&self.text[run..self.pos]);
+            match self.next()? {
+                b'"' => return Ok(Cow::Owned(out)),
+                b'\\' => {}
+                _ => return Err(JsonError::Syntax),
+            }
+        }
+    }
+
+    /// Moves to the next `"`, `\\` or control character (or the end), eight bytes at a time.
+    fn skip_plain(&mut self) {
+        const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+        const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+        // High bit set in each byte of `x` that is zero (exact when scanning from the low end).
+        let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+        let bytes = self.text.as_bytes();
+        while let Some(chunk) = bytes.get(self.pos..self.pos + 8) {
+            let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let stop = zero_bytes(x ^ (ONES * u64::from(b'"')))
+                | zero_bytes(x ^ (ONES * u64::from(b'\\')))
+                // Bytes below 0x20: x - 0x20 borrows into the high bit, unless it was set.
+                | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+            if stop != 0 {
+                self.pos += stop.trailing_zeros() as usize / 8;
+                return;
+            }
+            self.pos += 8;
+        }
+        while !matches!(bytes.get(self.pos), None | Some(b'"' | b'\\' | 0..=0x1f)) {
+            self.pos += 1;
+        }
+    }
+
+    /// The character of an escape, after its backslash. Surrogates must come in pairs.
+    fn escape(&mut self) -> Result<char, JsonError> {
+        Ok(match self.next()? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let high = self.hex4()?;
+                let code = match high {
+                    0xd800..=0xdbff => {
+                        self.expect(b'\\')?;
+                        self.expect(b'u')?;
+                        let low = self.hex4()?;
+                        if !(0xdc00..=0xdfff).contains(&low) {
+                            return Err(JsonError::Syntax);
+                        }
+                        0x1_0000 + ((high - 0xd800) << 10 | (low - 0xdc00))
+                    }
+                    code => code,
+                };
+                // Lone trailing surrogates are refused here.
+                char::from_u32(code).ok_or(JsonError::Syntax)?
+            }
+            _ => return Err(JsonError::Syntax),
+        })
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let mut v = 0;
+        for _ in 0..4 {
+            let d = char::from(self.next()?)
+                .to_digit(16)
+                .ok_or(JsonError::Syntax)?;
+            v = v << 4 | d;
+        }
+        Ok(v)
+    }
+
+    /// A number (RFC 8259 §6 grammar). Plain integers of up to 18 digits are read here; any
+    /// other number goes to serde_json, for the same value (or range error) as [`parse_object`].
+    fn number(&mut self) -> Result<Number, JsonError> {
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        let digits = |p: &mut Self| {
+            let from = p.pos;
+            while p.peek().is_some_and(|b| b.is_ascii_digit()) {
+                p.pos += 1;
+            }
+            p.pos - from
+        };
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        let int_len = digits(self);
+        if int_len == 0 || (int_len > 1 && bytes[int_start] == b'0') {
+            return Err(JsonError::Syntax);
+        }
+        let mut plain = !negative && int_len <= 18;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if digits(self) == 0 {
+                return Err(JsonError::Syntax);
+            }
+            plain = false;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if digits(self) == 0 {
+                return Err(JsonError::Syntax);
+            }
+            plain = false;
+        }
+        let text = &self.text[start..self.pos];
+        if plain {
+            let v = text.bytes().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
+            Ok(Number::from(v))
+        } else {
+            serde_json::from_str(text).map_err(|_| JsonError::Syntax)
+        }
     }
 }
 
@@ -454,6 +631,123 @@ mod tests {
             parse_object(text.as_bytes()),
             Err(JsonError::DuplicateMember)
         );
+    }
+
+    /// JSON-like text: valid values of every kind, with numbers, escapes and whitespace near
+    /// the edges of the grammar, repeated member names, and some plainly invalid pieces.
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        use proptest::sample::select;
+        // Mostly valid pieces, so that most texts parse and a wrong acceptance shows.
+        let number = prop_oneof![
+            4 => any::<i64>().prop_map(|n| n.to_string()),
+            2 => any::<u64>().prop_map(|n| n.to_string()),
+            2 => any::<f64>().prop_map(|f| format!("{f:e}")),
+            2 => any::<f64>().prop_map(|f| f.to_string()),
+            4 => select(vec![
+                "-0", "0", "-0.0", "1e400", "-1e400", "1E+2", "0.5e-3", "123456789012345678",
+                "1234567890123456789", "18446744073709551615", "18446744073709551616",
+                "-9223372036854775808", "-9223372036854775809", "1.7976931348623157e308",
+                "5e-324", "1e-400", "10", "0e0",
+            ])
+            .prop_map(str::to_owned),
+            1 => select(vec!["01", "-01", "00", "1.", "-", "1e", "1e+", ".5", "+1", "0x1"])
+                .prop_map(str::to_owned),
+        ];
+        let piece = prop_oneof![
+            10 => select(vec![
+                "a", "é", "😀", "\\\"", "\\\\", "\\/", "\\b\\f\\n\\r\\t", "\\u0041",
+                "\\u00E9", "\\ud83d\\ude00", "\u{7f}", "iss", "aud", "\\u0000", " ",
+            ]),
+            1 => select(vec![
+                "\\ud800", "\\udc00", "\\ud800\\u0041", "\\ud800\\n", "\\x", "\\u12",
+                "\u{1}", "\t", "\n",
+            ]),
+        ];
+        let string = proptest::collection::vec(piece, 0..4)
+            .prop_map(|parts| format!("\"{}\"", parts.concat()));
+        let ws = prop_oneof![
+            10 => select(vec!["", " ", "\n", "\t ", "\r"]),
+            1 => select(vec!["\u{a0}", "\u{c}"]),
+        ];
+        let leaf = prop_oneof![
+            6 => select(vec!["null", "true", "false"]).prop_map(str::to_owned),
+            1 => select(vec!["nul", "True", "[", "{", "]", "}", "\"", ","]).prop_map(str::to_owned),
+            6 => number,
+            6 => string.clone(),
+        ];
+        leaf.prop_recursive(5, 48, 5, move |inner| {
+            prop_oneof![
+                proptest::collection::vec((inner.clone(), ws.clone()), 0..5).prop_map(|v| {
+                    let items: Vec<String> = v.iter().map(|(v, w)| format!("{w}{v}{w}")).collect();
+                    format!("[{}]", items.join(","))
+                }),
+                proptest::collection::vec((string.clone(), inner, ws.clone()), 0..5).prop_map(
+                    |m| {
+                        let members: Vec<String> = m
+                            .iter()
+                            .map(|(k, v, w)| format!("{w}{k}{w}:{w}{v}"))
+                            .collect();
+                        format!("{{{}}}", members.join(","))
+                    }
+                ),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(4000))]
+
+        /// The borrowed parser accepts exactly what the serde_json-based one accepts, with the
+        /// same values; mutated bytes included.
+        #[test]
+        fn borrowed_parser_agrees_with_serde_json(
+            inner in json_text(),
+            wrap in proptest::bool::ANY,
+            edit in proptest::option::of((proptest::num::usize::ANY, proptest::num::u8::ANY)),
+        ) {
+            let mut text = if wrap { format!("{{\"k\":{inner}}}") } else { inner }.into_bytes();
+            if let Some((at, byte)) = edit {
+                if !text.is_empty() {
+                    let at = at % text.len();
+                    text[at] = byte;
+                }
+            }
+            let owned = parse_object(&text);
+            let borrowed = parse_borrowed(&text);
+            proptest::prop_assert_eq!(
+                borrowed.as_ref().ok().map(Object::to_map),
+                owned.as_ref().ok().cloned(),
+                "{}", String::from_utf8_lossy(&text)
+            );
+            // Refusals agree on the reason whenever there is only one.
+            if let (Err(b), Err(o)) = (&borrowed, &owned) {
+                if text.is_ascii() && *o != JsonError::Syntax && *b != JsonError::Syntax {
+                    proptest::prop_assert_eq!(b, o);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn string_scan_stops_at_every_special_byte_in_every_lane() {
+        for at in 0..20 {
+            for b in 0u8..=0xff {
+                let mut text = br#"{"a":""#.to_vec();
+                text.extend(std::iter::repeat_n(b'x', at));
+                text.push(b);
+                text.extend(br#"yy"}"#);
+                let got = parse_borrowed(&text)
+                    .map(|o| o.get("a").and_then(JsonRef::as_str).map(str::len));
+                let want = match b {
+                    0..=0x1f | b'\\' | 0x80..=0xff => Err(JsonError::Syntax),
+                    // The string ends early and `yy` follows it.
+                    b'"' => Err(JsonError::Syntax),
+                    _ => Ok(Some(at + 3)),
+                };
+                assert_eq!(got, want, "byte {b:#x} at {at}");
+            }
+        }
     }
 
     #[test]

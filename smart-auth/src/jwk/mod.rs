@@ -6,6 +6,7 @@
 //! `alg` member.
 
 mod curve;
+mod ed25519;
 
 use std::fmt;
 
@@ -56,10 +57,14 @@ pub enum JwkError {
     /// A coordinate or key value has the wrong length or is not a field element.
     #[error("invalid key value")]
     InvalidKeyValue,
-    /// The EC point `(x, y)` is not on the named curve (an invalid-curve attack, or a corrupted
-    /// key).
-    #[error("EC point not on the curve")]
+    /// The EC point `(x, y)`, or the Ed25519 point encoded by `x`, is not on the curve (an
+    /// invalid-curve attack, or a corrupted key).
+    #[error("point not on the curve")]
     PointNotOnCurve,
+    /// The Ed25519 key is one of the eight points of small order: signatures under it can be
+    /// forged without any private key.
+    #[error("Ed25519 point of small order")]
+    SmallOrderPoint,
     /// `kid` is not printable ASCII of at most 256 bytes.
     #[error("malformed kid")]
     MalformedKeyId,
@@ -180,7 +185,7 @@ impl Jwk {
                 let x: [u8; 32] = field("x")?
                     .try_into()
                     .map_err(|_| JwkError::InvalidKeyValue)?;
-                KeyMaterial::Ed25519(x)
+                ed25519_material(x)?
             }
             _ => return Err(JwkError::UnsupportedKeyType),
         };
@@ -414,6 +419,17 @@ fn ec_material(family: KeyFamily, x: &[u8], y: &[u8]) -> Result<KeyMaterial, Jwk
     })
 }
 
+fn ed25519_material(x: [u8; 32]) -> Result<KeyMaterial, JwkError> {
+    // Refused here, at import, rather than at every verification (where `ring` would accept
+    // a non-canonical or small-order key).
+    ed25519::check_public_key(&x).map_err(|e| match e {
+        ed25519::PointError::NonCanonical => JwkError::InvalidKeyValue,
+        ed25519::PointError::NotOnCurve => JwkError::PointNotOnCurve,
+        ed25519::PointError::SmallOrder => JwkError::SmallOrderPoint,
+    })?;
+    Ok(KeyMaterial::Ed25519(x))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,5 +500,78 @@ mod tests {
             Err(JwkError::SecretTooShort)
         );
         assert!(Jwk::dangerous_shared_secret(&[1; 32], Algorithm::HS256, None).is_ok());
+    }
+
+    fn okp(x: &[u8]) -> Result<Jwk, JwkError> {
+        let x = b64::encode(x);
+        Jwk::from_json(format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{x}"}}"#).as_bytes())
+    }
+
+    fn hex32(s: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn ed25519_keys_checked_at_import() {
+        // RFC 8037 §A.1.
+        assert!(okp(&hex32(
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+        ))
+        .is_ok());
+        // The eight small-order points, each y with both sign bits (x = 0 included).
+        let small_order = [
+            "0100000000000000000000000000000000000000000000000000000000000000",
+            "0100000000000000000000000000000000000000000000000000000000000080",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000080",
+            "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+            "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+            "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+            "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        ];
+        for k in small_order {
+            assert_eq!(okp(&hex32(k)), Err(JwkError::SmallOrderPoint), "{k}");
+        }
+        // y >= p: p and p + 1 (0 and 1 again, small order), p + 3 (3 is on the curve), 2^255 - 1.
+        let non_canonical = [
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+            "f0ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        ];
+        for k in non_canonical {
+            assert_eq!(okp(&hex32(k)), Err(JwkError::InvalidKeyValue), "{k}");
+        }
+        // y = 2 and y = 7: (y² - 1) / (d·y² + 1) is not a square. y = 3 is on the curve.
+        let mut y = [0u8; 32];
+        for (v, want) in [
+            (2, Err(JwkError::PointNotOnCurve)),
+            (7, Err(JwkError::PointNotOnCurve)),
+        ] {
+            y[0] = v;
+            assert_eq!(okp(&y), want, "y = {v}");
+        }
+        y[0] = 3;
+        assert!(okp(&y).is_ok());
+        assert_eq!(okp(&[0x58; 31]), Err(JwkError::InvalidKeyValue));
+        assert_eq!(okp(&[0x58; 33]), Err(JwkError::InvalidKeyValue));
+    }
+
+    #[test]
+    fn ring_alone_would_accept_a_forgery_under_the_identity_key() {
+        // Why small-order keys are refused at import: for A = identity, R = identity and
+        // S = 0 satisfy [S]B = R + [h]A for every message.
+        let identity = hex32("0100000000000000000000000000000000000000000000000000000000000000");
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        let ring_key = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, identity);
+        assert!(ring_key.verify(b"any message", &sig).is_ok());
+        assert_eq!(okp(&identity), Err(JwkError::SmallOrderPoint));
     }
 }
