@@ -70,7 +70,8 @@ struct ViewQueue {
 
 #[derive(Default)]
 struct Waiting {
-    records: Vec<AuditRecord>,
+    /// Each record with its log bytes (serialized once, for the log and the view).
+    records: Vec<(AuditRecord, Vec<u8>)>,
     /// Readers waiting for everything queued before them.
     syncs: Vec<oneshot::Sender<bool>>,
     /// When the oldest waiting record arrived.
@@ -89,7 +90,7 @@ impl ViewQueue {
 
     /// Queues `record`; when the queue is full, waits for room if `wait` (answered requests:
     /// back-pressure) or gives up (refusals: they stay in the log).
-    fn push(&self, record: &AuditRecord, wait: bool) -> Result<(), &'static str> {
+    fn push(&self, record: &AuditRecord, bytes: Vec<u8>, wait: bool) -> Result<(), &'static str> {
         let mut w = self.lock();
         while w.records.len() >= QUEUE && !w.stopped {
             if !wait {
@@ -100,7 +101,7 @@ impl ViewQueue {
         if w.stopped {
             return Err("AuditEvent writer stopped");
         }
-        w.records.push(record.clone());
+        w.records.push((record.clone(), bytes));
         if w.records.len() == 1 {
             w.since = Some(Instant::now());
             self.work.notify_one();
@@ -209,15 +210,22 @@ impl AuditTrail {
     /// Records a refusal: queued for the log's next group commit and for the store, without
     /// waiting (a refusal discloses nothing). A log that refuses it is reported on stderr.
     pub fn record(&self, record: &AuditRecord) {
+        let bytes = match record.to_log_bytes() {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("secure-fhir-server: AUDIT LOG FAILURE: {e}");
+                return;
+            }
+        };
         let logged = match &self.log {
-            Log::File(f) => f.record(record, Ack::Buffered),
-            Log::Memory(m) => m.record(record, Ack::Buffered),
+            Log::File(f) => f.submit_raw(bytes.clone()).map(drop),
+            Log::Memory(m) => m.record(record, Ack::Buffered).map(drop),
         };
         if let Err(e) = logged {
             eprintln!("secure-fhir-server: AUDIT LOG FAILURE: {e}");
         }
         if let Some(queue) = &self.events {
-            if let Err(e) = queue.push(record, false) {
+            if let Err(e) = queue.push(record, bytes, false) {
                 eprintln!("secure-fhir-server: {e}");
             }
         }
@@ -244,8 +252,12 @@ impl AuditTrail {
     /// Records an answered request: submitted to the log and queued for the store's view; the
     /// caller awaits [`Pending::durable`] before releasing the response.
     pub fn record_durable(&self, record: &AuditRecord) -> Pending {
+        let bytes = match record.to_log_bytes() {
+            Ok(b) => b,
+            Err(e) => return Pending::failed(format!("audit log: {e}")),
+        };
         let log = match &self.log {
-            Log::File(f) => match f.submit(record) {
+            Log::File(f) => match f.submit_raw(bytes.clone()) {
                 Ok(p) => Some(p.until(Ack::Durable)),
                 Err(e) => return Pending::failed(format!("audit log: {e}")),
             },
@@ -256,7 +268,7 @@ impl AuditTrail {
         };
         if let Some(queue) = &self.events {
             // Blocks only while the queue is full: back-pressure on answered requests.
-            if let Err(e) = queue.push(record, true) {
+            if let Err(e) = queue.push(record, bytes, true) {
                 return Pending::failed(e.into());
             }
         }
@@ -315,7 +327,7 @@ fn insert_events(store: &Store, queue: StopGuard) {
 }
 
 /// Writes `records` (audit records and their AuditEvents) in one transaction.
-fn write_view(store: &Store, config: &RenderConfig, records: Vec<AuditRecord>) -> bool {
+fn write_view(store: &Store, config: &RenderConfig, records: Vec<(AuditRecord, Vec<u8>)>) -> bool {
     if records.is_empty() {
         return true;
     }
@@ -325,7 +337,7 @@ fn write_view(store: &Store, config: &RenderConfig, records: Vec<AuditRecord>) -
     for chunk in records.chunks(TRANSACTION) {
         let prepared: Vec<PreparedRecord> = chunk
             .iter()
-            .filter_map(|r| PreparedRecord::new(r, config, store.base()))
+            .map(|(r, bytes)| PreparedRecord::new(r, bytes, config, store.base()))
             .collect();
         let r = store.transaction(|tx| -> Result<(), store::StoreError> {
             for p in &prepared {

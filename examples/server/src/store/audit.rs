@@ -60,9 +60,8 @@ pub struct PreparedRecord {
 }
 
 impl PreparedRecord {
-    /// Prepares `record` (`None` if it has no log form, which the log itself would refuse).
-    pub fn new(record: &AuditRecord, config: &RenderConfig, base: &str) -> Option<Self> {
-        let bytes = record.to_log_bytes().ok()?;
+    /// Prepares `record`, whose log form is `bytes`.
+    pub fn new(record: &AuditRecord, bytes: &[u8], config: &RenderConfig, base: &str) -> Self {
         let recorded_ms = record.recorded.timestamp_millis();
         // `date` is `recorded`, indexed as the generic index would index its text.
         let text = record.recorded.to_rfc3339_opts(SecondsFormat::AutoSi, true);
@@ -71,13 +70,13 @@ impl PreparedRecord {
             .iter()
             .map(|e| references(e, base))
             .collect();
-        Some(PreparedRecord {
+        PreparedRecord {
             recorded_ms,
             range,
-            bytes,
+            bytes: bytes.to_vec(),
             patients: record.patients.clone(),
             events,
-        })
+        }
     }
 }
 
@@ -416,7 +415,9 @@ mod tests {
         store
             .transaction(|tx| -> Result<()> {
                 for patients in [&["p1", "p2"][..], &["p2"], &[]] {
-                    let r = PreparedRecord::new(&record(patients), &config, BASE).unwrap();
+                    let record = record(patients);
+                    let bytes = record.to_log_bytes().unwrap();
+                    let r = PreparedRecord::new(&record, &bytes, &config, BASE);
                     tx.insert_audit(&r)?;
                 }
                 Ok(())

@@ -532,6 +532,17 @@ impl Tx<'_> {
         Ok(rows)
     }
 
+    /// Whether the current version of `rtype/id` is in the compartment `ctype/cid` (`None` if
+    /// the store failed to tell).
+    pub fn in_compartment(&self, rtype: &str, id: &str, ctype: &str, cid: &str) -> Option<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT 1 FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = ?3 AND cid = ?4",
+            )
+            .and_then(|mut s| s.exists(params![rtype, id, ctype, cid]))
+            .ok()
+    }
+
     /// The patients (logical ids) whose compartments hold the given resources.
     pub fn patients_of(&self, resources: &[(String, String)]) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
