@@ -10,11 +10,14 @@
 //!   `serde_json::Value` and keeping entries whose `subject.reference` equals `Patient/123`).
 //!   Removing an entry drops a whole typed resource (part of the work: `retain` frees it);
 //!   `filter_bundle/1000 checks only` times the per-entry checks alone, and
-//!   `filter_bundle/1000 reference walks only` the part of each check that is fhir-types'
-//!   `Resource::visit_references` (the walk over every element that membership rests on).
+//!   `filter_bundle/1000 reference walks only` fhir-types' generic `Resource::visit_references`
+//!   (the walk over every element that membership rested on before), and
+//!   `filter_bundle/1000 compartment reference walks only` the generated walk membership now
+//!   rests on (`compartment::visit_references`: only the Patient compartment's paths).
 //!   The Bundle is cloned in untimed setup (`iter_batched_ref`) and dropped after timing.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
+use fhir_types::compartment::{self, CompartmentType};
 use fhir_types::Resource;
 use serde_json::{json, Value};
 use smart_auth::decision::Authorizer;
@@ -128,6 +131,15 @@ fn filtering(c: &mut Criterion) {
             let mut n = 0usize;
             for r in &resources {
                 r.visit_references(&mut |_, _| n += 1);
+            }
+            n
+        })
+    });
+    g.bench_function("1000 compartment reference walks only", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for r in &resources {
+                compartment::visit_references(CompartmentType::Patient, r, &mut |_, _| n += 1);
             }
             n
         })

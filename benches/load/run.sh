@@ -8,6 +8,9 @@
 #
 # Both servers keep their data in a database file; the secure one answers a request only after
 # its audit record is fdatasync'ed to the audit log (group commit), as it does in deployment.
+# AUDIT_DIR=/dev/shm puts the audit log on tmpfs, where fdatasync returns at once: the same code
+# path, measuring the CPU cost of security apart from the disk's flush latency (which bounds
+# the secure server's throughput at CONNECTIONS / flush time when the disk is slow).
 #
 # Needs `wrk` (Debian package `wrk`; installed here if missing and apt is available). Every
 # request goes to 127.0.0.1 only; each wrk run stops by itself after DURATION_SECS.
@@ -33,10 +36,11 @@ if [ -z "${LOAD_SKIP_BUILD:-}" ]; then   # LOAD_SKIP_BUILD=1: use the binaries i
 fi
 
 work="$(mktemp -d)"
+audit_dir="$(mktemp -d -p "${AUDIT_DIR:-$work}")"
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$work"
+    rm -rf "$work" "$audit_dir"
 }
 trap cleanup EXIT
 
@@ -60,7 +64,7 @@ start_server() { # name port extra-args...
 
 SECURE_PORT=18443
 OPEN_PORT=18444
-start_server secure "$SECURE_PORT" --audit-log "$work/audit.log"
+start_server secure "$SECURE_PORT" --audit-log "$audit_dir/audit.log"
 start_server open "$OPEN_PORT" --dangerous-disable-security "$PHRASE"
 
 # Sanity: the secure server refuses without the token and answers with it; the open one

@@ -5,9 +5,9 @@
 //! compartment `Patient/P` iff T is a member type and one of the listed search parameters'
 //! expressions selects a reference to `Patient/P` (SMART App Launch, scopes; smart.md §12.2).
 //! The parameters' expressions were mapped to element paths at generation time
-//! ([`crate::search`]); here each reference the resource holds
-//! ([`Resource::visit_references`]) is checked against those paths. References through any
-//! other element (`Observation.focus`) never count. The resource that defines a compartment is
+//! ([`crate::search`]), and a visitor generated per compartment and resource type reads just the
+//! References at those paths ([`visit_references`]). References through any other element
+//! (`Observation.focus`) never count. The resource that defines a compartment is
 //! in it: `Patient/123` is in the compartment `Patient/123`.
 //!
 //! # Failing closed
@@ -43,6 +43,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
+use crate::datatypes::Reference;
 use crate::reference::{is_valid_id, ReferenceTarget};
 use crate::search::{search_param, SearchPath};
 use crate::{Resource, ResourceType};
@@ -201,8 +202,8 @@ pub struct ReferenceParts<'a> {
     pub type_: Option<&'a str>,
 }
 
-impl<'a> From<&'a crate::datatypes::Reference> for ReferenceParts<'a> {
-    fn from(r: &'a crate::datatypes::Reference) -> Self {
+impl<'a> From<&'a Reference> for ReferenceParts<'a> {
+    fn from(r: &'a Reference) -> Self {
         ReferenceParts {
             reference: r.reference.as_ref().and_then(|p| p.value.as_deref()),
             type_: r.type_.as_ref().and_then(|p| p.value.as_deref()),
@@ -246,22 +247,13 @@ impl<'b> Matcher<'b> {
         if rules.peek().is_none() {
             return;
         }
-        let Some(target) = reference.reference.and_then(ReferenceTarget::parse) else {
+        let Some(id) = member_id(self.compartment, reference, self.own_base) else {
             return;
         };
-        let declared_agrees = reference
-            .type_
-            .is_none_or(|t| t == target.resource_type.as_str());
-        if !declared_agrees
-            || target.resource_type != self.compartment.resource_type()
-            || !target.is_local(self.own_base)
-        {
-            return;
-        }
         for (param, p) in rules {
             out.push(Membership {
                 compartment: self.compartment,
-                id: target.id.clone(),
+                id: id.clone(),
                 via: Via::Param {
                     param,
                     path: p.path,
@@ -269,6 +261,55 @@ impl<'b> Matcher<'b> {
             });
         }
     }
+}
+
+/// The id of the compartment of kind `compartment` that `reference` puts a resource in: a
+/// literal, local reference of the compartment's type, whose declared type (if any) agrees.
+fn member_id(
+    compartment: CompartmentType,
+    reference: ReferenceParts<'_>,
+    own_base: Option<&str>,
+) -> Option<String> {
+    let target = reference.reference.and_then(ReferenceTarget::parse)?;
+    let declared_agrees = reference
+        .type_
+        .is_none_or(|t| t == target.resource_type.as_str());
+    (declared_agrees
+        && target.resource_type == compartment.resource_type()
+        && target.is_local(own_base))
+    .then_some(target.id)
+}
+
+/// Calls `f` with every `Reference` of `resource` at an element path that the
+/// CompartmentDefinition of `compartment` names for its type, and why: the search parameter and
+/// path selecting it ([`Via::Param`], once per parameter when several select one path). For
+/// `(Patient, Observation)` these are the References at `Observation.subject` and
+/// `Observation.performer`. Paths a `where(resolve() is T)` filter confines to another type are
+/// left out; `Patient.link` is included (see [`Via`]). Only those elements are read: the walk is
+/// generated per compartment and type, so it costs a few field reads, not a visit of the whole
+/// resource like [`Resource::visit_references`]. Whether a reported Reference points into a
+/// compartment is the caller's check (see [`memberships`]).
+///
+/// ```
+/// use fhir_types::compartment::{visit_references, CompartmentType, Via};
+/// use fhir_types::json::parse_resource;
+///
+/// let obs = parse_resource(br#"{"resourceType": "Observation", "status": "final",
+///     "code": {"text": "pulse"}, "subject": {"reference": "Patient/123"},
+///     "focus": [{"reference": "Patient/456"}]}"#).unwrap();
+/// let mut found = Vec::new();
+/// visit_references(CompartmentType::Patient, &obs, &mut |via, r| {
+///     found.push((via, r.reference.as_ref().and_then(|v| v.value.clone())));
+/// });
+/// let via = Via::Param { param: "subject", path: "Observation.subject" };
+/// assert_eq!(found, [(via, Some("Patient/123".to_string()))]);
+/// ```
+pub fn visit_references(
+    compartment: CompartmentType,
+    resource: &Resource,
+    f: &mut dyn FnMut(Via, &Reference),
+) {
+    crate::generated::compartment_refs::visit(compartment, resource, f);
 }
 
 /// The memberships of a resource described by its type, its id and its references (element
@@ -315,12 +356,16 @@ pub fn memberships(
     resource: &Resource,
     own_base: Option<&str>,
 ) -> Vec<Membership> {
-    let resource_type = resource.resource_type();
-    let matcher = Matcher::new(compartment, resource_type, own_base);
-    let mut out = itself(compartment, resource_type, resource.id());
-    if !matcher.rules.is_empty() {
-        resource.visit_references(&mut |path, r| matcher.check(path, r.into(), &mut out));
-    }
+    let mut out = itself(compartment, resource.resource_type(), resource.id());
+    visit_references(compartment, resource, &mut |via, r| {
+        if let Some(id) = member_id(compartment, r.into(), own_base) {
+            out.push(Membership {
+                compartment,
+                id,
+                via,
+            });
+        }
+    });
     out.sort();
     out.dedup();
     out

@@ -1,15 +1,17 @@
 //! Compartment membership over the 5,306 official R4 examples, checked against an independent
 //! reading of the same JSON: at each membership path, take the `reference` strings that are
 //! plainly `Type/id` (or versioned) with no contradicting `type`, as smart.md §12.2 defines.
-//! The typed side goes through `json::parse_resource`, `Resource::visit_references` and
+//! The typed side goes through `json::parse_resource`, the generated compartment visitor and
 //! `ReferenceTarget::parse`; the JSON side shares only the paths from the generated tables.
+//! The generated visitor is also checked against the generic `Resource::visit_references` walk.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use fhir_types::compartment::{compartment_ids, params, CompartmentType};
+use fhir_types::compartment::{compartment_ids, params, visit_references, CompartmentType, Via};
+use fhir_types::datatypes::Reference;
 use fhir_types::search::search_param;
 use fhir_types::{json, Resource, ResourceType};
 use serde_json::Value;
@@ -253,4 +255,114 @@ fn known_examples_are_in_the_expected_patient_compartments() {
         ids("package/Group-102.json"),
         set(&["pat1", "pat2", "pat3", "pat4"])
     );
+}
+
+/// One Reference a compartment walk reported: why, and which element (by address).
+type Report = (Via, usize);
+
+/// What the generic walk finds at a compartment's paths: every Reference
+/// [`Resource::visit_references`] reports, matched by path against the parameters' paths (the
+/// matcher `compartment::memberships` used before the generated visitor).
+fn generic_reports(c: CompartmentType, resource: &Resource) -> Vec<Report> {
+    let rt = resource.resource_type();
+    let mut rules = Vec::new();
+    for &param in params(c, rt) {
+        let def = search_param(rt, param).unwrap();
+        for p in def
+            .paths
+            .iter()
+            .filter(|p| p.resolves_to.is_none_or(|t| t == c.resource_type()))
+        {
+            rules.push(Via::Param {
+                param,
+                path: p.path,
+            });
+        }
+    }
+    let mut out = Vec::new();
+    resource.visit_references(&mut |path, r| {
+        for via in &rules {
+            if matches!(via, Via::Param { path: p, .. } if *p == path) {
+                out.push((*via, r as *const Reference as usize));
+            }
+        }
+    });
+    out.sort();
+    out
+}
+
+fn generated_reports(c: CompartmentType, resource: &Resource) -> Vec<Report> {
+    let mut out = Vec::new();
+    visit_references(c, resource, &mut |via, r| {
+        out.push((via, r as *const Reference as usize))
+    });
+    out.sort();
+    out
+}
+
+#[test]
+fn the_generated_compartment_visitor_finds_what_the_generic_walk_finds() {
+    let examples = examples();
+    let mut subjects = Vec::new();
+    let typed: Vec<_> = examples
+        .iter()
+        .filter_map(|(name, bytes, v)| Some((name, json::parse_resource(bytes).ok()?, v)))
+        .collect();
+    for (name, r, v) in &typed {
+        with_bundle_entries(name, r, v, &mut subjects);
+    }
+    assert!(subjects.len() > 5000, "{} resources", subjects.len());
+    // No example holds a Reference at these paths; these resources do, so every rule is exercised.
+    let extra: Vec<Resource> = [
+        r#"{"resourceType": "Invoice", "status": "issued", "recipient": {"reference": "Patient/p"}}"#,
+        r#"{"resourceType": "ResearchStudy", "status": "active",
+            "principalInvestigator": {"reference": "Practitioner/d"}}"#,
+    ]
+    .iter()
+    .map(|j| json::parse_resource(j.as_bytes()).unwrap())
+    .collect();
+    for r in &extra {
+        subjects.push(("(extra)".to_string(), r, &Value::Null));
+    }
+    let mut reports = 0;
+    let mut paths_seen = BTreeSet::new();
+    for (name, resource, _) in &subjects {
+        for c in CompartmentType::ALL {
+            let want = generic_reports(c, resource);
+            let got = generated_reports(c, resource);
+            assert_eq!(got, want, "{name} {c}");
+            reports += got.len();
+            paths_seen.extend(got.iter().map(|(via, _)| (c, *via)));
+        }
+    }
+    let mut unseen = Vec::new();
+    let mut rules = 0;
+    for c in CompartmentType::ALL {
+        for rt in ResourceType::ALL {
+            for &param in params(c, rt) {
+                let paths = search_param(rt, param).unwrap().paths;
+                for p in paths
+                    .iter()
+                    .filter(|p| p.resolves_to.is_none_or(|t| t == c.resource_type()))
+                {
+                    rules += 1;
+                    let via = Via::Param {
+                        param,
+                        path: p.path,
+                    };
+                    if !paths_seen.contains(&(c, via)) {
+                        unseen.push(format!("{c} {param} {}", p.path));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} resources, {reports} References at compartment paths; {} of {rules} (compartment, \
+         parameter, path) rules exercised; not: {unseen:?}",
+        subjects.len(),
+        rules - unseen.len()
+    );
+    assert!(reports > 2000, "only {reports} references reported");
+    assert!(unseen.is_empty(), "rules never exercised: {unseen:?}");
 }

@@ -20,9 +20,12 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+pub use model::MemberPaths;
+
 /// Regenerates the facts under `root` (the workspace root), or with `check` only verifies that
-/// the committed files are up to date.
-pub fn generate(root: &Path, check: bool) -> Result<(), String> {
+/// the committed files are up to date. Returns each compartment's membership paths (see
+/// [`model::Facts::membership_paths`]) for the generated compartment visitor.
+pub fn generate(root: &Path, check: bool) -> Result<Vec<(String, Vec<MemberPaths>)>, String> {
     let defs = root.join("../shared/fhir-r4/definitions");
     let read = |name: &str| -> Result<Value, String> {
         let path = defs.join(name);
@@ -88,7 +91,7 @@ pub fn generate(root: &Path, check: bool) -> Result<(), String> {
         }
     }
     if stale.is_empty() {
-        Ok(())
+        Ok(facts.membership_paths())
     } else {
         Err(format!(
             "out of date, run `cargo xtask codegen`: {}",

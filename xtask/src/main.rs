@@ -8,6 +8,7 @@
 mod codes;
 mod docs;
 mod emit;
+mod emit_compartment;
 mod emit_read;
 mod emit_resource;
 mod facts;
@@ -42,11 +43,14 @@ fn main() {
     let defs = root.join("../shared/fhir-r4/definitions");
     let out_dir = root.join("fhir-types/src/generated");
     // Search parameters and compartments (xtask/src/facts.rs) first: `mod.rs` declares them if present.
-    if let Err(e) = facts::generate(&root, check) {
-        eprintln!("facts: {e}");
-        std::process::exit(1);
-    }
-    let files = generate(&defs, &out_dir);
+    let membership = match facts::generate(&root, check) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("facts: {e}");
+            std::process::exit(1);
+        }
+    };
+    let files = generate(&defs, &out_dir, &membership);
     let mut stale = Vec::new();
     for (rel, text) in &files {
         let path = out_dir.join(rel);
@@ -93,7 +97,7 @@ fn existing_generated(dir: &Path) -> BTreeSet<PathBuf> {
             }
         }
     }
-    for f in ["mod.rs", "resource.rs"] {
+    for f in ["mod.rs", "resource.rs", "compartment_refs.rs"] {
         if dir.join(f).exists() {
             out.insert(dir.join(f));
         }
@@ -115,7 +119,12 @@ fn read_json(path: &Path) -> Value {
 }
 
 /// Produces every generated file: path relative to `generated/` -> formatted content.
-fn generate(defs: &Path, generated_dir: &Path) -> BTreeMap<String, String> {
+/// `membership`: each compartment's membership paths, from the facts generator.
+fn generate(
+    defs: &Path,
+    generated_dir: &Path,
+    membership: &[(String, Vec<facts::MemberPaths>)],
+) -> BTreeMap<String, String> {
     let types = read_json(&defs.join("profiles-types.json"));
     let resources = read_json(&defs.join("profiles-resources.json.gz"));
     let valuesets = read_json(&defs.join("valuesets.json.gz"));
@@ -165,6 +174,10 @@ fn generate(defs: &Path, generated_dir: &Path) -> BTreeMap<String, String> {
         "resource.rs".into(),
         emit_resource::resource_file(&model.resources, &holds),
     );
+    files.insert(
+        "compartment_refs.rs".into(),
+        emit_compartment::compartment_refs_file(&all, membership),
+    );
     files.insert("mod.rs".into(), mod_rs(generated_dir));
     files.into_iter().map(|(k, v)| (k, rustfmt(&v))).collect()
 }
@@ -175,7 +188,7 @@ fn mod_rs(generated_dir: &Path) -> String {
     let mut s = String::from(emit::HEADER);
     s.push_str(
         "//! Code generated from the FHIR R4 definitions by `cargo xtask codegen`.\n\n\
-         pub mod codes;\npub mod datatypes;\npub mod resource;\npub mod resources;\n",
+         pub mod codes;\npub(crate) mod compartment_refs;\npub mod datatypes;\npub mod resource;\npub mod resources;\n",
     );
     for facts in ["compartments", "search_params"] {
         if generated_dir.join(format!("{facts}.rs")).exists() {

@@ -1,6 +1,7 @@
 //! The server's audit trail: every record goes to the tamper-evident log (`--audit-log`, or an
-//! in-memory log) and, rendered as a FHIR AuditEvent, into the store, where it can be read and
-//! searched at `/fhir/AuditEvent` (and nowhere written by clients).
+//! in-memory log) and into the store's view of the trail ([`crate::store::audit`]), where it
+//! is read and searched as FHIR AuditEvents at `/fhir/AuditEvent` (and nowhere written by
+//! clients).
 //!
 //! Durability (audit.md §8.6): the record of a request the server answered (a PHI disclosure,
 //! or a change) is made durable in the log — written and `fdatasync`ed by the log's group
@@ -17,19 +18,18 @@
 //! never of the log.
 
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use fhir_audit::checkpoint::NoteSigner;
-use fhir_audit::render::{to_audit_events, RenderConfig};
+use fhir_audit::render::RenderConfig;
 use fhir_audit::store::file::{AckFuture, FileStore, FileStoreConfig};
 use fhir_audit::store::{Ack, AuditSink, MemoryStore};
 use fhir_audit::AuditRecord;
-use fhir_types::Resource;
 use tokio::sync::oneshot;
 
 use crate::audit_keys::signer_for;
+use crate::store::audit::PreparedRecord;
 use crate::store::{self, Store};
 
 /// The log's origin line in its signed checkpoints.
@@ -47,7 +47,7 @@ pub const MATERIALIZE_EVERY: Duration = Duration::from_millis(200);
 /// Where audit records go.
 pub struct AuditTrail {
     log: Log,
-    events: Option<SyncSender<EventJob>>,
+    events: Option<Arc<ViewQueue>>,
 }
 
 enum Log {
@@ -55,11 +55,76 @@ enum Log {
     Memory(MemoryStore),
 }
 
-enum EventJob {
-    /// A record for the store's view.
-    Record(Box<AuditRecord>),
-    /// Write everything queued before this, then answer.
-    Sync(oneshot::Sender<bool>),
+/// Records on their way to the store's view, shared by the request threads and the view
+/// writer. The writer is woken only when it has something to do (the first record of a batch,
+/// a full batch, a reader waiting, shutdown), not for every record: a wake-up per request was
+/// a tenth of the server's CPU.
+#[derive(Default)]
+struct ViewQueue {
+    state: Mutex<Waiting>,
+    /// Wakes the writer.
+    work: Condvar,
+    /// Wakes request threads waiting for room.
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    /// Each record with its log bytes (serialized once, for the log and the view).
+    records: Vec<(AuditRecord, Vec<u8>)>,
+    /// Readers waiting for everything queued before them.
+    syncs: Vec<oneshot::Sender<bool>>,
+    /// When the oldest waiting record arrived.
+    since: Option<Instant>,
+    /// The trail is closing: write what is left and stop.
+    closing: bool,
+    /// The writer has stopped (it takes nothing more).
+    stopped: bool,
+}
+
+impl ViewQueue {
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        // Plain data: consistent whatever panicked while holding the lock.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `record`; when the queue is full, waits for room if `wait` (answered requests:
+    /// back-pressure) or gives up (refusals: they stay in the log).
+    fn push(&self, record: &AuditRecord, bytes: Vec<u8>, wait: bool) -> Result<(), &'static str> {
+        let mut w = self.lock();
+        while w.records.len() >= QUEUE && !w.stopped {
+            if !wait {
+                return Err("AuditEvent queue full; event kept in the log only");
+            }
+            w = self.room.wait(w).unwrap_or_else(|p| p.into_inner());
+        }
+        if w.stopped {
+            return Err("AuditEvent writer stopped");
+        }
+        w.records.push((record.clone(), bytes));
+        if w.records.len() == 1 {
+            w.since = Some(Instant::now());
+            self.work.notify_one();
+        } else if w.records.len() == BATCH {
+            self.work.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// Marks the writer stopped however it ends (a panic included), failing later requests that
+/// would otherwise wait for it.
+struct StopGuard(Arc<ViewQueue>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        let mut w = self.0.lock();
+        w.stopped = true;
+        for s in w.syncs.drain(..) {
+            let _ = s.send(false);
+        }
+        self.0.room.notify_all();
+    }
 }
 
 /// The audit of one answered request on its way to storage. Await [`Pending::durable`] before
@@ -125,12 +190,13 @@ impl AuditTrail {
         let events = match store {
             None => None,
             Some(store) => {
-                let (tx, rx) = sync_channel(QUEUE);
+                let queue = Arc::new(ViewQueue::default());
+                let writer = StopGuard(queue.clone());
                 std::thread::Builder::new()
                     .name("audit-events".into())
-                    .spawn(move || insert_events(&store, &rx))
+                    .spawn(move || insert_events(&store, writer))
                     .map_err(|e| format!("audit thread: {e}"))?;
-                Some(tx)
+                Some(queue)
             }
         };
         Ok(AuditTrail { log, events })
@@ -144,17 +210,23 @@ impl AuditTrail {
     /// Records a refusal: queued for the log's next group commit and for the store, without
     /// waiting (a refusal discloses nothing). A log that refuses it is reported on stderr.
     pub fn record(&self, record: &AuditRecord) {
+        let bytes = match record.to_log_bytes() {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("secure-fhir-server: AUDIT LOG FAILURE: {e}");
+                return;
+            }
+        };
         let logged = match &self.log {
-            Log::File(f) => f.record(record, Ack::Buffered),
-            Log::Memory(m) => m.record(record, Ack::Buffered),
+            Log::File(f) => f.submit_raw(bytes.clone()).map(drop),
+            Log::Memory(m) => m.record(record, Ack::Buffered).map(drop),
         };
         if let Err(e) = logged {
             eprintln!("secure-fhir-server: AUDIT LOG FAILURE: {e}");
         }
-        if let Some(tx) = &self.events {
-            let job = EventJob::Record(Box::new(record.clone()));
-            if let Err(TrySendError::Full(_)) = tx.try_send(job) {
-                eprintln!("secure-fhir-server: AuditEvent queue full; event kept in the log only");
+        if let Some(queue) = &self.events {
+            if let Err(e) = queue.push(record, bytes, false) {
+                eprintln!("secure-fhir-server: {e}");
             }
         }
     }
@@ -162,10 +234,17 @@ impl AuditTrail {
     /// Resolves once every record handed in before the call is in the store's view (its
     /// AuditEvents searchable). `false` if the view could not be written.
     pub async fn sync(&self) -> bool {
-        let Some(tx) = &self.events else { return true };
+        let Some(queue) = &self.events else {
+            return true;
+        };
         let (done, synced) = oneshot::channel();
-        if tx.send(EventJob::Sync(done)).is_err() {
-            return false;
+        {
+            let mut w = queue.lock();
+            if w.stopped {
+                return false;
+            }
+            w.syncs.push(done);
+            queue.work.notify_one();
         }
         synced.await.unwrap_or(false)
     }
@@ -173,8 +252,12 @@ impl AuditTrail {
     /// Records an answered request: submitted to the log and queued for the store's view; the
     /// caller awaits [`Pending::durable`] before releasing the response.
     pub fn record_durable(&self, record: &AuditRecord) -> Pending {
+        let bytes = match record.to_log_bytes() {
+            Ok(b) => b,
+            Err(e) => return Pending::failed(format!("audit log: {e}")),
+        };
         let log = match &self.log {
-            Log::File(f) => match f.submit(record) {
+            Log::File(f) => match f.submit_raw(bytes.clone()) {
                 Ok(p) => Some(p.until(Ack::Durable)),
                 Err(e) => return Pending::failed(format!("audit log: {e}")),
             },
@@ -183,121 +266,82 @@ impl AuditTrail {
                 Err(e) => return Pending::failed(format!("audit log: {e}")),
             },
         };
-        if let Some(tx) = &self.events {
+        if let Some(queue) = &self.events {
             // Blocks only while the queue is full: back-pressure on answered requests.
-            if tx.send(EventJob::Record(Box::new(record.clone()))).is_err() {
-                return Pending::failed("AuditEvent writer stopped".into());
+            if let Err(e) = queue.push(record, bytes, true) {
+                return Pending::failed(e.into());
             }
         }
         Pending { log, failed: None }
     }
 }
 
-/// An AuditEvent ready for the store: rendered, serialized and indexed outside the lock.
-struct Rendered {
-    recorded_ms: i64,
-    log_bytes: Option<Vec<u8>>,
-    patients: Vec<String>,
-    events: Vec<store::Prepared>,
-}
-
-fn render(
-    record: &AuditRecord,
-    config: &RenderConfig,
-    base: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Rendered {
-    let events = to_audit_events(record, config)
-        .into_iter()
-        .filter_map(|event| {
-            let id = event
-                .id
-                .as_ref()
-                .and_then(|i| i.value.clone())
-                .unwrap_or_else(store::new_id);
-            let json = fhir_types::json::to_vec(&Resource::AuditEvent(Box::new(event)));
-            match serde_json::from_slice(&json) {
-                Ok(v) => Some(store::Prepared::new("AuditEvent", &id, v, base, now)),
-                Err(e) => {
-                    eprintln!("secure-fhir-server: AuditEvent not rendered: {e}");
-                    None
-                }
-            }
-        })
-        .collect();
-    Rendered {
-        recorded_ms: record.recorded.timestamp_millis(),
-        log_bytes: record.to_log_bytes().ok(),
-        patients: record.patients.clone(),
-        events,
+impl Drop for AuditTrail {
+    fn drop(&mut self) {
+        if let Some(queue) = &self.events {
+            queue.lock().closing = true;
+            queue.work.notify_one();
+        }
     }
 }
 
-/// The view writer: collects records, writes them in one transaction when [`BATCH`] are
-/// waiting, [`MATERIALIZE_EVERY`] after the first, or when a reader asks ([`EventJob::Sync`]).
-fn insert_events(store: &Store, rx: &Receiver<EventJob>) {
+/// The view writer: writes what is waiting when [`BATCH`] records are, [`MATERIALIZE_EVERY`]
+/// after the oldest arrived, when a reader asks ([`AuditTrail::sync`]), or on closing.
+fn insert_events(store: &Store, queue: StopGuard) {
     let config = render_config();
-    let mut waiting: Vec<AuditRecord> = Vec::new();
-    let mut since = Instant::now();
+    let queue = &*queue.0;
     loop {
-        let job = if waiting.is_empty() {
-            match rx.recv() {
-                Ok(j) => Some(j),
-                Err(_) => return,
-            }
-        } else {
-            match rx.recv_timeout(MATERIALIZE_EVERY.saturating_sub(since.elapsed())) {
-                Ok(j) => Some(j),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    write_view(store, &config, std::mem::take(&mut waiting));
-                    return;
+        let (records, syncs, closing) = {
+            let mut w = queue.lock();
+            loop {
+                if w.closing || !w.syncs.is_empty() || w.records.len() >= BATCH {
+                    break;
                 }
+                w = match w.since {
+                    None => queue.work.wait(w).unwrap_or_else(|p| p.into_inner()),
+                    Some(t) => match MATERIALIZE_EVERY.checked_sub(t.elapsed()) {
+                        Some(left) if !left.is_zero() => {
+                            let waited = queue.work.wait_timeout(w, left);
+                            waited.unwrap_or_else(|p| p.into_inner()).0
+                        }
+                        _ => break,
+                    },
+                };
             }
+            w.since = None;
+            queue.room.notify_all();
+            (
+                std::mem::take(&mut w.records),
+                std::mem::take(&mut w.syncs),
+                w.closing,
+            )
         };
-        match job {
-            Some(EventJob::Record(record)) => {
-                if waiting.is_empty() {
-                    since = Instant::now();
-                }
-                waiting.push(*record);
-                if waiting.len() < BATCH {
-                    continue;
-                }
-            }
-            Some(EventJob::Sync(done)) => {
-                let ok = write_view(store, &config, std::mem::take(&mut waiting));
-                let _ = done.send(ok);
-                continue;
-            }
-            None => {}
+        let ok = write_view(store, &config, records);
+        for s in syncs {
+            let _ = s.send(ok);
         }
-        write_view(store, &config, std::mem::take(&mut waiting));
+        if closing {
+            return;
+        }
     }
 }
 
 /// Writes `records` (audit records and their AuditEvents) in one transaction.
-fn write_view(store: &Store, config: &RenderConfig, records: Vec<AuditRecord>) -> bool {
+fn write_view(store: &Store, config: &RenderConfig, records: Vec<(AuditRecord, Vec<u8>)>) -> bool {
     if records.is_empty() {
         return true;
     }
-    let now = chrono::Utc::now();
     let mut ok = true;
-    // Rendered outside the store's lock; written in chunks so that requests never wait long
+    // Prepared outside the store's lock; written in chunks so that requests never wait long
     // for the lock.
     for chunk in records.chunks(TRANSACTION) {
-        let rendered: Vec<Rendered> = chunk
+        let prepared: Vec<PreparedRecord> = chunk
             .iter()
-            .map(|r| render(r, config, store.base(), now))
+            .map(|(r, bytes)| PreparedRecord::new(r, bytes, config, store.base()))
             .collect();
-        let r = store.transaction_canonical(|tx| -> Result<(), store::StoreError> {
-            for r in rendered {
-                if let Some(bytes) = &r.log_bytes {
-                    tx.insert_audit_record(r.recorded_ms, bytes, &r.patients)?;
-                }
-                for event in r.events {
-                    tx.put_prepared(event)?;
-                }
+        let r = store.transaction(|tx| -> Result<(), store::StoreError> {
+            for p in &prepared {
+                tx.insert_audit(p)?;
             }
             Ok(())
         });

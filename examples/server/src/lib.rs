@@ -19,6 +19,7 @@ pub mod cli;
 pub mod data;
 pub mod fhir;
 pub mod followed_keys;
+pub mod parse_cache;
 pub mod security;
 pub mod store;
 pub mod web;

@@ -17,6 +17,7 @@ use crate::fhir::bundle::Entry;
 use crate::fhir::outcome::Fail;
 use crate::fhir::search;
 use crate::followed_keys::FollowedKeys;
+use crate::parse_cache::ParseCache;
 use crate::store::query::Clause;
 use crate::store::{Store, Tx};
 
@@ -35,6 +36,7 @@ pub struct Gate {
     trail: Option<Arc<AuditTrail>>,
     store: Arc<Store>,
     limits: secure_fhir::limits::Limits,
+    parsed: Arc<ParseCache>,
 }
 
 /// An authorized request on its way through the handler.
@@ -75,6 +77,7 @@ impl Verdict {
 /// The handlers' view of an [`Authorized`] request: its narrowing as store clauses.
 struct PermitAccess {
     authorized: Authorized,
+    parsed: Arc<ParseCache>,
 }
 
 fn narrowing_clauses(rtype: &str, n: &Narrowing) -> Vec<Clause> {
@@ -110,7 +113,7 @@ impl PermitAccess {
     /// "may this be returned at all" for types reached through includes and operations.
     fn typed_check(&self, rtype: &str, body: &serde_json::Value) -> bool {
         let bytes = crate::fhir::json::to_vec(body);
-        let Ok(resource) = fhir_types::json::parse_resource(&bytes) else {
+        let Some(resource) = self.parsed.parse(&bytes) else {
             return false;
         };
         let requested = self
@@ -229,6 +232,7 @@ impl Gate {
             trail: Some(trail),
             store,
             limits,
+            parsed: Arc::default(),
         }
     }
 
@@ -240,6 +244,7 @@ impl Gate {
             trail: None,
             store,
             limits: secure_fhir::limits::Limits::default(),
+            parsed: Arc::default(),
         }
     }
 
@@ -303,6 +308,7 @@ impl Gate {
             Ok(authorized) => Ok(Verdict {
                 access: Box::new(PermitAccess {
                     authorized: authorized.clone(),
+                    parsed: self.parsed.clone(),
                 }),
                 authorized: Some(authorized),
                 touched: Mutex::new(Vec::new()),
@@ -330,7 +336,10 @@ impl Gate {
             FhirRequest::from_entry(&entry.method, &entry.url, entry.if_none_exist.as_deref())
                 .map_err(|_| Fail::bad_request("Malformed Bundle entry request"))?;
         match facade.authorize_entry(parent, request) {
-            Ok(authorized) => Ok(Box::new(PermitAccess { authorized })),
+            Ok(authorized) => Ok(Box::new(PermitAccess {
+                authorized,
+                parsed: self.parsed.clone(),
+            })),
             Err(rejection) => Err(Fail::new(
                 rejection.status(),
                 if rejection.is_not_found() {

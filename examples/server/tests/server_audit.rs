@@ -103,3 +103,101 @@ fn accounting_of_disclosures_is_served_per_patient() {
     // Another patient's accounting is not this token's to see.
     assert_eq!(s.get("/Patient/pat-2/$disclosures", &t).status, 404);
 }
+
+#[test]
+fn audit_events_are_read_and_searched_by_each_parameter() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.rs");
+    assert_eq!(s.get("/Patient/example", &t).status, 200);
+    let auditor = s.patient_token("patient/AuditEvent.rs");
+    let ids = |query: &str| -> Vec<String> {
+        let r = s.get(&format!("/AuditEvent?{query}&_count=1000"), &auditor);
+        assert_eq!(r.status, 200, "{query}: {}", r.text());
+        let v = r.json();
+        v["entry"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let all = s
+        .get("/AuditEvent?patient=example&_count=1000", &auditor)
+        .json();
+    let read = all["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|e| e["subtype"][0]["code"] == "read")
+        .expect("the read is audited")
+        .clone();
+    let id = read["id"].as_str().unwrap().to_owned();
+    assert_eq!(read["meta"]["versionId"], "1");
+
+    // read and vread give the same event; there is no second version.
+    let one = s.get(&format!("/AuditEvent/{id}"), &auditor);
+    assert_eq!(one.status, 200, "{}", one.text());
+    assert_eq!(one.json(), read);
+    assert_eq!(one.header("etag").unwrap(), "W/\"1\"");
+    assert_eq!(
+        s.get(&format!("/AuditEvent/{id}/_history/1"), &auditor)
+            .json(),
+        read
+    );
+    assert_eq!(
+        s.get(&format!("/AuditEvent/{id}/_history/2"), &auditor)
+            .status,
+        404
+    );
+    assert_eq!(s.get("/AuditEvent/999999", &auditor).status, 404);
+
+    // Each parameter finds it, and a value that does not match leaves it out.
+    let year = &read["recorded"].as_str().unwrap()[..4];
+    for q in [
+        format!("_id={id}"),
+        "patient=Patient/example".to_owned(),
+        "entity=Patient/example".to_owned(),
+        "agent=Patient/example".to_owned(),
+        "agent=Device/secure-fhir-server".to_owned(),
+        format!("date={year}"),
+        "date=ge2020-01-01".to_owned(),
+        "_lastUpdated=ge2020-01-01".to_owned(),
+    ] {
+        assert!(ids(&q).contains(&id), "{q} finds the read");
+    }
+    for q in [
+        "date=lt2020-01-01",
+        "_lastUpdated=lt2020-01-01",
+        "agent=Device/other",
+        "entity=Observation/pat-2-heart-rate",
+        "_id=999999",
+    ] {
+        assert!(!ids(q).contains(&id), "{q} leaves the read out");
+    }
+    let compartment = s
+        .get("/Patient/example/AuditEvent?_count=1000", &auditor)
+        .json();
+    assert!(compartment["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["resource"]["id"] == id.as_str()));
+    let revinclude = s
+        .get("/Patient?_id=example&_revinclude=AuditEvent:patient", &t)
+        .json();
+    assert!(revinclude["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["resource"]["id"] == id.as_str()));
+
+    // A parameter the trail is not searched by is refused, not ignored.
+    assert_eq!(s.get("/AuditEvent?outcome=0", &auditor).status, 400);
+    // No token may write one.
+    let r = s.request("DELETE", &format!("/AuditEvent/{id}"), Some(&t), &[], None);
+    assert!(r.status == 405 || r.status == 403, "{}", r.status);
+    assert_eq!(s.get(&format!("/AuditEvent/{id}"), &auditor).status, 200);
+}

@@ -130,3 +130,37 @@ fn the_capability_statement_is_dated_by_the_running_server() {
         .timestamp();
     assert!((before..=after).contains(&at), "{date} is the start time");
 }
+
+/// When the audit log cannot be made durable (here the file-size limit makes its writes fail),
+/// no PHI leaves: each such answer is replaced by a 503 OperationOutcome that discloses
+/// nothing, for as long as the log fails; refusals stay refusals.
+#[cfg(unix)]
+#[test]
+fn phi_is_withheld_when_the_audit_log_fails() {
+    let s = Server::start_with_file_limit(40, &[]);
+    let t = s.patient_token("patient/*.rs");
+    let mut answered = 0;
+    let refused = loop {
+        let r = s.get("/Patient/example", &t);
+        if r.status == 503 {
+            break r;
+        }
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.text().contains("Chalmers"));
+        answered += 1;
+        assert!(answered < 1000, "the log never filled up");
+    };
+    assert!(answered > 0, "the log worked before it failed");
+    let body = refused.json();
+    assert_eq!(body["resourceType"], "OperationOutcome");
+    assert!(!refused.text().contains("Chalmers"), "{}", refused.text());
+    for path in ["/Patient/example", "/Observation?patient=example"] {
+        let r = s.get(path, &t);
+        assert_eq!(r.status, 503, "{path}");
+        assert!(!r.text().contains("Chalmers") && !r.text().contains("Observation/"));
+    }
+    assert_eq!(
+        s.request("GET", "/Patient/example", None, &[], None).status,
+        401
+    );
+}

@@ -2,6 +2,7 @@
 //! Code generated from the FHIR R4 definitions by `cargo xtask codegen`.
 
 pub mod codes;
+pub(crate) mod compartment_refs;
 pub(crate) mod compartments;
 pub mod datatypes;
 pub mod resource;

@@ -1,52 +1,17 @@
 //! Compartment membership checked per result entry: the CompartmentDefinition's element paths
-//! (from `fhir_types`' generated facts), local literal references, and `Patient.link` only as the
-//! policy says.
-
-use std::sync::OnceLock;
+//! (read by `fhir_types`' generated compartment visitor), local literal references, and
+//! `Patient.link` only as the policy says.
 
 use fhir_types::codes::LinkType;
-use fhir_types::compartment::{self, CompartmentType};
-use fhir_types::search::search_param;
+use fhir_types::compartment::{self, CompartmentType, Via};
 use fhir_types::{Resource, ResourceType};
-
-/// The element paths that put a resource of one type into compartments of one kind (never
-/// `Patient.link`: links are policy, see [`linked_to`]), indexed by
-/// `[compartment kind][resource type]`. Built once: the per-entry check then costs one walk of
-/// the resource's references and no lookups.
-fn membership_paths(kind: CompartmentType, rt: ResourceType) -> &'static [&'static str] {
-    static TABLE: OnceLock<Vec<Vec<Vec<&'static str>>>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        CompartmentType::ALL
-            .iter()
-            .map(|&kind| {
-                let target = kind.resource_type();
-                let mut by_type = vec![Vec::new(); ResourceType::ALL.len()];
-                for rt in ResourceType::ALL {
-                    by_type[rt as usize] = compartment::params(kind, rt)
-                        .iter()
-                        .filter(|p| **p != "link")
-                        .filter_map(|p| search_param(rt, p))
-                        .flat_map(|def| def.paths)
-                        .filter(|p| p.resolves_to.is_none_or(|t| t == target))
-                        .map(|p| p.path)
-                        .collect();
-                }
-                by_type
-            })
-            .collect()
-    });
-    let k = CompartmentType::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or_default();
-    &table[k][rt as usize]
-}
 
 /// Whether `resource` is in the compartment `ty/id`, never through `Patient.link`.
 ///
 /// The same rule as [`fhir_types::compartment::memberships`] (a literal reference, local, of the
 /// compartment's type, at one of the CompartmentDefinition's element paths), checked for one
-/// compartment without allocating: this runs once per result entry.
+/// compartment without allocating: this runs once per result entry, and reads only the
+/// References at those paths ([`compartment::visit_references`]).
 pub(super) fn in_compartment(
     ty: ResourceType,
     id: &str,
@@ -56,17 +21,13 @@ pub(super) fn in_compartment(
     let Some(kind) = CompartmentType::for_resource_type(ty) else {
         return false;
     };
-    let rt = resource.resource_type();
-    if rt == ty {
+    if resource.resource_type() == ty {
         return resource.id() == Some(id);
     }
-    let paths = membership_paths(kind, rt);
-    if paths.is_empty() {
-        return false;
-    }
     let mut found = false;
-    resource.visit_references(&mut |path, r| {
-        if found || !paths.contains(&path) {
+    compartment::visit_references(kind, resource, &mut |via, r| {
+        let link = matches!(via, Via::Param { param: "link", .. });
+        if found || link {
             return;
         }
         let declared = r.type_.as_ref().and_then(|t| t.value.as_deref());
@@ -128,9 +89,12 @@ pub(super) fn links(
 
 /// Whether a literal reference names `ty/id` on this server: relative (`Patient/1`, also
 /// versioned), or absolute on exactly `base`. Contained, `urn:`, foreign and malformed
-/// references never do.
+/// references never do. Prefix checks only, no splitting or substring search: this runs for
+/// every reference at a membership path of every result entry.
 fn points_to(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) -> bool {
-    let relative = if reference.contains("://") {
+    // A ':' first: most references are relative, and a byte search is far cheaper than "://".
+    let absolute = reference.contains(':') && reference.contains("://");
+    let relative = if absolute {
         match base
             .and_then(|b| reference.strip_prefix(b))
             .and_then(|r| r.strip_prefix('/'))
@@ -141,50 +105,97 @@ fn points_to(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) ->
     } else {
         reference
     };
-    let mut parts = relative.split('/');
-    let (Some(t), Some(i)) = (parts.next(), parts.next()) else {
+    // `Type/id`, optionally followed by `/_history/version` (a non-empty version without '/').
+    let rest = relative
+        .strip_prefix(ty.as_str())
+        .and_then(|r| r.strip_prefix('/'))
+        .and_then(|r| r.strip_prefix(id));
+    let Some(rest) = rest.filter(|_| !id.contains('/')) else {
         return false;
     };
-    let rest_ok = match (parts.next(), parts.next(), parts.next()) {
-        (None, _, _) => true,
-        (Some("_history"), Some(v), None) => !v.is_empty(),
-        _ => false,
-    };
-    rest_ok && t == ty.as_str() && i == id
+    rest.is_empty()
+        || rest
+            .strip_prefix("/_history/")
+            .is_some_and(|v| !v.is_empty() && !v.contains('/'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `points_to` as it was, splitting on '/': the prefix checks must decide exactly alike.
+    fn points_to_by_split(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) -> bool {
+        let relative = if reference.contains("://") {
+            match base
+                .and_then(|b| reference.strip_prefix(b))
+                .and_then(|r| r.strip_prefix('/'))
+            {
+                Some(r) => r,
+                None => return false,
+            }
+        } else {
+            reference
+        };
+        let mut parts = relative.split('/');
+        let (Some(t), Some(i)) = (parts.next(), parts.next()) else {
+            return false;
+        };
+        let rest_ok = match (parts.next(), parts.next(), parts.next()) {
+            (None, _, _) => true,
+            (Some("_history"), Some(v), None) => !v.is_empty(),
+            _ => false,
+        };
+        rest_ok && t == ty.as_str() && i == id
+    }
+
     #[test]
-    fn membership_paths_are_indexed_by_kind_and_type() {
-        // The table agrees with fhir-types' facts for every kind and type (`link` left out).
-        for kind in CompartmentType::ALL {
-            for rt in ResourceType::ALL {
-                let mut want: Vec<&str> = Vec::new();
-                for p in compartment::params(kind, rt)
-                    .iter()
-                    .filter(|p| **p != "link")
-                {
-                    for path in search_param(rt, p).into_iter().flat_map(|d| d.paths) {
-                        if path.resolves_to.is_none_or(|t| t == kind.resource_type()) {
-                            want.push(path.path);
-                        }
-                    }
+    fn points_to_agrees_with_splitting_on_every_short_reference() {
+        // Every sequence of up to four of these pieces, against every id and base below.
+        let pieces = [
+            "Patient/1",
+            "Patient",
+            "/",
+            "1",
+            "/_history/",
+            "2",
+            "://",
+            "https:",
+            ":",
+            "Group",
+            "1/x",
+            "https://ehr.example/fhir",
+        ];
+        let ids = ["1", "", "1/x", "x://y", "_history"];
+        let bases = [
+            None,
+            Some("https://ehr.example/fhir"),
+            Some(""),
+            Some("Patient"),
+        ];
+        let mut refs = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..4 {
+            last = last
+                .iter()
+                .flat_map(|r| pieces.iter().map(move |p| format!("{r}{p}")))
+                .collect();
+            refs.extend(last.iter().cloned());
+        }
+        let mut matches = 0;
+        for r in &refs {
+            for id in ids {
+                for base in bases {
+                    let want = points_to_by_split(r, ResourceType::Patient, id, base);
+                    assert_eq!(
+                        points_to(r, ResourceType::Patient, id, base),
+                        want,
+                        "{r:?} {id:?} {base:?}"
+                    );
+                    matches += usize::from(want);
                 }
-                assert_eq!(membership_paths(kind, rt), want, "{kind:?} {rt:?}");
             }
         }
-        assert_eq!(
-            membership_paths(CompartmentType::Patient, ResourceType::Observation),
-            ["Observation.subject", "Observation.performer"]
-        );
-        assert!(
-            membership_paths(CompartmentType::Patient, ResourceType::Patient)
-                .iter()
-                .all(|p| !p.starts_with("Patient.link"))
-        );
+        assert!(matches > 100, "{matches}");
     }
 
     #[test]

@@ -33,6 +33,13 @@ pub struct Member {
     pub narrowing: Vec<String>,
 }
 
+/// The element paths that put one member type in a compartment: `(path, params selecting it)`.
+#[derive(Debug)]
+pub struct MemberPaths {
+    pub resource: String,
+    pub paths: Vec<(String, Vec<String>)>,
+}
+
 /// One CompartmentDefinition.
 #[derive(Debug)]
 pub struct Compartment {
@@ -126,6 +133,45 @@ impl Facts {
             system,
             compartments,
         })
+    }
+
+    /// Per compartment (code), per member type: the element paths whose references put a resource
+    /// of that type in the compartment, each with the parameters that select it, in
+    /// CompartmentDefinition order. Paths filtered by `where(resolve() is T)` to another type are
+    /// left out: a reference there can never point into the compartment.
+    pub fn membership_paths(&self) -> Vec<(String, Vec<MemberPaths>)> {
+        self.compartments
+            .iter()
+            .map(|c| {
+                let members =
+                    c.members
+                        .iter()
+                        .filter_map(|m| {
+                            let mut paths: Vec<(String, Vec<String>)> = Vec::new();
+                            for code in &m.params {
+                                let def = self.params[&m.resource]
+                                    .iter()
+                                    .find(|p| &p.code == code)
+                                    .expect("compartment() checked every parameter");
+                                let usable = def.selected.iter().filter(|s| {
+                                    s.resolves_to.as_deref().is_none_or(|t| t == c.code)
+                                });
+                                for s in usable {
+                                    match paths.iter_mut().find(|(p, _)| *p == s.path) {
+                                        Some((_, params)) => params.push(code.clone()),
+                                        None => paths.push((s.path.clone(), vec![code.clone()])),
+                                    }
+                                }
+                            }
+                            (!paths.is_empty()).then(|| MemberPaths {
+                                resource: m.resource.clone(),
+                                paths,
+                            })
+                        })
+                        .collect();
+                (c.code.clone(), members)
+            })
+            .collect()
     }
 
     /// One line per parameter whose expression is not mapped exactly, for the report; then

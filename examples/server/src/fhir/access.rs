@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use crate::store::audit::AUDIT_EVENT;
 use crate::store::query::{Clause, Query};
 use crate::store::Tx;
 
@@ -73,15 +74,57 @@ pub fn narrowing_admits(
     match narrowing {
         None => false,
         Some(clauses) if clauses.is_empty() => true,
-        Some(mut clauses) => {
-            clauses.push(Clause::Id(vec![id.to_owned()]));
-            let q = Query {
-                resource_type: rtype.to_owned(),
-                clauses,
-            };
-            matches!(tx.search(&q, 0, 0), Ok((1, _)))
+        Some(clauses) if rtype != AUDIT_EVENT => match by_compartment(tx, rtype, id, &clauses) {
+            Some(admitted) => admitted,
+            None => by_query(tx, rtype, id, clauses),
+        },
+        Some(clauses) => by_query(tx, rtype, id, clauses),
+    }
+}
+
+/// The narrowing evaluated as a query on the store's index, restricted to `rtype/id`.
+fn by_query(tx: &Tx<'_>, rtype: &str, id: &str, mut clauses: Vec<Clause>) -> bool {
+    clauses.push(Clause::Id(vec![id.to_owned()]));
+    let q = Query {
+        resource_type: rtype.to_owned(),
+        clauses,
+    };
+    matches!(tx.search(&q, 0, 0), Ok((1, _)))
+}
+
+/// The narrowing of `patient/` scopes (compartment memberships, ANDed and ORed) evaluated by
+/// direct lookups in the compartment index, the same rows the query would join; `None` if
+/// it holds anything else (then the query decides). A resource that is deleted or missing has
+/// no memberships.
+fn by_compartment(tx: &Tx<'_>, rtype: &str, id: &str, clauses: &[Clause]) -> Option<bool> {
+    fn holds(tx: &Tx<'_>, rtype: &str, id: &str, clause: &Clause) -> Option<bool> {
+        match clause {
+            Clause::InCompartment { ctype, id: cid } => tx.in_compartment(rtype, id, ctype, cid),
+            Clause::AnyOf(groups) => {
+                for group in groups {
+                    // An empty group holds for any live resource: only the query knows that
+                    // this one is (every lookup that holds shows it).
+                    if group.is_empty() {
+                        return None;
+                    }
+                    if all(tx, rtype, id, group)? {
+                        return Some(true);
+                    }
+                }
+                Some(false)
+            }
+            _ => None,
         }
     }
+    fn all(tx: &Tx<'_>, rtype: &str, id: &str, clauses: &[Clause]) -> Option<bool> {
+        for c in clauses {
+            if !holds(tx, rtype, id, c)? {
+                return Some(false);
+            }
+        }
+        Some(true)
+    }
+    all(tx, rtype, id, clauses)
 }
 
 /// Full access: for the server's own work (loading data at start) and for the benchmark-only
@@ -91,5 +134,71 @@ pub struct Unrestricted;
 impl Access for Unrestricted {
     fn narrowing(&self, _rtype: &str) -> Option<Vec<Clause>> {
         Some(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use serde_json::json;
+
+    #[test]
+    fn compartment_lookups_agree_with_the_query() {
+        let store = Store::open(None, "http://localhost/fhir").unwrap();
+        let now = chrono::Utc::now();
+        store
+            .transaction(|tx| -> crate::store::Result<()> {
+                tx.put("Patient", "p1", json!({"resourceType": "Patient"}), now)?;
+                tx.put("Patient", "p2", json!({"resourceType": "Patient"}), now)?;
+                for (id, p) in [("o1", "p1"), ("o2", "p2"), ("gone", "p1")] {
+                    let obs = json!({"resourceType": "Observation", "status": "final",
+                        "subject": {"reference": format!("Patient/{p}")}});
+                    tx.put("Observation", id, obs, now)?;
+                }
+                tx.delete("Observation", "gone", now)?;
+                Ok(())
+            })
+            .unwrap();
+        let c = |p: &str| Clause::InCompartment {
+            ctype: "Patient".into(),
+            id: p.into(),
+        };
+        let narrowings = [
+            vec![c("p1")],
+            vec![
+                Clause::AnyOf(vec![vec![c("p1")]]),
+                Clause::AnyOf(vec![vec![c("p1")]]),
+            ],
+            vec![Clause::AnyOf(vec![vec![c("p2")], vec![c("p1")]])],
+            vec![Clause::AnyOf(vec![vec![c("p1"), c("p2")]])],
+            vec![Clause::AnyOf(vec![])],
+            vec![Clause::AnyOf(vec![vec![]])],
+        ];
+        store.read(|tx| {
+            for n in &narrowings {
+                for (t, id) in [
+                    ("Patient", "p1"),
+                    ("Patient", "p2"),
+                    ("Observation", "o1"),
+                    ("Observation", "o2"),
+                    ("Observation", "gone"),
+                    ("Observation", "missing"),
+                ] {
+                    let direct = by_compartment(tx, t, id, n);
+                    let query = by_query(tx, t, id, n.clone());
+                    assert!(direct.is_none_or(|d| d == query), "{t}/{id} {n:?}");
+                    assert_eq!(narrowing_admits(tx, t, id, Some(n.clone())), query);
+                }
+            }
+            assert_eq!(
+                by_compartment(tx, "Observation", "o1", &narrowings[0]),
+                Some(true)
+            );
+            assert_eq!(
+                by_compartment(tx, "Observation", "o2", &narrowings[0]),
+                Some(false)
+            );
+        });
     }
 }

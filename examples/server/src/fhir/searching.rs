@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::outcome::{Done, Fail, Outcome};
 use super::rest::Env;
 use super::search::{self, Include, SearchSpec};
+use crate::store::audit::{self, AUDIT_EVENT};
 use crate::store::query::{Clause, Query};
 use crate::store::{Tx, Version};
 
@@ -48,6 +49,13 @@ pub fn search(
     extra: Option<(Clause, String)>,
 ) -> Outcome {
     let spec = search::parse(t, query).map_err(bad)?;
+    if t == AUDIT_EVENT && !audit::supports_search(&spec.clauses, &spec.includes) {
+        return Err(Fail::new(
+            StatusCode::BAD_REQUEST,
+            IssueCode::NotSupported,
+            "AuditEvents are searched by _id, _lastUpdated, date, patient, agent and entity",
+        ));
+    }
     let narrowing = env.access.narrowing(t).ok_or(Fail::FORBIDDEN)?;
     let mut clauses = spec.clauses.clone();
     let path = match extra {

@@ -4,6 +4,7 @@
 //! The store knows nothing of authorization: callers pass the narrowing as query clauses and
 //! check each returned resource themselves.
 
+pub mod audit;
 pub mod compartment;
 pub mod index;
 pub mod params;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
+use audit::AUDIT_EVENT;
 use query::{where_sql, Clause, Query};
 
 /// A store failure. The message is for the server log only, never for a response.
@@ -101,11 +103,6 @@ CREATE TABLE IF NOT EXISTS compartment (
     rtype TEXT NOT NULL, id TEXT NOT NULL, ctype TEXT NOT NULL, cid TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS compartment_of_member ON compartment (rtype, id, ctype, cid);
 CREATE INDEX IF NOT EXISTS compartment_by_owner ON compartment (ctype, cid, rtype);
-CREATE TABLE IF NOT EXISTS audit_record (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, recorded_ms INTEGER NOT NULL, bytes BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_patient (
-    record INTEGER NOT NULL, patient TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_by_patient ON audit_patient (patient, record);
 ";
 
 const COLUMNS: &str = "rtype, id, version, updated, deleted, body";
@@ -130,6 +127,7 @@ impl Store {
             None => Connection::open_in_memory()?,
         };
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(audit::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
             base: base.to_owned(),
@@ -156,7 +154,6 @@ impl Store {
         let out = f(&Tx {
             conn: &tx,
             base: &self.base,
-            canonicalize: true,
         })?;
         tx.commit().map_err(StoreError::from)?;
         Ok(out)
@@ -168,61 +165,7 @@ impl Store {
         f(&Tx {
             conn: &conn,
             base: &self.base,
-            canonicalize: true,
         })
-    }
-
-    /// Like [`Store::transaction`], for content that is already canonical FHIR JSON (the
-    /// server's own AuditEvents): stored without a second parse.
-    pub fn transaction_canonical<T, E: From<StoreError>>(
-        &self,
-        f: impl FnOnce(&Tx<'_>) -> std::result::Result<T, E>,
-    ) -> std::result::Result<T, E> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(StoreError::from)?;
-        let out = f(&Tx {
-            conn: &tx,
-            base: &self.base,
-            canonicalize: false,
-        })?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(out)
-    }
-}
-
-/// A first version of a resource prepared outside the store's lock (the server's own
-/// AuditEvents, which are canonical already): its text with `meta`, index rows and compartment
-/// memberships. [`Tx::put_prepared`] stores it.
-pub struct Prepared {
-    rtype: String,
-    id: String,
-    body: Value,
-    text: String,
-    updated: String,
-    now: DateTime<Utc>,
-    rows: Vec<index::IndexRow>,
-    members: Vec<(String, String)>,
-}
-
-impl Prepared {
-    /// Prepares `body` as version 1 of `rtype/id`, last updated `now`. `base` is the FHIR
-    /// base URL absolute references are resolved against.
-    pub fn new(rtype: &str, id: &str, mut body: Value, base: &str, now: DateTime<Utc>) -> Self {
-        let updated = time::format_instant(now);
-        set_meta(&mut body, id, 1, &updated);
-        let text = crate::fhir::json::to_string(&body);
-        let rows = index::rows(rtype, &body, base);
-        let members = compartment::memberships(rtype, id, &body, base);
-        Prepared {
-            rtype: rtype.to_owned(),
-            id: id.to_owned(),
-            body,
-            text,
-            updated,
-            now,
-            rows,
-            members,
-        }
     }
 }
 
@@ -244,7 +187,6 @@ fn set_meta(body: &mut Value, id: &str, version: i64, updated: &str) {
 pub struct Tx<'a> {
     conn: &'a Connection,
     base: &'a str,
-    canonicalize: bool,
 }
 
 /// Which versions a history request covers.
@@ -261,6 +203,9 @@ pub enum HistoryScope<'a> {
 impl Tx<'_> {
     /// The current version (possibly a deletion) of `rtype/id`.
     pub fn current(&self, rtype: &str, id: &str) -> Result<Option<Version>> {
+        if rtype == AUDIT_EVENT {
+            return self.audit_event(id);
+        }
         let sql = format!("SELECT {COLUMNS} FROM current WHERE rtype = ?1 AND id = ?2");
         Ok(self
             .conn
@@ -271,6 +216,9 @@ impl Tx<'_> {
 
     /// One version of `rtype/id`.
     pub fn version(&self, rtype: &str, id: &str, version: i64) -> Result<Option<Version>> {
+        if rtype == AUDIT_EVENT {
+            return Ok(self.audit_event(id)?.filter(|_| version == 1));
+        }
         let sql =
             format!("SELECT {COLUMNS} FROM history WHERE rtype = ?1 AND id = ?2 AND version = ?3");
         Ok(self
@@ -282,6 +230,9 @@ impl Tx<'_> {
 
     /// The latest version of `rtype/id` that is not a deletion.
     pub fn last_live(&self, rtype: &str, id: &str) -> Result<Option<Version>> {
+        if rtype == AUDIT_EVENT {
+            return self.audit_event(id);
+        }
         let sql = format!(
             "SELECT {COLUMNS} FROM history WHERE rtype = ?1 AND id = ?2 AND deleted = 0 \
              ORDER BY version DESC LIMIT 1"
@@ -302,16 +253,17 @@ impl Tx<'_> {
         mut body: Value,
         now: DateTime<Utc>,
     ) -> Result<Version> {
+        if rtype == AUDIT_EVENT {
+            return Err(StoreError(
+                "AuditEvents are written by the audit trail only".into(),
+            ));
+        }
         let previous = self.current(rtype, id)?.map(|v| v.version).unwrap_or(0);
         let version = previous + 1;
         let updated = time::format_instant(now);
         set_meta(&mut body, id, version, &updated);
         let text = crate::fhir::json::to_string(&body);
-        let text = if self.canonicalize {
-            crate::fhir::model::canonical(text)
-        } else {
-            text
-        };
+        let text = crate::fhir::model::canonical(text);
         self.write_version(rtype, id, version, &updated, now, Some(&text))?;
         self.reindex(rtype, id, Some(&body))?;
         Ok(Version {
@@ -324,27 +276,14 @@ impl Tx<'_> {
         })
     }
 
-    /// Stores a [`Prepared`] first version; if `rtype/id` exists already, stores it as the
-    /// next version the ordinary way ([`Tx::put`]).
-    pub fn put_prepared(&self, p: Prepared) -> Result<Version> {
-        if self.current(&p.rtype, &p.id)?.is_some() {
-            return self.put(&p.rtype, &p.id, p.body, p.now);
-        }
-        self.write_version(&p.rtype, &p.id, 1, &p.updated, p.now, Some(&p.text))?;
-        self.write_index(&p.rtype, &p.id, &p.rows, &p.members)?;
-        Ok(Version {
-            rtype: p.rtype,
-            id: p.id,
-            version: 1,
-            last_updated: p.updated,
-            deleted: false,
-            body: Some(p.text),
-        })
-    }
-
     /// Records the deletion of `rtype/id` as a new version. `None` if it does not exist or is
     /// already deleted.
     pub fn delete(&self, rtype: &str, id: &str, now: DateTime<Utc>) -> Result<Option<Version>> {
+        if rtype == AUDIT_EVENT {
+            return Err(StoreError(
+                "AuditEvents are written by the audit trail only".into(),
+            ));
+        }
         let Some(cur) = self.current(rtype, id)? else {
             return Ok(None);
         };
@@ -438,6 +377,9 @@ impl Tx<'_> {
         offset: usize,
         count: usize,
     ) -> Result<(usize, Vec<Version>)> {
+        if query.resource_type == AUDIT_EVENT {
+            return self.audit_search(&query.clauses, offset, count, false);
+        }
         let mut args = vec![rusqlite::types::Value::Text(query.resource_type.clone())];
         let cond = where_sql(&query.clauses, &mut args);
         let from = format!("FROM current c WHERE c.rtype = ?1 AND c.deleted = 0 AND {cond}");
@@ -473,6 +415,16 @@ impl Tx<'_> {
         offset: usize,
         count: usize,
     ) -> Result<(usize, Vec<Version>)> {
+        match scope {
+            HistoryScope::Instance(AUDIT_EVENT, id) => {
+                let v: Vec<Version> = self.audit_event(id)?.into_iter().collect();
+                return Ok((v.len(), v.into_iter().skip(offset).take(count).collect()));
+            }
+            HistoryScope::Type(AUDIT_EVENT) => {
+                return self.audit_search(clauses, offset, count, true);
+            }
+            _ => {}
+        }
         let mut args = Vec::new();
         let scope_sql = match scope {
             HistoryScope::Instance(t, i) => {
@@ -518,6 +470,9 @@ impl Tx<'_> {
         id: &str,
         code: &str,
     ) -> Result<Vec<(String, String)>> {
+        if rtype == AUDIT_EVENT {
+            return self.audit_references(id, code);
+        }
         let rows = self
             .conn
             .prepare_cached(
@@ -538,6 +493,9 @@ impl Tx<'_> {
         target_id: &str,
         limit: usize,
     ) -> Result<Vec<String>> {
+        if rtype == AUDIT_EVENT {
+            return self.audit_referrers(code, target_type, target_id, limit);
+        }
         let rows = self
             .conn
             .prepare_cached(
@@ -559,7 +517,7 @@ impl Tx<'_> {
         cid: &str,
         limit: usize,
     ) -> Result<Vec<Version>> {
-        let rows = self
+        let mut rows = self
             .conn
             .prepare_cached(
                 "SELECT c.rtype, c.id, c.version, c.updated, c.deleted, c.body \
@@ -568,7 +526,21 @@ impl Tx<'_> {
             )?
             .query_map(params![ctype, cid, limit as i64], version_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        if ctype == "Patient" && rows.len() < limit {
+            rows.extend(self.audit_compartment(cid, limit - rows.len())?);
+        }
         Ok(rows)
+    }
+
+    /// Whether the current version of `rtype/id` is in the compartment `ctype/cid` (`None` if
+    /// the store failed to tell).
+    pub fn in_compartment(&self, rtype: &str, id: &str, ctype: &str, cid: &str) -> Option<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT 1 FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = ?3 AND cid = ?4",
+            )
+            .and_then(|mut s| s.exists(params![rtype, id, ctype, cid]))
+            .ok()
     }
 
     /// The patients (logical ids) whose compartments hold the given resources.
@@ -578,33 +550,20 @@ impl Tx<'_> {
         )?;
         let mut out = std::collections::BTreeSet::new();
         for (t, id) in resources {
+            if t == AUDIT_EVENT {
+                out.extend(
+                    self.audit_references(id, "patient")?
+                        .into_iter()
+                        .map(|(_, p)| p),
+                );
+                continue;
+            }
             let rows = stmt.query_map(params![t, id], |r| r.get::<_, String>(0))?;
             for p in rows {
                 out.insert(p?);
             }
         }
         Ok(out.into_iter().collect())
-    }
-
-    /// Keeps an audit record (its canonical log bytes) indexed by patient, for the accounting
-    /// of disclosures.
-    pub fn insert_audit_record(
-        &self,
-        recorded_ms: i64,
-        bytes: &[u8],
-        patients: &[String],
-    ) -> Result<()> {
-        self.conn
-            .prepare_cached("INSERT INTO audit_record (recorded_ms, bytes) VALUES (?1, ?2)")?
-            .execute(params![recorded_ms, bytes])?;
-        let seq = self.conn.last_insert_rowid();
-        let mut ins = self
-            .conn
-            .prepare_cached("INSERT INTO audit_patient (record, patient) VALUES (?1, ?2)")?;
-        for p in patients {
-            ins.execute(params![seq, p])?;
-        }
-        Ok(())
     }
 
     /// The audit records (log bytes) concerning `patient` recorded in `[from_ms, to_ms]`,

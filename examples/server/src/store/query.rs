@@ -166,7 +166,7 @@ fn clause_sql(clause: &Clause, args: &mut Vec<Sql>) -> String {
     }
 }
 
-fn any(ors: Vec<String>) -> String {
+pub(super) fn any(ors: Vec<String>) -> String {
     if ors.is_empty() {
         "0".into()
     } else {
@@ -174,7 +174,7 @@ fn any(ors: Vec<String>) -> String {
     }
 }
 
-fn bind(args: &mut Vec<Sql>, v: Sql) -> String {
+pub(super) fn bind(args: &mut Vec<Sql>, v: Sql) -> String {
     args.push(v);
     format!("?{}", args.len())
 }
@@ -226,7 +226,14 @@ fn value_sql(kind: Kind, m: &Match, args: &mut Vec<Sql>) -> String {
     }
 }
 
-fn date_sql(prefix: Prefix, lo: &str, hi: &str, qlo: i64, qhi: i64, args: &mut Vec<Sql>) -> String {
+pub(super) fn date_sql(
+    prefix: Prefix,
+    lo: &str,
+    hi: &str,
+    qlo: i64,
+    qhi: i64,
+    args: &mut Vec<Sql>,
+) -> String {
     let a = bind(args, Sql::Integer(qlo));
     let b = bind(args, Sql::Integer(qhi));
     let within = format!("({lo} >= {a} AND {hi} <= {b})");

@@ -64,6 +64,17 @@ impl Server {
     /// Starts the server with `--issuer`, `--jwks-file`, `--audience`, `--audit-log` and the
     /// demo data, plus `extra` arguments.
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_limited(None, extra)
+    }
+
+    /// Like [`Server::start`], with the server's files limited to `blocks` of 512 bytes
+    /// (`ulimit -f`; `SIGXFSZ` ignored, so a write past it fails with `EFBIG`): the audit
+    /// log stops being writable once it grows past the limit.
+    pub fn start_with_file_limit(blocks: u64, extra: &[&str]) -> Server {
+        Server::start_limited(Some(blocks), extra)
+    }
+
+    fn start_limited(blocks: Option<u64>, extra: &[&str]) -> Server {
         let scratch = Scratch::new();
         let issuer = TestIssuer::new(ISSUER, AUDIENCE);
         let jwks = scratch.path("jwks.json");
@@ -84,7 +95,17 @@ impl Server {
             demo_data().display().to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let (child, addr) = spawn(&args);
+        let command = match blocks {
+            None => Command::new(binary()),
+            Some(blocks) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", "trap '' XFSZ; ulimit -f \"$0\"; exec \"$@\""])
+                    .arg(blocks.to_string())
+                    .arg(binary());
+                sh
+            }
+        };
+        let (child, addr) = spawn_command(command, &args);
         Server {
             child,
             base: format!("http://{addr}/fhir"),
@@ -172,7 +193,11 @@ impl Drop for Server {
 
 /// Spawns the binary with `args` and waits for its "listening on" line.
 pub fn spawn(args: &[String]) -> (Child, String) {
-    let mut child = Command::new(binary())
+    spawn_command(Command::new(binary()), args)
+}
+
+fn spawn_command(mut command: Command, args: &[String]) -> (Child, String) {
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
