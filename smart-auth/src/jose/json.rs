@@ -168,14 +168,18 @@ pub struct Object<'a> {
     members: Vec<(u64, Cow<'a, str>, JsonRef<'a>)>,
 }
 
-/// The length and first seven bytes of a member name: equal names have equal fingerprints.
+/// The first eight bytes of a member name, mixed with its length: equal names have equal
+/// fingerprints. (Built in registers: assembling it in a byte array stalled on the read-back.)
 fn fingerprint(name: &str) -> u64 {
     let bytes = name.as_bytes();
-    let mut head = [0u8; 8];
-    let n = bytes.len().min(7);
-    head[..n].copy_from_slice(&bytes[..n]);
-    head[7] = bytes.len() as u8;
-    u64::from_le_bytes(head)
+    let head = match bytes.get(..8) {
+        Some(head) => <[u8; 8]>::try_from(head).map_or(0, u64::from_le_bytes),
+        None => bytes
+            .iter()
+            .rev()
+            .fold(0, |acc, &b| acc << 8 | u64::from(b)),
+    };
+    head ^ (bytes.len() as u64).rotate_right(8)
 }
 
 impl<'a> Object<'a> {
@@ -280,7 +284,8 @@ pub fn parse_borrowed(bytes: &[u8]) -> Result<Object<'_>, JsonError> {
     let text = std::str::from_utf8(bytes).map_err(|_| JsonError::Syntax)?;
     let mut p = Parser { text, pos: 0 };
     p.skip_ws();
-    let value = p.value(MAX_DEPTH)?;
+    let mut value = JsonRef::Null;
+    p.value(MAX_DEPTH, &mut value)?;
     p.skip_ws();
     if p.pos != text.len() {
         return Err(JsonError::Syntax);
@@ -323,18 +328,29 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A value; `depth` is how many more arrays or objects may open (as in [`Strict`]).
-    fn value(&mut self, depth: usize) -> Result<JsonRef<'a>, JsonError> {
-        match self.peek().ok_or(JsonError::Syntax)? {
-            b'{' => self.object(depth).map(JsonRef::Object),
-            b'[' => self.array(depth),
-            b'"' => self.string().map(JsonRef::String),
-            b't' => self.literal("true", JsonRef::Bool(true)),
-            b'f' => self.literal("false", JsonRef::Bool(false)),
-            b'n' => self.literal("null", JsonRef::Null),
-            b'-' | b'0'..=b'9' => self.number().map(JsonRef::Number),
-            _ => Err(JsonError::Syntax),
-        }
+    /// A value, written to `out`; `depth` is how many more arrays or objects may open (as in
+    /// [`Strict`]). Values are built in place: returning them in a `Result` cost more in
+    /// unaligned copies than the parsing itself.
+    fn value(&mut self, depth: usize, out: &mut JsonRef<'a>) -> Result<(), JsonError> {
+        *out = match self.peek().ok_or(JsonError::Syntax)? {
+            b'{' => {
+                let mut object = Object::default();
+                self.object(depth, &mut object)?;
+                JsonRef::Object(object)
+            }
+            b'[' => {
+                let mut items = Vec::new();
+                self.array(depth, &mut items)?;
+                JsonRef::Array(items)
+            }
+            b'"' => JsonRef::String(self.string()?),
+            b't' => self.literal("true", JsonRef::Bool(true))?,
+            b'f' => self.literal("false", JsonRef::Bool(false))?,
+            b'n' => self.literal("null", JsonRef::Null)?,
+            b'-' | b'0'..=b'9' => JsonRef::Number(self.number()?),
+            _ => return Err(JsonError::Syntax),
+        };
+        Ok(())
     }
 
     fn literal(&mut self, word: &str, value: JsonRef<'a>) -> Result<JsonRef<'a>, JsonError> {
@@ -346,17 +362,15 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Object<'a>, JsonError> {
+    fn object(&mut self, depth: usize, object: &mut Object<'a>) -> Result<(), JsonError> {
         let depth = depth.checked_sub(1).ok_or(JsonError::TooDeep)?;
         self.pos += 1;
-        let mut object = Object {
-            members: Vec::with_capacity(16),
-        };
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(object);
+            return Ok(());
         }
+        object.members.reserve(16);
         loop {
             if self.peek() != Some(b'"') {
                 return Err(JsonError::Syntax);
@@ -365,8 +379,12 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             self.expect(b':')?;
             self.skip_ws();
-            let value = self.value(depth)?;
-            object.members.push((fingerprint(&name), name, value));
+            object
+                .members
+                .push((fingerprint(&name), name, JsonRef::Null));
+            if let Some((_, _, value)) = object.members.last_mut() {
+                self.value(depth, value)?;
+            }
             self.skip_ws();
             match self.next()? {
                 b',' => self.skip_ws(),
@@ -377,24 +395,26 @@ impl<'a> Parser<'a> {
         if object.has_duplicate() {
             return Err(JsonError::DuplicateMember);
         }
-        Ok(object)
+        Ok(())
     }
 
-    fn array(&mut self, depth: usize) -> Result<JsonRef<'a>, JsonError> {
+    fn array(&mut self, depth: usize, items: &mut Vec<JsonRef<'a>>) -> Result<(), JsonError> {
         let depth = depth.checked_sub(1).ok_or(JsonError::TooDeep)?;
         self.pos += 1;
-        let mut items = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
-            return Ok(JsonRef::Array(items));
+            return Ok(());
         }
         loop {
-            items.push(self.value(depth)?);
+            items.push(JsonRef::Null);
+            if let Some(item) = items.last_mut() {
+                self.value(depth, item)?;
+            }
             self.skip_ws();
             match self.next()? {
                 b',' => self.skip_ws(),
-                b']' => return Ok(JsonRef::Array(items)),
+                b']' => return Ok(()),
                 _ => return Err(JsonError::Syntax),
             }
         }

@@ -85,8 +85,23 @@ enum KeyMaterial {
         point: Box<[u8]>,
     },
     Ed25519([u8; 32]),
-    Secret(Box<[u8]>),
+    Secret(Secret),
 }
+
+/// A shared HMAC secret with its `ring` key, derived once here rather than per token.
+#[derive(Clone)]
+struct Secret {
+    bytes: Box<[u8]>,
+    key: ring::hmac::Key,
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.bytes == other.bytes && self.key.algorithm() == other.key.algorithm()
+    }
+}
+
+impl Eq for Secret {}
 
 /// A verification key that passed the import filter.
 #[derive(Clone, PartialEq, Eq)]
@@ -218,7 +233,10 @@ impl Jwk {
         Ok(Jwk {
             kid: kid.map(str::to_owned),
             alg: Some(alg),
-            material: KeyMaterial::Secret(secret.into()),
+            material: KeyMaterial::Secret(Secret {
+                bytes: secret.into(),
+                key: ring::hmac::Key::new(hmac, secret),
+            }),
             thumbprint: [0; 32],
         })
     }
@@ -278,12 +296,11 @@ impl Jwk {
             },
             KeyMaterial::Ec { point, .. } => unparsed(alg, point, message, signature),
             KeyMaterial::Ed25519(pk) => unparsed(alg, pk, message, signature),
-            KeyMaterial::Secret(secret) => match alg.ring_hmac() {
-                Some(h) => {
-                    ring::hmac::verify(&ring::hmac::Key::new(h, secret), message, signature).is_ok()
-                }
-                None => false,
-            },
+            // `permits` bound `alg` to the secret's algorithm; checked again for the key.
+            KeyMaterial::Secret(secret) => {
+                alg.ring_hmac() == Some(secret.key.algorithm())
+                    && ring::hmac::verify(&secret.key, message, signature).is_ok()
+            }
         };
         if ok {
             Ok(())
