@@ -72,9 +72,11 @@ fn group_commit_from_many_threads_keeps_order_and_root() {
             .unwrap();
     }
     assert_eq!(mem.root(), store.root());
+    // Closing anchors everything durable (checkpoints are otherwise periodic or on demand).
+    store.close().unwrap();
     let cp = store.checkpoint().unwrap();
     cp.verify(&[signer().verifier()]).unwrap();
-    store.close().unwrap();
+    assert_eq!(cp.checkpoint.size, 1000);
     let report = verify_file(&path, &options()).unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
     assert_eq!(report.records, 1000);
@@ -203,6 +205,56 @@ fn torn_tail_is_cut_and_the_log_verifies() {
         drop(store);
         assert_eq!(std::fs::read(&path).unwrap(), intact);
         assert!(verify_file(&path, &options()).unwrap().is_ok());
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_device_is_refused_not_read_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, target) in [("zero.log", "/dev/zero"), ("full.log", "/dev/full")] {
+        let path = dir.path().join(name);
+        std::os::unix::fs::symlink(target, &path).unwrap();
+        let err = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN))
+            .map(drop)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotRegularFile), "{name}: {err}");
+        assert!(verify_file(&path, &options()).is_err(), "{name}");
+    }
+    // The checkpoint file too.
+    let path = dir.path().join("b.log");
+    std::os::unix::fs::symlink("/dev/zero", checkpoint_path(&path)).unwrap();
+    let err = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN))
+        .map(drop)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotRegularFile), "{err}");
+}
+
+#[test]
+fn checkpoints_are_periodic_or_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let config = FileStoreConfig::new(ORIGIN).checkpoint_interval(Duration::from_secs(3600));
+    let (store, _) = FileStore::open(&path, signer(), clock(), config).unwrap();
+    for i in 0..10 {
+        store.append(&record(i), Ack::Durable).unwrap();
+    }
+    // Durable, not yet anchored: no checkpoint flush on the commit path.
+    assert!(store.checkpoint().is_none());
+    // A waiter for an anchor gets one at once, covering everything durable.
+    store.append(&record(10), Ack::Anchored).unwrap();
+    assert_eq!(store.checkpoint().unwrap().checkpoint.size, 11);
+    drop(store);
+
+    // Idle past the interval, the writer anchors by itself.
+    let config = FileStoreConfig::new(ORIGIN).checkpoint_interval(Duration::from_millis(20));
+    let (store, rec) = FileStore::open(&path, signer(), clock(), config).unwrap();
+    assert_eq!((rec.records, rec.checkpoint_size), (11, 11));
+    store.append(&record(11), Ack::Durable).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.checkpoint().unwrap().checkpoint.size < 12 {
+        assert!(std::time::Instant::now() < deadline, "never anchored");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

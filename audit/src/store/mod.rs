@@ -60,6 +60,10 @@ pub enum StoreError {
     /// An I/O error; the durable store stops accepting records after one (fail closed).
     #[error("audit storage failed: {0}")]
     Io(String),
+    /// The log or checkpoint path is not a regular file (a device, a FIFO, a directory); it
+    /// is not opened.
+    #[error("audit log is not a regular file")]
+    NotRegularFile,
     /// The stored log does not verify; it is not opened.
     #[error("audit log does not verify: {0}")]
     Tampered(Problem),

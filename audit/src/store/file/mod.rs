@@ -4,10 +4,12 @@
 //!
 //! A store at `audit.log` keeps two files: `audit.log` (the records, see [`crate::frame`]) and
 //! `audit.log.checkpoints` (one signed checkpoint per committed batch). Records are submitted
-//! to a bounded queue; a writer thread writes each batch with one `fdatasync`, acknowledges it
-//! [`Ack::Durable`], then appends a signed checkpoint with a second `fdatasync` and
-//! acknowledges [`Ack::Anchored`]. The leaf order is the submission order, so batch sizes do
-//! not change the resulting root.
+//! to a bounded queue; a writer thread writes each batch with one `fdatasync` and acknowledges
+//! it [`Ack::Durable`]. Signed checkpoints are appended (with their own `fdatasync`) when a
+//! caller waits for [`Ack::Anchored`], at most once per [`FileStoreConfig::checkpoint_interval`]
+//! otherwise, and at close; records past the last checkpoint are durable, and recovery accepts
+//! them. The leaf order is the submission order, so batch sizes do not change the resulting
+//! root.
 //!
 //! On open, recovery cuts a torn tail (an incomplete or damaged frame after the last
 //! checkpoint, left by a crash mid-append) from both files and checks the surviving records
@@ -36,13 +38,12 @@ pub use pending::{AckFuture, Pending};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use self::pending::Shared;
-use self::writer::{Job, Writer};
+use self::writer::Writer;
 use super::{Ack, AuditSink, Receipt, StoreError};
 use crate::checkpoint::{NoteSigner, SignedCheckpoint};
 use crate::clock::Clock;
@@ -68,10 +69,14 @@ pub struct FileStoreConfig {
     pub linger: Duration,
     /// How long [`AuditSink::record`] blocks on a full queue before failing.
     pub submit_timeout: Duration,
+    /// How often, at most, a checkpoint is signed and flushed when nobody waits for
+    /// [`Ack::Anchored`] (a waiter gets one at once).
+    pub checkpoint_interval: Duration,
 }
 
 impl FileStoreConfig {
-    /// Defaults for `origin`: batches of up to 1024, a queue of 16384, no linger, 5 s timeout.
+    /// Defaults for `origin`: batches of up to 1024, a queue of 16384, no linger, 5 s timeout,
+    /// a checkpoint at least every second while records arrive.
     pub fn new(origin: impl Into<String>) -> Self {
         Self {
             origin: origin.into(),
@@ -79,6 +84,7 @@ impl FileStoreConfig {
             queue_capacity: 16 * 1024,
             linger: Duration::ZERO,
             submit_timeout: Duration::from_secs(5),
+            checkpoint_interval: Duration::from_secs(1),
         }
     }
 
@@ -103,6 +109,12 @@ impl FileStoreConfig {
     /// Sets the submit timeout.
     pub fn submit_timeout(mut self, d: Duration) -> Self {
         self.submit_timeout = d;
+        self
+    }
+
+    /// Sets the checkpoint interval.
+    pub fn checkpoint_interval(mut self, d: Duration) -> Self {
+        self.checkpoint_interval = d;
         self
     }
 }
@@ -131,8 +143,15 @@ pub fn checkpoint_path(log: &Path) -> PathBuf {
 /// Verifies the log at `log` and its checkpoint file (read-only; a missing checkpoint file
 /// counts as empty). See [`verify_log`].
 pub fn verify_file(log: &Path, options: &VerifyOptions) -> std::io::Result<VerifyReport> {
-    let log_bytes = std::fs::read(log)?;
-    let cps = match std::fs::read(checkpoint_path(log)) {
+    let read = |path: &Path| -> std::io::Result<Vec<u8>> {
+        let mut f = File::open(path)?;
+        let len = regular_len(&f)?.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")
+        })?;
+        read_to_len(&mut f, len)
+    };
+    let log_bytes = read(log)?;
+    let cps = match read(&checkpoint_path(log)) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
@@ -145,17 +164,11 @@ pub fn verify_file(log: &Path, options: &VerifyOptions) -> std::io::Result<Verif
 /// Cheap to share: wrap it in an `Arc`. Dropping (or [`close`](Self::close)) commits what is
 /// queued and stops the writer.
 pub struct FileStore {
-    submitter: Mutex<Option<Submitter>>,
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
     log_path: PathBuf,
     reader: Mutex<File>,
     config: FileStoreConfig,
-}
-
-struct Submitter {
-    tx: SyncSender<Job>,
-    next: u64,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -167,14 +180,15 @@ impl std::fmt::Debug for FileStore {
 }
 
 enum Mode {
-    Block(Option<Instant>),
+    Block(Instant),
     Fail,
 }
 
 impl FileStore {
     /// Opens (or creates) the log at `path`, recovering from a crash, and starts the writer.
     ///
-    /// Fails with [`StoreError::Tampered`] when the checkpoint file is damaged or missing while
+    /// Fails with [`StoreError::NotRegularFile`] when either file is not a regular file (a
+    /// device, a FIFO, a directory), with [`StoreError::Tampered`] when the checkpoint file is damaged or missing while
     /// the log holds records, with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
     /// does not match its last checkpoint, and with [`StoreError::Checkpoint`] when that
     /// checkpoint is not signed by `signer`'s key.
@@ -191,12 +205,15 @@ impl FileStore {
         // history be signed afresh.
         let checkpoints_existed = checkpoint_path(&log_path).exists();
         let mut checkpoints = open_append(&checkpoint_path(&log_path))?;
+        // Checked on the opened handles, not the paths (no window for a swap): a device such
+        // as /dev/zero would be read forever, and the log must be a file we can cut and sync.
+        let (Some(log_len), Some(cp_len)) = (regular_len(&log)?, regular_len(&checkpoints)?) else {
+            return Err(StoreError::NotRegularFile);
+        };
         sync_dir(&log_path);
 
-        let mut log_bytes = Vec::new();
-        log.read_to_end(&mut log_bytes)?;
-        let mut cp_bytes = Vec::new();
-        checkpoints.read_to_end(&mut cp_bytes)?;
+        let log_bytes = read_to_len(&mut log, log_len)?;
+        let cp_bytes = read_to_len(&mut checkpoints, cp_len)?;
 
         let scan = scan_log(&log_bytes);
         let cps = scan_checkpoints(&cp_bytes);
@@ -279,9 +296,8 @@ impl FileStore {
             checkpoint_size,
         };
         let shared = Arc::new(Shared::new(scan.tree, scan.offsets, latest));
-        let (tx, rx) = sync_channel(config.queue_capacity.max(1));
+        let reader = reopen(&log, &log_path)?;
         let writer = Writer {
-            rx,
             shared: Arc::clone(&shared),
             log,
             checkpoints,
@@ -290,17 +306,19 @@ impl FileStore {
             clock,
             max_batch: config.max_batch.max(1),
             linger: config.linger,
+            checkpoint_interval: config.checkpoint_interval,
             next_index: records,
             offset,
+            anchored: checkpoint_size,
+            last_anchor: Instant::now(),
         };
         let handle = std::thread::Builder::new()
             .name("fhir-audit-writer".into())
             .spawn(move || writer.run())?;
         let store = Self {
-            submitter: Mutex::new(Some(Submitter { tx, next: records })),
             shared,
             writer: Mutex::new(Some(handle)),
-            reader: Mutex::new(File::open(&log_path)?),
+            reader: Mutex::new(reader),
             log_path,
             config,
         };
@@ -311,7 +329,7 @@ impl FileStore {
     /// configured submit timeout.
     pub fn submit(&self, record: &AuditRecord) -> Result<Pending, StoreError> {
         let deadline = Instant::now() + self.config.submit_timeout;
-        self.submit_bytes(record.to_log_bytes()?, Mode::Block(Some(deadline)))
+        self.submit_bytes(record.to_log_bytes()?, Mode::Block(deadline))
     }
 
     /// Queues a record, failing at once with [`StoreError::QueueFull`] if the queue is full.
@@ -325,7 +343,7 @@ impl FileStore {
             return Err(RecordError::TooLarge.into());
         }
         let deadline = Instant::now() + self.config.submit_timeout;
-        self.submit_bytes(bytes, Mode::Block(Some(deadline)))
+        self.submit_bytes(bytes, Mode::Block(deadline))
     }
 
     /// Appends a record and waits until it reached `ack`.
@@ -333,41 +351,46 @@ impl FileStore {
         self.submit(record)?.wait(ack)
     }
 
+    /// One lock acquisition per record; the writer is woken only when it waits for work.
     fn submit_bytes(&self, payload: Vec<u8>, mode: Mode) -> Result<Pending, StoreError> {
-        let mut job = Job { payload };
+        let capacity = self.config.queue_capacity.max(1);
+        let mut q = self.shared.queue();
         loop {
-            {
-                let mut guard = self.submitter.lock().unwrap_or_else(|e| e.into_inner());
-                let s = guard.as_mut().ok_or(StoreError::Closed)?;
-                if let Some(e) = &self.shared.lock().failed {
-                    return Err(StoreError::Io(e.clone()));
-                }
-                match s.tx.try_send(job) {
-                    Ok(()) => {
-                        let index = s.next;
-                        s.next += 1;
-                        return Ok(Pending {
-                            index,
-                            shared: Arc::clone(&self.shared),
-                        });
-                    }
-                    Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
-                    Err(TrySendError::Full(j)) => job = j,
-                }
+            if q.closed {
+                return Err(StoreError::Closed);
             }
-            match mode {
-                Mode::Fail => return Err(StoreError::QueueFull),
-                Mode::Block(deadline) => {
-                    let wait = match deadline {
-                        Some(d) => d.saturating_duration_since(Instant::now()),
-                        None => Duration::from_millis(1),
-                    };
-                    if wait.is_zero() {
-                        return Err(StoreError::QueueFull);
-                    }
-                    self.shared.wait_change(wait.min(Duration::from_millis(1)));
-                }
+            if let Some(e) = &q.failed {
+                return Err(StoreError::Io(e.clone()));
             }
+            if q.jobs.len() < capacity {
+                q.jobs.push(payload);
+                let index = q.next;
+                q.next += 1;
+                let wake = q.take_idle();
+                drop(q);
+                if wake {
+                    self.shared.work.notify_one();
+                }
+                return Ok(Pending {
+                    index,
+                    shared: Arc::clone(&self.shared),
+                });
+            }
+            let Mode::Block(deadline) = mode else {
+                return Err(StoreError::QueueFull);
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::QueueFull);
+            }
+            q.blocked += 1;
+            q = self
+                .shared
+                .space
+                .wait_timeout(q, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            q.blocked -= 1;
         }
     }
 
@@ -472,10 +495,9 @@ impl FileStore {
 
     /// Commits everything queued, stops the writer and waits for it.
     pub fn close(&self) -> Result<(), StoreError> {
-        self.submitter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        self.shared.queue().closed = true;
+        self.shared.work.notify_one();
+        self.shared.space.notify_all();
         if let Some(h) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
             h.join()
                 .map_err(|_| StoreError::Io("audit writer panicked".into()))?;
@@ -528,6 +550,41 @@ fn open_append(path: &Path) -> std::io::Result<File> {
         options.mode(0o600);
     }
     options.open(path)
+}
+
+/// The length of `f` if it is a regular file (asked of the handle, not the path).
+fn regular_len(f: &File) -> std::io::Result<Option<u64>> {
+    let m = f.metadata()?;
+    Ok(m.is_file().then_some(m.len()))
+}
+
+/// Reads `f` from the start, at most `len` bytes (its length when checked): a file that
+/// grows meanwhile cannot make this read unbounded.
+fn read_to_len(f: &mut File, len: u64) -> std::io::Result<Vec<u8>> {
+    f.seek(SeekFrom::Start(0))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Opens the log again for positioned reads, refusing anything but the file already opened
+/// (the path could have been replaced since).
+fn reopen(log: &File, path: &Path) -> Result<File, StoreError> {
+    let reader = File::open(path)?;
+    if regular_len(&reader)?.is_none() {
+        return Err(StoreError::NotRegularFile);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (a, b) = (log.metadata()?, reader.metadata()?);
+        if (a.dev(), a.ino()) != (b.dev(), b.ino()) {
+            return Err(StoreError::Io("audit log replaced while opening".into()));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = log;
+    Ok(reader)
 }
 
 /// Makes a newly created file's directory entry durable (best effort; not all platforms can).

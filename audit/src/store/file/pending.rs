@@ -24,9 +24,41 @@ pub(super) struct Progress {
     wakers: Vec<(u64, Ack, Waker)>,
 }
 
+/// The submission queue, shared by submitters and the writer under one lock.
+#[derive(Default)]
+pub(super) struct Queue {
+    /// Payloads submitted and not yet taken by the writer, in index order.
+    pub jobs: Vec<Vec<u8>>,
+    /// The index the next submitted record gets.
+    pub next: u64,
+    /// No more submissions; the writer commits what is queued and exits.
+    pub closed: bool,
+    /// The writer failed (mirrors [`Progress::failed`] so submitters need only this lock).
+    pub failed: Option<String>,
+    /// The writer is waiting on [`Shared::work`]: the next submitter must wake it. Only the
+    /// submission that finds it idle pays for a wake-up, not every record.
+    pub writer_idle: bool,
+    /// Records `0..anchor_wanted` have a waiter for [`Ack::Anchored`].
+    pub anchor_wanted: u64,
+    /// Submitters waiting for room.
+    pub blocked: usize,
+}
+
+impl Queue {
+    /// Whether the writer must be woken (clears the flag: one wake-up per idle period).
+    pub fn take_idle(&mut self) -> bool {
+        std::mem::take(&mut self.writer_idle)
+    }
+}
+
 pub(super) struct Shared {
     progress: Mutex<Progress>,
     changed: Condvar,
+    queue: Mutex<Queue>,
+    /// Signals the writer: work queued, an anchor wanted, or closing.
+    pub work: Condvar,
+    /// Signals blocked submitters: the writer took jobs from a full queue.
+    pub space: Condvar,
     pub tree: RwLock<MerkleTree>,
     pub offsets: RwLock<Vec<u64>>,
     pub latest: RwLock<Option<SignedCheckpoint>>,
@@ -35,6 +67,10 @@ pub(super) struct Shared {
 impl Shared {
     pub fn new(tree: MerkleTree, offsets: Vec<u64>, latest: Option<SignedCheckpoint>) -> Self {
         let size = tree.size();
+        let queue = Queue {
+            next: size,
+            ..Queue::default()
+        };
         let anchored = latest.as_ref().map_or(0, |c| c.checkpoint.size);
         Self {
             progress: Mutex::new(Progress {
@@ -43,6 +79,9 @@ impl Shared {
                 ..Progress::default()
             }),
             changed: Condvar::new(),
+            queue: Mutex::new(queue),
+            work: Condvar::new(),
+            space: Condvar::new(),
             tree: RwLock::new(tree),
             offsets: RwLock::new(offsets),
             latest: RwLock::new(latest),
@@ -51,6 +90,23 @@ impl Shared {
 
     pub fn lock(&self) -> MutexGuard<'_, Progress> {
         self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the writer to anchor records `0..=index` (checkpoints are otherwise written at most
+    /// once per checkpoint interval).
+    fn want_anchor(&self, index: u64) {
+        let mut q = self.queue();
+        if q.anchor_wanted <= index {
+            q.anchor_wanted = index + 1;
+            if q.take_idle() {
+                drop(q);
+                self.work.notify_one();
+            }
+        }
     }
 
     /// Applies `f` to the progress, then wakes every waiter whose condition may have changed.
@@ -72,12 +128,6 @@ impl Shared {
             w.wake();
         }
         self.changed.notify_all();
-    }
-
-    /// Waits for any progress change, at most `timeout`.
-    pub fn wait_change(&self, timeout: Duration) {
-        let p = self.lock();
-        let _ = self.changed.wait_timeout(p, timeout);
     }
 
     fn answer(&self, p: &Progress, index: u64, ack: Ack) -> Option<Result<Receipt, StoreError>> {
@@ -134,6 +184,7 @@ impl Pending {
 
     /// Blocks until the record reached `ack` (or the store failed).
     pub fn wait(&self, ack: Ack) -> Result<Receipt, StoreError> {
+        self.request(ack);
         let mut p = self.shared.lock();
         loop {
             if let Some(r) = self.shared.answer(&p, self.index, ack) {
@@ -149,6 +200,7 @@ impl Pending {
 
     /// Blocks at most `timeout` for the record to reach `ack`.
     pub fn wait_timeout(&self, ack: Ack, timeout: Duration) -> Result<Receipt, StoreError> {
+        self.request(ack);
         let deadline = Instant::now() + timeout;
         let mut p = self.shared.lock();
         loop {
@@ -165,6 +217,14 @@ impl Pending {
                 .wait_timeout(p, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+        }
+    }
+
+    /// Tells the writer a caller waits for an anchor (before taking the progress lock: the
+    /// queue lock is never taken while holding it).
+    fn request(&self, ack: Ack) {
+        if ack == Ack::Anchored {
+            self.shared.want_anchor(self.index);
         }
     }
 
@@ -187,6 +247,7 @@ impl Future for AckFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let shared = &self.pending.shared;
+        self.pending.request(self.ack);
         let mut p = shared.lock();
         if let Some(r) = shared.answer(&p, self.pending.index, self.ack) {
             return Poll::Ready(r);

@@ -1,9 +1,19 @@
-//! The group-commit writer thread: one write and one `fdatasync` per batch of records, then
-//! one signed checkpoint (and its `fdatasync`) per batch.
+//! The group-commit writer thread: one write and one `fdatasync` per batch of records, and a
+//! signed checkpoint (with its own `fdatasync`) when a caller waits for [`Ack::Anchored`], once
+//! per checkpoint interval under steady load, when the writer goes idle past that interval, and
+//! at close.
+//!
+//! Why checkpoints are not written per batch: a checkpoint is a pure function of the durable
+//! log (its size and root, plus a time), so deferring one loses nothing [`Ack::Durable`]
+//! promises — a crash leaves records durable but not yet anchored, which recovery accepts and
+//! the next checkpoint covers. Writing one per batch doubled the flushes on the commit path
+//! (the writer could not start the next batch until the checkpoint file was flushed too).
+//!
+//! [`Ack::Anchored`]: crate::store::Ack::Anchored
+//! [`Ack::Durable`]: crate::store::Ack::Durable
 
 use std::fs::File;
 use std::io::Write;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,12 +23,7 @@ use crate::clock::Clock;
 use crate::frame;
 use crate::merkle::leaf_hash;
 
-pub(super) struct Job {
-    pub payload: Vec<u8>,
-}
-
 pub(super) struct Writer {
-    pub rx: Receiver<Job>,
     pub shared: Arc<Shared>,
     pub log: File,
     pub checkpoints: File,
@@ -27,48 +32,116 @@ pub(super) struct Writer {
     pub clock: Arc<dyn Clock>,
     pub max_batch: usize,
     pub linger: Duration,
+    pub checkpoint_interval: Duration,
     pub next_index: u64,
     /// End of the log file.
     pub offset: u64,
+    /// Records covered by the last persisted checkpoint.
+    pub anchored: u64,
+    /// When the last checkpoint was persisted (or the writer started).
+    pub last_anchor: Instant,
+}
+
+enum Next {
+    /// Commit the batch.
+    Batch,
+    /// Nothing queued; persist a checkpoint of what is durable.
+    Anchor,
+    /// Closed and drained.
+    Stop,
 }
 
 impl Writer {
     pub fn run(mut self) {
         let mut batch: Vec<Vec<u8>> = Vec::with_capacity(self.max_batch);
         let mut buf = Vec::new();
-        while let Some(()) = self.collect(&mut batch) {
-            if let Err(e) = self.commit(&batch, &mut buf) {
-                let msg = e.to_string();
-                self.shared.update(|p| p.failed = Some(msg));
-                break;
-            }
+        let result = loop {
+            let step = match self.collect(&mut batch) {
+                Next::Batch => self.commit(&batch, &mut buf),
+                Next::Anchor => self.anchor(&mut buf),
+                Next::Stop => break self.anchor(&mut buf),
+            };
             batch.clear();
+            if let Err(e) = step {
+                break Err(e);
+            }
+            if self.anchor_due() {
+                if let Err(e) = self.anchor(&mut buf) {
+                    break Err(e);
+                }
+            }
+        };
+        if let Err(e) = result {
+            let msg = e.to_string();
+            self.shared.queue().failed = Some(msg.clone());
+            self.shared.space.notify_all();
+            self.shared.update(|p| p.failed = Some(msg));
         }
         self.shared.update(|p| p.closed = true);
     }
 
-    /// Blocks for the first job, then takes what is queued (lingering up to `linger` for
-    /// more) until the batch is full. `None` once every sender is gone and the queue is empty.
-    fn collect(&mut self, batch: &mut Vec<Vec<u8>>) -> Option<()> {
-        batch.push(self.rx.recv().ok()?.payload);
-        let start = Instant::now();
-        while batch.len() < self.max_batch {
-            match self.rx.try_recv() {
-                Ok(j) => batch.push(j.payload),
-                Err(TryRecvError::Disconnected) => break,
-                Err(TryRecvError::Empty) => {
-                    let left = self.linger.saturating_sub(start.elapsed());
-                    if left.is_zero() {
-                        break;
-                    }
-                    match self.rx.recv_timeout(left) {
-                        Ok(j) => batch.push(j.payload),
-                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-                    }
-                }
+    /// Whether a checkpoint should be persisted now: a caller waits for one, or the interval
+    /// has passed since the last.
+    fn anchor_due(&self) -> bool {
+        self.next_index > self.anchored
+            && (self.shared.queue().anchor_wanted > self.anchored
+                || self.last_anchor.elapsed() >= self.checkpoint_interval)
+    }
+
+    /// Waits for work and takes up to `max_batch` queued records under one lock acquisition
+    /// (lingering up to `linger` for more).
+    fn collect(&mut self, batch: &mut Vec<Vec<u8>>) -> Next {
+        let shared = Arc::clone(&self.shared);
+        let mut q = shared.queue();
+        loop {
+            if !q.jobs.is_empty() {
+                break;
             }
+            if q.closed {
+                return Next::Stop;
+            }
+            let unanchored = self.next_index > self.anchored;
+            if unanchored && q.anchor_wanted > self.anchored {
+                return Next::Anchor;
+            }
+            q.writer_idle = true;
+            if unanchored {
+                // Anchor what is durable once the writer has been idle past the interval.
+                let left = self
+                    .checkpoint_interval
+                    .saturating_sub(self.last_anchor.elapsed());
+                if left.is_zero() {
+                    q.writer_idle = false;
+                    return Next::Anchor;
+                }
+                q = shared
+                    .work
+                    .wait_timeout(q, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            } else {
+                q = shared.work.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+            q.writer_idle = false;
         }
-        Some(())
+        let start = Instant::now();
+        loop {
+            take(&mut q.jobs, batch, self.max_batch);
+            if q.blocked > 0 {
+                shared.space.notify_all();
+            }
+            let left = self.linger.saturating_sub(start.elapsed());
+            if batch.len() >= self.max_batch || left.is_zero() || q.closed {
+                return Next::Batch;
+            }
+            q.writer_idle = true;
+            q = shared
+                .work
+                .wait_timeout(q, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            q.writer_idle = false;
+        }
     }
 
     fn commit(
@@ -92,20 +165,31 @@ impl Writer {
         self.offset += buf.len() as u64;
         let end = first + batch.len() as u64;
         self.next_index = end;
-        let (size, root) = {
+        {
             let mut tree = self.shared.tree.write().unwrap_or_else(|e| e.into_inner());
             for l in leaves {
                 tree.push(l);
             }
-            (tree.size(), tree.root())
-        };
+        }
         self.shared
             .offsets
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .extend(frame_offsets);
         self.shared.update(|p| p.durable = end);
+        Ok(())
+    }
 
+    /// Signs and persists a checkpoint of everything durable, then acknowledges it anchored.
+    fn anchor(&mut self, buf: &mut Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
+        let end = self.next_index;
+        if end == self.anchored {
+            return Ok(());
+        }
+        let (size, root) = {
+            let tree = self.shared.tree.read().unwrap_or_else(|e| e.into_inner());
+            (tree.size(), tree.root())
+        };
         let cp = Checkpoint {
             origin: self.origin.clone(),
             size,
@@ -122,7 +206,21 @@ impl Writer {
             .latest
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Some(signed);
+        self.anchored = end;
+        self.last_anchor = Instant::now();
         self.shared.update(|p| p.anchored = end);
         Ok(())
+    }
+}
+
+/// Moves up to `max` jobs from the front of `queue` to `batch` (swapping the buffers when all
+/// fit, so neither is reallocated).
+fn take(queue: &mut Vec<Vec<u8>>, batch: &mut Vec<Vec<u8>>, max: usize) {
+    let room = max.saturating_sub(batch.len());
+    if batch.is_empty() && queue.len() <= room {
+        std::mem::swap(queue, batch);
+    } else {
+        let n = room.min(queue.len());
+        batch.extend(queue.drain(..n));
     }
 }
