@@ -5,10 +5,10 @@
 //! A store at `audit.log` keeps two files: `audit.log` (the records, see [`crate::frame`]) and
 //! `audit.log.checkpoints` (one signed checkpoint per committed batch). Records are submitted
 //! to a bounded queue; a writer thread writes each batch with one `fdatasync` and acknowledges
-//! it [`Ack::Durable`]. Signed checkpoints are appended (with their own `fdatasync`) when a
-//! caller waits for [`Ack::Anchored`], at most once per [`FileStoreConfig::checkpoint_interval`]
-//! otherwise, and at close; records past the last checkpoint are durable, and recovery accepts
-//! them. The leaf order is the submission order, so batch sizes do not change the resulting
+//! it [`Ack::Durable`], then appends a signed checkpoint of the new tree. The checkpoint file is
+//! flushed (its own `fdatasync`, then [`Ack::Anchored`]) when a caller waits for that level, at
+//! most once per [`FileStoreConfig::checkpoint_interval`] otherwise, and at close; a power loss
+//! can leave records durable past the last flushed checkpoint, and recovery accepts them. The leaf order is the submission order, so batch sizes do not change the resulting
 //! root.
 //!
 //! On open, recovery cuts a torn tail (an incomplete or damaged frame after the last
@@ -69,14 +69,15 @@ pub struct FileStoreConfig {
     pub linger: Duration,
     /// How long [`AuditSink::record`] blocks on a full queue before failing.
     pub submit_timeout: Duration,
-    /// How often, at most, a checkpoint is signed and flushed when nobody waits for
-    /// [`Ack::Anchored`] (a waiter gets one at once).
+    /// How often, at most, the checkpoint file is flushed when nobody waits for
+    /// [`Ack::Anchored`] (a waiter gets a flush at once). Every batch's checkpoint is still
+    /// written when the batch is durable.
     pub checkpoint_interval: Duration,
 }
 
 impl FileStoreConfig {
     /// Defaults for `origin`: batches of up to 1024, a queue of 16384, no linger, 5 s timeout,
-    /// a checkpoint at least every second while records arrive.
+    /// checkpoints flushed at least every second while records arrive.
     pub fn new(origin: impl Into<String>) -> Self {
         Self {
             origin: origin.into(),
@@ -310,6 +311,7 @@ impl FileStore {
             next_index: records,
             offset,
             anchored: checkpoint_size,
+            unflushed: None,
             last_anchor: Instant::now(),
         };
         let handle = std::thread::Builder::new()

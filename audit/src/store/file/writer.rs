@@ -1,13 +1,15 @@
-//! The group-commit writer thread: one write and one `fdatasync` per batch of records, and a
-//! signed checkpoint (with its own `fdatasync`) when a caller waits for [`Ack::Anchored`], once
-//! per checkpoint interval under steady load, when the writer goes idle past that interval, and
-//! at close.
+//! The group-commit writer thread: one write and one `fdatasync` of the log per batch of
+//! records, then a signed checkpoint of the new tree appended to the checkpoint file, which is
+//! flushed (its own `fdatasync`) when a caller waits for [`Ack::Anchored`], once per checkpoint
+//! interval under steady load, when the writer goes idle past that interval, and at close.
 //!
-//! Why checkpoints are not written per batch: a checkpoint is a pure function of the durable
-//! log (its size and root, plus a time), so deferring one loses nothing [`Ack::Durable`]
-//! promises — a crash leaves records durable but not yet anchored, which recovery accepts and
-//! the next checkpoint covers. Writing one per batch doubled the flushes on the commit path
-//! (the writer could not start the next batch until the checkpoint file was flushed too).
+//! Why the checkpoint file is not flushed per batch: that doubled the flushes on the commit
+//! path (the writer could not start the next batch until the checkpoint was on disk too),
+//! and [`Ack::Durable`] never depended on it. Each batch's checkpoint is still signed and
+//! written at once, so a killed process leaves it in the page cache and the log's tail stays
+//! covered; only a power loss can lose the checkpoints of up to one interval, leaving records
+//! durable but not anchored, which recovery accepts (the next checkpoint covers them).
+//! [`Ack::Anchored`] still means a flushed checkpoint covers the record.
 //!
 //! [`Ack::Anchored`]: crate::store::Ack::Anchored
 //! [`Ack::Durable`]: crate::store::Ack::Durable
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::pending::Shared;
-use crate::checkpoint::{Checkpoint, NoteSigner};
+use crate::checkpoint::{Checkpoint, NoteSigner, SignedCheckpoint};
 use crate::clock::Clock;
 use crate::frame;
 use crate::merkle::leaf_hash;
@@ -36,8 +38,10 @@ pub(super) struct Writer {
     pub next_index: u64,
     /// End of the log file.
     pub offset: u64,
-    /// Records covered by the last persisted checkpoint.
+    /// Records covered by the last flushed checkpoint.
     pub anchored: u64,
+    /// The last checkpoint written and not yet flushed.
+    pub unflushed: Option<SignedCheckpoint>,
     /// When the last checkpoint was persisted (or the writer started).
     pub last_anchor: Instant,
 }
@@ -45,7 +49,7 @@ pub(super) struct Writer {
 enum Next {
     /// Commit the batch.
     Batch,
-    /// Nothing queued; persist a checkpoint of what is durable.
+    /// Nothing queued; flush a checkpoint of what is durable.
     Anchor,
     /// Closed and drained.
     Stop,
@@ -80,7 +84,7 @@ impl Writer {
         self.shared.update(|p| p.closed = true);
     }
 
-    /// Whether a checkpoint should be persisted now: a caller waits for one, or the interval
+    /// Whether a checkpoint should be flushed now: a caller waits for one, or the interval
     /// has passed since the last.
     fn anchor_due(&self) -> bool {
         self.next_index > self.anchored
@@ -177,15 +181,11 @@ impl Writer {
             .unwrap_or_else(|e| e.into_inner())
             .extend(frame_offsets);
         self.shared.update(|p| p.durable = end);
-        Ok(())
+        self.write_checkpoint(buf)
     }
 
-    /// Signs and persists a checkpoint of everything durable, then acknowledges it anchored.
-    fn anchor(&mut self, buf: &mut Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
-        let end = self.next_index;
-        if end == self.anchored {
-            return Ok(());
-        }
+    /// Signs a checkpoint of everything durable and appends it (not flushed).
+    fn write_checkpoint(&mut self, buf: &mut Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
         let (size, root) = {
             let tree = self.shared.tree.read().unwrap_or_else(|e| e.into_inner());
             (tree.size(), tree.root())
@@ -200,12 +200,26 @@ impl Writer {
         buf.clear();
         frame::encode_checkpoint(signed.note().as_bytes(), buf);
         self.checkpoints.write_all(buf)?;
+        self.unflushed = Some(signed);
+        Ok(())
+    }
+
+    /// Flushes the checkpoint file (its last checkpoint covers everything durable), then
+    /// publishes that checkpoint and acknowledges its records anchored.
+    fn anchor(&mut self, buf: &mut Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
+        let end = self.next_index;
+        if end == self.anchored {
+            return Ok(());
+        }
+        if self.unflushed.as_ref().map(|c| c.checkpoint.size) != Some(end) {
+            self.write_checkpoint(buf)?;
+        }
         self.checkpoints.sync_data()?;
         *self
             .shared
             .latest
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(signed);
+            .unwrap_or_else(|e| e.into_inner()) = self.unflushed.take();
         self.anchored = end;
         self.last_anchor = Instant::now();
         self.shared.update(|p| p.anchored = end);
