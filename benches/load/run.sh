@@ -40,6 +40,8 @@ audit_dir="$(mktemp -d -p "${AUDIT_DIR:-$work}")"
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    # Wait for them to exit, so that a run right after this one finds the ports free.
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$work" "$audit_dir"
 }
 trap cleanup EXIT

@@ -3,9 +3,9 @@
 //! returned again and again. Keyed by the exact JSON bytes (a hash finds the entry, the bytes
 //! confirm it), so a hit is the parse of those very bytes, whatever their origin.
 //!
-//! Two generations bound the memory: entries go to the young one; when it holds
-//! [`GENERATION_BYTES`] of JSON (or [`GENERATION_ENTRIES`] entries) it becomes the old one and
-//! the previous old one is dropped; a hit in the old generation moves the entry back.
+//! Two generations bound the memory: entries go to the young one; when it holds 4 MiB of JSON
+//! (or 2048 entries) it becomes the old one and the previous old one is dropped; a hit in the
+//! old generation moves the entry back.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
