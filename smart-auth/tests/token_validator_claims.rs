@@ -284,6 +284,21 @@ fn scope_size_bounded() {
         check(&i.validator(), &i.token(NOW).scope(&many).sign()),
         Err(TokenError::InvalidClaim("scope"))
     );
+    // At the limits (empty runs between spaces are not scopes): accepted.
+    let most = format!("  {}  ", vec!["openid"; 256].join("  "));
+    assert!(check(&i.validator(), &i.token(NOW).scope(&most).sign()).is_ok());
+    let longest = format!("openid __{} fhirUser", "x".repeat(1022));
+    assert!(check(&i.validator(), &i.token(NOW).scope(&longest).sign()).is_ok());
+    let too_long = format!("openid __{} fhirUser", "x".repeat(1023));
+    assert_eq!(
+        check(&i.validator(), &i.token(NOW).scope(&too_long).sign()),
+        Err(TokenError::InvalidClaim("scope"))
+    );
+    let too_long_last = format!("openid __{}", "x".repeat(1023));
+    assert_eq!(
+        check(&i.validator(), &i.token(NOW).scope(&too_long_last).sign()),
+        Err(TokenError::InvalidClaim("scope"))
+    );
 }
 
 #[test]
