@@ -7,7 +7,7 @@ mod common;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use common::t0;
-use fhir_audit::render::{to_r4_json, RenderConfig};
+use fhir_audit::render::{event_references, to_r4_json, EventReferences, RenderConfig};
 use fhir_audit::{
     AuditRecord, Client, Disclosure, Event, Interaction, Outcome, RawRequest, Recipient,
     ResourceRef, SecurityAlert, Severity, TokenRef, User,
@@ -25,7 +25,7 @@ fn config() -> RenderConfig {
 
 /// Renders, checks every event parses as R4 with the generated types, returns the JSON.
 fn render(record: &AuditRecord) -> Vec<Value> {
-    to_r4_json(record, &config())
+    let events: Vec<Value> = to_r4_json(record, &config())
         .into_iter()
         .map(|bytes| {
             let parsed = fhir_types::json::parse_resource(&bytes).unwrap_or_else(|e| {
@@ -36,7 +36,27 @@ fn render(record: &AuditRecord) -> Vec<Value> {
             assert_eq!(fhir_types::json::to_vec(&parsed), bytes);
             serde_json::from_slice(&bytes).unwrap()
         })
-        .collect()
+        .collect();
+    // Every record the tests render: the references told without rendering are the events'.
+    let rendered: Vec<EventReferences> = events.iter().map(references).collect();
+    assert_eq!(event_references(record, &config()), rendered);
+    events
+}
+
+/// The literal references of a rendered event's agents and entities.
+fn references(ev: &Value) -> EventReferences {
+    let literal = |list: &str, field: &str| -> Vec<String> {
+        ev[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x[field]["reference"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut r = EventReferences::default();
+    r.agents = literal("agent", "who");
+    r.entities = literal("entity", "what");
+    r
 }
 
 fn codes(v: &Value) -> Vec<(String, String)> {

@@ -88,20 +88,70 @@ impl RenderConfig {
 
 /// The R4 AuditEvents for one record: one per patient, or one when no patient is involved.
 pub fn to_audit_events(record: &AuditRecord, config: &RenderConfig) -> Vec<AuditEvent> {
-    let groups: Vec<Vec<&str>> = if record.patients.is_empty() {
-        vec![Vec::new()]
-    } else if config.split_by_patient {
-        record.patients.iter().map(|p| vec![p.as_str()]).collect()
-    } else {
-        vec![record.patients.iter().map(String::as_str).collect()]
-    };
     let log_bytes = record.to_log_bytes().unwrap_or_default();
-    groups
+    patient_groups(record, config)
         .into_iter()
         .map(|patients| {
             let mut ev = events::event(record, config, &patients);
             ev.id = Some(event_id(&log_bytes, &patients).into());
             ev
+        })
+        .collect()
+}
+
+/// The patients of each event of a record, in rendering order.
+fn patient_groups<'a>(record: &'a AuditRecord, config: &RenderConfig) -> Vec<Vec<&'a str>> {
+    if record.patients.is_empty() {
+        vec![Vec::new()]
+    } else if config.split_by_patient {
+        record.patients.iter().map(|p| vec![p.as_str()]).collect()
+    } else {
+        vec![record.patients.iter().map(String::as_str).collect()]
+    }
+}
+
+/// The literal references (`Reference.reference`) of one rendered AuditEvent: what a FHIR
+/// server indexes its `agent`, `entity` and `patient` search parameters by.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct EventReferences {
+    /// `agent.who.reference` of each agent that has one, in order.
+    pub agents: Vec<String>,
+    /// `entity.what.reference` of each entity that has one, in order.
+    pub entities: Vec<String>,
+}
+
+/// The references of each event [`to_audit_events`] gives for `record`, in the same order,
+/// without rendering the events (a server indexing every record needs only these).
+pub fn event_references(record: &AuditRecord, config: &RenderConfig) -> Vec<EventReferences> {
+    use crate::model::Event;
+    let fhir_user = record.user.as_ref().and_then(|u| u.fhir_user.clone());
+    // Agents: the server (the observer), a disclosure's recipient, the user; entities: the
+    // resources of REST and disclosure events, then the event's patients.
+    let mut agents = vec![config.observer.clone()];
+    let mut resources = Vec::new();
+    match &record.event {
+        Event::Disclosure(d) => {
+            agents.extend(d.recipient.reference.clone());
+            resources = record.resources.iter().map(|r| r.reference()).collect();
+        }
+        Event::Rest { .. } => resources = record.resources.iter().map(|r| r.reference()).collect(),
+        Event::Login
+        | Event::Logout
+        | Event::Authentication
+        | Event::TokenIssued { .. }
+        | Event::SecurityAlert { .. } => {}
+    }
+    agents.extend(fhir_user);
+    patient_groups(record, config)
+        .into_iter()
+        .map(|patients| {
+            let mut entities = resources.clone();
+            entities.extend(patients.iter().map(|p| format!("Patient/{p}")));
+            EventReferences {
+                agents: agents.clone(),
+                entities,
+            }
         })
         .collect()
 }

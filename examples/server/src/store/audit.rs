@@ -12,10 +12,8 @@
 //! its row number, and `meta.lastUpdated` its `recorded` time.
 
 use chrono::{SecondsFormat, TimeZone, Utc};
-use fhir_audit::render::{to_audit_events, RenderConfig};
+use fhir_audit::render::{event_references, to_audit_events, EventReferences, RenderConfig};
 use fhir_audit::AuditRecord;
-use fhir_types::datatypes::Reference;
-use fhir_types::resources::AuditEvent;
 use fhir_types::Resource;
 use rusqlite::types::Value as Sql;
 use rusqlite::{params, OptionalExtension};
@@ -66,7 +64,8 @@ impl PreparedRecord {
         // `date` is `recorded`, indexed as the generic index would index its text.
         let text = record.recorded.to_rfc3339_opts(SecondsFormat::AutoSi, true);
         let range = time::instant_range(&text).unwrap_or((recorded_ms, recorded_ms + 1));
-        let events = to_audit_events(record, config)
+        // Told by the renderer without rendering each event (rendering was most of this).
+        let events = event_references(record, config)
             .iter()
             .map(|e| references(e, base))
             .collect();
@@ -80,27 +79,24 @@ impl PreparedRecord {
     }
 }
 
-/// The `patient`, `agent` and `entity` references of `event` (R4: `agent.who`, `entity.what`,
-/// and those of them that are Patients), resolved like the generic index resolves them.
-fn references(event: &AuditEvent, base: &str) -> Vec<Ref> {
+/// The `patient`, `agent` and `entity` references of an event (R4: `agent.who`,
+/// `entity.what`, and those of them that are Patients), resolved like the generic index
+/// resolves them.
+fn references(event: &EventReferences, base: &str) -> Vec<Ref> {
     let mut out = Vec::new();
-    let mut add = |code: &'static str, r: Option<&Reference>| {
-        let target = r
-            .and_then(|r| r.reference.as_ref())
-            .and_then(|p| p.value.as_deref())
-            .and_then(|s| resolve_reference(s, base));
-        if let Some((rtype, id)) = target {
+    let mut add = |code: &'static str, r: &str| {
+        if let Some((rtype, id)) = resolve_reference(r, base) {
             if rtype == "Patient" {
                 out.push(("patient", rtype.clone(), id.clone()));
             }
             out.push((code, rtype, id));
         }
     };
-    for a in &event.agent {
-        add("agent", a.who.as_ref());
+    for a in &event.agents {
+        add("agent", a);
     }
-    for e in &event.entity {
-        add("entity", e.what.as_ref());
+    for e in &event.entities {
+        add("entity", e);
     }
     out.sort();
     out.dedup();
@@ -328,13 +324,24 @@ impl Tx<'_> {
         Ok((total as usize, rendered(rows)))
     }
 
-    /// The `code` references of the AuditEvent `id` (from its rendering: rarely asked).
+    /// The `code` references of the AuditEvent `id` (from its record: rarely asked).
     pub(super) fn audit_references(&self, id: &str, code: &str) -> Result<Vec<(String, String)>> {
-        let Some(event) = self.audit_event(id)?.and_then(|v| v.body) else {
+        let Some(seq) = event_seq(id) else {
             return Ok(Vec::new());
         };
-        let Ok(Resource::AuditEvent(event)) = fhir_types::json::parse_resource(event.as_bytes())
-        else {
+        let row = self
+            .conn
+            .prepare_cached(&format!("{EVENT_ROWS} WHERE c.seq = ?1"))?
+            .query_row(params![seq], event_row)
+            .optional()?;
+        let told = row.and_then(|(_, part, _, bytes)| {
+            let record = AuditRecord::from_log_bytes(&bytes).ok()?;
+            let config = crate::audit_trail::render_config();
+            event_references(&record, &config)
+                .into_iter()
+                .nth(usize::try_from(part).ok()?)
+        });
+        let Some(event) = told else {
             return Ok(Vec::new());
         };
         Ok(references(&event, self.base)
@@ -394,7 +401,11 @@ mod tests {
     #[test]
     fn references_are_what_the_generic_index_finds() {
         let config = crate::audit_trail::render_config();
-        for event in to_audit_events(&record(&["p1", "p2"]), &config) {
+        let record = record(&["p1", "p2"]);
+        let told = event_references(&record, &config);
+        let events = to_audit_events(&record, &config);
+        assert_eq!(told.len(), events.len());
+        for (event, told) in events.into_iter().zip(&told) {
             let json = fhir_types::json::to_vec(&Resource::AuditEvent(Box::new(event.clone())));
             let body: Value = serde_json::from_slice(&json).unwrap();
             let mut generic: Vec<Ref> = index::rows(AUDIT_EVENT, &body, BASE)
@@ -404,7 +415,7 @@ mod tests {
                 .collect();
             generic.sort();
             assert!(!generic.is_empty());
-            assert_eq!(references(&event, BASE), generic);
+            assert_eq!(references(told, BASE), generic);
         }
     }
 
