@@ -111,9 +111,8 @@ fn narrowing_clauses(rtype: &str, n: &Narrowing) -> Vec<Clause> {
 impl PermitAccess {
     /// smart-auth's own check of the typed resource: a read-like check for the requested type,
     /// "may this be returned at all" for types reached through includes and operations.
-    fn typed_check(&self, rtype: &str, body: &serde_json::Value) -> bool {
-        let bytes = crate::fhir::json::to_vec(body);
-        let Some(resource) = self.parsed.parse(&bytes) else {
+    fn typed_check(&self, rtype: &str, body: &str) -> bool {
+        let Some(resource) = self.parsed.parse(body.as_bytes()) else {
             return false;
         };
         let requested = self
@@ -133,17 +132,11 @@ impl PermitAccess {
 impl Access for PermitAccess {
     /// Two checks that must both pass: the narrowing on the store's index (what the queries
     /// used), and smart-auth's own check of the typed resource (defence in depth).
-    fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &serde_json::Value) -> bool {
+    fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &str) -> bool {
         narrowing_admits(tx, rtype, id, self.narrowing(rtype)) && self.typed_check(rtype, body)
     }
 
-    fn may_return_match(
-        &self,
-        _tx: &Tx<'_>,
-        rtype: &str,
-        _id: &str,
-        body: &serde_json::Value,
-    ) -> bool {
+    fn may_return_match(&self, _tx: &Tx<'_>, rtype: &str, _id: &str, body: &str) -> bool {
         self.typed_check(rtype, body)
     }
 
@@ -176,7 +169,7 @@ impl Access for PermitAccess {
 
     /// smart-auth's read check of the last live content alone: the index holds no rows for a
     /// deleted resource, so the narrowing cannot be evaluated on it.
-    fn may_read_deleted(&self, rtype: &str, body: &serde_json::Value) -> bool {
+    fn may_read_deleted(&self, rtype: &str, body: &str) -> bool {
         self.typed_check(rtype, body)
     }
 

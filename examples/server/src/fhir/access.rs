@@ -17,9 +17,11 @@ pub trait Access: Sync {
     /// or `None` if the caller may not see `rtype` at all. `Some(vec![])` is unrestricted.
     fn narrowing(&self, rtype: &str) -> Option<Vec<Clause>>;
 
-    /// Whether the caller may see the resource `rtype/id` with content `body` (its current
-    /// version is what the store has indexed). Checked on everything returned or overwritten.
-    fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &Value) -> bool {
+    /// Whether the caller may see the resource `rtype/id` whose stored JSON text is `body`
+    /// (its current version is what the store has indexed). Checked on everything returned or
+    /// overwritten. The stored text, not a parsed tree: a check that types the resource parses
+    /// (and caches) these exact bytes instead of serializing a tree again.
+    fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &str) -> bool {
         let _ = body;
         narrowing_admits(tx, rtype, id, self.narrowing(rtype))
     }
@@ -28,7 +30,7 @@ pub trait Access: Sync {
     /// (then it learns `410 Gone`, and sees the deletion in history; otherwise `404`). The
     /// store no longer indexes a deleted resource, so only the content can decide; the default
     /// decides for unrestricted callers only.
-    fn may_read_deleted(&self, rtype: &str, body: &Value) -> bool {
+    fn may_read_deleted(&self, rtype: &str, body: &str) -> bool {
         let _ = body;
         self.narrowing(rtype).is_some_and(|c| c.is_empty())
     }
@@ -38,7 +40,7 @@ pub trait Access: Sync {
     /// update or patch (inside its transaction). A token that may write but not read (`c`,
     /// `u`, `d` alone) passes here and not in [`Access::may_read`].
     fn may_write(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &Value) -> bool {
-        self.may_read(tx, rtype, id, body)
+        self.may_read(tx, rtype, id, &crate::fhir::json::to_string(body))
     }
 
     /// The clauses that restrict the match search of a conditional write on `rtype` (create
@@ -58,7 +60,7 @@ pub trait Access: Sync {
 
     /// Whether a primary search match (already found by a query carrying the narrowing) may be
     /// returned: the checks of [`Access::may_read`] that the query did not already make.
-    fn may_return_match(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &Value) -> bool {
+    fn may_return_match(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &str) -> bool {
         self.may_read(tx, rtype, id, body)
     }
 }

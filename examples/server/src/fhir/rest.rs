@@ -104,7 +104,7 @@ pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
 fn readable_current(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Result<Version, Fail> {
     let cur = tx.current(t, id)?.ok_or(Fail::NOT_FOUND)?;
     if cur.deleted {
-        let live = tx.last_live(t, id)?.and_then(|v| v.json());
+        let live = tx.last_live(t, id)?.and_then(|v| v.body);
         return match live {
             Some(body) if env.access.may_read_deleted(t, &body) => Err(Fail::new(
                 StatusCode::GONE,
@@ -114,8 +114,8 @@ fn readable_current(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Result<Ver
             _ => Err(Fail::NOT_FOUND),
         };
     }
-    match cur.json() {
-        Some(body) if env.access.may_read(tx, t, id, &body) => Ok(cur),
+    match cur.body.as_deref() {
+        Some(body) if env.access.may_read(tx, t, id, body) => Ok(cur),
         _ => Err(Fail::NOT_FOUND),
     }
 }
@@ -138,8 +138,8 @@ fn vread(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str, v: i64) -> Outcome {
         Err(f) => return Err(f),
     }
     let version = tx.version(t, id, v)?.ok_or(Fail::NOT_FOUND)?;
-    let readable = match version.json() {
-        Some(body) => may_read_version(tx, env, t, id, &body)?.then_some(body),
+    let readable = match version.body.as_deref() {
+        Some(body) => may_read_version(tx, env, t, id, body)?.then_some(()),
         None => None,
     };
     match readable {
@@ -165,7 +165,7 @@ fn may_read_version(
     env: &Env<'_>,
     t: &str,
     id: &str,
-    body: &Value,
+    body: &str,
 ) -> Result<bool, Fail> {
     let deleted = tx.current(t, id)?.is_some_and(|c| c.deleted);
     Ok(if deleted {
@@ -365,11 +365,15 @@ fn history(
     let mut touched = Vec::new();
     let mut filtered = false;
     for v in page {
+        let live;
         let body = match &v.body {
-            Some(_) => v.json(),
-            None => tx.last_live(&v.rtype, &v.id)?.and_then(|l| l.json()),
+            Some(b) => Some(b),
+            None => {
+                live = tx.last_live(&v.rtype, &v.id)?.and_then(|l| l.body);
+                live.as_ref()
+            }
         };
-        let allowed = match body.as_ref() {
+        let allowed = match body {
             Some(b) => may_read_version(tx, env, &v.rtype, &v.id, b)?,
             None => false,
         };

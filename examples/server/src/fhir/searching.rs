@@ -77,10 +77,7 @@ pub fn search(
     let mut seen = BTreeSet::new();
     let mut matches = Vec::new();
     for v in page {
-        if let Some(body) = v
-            .json()
-            .filter(|b| env.access.may_return_match(tx, t, &v.id, b))
-        {
+        if let Some(body) = v.json_if(|b| env.access.may_return_match(tx, t, &v.id, b)) {
             seen.insert((v.rtype.clone(), v.id.clone()));
             touched.push(format!("{}/{}", v.rtype, v.id));
             entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));
@@ -127,7 +124,7 @@ fn includes(
             let Some(v) = tx.current(rtype, id)?.filter(|v| !v.deleted) else {
                 return Ok(());
             };
-            if let Some(body) = v.json().filter(|b| env.access.may_read(tx, rtype, id, b)) {
+            if let Some(body) = v.json_if(|b| env.access.may_read(tx, rtype, id, b)) {
                 seen.insert((rtype.to_owned(), id.to_owned()));
                 out.push((v, body));
             }
@@ -194,7 +191,7 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
     let (count, offset) = paging(query)?;
     let patient = tx.current("Patient", id)?.filter(|v| !v.deleted);
     let readable = patient
-        .and_then(|p| p.json())
+        .and_then(|p| p.body)
         .is_some_and(|b| env.access.may_read(tx, "Patient", id, &b));
     if !readable {
         return Err(Fail::NOT_FOUND);
@@ -206,10 +203,7 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
         if env.access.narrowing(&v.rtype).is_none() {
             continue;
         }
-        if let Some(body) = v
-            .json()
-            .filter(|b| env.access.may_read(tx, &v.rtype, &v.id, b))
-        {
+        if let Some(body) = v.json_if(|b| env.access.may_read(tx, &v.rtype, &v.id, b)) {
             touched.push(format!("{}/{}", v.rtype, v.id));
             entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));
         }
@@ -348,7 +342,7 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
     let readable = tx
         .current("Patient", id)?
         .filter(|v| !v.deleted)
-        .and_then(|p| p.json())
+        .and_then(|p| p.body)
         .is_some_and(|b| env.access.may_read(tx, "Patient", id, &b));
     if !readable {
         return Err(Fail::NOT_FOUND);
