@@ -102,14 +102,14 @@ fn batch_size_does_not_change_the_root() {
     }
     assert_eq!(roots[0].0, roots[1].0);
     assert_eq!(roots[0].1, roots[1].1);
-    // One checkpoint per batch: 150 with batches of one, fewer with group commit.
+    // At most one checkpoint per batch (signatures are also rate-limited), at least the last.
     let count = |name: &str| {
         verify_file(&dir.path().join(name), &options())
             .unwrap()
             .checkpoints_matched
     };
-    assert_eq!(count("one.log"), 150);
-    assert!(count("many.log") < 150);
+    assert!((1..=150).contains(&count("one.log")));
+    assert!((1..150).contains(&count("many.log")));
 }
 
 #[test]

@@ -3,13 +3,14 @@
 //! the model, Merkle tree, proofs and rendering stay I/O-free.
 //!
 //! A store at `audit.log` keeps two files: `audit.log` (the records, see [`crate::frame`]) and
-//! `audit.log.checkpoints` (one signed checkpoint per committed batch). Records are submitted
-//! to a bounded queue; a writer thread writes each batch with one `fdatasync` and acknowledges
-//! it [`Ack::Durable`], then appends a signed checkpoint of the new tree. The checkpoint file is
-//! flushed (its own `fdatasync`, then [`Ack::Anchored`]) when a caller waits for that level, at
-//! most once per [`FileStoreConfig::checkpoint_interval`] otherwise, and at close; a power loss
-//! can leave records durable past the last flushed checkpoint, and recovery accepts them. The leaf order is the submission order, so batch sizes do not change the resulting
-//! root.
+//! `audit.log.checkpoints` (signed checkpoints). Records are submitted to a bounded queue; a
+//! writer thread writes each batch with one `fdatasync` and acknowledges it [`Ack::Durable`],
+//! then appends a signed checkpoint of the new tree (at most one signature per 10 ms, written
+//! within 10 ms of a commit). The checkpoint file is flushed (its own `fdatasync`, then
+//! [`Ack::Anchored`]) when a caller waits for that level, at most once per
+//! [`FileStoreConfig::checkpoint_interval`] otherwise, and at close; a power loss can leave
+//! records durable past the last flushed checkpoint, and recovery accepts them. The leaf order
+//! is the submission order, so batch sizes do not change the resulting root.
 //!
 //! On open, recovery cuts a torn tail (an incomplete or damaged frame after the last
 //! checkpoint, left by a crash mid-append) from both files and checks the surviving records
@@ -312,6 +313,7 @@ impl FileStore {
             offset,
             anchored: checkpoint_size,
             unflushed: None,
+            last_signed: Instant::now(),
             last_anchor: Instant::now(),
         };
         let handle = std::thread::Builder::new()
