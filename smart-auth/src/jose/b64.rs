@@ -58,6 +58,7 @@ pub fn decode_bytes(input: &[u8]) -> Option<Vec<u8>> {
     let len = decoded_len(input.len())?;
     // Not `vec![0; len]`: that is `calloc`, which skips glibc's per-thread cache and cost more
     // than the decoding in profiles; a plain allocation and a `memset` do not.
+    #[allow(clippy::slow_vector_initialization)]
     let mut out = Vec::with_capacity(len);
     out.resize(len, 0);
     decode_into(input, &mut out)?;

@@ -194,8 +194,7 @@ fn resource_scope(level: Level, rest: &str) -> Result<ResourceScope, ScopeIssueR
         Some((head, query)) => (head, Some(query)),
         None => (rest, None),
     };
-    let (ty, suffix) = split_once_ascii(head, b'.')
-        .ok_or(ScopeIssueReason::InvalidPermissions)?;
+    let (ty, suffix) = split_once_ascii(head, b'.').ok_or(ScopeIssueReason::InvalidPermissions)?;
     let resource = if ty == "*" {
         ScopeResource::Any
     } else {
