@@ -265,11 +265,16 @@ pub fn is_fhir_user(s: &str) -> bool {
     {
         return false;
     }
-    let mut segments = s.rsplitn(3, '/');
-    let (Some(id), Some(ty)) = (segments.next(), segments.next()) else {
+    // `[base/]Type/id`, split from the end (byte positions: `/` is ASCII).
+    let Some(slash) = s.bytes().rposition(|b| b == b'/') else {
         return false;
     };
-    let prefix_ok = match segments.next() {
+    let (head, id) = (&s[..slash], &s[slash + 1..]);
+    let (base, ty) = match head.bytes().rposition(|b| b == b'/') {
+        Some(i) => (Some(&head[..i]), &head[i + 1..]),
+        None => (None, head),
+    };
+    let prefix_ok = match base {
         None => true,
         Some(base) => base.starts_with("https://") || base.starts_with("http://"),
     };
@@ -345,7 +350,7 @@ pub fn scope_string<O: ClaimsObject>(
         (None, None, _) => Cow::Borrowed(""),
     };
     let mut count = 0;
-    for s in joined.split(' ').filter(|s| !s.is_empty()) {
+    for s in crate::scope::parse::split_ascii(&joined, |b| b == b' ').filter(|s| !s.is_empty()) {
         count += 1;
         if count > MAX_SCOPES || s.len() > MAX_SCOPE_LEN {
             return Err(BAD);
