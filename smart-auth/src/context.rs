@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
+use crate::jose::json::Text;
 use crate::scope::ScopeSet;
 
 /// The trusted result of validating an access token, whatever its form (JWT or introspection).
@@ -44,34 +45,6 @@ pub struct LaunchContext<'a> {
     pub encounter: Option<&'a str>,
     /// `fhirContext`: further context resources, as relative references (`Type/id`) or canonicals.
     pub fhir_context: &'a [String],
-}
-
-/// A string claim of a context: a span of the claims text (a JWT claim without escapes), or
-/// its own copy (escaped in the token, or from an introspection response).
-#[derive(Debug, Clone)]
-enum Text {
-    Span(u32, u32),
-    Owned(Box<str>),
-}
-
-impl Text {
-    /// `s` as a span of `text` when it lies inside it (compared by address, as the unstable
-    /// `str::substr_range` does), else a copy.
-    fn new(s: &str, text: &str) -> Text {
-        let start = (s.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-        let span = start
-            .checked_add(s.len())
-            .filter(|&end| text.get(start..end).is_some())
-            .and_then(|end| Some(Text::Span(start.try_into().ok()?, end.try_into().ok()?)));
-        span.unwrap_or_else(|| Text::Owned(s.into()))
-    }
-
-    fn get<'a>(&'a self, text: &'a str) -> &'a str {
-        match self {
-            Text::Span(start, end) => text.get(*start as usize..*end as usize).unwrap_or(""),
-            Text::Owned(s) => s,
-        }
-    }
 }
 
 /// The fields of an [`AccessContext`] besides the scopes, `exp`, `cnf` and the raw claims: the
