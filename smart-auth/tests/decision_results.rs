@@ -294,6 +294,72 @@ fn bundle_filtering_keeps_total_honest_and_checks_includes_body() {
     assert_eq!((report.kept, report.removed), (2, 2));
 }
 
+/// `filter_bundle_into` filters exactly like `filter_bundle` and hands back what it removed, in
+/// Bundle order, after what the caller's `Vec` already held.
+#[test]
+fn bundle_filtering_hands_back_the_removed_entries() {
+    let ctx = context("patient/Observation.rs", Some("123"), None);
+    let permit = authorizer()
+        .decide(&ctx, &request("GET Observation"))
+        .into_result()
+        .unwrap();
+    let bodies = [
+        OBS_456,
+        OBS_123,
+        OBS_ABS_FOREIGN,
+        OBS_PERFORMER_123,
+        OBS_FOCUS_123,
+        OBS_ABS_OURS,
+        PAT_123,
+    ];
+    let entries: Vec<String> = bodies
+        .iter()
+        .map(|r| format!(r#"{{"resource":{r},"search":{{"mode":"match"}}}}"#))
+        .collect();
+    let json = format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","total":7,"entry":[{}]}}"#,
+        entries.join(",")
+    );
+    let fhir_types::Resource::Bundle(original) = resource(&json) else {
+        panic!()
+    };
+    let mut simple = original.clone();
+    let simple_report = permit.filter_bundle(&mut simple);
+
+    let mut bundle = original.clone();
+    let mut removed = vec![resource(PRACT)];
+    let report = permit.filter_bundle_into(&mut bundle, &mut removed);
+    assert_eq!(report, simple_report);
+    assert_eq!((report.kept, report.removed), (3, 4));
+    assert_eq!(bundle, simple);
+    assert_eq!(bundle.total, None);
+    let kept: Vec<_> = bundle
+        .entry
+        .iter()
+        .map(|e| e.resource.as_ref().and_then(|r| r.id()).unwrap_or("-"))
+        .collect();
+    assert_eq!(kept, ["o1", "o4", "o5"]);
+    let gone: Vec<_> = removed.iter().map(|r| r.id().unwrap_or("-")).collect();
+    assert_eq!(gone, ["dr", "o2", "o6", "o3", "123"]);
+    // The handed-back resources are the removed entries' own, whole.
+    for r in &removed[1..] {
+        assert!(original
+            .entry
+            .iter()
+            .any(|e| e.resource.as_ref() == Some(r)));
+    }
+
+    // Nothing removed: nothing handed back, total untouched.
+    let mut bundle = original;
+    bundle
+        .entry
+        .retain(|e| e.resource.as_ref().and_then(|r| r.id()) == Some("o1"));
+    let mut removed = Vec::new();
+    let report = permit.filter_bundle_into(&mut bundle, &mut removed);
+    assert_eq!((report.kept, report.removed, removed.len()), (1, 0, 0));
+    assert_eq!(bundle.total.as_ref().and_then(|t| t.value), Some(7));
+}
+
 #[test]
 fn writes_check_new_and_stored_versions() {
     let obs_new_123 = OBS_123;

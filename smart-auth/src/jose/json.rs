@@ -281,7 +281,11 @@ impl<'a> JsonRef<'a> {
 /// property test. Numbers other than short plain integers are handed to serde_json, so every
 /// number means exactly what it means to [`parse_object`].
 pub fn parse_borrowed(bytes: &[u8]) -> Result<Object<'_>, JsonError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| JsonError::Syntax)?;
+    parse_borrowed_str(std::str::from_utf8(bytes).map_err(|_| JsonError::Syntax)?)
+}
+
+/// [`parse_borrowed`] of text already known to be UTF-8.
+pub fn parse_borrowed_str(text: &str) -> Result<Object<'_>, JsonError> {
     let mut p = Parser { text, pos: 0 };
     p.skip_ws();
     let mut value = JsonRef::Null;

@@ -16,7 +16,7 @@
 //! ```
 
 pub(crate) mod constraint;
-mod parse;
+pub(crate) mod parse;
 mod set;
 
 use std::fmt;

@@ -17,6 +17,32 @@ fn is_scope_char(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
 }
 
+/// Splits `s` at every byte `separator` accepts, which must be ASCII (so every piece is a
+/// `str`). Byte by byte: the tokens are short, and a `char` searcher per token cost more than
+/// parsing the token.
+pub(crate) fn split_ascii(s: &str, separator: impl Fn(u8) -> bool) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.bytes().position(&separator) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// `s.split_once(separator)` for an ASCII separator, byte by byte (see [`split_ascii`]).
+pub(crate) fn split_once_ascii(s: &str, separator: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == separator)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 /// Parses one token (already split on spaces).
 pub(crate) fn scope(token: &str) -> Result<Scope, ScopeIssueReason> {
     if token.len() > MAX_TOKEN_LEN {
@@ -164,13 +190,11 @@ fn launch_context(rest: &str) -> Result<Scope, ScopeIssueReason> {
 
 /// `<type or *>.<permissions>[?constraints]` after the level prefix.
 fn resource_scope(level: Level, rest: &str) -> Result<ResourceScope, ScopeIssueReason> {
-    let (head, query) = match rest.split_once('?') {
+    let (head, query) = match split_once_ascii(rest, b'?') {
         Some((head, query)) => (head, Some(query)),
         None => (rest, None),
     };
-    let (ty, suffix) = head
-        .split_once('.')
-        .ok_or(ScopeIssueReason::InvalidPermissions)?;
+    let (ty, suffix) = split_once_ascii(head, b'.').ok_or(ScopeIssueReason::InvalidPermissions)?;
     let resource = if ty == "*" {
         ScopeResource::Any
     } else {

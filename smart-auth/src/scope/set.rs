@@ -201,12 +201,11 @@ impl ScopeSet {
 
     /// Parses a `scope` string with an explicit policy.
     pub fn parse_with(scope: &str, policy: &ScopePolicy) -> ScopeSet {
-        let separators: &[char] = if policy.comma_separators {
-            &[' ', ',']
-        } else {
-            &[' ']
-        };
-        ScopeSet::from_tokens(scope.split(separators), policy)
+        let commas = policy.comma_separators;
+        let separator = move |b: u8| b == b' ' || (commas && b == b',');
+        let upper = scope.bytes().filter(|&b| separator(b)).count() + 1;
+        let tokens = parse::split_ascii(scope, separator);
+        ScopeSet::collect(tokens, policy, upper.min(policy.max_scopes))
     }
 
     /// Builds a set from already separated tokens (e.g. a JSON `scp` array); empty tokens are
@@ -215,7 +214,19 @@ impl ScopeSet {
         tokens: I,
         policy: &ScopePolicy,
     ) -> ScopeSet {
-        let mut inner = Inner::default();
+        ScopeSet::collect(tokens, policy, 0)
+    }
+
+    /// [`ScopeSet::from_tokens`] with room for `capacity` scopes up front.
+    fn collect<'a, I: IntoIterator<Item = &'a str>>(
+        tokens: I,
+        policy: &ScopePolicy,
+        capacity: usize,
+    ) -> ScopeSet {
+        let mut inner = Inner {
+            scopes: Vec::with_capacity(capacity),
+            ..Inner::default()
+        };
         let mut count = 0usize;
         for token in tokens.into_iter().filter(|t| !t.is_empty()) {
             count += 1;

@@ -33,7 +33,7 @@ impl Default for ClaimNames {
         ClaimNames::SMART
     }
 }
-use crate::context::{AccessContext, LaunchContext, RawClaims};
+use crate::context::{AccessContext, ContextClaims, RawClaims};
 use crate::error::TokenError;
 use crate::jose::json::{JsonRef, Object};
 use crate::scope::{ScopePolicy, ScopeSet};
@@ -265,11 +265,16 @@ pub fn is_fhir_user(s: &str) -> bool {
     {
         return false;
     }
-    let mut segments = s.rsplitn(3, '/');
-    let (Some(id), Some(ty)) = (segments.next(), segments.next()) else {
+    // `[base/]Type/id`, split from the end (byte positions: `/` is ASCII).
+    let Some(slash) = s.bytes().rposition(|b| b == b'/') else {
         return false;
     };
-    let prefix_ok = match segments.next() {
+    let (head, id) = (&s[..slash], &s[slash + 1..]);
+    let (base, ty) = match head.bytes().rposition(|b| b == b'/') {
+        Some(i) => (Some(&head[..i]), &head[i + 1..]),
+        None => (None, head),
+    };
+    let prefix_ok = match base {
         None => true,
         Some(base) => base.starts_with("https://") || base.starts_with("http://"),
     };
@@ -345,7 +350,7 @@ pub fn scope_string<O: ClaimsObject>(
         (None, None, _) => Cow::Borrowed(""),
     };
     let mut count = 0;
-    for s in joined.split(' ').filter(|s| !s.is_empty()) {
+    for s in crate::scope::parse::split_ascii(&joined, |b| b == b' ').filter(|s| !s.is_empty()) {
         count += 1;
         if count > MAX_SCOPES || s.len() > MAX_SCOPE_LEN {
             return Err(BAD);
@@ -378,17 +383,45 @@ pub fn confirmation<O: ClaimsObject>(claims: &O) -> Result<Option<Value>, TokenE
 /// scopes, `patient`, `encounter`, `fhirContext`, `fhirUser`, `cnf`. Its
 /// [`raw_claims`](AccessContext::raw_claims) are left empty for the caller to fill.
 pub fn context_from_claims<O: ClaimsObject>(
-    issuer: String,
+    issuer: &str,
     expires_at: i64,
     claims: &O,
     scope_mode: ScopeClaim,
     scope_policy: &ScopePolicy,
     names: &ClaimNames,
 ) -> Result<AccessContext, TokenError> {
-    let scopes = ScopeSet::parse_with(&scope_string(claims, scope_mode)?, scope_policy);
-    let id = |name: &'static str| -> Result<Option<String>, TokenError> {
+    let config = ContextConfig {
+        scope_mode,
+        scope_policy,
+        names,
+    };
+    context_against(issuer, expires_at, claims, "", &config)
+}
+
+/// How [`context_against`] reads the SMART claims.
+struct ContextConfig<'a> {
+    scope_mode: ScopeClaim,
+    scope_policy: &'a ScopePolicy,
+    names: &'a ClaimNames,
+}
+
+/// [`context_from_claims`], keeping the strings that lie in `text` (the claims JSON that
+/// `claims` borrows from, handed over as the raw claims afterwards) as spans of it.
+fn context_against<O: ClaimsObject>(
+    issuer: &str,
+    expires_at: i64,
+    claims: &O,
+    text: &str,
+    config: &ContextConfig<'_>,
+) -> Result<AccessContext, TokenError> {
+    let names = config.names;
+    let scopes = ScopeSet::parse_with(
+        &scope_string(claims, config.scope_mode)?,
+        config.scope_policy,
+    );
+    let id = |name: &'static str| -> Result<Option<&str>, TokenError> {
         match opt_str(claims, name)? {
-            Some(s) if is_fhir_id(s) => Ok(Some(s.to_owned())),
+            Some(s) if is_fhir_id(s) => Ok(Some(s)),
             Some(_) => Err(TokenError::InvalidClaim(name)),
             None => Ok(None),
         }
@@ -400,54 +433,55 @@ pub fn context_from_claims<O: ClaimsObject>(
         None => Vec::new(),
     };
     let fhir_user = match opt_str(claims, names.fhir_user)? {
-        Some(u) if is_fhir_user(u) => Some(u.to_owned()),
+        Some(u) if is_fhir_user(u) => Some(u),
         Some(_) => return Err(TokenError::InvalidClaim(names.fhir_user)),
         None => None,
     };
-    let subject = opt_str(claims, "sub")?.map(str::to_owned);
     let client_id = match opt_str(claims, "client_id")? {
-        Some(c) => Some(c.to_owned()),
-        None => opt_str(claims, "azp")?.map(str::to_owned),
+        Some(c) => Some(c),
+        None => opt_str(claims, "azp")?,
     };
-    let token_id = opt_str(claims, "jti")?.map(str::to_owned);
-    let confirmation = confirmation(claims)?;
-    Ok(AccessContext {
+    let strings = ContextClaims {
         issuer,
-        subject,
+        subject: opt_str(claims, "sub")?,
         client_id,
-        scopes,
         fhir_user,
-        launch: LaunchContext {
-            patient,
-            encounter,
-            fhir_context,
-        },
-        token_id,
+        patient,
+        encounter,
+        token_id: opt_str(claims, "jti")?,
+    };
+    let confirmation = confirmation(claims)?;
+    Ok(AccessContext::new(
+        &strings,
+        text,
+        scopes,
+        fhir_context,
         expires_at,
         confirmation,
-        raw_claims: RawClaims::default(),
-    })
+    ))
 }
 
 /// Checks the verified claims of a JWT access token against `config` (smart.md §3.3). The
 /// `payload` is the verified claims text; it is parsed strictly once, into borrowed form, and
-/// kept as the context's [`raw_claims`](AccessContext::raw_claims).
+/// kept as the context's [`raw_claims`](AccessContext::raw_claims), which the context's
+/// string claims are views into.
 pub fn check_access_token(
     payload: Vec<u8>,
     config: &IssuerConfig,
     now: UnixTime,
 ) -> Result<AccessContext, TokenError> {
-    let mut ctx = {
+    let json = String::from_utf8(payload).map_err(|_| TokenError::InvalidJson)?;
+    let ctx = {
         let claims =
-            crate::jose::json::parse_borrowed(&payload).map_err(crate::jose::json_error)?;
-        check_access_claims(&claims, config, now)?
+            crate::jose::json::parse_borrowed_str(&json).map_err(crate::jose::json_error)?;
+        check_access_claims(&claims, &json, config, now)?
     };
-    ctx.raw_claims = RawClaims::from_checked_json(payload);
-    Ok(ctx)
+    Ok(ctx.with_raw_claims(RawClaims::from_checked_json(json)))
 }
 
 fn check_access_claims<O: ClaimsObject>(
     claims: &O,
+    text: &str,
     config: &IssuerConfig,
     now: UnixTime,
 ) -> Result<AccessContext, TokenError> {
@@ -465,14 +499,12 @@ fn check_access_claims<O: ClaimsObject>(
         req_str(claims, "client_id")?;
         req_str(claims, "jti")?;
     }
-    context_from_claims(
-        config.issuer.clone(),
-        exp,
-        claims,
-        config.scope_claim,
-        &config.scope_policy,
-        &config.claim_names,
-    )
+    let context = ContextConfig {
+        scope_mode: config.scope_claim,
+        scope_policy: &config.scope_policy,
+        names: &config.claim_names,
+    };
+    context_against(iss, exp, claims, text, &context)
 }
 
 #[cfg(test)]
