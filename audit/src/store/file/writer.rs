@@ -29,6 +29,9 @@ use crate::merkle::leaf_hash;
 /// The longest a committed batch waits for a signed checkpoint to be written.
 pub(super) const SIGN_EVERY: Duration = Duration::from_millis(10);
 
+/// How often the writer looks at the queue while it polls after a commit.
+pub const POLL_TICK: Duration = Duration::from_micros(100);
+
 pub(super) struct Writer {
     pub shared: Arc<Shared>,
     pub log: File,
@@ -38,6 +41,10 @@ pub(super) struct Writer {
     pub clock: Arc<dyn Clock>,
     pub max_batch: usize,
     pub linger: Duration,
+    /// How long after a commit the writer polls instead of sleeping until woken.
+    pub poll: Duration,
+    /// When the last batch was committed.
+    pub last_commit: Instant,
     pub checkpoint_interval: Duration,
     pub next_index: u64,
     /// End of the log file.
@@ -131,6 +138,17 @@ impl Writer {
             if left.is_some_and(|l| l.is_zero()) {
                 return Next::Timer;
             }
+            if self.last_commit.elapsed() < self.poll {
+                // Recently busy: look again after a tick without advertising idleness, so the
+                // next submitters need not wake us.
+                let tick = left.map_or(POLL_TICK, |l| l.min(POLL_TICK));
+                q = shared
+                    .work
+                    .wait_timeout(q, tick)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                continue;
+            }
             q.writer_idle = true;
             q = match left {
                 Some(l) => {
@@ -182,6 +200,7 @@ impl Writer {
         }
         self.log.write_all(buf)?;
         self.log.sync_data()?;
+        self.last_commit = Instant::now();
         self.offset += buf.len() as u64;
         let end = first + batch.len() as u64;
         self.next_index = end;
