@@ -35,7 +35,6 @@ mod pending;
 mod writer;
 
 pub use pending::{AckFuture, Pending};
-pub use writer::POLL_TICK;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
@@ -69,10 +68,11 @@ pub struct FileStoreConfig {
     /// How long the writer waits for more records to fill a batch. Zero (the default) commits
     /// whatever is queued at once; batches grow by themselves under load.
     pub linger: Duration,
-    /// How long after a commit the writer keeps looking at the queue itself (every
-    /// [`POLL_TICK`]) before it sleeps until a submitter wakes it. Records submitted meanwhile
-    /// pay no wake-up (a futex wake on the request path was ~6% of a loaded server's CPU); a
-    /// record waits at most one tick longer. Zero: the writer sleeps as soon as it is idle.
+    /// After a commit with nothing queued, the writer waits about one (recent, average) gap
+    /// between records, at most this long, before it sleeps until a submitter wakes it:
+    /// records arriving meanwhile pay no wake-up (a futex wake on the request path was ~6% of
+    /// a loaded server's CPU) and wait at most that long for their commit. Zero: the writer
+    /// sleeps as soon as it is idle.
     pub poll: Duration,
     /// How long [`AuditSink::record`] blocks on a full queue before failing.
     pub submit_timeout: Duration,
@@ -83,8 +83,8 @@ pub struct FileStoreConfig {
 }
 
 impl FileStoreConfig {
-    /// Defaults for `origin`: batches of up to 1024, a queue of 16384, no linger, polling for
-    /// 2 ms after each commit, 5 s timeout,
+    /// Defaults for `origin`: batches of up to 1024, a queue of 16384, no linger, a look-again
+    /// wait of at most 1 ms after a commit, 5 s timeout,
     /// checkpoints flushed at least every second while records arrive.
     pub fn new(origin: impl Into<String>) -> Self {
         Self {
@@ -92,7 +92,7 @@ impl FileStoreConfig {
             max_batch: 1024,
             queue_capacity: 16 * 1024,
             linger: Duration::ZERO,
-            poll: Duration::from_millis(2),
+            poll: Duration::from_millis(1),
             submit_timeout: Duration::from_secs(5),
             checkpoint_interval: Duration::from_secs(1),
         }
@@ -110,7 +110,7 @@ impl FileStoreConfig {
         self
     }
 
-    /// Sets how long the writer polls the queue after a commit (see [`FileStoreConfig::poll`]).
+    /// Sets the longest look-again wait after a commit (see [`FileStoreConfig::poll`]).
     pub fn poll(mut self, d: Duration) -> Self {
         self.poll = d;
         self
@@ -324,6 +324,8 @@ impl FileStore {
             linger: config.linger,
             poll: config.poll,
             last_commit: Instant::now(),
+            gap: config.poll,
+            polled: true,
             checkpoint_interval: config.checkpoint_interval,
             next_index: records,
             offset,

@@ -29,8 +29,10 @@ use crate::merkle::leaf_hash;
 /// The longest a committed batch waits for a signed checkpoint to be written.
 pub(super) const SIGN_EVERY: Duration = Duration::from_millis(10);
 
-/// How often the writer looks at the queue while it polls after a commit.
-pub const POLL_TICK: Duration = Duration::from_micros(100);
+/// The shortest look-again wait after a commit (see [`FileStoreConfig::poll`]).
+///
+/// [`FileStoreConfig::poll`]: super::FileStoreConfig::poll
+const MIN_POLL: Duration = Duration::from_micros(50);
 
 pub(super) struct Writer {
     pub shared: Arc<Shared>,
@@ -41,10 +43,14 @@ pub(super) struct Writer {
     pub clock: Arc<dyn Clock>,
     pub max_batch: usize,
     pub linger: Duration,
-    /// How long after a commit the writer polls instead of sleeping until woken.
+    /// The longest look-again wait after a commit (see `FileStoreConfig::poll`).
     pub poll: Duration,
     /// When the last batch was committed.
     pub last_commit: Instant,
+    /// Moving average of the time between records, as seen at commits.
+    pub gap: Duration,
+    /// Whether the look-again wait since the last commit was spent.
+    pub polled: bool,
     pub checkpoint_interval: Duration,
     pub next_index: u64,
     /// End of the log file.
@@ -138,13 +144,16 @@ impl Writer {
             if left.is_some_and(|l| l.is_zero()) {
                 return Next::Timer;
             }
-            if self.last_commit.elapsed() < self.poll {
-                // Recently busy: look again after a tick without advertising idleness, so the
-                // next submitters need not wake us.
-                let tick = left.map_or(POLL_TICK, |l| l.min(POLL_TICK));
+            if !self.polled && !self.poll.is_zero() {
+                // Just committed: wait about one gap between records without advertising
+                // idleness, so that the next submitter need not wake us; if nothing came, the
+                // load has stopped and the next submitter does.
+                self.polled = true;
+                let wait = self.gap.clamp(MIN_POLL, self.poll);
+                let wait = left.map_or(wait, |l| l.min(wait));
                 q = shared
                     .work
-                    .wait_timeout(q, tick)
+                    .wait_timeout(q, wait)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
                 continue;
@@ -200,7 +209,12 @@ impl Writer {
         }
         self.log.write_all(buf)?;
         self.log.sync_data()?;
-        self.last_commit = Instant::now();
+        let now = Instant::now();
+        let per_record =
+            (now.duration_since(self.last_commit) / batch.len().max(1) as u32).min(self.poll);
+        self.gap = (self.gap * 3 + per_record) / 4;
+        self.last_commit = now;
+        self.polled = false;
         self.offset += buf.len() as u64;
         let end = first + batch.len() as u64;
         self.next_index = end;
