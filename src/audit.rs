@@ -72,24 +72,20 @@ fn base_record(
         *slot = Some(op);
     }
     if let Some(ctx) = context {
-        let id = ctx
-            .subject
-            .clone()
-            .or_else(|| ctx.client_id.clone())
-            .unwrap_or_default();
-        let mut user = User::new(id).issuer(ctx.issuer.clone());
-        if let Some(f) = &ctx.fhir_user {
-            user = user.fhir_user(f.clone());
+        let id = ctx.subject().or(ctx.client_id()).unwrap_or_default();
+        let mut user = User::new(id).issuer(ctx.issuer());
+        if let Some(f) = ctx.fhir_user() {
+            user = user.fhir_user(f);
         }
         r = r.user(user);
-        if let Some(jti) = &ctx.token_id {
-            r = r.token(TokenRef::jti(jti.clone()));
+        if let Some(jti) = ctx.token_id() {
+            r = r.token(TokenRef::jti(jti));
         }
         for code in purposes_of_use(ctx) {
             r = r.purpose(code);
         }
     }
-    let mut client = match context.and_then(|c| c.client_id.clone()) {
+    let mut client = match context.and_then(AccessContext::client_id) {
         Some(id) => Client::new(id),
         None => Client::default(),
     };
@@ -124,7 +120,7 @@ fn purposes_of_use(ctx: &AccessContext) -> Vec<String> {
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
-    match ctx.raw_claims.get("purpose_of_use") {
+    match ctx.claim("purpose_of_use") {
         Some(serde_json::Value::String(s)) => [s.as_str()]
             .into_iter()
             .filter(ok)
@@ -172,8 +168,8 @@ impl Authorized {
         for (t, id) in resources.iter().take(1000) {
             r = r.resource(ResourceRef::new(t.clone(), id.clone()));
         }
-        let mut ps: Vec<&String> = patients.iter().collect();
-        if let Some(p) = &self.context().launch.patient {
+        let mut ps: Vec<&str> = patients.iter().map(String::as_str).collect();
+        if let Some(p) = self.context().launch().patient {
             if ps.is_empty() && status.is_success() {
                 ps.push(p);
             }
@@ -181,7 +177,7 @@ impl Authorized {
         ps.sort();
         ps.dedup();
         for p in ps {
-            r = r.patient(p.clone());
+            r = r.patient(p);
         }
         r.outcome(outcome_of(status))
     }
@@ -247,7 +243,7 @@ impl Rejected {
                 http_status: Some(s.as_u16()),
             },
         };
-        if let Some(p) = context.and_then(|c| c.launch.patient.clone()) {
+        if let Some(p) = context.and_then(|c| c.launch().patient) {
             r = r.patient(p);
         }
         r.outcome(outcome)

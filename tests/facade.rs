@@ -137,7 +137,7 @@ fn a_granted_search_carries_the_compartment_narrowing() {
         .expect("allowed");
     let n = a.narrowing().expect("narrowed");
     assert_eq!(n.alternatives()[0].compartment().unwrap().id, "123");
-    assert_eq!(a.context().launch.patient.as_deref(), Some("123"));
+    assert_eq!(a.context().launch().patient, Some("123"));
 }
 
 #[test]
@@ -252,7 +252,7 @@ fn allowed_requests_are_audited_with_patients_and_resources() {
 fn revoked_tokens_are_refused() {
     let (issuer, facade) = setup();
     let facade =
-        facade.with_revocation_check(|ctx: &smart_auth::AccessContext| ctx.token_id.is_some());
+        facade.with_revocation_check(|ctx: &smart_auth::AccessContext| ctx.token_id().is_some());
     let t = issuer
         .token(now())
         .scope("patient/*.rs")

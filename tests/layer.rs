@@ -42,7 +42,7 @@ async fn the_layer_decides_before_the_service_and_audits_both_ways() {
                 .extensions()
                 .get::<Authorized>()
                 .expect("authorized value");
-            assert_eq!(a.context().launch.patient.as_deref(), Some("5"));
+            assert_eq!(a.context().launch().patient, Some("5"));
             *counter.lock().unwrap() += 1;
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{}"))))
         }

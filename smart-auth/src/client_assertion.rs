@@ -192,7 +192,7 @@ impl ClientAssertionValidator {
         if ["jwk", "x5u", "x5c"].iter().any(|k| header.contains(k)) {
             return Err(TokenError::HeaderKey);
         }
-        if let Some(t) = &header.typ {
+        if let Some(t) = header.typ() {
             if !typ_matches(t, "JWT") {
                 return Err(TokenError::WrongType);
             }
@@ -200,7 +200,7 @@ impl ClientAssertionValidator {
         if !self.algorithms.contains(header.alg) {
             return Err(TokenError::AlgorithmNotAllowed);
         }
-        let kid = header.kid.clone().ok_or(TokenError::MissingClaim("kid"))?;
+        let kid = header.kid().ok_or(TokenError::MissingClaim("kid"))?;
         let client = self
             .clients
             .get(&unverified_issuer(assertion)?)
@@ -225,7 +225,7 @@ impl ClientAssertionValidator {
                     jti,
                     expires_at: exp,
                     algorithm: header.alg,
-                    kid,
+                    kid: kid.to_owned(),
                 })
         })?
     }

@@ -118,11 +118,7 @@ impl DpopValidator {
         };
         let jws = CompactJws::parse(proof, MAX_PROOF_LEN, rules).map_err(|_| bad("malformed"))?;
         let header = jws.header();
-        if !header
-            .typ
-            .as_deref()
-            .is_some_and(|t| typ_matches(t, "dpop+jwt"))
-        {
+        if !header.typ().is_some_and(|t| typ_matches(t, "dpop+jwt")) {
             return Err(bad("typ"));
         }
         if header.alg.is_symmetric() || !self.algorithms.contains(header.alg) {

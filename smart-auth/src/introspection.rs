@@ -15,7 +15,7 @@
 //! let body = br#"{"active":true,"scope":"patient/*.rs","client_id":"app","exp":1700000300,
 //!                 "patient":"123","aud":"https://fhir.example/r4"}"#;
 //! let ctx = introspector.parse_response(body, now).unwrap();
-//! assert_eq!(ctx.launch.patient.as_deref(), Some("123"));
+//! assert_eq!(ctx.launch().patient, Some("123"));
 //! assert!(introspector.parse_response(br#"{"active":false}"#, now).is_err());
 //! ```
 
@@ -124,16 +124,15 @@ impl Introspector {
         req_str(&claims, "scope")?;
         req_str(&claims, "client_id")?;
         let (exp, _) = check_times(&claims, now, self.leeway, false, None)?;
-        let mut ctx = context_from_claims(
-            self.issuer.clone(),
+        let ctx = context_from_claims(
+            &self.issuer,
             exp,
             &claims,
             self.scope_claim,
             &self.scope_policy,
             &ClaimNames::SMART,
         )?;
-        ctx.raw_claims = claims.into();
-        Ok(ctx)
+        Ok(ctx.with_raw_claims(claims.into()))
     }
 }
 

@@ -117,8 +117,8 @@ fn select_from<'a>(
 ) -> Result<&'a Arc<Jwk>, TokenError> {
     let mut found = None;
     for k in keys {
-        let kid_ok = match &header.kid {
-            Some(kid) => k.kid() == Some(kid.as_str()),
+        let kid_ok = match header.kid() {
+            Some(kid) => k.kid() == Some(kid),
             None => true,
         };
         if kid_ok && k.permits(header.alg) {

@@ -36,8 +36,8 @@
 //! let now = UnixTime::from_secs(1_767_226_000);
 //! let credential = extract_credential(&headers)?;
 //! let context = validator.validate(credential.token(), now)?;
-//! assert_eq!(context.launch.patient.as_deref(), Some("123"));
-//! assert_eq!(context.client_id.as_deref(), Some("test-client"));
+//! assert_eq!(context.launch().patient, Some("123"));
+//! assert_eq!(context.client_id(), Some("test-client"));
 //!
 //! // An hour later the same token is refused, with a stable reason for the logs and a
 //! // uniform RFC 6750 challenge for the client.

@@ -119,7 +119,7 @@ impl IdTokenValidator {
         let jws = CompactJws::parse(token, DEFAULT_MAX_TOKEN_LEN, rules)?;
         let header = jws.header();
         // OIDC does not require `typ`; when present it must not name another kind of JWT.
-        if let Some(t) = &header.typ {
+        if let Some(t) = header.typ() {
             if !typ_matches(t, "JWT") {
                 return Err(TokenError::WrongType);
             }

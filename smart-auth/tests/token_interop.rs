@@ -49,8 +49,8 @@ fn pyjwt_access_tokens() {
         match t["expect"].as_str().unwrap() {
             "valid" => {
                 let ctx = got.unwrap_or_else(|e| panic!("{name}: {e:?}"));
-                assert_eq!(ctx.launch.patient.as_deref(), Some("p-42"), "{name}");
-                assert_eq!(ctx.client_id.as_deref(), Some("py-app"), "{name}");
+                assert_eq!(ctx.launch().patient, Some("p-42"), "{name}");
+                assert_eq!(ctx.client_id(), Some("py-app"), "{name}");
             }
             reason => assert_eq!(
                 got.map(|_| ()).map_err(|e| e.reason()),

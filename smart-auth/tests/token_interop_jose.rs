@@ -58,9 +58,9 @@ fn jose_access_tokens_and_their_tampered_copies() {
         match t["expect"].as_str().unwrap() {
             "valid" => {
                 let ctx = got.unwrap_or_else(|e| panic!("{name}: {e:?}"));
-                assert_eq!(ctx.launch.patient.as_deref(), Some("p-77"), "{name}");
-                assert_eq!(ctx.client_id.as_deref(), Some("jose-app"), "{name}");
-                assert_eq!(ctx.fhir_user.as_deref(), Some("Patient/p-77"), "{name}");
+                assert_eq!(ctx.launch().patient, Some("p-77"), "{name}");
+                assert_eq!(ctx.client_id(), Some("jose-app"), "{name}");
+                assert_eq!(ctx.fhir_user(), Some("Patient/p-77"), "{name}");
                 assert_eq!(ctx.scopes.iter().count(), 2, "{name}");
                 let header = token.split('.').next().unwrap();
                 let header: Value =

@@ -36,13 +36,13 @@ fn request_body_is_form_encoded() {
 #[test]
 fn active_response_maps_like_jwt_claims() {
     let ctx = parse(&active()).unwrap();
-    assert_eq!(ctx.issuer, ISS);
-    assert_eq!(ctx.client_id.as_deref(), Some("app"));
-    assert_eq!(ctx.subject.as_deref(), Some("u1"));
-    assert_eq!(ctx.launch.patient.as_deref(), Some("123"));
-    assert_eq!(ctx.launch.encounter.as_deref(), Some("e1"));
-    assert_eq!(ctx.launch.fhir_context, vec!["Encounter/e1"]);
-    assert_eq!(ctx.fhir_user.as_deref(), Some("Practitioner/9"));
+    assert_eq!(ctx.issuer(), ISS);
+    assert_eq!(ctx.client_id(), Some("app"));
+    assert_eq!(ctx.subject(), Some("u1"));
+    assert_eq!(ctx.launch().patient, Some("123"));
+    assert_eq!(ctx.launch().encounter, Some("e1"));
+    assert_eq!(ctx.launch().fhir_context, vec!["Encounter/e1"]);
+    assert_eq!(ctx.fhir_user(), Some("Practitioner/9"));
     assert_eq!(ctx.expires_at, NOW.as_secs() + 600);
     assert_eq!(
         ctx.scopes,

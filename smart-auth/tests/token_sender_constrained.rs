@@ -61,7 +61,7 @@ impl Setup {
 fn valid_dpop_request() {
     let s = setup();
     let ctx = s.run(&s.proof("j1")).unwrap();
-    assert_eq!(ctx.subject.as_deref(), Some("test-user"));
+    assert_eq!(ctx.subject(), Some("test-user"));
 }
 
 #[test]

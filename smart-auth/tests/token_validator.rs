@@ -32,26 +32,26 @@ fn valid_token_yields_context() {
         .claim("fhirContext", json!([{"reference": "Location/l1"}, {"canonical": "http://x/Questionnaire/q|1"}, {"identifier": {"value": "x"}}]))
         .sign();
     let ctx = check(&i.validator(), &t).unwrap();
-    assert_eq!(ctx.issuer, ISS);
-    assert_eq!(ctx.subject.as_deref(), Some("test-user"));
-    assert_eq!(ctx.client_id.as_deref(), Some("test-client"));
-    assert_eq!(ctx.launch.patient.as_deref(), Some("123"));
-    assert_eq!(ctx.launch.encounter.as_deref(), Some("enc-1"));
+    assert_eq!(ctx.issuer(), ISS);
+    assert_eq!(ctx.subject(), Some("test-user"));
+    assert_eq!(ctx.client_id(), Some("test-client"));
+    assert_eq!(ctx.launch().patient, Some("123"));
+    assert_eq!(ctx.launch().encounter, Some("enc-1"));
     assert_eq!(
-        ctx.launch.fhir_context,
+        ctx.launch().fhir_context,
         vec!["Location/l1", "http://x/Questionnaire/q|1"]
     );
     assert_eq!(
-        ctx.fhir_user.as_deref(),
+        ctx.fhir_user(),
         Some("https://fhir.example.org/r4/Practitioner/p1")
     );
     assert_eq!(ctx.expires_at, NOW.as_secs() + 300);
-    assert!(ctx.token_id.is_some());
+    assert!(ctx.token_id().is_some());
     assert_eq!(
         ctx.scopes,
         smart_auth::ScopeSet::parse("patient/Observation.rs launch/patient openid fhirUser")
     );
-    assert_eq!(ctx.raw_claims["iss"], ISS);
+    assert_eq!(ctx.raw_claims()["iss"], ISS);
 }
 
 #[test]
@@ -66,20 +66,20 @@ fn raw_claims_keep_the_verified_text_and_map_on_demand() {
     let ctx = check(&v, &token).unwrap();
     // The text is the payload exactly as signed.
     let payload = smart_auth::jose::b64::decode(token.split('.').nth(1).unwrap()).unwrap();
-    assert_eq!(ctx.raw_claims.json().as_bytes(), &payload[..]);
+    assert_eq!(ctx.raw_claims().json().as_bytes(), &payload[..]);
     // The map agrees with a plain parse of that text.
     let plain: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&payload).unwrap();
-    assert_eq!(ctx.raw_claims.as_map(), &plain);
-    assert_eq!(ctx.raw_claims.len(), plain.len());
-    assert_eq!(ctx.raw_claims["ext"]["purpose_of_use"][0], "TREAT");
-    assert_eq!(ctx.raw_claims["esc"], "a\u{e9}\n");
+    assert_eq!(ctx.raw_claims().as_map(), &plain);
+    assert_eq!(ctx.raw_claims().len(), plain.len());
+    assert_eq!(ctx.raw_claims()["ext"]["purpose_of_use"][0], "TREAT");
+    assert_eq!(ctx.raw_claims()["esc"], "a\u{e9}\n");
     assert_eq!(ctx.claim("nope"), None);
-    assert_eq!(ctx.raw_claims["nope"], serde_json::Value::Null);
-    assert!(ctx.raw_claims.contains_key("jti"));
+    assert_eq!(ctx.raw_claims()["nope"], serde_json::Value::Null);
+    assert!(ctx.raw_claims().contains_key("jti"));
     // Equality is by content, whichever way the claims were made.
     let from_map = smart_auth::context::RawClaims::from(plain);
-    assert_eq!(from_map, ctx.raw_claims);
+    assert_eq!(&from_map, ctx.raw_claims());
     assert_eq!(
         smart_auth::context::RawClaims::parse(br#"{"a":1,"a":2}"#),
         Err(smart_auth::jose::json::JsonError::DuplicateMember)
@@ -490,7 +490,7 @@ fn configurable_launch_claim_names() {
     };
     let v = Validator::new([i.config().claim_names(names)]).unwrap();
     let ctx = check(&v, &i.token(NOW).claim("patient_id", "p9").sign()).unwrap();
-    assert_eq!(ctx.launch.patient.as_deref(), Some("p9"));
+    assert_eq!(ctx.launch().patient, Some("p9"));
     // The renamed claim keeps the same strict shape rules.
     assert_eq!(
         check(&v, &i.token(NOW).claim("patient_id", json!(["p9"])).sign()),
@@ -498,7 +498,7 @@ fn configurable_launch_claim_names() {
     );
     // The SMART name is then just another claim, never read as the patient.
     let ctx = check(&v, &i.token(NOW).patient("other").sign()).unwrap();
-    assert_eq!(ctx.launch.patient, None);
+    assert_eq!(ctx.launch().patient, None);
 }
 
 #[test]

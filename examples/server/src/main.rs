@@ -152,8 +152,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("DPoP: {e}"))?;
         if let Some(state) = authz.clone() {
             facade = facade.with_revocation_check(move |ctx: &smart_auth::AccessContext| {
-                ctx.token_id
-                    .as_deref()
+                ctx.token_id()
                     .is_some_and(|jti| state.is_token_revoked(jti))
             });
         }

@@ -426,10 +426,10 @@ async fn smart_auth_validates_tokens_from_the_real_flow() {
     let context = validator
         .validate(access, UnixTime::from_secs(now()))
         .expect("smart-auth accepts the dev server's access token");
-    assert_eq!(context.launch.patient.as_deref(), Some("example"));
-    assert_eq!(context.client_id.as_deref(), Some(PUBLIC_APP));
+    assert_eq!(context.launch().patient, Some("example"));
+    assert_eq!(context.client_id(), Some(PUBLIC_APP));
     assert_eq!(
-        context.fhir_user.as_deref(),
+        context.fhir_user(),
         Some(format!("{FHIR}/Patient/example").as_str())
     );
     // the ID token is not an access token

@@ -102,14 +102,13 @@ async fn read_patient(
         return StatusCode::UNAUTHORIZED.into_response();
     };
     if context
-        .token_id
-        .as_deref()
+        .token_id()
         .is_none_or(|jti| state.is_token_revoked(jti))
     {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let scope = context
-        .raw_claims
+        .raw_claims()
         .get("scope")
         .and_then(Value::as_str)
         .unwrap_or("");
@@ -125,7 +124,7 @@ async fn read_patient(
         })
     };
     let allowed =
-        (granted("patient") && context.launch.patient.as_deref() == Some(&id)) || granted("system");
+        (granted("patient") && context.launch().patient == Some(&id)) || granted("system");
     if !allowed || !["example", "pat-2"].contains(&id.as_str()) {
         return StatusCode::NOT_FOUND.into_response();
     }

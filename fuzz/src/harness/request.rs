@@ -50,7 +50,7 @@ fn check_decision(ctx: &AccessContext, decision: &Decision) {
             assert!(!d.reason().code().is_empty());
         }
         Decision::Allow(p) | Decision::Narrow(p) => {
-            if let (Some(patient), Some(n)) = (ctx.launch.patient.as_deref(), p.narrowing()) {
+            if let (Some(patient), Some(n)) = (ctx.launch().patient, p.narrowing()) {
                 for alt in n.alternatives() {
                     if let Some(c) = alt.compartment() {
                         assert_eq!(c.id, patient, "narrowed to another patient's compartment");

@@ -53,9 +53,9 @@ impl Authorizer {
             ));
         }
         let patient = if scopes.has_level(Level::Patient) {
-            match &ctx.launch.patient {
+            match ctx.launch().patient {
                 Some(p) if crate::request::is_valid_id(p) => {
-                    Reach::Compartment(ResourceType::Patient, p.clone())
+                    Reach::Compartment(ResourceType::Patient, p.to_owned())
                 }
                 _ => return Err(invalid(DenialReason::MissingPatientContext)),
             }
@@ -63,7 +63,7 @@ impl Authorizer {
             Reach::Nothing
         };
         let user = if scopes.has_level(Level::User) {
-            let Some(url) = ctx.fhir_user.as_deref() else {
+            let Some(url) = ctx.fhir_user() else {
                 return Err(invalid(DenialReason::MissingFhirUser));
             };
             let Some(user) = self.policy.resolve_fhir_user(url) else {

@@ -90,15 +90,33 @@ pub fn decode_into(input: &[u8], out: &mut [u8]) -> Option<usize> {
     let out = out.get_mut(..len)?;
     let full = input.len() / 4;
     let (quads, tail) = input.split_at(full * 4);
-    let (triples, rest) = out.split_at_mut(full * 3);
     // Invalid letters are collected and checked once, after the loop.
     let mut bad = 0u32;
     let [t0, t1, t2, t3] = &SHIFTED;
-    for (q, t) in quads.chunks_exact(4).zip(triples.chunks_exact_mut(3)) {
-        let v = t0[q[0] as usize] | t1[q[1] as usize] | t2[q[2] as usize] | t3[q[3] as usize];
-        bad |= v;
-        t.copy_from_slice(&v.to_be_bytes()[1..]);
+    let quad =
+        |q: &[u8]| t0[q[0] as usize] | t1[q[1] as usize] | t2[q[2] as usize] | t3[q[3] as usize];
+    // Two groups (six bytes) per step, stored as one eight-byte write while there is room (the
+    // two extra bytes are overwritten by the next step).
+    let mut pairs = quads.chunks_exact(8);
+    let mut at = 0;
+    for q in &mut pairs {
+        let (a, b) = (quad(&q[..4]), quad(&q[4..]));
+        bad |= a | b;
+        let v = (u64::from(a) << 40 | u64::from(b) << 16).to_be_bytes();
+        match out.get_mut(at..at + 8) {
+            Some(dst) => dst.copy_from_slice(&v),
+            None => out.get_mut(at..at + 6)?.copy_from_slice(&v[..6]),
+        }
+        at += 6;
     }
+    if let [_, _, _, _] = pairs.remainder() {
+        let v = quad(pairs.remainder());
+        bad |= v;
+        out.get_mut(at..at + 3)?
+            .copy_from_slice(&v.to_be_bytes()[1..]);
+        at += 3;
+    }
+    let rest = &mut out[at..];
     if bad & 1 << 31 != 0 {
         return None;
     }

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::alg::{Algorithm, AlgorithmError};
-use super::json::{JsonRef, Object};
+use super::json::{JsonRef, Object, Text};
 use crate::error::TokenError;
 
 /// Longest accepted `kid`, in bytes (smart.md §3.2).
@@ -24,15 +24,14 @@ pub struct HeaderRules {
 
 /// A parsed JOSE header. Members other than those below are checked only for being strict JSON;
 /// [`Header::raw`] returns them all.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Header {
     /// `alg`.
     pub alg: Algorithm,
-    /// `typ`, when present.
-    pub typ: Option<String>,
-    /// `kid`, when present (printable ASCII, at most [`MAX_KID_LEN`] bytes).
-    pub kid: Option<String>,
+    /// `typ` and `kid`, as views into `json` where they can be ([`Header::typ`], [`Header::kid`]).
+    typ: Option<Text>,
+    kid: Option<Text>,
     /// The embedded `jwk` object, only under [`HeaderRules::embedded_jwk`].
     pub jwk: Option<Map<String, Value>>,
     /// `jku`, kept so client-assertion validation can compare it with the registered URL.
@@ -104,9 +103,9 @@ impl Header {
         if content {
             return Err(TokenError::UnsupportedContent);
         }
-        let typ = opt_string(typ)?;
-        let kid = opt_string(kid)?;
-        if let Some(k) = &kid {
+        let typ = opt_str(typ)?;
+        let kid = opt_str(kid)?;
+        if let Some(k) = kid {
             if k.is_empty()
                 || k.len() > MAX_KID_LEN
                 || !k.bytes().all(|b| (0x20..0x7f).contains(&b))
@@ -124,20 +123,30 @@ impl Header {
         if rules.embedded_jwk && jwk.is_none() {
             return Err(TokenError::MalformedHeader);
         }
-        let jku = opt_string(jku)?;
+        let jku = opt_str(jku)?.map(str::to_owned);
         // `jku`, `x5u`, `x5c` (`jwk` was dealt with above).
         if !rules.ignore_key_headers && key_headers & 0b1110 != 0 {
             return Err(TokenError::HeaderKey);
         }
         Ok(Header {
             alg,
-            typ,
-            kid,
+            typ: typ.map(|t| Text::new(t, json)),
+            kid: kid.map(|k| Text::new(k, json)),
             jwk,
             jku,
             json: json.into(),
             key_headers,
         })
+    }
+
+    /// `typ`, when present.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_ref().map(|t| t.get(&self.json))
+    }
+
+    /// `kid`, when present (printable ASCII, at most [`MAX_KID_LEN`] bytes).
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_ref().map(|k| k.get(&self.json))
     }
 
     /// Whether the header carries a key or key location (`jwk`, `jku`, `x5u`, `x5c`).
@@ -165,10 +174,23 @@ impl Header {
     }
 }
 
-fn opt_string(value: Option<&JsonRef<'_>>) -> Result<Option<String>, TokenError> {
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Header")
+            .field("alg", &self.alg)
+            .field("typ", &self.typ())
+            .field("kid", &self.kid())
+            .field("jwk", &self.jwk)
+            .field("jku", &self.jku)
+            .field("json", &self.json)
+            .finish()
+    }
+}
+
+fn opt_str<'a>(value: Option<&'a JsonRef<'_>>) -> Result<Option<&'a str>, TokenError> {
     match value {
         None => Ok(None),
-        Some(JsonRef::String(s)) => Ok(Some(s.to_string())),
+        Some(JsonRef::String(s)) => Ok(Some(s)),
         Some(_) => Err(TokenError::MalformedHeader),
     }
 }

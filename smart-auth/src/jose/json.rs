@@ -142,6 +142,36 @@ impl<'de> Visitor<'de> for Strict<'_> {
     }
 }
 
+/// A string taken from a JSON text that is kept with it: a span of that text (a string without
+/// escapes, as [`parse_borrowed`] borrows it), or its own copy (escaped, or from elsewhere).
+/// Saves a copy of each string a token's header or claims keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Text {
+    Span(u32, u32),
+    Owned(Box<str>),
+}
+
+impl Text {
+    /// `s` as a span of `text` when it lies inside it (compared by address, as the unstable
+    /// `str::substr_range` does), else a copy.
+    pub(crate) fn new(s: &str, text: &str) -> Text {
+        let start = (s.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+        let span = start
+            .checked_add(s.len())
+            .filter(|&end| text.get(start..end).is_some())
+            .and_then(|end| Some(Text::Span(start.try_into().ok()?, end.try_into().ok()?)));
+        span.unwrap_or_else(|| Text::Owned(s.into()))
+    }
+
+    /// The string, given the text it was made against.
+    pub(crate) fn get<'a>(&'a self, text: &'a str) -> &'a str {
+        match self {
+            Text::Span(start, end) => text.get(*start as usize..*end as usize).unwrap_or(""),
+            Text::Owned(s) => s,
+        }
+    }
+}
+
 /// A JSON value borrowed from the text it was parsed from: strings without escapes are not
 /// copied. Produced by [`parse_borrowed`] under the same strict rules as [`parse_object`].
 #[derive(Debug, Clone, PartialEq)]
@@ -182,13 +212,19 @@ fn fingerprint(name: &str) -> u64 {
     head ^ (bytes.len() as u64).rotate_right(8)
 }
 
+/// Whether two names with equal fingerprints are equal: a name shorter than eight bytes is all
+/// in its fingerprint (bytes and length), so only longer ones need comparing.
+fn same_name(a: &str, b: &str) -> bool {
+    (a.len() < 8 && a.len() == b.len()) || a == b
+}
+
 impl<'a> Object<'a> {
     /// The member `name`, if present.
     pub fn get(&self, name: &str) -> Option<&JsonRef<'a>> {
         let fp = fingerprint(name);
         self.members
             .iter()
-            .find(|(f, k, _)| *f == fp && k == name)
+            .find(|(f, k, _)| *f == fp && same_name(k, name))
             .map(|(_, _, v)| v)
     }
 
@@ -224,9 +260,15 @@ impl<'a> Object<'a> {
     fn has_duplicate(&self) -> bool {
         let m = &self.members;
         if m.len() <= 16 {
-            m.iter()
-                .enumerate()
-                .any(|(i, (f, k, _))| m[..i].iter().any(|(g, j, _)| g == f && j == k))
+            // A 64-bit filter of the fingerprints seen: only a member whose bit is already set
+            // is compared with the others.
+            let mut seen = 0u64;
+            m.iter().enumerate().any(|(i, (f, k, _))| {
+                let bit = 1 << (f.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
+                let maybe = seen & bit != 0;
+                seen |= bit;
+                maybe && m[..i].iter().any(|(g, j, _)| g == f && same_name(j, k))
+            })
         } else {
             let mut names: Vec<&str> = m.iter().map(|(_, k, _)| &**k).collect();
             names.sort_unstable();

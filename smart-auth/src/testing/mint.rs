@@ -8,7 +8,7 @@
 //! let issuer = TestIssuer::new("https://as.example", "https://fhir.example/r4");
 //! let token = issuer.token(now).scope("patient/Observation.rs").patient("123").sign();
 //! let ctx = issuer.validator().validate(&token, now).unwrap();
-//! assert_eq!(ctx.launch.patient.as_deref(), Some("123"));
+//! assert_eq!(ctx.launch().patient, Some("123"));
 //! ```
 //!
 //! The keys are fixed test keys checked into this crate: tokens are reproducible for RSA and

@@ -16,7 +16,7 @@ use std::fmt;
 use fhir_types::Resource;
 use http::Method;
 
-use crate::context::{AccessContext, LaunchContext};
+use crate::context::{AccessContext, ContextClaims};
 use crate::decision::{Authorizer, Decision, Response};
 use crate::request::FhirRequest;
 use crate::scope::ScopeSet;
@@ -24,21 +24,22 @@ use crate::scope::ScopeSet;
 /// An [`AccessContext`] as a validator would build it from these claims (issuer
 /// `https://as.example`, expiring in the far future).
 pub fn context(scopes: &str, patient: Option<&str>, fhir_user: Option<&str>) -> AccessContext {
-    AccessContext {
-        issuer: "https://as.example".to_owned(),
-        subject: Some("test-subject".to_owned()),
-        client_id: Some("test-client".to_owned()),
-        scopes: ScopeSet::parse(scopes),
-        fhir_user: fhir_user.map(str::to_owned),
-        launch: LaunchContext {
-            patient: patient.map(str::to_owned),
-            ..LaunchContext::default()
-        },
-        token_id: None,
-        expires_at: i64::MAX,
-        confirmation: None,
-        raw_claims: Default::default(),
-    }
+    let claims = ContextClaims {
+        issuer: "https://as.example",
+        subject: Some("test-subject"),
+        client_id: Some("test-client"),
+        fhir_user,
+        patient,
+        ..ContextClaims::default()
+    };
+    AccessContext::new(
+        &claims,
+        "",
+        ScopeSet::parse(scopes),
+        Vec::new(),
+        i64::MAX,
+        None,
+    )
 }
 
 /// Parses `"GET Observation/1"` or `"POST Observation/_search"` (path relative to the base,

@@ -33,7 +33,7 @@ impl Default for ClaimNames {
         ClaimNames::SMART
     }
 }
-use crate::context::{AccessContext, LaunchContext, RawClaims};
+use crate::context::{AccessContext, ContextClaims, RawClaims};
 use crate::error::TokenError;
 use crate::jose::json::{JsonRef, Object};
 use crate::scope::{ScopePolicy, ScopeSet};
@@ -245,9 +245,11 @@ pub fn check_times<O: ClaimsObject>(
 
 /// Whether `s` is a FHIR R4 `id`: `[A-Za-z0-9\-\.]{1,64}`.
 pub fn is_fhir_id(s: &str) -> bool {
+    // Folded without an early exit, so it vectorises.
     (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && s.bytes().fold(true, |ok, b| {
+            ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'.'))
+        })
 }
 
 /// Whether `s` is a valid `fhirUser`: `Type/id`, absolute or relative, with a user type.
@@ -260,8 +262,9 @@ pub fn is_fhir_user(s: &str) -> bool {
         "Person",
     ];
     if s.len() > 2048
-        || s.bytes()
-            .any(|b| !(0x21..0x7f).contains(&b) || b == b'?' || b == b'#')
+        || !s.bytes().fold(true, |ok, b| {
+            ok & (0x21..0x7f).contains(&b) & (b != b'?') & (b != b'#')
+        })
     {
         return false;
     }
@@ -349,6 +352,11 @@ pub fn scope_string<O: ClaimsObject>(
         },
         (None, None, _) => Cow::Borrowed(""),
     };
+    // Under 2 × MAX_SCOPES bytes neither bound can be exceeded (a token and its separator take
+    // two bytes at least, and MAX_SCOPE_LEN is larger), so the usual grant is not walked.
+    if joined.len() < 2 * MAX_SCOPES && 2 * MAX_SCOPES <= MAX_SCOPE_LEN {
+        return Ok(joined);
+    }
     let mut count = 0;
     for s in crate::scope::parse::split_ascii(&joined, |b| b == b' ').filter(|s| !s.is_empty()) {
         count += 1;
@@ -383,17 +391,45 @@ pub fn confirmation<O: ClaimsObject>(claims: &O) -> Result<Option<Value>, TokenE
 /// scopes, `patient`, `encounter`, `fhirContext`, `fhirUser`, `cnf`. Its
 /// [`raw_claims`](AccessContext::raw_claims) are left empty for the caller to fill.
 pub fn context_from_claims<O: ClaimsObject>(
-    issuer: String,
+    issuer: &str,
     expires_at: i64,
     claims: &O,
     scope_mode: ScopeClaim,
     scope_policy: &ScopePolicy,
     names: &ClaimNames,
 ) -> Result<AccessContext, TokenError> {
-    let scopes = ScopeSet::parse_with(&scope_string(claims, scope_mode)?, scope_policy);
-    let id = |name: &'static str| -> Result<Option<String>, TokenError> {
+    let config = ContextConfig {
+        scope_mode,
+        scope_policy,
+        names,
+    };
+    context_against(issuer, expires_at, claims, "", &config)
+}
+
+/// How [`context_against`] reads the SMART claims.
+struct ContextConfig<'a> {
+    scope_mode: ScopeClaim,
+    scope_policy: &'a ScopePolicy,
+    names: &'a ClaimNames,
+}
+
+/// [`context_from_claims`], keeping the strings that lie in `text` (the claims JSON that
+/// `claims` borrows from, handed over as the raw claims afterwards) as spans of it.
+fn context_against<O: ClaimsObject>(
+    issuer: &str,
+    expires_at: i64,
+    claims: &O,
+    text: &str,
+    config: &ContextConfig<'_>,
+) -> Result<AccessContext, TokenError> {
+    let names = config.names;
+    let scopes = ScopeSet::parse_with(
+        &scope_string(claims, config.scope_mode)?,
+        config.scope_policy,
+    );
+    let id = |name: &'static str| -> Result<Option<&str>, TokenError> {
         match opt_str(claims, name)? {
-            Some(s) if is_fhir_id(s) => Ok(Some(s.to_owned())),
+            Some(s) if is_fhir_id(s) => Ok(Some(s)),
             Some(_) => Err(TokenError::InvalidClaim(name)),
             None => Ok(None),
         }
@@ -405,54 +441,55 @@ pub fn context_from_claims<O: ClaimsObject>(
         None => Vec::new(),
     };
     let fhir_user = match opt_str(claims, names.fhir_user)? {
-        Some(u) if is_fhir_user(u) => Some(u.to_owned()),
+        Some(u) if is_fhir_user(u) => Some(u),
         Some(_) => return Err(TokenError::InvalidClaim(names.fhir_user)),
         None => None,
     };
-    let subject = opt_str(claims, "sub")?.map(str::to_owned);
     let client_id = match opt_str(claims, "client_id")? {
-        Some(c) => Some(c.to_owned()),
-        None => opt_str(claims, "azp")?.map(str::to_owned),
+        Some(c) => Some(c),
+        None => opt_str(claims, "azp")?,
     };
-    let token_id = opt_str(claims, "jti")?.map(str::to_owned);
-    let confirmation = confirmation(claims)?;
-    Ok(AccessContext {
+    let strings = ContextClaims {
         issuer,
-        subject,
+        subject: opt_str(claims, "sub")?,
         client_id,
-        scopes,
         fhir_user,
-        launch: LaunchContext {
-            patient,
-            encounter,
-            fhir_context,
-        },
-        token_id,
+        patient,
+        encounter,
+        token_id: opt_str(claims, "jti")?,
+    };
+    let confirmation = confirmation(claims)?;
+    Ok(AccessContext::new(
+        &strings,
+        text,
+        scopes,
+        fhir_context,
         expires_at,
         confirmation,
-        raw_claims: RawClaims::default(),
-    })
+    ))
 }
 
 /// Checks the verified claims of a JWT access token against `config` (smart.md §3.3). The
 /// `payload` is the verified claims text; it is parsed strictly once, into borrowed form, and
-/// kept as the context's [`raw_claims`](AccessContext::raw_claims).
+/// kept as the context's [`raw_claims`](AccessContext::raw_claims), which the context's
+/// string claims are views into.
 pub fn check_access_token(
     payload: Vec<u8>,
     config: &IssuerConfig,
     now: UnixTime,
 ) -> Result<AccessContext, TokenError> {
-    let mut ctx = {
+    let json = String::from_utf8(payload).map_err(|_| TokenError::InvalidJson)?;
+    let ctx = {
         let claims =
-            crate::jose::json::parse_borrowed(&payload).map_err(crate::jose::json_error)?;
-        check_access_claims(&claims, config, now)?
+            crate::jose::json::parse_borrowed_str(&json).map_err(crate::jose::json_error)?;
+        check_access_claims(&claims, &json, config, now)?
     };
-    ctx.raw_claims = RawClaims::from_checked_json(payload);
-    Ok(ctx)
+    Ok(ctx.with_raw_claims(RawClaims::from_checked_json(json)))
 }
 
 fn check_access_claims<O: ClaimsObject>(
     claims: &O,
+    text: &str,
     config: &IssuerConfig,
     now: UnixTime,
 ) -> Result<AccessContext, TokenError> {
@@ -470,14 +507,12 @@ fn check_access_claims<O: ClaimsObject>(
         req_str(claims, "client_id")?;
         req_str(claims, "jti")?;
     }
-    context_from_claims(
-        config.issuer.clone(),
-        exp,
-        claims,
-        config.scope_claim,
-        &config.scope_policy,
-        &config.claim_names,
-    )
+    let context = ContextConfig {
+        scope_mode: config.scope_claim,
+        scope_policy: &config.scope_policy,
+        names: &config.claim_names,
+    };
+    context_against(iss, exp, claims, text, &context)
 }
 
 #[cfg(test)]

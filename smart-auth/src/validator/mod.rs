@@ -467,7 +467,7 @@ impl Validator {
             let header_ok = if !issuer.header_rules.ignore_key_headers && header.carries_key() {
                 Err(TokenError::HeaderKey)
             } else {
-                c.typ.check(header.typ.as_deref())
+                c.typ.check(header.typ())
             };
             if let Err(e) = header_ok {
                 last_err = merge(last_err, e);

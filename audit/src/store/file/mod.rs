@@ -68,6 +68,12 @@ pub struct FileStoreConfig {
     /// How long the writer waits for more records to fill a batch. Zero (the default) commits
     /// whatever is queued at once; batches grow by themselves under load.
     pub linger: Duration,
+    /// After a commit with nothing queued, the writer waits about one (recent, average) gap
+    /// between records, at most this long, before it sleeps until a submitter wakes it:
+    /// records arriving meanwhile pay no wake-up (a futex wake on the request path was ~6% of
+    /// a loaded server's CPU) and wait at most that long for their commit. Zero: the writer
+    /// sleeps as soon as it is idle.
+    pub poll: Duration,
     /// How long [`AuditSink::record`] blocks on a full queue before failing.
     pub submit_timeout: Duration,
     /// How often, at most, the checkpoint file is flushed when nobody waits for
@@ -77,7 +83,8 @@ pub struct FileStoreConfig {
 }
 
 impl FileStoreConfig {
-    /// Defaults for `origin`: batches of up to 1024, a queue of 16384, no linger, 5 s timeout,
+    /// Defaults for `origin`: batches of up to 1024, a queue of 16384, no linger, a look-again
+    /// wait of at most 1 ms after a commit, 5 s timeout,
     /// checkpoints flushed at least every second while records arrive.
     pub fn new(origin: impl Into<String>) -> Self {
         Self {
@@ -85,6 +92,7 @@ impl FileStoreConfig {
             max_batch: 1024,
             queue_capacity: 16 * 1024,
             linger: Duration::ZERO,
+            poll: Duration::from_millis(1),
             submit_timeout: Duration::from_secs(5),
             checkpoint_interval: Duration::from_secs(1),
         }
@@ -99,6 +107,12 @@ impl FileStoreConfig {
     /// Sets the queue capacity (at least 1).
     pub fn queue_capacity(mut self, n: usize) -> Self {
         self.queue_capacity = n.max(1);
+        self
+    }
+
+    /// Sets the longest look-again wait after a commit (see [`FileStoreConfig::poll`]).
+    pub fn poll(mut self, d: Duration) -> Self {
+        self.poll = d;
         self
     }
 
@@ -308,6 +322,10 @@ impl FileStore {
             clock,
             max_batch: config.max_batch.max(1),
             linger: config.linger,
+            poll: config.poll,
+            last_commit: Instant::now(),
+            gap: config.poll,
+            polled: true,
             checkpoint_interval: config.checkpoint_interval,
             next_index: records,
             offset,

@@ -29,6 +29,11 @@ use crate::merkle::leaf_hash;
 /// The longest a committed batch waits for a signed checkpoint to be written.
 pub(super) const SIGN_EVERY: Duration = Duration::from_millis(10);
 
+/// The shortest look-again wait after a commit (see [`FileStoreConfig::poll`]).
+///
+/// [`FileStoreConfig::poll`]: super::FileStoreConfig::poll
+const MIN_POLL: Duration = Duration::from_micros(50);
+
 pub(super) struct Writer {
     pub shared: Arc<Shared>,
     pub log: File,
@@ -38,6 +43,14 @@ pub(super) struct Writer {
     pub clock: Arc<dyn Clock>,
     pub max_batch: usize,
     pub linger: Duration,
+    /// The longest look-again wait after a commit (see `FileStoreConfig::poll`).
+    pub poll: Duration,
+    /// When the last batch was committed.
+    pub last_commit: Instant,
+    /// Moving average of the time between records, as seen at commits.
+    pub gap: Duration,
+    /// Whether the look-again wait since the last commit was spent.
+    pub polled: bool,
     pub checkpoint_interval: Duration,
     pub next_index: u64,
     /// End of the log file.
@@ -131,6 +144,20 @@ impl Writer {
             if left.is_some_and(|l| l.is_zero()) {
                 return Next::Timer;
             }
+            if !self.polled && !self.poll.is_zero() {
+                // Just committed: wait about one gap between records without advertising
+                // idleness, so that the next submitter need not wake us; if nothing came, the
+                // load has stopped and the next submitter does.
+                self.polled = true;
+                let wait = self.gap.clamp(MIN_POLL, self.poll);
+                let wait = left.map_or(wait, |l| l.min(wait));
+                q = shared
+                    .work
+                    .wait_timeout(q, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                continue;
+            }
             q.writer_idle = true;
             q = match left {
                 Some(l) => {
@@ -182,6 +209,12 @@ impl Writer {
         }
         self.log.write_all(buf)?;
         self.log.sync_data()?;
+        let now = Instant::now();
+        let per_record =
+            (now.duration_since(self.last_commit) / batch.len().max(1) as u32).min(self.poll);
+        self.gap = (self.gap * 3 + per_record) / 4;
+        self.last_commit = now;
+        self.polled = false;
         self.offset += buf.len() as u64;
         let end = first + batch.len() as u64;
         self.next_index = end;

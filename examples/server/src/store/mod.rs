@@ -85,7 +85,14 @@ pub struct Store {
 // synced at checkpoints), so a power loss can undo the last commits of the FHIR store but never
 // corrupt it. The audit trail's durability does not rest on this store: an answered request
 // waits for its record in the `fdatasync`ed audit log (see `audit_trail`).
+//
+// `locking_mode = EXCLUSIVE`, set before WAL is entered: the one connection takes the file
+// lock once and keeps it, instead of two `fcntl` calls and a shared-memory lock per statement
+// (6% of the secure server's CPU in a profile); the WAL index lives in heap memory. A second
+// process opening the same file is refused at start ("database is locked") rather than
+// racing this one.
 const SCHEMA: &str = "
+PRAGMA locking_mode = EXCLUSIVE;
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
