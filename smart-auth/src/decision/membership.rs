@@ -26,8 +26,7 @@ pub(super) fn in_compartment(
     }
     let mut found = false;
     compartment::visit_references(kind, resource, &mut |via, r| {
-        let link = matches!(via, Via::Param { param: "link", .. });
-        if found || link {
+        if found || matches!(via, Via::Param { param: "link", .. }) {
             return;
         }
         let declared = r.type_.as_ref().and_then(|t| t.value.as_deref());
@@ -92,31 +91,31 @@ pub(super) fn links(
 /// references never do. Prefix checks only, no splitting or substring search: this runs for
 /// every reference at a membership path of every result entry.
 fn points_to(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) -> bool {
-    // A ':' first: most references are relative, and a byte search is far cheaper than "://".
-    let absolute = reference.contains(':') && reference.contains("://");
-    let relative = if absolute {
-        match base
+    // Relative first, without searching for "://": no relative match contains it (a ':' can
+    // only be in the id, followed by the end or "/_history/", or in the version, at the end),
+    // so none is also an absolute reference. An absolute one counts only on exactly `base`.
+    names(reference, ty, id)
+        || base
             .and_then(|b| reference.strip_prefix(b))
             .and_then(|r| r.strip_prefix('/'))
-        {
-            Some(r) => r,
-            None => return false,
-        }
-    } else {
-        reference
-    };
-    // `Type/id`, optionally followed by `/_history/version` (a non-empty version without '/').
+            .is_some_and(|r| reference.contains("://") && names(r, ty, id))
+}
+
+/// Whether a relative reference is `ty/id` (an `id` without '/'), optionally followed by
+/// `/_history/version` (a non-empty version without '/').
+fn names(relative: &str, ty: ResourceType, id: &str) -> bool {
     let rest = relative
         .strip_prefix(ty.as_str())
         .and_then(|r| r.strip_prefix('/'))
         .and_then(|r| r.strip_prefix(id));
-    let Some(rest) = rest.filter(|_| !id.contains('/')) else {
-        return false;
-    };
-    rest.is_empty()
-        || rest
-            .strip_prefix("/_history/")
-            .is_some_and(|v| !v.is_empty() && !v.contains('/'))
+    // The id is searched only on a match: most references checked name another resource.
+    rest.is_some_and(|rest| {
+        let versioned = || {
+            rest.strip_prefix("/_history/")
+                .is_some_and(|v| !v.is_empty() && !v.contains('/'))
+        };
+        !id.contains('/') && (rest.is_empty() || versioned())
+    })
 }
 
 #[cfg(test)]
