@@ -54,11 +54,27 @@ impl<'a> CompactJws<'a> {
         if token.len() > max_len.min(HARD_MAX_TOKEN_LEN) {
             return Err(TokenError::TooLarge);
         }
-        let mut parts = token.splitn(4, '.');
-        let (h, p, s) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(h), Some(p), Some(s), None) => (h, p, s),
-            _ => return Err(TokenError::NotCompactJws),
-        };
+        let (h, rest) = token.split_once('.').ok_or(TokenError::NotCompactJws)?;
+        let (p, s) = rest.split_once('.').ok_or(TokenError::NotCompactJws)?;
+        // A further `.` is not looked for up front (the signature is the longest segment): it
+        // cannot pass the signature's base64url decoding, and any failure is reported as
+        // `NotCompactJws` when there is one, exactly as if it had been.
+        Self::parse_parts(token, h, p, s, rules).map_err(|e| {
+            if s.contains('.') {
+                TokenError::NotCompactJws
+            } else {
+                e
+            }
+        })
+    }
+
+    fn parse_parts(
+        token: &'a str,
+        h: &'a str,
+        p: &'a str,
+        s: &'a str,
+        rules: HeaderRules,
+    ) -> Result<Self, TokenError> {
         if h.is_empty() {
             return Err(TokenError::NotCompactJws);
         }
