@@ -14,30 +14,39 @@ use std::str::FromStr;
 /// `"_birthDate": {"id": ..., "extension": [...]}`; either may be absent. In arrays
 /// (`given` / `_given`) the two are aligned by position, with `null` where one side has nothing.
 /// `Primitive` holds both halves, so a parse and write gives back the same JSON.
+///
+/// The `_name` half is rare, so it is boxed and read through [`id`](Self::id) and
+/// [`extension`](Self::extension): a string primitive is 32 bytes, not 72. Typed resources hold
+/// hundreds of optional primitives inline, and every one is moved, touched on drop and cloned.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Primitive<T> {
     /// The value; `None` when only extensions are given (e.g. a data-absent-reason).
     pub value: Option<T>,
-    /// The element id (`_name.id`).
-    pub id: Option<String>,
-    /// Extensions of the element (`_name.extension`).
-    pub extension: Vec<Extension>,
+    /// The `_name` half; `None` unless it has an id or an extension (so `==` compares content).
+    element: Option<Box<PrimitiveElement>>,
 }
 
 impl<T> Default for Primitive<T> {
     fn default() -> Self {
         Primitive {
             value: None,
-            id: None,
-            extension: Vec::new(),
+            element: None,
         }
     }
 }
 
-/// The `_name` half of a primitive, as read before it is joined with the value.
+/// The `_name` half of a primitive.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct PrimitiveElement {
     pub(crate) id: Option<String>,
     pub(crate) extension: Vec<Extension>,
+}
+
+impl PrimitiveElement {
+    /// Boxed, or `None` when empty: an empty `_name` half is no half at all.
+    fn boxed(self) -> Option<Box<PrimitiveElement>> {
+        (self.id.is_some() || !self.extension.is_empty()).then(|| Box::new(self))
+    }
 }
 
 impl<T> Primitive<T> {
@@ -45,8 +54,7 @@ impl<T> Primitive<T> {
     pub fn new(value: T) -> Self {
         Primitive {
             value: Some(value),
-            id: None,
-            extension: Vec::new(),
+            element: None,
         }
     }
 
@@ -55,31 +63,65 @@ impl<T> Primitive<T> {
         self.value.as_ref()
     }
 
+    /// The element id (`_name.id`).
+    pub fn id(&self) -> Option<&str> {
+        self.element.as_ref().and_then(|e| e.id.as_deref())
+    }
+
+    /// Extensions of the element (`_name.extension`).
+    pub fn extension(&self) -> &[Extension] {
+        self.element.as_ref().map_or(&[], |e| &e.extension)
+    }
+
+    /// Sets (or with `None` removes) the element id.
+    pub fn set_id(&mut self, id: Option<String>) {
+        let mut e = self.take_element();
+        e.id = id;
+        self.element = e.boxed();
+    }
+
+    /// Replaces the element's extensions (empty removes them).
+    pub fn set_extension(&mut self, extension: Vec<Extension>) {
+        let mut e = self.take_element();
+        e.extension = extension;
+        self.element = e.boxed();
+    }
+
+    /// Adds an extension to the element.
+    pub fn push_extension(&mut self, extension: Extension) {
+        self.element
+            .get_or_insert_with(Box::default)
+            .extension
+            .push(extension);
+    }
+
+    fn take_element(&mut self) -> PrimitiveElement {
+        self.element.take().map(|e| *e).unwrap_or_default()
+    }
+
     /// Whether the `_name` half (id or extensions) is present.
     pub fn has_element(&self) -> bool {
-        self.id.is_some() || !self.extension.is_empty()
+        self.element.is_some()
     }
 
     pub(crate) fn from_element(e: PrimitiveElement) -> Self {
         Primitive {
             value: None,
-            id: e.id,
-            extension: e.extension,
+            element: e.boxed(),
         }
     }
 
     pub(crate) fn set_element(&mut self, e: PrimitiveElement) {
-        self.id = e.id;
-        self.extension = e.extension;
+        self.element = e.boxed();
     }
 
     pub(crate) fn visit_refs(&self, path: &mut String, f: &mut dyn FnMut(&str, &Reference)) {
-        if self.extension.is_empty() {
+        if self.extension().is_empty() {
             return;
         }
         let n = path.len();
         path.push_str(".extension");
-        for e in &self.extension {
+        for e in self.extension() {
             e.visit_refs(path, f);
         }
         path.truncate(n);
@@ -220,3 +262,55 @@ pub type Url = Primitive<String>;
 pub type Uuid = Primitive<String>;
 /// FHIR `xhtml` (the narrative `div`, as text).
 pub type Xhtml = Primitive<String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{parse_resource, to_string};
+    use crate::Resource;
+
+    fn ext(url: &str) -> Extension {
+        Extension {
+            url: url.to_owned(),
+            ..Extension::default()
+        }
+    }
+
+    #[test]
+    fn the_element_half_is_boxed_only_when_present() {
+        // The point of boxing it: optional primitives are everywhere in the typed model.
+        assert_eq!(std::mem::size_of::<Primitive<String>>(), 32);
+        let mut p = Primitive::new("x".to_owned());
+        assert!(!p.has_element());
+        p.set_id(Some("a".to_owned()));
+        p.push_extension(ext("http://e.example/1"));
+        assert_eq!((p.id(), p.extension().len()), (Some("a"), 1));
+        p.set_id(None);
+        assert!(p.has_element());
+        p.set_extension(Vec::new());
+        assert!(!p.has_element());
+        // Emptied again, it equals one that never had an element half.
+        assert_eq!(p, Primitive::new("x".to_owned()));
+    }
+
+    #[test]
+    fn both_halves_survive_a_round_trip() {
+        let json = r#"{"resourceType":"Patient","id":"p","_id":{"id":"i"},"active":true,"_active":{"extension":[{"url":"http://e.example/a","valueBoolean":false}]},"name":[{"given":["A",null],"_given":[null,{"id":"g","extension":[{"url":"http://e.example/g","valueString":"x"}]}]}],"_birthDate":{"id":"b"}}"#;
+        let r = parse_resource(json.as_bytes()).unwrap();
+        let Resource::Patient(p) = &r else { panic!() };
+        let id = p.id.as_ref().unwrap();
+        assert_eq!(
+            (id.value.as_deref(), id.id(), id.extension()),
+            (Some("p"), Some("i"), &[][..])
+        );
+        let active = p.active.as_ref().unwrap();
+        assert_eq!((active.value, active.id()), (Some(true), None));
+        assert_eq!(active.extension()[0].url, "http://e.example/a");
+        let given = &p.name[0].given;
+        assert!(!given[0].has_element());
+        assert_eq!((given[1].value.as_ref(), given[1].id()), (None, Some("g")));
+        let birth = p.birth_date.as_ref().unwrap();
+        assert_eq!((birth.value.as_ref(), birth.id()), (None, Some("b")));
+        assert_eq!(to_string(&r), json);
+    }
+}

@@ -114,10 +114,7 @@ pub(crate) fn positive_int(p: &mut Parser<'_>) -> Result<u32> {
 
 /// Reads the `_name` half of a primitive: `{"id": ..., "extension": [...]}`.
 pub(crate) fn element(p: &mut Parser<'_>) -> Result<PrimitiveElement> {
-    let mut e = PrimitiveElement {
-        id: None,
-        extension: Vec::new(),
-    };
+    let mut e = PrimitiveElement::default();
     let mut seen = [0u64; 1];
     p.begin_object()?;
     while let Some(k) = p.next_key()? {
@@ -163,8 +160,7 @@ pub(crate) fn values<T>(
         } else {
             list.push(Primitive {
                 value: v,
-                id: None,
-                extension: Vec::new(),
+                ..Primitive::default()
             });
         }
         n += 1;

@@ -26,14 +26,14 @@ pub(crate) fn w_decimal(w: &mut Writer, v: &DecimalValue) {
 
 fn element<T>(w: &mut Writer, v: &Primitive<T>) {
     w.begin_object();
-    if let Some(id) = &v.id {
+    if let Some(id) = v.id() {
         w.key("id");
         w.str(id);
     }
-    if !v.extension.is_empty() {
+    if !v.extension().is_empty() {
         w.key("extension");
         w.begin_array();
-        for e in &v.extension {
+        for e in v.extension() {
             e.write(w);
         }
         w.end_array();
