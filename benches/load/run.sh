@@ -12,6 +12,10 @@
 # path, measuring the CPU cost of security apart from the disk's flush latency (which bounds
 # the secure server's throughput at CONNECTIONS / flush time when the disk is slow).
 #
+# Each row also gives the server process's CPU time per request (user + system, all threads,
+# from /proc): a measure of the cost of security that does not depend on how the 2 cores are
+# shared with `wrk` and whatever else runs.
+#
 # Needs `wrk` (Debian package `wrk`; installed here if missing and apt is available). Every
 # request goes to 127.0.0.1 only; each wrk run stops by itself after DURATION_SECS.
 set -euo pipefail
@@ -76,24 +80,34 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(code -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$SECURE_PORT/fhir/Patient/example")" = 200 ] || { echo "token refused" >&2; exit 1; }
 [ "$(code "http://127.0.0.1:$OPEN_PORT/fhir/Patient/example")" = 200 ] || { echo "open server failed" >&2; exit 1; }
 
-# wrk: prints "rps p50_ms p99_ms"; fails if any response was not 2xx.
-bench() { # url [auth]
-    local url="$1" auth="${2:-}" out
+# The server's CPU time so far (user + system, all threads), in clock ticks.
+cpu_ticks() { # pid
+    sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# wrk: prints "rps p50_ms p99_ms cpu_us_per_request"; fails if any response was not 2xx.
+bench() { # url pid [auth]
+    local url="$1" pid="$2" auth="${3:-}" out before after
+    before="$(cpu_ticks "$pid")"
     if [ -n "$auth" ]; then
         out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $auth" "$url")"
     else
         out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url")"
     fi
+    after="$(cpu_ticks "$pid")"
     if echo "$out" | grep -q "Non-2xx"; then echo "non-2xx responses from $url" >&2; echo "$out" >&2; exit 1; fi
-    python3 - "$out" <<'PY'
+    python3 - "$out" "$(( (after - before) * TICK_US ))" <<'PY'
 import re, sys
 out = sys.argv[1]
+cpu_us = int(sys.argv[2])
+requests = int(re.search(r"(\d+) requests in", out).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 def pct(p):
     m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, out, re.M)
     v, unit = float(m.group(1)), m.group(2)
     return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
-print(f"{rps:.0f} {pct(50):.2f} {pct(99):.2f}")
+print(f"{rps:.0f} {pct(50):.2f} {pct(99):.2f} {cpu_us / requests:.1f}")
 PY
 }
 
@@ -104,13 +118,13 @@ run_case() { # label path
         for mode in on off; do
             local r
             if [ "$mode" = on ]; then
-                r="$(bench "http://127.0.0.1:$SECURE_PORT/fhir$path" "$TOKEN")"
+                r="$(bench "http://127.0.0.1:$SECURE_PORT/fhir$path" "${pids[0]}" "$TOKEN")"
             else
-                r="$(bench "http://127.0.0.1:$OPEN_PORT/fhir$path")"
+                r="$(bench "http://127.0.0.1:$OPEN_PORT/fhir$path" "${pids[1]}")"
             fi
-            echo "  $label security $mode round $round: $r (req/s p50ms p99ms)" >&2
+            echo "  $label security $mode round $round: $r (req/s p50ms p99ms server-CPU-us/request)" >&2
             local rps="${r%% *}"
-            local prev="${best[$label.$mode]:-0 0 0}"
+            local prev="${best[$label.$mode]:-0 0 0 0}"
             if [ "${rps%.*}" -gt "${prev%% *}" ]; then best[$label.$mode]="$r"; fi
         done
     done
@@ -121,17 +135,17 @@ run_case read "/Patient/example"
 run_case search "/Observation?patient=example"
 
 echo
-echo "| workload | security | req/s | p50 ms | p99 ms |"
-echo "|---|---|---:|---:|---:|"
+echo "| workload | security | req/s | p50 ms | p99 ms | server CPU µs/request |"
+echo "|---|---|---:|---:|---:|---:|"
 for label in read search; do
     for mode in on off; do
-        read -r rps p50 p99 <<<"${best[$label.$mode]}"
-        echo "| $label | $mode | $rps | $p50 | $p99 |"
+        read -r rps p50 p99 cpu <<<"${best[$label.$mode]}"
+        echo "| $label | $mode | $rps | $p50 | $p99 | $cpu |"
     done
 done
 echo
 for label in read search; do
-    read -r on _ <<<"${best[$label.on]}"
-    read -r off _ <<<"${best[$label.off]}"
-    python3 -c "print(f'$label: security costs {(1 - $on / $off) * 100:.1f}% of throughput (on/off = {$on / $off:.3f})')"
+    read -r on _ _ on_cpu <<<"${best[$label.on]}"
+    read -r off _ _ off_cpu <<<"${best[$label.off]}"
+    python3 -c "print(f'$label: security costs {(1 - $on / $off) * 100:.1f}% of throughput (on/off = {$on / $off:.3f}); server CPU per request on/off = {$on_cpu / $off_cpu:.2f}')"
 done

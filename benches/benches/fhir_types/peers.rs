@@ -8,19 +8,22 @@
 use criterion::measurement::WallTime;
 use criterion::{black_box, BenchmarkGroup};
 
+/// A parsed value kept opaque: serializing it again, returning the output's length.
+pub type Serialize = Box<dyn Fn() -> usize>;
+
 /// One peer: its name, a parse that reports success, and a parse-then-serialize for the
 /// serialize benches (the parsed value is kept opaque behind a boxed closure).
 pub struct Peer {
     pub name: &'static str,
     pub parse: fn(&[u8]) -> bool,
-    pub load: fn(&[u8]) -> Option<Box<dyn Fn() -> usize>>,
+    pub load: fn(&[u8]) -> Option<Serialize>,
 }
 
 fn fhirbolt_parse(b: &[u8]) -> bool {
     fhirbolt::json::from_slice::<fhirbolt::model::r4::Resource>(b, None).is_ok()
 }
 
-fn fhirbolt_load(b: &[u8]) -> Option<Box<dyn Fn() -> usize>> {
+fn fhirbolt_load(b: &[u8]) -> Option<Serialize> {
     let r = fhirbolt::json::from_slice::<fhirbolt::model::r4::Resource>(b, None).ok()?;
     Some(Box::new(move || {
         fhirbolt::json::to_vec(black_box(&r), None)
@@ -36,7 +39,7 @@ fn fhirkit_parse(b: &[u8]) -> bool {
         .is_some()
 }
 
-fn fhirkit_load(b: &[u8]) -> Option<Box<dyn Fn() -> usize>> {
+fn fhirkit_load(b: &[u8]) -> Option<Serialize> {
     let s = std::str::from_utf8(b).ok()?;
     let r = fhirkit::from_json_strict::<fhirkit::r4::Resource>(s).ok()?;
     Some(Box::new(move || fhirkit::to_json(black_box(&r)).len()))

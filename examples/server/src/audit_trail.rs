@@ -90,7 +90,7 @@ impl ViewQueue {
 
     /// Queues `record`; when the queue is full, waits for room if `wait` (answered requests:
     /// back-pressure) or gives up (refusals: they stay in the log).
-    fn push(&self, record: &AuditRecord, bytes: Vec<u8>, wait: bool) -> Result<(), &'static str> {
+    fn push(&self, record: AuditRecord, bytes: Vec<u8>, wait: bool) -> Result<(), &'static str> {
         let mut w = self.lock();
         while w.records.len() >= QUEUE && !w.stopped {
             if !wait {
@@ -101,7 +101,7 @@ impl ViewQueue {
         if w.stopped {
             return Err("AuditEvent writer stopped");
         }
-        w.records.push((record.clone(), bytes));
+        w.records.push((record, bytes));
         if w.records.len() == 1 {
             w.since = Some(Instant::now());
             self.work.notify_one();
@@ -225,7 +225,7 @@ impl AuditTrail {
             eprintln!("secure-fhir-server: AUDIT LOG FAILURE: {e}");
         }
         if let Some(queue) = &self.events {
-            if let Err(e) = queue.push(record, bytes, false) {
+            if let Err(e) = queue.push(record.clone(), bytes, false) {
                 eprintln!("secure-fhir-server: {e}");
             }
         }
@@ -251,7 +251,7 @@ impl AuditTrail {
 
     /// Records an answered request: submitted to the log and queued for the store's view; the
     /// caller awaits [`Pending::durable`] before releasing the response.
-    pub fn record_durable(&self, record: &AuditRecord) -> Pending {
+    pub fn record_durable(&self, record: AuditRecord) -> Pending {
         let bytes = match record.to_log_bytes() {
             Ok(b) => b,
             Err(e) => return Pending::failed(format!("audit log: {e}")),
@@ -261,7 +261,7 @@ impl AuditTrail {
                 Ok(p) => Some(p.until(Ack::Durable)),
                 Err(e) => return Pending::failed(format!("audit log: {e}")),
             },
-            Log::Memory(m) => match m.record(record, Ack::Buffered) {
+            Log::Memory(m) => match m.record(&record, Ack::Buffered) {
                 Ok(_) => None,
                 Err(e) => return Pending::failed(format!("audit log: {e}")),
             },

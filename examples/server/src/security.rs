@@ -420,6 +420,6 @@ impl Gate {
             &resources,
             &patients,
         );
-        Some(trail.record_durable(&record))
+        Some(trail.record_durable(record))
     }
 }

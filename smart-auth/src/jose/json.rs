@@ -200,6 +200,7 @@ pub struct Object<'a> {
 
 /// The first eight bytes of a member name, mixed with its length: equal names have equal
 /// fingerprints. (Built in registers: assembling it in a byte array stalled on the read-back.)
+#[inline]
 fn fingerprint(name: &str) -> u64 {
     let bytes = name.as_bytes();
     let head = match bytes.get(..8) {
@@ -220,6 +221,7 @@ fn same_name(a: &str, b: &str) -> bool {
 
 impl<'a> Object<'a> {
     /// The member `name`, if present.
+    #[inline] // so that the fingerprint of a literal name folds to a constant
     pub fn get(&self, name: &str) -> Option<&JsonRef<'a>> {
         let fp = fingerprint(name);
         self.members

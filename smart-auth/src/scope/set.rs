@@ -155,7 +155,10 @@ pub struct ScopePolicy {
     pub level_mixing: LevelMixing,
     /// Also split on commas (compatibility with some identity providers); default off.
     pub comma_separators: bool,
-    /// Most tokens in one grant (default 256); more rejects the grant.
+    /// Most tokens in one grant (default 256); more rejects the grant. Access tokens are held
+    /// to the validator's own bound of 256 scope tokens before any policy applies, so a
+    /// higher value only widens scope strings parsed here directly (e.g. by an authorization
+    /// server).
     pub max_scopes: usize,
     /// Also read scopes in their URI representation (the scope prefixed with
     /// `http://smarthealthit.org/fhir/scopes/`, [`Scope::from_uri`]), for authorization servers

@@ -95,6 +95,7 @@ impl ClaimValue for Value {
 
 impl<'a> ClaimsObject for Object<'a> {
     type Value = JsonRef<'a>;
+    #[inline]
     fn claim(&self, name: &str) -> Option<&JsonRef<'a>> {
         self.get(name)
     }

@@ -30,9 +30,12 @@ pub const AUDIT_EVENT: &str = "AuditEvent";
 /// The reference parameters the view indexes (with `date`, `_id` and `_lastUpdated`).
 const REFERENCE_PARAMS: [&str; 3] = ["patient", "agent", "entity"];
 
+// Rows are never deleted (the trail is append-only), so a plain INTEGER PRIMARY KEY only grows:
+// AUTOINCREMENT would add a `sqlite_sequence` write per record for nothing. (Files made by
+// older binaries keep their AUTOINCREMENT table; both number the same way.)
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_record (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, recorded_ms INTEGER NOT NULL, bytes BLOB NOT NULL);
+    seq INTEGER PRIMARY KEY, recorded_ms INTEGER NOT NULL, bytes BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_patient (
     record INTEGER NOT NULL, patient TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_patient ON audit_patient (patient, record);
