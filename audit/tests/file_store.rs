@@ -112,6 +112,35 @@ fn batch_size_does_not_change_the_root() {
     assert!((1..150).contains(&count("many.log")));
 }
 
+/// The writer's look-again wait after a commit (`FileStoreConfig::poll`) at any setting, none,
+/// shorter than its floor, the default and long: records arriving one by one, with pauses
+/// (the writer going idle in between) and in bursts all become durable, in order.
+#[test]
+fn every_poll_setting_commits_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, poll) in [0, 10, 1_000, 20_000].into_iter().enumerate() {
+        let config = FileStoreConfig::new(ORIGIN).poll(Duration::from_micros(poll));
+        let path = dir.path().join(format!("poll{i}.log"));
+        let (store, _) = FileStore::open(&path, signer(), clock(), config).unwrap();
+        for n in 0..20 {
+            store.append(&record(n), Ack::Durable).unwrap();
+            if n % 5 == 0 {
+                std::thread::sleep(Duration::from_millis(3));
+            }
+        }
+        let burst: Vec<_> = (20..120)
+            .map(|n| store.submit(&record(n)).unwrap())
+            .collect();
+        burst.last().unwrap().wait(Ack::Anchored).unwrap();
+        drop(store);
+        assert_eq!(
+            verify_file(&path, &options()).unwrap().records,
+            120,
+            "poll {poll} us"
+        );
+    }
+}
+
 #[test]
 fn acknowledgement_levels_and_proofs() {
     let dir = tempfile::tempdir().unwrap();

@@ -76,8 +76,27 @@ enum Next {
     Stop,
 }
 
+/// Fails the log if the writer thread unwinds, so that no submitter or waiter waits forever
+/// for a commit that will not come (fail closed: every PHI answer then gets its 503).
+struct FailOnUnwind(Arc<Shared>);
+
+impl Drop for FailOnUnwind {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let msg = "the audit log writer stopped unexpectedly".to_owned();
+            self.0.queue().failed = Some(msg.clone());
+            self.0.space.notify_all();
+            self.0.update(|p| {
+                p.failed = Some(msg);
+                p.closed = true;
+            });
+        }
+    }
+}
+
 impl Writer {
     pub fn run(mut self) {
+        let _unwind = FailOnUnwind(Arc::clone(&self.shared));
         let mut batch: Vec<Vec<u8>> = Vec::with_capacity(self.max_batch);
         let mut buf = Vec::new();
         let result = loop {
@@ -149,7 +168,7 @@ impl Writer {
                 // idleness, so that the next submitter need not wake us; if nothing came, the
                 // load has stopped and the next submitter does.
                 self.polled = true;
-                let wait = self.gap.clamp(MIN_POLL, self.poll);
+                let wait = self.gap.max(MIN_POLL).min(self.poll);
                 let wait = left.map_or(wait, |l| l.min(wait));
                 q = shared
                     .work
