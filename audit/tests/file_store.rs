@@ -112,13 +112,13 @@ fn batch_size_does_not_change_the_root() {
     assert!((1..150).contains(&count("many.log")));
 }
 
-/// The writer's look-again wait after a commit (`FileStoreConfig::poll`) at any setting, none,
-/// shorter than its floor, the default and long: records arriving one by one, with pauses
+/// The writer's look-again wait after a commit (`FileStoreConfig::poll`) at any setting (none,
+/// under its floor, the default, long, the largest): records arriving one by one, with pauses
 /// (the writer going idle in between) and in bursts all become durable, in order.
 #[test]
 fn every_poll_setting_commits_every_record() {
     let dir = tempfile::tempdir().unwrap();
-    for (i, poll) in [0, 10, 1_000, 20_000].into_iter().enumerate() {
+    for (i, poll) in [0, 10, 1_000, 20_000, u64::MAX].into_iter().enumerate() {
         let config = FileStoreConfig::new(ORIGIN).poll(Duration::from_micros(poll));
         let path = dir.path().join(format!("poll{i}.log"));
         let (store, _) = FileStore::open(&path, signer(), clock(), config).unwrap();

@@ -324,7 +324,7 @@ impl FileStore {
             linger: config.linger,
             poll: config.poll,
             last_commit: Instant::now(),
-            gap: config.poll,
+            gap: Duration::ZERO,
             polled: true,
             checkpoint_interval: config.checkpoint_interval,
             next_index: records,

@@ -229,9 +229,10 @@ impl Writer {
         self.log.write_all(buf)?;
         self.log.sync_data()?;
         let now = Instant::now();
-        let per_record =
-            (now.duration_since(self.last_commit) / batch.len().max(1) as u32).min(self.poll);
-        self.gap = (self.gap * 3 + per_record) / 4;
+        let records = u32::try_from(batch.len()).unwrap_or(u32::MAX).max(1);
+        let per_record = (now.duration_since(self.last_commit) / records).min(self.poll);
+        // Saturating: `poll` is the host's to set, up to `Duration::MAX`.
+        self.gap = self.gap.saturating_mul(3).saturating_add(per_record) / 4;
         self.last_commit = now;
         self.polled = false;
         self.offset += buf.len() as u64;
