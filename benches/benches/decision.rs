@@ -29,11 +29,15 @@
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use fhir_types::compartment::{self, CompartmentType};
 use fhir_types::Resource;
-use serde_json::{json, Value};
+use serde_json::Value;
 use smart_auth::decision::Authorizer;
 use smart_auth::request::FhirRequest;
 use smart_auth::scope::Permissions;
 use smart_auth::testing::policy::{context, request};
+
+#[path = "decision/bundle.rs"]
+mod bundle;
+use bundle::bundle_json;
 
 const SCOPES: &str = "openid fhirUser launch/patient patient/Patient.r patient/Observation.rs patient/Condition.rs patient/Encounter.rs";
 
@@ -69,28 +73,6 @@ fn decisions(c: &mut Criterion) {
         b.iter(|| black_box(FhirRequest::from_parts(black_box(&parts), "/fhir", None)))
     });
     g.finish();
-}
-
-fn bundle_json(n: usize) -> Value {
-    let entries: Vec<Value> = (0..n)
-        .map(|i| {
-            let patient = if i % 2 == 0 { "123" } else { "456" };
-            json!({
-                "fullUrl": format!("https://ehr.example/fhir/Observation/o{i}"),
-                "resource": {
-                    "resourceType": "Observation", "id": format!("o{i}"), "status": "final",
-                    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
-                    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-                    "subject": {"reference": format!("Patient/{patient}")},
-                    "performer": [{"reference": "Practitioner/dr"}],
-                    "effectiveDateTime": "2020-01-01T00:00:00Z",
-                    "valueQuantity": {"value": 72, "unit": "beats/minute"}
-                },
-                "search": {"mode": "match"}
-            })
-        })
-        .collect();
-    json!({"resourceType": "Bundle", "type": "searchset", "total": n, "entry": entries})
 }
 
 fn baseline_scan(bundle: &mut Value) -> usize {

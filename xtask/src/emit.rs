@@ -7,7 +7,8 @@ use std::fmt::Write;
 
 /// What the emitter needs to know about the whole model.
 pub struct Ctx {
-    /// `(struct, field)` pairs whose complex value is boxed to break a by-value cycle.
+    /// `(struct, field)` pairs whose complex value is boxed: to break a by-value cycle, or for
+    /// size (`BOXED_FOR_SIZE`).
     pub boxed: BTreeSet<(String, String)>,
     /// Structs that hold a `Resource` somewhere below them (within their own resource).
     pub holds_resources: BTreeSet<String>,

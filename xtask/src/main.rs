@@ -132,7 +132,14 @@ fn generate(
     let model = model::build(&types, &resources, &codes);
     let all: Vec<&Unit> = model.datatypes.iter().chain(&model.resources).collect();
     let ctx = emit::Ctx {
-        boxed: boxed_edges(&all),
+        boxed: boxed_edges(&all)
+            .into_iter()
+            .chain(
+                BOXED_FOR_SIZE
+                    .iter()
+                    .map(|(s, f)| (s.to_string(), f.to_string())),
+            )
+            .collect(),
         holds_resources: holds_resources(&all),
     };
     let mut files = BTreeMap::new();
@@ -197,6 +204,12 @@ fn mod_rs(generated_dir: &Path) -> String {
     }
     s
 }
+
+/// Optional `(struct, field)`s boxed for size rather than for a cycle: large, and absent from
+/// the values moved in bulk. A search result's `BundleEntry` (filtered entry by entry, the kept
+/// ones moved down) has neither `request` nor `response`, which inline were over 60% of its
+/// size; a history or batch entry pays one allocation for each it has.
+const BOXED_FOR_SIZE: &[(&str, &str)] = &[("BundleEntry", "request"), ("BundleEntry", "response")];
 
 /// `(struct, field)` edges held by value that lie on a cycle: those are boxed.
 fn boxed_edges(units: &[&Unit]) -> BTreeSet<(String, String)> {

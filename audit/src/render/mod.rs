@@ -189,7 +189,7 @@ pub fn feed_bundle(events: impl IntoIterator<Item = AuditEvent>) -> Bundle {
         let mut request = BundleEntryRequest::default();
         request.method = "POST".into();
         request.url = "AuditEvent".into();
-        entry.request = Some(request);
+        entry.request = Some(Box::new(request));
     }
     b
 }

@@ -6,7 +6,7 @@ use fhir_types::{Resource, ResourceType};
 use serde_json::Value;
 
 use super::membership::{in_compartment, linked_to, links};
-use super::{Denial, DenialReason, Permit, Reach};
+use super::{level_index, Denial, DenialReason, Permit, Reach};
 use crate::request::CompartmentRef;
 use crate::scope::{constraint, Permissions};
 
@@ -18,6 +18,16 @@ pub struct FilterReport {
     pub kept: usize,
     /// Entries removed because the token may not see them.
     pub removed: usize,
+}
+
+/// What the scopes grant on one resource type: per level (patient, user, system) the letters
+/// of its unconstrained scopes, and the letters of its scopes with granular constraints (those
+/// are checked one by one). A check is then a lookup, not a walk over the scopes.
+#[derive(Debug, Clone, Copy)]
+struct TypeGrants {
+    ty: ResourceType,
+    open: [Permissions; 3],
+    constrained: Permissions,
 }
 
 impl Permit {
@@ -57,19 +67,61 @@ impl Permit {
     }
 
     fn allows_inner(&self, resource: &Resource, needed: Permissions, write: bool) -> bool {
+        let grants = self.type_grants(resource.resource_type());
+        self.allows_granted(&grants, resource, needed, write)
+    }
+
+    /// What the scopes grant on `ty`, summed up per level (see [`TypeGrants`]).
+    fn type_grants(&self, ty: ResourceType) -> TypeGrants {
+        let mut grants = TypeGrants {
+            ty,
+            open: [Permissions::NONE; 3],
+            constrained: Permissions::NONE,
+        };
+        for s in self.scopes.resource_scopes() {
+            if !s.resource().covers(ty) {
+                continue;
+            }
+            if s.constraints().is_empty() {
+                let open = &mut grants.open[level_index(s.level())];
+                *open = *open | s.permissions();
+            } else {
+                grants.constrained = grants.constrained | s.permissions();
+            }
+        }
+        grants
+    }
+
+    /// [`allows_inner`](Self::allows_inner) with the resource type's grants already summed up:
+    /// some unconstrained scope granting one of `needed` whose level reaches the resource, or
+    /// some constrained one that also matches.
+    fn allows_granted(
+        &self,
+        grants: &TypeGrants,
+        resource: &Resource,
+        needed: Permissions,
+        write: bool,
+    ) -> bool {
         if let Some(CompartmentRef { resource_type, id }) = &self.confine {
             if !in_compartment(*resource_type, id, resource, self.base()) {
                 return false;
             }
         }
+        let open = grants.open.iter().zip(&self.reach).any(|(granted, reach)| {
+            granted.intersects(needed) && self.holds(reach, resource, write)
+        });
+        open || (grants.constrained.intersects(needed)
+            && self.allows_constrained(resource, needed, write))
+    }
+
+    /// Whether a scope with granular constraints grants one of `needed` on the resource's type,
+    /// reaches it, and all its constraints match (checked on the resource's JSON form).
+    fn allows_constrained(&self, resource: &Resource, needed: Permissions, write: bool) -> bool {
         let ty = resource.resource_type();
         let mut json: Option<Option<Value>> = None;
         for (scope, reach) in self.granting(ty, needed) {
-            if !self.holds(reach, resource, write) {
+            if scope.constraints().is_empty() || !self.holds(reach, resource, write) {
                 continue;
-            }
-            if scope.constraints().is_empty() {
-                return true;
             }
             let json = json.get_or_insert_with(|| {
                 serde_json::from_slice(&fhir_types::json::to_vec(resource)).ok()
@@ -191,8 +243,9 @@ impl Permit {
             self.needed
         };
         let before = bundle.entry.len();
+        let mut grants = Vec::new();
         bundle.entry.retain_mut(|entry| {
-            let keep = self.keeps(entry, primary);
+            let keep = self.keeps(entry, primary, &mut grants);
             if !keep {
                 removed.extend(entry.resource.take());
             }
@@ -208,8 +261,27 @@ impl Permit {
         }
     }
 
-    /// Whether a result entry may stay in the Bundle (`primary`: what a match needs).
-    fn keeps(&self, entry: &BundleEntry, primary: Permissions) -> bool {
+    /// Whether a result entry may stay in the Bundle (`primary`: what a match needs). `grants`
+    /// holds the grants of each type met so far in the Bundle, so the scopes are walked once
+    /// per type rather than once per entry.
+    fn keeps(
+        &self,
+        entry: &BundleEntry,
+        primary: Permissions,
+        grants: &mut Vec<TypeGrants>,
+    ) -> bool {
+        let mut allows = |r: &Resource, needed| {
+            let ty = r.resource_type();
+            let g = match grants.iter().find(|g| g.ty == ty) {
+                Some(g) => *g,
+                None => {
+                    let g = self.type_grants(ty);
+                    grants.push(g);
+                    g
+                }
+            };
+            self.allows_granted(&g, r, needed, false)
+        };
         let mode = entry
             .search
             .as_ref()
@@ -217,8 +289,8 @@ impl Permit {
             .and_then(|m| m.as_str());
         match (&entry.resource, mode) {
             (Some(Resource::OperationOutcome(_)), Some("outcome")) => true,
-            (Some(r), Some("include")) => self.allows(r, Permissions::READ | Permissions::SEARCH),
-            (Some(r), _) => self.is_instance(r) && self.allows(r, primary),
+            (Some(r), Some("include")) => allows(r, Permissions::READ | Permissions::SEARCH),
+            (Some(r), _) => self.is_instance(r) && allows(r, primary),
             (None, _) => {
                 let url = entry
                     .request

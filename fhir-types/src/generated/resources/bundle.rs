@@ -240,11 +240,11 @@ pub struct BundleEntry {
     /// Additional execution information (transaction/batch/history) (`Bundle.entry.request`, 0..1)
     ///
     /// Additional information about how this entry should be processed as part of a transaction or batch.  For history, it shows how the entry was processed to create the version contained in the entry.
-    pub request: Option<BundleEntryRequest>,
+    pub request: Option<Box<BundleEntryRequest>>,
     /// Results of execution (transaction/batch/history) (`Bundle.entry.response`, 0..1)
     ///
     /// Indicates the results of processing the corresponding 'request' entry in the batch or transaction being responded to or what the results of an operation where when returning history.
-    pub response: Option<BundleEntryResponse>,
+    pub response: Option<Box<BundleEntryResponse>>,
 }
 
 impl BundleEntry {
@@ -269,8 +269,8 @@ impl BundleEntry {
         write_opt_prim(w, "fullUrl", "_fullUrl", &self.full_url, w_str);
         write_opt(w, "resource", &self.resource, Resource::write);
         write_opt(w, "search", &self.search, BundleEntrySearch::write);
-        write_opt(w, "request", &self.request, BundleEntryRequest::write);
-        write_opt(w, "response", &self.response, BundleEntryResponse::write);
+        write_opt_box(w, "request", &self.request, BundleEntryRequest::write);
+        write_opt_box(w, "response", &self.response, BundleEntryResponse::write);
         w.end_object();
     }
 
@@ -299,14 +299,14 @@ impl BundleEntry {
             &self.search,
             BundleEntrySearch::visit_refs,
         );
-        visit_opt(
+        visit_opt_box(
             path,
             f,
             ".request",
             &self.request,
             BundleEntryRequest::visit_refs,
         );
-        visit_opt(
+        visit_opt_box(
             path,
             f,
             ".response",
@@ -336,10 +336,10 @@ impl ReadFields for BundleEntry {
             1 => many(p, &mut self.link, BundleLink::read),
             2 => opt(p, &mut self.search, BundleEntrySearch::read),
             3 => opt_prim_value(p, &mut self.full_url, uri),
-            4 => opt(p, &mut self.request, BundleEntryRequest::read),
+            4 => opt_box(p, &mut self.request, BundleEntryRequest::read),
             5 => opt_prim_element(p, &mut self.full_url),
             6 => opt(p, &mut self.resource, Resource::read),
-            7 => opt(p, &mut self.response, BundleEntryResponse::read),
+            7 => opt_box(p, &mut self.response, BundleEntryResponse::read),
             8 => many(p, &mut self.extension, Extension::read),
             9 => many(p, &mut self.modifier_extension, Extension::read),
             _ => Ok(()),
