@@ -339,6 +339,7 @@ impl FileStore {
             next_index: records,
             offset,
             allocated,
+            preallocation_failed: false,
             anchored: checkpoint_size,
             unflushed: None,
             last_signed: Instant::now(),

@@ -61,6 +61,8 @@ pub(super) struct Writer {
     pub offset: u64,
     /// Length of the log file (`offset` plus preallocated zeros).
     pub allocated: u64,
+    /// Preallocation failed once (no space): records are written at their exact size.
+    pub preallocation_failed: bool,
     /// Records covered by the last flushed checkpoint.
     pub anchored: u64,
     /// The last checkpoint written and not yet flushed.
@@ -234,7 +236,7 @@ impl Writer {
         }
         let end = self.offset + buf.len() as u64;
         if end > self.allocated {
-            self.preallocate(end)?;
+            self.preallocate(end);
         }
         self.log.seek(SeekFrom::Start(self.offset))?;
         self.log.write_all(buf)?;
@@ -267,17 +269,32 @@ impl Writer {
     /// Extends the log file with written zeros (not a hole: writing into a hole allocates
     /// blocks, a metadata change the next `fdatasync` would flush) to cover `end`, in
     /// [`PREALLOCATE`] steps. The caller's `fdatasync` flushes the new size once per step.
-    fn preallocate(&mut self, end: u64) -> std::io::Result<()> {
+    ///
+    /// Only an optimisation: when the zeros cannot be written (a full disk, a file size
+    /// limit) they are cut again and records are written at their exact size from then on,
+    /// so the log fails no earlier than it would without preallocation.
+    fn preallocate(&mut self, end: u64) {
+        if self.preallocation_failed {
+            return;
+        }
+        let start = self.allocated;
         let step = PREALLOCATE as u64;
         let target = end.div_ceil(step).saturating_mul(step);
         let zeros = vec![0u8; PREALLOCATE];
-        self.log.seek(SeekFrom::Start(self.allocated))?;
-        while self.allocated < target {
-            let n = (target - self.allocated).min(step) as usize;
-            self.log.write_all(&zeros[..n])?;
-            self.allocated += n as u64;
+        let mut grow = || -> std::io::Result<()> {
+            self.log.seek(SeekFrom::Start(self.allocated))?;
+            while self.allocated < target {
+                let n = (target - self.allocated).min(step) as usize;
+                self.log.write_all(&zeros[..n])?;
+                self.allocated += n as u64;
+            }
+            Ok(())
+        };
+        if grow().is_err() {
+            self.preallocation_failed = true;
+            let _ = self.log.set_len(start);
+            self.allocated = start;
         }
-        Ok(())
     }
 
     /// Records covered by the last written checkpoint.
