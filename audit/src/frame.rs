@@ -8,6 +8,11 @@
 //! checksum = SHA-256(length || index || leaf_hash(payload))[..16]
 //! ```
 //!
+//! The file may end with zero bytes after the last frame: space the writer preallocates (see
+//! [`crate::store::file`]) so that a commit's `fdatasync` need not also write the inode's new
+//! size. Readers take a run of zeros reaching the end of the file as the end of the log; any
+//! other byte in it makes the first frame there damaged (no frame starts with a zero length).
+//!
 //! The checksum makes a torn or overwritten frame detectable; tamper evidence against someone
 //! who recomputes it comes from the Merkle root and signed checkpoints. A checkpoint file
 //! starts with [`CHECKPOINT_MAGIC`] and holds frames `u32 LE length | note | checksum` with
@@ -65,6 +70,11 @@ pub enum FrameError {
     TooLong,
     /// The checksum does not match.
     Checksum,
+}
+
+/// Whether `buf` is all zeros: a preallocated tail, not a frame.
+pub fn is_preallocated(buf: &[u8]) -> bool {
+    buf.iter().all(|&b| b == 0)
 }
 
 /// Decodes the record frame at the start of `buf`.

@@ -214,6 +214,22 @@ pub(crate) struct LogScan {
     pub stop: Option<(ProblemKind, u64)>,
     /// Whether the stop is an incomplete frame reaching end-of-file.
     pub torn: bool,
+    /// Zero bytes after the last good frame up to the end (preallocated space, not damage).
+    pub preallocated: u64,
+}
+
+/// Whether a frame that does not decode at the start of `rest` is a write torn over
+/// preallocated space: nothing but zeros follows the extent its length field claims.
+fn torn_in_place(rest: &[u8]) -> bool {
+    let Some(len) = rest.get(..4) else {
+        return false;
+    };
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    if len == 0 || len > crate::model::MAX_RECORD_LEN {
+        return false;
+    }
+    let extent = (frame::RECORD_OVERHEAD + len).min(rest.len());
+    frame::is_preallocated(&rest[extent..])
 }
 
 /// Scans log bytes (header included). An empty input is an empty log.
@@ -235,6 +251,10 @@ pub(crate) fn scan_log(buf: &[u8]) -> LogScan {
     let mut pos = 8usize;
     scan.valid_end = 8;
     while pos < buf.len() {
+        if frame::is_preallocated(&buf[pos..]) {
+            scan.preallocated = (buf.len() - pos) as u64;
+            return scan;
+        }
         let expected = scan.tree.size();
         match frame::decode_record(&buf[pos..]) {
             Ok(f) if f.index == expected => {
@@ -253,7 +273,7 @@ pub(crate) fn scan_log(buf: &[u8]) -> LogScan {
                 return scan;
             }
             Err(e) => {
-                scan.torn = e == FrameError::Incomplete;
+                scan.torn = e == FrameError::Incomplete || torn_in_place(&buf[pos..]);
                 scan.stop = Some((ProblemKind::DamagedRecord, pos as u64));
                 return scan;
             }

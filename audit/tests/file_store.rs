@@ -203,7 +203,14 @@ fn torn_tail_is_cut_and_the_log_verifies() {
     }
     store.close().unwrap();
     let intact = std::fs::read(&path).unwrap();
-    // Half a frame (a crash inside write()), then garbage where pages were not flushed.
+    // The records end where the frames stop decoding; preallocated zeros follow.
+    let mut end = fhir_audit::frame::LOG_MAGIC.len();
+    while let Ok(f) = fhir_audit::frame::decode_record(&intact[end..]) {
+        end += f.len;
+    }
+    assert!(intact.len() > end && intact[end..].iter().all(|&b| b == 0));
+    // Written over the zeros after the last record: half a frame (a crash inside write()),
+    // zeros (nothing written), garbage where pages were not flushed.
     let mut half = Vec::new();
     fhir_audit::frame::encode_record(
         5,
@@ -217,8 +224,13 @@ fn torn_tail_is_cut_and_the_log_verifies() {
         half.clone().into_iter().rev().collect(),
     ] {
         let mut torn = intact.clone();
-        torn.extend_from_slice(&tail);
+        torn[end..end + tail.len()].copy_from_slice(&tail);
         std::fs::write(&path, &torn).unwrap();
+        let cut = if tail.iter().all(|&b| b == 0) {
+            0
+        } else {
+            (intact.len() - end) as u64
+        };
         let mut cps = std::fs::OpenOptions::new()
             .append(true)
             .open(checkpoint_path(&path))
@@ -229,10 +241,12 @@ fn torn_tail_is_cut_and_the_log_verifies() {
             FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
         assert_eq!(
             (rec.records, rec.log_bytes_cut, rec.checkpoint_bytes_cut),
-            (5, tail.len() as u64, 3)
+            (5, cut, 3)
         );
         drop(store);
-        assert_eq!(std::fs::read(&path).unwrap(), intact);
+        let after = std::fs::read(&path).unwrap();
+        assert_eq!(after[..end], intact[..end]);
+        assert!(after[end..].iter().all(|&b| b == 0));
         assert!(verify_file(&path, &options()).unwrap().is_ok());
     }
 }

@@ -220,6 +220,8 @@ fn a_record_appended_after_the_last_checkpoint_is_reported_as_uncovered() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = make_log(dir.path());
     let mut log = std::fs::read(&path).unwrap();
+    // Written where the writer would write the next record, over the preallocated zeros.
+    log.truncate(records_end(&log));
     let forged = record(77).to_log_bytes().unwrap();
     fhir_audit::frame::encode_record(
         N,
@@ -306,4 +308,37 @@ fn store_refuses_to_open_a_tampered_or_rolled_back_log() {
     let err = FileStore::open(&path, wrong_key, clock(), FileStoreConfig::new(ORIGIN)).unwrap_err();
     assert!(matches!(err, StoreError::Checkpoint(_)), "{err}");
     FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+}
+
+#[test]
+fn the_preallocated_tail_verifies_only_while_it_is_all_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, anchor) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let end = records_end(&log);
+    assert!(
+        log.len() > end,
+        "the writer preallocates zeros past the records"
+    );
+    let r = verify(&path, Some(&anchor));
+    assert!(r.is_ok(), "{r}");
+    assert_eq!((r.records, r.covered), (N, N));
+    // One byte far into the zeros: not a torn write of the next frame, but damage there.
+    let mut damaged = log.clone();
+    damaged[log.len() - 1] = 1;
+    std::fs::write(&path, &damaged).unwrap();
+    let r = verify(&path, Some(&anchor));
+    assert!(!r.is_ok(), "{r}");
+    assert_eq!(r.first_problem().unwrap().offset, Some(end as u64));
+    // A frame appended after the zeros is not a record of the log either.
+    let mut appended = log.clone();
+    let forged = record(77).to_log_bytes().unwrap();
+    fhir_audit::frame::encode_record(
+        N,
+        &forged,
+        &fhir_audit::merkle::leaf_hash(&forged),
+        &mut appended,
+    );
+    std::fs::write(&path, &appended).unwrap();
+    assert!(!verify(&path, Some(&anchor)).is_ok());
 }

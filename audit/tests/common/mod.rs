@@ -50,12 +50,18 @@ pub fn record(i: u64) -> AuditRecord {
 pub fn frames(log: &[u8]) -> Vec<(usize, usize, u64, Vec<u8>)> {
     let mut out = Vec::new();
     let mut pos = 8;
-    while pos < log.len() {
+    // Zeros at the end are space the writer preallocated, not frames.
+    while pos < log.len() && !frame::is_preallocated(&log[pos..]) {
         let f = frame::decode_record(&log[pos..]).expect("intact frame");
         out.push((pos, f.len, f.index, f.payload.to_vec()));
         pos += f.len;
     }
     out
+}
+
+/// Where the last frame of a log file ends (preallocated zeros may follow).
+pub fn records_end(log: &[u8]) -> usize {
+    frames(log).last().map_or(8, |(pos, len, _, _)| pos + len)
 }
 
 /// Re-encodes frames (as an attacker who knows the format would).

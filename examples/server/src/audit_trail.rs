@@ -10,8 +10,9 @@
 //! disclose nothing) are queued without waiting. An in-memory log (no `--audit-log`) cannot be
 //! durable: that is the development default only.
 //!
-//! The store's copy (AuditEvents and the per-patient index of disclosures) is a view of the
-//! log, written by a background thread in large batches (one store transaction per batch, at
+//! The store's copy (a row per record, and the in-memory index of their AuditEvents and of the
+//! records per patient, see [`crate::store::audit_index`]) is a view of the log, written by a
+//! background thread in large batches (one store transaction per 256 records, at
 //! least every [`MATERIALIZE_EVERY`]); a request that may read that view first waits for
 //! everything recorded before it ([`AuditTrail::sync`]), so an answered request's AuditEvent is
 //! readable as soon as its response arrives. A crash loses at most the last batch of the view,
@@ -30,7 +31,7 @@ use tokio::sync::oneshot;
 
 use crate::audit_keys::signer_for;
 use crate::store::audit::PreparedRecord;
-use crate::store::{self, Store};
+use crate::store::Store;
 
 /// The log's origin line in its signed checkpoints.
 pub const ORIGIN: &str = "secure-fhir-server/audit";
@@ -339,12 +340,7 @@ fn write_view(store: &Store, config: &RenderConfig, records: Vec<(AuditRecord, V
             .iter()
             .map(|(r, bytes)| PreparedRecord::new(r, bytes, config, store.base()))
             .collect();
-        let r = store.transaction(|tx| -> Result<(), store::StoreError> {
-            for p in &prepared {
-                tx.insert_audit(p)?;
-            }
-            Ok(())
-        });
+        let r = store.insert_audit(&prepared);
         if let Err(e) = &r {
             eprintln!("secure-fhir-server: AuditEvents not stored: {e}");
             ok = false;

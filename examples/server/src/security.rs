@@ -189,7 +189,14 @@ impl Access for PermitAccess {
         }
         if requested {
             if let Some(n) = self.authorized.narrowing() {
-                clauses.extend(narrowing_clauses(rtype, n));
+                // The request's own narrowing usually repeats the type's (the same
+                // compartment): an identical clause narrows nothing more and would be
+                // evaluated twice per row.
+                for c in narrowing_clauses(rtype, n) {
+                    if !clauses.contains(&c) {
+                        clauses.push(c);
+                    }
+                }
             }
         }
         Some(clauses)

@@ -6,7 +6,7 @@ mod server_support;
 
 use std::time::Duration;
 
-use server_support::{run, Server};
+use server_support::{run, Scratch, Server};
 
 fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
     for _ in 0..100 {
@@ -200,4 +200,53 @@ fn audit_events_are_read_and_searched_by_each_parameter() {
     let r = s.request("DELETE", &format!("/AuditEvent/{id}"), Some(&t), &[], None);
     assert!(r.status == 405 || r.status == 403, "{}", r.status);
     assert_eq!(s.get(&format!("/AuditEvent/{id}"), &auditor).status, 200);
+}
+
+#[test]
+fn a_restarted_server_serves_the_same_audit_events() {
+    let dir = Scratch::new();
+    let db = dir.path("store.db").display().to_string();
+    let mut s = Server::start(&["--db", &db]);
+    let t = s.patient_token("patient/*.rs");
+    let auditor = s.patient_token("patient/AuditEvent.rs");
+    assert_eq!(s.get("/Patient/example", &t).status, 200);
+    assert_eq!(s.get("/Observation?patient=example", &t).status, 200);
+    assert_eq!(s.get("/Patient/pat-2", &t).status, 404);
+    let queries = [
+        "/AuditEvent?_count=1000",
+        "/AuditEvent?patient=example&_count=1000",
+        "/AuditEvent?entity=Patient/example&_count=1000",
+        "/AuditEvent?agent=Device/secure-fhir-server&_count=1000",
+        "/AuditEvent?date=ge2020-01-01&_count=1000",
+        "/Patient/example/AuditEvent?_count=1000",
+    ];
+    let answers = |s: &Server| -> Vec<Vec<serde_json::Value>> {
+        queries
+            .iter()
+            .map(|q| {
+                let r = s.get(q, &auditor);
+                assert_eq!(r.status, 200, "{q}: {}", r.text());
+                let v = r.json();
+                let entries = v["entry"].as_array().cloned().unwrap_or_default();
+                entries.into_iter().map(|e| e["resource"].clone()).collect()
+            })
+            .collect()
+    };
+    let before = answers(&s);
+    // Let the view take the searches' own records too, then restart on the same files.
+    std::thread::sleep(Duration::from_millis(600));
+    s.restart();
+    let after = answers(&s);
+    for ((q, b), a) in queries.iter().zip(&before).zip(&after) {
+        assert!(b.len() >= 2, "{q}: {b:?}");
+        // The events from before the restart keep their ids and content, oldest first.
+        assert!(a.len() > b.len(), "{q}");
+        assert_eq!(&a[..b.len()], &b[..], "{q}");
+    }
+    for event in &before[0] {
+        let id = event["id"].as_str().unwrap();
+        assert_eq!(&s.get(&format!("/AuditEvent/{id}"), &auditor).json(), event);
+    }
+    let r = s.get("/Patient/example/$disclosures", &t);
+    assert_eq!(r.status, 200, "{}", r.text());
 }

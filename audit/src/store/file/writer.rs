@@ -16,7 +16,7 @@
 //! [`Ack::Durable`]: crate::store::Ack::Durable
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,10 @@ use crate::merkle::leaf_hash;
 
 /// The longest a committed batch waits for a signed checkpoint to be written.
 pub(super) const SIGN_EVERY: Duration = Duration::from_millis(10);
+
+/// How much the log file grows at a time: zeros written ahead of the records (see
+/// [`super`]).
+pub(super) const PREALLOCATE: usize = 1 << 20;
 
 /// The shortest look-again wait after a commit (see [`FileStoreConfig::poll`]).
 ///
@@ -53,8 +57,12 @@ pub(super) struct Writer {
     pub polled: bool,
     pub checkpoint_interval: Duration,
     pub next_index: u64,
-    /// End of the log file.
+    /// End of the log's last record: where the next batch is written.
     pub offset: u64,
+    /// Length of the log file (`offset` plus preallocated zeros).
+    pub allocated: u64,
+    /// Preallocation failed once (no space): records are written at their exact size.
+    pub preallocation_failed: bool,
     /// Records covered by the last flushed checkpoint.
     pub anchored: u64,
     /// The last checkpoint written and not yet flushed.
@@ -226,6 +234,11 @@ impl Writer {
             frame::encode_record(first + i as u64, payload, &leaf, buf);
             leaves.push(leaf);
         }
+        let end = self.offset + buf.len() as u64;
+        if end > self.allocated {
+            self.preallocate(end);
+        }
+        self.log.seek(SeekFrom::Start(self.offset))?;
         self.log.write_all(buf)?;
         self.log.sync_data()?;
         let now = Instant::now();
@@ -251,6 +264,37 @@ impl Writer {
             .extend(frame_offsets);
         self.shared.update(|p| p.durable = end);
         self.sign_if_due(buf)
+    }
+
+    /// Extends the log file with written zeros (not a hole: writing into a hole allocates
+    /// blocks, a metadata change the next `fdatasync` would flush) to cover `end`, in
+    /// [`PREALLOCATE`] steps. The caller's `fdatasync` flushes the new size once per step.
+    ///
+    /// Only an optimisation: when the zeros cannot be written (a full disk, a file size
+    /// limit) they are cut again and records are written at their exact size from then on,
+    /// so the log fails no earlier than it would without preallocation.
+    fn preallocate(&mut self, end: u64) {
+        if self.preallocation_failed {
+            return;
+        }
+        let start = self.allocated;
+        let step = PREALLOCATE as u64;
+        let target = end.div_ceil(step).saturating_mul(step);
+        let zeros = vec![0u8; PREALLOCATE];
+        let mut grow = || -> std::io::Result<()> {
+            self.log.seek(SeekFrom::Start(self.allocated))?;
+            while self.allocated < target {
+                let n = (target - self.allocated).min(step) as usize;
+                self.log.write_all(&zeros[..n])?;
+                self.allocated += n as u64;
+            }
+            Ok(())
+        };
+        if grow().is_err() {
+            self.preallocation_failed = true;
+            let _ = self.log.set_len(start);
+            self.allocated = start;
+        }
     }
 
     /// Records covered by the last written checkpoint.

@@ -1,116 +1,102 @@
-//! The store's view of the audit trail: each audit record's canonical log bytes (also the
-//! per-patient index behind the accounting of disclosures), one narrow row per AuditEvent, and
-//! that event's searched references; the BALP AuditEvent itself (`fhir_audit::render`) is
-//! rendered from the record when it is read.
+//! The store's view of the audit trail: each audit record's canonical log bytes in one
+//! SQLite row (`audit_record`), and an in-memory index of its AuditEvents
+//! ([`super::audit_index`]); the BALP AuditEvent itself (`fhir_audit::render`) is rendered
+//! from the record when it is read.
 //!
 //! Storing every AuditEvent as an ordinary resource (its JSON twice, a dozen search rows with
 //! three indexes each, compartment rows) was most of the server's CPU under load, for events
-//! that are written on every request and read rarely. An event is now one row and a few
-//! references in one clustered index. Served: read, vread (version 1), history, search by
-//! `_id`, `_lastUpdated`, `date`, `patient`, `agent`, `entity` (and the Patient compartment,
-//! which is `patient`), `_revinclude` and `_include` through those references. An event's id is
-//! its row number, and `meta.lastUpdated` its `recorded` time.
+//! that are written on every request and read rarely; so later were the seven rows a record
+//! took in narrow tables. Served: read, vread (version 1), history, search by `_id`,
+//! `_lastUpdated`, `date`, `patient`, `agent`, `entity` (and the Patient compartment, which is
+//! `patient`), `_revinclude` and `_include` through those references. An event's id is its
+//! number in the index, and `meta.lastUpdated` its `recorded` time.
 
-use chrono::{SecondsFormat, TimeZone, Utc};
-use fhir_audit::render::{event_references, to_audit_events, EventReferences, RenderConfig};
+use chrono::{TimeZone, Utc};
+use fhir_audit::render::{event_references, to_audit_events, RenderConfig};
 use fhir_audit::AuditRecord;
 use fhir_types::Resource;
-use rusqlite::types::Value as Sql;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use super::index::resolve_reference;
-use super::params::Kind;
-use super::query::{any, bind, date_sql, Clause, Match};
-use super::{time, Result, Tx, Version};
+use super::audit_index::{event_number, references, AuditIndex, Entry, Found, REFERENCE_PARAMS};
+use super::query::Clause;
+use super::{time, Result, Store, StoreError, Tx, Version};
 
 /// The resource type served from this view.
 pub const AUDIT_EVENT: &str = "AuditEvent";
 
-/// The reference parameters the view indexes (with `date`, `_id` and `_lastUpdated`).
-const REFERENCE_PARAMS: [&str; 3] = ["patient", "agent", "entity"];
-
 // Rows are never deleted (the trail is append-only), so a plain INTEGER PRIMARY KEY only grows:
 // AUTOINCREMENT would add a `sqlite_sequence` write per record for nothing. (Files made by
-// older binaries keep their AUTOINCREMENT table; both number the same way.)
+// older binaries keep their AUTOINCREMENT table; both number the same way.) The tables of the
+// former layout (a row per event, its references and patients) are dropped: the index is
+// rebuilt from the records, with the same event numbers.
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_record (
     seq INTEGER PRIMARY KEY, recorded_ms INTEGER NOT NULL, bytes BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_patient (
-    record INTEGER NOT NULL, patient TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_by_patient ON audit_patient (patient, record);
-CREATE TABLE IF NOT EXISTS audit_event (
-    seq INTEGER PRIMARY KEY, record INTEGER NOT NULL, part INTEGER NOT NULL,
-    lo INTEGER NOT NULL, hi INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_event_ref (
-    code TEXT NOT NULL, value TEXT NOT NULL, system TEXT NOT NULL, event INTEGER NOT NULL,
-    PRIMARY KEY (code, value, system, event)) WITHOUT ROWID;
+DROP TABLE IF EXISTS audit_patient;
+DROP TABLE IF EXISTS audit_event;
+DROP TABLE IF EXISTS audit_event_ref;
 ";
-
-/// One searched reference of an event: parameter code, target type, target id.
-type Ref = (&'static str, String, String);
 
 /// An audit record ready for the store, prepared outside its lock.
 pub struct PreparedRecord {
-    recorded_ms: i64,
-    range: (i64, i64),
     bytes: Vec<u8>,
-    patients: Vec<String>,
-    /// The references of each AuditEvent the record renders to, in rendering order.
-    events: Vec<Vec<Ref>>,
+    entry: Entry,
 }
 
 impl PreparedRecord {
     /// Prepares `record`, whose log form is `bytes`.
     pub fn new(record: &AuditRecord, bytes: &[u8], config: &RenderConfig, base: &str) -> Self {
-        let recorded_ms = record.recorded.timestamp_millis();
-        // `date` is `recorded`, indexed as the generic index would index its text.
-        let text = record.recorded.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-        let range = time::instant_range(&text).unwrap_or((recorded_ms, recorded_ms + 1));
-        // Told by the renderer without rendering each event (rendering was most of this).
-        let events = event_references(record, config)
-            .iter()
-            .map(|e| references(e, base))
-            .collect();
         PreparedRecord {
-            recorded_ms,
-            range,
             bytes: bytes.to_vec(),
-            patients: record.patients.clone(),
-            events,
+            entry: Entry::new(record, config, base),
         }
     }
 }
 
-/// The `patient`, `agent` and `entity` references of an event (R4: `agent.who`,
-/// `entity.what`, and those of them that are Patients), resolved like the generic index
-/// resolves them.
-fn references(event: &EventReferences, base: &str) -> Vec<Ref> {
-    let mut out = Vec::new();
-    let mut add = |code: &'static str, r: &str| {
-        if let Some((rtype, id)) = resolve_reference(r, base) {
-            if rtype == "Patient" {
-                out.push(("patient", rtype.clone(), id.clone()));
+/// The index of the records stored in `conn`, in row order (as they were first indexed).
+/// A record that no longer parses fails the opening: skipping it would renumber every later
+/// AuditEvent.
+pub(super) fn load_index(conn: &Connection, base: &str) -> Result<AuditIndex> {
+    let config = crate::audit_trail::render_config();
+    let mut index = AuditIndex::default();
+    let mut stmt = conn.prepare("SELECT seq, bytes FROM audit_record ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let bytes = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        let record = AuditRecord::from_log_bytes(bytes)
+            .map_err(|e| StoreError(format!("audit record {seq} does not parse: {e}")))?;
+        index
+            .add(seq, &Entry::new(&record, &config, base))
+            .map_err(StoreError)?;
+    }
+    Ok(index)
+}
+
+impl Store {
+    /// Stores audit records (one transaction) and indexes their AuditEvents.
+    pub fn insert_audit(&self, records: &[PreparedRecord]) -> Result<()> {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let tx = inner.conn.transaction()?;
+        let mut seqs = Vec::with_capacity(records.len());
+        {
+            let mut ins =
+                tx.prepare_cached("INSERT INTO audit_record (recorded_ms, bytes) VALUES (?1, ?2)")?;
+            for r in records {
+                ins.execute(params![r.entry.recorded_ms, r.bytes])?;
+                seqs.push(tx.last_insert_rowid());
             }
-            out.push((code, rtype, id));
         }
-    };
-    for a in &event.agents {
-        add("agent", a);
+        tx.commit()?;
+        // Indexed once committed, under the same lock: readers never see an event whose
+        // record is not stored.
+        for (r, seq) in records.iter().zip(seqs) {
+            inner.audit.add(seq, &r.entry).map_err(StoreError)?;
+        }
+        Ok(())
     }
-    for e in &event.entities {
-        add("entity", e);
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// The row number an AuditEvent id names (ids are canonical decimals).
-fn event_seq(id: &str) -> Option<i64> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0 && n.to_string() == id)
 }
 
 /// Whether the view can run a search with `clauses` and `_include`s: a search naming any
@@ -129,96 +115,15 @@ fn supports(clause: &Clause) -> bool {
     }
 }
 
-/// `clauses` as a SQL condition over the event row aliased `c`. A clause the view cannot
-/// evaluate matches nothing (a narrowing it cannot apply grants nothing).
-fn where_sql(clauses: &[Clause], args: &mut Vec<Sql>) -> String {
-    if clauses.is_empty() {
-        return "1".into();
-    }
-    let parts: Vec<String> = clauses.iter().map(|c| clause_sql(c, args)).collect();
-    format!("({})", parts.join(" AND "))
-}
-
-fn clause_sql(clause: &Clause, args: &mut Vec<Sql>) -> String {
-    let dates = |values: &[Match], lo: &str, hi: &str, args: &mut Vec<Sql>| {
-        let ors = values
-            .iter()
-            .filter_map(|m| match m {
-                Match::Date {
-                    prefix,
-                    lo: a,
-                    hi: b,
-                } => Some(date_sql(*prefix, lo, hi, *a, *b, args)),
-                _ => None,
-            })
-            .collect();
-        any(ors)
-    };
-    match clause {
-        Clause::Id(ids) => {
-            let marks: Vec<String> = ids
-                .iter()
-                .filter_map(|id| event_seq(id))
-                .map(|n| bind(args, Sql::Integer(n)))
-                .collect();
-            if marks.is_empty() {
-                return "0".into();
-            }
-            format!("c.seq IN ({})", marks.join(","))
-        }
-        Clause::LastUpdated(values) => dates(values, "c.lo", "c.lo + 1", args),
-        Clause::Param {
-            code: "date",
-            values,
-            ..
-        } => dates(values, "c.lo", "c.hi", args),
-        Clause::Param {
-            code,
-            kind: Kind::Reference,
-            values,
-        } if REFERENCE_PARAMS.contains(code) => {
-            let ors = values
-                .iter()
-                .map(|m| match m {
-                    Match::Reference { rtype, id } => {
-                        reference_sql(code, rtype.as_deref(), id, args)
-                    }
-                    _ => "0".into(),
-                })
-                .collect();
-            any(ors)
-        }
-        Clause::InCompartment { ctype, id } if ctype == "Patient" => {
-            reference_sql("patient", Some("Patient"), id, args)
-        }
-        Clause::AnyOf(groups) => any(groups.iter().map(|g| where_sql(g, args)).collect()),
-        _ => "0".into(),
-    }
-}
-
-fn reference_sql(code: &str, rtype: Option<&str>, id: &str, args: &mut Vec<Sql>) -> String {
-    let code = bind(args, Sql::Text(code.to_owned()));
-    let value = bind(args, Sql::Text(id.to_owned()));
-    let system = match rtype {
-        Some(t) => format!(" AND s.system = {}", bind(args, Sql::Text(t.to_owned()))),
-        None => String::new(),
-    };
-    // `IN` (not `EXISTS`) lets SQLite drive the search from the reference index.
-    format!(
-        "c.seq IN (SELECT s.event FROM audit_event_ref s WHERE s.code = {code} \
-         AND s.value = {value}{system})"
-    )
-}
-
-/// The AuditEvent `seq` renders to: event `part` of the record `bytes`.
-fn render(seq: i64, part: i64, lo: i64, bytes: &[u8]) -> Option<Version> {
+/// The AuditEvent `number` renders to: event `part` of the record `bytes`.
+fn render(number: u32, part: u32, lo: i64, bytes: &[u8]) -> Option<Version> {
     let record = AuditRecord::from_log_bytes(bytes).ok()?;
     let event = to_audit_events(&record, &crate::audit_trail::render_config())
         .into_iter()
-        .nth(usize::try_from(part).ok()?)?;
+        .nth(part as usize)?;
     let json = fhir_types::json::to_vec(&Resource::AuditEvent(Box::new(event)));
     let mut body: Value = serde_json::from_slice(&json).ok()?;
-    let id = seq.to_string();
+    let id = number.to_string();
     let updated = time::format_instant(Utc.timestamp_millis_opt(lo).single()?);
     super::set_meta(&mut body, &id, 1, &updated);
     Some(Version {
@@ -231,67 +136,38 @@ fn render(seq: i64, part: i64, lo: i64, bytes: &[u8]) -> Option<Version> {
     })
 }
 
-fn rendered(rows: Vec<(i64, i64, i64, Vec<u8>)>) -> Vec<Version> {
-    rows.into_iter()
-        .filter_map(|(seq, part, lo, bytes)| {
-            let v = render(seq, part, lo, &bytes);
-            if v.is_none() {
-                eprintln!("secure-fhir-server: AuditEvent {seq} could not be rendered");
-            }
-            v
-        })
-        .collect()
-}
-
-const EVENT_ROWS: &str = "SELECT c.seq, c.part, c.lo, r.bytes \
-    FROM audit_event c JOIN audit_record r ON r.seq = c.record";
-
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, i64, Vec<u8>)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-}
-
 impl Tx<'_> {
-    /// Stores an audit record: its log bytes, its patients (for the accounting of
-    /// disclosures) and its AuditEvents' rows and references.
-    pub fn insert_audit(&self, r: &PreparedRecord) -> Result<()> {
-        self.conn
-            .prepare_cached("INSERT INTO audit_record (recorded_ms, bytes) VALUES (?1, ?2)")?
-            .execute(params![r.recorded_ms, r.bytes])?;
-        let record = self.conn.last_insert_rowid();
-        let mut ins = self
+    /// The log bytes of the record in row `seq`.
+    fn audit_bytes(&self, seq: i64) -> Result<Option<Vec<u8>>> {
+        Ok(self
             .conn
-            .prepare_cached("INSERT INTO audit_patient (record, patient) VALUES (?1, ?2)")?;
-        for p in &r.patients {
-            ins.execute(params![record, p])?;
-        }
-        let mut event = self.conn.prepare_cached(
-            "INSERT INTO audit_event (record, part, lo, hi) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        let mut reference = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO audit_event_ref (code, value, system, event) \
-             VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        for (part, refs) in r.events.iter().enumerate() {
-            event.execute(params![record, part as i64, r.range.0, r.range.1])?;
-            let seq = self.conn.last_insert_rowid();
-            for (code, system, value) in refs {
-                reference.execute(params![code, value, system, seq])?;
+            .prepare_cached("SELECT bytes FROM audit_record WHERE seq = ?1")?
+            .query_row(params![seq], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The AuditEvents `found` names, rendered (those that cannot be are left out, and said).
+    fn rendered(&self, found: Vec<Found>) -> Result<Vec<Version>> {
+        let mut out = Vec::with_capacity(found.len());
+        for f in found {
+            let v = self
+                .audit_bytes(f.seq)?
+                .and_then(|bytes| render(f.number, f.part, f.lo, &bytes));
+            match v {
+                Some(v) => out.push(v),
+                None => eprintln!(
+                    "secure-fhir-server: AuditEvent {} could not be rendered",
+                    f.number
+                ),
             }
         }
-        Ok(())
+        Ok(out)
     }
 
     /// The AuditEvent `id`.
     pub(super) fn audit_event(&self, id: &str) -> Result<Option<Version>> {
-        let Some(seq) = event_seq(id) else {
-            return Ok(None);
-        };
-        let row = self
-            .conn
-            .prepare_cached(&format!("{EVENT_ROWS} WHERE c.seq = ?1"))?
-            .query_row(params![seq], event_row)
-            .optional()?;
-        Ok(row.and_then(|(seq, part, lo, bytes)| render(seq, part, lo, &bytes)))
+        let found = event_number(id).and_then(|n| self.audit.event(n));
+        Ok(self.rendered(found.into_iter().collect())?.pop())
     }
 
     /// AuditEvents matching `clauses`: the total and one page, oldest (or newest) first.
@@ -302,47 +178,21 @@ impl Tx<'_> {
         count: usize,
         newest_first: bool,
     ) -> Result<(usize, Vec<Version>)> {
-        let mut args = Vec::new();
-        let cond = where_sql(clauses, &mut args);
-        let total: i64 = self
-            .conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM audit_event c WHERE {cond}"))?
-            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
-        if count == 0 {
-            return Ok((total as usize, Vec::new()));
-        }
-        args.push(Sql::Integer(count as i64));
-        let limit = args.len();
-        args.push(Sql::Integer(offset as i64));
-        let off = args.len();
-        let order = if newest_first { "DESC" } else { "ASC" };
-        let sql = format!(
-            "{EVENT_ROWS} WHERE {cond} ORDER BY c.seq {order} LIMIT ?{limit} OFFSET ?{off}"
-        );
-        let rows = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_map(rusqlite::params_from_iter(args.iter()), event_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok((total as usize, rendered(rows)))
+        let (total, page) = self.audit.search(clauses, offset, count, newest_first);
+        Ok((total, self.rendered(page)?))
     }
 
     /// The `code` references of the AuditEvent `id` (from its record: rarely asked).
     pub(super) fn audit_references(&self, id: &str, code: &str) -> Result<Vec<(String, String)>> {
-        let Some(seq) = event_seq(id) else {
+        let Some(found) = event_number(id).and_then(|n| self.audit.event(n)) else {
             return Ok(Vec::new());
         };
-        let row = self
-            .conn
-            .prepare_cached(&format!("{EVENT_ROWS} WHERE c.seq = ?1"))?
-            .query_row(params![seq], event_row)
-            .optional()?;
-        let told = row.and_then(|(_, part, _, bytes)| {
+        let told = self.audit_bytes(found.seq)?.and_then(|bytes| {
             let record = AuditRecord::from_log_bytes(&bytes).ok()?;
             let config = crate::audit_trail::render_config();
             event_references(&record, &config)
                 .into_iter()
-                .nth(usize::try_from(part).ok()?)
+                .nth(found.part as usize)
         });
         let Some(event) = told else {
             return Ok(Vec::new());
@@ -362,17 +212,12 @@ impl Tx<'_> {
         target_id: &str,
         limit: usize,
     ) -> Result<Vec<String>> {
-        let rows = self
-            .conn
-            .prepare_cached(
-                "SELECT event FROM audit_event_ref WHERE code = ?1 AND value = ?2 AND system = ?3 \
-                 ORDER BY event LIMIT ?4",
-            )?
-            .query_map(params![code, target_id, target_type, limit as i64], |r| {
-                r.get::<_, i64>(0)
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows.into_iter().map(|n| n.to_string()).collect())
+        Ok(self
+            .audit
+            .referrers(code, target_type, target_id, limit)
+            .into_iter()
+            .map(|n| n.to_string())
+            .collect())
     }
 
     /// The AuditEvents in the compartment of Patient `id`, at most `limit`.
@@ -383,11 +228,30 @@ impl Tx<'_> {
         }];
         Ok(self.audit_search(&clauses, 0, limit, false)?.1)
     }
+
+    /// The audit records (log bytes) concerning `patient` recorded in `[from_ms, to_ms]`,
+    /// oldest first, at most `limit`.
+    pub fn audit_records_for(
+        &self,
+        patient: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for seq in self.audit.records_for(patient, from_ms, to_ms, limit) {
+            out.extend(self.audit_bytes(seq)?);
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::audit_index::Ref;
+    use crate::store::params::Kind;
+    use crate::store::query::{Match, Prefix};
     use crate::store::{index, Store};
 
     const BASE: &str = "http://localhost:8080/fhir";
@@ -399,6 +263,38 @@ mod tests {
         );
         r.patients = patients.iter().map(|p| (*p).to_owned()).collect();
         r
+    }
+
+    fn insert(store: &Store, records: &[AuditRecord]) {
+        let config = crate::audit_trail::render_config();
+        let prepared: Vec<PreparedRecord> = records
+            .iter()
+            .map(|r| PreparedRecord::new(r, &r.to_log_bytes().unwrap(), &config, BASE))
+            .collect();
+        store.insert_audit(&prepared).unwrap();
+    }
+
+    fn p(id: &str) -> Clause {
+        Clause::InCompartment {
+            ctype: "Patient".into(),
+            id: id.into(),
+        }
+    }
+
+    fn reference(code: &'static str, rtype: Option<&str>, id: &str) -> Clause {
+        Clause::Param {
+            code,
+            kind: Kind::Reference,
+            values: vec![Match::Reference {
+                rtype: rtype.map(str::to_owned),
+                id: id.into(),
+            }],
+        }
+    }
+
+    fn ids(tx: &Tx<'_>, clauses: &[Clause], offset: usize, newest: bool) -> (usize, Vec<String>) {
+        let (n, page) = tx.audit_search(clauses, offset, 10, newest).unwrap();
+        (n, page.into_iter().map(|v| v.id).collect())
     }
 
     #[test]
@@ -425,23 +321,11 @@ mod tests {
     #[test]
     fn events_are_stored_searched_and_rendered() {
         let store = Store::open(None, BASE).unwrap();
-        let config = crate::audit_trail::render_config();
-        store
-            .transaction(|tx| -> Result<()> {
-                for patients in [&["p1", "p2"][..], &["p2"], &[]] {
-                    let record = record(patients);
-                    let bytes = record.to_log_bytes().unwrap();
-                    let r = PreparedRecord::new(&record, &bytes, &config, BASE);
-                    tx.insert_audit(&r)?;
-                }
-                Ok(())
-            })
-            .unwrap();
+        insert(
+            &store,
+            &[record(&["p1", "p2"]), record(&["p2"]), record(&[])],
+        );
         store.read(|tx| {
-            let p = |id: &str| Clause::InCompartment {
-                ctype: "Patient".into(),
-                id: id.into(),
-            };
             assert_eq!(tx.audit_search(&[], 0, 10, false).unwrap().0, 4);
             let (n, page) = tx.audit_search(&[p("p2")], 0, 10, false).unwrap();
             assert_eq!(n, 2);
@@ -466,6 +350,7 @@ mod tests {
             assert_eq!(tx.audit_search(&[other], 0, 10, false).unwrap().0, 0);
             assert_eq!(tx.audit_event("1").unwrap().unwrap().id, "1");
             assert!(tx.audit_event("5").unwrap().is_none());
+            assert!(tx.audit_event("0").unwrap().is_none());
             assert_eq!(
                 tx.audit_referrers("patient", "Patient", "p2", 10).unwrap(),
                 ["2", "3"]
@@ -474,6 +359,158 @@ mod tests {
                 tx.audit_references("1", "patient").unwrap(),
                 [("Patient".to_owned(), "p1".to_owned())]
             );
+            let accounted = |patient| tx.audit_records_for(patient, 0, i64::MAX, 10).unwrap();
+            assert_eq!(accounted("p2").len(), 2);
+            assert_eq!(accounted("p1").len(), 1);
+            assert!(accounted("p3").is_empty());
+            assert!(tx.audit_records_for("p2", 0, 1, 10).unwrap().is_empty());
         });
+    }
+
+    #[test]
+    fn searches_combine_page_and_order_like_sql_did() {
+        let store = Store::open(None, BASE).unwrap();
+        let mut later = record(&["p1"]);
+        later.recorded = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        // Events 1 (p1), 2 (p1), 3 (p2), 4 (p1, 2026).
+        insert(&store, &[record(&["p1"]), record(&["p1", "p2"]), later]);
+        let date = |prefix, y| Clause::Param {
+            code: "date",
+            kind: Kind::Date,
+            values: vec![Match::Date {
+                prefix,
+                lo: Utc
+                    .with_ymd_and_hms(y, 1, 1, 0, 0, 0)
+                    .unwrap()
+                    .timestamp_millis(),
+                hi: Utc
+                    .with_ymd_and_hms(y + 1, 1, 1, 0, 0, 0)
+                    .unwrap()
+                    .timestamp_millis(),
+            }],
+        };
+        store.read(|tx| {
+            let all = ids(tx, &[], 0, false);
+            assert_eq!(
+                all,
+                (
+                    4,
+                    vec!["1", "2", "3", "4"]
+                        .into_iter()
+                        .map(String::from)
+                        .collect()
+                )
+            );
+            let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            assert_eq!(ids(tx, &[], 1, true), (4, s(&["3", "2", "1"])));
+            assert_eq!(ids(tx, &[], 9, false), (4, s(&[])));
+            assert_eq!(ids(tx, &[p("p1")], 0, true), (3, s(&["4", "2", "1"])));
+            assert_eq!(ids(tx, &[p("p1")], 1, false), (3, s(&["2", "4"])));
+            assert_eq!(ids(tx, &[date(Prefix::Eq, 2026)], 0, false), (1, s(&["4"])));
+            assert_eq!(
+                ids(tx, &[date(Prefix::Lt, 2026)], 0, true),
+                (3, s(&["3", "2", "1"]))
+            );
+            assert_eq!(
+                ids(tx, &[p("p1"), date(Prefix::Eq, 2025)], 0, false),
+                (2, s(&["1", "2"]))
+            );
+            // The narrowing of a patient/ token: any of these groups.
+            let any = Clause::AnyOf(vec![vec![p("p2")], vec![p("p1"), date(Prefix::Eq, 2026)]]);
+            assert_eq!(ids(tx, &[any], 0, false), (2, s(&["3", "4"])));
+            let open = Clause::AnyOf(vec![vec![p("p2")], vec![date(Prefix::Eq, 2026)]]);
+            assert_eq!(ids(tx, &[open], 0, false), (2, s(&["3", "4"])));
+            assert_eq!(ids(tx, &[Clause::AnyOf(vec![])], 0, false), (0, s(&[])));
+            // A reference with or without its type; the server is an agent of every event.
+            for rtype in [None, Some("Patient")] {
+                let q = [reference("entity", rtype, "p2")];
+                assert_eq!(ids(tx, &q, 0, false), (1, s(&["3"])));
+            }
+            assert_eq!(
+                ids(tx, &[reference("entity", Some("Group"), "p2")], 0, false).0,
+                0
+            );
+            let server = reference("agent", Some("Device"), "secure-fhir-server");
+            assert_eq!(ids(tx, &[server], 0, false).0, 4);
+            let by_id = Clause::Id(vec!["3".into(), "1".into(), "9".into()]);
+            assert_eq!(ids(tx, &[by_id, p("p1")], 0, false), (1, s(&["1"])));
+            let last_updated = Clause::LastUpdated(vec![Match::Date {
+                prefix: Prefix::Ge,
+                lo: 0,
+                hi: 1,
+            }]);
+            assert_eq!(ids(tx, &[last_updated], 0, false).0, 4);
+        });
+    }
+
+    #[test]
+    fn date_comparisons_are_the_generic_search_ones() {
+        use crate::store::audit_index::date_matches;
+        use crate::store::query::date_sql;
+        let conn = Connection::open_in_memory().unwrap();
+        let prefixes = [
+            Prefix::Eq,
+            Prefix::Ne,
+            Prefix::Gt,
+            Prefix::Lt,
+            Prefix::Ge,
+            Prefix::Le,
+            Prefix::Sa,
+            Prefix::Eb,
+            Prefix::Ap,
+        ];
+        for prefix in prefixes {
+            for (lo, hi) in [(0, 10), (5, 6), (10, 20), (-3, 0), (4, 15)] {
+                for (a, b) in [(0, 10), (5, 6), (10, 11), (-5, 0), (0, 5)] {
+                    let mut args = Vec::new();
+                    let cond = date_sql(prefix, &lo.to_string(), &hi.to_string(), a, b, &mut args);
+                    let sql: bool = conn
+                        .query_row(
+                            // Both bound values used, whichever the comparison names.
+                            &format!("SELECT ({cond}) OR (?1 IS NULL AND ?2 IS NULL)"),
+                            rusqlite::params_from_iter(args.iter()),
+                            |r| r.get(0),
+                        )
+                        .unwrap();
+                    let told = date_matches(prefix, lo, hi, a, b);
+                    assert_eq!(told, sql, "{prefix:?} [{lo},{hi}) vs [{a},{b})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_reopened_store_numbers_and_finds_events_as_before() {
+        let dir = std::env::temp_dir().join(format!("audit-reopen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.db");
+        let answers = |store: &Store| {
+            store.read(|tx| {
+                let everything = tx.audit_search(&[], 0, 100, false).unwrap();
+                let mine = tx.audit_search(&[p("p2")], 0, 100, true).unwrap();
+                let accounted = tx.audit_records_for("p2", 0, i64::MAX, 10).unwrap();
+                (everything, mine, accounted)
+            })
+        };
+        let before = {
+            let store = Store::open(Some(&path), BASE).unwrap();
+            insert(&store, &[record(&["p1", "p2"]), record(&[])]);
+            insert(&store, &[record(&["p2"])]);
+            answers(&store)
+        };
+        assert_eq!(before.0 .0, 4);
+        let store = Store::open(Some(&path), BASE).unwrap();
+        assert_eq!(answers(&store), before);
+        // New events continue the numbering.
+        insert(&store, &[record(&["p3"])]);
+        store.read(|tx| {
+            assert_eq!(
+                tx.audit_search(&[p("p3")], 0, 10, false).unwrap().1[0].id,
+                "5"
+            );
+        });
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

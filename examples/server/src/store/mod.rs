@@ -5,6 +5,7 @@
 //! check each returned resource themselves.
 
 pub mod audit;
+pub mod audit_index;
 pub mod compartment;
 pub mod index;
 pub mod params;
@@ -75,10 +76,16 @@ impl Version {
 }
 
 /// The SQLite store. One connection behind a mutex: statements are short, and one writer is
-/// what SQLite allows anyway.
+/// what SQLite allows anyway. The in-memory index of the AuditEvents shares the lock: it is
+/// read with the records it names.
 pub struct Store {
-    conn: Mutex<Connection>,
+    inner: Mutex<Inner>,
     base: String,
+}
+
+struct Inner {
+    conn: Connection,
+    audit: audit_index::AuditIndex,
 }
 
 // WAL with `synchronous = NORMAL`: a commit appends to the WAL without `fsync` (the WAL is
@@ -143,8 +150,9 @@ impl Store {
         };
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(audit::SCHEMA)?;
+        let audit = audit::load_index(&conn, base)?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            inner: Mutex::new(Inner { conn, audit }),
             base: base.to_owned(),
         })
     }
@@ -154,9 +162,10 @@ impl Store {
         &self.base
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (statements are atomic).
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves SQLite consistent (statements are atomic), and
+        // the index is changed only by `insert_audit`, which does not panic.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs `f` in one SQLite transaction: committed if it returns `Ok`, rolled back otherwise.
@@ -164,10 +173,12 @@ impl Store {
         &self,
         f: impl FnOnce(&Tx<'_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(StoreError::from)?;
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let tx = inner.conn.transaction().map_err(StoreError::from)?;
         let out = f(&Tx {
             conn: &tx,
+            audit: &inner.audit,
             base: &self.base,
         })?;
         tx.commit().map_err(StoreError::from)?;
@@ -176,9 +187,10 @@ impl Store {
 
     /// Runs read-only work on the connection.
     pub fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> T) -> T {
-        let conn = self.lock();
+        let inner = self.lock();
         f(&Tx {
-            conn: &conn,
+            conn: &inner.conn,
+            audit: &inner.audit,
             base: &self.base,
         })
     }
@@ -201,6 +213,7 @@ fn set_meta(body: &mut Value, id: &str, version: i64, updated: &str) {
 /// Operations on the store inside one lock (and, for writes, one transaction).
 pub struct Tx<'a> {
     conn: &'a Connection,
+    audit: &'a audit_index::AuditIndex,
     base: &'a str,
 }
 
@@ -579,26 +592,6 @@ impl Tx<'_> {
             }
         }
         Ok(out.into_iter().collect())
-    }
-
-    /// The audit records (log bytes) concerning `patient` recorded in `[from_ms, to_ms]`,
-    /// oldest first, at most `limit`.
-    pub fn audit_records_for(
-        &self,
-        patient: &str,
-        from_ms: i64,
-        to_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Vec<u8>>> {
-        let rows = self
-            .conn
-            .prepare_cached(
-                "SELECT r.bytes FROM audit_patient p JOIN audit_record r ON r.seq = p.record \
-                 WHERE p.patient = ?1 AND r.recorded_ms BETWEEN ?2 AND ?3 ORDER BY r.seq LIMIT ?4",
-            )?
-            .query_map(params![patient, from_ms, to_ms, limit as i64], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<Vec<u8>>>>()?;
-        Ok(rows)
     }
 
     /// The number of current resources, for the start-up banner.

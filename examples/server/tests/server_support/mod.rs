@@ -54,6 +54,7 @@ impl Drop for Scratch {
 /// A running server trusting a test issuer.
 pub struct Server {
     child: Child,
+    args: Vec<String>,
     pub addr: String,
     pub base: String,
     pub issuer: TestIssuer,
@@ -108,6 +109,7 @@ impl Server {
         let (child, addr) = spawn_command(command, &args);
         Server {
             child,
+            args,
             base: format!("http://{addr}/fhir"),
             addr,
             issuer,
@@ -176,6 +178,16 @@ impl Server {
             &[("Content-Type", "application/fhir+json")],
             Some(&bytes),
         )
+    }
+
+    /// Stops the server and starts it again with the same arguments (and files), on a new
+    /// port.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (child, addr) = spawn(&self.args);
+        self.child = child;
+        self.base = format!("http://{addr}/fhir");
+        self.addr = addr;
     }
 
     /// Stops the server (SIGKILL on drop otherwise).
