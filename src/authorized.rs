@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use fhir_types::resources::Bundle;
+use fhir_types::resources::{Bundle, BundleEntry};
 use fhir_types::{Resource, ResourceType};
 use smart_auth::decision::{FilterReport, Narrowing, Permit};
 use smart_auth::request::FhirRequest;
@@ -79,14 +79,14 @@ impl Authorized {
         self.permit.filter_bundle(bundle)
     }
 
-    /// [`filter_bundle`](Self::filter_bundle), with the resources of the removed entries
-    /// appended to `removed` instead of dropped, so the server can free them after writing the
-    /// response (freeing typed resources costs more than checking them). `bundle` is filtered
-    /// in place either way.
+    /// [`filter_bundle`](Self::filter_bundle), with the removed entries appended to `removed`
+    /// instead of dropped, so the server can free them after writing the response (freeing
+    /// typed resources costs more than checking them). `bundle` is filtered in place either
+    /// way.
     pub fn filter_bundle_into(
         &self,
         bundle: &mut Bundle,
-        removed: &mut Vec<Resource>,
+        removed: &mut Vec<BundleEntry>,
     ) -> FilterReport {
         self.permit.filter_bundle_into(bundle, removed)
     }
