@@ -342,3 +342,29 @@ fn the_preallocated_tail_verifies_only_while_it_is_all_zeros() {
     std::fs::write(&path, &appended).unwrap();
     assert!(!verify(&path, Some(&anchor)).is_ok());
 }
+
+#[test]
+fn zeroing_the_end_of_a_signed_record_is_not_taken_for_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let end = records_end(&log);
+    // The last record's checksum, then the whole last record, zeroed: both look like a write
+    // torn over preallocated space, but the signed checkpoint covers that record.
+    let last = frames(&log).last().unwrap().0;
+    for from in [end - 5, last] {
+        let mut edited = log.clone();
+        edited[from..end].fill(0);
+        std::fs::write(&path, &edited).unwrap();
+        let r = verify(&path, None);
+        assert!(!r.is_ok(), "{r}");
+        assert_eq!(first_bad(&r).0, N - 1, "{r}");
+        let err = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN))
+            .map(drop)
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Tampered(_) | StoreError::Rollback { .. }),
+            "{err}"
+        );
+    }
+}
