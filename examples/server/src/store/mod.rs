@@ -424,7 +424,8 @@ impl Tx<'_> {
         let off = args.len();
         let sql = format!(
             "SELECT c.rtype, c.id, c.version, c.updated, c.deleted, c.body {from} \
-             ORDER BY c.seq LIMIT ?{limit} OFFSET ?{off}"
+             ORDER BY c.seq {}",
+            limit_offset(limit, off)
         );
         let rows = self
             .conn
@@ -481,7 +482,8 @@ impl Tx<'_> {
         let off = args.len();
         let sql = format!(
             "SELECT h.rtype, h.id, h.version, h.updated, h.deleted, h.body {from} \
-             ORDER BY h.seq DESC LIMIT ?{limit} OFFSET ?{off}"
+             ORDER BY h.seq DESC {}",
+            limit_offset(limit, off)
         );
         let rows = self
             .conn
@@ -524,11 +526,12 @@ impl Tx<'_> {
         if rtype == AUDIT_EVENT {
             return self.audit_referrers(code, target_type, target_id, limit);
         }
+        // `LIMIT +?`: see `limit_offset`.
         let rows = self
             .conn
             .prepare_cached(
                 "SELECT DISTINCT id FROM search_index INDEXED BY search_referrers \
-                 WHERE rtype = ?1 AND code = ?2 AND system = ?3 AND value = ?4 LIMIT ?5",
+                 WHERE rtype = ?1 AND code = ?2 AND system = ?3 AND value = ?4 LIMIT +?5",
             )?
             .query_map(
                 params![rtype, code, target_type, target_id, limit as i64],
@@ -545,12 +548,13 @@ impl Tx<'_> {
         cid: &str,
         limit: usize,
     ) -> Result<Vec<Version>> {
+        // `LIMIT +?`: see `limit_offset`.
         let mut rows = self
             .conn
             .prepare_cached(
                 "SELECT c.rtype, c.id, c.version, c.updated, c.deleted, c.body \
                  FROM compartment m JOIN current c ON c.rtype = m.rtype AND c.id = m.id \
-                 WHERE m.ctype = ?1 AND m.cid = ?2 AND c.deleted = 0 ORDER BY c.seq LIMIT ?3",
+                 WHERE m.ctype = ?1 AND m.cid = ?2 AND c.deleted = 0 ORDER BY c.seq LIMIT +?3",
             )?
             .query_map(params![ctype, cid, limit as i64], version_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -602,6 +606,15 @@ impl Tx<'_> {
                 r.get(0)
             })?)
     }
+}
+
+/// `LIMIT` and `OFFSET` bound to the parameters numbered `limit` and `offset`.
+///
+/// The limit is written `+?n`, not `?n`: SQLite (3.50) plans a bare parameter in `LIMIT` for
+/// its value and so prepares the statement again at every execution, which was 15% of a
+/// search's CPU; as an expression it is evaluated once per execution of the cached plan.
+fn limit_offset(limit: usize, offset: usize) -> String {
+    format!("LIMIT +?{limit} OFFSET ?{offset}")
 }
 
 /// A new server-assigned logical id: 128 random bits, hex.

@@ -179,3 +179,29 @@ fn compartment_and_includes() {
         );
     });
 }
+
+#[test]
+fn paged_statements_are_not_prepared_again_at_each_execution() {
+    use rusqlite::StatementStatus;
+    let store = store_with_data();
+    store.read(|tx| {
+        let sql = format!(
+            "SELECT c.id FROM current c WHERE c.rtype = ?1 ORDER BY c.seq {}",
+            limit_offset(2, 3)
+        );
+        let reprepares = |sql: &str| {
+            let mut st = tx.conn.prepare(sql).unwrap();
+            for n in [1, 2, 5] {
+                let ids = st
+                    .query_map(params!["Observation", n, 0], |r| r.get::<_, String>(0))
+                    .unwrap()
+                    .count();
+                assert!(ids <= n as usize);
+            }
+            st.get_status(StatementStatus::RePrepare)
+        };
+        assert_eq!(reprepares(&sql), 0);
+        // The bare form is what this guards against (SQLite re-prepares it every time).
+        assert!(reprepares(&sql.replace("+?2", "?2")) > 0);
+    });
+}
