@@ -43,8 +43,18 @@ pub struct Gate {
 pub struct Verdict {
     access: Box<dyn Access + Send>,
     authorized: Option<Authorized>,
-    touched: Mutex<Vec<String>>,
+    touched: Mutex<Touched>,
     info: RequestInfo,
+}
+
+/// What the response carries, for the audit record.
+#[derive(Default)]
+struct Touched {
+    /// `Type/id` of each resource read or written (at most 1,000).
+    resources: Vec<String>,
+    /// The patients whose compartments hold them, when the handler looked them up in its own
+    /// store access (`None`: the audit record looks them up).
+    patients: Option<Vec<String>>,
 }
 
 impl Verdict {
@@ -66,12 +76,38 @@ impl Verdict {
         type_ok && id_ok
     }
 
-    /// Notes resources the response carries, for the audit record.
-    pub fn note_touched(&self, touched: &[String]) {
+    /// Notes resources the response carries, for the audit record, with the patients whose
+    /// compartments hold them when the handler looked them up ([`Verdict::patients_of`]).
+    pub fn note_touched(&self, touched: &[String], patients: Option<Vec<String>>) {
         if let Ok(mut t) = self.touched.lock() {
-            t.extend(touched.iter().take(1000).cloned());
+            // Known only for everything noted so far (a Bundle notes its entries one by one).
+            t.patients = if t.resources.is_empty() {
+                patients
+            } else {
+                None
+            };
+            let room = 1000usize.saturating_sub(t.resources.len());
+            t.resources.extend(touched.iter().take(room).cloned());
         }
     }
+
+    /// The patients whose compartments hold `touched`, looked up in the handler's own store
+    /// access (so that the audit record does not take the store's lock a second time); `None`
+    /// when nothing will be audited.
+    pub fn patients_of(&self, tx: &Tx<'_>, touched: &[String]) -> Option<Vec<String>> {
+        self.authorized.as_ref()?;
+        tx.patients_of(&split_touched(touched)).ok()
+    }
+}
+
+/// `Type/id` strings as pairs (at most 1,000, like [`Verdict::note_touched`]).
+fn split_touched(touched: &[String]) -> Vec<(String, String)> {
+    touched
+        .iter()
+        .take(1000)
+        .filter_map(|r| r.split_once('/'))
+        .map(|(t, i)| (t.to_owned(), i.to_owned()))
+        .collect()
 }
 
 /// The handlers' view of an [`Authorized`] request: its narrowing as store clauses.
@@ -285,7 +321,7 @@ impl Gate {
                 return Ok(Verdict {
                     access: Box::new(Unrestricted),
                     authorized: None,
-                    touched: Mutex::new(Vec::new()),
+                    touched: Mutex::default(),
                     info,
                 })
             }
@@ -311,7 +347,7 @@ impl Gate {
                     parsed: self.parsed.clone(),
                 }),
                 authorized: Some(authorized),
-                touched: Mutex::new(Vec::new()),
+                touched: Mutex::default(),
                 info,
             }),
             Err(rejected) => {
@@ -404,20 +440,18 @@ impl Gate {
         let (Some(trail), Some(authorized)) = (&self.trail, &verdict.authorized) else {
             return None;
         };
-        let touched: Vec<String> = verdict
-            .touched
-            .lock()
-            .map(|t| t.clone())
-            .unwrap_or_default();
-        let resources: Vec<(String, String)> = touched
-            .iter()
-            .filter_map(|r| r.split_once('/'))
-            .map(|(t, i)| (t.to_owned(), i.to_owned()))
-            .collect();
-        let patients = self
-            .store
-            .read(|tx| tx.patients_of(&resources))
-            .unwrap_or_default();
+        let (resources, patients) = match verdict.touched.lock() {
+            Ok(mut t) => (split_touched(&t.resources), t.patients.take()),
+            Err(_) => (Vec::new(), None),
+        };
+        let patients = match patients {
+            Some(p) => p,
+            None if resources.is_empty() => Vec::new(),
+            None => self
+                .store
+                .read(|tx| tx.patients_of(&resources))
+                .unwrap_or_default(),
+        };
         let record = authorized.audit_record(
             now,
             parts,

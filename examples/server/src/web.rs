@@ -17,7 +17,7 @@ use crate::fhir::rest::{self, Env, Op};
 use crate::fhir::route::{self, Route, RouteError};
 use crate::fhir::{bundle, search};
 use crate::security::{Gate, Verdict};
-use crate::store::Store;
+use crate::store::{Store, Tx};
 
 /// The FHIR server's shared state.
 pub struct App {
@@ -306,7 +306,10 @@ impl App {
         }
         let outcome = self.execute(parts, &route, bytes, &verdict, now);
         let response = match outcome {
-            Ok(done) => self.render(done, &verdict),
+            Ok((done, patients)) => {
+                verdict.note_touched(&done.touched, patients);
+                self.render(done)
+            }
             Err(f) => fail_response(f),
         };
         let audit = self.gate.record(&verdict, parts, bytes, &response, now);
@@ -320,7 +323,7 @@ impl App {
         bytes: &[u8],
         verdict: &Verdict,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Done, Fail> {
+    ) -> Result<(Done, Option<Vec<String>>), Fail> {
         let body = parse_body(parts, route, bytes)?;
         let mut query = search::pairs(parts.uri.query().unwrap_or(""));
         let json = match body {
@@ -334,7 +337,8 @@ impl App {
         if let (Route::Base, &Method::POST) = (route, &parts.method) {
             let bundle = json.ok_or(Fail::bad_request("A Bundle body is required"))?;
             let authorize = |e: &bundle::Entry| self.gate.authorize_entry(verdict, e);
-            return bundle::run(&self.store, &self.base, &bundle, &authorize, now);
+            return bundle::run(&self.store, &self.base, &bundle, &authorize, now)
+                .map(|done| (done, None));
         }
         let env = Env {
             access: verdict.access(),
@@ -357,15 +361,21 @@ impl App {
             body: json.as_ref(),
             assigned_id: None,
         };
+        // The audit record's patients are looked up in the same store access.
+        let run = |tx: &Tx<'_>| {
+            rest::run(tx, &env, &op).map(|done| {
+                let patients = verdict.patients_of(tx, &done.touched);
+                (done, patients)
+            })
+        };
         if rest::is_read(&op) {
-            self.store.read(|tx| rest::run(tx, &env, &op))
+            self.store.read(run)
         } else {
-            self.store.transaction(|tx| rest::run(tx, &env, &op))
+            self.store.transaction(run)
         }
     }
 
-    fn render(&self, done: Done, verdict: &Verdict) -> http::Response<Vec<u8>> {
-        verdict.note_touched(&done.touched);
+    fn render(&self, done: Done) -> http::Response<Vec<u8>> {
         let body = match done.payload {
             Payload::Empty => Vec::new(),
             Payload::Stored(text) => text.into_bytes(),

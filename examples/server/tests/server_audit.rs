@@ -250,3 +250,41 @@ fn a_restarted_server_serves_the_same_audit_events() {
     let r = s.get("/Patient/example/$disclosures", &t);
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[test]
+fn audit_events_name_the_patients_of_what_a_request_touched() {
+    let s = Server::start(&[]);
+    // A backend's token: no launch patient, no user, so only the resources a request
+    // touched tie its event to a patient.
+    let t = s.token("system/Observation.cruds", None, None);
+    assert_eq!(s.get("/Observation?patient=example", &t).status, 200);
+    let obs = serde_json::json!({"resourceType": "Observation", "status": "final",
+        "code": {"text": "audit test"}, "subject": {"reference": "Patient/example"}});
+    let created = s.send_json("POST", "/Observation", &t, &obs);
+    assert_eq!(created.status, 201, "{}", created.text());
+    let auditor = s.token("system/AuditEvent.rs", None, None);
+    let subtypes = |patient: &str| -> Vec<String> {
+        let r = s.get(
+            &format!("/AuditEvent?patient={patient}&_count=1000"),
+            &auditor,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["entry"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter_map(|e| e["resource"]["subtype"][0]["code"].as_str())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let example = subtypes("example");
+    for subtype in ["search-type", "create"] {
+        assert!(
+            example.iter().any(|s| s == subtype),
+            "{subtype} in {example:?}"
+        );
+    }
+    assert!(subtypes("pat-2").is_empty());
+}
