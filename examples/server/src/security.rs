@@ -141,7 +141,30 @@ fn narrowing_clauses(rtype: &str, n: &Narrowing) -> Vec<Clause> {
             group
         })
         .collect();
-    vec![Clause::AnyOf(groups)]
+    factor_shared_compartment(groups)
+}
+
+/// `AnyOf(groups)`, with a compartment clause that every group holds ANDed once outside the OR
+/// (the usual shape: one launch patient, scopes differing in their constraints), so that the
+/// store finds the rows through the compartment's index instead of walking the type.
+fn factor_shared_compartment(mut groups: Vec<Vec<Clause>>) -> Vec<Clause> {
+    let shared = groups.first().and_then(|first| {
+        first
+            .iter()
+            .find(|c| {
+                matches!(c, Clause::InCompartment { .. }) && groups.iter().all(|g| g.contains(c))
+            })
+            .cloned()
+    });
+    match shared {
+        Some(shared) => {
+            for g in &mut groups {
+                g.retain(|c| *c != shared);
+            }
+            vec![shared, Clause::AnyOf(groups)]
+        }
+        None => vec![Clause::AnyOf(groups)],
+    }
 }
 
 impl PermitAccess {
@@ -462,5 +485,48 @@ impl Gate {
             &patients,
         );
         Some(trail.record_durable(record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(p: &str) -> Clause {
+        Clause::InCompartment {
+            ctype: "Patient".into(),
+            id: p.into(),
+        }
+    }
+
+    fn id(i: &str) -> Clause {
+        Clause::Id(vec![i.into()])
+    }
+
+    #[test]
+    fn a_compartment_every_alternative_shares_is_factored_out_of_the_or() {
+        assert_eq!(
+            factor_shared_compartment(vec![vec![member("a"), id("1")], vec![id("2"), member("a")]]),
+            vec![
+                member("a"),
+                Clause::AnyOf(vec![vec![id("1")], vec![id("2")]])
+            ]
+        );
+        // An alternative with nothing else left matches every member: still an OR.
+        assert_eq!(
+            factor_shared_compartment(vec![vec![member("a")], vec![member("a"), id("2")]]),
+            vec![member("a"), Clause::AnyOf(vec![vec![], vec![id("2")]])]
+        );
+        // Not shared by all, or no alternatives at all (nothing granted): unchanged.
+        for groups in [
+            vec![vec![member("a"), id("1")], vec![member("b")]],
+            vec![vec![member("a")], vec![id("2")]],
+            vec![],
+        ] {
+            assert_eq!(
+                factor_shared_compartment(groups.clone()),
+                vec![Clause::AnyOf(groups)]
+            );
+        }
     }
 }

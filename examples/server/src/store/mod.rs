@@ -20,7 +20,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 use audit::AUDIT_EVENT;
-use query::{where_sql, Clause, Query};
+use query::{search_where, where_sql, Clause, Query};
 
 /// A store failure. The message is for the server log only, never for a response.
 #[derive(Debug)]
@@ -408,9 +408,8 @@ impl Tx<'_> {
         if query.resource_type == AUDIT_EVENT {
             return self.audit_search(&query.clauses, offset, count, false);
         }
-        let mut args = vec![rusqlite::types::Value::Text(query.resource_type.clone())];
-        let cond = where_sql(&query.clauses, &mut args);
-        let from = format!("FROM current c WHERE c.rtype = ?1 AND c.deleted = 0 AND {cond}");
+        let mut args = Vec::new();
+        let from = search_from(query, &mut args);
         let total: i64 = self
             .conn
             .prepare_cached(&format!("SELECT COUNT(*) {from}"))?
@@ -606,6 +605,17 @@ impl Tx<'_> {
                 r.get(0)
             })?)
     }
+}
+
+/// The `FROM ... WHERE` of a search for `query`, binding its parameters into `args`.
+fn search_from(query: &Query, args: &mut Vec<rusqlite::types::Value>) -> String {
+    args.push(rusqlite::types::Value::Text(query.resource_type.clone()));
+    let (cond, driven) = search_where(&query.clauses, args, 1);
+    // `+c.deleted` keeps `current_by_seq` (type, deleted, seq) from looking like the better
+    // index when a clause's set can drive the query: without statistics SQLite would walk
+    // the whole type in `seq` order and test each row against it.
+    let deleted = if driven { "+c.deleted" } else { "c.deleted" };
+    format!("FROM current c WHERE c.rtype = ?1 AND {deleted} = 0 AND {cond}")
 }
 
 /// `LIMIT` and `OFFSET` bound to the parameters numbered `limit` and `offset`.

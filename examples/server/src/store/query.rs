@@ -100,16 +100,60 @@ pub struct Query {
     pub clauses: Vec<Clause>,
 }
 
-/// Renders `clauses` as a SQL condition over the current-version row aliased `c`.
+/// Renders `clauses` as a SQL condition over the current-version row aliased `c`, each row
+/// tested with correlated `EXISTS` lookups.
 pub fn where_sql(clauses: &[Clause], args: &mut Vec<Sql>) -> String {
-    if clauses.is_empty() {
-        return "1".into();
-    }
-    let parts: Vec<String> = clauses.iter().map(|c| clause_sql(c, args)).collect();
-    format!("({})", parts.join(" AND "))
+    let parts: Vec<String> = clauses.iter().map(|c| clause_sql(c, args, None)).collect();
+    all(parts)
 }
 
-fn clause_sql(clause: &Clause, args: &mut Vec<Sql>) -> String {
+/// Renders `clauses` for a search of the type bound as parameter `?rtype_mark` (so `c.rtype`
+/// equals it), and says whether one of them drives the query.
+///
+/// The driver is the first of: an `_id` list, a compartment, an indexed parameter. It is
+/// written `c.id IN (SELECT id FROM <its index> WHERE rtype = ?n AND ...)`, a set SQLite
+/// computes once from the index and looks the rows up by; the other clauses stay correlated
+/// lookups, tested on those rows only. Every clause as such a lookup on every row of the type
+/// was linear in the store (48.7 ms of CPU for a patient's search among 20,000 Observations,
+/// 0.37 ms driven by the compartment); every clause as a set would build each set in full,
+/// however unselective (a `code` every Observation has). The compartment comes before the
+/// parameters because a launch patient's share of a store is the usual smallest set.
+pub fn search_where(clauses: &[Clause], args: &mut Vec<Sql>, rtype_mark: usize) -> (String, bool) {
+    let mut flat = Vec::new();
+    flatten(clauses, &mut flat);
+    let first = |want: fn(&Clause) -> bool| flat.iter().position(|c| want(c));
+    let driver = first(|c| matches!(c, Clause::Id(_)))
+        .or_else(|| first(|c| matches!(c, Clause::InCompartment { .. })))
+        .or_else(|| first(|c| matches!(c, Clause::Param { .. })));
+    let parts = flat
+        .iter()
+        .enumerate()
+        .map(|(i, c)| clause_sql(c, args, (Some(i) == driver).then_some(rtype_mark)))
+        .collect();
+    (all(parts), driver.is_some())
+}
+
+/// The top-level clauses of `clauses`, with one-group `AnyOf`s (ANDs) opened.
+fn flatten<'a>(clauses: &'a [Clause], out: &mut Vec<&'a Clause>) {
+    for c in clauses {
+        match c {
+            Clause::AnyOf(groups) if groups.len() == 1 => flatten(&groups[0], out),
+            _ => out.push(c),
+        }
+    }
+}
+
+fn all(parts: Vec<String>) -> String {
+    if parts.is_empty() {
+        "1".into()
+    } else {
+        format!("({})", parts.join(" AND "))
+    }
+}
+
+/// One clause: with `rtype_mark`, an indexed clause as the set of ids it selects (see
+/// [`search_where`]); otherwise as a test of the row `c`.
+fn clause_sql(clause: &Clause, args: &mut Vec<Sql>, rtype_mark: Option<usize>) -> String {
     match clause {
         Clause::Id(ids) => {
             if ids.is_empty() {
@@ -143,21 +187,36 @@ fn clause_sql(clause: &Clause, args: &mut Vec<Sql>) -> String {
             args.push(Sql::Text((*code).to_owned()));
             // The code is bound after the value conditions, so number the marks explicitly.
             let code_mark = args.len();
-            format!(
-                "EXISTS (SELECT 1 FROM search_index s WHERE s.rtype = c.rtype AND s.id = c.id \
-                 AND s.code = ?{code_mark} AND {})",
-                any(ors)
-            )
+            match rtype_mark {
+                // INDEXED BY: left to itself the planner prefers the index covering `id`
+                // that it can only range by type.
+                Some(t) => format!(
+                    "c.id IN (SELECT s.id FROM search_index s INDEXED BY search_by_value \
+                     WHERE s.rtype = ?{t} AND s.code = ?{code_mark} AND {})",
+                    any(ors)
+                ),
+                None => format!(
+                    "EXISTS (SELECT 1 FROM search_index s WHERE s.rtype = c.rtype AND s.id = c.id \
+                     AND s.code = ?{code_mark} AND {})",
+                    any(ors)
+                ),
+            }
         }
         Clause::InCompartment { ctype, id } => {
             args.push(Sql::Text(ctype.clone()));
             let a = args.len();
             args.push(Sql::Text(id.clone()));
             let b = args.len();
-            format!(
-                "EXISTS (SELECT 1 FROM compartment m WHERE m.rtype = c.rtype AND m.id = c.id \
-                 AND m.ctype = ?{a} AND m.cid = ?{b})"
-            )
+            match rtype_mark {
+                Some(t) => format!(
+                    "c.id IN (SELECT m.id FROM compartment m INDEXED BY compartment_by_owner \
+                     WHERE m.ctype = ?{a} AND m.cid = ?{b} AND m.rtype = ?{t})"
+                ),
+                None => format!(
+                    "EXISTS (SELECT 1 FROM compartment m WHERE m.rtype = c.rtype AND m.id = c.id \
+                     AND m.ctype = ?{a} AND m.cid = ?{b})"
+                ),
+            }
         }
         Clause::AnyOf(groups) => {
             let ors: Vec<String> = groups.iter().map(|g| where_sql(g, args)).collect();

@@ -205,3 +205,136 @@ fn paged_statements_are_not_prepared_again_at_each_execution() {
         assert!(reprepares(&sql.replace("+?2", "?2")) > 0);
     });
 }
+
+/// Queries over `store_with_data` covering every clause kind, alone, ANDed and ORed.
+fn sample_queries() -> Vec<Query> {
+    let (lo, hi) = time::instant_range("2024").unwrap();
+    let code = |c: &str| Clause::Param {
+        code: "code",
+        kind: params::Kind::Token,
+        values: vec![Match::Token {
+            system: Some("http://loinc.org".into()),
+            code: Some(c.into()),
+        }],
+    };
+    let patient = |p: &str| Clause::Param {
+        code: "patient",
+        kind: params::Kind::Reference,
+        values: vec![
+            Match::Reference {
+                rtype: Some("Patient".into()),
+                id: p.into(),
+            },
+            Match::Reference {
+                rtype: None,
+                id: "nobody".into(),
+            },
+        ],
+    };
+    let date = Clause::Param {
+        code: "date",
+        kind: params::Kind::Date,
+        values: vec![Match::Date {
+            prefix: Prefix::Ge,
+            lo,
+            hi,
+        }],
+    };
+    let member = |p: &str| Clause::InCompartment {
+        ctype: "Patient".into(),
+        id: p.into(),
+    };
+    let updated = Clause::LastUpdated(vec![Match::Date {
+        prefix: Prefix::Le,
+        lo,
+        hi,
+    }]);
+    let q = |t: &str, clauses| Query {
+        resource_type: t.into(),
+        clauses,
+    };
+    vec![
+        q("Observation", vec![code("8867-4")]),
+        q("Observation", vec![patient("p1")]),
+        q("Observation", vec![patient("p2"), member("p2")]),
+        q("Observation", vec![patient("p2"), member("p1")]),
+        q("Observation", vec![date.clone()]),
+        q("Observation", vec![date, member("p1"), updated.clone()]),
+        q("Observation", vec![updated.clone()]),
+        q(
+            "Observation",
+            vec![Clause::AnyOf(vec![
+                vec![member("p2")],
+                vec![code("8867-4")],
+            ])],
+        ),
+        q(
+            "Observation",
+            vec![Clause::AnyOf(vec![vec![member("p2")], vec![]]), updated],
+        ),
+        q(
+            "Observation",
+            vec![Clause::Id(vec!["o2".into(), "p1".into()])],
+        ),
+        q("Patient", vec![member("p1")]),
+        q("Patient", vec![Clause::AnyOf(vec![])]),
+    ]
+}
+
+#[test]
+fn index_driven_searches_find_what_row_by_row_tests_find() {
+    let store = store_with_data();
+    store.read(|tx| {
+        for query in sample_queries() {
+            let (total, page) = tx.search(&query, 0, 100).unwrap();
+            // The same clauses as correlated EXISTS tests of each row of the type.
+            let mut args = vec![rusqlite::types::Value::Text(query.resource_type.clone())];
+            let cond = where_sql(&query.clauses, &mut args);
+            let sql = format!(
+                "SELECT c.id FROM current c WHERE c.rtype = ?1 AND c.deleted = 0 AND {cond} \
+                 ORDER BY c.seq"
+            );
+            let expected: Vec<String> = tx
+                .conn
+                .prepare(&sql)
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert_eq!(ids(&page), expected, "{query:?}");
+            assert_eq!(total, expected.len(), "{query:?}");
+        }
+    });
+}
+
+#[test]
+fn searches_with_indexed_clauses_look_rows_up_by_id() {
+    let store = store_with_data();
+    store.read(|tx| {
+        for query in sample_queries() {
+            let mut args = Vec::new();
+            let from = search_from(&query, &mut args);
+            let plan: Vec<String> = tx
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN SELECT COUNT(*) {from}"))
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let (_, driven) = search_where(&query.clauses, &mut Vec::new(), 1);
+            let walks_the_type = plan[0].contains("current_by_seq");
+            assert_eq!(walks_the_type, !driven, "{query:?}: {plan:?}");
+            if driven {
+                assert!(plan[0].contains("(rtype=? AND id=?)"), "{plan:?}");
+                // One set is built; the other clauses are lookups on its rows.
+                let sets = plan
+                    .iter()
+                    .filter(|l| l.starts_with("LIST SUBQUERY"))
+                    .count();
+                assert!(sets <= 1, "{query:?}: {plan:?}");
+            }
+        }
+    });
+}
