@@ -410,28 +410,33 @@ impl Tx<'_> {
         }
         let mut args = Vec::new();
         let from = search_from(query, &mut args);
-        let total: i64 = self
-            .conn
-            .prepare_cached(&format!("SELECT COUNT(*) {from}"))?
-            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
-        if count == 0 {
-            return Ok((total as usize, Vec::new()));
+        let n = args.len();
+        let mut rows = Vec::new();
+        if count > 0 {
+            args.push(rusqlite::types::Value::Integer(count as i64));
+            args.push(rusqlite::types::Value::Integer(offset as i64));
+            let sql = format!(
+                "SELECT c.rtype, c.id, c.version, c.updated, c.deleted, c.body {from} \
+                 ORDER BY c.seq {}",
+                limit_offset(n + 1, n + 2)
+            );
+            rows = self
+                .conn
+                .prepare_cached(&sql)?
+                .query_map(rusqlite::params_from_iter(args.iter()), version_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            args.truncate(n);
         }
-        args.push(rusqlite::types::Value::Integer(count as i64));
-        let limit = args.len();
-        args.push(rusqlite::types::Value::Integer(offset as i64));
-        let off = args.len();
-        let sql = format!(
-            "SELECT c.rtype, c.id, c.version, c.updated, c.deleted, c.body {from} \
-             ORDER BY c.seq {}",
-            limit_offset(limit, off)
-        );
-        let rows = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_map(rusqlite::params_from_iter(args.iter()), version_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok((total as usize, rows))
+        let total = match total_from_page(offset, count, rows.len()) {
+            Some(total) => total,
+            None => self
+                .conn
+                .prepare_cached(&format!("SELECT COUNT(*) {from}"))?
+                .query_row(rusqlite::params_from_iter(args.iter()), |r| {
+                    r.get::<_, i64>(0)
+                })? as usize,
+        };
+        Ok((total, rows))
     }
 
     /// Versions in `scope`, newest first, restricted (for type and system history) to
@@ -471,25 +476,30 @@ impl Tx<'_> {
             "FROM history h JOIN current c ON c.rtype = h.rtype AND c.id = h.id \
              WHERE {scope_sql} AND {cond}"
         );
-        let total: i64 = self
-            .conn
-            .prepare_cached(&format!("SELECT COUNT(*) {from}"))?
-            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+        let n = args.len();
         args.push(rusqlite::types::Value::Integer(count as i64));
-        let limit = args.len();
         args.push(rusqlite::types::Value::Integer(offset as i64));
-        let off = args.len();
         let sql = format!(
             "SELECT h.rtype, h.id, h.version, h.updated, h.deleted, h.body {from} \
              ORDER BY h.seq DESC {}",
-            limit_offset(limit, off)
+            limit_offset(n + 1, n + 2)
         );
         let rows = self
             .conn
             .prepare_cached(&sql)?
             .query_map(rusqlite::params_from_iter(args.iter()), version_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok((total as usize, rows))
+        args.truncate(n);
+        let total = match total_from_page(offset, count, rows.len()) {
+            Some(total) => total,
+            None => self
+                .conn
+                .prepare_cached(&format!("SELECT COUNT(*) {from}"))?
+                .query_row(rusqlite::params_from_iter(args.iter()), |r| {
+                    r.get::<_, i64>(0)
+                })? as usize,
+        };
+        Ok((total, rows))
     }
 
     /// The `(type, id)` targets of `code` references from `rtype/id` (for `_include`).
@@ -616,6 +626,14 @@ fn search_from(query: &Query, args: &mut Vec<rusqlite::types::Value>) -> String 
     // the whole type in `seq` order and test each row against it.
     let deleted = if driven { "+c.deleted" } else { "c.deleted" };
     format!("FROM current c WHERE c.rtype = ?1 AND {deleted} = 0 AND {cond}")
+}
+
+/// The number of matches, when the page of `len` rows taken at `offset` (at most `count`)
+/// tells it: a page that is not full ends the matches (most searches fit one page, and then
+/// need no `COUNT` query). `None`: count them.
+fn total_from_page(offset: usize, count: usize, len: usize) -> Option<usize> {
+    let ends = count > 0 && len < count && (len > 0 || offset == 0);
+    ends.then_some(offset + len)
 }
 
 /// `LIMIT` and `OFFSET` bound to the parameters numbered `limit` and `offset`.

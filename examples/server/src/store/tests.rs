@@ -338,3 +338,33 @@ fn searches_with_indexed_clauses_look_rows_up_by_id() {
         }
     });
 }
+
+#[test]
+fn a_page_that_is_not_full_gives_the_total() {
+    assert_eq!(total_from_page(0, 10, 3), Some(3));
+    assert_eq!(total_from_page(20, 10, 3), Some(23));
+    assert_eq!(total_from_page(0, 10, 0), Some(0));
+    // Full, past the end, or no page asked for: only a count knows.
+    assert_eq!(total_from_page(0, 10, 10), None);
+    assert_eq!(total_from_page(20, 10, 0), None);
+    assert_eq!(total_from_page(0, 0, 0), None);
+    // Totals agree with the count at every offset and page size.
+    let store = store_with_data();
+    store.read(|tx| {
+        let q = Query {
+            resource_type: "Observation".into(),
+            clauses: vec![],
+        };
+        for count in 0..4 {
+            for offset in 0..4 {
+                let (total, page) = tx.search(&q, offset, count).unwrap();
+                assert_eq!(total, 2, "offset {offset} count {count}");
+                assert_eq!(page.len(), count.min(2usize.saturating_sub(offset)));
+                let (total, _) = tx
+                    .history(HistoryScope::Type("Observation"), &[], offset, count)
+                    .unwrap();
+                assert_eq!(total, 2, "history offset {offset} count {count}");
+            }
+        }
+    });
+}
