@@ -471,10 +471,10 @@ impl Tx<'_> {
             }
             HistoryScope::System => "1",
         };
-        let cond = where_sql(clauses, &mut args);
         let from = format!(
             "FROM history h JOIN current c ON c.rtype = h.rtype AND c.id = h.id \
-             WHERE {scope_sql} AND {cond}"
+             WHERE {scope_sql} AND {}",
+            history_where(scope, clauses, &mut args)
         );
         let n = args.len();
         args.push(rusqlite::types::Value::Integer(count as i64));
@@ -626,6 +626,21 @@ fn search_from(query: &Query, args: &mut Vec<rusqlite::types::Value>) -> String 
     // the whole type in `seq` order and test each row against it.
     let deleted = if driven { "+c.deleted" } else { "c.deleted" };
     format!("FROM current c WHERE c.rtype = ?1 AND {deleted} = 0 AND {cond}")
+}
+
+/// The condition on the current version `c` of a history query over `scope`. A type's
+/// history is driven like a search of the type (SQLite carries the set of ids over the join
+/// to the history's own index); an instance's has few rows to test, and system history no
+/// single type to select a set for.
+fn history_where(
+    scope: HistoryScope<'_>,
+    clauses: &[Clause],
+    args: &mut Vec<rusqlite::types::Value>,
+) -> String {
+    match scope {
+        HistoryScope::Type(_) => search_where(clauses, args, 1).0,
+        HistoryScope::Instance(..) | HistoryScope::System => where_sql(clauses, args),
+    }
 }
 
 /// The number of matches, when the page of `len` rows taken at `offset` (at most `count`)

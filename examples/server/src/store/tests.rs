@@ -368,3 +368,66 @@ fn a_page_that_is_not_full_gives_the_total() {
         }
     });
 }
+
+#[test]
+fn type_history_is_driven_like_a_search_and_finds_the_same() {
+    let store = store_with_data();
+    store
+        .transaction(|tx| -> Result<()> {
+            // A second version of each Observation.
+            for (id, p) in [("o1", "p1"), ("o2", "p2")] {
+                let obs = json!({"resourceType": "Observation", "status": "amended",
+                    "subject": {"reference": format!("Patient/{p}")}});
+                tx.put("Observation", id, obs, now())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    store.read(|tx| {
+        for query in sample_queries() {
+            let scope = HistoryScope::Type(&query.resource_type);
+            let (total, page) = tx.history(scope, &query.clauses, 0, 100).unwrap();
+            let mut args = vec![rusqlite::types::Value::Text(query.resource_type.clone())];
+            let cond = where_sql(&query.clauses, &mut args);
+            let from = format!(
+                "FROM history h JOIN current c ON c.rtype = h.rtype AND c.id = h.id \
+                 WHERE h.rtype = ?1 AND {cond}"
+            );
+            let expected: Vec<(String, i64)> = tx
+                .conn
+                .prepare(&format!(
+                    "SELECT h.id, h.version {from} ORDER BY h.seq DESC"
+                ))
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let got: Vec<(String, i64)> = page.iter().map(|v| (v.id.clone(), v.version)).collect();
+            assert_eq!(got, expected, "{query:?}");
+            assert_eq!(total, expected.len(), "{query:?}");
+
+            let mut args = vec![rusqlite::types::Value::Text(query.resource_type.clone())];
+            let cond = history_where(scope, &query.clauses, &mut args);
+            let plan: Vec<String> = tx
+                .conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM history h JOIN current c \
+                     ON c.rtype = h.rtype AND c.id = h.id WHERE h.rtype = ?1 AND {cond}"
+                ))
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            if search_where(&query.clauses, &mut Vec::new(), 1).1 {
+                assert!(
+                    plan[0].contains("(rtype=? AND id=?)"),
+                    "{query:?}: {plan:?}"
+                );
+            }
+        }
+    });
+}
