@@ -42,7 +42,8 @@ pub struct Gate {
 /// An authorized request on its way through the handler.
 pub struct Verdict {
     access: Box<dyn Access + Send>,
-    authorized: Option<Authorized>,
+    /// Shared with the handlers' [`PermitAccess`] (not cloned per request).
+    authorized: Option<Arc<Authorized>>,
     touched: Mutex<Touched>,
     info: RequestInfo,
 }
@@ -112,7 +113,7 @@ fn split_touched(touched: &[String]) -> Vec<(String, String)> {
 
 /// The handlers' view of an [`Authorized`] request: its narrowing as store clauses.
 struct PermitAccess {
-    authorized: Authorized,
+    authorized: Arc<Authorized>,
     parsed: Arc<ParseCache>,
 }
 
@@ -364,15 +365,18 @@ impl Gate {
             keys.refresh(&facade.validator(), now);
         }
         match decided {
-            Ok(authorized) => Ok(Verdict {
-                access: Box::new(PermitAccess {
-                    authorized: authorized.clone(),
-                    parsed: self.parsed.clone(),
-                }),
-                authorized: Some(authorized),
-                touched: Mutex::default(),
-                info,
-            }),
+            Ok(authorized) => {
+                let authorized = Arc::new(authorized);
+                Ok(Verdict {
+                    access: Box::new(PermitAccess {
+                        authorized: Arc::clone(&authorized),
+                        parsed: self.parsed.clone(),
+                    }),
+                    authorized: Some(authorized),
+                    touched: Mutex::default(),
+                    info,
+                })
+            }
             Err(rejected) => {
                 if let Some(trail) = &self.trail {
                     trail.record(&rejected.audit_record(chrono::Utc::now(), parts, body, &info));
@@ -396,7 +400,7 @@ impl Gate {
                 .map_err(|_| Fail::bad_request("Malformed Bundle entry request"))?;
         match facade.authorize_entry(parent, request) {
             Ok(authorized) => Ok(Box::new(PermitAccess {
-                authorized,
+                authorized: Arc::new(authorized),
                 parsed: self.parsed.clone(),
             })),
             Err(rejection) => Err(Fail::new(

@@ -19,14 +19,12 @@
 
 use std::collections::HashMap;
 
-use chrono::SecondsFormat;
 use fhir_audit::render::{event_references, EventReferences, RenderConfig};
 use fhir_audit::AuditRecord;
 
 use super::index::resolve_reference;
 use super::params::Kind;
 use super::query::{Clause, Match, Prefix};
-use super::time;
 
 /// The reference parameters the view indexes (with `date`, `_id` and `_lastUpdated`).
 pub(super) const REFERENCE_PARAMS: [&str; 3] = ["patient", "agent", "entity"];
@@ -48,9 +46,7 @@ impl Entry {
     /// The index entry of `record`, with references resolved against `base`.
     pub fn new(record: &AuditRecord, config: &RenderConfig, base: &str) -> Entry {
         let recorded_ms = record.recorded.timestamp_millis();
-        // `date` is `recorded`, indexed as the generic index would index its text.
-        let text = record.recorded.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-        let range = time::instant_range(&text).unwrap_or((recorded_ms, recorded_ms + 1));
+        let range = recorded_range(recorded_ms);
         // Told by the renderer without rendering each event (rendering was most of this).
         let events = event_references(record, config)
             .iter()
@@ -63,6 +59,12 @@ impl Entry {
             events,
         }
     }
+}
+
+/// `[lo, hi)` of a `recorded` instant: as the generic index ranges its text (an instant with
+/// seconds, to the end of its second), without formatting and parsing it.
+fn recorded_range(ms: i64) -> (i64, i64) {
+    (ms, ms - ms.rem_euclid(1000) + 1000)
 }
 
 /// The `patient`, `agent` and `entity` references of an event (R4: `agent.who`,
@@ -427,5 +429,28 @@ impl AuditIndex {
             .map(|r| r.seq)
             .take(limit)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{SecondsFormat, TimeZone, Utc};
+
+    #[test]
+    fn recorded_ranges_agree_with_the_generic_index() {
+        for (secs, nanos) in [
+            (1_796_575_000, 0),
+            (1_796_575_000, 56_771_873),
+            (0, 999_999_999),
+        ] {
+            let t = Utc.timestamp_opt(secs, nanos).unwrap();
+            let text = t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+            assert_eq!(
+                Some(recorded_range(t.timestamp_millis())),
+                super::super::time::instant_range(&text),
+                "{text}"
+            );
+        }
     }
 }
