@@ -410,33 +410,7 @@ impl Tx<'_> {
         }
         let mut args = Vec::new();
         let from = search_from(query, &mut args);
-        let n = args.len();
-        let mut rows = Vec::new();
-        if count > 0 {
-            args.push(rusqlite::types::Value::Integer(count as i64));
-            args.push(rusqlite::types::Value::Integer(offset as i64));
-            let sql = format!(
-                "SELECT c.rtype, c.id, c.version, c.updated, c.deleted, c.body {from} \
-                 ORDER BY c.seq {}",
-                limit_offset(n + 1, n + 2)
-            );
-            rows = self
-                .conn
-                .prepare_cached(&sql)?
-                .query_map(rusqlite::params_from_iter(args.iter()), version_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            args.truncate(n);
-        }
-        let total = match total_from_page(offset, count, rows.len()) {
-            Some(total) => total,
-            None => self
-                .conn
-                .prepare_cached(&format!("SELECT COUNT(*) {from}"))?
-                .query_row(rusqlite::params_from_iter(args.iter()), |r| {
-                    r.get::<_, i64>(0)
-                })? as usize,
-        };
-        Ok((total, rows))
+        self.page(&from, "c", "c.seq", args, offset, count)
     }
 
     /// Versions in `scope`, newest first, restricted (for type and system history) to
@@ -476,20 +450,38 @@ impl Tx<'_> {
              WHERE {scope_sql} AND {}",
             history_where(scope, clauses, &mut args)
         );
+        self.page(&from, "h", "h.seq DESC", args, offset, count)
+    }
+
+    /// One page of the versions `from` selects (rows of the table aliased `alias`, in
+    /// `order`) and their total, binding `args` then the page's limit and offset.
+    fn page(
+        &self,
+        from: &str,
+        alias: &str,
+        order: &str,
+        mut args: Vec<rusqlite::types::Value>,
+        offset: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<Version>)> {
         let n = args.len();
-        args.push(rusqlite::types::Value::Integer(count as i64));
-        args.push(rusqlite::types::Value::Integer(offset as i64));
-        let sql = format!(
-            "SELECT h.rtype, h.id, h.version, h.updated, h.deleted, h.body {from} \
-             ORDER BY h.seq DESC {}",
-            limit_offset(n + 1, n + 2)
-        );
-        let rows = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_map(rusqlite::params_from_iter(args.iter()), version_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        args.truncate(n);
+        let mut rows = Vec::new();
+        if count > 0 {
+            args.push(rusqlite::types::Value::Integer(count as i64));
+            args.push(rusqlite::types::Value::Integer(offset as i64));
+            let a = alias;
+            let sql = format!(
+                "SELECT {a}.rtype, {a}.id, {a}.version, {a}.updated, {a}.deleted, {a}.body \
+                 {from} ORDER BY {order} {}",
+                limit_offset(n + 1, n + 2)
+            );
+            rows = self
+                .conn
+                .prepare_cached(&sql)?
+                .query_map(rusqlite::params_from_iter(args.iter()), version_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            args.truncate(n);
+        }
         let total = match total_from_page(offset, count, rows.len()) {
             Some(total) => total,
             None => self
