@@ -9,6 +9,11 @@ use crate::fhir::bundle;
 use crate::fhir::outcome::Fail;
 use crate::store::Store;
 
+/// Most entries in one `--data` Bundle. Larger than a request's limit
+/// ([`bundle::MAX_ENTRIES`]): a Synthea patient's transaction often has a few thousand, and
+/// the file is the operator's, not a client's; still bounded.
+pub const MAX_DATA_ENTRIES: usize = 100_000;
+
 /// The demo data: official FHIR R4 examples around `Patient/example`, and `Patient/pat-2`.
 pub const DEMO: &str = include_str!("../data/demo.json");
 
@@ -35,7 +40,8 @@ pub fn load(store: &Store, bytes: &[u8]) -> Result<usize, String> {
     let allow = |_: &bundle::Entry| -> Result<Box<dyn crate::fhir::access::Access + Send>, Fail> {
         Ok(Box::new(Unrestricted))
     };
-    let done = bundle::run(store, store.base(), &b, &allow, chrono::Utc::now())
+    let now = chrono::Utc::now();
+    let done = bundle::run_with_limit(store, store.base(), &b, &allow, now, MAX_DATA_ENTRIES)
         .map_err(|f| format!("refused: {}", f.text))?;
     let Value::Array(entries) = &done_json(&done)["entry"] else {
         return Ok(0);
@@ -66,4 +72,29 @@ fn done_json(done: &crate::fhir::outcome::Done) -> Value {
 pub fn load_file(store: &Store, path: &Path) -> Result<usize, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     load(store, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collection(n: usize) -> Vec<u8> {
+        let entries: Vec<Value> = (0..n)
+            .map(|i| serde_json::json!({"resource": {"resourceType": "Patient", "id": format!("p{i}")}}))
+            .collect();
+        serde_json::to_vec(
+            &serde_json::json!({"resourceType": "Bundle", "type": "collection",
+            "entry": entries}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn data_files_may_hold_more_entries_than_a_request_but_not_unboundedly() {
+        let store = Store::open(None, "http://localhost/fhir").unwrap();
+        let n = bundle::MAX_ENTRIES + 1;
+        assert_eq!(load(&store, &collection(n)), Ok(n));
+        let too_many = load(&store, &collection(MAX_DATA_ENTRIES + 1)).unwrap_err();
+        assert!(too_many.contains("Too many Bundle entries"), "{too_many}");
+    }
 }

@@ -154,6 +154,19 @@ pub fn run(
     authorize: &Authorize<'_>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Outcome {
+    run_with_limit(store, base, bundle, authorize, now, MAX_ENTRIES)
+}
+
+/// [`run`] with at most `max_entries` entries (the operator's `--data` files may be larger
+/// than what a request may post).
+pub fn run_with_limit(
+    store: &Store,
+    base: &str,
+    bundle: &Value,
+    authorize: &Authorize<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+    max_entries: usize,
+) -> Outcome {
     if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
         return Err(Fail::bad_request("Only a Bundle may be posted to the base"));
     }
@@ -163,7 +176,7 @@ pub fn run(
         Some(Value::Array(a)) => a.clone(),
         Some(_) => return Err(Fail::bad_request("Malformed Bundle")),
     };
-    if raw.len() > MAX_ENTRIES {
+    if raw.len() > max_entries {
         return Err(Fail::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             IssueCode::TooLong,
