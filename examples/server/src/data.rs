@@ -41,7 +41,7 @@ pub fn load(store: &Store, bytes: &[u8]) -> Result<usize, String> {
         Ok(Box::new(Unrestricted))
     };
     let now = chrono::Utc::now();
-    let done = bundle::run_with_limit(store, store.base(), &b, &allow, now, MAX_DATA_ENTRIES)
+    let done = bundle::run(store, store.base(), &b, &allow, now, MAX_DATA_ENTRIES)
         .map_err(|f| format!("refused: {}", f.text))?;
     let Value::Array(entries) = &done_json(&done)["entry"] else {
         return Ok(0);

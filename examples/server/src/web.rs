@@ -337,7 +337,8 @@ impl App {
         if let (Route::Base, &Method::POST) = (route, &parts.method) {
             let bundle = json.ok_or(Fail::bad_request("A Bundle body is required"))?;
             let authorize = |e: &bundle::Entry| self.gate.authorize_entry(verdict, e);
-            return bundle::run(&self.store, &self.base, &bundle, &authorize, now)
+            let max = bundle::MAX_ENTRIES;
+            return bundle::run(&self.store, &self.base, &bundle, &authorize, now, max)
                 .map(|done| (done, None));
         }
         let env = Env {

@@ -145,21 +145,10 @@ fn run_entry(tx: &store::Tx<'_>, env: &Env<'_>, e: &Entry, assigned: Option<&str
     rest::run(tx, env, &op)
 }
 
-/// Runs a `batch` or `transaction` Bundle. Returns the response Bundle and the resources
-/// touched (for the audit record).
+/// Runs a `batch` or `transaction` Bundle of at most `max_entries` entries (requests:
+/// [`MAX_ENTRIES`]; the operator's `--data` files may hold more). Returns the response Bundle
+/// and the resources touched (for the audit record).
 pub fn run(
-    store: &Store,
-    base: &str,
-    bundle: &Value,
-    authorize: &Authorize<'_>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Outcome {
-    run_with_limit(store, base, bundle, authorize, now, MAX_ENTRIES)
-}
-
-/// [`run`] with at most `max_entries` entries (the operator's `--data` files may be larger
-/// than what a request may post).
-pub fn run_with_limit(
     store: &Store,
     base: &str,
     bundle: &Value,
