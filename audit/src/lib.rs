@@ -86,6 +86,7 @@ pub mod checkpoint;
 mod clock;
 pub mod disclosure;
 pub mod frame;
+mod instant;
 pub mod merkle;
 mod model;
 pub mod render;

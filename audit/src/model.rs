@@ -20,6 +20,7 @@ pub const MAX_RECORD_LEN: usize = 1 << 20;
 #[non_exhaustive]
 pub struct AuditRecord {
     /// When the event happened (injected by the host; the crate never reads the clock).
+    #[serde(serialize_with = "crate::instant::serialize")]
     pub recorded: DateTime<Utc>,
     /// What happened.
     pub event: Event,

@@ -147,7 +147,9 @@ fn narrowing_clauses(rtype: &str, n: &Narrowing) -> Vec<Clause> {
 
 /// `AnyOf(groups)`, with a compartment clause that every group holds ANDed once outside the OR
 /// (the usual shape: one launch patient, scopes differing in their constraints), so that the
-/// store finds the rows through the compartment's index instead of walking the type.
+/// store finds the rows through the compartment's index instead of walking the type. An
+/// alternative with nothing left besides the compartment admits every member, so then the
+/// compartment alone is the narrowing (and a read checks it with one index lookup).
 fn factor_shared_compartment(mut groups: Vec<Vec<Clause>>) -> Vec<Clause> {
     let shared = groups.first().and_then(|first| {
         first
@@ -161,6 +163,9 @@ fn factor_shared_compartment(mut groups: Vec<Vec<Clause>>) -> Vec<Clause> {
         Some(shared) => {
             for g in &mut groups {
                 g.retain(|c| *c != shared);
+            }
+            if groups.iter().any(Vec::is_empty) {
+                return vec![shared];
             }
             vec![shared, Clause::AnyOf(groups)]
         }
@@ -516,10 +521,14 @@ mod tests {
                 Clause::AnyOf(vec![vec![id("1")], vec![id("2")]])
             ]
         );
-        // An alternative with nothing else left matches every member: still an OR.
+        // An alternative with nothing else left admits every member: no OR left.
         assert_eq!(
             factor_shared_compartment(vec![vec![member("a")], vec![member("a"), id("2")]]),
-            vec![member("a"), Clause::AnyOf(vec![vec![], vec![id("2")]])]
+            vec![member("a")]
+        );
+        assert_eq!(
+            factor_shared_compartment(vec![vec![member("a")]]),
+            vec![member("a")]
         );
         // Not shared by all, or no alternatives at all (nothing granted): unchanged.
         for groups in [
