@@ -67,25 +67,33 @@ pub fn extract_credential(headers: &HeaderMap) -> Result<Credential<'_>, TokenEr
     if values.next().is_some() {
         return Err(TokenError::MultipleCredentials);
     }
-    let value = value
-        .to_str()
-        .map_err(|_| TokenError::MalformedAuthorization)?;
-    let (scheme, rest) = value.split_once(' ').ok_or_else(|| {
-        if value.eq_ignore_ascii_case("bearer") || value.eq_ignore_ascii_case("dpop") {
-            TokenError::MalformedAuthorization
-        } else {
-            TokenError::UnsupportedScheme
-        }
-    })?;
-    let bearer = scheme.eq_ignore_ascii_case("bearer");
-    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    // The token is checked byte by byte once (token68 is visible ASCII); the whole value's
+    // form decides only between refusal reasons.
+    let malformed_or = |other: TokenError| match value.to_str() {
+        Ok(_) => other,
+        Err(_) => TokenError::MalformedAuthorization,
+    };
+    let bytes = value.as_bytes();
+    let Some(space) = bytes.iter().position(|b| *b == b' ') else {
+        return Err(
+            if bytes.eq_ignore_ascii_case(b"bearer") || bytes.eq_ignore_ascii_case(b"dpop") {
+                TokenError::MalformedAuthorization
+            } else {
+                malformed_or(TokenError::UnsupportedScheme)
+            },
+        );
+    };
+    let (scheme, rest) = (&bytes[..space], &bytes[space + 1..]);
+    let bearer = scheme.eq_ignore_ascii_case(b"bearer");
+    let dpop = scheme.eq_ignore_ascii_case(b"dpop");
     if !bearer && !dpop {
-        return Err(TokenError::UnsupportedScheme);
+        return Err(malformed_or(TokenError::UnsupportedScheme));
     }
-    let token = rest.trim_start_matches(' ');
-    if !is_token68(token) {
-        return Err(TokenError::MalformedAuthorization);
-    }
+    let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
+    let token = match std::str::from_utf8(&rest[start..]) {
+        Ok(t) if is_token68(t) => t,
+        _ => return Err(TokenError::MalformedAuthorization),
+    };
     if bearer {
         return Ok(Credential::Bearer(token));
     }
@@ -118,6 +126,35 @@ pub fn extract_from_parts(parts: &http::request::Parts) -> Result<Credential<'_>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusal_reasons_of_odd_header_bytes() {
+        let reason = |raw: &[u8]| {
+            let mut m = HeaderMap::new();
+            m.insert(AUTHORIZATION, http::HeaderValue::from_bytes(raw).unwrap());
+            extract_credential(&m).err()
+        };
+        for (raw, expected) in [
+            (&b"Bearer abc\xff"[..], TokenError::MalformedAuthorization),
+            (b"Basic \xff", TokenError::MalformedAuthorization),
+            (b"\xff", TokenError::MalformedAuthorization),
+            (b"Basic abc", TokenError::UnsupportedScheme),
+            (b"Bearer\t abc", TokenError::UnsupportedScheme),
+            (b"Bearer abc\tdef", TokenError::MalformedAuthorization),
+            (b"bearer", TokenError::MalformedAuthorization),
+            (b"DPoP", TokenError::MalformedAuthorization),
+            (b"Token", TokenError::UnsupportedScheme),
+            (b"Bearer ", TokenError::MalformedAuthorization),
+        ] {
+            assert_eq!(
+                reason(raw),
+                Some(expected),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        assert_eq!(reason(b"Bearer   abc=").map(|e| e.to_string()), None);
+    }
 
     #[test]
     fn token68_table_holds_exactly_the_rfc_characters() {
