@@ -327,6 +327,74 @@ fn back_pressure_fails_fast_or_blocks() {
     assert_eq!(store.size(), accepted.len() as u64 + 1);
 }
 
+/// A linger holds a batch open without a wake-up per record, and no longer than it must: a
+/// lone record waits about the linger, but a batch that fills and a submitter blocked on a
+/// full queue end it at once.
+#[test]
+fn linger_ends_on_a_full_batch_or_a_blocked_submitter() {
+    let dir = tempfile::tempdir().unwrap();
+    let linger = Duration::from_millis(300);
+    let open = |name: &str, capacity: usize, batch: usize| {
+        let config = FileStoreConfig::new(ORIGIN)
+            .linger(linger)
+            .queue_capacity(capacity)
+            .max_batch(batch);
+        FileStore::open(dir.path().join(name), signer(), clock(), config)
+            .unwrap()
+            .0
+    };
+    // The first record starts the linger; the rest come while the writer lingers.
+    let submit_all = |store: &FileStore, n: u64| {
+        let start = std::time::Instant::now();
+        let first = store.submit(&record(0)).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let mut pending = vec![first];
+        pending.extend((1..n).map(|i| store.submit(&record(i)).unwrap()));
+        for p in &pending {
+            p.wait(Ack::Durable).unwrap();
+        }
+        assert_eq!(store.size(), n);
+        start.elapsed()
+    };
+
+    let waited = submit_all(&open("lone.log", 16, 8), 1);
+    assert!(
+        waited >= linger,
+        "a lone record was committed before the linger: {waited:?}"
+    );
+    // Eight records fill a batch of eight.
+    let waited = submit_all(&open("full.log", 16, 8), 8);
+    assert!(
+        waited < linger,
+        "a full batch waited out the linger: {waited:?}"
+    );
+    // A queue of two: the third submitter blocks, which ends the linger (the third record
+    // then lingers on its own).
+    let waited = submit_all(&open("blocked.log", 2, 8), 3);
+    assert!(
+        waited < linger * 2,
+        "a blocked submitter waited out the linger: {waited:?}"
+    );
+}
+
+/// `FileStore::set_linger` changes the linger of the next batches: on, then off again.
+#[test]
+fn linger_can_be_changed_while_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = FileStoreConfig::new(ORIGIN);
+    let (store, _) = FileStore::open(dir.path().join("a.log"), signer(), clock(), config).unwrap();
+    let timed = |i: u64| {
+        let start = std::time::Instant::now();
+        store.append(&record(i), Ack::Durable).unwrap();
+        start.elapsed()
+    };
+    let linger = Duration::from_millis(300);
+    store.set_linger(linger);
+    assert!(timed(0) >= linger);
+    store.set_linger(Duration::ZERO);
+    assert!(timed(1) < linger);
+}
+
 #[test]
 fn acknowledgement_is_a_future_without_a_runtime() {
     use std::future::Future;

@@ -71,8 +71,11 @@ pub struct FileStoreConfig {
     pub max_batch: usize,
     /// Records the queue holds before submitters block or fail (back-pressure).
     pub queue_capacity: usize,
-    /// How long the writer waits for more records to fill a batch. Zero (the default) commits
-    /// whatever is queued at once; batches grow by themselves under load.
+    /// How long the writer waits for more records to fill a batch once one is queued. Zero
+    /// (the default) commits whatever is queued at once; batches grow by themselves under
+    /// load. A linger delays every commit by up to this long (a full batch or a blocked
+    /// submitter ends it sooner), and pays off only when enough records arrive meanwhile:
+    /// many concurrent requests each waiting for its own record.
     pub linger: Duration,
     /// After a commit with nothing queued, the writer waits about one (recent, average) gap
     /// between records, at most this long, before it sleeps until a submitter wakes it:
@@ -321,6 +324,7 @@ impl FileStore {
             checkpoint_size,
         };
         let shared = Arc::new(Shared::new(scan.tree, scan.offsets, latest));
+        shared.set_linger(config.linger);
         let reader = reopen(&log, &log_path)?;
         let writer = Writer {
             shared: Arc::clone(&shared),
@@ -330,7 +334,6 @@ impl FileStore {
             origin: config.origin.clone(),
             clock,
             max_batch: config.max_batch.max(1),
-            linger: config.linger,
             poll: config.poll,
             last_commit: Instant::now(),
             gap: Duration::ZERO,
@@ -399,7 +402,8 @@ impl FileStore {
                 q.jobs.push(payload);
                 let index = q.next;
                 q.next += 1;
-                let wake = q.take_idle();
+                // A full batch also ends the writer's linger (see `FileStoreConfig::linger`).
+                let wake = q.take_idle() || q.jobs.len() == self.config.max_batch.max(1);
                 drop(q);
                 if wake {
                     self.shared.work.notify_one();
@@ -417,6 +421,8 @@ impl FileStore {
                 return Err(StoreError::QueueFull);
             }
             q.blocked += 1;
+            // A lingering writer takes what is queued now rather than at the end of its linger.
+            self.shared.work.notify_one();
             q = self
                 .shared
                 .space
@@ -425,6 +431,13 @@ impl FileStore {
                 .0;
             q.blocked -= 1;
         }
+    }
+
+    /// Changes [`FileStoreConfig::linger`] from the next batch on. For hosts that know their
+    /// load: lingering pays off only while many requests are in flight (each waiting for its
+    /// own record), and delays every commit otherwise. Cheap enough to call per request.
+    pub fn set_linger(&self, linger: Duration) {
+        self.shared.set_linger(linger);
     }
 
     /// Records durable so far (the size of the tree proofs can be made for).

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -62,6 +63,8 @@ pub(super) struct Shared {
     pub tree: RwLock<MerkleTree>,
     pub offsets: RwLock<Vec<u64>>,
     pub latest: RwLock<Option<SignedCheckpoint>>,
+    /// The writer's linger in microseconds (see `FileStore::set_linger`).
+    pub linger_micros: AtomicU64,
 }
 
 impl Shared {
@@ -85,6 +88,21 @@ impl Shared {
             tree: RwLock::new(tree),
             offsets: RwLock::new(offsets),
             latest: RwLock::new(latest),
+            linger_micros: AtomicU64::new(0),
+        }
+    }
+
+    /// How long the writer lingers for a fuller batch now.
+    pub fn linger(&self) -> Duration {
+        Duration::from_micros(self.linger_micros.load(Ordering::Relaxed))
+    }
+
+    /// Sets the linger (saturating at `u64::MAX` microseconds); a store only when it changes,
+    /// so that hosts may call this on every request without contending on the cache line.
+    pub fn set_linger(&self, d: Duration) {
+        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        if self.linger_micros.load(Ordering::Relaxed) != micros {
+            self.linger_micros.store(micros, Ordering::Relaxed);
         }
     }
 

@@ -46,7 +46,6 @@ pub(super) struct Writer {
     pub origin: String,
     pub clock: Arc<dyn Clock>,
     pub max_batch: usize,
-    pub linger: Duration,
     /// The longest look-again wait after a commit (see `FileStoreConfig::poll`).
     pub poll: Duration,
     /// When the last batch was committed.
@@ -198,24 +197,26 @@ impl Writer {
             };
             q.writer_idle = false;
         }
+        // Linger for a fuller batch without advertising idleness: submitters wake the writer
+        // only when the batch is full or the queue is, not for each record (a wake-up per
+        // record made the linger cost more CPU than the flushes it saved).
         let start = Instant::now();
         loop {
-            take(&mut q.jobs, batch, self.max_batch);
-            if q.blocked > 0 {
-                shared.space.notify_all();
+            let left = shared.linger().saturating_sub(start.elapsed());
+            if q.jobs.len() >= self.max_batch || left.is_zero() || q.closed || q.blocked > 0 {
+                break;
             }
-            let left = self.linger.saturating_sub(start.elapsed());
-            if batch.len() >= self.max_batch || left.is_zero() || q.closed {
-                return Next::Batch;
-            }
-            q.writer_idle = true;
             q = shared
                 .work
                 .wait_timeout(q, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
-            q.writer_idle = false;
         }
+        take(&mut q.jobs, batch, self.max_batch);
+        if q.blocked > 0 {
+            shared.space.notify_all();
+        }
+        Next::Batch
     }
 
     fn commit(
