@@ -12,6 +12,9 @@
 # path, measuring the CPU cost of security apart from the disk's flush latency (which bounds
 # the secure server's throughput at CONNECTIONS / flush time when the disk is slow).
 #
+# SECURE_ARGS adds flags to the secure server, e.g. SECURE_ARGS="--audit-commit-delay 1500" for
+# many concurrent clients (see the server's --help).
+#
 # Each row also gives the server process's CPU time per request (user + system, all threads,
 # from /proc): a measure of the cost of security that does not depend on how the 2 cores are
 # shared with `wrk` and whatever else runs.
@@ -70,7 +73,8 @@ start_server() { # name port extra-args...
 
 SECURE_PORT=18443
 OPEN_PORT=18444
-start_server secure "$SECURE_PORT" --audit-log "$audit_dir/audit.log"
+# shellcheck disable=SC2086 # SECURE_ARGS: extra flags of the secure server, split on spaces
+start_server secure "$SECURE_PORT" --audit-log "$audit_dir/audit.log" ${SECURE_ARGS:-}
 start_server open "$OPEN_PORT" --dangerous-disable-security "$PHRASE"
 
 # Sanity: the secure server refuses without the token and answers with it; the open one

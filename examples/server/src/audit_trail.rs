@@ -19,6 +19,7 @@
 //! never of the log.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,7 @@ use fhir_audit::AuditRecord;
 use tokio::sync::oneshot;
 
 use crate::audit_keys::signer_for;
+use crate::cli::CommitDelay;
 use crate::store::audit::PreparedRecord;
 use crate::store::Store;
 
@@ -49,6 +51,9 @@ pub const MATERIALIZE_EVERY: Duration = Duration::from_millis(200);
 pub struct AuditTrail {
     log: Log,
     events: Option<Arc<ViewQueue>>,
+    commit_delay: CommitDelay,
+    /// Requests in flight (see [`AuditTrail::enter`]).
+    in_flight: AtomicUsize,
 }
 
 enum Log {
@@ -164,8 +169,13 @@ pub fn render_config() -> RenderConfig {
 
 impl AuditTrail {
     /// Opens the trail: the file log at `log` (recovering it, refusing one that does not
-    /// verify) or an in-memory log; AuditEvents go to `store`.
-    pub fn open(log: Option<&Path>, store: Option<Arc<Store>>) -> Result<AuditTrail, String> {
+    /// verify) or an in-memory log; AuditEvents go to `store`. The file log's flushes wait
+    /// for more records as `commit_delay` says.
+    pub fn open(
+        log: Option<&Path>,
+        store: Option<Arc<Store>>,
+        commit_delay: CommitDelay,
+    ) -> Result<AuditTrail, String> {
         let clock: Arc<dyn fhir_audit::Clock> = Arc::new(chrono::Utc::now);
         let log = match log {
             Some(path) => {
@@ -200,7 +210,33 @@ impl AuditTrail {
                 Some(queue)
             }
         };
-        Ok(AuditTrail { log, events })
+        Ok(AuditTrail {
+            log,
+            events,
+            commit_delay,
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    /// Counts a request in flight until the guard drops, and turns the log's commit delay on
+    /// while at least [`CommitDelay::siblings`] are (then most of them wait for their
+    /// records, and a flush that waits a little serves many), off below.
+    pub fn enter(&self) -> InFlight<'_> {
+        let n = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.delay_commits(n);
+        InFlight(self)
+    }
+
+    fn delay_commits(&self, in_flight: usize) {
+        if let Log::File(f) = &self.log {
+            if !self.commit_delay.delay.is_zero() {
+                f.set_linger(if in_flight >= self.commit_delay.siblings {
+                    self.commit_delay.delay
+                } else {
+                    Duration::ZERO
+                });
+            }
+        }
     }
 
     /// Whether the log is a file (so that [`Pending::durable`] means `fdatasync`ed).
@@ -274,6 +310,16 @@ impl AuditTrail {
             }
         }
         Pending { log, failed: None }
+    }
+}
+
+/// A request in flight (see [`AuditTrail::enter`]).
+pub struct InFlight<'a>(&'a AuditTrail);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let n = self.0.in_flight.fetch_sub(1, Ordering::Relaxed) - 1;
+        self.0.delay_commits(n);
     }
 }
 

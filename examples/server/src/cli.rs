@@ -26,6 +26,13 @@ OPTIONS:
     --audience URL         the accepted token audience (default: the FHIR base URL)
     --audit-log FILE       the tamper-evident audit log (default: in memory); its signing
                            key is kept in FILE.key, its public key written to FILE.pub
+    --audit-commit-delay MICROS
+                           with --audit-log: while at least --audit-commit-siblings
+                           requests are in flight, hold each flush of the log up to
+                           MICROS (at most 10000) so that more records share it; for
+                           many concurrent clients (default 0: off)
+    --audit-commit-siblings N
+                           requests in flight that turn the commit delay on (default 32)
     --cors-origin ORIGIN   a browser origin allowed to call the FHIR API; repeatable
                            (the development authorization server's registered origins
                            are always allowed)
@@ -76,10 +83,35 @@ pub struct ServeArgs {
     pub audience: Option<String>,
     /// `--audit-log`.
     pub audit_log: Option<PathBuf>,
+    /// `--audit-commit-delay` and `--audit-commit-siblings`.
+    pub commit_delay: CommitDelay,
     /// `--cors-origin`.
     pub cors_origins: Vec<String>,
     /// `--dangerous-disable-security` with the right phrase.
     pub dangerous_disable_security: bool,
+}
+
+/// The audit log's commit delay (as PostgreSQL's `commit_delay` and `commit_siblings`): how
+/// long a flush waits for more records while enough requests are in flight that more are
+/// coming. Off by default: with few clients each flush would only wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitDelay {
+    /// The longest wait (zero: off).
+    pub delay: std::time::Duration,
+    /// Requests in flight from which the delay applies.
+    pub siblings: usize,
+}
+
+/// The longest `--audit-commit-delay`: every answer may wait this long for its record.
+pub const MAX_COMMIT_DELAY_MICROS: u64 = 10_000;
+
+impl Default for CommitDelay {
+    fn default() -> Self {
+        CommitDelay {
+            delay: std::time::Duration::ZERO,
+            siblings: 32,
+        }
+    }
 }
 
 /// Parses the arguments (without the program name).
@@ -114,6 +146,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         jwks_file: None,
         audience: None,
         audit_log: None,
+        commit_delay: CommitDelay::default(),
         cors_origins: Vec::new(),
         dangerous_disable_security: false,
     };
@@ -141,6 +174,24 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--jwks-file" => s.jwks_file = Some(val()?.into()),
             "--audience" => s.audience = Some(val()?),
             "--audit-log" => s.audit_log = Some(val()?.into()),
+            "--audit-commit-delay" => {
+                let v = val()?;
+                let micros = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|m| *m <= MAX_COMMIT_DELAY_MICROS)
+                    .ok_or_else(|| {
+                        format!("--audit-commit-delay: not 0..={MAX_COMMIT_DELAY_MICROS} microseconds: `{v}`")
+                    })?;
+                s.commit_delay.delay = std::time::Duration::from_micros(micros);
+            }
+            "--audit-commit-siblings" => {
+                let v = val()?;
+                s.commit_delay.siblings =
+                    v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        format!("--audit-commit-siblings: not a count of 1 or more: `{v}`")
+                    })?;
+            }
             "--cors-origin" => s.cors_origins.push(val()?),
             "--dangerous-disable-security" => {
                 if val()? != DANGEROUS_PHRASE {
@@ -155,6 +206,11 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     }
     if s.issuer.is_some() != s.jwks_file.is_some() {
         return Err("--issuer and --jwks-file go together".to_owned());
+    }
+    if !s.commit_delay.delay.is_zero() && s.audit_log.is_none() {
+        return Err(
+            "--audit-commit-delay needs --audit-log (an in-memory log is never flushed)".to_owned(),
+        );
     }
     if s.dangerous_disable_security && !s.listen.ip().is_loopback() {
         return Err("--dangerous-disable-security only listens on a loopback address".to_owned());
@@ -205,6 +261,32 @@ mod tests {
                 pubkey: Some("k.pub".into())
             }
         );
+    }
+
+    #[test]
+    fn commit_delay() {
+        let serve = |a: &str| match parse(&args(a)) {
+            Ok(Command::Serve(s)) => Ok(s.commit_delay),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(serve("").unwrap(), CommitDelay::default());
+        assert_eq!(
+            serve("--audit-log a.log --audit-commit-delay 1500 --audit-commit-siblings 8").unwrap(),
+            CommitDelay {
+                delay: std::time::Duration::from_micros(1500),
+                siblings: 8
+            }
+        );
+        for bad in [
+            "--audit-commit-delay 1500",
+            "--audit-log a.log --audit-commit-delay 10001",
+            "--audit-log a.log --audit-commit-delay -1",
+            "--audit-log a.log --audit-commit-siblings 0",
+            "--audit-log a.log --audit-commit-siblings x",
+        ] {
+            assert!(serve(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

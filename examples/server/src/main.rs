@@ -81,7 +81,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let trail = if args.dangerous_disable_security {
         None
     } else {
-        let trail = AuditTrail::open(args.audit_log.as_deref(), Some(Arc::clone(&store)))?;
+        let trail = AuditTrail::open(
+            args.audit_log.as_deref(),
+            Some(Arc::clone(&store)),
+            args.commit_delay,
+        )?;
         match &args.audit_log {
             Some(log) => eprintln!(
                 "secure-fhir-server: audit log {}; keep a copy of its public key {}.pub \

@@ -332,6 +332,11 @@ impl Gate {
         }
     }
 
+    /// Counts a request in flight while the guard lives (see [`AuditTrail::enter`]).
+    pub fn enter(&self) -> Option<crate::audit_trail::InFlight<'_>> {
+        self.trail.as_ref().map(|t| t.enter())
+    }
+
     /// The request limits.
     pub fn limits(&self) -> &secure_fhir::limits::Limits {
         &self.limits

@@ -49,6 +49,7 @@ fn into_axum(r: http::Response<Vec<u8>>) -> Response {
 }
 
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    let _in_flight = app.gate.enter();
     let (parts, body) = req.into_parts();
     let origin = parts
         .headers

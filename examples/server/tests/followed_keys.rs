@@ -83,7 +83,7 @@ async fn the_gate_accepts_a_token_of_a_rotated_key_at_once() {
         .with_cache(64, 60);
     let facade = SecureFhir::new(validator, DecisionPolicy::default(), "/fhir");
     let store = Arc::new(Store::open(None, FHIR).unwrap());
-    let trail = Arc::new(AuditTrail::open(None, None).unwrap());
+    let trail = Arc::new(AuditTrail::open(None, None, Default::default()).unwrap());
     let gate = Gate::secure(facade, trail, store).follow_keys(keys);
 
     let before = access_token(&server).await;

@@ -164,3 +164,56 @@ fn phi_is_withheld_when_the_audit_log_fails() {
         401
     );
 }
+
+/// `--audit-commit-delay` holds a flush for more records only while enough requests are in
+/// flight (`--audit-commit-siblings`): with one sibling (every request) each answer waits
+/// about the delay, with the default (32) a lone request does not; every answer is still
+/// logged before it arrives.
+#[test]
+fn the_commit_delay_applies_only_with_enough_requests_in_flight() {
+    let delay = Duration::from_millis(10);
+    // The fastest of a few reads after a first one (token validated, caches warm).
+    let fastest_read = |extra: &[&str]| {
+        let s = Server::start(extra);
+        let t = s.patient_token("patient/*.rs");
+        (0..4)
+            .map(|n| {
+                let id = format!("commit-delay-{n}-{}", std::process::id());
+                let start = std::time::Instant::now();
+                let r = s.request(
+                    "GET",
+                    "/Patient/example",
+                    Some(&t),
+                    &[("X-Request-Id", &id)],
+                    None,
+                );
+                let took = start.elapsed();
+                assert_eq!(r.status, 200);
+                let log = std::fs::read(s.audit_log()).unwrap();
+                assert!(
+                    log.windows(id.len()).any(|w| w == id.as_bytes()),
+                    "read {n} is logged"
+                );
+                took
+            })
+            .skip(1)
+            .min()
+            .unwrap()
+    };
+    let micros = delay.as_micros().to_string();
+    let always = fastest_read(&[
+        "--audit-commit-delay",
+        &micros,
+        "--audit-commit-siblings",
+        "1",
+    ]);
+    assert!(
+        always >= delay,
+        "one request in flight, siblings 1: {always:?}"
+    );
+    let lone = fastest_read(&["--audit-commit-delay", &micros]);
+    assert!(
+        lone + delay / 2 < always,
+        "one request in flight, siblings 32: {lone:?} (with the delay: {always:?})"
+    );
+}
