@@ -9,6 +9,28 @@ use std::time::Duration;
 
 use server_support::{run, Server};
 
+/// Reads `Patient/example` tagged `request_id` and checks that its audit record is in the log
+/// file when the answer arrives; how long the read took.
+fn read_logged(s: &Server, token: &str, request_id: &str) -> Duration {
+    let start = std::time::Instant::now();
+    let r = s.request(
+        "GET",
+        "/Patient/example",
+        Some(token),
+        &[("X-Request-Id", request_id)],
+        None,
+    );
+    let took = start.elapsed();
+    assert_eq!(r.status, 200);
+    let log = std::fs::read(s.audit_log()).unwrap();
+    assert!(
+        log.windows(request_id.len())
+            .any(|w| w == request_id.as_bytes()),
+        "{request_id} is in the log file when its response arrives"
+    );
+    took
+}
+
 #[test]
 fn an_answered_request_is_logged_and_searchable_when_its_response_arrives() {
     let s = Server::start(&[]);
@@ -16,21 +38,8 @@ fn an_answered_request_is_logged_and_searchable_when_its_response_arrives() {
     let auditor = s.patient_token("patient/AuditEvent.rs");
     for n in 0..5 {
         let request_id = format!("durability-check-{n}-{}", std::process::id());
-        let r = s.request(
-            "GET",
-            "/Patient/example",
-            Some(&t),
-            &[("X-Request-Id", &request_id)],
-            None,
-        );
-        assert_eq!(r.status, 200);
         // No waiting: the record was written to the log before the response was sent ...
-        let log = std::fs::read(s.audit_log()).unwrap();
-        assert!(
-            log.windows(request_id.len())
-                .any(|w| w == request_id.as_bytes()),
-            "request {n} is in the log file when its response arrives"
-        );
+        read_logged(&s, &t, &request_id);
         // ... and its AuditEvent committed to the store.
         let events = s.get("/AuditEvent?entity=Patient/example&_count=100", &auditor);
         assert_eq!(events.status, 200, "{}", events.text());
@@ -179,22 +188,7 @@ fn the_commit_delay_applies_only_with_enough_requests_in_flight() {
         (0..4)
             .map(|n| {
                 let id = format!("commit-delay-{n}-{}", std::process::id());
-                let start = std::time::Instant::now();
-                let r = s.request(
-                    "GET",
-                    "/Patient/example",
-                    Some(&t),
-                    &[("X-Request-Id", &id)],
-                    None,
-                );
-                let took = start.elapsed();
-                assert_eq!(r.status, 200);
-                let log = std::fs::read(s.audit_log()).unwrap();
-                assert!(
-                    log.windows(id.len()).any(|w| w == id.as_bytes()),
-                    "read {n} is logged"
-                );
-                took
+                read_logged(&s, &t, &id)
             })
             .skip(1)
             .min()
