@@ -375,6 +375,27 @@ fn linger_ends_on_a_full_batch_or_a_blocked_submitter() {
         waited < linger * 2,
         "a blocked submitter waited out the linger: {waited:?}"
     );
+    // A queue of two filled by two records is a full batch: `try_submit` finds room again
+    // long before the linger ends.
+    let store = open("try.log", 2, 8);
+    let start = std::time::Instant::now();
+    let first = store.try_submit(&record(0)).unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    let second = store.try_submit(&record(1)).unwrap();
+    let third = loop {
+        match store.try_submit(&record(2)) {
+            Ok(p) => break p,
+            Err(StoreError::QueueFull) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(
+        start.elapsed() < linger,
+        "the full queue waited out the linger"
+    );
+    for p in [first, second, third] {
+        p.wait(Ack::Durable).unwrap();
+    }
 }
 
 /// `FileStore::set_linger` changes the linger of the next batches: on, then off again.

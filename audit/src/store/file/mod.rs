@@ -333,7 +333,7 @@ impl FileStore {
             signer,
             origin: config.origin.clone(),
             clock,
-            max_batch: config.max_batch.max(1),
+            max_batch: batch_limit(&config),
             poll: config.poll,
             last_commit: Instant::now(),
             gap: Duration::ZERO,
@@ -403,7 +403,7 @@ impl FileStore {
                 let index = q.next;
                 q.next += 1;
                 // A full batch also ends the writer's linger (see `FileStoreConfig::linger`).
-                let wake = q.take_idle() || q.jobs.len() == self.config.max_batch.max(1);
+                let wake = q.take_idle() || q.jobs.len() == batch_limit(&self.config);
                 drop(q);
                 if wake {
                     self.shared.work.notify_one();
@@ -583,6 +583,12 @@ fn problem(kind: ProblemKind, first: Option<u64>) -> Problem {
         last_possible: None,
         offset: None,
     }
+}
+
+/// The most records one batch takes: `max_batch`, or fewer if the queue holds fewer (then a
+/// full queue is a full batch, and ends a linger like one).
+fn batch_limit(config: &FileStoreConfig) -> usize {
+    config.max_batch.max(1).min(config.queue_capacity.max(1))
 }
 
 /// Opens for reading and writing (appending only if `append`), creating the file readable by
