@@ -40,6 +40,20 @@ fn store_with_data() -> Store {
     store
 }
 
+/// `date=ge2024`.
+fn date_in_or_after_2024() -> Clause {
+    let (lo, hi) = time::instant_range("2024").unwrap();
+    Clause::Param {
+        code: "date",
+        kind: params::Kind::Date,
+        values: vec![Match::Date {
+            prefix: Prefix::Ge,
+            lo,
+            hi,
+        }],
+    }
+}
+
 fn ids(v: &[Version]) -> Vec<&str> {
     v.iter().map(|v| v.id.as_str()).collect()
 }
@@ -104,22 +118,7 @@ fn search_by_param_and_compartment() {
             )
             .unwrap();
         assert_eq!((n, ids(&page)), (1, vec!["o2"]));
-        let (lo, hi) = time::instant_range("2024").unwrap();
-        let (n, page) = tx
-            .search(
-                &q(vec![Clause::Param {
-                    code: "date",
-                    kind: params::Kind::Date,
-                    values: vec![Match::Date {
-                        prefix: Prefix::Ge,
-                        lo,
-                        hi,
-                    }],
-                }]),
-                0,
-                10,
-            )
-            .unwrap();
+        let (n, page) = tx.search(&q(vec![date_in_or_after_2024()]), 0, 10).unwrap();
         assert_eq!((n, ids(&page)), (1, vec!["o1"]));
         let (n, _) = tx.search(&q(vec![Clause::AnyOf(vec![])]), 0, 10).unwrap();
         assert_eq!(n, 0, "an empty OR matches nothing (fail closed)");
@@ -231,15 +230,7 @@ fn sample_queries() -> Vec<Query> {
             },
         ],
     };
-    let date = Clause::Param {
-        code: "date",
-        kind: params::Kind::Date,
-        values: vec![Match::Date {
-            prefix: Prefix::Ge,
-            lo,
-            hi,
-        }],
-    };
+    let date = date_in_or_after_2024();
     let member = |p: &str| Clause::InCompartment {
         ctype: "Patient".into(),
         id: p.into(),
