@@ -9,6 +9,7 @@ use secure_fhir::audit::RequestInfo;
 use secure_fhir::{Authorized, SecureFhir};
 use smart_auth::decision::Narrowing;
 use smart_auth::request::FhirRequest;
+use smart_auth::scope::Permissions;
 use smart_auth::UnixTime;
 
 use crate::audit_trail::{AuditTrail, Pending};
@@ -238,8 +239,13 @@ impl Access for PermitAccess {
         self.typed_check(rtype, body)
     }
 
-    fn may_disclose(&self, rtype: &str) -> bool {
-        ResourceType::from_str(rtype).is_ok_and(|ty| self.authorized.may_read_type(ty))
+    /// The read grant's own check of this resource (its compartment and constraints), not
+    /// only of its type: a read constrained to other content must not see it here either.
+    fn may_disclose(&self, rtype: &str, body: &str) -> bool {
+        self.parsed.parse(body.as_bytes()).is_some_and(|r| {
+            r.resource_type().as_str() == rtype
+                && self.authorized.permit().allows(&r, Permissions::READ)
+        })
     }
 
     fn narrowing(&self, rtype: &str) -> Option<Vec<Clause>> {

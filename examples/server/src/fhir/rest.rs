@@ -205,11 +205,16 @@ pub(super) fn create(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcom
         let found = searching::matches(tx, env, t, &pairs, 2)?;
         match found.as_slice() {
             [] => {}
-            [one] if env.access.may_disclose(t) => {
+            [one]
+                if one
+                    .body
+                    .as_deref()
+                    .is_some_and(|b| env.access.may_disclose(t, b)) =>
+            {
                 return Ok(Done::version(StatusCode::OK, one.clone(), op.ret, false))
             }
             [one] => {
-                // A token that may not read the type learns that a match exists, nothing more.
+                // A token that may not read the match learns that it exists, nothing more.
                 let mut done = Done::empty(StatusCode::OK);
                 done.touched = vec![format!("{t}/{}", one.id)];
                 return Ok(done);
