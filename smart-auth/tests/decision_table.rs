@@ -484,6 +484,68 @@ fn history_batch_operations() {
 }
 
 #[test]
+fn system_search_chains_need_search_on_traversed_types() {
+    // A chain in a type-less search (`_type=`) evaluates criteria on the traversed type just
+    // as in a type search: an oracle unless that type is granted `s` (smart.md §12.7).
+    let a = Authorizer::default();
+    assert_table(
+        &a,
+        &[
+            p(
+                "patient/Observation.rs",
+                "GET ?_type=Observation&subject:Patient.name=Peter",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs",
+                "GET ?_type=Observation&performer:Practitioner.name=Smith",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs patient/Patient.rs",
+                "GET ?_type=Observation&subject:Patient.name=Peter",
+                Narrow,
+            ),
+            p(
+                "patient/Observation.rs patient/Patient.rs",
+                "GET ?_type=Observation&subject:Patient.nonsense=1",
+                BadRequest,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn update_like_operations_need_an_instance() {
+    // `u` is granted per instance; at type level there is none to check, and `s` alone must
+    // never authorise a write-like operation (smart.md §12.10).
+    let custom = DecisionPolicy::default()
+        .with_operation("touch", smart_auth::decision::OperationRule::AsUpdate);
+    assert_table(
+        &Authorizer::new(custom),
+        &[
+            p(
+                "patient/Observation.s",
+                "POST Observation/$touch",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs",
+                "POST Observation/$meta-add",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs",
+                "POST Observation/$meta-delete",
+                Forbidden,
+            ),
+            p("patient/Patient.u", "POST Patient/123/$touch", Allowed),
+            p("patient/Observation.rs", "GET Observation/$meta", Narrow),
+        ],
+    );
+}
+
+#[test]
 fn denials_carry_status_and_scope() {
     let a = Authorizer::default();
     let ctx = smart_auth::testing::policy::context("patient/Observation.rs", Some("123"), None);

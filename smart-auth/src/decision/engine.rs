@@ -318,7 +318,9 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
                     ..permit
                 }))
             }
-            (OperationLevel::Type, Some(ty), None) => {
+            // A read-like operation on a type searches it; an update-like one has no
+            // instance to check, and `s` never authorises a write.
+            (OperationLevel::Type, Some(ty), None) if needed == Permissions::READ => {
                 Ok(finish(require_narrowed(permit, ty, Permissions::SEARCH)?))
             }
             _ => Err(Denial::forbidden(DenialReason::OperationNotAllowed)),
