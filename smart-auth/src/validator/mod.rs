@@ -507,7 +507,7 @@ impl Validator {
 }
 
 /// A token presented as `Bearer` must not be sender-constrained (RFC 9449 §7.2, RFC 8705 §3).
-fn bearer_usable(ctx: &AccessContext) -> Result<(), TokenError> {
+pub(crate) fn bearer_usable(ctx: &AccessContext) -> Result<(), TokenError> {
     match &ctx.confirmation {
         None => Ok(()),
         Some(cnf) if cnf.get("jkt").is_some() => Err(TokenError::DpopRequired),
