@@ -463,6 +463,11 @@ fn history_batch_operations() {
             p("patient/*.cruds", "POST Patient/456/$meta-add", Forbidden),
             p("patient/*.rs", "GET Patient/123/$meta", Allowed),
             p("patient/*.rs", "POST Observation/$validate", Allow),
+            p(
+                "patient/Observation.rs",
+                "POST Observation/$validate",
+                Allow,
+            ),
             s("system/*.rs", "GET Patient/1/$everything", Narrow),
         ],
     );
@@ -541,6 +546,34 @@ fn update_like_operations_need_an_instance() {
             ),
             p("patient/Patient.u", "POST Patient/123/$touch", Allowed),
             p("patient/Observation.rs", "GET Observation/$meta", Narrow),
+        ],
+    );
+}
+
+#[test]
+fn instance_validate_is_a_read_of_the_instance() {
+    // `[type]/[id]/$validate` validates against the stored resource (`mode=update|delete`):
+    // without the read checks it tells whether another patient's resource exists.
+    assert_table(
+        &Authorizer::default(),
+        &[
+            p(
+                "patient/Observation.rs",
+                "POST Patient/456/$validate",
+                Forbidden,
+            ),
+            p("patient/Patient.r", "POST Patient/456/$validate", NotFound),
+            p("patient/Patient.r", "POST Patient/123/$validate", Allow),
+            p(
+                "patient/Observation.rs",
+                "POST Condition/1/$validate",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs",
+                "POST Observation/1/$validate",
+                Allow,
+            ),
         ],
     );
 }

@@ -331,6 +331,9 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
         "export" => export(permit, req),
         "meta" => read_like(permit, Permissions::READ),
         "meta-add" | "meta-delete" => read_like(permit, Permissions::UPDATE),
+        // At instance level the stored resource is validated against (`mode=update|delete`),
+        // so its existence shows: decided as a read of that instance.
+        "validate" if op.level == OperationLevel::Instance => read_like(permit, Permissions::READ),
         "validate" => Ok(Decision::Allow(permit)),
         name => match permit.policy.operations.get(name).copied() {
             Some(OperationRule::AsRead) => read_like(permit, Permissions::READ),
