@@ -82,7 +82,8 @@ pub enum ConfigError {
     /// No issuer was configured.
     #[error("no issuer configured")]
     NoIssuers,
-    /// An issuer has no audience (this resource server's FHIR base URL).
+    /// An issuer has no audience (this resource server's FHIR base URL), or an empty one
+    /// (which would accept tokens whose `aud` is the empty string).
     #[error("issuer {0} has no audience")]
     NoAudience(String),
     /// The same issuer is configured twice.
@@ -298,7 +299,7 @@ impl Validator {
     pub fn new(configs: impl IntoIterator<Item = IssuerConfig>) -> Result<Validator, ConfigError> {
         let mut issuers: Vec<Issuer> = Vec::new();
         for mut config in configs {
-            if config.audiences.iter().all(String::is_empty) {
+            if config.audiences.iter().any(String::is_empty) {
                 return Err(ConfigError::NoAudience(config.issuer));
             }
             if issuers.iter().any(|i| i.config.issuer == config.issuer) {
