@@ -294,6 +294,43 @@ fn bundle_filtering_keeps_total_honest_and_checks_includes_body() {
     assert_eq!((report.kept, report.removed), (2, 2));
 }
 
+/// A search of type Bundle answers with a searchset like any other search: its entries are
+/// filtered, the searchset is not checked as if it were the stored Bundle read by id.
+#[test]
+fn bundle_type_searches_are_filtered() {
+    big_stack(bundle_type_searches_are_filtered_body);
+}
+
+fn bundle_type_searches_are_filtered_body() {
+    let a = authorizer();
+    let ctx = context("system/Bundle.rs", None, None);
+    let stored = r#"{"resourceType":"Bundle","id":"b1","type":"document"}"#;
+    let composition = r#"{"resourceType":"Composition","id":"c1","status":"final","type":{"text":"x"},"date":"2020-01-01","author":[{"display":"x"}],"title":"t"}"#;
+    let permit = a
+        .decide(&ctx, &request("GET Bundle?_include=Bundle:composition"))
+        .into_result()
+        .unwrap();
+    let mut r = resource(&format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","entry":[
+            {{"resource":{stored},"search":{{"mode":"match"}}}},
+            {{"resource":{composition},"search":{{"mode":"include"}}}}]}}"#
+    ));
+    let report = permit.filter_result(&mut r).unwrap();
+    assert_eq!(
+        (report.kept, report.removed),
+        (1, 1),
+        "Composition is not granted"
+    );
+    // A read of one Bundle still checks that Bundle.
+    let permit = a
+        .decide(&ctx, &request("GET Bundle/b1"))
+        .into_result()
+        .unwrap();
+    assert!(permit.filter_result(&mut resource(stored)).is_ok());
+    let other = r#"{"resourceType":"Bundle","id":"b2","type":"document"}"#;
+    assert!(permit.filter_result(&mut resource(other)).is_err());
+}
+
 /// `filter_bundle_into` filters exactly like `filter_bundle` and hands back what it removed, in
 /// Bundle order, after what the caller's `Vec` already held.
 #[test]
