@@ -38,9 +38,9 @@ fn write(t: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {
     n = digits(buf, n, t.second(), 2);
     // AutoSi: as few groups of three digits as show every non-zero one.
     if nanos != 0 {
-        let (value, width) = if nanos % 1_000_000 == 0 {
+        let (value, width) = if nanos.is_multiple_of(1_000_000) {
             (nanos / 1_000_000, 3)
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             (nanos / 1_000, 6)
         } else {
             (nanos, 9)

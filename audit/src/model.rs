@@ -483,6 +483,10 @@ pub struct Recipient {
     /// Whether the recipient is the patient (or their personal representative).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_individual: bool,
+    /// The network address the data went to (host name, IP address or URL), if known: BALP's
+    /// `agent[recipient].network`, which its PrivacyDisclosure profiles require.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 impl Recipient {
@@ -503,6 +507,12 @@ impl Recipient {
     /// Sets the reference.
     pub fn reference(mut self, r: impl Into<String>) -> Self {
         self.reference = Some(r.into());
+        self
+    }
+
+    /// Sets the network address the data was sent to.
+    pub fn network(mut self, n: impl Into<String>) -> Self {
+        self.network = Some(n.into());
         self
     }
 

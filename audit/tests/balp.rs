@@ -361,6 +361,49 @@ fn a_search_touching_several_patients_gives_one_event_each() {
 }
 
 #[test]
+fn a_profile_is_claimed_only_when_its_required_agents_and_entities_are_there() {
+    let profile = |record: &AuditRecord, config: &RenderConfig| -> Value {
+        let bytes = &to_r4_json(record, config)[0];
+        serde_json::from_slice::<Value>(bytes).unwrap()["meta"]["profile"][0].clone()
+    };
+    let read = rest_record(Interaction::Read, Some("p1"));
+    let want = Value::from(format!("{PROFILE}IHE.BasicAudit.PatientRead"));
+    assert_eq!(profile(&read, &config()), want);
+    // agent[server].network is 1..1: a server whose address the host did not configure.
+    let no_server_address = RenderConfig::new("Device/secure-fhir");
+    assert_eq!(profile(&read, &no_server_address), Value::Null);
+    // agent[client].network is 1..1: a client whose address is unknown.
+    let mut anonymous = read.clone();
+    anonymous.client = Some(Client::new("chart-app"));
+    assert_eq!(profile(&anonymous, &config()), Value::Null);
+    // entity[data] is 1..1.
+    let two = read.clone().resource(ResourceRef::new("Observation", "o2"));
+    assert_eq!(profile(&two, &config()), Value::Null);
+
+    // PrivacyDisclosure.Source: agent[recipient].network is 1..1 too.
+    let disclosure = |recipient: Recipient| {
+        AuditRecord::new(
+            t0(),
+            Event::Disclosure(Disclosure::new(recipient, "immunizations")),
+        )
+        .patient("p1")
+    };
+    let dept = Recipient::new("State Health Dept").reference("Organization/sh");
+    assert_eq!(profile(&disclosure(dept.clone()), &config()), Value::Null);
+    let sent = disclosure(dept.network("https://registry.health.example.org/fhir"));
+    let ev = &render(&sent)[0];
+    assert_eq!(
+        ev["meta"]["profile"][0],
+        format!("{PROFILE}IHE.BasicAudit.PrivacyDisclosure.Source")
+    );
+    assert_eq!(
+        agent(ev, DCM, "110152")["network"]["address"],
+        "https://registry.health.example.org/fhir"
+    );
+    assert_eq!(profile(&sent, &no_server_address), Value::Null);
+}
+
+#[test]
 fn denials_and_failures_keep_the_shape_but_claim_no_profile() {
     let denied = rest_record(Interaction::Read, Some("p1")).outcome(Outcome::Denied {
         reason: "not_in_compartment".into(),
@@ -463,7 +506,9 @@ fn login_logout_token_issuance_alerts_and_disclosures_have_their_documented_shap
     let disclosure = AuditRecord::new(
         t0(),
         Event::Disclosure(Disclosure::new(
-            Recipient::new("State Health Dept").reference("Organization/sh"),
+            Recipient::new("State Health Dept")
+                .reference("Organization/sh")
+                .network("registry.health.example.org"),
             "immunizations",
         )),
     )

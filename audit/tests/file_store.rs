@@ -193,6 +193,26 @@ fn reopening_continues_the_same_tree() {
 }
 
 #[test]
+fn a_second_writer_is_refused_while_the_log_is_open() {
+    // Two writers would both write at the end they found, over each other's durable records.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let (first, _) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    first.append(&record(1), Ack::Durable).unwrap();
+    let err = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN))
+        .map(drop)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InUse), "{err}");
+    first.append(&record(2), Ack::Durable).unwrap();
+    drop(first);
+    let (second, rec) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    assert_eq!(rec.records, 2);
+    assert_eq!(second.read(1).unwrap(), Some(record(2)));
+}
+
+#[test]
 fn torn_tail_is_cut_and_the_log_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.log");

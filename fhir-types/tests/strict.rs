@@ -506,7 +506,60 @@ fn strings_and_input_are_bounded() {
 }
 
 #[test]
+fn numbers_are_bounded_in_length_and_magnitude() {
+    // threats.md §5 "Big numbers": `1e400`, million-digit literals.
+    let obs = |value: &str| {
+        format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"valueQuantity":{{"value":{value}}}}}"#
+        )
+    };
+    let lenient = ParseOptions::lenient();
+    for bad in [
+        "1e400".to_owned(),
+        "-1E+309".to_owned(),
+        "1e-400".to_owned(),
+        "9".repeat(1_000_000),
+        format!("0.{}1", "0".repeat(100)),
+    ] {
+        let e = json::parse_resource(obs(&bad).as_bytes()).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.path()),
+            (
+                ErrorKind::NumberOutOfRange,
+                "Observation.valueQuantity.value"
+            ),
+            "{}",
+            &bad[..bad.len().min(20)]
+        );
+        // Also where lenient mode skips an unknown element, and in the resourceType pre-scan.
+        let skipped = format!(r#"{{"resourceType":"Patient","x":[{bad}]}}"#);
+        let e = json::parse_resource_with(skipped.as_bytes(), &lenient).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NumberOutOfRange);
+        let scanned = format!(r#"{{"x":{bad},"resourceType":"Patient"}}"#);
+        let e = json::parse_resource(scanned.as_bytes()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NumberOutOfRange);
+    }
+    // The official examples' extremes (Observation-decimal.json) and zero stay valid.
+    for ok in [
+        "-1.000000000000000000E+245",
+        "1.000000000000000000E-245",
+        "1234567890.1234567890123",
+        "0e5",
+        "-0.000",
+    ] {
+        assert!(json::parse_resource(obs(ok).as_bytes()).is_ok(), "{ok}");
+    }
+    // The length bound is configurable; a whole-number literal counts too.
+    let mut opts = ParseOptions::default();
+    opts.max_number_len = 4;
+    assert!(json::parse_resource_with(obs("1.25").as_bytes(), &opts).is_ok());
+    let e = json::parse_resource_with(obs("1.250").as_bytes(), &opts).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NumberOutOfRange);
+}
+
+#[test]
 fn reasons_are_stable_strings() {
     assert_eq!(ErrorKind::DuplicateKey.as_str(), "duplicate-key");
     assert_eq!(ErrorKind::UnknownElement.to_string(), "unknown-element");
+    assert_eq!(ErrorKind::NumberOutOfRange.as_str(), "number-out-of-range");
 }

@@ -99,10 +99,27 @@ impl Introspector {
         self
     }
 
-    /// Parses a 200 response body. Anything but `"active": true` is [`TokenError::Inactive`];
-    /// an active response must carry SMART's `scope`, `client_id` and a future `exp`, and the
-    /// launch-context members follow the same shape rules as JWT claims.
+    /// Parses a 200 response body for a token presented as `Bearer`. Anything but
+    /// `"active": true` is [`TokenError::Inactive`]; an active response must carry SMART's
+    /// `scope`, `client_id` and a future `exp`, and the launch-context members follow the same
+    /// shape rules as JWT claims. A sender-constrained token (`cnf`) is refused as
+    /// [`Validator::validate`](crate::Validator::validate) refuses one (RFC 9449 §7.2, RFC 8705
+    /// §3): it needs its proof, see [`Introspector::parse_constrained_response`].
     pub fn parse_response(&self, body: &[u8], now: UnixTime) -> Result<AccessContext, TokenError> {
+        let ctx = self.parse_constrained_response(body, now)?;
+        crate::validator::bearer_usable(&ctx)?;
+        Ok(ctx)
+    }
+
+    /// As [`Introspector::parse_response`], also for a sender-constrained token: the caller must
+    /// then check the confirmation (`cnf`) against the proof it received, e.g. with
+    /// [`crate::dpop::DpopValidator::validate_proof`] and [`AccessContext::dpop_jkt`], or with
+    /// [`crate::mtls::check_certificate_binding`].
+    pub fn parse_constrained_response(
+        &self,
+        body: &[u8],
+        now: UnixTime,
+    ) -> Result<AccessContext, TokenError> {
         if body.len() > MAX_RESPONSE_LEN {
             return Err(TokenError::MalformedIntrospection);
         }

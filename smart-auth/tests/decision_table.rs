@@ -463,6 +463,11 @@ fn history_batch_operations() {
             p("patient/*.cruds", "POST Patient/456/$meta-add", Forbidden),
             p("patient/*.rs", "GET Patient/123/$meta", Allowed),
             p("patient/*.rs", "POST Observation/$validate", Allow),
+            p(
+                "patient/Observation.rs",
+                "POST Observation/$validate",
+                Allow,
+            ),
             s("system/*.rs", "GET Patient/1/$everything", Narrow),
         ],
     );
@@ -479,6 +484,96 @@ fn history_batch_operations() {
             ),
             p("patient/Observation.rs", "GET Observation/$lastn", Narrow),
             p("patient/Condition.rs", "GET Observation/$lastn", Forbidden),
+        ],
+    );
+}
+
+#[test]
+fn system_search_chains_need_search_on_traversed_types() {
+    // A chain in a type-less search (`_type=`) evaluates criteria on the traversed type just
+    // as in a type search: an oracle unless that type is granted `s` (smart.md §12.7).
+    let a = Authorizer::default();
+    assert_table(
+        &a,
+        &[
+            p(
+                "patient/Observation.rs",
+                "GET ?_type=Observation&subject:Patient.name=Peter",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs",
+                "GET ?_type=Observation&performer:Practitioner.name=Smith",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs patient/Patient.rs",
+                "GET ?_type=Observation&subject:Patient.name=Peter",
+                Narrow,
+            ),
+            p(
+                "patient/Observation.rs patient/Patient.rs",
+                "GET ?_type=Observation&subject:Patient.nonsense=1",
+                BadRequest,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn update_like_operations_need_an_instance() {
+    // `u` is granted per instance; at type level there is none to check, and `s` alone must
+    // never authorise a write-like operation (smart.md §12.10).
+    let custom = DecisionPolicy::default()
+        .with_operation("touch", smart_auth::decision::OperationRule::AsUpdate);
+    assert_table(
+        &Authorizer::new(custom),
+        &[
+            p(
+                "patient/Observation.s",
+                "POST Observation/$touch",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs",
+                "POST Observation/$meta-add",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs",
+                "POST Observation/$meta-delete",
+                Forbidden,
+            ),
+            p("patient/Patient.u", "POST Patient/123/$touch", Allowed),
+            p("patient/Observation.rs", "GET Observation/$meta", Narrow),
+        ],
+    );
+}
+
+#[test]
+fn instance_validate_is_a_read_of_the_instance() {
+    // `[type]/[id]/$validate` validates against the stored resource (`mode=update|delete`):
+    // without the read checks it tells whether another patient's resource exists.
+    assert_table(
+        &Authorizer::default(),
+        &[
+            p(
+                "patient/Observation.rs",
+                "POST Patient/456/$validate",
+                Forbidden,
+            ),
+            p("patient/Patient.r", "POST Patient/456/$validate", NotFound),
+            p("patient/Patient.r", "POST Patient/123/$validate", Allow),
+            p(
+                "patient/Observation.rs",
+                "POST Condition/1/$validate",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs",
+                "POST Observation/1/$validate",
+                Allow,
+            ),
         ],
     );
 }

@@ -352,6 +352,24 @@ fn conditional_create_and_entries() {
     let (parts, ()) = req.into_parts();
     let r = FhirRequest::from_parts(&parts, "/fhir", None).unwrap();
     assert_eq!(r.if_none_exist().unwrap().params[0].code(), "identifier");
+    // Exactly one set of criteria, never empty, from a header or a Bundle entry alike.
+    let req = Request::post("/fhir/Observation")
+        .header("if-none-exist", "identifier=http://x|1")
+        .header("if-none-exist", "subject:Patient.name=x")
+        .body(())
+        .unwrap();
+    let (parts, ()) = req.into_parts();
+    assert_eq!(
+        FhirRequest::from_parts(&parts, "/fhir", None),
+        Err(RequestError::InvalidQuery)
+    );
+    for empty in ["", "Observation?", "_count=1"] {
+        assert_eq!(
+            FhirRequest::from_entry(&Method::POST, "Observation", Some(empty)),
+            Err(RequestError::InvalidQuery),
+            "{empty:?}"
+        );
+    }
     // The method-override header is ignored: the wire method decides.
     let req = Request::get("/fhir/Patient/1")
         .header("x-http-method-override", "DELETE")

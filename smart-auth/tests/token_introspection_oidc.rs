@@ -127,6 +127,29 @@ fn smart_fields_required_and_typed() {
 }
 
 #[test]
+fn sender_constrained_response_needs_its_proof() {
+    // A DPoP- or certificate-bound token presented as `Bearer` is a downgrade (RFC 9449 §7.2,
+    // RFC 8705 §3): refused as the JWT validator refuses it.
+    let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let mut dpop = active();
+    dpop["cnf"] = json!({ "jkt": jkt });
+    assert_eq!(parse(&dpop), Err(TokenError::DpopRequired));
+    let mut mtls = active();
+    mtls["cnf"] = json!({ "x5t#S256": jkt });
+    assert_eq!(parse(&mtls), Err(TokenError::CertificateMismatch));
+    // The caller that checks the proof gets the confirmation to check it against.
+    let ctx = Introspector::new(ISS, AUD)
+        .parse_constrained_response(dpop.to_string().as_bytes(), NOW)
+        .unwrap();
+    assert_eq!(ctx.dpop_jkt(), Some(jkt));
+    assert_eq!(
+        Introspector::new(ISS, AUD)
+            .parse_constrained_response(active().to_string().as_bytes(), NOW),
+        parse(&active())
+    );
+}
+
+#[test]
 fn cache_bounds() {
     let cache = IntrospectionCache::new(100, 60, 5);
     let ctx = Arc::new(parse(&active()).unwrap());

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use smart_auth::testing::TestIssuer;
-use smart_auth::validator::{ClaimProfile, ScopeClaim};
+use smart_auth::validator::{ClaimProfile, ConfigError, ScopeClaim};
 use smart_auth::{TokenError, UnixTime, Validator};
 
 const ISS: &str = "https://as.example.org";
@@ -45,6 +45,11 @@ fn audience_rules() {
     assert_eq!(
         check(&v, &i.token(NOW).without("aud").sign()),
         Err(TokenError::MissingClaim("aud"))
+    );
+    // An empty configured audience (an unset variable, say) would accept `"aud": ""`.
+    assert_eq!(
+        Validator::new([i.config().audience("")]).err(),
+        Some(ConfigError::NoAudience(ISS.to_owned()))
     );
 }
 

@@ -34,7 +34,7 @@ impl MerkleTree {
         self.levels[0].push(leaf);
         let index = self.levels[0].len() as u64 - 1;
         let mut k = 0;
-        while self.levels[k].len() % 2 == 0 {
+        while self.levels[k].len().is_multiple_of(2) {
             let n = self.levels[k].len();
             let parent = node_hash(&self.levels[k][n - 2], &self.levels[k][n - 1]);
             if self.levels.len() == k + 1 {
@@ -104,7 +104,7 @@ impl MerkleTree {
         match n {
             0 => empty_root(),
             1 => self.levels[0][start as usize],
-            _ if n.is_power_of_two() && start % n == 0 => {
+            _ if n.is_power_of_two() && start.is_multiple_of(n) => {
                 self.levels[n.trailing_zeros() as usize][(start / n) as usize]
             }
             _ => {

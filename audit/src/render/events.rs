@@ -5,7 +5,8 @@ use fhir_types::resources::{AuditEvent, AuditEventAgent, AuditEventEntity};
 
 use super::codes::*;
 use super::{
-    client_agent, instant, profile_meta, purposes, server_agent, source, user_agent, RenderConfig,
+    client_agent, instant, network, profile_meta, purposes, server_agent, source, user_agent,
+    RenderConfig,
 };
 use crate::model::{AuditRecord, Disclosure, Event, Interaction};
 
@@ -118,11 +119,16 @@ pub(super) fn event(record: &AuditRecord, config: &RenderConfig, patients: &[&st
             if interaction.is_search() || record.query.is_some() {
                 ev.entity.extend(query(record));
             }
-            let conforms = match shape.profile {
-                Some("Query") => record.query.is_some(),
-                Some(_) => !record.resources.is_empty(),
-                None => false,
-            };
+            // BALP's client and server slices need `network` (1..1); the data slice is 1..1
+            // and a query entity, also a System Object, would be a second one.
+            let addressed = record.client.as_ref().is_some_and(|c| c.address.is_some())
+                && config.server_address.is_some();
+            let conforms = addressed
+                && match shape.profile {
+                    Some("Query") => record.query.is_some(),
+                    Some(_) => record.resources.len() == 1 && record.query.is_none(),
+                    None => false,
+                };
             if conforms {
                 profile = shape.profile.map(|p| {
                     if patients.len() == 1 {
@@ -187,7 +193,11 @@ pub(super) fn event(record: &AuditRecord, config: &RenderConfig, patients: &[&st
         }
         Event::Disclosure(d) => {
             disclosure(&mut ev, record, config, d, user_is_requestor);
-            if patients.len() == 1 {
+            // The source and recipient slices need `network` (1..1).
+            if patients.len() == 1
+                && config.server_address.is_some()
+                && d.recipient.network.is_some()
+            {
                 profile = Some("IHE.BasicAudit.PrivacyDisclosure.Source".to_owned());
             }
         }
@@ -320,6 +330,7 @@ fn disclosure(
     };
     recipient_agent.who = Some(displayed(who, Some(&d.recipient.name)));
     recipient_agent.requestor = false.into();
+    recipient_agent.network = d.recipient.network.as_deref().map(network);
     ev.agent = vec![source_agent, recipient_agent];
     if let Some(auth) = &d.authorization {
         let mut a = AuditEventAgent::default();

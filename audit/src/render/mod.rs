@@ -12,6 +12,11 @@
 //! | security alert | `type` DCM 110113, `subtype` the CID 403 code | none |
 //! | disclosure | `type` DCM 110106 Export, `subtype` `iso-21089-lifecycle#disclose`, `action` R | `IHE.BasicAudit.PrivacyDisclosure.Source` |
 //!
+//! A profile is claimed only when the event has what it requires: the client's and the
+//! server's network addresses ([`Client::address`], [`RenderConfig::server_address`]; a
+//! disclosure needs the server's and [`Recipient::network`](crate::Recipient::network)), and
+//! for create, read, update and delete exactly one resource.
+//!
 //! Agent direction follows BALP: the client is Source Role ID (110153) and the server
 //! Destination Role ID (110152) for create, update and query; read is reversed; delete uses
 //! Application (110150) and custodian. A record touching several patients becomes one event
@@ -43,7 +48,8 @@ pub struct RenderConfig {
     pub observer_display: Option<String>,
     /// `source.site`, e.g. the hospital or deployment.
     pub site: Option<String>,
-    /// The server's network address (host name or IP) for the server agent.
+    /// The server's network address (host name or IP) for the server agent. BALP requires it:
+    /// without it no event claims a BALP profile.
     pub server_address: Option<String>,
     /// One event per patient (BALP's recommendation). Default true.
     pub split_by_patient: bool,
@@ -220,9 +226,11 @@ fn instant(record: &AuditRecord) -> String {
 fn network(address: &str) -> AuditEventAgentNetwork {
     let mut n = AuditEventAgentNetwork::default();
     n.address = Some(address.into());
-    // network-type: 2 = IP address, 1 = machine name.
+    // network-type: 2 = IP address, 5 = URI, 1 = machine name.
     let kind = if address.parse::<std::net::IpAddr>().is_ok() {
         "2"
+    } else if address.contains("://") {
+        "5"
     } else {
         "1"
     };

@@ -64,6 +64,10 @@ pub enum StoreError {
     /// is not opened.
     #[error("audit log is not a regular file")]
     NotRegularFile,
+    /// Another [`FileStore`](file::FileStore) has the log open for writing (in this process or
+    /// another); a second writer would write over its records.
+    #[error("audit log is open in another writer")]
+    InUse,
     /// The stored log does not verify; it is not opened.
     #[error("audit log does not verify: {0}")]
     Tampered(Problem),

@@ -382,6 +382,7 @@ impl App {
             Payload::Empty => Vec::new(),
             Payload::Stored(text) => text.into_bytes(),
             Payload::Json(v) => crate::fhir::json::to_vec(&v),
+            Payload::Bundle(b) => b.to_vec(),
             Payload::Informational(t) => {
                 fhir_response::operation_outcome(IssueCode::Informational, t)
             }

@@ -48,6 +48,9 @@ pub enum ErrorKind {
     StringTooLong,
     /// The input is larger than [`crate::json::ParseOptions::max_input_len`].
     InputTooLarge,
+    /// A number is longer than [`crate::json::ParseOptions::max_number_len`], or beyond the range
+    /// of a double (`1e400`, `1e-400`).
+    NumberOutOfRange,
 }
 
 impl ErrorKind {
@@ -73,6 +76,7 @@ impl ErrorKind {
             ErrorKind::TooDeep => "too-deep",
             ErrorKind::StringTooLong => "string-too-long",
             ErrorKind::InputTooLarge => "input-too-large",
+            ErrorKind::NumberOutOfRange => "number-out-of-range",
         }
     }
 }

@@ -6,8 +6,9 @@
 //! Parsing is strict by default: unknown elements, duplicate keys, two variants of one choice
 //! element, a wrong or missing `resourceType`, malformed primitives (per the R4 regexes), empty
 //! objects, arrays and strings, and missing required elements are all rejected with a
-//! [`ParseError`] that names the JSON path. Nesting depth, string length and input size are
-//! bounded by [`ParseOptions`]. Resources inside Bundles, `contained` and Parameters go through
+//! [`ParseError`] that names the JSON path. Nesting depth, string and number length and input
+//! size are bounded by [`ParseOptions`]; a number must also lie in the range of a double.
+//! Resources inside Bundles, `contained` and Parameters go through
 //! the same code as top-level ones.
 
 pub(crate) mod error;
@@ -30,6 +31,9 @@ pub struct ParseOptions {
     pub max_string_len: usize,
     /// Largest input accepted, in bytes (default 256 MiB).
     pub max_input_len: usize,
+    /// Longest number accepted, in bytes of its JSON text (default 64: R4 asks for 18 digits of
+    /// decimal precision, its examples use at most 26 characters).
+    pub max_number_len: usize,
     /// Skip elements the model does not know instead of rejecting them (default `false`).
     /// Such elements are dropped, so a round trip is then no longer lossless.
     pub ignore_unknown_elements: bool,
@@ -41,6 +45,7 @@ impl Default for ParseOptions {
             max_depth: 100,
             max_string_len: 16 << 20,
             max_input_len: 256 << 20,
+            max_number_len: 64,
             ignore_unknown_elements: false,
         }
     }

@@ -45,6 +45,15 @@ fn snippet(bytes: &[u8]) -> String {
     }
 }
 
+/// Whether a JSON number lies in the range of a double: neither overflows (`1e400`) nor, unless
+/// it is zero, underflows to zero (`1e-400`). Beyond that range no consumer can hold it exactly
+/// or even approximately, and big-decimal consumers may allocate by the exponent.
+fn in_double_range(number: &str) -> bool {
+    let v: f64 = number.parse().unwrap_or(f64::INFINITY);
+    let mantissa = number.split(['e', 'E']).next().unwrap_or_default();
+    v.is_finite() && (v != 0.0 || !mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')))
+}
+
 impl<'a> Parser<'a> {
     pub(crate) fn new(input: &'a [u8], opts: &'a ParseOptions) -> Result<Self> {
         let p = Parser {
@@ -450,10 +459,21 @@ impl<'a> Parser<'a> {
                 return Err(self.syntax("a digit"));
             }
         }
-        self.check_len(i - start)?;
-        self.pos = i;
         // ASCII by construction.
-        std::str::from_utf8(&input[start..i]).map_err(|_| self.syntax("a number"))
+        let text = std::str::from_utf8(&input[start..i]).map_err(|_| self.syntax("a number"))?;
+        if text.len() > self.opts.max_number_len || !in_double_range(text) {
+            self.pos = start;
+            return Err(self.err(
+                ErrorKind::NumberOutOfRange,
+                format!(
+                    "number of {} bytes or beyond the range of a double (limit {} bytes)",
+                    text.len(),
+                    self.opts.max_number_len
+                ),
+            ));
+        }
+        self.pos = i;
+        Ok(text)
     }
 
     /// Reads `true` or `false`.

@@ -318,7 +318,9 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
                     ..permit
                 }))
             }
-            (OperationLevel::Type, Some(ty), None) => {
+            // A read-like operation on a type searches it; an update-like one has no
+            // instance to check, and `s` never authorises a write.
+            (OperationLevel::Type, Some(ty), None) if needed == Permissions::READ => {
                 Ok(finish(require_narrowed(permit, ty, Permissions::SEARCH)?))
             }
             _ => Err(Denial::forbidden(DenialReason::OperationNotAllowed)),
@@ -329,6 +331,9 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
         "export" => export(permit, req),
         "meta" => read_like(permit, Permissions::READ),
         "meta-add" | "meta-delete" => read_like(permit, Permissions::UPDATE),
+        // At instance level the stored resource is validated against (`mode=update|delete`),
+        // so its existence shows: decided as a read of that instance.
+        "validate" if op.level == OperationLevel::Instance => read_like(permit, Permissions::READ),
         "validate" => Ok(Decision::Allow(permit)),
         name => match permit.policy.operations.get(name).copied() {
             Some(OperationRule::AsRead) => read_like(permit, Permissions::READ),

@@ -110,7 +110,7 @@ pub enum OperationRule {
     AsRead,
     /// Like a search of the type.
     AsSearch,
-    /// Like an update of the instance.
+    /// Like an update of the instance (instance level only: refused at type or system level).
     AsUpdate,
     /// Touches no stored data (e.g. a terminology lookup); allowed for any valid token.
     NoDataAccess,

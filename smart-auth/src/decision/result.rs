@@ -130,7 +130,7 @@ impl Permit {
                 if scope
                     .constraints()
                     .iter()
-                    .all(|c| constraint::matches(ty, c, json))
+                    .all(|c| constraint::matches(ty, c, json, self.base()))
                 {
                     return true;
                 }
@@ -308,12 +308,13 @@ impl Permit {
         }
     }
 
-    /// Checks any result: a Bundle is filtered, another resource checked like a read.
+    /// Checks any result: a Bundle is filtered, another resource checked like a read. Only a
+    /// permit for one Bundle instance (its read) checks a Bundle as the resource itself; a
+    /// search of type Bundle answers with a searchset that is filtered like any other.
     pub fn filter_result(&self, resource: &mut Resource) -> Result<FilterReport, Denial> {
+        let bundle_instance = self.resource_type == Some(ResourceType::Bundle) && self.id.is_some();
         match resource {
-            Resource::Bundle(b) if self.resource_type != Some(ResourceType::Bundle) => {
-                Ok(self.filter_bundle(b))
-            }
+            Resource::Bundle(b) if !bundle_instance => Ok(self.filter_bundle(b)),
             r => self.check_resource(r).map(|()| FilterReport {
                 kept: 1,
                 removed: 0,

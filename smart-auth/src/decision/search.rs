@@ -78,17 +78,21 @@ pub(super) fn decide(mut permit: Permit, req: &FhirRequest) -> Result<Permit, De
             if !query.has.is_empty() {
                 return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
             }
+            let params = Query {
+                includes: Vec::new(),
+                has: Vec::new(),
+                ..query.clone()
+            };
+            // Chains evaluate criteria on other types here too: each of those needs `s`.
+            let mut traversed = Vec::new();
             for ty in &types {
-                check_params(
-                    &permit,
-                    *ty,
-                    &Query {
-                        includes: Vec::new(),
-                        has: Vec::new(),
-                        ..query.clone()
-                    },
-                )?;
+                check_params(&permit, *ty, &params)?;
+                check_traversals(&mut permit, *ty, &params)?;
+                traversed.append(&mut permit.traversed);
             }
+            traversed.sort();
+            traversed.dedup();
+            permit.traversed = traversed;
             check_includes(&permit, query)?;
         }
     }

@@ -233,6 +233,18 @@ pub struct FhirRequest {
 mod path;
 pub use path::is_valid_id;
 
+/// The criteria of a conditional create (`If-None-Exist` or an entry's `ifNoneExist`), with or
+/// without a leading `[type]?`: at least one search parameter (no criteria would match
+/// everything).
+fn match_criteria(value: &str) -> Result<Query, RequestError> {
+    let value = value.split_once('?').map_or(value, |(_, q)| q);
+    let q = Query::parse(value)?;
+    if q.params.is_empty() && q.has.is_empty() {
+        return Err(RequestError::InvalidQuery);
+    }
+    Ok(q)
+}
+
 impl FhirRequest {
     /// Classifies a request from its `http` parts and the server's base path (e.g. `/fhir`, or
     /// `""` / `/` for the root). `form_body` is read only for `POST …/_search` with
@@ -247,17 +259,14 @@ impl FhirRequest {
     ) -> Result<FhirRequest, RequestError> {
         let raw_query = parts.uri.query().unwrap_or("");
         let mut req = path::classify(&parts.method, parts.uri.path(), base_path, raw_query)?;
-        if let Some(h) = parts.headers.get("if-none-exist") {
-            if req.interaction != Interaction::Create {
+        let mut criteria = parts.headers.get_all("if-none-exist").iter();
+        if let Some(h) = criteria.next() {
+            // One set of criteria: a host reading another header would run unchecked ones.
+            if req.interaction != Interaction::Create || criteria.next().is_some() {
                 return Err(RequestError::InvalidQuery);
             }
             let value = h.to_str().map_err(|_| RequestError::InvalidQuery)?;
-            let value = value.split_once('?').map_or(value, |(_, q)| q);
-            let q = Query::parse(value)?;
-            if q.params.is_empty() && q.has.is_empty() {
-                return Err(RequestError::InvalidQuery);
-            }
-            req.if_none_exist = Some(q);
+            req.if_none_exist = Some(match_criteria(value)?);
         }
         if path::is_post_search(&parts.method, &req) {
             if let Some(body) = form_body.filter(|b| !b.is_empty()) {
@@ -299,8 +308,7 @@ impl FhirRequest {
             if req.interaction != Interaction::Create {
                 return Err(RequestError::InvalidQuery);
             }
-            let value = value.split_once('?').map_or(value, |(_, q)| q);
-            req.if_none_exist = Some(Query::parse(value)?);
+            req.if_none_exist = Some(match_criteria(value)?);
         }
         Ok(req)
     }

@@ -82,7 +82,8 @@ pub enum ConfigError {
     /// No issuer was configured.
     #[error("no issuer configured")]
     NoIssuers,
-    /// An issuer has no audience (this resource server's FHIR base URL).
+    /// An issuer has no audience (this resource server's FHIR base URL), or an empty one
+    /// (which would accept tokens whose `aud` is the empty string).
     #[error("issuer {0} has no audience")]
     NoAudience(String),
     /// The same issuer is configured twice.
@@ -298,7 +299,7 @@ impl Validator {
     pub fn new(configs: impl IntoIterator<Item = IssuerConfig>) -> Result<Validator, ConfigError> {
         let mut issuers: Vec<Issuer> = Vec::new();
         for mut config in configs {
-            if config.audiences.iter().all(String::is_empty) {
+            if config.audiences.iter().any(String::is_empty) {
                 return Err(ConfigError::NoAudience(config.issuer));
             }
             if issuers.iter().any(|i| i.config.issuer == config.issuer) {
@@ -507,7 +508,7 @@ impl Validator {
 }
 
 /// A token presented as `Bearer` must not be sender-constrained (RFC 9449 §7.2, RFC 8705 §3).
-fn bearer_usable(ctx: &AccessContext) -> Result<(), TokenError> {
+pub(crate) fn bearer_usable(ctx: &AccessContext) -> Result<(), TokenError> {
     match &ctx.confirmation {
         None => Ok(()),
         Some(cnf) if cnf.get("jkt").is_some() => Err(TokenError::DpopRequired),

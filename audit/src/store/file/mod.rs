@@ -27,6 +27,9 @@
 //! Operating it safely:
 //!
 //! - New files are created readable by their owner only (Unix mode `0600`): records are PHI.
+//! - One store writes a log at a time: [`FileStore::open`] takes an advisory lock on the log
+//!   file and fails with [`StoreError::InUse`] while another store, in this process or
+//!   another, holds it.
 //! - Keep the signing key (`NoteSigner`, `skey` form) out of reach of anyone who can write the
 //!   log directory, and give auditors the verifier key (`vkey`) through another channel: a
 //!   verifier that reads the key from beside the log trusts whoever can write there.
@@ -42,7 +45,7 @@ mod writer;
 
 pub use pending::{AckFuture, Pending};
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -212,7 +215,8 @@ enum Mode {
 impl FileStore {
     /// Opens (or creates) the log at `path`, recovering from a crash, and starts the writer.
     ///
-    /// Fails with [`StoreError::NotRegularFile`] when either file is not a regular file (a
+    /// Fails with [`StoreError::InUse`] while another store has the log open, with
+    /// [`StoreError::NotRegularFile`] when either file is not a regular file (a
     /// device, a FIFO, a directory), with [`StoreError::Tampered`] when the checkpoint file is damaged or missing while
     /// the log holds records, with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
     /// does not match its last checkpoint, and with [`StoreError::Checkpoint`] when that
@@ -235,6 +239,14 @@ impl FileStore {
         let (Some(log_len), Some(cp_len)) = (regular_len(&log)?, regular_len(&checkpoints)?) else {
             return Err(StoreError::NotRegularFile);
         };
+        // One writer per log: a second one would write at the end it found, over the first's
+        // durable records. The lock (advisory, like `flock`) goes with the writer's handle.
+        match log.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(StoreError::InUse),
+            Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {}
+            Err(TryLockError::Error(e)) => return Err(e.into()),
+        }
         sync_dir(&log_path);
 
         let log_bytes = read_to_len(&mut log, log_len)?;

@@ -115,6 +115,7 @@ fn entry_response(base: &str, outcome: Outcome) -> Value {
                     e["resource"] = super::json::parse_str(&text).unwrap_or(Value::Null);
                 }
                 Payload::Json(v) => e["resource"] = v,
+                Payload::Bundle(b) => e["resource"] = b.to_value(),
                 Payload::Empty | Payload::Informational(_) => {}
             }
             if let (Some(v), Some(_)) = (&done.version, e.get("resource")) {

@@ -90,7 +90,8 @@ pub fn as_f64(value: &Value) -> Option<f64> {
     }
 }
 
-fn write(value: &Value, out: &mut Vec<u8>) {
+/// Appends `value` to `out` as compact JSON (see [`to_vec`]).
+pub fn write(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(m) => {
             if let Some(text) = raw_number(value) {

@@ -12,3 +12,4 @@ pub mod rest;
 pub mod route;
 pub mod search;
 pub mod searching;
+pub mod spliced;

@@ -5,6 +5,7 @@ use http::StatusCode;
 use secure_fhir::response::IssueCode;
 use serde_json::Value;
 
+use super::spliced::Spliced;
 use crate::store::Version;
 
 /// A refusal or failure, rendered as an OperationOutcome with a fixed message.
@@ -91,8 +92,10 @@ pub enum Payload {
     Empty,
     /// A stored resource's JSON text, as stored.
     Stored(String),
-    /// A JSON document built for this response (Bundle, CapabilityStatement, ...).
+    /// A JSON document built for this response (CapabilityStatement, ...).
     Json(Value),
+    /// A Bundle of stored resources (search, history, `$everything`).
+    Bundle(Spliced),
     /// An informational OperationOutcome.
     Informational(&'static str),
 }
@@ -121,6 +124,14 @@ impl Done {
             version: None,
             location: false,
             touched: Vec::new(),
+        }
+    }
+
+    /// A `200` with a Bundle of stored resources.
+    pub fn bundle(b: Spliced) -> Done {
+        Done {
+            payload: Payload::Bundle(b),
+            ..Done::empty(StatusCode::OK)
         }
     }
 

@@ -402,7 +402,7 @@ fn history(
             continue;
         }
         touched.push(format!("{}/{}", v.rtype, v.id));
-        entries.push(searching::history_entry(env.base, &v));
+        entries.push(searching::history_entry(env.base, v));
     }
     let path = match scope {
         HistoryScope::Instance(t, id) => format!("{t}/{id}/_history"),
@@ -420,7 +420,7 @@ fn history(
         offset,
         entries,
     );
-    let mut done = Done::json(bundle);
+    let mut done = Done::bundle(bundle);
     done.touched = touched;
     Ok(done)
 }

@@ -5,11 +5,12 @@ use std::collections::BTreeSet;
 
 use http::StatusCode;
 use secure_fhir::response::IssueCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::outcome::{Done, Fail, Outcome};
 use super::rest::Env;
 use super::search::{self, Include, SearchSpec};
+use super::spliced::{Entry, Spliced};
 use crate::store::audit::{self, AUDIT_EVENT};
 use crate::store::query::{Clause, Query};
 use crate::store::{Tx, Version};
@@ -76,8 +77,9 @@ pub fn search(
     let mut touched = Vec::new();
     let mut seen = BTreeSet::new();
     let mut matches = Vec::new();
-    for v in page {
-        if let Some(body) = v.json_if(|b| env.access.may_return_match(tx, t, &v.id, b)) {
+    for mut v in page {
+        let body = v.body.take();
+        if let Some(body) = body.filter(|b| env.access.may_return_match(tx, t, &v.id, b)) {
             seen.insert((v.rtype.clone(), v.id.clone()));
             touched.push(format!("{}/{}", v.rtype, v.id));
             entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));
@@ -89,7 +91,7 @@ pub fn search(
         touched.push(format!("{}/{}", v.rtype, v.id));
         entries.push(entry(env.base, &v.rtype, &v.id, body, "include"));
     }
-    let mut done = Done::json(bundle(
+    let mut done = Done::bundle(bundle(
         "searchset",
         env.base,
         &path,
@@ -110,26 +112,30 @@ fn includes(
     spec: &SearchSpec,
     matches: &[Version],
     seen: &mut BTreeSet<(String, String)>,
-) -> Result<Vec<(Version, Value)>, Fail> {
+) -> Result<Vec<(Version, String)>, Fail> {
     let mut out = Vec::new();
-    let mut add =
-        |tx: &Tx<'_>, rtype: &str, id: &str, out: &mut Vec<(Version, Value)>| -> Result<(), Fail> {
-            if out.len() >= MAX_INCLUDED || seen.contains(&(rtype.to_owned(), id.to_owned())) {
-                return Ok(());
-            }
-            // Included resources need search (or read) rights on their own type.
-            if env.access.narrowing(rtype).is_none() {
-                return Ok(());
-            }
-            let Some(v) = tx.current(rtype, id)?.filter(|v| !v.deleted) else {
-                return Ok(());
-            };
-            if let Some(body) = v.json_if(|b| env.access.may_read(tx, rtype, id, b)) {
-                seen.insert((rtype.to_owned(), id.to_owned()));
-                out.push((v, body));
-            }
-            Ok(())
+    let mut add = |tx: &Tx<'_>,
+                   rtype: &str,
+                   id: &str,
+                   out: &mut Vec<(Version, String)>|
+     -> Result<(), Fail> {
+        if out.len() >= MAX_INCLUDED || seen.contains(&(rtype.to_owned(), id.to_owned())) {
+            return Ok(());
+        }
+        // Included resources need search (or read) rights on their own type.
+        if env.access.narrowing(rtype).is_none() {
+            return Ok(());
+        }
+        let Some(mut v) = tx.current(rtype, id)?.filter(|v| !v.deleted) else {
+            return Ok(());
         };
+        let body = v.body.take();
+        if let Some(body) = body.filter(|b| env.access.may_read(tx, rtype, id, b)) {
+            seen.insert((rtype.to_owned(), id.to_owned()));
+            out.push((v, body));
+        }
+        Ok(())
+    };
     for m in matches {
         for Include { code, target, .. } in &spec.includes {
             for (rtype, id) in tx.references_from(&m.rtype, &m.id, code)? {
@@ -199,18 +205,19 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
     let members = tx.compartment_members("Patient", id, MAX_EVERYTHING)?;
     let mut entries = Vec::new();
     let mut touched = Vec::new();
-    for v in members {
+    for mut v in members {
         if env.access.narrowing(&v.rtype).is_none() {
             continue;
         }
-        if let Some(body) = v.json_if(|b| env.access.may_read(tx, &v.rtype, &v.id, b)) {
+        let body = v.body.take();
+        if let Some(body) = body.filter(|b| env.access.may_read(tx, &v.rtype, &v.id, b)) {
             touched.push(format!("{}/{}", v.rtype, v.id));
             entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));
         }
     }
     let total = entries.len();
-    let page: Vec<Value> = entries.into_iter().skip(offset).take(count).collect();
-    let mut done = Done::json(bundle(
+    let page: Vec<Entry> = entries.into_iter().skip(offset).take(count).collect();
+    let mut done = Done::bundle(bundle(
         "searchset",
         env.base,
         &format!("Patient/{id}/$everything"),
@@ -254,23 +261,25 @@ pub fn matches(
         .collect())
 }
 
-fn entry(base: &str, rtype: &str, id: &str, resource: Value, mode: &str) -> Value {
-    json!({
-        "fullUrl": format!("{base}/{rtype}/{id}"),
-        "resource": resource,
-        "search": {"mode": mode}
-    })
+fn entry(base: &str, rtype: &str, id: &str, resource: String, mode: &str) -> Entry {
+    Entry::new(
+        json!({
+            "fullUrl": format!("{base}/{rtype}/{id}"),
+            "search": {"mode": mode}
+        }),
+        Some(resource),
+    )
 }
 
 /// A `history` Bundle entry for one version.
-pub fn history_entry(base: &str, v: &Version) -> Value {
+pub fn history_entry(base: &str, v: Version) -> Entry {
     let url = format!("{}/{}", v.rtype, v.id);
     let (method, status) = match (v.deleted, v.version) {
         (true, _) => ("DELETE", "204"),
         (false, 1) => ("POST", "201"),
         (false, _) => ("PUT", "200"),
     };
-    let mut e = json!({
+    let fields = json!({
         "fullUrl": format!("{base}/{url}"),
         "request": {"method": method, "url": if method == "POST" { v.rtype.clone() } else { url }},
         "response": {
@@ -279,10 +288,7 @@ pub fn history_entry(base: &str, v: &Version) -> Value {
             "lastModified": v.last_updated,
         }
     });
-    if let Some(body) = v.json() {
-        e["resource"] = body;
-    }
-    e
+    Entry::new(fields, v.body)
 }
 
 /// A Bundle of `kind` with `self`/`next`/`previous` links built from the configured base (never
@@ -296,8 +302,8 @@ pub fn bundle(
     total: Option<usize>,
     count: usize,
     offset: usize,
-    entries: Vec<Value>,
-) -> Value {
+    entries: Vec<Entry>,
+) -> Spliced {
     let link = |offset: usize| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in params {
@@ -321,13 +327,10 @@ pub fn bundle(
         "type": kind,
         "link": links,
     });
-    if !entries.is_empty() {
-        b["entry"] = Value::Array(entries);
-    }
     if let Some(total) = total {
         b["total"] = json!(total);
     }
-    b
+    Spliced::new(b, entries)
 }
 
 /// Most audit records read for one accounting.

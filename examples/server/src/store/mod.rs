@@ -65,14 +65,6 @@ impl Version {
             .as_deref()
             .and_then(|b| crate::fhir::json::parse_str(b).ok())
     }
-
-    /// The body parsed as JSON if `admit` accepts its stored text (checked before parsing).
-    pub fn json_if(&self, admit: impl FnOnce(&str) -> bool) -> Option<Value> {
-        self.body
-            .as_deref()
-            .filter(|b| admit(b))
-            .and_then(|b| crate::fhir::json::parse_str(b).ok())
-    }
 }
 
 /// The SQLite store. One connection behind a mutex: statements are short, and one writer is
