@@ -294,6 +294,34 @@ fn bundle_filtering_keeps_total_honest_and_checks_includes_body() {
     assert_eq!((report.kept, report.removed), (2, 2));
 }
 
+/// A granular reference constraint names a resource on this server: an absolute reference
+/// matches it only on exactly this server's base, as compartment membership does (another
+/// server's `Patient/123` is another person).
+#[test]
+fn reference_constraints_match_local_references_only() {
+    let scope = "system/Observation.r?subject=Patient/123";
+    let absolute = "system/Observation.r?subject=https://ehr.example/fhir/Patient/123";
+    let read = |scopes: &str, id: &str, stored: &str| {
+        Case::new(scopes)
+            .request(&format!("GET Observation/{id}"))
+            .stored(stored)
+    };
+    assert_table(
+        &authorizer(),
+        &[
+            read(scope, "o1", OBS_123).expect(Allow),
+            read(scope, "o5", OBS_ABS_OURS).expect(Allow),
+            read(scope, "o6", OBS_ABS_FOREIGN).expect(NotFound),
+            read(scope, "o2", OBS_456).expect(NotFound),
+            read("system/Observation.r?subject=123", "o6", OBS_ABS_FOREIGN).expect(NotFound),
+            read("system/Observation.r?subject=123", "o5", OBS_ABS_OURS).expect(Allow),
+            read(absolute, "o1", OBS_123).expect(Allow),
+            read(absolute, "o5", OBS_ABS_OURS).expect(Allow),
+            read(absolute, "o6", OBS_ABS_FOREIGN).expect(NotFound),
+        ],
+    );
+}
+
 /// A search of type Bundle answers with a searchset like any other search: its entries are
 /// filtered, the searchset is not checked as if it were the stored Bundle read by id.
 #[test]

@@ -275,8 +275,12 @@ impl Permit {
         self.confine.as_ref()
     }
 
-    /// Whether a conditional create may return (or reveal) the body of an existing match: only
-    /// if the token could read it (CVE-2026-113876).
+    /// Whether some scope grants `r` on `ty` at a level that reaches anything: a type-level
+    /// answer only. A conditional create may return the body of an existing match only if the
+    /// token could read **that resource** (CVE-2026-113876): check the match with
+    /// [`allows`](Self::allows)`(match, Permissions::READ)`, since the match search is narrowed
+    /// by the scopes granting `c`, which may reach resources no `r` scope does (a granular
+    /// `r`, another level's compartment).
     pub fn may_read(&self, ty: ResourceType) -> bool {
         self.granting(ty, Permissions::READ).next().is_some()
     }

@@ -130,7 +130,7 @@ impl Permit {
                 if scope
                     .constraints()
                     .iter()
-                    .all(|c| constraint::matches(ty, c, json))
+                    .all(|c| constraint::matches(ty, c, json, self.base()))
                 {
                     return true;
                 }

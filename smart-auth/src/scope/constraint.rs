@@ -67,8 +67,14 @@ pub(crate) fn is_enforceable(ty: ResourceType, param: &str) -> bool {
 }
 
 /// Whether the resource (`json`, of type `ty`) satisfies the constraint. Fails closed: an
-/// unknown or unenforceable parameter never matches.
-pub(crate) fn matches(ty: ResourceType, constraint: &Constraint, json: &Value) -> bool {
+/// unknown or unenforceable parameter never matches. `base` is this server's FHIR base: an
+/// absolute reference names a local resource only on exactly that base.
+pub(crate) fn matches(
+    ty: ResourceType,
+    constraint: &Constraint,
+    json: &Value,
+    base: Option<&str>,
+) -> bool {
     let Some(def) = search_param(ty, constraint.param()) else {
         return false;
     };
@@ -82,7 +88,9 @@ pub(crate) fn matches(ty: ResourceType, constraint: &Constraint, json: &Value) -
             found = found
                 || match def.param_type {
                     SearchParamType::Token => token_matches(node, value),
-                    SearchParamType::Reference => reference_matches(node, value, path.resolves_to),
+                    SearchParamType::Reference => {
+                        reference_matches(node, value, path.resolves_to, base)
+                    }
                     SearchParamType::String => string_matches(node, value),
                     _ => false,
                 }
@@ -138,34 +146,45 @@ fn token_matches(node: &Value, value: &str) -> bool {
     }
 }
 
-/// Reference semantics: `Type/id` matches that literal reference (also absolute or versioned);
-/// a bare `id` matches any `Type/id`.
-fn reference_matches(node: &Value, value: &str, resolves_to: Option<ResourceType>) -> bool {
+/// Reference semantics: `Type/id` matches that literal reference (also versioned, or absolute
+/// on exactly `base`); a bare `id` matches any local `Type/id`. Contained, logical and other
+/// servers' references never match (like compartment membership, smart.md §12.2).
+fn reference_matches(
+    node: &Value,
+    value: &str,
+    resolves_to: Option<ResourceType>,
+    base: Option<&str>,
+) -> bool {
     let Some(reference) = node.get("reference").and_then(Value::as_str) else {
         return false;
     };
-    if let Some(t) = resolves_to {
-        let typed =
-            reference.starts_with(t.as_str()) && reference[t.as_str().len()..].starts_with('/');
-        let typed = typed || reference.contains(&format!("/{}/", t.as_str()));
-        if !typed {
-            return false;
-        }
-    }
+    let (Some(reference), Some(value)) = (local(reference, base), local(value, base)) else {
+        return false;
+    };
     let unversioned = match reference.find("/_history/") {
         Some(i) => &reference[..i],
         None => reference,
     };
-    if unversioned == value {
-        return true;
+    let Some((rtype, id)) = unversioned.split_once('/') else {
+        return false;
+    };
+    if id.is_empty() || id.contains('/') || resolves_to.is_some_and(|t| t.as_str() != rtype) {
+        return false;
     }
     if value.contains('/') {
-        // Absolute reference on any base ending in exactly `/Type/id`.
-        return unversioned.ends_with(value)
-            && unversioned[..unversioned.len() - value.len()].ends_with('/')
-            && unversioned.contains("://");
+        unversioned == value
+    } else {
+        id == value
     }
-    unversioned.rsplit('/').next() == Some(value) && unversioned.contains('/')
+}
+
+/// A reference relative to this server: as written, or with exactly `base/` removed from an
+/// absolute one; `None` for another server's.
+fn local<'a>(reference: &'a str, base: Option<&str>) -> Option<&'a str> {
+    if !reference.contains("://") {
+        return Some(reference);
+    }
+    reference.strip_prefix(base?)?.strip_prefix('/')
 }
 
 /// String semantics: case-insensitive "starts with" on any string part of the element.
@@ -209,14 +228,15 @@ mod tests {
     fn token_on_codeable_concept() {
         let obs = json!({"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}]});
         let ty = ResourceType::Observation;
-        assert!(matches(ty, &c("category", "laboratory"), &obs));
+        assert!(matches(ty, &c("category", "laboratory"), &obs, None));
         assert!(matches(
             ty,
             &c(
                 "category",
                 "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
             ),
-            &obs
+            &obs,
+            None
         ));
         assert!(matches(
             ty,
@@ -224,11 +244,12 @@ mod tests {
                 "category",
                 "http://terminology.hl7.org/CodeSystem/observation-category|"
             ),
-            &obs
+            &obs,
+            None
         ));
-        assert!(!matches(ty, &c("category", "|laboratory"), &obs));
-        assert!(!matches(ty, &c("category", "vital-signs"), &obs));
-        assert!(!matches(ty, &c("category", "other|laboratory"), &obs));
+        assert!(!matches(ty, &c("category", "|laboratory"), &obs, None));
+        assert!(!matches(ty, &c("category", "vital-signs"), &obs, None));
+        assert!(!matches(ty, &c("category", "other|laboratory"), &obs, None));
     }
 
     #[test]
@@ -236,13 +257,23 @@ mod tests {
         let obs =
             json!({"resourceType":"Observation","subject":{"reference":"Patient/1/_history/2"}});
         let ty = ResourceType::Observation;
-        assert!(matches(ty, &c("subject", "Patient/1"), &obs));
-        assert!(matches(ty, &c("subject", "1"), &obs));
-        assert!(!matches(ty, &c("subject", "Patient/11"), &obs));
-        assert!(!matches(ty, &c("subject", "11"), &obs));
+        assert!(matches(ty, &c("subject", "Patient/1"), &obs, None));
+        assert!(matches(ty, &c("subject", "1"), &obs, None));
+        assert!(!matches(ty, &c("subject", "Patient/11"), &obs, None));
+        assert!(!matches(ty, &c("subject", "11"), &obs, None));
         let p = json!({"resourceType":"Patient","name":[{"family":"Chalmers","given":["Peter"]}]});
-        assert!(matches(ResourceType::Patient, &c("family", "chal"), &p));
-        assert!(!matches(ResourceType::Patient, &c("family", "peter"), &p));
+        assert!(matches(
+            ResourceType::Patient,
+            &c("family", "chal"),
+            &p,
+            None
+        ));
+        assert!(!matches(
+            ResourceType::Patient,
+            &c("family", "peter"),
+            &p,
+            None
+        ));
     }
 
     #[test]
