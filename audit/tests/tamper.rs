@@ -311,6 +311,56 @@ fn store_refuses_to_open_a_tampered_or_rolled_back_log() {
 }
 
 #[test]
+fn store_refuses_reordered_or_dropped_records_past_the_last_checkpoint() {
+    // Records 5.. are durable but no checkpoint covers them (as after a power loss took the
+    // last checkpoints). Whole frames out of order there are no torn write: recovery must not
+    // cut them, with the durable records after them, and sign over the gap.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let cps = std::fs::read(checkpoint_path(&path)).unwrap();
+    let mut keep = fhir_audit::frame::CHECKPOINT_MAGIC.len();
+    for _ in 0..5 {
+        keep += fhir_audit::frame::decode_checkpoint(&cps[keep..])
+            .unwrap()
+            .1;
+    }
+    std::fs::write(checkpoint_path(&path), &cps[..keep]).unwrap();
+    let fr: Vec<(u64, Vec<u8>)> = frames(&log)
+        .iter()
+        .map(|(_, _, i, p)| (*i, p.clone()))
+        .collect();
+    let mut swapped = fr.clone();
+    swapped.swap(7, 8);
+    let mut dropped = fr.clone();
+    dropped.remove(7);
+    for (what, tampered) in [("swapped", swapped), ("dropped", dropped)] {
+        let bytes = encode(&tampered);
+        std::fs::write(&path, &bytes).unwrap();
+        match FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)) {
+            Err(StoreError::Tampered(p)) => {
+                assert_eq!(
+                    (p.first_bad_record, p.exact),
+                    (Some(7), true),
+                    "{what}: {p}"
+                )
+            }
+            Err(e) => panic!("{what}: {e}"),
+            Ok((_, rec)) => panic!("{what}: opened, {rec:?}"),
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{what}: log left as found"
+        );
+    }
+    // The log as written opens, with its uncovered records.
+    std::fs::write(&path, &log).unwrap();
+    let (_, rec) = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    assert_eq!((rec.records, rec.checkpoint_size), (N, 5));
+}
+
+#[test]
 fn the_preallocated_tail_verifies_only_while_it_is_all_zeros() {
     let dir = tempfile::tempdir().unwrap();
     let (path, anchor) = make_log(dir.path());

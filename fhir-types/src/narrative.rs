@@ -18,7 +18,8 @@
 //!   are relative or use `http`, `https`, `ftp`, `mailto`, `tel` or `urn`; an image may also be an
 //!   inline raster `data:image/...`. So `javascript:`, `vbscript:` and `data:text/html` are refused;
 //! - `style` holds no `expression(`, `javascript:`, `@import`, `behavior`, `-moz-binding`, CSS
-//!   escapes, and no `url(...)` other than an inline raster image.
+//!   escapes, no `image-set(` or `src(` (they fetch a quoted URL), and no `url(...)` other than
+//!   an inline raster image.
 //!
 //! The check is linear in the length of the text, allocates at most one buffer for an attribute
 //! value and a stack bounded by [`MAX_DEPTH`], and never panics.
@@ -294,6 +295,9 @@ fn safe_style(style: &str) -> bool {
         "@import",
         "behavior",
         "-moz-binding",
+        // Like url(), but taking a quoted URL: image-set("https://...") fetches too.
+        "image-set(",
+        "src(",
         "\\",
         "<",
     ]

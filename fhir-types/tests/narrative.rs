@@ -144,6 +144,21 @@ const REJECTED: &[(&str, &str, &str)] = &[
         "txt-1",
     ),
     (
+        "style image-set() fetch",
+        r#"<p style="background-image: image-set('https://evil.example/t.gif' 1x)">x</p>"#,
+        "txt-1",
+    ),
+    (
+        "style -webkit-image-set() fetch",
+        r#"<p style="background-image: -webkit-image-set(&quot;https://evil.example/t.gif&quot; 1x)">x</p>"#,
+        "txt-1",
+    ),
+    (
+        "style src() fetch",
+        r#"<p style="background-image: src('https://evil.example/t.gif')">x</p>"#,
+        "txt-1",
+    ),
+    (
         "style url() in quotes",
         r#"<p style="background: url('javascript:alert(1)')">x</p>"#,
         "txt-1",

@@ -155,6 +155,10 @@ impl Introspector {
 
 /// Caches introspection answers: positive ones until the token's `exp` (and at most
 /// `max_ttl`), negative ones for `negative_ttl` seconds only.
+///
+/// A context recorded from [`Introspector::parse_constrained_response`] keeps its `cnf`: a
+/// cache hit is not a new presentation check, so check the confirmation against each request's
+/// proof (and refuse it as `Bearer`) as for a fresh answer.
 #[derive(Debug)]
 pub struct IntrospectionCache {
     positive: TokenCache<Arc<AccessContext>>,

@@ -22,7 +22,8 @@
 //! checkpoint, left by a crash mid-append) from both files and checks the surviving records
 //! against the last checkpoint, which must verify with the store's own key. A log that does
 //! not match its checkpoint, or is shorter than it, is refused: the store never signs a
-//! checkpoint inconsistent with an earlier one.
+//! checkpoint inconsistent with an earlier one. So is one with an intact frame out of order
+//! (a record dropped, inserted or moved), which no crash leaves.
 //!
 //! Operating it safely:
 //!
@@ -219,7 +220,7 @@ impl FileStore {
     /// [`StoreError::NotRegularFile`] when either file is not a regular file (a
     /// device, a FIFO, a directory), with [`StoreError::Tampered`] when the checkpoint file is damaged or missing while
     /// the log holds records, with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
-    /// does not match its last checkpoint, and with [`StoreError::Checkpoint`] when that
+    /// does not match its last checkpoint or holds a record out of order, and with [`StoreError::Checkpoint`] when that
     /// checkpoint is not signed by `signer`'s key.
     pub fn open(
         path: impl AsRef<Path>,
@@ -272,8 +273,18 @@ impl FileStore {
 
         let records = scan.tree.size();
         if let Some((kind, offset)) = &scan.stop {
-            // Damage inside what a checkpoint vouches for is tampering, not a torn write.
-            if records < checkpoint_size || matches!(kind, ProblemKind::BadHeader) && !scan.torn {
+            // Damage inside what a checkpoint vouches for is tampering, not a torn write. So is
+            // a whole frame with the wrong index anywhere: the writer writes indices in order
+            // and a torn write breaks the checksum; cutting there would destroy the durable
+            // records after it and sign over the gap.
+            let out_of_order = matches!(
+                kind,
+                ProblemKind::MissingRecord { .. } | ProblemKind::UnexpectedRecord { .. }
+            );
+            if records < checkpoint_size
+                || out_of_order
+                || matches!(kind, ProblemKind::BadHeader) && !scan.torn
+            {
                 let mut p = problem(kind.clone(), Some(records));
                 p.offset = Some(*offset);
                 return Err(StoreError::Tampered(p));
