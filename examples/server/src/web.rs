@@ -16,7 +16,7 @@ use crate::fhir::outcome::{Done, Fail, Payload, Return};
 use crate::fhir::rest::{self, Env, Op};
 use crate::fhir::route::{self, Route, RouteError};
 use crate::fhir::{bundle, search};
-use crate::security::{Gate, Verdict};
+use crate::security::{Gate, PatientsOf, Verdict};
 use crate::store::{Store, Tx};
 
 /// The FHIR server's shared state.
@@ -324,7 +324,7 @@ impl App {
         bytes: &[u8],
         verdict: &Verdict,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(Done, Option<Vec<String>>), Fail> {
+    ) -> Result<(Done, Option<PatientsOf>), Fail> {
         let body = parse_body(parts, route, bytes)?;
         let mut query = search::pairs(parts.uri.query().unwrap_or(""));
         let json = match body {

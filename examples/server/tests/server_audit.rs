@@ -252,6 +252,67 @@ fn a_restarted_server_serves_the_same_audit_events() {
 }
 
 #[test]
+fn a_patients_audit_events_never_name_another_patients_data() {
+    let s = Server::start(&[]);
+    // A backend searches every patient's Observations for public health: a disclosure of
+    // each patient's data (HIPAA accounting), and an access each patient may audit.
+    let now = smart_auth::UnixTime::from_secs(chrono::Utc::now().timestamp());
+    let backend = s
+        .issuer
+        .token(now)
+        .scope("system/Observation.rs")
+        .claim("purpose_of_use", "PUBHLTH")
+        .sign();
+    let r = s.get("/Observation?_count=100", &backend);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ids = r.entry_ids();
+    assert!(ids.contains(&"Observation/example".to_owned()), "{ids:?}");
+    assert!(
+        ids.contains(&"Observation/pat-2-heart-rate".to_owned()),
+        "{ids:?}"
+    );
+
+    // Patient/example's own AuditEvents and accounting show the search, and nothing of
+    // Patient/pat-2's.
+    let example = s.patient_token("patient/AuditEvent.rs patient/Patient.rs");
+    let events = s.get("/AuditEvent?_count=1000", &example);
+    assert_eq!(events.status, 200, "{}", events.text());
+    assert!(
+        events.text().contains("Observation/example"),
+        "{}",
+        events.text()
+    );
+    let disclosures = s.get("/Patient/example/$disclosures", &example);
+    assert_eq!(disclosures.status, 200, "{}", disclosures.text());
+    assert!(
+        disclosures.text().contains("Observation/example"),
+        "{}",
+        disclosures.text()
+    );
+    for (what, r) in [("AuditEvents", &events), ("disclosures", &disclosures)] {
+        assert!(
+            !r.text().contains("pat-2"),
+            "{what} name another patient's data: {}",
+            r.text()
+        );
+    }
+    // Patient/pat-2's name theirs.
+    let pat2 = s.token(
+        "patient/AuditEvent.rs",
+        Some("pat-2"),
+        Some("Patient/pat-2"),
+    );
+    let r = s.get("/AuditEvent?_count=1000", &pat2);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains("Observation/pat-2-heart-rate"),
+        "{}",
+        r.text()
+    );
+    assert!(!r.text().contains("Observation/example"), "{}", r.text());
+}
+
+#[test]
 fn audit_events_name_the_patients_of_what_a_request_touched() {
     let s = Server::start(&[]);
     // A backend's token: no launch patient, no user, so only the resources a request

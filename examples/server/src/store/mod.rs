@@ -568,27 +568,28 @@ impl Tx<'_> {
             .ok()
     }
 
-    /// The patients (logical ids) whose compartments hold the given resources.
-    pub fn patients_of(&self, resources: &[(String, String)]) -> Result<Vec<String>> {
+    /// The patients (logical ids) whose compartments hold each of the given resources, in
+    /// their order.
+    pub fn patients_of(&self, resources: &[(String, String)]) -> Result<Vec<Vec<String>>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT cid FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = 'Patient'",
         )?;
-        let mut out = std::collections::BTreeSet::new();
+        let mut out = Vec::with_capacity(resources.len());
         for (t, id) in resources {
-            if t == AUDIT_EVENT {
-                out.extend(
-                    self.audit_references(id, "patient")?
-                        .into_iter()
-                        .map(|(_, p)| p),
-                );
-                continue;
-            }
-            let rows = stmt.query_map(params![t, id], |r| r.get::<_, String>(0))?;
-            for p in rows {
-                out.insert(p?);
-            }
+            let mut patients: Vec<String> = if t == AUDIT_EVENT {
+                self.audit_references(id, "patient")?
+                    .into_iter()
+                    .map(|(_, p)| p)
+                    .collect()
+            } else {
+                stmt.query_map(params![t, id], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            patients.sort();
+            patients.dedup();
+            out.push(patients);
         }
-        Ok(out.into_iter().collect())
+        Ok(out)
     }
 
     /// The number of current resources, for the start-up banner.
