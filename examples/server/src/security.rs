@@ -442,7 +442,7 @@ impl Gate {
         }
     }
 
-    /// Records a request refused before the facade saw it (bad path, oversized body).
+    /// Records a request refused before the facade saw it (oversized request line or body).
     pub fn reject(
         &self,
         parts: &http::request::Parts,

@@ -313,6 +313,59 @@ fn a_patients_audit_events_never_name_another_patients_data() {
 }
 
 #[test]
+fn refused_paths_are_audited_with_who_asked_and_what() {
+    use base64::Engine;
+    let s = Server::start(&[]);
+    // Without credentials, any path below the base is a 401 first (SMART status policy).
+    assert_eq!(
+        s.request("GET", "/NoSuchType/1", None, &[], None).status,
+        401
+    );
+    assert_eq!(
+        s.request("GET", "/Patient/a%00b", None, &[], None).status,
+        401
+    );
+
+    // An authenticated probe of malformed ids and unknown types is refused as before, and
+    // its record names the user and the request, not an anonymous authentication failure.
+    let t = s.patient_token("patient/*.rs");
+    for (path, id) in [
+        ("/Patient/pat-2%00", "probe-id"),
+        ("/NoSuchType/pat-2", "probe-type"),
+    ] {
+        let r = s.request("GET", path, Some(&t), &[("X-Request-Id", id)], None);
+        assert!(matches!(r.status, 400 | 404), "{path}: {}", r.status);
+    }
+    let auditor = s.token("system/AuditEvent.rs", None, None);
+    let r = s.get("/AuditEvent?_count=200", &auditor);
+    assert_eq!(r.status, 200, "{}", r.text());
+    for id in ["probe-id", "probe-type"] {
+        let event = r.json()["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["resource"].clone())
+            .find(|e| e.to_string().contains(id))
+            .unwrap_or_else(|| panic!("{id} is audited"));
+        assert_eq!(event["type"]["code"], "rest", "{event}");
+        assert_eq!(event["outcome"], "4", "{event}");
+        let text = event.to_string();
+        assert!(text.contains("test-user"), "the user is named: {event}");
+        let request = event["entity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|e| e["query"].as_str())
+            .map(|q| base64::engine::general_purpose::STANDARD.decode(q).unwrap())
+            .unwrap_or_else(|| panic!("the request is recorded: {event}"));
+        assert!(
+            String::from_utf8_lossy(&request).contains("/pat-2"),
+            "{event}"
+        );
+    }
+}
+
+#[test]
 fn audit_events_name_the_patients_of_what_a_request_touched() {
     let s = Server::start(&[]);
     // A backend's token: no launch patient, no user, so only the resources a request
