@@ -333,13 +333,16 @@ impl DisclosureReport {
     }
 
     /// The report as a FHIR `collection` Bundle of the disclosures' AuditEvents (only the event
-    /// for this patient when a record concerned several).
+    /// for this patient when a record concerned several, even if `config` renders one event for
+    /// all: an individual's accounting names no other patient).
     pub fn to_bundle(&self, config: &crate::render::RenderConfig) -> fhir_types::resources::Bundle {
+        let mut config = config.clone();
+        config.split_by_patient = true;
         let patient_ref = format!("Patient/{}", self.patient);
         let events = self
             .entries
             .iter()
-            .flat_map(|e| crate::render::to_audit_events(&e.record, config))
+            .flat_map(|e| crate::render::to_audit_events(&e.record, &config))
             .filter(|ev| {
                 ev.entity.iter().any(|en| {
                     en.role

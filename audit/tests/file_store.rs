@@ -311,6 +311,35 @@ fn a_checkpoint_append_torn_over_zeros_is_cut_not_taken_for_tampering() {
     assert!(matches!(err, StoreError::Tampered(_)), "{err}");
 }
 
+#[test]
+fn a_live_log_verifies_while_it_grows() {
+    // An auditor may run the verifier while the server writes: a checkpoint written after the
+    // log was read must not read as truncation.
+    let (_dir, path, store) = anchored_log(1);
+    let store = Arc::new(store);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut i = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.append(&record(i), Ack::Anchored).unwrap();
+                i += 1;
+            }
+        })
+    };
+    let mut checks = 0;
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(1500) {
+        let report = verify_file(&path, &options()).unwrap();
+        assert!(report.is_ok(), "check {checks}: {report}");
+        checks += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(checks > 0 && store.size() > 1);
+}
+
 #[cfg(unix)]
 #[test]
 fn a_device_is_refused_not_read_forever() {
