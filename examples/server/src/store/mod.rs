@@ -445,6 +445,31 @@ impl Tx<'_> {
         self.page(&from, "h", "h.seq DESC", args, offset, count)
     }
 
+    /// Versions of the listed types, newest first, each type restricted to resources whose
+    /// current version satisfies its clauses: the system history of a caller who may not see
+    /// every resource, narrowed in the query like a type's history (so that its total and
+    /// paging count only what the caller may see).
+    pub fn history_of_types(
+        &self,
+        types: &[(String, Vec<Clause>)],
+        offset: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<Version>)> {
+        let mut args = Vec::new();
+        let ors = types
+            .iter()
+            .map(|(t, clauses)| {
+                let mark = query::bind(&mut args, rusqlite::types::Value::Text(t.clone()));
+                format!("(c.rtype = {mark} AND {})", where_sql(clauses, &mut args))
+            })
+            .collect();
+        let from = format!(
+            "FROM history h JOIN current c ON c.rtype = h.rtype AND c.id = h.id WHERE {}",
+            query::any(ors)
+        );
+        self.page(&from, "h", "h.seq DESC", args, offset, count)
+    }
+
     /// One page of the versions `from` selects (rows of the table aliased `alias`, in
     /// `order`) and their total, binding `args` then the page's limit and offset.
     fn page(
