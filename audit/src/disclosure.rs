@@ -57,7 +57,9 @@ impl Default for AccountingPolicy {
     }
 }
 
-/// A health-oversight or law-enforcement suspension (§164.528(a)(2)).
+/// A health-oversight or law-enforcement suspension (§164.528(a)(2)): while it is in effect
+/// (from `from` until `until`), an accounting leaves out every disclosure to `recipient`, also
+/// those made before it; once it ends they are all listed again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suspension {
     /// The recipient it covers: matched against the recipient's name or reference.
@@ -71,15 +73,18 @@ pub struct Suspension {
 }
 
 impl Suspension {
-    fn covers(&self, recipient: &str, reference: Option<&str>, at: DateTime<Utc>) -> bool {
+    /// Whether it withholds a disclosure to `recipient` from an accounting made at `now`: it
+    /// suspends the right to an accounting of every disclosure to the agency while it is in
+    /// effect, whenever the disclosure was made.
+    fn covers(&self, recipient: &str, reference: Option<&str>, now: DateTime<Utc>) -> bool {
         let until = if self.oral {
             self.until.min(self.from + Duration::days(30))
         } else {
             self.until
         };
         (self.recipient == recipient || Some(self.recipient.as_str()) == reference)
-            && self.from <= at
-            && at < until
+            && self.from <= now
+            && now < until
     }
 }
 
@@ -216,7 +221,7 @@ pub fn account<'a>(
         if policy
             .suspensions
             .iter()
-            .any(|s| s.covers(&recipient, reference.as_deref(), r.recorded))
+            .any(|s| s.covers(&recipient, reference.as_deref(), request.now))
         {
             suspended += 1;
             continue;
@@ -328,13 +333,16 @@ impl DisclosureReport {
     }
 
     /// The report as a FHIR `collection` Bundle of the disclosures' AuditEvents (only the event
-    /// for this patient when a record concerned several).
+    /// for this patient when a record concerned several, even if `config` renders one event for
+    /// all: an individual's accounting names no other patient).
     pub fn to_bundle(&self, config: &crate::render::RenderConfig) -> fhir_types::resources::Bundle {
+        let mut config = config.clone();
+        config.split_by_patient = true;
         let patient_ref = format!("Patient/{}", self.patient);
         let events = self
             .entries
             .iter()
-            .flat_map(|e| crate::render::to_audit_events(&e.record, config))
+            .flat_map(|e| crate::render::to_audit_events(&e.record, &config))
             .filter(|ev| {
                 ev.entity.iter().any(|en| {
                     en.role
@@ -528,33 +536,51 @@ mod tests {
     }
 
     #[test]
-    fn suspensions_withhold_only_the_named_recipient_and_oral_ones_lapse() {
+    fn suspensions_withhold_every_disclosure_to_the_named_recipient_while_in_effect() {
+        // (a)(2) suspends the individual's right to an accounting of disclosures to the agency
+        // for the time the agency specified: what counts is when the accounting is made, not
+        // when the disclosure was.
         let police = Recipient::new("City Police").reference("Organization/pd");
         let records = vec![
+            disclosure(at(2025, 12, 20), police.clone(), "LAW"),
             disclosure(at(2026, 1, 10), police.clone(), "LAW"),
-            disclosure(at(2026, 3, 10), police.clone(), "LAW"),
             disclosure(at(2026, 1, 10), Recipient::new("Health Dept"), "PUBHLTH"),
         ];
-        let oral = Suspension {
+        let written = Suspension {
             recipient: "Organization/pd".into(),
-            from: at(2026, 1, 1),
-            until: at(2026, 12, 31),
-            oral: true,
+            from: at(2026, 1, 5),
+            until: at(2026, 6, 30),
+            oral: false,
         };
+        let oral = Suspension {
+            oral: true,
+            ..written.clone()
+        };
+        let counts = |s: &Suspension, now| {
+            let policy = AccountingPolicy {
+                suspensions: vec![s.clone()],
+                ..Default::default()
+            };
+            let r = account(&records, &AccountingRequest::new("p1", now), &policy);
+            (r.suspended, r.entries.len())
+        };
+        // In effect: both disclosures to the police are withheld, also the one made before the
+        // statement; the health department's is listed.
+        assert_eq!(counts(&written, at(2026, 2, 1)), (2, 1));
+        assert_eq!(counts(&oral, at(2026, 2, 1)), (2, 1));
+        // Over (the written one at its end, the oral one 30 days after it was made): every
+        // disclosure is listed again, those made while it was in effect too.
+        assert_eq!(counts(&written, at(2026, 11, 28)), (0, 3));
+        assert_eq!(counts(&oral, at(2026, 2, 10)), (0, 3));
+        assert_eq!(counts(&written, at(2026, 2, 10)), (2, 1));
         let policy = AccountingPolicy {
-            suspensions: vec![oral],
+            suspensions: vec![written],
             ..Default::default()
         };
         let r = account(
             &records,
-            &AccountingRequest::new("p1", at(2026, 11, 28)),
+            &AccountingRequest::new("p1", at(2026, 2, 1)),
             &policy,
-        );
-        assert_eq!(r.suspended, 1);
-        assert_eq!(
-            r.entries.len(),
-            2,
-            "the oral suspension lapsed after 30 days"
         );
         assert!(r.to_text().contains("temporarily not listed"));
     }

@@ -16,7 +16,9 @@
 //! The checksum makes a torn or overwritten frame detectable; tamper evidence against someone
 //! who recomputes it comes from the Merkle root and signed checkpoints. A checkpoint file
 //! starts with [`CHECKPOINT_MAGIC`] and holds frames `u32 LE length | note | checksum` with
-//! `checksum = SHA-256(length || note)[..16]`.
+//! `checksum = SHA-256(length || note)[..16]`. It is appended to without preallocation; a last
+//! frame that ends in zeros, with only zeros after it, is an append whose data a power loss did
+//! not write: a torn tail, like an incomplete frame.
 
 use crate::merkle::{leaf_hash, Hash};
 use crate::model::MAX_RECORD_LEN;

@@ -282,6 +282,21 @@ pub(crate) fn scan_log(buf: &[u8]) -> LogScan {
     scan
 }
 
+/// Whether a checkpoint frame that does not decode at the start of `rest` is an append torn by
+/// a power loss: the file's new size reached the disk but not all of its data, so the frame
+/// ends in zeros and nothing but zeros follows it.
+fn torn_append(rest: &[u8]) -> bool {
+    let Some(len) = rest.get(..4) else {
+        return false;
+    };
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    if len > crate::checkpoint::MAX_NOTE_LEN {
+        return false;
+    }
+    let end = (4 + len + 16).min(rest.len());
+    frame::is_preallocated(&rest[end - 1..])
+}
+
 /// Parsed checkpoint frames, and whether the file is damaged before its end.
 #[derive(Debug, Default)]
 pub(crate) struct CheckpointScan {
@@ -314,7 +329,7 @@ pub(crate) fn scan_checkpoints(buf: &[u8]) -> CheckpointScan {
                 scan.valid_end = pos as u64;
             }
             Err(e) => {
-                scan.torn = e == FrameError::Incomplete;
+                scan.torn = e == FrameError::Incomplete || torn_append(&buf[pos..]);
                 scan.damaged = !scan.torn;
                 break;
             }

@@ -562,4 +562,11 @@ fn disclosure_report_renders_as_a_bundle_of_this_patients_events() {
     assert_eq!(v["entry"].as_array().unwrap().len(), 1);
     let text = serde_json::to_string(&v).unwrap();
     assert!(text.contains("Patient/p2") && !text.contains("Patient/p1"));
+    // Also when the host renders one event for all patients: p2's accounting never names p1.
+    let joint = report.to_bundle(&config().no_patient_split());
+    let text = fhir_types::json::to_string(&fhir_types::Resource::Bundle(Box::new(joint)));
+    assert!(
+        text.contains("Patient/p2") && !text.contains("Patient/p1"),
+        "{text}"
+    );
 }

@@ -20,6 +20,18 @@ fn options() -> VerifyOptions {
     }
 }
 
+/// A new store in a temporary directory holding records `0..n`, each anchored.
+fn anchored_log(n: u64) -> (tempfile::TempDir, std::path::PathBuf, FileStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let (store, _) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    for i in 0..n {
+        store.append(&record(i), Ack::Anchored).unwrap();
+    }
+    (dir, path, store)
+}
+
 #[test]
 fn group_commit_from_many_threads_keeps_order_and_root() {
     let dir = tempfile::tempdir().unwrap();
@@ -166,13 +178,7 @@ fn acknowledgement_levels_and_proofs() {
 
 #[test]
 fn reopening_continues_the_same_tree() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.log");
-    let (store, _) =
-        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
-    for i in 0..10 {
-        store.append(&record(i), Ack::Anchored).unwrap();
-    }
+    let (_dir, path, store) = anchored_log(10);
     let old = store.checkpoint().unwrap();
     drop(store);
     let (store, rec) =
@@ -214,13 +220,7 @@ fn a_second_writer_is_refused_while_the_log_is_open() {
 
 #[test]
 fn torn_tail_is_cut_and_the_log_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.log");
-    let (store, _) =
-        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
-    for i in 0..5 {
-        store.append(&record(i), Ack::Anchored).unwrap();
-    }
+    let (_dir, path, store) = anchored_log(5);
     store.close().unwrap();
     let intact = std::fs::read(&path).unwrap();
     // The records end where the frames stop decoding; preallocated zeros follow.
@@ -269,6 +269,75 @@ fn torn_tail_is_cut_and_the_log_verifies() {
         assert!(after[end..].iter().all(|&b| b == 0));
         assert!(verify_file(&path, &options()).unwrap().is_ok());
     }
+}
+
+#[test]
+fn a_checkpoint_append_torn_over_zeros_is_cut_not_taken_for_tampering() {
+    // A power loss can leave an append's new file size on disk without its data: zeros where
+    // the checkpoint frame should be, whole or from some page on.
+    let (_dir, path, store) = anchored_log(5);
+    let note = store.checkpoint().unwrap().note().to_owned();
+    store.close().unwrap();
+    drop(store);
+    let intact = std::fs::read(checkpoint_path(&path)).unwrap();
+    let mut frame = Vec::new();
+    fhir_audit::frame::encode_checkpoint(note.as_bytes(), &mut frame);
+    let half = frame.len() / 2;
+    let mut half_written = frame[..half].to_vec();
+    half_written.resize(frame.len(), 0);
+    for tail in [vec![0u8; frame.len()], half_written] {
+        let mut torn = intact.clone();
+        torn.extend_from_slice(&tail);
+        std::fs::write(checkpoint_path(&path), &torn).unwrap();
+        assert!(verify_file(&path, &options()).unwrap().is_ok());
+        let (store, rec) =
+            FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+        assert_eq!(
+            (rec.records, rec.checkpoint_size, rec.checkpoint_bytes_cut),
+            (5, 5, tail.len() as u64)
+        );
+        drop(store);
+        assert_eq!(std::fs::read(checkpoint_path(&path)).unwrap(), intact);
+    }
+    // A damaged frame with more after it is no torn append.
+    let mut damaged = intact.clone();
+    let last = damaged.len() - 5;
+    damaged[last] ^= 1;
+    damaged.extend_from_slice(&frame);
+    std::fs::write(checkpoint_path(&path), &damaged).unwrap();
+    let err = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN))
+        .map(drop)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Tampered(_)), "{err}");
+}
+
+#[test]
+fn a_live_log_verifies_while_it_grows() {
+    // An auditor may run the verifier while the server writes: a checkpoint written after the
+    // log was read must not read as truncation.
+    let (_dir, path, store) = anchored_log(1);
+    let store = Arc::new(store);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut i = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.append(&record(i), Ack::Anchored).unwrap();
+                i += 1;
+            }
+        })
+    };
+    let mut checks = 0;
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(1500) {
+        let report = verify_file(&path, &options()).unwrap();
+        assert!(report.is_ok(), "check {checks}: {report}");
+        checks += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(checks > 0 && store.size() > 1);
 }
 
 #[cfg(unix)]

@@ -137,16 +137,29 @@ impl Drop for StopGuard {
 /// releasing the response.
 #[must_use = "the response must wait for its audit record"]
 pub struct Pending {
-    log: Option<AckFuture>,
+    log: Vec<AckFuture>,
     failed: Option<String>,
 }
 
 impl Pending {
     fn failed(e: String) -> Pending {
         Pending {
-            log: None,
+            log: Vec::new(),
             failed: Some(e),
         }
+    }
+
+    /// The audit of a request that took several records: durable once every one is.
+    pub fn all(pending: impl IntoIterator<Item = Pending>) -> Pending {
+        let mut all = Pending {
+            log: Vec::new(),
+            failed: None,
+        };
+        for p in pending {
+            all.log.extend(p.log);
+            all.failed = all.failed.or(p.failed);
+        }
+        all
     }
 
     /// Resolves once the record is durable in the log (`fdatasync`ed; at once for an in-memory
@@ -155,7 +168,7 @@ impl Pending {
         if let Some(e) = self.failed {
             return Err(e);
         }
-        if let Some(log) = self.log {
+        for log in self.log {
             log.await.map_err(|e| format!("audit log: {e}"))?;
         }
         Ok(())
@@ -295,11 +308,11 @@ impl AuditTrail {
         };
         let log = match &self.log {
             Log::File(f) => match f.submit_raw(bytes.clone()) {
-                Ok(p) => Some(p.until(Ack::Durable)),
+                Ok(p) => vec![p.until(Ack::Durable)],
                 Err(e) => return Pending::failed(format!("audit log: {e}")),
             },
             Log::Memory(m) => match m.record(&record, Ack::Buffered) {
-                Ok(_) => None,
+                Ok(_) => Vec::new(),
                 Err(e) => return Pending::failed(format!("audit log: {e}")),
             },
         };

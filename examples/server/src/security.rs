@@ -9,6 +9,7 @@ use secure_fhir::audit::RequestInfo;
 use secure_fhir::{Authorized, SecureFhir};
 use smart_auth::decision::Narrowing;
 use smart_auth::request::FhirRequest;
+use smart_auth::scope::Permissions;
 use smart_auth::UnixTime;
 
 use crate::audit_trail::{AuditTrail, Pending};
@@ -48,14 +49,21 @@ pub struct Verdict {
     info: RequestInfo,
 }
 
+/// The patients (logical ids) whose compartments hold each of a response's resources, in
+/// their order.
+pub type PatientsOf = Vec<Vec<String>>;
+
+/// Resources as `(type, id)`.
+type Resources = Vec<(String, String)>;
+
 /// What the response carries, for the audit record.
 #[derive(Default)]
 struct Touched {
     /// `Type/id` of each resource read or written (at most 1,000).
     resources: Vec<String>,
-    /// The patients whose compartments hold them, when the handler looked them up in its own
-    /// store access (`None`: the audit record looks them up).
-    patients: Option<Vec<String>>,
+    /// The patients whose compartments hold each of them, when the handler looked them up in
+    /// its own store access (`None`: the audit record looks them up).
+    patients: Option<PatientsOf>,
 }
 
 impl Verdict {
@@ -79,7 +87,7 @@ impl Verdict {
 
     /// Notes resources the response carries, for the audit record, with the patients whose
     /// compartments hold them when the handler looked them up ([`Verdict::patients_of`]).
-    pub fn note_touched(&self, touched: &[String], patients: Option<Vec<String>>) {
+    pub fn note_touched(&self, touched: &[String], patients: Option<PatientsOf>) {
         if let Ok(mut t) = self.touched.lock() {
             // Known only for everything noted so far (a Bundle notes its entries one by one).
             t.patients = if t.resources.is_empty() {
@@ -92,17 +100,17 @@ impl Verdict {
         }
     }
 
-    /// The patients whose compartments hold `touched`, looked up in the handler's own store
-    /// access (so that the audit record does not take the store's lock a second time); `None`
-    /// when nothing will be audited.
-    pub fn patients_of(&self, tx: &Tx<'_>, touched: &[String]) -> Option<Vec<String>> {
+    /// The patients whose compartments hold each of `touched`, looked up in the handler's own
+    /// store access (so that the audit record does not take the store's lock a second time);
+    /// `None` when nothing will be audited.
+    pub fn patients_of(&self, tx: &Tx<'_>, touched: &[String]) -> Option<PatientsOf> {
         self.authorized.as_ref()?;
         tx.patients_of(&split_touched(touched)).ok()
     }
 }
 
 /// `Type/id` strings as pairs (at most 1,000, like [`Verdict::note_touched`]).
-fn split_touched(touched: &[String]) -> Vec<(String, String)> {
+fn split_touched(touched: &[String]) -> Resources {
     touched
         .iter()
         .take(1000)
@@ -238,8 +246,13 @@ impl Access for PermitAccess {
         self.typed_check(rtype, body)
     }
 
-    fn may_disclose(&self, rtype: &str) -> bool {
-        ResourceType::from_str(rtype).is_ok_and(|ty| self.authorized.may_read_type(ty))
+    /// The read grant's own check of this resource (its compartment and constraints), not
+    /// only of its type: a read constrained to other content must not see it here either.
+    fn may_disclose(&self, rtype: &str, body: &str) -> bool {
+        self.parsed.parse(body.as_bytes()).is_some_and(|r| {
+            r.resource_type().as_str() == rtype
+                && self.authorized.permit().allows(&r, Permissions::READ)
+        })
     }
 
     fn narrowing(&self, rtype: &str) -> Option<Vec<Clause>> {
@@ -429,7 +442,7 @@ impl Gate {
         }
     }
 
-    /// Records a request refused before the facade saw it (bad path, oversized body).
+    /// Records a request refused before the facade saw it (oversized request line or body).
     pub fn reject(
         &self,
         parts: &http::request::Parts,
@@ -489,17 +502,46 @@ impl Gate {
                 .read(|tx| tx.patients_of(&resources))
                 .unwrap_or_default(),
         };
-        let record = authorized.audit_record(
-            now,
-            parts,
-            body,
-            &verdict.info,
-            response.status(),
-            &resources,
-            &patients,
-        );
-        Some(trail.record_durable(record))
+        let records = per_patient(resources, &patients)
+            .into_iter()
+            .map(|(resources, patients)| {
+                let record = authorized.audit_record(
+                    now,
+                    parts,
+                    body,
+                    &verdict.info,
+                    response.status(),
+                    &resources,
+                    &patients,
+                );
+                trail.record_durable(record)
+            });
+        Some(Pending::all(records))
     }
+}
+
+/// The audit records of a request that touched `resources`, whose compartments' patients are
+/// `patients` (one list per resource): one record, unless they concern several patients; then
+/// one per patient, naming only what lies in that patient's compartment (and what lies in
+/// none). Each patient's AuditEvents (readable under their own `patient/` grant, and in their
+/// accounting of disclosures) then never name another patient's resources, as one record
+/// rendered to an event per patient would.
+fn per_patient(resources: Resources, patients: &[Vec<String>]) -> Vec<(Resources, Vec<String>)> {
+    let owners = |i: usize| patients.get(i).map_or(&[][..], Vec::as_slice);
+    let all: std::collections::BTreeSet<&String> = patients.iter().flatten().collect();
+    if all.len() <= 1 {
+        let all = all.into_iter().cloned().collect();
+        return vec![(resources, all)];
+    }
+    all.into_iter()
+        .map(|p| {
+            let mine = (0..resources.len())
+                .filter(|&i| owners(i).is_empty() || owners(i).contains(p))
+                .map(|i| resources[i].clone())
+                .collect();
+            (mine, vec![p.clone()])
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -515,6 +557,51 @@ mod tests {
 
     fn id(i: &str) -> Clause {
         Clause::Id(vec![i.into()])
+    }
+
+    #[test]
+    fn a_request_touching_several_patients_takes_a_record_per_patient() {
+        let r = |t: &str, i: &str| (t.to_owned(), i.to_owned());
+        let p = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let resources = vec![
+            r("Observation", "a1"),
+            r("Observation", "b1"),
+            r("Practitioner", "x"),
+            r("Observation", "ab"),
+        ];
+        let patients = vec![p(&["a"]), p(&["b"]), p(&[]), p(&["a", "b"])];
+        assert_eq!(
+            per_patient(resources.clone(), &patients),
+            vec![
+                (
+                    vec![
+                        r("Observation", "a1"),
+                        r("Practitioner", "x"),
+                        r("Observation", "ab")
+                    ],
+                    p(&["a"])
+                ),
+                (
+                    vec![
+                        r("Observation", "b1"),
+                        r("Practitioner", "x"),
+                        r("Observation", "ab")
+                    ],
+                    p(&["b"])
+                ),
+            ]
+        );
+        // One patient, or none: one record, as before.
+        for (res, pat, expected) in [
+            (&resources[..1], &patients[..1], p(&["a"])),
+            (&resources[2..3], &patients[2..3], p(&[])),
+            (&resources[..0], &patients[..0], p(&[])),
+        ] {
+            assert_eq!(
+                per_patient(res.to_vec(), pat),
+                vec![(res.to_vec(), expected)]
+            );
+        }
     }
 
     #[test]

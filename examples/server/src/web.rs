@@ -16,7 +16,7 @@ use crate::fhir::outcome::{Done, Fail, Payload, Return};
 use crate::fhir::rest::{self, Env, Op};
 use crate::fhir::route::{self, Route, RouteError};
 use crate::fhir::{bundle, search};
-use crate::security::{Gate, Verdict};
+use crate::security::{Gate, PatientsOf, Verdict};
 use crate::store::{Store, Tx};
 
 /// The FHIR server's shared state.
@@ -257,28 +257,15 @@ impl App {
         path: &str,
         bytes: &[u8],
     ) -> (http::Response<Vec<u8>>, Option<Pending>) {
-        let route = match route::parse(path) {
-            Ok(r) => r,
-            Err(RouteError::BadId) => {
-                return (self.gate.reject(parts, fhir_response::not_found()), None)
-            }
-            Err(_) => {
-                let r = fhir_response::error(
-                    StatusCode::NOT_FOUND,
-                    IssueCode::NotSupported,
-                    "No such FHIR endpoint or resource type",
-                );
-                return (self.gate.reject(parts, r), None);
-            }
-        };
+        let route = route::parse(path);
         match route {
-            Route::Metadata if parts.method == Method::GET || parts.method == Method::HEAD => {
+            Ok(Route::Metadata) if parts.method == Method::GET || parts.method == Method::HEAD => {
                 return (
                     json_response(StatusCode::OK, FHIR_JSON, &self.capability),
                     None,
                 );
             }
-            Route::SmartConfiguration
+            Ok(Route::SmartConfiguration)
                 if parts.method == Method::GET || parts.method == Method::HEAD =>
             {
                 let r = json_response(
@@ -295,6 +282,23 @@ impl App {
             Err(rejection) => return (rejection, None),
         };
         let now = chrono::Utc::now();
+        // A path this server does not serve is refused after the facade has seen the request
+        // (no credentials: 401), so that its record names who asked, and what.
+        let route = match route {
+            Ok(r) => r,
+            Err(e) => {
+                let r = match e {
+                    RouteError::BadId => fhir_response::not_found(),
+                    _ => fhir_response::error(
+                        StatusCode::NOT_FOUND,
+                        IssueCode::NotSupported,
+                        "No such FHIR endpoint or resource type",
+                    ),
+                };
+                let audit = self.gate.record(&verdict, parts, bytes, &r, now);
+                return (r, audit);
+            }
+        };
         let (rtype, id) = route.target();
         if !verdict.agrees_with(rtype, id) {
             let r = fhir_response::error(
@@ -324,7 +328,7 @@ impl App {
         bytes: &[u8],
         verdict: &Verdict,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(Done, Option<Vec<String>>), Fail> {
+    ) -> Result<(Done, Option<PatientsOf>), Fail> {
         let body = parse_body(parts, route, bytes)?;
         let mut query = search::pairs(parts.uri.query().unwrap_or(""));
         let json = match body {

@@ -252,6 +252,120 @@ fn a_restarted_server_serves_the_same_audit_events() {
 }
 
 #[test]
+fn a_patients_audit_events_never_name_another_patients_data() {
+    let s = Server::start(&[]);
+    // A backend searches every patient's Observations for public health: a disclosure of
+    // each patient's data (HIPAA accounting), and an access each patient may audit.
+    let now = smart_auth::UnixTime::from_secs(chrono::Utc::now().timestamp());
+    let backend = s
+        .issuer
+        .token(now)
+        .scope("system/Observation.rs")
+        .claim("purpose_of_use", "PUBHLTH")
+        .sign();
+    let r = s.get("/Observation?_count=100", &backend);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ids = r.entry_ids();
+    assert!(ids.contains(&"Observation/example".to_owned()), "{ids:?}");
+    assert!(
+        ids.contains(&"Observation/pat-2-heart-rate".to_owned()),
+        "{ids:?}"
+    );
+
+    // Patient/example's own AuditEvents and accounting show the search, and nothing of
+    // Patient/pat-2's.
+    let example = s.patient_token("patient/AuditEvent.rs patient/Patient.rs");
+    let events = s.get("/AuditEvent?_count=1000", &example);
+    assert_eq!(events.status, 200, "{}", events.text());
+    assert!(
+        events.text().contains("Observation/example"),
+        "{}",
+        events.text()
+    );
+    let disclosures = s.get("/Patient/example/$disclosures", &example);
+    assert_eq!(disclosures.status, 200, "{}", disclosures.text());
+    assert!(
+        disclosures.text().contains("Observation/example"),
+        "{}",
+        disclosures.text()
+    );
+    for (what, r) in [("AuditEvents", &events), ("disclosures", &disclosures)] {
+        assert!(
+            !r.text().contains("pat-2"),
+            "{what} name another patient's data: {}",
+            r.text()
+        );
+    }
+    // Patient/pat-2's name theirs.
+    let pat2 = s.token(
+        "patient/AuditEvent.rs",
+        Some("pat-2"),
+        Some("Patient/pat-2"),
+    );
+    let r = s.get("/AuditEvent?_count=1000", &pat2);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains("Observation/pat-2-heart-rate"),
+        "{}",
+        r.text()
+    );
+    assert!(!r.text().contains("Observation/example"), "{}", r.text());
+}
+
+#[test]
+fn refused_paths_are_audited_with_who_asked_and_what() {
+    use base64::Engine;
+    let s = Server::start(&[]);
+    // Without credentials, any path below the base is a 401 first (SMART status policy).
+    assert_eq!(
+        s.request("GET", "/NoSuchType/1", None, &[], None).status,
+        401
+    );
+    assert_eq!(
+        s.request("GET", "/Patient/a%00b", None, &[], None).status,
+        401
+    );
+
+    // An authenticated probe of malformed ids and unknown types is refused as before, and
+    // its record names the user and the request, not an anonymous authentication failure.
+    let t = s.patient_token("patient/*.rs");
+    for (path, id) in [
+        ("/Patient/pat-2%00", "probe-id"),
+        ("/NoSuchType/pat-2", "probe-type"),
+    ] {
+        let r = s.request("GET", path, Some(&t), &[("X-Request-Id", id)], None);
+        assert!(matches!(r.status, 400 | 404), "{path}: {}", r.status);
+    }
+    let auditor = s.token("system/AuditEvent.rs", None, None);
+    let r = s.get("/AuditEvent?_count=200", &auditor);
+    assert_eq!(r.status, 200, "{}", r.text());
+    for id in ["probe-id", "probe-type"] {
+        let event = r.json()["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["resource"].clone())
+            .find(|e| e.to_string().contains(id))
+            .unwrap_or_else(|| panic!("{id} is audited"));
+        assert_eq!(event["type"]["code"], "rest", "{event}");
+        assert_eq!(event["outcome"], "4", "{event}");
+        let text = event.to_string();
+        assert!(text.contains("test-user"), "the user is named: {event}");
+        let request = event["entity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|e| e["query"].as_str())
+            .map(|q| base64::engine::general_purpose::STANDARD.decode(q).unwrap())
+            .unwrap_or_else(|| panic!("the request is recorded: {event}"));
+        assert!(
+            String::from_utf8_lossy(&request).contains("/pat-2"),
+            "{event}"
+        );
+    }
+}
+
+#[test]
 fn audit_events_name_the_patients_of_what_a_request_touched() {
     let s = Server::start(&[]);
     // A backend's token: no launch patient, no user, so only the resources a request

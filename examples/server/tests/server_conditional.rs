@@ -305,6 +305,44 @@ fn conditional_create_discloses_a_match_only_to_readers() {
 }
 
 #[test]
+fn conditional_create_discloses_a_match_only_if_the_token_may_read_that_resource() {
+    let s = Server::start(&[]);
+    // Observation/example (demo data) is a vital sign of Patient/example.
+    let category = "http://terminology.hl7.org/CodeSystem/observation-category|";
+    let post = |read_category: &str| {
+        let token = s.patient_token(&format!(
+            "patient/Observation.c patient/Observation.rs?category={category}{read_category}"
+        ));
+        let readable = if read_category == "vital-signs" {
+            200
+        } else {
+            404
+        };
+        assert_eq!(s.get("/Observation/example", &token).status, readable);
+        let body = serde_json::to_vec(&obs("cc-granular", "Patient/example", "final")).unwrap();
+        s.request(
+            "POST",
+            "/Observation",
+            Some(&token),
+            &[
+                ("Content-Type", "application/fhir+json"),
+                ("If-None-Exist", "_id=example"),
+            ],
+            Some(&body),
+        )
+    };
+    let r = post("vital-signs");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["id"], "example");
+    // A read constrained to laboratory results may not see this vital sign: the match is
+    // not disclosed, exactly as to a create-only token.
+    let r = post("laboratory");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body.is_empty(), "{}", r.text());
+    assert!(r.header("etag").is_none() && r.header("location").is_none());
+}
+
+#[test]
 fn conditional_entries_in_a_transaction() {
     let s = Server::start(&[]);
     let t = tokens(&s);

@@ -242,6 +242,41 @@ fn search_parameters_paging_and_includes() {
 }
 
 #[test]
+fn system_history_counts_and_pages_only_what_the_token_may_see() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.rs");
+    let all = s.get("/_history?_count=200", &t);
+    assert_eq!(all.status, 200, "{}", all.text());
+    let visible = all.json()["entry"].as_array().map_or(0, Vec::len);
+    assert!(visible > 0, "{}", all.text());
+    assert!(!all.text().contains("pat-2"), "{}", all.text());
+    // The total counts the caller's versions only, never every patient's, and the next
+    // links reach them all (a page filtered after the query had neither).
+    assert_eq!(
+        all.json()["total"],
+        visible,
+        "the total of a filtered history"
+    );
+    let (mut seen, mut path) = (0, "/_history?_count=3".to_owned());
+    loop {
+        let page = s.get(&path, &t).json();
+        assert_eq!(page["total"], visible, "{path}");
+        seen += page["entry"].as_array().map_or(0, Vec::len);
+        let next = page["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["relation"] == "next")
+            .map(|l| l["url"].as_str().unwrap().to_owned());
+        match next {
+            Some(url) => path = url.strip_prefix(&s.base).unwrap().to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, visible);
+}
+
+#[test]
 fn everything_and_includes_stay_inside_the_grant() {
     let s = Server::start(&[]);
     let t = s.patient_token("patient/Patient.rs patient/Observation.rs");

@@ -108,6 +108,36 @@ fn create_update_patch_delete_in_own_compartment() {
 }
 
 #[test]
+fn delete_honours_if_match() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.cruds");
+    let r = s.send_json("POST", "/Observation", &t, &observation("Patient/example"));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut body = r.json();
+    let id = body["id"].as_str().unwrap().to_owned();
+    body["status"] = json!("amended");
+    let path = format!("/Observation/{id}");
+    assert_eq!(s.send_json("PUT", &path, &t, &body).status, 200);
+
+    // A delete conditional on a stale version changes nothing (RFC 9110 §13.1.1), directly
+    // or as a batch entry.
+    let r = s.request("DELETE", &path, Some(&t), &[("If-Match", "W/\"1\"")], None);
+    assert_eq!(r.status, 412, "{}", r.text());
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "DELETE", "url": format!("Observation/{id}"), "ifMatch": "W/\"1\""}}
+    ]});
+    let r = s.send_json("POST", "", &t, &batch);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["entry"][0]["response"]["status"], "412");
+    assert_eq!(s.get(&path, &t).status, 200, "still there");
+
+    // The current version deletes.
+    let r = s.request("DELETE", &path, Some(&t), &[("If-Match", "W/\"2\"")], None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(s.get(&path, &t).status, 410);
+}
+
+#[test]
 fn writes_touching_another_patient_are_forbidden_and_leave_nothing() {
     let s = Server::start(&[]);
     let t = s.patient_token("patient/*.cruds");

@@ -170,7 +170,7 @@ pub fn checkpoint_path(log: &Path) -> PathBuf {
 }
 
 /// Verifies the log at `log` and its checkpoint file (read-only; a missing checkpoint file
-/// counts as empty). See [`verify_log`].
+/// counts as empty), also while a store writes them. See [`verify_log`].
 pub fn verify_file(log: &Path, options: &VerifyOptions) -> std::io::Result<VerifyReport> {
     let read = |path: &Path| -> std::io::Result<Vec<u8>> {
         let mut f = File::open(path)?;
@@ -179,12 +179,15 @@ pub fn verify_file(log: &Path, options: &VerifyOptions) -> std::io::Result<Verif
         })?;
         read_to_len(&mut f, len)
     };
-    let log_bytes = read(log)?;
+    // Checkpoints first: a store writes a checkpoint only after the records it covers, so of
+    // a log that grows meanwhile this reads every record they cover. The other way round, a
+    // checkpoint written between the two reads would look like truncation.
     let cps = match read(&checkpoint_path(log)) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
+    let log_bytes = read(log)?;
     Ok(verify_log(&log_bytes, &cps, options))
 }
 

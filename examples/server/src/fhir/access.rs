@@ -50,11 +50,12 @@ pub trait Access: Sync {
         self.narrowing(rtype)
     }
 
-    /// Whether the caller may be shown resources of `rtype` at all (a conditional create that
-    /// found a match returns its body only then: a create-only token learns nothing more than
-    /// "it exists", CVE-2026-113876).
-    fn may_disclose(&self, rtype: &str) -> bool {
-        let _ = rtype;
+    /// Whether the caller may be shown the resource `rtype` whose stored JSON text is `body`,
+    /// found by a conditional create's match: its body is returned only then, so a token that
+    /// may create but not read it (create-only, or a read constrained to other content) learns
+    /// nothing more than "it exists" (CVE-2026-113876).
+    fn may_disclose(&self, rtype: &str, body: &str) -> bool {
+        let _ = (rtype, body);
         true
     }
 

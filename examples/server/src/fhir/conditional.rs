@@ -92,7 +92,7 @@ pub fn delete(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
     let found = searching::matches(tx, env, t, op.query, 2)?;
     match found.as_slice() {
         [] => Ok(Done::empty(StatusCode::NO_CONTENT)),
-        [one] => rest::delete(tx, env, t, &one.id),
+        [one] => rest::delete(tx, env, t, &one.id, op.if_match),
         _ => Err(MANY),
     }
 }

@@ -13,6 +13,7 @@ use super::access::Access;
 use super::outcome::{Done, Fail, Outcome, Payload, Return};
 use super::route::Route;
 use super::{conditional, patch, searching};
+use crate::store::query::Clause;
 use crate::store::{self, HistoryScope, Tx, Version};
 
 /// Resource types no client may create, change or delete: the audit trail is append-only.
@@ -71,7 +72,7 @@ pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
         Route::Version(t, id, v) if get => vread(tx, env, t, id, *v),
         Route::Instance(t, id) if *m == Method::PUT => update(tx, env, op, t, id),
         Route::Instance(t, id) if *m == Method::PATCH => patch(tx, env, op, t, id),
-        Route::Instance(t, id) if *m == Method::DELETE => delete(tx, env, t, id),
+        Route::Instance(t, id) if *m == Method::DELETE => delete(tx, env, t, id, op.if_match),
         Route::Type(t) if *m == Method::POST => create(tx, env, op, t),
         Route::Type(t) if *m == Method::PUT => conditional::update(tx, env, op, t),
         Route::Type(t) if *m == Method::PATCH => conditional::patch(tx, env, op, t),
@@ -196,6 +197,23 @@ fn version_of(if_match: &str) -> Option<i64> {
     v.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
 }
 
+/// `If-Match` (when sent) must name the live version (`None`: missing or deleted), else `412`
+/// and nothing is changed (RFC 9110 §13.1.1, for every method that changes state).
+fn check_if_match(if_match: Option<&str>, live: Option<&Version>) -> Result<(), Fail> {
+    match if_match {
+        Some(expected)
+            if version_of(expected).is_none_or(|v| Some(v) != live.map(|l| l.version)) =>
+        {
+            Err(Fail::new(
+                StatusCode::PRECONDITION_FAILED,
+                IssueCode::Conflict,
+                "If-Match does not match the current version",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `POST [type]` (conditional with `If-None-Exist`).
 pub(super) fn create(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
     let body = op.body.ok_or(Fail::bad_request("A body is required"))?;
@@ -205,11 +223,16 @@ pub(super) fn create(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcom
         let found = searching::matches(tx, env, t, &pairs, 2)?;
         match found.as_slice() {
             [] => {}
-            [one] if env.access.may_disclose(t) => {
+            [one]
+                if one
+                    .body
+                    .as_deref()
+                    .is_some_and(|b| env.access.may_disclose(t, b)) =>
+            {
                 return Ok(Done::version(StatusCode::OK, one.clone(), op.ret, false))
             }
             [one] => {
-                // A token that may not read the type learns that a match exists, nothing more.
+                // A token that may not read the match learns that it exists, nothing more.
                 let mut done = Done::empty(StatusCode::OK);
                 done.touched = vec![format!("{t}/{}", one.id)];
                 return Ok(done);
@@ -263,16 +286,7 @@ pub(super) fn write_version(
             return Err(Fail::FORBIDDEN);
         }
     }
-    if let Some(expected) = op.if_match {
-        let live = cur.as_ref().filter(|c| !c.deleted).map(|c| c.version);
-        if version_of(expected).is_none() || version_of(expected) != live {
-            return Err(Fail::new(
-                StatusCode::PRECONDITION_FAILED,
-                IssueCode::Conflict,
-                "If-Match does not match the current version",
-            ));
-        }
-    }
+    check_if_match(op.if_match, cur.as_ref().filter(|c| !c.deleted))?;
     let created = cur.as_ref().is_none_or(|c| c.deleted);
     let v = tx.put(t, id, body, env.now)?;
     check_written(tx, env, &v)?;
@@ -318,8 +332,14 @@ fn patch(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome 
     write_version(tx, env, op, t, id, patched)
 }
 
-/// `DELETE [type]/[id]`.
-pub(super) fn delete(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Outcome {
+/// `DELETE [type]/[id]` (with `If-Match`, only while that version is the current one).
+pub(super) fn delete(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    t: &str,
+    id: &str,
+    if_match: Option<&str>,
+) -> Outcome {
     let cur = tx
         .current(t, id)?
         .filter(|c| !c.deleted)
@@ -328,6 +348,7 @@ pub(super) fn delete(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Outcome {
         Some(body) if env.access.may_write(tx, t, id, &body) => {}
         _ => return Err(Fail::FORBIDDEN),
     }
+    check_if_match(if_match, Some(&cur))?;
     let v = tx.delete(t, id, env.now)?.ok_or(Fail::NOT_FOUND)?;
     let mut done = Done::version(StatusCode::NO_CONTENT, v, Return::Minimal, false);
     done.payload = Payload::Empty;
@@ -349,6 +370,24 @@ fn history_instance(
     history(tx, env, HistoryScope::Instance(t, id), query)
 }
 
+/// The types a system history may show, each with its narrowing; `None` when the caller sees
+/// every resource of every type (then nothing needs narrowing). Unnarrowed, the history's
+/// total and page counted every patient's versions, only the entries being filtered.
+fn visible_types(access: &dyn Access) -> Option<Vec<(String, Vec<Clause>)>> {
+    let mut everything = true;
+    let mut types = Vec::new();
+    for t in fhir_types::ResourceType::ALL.iter().map(|t| t.as_str()) {
+        match access.narrowing(t) {
+            Some(clauses) => {
+                everything &= clauses.is_empty();
+                types.push((t.to_owned(), clauses));
+            }
+            None => everything = false,
+        }
+    }
+    (!everything).then_some(types)
+}
+
 fn history(
     tx: &Tx<'_>,
     env: &Env<'_>,
@@ -356,11 +395,17 @@ fn history(
     query: &[(String, String)],
 ) -> Outcome {
     let (count, offset) = searching::paging(query)?;
-    let clauses = match scope {
-        HistoryScope::Type(t) => env.access.narrowing(t).ok_or(Fail::FORBIDDEN)?,
-        _ => Vec::new(),
+    let (total, page) = match scope {
+        HistoryScope::Type(t) => {
+            let clauses = env.access.narrowing(t).ok_or(Fail::FORBIDDEN)?;
+            tx.history(scope, &clauses, offset, count)?
+        }
+        HistoryScope::System => match visible_types(env.access) {
+            Some(types) => tx.history_of_types(&types, offset, count)?,
+            None => tx.history(scope, &[], offset, count)?,
+        },
+        HistoryScope::Instance(..) => tx.history(scope, &[], offset, count)?,
     };
-    let (total, page) = tx.history(scope, &clauses, offset, count)?;
     let mut entries = Vec::new();
     let mut touched = Vec::new();
     let mut filtered = false;

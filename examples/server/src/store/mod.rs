@@ -449,6 +449,31 @@ impl Tx<'_> {
         self.page(&from, "h", "h.seq DESC", args, offset, count)
     }
 
+    /// Versions of the listed types, newest first, each type restricted to resources whose
+    /// current version satisfies its clauses: the system history of a caller who may not see
+    /// every resource, narrowed in the query like a type's history (so that its total and
+    /// paging count only what the caller may see).
+    pub fn history_of_types(
+        &self,
+        types: &[(String, Vec<Clause>)],
+        offset: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<Version>)> {
+        let mut args = Vec::new();
+        let ors = types
+            .iter()
+            .map(|(t, clauses)| {
+                let mark = query::bind(&mut args, rusqlite::types::Value::Text(t.clone()));
+                format!("(c.rtype = {mark} AND {})", where_sql(clauses, &mut args))
+            })
+            .collect();
+        let from = format!(
+            "FROM history h JOIN current c ON c.rtype = h.rtype AND c.id = h.id WHERE {}",
+            query::any(ors)
+        );
+        self.page(&from, "h", "h.seq DESC", args, offset, count)
+    }
+
     /// One page of the versions `from` selects (rows of the table aliased `alias`, in
     /// `order`) and their total, binding `args` then the page's limit and offset.
     fn page(
@@ -572,27 +597,28 @@ impl Tx<'_> {
             .ok()
     }
 
-    /// The patients (logical ids) whose compartments hold the given resources.
-    pub fn patients_of(&self, resources: &[(String, String)]) -> Result<Vec<String>> {
+    /// The patients (logical ids) whose compartments hold each of the given resources, in
+    /// their order.
+    pub fn patients_of(&self, resources: &[(String, String)]) -> Result<Vec<Vec<String>>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT cid FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = 'Patient'",
         )?;
-        let mut out = std::collections::BTreeSet::new();
+        let mut out = Vec::with_capacity(resources.len());
         for (t, id) in resources {
-            if t == AUDIT_EVENT {
-                out.extend(
-                    self.audit_references(id, "patient")?
-                        .into_iter()
-                        .map(|(_, p)| p),
-                );
-                continue;
-            }
-            let rows = stmt.query_map(params![t, id], |r| r.get::<_, String>(0))?;
-            for p in rows {
-                out.insert(p?);
-            }
+            let mut patients: Vec<String> = if t == AUDIT_EVENT {
+                self.audit_references(id, "patient")?
+                    .into_iter()
+                    .map(|(_, p)| p)
+                    .collect()
+            } else {
+                stmt.query_map(params![t, id], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            patients.sort();
+            patients.dedup();
+            out.push(patients);
         }
-        Ok(out.into_iter().collect())
+        Ok(out)
     }
 
     /// The number of current resources, for the start-up banner.
