@@ -186,12 +186,19 @@ impl DecimalValue {
         self.0.parse().unwrap_or(f64::NAN)
     }
 
-    /// The decimal closest to a finite `f64`, in its shortest round-trip form; `None` for NaN or infinity.
+    /// The decimal closest to a finite `f64`, in its shortest round-trip form (`72.5`, and
+    /// `1e300` rather than 301 digits, which the parser's number bound would refuse); `None` for
+    /// NaN or infinity.
     pub fn from_f64(v: f64) -> Option<Self> {
         if !v.is_finite() {
             return None;
         }
-        Some(DecimalValue(format!("{v}")))
+        let (plain, exp) = (format!("{v}"), format!("{v:e}"));
+        Some(DecimalValue(if exp.len() < plain.len() {
+            exp
+        } else {
+            plain
+        }))
     }
 
     pub(crate) fn from_checked(text: &str) -> Self {
@@ -291,6 +298,32 @@ mod tests {
         assert!(!p.has_element());
         // Emptied again, it equals one that never had an element half.
         assert_eq!(p, Primitive::new("x".to_owned()));
+    }
+
+    #[test]
+    fn decimals_from_f64_are_short_and_parse_back() {
+        for v in [
+            72.5,
+            0.1,
+            -0.0,
+            123456789.0,
+            1e21,
+            1e300,
+            -1e-300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ] {
+            let d = DecimalValue::from_f64(v).unwrap();
+            let json = format!(
+                r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"valueQuantity":{{"value":{d}}}}}"#
+            );
+            let r = parse_resource(json.as_bytes()).unwrap_or_else(|e| panic!("{d}: {e}"));
+            assert_eq!(to_string(&r), json);
+            assert_eq!(d.to_f64().to_bits(), v.to_bits(), "{d}");
+        }
+        assert_eq!(DecimalValue::from_f64(72.5).unwrap().as_str(), "72.5");
+        assert_eq!(DecimalValue::from_f64(1e300).unwrap().as_str(), "1e300");
     }
 
     #[test]
