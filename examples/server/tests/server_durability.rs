@@ -127,6 +127,28 @@ fn audit_verify_with_a_trusted_key_catches_tampering_and_a_swapped_key() {
 }
 
 #[test]
+fn audit_verify_fails_when_the_signed_checkpoints_are_removed() {
+    let s = audited_run();
+    let log = s.audit_log();
+    let trusted = s.scratch.path("trusted.pub");
+    std::fs::copy(with_ext(&log, ".pub"), &trusted).unwrap();
+    let (ok, out, _) = verify(&log, Some(&trusted));
+    assert!(ok, "{out}");
+
+    // Without its checkpoints nothing signed vouches for a record: one rewritten (its frame
+    // checksum recomputed) would pass unnoticed, so none verifies.
+    let checkpoints = with_ext(&log, ".checkpoints");
+    std::fs::write(&checkpoints, b"").unwrap();
+    let (ok, out, err) = verify(&log, Some(&trusted));
+    assert!(!ok, "emptied checkpoints: {out}");
+    assert!(err.contains("first bad record: 0"), "{err}");
+    std::fs::remove_file(&checkpoints).unwrap();
+    let (ok, out, err) = verify(&log, Some(&trusted));
+    assert!(!ok, "removed checkpoints: {out}");
+    assert!(err.contains("first bad record: 0"), "{err}");
+}
+
+#[test]
 fn the_capability_statement_is_dated_by_the_running_server() {
     let before = chrono::Utc::now().timestamp();
     let s = Server::start(&[]);
