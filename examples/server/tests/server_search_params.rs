@@ -1,5 +1,6 @@
 //! The search parameters come from the specification (`fhir_types::search`): every token,
-//! reference, date and string parameter of every type that the store can evaluate works, and
+//! reference, date, string, number and quantity parameter of every type that the store can
+//! evaluate works, and
 //! any other is refused with a 400 rather than ignored. The narrowing applies to all of them.
 
 mod server_support;
@@ -54,6 +55,43 @@ fn spec_parameters_of_any_type_search_narrowed() {
     );
     let r = s.get("/Patient?address-city=nowhere", &alice);
     assert_eq!(r.json()["total"], 0, "{}", r.text());
+
+    // A quantity: the victim's heavier weight is not found by a patient's search.
+    let weight = |subject: &str, kg: &str| {
+        let body = format!(
+            r#"{{"resourceType": "Observation", "status": "final", "code": {{"text": "weight"}},
+                "subject": {{"reference": "{subject}"}},
+                "valueQuantity": {{"value": {kg}, "system": "http://unitsofmeasure.org", "code": "kg"}}}}"#
+        );
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    for (t, subject, kg) in [
+        (&alice, "Patient/example", "72.5"),
+        (&victim, "Patient/pat-2", "95.0"),
+    ] {
+        let r = s.send_json("POST", "/Observation", t, &weight(subject, kg));
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let kg = |q: &str, t: &str| -> Vec<String> {
+        let r = s.get(&format!("/Observation?value-quantity={q}"), t);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.entry_ids()
+    };
+    let mine = kg("gt70|http://unitsofmeasure.org|kg", &alice);
+    let theirs = kg("gt70||kg", &victim);
+    assert_eq!((mine.len(), theirs.len()), (1, 1));
+    assert_ne!(mine, theirs);
+    assert_eq!(kg("95||kg", &victim), theirs);
+    assert_eq!(
+        kg("95", &victim).len(),
+        2,
+        "any unit: the weight and a glucose of 95 mg/dL"
+    );
+    assert!(
+        kg("gt90||kg", &alice).is_empty(),
+        "the victim's weight is outside alice's compartment"
+    );
+    assert!(kg("72.5|http://unitsofmeasure.org|g", &alice).is_empty());
 }
 
 #[test]
@@ -61,7 +99,8 @@ fn parameters_the_store_cannot_evaluate_are_refused() {
     let s = Server::start(&[]);
     let t = s.patient_token("patient/*.rs");
     for query in [
-        "/Observation?value-quantity=5.4",
+        "/Observation?value-quantity=heavy",
+        "/Observation?value-quantity=5|kg",
         "/Observation?code-value-quantity=x$5",
         "/Patient?phone=555",
         "/Patient?email=a@b.c",
@@ -93,7 +132,14 @@ fn the_capability_statement_lists_what_is_evaluated_and_nothing_else() {
     };
     assert!(names("Goal").contains(&"lifecycle-status".to_owned()));
     assert!(names("Observation").contains(&"patient".to_owned()));
-    assert!(!names("Observation").contains(&"value-quantity".to_owned()));
+    let quantity = of("Observation")["searchParam"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "value-quantity")
+        .cloned();
+    assert_eq!(quantity.unwrap()["type"], "quantity");
+    assert!(!names("Observation").contains(&"code-value-quantity".to_owned()));
     assert!(!names("Patient").contains(&"phone".to_owned()));
     assert_eq!(of("Observation")["conditionalDelete"], "single");
     assert_eq!(of("Observation")["conditionalUpdate"], true);

@@ -10,6 +10,8 @@ fn param_type(kind: params::Kind) -> &'static str {
         params::Kind::Reference => "reference",
         params::Kind::Date => "date",
         params::Kind::Text => "string",
+        params::Kind::Number => "number",
+        params::Kind::Quantity => "quantity",
     }
 }
 

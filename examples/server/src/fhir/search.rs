@@ -161,7 +161,8 @@ fn include(value: &str, required_source: Option<&str>) -> Result<Include, Search
     })
 }
 
-fn date_match(v: &str) -> Result<Match, SearchError> {
+/// A value's comparison prefix (`eq` when it has none) and the rest of it.
+fn prefixed(v: &str) -> (Prefix, &str) {
     let prefixes = [
         ("eq", Prefix::Eq),
         ("ne", Prefix::Ne),
@@ -173,12 +174,42 @@ fn date_match(v: &str) -> Result<Match, SearchError> {
         ("eb", Prefix::Eb),
         ("ap", Prefix::Ap),
     ];
-    let (prefix, rest) = prefixes
+    prefixes
         .iter()
         .find_map(|(p, k)| v.strip_prefix(p).map(|r| (*k, r)))
-        .unwrap_or((Prefix::Eq, v));
+        .unwrap_or((Prefix::Eq, v))
+}
+
+fn date_match(v: &str) -> Result<Match, SearchError> {
+    let (prefix, rest) = prefixed(v);
     let (lo, hi) = instant_range(rest).ok_or(SearchError("Invalid date"))?;
     Ok(Match::Date { prefix, lo, hi })
+}
+
+/// `[prefix]number` (number), `[prefix]number[|system|code]` (quantity; `number||code`
+/// matches the unit's code or text in any system).
+fn number_match(kind: Kind, v: &str) -> Result<Match, SearchError> {
+    let invalid = SearchError("Invalid number or quantity");
+    let (prefix, rest) = prefixed(v);
+    let mut parts = rest.split('|');
+    let value = parts.next().unwrap_or_default();
+    let (system, unit) = match (kind, parts.next(), parts.next(), parts.next()) {
+        (_, None, _, _) => (None, None),
+        (Kind::Quantity, Some(system), Some(code), None) if !code.is_empty() => (
+            (!system.is_empty()).then(|| system.to_owned()),
+            Some(code.to_owned()),
+        ),
+        _ => return Err(invalid),
+    };
+    if crate::store::number::decimal_range(value).is_none() {
+        return Err(invalid);
+    }
+    Ok(Match::Number {
+        prefix,
+        value: value.to_owned(),
+        system,
+        unit,
+    })
 }
 
 fn value_match(
@@ -209,6 +240,12 @@ fn value_match(
                 return Err(unsupported);
             }
             date_match(v)
+        }
+        Kind::Number | Kind::Quantity => {
+            if modifier.is_some() {
+                return Err(unsupported);
+            }
+            number_match(kind, v)
         }
         Kind::Text => {
             let exact = match modifier {

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::number::decimal_range;
 use super::params::{self, Kind};
 use super::time::{instant_range, period_range};
 
@@ -18,6 +19,35 @@ pub struct IndexRow {
     pub lo: Option<i64>,
     /// Date: range end (ms since the epoch, exclusive).
     pub hi: Option<i64>,
+    /// Number and Quantity: the value (Quantity: `system` and `value` are the unit's system
+    /// and code, or its unit text with no system).
+    pub number: Option<NumberValue>,
+}
+
+/// A number or quantity value as stored: its decimal text and a Quantity's comparator.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NumberValue {
+    /// The decimal's exact text.
+    pub text: String,
+    /// `<`/`<=`: the true value may be anything below.
+    pub open_below: bool,
+    /// `>`/`>=`: the true value may be anything above.
+    pub open_above: bool,
+}
+
+impl NumberValue {
+    /// The `[lo, hi)` range the value stands for (see [`super::number`]).
+    pub fn range(&self) -> Option<(f64, f64)> {
+        let (lo, hi) = decimal_range(&self.text)?;
+        Some((
+            if self.open_below {
+                f64::NEG_INFINITY
+            } else {
+                lo
+            },
+            if self.open_above { f64::INFINITY } else { hi },
+        ))
+    }
 }
 
 /// A literal reference resolved against this server: `(type, id)`.
@@ -68,7 +98,8 @@ pub fn rows(resource_type: &str, resource: &Value, base: &str) -> Vec<IndexRow> 
         }
     }
     out.sort_by(|a, b| {
-        (a.code, &a.system, &a.value, a.lo, a.hi).cmp(&(b.code, &b.system, &b.value, b.lo, b.hi))
+        (a.code, &a.system, &a.value, a.lo, a.hi, &a.number)
+            .cmp(&(b.code, &b.system, &b.value, b.lo, b.hi, &b.number))
     });
     out.dedup();
     out
@@ -108,6 +139,7 @@ fn index_value(
         value: value.to_owned(),
         lo,
         hi,
+        number: None,
     };
     match kind {
         Kind::Token => match v {
@@ -164,7 +196,53 @@ fn index_value(
             }
             _ => {}
         },
+        Kind::Number => {
+            if let Some(text) = number_text(v) {
+                out.push(IndexRow {
+                    number: Some(NumberValue {
+                        text,
+                        open_below: false,
+                        open_above: false,
+                    }),
+                    ..row("", "", None, None)
+                });
+            }
+        }
+        Kind::Quantity => {
+            let Some(text) = v.get("value").and_then(number_text) else {
+                return;
+            };
+            let comparator = v.get("comparator").and_then(Value::as_str);
+            let number = NumberValue {
+                text,
+                open_below: matches!(comparator, Some("<" | "<=")),
+                open_above: matches!(comparator, Some(">" | ">=")),
+            };
+            let text_of = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+            let mut units = vec![(text_of("system"), text_of("code"))];
+            // `value||unit` searches match the unit text as well as the code.
+            if !text_of("unit").is_empty() {
+                units.push(("", text_of("unit")));
+            }
+            for (system, unit) in units {
+                out.push(IndexRow {
+                    number: Some(number.clone()),
+                    ..row(system, unit, None, None)
+                });
+            }
+        }
     }
+}
+
+/// The exact text of a JSON number (kept as written by the server's parser, see
+/// [`crate::fhir::json`]), if `v` is one whose range is defined.
+fn number_text(v: &Value) -> Option<String> {
+    let text = match crate::fhir::json::raw_number(v) {
+        Some(raw) => raw.to_owned(),
+        None if v.is_number() => v.to_string(),
+        None => return None,
+    };
+    decimal_range(&text).map(|_| text)
 }
 
 /// The parts of a HumanName or Address a string parameter on it matches.

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod audit_index;
 pub mod compartment;
 pub mod index;
+pub mod number;
 pub mod params;
 pub mod query;
 pub mod time;
@@ -16,6 +17,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
+use rusqlite::types::Value as Sql;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
@@ -377,9 +379,11 @@ impl Tx<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for row in rows {
-            ins.execute(params![
-                rtype, id, row.code, row.system, row.value, row.lo, row.hi
-            ])?;
+            let (lo, hi): (Sql, Sql) = match row.number.as_ref().and_then(|n| n.range()) {
+                Some((lo, hi)) => (Sql::Real(lo), Sql::Real(hi)),
+                None => (row.lo.into(), row.hi.into()),
+            };
+            ins.execute(params![rtype, id, row.code, row.system, row.value, lo, hi])?;
         }
         let mut ins = self.conn.prepare_cached(
             "INSERT INTO compartment (rtype, id, ctype, cid) VALUES (?1, ?2, ?3, ?4)",

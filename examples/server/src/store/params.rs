@@ -1,8 +1,9 @@
 //! The search parameters this server indexes, derived from R4's SearchParameter definitions
 //! (`fhir_types::search`, generated from the specification): for each resource type, every
-//! parameter whose type the store can evaluate (token, reference, date, string) and whose
-//! expression `fhir-types` maps exactly to elements. Any other parameter (number, quantity, uri,
-//! composite, special, or an expression with a filter such as `telecom.where(system='phone')`) is
+//! parameter whose type the store can evaluate (token, reference, date, string, number,
+//! quantity) and whose expression `fhir-types` maps exactly to elements. Any other parameter
+//! (uri, composite, special, or an expression with a filter such as
+//! `telecom.where(system='phone')`) is
 //! not in the table, so a search naming it is refused with a 400 instead of being ignored (an
 //! ignored filter would return more than was asked for).
 //!
@@ -23,6 +24,10 @@ pub enum Kind {
     Date,
     /// Case-insensitive prefix text from string and HumanName parts.
     Text,
+    /// A decimal's implicit range from decimal and integer values.
+    Number,
+    /// A decimal's implicit range with the unit's `system|code` from Quantity.
+    Quantity,
 }
 
 /// One search parameter of one resource type.
@@ -60,6 +65,8 @@ fn choice_types(kind: Kind) -> &'static [&'static str] {
         Kind::Reference => &["Reference"],
         Kind::Date => &["DateTime", "Period", "Instant", "Date"],
         Kind::Text => &["String", "Markdown"],
+        Kind::Number => &["Decimal", "Integer", "PositiveInt", "UnsignedInt"],
+        Kind::Quantity => &["Quantity", "Age", "Duration", "Distance", "Count"],
     }
 }
 
@@ -69,6 +76,8 @@ fn kind_of(t: SearchParamType) -> Option<Kind> {
         SearchParamType::Reference => Some(Kind::Reference),
         SearchParamType::Date => Some(Kind::Date),
         SearchParamType::String => Some(Kind::Text),
+        SearchParamType::Number => Some(Kind::Number),
+        SearchParamType::Quantity => Some(Kind::Quantity),
         _ => None,
     }
 }
@@ -181,6 +190,21 @@ mod tests {
         // Types the old hand-written table did not know.
         assert_eq!(param("Goal", "patient").unwrap().kind, Kind::Reference);
         assert_eq!(param("CareTeam", "status").unwrap().kind, Kind::Token);
+        // R4's expression names SampledData too; it has no `value`, so it indexes nothing.
+        assert_eq!(
+            paths("Observation", "value-quantity"),
+            ["valueQuantity", "valueSampledData"]
+        );
+        assert_eq!(
+            paths("Observation", "component-value-quantity"),
+            ["component.valueQuantity", "component.valueSampledData"]
+        );
+        assert_eq!(
+            param("RiskAssessment", "probability").unwrap().kind,
+            Kind::Number
+        );
+        assert!(paths("RiskAssessment", "probability")
+            .contains(&"prediction.probabilityDecimal".to_owned()));
     }
 
     #[test]
@@ -204,10 +228,8 @@ mod tests {
 
     #[test]
     fn parameters_the_store_cannot_evaluate_are_absent() {
-        // quantity, number, composite, uri, special; filtered expressions; framework ones.
+        // composite, uri, special; filtered expressions; framework ones.
         for (t, code) in [
-            ("Observation", "value-quantity"),
-            ("RiskAssessment", "probability"),
             ("Observation", "code-value-quantity"),
             ("Location", "near"),
             ("Patient", "phone"),

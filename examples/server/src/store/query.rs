@@ -55,6 +55,17 @@ pub enum Match {
         /// Range end (ms, exclusive).
         hi: i64,
     },
+    /// Number or quantity comparison against the implicit range of `value`.
+    Number {
+        /// The comparison.
+        prefix: Prefix,
+        /// The decimal text (checked by [`super::number::decimal_range`]).
+        value: String,
+        /// Quantity: the unit's system, when given.
+        system: Option<String>,
+        /// Quantity: the unit's code (or unit text, when no system is given).
+        unit: Option<String>,
+    },
     /// Text, case-insensitive; prefix match unless `exact`.
     Text {
         /// The normalised text.
@@ -267,6 +278,42 @@ fn value_sql(kind: Kind, m: &Match, args: &mut Vec<Sql>) -> String {
         (Kind::Date, Match::Date { prefix, lo, hi }) => {
             date_sql(*prefix, "s.lo", "s.hi", *lo, *hi, args)
         }
+        (
+            Kind::Number | Kind::Quantity,
+            Match::Number {
+                prefix,
+                value,
+                system,
+                unit,
+            },
+        ) => {
+            let Some((lo, hi)) = super::number::decimal_range(value) else {
+                return "0".into();
+            };
+            let (lo, hi) = match prefix {
+                // `ap`: within 10% of the value (the specification's recommendation).
+                Prefix::Ap => {
+                    let margin = 0.1 * ((lo + hi) / 2.0).abs();
+                    (lo - margin, hi + margin)
+                }
+                _ => (lo, hi),
+            };
+            let mut conds = vec![range_sql(
+                *prefix,
+                "s.lo",
+                "s.hi",
+                Sql::Real(lo),
+                Sql::Real(hi),
+                args,
+            )];
+            if let Some(s) = system {
+                conds.push(format!("s.system = {}", bind(args, Sql::Text(s.clone()))));
+            }
+            if let Some(u) = unit {
+                conds.push(format!("s.value = {}", bind(args, Sql::Text(u.clone()))));
+            }
+            format!("({})", conds.join(" AND "))
+        }
         (Kind::Text, Match::Text { value, exact }) => {
             if *exact {
                 format!("s.value = {}", bind(args, Sql::Text(value.clone())))
@@ -293,8 +340,20 @@ pub(super) fn date_sql(
     qhi: i64,
     args: &mut Vec<Sql>,
 ) -> String {
-    let a = bind(args, Sql::Integer(qlo));
-    let b = bind(args, Sql::Integer(qhi));
+    range_sql(prefix, lo, hi, Sql::Integer(qlo), Sql::Integer(qhi), args)
+}
+
+/// `prefix` comparing the range `[lo, hi)` of the row with the searched range `[qlo, qhi)`.
+fn range_sql(
+    prefix: Prefix,
+    lo: &str,
+    hi: &str,
+    qlo: Sql,
+    qhi: Sql,
+    args: &mut Vec<Sql>,
+) -> String {
+    let a = bind(args, qlo);
+    let b = bind(args, qhi);
     let within = format!("({lo} >= {a} AND {hi} <= {b})");
     match prefix {
         Prefix::Eq => within,

@@ -422,3 +422,95 @@ fn type_history_is_driven_like_a_search_and_finds_the_same() {
         }
     });
 }
+
+/// The ids a search of `rtype` with the query `q` (`name=value&...`, unescaped) finds.
+fn found(store: &Store, rtype: &str, q: &str) -> std::result::Result<Vec<String>, String> {
+    let pairs: Vec<(String, String)> = q
+        .split('&')
+        .map(|p| p.split_once('=').unwrap())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let spec = crate::fhir::search::parse(rtype, &pairs).map_err(|e| e.0.to_owned())?;
+    let query = Query {
+        resource_type: rtype.to_owned(),
+        clauses: spec.clauses,
+    };
+    let (_, page) = store.read(|tx| tx.search(&query, 0, 50)).unwrap();
+    let mut ids: Vec<String> = page.into_iter().map(|v| v.id).collect();
+    ids.sort();
+    Ok(ids)
+}
+
+#[test]
+fn number_and_quantity_search_compare_implicit_ranges() {
+    let store = Store::open(None, BASE).unwrap();
+    let obs = |value: &str| {
+        crate::fhir::json::parse_str(&format!(
+            r#"{{"resourceType": "Observation", "status": "final", "valueQuantity": {value}}}"#
+        ))
+        .unwrap()
+    };
+    store
+        .transaction(|tx| -> Result<()> {
+            let ucum = r#""system": "http://unitsofmeasure.org""#;
+            tx.put("Observation", "a", obs(&format!(r#"{{"value": 5.4, {ucum}, "code": "mg", "unit": "mg"}}"#)), now())?;
+            tx.put("Observation", "b", obs(&format!(r#"{{"value": 100, {ucum}, "code": "mmol/L", "unit": "mmol/l"}}"#)), now())?;
+            tx.put("Observation", "c", obs(r#"{"value": 10, "comparator": "<", "unit": "g"}"#), now())?;
+            tx.put("Observation", "none", obs(r#"{"unit": "g"}"#), now())?;
+            let risk = crate::fhir::json::parse_str(
+                r#"{"resourceType": "RiskAssessment", "status": "final", "subject": {"reference": "Patient/p"},
+                    "prediction": [{"probabilityDecimal": 0.25}]}"#,
+            )
+            .unwrap();
+            tx.put("RiskAssessment", "r", risk, now())?;
+            Ok(())
+        })
+        .unwrap();
+    let q = |query: &str| found(&store, "Observation", query);
+    let ok = |ids: &[&str]| Ok(ids.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    // eq: the search value's range contains the stored value's.
+    assert_eq!(q("value-quantity=5.4"), ok(&["a"]));
+    assert_eq!(q("value-quantity=5"), ok(&["a"]));
+    assert_eq!(
+        q("value-quantity=5.40"),
+        ok(&[]),
+        "5.4 is less precise than 5.40"
+    );
+    assert_eq!(q("value-quantity=1e2"), ok(&["b"]));
+    assert_eq!(q("value-quantity=ne5.4"), ok(&["b", "c"]));
+    // Ranges above and below; `< 10` may be anything below 10.5.
+    assert_eq!(q("value-quantity=gt5"), ok(&["b", "c"]));
+    assert_eq!(q("value-quantity=lt50"), ok(&["a", "c"]));
+    assert_eq!(q("value-quantity=ge100"), ok(&["b"]));
+    assert_eq!(q("value-quantity=le5.4"), ok(&["a", "c"]));
+    assert_eq!(q("value-quantity=ap95"), ok(&["b"]));
+    // Units: system and code, or the code or unit text in any system.
+    assert_eq!(
+        q("value-quantity=5.4|http://unitsofmeasure.org|mg"),
+        ok(&["a"])
+    );
+    assert_eq!(q("value-quantity=5.4|http://other.org|mg"), ok(&[]));
+    assert_eq!(q("value-quantity=5.4||mg"), ok(&["a"]));
+    assert_eq!(q("value-quantity=100||mmol/l"), ok(&["b"]));
+    assert_eq!(q("value-quantity=100||mg"), ok(&[]));
+    assert_eq!(q("value-quantity=5.4,100"), ok(&["a", "b"]));
+    // Numbers.
+    assert_eq!(
+        found(&store, "RiskAssessment", "probability=0.25"),
+        ok(&["r"])
+    );
+    assert_eq!(
+        found(&store, "RiskAssessment", "probability=gt0.3"),
+        ok(&[])
+    );
+    assert_eq!(
+        found(&store, "RiskAssessment", "probability=lt0.3"),
+        ok(&["r"])
+    );
+    // Malformed values are refused, not ignored.
+    for bad in ["abc", "5|mg", "5|s|c|d", "5||", "gt", "1e9999", "5.", "0x5"] {
+        assert!(q(&format!("value-quantity={bad}")).is_err(), "{bad}");
+    }
+    assert!(found(&store, "RiskAssessment", "probability=0.25||x").is_err());
+    assert!(q("value-quantity:missing=true").is_err());
+}
