@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 
 use crate::model::AuditRecord;
 use crate::store::{Ack, AuditSink, Receipt, StoreError};
@@ -82,7 +82,15 @@ impl SyslogFormatter {
     /// One RFC 5424 message. A UTF-8 `msg` is preceded by the BOM (RFC 5424 §6.4); other bytes
     /// are sent as they are.
     pub fn format(&self, timestamp: DateTime<Utc>, msg: &[u8]) -> Vec<u8> {
-        let ts = timestamp.to_rfc3339_opts(SecondsFormat::Micros, true);
+        // TIMESTAMP has a four-digit year and never a leap second (RFC 5424 §6.2.3); any other
+        // time is written as the NILVALUE rather than as an invalid header.
+        let writable =
+            (0..=9999).contains(&timestamp.year()) && timestamp.nanosecond() < 1_000_000_000;
+        let ts = if writable {
+            timestamp.to_rfc3339_opts(SecondsFormat::Micros, true)
+        } else {
+            "-".to_owned()
+        };
         let mut out = format!(
             "<{}>1 {} {} {} {} {} -",
             self.pri, ts, self.hostname, self.app_name, self.procid, self.msgid
@@ -177,6 +185,30 @@ mod tests {
             rest.len() - 1
         );
         assert_eq!(&rest[1..], &m[..]);
+    }
+
+    #[test]
+    fn a_time_rfc5424_cannot_write_is_the_nil_value() {
+        // TIMESTAMP has a four-digit year and no leap second (RFC 5424 §6.2.3); a record's
+        // time is the host's, or read back from storage.
+        let f = SyslogFormatter::new("h", "a", "-").unwrap();
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc();
+        for t in [
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
+            leap,
+        ] {
+            let m = f.format(t, b"x");
+            assert!(
+                m.starts_with(b"<85>1 - h a - IHE+RFC-3881 - "),
+                "{t:?}: {}",
+                String::from_utf8_lossy(&m)
+            );
+        }
     }
 
     #[test]
