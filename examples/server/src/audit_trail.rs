@@ -175,9 +175,20 @@ impl Pending {
     }
 }
 
-/// How the server renders its AuditEvents (BALP, via `fhir_audit::render`).
-pub fn render_config() -> RenderConfig {
-    RenderConfig::new("Device/secure-fhir-server").observer_display("secure-fhir-server")
+/// How the server at the FHIR base URL `base` renders its AuditEvents (BALP, via
+/// `fhir_audit::render`). The server agent's network address is the base's host: BALP requires
+/// it, and without it no event claims a BALP profile.
+pub fn render_config(base: &str) -> RenderConfig {
+    let config =
+        RenderConfig::new("Device/secure-fhir-server").observer_display("secure-fhir-server");
+    match url::Url::parse(base)
+        .ok()
+        .as_ref()
+        .and_then(url::Url::host_str)
+    {
+        Some(host) => config.server_address(host),
+        None => config,
+    }
 }
 
 impl AuditTrail {
@@ -348,7 +359,7 @@ impl Drop for AuditTrail {
 /// The view writer: writes what is waiting when [`BATCH`] records are, [`MATERIALIZE_EVERY`]
 /// after the oldest arrived, when a reader asks ([`AuditTrail::sync`]), or on closing.
 fn insert_events(store: &Store, queue: StopGuard) {
-    let config = render_config();
+    let config = render_config(store.base());
     let queue = &*queue.0;
     loop {
         let (records, syncs, closing) = {

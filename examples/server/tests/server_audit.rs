@@ -43,6 +43,19 @@ fn every_request_is_audited_and_searchable() {
         .expect("the read is audited");
     assert_eq!(read["outcome"], "0");
     assert_eq!(read["action"], "R");
+    // A BALP PatientRead: both network addresses are there, so the profile is claimed.
+    assert_eq!(
+        read["meta"]["profile"][0],
+        "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead",
+        "{read}"
+    );
+    let server = read["agent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"]["coding"][0]["code"] == "110152")
+        .expect("the server agent");
+    assert_eq!(server["network"]["address"], "127.0.0.1", "{read}");
     let text = serde_json::to_string(read).unwrap();
     assert!(!text.contains(&t), "the token is never recorded");
 

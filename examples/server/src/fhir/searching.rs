@@ -365,7 +365,7 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
     let mut policy = AccountingPolicy::default();
     policy.rest_access_as_disclosure = true;
     let report = account(records.iter(), &request, &policy);
-    let bundle = report.to_bundle(&crate::audit_trail::render_config());
+    let bundle = report.to_bundle(&crate::audit_trail::render_config(env.base));
     let json = fhir_types::json::to_vec(&fhir_types::Resource::Bundle(Box::new(bundle)));
     let value = super::json::parse(&json).map_err(|_| Fail::INTERNAL)?;
     let mut done = Done::json(value);

@@ -58,7 +58,7 @@ impl PreparedRecord {
 /// A record that no longer parses fails the opening: skipping it would renumber every later
 /// AuditEvent.
 pub(super) fn load_index(conn: &Connection, base: &str) -> Result<AuditIndex> {
-    let config = crate::audit_trail::render_config();
+    let config = crate::audit_trail::render_config(base);
     let mut index = AuditIndex::default();
     let mut stmt = conn.prepare("SELECT seq, bytes FROM audit_record ORDER BY seq")?;
     let mut rows = stmt.query([])?;
@@ -116,9 +116,9 @@ fn supports(clause: &Clause) -> bool {
 }
 
 /// The AuditEvent `number` renders to: event `part` of the record `bytes`.
-fn render(number: u32, part: u32, lo: i64, bytes: &[u8]) -> Option<Version> {
+fn render(base: &str, number: u32, part: u32, lo: i64, bytes: &[u8]) -> Option<Version> {
     let record = AuditRecord::from_log_bytes(bytes).ok()?;
-    let event = to_audit_events(&record, &crate::audit_trail::render_config())
+    let event = to_audit_events(&record, &crate::audit_trail::render_config(base))
         .into_iter()
         .nth(part as usize)?;
     let json = fhir_types::json::to_vec(&Resource::AuditEvent(Box::new(event)));
@@ -152,7 +152,7 @@ impl Tx<'_> {
         for f in found {
             let v = self
                 .audit_bytes(f.seq)?
-                .and_then(|bytes| render(f.number, f.part, f.lo, &bytes));
+                .and_then(|bytes| render(self.base, f.number, f.part, f.lo, &bytes));
             match v {
                 Some(v) => out.push(v),
                 None => eprintln!(
@@ -189,7 +189,7 @@ impl Tx<'_> {
         };
         let told = self.audit_bytes(found.seq)?.and_then(|bytes| {
             let record = AuditRecord::from_log_bytes(&bytes).ok()?;
-            let config = crate::audit_trail::render_config();
+            let config = crate::audit_trail::render_config(self.base);
             event_references(&record, &config)
                 .into_iter()
                 .nth(found.part as usize)
@@ -266,7 +266,7 @@ mod tests {
     }
 
     fn insert(store: &Store, records: &[AuditRecord]) {
-        let config = crate::audit_trail::render_config();
+        let config = crate::audit_trail::render_config(BASE);
         let prepared: Vec<PreparedRecord> = records
             .iter()
             .map(|r| PreparedRecord::new(r, &r.to_log_bytes().unwrap(), &config, BASE))
@@ -299,7 +299,7 @@ mod tests {
 
     #[test]
     fn references_are_what_the_generic_index_finds() {
-        let config = crate::audit_trail::render_config();
+        let config = crate::audit_trail::render_config(BASE);
         let record = record(&["p1", "p2"]);
         let told = event_references(&record, &config);
         let events = to_audit_events(&record, &config);
