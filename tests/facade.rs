@@ -249,6 +249,47 @@ fn allowed_requests_are_audited_with_patients_and_resources() {
 }
 
 #[test]
+fn a_batch_is_audited_as_a_batch_whatever_its_entries_hold() {
+    let (issuer, facade) = setup();
+    let t = issuer.token(now()).scope("system/*.cruds").sign();
+    let p = parts(
+        "POST",
+        "/fhir",
+        &[
+            ("authorization", &bearer(&t)),
+            ("content-type", "application/fhir+json"),
+        ],
+    );
+    let entry = r#"{"request":{"method":"POST","url":"Basic"},
+        "resource":{"resourceType":"Basic","code":{"text":"transaction"}}}"#;
+    let interaction = |kind: &str| {
+        let body = format!(r#"{{"resourceType":"Bundle","type":"{kind}","entry":[{entry}]}}"#);
+        let a = facade
+            .authorize(&p, body.as_bytes(), now())
+            .expect("allowed");
+        let when = chrono::Utc.timestamp_opt(NOW, 0).unwrap();
+        let record = a.audit_record(
+            when,
+            &p,
+            body.as_bytes(),
+            &RequestInfo::default(),
+            StatusCode::OK,
+            &[],
+            &[],
+        );
+        match record.event {
+            fhir_audit::Event::Rest { interaction, .. } => interaction,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(interaction("batch"), fhir_audit::Interaction::Batch);
+    assert_eq!(
+        interaction("transaction"),
+        fhir_audit::Interaction::Transaction
+    );
+}
+
+#[test]
 fn revoked_tokens_are_refused() {
     let (issuer, facade) = setup();
     let facade =
