@@ -160,9 +160,8 @@ impl Authorized {
             info,
         );
         if matches!(self.request().interaction(), Kind::BatchOrTransaction) {
-            let is_tx = body.windows(13).any(|w| w == b"\"transaction\"");
             if let fhir_audit::Event::Rest { interaction, .. } = &mut r.event {
-                *interaction = interaction_of(is_tx);
+                *interaction = interaction_of(is_transaction(body));
             }
         }
         for (t, id) in resources.iter().take(1000) {
@@ -181,6 +180,13 @@ impl Authorized {
         }
         r.outcome(outcome_of(status))
     }
+}
+
+/// Whether a Bundle posted to the base is a transaction: its own `type`, not the word anywhere
+/// in it (a batch entry's resource may hold `"transaction"` as a value).
+fn is_transaction(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
+        .is_ok_and(|bundle| bundle.get("type").and_then(|t| t.as_str()) == Some("transaction"))
 }
 
 fn interaction_of(is_transaction: bool) -> Interaction {

@@ -256,6 +256,25 @@ impl SecureFhir {
 }
 
 impl SecureFhir {
+    /// A request the host refused before [`SecureFhir::authorize`] could take it whole (a
+    /// request line or a body over the [`Limits`], found while it arrived): `rejection`, with
+    /// the caller's access context when its credential is valid, so that the refusal's audit
+    /// record ([`Rejected::audit_record`]) names who sent it.
+    pub fn refused(
+        &self,
+        parts: &http::request::Parts,
+        rejection: Rejection,
+        now: UnixTime,
+    ) -> Rejected {
+        Rejected {
+            rejection,
+            context: self.authenticate_shared(parts, now).ok(),
+            request: None,
+        }
+    }
+}
+
+impl SecureFhir {
     /// The rejection for a denial, in the scheme the request authenticated with.
     fn denial(&self, d: &smart_auth::decision::Denial, parts: &http::request::Parts) -> Rejection {
         let dpop = matches!(extract_from_parts(parts), Ok(Credential::Dpop { .. }));

@@ -249,6 +249,84 @@ fn allowed_requests_are_audited_with_patients_and_resources() {
 }
 
 #[test]
+fn a_batch_is_audited_as_a_batch_whatever_its_entries_hold() {
+    let (issuer, facade) = setup();
+    let t = issuer.token(now()).scope("system/*.cruds").sign();
+    let p = parts(
+        "POST",
+        "/fhir",
+        &[
+            ("authorization", &bearer(&t)),
+            ("content-type", "application/fhir+json"),
+        ],
+    );
+    let entry = r#"{"request":{"method":"POST","url":"Basic"},
+        "resource":{"resourceType":"Basic","code":{"text":"transaction"}}}"#;
+    let interaction = |kind: &str| {
+        let body = format!(r#"{{"resourceType":"Bundle","type":"{kind}","entry":[{entry}]}}"#);
+        let a = facade
+            .authorize(&p, body.as_bytes(), now())
+            .expect("allowed");
+        let when = chrono::Utc.timestamp_opt(NOW, 0).unwrap();
+        let record = a.audit_record(
+            when,
+            &p,
+            body.as_bytes(),
+            &RequestInfo::default(),
+            StatusCode::OK,
+            &[],
+            &[],
+        );
+        match record.event {
+            fhir_audit::Event::Rest { interaction, .. } => interaction,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(interaction("batch"), fhir_audit::Interaction::Batch);
+    assert_eq!(
+        interaction("transaction"),
+        fhir_audit::Interaction::Transaction
+    );
+}
+
+#[test]
+fn a_request_the_host_refused_early_is_audited_with_its_caller() {
+    let (issuer, facade) = setup();
+    let t = issuer
+        .token(now())
+        .scope("patient/*.rs")
+        .patient("7")
+        .sign();
+    let too_large = || {
+        secure_fhir::Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            secure_fhir::response::IssueCode::TooLong,
+            "body_too_large",
+            "The request body is too large",
+        )
+    };
+    let when = chrono::Utc.timestamp_opt(NOW, 0).unwrap();
+    let p = parts(
+        "POST",
+        "/fhir/Observation",
+        &[("authorization", &bearer(&t))],
+    );
+    let r = facade.refused(&p, too_large(), now());
+    assert_eq!(r.to_response().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let record = r.audit_record(when, &p, b"", &RequestInfo::default());
+    assert!(matches!(record.event, fhir_audit::Event::Rest { .. }));
+    assert_eq!(record.user.as_ref().unwrap().id, "test-user");
+    // Without a valid credential it is an unidentified caller's refusal.
+    let p = parts("POST", "/fhir/Observation", &[]);
+    let record =
+        facade
+            .refused(&p, too_large(), now())
+            .audit_record(when, &p, b"", &RequestInfo::default());
+    assert!(matches!(record.event, fhir_audit::Event::Authentication));
+    assert!(record.user.is_none());
+}
+
+#[test]
 fn revoked_tokens_are_refused() {
     let (issuer, facade) = setup();
     let facade =

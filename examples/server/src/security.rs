@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use fhir_types::ResourceType;
 use secure_fhir::audit::RequestInfo;
+use secure_fhir::rejection::Rejection;
 use secure_fhir::{Authorized, SecureFhir};
 use smart_auth::decision::Narrowing;
 use smart_auth::request::FhirRequest;
@@ -442,37 +443,19 @@ impl Gate {
         }
     }
 
-    /// Records a request refused before the facade saw it (oversized request line or body).
+    /// Records a request refused before the facade saw it whole (oversized request line or
+    /// body), naming the caller when its credential is valid, and returns the answer.
     pub fn reject(
         &self,
         parts: &http::request::Parts,
-        response: http::Response<Vec<u8>>,
+        rejection: Rejection,
     ) -> http::Response<Vec<u8>> {
-        self.record_rejection(parts, &response);
-        response
-    }
-
-    /// Records a refusal the server made itself.
-    pub fn record_rejection(
-        &self,
-        parts: &http::request::Parts,
-        response: &http::Response<Vec<u8>>,
-    ) {
-        let Some(trail) = &self.trail else { return };
-        let info = info(parts);
-        let mut record =
-            fhir_audit::AuditRecord::new(chrono::Utc::now(), fhir_audit::Event::Authentication)
-                .outcome(secure_fhir::audit::outcome_of(response.status()))
-                .client(match info.peer {
-                    Some(p) => fhir_audit::Client::from_address(p),
-                    None => fhir_audit::Client::default(),
-                });
-        // Tie the record to the request like the facade's records (hostile suite:
-        // audit.server-level-refusal-carries-request-id).
-        if let Some(id) = info.correlation_id {
-            record = record.correlation_id(id);
+        let response = rejection.to_response();
+        if let (Some(trail), Mode::Secure(facade)) = (&self.trail, &self.mode) {
+            let refused = facade.refused(parts, rejection, now_unix());
+            trail.record(&refused.audit_record(chrono::Utc::now(), parts, b"", &info(parts)));
         }
-        trail.record(&record);
+        response
     }
 
     /// Records an authorized request's outcome. The response must not be released before the

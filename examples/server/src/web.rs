@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
+use secure_fhir::rejection::Rejection;
 use secure_fhir::response::{self as fhir_response, IssueCode, FHIR_JSON};
 use serde_json::Value;
 
@@ -66,7 +67,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         return into_axum(preflight(&app, origin.as_deref(), public));
     }
     if let Err(rejection) = app.gate.limits().check_head(&parts) {
-        let mut r = app.gate.reject(&parts, rejection.to_response());
+        let mut r = app.gate.reject(&parts, rejection);
         cors(&app, origin.as_deref(), public, r.headers_mut());
         return into_axum(r);
     }
@@ -88,13 +89,13 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let (mut response, audit) = match bytes {
         Ok(bytes) => app.serve(&parts, &path, &bytes),
         Err(_) => {
-            let r = fhir_response::error(
+            let rejection = Rejection::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 IssueCode::TooLong,
+                "body_too_large",
                 "The request body is too large",
             );
-            app.gate.record_rejection(&parts, &r);
-            (r, None)
+            (app.gate.reject(&parts, rejection), None)
         }
     };
     // The audit record of what this response discloses or confirms is durable before the

@@ -339,20 +339,39 @@ fn refused_paths_are_audited_with_who_asked_and_what() {
         401
     );
 
-    // An authenticated probe of malformed ids and unknown types is refused as before, and
-    // its record names the user and the request, not an anonymous authentication failure.
+    // An authenticated probe of malformed ids and unknown types, or over the limits, is
+    // refused as before, and its record names the user and the request, not an anonymous
+    // authentication failure.
     let t = s.patient_token("patient/*.rs");
-    for (path, id) in [
-        ("/Patient/pat-2%00", "probe-id"),
-        ("/NoSuchType/pat-2", "probe-type"),
-    ] {
-        let r = s.request("GET", path, Some(&t), &[("X-Request-Id", id)], None);
-        assert!(matches!(r.status, 400 | 404), "{path}: {}", r.status);
+    let long = format!("/Observation?code=pat-2{}", "a".repeat(5000));
+    let probes = [
+        (
+            "GET",
+            "/Patient/pat-2%00",
+            None,
+            "probe-id",
+            &[400, 404][..],
+        ),
+        ("GET", "/NoSuchType/pat-2", None, "probe-type", &[404]),
+        ("GET", &long, None, "probe-query", &[414]),
+        (
+            "POST",
+            "/Observation?x=pat-2",
+            Some("99999999"),
+            "probe-body",
+            &[413],
+        ),
+    ];
+    for (method, path, length, id, statuses) in probes {
+        let mut headers = vec![("X-Request-Id", id)];
+        headers.extend(length.map(|l| ("Content-Length", l)));
+        let r = s.request(method, path, Some(&t), &headers, None);
+        assert!(statuses.contains(&r.status), "{id}: {}", r.status);
     }
     let auditor = s.token("system/AuditEvent.rs", None, None);
     let r = s.get("/AuditEvent?_count=200", &auditor);
     assert_eq!(r.status, 200, "{}", r.text());
-    for id in ["probe-id", "probe-type"] {
+    for id in ["probe-id", "probe-type", "probe-query", "probe-body"] {
         let event = r.json()["entry"]
             .as_array()
             .unwrap()
@@ -372,7 +391,7 @@ fn refused_paths_are_audited_with_who_asked_and_what() {
             .map(|q| base64::engine::general_purpose::STANDARD.decode(q).unwrap())
             .unwrap_or_else(|| panic!("the request is recorded: {event}"));
         assert!(
-            String::from_utf8_lossy(&request).contains("/pat-2"),
+            String::from_utf8_lossy(&request).contains("pat-2"),
             "{event}"
         );
     }
