@@ -182,7 +182,30 @@ fn cors(app: &App, origin: Option<&str>, public: bool, h: &mut HeaderMap) {
                 "WWW-Authenticate, Location, Content-Location, ETag, Last-Modified",
             ),
         );
-        h.append(header::VARY, HeaderValue::from_static("Origin"));
+        vary_origin(h);
+    }
+}
+
+/// Adds `Origin` to the response's `Vary`, keeping a single header that names each field once
+/// (PHI responses already carry `Vary: Authorization, Origin`).
+fn vary_origin(h: &mut HeaderMap) {
+    let mut list = String::new();
+    let old = h
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    for name in old.flat_map(|v| v.split(',')).chain(["Origin"]) {
+        let name = name.trim();
+        if name.is_empty() || list.split(", ").any(|n| n.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        if !list.is_empty() {
+            list.push_str(", ");
+        }
+        list.push_str(name);
+    }
+    if let Ok(v) = HeaderValue::from_str(&list) {
+        h.insert(header::VARY, v);
     }
 }
 

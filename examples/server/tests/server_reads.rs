@@ -390,6 +390,59 @@ fn cors_only_for_registered_origins() {
 }
 
 #[test]
+fn cors_answers_carry_one_vary_naming_each_field_once() {
+    let s = Server::start(&["--cors-origin", "https://app.example"]);
+    let t = s.patient_token("patient/*.rs");
+    let origin = [("Origin", "https://app.example")];
+    let preflight = [
+        ("Origin", "https://app.example"),
+        ("Access-Control-Request-Method", "GET"),
+    ];
+    let answers = [
+        (
+            "read",
+            s.request("GET", "/Patient/example", Some(&t), &origin, None),
+        ),
+        (
+            "401",
+            s.request("GET", "/Patient/example", None, &origin, None),
+        ),
+        (
+            "preflight",
+            s.request("OPTIONS", "/Patient/example", None, &preflight, None),
+        ),
+    ];
+    for (what, r) in answers {
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some("https://app.example"),
+            "{what}"
+        );
+        let vary: Vec<&str> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("vary"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(vary.len(), 1, "{what}: {vary:?}");
+        let mut names: Vec<String> = vary[0]
+            .split(',')
+            .map(|n| n.trim().to_ascii_lowercase())
+            .collect();
+        assert!(names.contains(&"origin".to_owned()), "{what}: {vary:?}");
+        if what != "preflight" {
+            assert!(
+                names.contains(&"authorization".to_owned()),
+                "{what}: {vary:?}"
+            );
+        }
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), vary[0].split(',').count(), "{what}: {vary:?}");
+    }
+}
+
+#[test]
 fn without_issuer_the_dev_authorization_server_runs_with_demo_data() {
     let (mut child, addr) = server_support::spawn(&["--listen".into(), "127.0.0.1:0".into()]);
     let get = |path: &str| server_support::raw_request(&addr, "GET", path, &[], None);
