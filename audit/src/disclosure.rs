@@ -10,6 +10,7 @@
 //! authorization, of a limited data set, before the compliance date, and suspended recipients
 //! ((a)(2); an oral request suspends for at most 30 days).
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -312,21 +313,24 @@ pub struct RepeatedDisclosure<'a> {
 impl DisclosureReport {
     /// The entries grouped by recipient and purpose, in order of their first disclosure.
     pub fn repeated(&self) -> Vec<RepeatedDisclosure<'_>> {
+        // Each group's position by its key: one lookup per entry, not a scan of the groups.
+        let mut index: HashMap<(&str, &str), usize> = HashMap::new();
         let mut groups: Vec<RepeatedDisclosure<'_>> = Vec::new();
         for e in &self.entries {
-            match groups
-                .iter_mut()
-                .find(|g| g.first.recipient == e.recipient && g.first.purpose == e.purpose)
-            {
-                Some(g) => {
+            match index.entry((e.recipient.as_str(), e.purpose.as_str())) {
+                Entry::Occupied(i) => {
+                    let g = &mut groups[*i.get()];
                     g.count += 1;
                     g.last = g.last.max(e.date);
                 }
-                None => groups.push(RepeatedDisclosure {
-                    first: e,
-                    count: 1,
-                    last: e.date,
-                }),
+                Entry::Vacant(slot) => {
+                    slot.insert(groups.len());
+                    groups.push(RepeatedDisclosure {
+                        first: e,
+                        count: 1,
+                        last: e.date,
+                    });
+                }
             }
         }
         groups
@@ -618,6 +622,62 @@ mod tests {
         );
         assert_eq!(text.matches("Recipient:").count(), 2);
         assert_eq!(r.to_text().matches("Recipient:").count(), 5);
+    }
+
+    #[test]
+    fn grouping_matches_the_pairwise_search_it_replaced() {
+        // The former implementation: a linear search of the groups for each entry.
+        fn pairwise(r: &DisclosureReport) -> Vec<RepeatedDisclosure<'_>> {
+            let mut groups: Vec<RepeatedDisclosure<'_>> = Vec::new();
+            for e in &r.entries {
+                match groups
+                    .iter_mut()
+                    .find(|g| g.first.recipient == e.recipient && g.first.purpose == e.purpose)
+                {
+                    Some(g) => {
+                        g.count += 1;
+                        g.last = g.last.max(e.date);
+                    }
+                    None => groups.push(RepeatedDisclosure {
+                        first: e,
+                        count: 1,
+                        last: e.date,
+                    }),
+                }
+            }
+            groups
+        }
+        // Recipients and purposes that share names across groups, equal dates, and an order
+        // that is not the date order (entries are sorted by date, stably).
+        let recipients = ["Health Dept", "Coroner", "Registry", "Health Dept "];
+        let purposes = ["PUBHLTH", "HRESCH", "LAW"];
+        let records: Vec<_> = (0..120u32)
+            .map(|i| {
+                let when = at(2026, 1 + (i * 7) % 12, 1 + (i * 11) % 28);
+                let to = Recipient::new(recipients[(i * 5 % 7) as usize % recipients.len()]);
+                disclosure(when, to, purposes[(i * 3 % 5) as usize % purposes.len()])
+            })
+            .collect();
+        let r = account(
+            &records,
+            &AccountingRequest::new("p1", at(2026, 12, 31)),
+            &AccountingPolicy::default(),
+        );
+        assert_eq!(r.entries.len(), 120);
+        let groups = r.repeated();
+        assert!(groups.len() > 6, "{}", groups.len());
+        let expected = pairwise(&r);
+        assert_eq!(groups, expected);
+        // The same entry heads each group, not merely an equal one.
+        assert!(groups
+            .iter()
+            .zip(&expected)
+            .all(|(a, b)| std::ptr::eq(a.first, b.first)));
+        let empty = DisclosureReport {
+            entries: Vec::new(),
+            ..r.clone()
+        };
+        assert!(empty.repeated().is_empty());
     }
 
     #[test]

@@ -12,8 +12,8 @@ use fhir_audit::{ProblemKind, VerifyOptions, VerifyReport};
 
 const N: u64 = 20;
 
-/// A log of N records, each committed alone (so each has its own checkpoint), plus the last
-/// checkpoint as an anchor held elsewhere.
+/// A log of N records, each committed alone (so each has its own checkpoint, after the one of
+/// the empty log), plus the last checkpoint as an anchor held elsewhere.
 fn make_log(dir: &Path) -> (PathBuf, SignedCheckpoint) {
     let path = dir.join("audit.log");
     let (store, _) =
@@ -47,7 +47,7 @@ fn intact_log_verifies_against_file_and_anchor() {
     assert!(r.is_ok(), "{:?}", r.problems);
     assert_eq!(
         (r.records, r.checkpoints_matched, r.anchors_matched),
-        (N, N as usize, 1)
+        (N, N as usize + 1, 1)
     );
     assert!(r.signatures_checked);
     assert_eq!(r.root, anchor.checkpoint.root);
@@ -311,6 +311,59 @@ fn store_refuses_to_open_a_tampered_or_rolled_back_log() {
 }
 
 #[test]
+fn store_refuses_a_rewritten_log_beside_an_emptied_checkpoint_file() {
+    // A reviewer's reproduction: rewrite record 0 (checksum recomputed), empty the checkpoint
+    // file or leave only its header, restart. Taking the log would sign the forged history.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, anchor) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let mut fr: Vec<(u64, Vec<u8>)> = frames(&log)
+        .into_iter()
+        .map(|(_, _, i, p)| (i, p))
+        .collect();
+    fr[0].1 = record(500).to_log_bytes().unwrap();
+    std::fs::write(&path, encode(&fr)).unwrap();
+    let cps = std::fs::read(checkpoint_path(&path)).unwrap();
+    for kept in [0, 8] {
+        std::fs::write(checkpoint_path(&path), &cps[..kept]).unwrap();
+        match FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap_err() {
+            StoreError::Tampered(p) => assert_eq!(p.kind, ProblemKind::DamagedCheckpointFile),
+            e => panic!("{e}"),
+        }
+        // Refused before anything was written.
+        assert_eq!(std::fs::read(checkpoint_path(&path)).unwrap(), &cps[..kept]);
+    }
+    // An anchor kept elsewhere catches the rewrite (somewhere in the records it covers).
+    assert_eq!(first_bad(&verify(&path, Some(&anchor))), (0, false));
+}
+
+#[test]
+fn a_new_log_is_anchored_before_its_first_record() {
+    // The crash this guards: records durable, the first batch's checkpoint not yet written.
+    // The checkpoint file then still holds the one written at creation, so the state differs
+    // from an emptied file, and recovery takes the records (the next checkpoint covers them).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let (store, _) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    let created = std::fs::read(checkpoint_path(&path)).unwrap();
+    assert_eq!(store.checkpoint().unwrap().checkpoint.size, 0);
+    for i in 0..3 {
+        store.append(&record(i), Ack::Durable).unwrap();
+    }
+    store.close().unwrap();
+    let r = verify(&path, None);
+    assert!(r.is_ok(), "{r}");
+    assert!(r.checkpoints_matched >= 2, "{r}");
+    std::fs::write(checkpoint_path(&path), &created).unwrap();
+    let (store, recovery) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    assert_eq!((recovery.records, recovery.checkpoint_size), (3, 0));
+    store.close().unwrap();
+    assert_eq!(verify(&path, None).covered, 3);
+}
+
+#[test]
 fn store_refuses_reordered_or_dropped_records_past_the_last_checkpoint() {
     // Records 5.. are durable but no checkpoint covers them (as after a power loss took the
     // last checkpoints). Whole frames out of order there are no torn write: recovery must not
@@ -320,7 +373,8 @@ fn store_refuses_reordered_or_dropped_records_past_the_last_checkpoint() {
     let log = std::fs::read(&path).unwrap();
     let cps = std::fs::read(checkpoint_path(&path)).unwrap();
     let mut keep = fhir_audit::frame::CHECKPOINT_MAGIC.len();
-    for _ in 0..5 {
+    // The new log's checkpoint, then those of records 0..5.
+    for _ in 0..6 {
         keep += fhir_audit::frame::decode_checkpoint(&cps[keep..])
             .unwrap()
             .1;

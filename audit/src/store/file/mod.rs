@@ -18,6 +18,10 @@
 //! record fell by about a third and commits returned sooner). Readers take the zeros at the
 //! end as the end of the log ([`crate::frame`]).
 //!
+//! A new log's checkpoint file gets a signed checkpoint of the empty tree, flushed before the
+//! first record is written: every log with records has a checkpoint beside it, and one
+//! without (its checkpoint file removed, emptied or cut to its header) is refused.
+//!
 //! On open, recovery cuts a torn tail (an incomplete or damaged frame after the last
 //! checkpoint, left by a crash mid-append) from both files and checks the surviving records
 //! against the last checkpoint, which must verify with the store's own key. A log that does
@@ -56,10 +60,10 @@ use std::time::{Duration, Instant};
 use self::pending::Shared;
 use self::writer::Writer;
 use super::{Ack, AuditSink, Receipt, StoreError};
-use crate::checkpoint::{NoteSigner, SignedCheckpoint};
+use crate::checkpoint::{Checkpoint, NoteSigner, SignedCheckpoint};
 use crate::clock::Clock;
 use crate::frame;
-use crate::merkle::{ConsistencyProof, Hash, InclusionProof};
+use crate::merkle::{empty_root, ConsistencyProof, Hash, InclusionProof};
 use crate::model::{AuditRecord, RecordError, MAX_RECORD_LEN};
 use crate::verify::{
     scan_checkpoints, scan_log, verify_log, Problem, ProblemKind, VerifyOptions, VerifyReport,
@@ -221,8 +225,8 @@ impl FileStore {
     ///
     /// Fails with [`StoreError::InUse`] while another store has the log open, with
     /// [`StoreError::NotRegularFile`] when either file is not a regular file (a
-    /// device, a FIFO, a directory), with [`StoreError::Tampered`] when the checkpoint file is damaged or missing while
-    /// the log holds records, with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
+    /// device, a FIFO, a directory), with [`StoreError::Tampered`] when the checkpoint file is damaged, missing or
+    /// without a checkpoint while the log holds records, with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
     /// does not match its last checkpoint or holds a record out of order, and with [`StoreError::Checkpoint`] when that
     /// checkpoint is not signed by `signer`'s key.
     pub fn open(
@@ -233,10 +237,6 @@ impl FileStore {
     ) -> Result<(Self, Recovery), StoreError> {
         let log_path = path.as_ref().to_path_buf();
         let mut log = open_file(&log_path, false)?;
-        // Both files are created together, before any record is written: a log with records
-        // and no checkpoint file had its checkpoints removed, which would let a rewritten
-        // history be signed afresh.
-        let checkpoints_existed = checkpoint_path(&log_path).exists();
         let mut checkpoints = open_file(&checkpoint_path(&log_path), true)?;
         // Checked on the opened handles, not the paths (no window for a swap): a device such
         // as /dev/zero would be read forever, and the log must be a file we can cut and sync.
@@ -258,7 +258,11 @@ impl FileStore {
 
         let scan = scan_log(&log_bytes);
         let cps = scan_checkpoints(&cp_bytes);
-        if cps.damaged || (!checkpoints_existed && scan.tree.size() > 0) {
+        // A new log gets a checkpoint (of the empty tree) flushed before its first record
+        // (below), so a log with records and no checkpoint had its checkpoint file removed,
+        // emptied or cut to its header: taking it would let a rewritten history be signed
+        // afresh.
+        if cps.damaged || (cps.notes.is_empty() && scan.tree.size() > 0) {
             return Err(StoreError::Tampered(problem(
                 ProblemKind::DamagedCheckpointFile,
                 None,
@@ -337,6 +341,26 @@ impl FileStore {
         } else if cp_cut > 0 {
             checkpoints.set_len(cps.valid_end)?;
         }
+        let latest = match latest {
+            Some(c) => c,
+            // A new log (or one whose creation a crash cut short: it has no records yet).
+            // Without this checkpoint, a crash between the first batch's `fdatasync` and its
+            // checkpoint (written within `SIGN_EVERY`, flushed later) would leave records
+            // beside a checkpoint file holding only its header: the state an attacker leaves
+            // by emptying the file, which could then not be refused.
+            None => {
+                let c = signer.sign(&Checkpoint {
+                    origin: config.origin.clone(),
+                    size: 0,
+                    root: empty_root(),
+                    time: Some(clock.now()),
+                })?;
+                let mut buf = Vec::new();
+                frame::encode_checkpoint(c.note().as_bytes(), &mut buf);
+                std::io::Write::write_all(&mut checkpoints, &buf)?;
+                c
+            }
+        };
         log.sync_all()?;
         checkpoints.sync_all()?;
         // The log is written at `offset` (over preallocated zeros), not appended.
@@ -349,7 +373,7 @@ impl FileStore {
             checkpoint_bytes_cut: cp_cut,
             checkpoint_size,
         };
-        let shared = Arc::new(Shared::new(scan.tree, scan.offsets, latest));
+        let shared = Arc::new(Shared::new(scan.tree, scan.offsets, Some(latest)));
         shared.set_linger(config.linger);
         let reader = reopen(&log, &log_path)?;
         let writer = Writer {
