@@ -196,6 +196,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(state) = &authz {
         router = router.merge(authz::router(state.clone()));
     }
+    // Answers no handler made (axum's 404 and 405, the token endpoint's preflight) carry the
+    // security headers too (smart.md §10: every response).
+    let router = router.layer(axum::middleware::map_response(security_headers));
     println!("secure-fhir-server listening on {origin}");
     println!("FHIR base: {base}");
     if let Some(state) = &authz {
@@ -210,4 +213,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     })
     .await
     .map_err(|e| e.to_string())
+}
+
+/// Adds the security headers to a response that was made without them.
+async fn security_headers(mut r: axum::response::Response) -> axum::response::Response {
+    if !r
+        .headers()
+        .contains_key(http::header::X_CONTENT_TYPE_OPTIONS)
+    {
+        secure_fhir::response::security_headers(r.headers_mut());
+    }
+    r
 }

@@ -443,6 +443,42 @@ fn cors_answers_carry_one_vary_naming_each_field_once() {
 }
 
 #[test]
+fn answers_no_handler_made_carry_the_security_headers() {
+    let secure = |what: &str, r: &server_support::Response| {
+        for h in [
+            "x-content-type-options",
+            "strict-transport-security",
+            "content-security-policy",
+            "referrer-policy",
+        ] {
+            assert!(r.header(h).is_some(), "{what}: no {h}: {:?}", r.headers);
+        }
+    };
+    let s = Server::start(&[]);
+    let r = server_support::raw_request(&s.addr, "GET", "/nothing", &[], None);
+    assert_eq!(r.status, 404);
+    secure("unknown path", &r);
+
+    // The development authorization server's routes.
+    let (mut child, addr) = server_support::spawn(&["--listen".into(), "127.0.0.1:0".into()]);
+    let r = server_support::raw_request(&addr, "GET", "/auth/token", &[], None);
+    assert_eq!(r.status, 405);
+    secure("wrong method", &r);
+    let preflight = [
+        ("Origin".to_owned(), "http://127.0.0.1:9000".to_owned()),
+        (
+            "Access-Control-Request-Method".to_owned(),
+            "POST".to_owned(),
+        ),
+    ];
+    let r = server_support::raw_request(&addr, "OPTIONS", "/auth/token", &preflight, None);
+    assert_eq!(r.status, 204);
+    secure("token preflight", &r);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
 fn without_issuer_the_dev_authorization_server_runs_with_demo_data() {
     let (mut child, addr) = server_support::spawn(&["--listen".into(), "127.0.0.1:0".into()]);
     let get = |path: &str| server_support::raw_request(&addr, "GET", path, &[], None);
