@@ -132,6 +132,9 @@ fn may_read_audit_view(path: &str, query: &str) -> bool {
         || query.contains('*')
 }
 
+/// A CORS preflight leaves no audit record: it carries no credentials, reaches no data and
+/// makes no access decision, so it is none of the REST interactions or decisions audit.md
+/// (§2, §4) asks to record; the request it announces is audited like any other.
 fn preflight(app: &App, origin: Option<&str>, public: bool) -> http::Response<Vec<u8>> {
     let mut r = http::Response::new(Vec::new());
     fhir_response::security_headers(r.headers_mut());

@@ -138,6 +138,70 @@ fn delete_honours_if_match() {
 }
 
 #[test]
+fn if_match_star_and_lists_follow_rfc_9110() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.cruds");
+    let r = s.send_json("POST", "/Observation", &t, &observation("Patient/example"));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let body = r.json();
+    let id = body["id"].as_str().unwrap().to_owned();
+    let path = format!("/Observation/{id}");
+    let put = |path: &str, if_match: &str, body: &serde_json::Value| {
+        s.request(
+            "PUT",
+            path,
+            Some(&t),
+            &[
+                ("Content-Type", "application/fhir+json"),
+                ("If-Match", if_match),
+            ],
+            Some(&serde_json::to_vec(body).unwrap()),
+        )
+    };
+
+    // `*` holds for a resource that exists: update, patch and delete go ahead.
+    let r = put(&path, "*", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("etag"), Some("W/\"2\""));
+    let patch = json!([{"op": "replace", "path": "/status", "value": "amended"}]);
+    let r = s.request(
+        "PATCH",
+        &path,
+        Some(&t),
+        &[
+            ("Content-Type", "application/json-patch+json"),
+            ("If-Match", "*"),
+        ],
+        Some(&serde_json::to_vec(&patch).unwrap()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("etag"), Some("W/\"3\""));
+
+    // A list holds when any of its tags names the current version; weak or strong, the
+    // version is compared.
+    assert_eq!(put(&path, "W/\"1\", W/\"2\"", &body).status, 412);
+    let r = put(&path, "W/\"1\", W/\"3\"", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(put(&path, "\"4\"", &body).status, 200);
+    // Malformed values hold for nothing.
+    for bad in ["W/\"5", "5", "*, W/\"5\"", "W/\"5\" x", "W/\"05\""] {
+        assert_eq!(put(&path, bad, &body).status, 412, "{bad}");
+    }
+
+    let r = s.request("DELETE", &path, Some(&t), &[("If-Match", "*")], None);
+    assert_eq!(r.status, 204, "{}", r.text());
+
+    // `*` does not hold once the resource is deleted, nor for one that never existed: no
+    // update-as-create.
+    assert_eq!(put(&path, "*", &body).status, 412);
+    assert_eq!(s.get(&path, &t).status, 410, "still deleted");
+    let mut fresh = body.clone();
+    fresh["id"] = json!("never-existed");
+    assert_eq!(put("/Observation/never-existed", "*", &fresh).status, 412);
+    assert_eq!(s.get("/Observation/never-existed", &t).status, 404);
+}
+
+#[test]
 fn writes_touching_another_patient_are_forbidden_and_leave_nothing() {
     let s = Server::start(&[]);
     let t = s.patient_token("patient/*.cruds");

@@ -191,25 +191,47 @@ pub fn validate(t: &str, body: &Value) -> Result<(), Fail> {
     super::model::check(body)
 }
 
-fn version_of(if_match: &str) -> Option<i64> {
-    let v = if_match.trim();
-    let v = v.strip_prefix("W/").unwrap_or(v);
-    v.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+/// Whether an `If-Match` value holds for the live version (`None`: missing or deleted), as
+/// RFC 9110 §13.1.1 has it: `*` holds for any current representation, a list of entity-tags
+/// when one of them names the live version. Tags are compared weakly (§8.8.3.2: opaque-tags
+/// equal, `W/` or not), as FHIR's `W/"n"` version ETags need. A malformed value holds for
+/// nothing.
+fn if_match_holds(if_match: &str, live: Option<&Version>) -> bool {
+    let Some(live) = live else { return false };
+    let value = if_match.trim();
+    if value == "*" {
+        return true;
+    }
+    let current = live.version.to_string();
+    let mut matched = false;
+    // #entity-tag: empty list elements are allowed (RFC 9110 §5.6.1).
+    let mut rest = value;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return matched;
+        }
+        let tag = rest.strip_prefix("W/").unwrap_or(rest);
+        let Some((opaque, after)) = tag.strip_prefix('"').and_then(|t| t.split_once('"')) else {
+            return false;
+        };
+        matched |= opaque == current;
+        rest = after.trim_start_matches([' ', '\t']);
+        if !rest.is_empty() && !rest.starts_with(',') {
+            return false;
+        }
+    }
 }
 
-/// `If-Match` (when sent) must name the live version (`None`: missing or deleted), else `412`
-/// and nothing is changed (RFC 9110 §13.1.1, for every method that changes state).
+/// `If-Match` (when sent) must hold for the live version, else `412` and nothing is changed
+/// (RFC 9110 §13.1.1, for every method that changes state).
 fn check_if_match(if_match: Option<&str>, live: Option<&Version>) -> Result<(), Fail> {
     match if_match {
-        Some(expected)
-            if version_of(expected).is_none_or(|v| Some(v) != live.map(|l| l.version)) =>
-        {
-            Err(Fail::new(
-                StatusCode::PRECONDITION_FAILED,
-                IssueCode::Conflict,
-                "If-Match does not match the current version",
-            ))
-        }
+        Some(value) if !if_match_holds(value, live) => Err(Fail::new(
+            StatusCode::PRECONDITION_FAILED,
+            IssueCode::Conflict,
+            "If-Match does not match the current version",
+        )),
         _ => Ok(()),
     }
 }
