@@ -14,6 +14,7 @@
 //! trusted key; one who truncates both files is caught only by an anchor published elsewhere.
 
 use std::fmt;
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
 use crate::checkpoint::{CheckpointError, NoteVerifier, SignedCheckpoint};
 use crate::frame::{self, FrameError};
@@ -218,50 +219,99 @@ pub(crate) struct LogScan {
     pub preallocated: u64,
 }
 
-/// Whether a frame that does not decode at the start of `rest` is a write torn over
-/// preallocated space: nothing but zeros follows the extent its length field claims.
-fn torn_in_place(rest: &[u8]) -> bool {
-    let Some(len) = rest.get(..4) else {
-        return false;
+/// Reads from `r` until `buf` holds `n` bytes or the input ends.
+fn fill(r: &mut impl BufRead, buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
+    if let Some(more) = n.checked_sub(buf.len()).filter(|m| *m > 0) {
+        Read::take(&mut *r, more as u64).read_to_end(buf)?;
+    }
+    Ok(())
+}
+
+/// Reads `r` to its end if it holds nothing but zero bytes, and says how many; `None` (and
+/// the rest unread) at the first other byte.
+fn zeros_to_end(r: &mut impl BufRead) -> io::Result<Option<u64>> {
+    let mut n = 0u64;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(Some(n));
+        }
+        if !frame::is_preallocated(chunk) {
+            return Ok(None);
+        }
+        let len = chunk.len();
+        n += len as u64;
+        r.consume(len);
+    }
+}
+
+/// Whether `frame`, a frame that does not decode (as much of its extent as the input held),
+/// is a write torn over preallocated space: nothing but zeros follows the extent its length
+/// field claims.
+fn torn_in_place(frame: &[u8], rest: &mut impl BufRead) -> io::Result<bool> {
+    let Some(len) = frame.get(..4) else {
+        return Ok(false);
     };
     let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
     if len == 0 || len > crate::model::MAX_RECORD_LEN {
-        return false;
+        return Ok(false);
     }
-    let extent = (frame::RECORD_OVERHEAD + len).min(rest.len());
-    frame::is_preallocated(&rest[extent..])
+    Ok(zeros_to_end(rest)?.is_some())
 }
 
-/// Scans log bytes (header included). An empty input is an empty log.
-pub(crate) fn scan_log(buf: &[u8]) -> LogScan {
+/// Scans a log (header included) frame by frame: memory holds one frame, the tree and the
+/// offsets, never the log. An empty input is an empty log.
+pub(crate) fn scan_log(mut r: impl BufRead + Seek) -> io::Result<LogScan> {
     let mut scan = LogScan::default();
+    let mut buf = Vec::new();
+    fill(&mut r, &mut buf, frame::LOG_MAGIC.len())?;
     if buf.is_empty() {
-        return scan;
+        return Ok(scan);
     }
     if buf.len() < frame::LOG_MAGIC.len() {
         // A crash while creating the file leaves a prefix of the header.
-        scan.torn = frame::LOG_MAGIC.starts_with(buf);
+        scan.torn = frame::LOG_MAGIC.starts_with(&buf);
         scan.stop = Some((ProblemKind::BadHeader, 0));
-        return scan;
+        return Ok(scan);
     }
-    if &buf[..8] != frame::LOG_MAGIC {
+    if buf != frame::LOG_MAGIC {
         scan.stop = Some((ProblemKind::BadHeader, 0));
-        return scan;
+        return Ok(scan);
     }
-    let mut pos = 8usize;
+    let mut pos = 8u64;
     scan.valid_end = 8;
-    while pos < buf.len() {
-        if frame::is_preallocated(&buf[pos..]) {
-            scan.preallocated = (buf.len() - pos) as u64;
-            return scan;
+    let mut read_again = None;
+    loop {
+        // The frame's header, then as much of its extent as its length field claims (when
+        // that is a length a frame may have) and the input holds.
+        buf.clear();
+        fill(&mut r, &mut buf, 12)?;
+        if buf.is_empty() {
+            return Ok(scan);
+        }
+        if let Some(len) = buf.get(..4).filter(|_| buf.len() == 12) {
+            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            if len <= crate::model::MAX_RECORD_LEN {
+                fill(&mut r, &mut buf, frame::RECORD_OVERHEAD + len)?;
+            }
+        }
+        if frame::is_preallocated(&buf) {
+            if let Some(n) = zeros_to_end(&mut r)? {
+                scan.preallocated = buf.len() as u64 + n;
+                return Ok(scan);
+            }
         }
         let expected = scan.tree.size();
-        match frame::decode_record(&buf[pos..]) {
+        match frame::decode_record(&buf) {
             Ok(f) if f.index == expected => {
                 scan.tree.push(f.leaf);
-                scan.offsets.push(pos as u64);
-                pos += f.len;
-                scan.valid_end = pos as u64;
+                scan.offsets.push(pos);
+                pos += f.len as u64;
+                scan.valid_end = pos;
             }
             Ok(f) => {
                 let kind = if f.index > expected {
@@ -269,79 +319,130 @@ pub(crate) fn scan_log(buf: &[u8]) -> LogScan {
                 } else {
                     ProblemKind::UnexpectedRecord { found: f.index }
                 };
-                scan.stop = Some((kind, pos as u64));
-                return scan;
+                scan.stop = Some((kind, pos));
+                return Ok(scan);
             }
             Err(e) => {
-                scan.torn = e == FrameError::Incomplete || torn_in_place(&buf[pos..]);
-                scan.stop = Some((ProblemKind::DamagedRecord, pos as u64));
-                return scan;
+                let torn = e == FrameError::Incomplete || torn_in_place(&buf, &mut r)?;
+                if !torn && read_again != Some(pos) {
+                    // A store writing meanwhile (over the zeros) shows a reader parts of its
+                    // frames at different times; a file at rest reads the same again.
+                    read_again = Some(pos);
+                    r.seek(SeekFrom::Start(pos))?;
+                    continue;
+                }
+                scan.torn = torn;
+                scan.stop = Some((ProblemKind::DamagedRecord, pos));
+                return Ok(scan);
             }
         }
     }
-    scan
 }
 
-/// Whether a checkpoint frame that does not decode at the start of `rest` is an append torn by
-/// a power loss: the file's new size reached the disk but not all of its data, so the frame
-/// ends in zeros and nothing but zeros follows it.
-fn torn_append(rest: &[u8]) -> bool {
-    let Some(len) = rest.get(..4) else {
-        return false;
+/// Whether `frame`, a checkpoint frame that does not decode (as much of its extent as the
+/// input held), is an append torn by a power loss: the file's new size reached the disk but
+/// not all of its data, so the frame ends in zeros and nothing but zeros follows it.
+fn torn_append(frame: &[u8], rest: &mut impl BufRead) -> io::Result<bool> {
+    let Some(len) = frame.get(..4) else {
+        return Ok(false);
     };
     let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-    if len > crate::checkpoint::MAX_NOTE_LEN {
-        return false;
+    if len > crate::checkpoint::MAX_NOTE_LEN || frame.last() != Some(&0) {
+        return Ok(false);
     }
-    let end = (4 + len + 16).min(rest.len());
-    frame::is_preallocated(&rest[end - 1..])
+    Ok(zeros_to_end(rest)?.is_some())
 }
 
-/// Parsed checkpoint frames, and whether the file is damaged before its end.
+/// A checkpoint file read frame by frame: the last note, whether the file is damaged before
+/// its end and, when asked for, each note's size and root once its signature was checked (not
+/// the notes themselves).
 #[derive(Debug, Default)]
 pub(crate) struct CheckpointScan {
-    pub notes: Vec<Result<SignedCheckpoint, CheckpointError>>,
+    /// Per note, in file order: its size and root, or why it is invalid (when asked for).
+    pub checked: Vec<Result<(u64, Hash), CheckpointError>>,
+    /// The last note as parsed (its signature not checked here).
+    pub last: Option<Result<SignedCheckpoint, CheckpointError>>,
     pub valid_end: u64,
     pub damaged: bool,
     pub torn: bool,
 }
 
-pub(crate) fn scan_checkpoints(buf: &[u8]) -> CheckpointScan {
+/// Scans a checkpoint file. With `keys`, also checks each note's signature against them (an
+/// empty list: not checked) and lists the results; without, keeps only the last note.
+pub(crate) fn scan_checkpoints(
+    mut r: impl BufRead,
+    keys: Option<&[NoteVerifier]>,
+) -> io::Result<CheckpointScan> {
     let mut scan = CheckpointScan::default();
+    let mut buf = Vec::new();
+    fill(&mut r, &mut buf, frame::CHECKPOINT_MAGIC.len())?;
     if buf.is_empty() {
-        return scan;
+        return Ok(scan);
     }
-    if buf.len() < 8 || &buf[..8] != frame::CHECKPOINT_MAGIC {
-        scan.torn = buf.len() < 8 && frame::CHECKPOINT_MAGIC.starts_with(buf);
+    if buf != frame::CHECKPOINT_MAGIC {
+        scan.torn = buf.len() < 8 && frame::CHECKPOINT_MAGIC.starts_with(&buf);
         scan.damaged = !scan.torn;
-        return scan;
+        return Ok(scan);
     }
-    let mut pos = 8;
+    let mut pos = 8u64;
     scan.valid_end = 8;
-    while pos < buf.len() {
-        match frame::decode_checkpoint(&buf[pos..]) {
+    loop {
+        buf.clear();
+        fill(&mut r, &mut buf, 4)?;
+        if buf.is_empty() {
+            return Ok(scan);
+        }
+        if buf.len() == 4 {
+            let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+            if len <= crate::checkpoint::MAX_NOTE_LEN {
+                fill(&mut r, &mut buf, 4 + len + 16)?;
+            }
+        }
+        match frame::decode_checkpoint(&buf) {
             Ok((note, len)) => {
                 let parsed = std::str::from_utf8(note)
                     .map_err(|_| CheckpointError::Malformed("note is not UTF-8"))
                     .and_then(SignedCheckpoint::parse);
-                scan.notes.push(parsed);
-                pos += len;
-                scan.valid_end = pos as u64;
+                if let Some(keys) = keys {
+                    scan.checked
+                        .push(parsed.as_ref().map_err(Clone::clone).and_then(|c| {
+                            if !keys.is_empty() {
+                                c.verify(keys)?;
+                            }
+                            Ok((c.checkpoint.size, c.checkpoint.root))
+                        }));
+                }
+                scan.last = Some(parsed);
+                pos += len as u64;
+                scan.valid_end = pos;
             }
             Err(e) => {
-                scan.torn = e == FrameError::Incomplete || torn_append(&buf[pos..]);
+                scan.torn = e == FrameError::Incomplete || torn_append(&buf, &mut r)?;
                 scan.damaged = !scan.torn;
-                break;
+                return Ok(scan);
             }
         }
     }
-    scan
 }
 
 /// Verifies a log and its checkpoint file, both given as bytes.
 pub fn verify_log(log: &[u8], checkpoints: &[u8], options: &VerifyOptions) -> VerifyReport {
-    let scan = scan_log(log);
-    let cps = scan_checkpoints(checkpoints);
+    let scans = scan_checkpoints(checkpoints, Some(&options.keys))
+        .and_then(|cps| Ok((scan_log(io::Cursor::new(log))?, cps)));
+    match scans {
+        Ok((scan, cps)) => verify_scans(&scan, &cps, options),
+        // Reading from a byte slice does not fail.
+        Err(_) => unreachable!("reading a byte slice failed"),
+    }
+}
+
+/// Verifies a scanned log against its scanned checkpoint file (scanned with `options.keys`)
+/// and `options.anchors`.
+pub(crate) fn verify_scans(
+    scan: &LogScan,
+    cps: &CheckpointScan,
+    options: &VerifyOptions,
+) -> VerifyReport {
     let size = scan.tree.size();
     let mut problems: Vec<Problem> = Vec::new();
 
@@ -372,27 +473,23 @@ pub fn verify_log(log: &[u8], checkpoints: &[u8], options: &VerifyOptions) -> Ve
 
     let mut checkpoints_matched = 0;
     let mut last_good = 0u64;
-    for (position, note) in cps.notes.iter().enumerate() {
-        let checked = note.as_ref().map_err(Clone::clone).and_then(|c| {
-            if options.keys.is_empty() {
-                Ok(c)
-            } else {
-                c.verify(&options.keys).map(|()| c)
-            }
-        });
+    for (position, checked) in cps.checked.iter().enumerate() {
         match checked {
             Err(error) => problems.push(Problem {
-                kind: ProblemKind::BadCheckpoint { position, error },
+                kind: ProblemKind::BadCheckpoint {
+                    position,
+                    error: error.clone(),
+                },
                 first_bad_record: None,
                 exact: false,
                 last_possible: None,
                 offset: None,
             }),
-            Ok(c) => match check_against(&scan, c, last_good, false) {
+            Ok((cs, root)) => match check_against(scan, *cs, root, last_good, false) {
                 Some(p) => problems.push(p),
                 None => {
                     checkpoints_matched += 1;
-                    last_good = last_good.max(c.checkpoint.size);
+                    last_good = last_good.max(*cs);
                 }
             },
         }
@@ -412,11 +509,12 @@ pub fn verify_log(log: &[u8], checkpoints: &[u8], options: &VerifyOptions) -> Ve
                 continue;
             }
         }
-        match check_against(&scan, anchor, last_good.min(anchor.checkpoint.size), true) {
+        let cs = anchor.checkpoint.size;
+        match check_against(scan, cs, &anchor.checkpoint.root, last_good.min(cs), true) {
             Some(p) => problems.push(p),
             None => {
                 anchors_matched += 1;
-                last_good = last_good.max(anchor.checkpoint.size);
+                last_good = last_good.max(cs);
             }
         }
     }
@@ -459,11 +557,11 @@ pub fn verify_log(log: &[u8], checkpoints: &[u8], options: &VerifyOptions) -> Ve
 /// match, which bounds where the first bad record can be.
 fn check_against(
     scan: &LogScan,
-    c: &SignedCheckpoint,
+    cs: u64,
+    root: &Hash,
     last_good: u64,
     anchor: bool,
 ) -> Option<Problem> {
-    let cs = c.checkpoint.size;
     match scan.tree.root_at(cs) {
         None => Some(Problem {
             kind: ProblemKind::Truncated {
@@ -475,7 +573,7 @@ fn check_against(
             last_possible: None,
             offset: Some(scan.valid_end),
         }),
-        Some(root) if root != c.checkpoint.root => {
+        Some(r) if r != *root => {
             let first = if last_good < cs { last_good } else { 0 };
             let last = cs - 1;
             Some(Problem {

@@ -472,3 +472,73 @@ fn zeroing_the_end_of_a_signed_record_is_not_taken_for_a_torn_tail() {
         );
     }
 }
+
+#[test]
+fn streamed_verification_agrees_with_verification_of_the_bytes() {
+    // Files are read in chunks smaller than these records, the bytes in one piece: the
+    // answers must not depend on where a chunk ends, for intact, torn and tampered logs.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let (store, _) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    for i in 0..6u8 {
+        let len = [150_000, 10, 70_000, 300_000, 1, 65_536][i as usize];
+        store
+            .submit_raw(vec![b'a' + i; len])
+            .unwrap()
+            .wait(Ack::Anchored)
+            .unwrap();
+    }
+    store.close().unwrap();
+    let log = std::fs::read(&path).unwrap();
+    let cps = std::fs::read(checkpoint_path(&path)).unwrap();
+    let f = frames(&log);
+    let end = f.last().map(|(o, l, ..)| o + l).unwrap();
+    let big = f[3].0;
+
+    let mut variants: Vec<(Vec<u8>, Vec<u8>)> = vec![(log.clone(), cps.clone())];
+    for cut in [end, big + 5, big + 100_000, f[4].0 + 20, 3] {
+        variants.push((log[..cut].to_vec(), cps.clone()));
+    }
+    let mut flipped = log.clone();
+    flipped[big + 200_000] ^= 1;
+    variants.push((flipped, cps.clone()));
+    // Torn over preallocated space: the end of the big frame zeroed, zeros after it.
+    let mut zeroed = log[..end].to_vec();
+    zeroed[big + 250_000..].fill(0);
+    zeroed.extend(vec![0; 100_000]);
+    variants.push((zeroed.clone(), cps.clone()));
+    // Zeros, then one other byte far beyond the buffer: not preallocated space.
+    let mut stray = log[..end].to_vec();
+    stray.extend(vec![0; 200_000]);
+    stray.push(7);
+    variants.push((stray, cps.clone()));
+    // The checkpoint file torn, damaged, or reduced to its header.
+    variants.push((log.clone(), cps[..cps.len() - 3].to_vec()));
+    let mut bad = cps.clone();
+    bad[20] ^= 1;
+    variants.push((log.clone(), bad));
+    variants.push((log.clone(), cps[..8].to_vec()));
+
+    for (i, (l, c)) in variants.iter().enumerate() {
+        std::fs::write(&path, l).unwrap();
+        std::fs::write(checkpoint_path(&path), c).unwrap();
+        let options = VerifyOptions {
+            keys: vec![signer().verifier()],
+            anchors: Vec::new(),
+        };
+        let streamed = verify_file(&path, &options).unwrap();
+        let whole = fhir_audit::verify_log(l, c, &options);
+        assert_eq!(format!("{streamed:?}"), format!("{whole:?}"), "variant {i}");
+    }
+    // The intact log, a torn tail and the zeroed tail verify and open; the others are named.
+    std::fs::write(checkpoint_path(&path), &cps).unwrap();
+    std::fs::write(&path, &log).unwrap();
+    assert!(verify(&path, None).is_ok());
+    std::fs::write(&path, &zeroed).unwrap();
+    match FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap_err() {
+        // The zeroed record is covered by a checkpoint: tampering, not a torn write.
+        StoreError::Tampered(p) => assert_eq!(p.first_bad_record, Some(3), "{p}"),
+        e => panic!("{e}"),
+    }
+}

@@ -51,7 +51,7 @@ mod writer;
 pub use pending::{AckFuture, Pending};
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -66,7 +66,8 @@ use crate::frame;
 use crate::merkle::{empty_root, ConsistencyProof, Hash, InclusionProof};
 use crate::model::{AuditRecord, RecordError, MAX_RECORD_LEN};
 use crate::verify::{
-    scan_checkpoints, scan_log, verify_log, Problem, ProblemKind, VerifyOptions, VerifyReport,
+    scan_checkpoints, scan_log, verify_scans, CheckpointScan, Problem, ProblemKind, VerifyOptions,
+    VerifyReport,
 };
 
 /// Tuning of a [`FileStore`].
@@ -174,25 +175,27 @@ pub fn checkpoint_path(log: &Path) -> PathBuf {
 }
 
 /// Verifies the log at `log` and its checkpoint file (read-only; a missing checkpoint file
-/// counts as empty), also while a store writes them. See [`verify_log`].
+/// counts as empty), also while a store writes them, reading both files record by record (memory
+/// holds the tree and offsets, not the files). See [`verify_log`](crate::verify_log).
 pub fn verify_file(log: &Path, options: &VerifyOptions) -> std::io::Result<VerifyReport> {
-    let read = |path: &Path| -> std::io::Result<Vec<u8>> {
-        let mut f = File::open(path)?;
+    let open = |path: &Path| -> std::io::Result<(File, u64)> {
+        let f = File::open(path)?;
         let len = regular_len(&f)?.ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")
         })?;
-        read_to_len(&mut f, len)
+        Ok((f, len))
     };
     // Checkpoints first: a store writes a checkpoint only after the records it covers, so of
     // a log that grows meanwhile this reads every record they cover. The other way round, a
     // checkpoint written between the two reads would look like truncation.
-    let cps = match read(&checkpoint_path(log)) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+    let cps = match open(&checkpoint_path(log)) {
+        Ok((f, len)) => scan_checkpoints(read_from_start(&f, len)?, Some(&options.keys))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => CheckpointScan::default(),
         Err(e) => return Err(e),
     };
-    let log_bytes = read(log)?;
-    Ok(verify_log(&log_bytes, &cps, options))
+    let (f, len) = open(log)?;
+    let scan = scan_log(read_from_start(&f, len)?)?;
+    Ok(verify_scans(&scan, &cps, options))
 }
 
 /// A durable, append-only, tamper-evident audit log in a file.
@@ -253,26 +256,25 @@ impl FileStore {
         }
         sync_dir(&log_path);
 
-        let log_bytes = read_to_len(&mut log, log_len)?;
-        let cp_bytes = read_to_len(&mut checkpoints, cp_len)?;
-
-        let scan = scan_log(&log_bytes);
-        let cps = scan_checkpoints(&cp_bytes);
+        // Streamed: memory holds the tree, the offsets and the last checkpoint, not the files.
+        let keys = [signer.verifier()];
+        let cps = scan_checkpoints(read_from_start(&checkpoints, cp_len)?, None)?;
+        let scan = scan_log(read_from_start(&log, log_len)?)?;
         // A new log gets a checkpoint (of the empty tree) flushed before its first record
         // (below), so a log with records and no checkpoint had its checkpoint file removed,
         // emptied or cut to its header: taking it would let a rewritten history be signed
         // afresh.
-        if cps.damaged || (cps.notes.is_empty() && scan.tree.size() > 0) {
+        if cps.damaged || (cps.last.is_none() && scan.tree.size() > 0) {
             return Err(StoreError::Tampered(problem(
                 ProblemKind::DamagedCheckpointFile,
                 None,
             )));
         }
-        let latest = match cps.notes.last() {
+        let latest = match &cps.last {
             None => None,
             Some(Err(e)) => return Err(StoreError::Checkpoint(e.clone())),
             Some(Ok(c)) => {
-                c.verify(&[signer.verifier()])?;
+                c.verify(&keys)?;
                 Some(c.clone())
             }
         };
@@ -307,10 +309,11 @@ impl FileStore {
             if scan.tree.root_at(c.checkpoint.size) != Some(c.checkpoint.root) {
                 // Let the verifier use every checkpoint to name the first bad record.
                 let options = VerifyOptions {
-                    keys: vec![signer.verifier()],
+                    keys: keys.to_vec(),
                     anchors: Vec::new(),
                 };
-                let report = verify_log(&log_bytes, &cp_bytes, &options);
+                let all = scan_checkpoints(read_from_start(&checkpoints, cp_len)?, Some(&keys))?;
+                let report = verify_scans(&scan, &all, &options);
                 let kind = ProblemKind::RootMismatch {
                     checkpoint_size: c.checkpoint.size,
                     anchor: false,
@@ -326,8 +329,9 @@ impl FileStore {
 
         // Cut torn tails, then make sure headers exist. Preallocated zeros stay.
         let log_end = scan.valid_end;
-        let log_cut = log_bytes.len() as u64 - log_end - scan.preallocated;
-        let cp_cut = cp_bytes.len() as u64 - cps.valid_end;
+        // Saturating: the files were measured before they were read.
+        let log_cut = log_len.saturating_sub(log_end + scan.preallocated);
+        let cp_cut = cp_len.saturating_sub(cps.valid_end);
         if log_end < frame::LOG_MAGIC.len() as u64 {
             log.set_len(0)?;
             log.seek(SeekFrom::Start(0))?;
@@ -660,13 +664,61 @@ fn regular_len(f: &File) -> std::io::Result<Option<u64>> {
     Ok(m.is_file().then_some(m.len()))
 }
 
-/// Reads `f` from the start, at most `len` bytes (its length when checked): a file that
-/// grows meanwhile cannot make this read unbounded.
-fn read_to_len(f: &mut File, len: u64) -> std::io::Result<Vec<u8>> {
+/// A buffered reader of `f` from its start, of at most `len` bytes (its length when checked):
+/// a file that grows meanwhile cannot make reading it unbounded.
+fn read_from_start(mut f: &File, len: u64) -> std::io::Result<Bounded<'_>> {
     f.seek(SeekFrom::Start(0))?;
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    f.take(len).read_to_end(&mut bytes)?;
-    Ok(bytes)
+    Ok(Bounded {
+        inner: BufReader::with_capacity(64 * 1024, f),
+        pos: 0,
+        limit: len,
+    })
+}
+
+/// The first `limit` bytes of a file, buffered; unlike [`Read::take`], it can go back (the
+/// log scan reads a frame again that a store may have been writing).
+struct Bounded<'a> {
+    inner: BufReader<&'a File>,
+    pos: u64,
+    limit: u64,
+}
+
+impl Bounded<'_> {
+    fn left(&self) -> usize {
+        usize::try_from(self.limit.saturating_sub(self.pos)).unwrap_or(usize::MAX)
+    }
+}
+
+impl Read for Bounded<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let max = self.left().min(buf.len());
+        let n = self.inner.read(&mut buf[..max])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl BufRead for Bounded<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let left = self.left();
+        if left == 0 {
+            return Ok(&[]);
+        }
+        let b = self.inner.fill_buf()?;
+        Ok(&b[..b.len().min(left)])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.pos += n as u64;
+    }
+}
+
+impl Seek for Bounded<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.pos = self.inner.seek(to)?;
+        Ok(self.pos)
+    }
 }
 
 /// Opens the log again for positioned reads, refusing anything but the file already opened
