@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use fhir_audit::checkpoint::SignedCheckpoint;
-use fhir_audit::store::file::{checkpoint_path, verify_file, FileStore, FileStoreConfig};
+use fhir_audit::store::file::{
+    checkpoint_path, last_checkpoint, verify_file, FileStore, FileStoreConfig,
+};
 use fhir_audit::store::{Ack, StoreError};
 use fhir_audit::{ProblemKind, VerifyOptions, VerifyReport};
 
@@ -53,6 +55,8 @@ fn intact_log_verifies_against_file_and_anchor() {
     assert_eq!(r.root, anchor.checkpoint.root);
     assert_eq!(r.covered, N);
     assert!(r.to_string().starts_with("OK: 20 records, root "), "{r}");
+    // The note to copy out is the last one in the file.
+    assert_eq!(last_checkpoint(&path).unwrap(), Some(anchor));
 }
 
 #[test]

@@ -8,11 +8,12 @@
 //! Without `--audit-pubkey`, `audit verify` falls back to `<log>.pub` beside the log and says
 //! so on stderr: that detects damage and partial tampering, not a rewrite with a swapped key.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use fhir_audit::checkpoint::{NoteSigner, NoteVerifier};
-use fhir_audit::store::file::verify_file;
+use fhir_audit::checkpoint::{NoteSigner, NoteVerifier, SignedCheckpoint, MAX_NOTE_LEN};
+use fhir_audit::store::file::{last_checkpoint, verify_file};
 use fhir_audit::VerifyOptions;
 
 use crate::audit_trail::ORIGIN;
@@ -78,6 +79,44 @@ fn read_vkey(path: &Path) -> Result<NoteVerifier, String> {
     NoteVerifier::from_vkey(text.trim()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The signed checkpoint note in `path`, if given.
+fn read_note(path: Option<&Path>) -> Result<Vec<SignedCheckpoint>, String> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let error = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut text = String::new();
+    std::io::Read::take(
+        std::fs::File::open(path).map_err(|e| error(&e))?,
+        MAX_NOTE_LEN as u64 + 1,
+    )
+    .read_to_string(&mut text)
+    .map_err(|e| error(&e))?;
+    SignedCheckpoint::parse(&text)
+        .map(|c| vec![c])
+        .map_err(|e| error(&e))
+}
+
+/// `audit checkpoint --audit-log FILE`: prints the log's latest signed checkpoint (exit 0),
+/// for an auditor to keep where the server cannot write and pass back to `audit verify
+/// --trusted-checkpoint`; exit 2 when there is none or it cannot be read.
+pub fn checkpoint(log: &Path) -> ExitCode {
+    match last_checkpoint(log) {
+        Ok(Some(c)) => {
+            print!("{}", c.note());
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!("audit checkpoint: {}: no checkpoint yet", log.display());
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("audit checkpoint: {}: {e}", log.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn trust(log: &Path, pubkey: Option<&Path>) -> Result<Trust, String> {
     if let Some(path) = pubkey {
         return read_vkey(path).map(Trust::Given);
@@ -89,11 +128,11 @@ fn trust(log: &Path, pubkey: Option<&Path>) -> Result<Trust, String> {
     read_vkey(&beside).map(|k| Trust::Beside(k, beside))
 }
 
-/// `audit verify --audit-log FILE [--audit-pubkey KEYFILE]`: exit 0 when the log and its
-/// checkpoints verify, 1 naming the first bad record when they do not, 2 when the log or key
-/// cannot be read.
-pub fn verify(log: &Path, pubkey: Option<&Path>) -> ExitCode {
-    let trust = match trust(log, pubkey) {
+/// `audit verify --audit-log FILE [--audit-pubkey KEYFILE] [--trusted-checkpoint NOTEFILE]`:
+/// exit 0 when the log and its checkpoints (and the trusted checkpoint) verify, 1 naming the
+/// first bad record when they do not, 2 when the log, key or trusted checkpoint cannot be read.
+pub fn verify(log: &Path, pubkey: Option<&Path>, checkpoint: Option<&Path>) -> ExitCode {
+    let (trust, anchors) = match trust(log, pubkey).and_then(|t| Ok((t, read_note(checkpoint)?))) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("audit verify: {e}");
@@ -126,10 +165,7 @@ pub fn verify(log: &Path, pubkey: Option<&Path>) -> ExitCode {
         }
     };
     let signed = !keys.is_empty();
-    let options = VerifyOptions {
-        keys,
-        anchors: Vec::new(),
-    };
+    let options = VerifyOptions { keys, anchors };
     let read = || match verify_file(log, &options) {
         Ok(r) => Some(r),
         Err(e) => {
@@ -164,8 +200,14 @@ pub fn verify(log: &Path, pubkey: Option<&Path>) -> ExitCode {
         }
         None => {
             println!(
-                "audit log OK: {} records, {} checkpoints matched, {how}",
-                report.records, report.checkpoints_matched
+                "audit log OK: {} records, {} checkpoints matched{}, {how}",
+                report.records,
+                report.checkpoints_matched,
+                if report.anchors_matched > 0 {
+                    " and the trusted checkpoint"
+                } else {
+                    ""
+                }
             );
             ExitCode::SUCCESS
         }

@@ -14,6 +14,8 @@ secure-fhir-server: an example secure FHIR R4 server (SMART on FHIR, tamper-evid
 USAGE:
     secure-fhir-server [OPTIONS]
     secure-fhir-server audit verify --audit-log FILE [--audit-pubkey KEYFILE]
+                                    [--trusted-checkpoint NOTEFILE]
+    secure-fhir-server audit checkpoint --audit-log FILE
 
 OPTIONS:
     --listen ADDR          address to listen on (default 127.0.0.1:8080)
@@ -48,6 +50,10 @@ and demo data is loaded.
 audit verify checks the log's records against its signed checkpoints. Pass --audit-pubkey
 with a copy of FILE.pub kept where the server cannot write: without it, verify falls back to
 FILE.pub beside the log (and warns), which a log rewritten with a new key would also pass.
+Pass --trusted-checkpoint with a signed checkpoint note copied out earlier (`audit checkpoint`
+prints the log's latest) and kept where the server cannot write: verify then also fails when
+the log no longer holds the records that checkpoint covers, unchanged (a log rolled back or
+cut together with its checkpoint file, or records rewritten after the checkpoints it kept).
 ";
 
 /// What to run.
@@ -55,12 +61,19 @@ FILE.pub beside the log (and warns), which a log rewritten with a new key would 
 pub enum Command {
     /// Serve.
     Serve(ServeArgs),
-    /// `audit verify --audit-log FILE [--audit-pubkey KEYFILE]`.
+    /// `audit verify --audit-log FILE [--audit-pubkey KEYFILE] [--trusted-checkpoint NOTEFILE]`.
     AuditVerify {
         /// The log.
         log: PathBuf,
         /// The trusted public key (`None`: fall back to the key beside the log).
         pubkey: Option<PathBuf>,
+        /// A signed checkpoint kept apart from the log, which the log must be consistent with.
+        checkpoint: Option<PathBuf>,
+    },
+    /// `audit checkpoint --audit-log FILE`: print the log's latest signed checkpoint.
+    AuditCheckpoint {
+        /// The log.
+        log: PathBuf,
     },
     /// `--help`.
     Help,
@@ -118,24 +131,38 @@ impl Default for CommitDelay {
 pub fn parse(args: &[String]) -> Result<Command, String> {
     if args.first().map(String::as_str) == Some("audit") {
         return match args.get(1).map(String::as_str) {
-            Some("verify") => {
+            Some(sub @ ("verify" | "checkpoint")) => {
                 let mut log = None;
                 let mut pubkey = None;
+                let mut checkpoint = None;
                 let mut it = args[2..].iter();
                 while let Some(a) = it.next() {
                     match a.as_str() {
                         "--audit-log" => log = Some(PathBuf::from(value(&mut it, a)?)),
-                        "--audit-pubkey" => pubkey = Some(PathBuf::from(value(&mut it, a)?)),
+                        "--audit-pubkey" if sub == "verify" => {
+                            pubkey = Some(PathBuf::from(value(&mut it, a)?))
+                        }
+                        "--trusted-checkpoint" if sub == "verify" => {
+                            checkpoint = Some(PathBuf::from(value(&mut it, a)?))
+                        }
                         other => return Err(format!("unknown argument `{other}`")),
                     }
                 }
-                log.map(|log| Command::AuditVerify { log, pubkey })
-                    .ok_or_else(|| "audit verify needs --audit-log FILE".to_owned())
+                let log = log.ok_or_else(|| format!("audit {sub} needs --audit-log FILE"))?;
+                Ok(if sub == "verify" {
+                    Command::AuditVerify {
+                        log,
+                        pubkey,
+                        checkpoint,
+                    }
+                } else {
+                    Command::AuditCheckpoint { log }
+                })
             }
-            _ => Err(
-                "usage: secure-fhir-server audit verify --audit-log FILE [--audit-pubkey KEYFILE]"
-                    .to_owned(),
-            ),
+            _ => Err("usage: secure-fhir-server audit verify --audit-log FILE \
+                 [--audit-pubkey KEYFILE] [--trusted-checkpoint NOTEFILE], or \
+                 secure-fhir-server audit checkpoint --audit-log FILE"
+                .to_owned()),
         };
     }
     let mut s = ServeArgs {
@@ -251,16 +278,36 @@ mod tests {
             parse(&args("audit verify --audit-log x.log")).unwrap(),
             Command::AuditVerify {
                 log: "x.log".into(),
-                pubkey: None
+                pubkey: None,
+                checkpoint: None
             }
         );
         assert_eq!(
             parse(&args("audit verify --audit-pubkey k.pub --audit-log x.log")).unwrap(),
             Command::AuditVerify {
                 log: "x.log".into(),
-                pubkey: Some("k.pub".into())
+                pubkey: Some("k.pub".into()),
+                checkpoint: None
             }
         );
+        assert_eq!(
+            parse(&args(
+                "audit verify --audit-log x.log --trusted-checkpoint c.note"
+            ))
+            .unwrap(),
+            Command::AuditVerify {
+                log: "x.log".into(),
+                pubkey: None,
+                checkpoint: Some("c.note".into())
+            }
+        );
+        assert_eq!(
+            parse(&args("audit checkpoint --audit-log x.log")).unwrap(),
+            Command::AuditCheckpoint {
+                log: "x.log".into()
+            }
+        );
+        assert!(parse(&args("audit checkpoint --audit-log x.log --audit-pubkey k")).is_err());
     }
 
     #[test]

@@ -33,9 +33,14 @@ fn main() -> ExitCode {
             print!("{}", cli::USAGE);
             ExitCode::SUCCESS
         }
-        Ok(Command::AuditVerify { log, pubkey }) => {
-            secure_fhir_server::audit_keys::verify(&log, pubkey.as_deref())
+        Ok(Command::AuditVerify {
+            log,
+            pubkey,
+            checkpoint,
+        }) => {
+            secure_fhir_server::audit_keys::verify(&log, pubkey.as_deref(), checkpoint.as_deref())
         }
+        Ok(Command::AuditCheckpoint { log }) => secure_fhir_server::audit_keys::checkpoint(&log),
         Ok(Command::Serve(args)) => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -149,6 +149,72 @@ fn audit_verify_fails_when_the_signed_checkpoints_are_removed() {
 }
 
 #[test]
+fn a_trusted_checkpoint_catches_a_log_rolled_back_with_its_checkpoints() {
+    let mut s = audited_run();
+    let log = s.audit_log();
+    let trusted = s.scratch.path("trusted.pub");
+    std::fs::copy(with_ext(&log, ".pub"), &trusted).unwrap();
+    let old: Vec<Vec<u8>> = ["", ".checkpoints"]
+        .iter()
+        .map(|ext| std::fs::read(with_ext(&log, ext)).unwrap())
+        .collect();
+    s.restart();
+    let t = s.patient_token("patient/*.rs");
+    assert_eq!(s.get("/Patient/example", &t).status, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    s.stop();
+
+    // The auditor copies the latest checkpoint out of the server's reach.
+    let (status, note, err) = run(&[
+        "audit",
+        "checkpoint",
+        "--audit-log",
+        &log.display().to_string(),
+    ]);
+    assert!(status.success(), "{err}");
+    let note_file = s.scratch.path("trusted.note");
+    std::fs::write(&note_file, &note).unwrap();
+    let with_note = |log: &std::path::Path| {
+        let (log, key, note) = (
+            log.display().to_string(),
+            trusted.display().to_string(),
+            note_file.display().to_string(),
+        );
+        let (status, out, err) = run(&[
+            "audit",
+            "verify",
+            "--audit-log",
+            &log,
+            "--audit-pubkey",
+            &key,
+            "--trusted-checkpoint",
+            &note,
+        ]);
+        (status.success(), out, err)
+    };
+    let (ok, out, err) = with_note(&log);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("and the trusted checkpoint"), "{out}");
+
+    // Both files put back as they were before the restart: consistent with each other, so
+    // only the trusted checkpoint notices the records that are gone.
+    for (ext, bytes) in ["", ".checkpoints"].iter().zip(&old) {
+        std::fs::write(with_ext(&log, ext), bytes).unwrap();
+    }
+    let (ok, out, _) = verify(&log, Some(&trusted));
+    assert!(ok, "{out}");
+    let (ok, out, err) = with_note(&log);
+    assert!(!ok, "{out}");
+    assert!(err.contains("first bad record"), "{err}");
+
+    // A note that is not a checkpoint is an error, not a pass.
+    std::fs::write(&note_file, "not a checkpoint\n").unwrap();
+    let (ok, _, err) = with_note(&log);
+    assert!(!ok);
+    assert!(err.contains("trusted.note"), "{err}");
+}
+
+#[test]
 fn the_capability_statement_is_dated_by_the_running_server() {
     let before = chrono::Utc::now().timestamp();
     let s = Server::start(&[]);

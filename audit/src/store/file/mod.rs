@@ -178,24 +178,37 @@ pub fn checkpoint_path(log: &Path) -> PathBuf {
 /// counts as empty), also while a store writes them, reading both files record by record (memory
 /// holds the tree and offsets, not the files). See [`verify_log`](crate::verify_log).
 pub fn verify_file(log: &Path, options: &VerifyOptions) -> std::io::Result<VerifyReport> {
-    let open = |path: &Path| -> std::io::Result<(File, u64)> {
-        let f = File::open(path)?;
-        let len = regular_len(&f)?.ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")
-        })?;
-        Ok((f, len))
-    };
     // Checkpoints first: a store writes a checkpoint only after the records it covers, so of
     // a log that grows meanwhile this reads every record they cover. The other way round, a
     // checkpoint written between the two reads would look like truncation.
-    let cps = match open(&checkpoint_path(log)) {
+    let cps = match open_regular(&checkpoint_path(log)) {
         Ok((f, len)) => scan_checkpoints(read_from_start(&f, len)?, Some(&options.keys))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => CheckpointScan::default(),
         Err(e) => return Err(e),
     };
-    let (f, len) = open(log)?;
+    let (f, len) = open_regular(log)?;
     let scan = scan_log(read_from_start(&f, len)?)?;
     Ok(verify_scans(&scan, &cps, options))
+}
+
+/// The last checkpoint in the checkpoint file of the log at `log` (read-only; its signature
+/// is not checked here), or `None` when it holds none: the signed note to copy where the log's
+/// writer cannot reach, and to give [`verify_file`] back in [`VerifyOptions::anchors`].
+pub fn last_checkpoint(log: &Path) -> std::io::Result<Option<SignedCheckpoint>> {
+    let (f, len) = open_regular(&checkpoint_path(log))?;
+    let cps = scan_checkpoints(read_from_start(&f, len)?, None)?;
+    cps.last
+        .transpose()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Opens `path` for reading if it is a regular file, with its length.
+fn open_regular(path: &Path) -> std::io::Result<(File, u64)> {
+    let f = File::open(path)?;
+    let len = regular_len(&f)?.ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")
+    })?;
+    Ok((f, len))
 }
 
 /// A durable, append-only, tamper-evident audit log in a file.
