@@ -111,9 +111,8 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         }
     }
     cors(&app, origin.as_deref(), public, response.headers_mut());
-    if parts.method == Method::HEAD {
-        response.body_mut().clear();
-    }
+    // A HEAD answer keeps its body here: axum sets `Content-Length` from it (what GET would
+    // send, RFC 9110 §8.6) and then drops it.
     into_axum(response)
 }
 

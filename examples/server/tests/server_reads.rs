@@ -491,3 +491,20 @@ fn without_issuer_the_dev_authorization_server_runs_with_demo_data() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn head_answers_with_the_length_get_would_send_and_no_body() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.rs");
+    let get = s.get("/Patient/example", &t);
+    assert_eq!(get.status, 200);
+    let head = s.request("HEAD", "/Patient/example", Some(&t), &[], None);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    // RFC 9110 §8.6: a HEAD answer's Content-Length is what GET would send.
+    assert_eq!(
+        head.header("content-length"),
+        Some(get.body.len().to_string().as_str())
+    );
+    assert_eq!(head.header("etag"), get.header("etag"));
+}
