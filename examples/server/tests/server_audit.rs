@@ -434,3 +434,19 @@ fn audit_events_name_the_patients_of_what_a_request_touched() {
     }
     assert!(subtypes("pat-2").is_empty());
 }
+
+#[test]
+fn a_restart_loading_the_same_data_writes_no_new_versions() {
+    let dir = Scratch::new();
+    let db = dir.path("store.db").display().to_string();
+    let mut s = Server::start(&["--db", &db]);
+    let t = s.patient_token("patient/*.rs");
+    let before = s.get("/Patient/example", &t);
+    assert_eq!(before.header("etag"), Some("W/\"1\""));
+    s.restart();
+    let t = s.patient_token("patient/*.rs");
+    let after = s.get("/Patient/example", &t);
+    assert_eq!(after.status, 200);
+    assert_eq!(after.header("etag"), Some("W/\"1\""), "no new version");
+    assert_eq!(after.body, before.body);
+}
