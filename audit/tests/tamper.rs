@@ -28,6 +28,11 @@ fn make_log(dir: &Path) -> (PathBuf, SignedCheckpoint) {
     (path, anchor)
 }
 
+/// Each record of `log` as its leaf index and payload (what `encode` writes back).
+fn records(log: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    frames(log).into_iter().map(|(_, _, i, p)| (i, p)).collect()
+}
+
 fn verify(path: &Path, anchor: Option<&SignedCheckpoint>) -> VerifyReport {
     let options = VerifyOptions {
         keys: vec![signer().verifier()],
@@ -86,10 +91,7 @@ fn modification_with_recomputed_checksum_is_named_by_the_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
     let (path, anchor) = make_log(dir.path());
     let log = std::fs::read(&path).unwrap();
-    let mut fr: Vec<(u64, Vec<u8>)> = frames(&log)
-        .into_iter()
-        .map(|(_, _, i, p)| (i, p))
-        .collect();
+    let mut fr = records(&log);
     let forged = String::from_utf8(fr[11].1.clone())
         .unwrap()
         .replace("user-4", "user-5");
@@ -138,14 +140,13 @@ fn reordered_records_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let (path, anchor) = make_log(dir.path());
     let log = std::fs::read(&path).unwrap();
-    let f = frames(&log);
-    let mut fr: Vec<(u64, Vec<u8>)> = f.iter().map(|(_, _, i, p)| (*i, p.clone())).collect();
+    let mut fr = records(&log);
     fr.swap(9, 10);
     std::fs::write(&path, encode(&fr)).unwrap();
     let r = verify(&path, Some(&anchor));
     assert_eq!(first_bad(&r), (9, true));
     // Swapping the payloads but keeping the indices in order: the roots catch it.
-    let mut fr: Vec<(u64, Vec<u8>)> = f.iter().map(|(_, _, i, p)| (*i, p.clone())).collect();
+    let mut fr = records(&log);
     let (a, b) = (fr[9].1.clone(), fr[10].1.clone());
     fr[9].1 = b;
     fr[10].1 = a;
@@ -321,10 +322,7 @@ fn store_refuses_a_rewritten_log_beside_an_emptied_checkpoint_file() {
     let dir = tempfile::tempdir().unwrap();
     let (path, anchor) = make_log(dir.path());
     let log = std::fs::read(&path).unwrap();
-    let mut fr: Vec<(u64, Vec<u8>)> = frames(&log)
-        .into_iter()
-        .map(|(_, _, i, p)| (i, p))
-        .collect();
+    let mut fr = records(&log);
     fr[0].1 = record(500).to_log_bytes().unwrap();
     std::fs::write(&path, encode(&fr)).unwrap();
     let cps = std::fs::read(checkpoint_path(&path)).unwrap();
@@ -384,10 +382,7 @@ fn store_refuses_reordered_or_dropped_records_past_the_last_checkpoint() {
             .1;
     }
     std::fs::write(checkpoint_path(&path), &cps[..keep]).unwrap();
-    let fr: Vec<(u64, Vec<u8>)> = frames(&log)
-        .iter()
-        .map(|(_, _, i, p)| (*i, p.clone()))
-        .collect();
+    let fr = records(&log);
     let mut swapped = fr.clone();
     swapped.swap(7, 8);
     let mut dropped = fr.clone();
