@@ -63,13 +63,14 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         path.as_str(),
         "metadata" | ".well-known/smart-configuration"
     );
-    if parts.method == Method::OPTIONS {
-        return into_axum(preflight(&app, origin.as_deref(), public));
-    }
+    // The limits come first, for preflights too (an over-long URI is a 414 whatever the method).
     if let Err(rejection) = app.gate.limits().check_head(&parts) {
         let mut r = app.gate.reject(&parts, rejection);
         cors(&app, origin.as_deref(), public, r.headers_mut());
         return into_axum(r);
+    }
+    if parts.method == Method::OPTIONS {
+        return into_axum(preflight(&app, origin.as_deref(), public));
     }
     let limit = app.gate.limits().max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit).await;

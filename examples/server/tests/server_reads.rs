@@ -508,3 +508,28 @@ fn head_answers_with_the_length_get_would_send_and_no_body() {
     );
     assert_eq!(head.header("etag"), get.header("etag"));
 }
+
+#[test]
+fn preflights_are_held_to_the_limits_and_leave_no_audit_record() {
+    let s = Server::start(&["--cors-origin", "https://app.example"]);
+    let preflight = [
+        ("Origin", "https://app.example"),
+        ("Access-Control-Request-Method", "GET"),
+    ];
+    let auditor = s.patient_token("patient/AuditEvent.rs");
+    let audited = || {
+        let r = s.get("/AuditEvent?date=ge2020-01-01", &auditor);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["total"].as_u64().unwrap()
+    };
+    let before = audited();
+    for _ in 0..3 {
+        let r = s.request("OPTIONS", "/Patient/example", None, &preflight, None);
+        assert_eq!(r.status, 204);
+    }
+    // Only the first search's own record is new.
+    assert_eq!(audited(), before + 1);
+    let long = format!("/Observation?code={}", "x".repeat(10_000));
+    let r = s.request("OPTIONS", &long, None, &preflight, None);
+    assert_eq!(r.status, 414);
+}
