@@ -49,19 +49,20 @@ impl Spliced {
         if self.entries.is_empty() {
             return out;
         }
-        let mut entries = Vec::with_capacity(stored + 128 * self.entries.len() + 2);
-        entries.push(b'[');
+        open_member(&mut out, "entry");
+        out.push(b'[');
         for (i, e) in self.entries.iter().enumerate() {
             if i > 0 {
-                entries.push(b',');
+                out.push(b',');
             }
-            super::json::write(&e.fields, &mut entries);
+            super::json::write(&e.fields, &mut out);
             if let Some(resource) = &e.resource {
-                add_member(&mut entries, "resource", resource.as_bytes());
+                open_member(&mut out, "resource");
+                out.extend_from_slice(resource.as_bytes());
+                out.push(b'}');
             }
         }
-        entries.push(b']');
-        add_member(&mut out, "entry", &entries);
+        out.extend_from_slice(b"]}");
         out
     }
 
@@ -71,8 +72,9 @@ impl Spliced {
     }
 }
 
-/// Adds `"key": raw` to the JSON object that `out` ends with (`key` needs no escaping).
-fn add_member(out: &mut Vec<u8>, key: &str, raw: &[u8]) {
+/// Reopens the JSON object that `out` ends with for a member `key` (which needs no escaping):
+/// the caller writes the value and the closing `}`.
+fn open_member(out: &mut Vec<u8>, key: &str) {
     debug_assert_eq!(out.last(), Some(&b'}'));
     out.pop();
     if out.last() != Some(&b'{') {
@@ -81,8 +83,6 @@ fn add_member(out: &mut Vec<u8>, key: &str, raw: &[u8]) {
     out.push(b'"');
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(b"\":");
-    out.extend_from_slice(raw);
-    out.push(b'}');
 }
 
 #[cfg(test)]
