@@ -174,6 +174,9 @@ impl ClientAssertionValidator {
 
     /// Validates one assertion and records its `jti` (per client) until it expires.
     ///
+    /// The header must carry `typ` `JWT` (SMART-asym; compared case-insensitively,
+    /// `application/` optional, RFC 7515 §4.1.9) and a `kid`.
+    ///
     /// The client is looked up by the assertion's `iss` before the signature is checked (the
     /// client must be known to find its keys); nothing else is read from the payload until the
     /// signature verified with that client's key.
@@ -192,10 +195,10 @@ impl ClientAssertionValidator {
         if ["jwk", "x5u", "x5c"].iter().any(|k| header.contains(k)) {
             return Err(TokenError::HeaderKey);
         }
-        if let Some(t) = header.typ() {
-            if !typ_matches(t, "JWT") {
-                return Err(TokenError::WrongType);
-            }
+        // SMART-asym fixes `typ` to `JWT`; absent is refused too, so no other kind of JWT
+        // (an ID token, an access token) passes as an assertion.
+        if !header.typ().is_some_and(|t| typ_matches(t, "JWT")) {
+            return Err(TokenError::WrongType);
         }
         if !self.algorithms.contains(header.alg) {
             return Err(TokenError::AlgorithmNotAllowed);

@@ -113,7 +113,7 @@ fn header_rules() {
     let sign = |h: Value| key.sign_raw(h.to_string().as_bytes(), body.as_bytes());
     let kid = key.kid().unwrap();
     assert_eq!(
-        v.validate(&sign(json!({"alg": "RS384"})), &store, NOW),
+        v.validate(&sign(json!({"alg": "RS384", "typ": "JWT"})), &store, NOW),
         Err(TokenError::MissingClaim("kid"))
     );
     assert_eq!(
@@ -134,25 +134,58 @@ fn header_rules() {
     );
     assert_eq!(
         v.validate(
-            &sign(json!({"alg": "RS384", "kid": kid, "jku": "https://evil/jwks"})),
+            &sign(json!({"alg": "RS384", "kid": kid, "typ": "JWT", "jku": "https://evil/jwks"})),
             &store,
             NOW
         ),
         Err(TokenError::HeaderKey)
     );
     assert_eq!(
-        v.validate(&sign(json!({"alg": "RS384", "kid": "other"})), &store, NOW),
+        v.validate(
+            &sign(json!({"alg": "RS384", "kid": "other", "typ": "JWT"})),
+            &store,
+            NOW
+        ),
         Err(TokenError::UnknownKey)
     );
     assert_eq!(
         v.validate(&sign(json!({"alg": "none", "kid": kid})), &store, NOW),
         Err(TokenError::AlgNone)
     );
-    assert!(
-        v.validate(&sign(json!({"alg": "RS384", "kid": kid})), &store, NOW)
-            .is_ok(),
-        "typ optional"
-    );
+}
+
+/// SMART-asym fixes the authentication JWT's `typ` to `JWT`: a header without it is refused;
+/// the value is compared case-insensitively, `application/` optional (RFC 7515 §4.1.9).
+#[test]
+fn typ_required_and_compared_as_a_media_type() {
+    let key = TestKey::new(Algorithm::RS384);
+    let v = validator(&key);
+    let store = InMemoryReplayStore::new(100);
+    let kid = key.kid().unwrap();
+    let sign = |typ: Option<&str>, jti: &str| {
+        let mut h = json!({"alg": "RS384", "kid": kid});
+        if let Some(t) = typ {
+            h["typ"] = t.into();
+        }
+        key.sign_raw(h.to_string().as_bytes(), claims(jti).to_string().as_bytes())
+    };
+    let refused = v.validate(&sign(None, "absent"), &store, NOW).unwrap_err();
+    assert_eq!(refused, TokenError::WrongType);
+    assert_eq!(refused.reason(), "wrong_type");
+    for (i, typ) in ["JWT", "jwt", "Jwt", "application/jwt", "APPLICATION/JWT"]
+        .into_iter()
+        .enumerate()
+    {
+        let got = v.validate(&sign(Some(typ), &format!("ok-{i}")), &store, NOW);
+        assert!(got.is_ok(), "{typ}: {got:?}");
+    }
+    for (i, typ) in ["", "at+jwt", "dpop+jwt", "JWT; x=1", "text/jwt", "JWS"]
+        .into_iter()
+        .enumerate()
+    {
+        let got = v.validate(&sign(Some(typ), &format!("bad-{i}")), &store, NOW);
+        assert_eq!(got, Err(TokenError::WrongType), "{typ:?}");
+    }
 }
 
 #[test]
