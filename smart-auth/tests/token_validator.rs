@@ -356,6 +356,37 @@ fn issuer_bound_to_its_keys() {
 }
 
 #[test]
+fn issuers_sharing_one_key_set_each_validate_their_own_tokens() {
+    // One key set published for two issuers (same keys, same kids), e.g. two tenants of one
+    // authorization server; B also trusts a key of its own.
+    let shared = || TestKey::new(Algorithm::ES256);
+    let only_b = TestKey::alternate(Algorithm::ES256);
+    let a = TestIssuer::with_key("https://a.example", AUD, shared());
+    let b = TestIssuer::with_key("https://b.example", AUD, shared());
+    let b_keys = || JwkSet::from_keys([shared().public_jwk(), only_b.public_jwk()]);
+    let b_own = TestIssuer::with_key(b.issuer(), AUD, TestKey::alternate(Algorithm::ES256));
+    // Both orders: whichever issuer is configured first must not capture the shared keys.
+    for v in [
+        Validator::new([a.config(), b.config().jwks(b_keys())]).unwrap(),
+        Validator::new([b.config().jwks(b_keys()), a.config()]).unwrap(),
+    ] {
+        let issuer_of = |t: &str| check(&v, t).map(|c| c.issuer().to_owned());
+        assert_eq!(issuer_of(&a.token(NOW).sign()).as_deref(), Ok(a.issuer()));
+        assert_eq!(issuer_of(&b.token(NOW).sign()).as_deref(), Ok(b.issuer()));
+        // Signed with the key only B trusts: as B it passes, claiming A it does not.
+        assert_eq!(
+            issuer_of(&b_own.token(NOW).sign()).as_deref(),
+            Ok(b.issuer())
+        );
+        let forged = b_own.token(NOW).claim("iss", a.issuer()).sign();
+        assert_eq!(check(&v, &forged), Err(TokenError::WrongIssuer));
+        // An issuer neither is, under the shared key: refused as well.
+        let stranger = a.token(NOW).claim("iss", "https://c.example").sign();
+        assert_eq!(check(&v, &stranger), Err(TokenError::WrongIssuer));
+    }
+}
+
+#[test]
 fn forged_with_other_key() {
     let i = issuer();
     let attacker = TestIssuer::with_key(

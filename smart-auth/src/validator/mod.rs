@@ -445,20 +445,35 @@ impl Validator {
         };
         let jws = CompactJws::parse(token, self.max_token_len, lenient)?;
         let header = jws.header();
-        let (issuer, payload) = self.verify(&jws, header, token.len(), now)?;
-        claims::check_access_token(payload, &issuer.config, now)
+        // Issuers may publish one key set between them (tenants of one authorization server):
+        // a token verified under one issuer's key whose `iss` names another is tried again
+        // with the issuers after it. `iss` is still only read from a verified payload.
+        let mut from = 0;
+        loop {
+            let (at, payload) = match self.verify(&jws, header, token.len(), now, from) {
+                Err(_) if from > 0 => return Err(TokenError::WrongIssuer),
+                verified => verified?,
+            };
+            match claims::check_access_token(payload, &self.issuers[at].config, now) {
+                Err(TokenError::WrongIssuer) if at + 1 < self.issuers.len() => from = at + 1,
+                checked => return checked,
+            }
+        }
     }
 
-    fn verify<'v>(
-        &'v self,
+    /// Verifies the signature with the first issuer, from index `from` on, whose keys and
+    /// header rules accept the token; returns that issuer's index and the verified payload.
+    fn verify(
+        &self,
         jws: &CompactJws<'_>,
         header: &Header,
         len: usize,
         now: UnixTime,
-    ) -> Result<(&'v Issuer, Vec<u8>), TokenError> {
+        from: usize,
+    ) -> Result<(usize, Vec<u8>), TokenError> {
         let mut last_err: Option<TokenError> = None;
         let mut tried = false;
-        for issuer in &self.issuers {
+        for (at, issuer) in self.issuers.iter().enumerate().skip(from) {
             let c = &issuer.config;
             if len > c.max_token_len || !c.algorithms.contains(header.alg) {
                 last_err = merge(last_err, TokenError::AlgorithmNotAllowed);
@@ -485,7 +500,7 @@ impl Validator {
                 Ok(key) => {
                     tried = true;
                     match jws.verify(&key, c.algorithms) {
-                        Ok(payload) => return Ok((issuer, payload)),
+                        Ok(payload) => return Ok((at, payload)),
                         Err(e) => last_err = merge(last_err, e),
                     }
                 }
@@ -493,7 +508,8 @@ impl Validator {
             }
         }
         let err = last_err.unwrap_or(TokenError::UnknownKey);
-        if !tried && err == TokenError::UnknownKey && self.issuers.len() > 1 {
+        // A retry after a verified signature is no sign of a missing key.
+        if from == 0 && !tried && err == TokenError::UnknownKey && self.issuers.len() > 1 {
             for issuer in &self.issuers {
                 issuer.keys.note_unknown_key(now);
             }
