@@ -488,6 +488,58 @@ fn history_batch_operations() {
     );
 }
 
+/// A `user/` grant whose `fhirUser` is a Patient is enforced like `patient/` (smart.md §12.3):
+/// type and system history are filtered to that patient by default, refused under
+/// `PatientHistory::Refuse`, as for `patient/` scopes.
+#[test]
+fn patient_user_history_follows_the_patient_history_policy() {
+    let patient_user = "Patient/123";
+    assert_table(
+        &Authorizer::default(),
+        &[
+            u(
+                "user/Observation.rs",
+                patient_user,
+                "GET Observation/_history",
+                Narrow,
+            ),
+            u("user/*.rs", patient_user, "GET _history", Narrow),
+        ],
+    );
+    let mut refuse = DecisionPolicy::default();
+    refuse.patient_history = PatientHistory::Refuse;
+    assert_table(
+        &Authorizer::new(refuse.clone()),
+        &[
+            u(
+                "user/Observation.rs",
+                patient_user,
+                "GET Observation/_history",
+                Forbidden,
+            ),
+            u("user/*.rs", patient_user, "GET _history", Forbidden),
+            u(
+                "user/*.rs",
+                patient_user,
+                "GET Observation/1/_history",
+                Allowed,
+            ),
+            p("patient/*.rs", "GET _history", Forbidden),
+            s("system/*.rs", "GET _history", Allow),
+        ],
+    );
+    // A user the host trusts fully is not patient-confined: its history is not refused.
+    let trusting = refuse.with_user_policy(
+        |_: &smart_auth::decision::FhirUser, _: &smart_auth::AccessContext| {
+            UserAccess::Unrestricted
+        },
+    );
+    assert_table(
+        &Authorizer::new(trusting),
+        &[u("user/*.rs", "Practitioner/9", "GET _history", Allow)],
+    );
+}
+
 #[test]
 fn system_search_chains_need_search_on_traversed_types() {
     // A chain in a type-less search (`_type=`) evaluates criteria on the traversed type just

@@ -249,8 +249,16 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
     }
 }
 
+/// Type and system history under `PatientHistory::Refuse`: refused when the token reaches a
+/// patient's compartment, through `patient/` scopes or a `user/` grant whose `fhirUser` is
+/// a Patient (enforced like `patient/`, smart.md §12.3), and has no `system/` reach.
 fn history_policy(permit: &Permit) -> Result<(), Denial> {
-    let patient_only = permit.reach[level_index(Level::Patient)] != Reach::Nothing
+    let patient_user = matches!(
+        &permit.reach[level_index(Level::User)],
+        Reach::Compartment(ResourceType::Patient, _)
+    );
+    let patient_only = (permit.reach[level_index(Level::Patient)] != Reach::Nothing
+        || patient_user)
         && permit.reach[level_index(Level::System)] == Reach::Nothing;
     if patient_only && permit.policy.patient_history == PatientHistory::Refuse {
         return Err(Denial::forbidden(DenialReason::InsufficientScope));

@@ -20,7 +20,8 @@ pub enum OtherPatientSearch {
     EmptyResult,
 }
 
-/// Type and system `_history` under `patient/` scopes.
+/// Type and system `_history` under `patient/` scopes, and under `user/` scopes of a Patient
+/// `fhirUser` (enforced like `patient/`), unless the token also has `system/` reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PatientHistory {
     /// Allowed; every entry filtered (default).
@@ -132,7 +133,7 @@ pub struct DecisionPolicy {
     pub follow_patient_links: Vec<LinkType>,
     /// Searches naming another patient.
     pub other_patient_search: OtherPatientSearch,
-    /// Type/system history under `patient/` scopes.
+    /// Type/system history under `patient/` scopes (or `user/` ones of a Patient user).
     pub patient_history: PatientHistory,
     /// Includes of types the token cannot read.
     pub ungranted_includes: UngrantedIncludes,
