@@ -92,7 +92,7 @@ impl Suspension {
 /// One patient's request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountingRequest {
-    /// The patient's logical id.
+    /// The patient's logical id (`123`).
     pub patient: String,
     /// When the accounting is requested (injected).
     pub now: DateTime<Utc>,
@@ -103,10 +103,11 @@ pub struct AccountingRequest {
 }
 
 impl AccountingRequest {
-    /// The default request: the six years before `now`.
+    /// The default request: the six years before `now`. `patient` is the logical id (`123`)
+    /// or the relative reference (`Patient/123`), as for [`AuditRecord::patient`].
     pub fn new(patient: impl Into<String>, now: DateTime<Utc>) -> Self {
         Self {
-            patient: patient.into(),
+            patient: crate::model::patient_id(patient.into()),
             now,
             from: None,
             to: None,
@@ -457,6 +458,33 @@ mod tests {
         )
         .patient("p1")
         .purpose(purpose)
+    }
+
+    #[test]
+    fn a_patient_named_by_reference_is_the_same_patient() {
+        // `Patient/p1` is what a host holding a Reference has at hand: the record and the
+        // request must still agree that it is p1, or the disclosure silently goes unreported.
+        let now = at(2026, 11, 28);
+        let health_dept = Recipient::new("State Health Dept");
+        let record = AuditRecord::new(
+            at(2025, 1, 1),
+            Event::Disclosure(Disclosure::new(health_dept, "Immunization history")),
+        )
+        .patient("Patient/p1")
+        .patient("p1")
+        .purpose("PUBHLTH");
+        assert_eq!(record.patients, ["p1"]);
+        let policy = AccountingPolicy::default();
+        for asked in ["p1", "Patient/p1"] {
+            let report = account([&record], &AccountingRequest::new(asked, now), &policy);
+            assert_eq!(report.patient, "p1");
+            assert_eq!(report.entries.len(), 1, "asked as {asked}");
+        }
+        // Only the exact `Patient/` prefix of a relative reference is taken off.
+        let other = AuditRecord::new(now, Event::Login)
+            .patient("Group/p1")
+            .patient("Patient/");
+        assert_eq!(other.patients, ["Group/p1", "Patient/"]);
     }
 
     #[test]

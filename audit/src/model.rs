@@ -15,6 +15,15 @@ use crate::request::RawRequest;
 /// The largest canonical record accepted by the log, in bytes.
 pub const MAX_RECORD_LEN: usize = 1 << 20;
 
+/// The logical id of a patient named by id (`123`) or by relative reference (`Patient/123`).
+/// Ids cannot hold `/` (FHIR R4 `id`), so the prefix is unambiguous.
+pub(crate) fn patient_id(id: String) -> String {
+    match id.strip_prefix("Patient/") {
+        Some(rest) if !rest.is_empty() && !rest.contains('/') => rest.to_owned(),
+        _ => id,
+    }
+}
+
 /// One audit-relevant event, as the host observed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -35,7 +44,8 @@ pub struct AuditRecord {
     /// The resources acted on (for a search: none; the query is recorded instead).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<ResourceRef>,
-    /// Logical ids of the patients whose data the event touched (`Patient/<id>`'s id).
+    /// Logical ids of the patients whose data the event touched (`Patient/<id>`'s id; use
+    /// [`AuditRecord::patient`], which also takes the `Patient/<id>` form).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub patients: Vec<String>,
     /// The raw search request (credentials removed), for queries and token requests.
@@ -662,9 +672,11 @@ impl AuditRecord {
         self
     }
 
-    /// Adds a patient (logical id) whose data the event touched; duplicates are ignored.
+    /// Adds a patient whose data the event touched: its logical id (`123`) or its relative
+    /// reference (`Patient/123`), kept as the id either way so that renderings and the
+    /// accounting of disclosures find it; duplicates are ignored.
     pub fn patient(mut self, id: impl Into<String>) -> Self {
-        let id = id.into();
+        let id = patient_id(id.into());
         if !self.patients.contains(&id) {
             self.patients.push(id);
         }
