@@ -18,13 +18,37 @@ use chrono::{DateTime, Duration, Months, SecondsFormat, Utc};
 
 use crate::model::{AuditRecord, Event};
 
+/// The v3 PurposeOfUse codes (THO `v3-ActReason`) of treatment, payment and health care
+/// operations, whose disclosures §164.528(a)(1)(i) leaves out of the accounting: each of
+/// `TREAT`, `HPAYMT`, `HOPERAT` with its specializations, since a code is often the
+/// specialization (`COVERAGE` for payment, `ETREAT` for treatment).
+///
+/// Some specializations v3 files under operations or payment are disclosures §164.512
+/// lists, which an accounting must show; they are left out of this list: `DONAT` (organ
+/// donation, (h)), `HDECD` (decedents, (g)), `HLEGAL` (judicial proceedings, (e)), `MILCDM`
+/// and `MILDCRG` (armed forces, (k)(1)), and `GOV`, `HCOMPL`, `HPRGRP` (government, mandates
+/// and program reporting: required by law or oversight, (a), (d)). When in doubt a purpose
+/// stays accounted: listing a disclosure that need not be is harmless, omitting one is not.
+/// `HDIRECT` (directory) is both operations and excluded by (a)(1)(iv).
+#[rustfmt::skip]
+pub const TPO_PURPOSES: &[&str] = &[
+    // Treatment.
+    "TREAT", "CLINTRL", "COC", "ETREAT", "BTG", "ERTREAT", "POPHLTH",
+    // Payment.
+    "HPAYMT", "CLMATTCH", "COVAUTH", "COVERAGE", "ELIGDTRM", "ELIGVER", "ENROLLM", "REMITADV",
+    // Health care operations.
+    "HOPERAT", "CAREMGT", "FRAUD", "HACCRED", "HDIRECT", "HDM", "HOUTCOMS", "HQUALIMP",
+    "HSYSADMIN", "LABELING", "METAMGT", "MEMADMIN", "PATADMIN", "PATSFTY", "PERFMSR",
+    "RECORDMGT", "SYSDEV", "HTEST", "TRAIN",
+];
+
 /// The exclusions and options of an accounting.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AccountingPolicy {
-    /// PurposeOfUse codes whose disclosures are not accounted (default `TREAT`, `ETREAT`,
-    /// `HPAYMT`, `HOPERAT`: §164.528(a)(1)(i)). Add the codes your organisation uses for
-    /// national security, custody, directory or notification disclosures.
+    /// PurposeOfUse codes whose disclosures are not accounted (default [`TPO_PURPOSES`]:
+    /// §164.528(a)(1)(i)). Add the codes your organisation uses for national security,
+    /// custody or notification disclosures.
     pub excluded_purposes: BTreeSet<String>,
     /// Leave out disclosures made under an authorization (§164.508). Default true.
     pub exclude_authorized: bool,
@@ -44,10 +68,7 @@ pub struct AccountingPolicy {
 impl Default for AccountingPolicy {
     fn default() -> Self {
         Self {
-            excluded_purposes: ["TREAT", "ETREAT", "HPAYMT", "HOPERAT"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            excluded_purposes: TPO_PURPOSES.iter().map(|c| c.to_string()).collect(),
             exclude_authorized: true,
             exclude_to_individual: true,
             exclude_limited_data_set: true,
@@ -291,6 +312,12 @@ pub fn purpose_statement(codes: &[String]) -> String {
                 "THREAT" => "to avert a serious threat to health or safety",
                 "LAW" | "HLAW" => "law enforcement",
                 "HOVRSIGHT" | "OVRSIGHT" => "health oversight",
+                "DONAT" => "organ, eye or tissue donation",
+                "HDECD" => "matters concerning a deceased person",
+                "GOV" => "government functions",
+                "HCOMPL" => "compliance with a legal mandate",
+                "HPRGRP" => "health program reporting",
+                "MILCDM" | "MILDCRG" => "military command or discharge",
                 _ => return c.clone(),
             };
             format!("{text} ({c})")
@@ -706,6 +733,69 @@ mod tests {
             ..r.clone()
         };
         assert!(empty.repeated().is_empty());
+    }
+
+    /// The default exclusions cover treatment, payment and operations with their v3
+    /// PurposeOfUse specializations (THO v3-ActReason), not only the three top codes; the
+    /// specializations that name a §164.512 disclosure stay accounted.
+    #[test]
+    fn tpo_specializations_are_excluded_and_512_purposes_accounted() {
+        let req = AccountingRequest::new("p1", at(2026, 11, 28));
+        let accounted = |purpose: &str| {
+            let r = disclosure(at(2026, 1, 1), Recipient::new("Someone"), purpose);
+            account([&r], &req, &AccountingPolicy::default())
+                .entries
+                .len()
+                == 1
+        };
+        let treatment = [
+            "TREAT", "CLINTRL", "COC", "ETREAT", "BTG", "ERTREAT", "POPHLTH",
+        ];
+        let payment = [
+            "HPAYMT", "CLMATTCH", "COVAUTH", "COVERAGE", "ELIGDTRM", "ELIGVER", "ENROLLM",
+            "REMITADV",
+        ];
+        let operations = [
+            "HOPERAT",
+            "CAREMGT",
+            "FRAUD",
+            "HACCRED",
+            "HDIRECT",
+            "HDM",
+            "HOUTCOMS",
+            "HQUALIMP",
+            "HSYSADMIN",
+            "LABELING",
+            "METAMGT",
+            "MEMADMIN",
+            "PATADMIN",
+            "PATSFTY",
+            "PERFMSR",
+            "RECORDMGT",
+            "SYSDEV",
+            "HTEST",
+            "TRAIN",
+        ];
+        for code in treatment.iter().chain(&payment).chain(&operations) {
+            assert!(
+                !accounted(code),
+                "{code} is treatment, payment or operations"
+            );
+        }
+        // Filed under operations or payment in v3, but disclosures §164.512 lists: organ
+        // donation (h), decedents (g), judicial proceedings (e), armed forces (k)(1),
+        // required by law or oversight (a), (d).
+        for code in [
+            "DONAT", "HDECD", "HLEGAL", "MILCDM", "MILDCRG", "GOV", "HCOMPL", "HPRGRP", "PUBHLTH",
+            "HRESCH", "THREAT",
+        ] {
+            assert!(accounted(code), "{code} must be accounted");
+        }
+        // Their entries state the purpose in words, not a bare code ((b)(2)(iv)).
+        assert_eq!(
+            purpose_statement(&["DONAT".into(), "MILDCRG".into()]),
+            "organ, eye or tissue donation (DONAT); military command or discharge (MILDCRG)"
+        );
     }
 
     #[test]
