@@ -16,6 +16,7 @@
 //! assert!(cache.refresh_due(now.plus(301)).is_some());
 //! ```
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
@@ -49,7 +50,8 @@ pub enum JwksError {
     /// Not a strict-JSON object with a `keys` array, or more than [`MAX_KEYS`] keys.
     #[error("malformed JWKS document")]
     Malformed,
-    /// The refresh ticket is stale (another refresh completed since).
+    /// The refresh ticket is stale (another refresh completed since, or it was abandoned after
+    /// the fetch timeout) or belongs to another cache.
     #[error("stale refresh ticket")]
     StaleTicket,
 }
@@ -184,6 +186,8 @@ pub enum RefreshReason {
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "complete or fail the refresh, or the next one waits for the fetch timeout"]
 pub struct RefreshTicket {
+    /// The cache that issued it: a ticket completes only its own cache's fetch.
+    cache: u64,
     generation: u64,
     /// Why the fetch is due.
     pub reason: RefreshReason,
@@ -206,14 +210,22 @@ struct State {
 /// A key set for one issuer, with its refresh policy. Safe to share between threads.
 #[derive(Debug)]
 pub struct KeyCache {
+    id: u64,
     policy: KeyCachePolicy,
     state: RwLock<State>,
+}
+
+/// A process-unique id for each cache, so that a ticket names the cache it belongs to.
+fn next_cache_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl KeyCache {
     /// An empty cache: the first [`KeyCache::refresh_due`] says [`RefreshReason::Initial`].
     pub fn new(policy: KeyCachePolicy) -> KeyCache {
         KeyCache {
+            id: next_cache_id(),
             policy,
             state: RwLock::new(State::default()),
         }
@@ -227,6 +239,7 @@ impl KeyCache {
             ..State::default()
         };
         KeyCache {
+            id: next_cache_id(),
             policy: KeyCachePolicy::default(),
             state: RwLock::new(state),
         }
@@ -336,6 +349,11 @@ impl KeyCache {
         None
     }
 
+    /// Whether `ticket` is this cache's fetch in flight.
+    fn holds(&self, s: &State, ticket: &RefreshTicket) -> bool {
+        ticket.cache == self.id && s.in_flight.map(|(g, _)| g) == Some(ticket.generation)
+    }
+
     /// Claims the refresh if one is due: at most one caller holds a ticket at a time.
     pub fn begin_refresh(&self, now: UnixTime) -> Option<RefreshTicket> {
         let mut s = self.write();
@@ -347,12 +365,14 @@ impl KeyCache {
         }
         s.unknown_kid_at = None;
         Some(RefreshTicket {
+            cache: self.id,
             generation: s.generation,
             reason,
         })
     }
 
-    /// Installs a fetched document. `cache_control` is the response's `Cache-Control` header;
+    /// Installs a fetched document for `ticket`, which must come from this cache (else
+    /// [`JwksError::StaleTicket`]). `cache_control` is the response's `Cache-Control` header;
     /// its `max-age` (clamped) sets the lifetime. Keys missing from the new set stay usable for
     /// the rotation grace. A malformed document leaves the old set in place.
     pub fn complete_refresh(
@@ -364,7 +384,7 @@ impl KeyCache {
     ) -> Result<(), JwksError> {
         let parsed = JwkSet::parse(document);
         let mut s = self.write();
-        if s.in_flight.map(|(g, _)| g) != Some(ticket.generation) {
+        if !self.holds(&s, &ticket) {
             return Err(JwksError::StaleTicket);
         }
         s.in_flight = None;
@@ -398,7 +418,7 @@ impl KeyCache {
     /// attempt waits [`KeyCachePolicy::retry_after_failure`].
     pub fn fail_refresh(&self, ticket: RefreshTicket, now: UnixTime) {
         let mut s = self.write();
-        if s.in_flight.map(|(g, _)| g) == Some(ticket.generation) {
+        if self.holds(&s, &ticket) {
             s.in_flight = None;
             s.retry_not_before = Some(now.plus(self.policy.retry_after_failure));
         }

@@ -235,3 +235,55 @@ fn stale_and_abandoned_tickets() {
         .complete_refresh(t2, &jwks(&[&k1]), None, T0.plus(31))
         .is_ok());
 }
+
+#[test]
+fn a_ticket_completes_only_the_cache_that_issued_it() {
+    // Two issuers' caches both hand out their first ticket: a host that mixes them up must not
+    // install one authorization server's keys as the other's.
+    let a = KeyCache::new(KeyCachePolicy::default());
+    let b = KeyCache::new(KeyCachePolicy::default());
+    let from_a = a.begin_refresh(T0).unwrap();
+    let from_b = b.begin_refresh(T0).unwrap();
+    let a_keys = jwks(&[&TestKey::new(Algorithm::ES256)]);
+    assert_eq!(
+        b.complete_refresh(from_a, &a_keys, None, T0),
+        Err(JwksError::StaleTicket)
+    );
+    assert!(b.current(T0).is_none());
+    // b's own ticket still completes.
+    let b_keys = jwks(&[&TestKey::new(Algorithm::RS256)]);
+    assert!(b.complete_refresh(from_b, &b_keys, None, T0).is_ok());
+}
+
+#[test]
+fn the_validator_hands_each_fetch_back_to_its_issuer() {
+    const ISS2: &str = "https://other-as.example.org";
+    let v = Validator::new([
+        IssuerConfig::new(ISS, AUD).jwks_uri("https://as.example.org/jwks"),
+        IssuerConfig::new(ISS2, AUD).jwks_uri("https://other-as.example.org/jwks"),
+    ])
+    .unwrap();
+    let first = TestIssuer::with_key(ISS, AUD, TestKey::new(Algorithm::RS256));
+    let second = TestIssuer::with_key(ISS2, AUD, TestKey::new(Algorithm::ES256));
+    for fetch in v.refreshes_due(T0) {
+        let keys = if fetch.issuer == ISS {
+            first.key()
+        } else {
+            second.key()
+        };
+        v.complete_refresh(fetch, &jwks(&[keys]), Some("max-age=600"), T0)
+            .unwrap();
+    }
+    assert!(v.validate(&first.token(T0).sign(), T0).is_ok());
+    assert!(v.validate(&second.token(T0).sign(), T0).is_ok());
+
+    // A failed fetch leaves the keys in place and waits before the next attempt.
+    let later = T0.plus(600);
+    let due = v.refreshes_due(later);
+    assert_eq!(due.len(), 2);
+    for fetch in due {
+        v.fail_refresh(fetch, later);
+    }
+    assert!(v.refreshes_due(later.plus(29)).is_empty());
+    assert!(v.validate(&first.token(later).sign(), later).is_ok());
+}

@@ -290,7 +290,7 @@ pub struct KeyFetch {
     pub issuer: String,
     /// Its configured `jwks_uri`, if any.
     pub jwks_uri: Option<String>,
-    /// The ticket to hand back with the result.
+    /// The ticket to hand back with the result ([`Validator::complete_refresh`]).
     pub ticket: crate::jwks::RefreshTicket,
 }
 
@@ -371,7 +371,61 @@ impl Validator {
             .map(|i| &i.keys)
     }
 
-    /// Claims every key-set fetch that is due now (at most one ticket per issuer at a time).
+    /// Claims every key-set fetch that is due now (at most one ticket per issuer at a time):
+    /// the first load of an issuer configured with a [`jwks_uri`](IssuerConfig::jwks_uri),
+    /// an expired set, or a token naming a key the set lacks (a rotation). The host fetches
+    /// each [`KeyFetch::jwks_uri`] and hands the result back with
+    /// [`complete_refresh`](Self::complete_refresh) or [`fail_refresh`](Self::fail_refresh).
+    /// Issuers configured with a fixed [`jwks`](IssuerConfig::jwks) never ask.
+    ///
+    /// Until the first fetch completes, that issuer's tokens are refused as
+    /// [`TokenError::UnknownKey`]: run the refresh once before serving. A token refused for an
+    /// unknown `kid` makes a refresh due (at most once per
+    /// [`unknown_kid_cooldown`](KeyCachePolicy::unknown_kid_cooldown)); keys that leave the
+    /// set stay usable for the [`rotation_grace`](KeyCachePolicy::rotation_grace).
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use smart_auth::jose::Algorithm;
+    /// use smart_auth::testing::{TestIssuer, TestKey};
+    /// use smart_auth::{IssuerConfig, TokenError, UnixTime, Validator};
+    ///
+    /// let (iss, aud) = ("https://auth.example.org", "https://fhir.example.org/r4");
+    /// let validator = Validator::new([
+    ///     IssuerConfig::new(iss, aud).jwks_uri("https://auth.example.org/jwks.json"),
+    /// ])?;
+    /// // The host's refresh loop; `fetch` stands for its HTTP client (body, Cache-Control).
+    /// let refresh = |now, keys: &TestKey| -> Result<(), Box<dyn std::error::Error>> {
+    ///     for due in validator.refreshes_due(now) {
+    ///         let jwks = format!(r#"{{"keys":[{}]}}"#, keys.public_jwk_json());
+    ///         let fetch = |_uri: Option<&str>| Ok::<_, std::io::Error>((jwks.clone(), "max-age=600"));
+    ///         match fetch(due.jwks_uri.as_deref()) {
+    ///             Ok((body, cache_control)) => {
+    ///                 validator.complete_refresh(due, body.as_bytes(), Some(cache_control), now)?
+    ///             }
+    ///             Err(_) => validator.fail_refresh(due, now),
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// };
+    ///
+    /// let now = UnixTime::from_secs(1_767_225_600);
+    /// refresh(now, &TestKey::new(Algorithm::RS256))?; // before serving
+    /// let old = TestIssuer::with_key(iss, aud, TestKey::new(Algorithm::RS256));
+    /// assert!(validator.validate(&old.token(now).sign(), now).is_ok());
+    ///
+    /// // The authorization server rotates to a new key: its first token names an unknown
+    /// // `kid` and is refused, which makes a refresh due.
+    /// let new = TestIssuer::with_key(iss, aud, TestKey::alternate(Algorithm::RS256));
+    /// let token = new.token(now).sign();
+    /// assert_eq!(validator.validate(&token, now), Err(TokenError::UnknownKey));
+    /// refresh(now, &TestKey::alternate(Algorithm::RS256))?;
+    /// assert!(validator.validate(&token, now).is_ok());
+    /// // Tokens signed with the old key still validate during the rotation grace.
+    /// assert!(validator.validate(&old.token(now).sign(), now.plus(60)).is_ok());
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn refreshes_due(&self, now: UnixTime) -> Vec<KeyFetch> {
         self.issuers
             .iter()
@@ -383,6 +437,32 @@ impl Validator {
                 })
             })
             .collect()
+    }
+
+    /// Installs the key set the host fetched for `fetch` (from
+    /// [`refreshes_due`](Self::refreshes_due)) in that issuer's key cache: `document` is the
+    /// response body, `cache_control` its `Cache-Control` header, whose `max-age` (clamped)
+    /// sets the set's lifetime. A malformed document leaves the old set in place (see
+    /// [`KeyCache::complete_refresh`]).
+    pub fn complete_refresh(
+        &self,
+        fetch: KeyFetch,
+        document: &[u8],
+        cache_control: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), crate::jwks::JwksError> {
+        match self.key_cache(&fetch.issuer) {
+            Some(keys) => keys.complete_refresh(fetch.ticket, document, cache_control, now),
+            None => Err(crate::jwks::JwksError::StaleTicket),
+        }
+    }
+
+    /// Records that the fetch for `fetch` failed: the issuer's old set stays in use (up to the
+    /// outage grace) and the next attempt waits (see [`KeyCache::fail_refresh`]).
+    pub fn fail_refresh(&self, fetch: KeyFetch, now: UnixTime) {
+        if let Some(keys) = self.key_cache(&fetch.issuer) {
+            keys.fail_refresh(fetch.ticket, now);
+        }
     }
 
     /// Validates a bearer JWT access token at time `now`.
