@@ -45,6 +45,14 @@ pub enum CheckpointError {
     /// No signature from any known key is present.
     #[error("no signature from a known key")]
     NoKnownSignature,
+    /// The checkpoint is of another log: its origin line is not the one expected.
+    #[error("checkpoint is of log {found:?}, not {expected:?}")]
+    WrongOrigin {
+        /// The origin the checkpoint was checked against.
+        expected: String,
+        /// The origin line it carries.
+        found: String,
+    },
 }
 
 /// A log's state at one moment: what is signed.
@@ -75,6 +83,20 @@ impl Checkpoint {
             s.push('\n');
         }
         s
+    }
+
+    /// Requires the origin line to be `expected`. A key may sign for several logs, so a valid
+    /// signature alone does not say which log a checkpoint is of (tlog-checkpoint: the origin
+    /// is checked against the log the verifier expects).
+    pub fn check_origin(&self, expected: &str) -> Result<(), CheckpointError> {
+        if self.origin == expected {
+            Ok(())
+        } else {
+            Err(CheckpointError::WrongOrigin {
+                expected: expected.to_owned(),
+                found: self.origin.clone(),
+            })
+        }
     }
 
     /// Parses a checkpoint body (the text of a note, signatures removed).

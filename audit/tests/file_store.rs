@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use fhir_audit::checkpoint::CheckpointError;
 use fhir_audit::store::file::{checkpoint_path, verify_file, FileStore, FileStoreConfig};
 use fhir_audit::store::{Ack, AuditSink, StoreError};
 use fhir_audit::VerifyOptions;
@@ -197,6 +198,33 @@ fn reopening_continues_the_same_tree() {
         .unwrap()
         .verify(&old.checkpoint.root, &new.checkpoint.root)
         .unwrap();
+}
+
+#[test]
+fn a_log_of_another_origin_is_refused_even_under_the_same_key() {
+    // One key may sign for several logs: its signature alone does not say which log a
+    // checkpoint is of, and resuming would sign this log's history under the wrong name.
+    let (_dir, path, store) = anchored_log(3);
+    drop(store);
+    let err = FileStore::open(
+        &path,
+        signer(),
+        clock(),
+        FileStoreConfig::new("audit.test/other"),
+    )
+    .map(drop)
+    .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StoreError::Checkpoint(CheckpointError::WrongOrigin { expected, found })
+                if expected == "audit.test/other" && found == ORIGIN
+        ),
+        "{err}"
+    );
+    // Under its own origin it still opens.
+    let (_, rec) = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    assert_eq!(rec.records, 3);
 }
 
 #[test]

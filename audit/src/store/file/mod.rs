@@ -24,7 +24,8 @@
 //!
 //! On open, recovery cuts a torn tail (an incomplete or damaged frame after the last
 //! checkpoint, left by a crash mid-append) from both files and checks the surviving records
-//! against the last checkpoint, which must verify with the store's own key. A log that does
+//! against the last checkpoint, which must verify with the store's own key and carry the
+//! store's origin (a key may sign for several logs). A log that does
 //! not match its checkpoint, or is shorter than it, is refused: the store never signs a
 //! checkpoint inconsistent with an earlier one. So is one with an intact frame out of order
 //! (a record dropped, inserted or moved), which no crash leaves.
@@ -244,7 +245,7 @@ impl FileStore {
     /// device, a FIFO, a directory), with [`StoreError::Tampered`] when the checkpoint file is damaged, missing or
     /// without a checkpoint while the log holds records, with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
     /// does not match its last checkpoint or holds a record out of order, and with [`StoreError::Checkpoint`] when that
-    /// checkpoint is not signed by `signer`'s key.
+    /// checkpoint is not signed by `signer`'s key or is of another origin than `config`'s.
     pub fn open(
         path: impl AsRef<Path>,
         signer: NoteSigner,
@@ -288,6 +289,7 @@ impl FileStore {
             Some(Err(e)) => return Err(StoreError::Checkpoint(e.clone())),
             Some(Ok(c)) => {
                 c.verify(&keys)?;
+                c.checkpoint.check_origin(&config.origin)?;
                 Some(c.clone())
             }
         };
