@@ -106,8 +106,15 @@ impl SecureFhir {
         Ok(self)
     }
 
-    /// Installs a new validator (after the host fetched new keys; see
-    /// [`Validator::refreshes_due`]). Requests in flight finish with the old one.
+    /// Installs a new validator (other issuers, another configuration). Requests in flight
+    /// finish with the old one.
+    ///
+    /// Key rotation needs no new validator: issuers configured with a `jwks_uri` refresh their
+    /// keys in place through [`validator`](Self::validator) (see there), keeping the rotation
+    /// grace, the refresh schedule and the token cache. A replacement starts with none of
+    /// them: a `jwks_uri` issuer refuses every token until its first fetch completes, and one
+    /// given a fixed key set drops the old keys at once (tokens signed just before the
+    /// rotation fail).
     pub fn replace_validator(&self, validator: Validator) {
         if let Ok(mut v) = self.validator.write() {
             *v = Arc::new(validator);
@@ -129,7 +136,28 @@ impl SecureFhir {
         &self.realm
     }
 
-    /// The validator in use (for the host's key refreshes: [`Validator::refreshes_due`]).
+    /// The validator in use, for the host's key refreshes ([`Validator::refreshes_due`]),
+    /// which update it in place:
+    ///
+    /// ```
+    /// use secure_fhir::SecureFhir;
+    /// use smart_auth::decision::DecisionPolicy;
+    /// use smart_auth::{IssuerConfig, UnixTime, Validator};
+    ///
+    /// let validator = Validator::new([IssuerConfig::new("https://auth.example.org", "https://fhir.example.org/fhir")
+    ///     .jwks_uri("https://auth.example.org/jwks.json")])?;
+    /// let facade = SecureFhir::new(validator, DecisionPolicy::default(), "/fhir");
+    ///
+    /// // The host's refresh task, run at start and then every few seconds.
+    /// let now = UnixTime::from_secs(1_767_225_600);
+    /// for fetch in facade.validator().refreshes_due(now) {
+    ///     // GET fetch.jwks_uri with the host's HTTP client; here, the document it returned.
+    ///     let body = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    ///     facade.validator().complete_refresh(fetch, body, Some("max-age=300"), now)?;
+    /// }
+    /// assert!(facade.validator().refreshes_due(now).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn validator(&self) -> Arc<Validator> {
         match self.validator.read() {
             Ok(v) => Arc::clone(&v),
@@ -240,6 +268,52 @@ impl SecureFhir {
 impl SecureFhir {
     /// Decides one entry of a batch or transaction as the equivalent standalone request, under
     /// the token of the Bundle's request (SMART: every entry is authorized on its own).
+    ///
+    /// This decides the entry's request line only. The host still checks what the entry
+    /// touches, as for a standalone request: a write entry's resource and the stored version
+    /// with [`Authorized::check_write`], a read's result with [`Authorized::check_resource`].
+    /// In a transaction, one refused entry must refuse the whole Bundle before anything is
+    /// written. ([`Authorizer::decide_bundle`](smart_auth::decision::Authorizer::decide_bundle)
+    /// decides a whole Bundle at once, with the transaction rule and the entries' bodies
+    /// checked.)
+    ///
+    /// ```
+    /// use secure_fhir::SecureFhir;
+    /// use smart_auth::decision::DecisionPolicy;
+    /// use smart_auth::request::FhirRequest;
+    /// use smart_auth::testing::TestIssuer;
+    /// use smart_auth::UnixTime;
+    ///
+    /// let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
+    /// let facade = SecureFhir::new(issuer.validator(), DecisionPolicy::default(), "/fhir");
+    /// let now = UnixTime::from_secs(1_767_225_600);
+    /// let token = issuer.token(now).scope("patient/Patient.r patient/Observation.rs").patient("123").sign();
+    /// let body = br#"{"resourceType":"Bundle","type":"batch","entry":[
+    ///     {"request":{"method":"GET","url":"Observation?code=8867-4"}},
+    ///     {"request":{"method":"GET","url":"Patient/456"}}]}"#;
+    /// let (parts, ()) = http::Request::post("/fhir")
+    ///     .header("authorization", format!("Bearer {token}"))
+    ///     .header("content-type", "application/fhir+json")
+    ///     .body(())?
+    ///     .into_parts();
+    /// let batch = facade.authorize(&parts, body, now).expect("a batch may be posted");
+    ///
+    /// let fhir_types::Resource::Bundle(bundle) = fhir_types::json::parse_resource(body)? else {
+    ///     unreachable!()
+    /// };
+    /// let mut answers = Vec::new();
+    /// for entry in &bundle.entry {
+    ///     let request = entry.request.as_ref().expect("checked by the host: 400 otherwise");
+    ///     let method = http::Method::from_bytes(request.method.as_str().unwrap_or("").as_bytes())?;
+    ///     let decided = FhirRequest::from_entry(&method, request.url.as_str().unwrap_or(""), None)
+    ///         .map_err(|_| ())
+    ///         .and_then(|entry| facade.authorize_entry(&batch, entry).map_err(|_| ()));
+    ///     answers.push(decided.map(|a| a.narrowing().is_some()));
+    /// }
+    /// // The search runs narrowed to Patient/123; another patient's record is a 404 entry.
+    /// assert_eq!(answers, [Ok(true), Err(())]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn authorize_entry(
         &self,
         bundle: &Authorized,

@@ -20,6 +20,11 @@
 //! [`smart_auth::Validator`], records go out as values. Behind the `tower` feature,
 //! `layer::SecureFhirLayer` runs step 1 and 3 as a `tower::Layer`.
 //!
+//! The example mints its token with `smart_auth::testing::TestIssuer`, from smart-auth's
+//! `testing` feature: enable it in your `[dev-dependencies]` only (its signing keys are
+//! public). In production the validator trusts your authorization server's keys
+//! ([`SecureFhir::validator`] shows the refresh loop).
+//!
 //! ```
 //! use secure_fhir::SecureFhir;
 //! use smart_auth::decision::DecisionPolicy;
