@@ -58,11 +58,18 @@
 //! );
 //! assert!(report.is_ok());
 //!
-//! // Render it as BALP AuditEvents (here: IHE.BasicAudit.PatientQuery).
-//! let config = fhir_audit::render::RenderConfig::new("Device/secure-fhir");
+//! // Render it as BALP AuditEvents (here: IHE.BasicAudit.PatientQuery). BALP requires the
+//! // server's network address (and the client's): without it no profile is claimed.
+//! let config = fhir_audit::render::RenderConfig::new("Device/secure-fhir")
+//!     .server_address("fhir.example.org");
 //! let events = fhir_audit::render::to_audit_events(&record, &config);
 //! assert_eq!(events.len(), 1);
 //! assert_eq!(events[0].action.as_ref().and_then(|a| a.as_str()), Some("E"));
+//! let profile = &events[0].meta.as_ref().unwrap().profile[0];
+//! assert_eq!(
+//!     profile.as_str(),
+//!     Some("https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientQuery")
+//! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -57,6 +57,8 @@ pub struct RenderConfig {
 
 impl RenderConfig {
     /// A configuration for the system `observer` (a reference such as `Device/fhir-server`).
+    /// Add [`server_address`](Self::server_address): BALP requires it, and without it no
+    /// event claims a BALP profile.
     pub fn new(observer: impl Into<String>) -> Self {
         Self {
             observer: observer.into(),
