@@ -22,9 +22,18 @@
 //! let client = validator.validate(&assertion, &replay, now).unwrap();
 //! assert_eq!(client.client_id, "app-1");
 //! // The same assertion again is a replay.
-//! assert!(validator.validate(&assertion, &replay, now).is_err());
+//! let err = validator.validate(&assertion, &replay, now).unwrap_err();
+//!
+//! // The token endpoint answers every failure the same way (RFC 6749 §5.2): 401 (or 400)
+//! // with `{"error": "invalid_client"}`, and logs the precise reason.
+//! assert_eq!(err.oauth_error(), "invalid_client");
+//! assert_eq!(err.reason(), "replayed");
 //! # }
 //! ```
+//!
+//! A refused assertion is answered with [`TokenError::oauth_error`], never with
+//! [`TokenError::challenge`] or [`TokenError::status`]: those are a resource server's answers
+//! to an access token (a replayed assertion would read as a DPoP proof error there).
 
 use std::collections::HashMap;
 

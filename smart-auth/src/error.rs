@@ -272,8 +272,8 @@ impl TokenError {
         }
     }
 
-    /// The HTTP status for the response: 401 unless the request was malformed (400) or the
-    /// scope is insufficient (403).
+    /// The HTTP status of a resource server's response: 401 unless the request was malformed
+    /// (400) or the scope is insufficient (403).
     pub const fn status(&self) -> StatusCode {
         match self.challenge_error() {
             None => StatusCode::UNAUTHORIZED,
@@ -287,7 +287,10 @@ impl TokenError {
         "invalid_client"
     }
 
-    /// The `WWW-Authenticate` challenge for this error with the `Bearer` scheme.
+    /// The `WWW-Authenticate` challenge a resource server sends for this error: the `Bearer`
+    /// scheme, or `DPoP` for a DPoP proof error (`invalid_dpop_proof`, which a replayed `jti`
+    /// is, and `use_dpop_nonce`). Token endpoints answer client-assertion failures with
+    /// [`oauth_error`](Self::oauth_error) instead.
     pub fn challenge(&self) -> Challenge {
         let c = Challenge::bearer();
         match self.challenge_error() {
