@@ -204,11 +204,7 @@ impl SecureFhir {
             (_, None) => Err(TokenError::UnsupportedConfirmation),
         }
         .map_err(|e| reject(&e))?;
-        if self
-            .revocation
-            .as_ref()
-            .is_some_and(|r| r.is_revoked(&context))
-        {
+        if self.is_revoked(&context) {
             return Err(reject(&TokenError::Inactive));
         }
         Ok(context)
@@ -227,21 +223,89 @@ impl SecureFhir {
         body: &[u8],
         now: UnixTime,
     ) -> Result<Authorized, Rejected> {
-        let rejected = |rejection: Rejection,
-                        context: Option<Arc<AccessContext>>,
-                        request: Option<FhirRequest>| {
-            Rejected {
-                rejection,
-                context,
-                request: request.map(Box::new),
-            }
-        };
         self.limits
             .check_head(parts)
             .map_err(|r| rejected(r, None, None))?;
         let context = self
             .authenticate_shared(parts, now)
             .map_err(|r| rejected(r, None, None))?;
+        self.decide(parts, body, context)
+    }
+
+    /// As [`authorize`](Self::authorize), for an access context the host obtained itself: an
+    /// opaque token checked through RFC 7662 introspection
+    /// ([`Introspector::parse_response`](smart_auth::introspection::Introspector::parse_response),
+    /// with an [`IntrospectionCache`](smart_auth::introspection::IntrospectionCache)). The
+    /// request's credential is not looked at; the limits, the
+    /// [revocation check](Self::with_revocation_check), the classification and the decision
+    /// run as in `authorize`. A context past its `exp` is refused as expired, and a
+    /// sender-constrained one (`cnf`) as presented without its proof, as a bearer token would
+    /// be.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use secure_fhir::SecureFhir;
+    /// use smart_auth::bearer::extract_from_parts;
+    /// use smart_auth::decision::DecisionPolicy;
+    /// use smart_auth::introspection::{request_body, Introspector};
+    /// use smart_auth::{IssuerConfig, UnixTime, Validator};
+    ///
+    /// let (iss, aud) = ("https://auth.example.org", "https://fhir.example.org/fhir");
+    /// let facade = SecureFhir::new(Validator::new([IssuerConfig::new(iss, aud)])?, DecisionPolicy::default(), "/fhir");
+    /// let introspector = Introspector::new(iss, aud);
+    /// let now = UnixTime::from_secs(1_767_225_600);
+    ///
+    /// let (parts, ()) = http::Request::get("/fhir/Observation?code=8867-4")
+    ///     .header("authorization", "Bearer opaque-7Hq2")
+    ///     .body(())?
+    ///     .into_parts();
+    /// let token = extract_from_parts(&parts)?.token();
+    /// // The host POSTs request_body(token, ..) to the introspection endpoint; this came back.
+    /// assert_eq!(request_body(token, None), "token=opaque-7Hq2");
+    /// let answer = br#"{"active":true,"scope":"patient/Observation.rs","client_id":"app",
+    ///                   "exp":1767225900,"patient":"123"}"#;
+    /// let context = Arc::new(introspector.parse_response(answer, now)?);
+    /// let authorized = facade.authorize_context(&parts, b"", context, now).expect("allowed");
+    /// assert_eq!(authorized.narrowing().unwrap().alternatives()[0].compartment().unwrap().id, "123");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authorize_context(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        context: Arc<AccessContext>,
+        now: UnixTime,
+    ) -> Result<Authorized, Rejected> {
+        self.limits
+            .check_head(parts)
+            .map_err(|r| rejected(r, None, None))?;
+        let refusal = if now.as_secs() >= context.expires_at {
+            Some(TokenError::Expired)
+        } else if let Some(cnf) = &context.confirmation {
+            Some(match cnf.get("jkt") {
+                Some(_) => TokenError::DpopRequired,
+                None => TokenError::CertificateMismatch,
+            })
+        } else if self.is_revoked(&context) {
+            Some(TokenError::Inactive)
+        } else {
+            None
+        };
+        if let Some(e) = refusal {
+            let r = Rejection::from_token_error(&e, &self.realm);
+            return Err(rejected(r, None, None));
+        }
+        self.decide(parts, body, context)
+    }
+
+    /// The back half of [`authorize`](Self::authorize), once the caller is known: body
+    /// limits, classification and decision.
+    fn decide(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        context: Arc<AccessContext>,
+    ) -> Result<Authorized, Rejected> {
         self.limits
             .check_body(parts, body)
             .map_err(|r| rejected(r, Some(context.clone()), None))?;
@@ -262,6 +326,25 @@ impl SecureFhir {
                 Ok(Authorized::new(context, request, permit, &self.realm))
             }
         }
+    }
+
+    fn is_revoked(&self, context: &AccessContext) -> bool {
+        self.revocation
+            .as_ref()
+            .is_some_and(|r| r.is_revoked(context))
+    }
+}
+
+/// A refusal with what is known of the request, for its audit record.
+fn rejected(
+    rejection: Rejection,
+    context: Option<Arc<AccessContext>>,
+    request: Option<FhirRequest>,
+) -> Rejected {
+    Rejected {
+        rejection,
+        context,
+        request: request.map(Box::new),
     }
 }
 

@@ -369,3 +369,84 @@ fn the_empty_search_policy_answers_the_same_empty_bundle_for_every_other_patient
     let bundle: serde_json::Value = serde_json::from_slice(a.body()).unwrap();
     assert_eq!(bundle["total"], 0);
 }
+
+/// An introspection answer (RFC 7662) for an opaque token, as the host's introspector parsed it.
+fn introspected(extra: serde_json::Value) -> std::sync::Arc<smart_auth::AccessContext> {
+    let mut answer = serde_json::json!({
+        "active": true, "scope": "launch/patient patient/Observation.rs", "client_id": "app",
+        "sub": "u-1", "exp": NOW + 300, "patient": "123", "aud": AUDIENCE,
+    });
+    answer
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let introspector = smart_auth::introspection::Introspector::new(ISSUER, AUDIENCE);
+    let body = answer.to_string();
+    std::sync::Arc::new(
+        introspector
+            .parse_constrained_response(body.as_bytes(), now())
+            .unwrap(),
+    )
+}
+
+#[test]
+fn an_introspected_context_is_decided_like_a_validated_token() {
+    let (_, facade) = setup();
+    let p = parts("GET", "/fhir/Observation?code=8867-4", &[]);
+    let ctx = introspected(serde_json::json!({}));
+    let ok = facade
+        .authorize_context(&p, b"", ctx.clone(), now())
+        .expect("allowed");
+    let narrowing = ok.narrowing().expect("narrowed to the launch patient");
+    assert_eq!(narrowing.alternatives()[0].compartment().unwrap().id, "123");
+
+    let p = parts("GET", "/fhir/Condition?code=x", &[]);
+    let refused = facade
+        .authorize_context(&p, b"", ctx.clone(), now())
+        .expect_err("ungranted type");
+    assert_eq!(refused.to_response().status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused.context().and_then(|c| c.subject()), Some("u-1"));
+
+    // The limits still apply first.
+    let long = format!("/fhir/Observation?code={}", "x".repeat(5000));
+    let refused = facade
+        .authorize_context(&parts("GET", &long, &[]), b"", ctx, now())
+        .expect_err("over the limits");
+    assert_eq!(refused.to_response().status(), StatusCode::URI_TOO_LONG);
+}
+
+#[test]
+fn an_introspected_context_is_refused_once_expired_revoked_or_bound() {
+    let p = parts("GET", "/fhir/Observation", &[]);
+    let (_, facade) = setup();
+    let expired = facade
+        .authorize_context(
+            &p,
+            b"",
+            introspected(serde_json::json!({})),
+            now().plus(301),
+        )
+        .expect_err("expired");
+    assert_eq!(expired.rejection().reason(), "expired");
+    assert_eq!(expired.to_response().status(), StatusCode::UNAUTHORIZED);
+
+    let bound = facade
+        .authorize_context(
+            &p,
+            b"",
+            introspected(
+                serde_json::json!({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
+            ),
+            now(),
+        )
+        .expect_err("a sender-constrained token needs its proof");
+    assert_eq!(bound.to_response().status(), StatusCode::UNAUTHORIZED);
+
+    let (_, facade) = setup();
+    let facade =
+        facade.with_revocation_check(|c: &smart_auth::AccessContext| c.subject() == Some("u-1"));
+    let revoked = facade
+        .authorize_context(&p, b"", introspected(serde_json::json!({})), now())
+        .expect_err("revoked");
+    assert_eq!(revoked.rejection().reason(), "inactive");
+}
