@@ -54,7 +54,11 @@
 //! let report = verify_log(
 //!     &log.to_log_file_bytes(),
 //!     &[],
-//!     &VerifyOptions { keys: vec![verifier], anchors: vec![checkpoint] },
+//!     &VerifyOptions {
+//!         keys: vec![verifier],
+//!         anchors: vec![checkpoint],
+//!         origin: Some("audit.example.org/log1".into()),
+//!     },
 //! );
 //! assert!(report.is_ok());
 //!

@@ -6,7 +6,8 @@
 //! 1. every frame's length and checksum (a flipped byte, a torn write);
 //! 2. that leaf indices run 0, 1, 2, … (a dropped, inserted or reordered record);
 //! 3. that the Merkle root of the first `n` records equals every checkpoint's root, signed by a
-//!    trusted key (a record rewritten with a recomputed checksum);
+//!    trusted key and, when [`VerifyOptions::origin`] is given, of that log (a record
+//!    rewritten with a recomputed checksum);
 //! 4. that no checkpoint, in the file or supplied from elsewhere ("anchors"), covers more
 //!    records than the log holds (truncation).
 //!
@@ -28,6 +29,23 @@ pub struct VerifyOptions {
     pub keys: Vec<NoteVerifier>,
     /// Checkpoints obtained from outside the log's storage (published copies, witnesses).
     pub anchors: Vec<SignedCheckpoint>,
+    /// The log's origin: when set, every checkpoint and anchor must carry it (a key may sign
+    /// for several logs, so its signature alone does not say which log a checkpoint is of).
+    pub origin: Option<String>,
+}
+
+impl VerifyOptions {
+    /// Checks one checkpoint: its signature against [`keys`](Self::keys) (when there are
+    /// any), then its origin against [`origin`](Self::origin) (when set).
+    fn check(&self, c: &SignedCheckpoint) -> Result<(), CheckpointError> {
+        if !self.keys.is_empty() {
+            c.verify(&self.keys)?;
+        }
+        match &self.origin {
+            Some(origin) => c.checkpoint.check_origin(origin),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The result of a verification.
@@ -367,11 +385,11 @@ pub(crate) struct CheckpointScan {
     pub torn: bool,
 }
 
-/// Scans a checkpoint file. With `keys`, also checks each note's signature against them (an
-/// empty list: not checked) and lists the results; without, keeps only the last note.
+/// Scans a checkpoint file. With `options`, also checks each note as they say (signature,
+/// origin) and lists the results; without, keeps only the last note.
 pub(crate) fn scan_checkpoints(
     mut r: impl BufRead,
-    keys: Option<&[NoteVerifier]>,
+    options: Option<&VerifyOptions>,
 ) -> io::Result<CheckpointScan> {
     let mut scan = CheckpointScan::default();
     let mut buf = Vec::new();
@@ -403,12 +421,10 @@ pub(crate) fn scan_checkpoints(
                 let parsed = std::str::from_utf8(note)
                     .map_err(|_| CheckpointError::Malformed("note is not UTF-8"))
                     .and_then(SignedCheckpoint::parse);
-                if let Some(keys) = keys {
+                if let Some(options) = options {
                     scan.checked
                         .push(parsed.as_ref().map_err(Clone::clone).and_then(|c| {
-                            if !keys.is_empty() {
-                                c.verify(keys)?;
-                            }
+                            options.check(c)?;
                             Ok((c.checkpoint.size, c.checkpoint.root))
                         }));
                 }
@@ -427,7 +443,7 @@ pub(crate) fn scan_checkpoints(
 
 /// Verifies a log and its checkpoint file, both given as bytes.
 pub fn verify_log(log: &[u8], checkpoints: &[u8], options: &VerifyOptions) -> VerifyReport {
-    let scans = scan_checkpoints(checkpoints, Some(&options.keys))
+    let scans = scan_checkpoints(checkpoints, Some(options))
         .and_then(|cps| Ok((scan_log(io::Cursor::new(log))?, cps)));
     match scans {
         Ok((scan, cps)) => verify_scans(&scan, &cps, options),
@@ -436,8 +452,8 @@ pub fn verify_log(log: &[u8], checkpoints: &[u8], options: &VerifyOptions) -> Ve
     }
 }
 
-/// Verifies a scanned log against its scanned checkpoint file (scanned with `options.keys`)
-/// and `options.anchors`.
+/// Verifies a scanned log against its scanned checkpoint file (scanned with `options`) and
+/// `options.anchors`.
 pub(crate) fn verify_scans(
     scan: &LogScan,
     cps: &CheckpointScan,
@@ -497,17 +513,15 @@ pub(crate) fn verify_scans(
 
     let mut anchors_matched = 0;
     for (position, anchor) in options.anchors.iter().enumerate() {
-        if !options.keys.is_empty() {
-            if let Err(error) = anchor.verify(&options.keys) {
-                problems.push(Problem {
-                    kind: ProblemKind::BadCheckpoint { position, error },
-                    first_bad_record: None,
-                    exact: false,
-                    last_possible: None,
-                    offset: None,
-                });
-                continue;
-            }
+        if let Err(error) = options.check(anchor) {
+            problems.push(Problem {
+                kind: ProblemKind::BadCheckpoint { position, error },
+                first_bad_record: None,
+                exact: false,
+                last_possible: None,
+                offset: None,
+            });
+            continue;
         }
         let cs = anchor.checkpoint.size;
         match check_against(scan, cs, &anchor.checkpoint.root, last_good.min(cs), true) {

@@ -12,12 +12,13 @@ use common::*;
 use fhir_audit::checkpoint::CheckpointError;
 use fhir_audit::store::file::{checkpoint_path, verify_file, FileStore, FileStoreConfig};
 use fhir_audit::store::{Ack, AuditSink, StoreError};
-use fhir_audit::VerifyOptions;
+use fhir_audit::{ProblemKind, VerifyOptions};
 
 fn options() -> VerifyOptions {
     VerifyOptions {
         keys: vec![signer().verifier()],
         anchors: vec![],
+        origin: Some(ORIGIN.into()),
     }
 }
 
@@ -225,6 +226,31 @@ fn a_log_of_another_origin_is_refused_even_under_the_same_key() {
     // Under its own origin it still opens.
     let (_, rec) = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
     assert_eq!(rec.records, 3);
+}
+
+#[test]
+fn verification_with_an_origin_refuses_checkpoints_and_anchors_of_another_log() {
+    let (_dir, path, store) = anchored_log(3);
+    let anchor = store.checkpoint().unwrap();
+    drop(store);
+    let with = |origin: Option<&str>| {
+        let options = VerifyOptions {
+            anchors: vec![anchor.clone()],
+            origin: origin.map(String::from),
+            ..options()
+        };
+        verify_file(&path, &options).unwrap()
+    };
+    assert!(with(Some(ORIGIN)).is_ok());
+    assert!(with(None).is_ok());
+    let other = with(Some("audit.test/other"));
+    assert!(!other.is_ok());
+    assert_eq!((other.checkpoints_matched, other.anchors_matched), (0, 0));
+    assert!(other.problems.iter().all(|p| matches!(
+        &p.kind,
+        ProblemKind::BadCheckpoint { error: CheckpointError::WrongOrigin { found, .. }, .. }
+            if found == ORIGIN
+    )));
 }
 
 #[test]

@@ -37,6 +37,7 @@ fn verify(path: &Path, anchor: Option<&SignedCheckpoint>) -> VerifyReport {
     let options = VerifyOptions {
         keys: vec![signer().verifier()],
         anchors: anchor.into_iter().cloned().collect(),
+        origin: Some(ORIGIN.into()),
     };
     verify_file(path, &options).unwrap()
 }
@@ -525,6 +526,7 @@ fn streamed_verification_agrees_with_verification_of_the_bytes() {
         let options = VerifyOptions {
             keys: vec![signer().verifier()],
             anchors: Vec::new(),
+            origin: Some(ORIGIN.into()),
         };
         let streamed = verify_file(&path, &options).unwrap();
         let whole = fhir_audit::verify_log(l, c, &options);

@@ -165,7 +165,12 @@ pub fn verify(log: &Path, pubkey: Option<&Path>, checkpoint: Option<&Path>) -> E
         }
     };
     let signed = !keys.is_empty();
-    let options = VerifyOptions { keys, anchors };
+    // The server's key may sign other logs too: their checkpoints do not vouch for this one.
+    let options = VerifyOptions {
+        keys,
+        anchors,
+        origin: Some(ORIGIN.to_owned()),
+    };
     let read = || match verify_file(log, &options) {
         Ok(r) => Some(r),
         Err(e) => {

@@ -7,7 +7,7 @@ mod server_support;
 
 use std::time::Duration;
 
-use server_support::{run, Server};
+use server_support::{run, Scratch, Server};
 
 /// Reads `Patient/example` tagged `request_id` and checks that its audit record is in the log
 /// file when the answer arrives; how long the read took.
@@ -61,6 +61,37 @@ fn verify(log: &std::path::Path, pubkey: Option<&std::path::Path>) -> (bool, Str
     }
     let (status, out, err) = run(&args);
     (status.success(), out, err)
+}
+
+/// A log of another origin signed with the trusted key (a key may sign for several logs) is
+/// not this server's log: `audit verify` refuses it; the same log under the server's origin
+/// passes.
+#[test]
+fn audit_verify_refuses_a_log_of_another_origin() {
+    use fhir_audit::checkpoint::NoteSigner;
+    use fhir_audit::store::file::{FileStore, FileStoreConfig};
+    use fhir_audit::store::Ack;
+
+    let dir = Scratch::new();
+    let signer = || NoteSigner::from_seed("secure-fhir-server/audit", &[5; 32]).unwrap();
+    let pubkey = dir.path("trusted.pub");
+    std::fs::write(&pubkey, signer().verifier().to_vkey()).unwrap();
+    let now = chrono::Utc::now();
+    let verify_log_of = |origin: &str| {
+        let log = dir.path(&format!("{}.log", origin.replace('/', "_")));
+        let clock: std::sync::Arc<dyn fhir_audit::Clock> = std::sync::Arc::new(move || now);
+        let (store, _) =
+            FileStore::open(&log, signer(), clock, FileStoreConfig::new(origin)).unwrap();
+        let record = fhir_audit::AuditRecord::rest(now, fhir_audit::Interaction::Read, None);
+        store.append(&record, Ack::Anchored).unwrap();
+        drop(store);
+        verify(&log, Some(&pubkey))
+    };
+    let (ok, out, err) = verify_log_of("secure-fhir-server/audit");
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = verify_log_of("elsewhere.example/log");
+    assert!(!ok, "another log's checkpoints must not vouch: {out}");
+    assert!(err.contains("elsewhere.example/log"), "{err}");
 }
 
 /// Runs a server, makes a few audited requests, stops it: the log and its key files stay.

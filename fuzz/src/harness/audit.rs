@@ -92,6 +92,7 @@ pub fn audit_log_tamper(data: &[u8]) {
     let options = VerifyOptions {
         keys: vec![reference.verifier.clone()],
         anchors: vec![reference.anchor.clone()],
+        origin: None,
     };
     let report = verify_log(&log, &[], &options);
     if log == reference.log {

@@ -183,7 +183,7 @@ pub fn verify_file(log: &Path, options: &VerifyOptions) -> std::io::Result<Verif
     // a log that grows meanwhile this reads every record they cover. The other way round, a
     // checkpoint written between the two reads would look like truncation.
     let cps = match open_regular(&checkpoint_path(log)) {
-        Ok((f, len)) => scan_checkpoints(read_from_start(&f, len)?, Some(&options.keys))?,
+        Ok((f, len)) => scan_checkpoints(read_from_start(&f, len)?, Some(options))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => CheckpointScan::default(),
         Err(e) => return Err(e),
     };
@@ -326,8 +326,9 @@ impl FileStore {
                 let options = VerifyOptions {
                     keys: keys.to_vec(),
                     anchors: Vec::new(),
+                    origin: Some(config.origin.clone()),
                 };
-                let all = scan_checkpoints(read_from_start(&checkpoints, cp_len)?, Some(&keys))?;
+                let all = scan_checkpoints(read_from_start(&checkpoints, cp_len)?, Some(&options))?;
                 let report = verify_scans(&scan, &all, &options);
                 let kind = ProblemKind::RootMismatch {
                     checkpoint_size: c.checkpoint.size,
