@@ -648,3 +648,41 @@ fn denials_carry_status_and_scope() {
     assert_eq!(d.bearer_error(), None);
     assert_eq!(d.issue_code(), "not-found");
 }
+
+#[test]
+fn a_host_rule_on_its_own_claim_is_testable_in_one_line() {
+    // A host's user policy reading an extension claim of the token (here `role`), as the
+    // validated context offers it (`AccessContext::claim`).
+    let policy = DecisionPolicy::default().with_user_policy(
+        |user: &smart_auth::decision::FhirUser, ctx: &smart_auth::AccessContext| match ctx
+            .claim("role")
+            .and_then(|r| r.as_str())
+        {
+            Some("records-officer") => UserAccess::Unrestricted,
+            _ if user.resource_type == fhir_types::ResourceType::Practitioner => {
+                UserAccess::Compartment(user.resource_type, user.id.clone())
+            }
+            _ => UserAccess::Deny,
+        },
+    );
+    let authorizer = Authorizer::new(policy);
+    let officer = || Case::new("user/Observation.rs").user("Practitioner/7");
+    assert_table(
+        &authorizer,
+        &[
+            officer()
+                .claim("role", "records-officer")
+                .request("GET Observation")
+                .expect(Allow),
+            officer()
+                .claim("role", "nurse")
+                .request("GET Observation")
+                .expect(Narrow),
+            officer().request("GET Observation").expect(Narrow),
+        ],
+    );
+    // The standard claims are there too, as a validator would give them.
+    let ctx = smart_auth::testing::policy::context("patient/*.rs", Some("123"), None);
+    assert_eq!(ctx.claim("patient"), Some(&"123".into()));
+    assert_eq!(ctx.claim("scope"), Some(&"patient/*.rs".into()));
+}

@@ -15,15 +15,27 @@ use std::fmt;
 
 use fhir_types::Resource;
 use http::Method;
+use serde_json::{Map, Value};
 
-use crate::context::{AccessContext, ContextClaims};
+use crate::context::{AccessContext, ContextClaims, RawClaims};
 use crate::decision::{Authorizer, Decision, Response};
 use crate::request::FhirRequest;
 use crate::scope::ScopeSet;
 
 /// An [`AccessContext`] as a validator would build it from these claims (issuer
-/// `https://as.example`, expiring in the far future).
+/// `https://as.example`, expiring in the far future); [`AccessContext::claim`] sees them too.
 pub fn context(scopes: &str, patient: Option<&str>, fhir_user: Option<&str>) -> AccessContext {
+    context_with_claims(scopes, patient, fhir_user, &Map::new())
+}
+
+/// As [`context`], with further claims (an authorization server's own, such as a role) for a
+/// host rule that reads them through [`AccessContext::claim`].
+pub fn context_with_claims(
+    scopes: &str,
+    patient: Option<&str>,
+    fhir_user: Option<&str>,
+    extra: &Map<String, Value>,
+) -> AccessContext {
     let claims = ContextClaims {
         issuer: "https://as.example",
         subject: Some("test-subject"),
@@ -32,6 +44,18 @@ pub fn context(scopes: &str, patient: Option<&str>, fhir_user: Option<&str>) -> 
         patient,
         ..ContextClaims::default()
     };
+    let mut raw = extra.clone();
+    raw.insert("iss".into(), claims.issuer.into());
+    raw.insert("sub".into(), "test-subject".into());
+    raw.insert("client_id".into(), "test-client".into());
+    raw.insert("scope".into(), scopes.into());
+    if let Some(p) = patient {
+        raw.insert("patient".into(), p.into());
+    }
+    if let Some(u) = fhir_user {
+        raw.insert("fhirUser".into(), u.into());
+    }
+    // The strings are copied, not spans of the raw claims: they stay valid as those change.
     AccessContext::new(
         &claims,
         "",
@@ -40,6 +64,7 @@ pub fn context(scopes: &str, patient: Option<&str>, fhir_user: Option<&str>) -> 
         i64::MAX,
         None,
     )
+    .with_raw_claims(RawClaims::from(raw))
 }
 
 /// Parses `"GET Observation/1"` or `"POST Observation/_search"` (path relative to the base,
@@ -125,6 +150,7 @@ pub struct Case {
     body: Option<Resource>,
     expect: Option<Expect>,
     visible: Option<Vec<String>>,
+    claims: Map<String, Value>,
 }
 
 impl Case {
@@ -139,6 +165,7 @@ impl Case {
             body: None,
             expect: None,
             visible: None,
+            claims: Map::new(),
         }
     }
 
@@ -168,6 +195,13 @@ impl Case {
         self
     }
 
+    /// Adds a claim of the token beyond the SMART ones (e.g. an authorization server's `role`),
+    /// for a host rule that reads it through [`AccessContext::claim`].
+    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Case {
+        self.claims.insert(name.to_owned(), value.into());
+        self
+    }
+
     /// Sets `fhirUser`.
     pub fn user(mut self, url: &str) -> Case {
         self.fhir_user = Some(url.to_owned());
@@ -186,14 +220,20 @@ impl Case {
         self
     }
 
-    /// Runs the case and reports what happened.
-    pub fn run(&self, authorizer: &Authorizer) -> Result<Outcome, String> {
-        let line = self.request.as_deref().ok_or("no request")?;
-        let ctx = context(
+    /// The access context of the case.
+    fn context(&self) -> AccessContext {
+        context_with_claims(
             &self.scopes,
             self.patient.as_deref(),
             self.fhir_user.as_deref(),
-        );
+            &self.claims,
+        )
+    }
+
+    /// Runs the case and reports what happened.
+    pub fn run(&self, authorizer: &Authorizer) -> Result<Outcome, String> {
+        let line = self.request.as_deref().ok_or("no request")?;
+        let ctx = self.context();
         let req = try_request(line)?;
         let decision = authorizer.decide(&ctx, &req);
         let Some(permit) = decision.permit() else {
@@ -218,11 +258,7 @@ impl Case {
     /// For a search case: what the permit lets through of all stored resources.
     pub fn visible(&self, authorizer: &Authorizer) -> Result<Vec<String>, String> {
         let line = self.request.as_deref().ok_or("no request")?;
-        let ctx = context(
-            &self.scopes,
-            self.patient.as_deref(),
-            self.fhir_user.as_deref(),
-        );
+        let ctx = self.context();
         let decision = authorizer.decide(&ctx, &try_request(line)?);
         let Some(permit) = decision.permit() else {
             return Ok(Vec::new());
@@ -285,6 +321,9 @@ impl fmt::Display for Case {
         }
         if let Some(u) = &self.fhir_user {
             write!(f, " fhirUser={u}")?;
+        }
+        for (name, value) in &self.claims {
+            write!(f, " {name}={value}")?;
         }
         write!(f, " {}", self.request.as_deref().unwrap_or("<no request>"))
     }
