@@ -38,6 +38,21 @@ impl UnixTime {
     }
 }
 
+/// The whole second of a `chrono` instant (earlier fractions are dropped), so that a host with
+/// one clock hands the same instant to the validator and to its audit records:
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use smart_auth::UnixTime;
+/// let recorded = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::milliseconds(999);
+/// assert_eq!(UnixTime::from(recorded), UnixTime::from_secs(1_767_225_600));
+/// ```
+impl From<chrono::DateTime<chrono::Utc>> for UnixTime {
+    fn from(t: chrono::DateTime<chrono::Utc>) -> UnixTime {
+        UnixTime(t.timestamp())
+    }
+}
+
 /// A source of the current time, for hosts that prefer to hand the validator a clock.
 pub trait Clock: Send + Sync {
     /// The current time.
