@@ -140,6 +140,44 @@ fn purposes_of_use(ctx: &AccessContext) -> Vec<String> {
 impl Authorized {
     /// The audit record of this request once the host has answered it with `status`, having
     /// returned or changed `resources` (`(type, id)`) of `patients` (logical ids).
+    ///
+    /// `patients` is the host's to find: the Patient compartments of what it returned or
+    /// changed ([`fhir_types::compartment::compartment_ids_at`]). Only when it is empty is the
+    /// token's launch patient recorded for a success; a `user/` or `system/` token has none,
+    /// so its reads would name no patient and be missing from every patient's accounting of
+    /// disclosures.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use fhir_types::compartment::{compartment_ids_at, CompartmentType};
+    /// use secure_fhir::audit::RequestInfo;
+    /// use secure_fhir::SecureFhir;
+    /// use smart_auth::decision::DecisionPolicy;
+    /// use smart_auth::testing::TestIssuer;
+    ///
+    /// let base = "https://fhir.example.org/fhir";
+    /// let issuer = TestIssuer::new("https://auth.example.org", base);
+    /// let facade = SecureFhir::new(issuer.validator(), DecisionPolicy::default().with_base_url(base), "/fhir");
+    /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    ///
+    /// // A backend service (no launch patient) reads an Observation.
+    /// let token = issuer.token(now.into()).scope("system/Observation.rs").sign();
+    /// let (parts, ()) = http::Request::get("/fhir/Observation/bp-1")
+    ///     .header("authorization", format!("Bearer {token}"))
+    ///     .body(())?
+    ///     .into_parts();
+    /// let authorized = facade.authorize(&parts, b"", now.into()).expect("allowed");
+    /// let stored = fhir_types::json::parse_resource(br#"{"resourceType":"Observation","id":"bp-1",
+    ///     "status":"final","code":{"text":"BP"},"subject":{"reference":"Patient/123"}}"#)?;
+    /// authorized.check_resource(&stored).expect("visible");
+    ///
+    /// let patients: Vec<String> =
+    ///     compartment_ids_at(CompartmentType::Patient, &stored, base).into_iter().collect();
+    /// let record = authorized.audit_record(now, &parts, b"", &RequestInfo::default(),
+    ///     http::StatusCode::OK, &[("Observation".into(), "bp-1".into())], &patients);
+    /// assert_eq!(record.patients, ["123"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn audit_record(
         &self,
