@@ -12,6 +12,8 @@
 //!    queries — or a [`Rejected`] one whose [`to_response`](Rejected::to_response) is a ready
 //!    `http::Response`: 400/401/403/404/413/414/415 with the RFC 6750 challenge and an
 //!    OperationOutcome that leaks nothing (diagnostics are `&'static str`: no echo of input).
+//!    For opaque tokens the host introspects itself (RFC 7662), [`SecureFhir::authorize_context`]
+//!    takes the access context instead of the credential.
 //! 2. The host runs the interaction with the narrowing, and checks what it returns.
 //! 3. [`Authorized::audit_record`] / [`Rejected::audit_record`] give the
 //!    [`fhir_audit::AuditRecord`] of every request, allowed or not, for the host's log.
