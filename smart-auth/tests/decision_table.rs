@@ -540,6 +540,45 @@ fn patient_user_history_follows_the_patient_history_policy() {
     );
 }
 
+/// `:missing` takes `true` or `false`, never a reference: it names no patient. Its value was
+/// read as a patient id, so `subject:missing=true` was refused as naming another patient
+/// (and passed for a launch patient whose id is `true`). The search is narrowed to the
+/// compartment like any criterion on the resource's own elements (a resource without a
+/// subject may still be in it, e.g. an Observation through `performer`); a value other than
+/// `true` or `false` is a malformed search.
+#[test]
+fn missing_modifier_names_no_patient() {
+    let a = Authorizer::default();
+    let obs = "patient/Observation.rs";
+    assert_table(
+        &a,
+        &[
+            p(obs, "GET Observation?subject:missing=true", Narrow),
+            p(obs, "GET Observation?subject:missing=false", Narrow),
+            p(obs, "GET Observation?patient:missing=true", Narrow),
+            p(
+                "patient/Patient.rs",
+                "GET Patient?_id:missing=false",
+                Narrow,
+            ),
+            Case::new(obs)
+                .patient("true")
+                .request("GET Observation?subject:missing=false")
+                .expect(Narrow),
+            p(
+                obs,
+                "GET Observation?subject:missing=Patient/456",
+                BadRequest,
+            ),
+            p(obs, "GET Observation?subject:missing=yes", BadRequest),
+            // Naming another patient is still refused as such.
+            p(obs, "GET Observation?subject=Patient/456", Forbidden),
+        ],
+    );
+    let malformed = p(obs, "GET Observation?subject:missing=1", BadRequest).run(&a);
+    assert_eq!(malformed.unwrap().reason, Some("unsupported_parameter"));
+}
+
 #[test]
 fn system_search_chains_need_search_on_traversed_types() {
     // A chain in a type-less search (`_type=`) evaluates criteria on the traversed type just

@@ -233,11 +233,24 @@ pub(super) fn check_params(permit: &Permit, ty: ResourceType, query: &Query) -> 
         if REFUSED_PARAMS.contains(&code) || (def.is_none() && !COMMON_PARAMS.contains(&code)) {
             return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
         }
+        if is_missing(p) {
+            // `true` or `false`, never a reference: it names no patient, and the narrowing
+            // confines what it matches like any criterion on the resource's own elements.
+            if !matches!(p.value.as_str(), "true" | "false") {
+                return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+            }
+            continue;
+        }
         if names_other_patient(permit, ty, p, def) {
             return Err(other_patient(permit));
         }
     }
     Ok(())
+}
+
+/// Whether the parameter is `<code>:missing` (FHIR R4 search.html, modifiers).
+fn is_missing(p: &SearchParam) -> bool {
+    !p.is_chained() && p.modifier() == Some("missing")
 }
 
 /// The types a reference parameter may point at.
