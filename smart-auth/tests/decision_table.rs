@@ -725,3 +725,19 @@ fn a_host_rule_on_its_own_claim_is_testable_in_one_line() {
     assert_eq!(ctx.claim("patient"), Some(&"123".into()));
     assert_eq!(ctx.claim("scope"), Some(&"patient/*.rs".into()));
 }
+
+#[test]
+fn an_operation_rule_applies_whether_its_name_is_given_with_or_without_dollar() {
+    use smart_auth::decision::OperationRule;
+    for name in ["summary", "$summary"] {
+        let authorizer =
+            Authorizer::new(DecisionPolicy::default().with_operation(name, OperationRule::AsRead));
+        assert_table(
+            &authorizer,
+            &[
+                p("patient/Patient.r", "GET Patient/123/$summary", Allowed),
+                p("patient/Patient.r", "GET Patient/456/$summary", NotFound),
+            ],
+        );
+    }
+}

@@ -147,7 +147,8 @@ pub struct DecisionPolicy {
     pub max_count: u32,
     /// Most `_include`/`_revinclude` parameters in one search (default 10).
     pub max_includes: usize,
-    /// Host rules for operations beyond the built-in ones, keyed by name without `$`.
+    /// Host rules for operations beyond the built-in ones, keyed by name without `$` (a key
+    /// with `$` never matches; [`with_operation`](Self::with_operation) takes either).
     pub operations: BTreeMap<String, OperationRule>,
     /// The rule for `user/` scopes.
     pub user_policy: Arc<dyn UserPolicy>,
@@ -231,9 +232,12 @@ impl DecisionPolicy {
         self
     }
 
-    /// Registers a rule for an operation (name without `$`).
+    /// Registers a rule for an operation, named with or without its `$` (`summary` or
+    /// `$summary`).
     pub fn with_operation(mut self, name: impl Into<String>, rule: OperationRule) -> Self {
-        self.operations.insert(name.into(), rule);
+        let name: String = name.into();
+        let name = name.strip_prefix('$').map(str::to_owned).unwrap_or(name);
+        self.operations.insert(name, rule);
         self
     }
 
