@@ -42,7 +42,7 @@ use serde_json::{Map, Value};
 use crate::error::TokenError;
 use crate::jose::header::typ_matches;
 use crate::jose::{b64, json, json_error, Algorithm, AlgorithmSet, CompactJws, HeaderRules};
-use crate::jwks::{JwkSet, KeyCache, KeyCachePolicy};
+use crate::jwks::{JwkSet, JwksError, KeyCache, KeyCachePolicy, RefreshTicket};
 use crate::replay::{replay_key, ReplayStore};
 use crate::time::UnixTime;
 use crate::validator::claims::{audiences, check_times, req_str};
@@ -78,8 +78,9 @@ impl RegisteredClient {
         self
     }
 
-    /// A registered JWKS URL: the host fetches it when [`KeyCache::refresh_due`] says so, and
-    /// an assertion's `jku`, if any, must equal it.
+    /// A registered JWKS URL: the host fetches it when
+    /// [`ClientAssertionValidator::refreshes_due`] says so, and an assertion's `jku`, if any,
+    /// must equal it.
     pub fn jwks_url(mut self, url: impl Into<String>, policy: KeyCachePolicy) -> Self {
         self.jwks_url = Some(url.into());
         self.keys = KeyCache::new(policy);
@@ -116,6 +117,19 @@ pub struct AuthenticatedClient {
     pub algorithm: Algorithm,
     /// The `kid` of the key that signed it.
     pub kid: String,
+}
+
+/// A client key-set fetch the host should perform, from
+/// [`ClientAssertionValidator::refreshes_due`].
+#[derive(Debug)]
+pub struct ClientKeyFetch {
+    /// The client whose keys to fetch.
+    pub client_id: String,
+    /// Its registered JWKS URL.
+    pub jwks_url: String,
+    /// The ticket to hand back with the result
+    /// ([`ClientAssertionValidator::complete_refresh`]).
+    pub ticket: RefreshTicket,
 }
 
 /// Validates client assertions at a token endpoint.
@@ -163,6 +177,50 @@ impl ClientAssertionValidator {
     /// A registered client.
     pub fn client(&self, client_id: &str) -> Option<&RegisteredClient> {
         self.clients.get(client_id)
+    }
+
+    /// Claims every fetch of a client's JWKS that is due now, for clients registered with
+    /// [`RegisteredClient::jwks_url`]: the first load (until it completes the client's
+    /// assertions are refused as [`TokenError::UnknownKey`]), an expired set, or an assertion
+    /// naming a key the set lacks (a rotation). The host fetches each
+    /// [`ClientKeyFetch::jwks_url`] and hands the result back with
+    /// [`complete_refresh`](Self::complete_refresh) or [`fail_refresh`](Self::fail_refresh).
+    pub fn refreshes_due(&self, now: UnixTime) -> Vec<ClientKeyFetch> {
+        self.clients
+            .values()
+            .filter_map(|c| {
+                let jwks_url = c.jwks_url.clone()?;
+                c.keys.begin_refresh(now).map(|ticket| ClientKeyFetch {
+                    client_id: c.client_id.clone(),
+                    jwks_url,
+                    ticket,
+                })
+            })
+            .collect()
+    }
+
+    /// Installs the key set the host fetched for `fetch` in that client's key cache
+    /// (`cache_control`: the response's `Cache-Control`; see [`KeyCache::complete_refresh`]).
+    pub fn complete_refresh(
+        &self,
+        fetch: ClientKeyFetch,
+        document: &[u8],
+        cache_control: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), JwksError> {
+        match self.clients.get(&fetch.client_id) {
+            Some(c) => c
+                .keys
+                .complete_refresh(fetch.ticket, document, cache_control, now),
+            None => Err(JwksError::StaleTicket),
+        }
+    }
+
+    /// Records that the fetch for `fetch` failed (see [`KeyCache::fail_refresh`]).
+    pub fn fail_refresh(&self, fetch: ClientKeyFetch, now: UnixTime) {
+        if let Some(c) = self.clients.get(&fetch.client_id) {
+            c.keys.fail_refresh(fetch.ticket, now);
+        }
     }
 
     /// Validates the `client_assertion_type` and `client_assertion` form parameters of a token

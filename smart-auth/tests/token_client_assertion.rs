@@ -267,3 +267,45 @@ fn form_parameters() {
         .is_ok());
     assert_eq!(TokenError::Replayed.oauth_error(), "invalid_client");
 }
+
+#[test]
+fn clients_registered_by_jwks_url_are_refreshed_through_the_validator() {
+    let url = "https://app.example/jwks.json";
+    let v = ClientAssertionValidator::new(ENDPOINT)
+        .register(RegisteredClient::new("app-1").jwks_url(url, KeyCachePolicy::default()))
+        .register(RegisteredClient::new("fixed").jwks(JwkSet::default()));
+    let refresh = |keys: &[&TestKey], now: UnixTime| {
+        let due = v.refreshes_due(now);
+        assert_eq!(due.len(), 1, "only the client registered by URL asks");
+        for fetch in due {
+            assert_eq!(
+                (fetch.client_id.as_str(), fetch.jwks_url.as_str()),
+                ("app-1", url)
+            );
+            let doc = json!({"keys": keys.iter().map(|k| k.public_jwk_json()).collect::<Vec<_>>()});
+            v.complete_refresh(fetch, doc.to_string().as_bytes(), None, now)
+                .unwrap();
+        }
+    };
+    let store = InMemoryReplayStore::new(100);
+    let old = TestKey::new(Algorithm::ES384);
+    refresh(&[&old], NOW);
+    assert!(v.refreshes_due(NOW).is_empty());
+    let a = old.sign_json(Some("JWT"), &claims("r-1"));
+    assert!(v.validate(&a, &store, NOW).is_ok());
+
+    // The client rotates: its first assertion under the new kid is refused and asks for a
+    // refresh, after which it validates.
+    let new = TestKey::alternate(Algorithm::ES384);
+    let a = new.sign_json(Some("JWT"), &claims("r-2"));
+    assert_eq!(v.validate(&a, &store, NOW), Err(TokenError::UnknownKey));
+    refresh(&[&new], NOW);
+    assert!(v.validate(&a, &store, NOW).is_ok());
+
+    // A failed fetch is recorded on that client's cache.
+    let later = NOW.plus(600);
+    for fetch in v.refreshes_due(later) {
+        v.fail_refresh(fetch, later);
+    }
+    assert!(v.refreshes_due(later.plus(1)).is_empty());
+}
