@@ -52,6 +52,20 @@ impl Authorized {
             .map_err(|d| Rejection::from_denial(&d, &self.realm))
     }
 
+    /// [`check_resource`](Self::check_resource) for a Binary that names a `securityContext`:
+    /// `context` is the current version of the resource it references
+    /// ([`smart_auth::decision::security_context`] names it), whose access decides the
+    /// Binary's. [`check_resource`](Self::check_resource) alone never returns such a Binary.
+    pub fn check_resource_with_context(
+        &self,
+        resource: &Resource,
+        context: Option<&Resource>,
+    ) -> Result<(), Rejection> {
+        self.permit
+            .check_resource_with_context(resource, context)
+            .map_err(|d| Rejection::from_denial(&d, &self.realm))
+    }
+
     /// Checks a write: `new` is the content to store (for a patch, the patched result), `stored`
     /// the current version. Both must be inside the grant, so that nothing is created in, moved
     /// into or taken out of another compartment.
@@ -65,6 +79,19 @@ impl Authorized {
             .map_err(|d| Rejection::from_denial(&d, &self.realm))
     }
 
+    /// [`check_write`](Self::check_write) with each version paired with the resource its
+    /// `securityContext` references (for a Binary that names one; `None` otherwise): a write
+    /// may not point a Binary at a resource the token cannot read.
+    pub fn check_write_with_context(
+        &self,
+        new: Option<(&Resource, Option<&Resource>)>,
+        stored: Option<(&Resource, Option<&Resource>)>,
+    ) -> Result<(), Rejection> {
+        self.permit
+            .check_write_with_context(new, stored)
+            .map_err(|d| Rejection::from_denial(&d, &self.realm))
+    }
+
     /// Whether a resource reached by this request beyond its primary results (an include, a
     /// member of `$everything`) may be returned: its own type granted `r` or `s`, and inside
     /// that grant's compartment and constraints.
@@ -73,8 +100,17 @@ impl Authorized {
             .allows(resource, Permissions::READ | Permissions::SEARCH)
     }
 
+    /// [`may_return`](Self::may_return) for a Binary that names a `securityContext`, with
+    /// `context` the resource it references.
+    pub fn may_return_with_context(&self, resource: &Resource, context: Option<&Resource>) -> bool {
+        self.permit
+            .allows_with_context(resource, context, Permissions::READ | Permissions::SEARCH)
+    }
+
     /// Filters a result Bundle in place (search, history, `$everything`): entries the token
-    /// may not see are removed and `total` is dropped if anything was.
+    /// may not see are removed and `total` is dropped if anything was. A Binary that names a
+    /// `securityContext` is always removed (its context is not in the Bundle to check; see
+    /// [`Permit::filter_bundle_with_contexts`](smart_auth::decision::Permit::filter_bundle_with_contexts)).
     pub fn filter_bundle(&self, bundle: &mut Bundle) -> FilterReport {
         self.permit.filter_bundle(bundle)
     }

@@ -13,6 +13,9 @@ use smart_auth::request::FhirRequest;
 use smart_auth::scope::Permissions;
 use smart_auth::UnixTime;
 
+mod binary;
+
+use self::binary::BinaryCheck;
 use crate::audit_trail::{AuditTrail, Pending};
 use crate::fhir::access::{narrowing_admits, Access, Unrestricted};
 use crate::fhir::bundle::Entry;
@@ -185,10 +188,18 @@ fn factor_shared_compartment(mut groups: Vec<Vec<Clause>>) -> Vec<Clause> {
 impl PermitAccess {
     /// smart-auth's own check of the typed resource: a read-like check for the requested type,
     /// "may this be returned at all" for types reached through includes and operations.
-    fn typed_check(&self, rtype: &str, body: &str) -> bool {
+    ///
+    /// A Binary naming a `securityContext` is checked with that context, fetched through `tx`
+    /// (without `tx` it is refused).
+    fn typed_check(&self, tx: Option<&Tx<'_>>, rtype: &str, body: &str) -> bool {
         let Some(resource) = self.parsed.parse(body.as_bytes()) else {
             return false;
         };
+        let context = match tx.map(|tx| self.binary_context(tx, &resource)) {
+            Some(BinaryCheck::Context(context)) => context,
+            _ => None,
+        };
+        let context = context.as_deref();
         let requested = self
             .authorized
             .request()
@@ -196,9 +207,11 @@ impl PermitAccess {
             .map(|t| t.as_str())
             == Some(rtype);
         if requested {
-            self.authorized.check_resource(&resource).is_ok()
+            self.authorized
+                .check_resource_with_context(&resource, context)
+                .is_ok()
         } else {
-            self.authorized.may_return(&resource)
+            self.authorized.may_return_with_context(&resource, context)
         }
     }
 }
@@ -206,22 +219,37 @@ impl PermitAccess {
 impl Access for PermitAccess {
     /// Two checks that must both pass: the narrowing on the store's index (what the queries
     /// used), and smart-auth's own check of the typed resource (defence in depth).
+    ///
+    /// A Binary naming a `securityContext` is in no compartment: the narrowing cannot admit it,
+    /// and its context's checks stand in for it (see [`binary`]).
     fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &str) -> bool {
-        narrowing_admits(tx, rtype, id, self.narrowing(rtype)) && self.typed_check(rtype, body)
+        let by_context = rtype == "Binary" && self.names_context(body);
+        (by_context || narrowing_admits(tx, rtype, id, self.narrowing(rtype)))
+            && self.typed_check(Some(tx), rtype, body)
     }
 
-    fn may_return_match(&self, _tx: &Tx<'_>, rtype: &str, _id: &str, body: &str) -> bool {
-        self.typed_check(rtype, body)
+    fn may_return_match(&self, tx: &Tx<'_>, rtype: &str, _id: &str, body: &str) -> bool {
+        self.typed_check(Some(tx), rtype, body)
     }
 
     /// smart-auth's write check (the grant's write permission, compartment and constraints) on
     /// the typed resource; the read narrowing does not apply to writes.
-    fn may_write(&self, _tx: &Tx<'_>, rtype: &str, _id: &str, body: &serde_json::Value) -> bool {
+    ///
+    /// A Binary naming a `securityContext` may be written only if the caller may read that
+    /// context (a write may not point a Binary at what the caller cannot access).
+    fn may_write(&self, tx: &Tx<'_>, rtype: &str, _id: &str, body: &serde_json::Value) -> bool {
         let bytes = crate::fhir::json::to_vec(body);
         match fhir_types::json::parse_resource(&bytes) {
             Ok(r) => {
+                let context = match self.binary_context(tx, &r) {
+                    BinaryCheck::Context(context) => context,
+                    BinaryCheck::Ordinary => None,
+                };
                 r.resource_type().as_str() == rtype
-                    && self.authorized.check_write(Some(&r), None).is_ok()
+                    && self
+                        .authorized
+                        .check_write_with_context(Some((&r, context.as_deref())), None)
+                        .is_ok()
             }
             Err(_) => false,
         }
@@ -244,7 +272,7 @@ impl Access for PermitAccess {
     /// smart-auth's read check of the last live content alone: the index holds no rows for a
     /// deleted resource, so the narrowing cannot be evaluated on it.
     fn may_read_deleted(&self, rtype: &str, body: &str) -> bool {
-        self.typed_check(rtype, body)
+        self.typed_check(None, rtype, body)
     }
 
     /// The read grant's own check of this resource (its compartment and constraints), not

@@ -90,7 +90,7 @@ pub(super) fn links(
 /// versioned), or absolute on exactly `base`. Contained, `urn:`, foreign and malformed
 /// references never do. Prefix checks only, no splitting or substring search: this runs for
 /// every reference at a membership path of every result entry.
-fn points_to(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) -> bool {
+pub(super) fn points_to(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) -> bool {
     // Relative first, without searching for "://": no relative match contains it (a ':' can
     // only be in the id, followed by the end or "/_history/", or in the version, at the end),
     // so none is also an absolute reference. An absolute one counts only on exactly `base`.

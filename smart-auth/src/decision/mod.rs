@@ -7,7 +7,9 @@
 //!    resource ([`Permit::check_resource`], a miss answers exactly like a missing resource), a result
 //!    Bundle ([`Permit::filter_bundle`]), or a write against the stored version
 //!    ([`Permit::check_write`]). Batch and transaction Bundles are decided entry by entry
-//!    ([`Authorizer::decide_bundle`]).
+//!    ([`Authorizer::decide_bundle`]). A Binary that names a `securityContext` is decided
+//!    through that resource, which the host fetches ([`security_context`],
+//!    [`Permit::check_resource_with_context`]).
 //!
 //! ```
 //! # #[cfg(feature = "testing")] {
@@ -30,6 +32,7 @@
 //! ```
 
 mod batch;
+mod binary;
 mod denial;
 mod engine;
 mod membership;
@@ -45,6 +48,7 @@ use crate::request::CompartmentRef;
 use crate::scope::{Constraint, Level, Permissions, ResourceScope, ScopeSet};
 
 pub use batch::{BundleDecision, BundleKind, MAX_BUNDLE_ENTRIES};
+pub use binary::security_context;
 pub use denial::{Denial, DenialReason, Response};
 pub use policy::{
     DecisionPolicy, DefaultUserPolicy, FhirUser, MissingContextStatus, OperationRule,

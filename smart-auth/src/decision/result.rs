@@ -5,6 +5,7 @@ use fhir_types::resources::{Bundle, BundleEntry};
 use fhir_types::{Resource, ResourceType};
 use serde_json::Value;
 
+use super::binary::names_security_context;
 use super::membership::{in_compartment, linked_to, links};
 use super::{level_index, Denial, DenialReason, Permit, Reach};
 use crate::request::CompartmentRef;
@@ -24,14 +25,14 @@ pub struct FilterReport {
 /// of its unconstrained scopes, and the letters of its scopes with granular constraints (those
 /// are checked one by one). A check is then a lookup, not a walk over the scopes.
 #[derive(Debug, Clone, Copy)]
-struct TypeGrants {
+pub(super) struct TypeGrants {
     ty: ResourceType,
     open: [Permissions; 3],
     constrained: Permissions,
 }
 
 impl Permit {
-    fn base(&self) -> Option<&str> {
+    pub(super) fn base(&self) -> Option<&str> {
         self.policy.base_url.as_deref()
     }
 
@@ -66,13 +67,18 @@ impl Permit {
         self.allows_inner(resource, needed, false)
     }
 
-    fn allows_inner(&self, resource: &Resource, needed: Permissions, write: bool) -> bool {
+    pub(super) fn allows_inner(
+        &self,
+        resource: &Resource,
+        needed: Permissions,
+        write: bool,
+    ) -> bool {
         let grants = self.type_grants(resource.resource_type());
         self.allows_granted(&grants, resource, needed, write)
     }
 
     /// What the scopes grant on `ty`, summed up per level (see [`TypeGrants`]).
-    fn type_grants(&self, ty: ResourceType) -> TypeGrants {
+    pub(super) fn type_grants(&self, ty: ResourceType) -> TypeGrants {
         let mut grants = TypeGrants {
             ty,
             open: [Permissions::NONE; 3],
@@ -95,6 +101,9 @@ impl Permit {
     /// [`allows_inner`](Self::allows_inner) with the resource type's grants already summed up:
     /// some unconstrained scope granting one of `needed` whose level reaches the resource, or
     /// some constrained one that also matches.
+    ///
+    /// A Binary naming a `securityContext` is never allowed here: its access is its context's,
+    /// which only the `*_with_context` checks see (see [`super::binary`]).
     fn allows_granted(
         &self,
         grants: &TypeGrants,
@@ -102,25 +111,47 @@ impl Permit {
         needed: Permissions,
         write: bool,
     ) -> bool {
+        !names_security_context(resource)
+            && self.allows_reaching(grants, resource, resource, needed, write)
+    }
+
+    /// Whether a scope of `grants` gives one of `needed` on `resource` with its level (and the
+    /// request's compartment) reaching `anchor`: the resource itself, or a Binary's security
+    /// context.
+    pub(super) fn allows_reaching(
+        &self,
+        grants: &TypeGrants,
+        resource: &Resource,
+        anchor: &Resource,
+        needed: Permissions,
+        write: bool,
+    ) -> bool {
         if let Some(CompartmentRef { resource_type, id }) = &self.confine {
-            if !in_compartment(*resource_type, id, resource, self.base()) {
+            if !in_compartment(*resource_type, id, anchor, self.base()) {
                 return false;
             }
         }
-        let open = grants.open.iter().zip(&self.reach).any(|(granted, reach)| {
-            granted.intersects(needed) && self.holds(reach, resource, write)
-        });
+        let open =
+            grants.open.iter().zip(&self.reach).any(|(granted, reach)| {
+                granted.intersects(needed) && self.holds(reach, anchor, write)
+            });
         open || (grants.constrained.intersects(needed)
-            && self.allows_constrained(resource, needed, write))
+            && self.allows_constrained(resource, anchor, needed, write))
     }
 
     /// Whether a scope with granular constraints grants one of `needed` on the resource's type,
-    /// reaches it, and all its constraints match (checked on the resource's JSON form).
-    fn allows_constrained(&self, resource: &Resource, needed: Permissions, write: bool) -> bool {
+    /// reaches `anchor`, and all its constraints match (checked on the resource's JSON form).
+    fn allows_constrained(
+        &self,
+        resource: &Resource,
+        anchor: &Resource,
+        needed: Permissions,
+        write: bool,
+    ) -> bool {
         let ty = resource.resource_type();
         let mut json: Option<Option<Value>> = None;
         for (scope, reach) in self.granting(ty, needed) {
-            if scope.constraints().is_empty() || !self.holds(reach, resource, write) {
+            if scope.constraints().is_empty() || !self.holds(reach, anchor, write) {
                 continue;
             }
             let json = json.get_or_insert_with(|| {
@@ -144,7 +175,25 @@ impl Permit {
     ///
     /// For instance history and vread, also check the **current** version first: a resource
     /// that has moved out of the compartment is not found, whatever its old versions say.
+    ///
+    /// A Binary naming a `securityContext` is always denied here: check it with
+    /// [`check_resource_with_context`](Self::check_resource_with_context).
     pub fn check_resource(&self, resource: &Resource) -> Result<(), Denial> {
+        self.check_resource_with_context(resource, None)
+    }
+
+    /// [`check_resource`](Self::check_resource) for a resource whose access is decided by
+    /// another: a Binary naming a `securityContext` (R4), with `context` the current version of
+    /// the resource it references ([`security_context`](super::security_context) gives the
+    /// reference to fetch). The Binary is returned only if a scope granting `r` on Binary
+    /// reaches `context` (for `patient/` scopes: `context` is in the patient's compartment)
+    /// and the token may read `context` itself (smart.md §12.13). Without `context`, or with
+    /// one the reference does not name, it is not found. Other resources ignore `context`.
+    pub fn check_resource_with_context(
+        &self,
+        resource: &Resource,
+        context: Option<&Resource>,
+    ) -> Result<(), Denial> {
         let needed = if self.needed.is_empty() {
             Permissions::READ
         } else {
@@ -155,7 +204,7 @@ impl Permit {
                 return Err(Denial::not_found());
             }
         }
-        if self.allows(resource, needed) {
+        if self.allows_with_context(resource, context, needed) {
             Ok(())
         } else {
             Err(Denial::not_found())
@@ -168,10 +217,27 @@ impl Permit {
     ///   and, for update, its `id` the URL's (else 400); it must be inside the scope (else 403).
     /// - `stored`: the current version (update, patch, delete, conditional matches). It must be
     ///   inside the scope too (else 403), so nothing is moved into or out of a compartment.
+    ///
+    /// A Binary naming a `securityContext` is always refused here: check it with
+    /// [`check_write_with_context`](Self::check_write_with_context).
     pub fn check_write(
         &self,
         new: Option<&Resource>,
         stored: Option<&Resource>,
+    ) -> Result<(), Denial> {
+        self.check_write_with_context(new.map(|r| (r, None)), stored.map(|r| (r, None)))
+    }
+
+    /// [`check_write`](Self::check_write) with each version paired with the current version of
+    /// the resource its `securityContext` references, for a Binary that names one (R4; `None`
+    /// for other resources). A Binary may be written only if a scope granting the write on
+    /// Binary reaches that context and the token may read the context itself: a write may not
+    /// point `securityContext` at a resource the caller cannot access, nor change a Binary
+    /// whose context it cannot access (smart.md §12.13).
+    pub fn check_write_with_context(
+        &self,
+        new: Option<(&Resource, Option<&Resource>)>,
+        stored: Option<(&Resource, Option<&Resource>)>,
     ) -> Result<(), Denial> {
         let needed = self.needed;
         if needed.is_empty()
@@ -179,8 +245,10 @@ impl Permit {
         {
             return Err(Denial::forbidden(DenialReason::WriteOutOfScope));
         }
-        for (resource, is_new) in [(new, true), (stored, false)] {
-            let Some(resource) = resource else { continue };
+        for (version, is_new) in [(new, true), (stored, false)] {
+            let Some((resource, context)) = version else {
+                continue;
+            };
             if let Some(ty) = self.resource_type {
                 if resource.resource_type() != ty {
                     return Err(Denial::bad_request(DenialReason::IdMismatch));
@@ -194,10 +262,11 @@ impl Permit {
             if resource.resource_type() == ResourceType::AuditEvent {
                 return Err(Denial::forbidden(DenialReason::AuditEventReadOnly));
             }
-            if !self.allows_inner(resource, needed, true) {
+            if !self.allows_context_inner(resource, context, needed, true) {
                 return Err(Denial::forbidden(DenialReason::WriteOutOfScope));
             }
         }
+        let (new, stored) = (new.map(|(r, _)| r), stored.map(|(r, _)| r));
         // While links are followed, a link edit would widen another token's compartment: only
         // an unrestricted grant may create or change `Patient.link`.
         if !self.policy.follow_patient_links.is_empty()
@@ -216,7 +285,9 @@ impl Permit {
     ///
     /// Matches need the searched permission; `include` entries need `r` or `s` on their own type;
     /// history entries without a resource (deletions) are kept only under an unrestricted grant
-    /// of their type, so they never reveal ids outside the caller's access.
+    /// of their type, so they never reveal ids outside the caller's access. A Binary that names
+    /// a `securityContext` is removed: its context is not there to check (see
+    /// [`filter_bundle_with_contexts`](Self::filter_bundle_with_contexts)).
     ///
     /// The removed entries are dropped here; [`filter_bundle_into`](Self::filter_bundle_into)
     /// hands them back instead, so a server can free them after answering.
@@ -238,6 +309,27 @@ impl Permit {
         bundle: &mut Bundle,
         removed: &mut Vec<BundleEntry>,
     ) -> FilterReport {
+        self.filter(bundle, removed, &[])
+    }
+
+    /// [`filter_bundle`](Self::filter_bundle) for a Bundle that may hold Binaries naming a
+    /// `securityContext`: `contexts` are the current versions of the resources they reference
+    /// (fetched by the host, see [`security_context`](super::security_context)), and each
+    /// such Binary is kept only as [`allows_with_context`](Self::allows_with_context) says.
+    pub fn filter_bundle_with_contexts(
+        &self,
+        bundle: &mut Bundle,
+        contexts: &[Resource],
+    ) -> FilterReport {
+        self.filter(bundle, &mut Vec::new(), contexts)
+    }
+
+    fn filter(
+        &self,
+        bundle: &mut Bundle,
+        removed: &mut Vec<BundleEntry>,
+        contexts: &[Resource],
+    ) -> FilterReport {
         let primary = if self.needed.is_empty() {
             Permissions::READ | Permissions::SEARCH
         } else {
@@ -246,7 +338,7 @@ impl Permit {
         let before = bundle.entry.len();
         let mut grants = Vec::new();
         bundle.entry.retain_mut(|entry| {
-            let keep = self.keeps(entry, primary, &mut grants);
+            let keep = self.keeps(entry, primary, &mut grants, contexts);
             if !keep {
                 // Moved out whole (a default entry holds no allocation): nothing is freed here.
                 removed.push(std::mem::take(entry));
@@ -271,8 +363,13 @@ impl Permit {
         entry: &BundleEntry,
         primary: Permissions,
         grants: &mut Vec<TypeGrants>,
+        contexts: &[Resource],
     ) -> bool {
         let mut allows = |r: &Resource, needed| {
+            if names_security_context(r) {
+                let context = contexts.iter().find(|c| self.is_security_context(r, c));
+                return self.allows_context_inner(r, context, needed, false);
+            }
             let ty = r.resource_type();
             let g = match grants.iter().find(|g| g.ty == ty) {
                 Some(g) => *g,

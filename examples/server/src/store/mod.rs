@@ -610,6 +610,15 @@ impl Tx<'_> {
                     .into_iter()
                     .map(|(_, p)| p)
                     .collect()
+            } else if let Some((ct, cid)) = self.binary_context(t, id)? {
+                // A Binary's disclosure is its security context's: the patient of the
+                // document it holds (in no compartment itself).
+                if ct == "Patient" {
+                    vec![cid]
+                } else {
+                    stmt.query_map(params![ct, cid], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<_>>()?
+                }
             } else {
                 stmt.query_map(params![t, id], |r| r.get::<_, String>(0))?
                     .collect::<rusqlite::Result<_>>()?
@@ -619,6 +628,27 @@ impl Tx<'_> {
             out.push(patients);
         }
         Ok(out)
+    }
+
+    /// The resource a stored Binary's `securityContext` references on this server, for
+    /// `rtype/id` a live Binary that names one (never another Binary).
+    fn binary_context(&self, rtype: &str, id: &str) -> Result<Option<(String, String)>> {
+        if rtype != "Binary" {
+            return Ok(None);
+        }
+        let Some(body) = self.current(rtype, id)?.and_then(|v| v.body) else {
+            return Ok(None);
+        };
+        let body: Value = serde_json::from_str(&body).map_err(|e| StoreError(e.to_string()))?;
+        Ok(body["securityContext"]["reference"]
+            .as_str()
+            .and_then(|r| index::resolve_reference(r, self.base))
+            .filter(|(t, _)| t != "Binary"))
+    }
+
+    /// The FHIR base URL references are resolved against.
+    pub fn base(&self) -> &str {
+        self.base
     }
 
     /// The number of current resources, for the start-up banner.
