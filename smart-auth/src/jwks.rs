@@ -245,6 +245,22 @@ impl KeyCache {
         }
     }
 
+    /// A cache holding `set` (fetched by the host before the cache existed, e.g. at start)
+    /// until its first refresh, which is due at once ([`RefreshReason::Initial`]): unlike
+    /// [`KeyCache::fixed`] it then follows the fetched sets, with the rotation grace for the
+    /// seed's keys.
+    pub fn seeded(policy: KeyCachePolicy, set: JwkSet) -> KeyCache {
+        let state = State {
+            current: Some(Arc::new(set)),
+            ..State::default()
+        };
+        KeyCache {
+            id: next_cache_id(),
+            policy,
+            state: RwLock::new(state),
+        }
+    }
+
     /// The policy.
     pub fn policy(&self) -> &KeyCachePolicy {
         &self.policy
@@ -260,15 +276,7 @@ impl KeyCache {
 
     /// The current set, if one is loaded and not past its outage grace.
     pub fn current(&self, now: UnixTime) -> Option<Arc<JwkSet>> {
-        let s = self.read();
-        let usable = s.fixed
-            || s.expires_at
-                .is_some_and(|e| now < e.plus(self.policy.outage_grace));
-        if usable {
-            s.current.clone()
-        } else {
-            None
-        }
+        self.current_in(&self.read(), now).cloned()
     }
 
     /// Selects the key for `header` (see [`JwkSet::select`]), falling back to keys retired
@@ -307,9 +315,11 @@ impl KeyCache {
     }
 
     fn current_in<'a>(&self, s: &'a State, now: UnixTime) -> Option<&'a Arc<JwkSet>> {
-        let usable = s.fixed
-            || s.expires_at
-                .is_some_and(|e| now < e.plus(self.policy.outage_grace));
+        // A set without an expiry was configured, not fetched: fixed, or a seed in use until
+        // the first fetch replaces it.
+        let usable = s
+            .expires_at
+            .is_none_or(|e| now < e.plus(self.policy.outage_grace));
         s.current.as_ref().filter(|_| usable)
     }
 
@@ -332,10 +342,11 @@ impl KeyCache {
         if s.retry_not_before.is_some_and(|t| now < t) {
             return None;
         }
-        if s.current.is_none() {
+        let Some(expires_at) = s.expires_at else {
+            // Nothing fetched yet (an empty cache, or one holding a seed).
             return Some(RefreshReason::Initial);
-        }
-        if s.expires_at.is_none_or(|e| now >= e) {
+        };
+        if now >= expires_at {
             return Some(RefreshReason::Expired);
         }
         if s.unknown_kid_at.is_some() {

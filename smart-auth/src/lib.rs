@@ -50,8 +50,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Keys that rotate are kept in a [`jwks::KeyCache`] whose refresh policy the crate computes
-//! and the host carries out ([`Validator::refreshes_due`]). Opaque tokens go through
+//! A key set given alone, as here, is pinned: keys the authorization server rotates in are
+//! refused. Keys that rotate are kept in a [`jwks::KeyCache`] whose refresh policy the crate
+//! computes and the host carries out: configure the issuer's
+//! [`jwks_uri`](IssuerConfig::jwks_uri) and run [`Validator::refreshes_due`] (its example is
+//! the whole loop). Opaque tokens go through
 //! [`introspection`]; sender-constrained tokens through [`dpop`] and [`mtls`]. Authorization
 //! servers validate Backend Services client assertions with [`client_assertion`] (replays are
 //! caught through a [`replay::ReplayStore`]), and hosts consuming ID tokens use [`oidc`]. The

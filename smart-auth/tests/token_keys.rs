@@ -287,3 +287,42 @@ fn the_validator_hands_each_fetch_back_to_its_issuer() {
     assert!(v.refreshes_due(later.plus(29)).is_empty());
     assert!(v.validate(&first.token(later).sign(), later).is_ok());
 }
+
+#[test]
+fn a_key_set_given_with_its_jwks_uri_is_a_seed_that_still_rotates() {
+    // A host that fetched the set at start hands it in with the URL: the set is used at once
+    // and refreshed from the URL like any other (it was pinned, the URL never fetched).
+    let k1 = TestKey::new(Algorithm::ES256);
+    let k2 = TestKey::alternate(Algorithm::ES256);
+    let seed = JwkSet::parse(&jwks(&[&k1])).unwrap();
+    let v = Validator::new([IssuerConfig::new(ISS, AUD)
+        .jwks_uri("https://as.example.org/jwks")
+        .jwks(seed)])
+    .unwrap();
+    let old = TestIssuer::with_key(ISS, AUD, TestKey::new(Algorithm::ES256));
+    let new = TestIssuer::with_key(ISS, AUD, TestKey::alternate(Algorithm::ES256));
+    assert!(v.validate(&old.token(T0).sign(), T0).is_ok(), "seed in use");
+    let due = v.refreshes_due(T0);
+    assert_eq!(due.len(), 1, "the URL is fetched");
+    assert_eq!(due[0].ticket.reason, RefreshReason::Initial);
+    for fetch in due {
+        v.complete_refresh(fetch, &jwks(&[&k2]), None, T0).unwrap();
+    }
+    assert!(v.validate(&new.token(T0).sign(), T0).is_ok());
+    let t = T0.plus(10);
+    assert!(
+        v.validate(&old.token(t).sign(), t).is_ok(),
+        "rotation grace"
+    );
+    let t = T0.plus(301);
+    assert_eq!(
+        v.validate(&old.token(t).sign(), t),
+        Err(TokenError::UnknownKey)
+    );
+
+    // Without a URL the set stays fixed: nothing to fetch.
+    let fixed =
+        Validator::new([IssuerConfig::new(ISS, AUD).jwks(JwkSet::parse(&jwks(&[&k1])).unwrap())])
+            .unwrap();
+    assert!(fixed.refreshes_due(T0).is_empty());
+}

@@ -237,13 +237,18 @@ impl IssuerConfig {
         self
     }
 
-    /// The issuer's `jwks_uri`, for the host's fetcher (the crate never fetches).
+    /// The issuer's `jwks_uri`, for the host's fetcher (the crate never fetches): its key set
+    /// is then refreshed through [`Validator::refreshes_due`].
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
         self.jwks_uri = Some(uri.into());
         self
     }
 
-    /// A fixed key set: no refresh is ever requested.
+    /// A key set the host already holds. Alone it is fixed: no refresh is ever requested, so
+    /// keys the authorization server rotates in are refused (`unknown_key`) until the
+    /// validator is rebuilt. With a [`jwks_uri`](Self::jwks_uri) it is the initial set
+    /// (e.g. fetched at start), used at once and replaced by the sets fetched from the URL
+    /// ([`Validator::refreshes_due`]), with the rotation grace.
     pub fn jwks(mut self, keys: JwkSet) -> Self {
         self.keys = Some(keys);
         self
@@ -325,9 +330,10 @@ impl Validator {
             if config.algorithms.is_empty() {
                 return Err(ConfigError::NoAlgorithms(config.issuer));
             }
-            let keys = match config.keys.take() {
-                Some(set) => KeyCache::fixed(set),
-                None => KeyCache::new(config.key_policy),
+            let keys = match (config.keys.take(), &config.jwks_uri) {
+                (Some(set), Some(_)) => KeyCache::seeded(config.key_policy, set),
+                (Some(set), None) => KeyCache::fixed(set),
+                (None, _) => KeyCache::new(config.key_policy),
             };
             let header_rules = HeaderRules {
                 embedded_jwk: false,
@@ -376,7 +382,7 @@ impl Validator {
     /// an expired set, or a token naming a key the set lacks (a rotation). The host fetches
     /// each [`KeyFetch::jwks_uri`] and hands the result back with
     /// [`complete_refresh`](Self::complete_refresh) or [`fail_refresh`](Self::fail_refresh).
-    /// Issuers configured with a fixed [`jwks`](IssuerConfig::jwks) never ask.
+    /// Issuers given a [`jwks`](IssuerConfig::jwks) without a `jwks_uri` never ask.
     ///
     /// Until the first fetch completes, that issuer's tokens are refused as
     /// [`TokenError::UnknownKey`]: run the refresh once before serving. A token refused for an
